@@ -1,0 +1,175 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
+
+// FrameVersion is the format version of every frame this code writes.
+const FrameVersion = 1
+
+// frameHeader is version(1) + crc32c(4), little endian; the CRC covers the
+// version byte and the payload.
+const frameHeader = 5
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Errors returned by the frame and record decoders.
+var (
+	// ErrEmptyFrame is returned for a zero-length entry: tidwall/wal reads a
+	// zero-filled tail as such entries, so they are never valid.
+	ErrEmptyFrame = errors.New("empty frame")
+	// ErrShortFrame is returned for an entry shorter than the frame header.
+	ErrShortFrame = errors.New("frame shorter than its header")
+	// ErrFrameVersion is returned for a frame of an unknown format version.
+	ErrFrameVersion = errors.New("unknown frame format version")
+	// ErrChecksum is returned when a frame's CRC32C does not match.
+	ErrChecksum = errors.New("frame checksum mismatch")
+)
+
+// MsgpackHandle returns the msgpack settings used for every record, value,
+// argument and result: canonical (map keys sorted, so equal results encode
+// equally), strings decoded as strings, and initial allocations bounded so a
+// hostile length prefix cannot make a decoder allocate beyond its input.
+func MsgpackHandle() *codec.MsgpackHandle {
+	h := &codec.MsgpackHandle{}
+	h.Canonical = true
+	h.RawToString = true
+	h.WriteExt = true
+	h.MaxInitLen = 256
+	return h
+}
+
+var handle = MsgpackHandle()
+
+// AppendFrame appends version, checksum and payload to dst.
+func AppendFrame(dst, payload []byte) []byte {
+	start := len(dst)
+	dst = append(dst, FrameVersion, 0, 0, 0, 0)
+	dst = append(dst, payload...)
+	sealFrame(dst[start:])
+	return dst
+}
+
+// sealFrame writes the checksum into a frame whose payload is in place.
+func sealFrame(f []byte) {
+	c := crc32.Update(0, castagnoli, f[:1])
+	c = crc32.Update(c, castagnoli, f[frameHeader:])
+	f[1], f[2], f[3], f[4] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+}
+
+// OpenFrame checks a frame and returns its payload (aliasing f).
+func OpenFrame(f []byte) ([]byte, error) {
+	if len(f) == 0 {
+		return nil, ErrEmptyFrame
+	}
+	if len(f) < frameHeader {
+		return nil, ErrShortFrame
+	}
+	if f[0] != FrameVersion {
+		return nil, fmt.Errorf("%w %d (this build reads %d)", ErrFrameVersion, f[0], FrameVersion)
+	}
+	want := uint32(f[1]) | uint32(f[2])<<8 | uint32(f[3])<<16 | uint32(f[4])<<24
+	c := crc32.Update(0, castagnoli, f[:1])
+	c = crc32.Update(c, castagnoli, f[frameHeader:])
+	if c != want {
+		return nil, ErrChecksum
+	}
+	return f[frameHeader:], nil
+}
+
+// Encoder turns records into frames. It reuses its buffers: not safe for
+// concurrent use, and a returned frame is valid until the next call.
+type Encoder struct {
+	buf     []byte
+	scratch []byte
+	enc     *codec.Encoder
+}
+
+// NewEncoder returns an Encoder.
+func NewEncoder() *Encoder {
+	e := &Encoder{buf: make([]byte, 0, 4096), scratch: make([]byte, 0, 4096)}
+	e.enc = codec.NewEncoderBytes(&e.scratch, handle)
+	return e
+}
+
+// AppendRecord appends the frame of r to dst.
+func (e *Encoder) AppendRecord(dst []byte, r *Record) ([]byte, error) {
+	e.enc.ResetBytes(&e.scratch)
+	if err := e.enc.Encode(r); err != nil {
+		return dst, fmt.Errorf("encode record %d: %w", r.Pos, err)
+	}
+	return AppendFrame(dst, e.scratch), nil
+}
+
+// Frame returns the frame of r in a buffer reused by the next call.
+func (e *Encoder) Frame(r *Record) ([]byte, error) {
+	var err error
+	e.buf, err = e.AppendRecord(e.buf[:0], r)
+	return e.buf, err
+}
+
+// Decoder turns frames into records, reusing its state. Not safe for
+// concurrent use.
+type Decoder struct {
+	dec *codec.Decoder
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	return &Decoder{dec: codec.NewDecoderBytes(nil, handle)}
+}
+
+// DecodeFrame checks frame f and decodes its record into r. The record does
+// not alias f.
+func (d *Decoder) DecodeFrame(f []byte, r *Record) error {
+	p, err := OpenFrame(f)
+	if err != nil {
+		return err
+	}
+	return d.DecodePayload(p, r)
+}
+
+// DecodePayload decodes a record payload (a frame's content) into r.
+func (d *Decoder) DecodePayload(p []byte, r *Record) (err error) {
+	r.Reset()
+	d.dec.ResetBytes(p)
+	if err := d.dec.Decode(r); err != nil {
+		return fmt.Errorf("decode record: %w", err)
+	}
+	return r.validate()
+}
+
+// validate rejects records that decode but cannot be journal records.
+func (r *Record) validate() error {
+	if r.Kind < KindLocal || r.Kind > KindCheckpoint {
+		return fmt.Errorf("decode record: %v is not a record kind", r.Kind)
+	}
+	for i := range r.Writes {
+		w := &r.Writes[i]
+		if w.Op < OpSet || w.Op > OpAdd {
+			return fmt.Errorf("decode record: write %d has %v", i, w.Op)
+		}
+		if len(w.Key) == 0 {
+			return fmt.Errorf("decode record: write %d has an empty key", i)
+		}
+	}
+	return nil
+}
+
+// Marshal encodes any msgpack-encodable value with the journal's settings.
+func Marshal(v any) ([]byte, error) {
+	var b []byte
+	if err := codec.NewEncoderBytes(&b, handle).Encode(v); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Unmarshal decodes msgpack data into v with the journal's settings.
+func Unmarshal(data []byte, v any) error {
+	return codec.NewDecoderBytes(data, handle).Decode(v)
+}

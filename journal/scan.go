@@ -1,0 +1,228 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Segment is one tidwall/wal segment file: entries uvarint(len)+frame, the
+// first of which has position FirstPos.
+type Segment struct {
+	Path     string
+	FirstPos uint64
+}
+
+// DamageError reports a journal entry that cannot be read, naming the file,
+// the byte offset in it and the position the entry would have had.
+type DamageError struct {
+	File   string
+	Offset int64
+	Pos    uint64
+	Err    error
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("journal damaged at position %d (file %s, byte offset %d): %v", e.Pos, e.File, e.Offset, e.Err)
+}
+
+func (e *DamageError) Unwrap() error { return e.Err }
+
+// ErrTornLength is the cause in a DamageError for an entry whose length
+// prefix is unreadable or runs past the end of its file.
+var ErrTornLength = errors.New("entry length runs past the end of the file")
+
+// ListSegments returns the segment files of a journal directory in order,
+// resolving the .START and .END files tidwall/wal leaves when a truncation
+// was interrupted the way wal.Open would, without touching them.
+func ListSegments(walDir string) ([]Segment, error) {
+	ents, err := os.ReadDir(walDir)
+	if err != nil {
+		return nil, err
+	}
+	var segs []Segment
+	start, end := -1, -1
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || len(name) < 20 {
+			continue
+		}
+		idx, err := strconv.ParseUint(name[:20], 10, 64)
+		if err != nil || idx == 0 {
+			continue
+		}
+		isStart := len(name) == 26 && strings.HasSuffix(name, ".START")
+		isEnd := len(name) == 24 && strings.HasSuffix(name, ".END")
+		if len(name) != 20 && !isStart && !isEnd {
+			continue
+		}
+		if isStart {
+			start = len(segs)
+		} else if isEnd && end == -1 {
+			end = len(segs)
+		}
+		segs = append(segs, Segment{Path: filepath.Join(walDir, name), FirstPos: idx})
+	}
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].FirstPos < segs[j].FirstPos })
+	if start != -1 && end != -1 {
+		return nil, fmt.Errorf("journal %s holds both a .START and a .END segment: an interrupted truncation cannot be resolved", walDir)
+	}
+	if start != -1 {
+		segs = segs[start:]
+	}
+	if end != -1 {
+		segs = segs[:end+1]
+		if n := len(segs); n > 1 && segs[n-2].FirstPos == segs[n-1].FirstPos {
+			segs = append(segs[:n-2], segs[n-1])
+		}
+	}
+	return segs, nil
+}
+
+// Entry is one journal entry found by a scan.
+type Entry struct {
+	Pos    uint64
+	Frame  []byte // version, checksum, payload; aliases the file's buffer
+	File   string
+	Offset int64 // of the entry's length prefix in File
+}
+
+// TailDamage describes a torn or zero-filled tail (or a damaged last record)
+// found at the end of the last segment: what recovery truncates.
+type TailDamage struct {
+	File   string
+	Offset int64 // truncate the file to this length
+	Pos    uint64
+	Bytes  int64 // bytes after Offset
+	Err    error
+}
+
+func (t *TailDamage) String() string {
+	return fmt.Sprintf("torn tail at position %d (file %s, byte offset %d, %d bytes): %v", t.Pos, t.File, t.Offset, t.Bytes, t.Err)
+}
+
+// ScanResult is what Scan found.
+type ScanResult struct {
+	Segments []Segment
+	First    uint64 // first position, 0 if the journal is empty
+	Last     uint64 // last valid position, 0 if empty
+	Tail     *TailDamage
+}
+
+// Scan reads every entry of the journal in walDir in order, checking each
+// frame, and calls fn (if not nil) for each valid one. It never writes.
+// Damage in any segment but the last, or in the last segment followed by a
+// valid entry, is a *DamageError. Damage after which nothing valid follows
+// in the last segment is a torn tail, never acknowledged: it is returned in
+// ScanResult.Tail for the caller to repair (Open) or report (verify).
+func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
+	segs, err := ListSegments(walDir)
+	if err != nil {
+		return nil, fmt.Errorf("list journal segments: %w", err)
+	}
+	res := &ScanResult{Segments: segs}
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		if res.Last != 0 && seg.FirstPos != res.Last+1 {
+			return res, &DamageError{File: seg.Path, Pos: res.Last + 1,
+				Err: fmt.Errorf("segment starts at position %d, expected %d: a segment is missing", seg.FirstPos, res.Last+1)}
+		}
+		data, err := os.ReadFile(seg.Path)
+		if err != nil {
+			return res, fmt.Errorf("read journal segment: %w", err)
+		}
+		pos := seg.FirstPos
+		off := 0
+		for off < len(data) {
+			frame, n, ferr := nextEntry(data[off:])
+			if ferr == nil {
+				_, ferr = OpenFrame(frame)
+			}
+			if ferr != nil {
+				if last && !validAfter(data, off, n) {
+					res.Tail = &TailDamage{File: seg.Path, Offset: int64(off), Pos: pos, Bytes: int64(len(data) - off), Err: ferr}
+					break
+				}
+				return res, &DamageError{File: seg.Path, Offset: int64(off), Pos: pos, Err: ferr}
+			}
+			if res.First == 0 {
+				res.First = pos
+			}
+			res.Last = pos
+			if fn != nil {
+				if err := fn(Entry{Pos: pos, Frame: frame, File: seg.Path, Offset: int64(off)}); err != nil {
+					return res, err
+				}
+			}
+			off += n
+			pos++
+		}
+		if res.First == 0 && !last && len(data) == 0 {
+			// an empty segment before the last one: wal never leaves one
+			return res, &DamageError{File: seg.Path, Pos: pos, Err: errors.New("empty segment before the last one")}
+		}
+		if res.Last == 0 {
+			res.Last = seg.FirstPos - 1
+		}
+	}
+	if res.First == 0 {
+		res.Last = 0
+		if len(segs) > 0 && segs[0].FirstPos > 1 {
+			res.Last = segs[0].FirstPos - 1
+		}
+	}
+	return res, nil
+}
+
+// nextEntry parses one uvarint-length-prefixed entry. n is the entry's full
+// size when the length is readable (even if the frame is bad), else 0.
+func nextEntry(data []byte) (frame []byte, n int, err error) {
+	size, hdr := binary.Uvarint(data)
+	if hdr <= 0 || uint64(len(data)-hdr) < size {
+		return nil, 0, ErrTornLength
+	}
+	return data[hdr : hdr+int(size)], hdr + int(size), nil
+}
+
+// validAfter reports whether any valid frame follows the bad entry at off
+// (of parsed size n, 0 if unparseable), walking the entry boundaries.
+func validAfter(data []byte, off, n int) bool {
+	if n == 0 {
+		return false
+	}
+	for off += n; off < len(data); off += n {
+		var frame []byte
+		var err error
+		frame, n, err = nextEntry(data[off:])
+		if err != nil {
+			return false
+		}
+		if _, err := OpenFrame(frame); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// RepairTail truncates the last segment at a torn tail found by Scan and
+// fsyncs it. The records lost were never acknowledged: a record is
+// acknowledged only once the fsync that covered it returned.
+func RepairTail(t *TailDamage) error {
+	f, err := os.OpenFile(t.File, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("repair torn tail: %w", err)
+	}
+	defer f.Close()
+	if err := f.Truncate(t.Offset); err != nil {
+		return fmt.Errorf("repair torn tail of %s: %w", t.File, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("repair torn tail of %s: %w", t.File, err)
+	}
+	return nil
+}

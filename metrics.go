@@ -1,0 +1,66 @@
+package liege
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the engine's Prometheus metrics. They are always collected
+// (cheaply) and registered only on the registry given in Options.
+type metrics struct {
+	commits           prometheus.Counter
+	aborts            prometheus.Counter
+	commitLatency     prometheus.Histogram
+	batchSize         prometheus.Histogram
+	checkpointSeconds prometheus.Histogram
+	rollbacks         prometheus.Counter
+	rolledOff         prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
+	m := &metrics{
+		commits: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_commits_total",
+			Help: "Transactions committed and acknowledged (durable)."}),
+		aborts: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_aborts_total",
+			Help: "Procedure calls that returned an error and committed nothing."}),
+		commitLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "liege_commit_latency_seconds",
+			Help:    "Time from a call's submission to its durable acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16)}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "liege_group_commit_batch_size",
+			Help:    "Journal records made durable by one fsync.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
+		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "liege_checkpoint_duration_seconds",
+			Help: "Time to write a checkpoint.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}),
+		rollbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_rollbacks_total",
+			Help: "Rollbacks performed."}),
+		rolledOff: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_rolled_off_records_total",
+			Help: "Journal records rolled off by rollbacks and saved to lost transaction files."}),
+	}
+	if reg == nil {
+		return m
+	}
+	stat := func(f func() float64) func() float64 {
+		return func() float64 {
+			if db.j == nil {
+				return 0
+			}
+			return f()
+		}
+	}
+	reg.MustRegister(m.commits, m.aborts, m.commitLatency, m.batchSize, m.checkpointSeconds, m.rollbacks, m.rolledOff,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_fsync_seconds_total",
+			Help: "Total time spent in journal fsyncs."}, stat(func() float64 { return float64(db.j.Stats().SyncNanos) / 1e9 })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_fsyncs_total",
+			Help: "Journal fsyncs (one per group-commit batch)."}, stat(func() float64 { return float64(db.j.Stats().Batches) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_journal_bytes_written_total",
+			Help: "Bytes appended to the journal since start."}, stat(func() float64 { return float64(db.j.Stats().Bytes) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_journal_durable_position",
+			Help: "Last durable journal position."}, stat(func() float64 { return float64(db.j.Durable()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_checkpoint_age_seconds",
+			Help: "Seconds since the last checkpoint (or since start)."}, func() float64 {
+			return time.Since(time.Unix(0, db.lastCkpt.Load())).Seconds()
+		}),
+	)
+	return m
+}

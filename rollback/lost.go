@@ -1,0 +1,151 @@
+package rollback
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/liege-db/liege/journal"
+)
+
+// LostDir is the directory of lost transaction files in an instance
+// directory.
+const LostDir = "lost"
+
+const lostMagic = "LIEGELOST1"
+
+// LostHeader describes a lost transaction file.
+type LostHeader struct {
+	Magic    string
+	Instance string
+	// Epoch is the epoch the rollback started; PrevEpoch the one it ended.
+	Epoch     uint64
+	PrevEpoch uint64
+	Reason    string
+	// From and To are the journal positions rolled off, inclusive.
+	From, To uint64
+	Records  uint64
+	// Created is when the file was written, in Unix milliseconds.
+	Created int64
+}
+
+// LostFileName returns the name of the lost transaction file for a
+// rollback, relative to the instance directory.
+func LostFileName(instance string, epoch, from, to uint64) string {
+	return filepath.Join(LostDir, fmt.Sprintf("lost-%s-e%d-%d-%d.ltf", instance, epoch, from, to))
+}
+
+// WriteLostFile writes the frames at positions hdr.From..hdr.To of j to
+// path, atomically (temporary file, fsync, rename, directory fsync). Frames
+// are copied as they are in the journal, checksums included.
+func WriteLostFile(path string, hdr LostHeader, read func(pos uint64) ([]byte, error)) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create lost transaction directory: %w", err)
+	}
+	hdr.Magic = lostMagic
+	hdr.Records = hdr.To - hdr.From + 1
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("create lost transaction file: %w", err)
+	}
+	defer os.Remove(tmp)
+	w := bufio.NewWriterSize(f, 1<<20)
+	var lb [binary.MaxVarintLen64]byte
+	put := func(b []byte) {
+		n := binary.PutUvarint(lb[:], uint64(len(b)))
+		w.Write(lb[:n])
+		w.Write(b)
+	}
+	hb, err := journal.Marshal(&hdr)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	put(hb)
+	for p := hdr.From; p <= hdr.To; p++ {
+		fr, err := read(p)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("save position %d to lost transaction file: %w", p, err)
+		}
+		put(fr)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write lost transaction file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync lost transaction file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("install lost transaction file: %w", err)
+	}
+	return journal.SyncDir(filepath.Dir(path))
+}
+
+// LostFile is a lost transaction file read back.
+type LostFile struct {
+	Header  LostHeader
+	Records []journal.Record
+}
+
+// ReadLostFile reads and checks a lost transaction file.
+func ReadLostFile(path string) (*LostFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLostFile(path, data)
+}
+
+// ParseLostFile parses the bytes of a lost transaction file; name is used
+// in errors.
+func ParseLostFile(name string, data []byte) (*LostFile, error) {
+	off := 0
+	next := func() ([]byte, error) {
+		n, w := binary.Uvarint(data[off:])
+		if w <= 0 || uint64(len(data)-off-w) < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		b := data[off+w : off+w+int(n)]
+		off += w + int(n)
+		return b, nil
+	}
+	hb, err := next()
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a lost transaction file (unreadable header)", name)
+	}
+	lf := &LostFile{}
+	if err := journal.Unmarshal(hb, &lf.Header); err != nil || lf.Header.Magic != lostMagic {
+		return nil, fmt.Errorf("%s: not a lost transaction file", name)
+	}
+	d := journal.NewDecoder()
+	for p := lf.Header.From; off < len(data); p++ {
+		at := off
+		fr, err := next()
+		if err != nil {
+			return lf, fmt.Errorf("%s: record for position %d at byte %d: truncated", name, p, at)
+		}
+		var r journal.Record
+		if err := d.DecodeFrame(fr, &r); err != nil {
+			return lf, fmt.Errorf("%s: record for position %d at byte %d: %w", name, p, at, err)
+		}
+		lf.Records = append(lf.Records, r)
+	}
+	if uint64(len(lf.Records)) != lf.Header.Records {
+		return lf, fmt.Errorf("%s: header says %d records, file holds %d", name, lf.Header.Records, len(lf.Records))
+	}
+	return lf, nil
+}
+
+// ErrNoIntent is returned by ReadIntent when there is no rollback intent.
+var ErrNoIntent = errors.New("no rollback intent")

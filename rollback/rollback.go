@@ -1,0 +1,293 @@
+package rollback
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/liege-db/liege/internal/checkpoint"
+	"github.com/liege-db/liege/internal/failpoint"
+	"github.com/liege-db/liege/internal/store"
+	"github.com/liege-db/liege/journal"
+)
+
+// IntentFile is the rollback intent's file name in an instance directory.
+const IntentFile = "rollback.intent"
+
+// Intent is what a rollback is about to do, made durable before it starts.
+type Intent struct {
+	Instance string
+	// Target is the first position rolled off; Head the last.
+	Target, Head uint64
+	PrevEpoch    uint64
+	NewEpoch     uint64
+	HighOSeq     uint64
+	Reason       string
+	LostFile     string // relative to the instance directory
+	// PeerWatermark is the instance's peer watermark before the rollback.
+	PeerWatermark uint64
+	Self          string
+}
+
+// Env is what a rollback works on.
+type Env struct {
+	Dir      string
+	Instance string
+	Self     string // the instance's own origin id (same as Instance)
+	Journal  *journal.Journal
+	Encoder  *journal.Encoder
+	// Store, if not nil, is undone in memory (online rollback).
+	Store         *store.Store
+	Epoch         uint64
+	HighOSeq      uint64
+	PeerWatermark uint64
+}
+
+// Result says what a rollback did.
+type Result struct {
+	From, To      uint64
+	Records       uint64
+	Epoch         uint64
+	LostFile      string // absolute path
+	PeerWatermark uint64
+	Duration      time.Duration
+}
+
+// Run rolls the journal (and env.Store, if set) back to just before target.
+// Everything appended must be durable and nothing may be appended while it
+// runs. target must be in 2..last.
+func Run(env Env, target uint64, reason string) (*Result, error) {
+	t0 := time.Now()
+	head := env.Journal.Next() - 1
+	if target < 2 || target > head {
+		return nil, fmt.Errorf("rollback target %d is outside 2..%d", target, head)
+	}
+	in := Intent{
+		Instance: env.Instance, Self: env.Self, Target: target, Head: head,
+		PrevEpoch: env.Epoch, NewEpoch: env.Epoch + 1, HighOSeq: env.HighOSeq, Reason: reason,
+		LostFile:      LostFileName(env.Instance, env.Epoch+1, target, head),
+		PeerWatermark: env.PeerWatermark,
+	}
+	if err := writeIntent(env.Dir, &in); err != nil {
+		return nil, err
+	}
+	if err := failpoint.Inject("rollback-after-intent"); err != nil {
+		return nil, err
+	}
+	if err := saveLost(env, &in); err != nil {
+		return nil, err
+	}
+	if err := failpoint.Inject("rollback-after-lost"); err != nil {
+		return nil, err
+	}
+	wm, maxHLC := env.PeerWatermark, uint64(0)
+	if env.Store != nil {
+		d := journal.NewDecoder()
+		var r journal.Record
+		for p := head; p >= target; p-- {
+			f, err := env.Journal.Read(p)
+			if err == nil {
+				err = d.DecodeFrame(f, &r)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("rollback: read position %d: %w", p, err)
+			}
+			env.Store.Undo(&r)
+			maxHLC = max(maxHLC, r.HLC)
+			if r.Kind.IsTxn() && r.Origin != env.Self {
+				wm = r.OSeq - 1 // peer records are applied in OSeq order
+			}
+			if p == (head+target)/2 {
+				if err := failpoint.Inject("rollback-mid-undo"); err != nil {
+					return nil, err
+				}
+			}
+		}
+	} else {
+		var err error
+		if wm, maxHLC, err = scanLost(env.Dir, &in); err != nil {
+			return nil, err
+		}
+	}
+	if err := finish(env, &in, wm, maxHLC); err != nil {
+		return nil, err
+	}
+	return &Result{From: target, To: head, Records: head - target + 1, Epoch: in.NewEpoch,
+		LostFile: filepath.Join(env.Dir, in.LostFile), PeerWatermark: wm, Duration: time.Since(t0)}, nil
+}
+
+func saveLost(env Env, in *Intent) error {
+	hdr := LostHeader{Instance: in.Instance, Epoch: in.NewEpoch, PrevEpoch: in.PrevEpoch, Reason: in.Reason,
+		From: in.Target, To: in.Head, Created: time.Now().UnixMilli()}
+	return WriteLostFile(filepath.Join(env.Dir, in.LostFile), hdr, env.Journal.Read)
+}
+
+// scanLost computes, from the lost transaction file, the peer watermark
+// after the rollback (one below the first peer record rolled off) and the
+// largest HLC rolled off (the clock must not go back below it).
+func scanLost(dir string, in *Intent) (wm, maxHLC uint64, err error) {
+	lf, err := ReadLostFile(filepath.Join(dir, in.LostFile))
+	if err != nil {
+		return 0, 0, err
+	}
+	wm = in.PeerWatermark
+	found := false
+	for i := range lf.Records {
+		r := &lf.Records[i]
+		maxHLC = max(maxHLC, r.HLC)
+		if !found && r.Kind.IsTxn() && r.Origin != in.Self {
+			wm, found = r.OSeq-1, true
+		}
+	}
+	return wm, maxHLC, nil
+}
+
+// finish removes stale checkpoints, truncates the journal, journals the
+// epoch record and removes the intent.
+func finish(env Env, in *Intent, wm, maxHLC uint64) error {
+	if err := checkpoint.Prune(env.Dir, 1<<30, in.Target-1); err != nil {
+		return fmt.Errorf("rollback: remove checkpoints above position %d: %w", in.Target-1, err)
+	}
+	if err := failpoint.Inject("rollback-before-truncate"); err != nil {
+		return err
+	}
+	if err := env.Journal.TruncateAfter(in.Target - 1); err != nil {
+		return err
+	}
+	if err := failpoint.Inject("rollback-after-truncate"); err != nil {
+		return err
+	}
+	r := journal.Record{
+		Pos: in.Target, Epoch: in.NewEpoch, Kind: journal.KindEpoch, HighOSeq: in.HighOSeq, HLC: maxHLC,
+		Rollback: &journal.RollbackInfo{From: in.Target, To: in.Head, Reason: in.Reason, LostFile: in.LostFile,
+			Records: in.Head - in.Target + 1, PeerWatermark: wm},
+	}
+	f, err := env.Encoder.Frame(&r)
+	if err != nil {
+		return err
+	}
+	if err := env.Journal.Append(r.Pos, f); err != nil {
+		return err
+	}
+	if err := env.Journal.Flush(); err != nil {
+		return err
+	}
+	if err := failpoint.Inject("rollback-after-epoch"); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(env.Dir, IntentFile)); err != nil {
+		return fmt.Errorf("rollback: remove intent: %w", err)
+	}
+	return journal.SyncDir(env.Dir)
+}
+
+// Resume finishes a rollback interrupted by a crash. It runs at start-up,
+// after the journal is opened and before the state is loaded, and returns
+// nil, nil when there was none.
+func Resume(dir string, j *journal.Journal, enc *journal.Encoder) (*Result, error) {
+	in, err := ReadIntent(dir)
+	if errors.Is(err, ErrNoIntent) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{From: in.Target, To: in.Head, Records: in.Head - in.Target + 1, Epoch: in.NewEpoch,
+		LostFile: filepath.Join(dir, in.LostFile)}
+	last := j.Next() - 1
+	// Finished already? The epoch record is the rollback's last write.
+	if last == in.Target {
+		f, err := j.Read(last)
+		if err != nil {
+			return nil, err
+		}
+		var r journal.Record
+		if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
+			return nil, fmt.Errorf("rollback resume: read position %d: %w", last, err)
+		}
+		if r.Kind == journal.KindEpoch && r.Epoch == in.NewEpoch {
+			if err := os.Remove(filepath.Join(dir, IntentFile)); err != nil {
+				return nil, err
+			}
+			return res, journal.SyncDir(dir)
+		}
+	}
+	env := Env{Dir: dir, Instance: in.Instance, Self: in.Self, Journal: j, Encoder: enc,
+		Epoch: in.PrevEpoch, HighOSeq: in.HighOSeq, PeerWatermark: in.PeerWatermark}
+	if last >= in.Target {
+		if last != in.Head {
+			return nil, fmt.Errorf("rollback intent in %s expects the journal to end at position %d, but it ends at %d: remove %s only if you know why",
+				dir, in.Head, last, IntentFile)
+		}
+		// Not truncated yet: the lost file may be missing or partial (only
+		// a renamed one is complete), so write it again.
+		if err := saveLost(env, in); err != nil {
+			return nil, err
+		}
+	} else if last != in.Target-1 {
+		return nil, fmt.Errorf("rollback intent in %s targets position %d, but the journal ends at %d", dir, in.Target, last)
+	}
+	wm, maxHLC, err := scanLost(dir, in)
+	if err != nil {
+		return nil, fmt.Errorf("rollback resume: %w", err)
+	}
+	if err := finish(env, in, wm, maxHLC); err != nil {
+		return nil, err
+	}
+	res.PeerWatermark = wm
+	return res, nil
+}
+
+func writeIntent(dir string, in *Intent) error {
+	b, err := journal.Marshal(in)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, IntentFile)
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write rollback intent: %w", err)
+	}
+	_, err = f.Write(journal.AppendFrame(nil, b))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = journal.SyncDir(dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write rollback intent: %w", err)
+	}
+	return nil
+}
+
+// ReadIntent reads the rollback intent of an instance directory, or returns
+// ErrNoIntent.
+func ReadIntent(dir string) (*Intent, error) {
+	b, err := os.ReadFile(filepath.Join(dir, IntentFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoIntent
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := journal.OpenFrame(b)
+	if err != nil {
+		return nil, fmt.Errorf("rollback intent %s is damaged: %w", filepath.Join(dir, IntentFile), err)
+	}
+	var in Intent
+	if err := journal.Unmarshal(p, &in); err != nil {
+		return nil, fmt.Errorf("rollback intent %s: %w", filepath.Join(dir, IntentFile), err)
+	}
+	return &in, nil
+}

@@ -1,0 +1,179 @@
+package liege
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/liege-db/liege/journal"
+)
+
+// Value is a stored value: msgpack bytes, as held in the state and journal.
+// It must not be modified.
+type Value []byte
+
+// ErrNotInteger is returned by Value.Int for a value that is not an integer.
+var ErrNotInteger = errors.New("value is not an integer")
+
+// Int decodes an integer value.
+func (v Value) Int() (int64, error) {
+	n, rest, ok := readInt(v)
+	if !ok || len(rest) != 0 {
+		return 0, ErrNotInteger
+	}
+	return n, nil
+}
+
+// Str decodes a string (or binary) value.
+func (v Value) Str() (string, error) {
+	s, rest, ok := readStr(v)
+	if !ok || len(rest) != 0 {
+		var x any
+		if err := journal.Unmarshal(v, &x); err == nil {
+			return "", fmt.Errorf("value is a %T, not a string", x)
+		}
+		return "", errors.New("value is not a string")
+	}
+	return s, nil
+}
+
+// Decode decodes the value into out (a pointer), as msgpack.
+func (v Value) Decode(out any) error { return journal.Unmarshal(v, out) }
+
+// Any decodes the value into a Go value of its natural type.
+func (v Value) Any() (any, error) {
+	var x any
+	err := journal.Unmarshal(v, &x)
+	return x, err
+}
+
+// appendValue appends the msgpack encoding of v. Strings, byte slices,
+// integers, booleans and nil are encoded here without the reflective
+// encoder; the result is byte-identical to go-msgpack's (tested).
+func appendValue(dst []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, 0xc0), nil
+	case bool:
+		if x {
+			return append(dst, 0xc3), nil
+		}
+		return append(dst, 0xc2), nil
+	case string:
+		return appendStr(dst, x), nil
+	case []byte:
+		return appendStr(dst, string(x)), nil
+	case int:
+		return appendInt(dst, int64(x)), nil
+	case int64:
+		return appendInt(dst, x), nil
+	case int32:
+		return appendInt(dst, int64(x)), nil
+	case Value:
+		return append(dst, x...), nil
+	}
+	b, err := journal.Marshal(v)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
+// appendStr encodes a msgpack str (the form go-msgpack writes for strings
+// and, with its default settings, for []byte).
+func appendStr(dst []byte, s string) []byte {
+	n := len(s)
+	switch {
+	case n < 32:
+		dst = append(dst, 0xa0|byte(n))
+	case n < 256:
+		dst = append(dst, 0xd9, byte(n))
+	case n < 65536:
+		dst = append(dst, 0xda, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, s...)
+}
+
+// appendInt encodes an integer in the smallest msgpack form, as go-msgpack
+// does for signed integers.
+func appendInt(dst []byte, n int64) []byte {
+	switch {
+	case n >= 0 && n <= 127:
+		return append(dst, byte(n))
+	case n < 0 && n >= -32:
+		return append(dst, byte(n))
+	case n >= math.MinInt8 && n <= math.MaxInt8:
+		return append(dst, 0xd0, byte(n))
+	case n >= math.MinInt16 && n <= math.MaxInt16:
+		return append(dst, 0xd1, byte(n>>8), byte(n))
+	case n >= math.MinInt32 && n <= math.MaxInt32:
+		return append(dst, 0xd2, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(n))
+}
+
+func readInt(b []byte) (int64, []byte, bool) {
+	if len(b) == 0 {
+		return 0, b, false
+	}
+	c := b[0]
+	switch {
+	case c <= 0x7f:
+		return int64(c), b[1:], true
+	case c >= 0xe0:
+		return int64(int8(c)), b[1:], true
+	}
+	need := map[byte]int{0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8}[c]
+	if need == 0 || len(b) < 1+need {
+		return 0, b, false
+	}
+	p := b[1 : 1+need]
+	var u uint64
+	for _, x := range p {
+		u = u<<8 | uint64(x)
+	}
+	rest := b[1+need:]
+	switch c {
+	case 0xcf:
+		if u > math.MaxInt64 {
+			return 0, b, false
+		}
+		return int64(u), rest, true
+	case 0xcc, 0xcd, 0xce:
+		return int64(u), rest, true
+	case 0xd0:
+		return int64(int8(u)), rest, true
+	case 0xd1:
+		return int64(int16(u)), rest, true
+	case 0xd2:
+		return int64(int32(u)), rest, true
+	}
+	return int64(u), rest, true
+}
+
+func readStr(b []byte) (string, []byte, bool) {
+	if len(b) == 0 {
+		return "", b, false
+	}
+	c := b[0]
+	var n, h int
+	switch {
+	case c&0xe0 == 0xa0:
+		n, h = int(c&0x1f), 1
+	case (c == 0xd9 || c == 0xc4) && len(b) >= 2:
+		n, h = int(b[1]), 2
+	case (c == 0xda || c == 0xc5) && len(b) >= 3:
+		n, h = int(binary.BigEndian.Uint16(b[1:])), 3
+	case (c == 0xdb || c == 0xc6) && len(b) >= 5:
+		n, h = int(binary.BigEndian.Uint32(b[1:])), 5
+	default:
+		return "", b, false
+	}
+	if len(b)-h < n {
+		return "", b, false
+	}
+	return string(b[h : h+n]), b[h+n:], true
+}
