@@ -63,7 +63,7 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	case string:
 		return appendStr(dst, x), nil
 	case []byte:
-		return appendStr(dst, string(x)), nil
+		return appendBin(dst, x), nil
 	case int:
 		return appendInt(dst, int64(x)), nil
 	case int64:
@@ -80,8 +80,22 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-// appendStr encodes a msgpack str (the form go-msgpack writes for strings
-// and, with its default settings, for []byte).
+// appendBin encodes a msgpack bin, the form go-msgpack writes for []byte
+// with WriteExt set.
+func appendBin(dst, b []byte) []byte {
+	n := len(b)
+	switch {
+	case n < 256:
+		dst = append(dst, 0xc4, byte(n))
+	case n < 65536:
+		dst = append(dst, 0xc5, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0xc6, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, b...)
+}
+
+// appendStr encodes a msgpack str, the form go-msgpack writes for strings.
 func appendStr(dst []byte, s string) []byte {
 	n := len(s)
 	switch {
