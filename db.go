@@ -76,7 +76,8 @@ type DB struct {
 	sinceCkpt     int
 	ckptRunning   atomic.Bool
 	ckptWG        sync.WaitGroup
-	lastCkpt      atomic.Int64 // unix nanos of the last checkpoint
+	ckptDone      atomic.Uint64 // a checkpoint written in the background, to mark in the journal
+	lastCkpt      atomic.Int64  // unix nanos of the last checkpoint
 
 	reqs    chan *call
 	ctl     chan func()
@@ -418,7 +419,7 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := db.waitDurable(ctx, meta.Pos); err != nil {
+	if err := db.j.WaitDurable(meta.Pos); err != nil {
 		return err
 	}
 	return db.writeCheckpoint(meta, snap)
@@ -428,6 +429,15 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 // been journaled since the last one (executor only). The snapshot is
 // copy-on-write, so the executor is stalled only for taking it.
 func (db *DB) maybeCheckpoint() {
+	if p := db.ckptDone.Swap(0); p != 0 {
+		// The background checkpoint at p is installed: journal the marker.
+		// (Appending is the executor's job, so the writer goroutine leaves
+		// it here rather than waiting for the executor, which may itself be
+		// waiting for the checkpoint in a rollback.)
+		if err := db.appendMeta(&journal.Record{Kind: journal.KindCheckpoint, Checkpoint: p}); err != nil {
+			db.log.Error("journal checkpoint marker", "error", err)
+		}
+	}
 	if db.opts.CheckpointEvery < 0 || db.sinceCkpt < db.opts.CheckpointEvery || db.ckptRunning.Load() {
 		return
 	}
@@ -440,10 +450,12 @@ func (db *DB) maybeCheckpoint() {
 		defer db.ckptRunning.Store(false)
 		// Only durable records may be in a checkpoint: a crash must never
 		// leave state the journal does not hold.
-		if err := db.waitDurable(context.Background(), meta.Pos); err != nil {
+		if err := db.j.WaitDurable(meta.Pos); err != nil {
 			return
 		}
-		_ = db.writeCheckpoint(meta, snap)
+		if db.writeCheckpoint(meta, snap) == nil {
+			db.ckptDone.Store(meta.Pos)
+		}
 	}()
 }
 
@@ -496,6 +508,9 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*rollb
 			return
 		}
 		db.ckptWG.Wait() // a checkpoint above pos must not land after the rollback
+		if p := db.ckptDone.Load(); p >= pos {
+			db.ckptDone.Store(0) // its checkpoint is about to be removed
+		}
 		res, err = rollback.Run(rollback.Env{
 			Dir: db.opts.Dir, Instance: db.opts.ID, Journal: db.j, Encoder: db.enc, Store: db.st,
 			Epoch: db.epoch, HighOSeq: db.highOSeq, PeerWatermark: db.peerWatermark, Self: db.opts.ID,

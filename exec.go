@@ -288,19 +288,3 @@ func (db *DB) fatalErr() error {
 	defer db.waitMu.Unlock()
 	return db.fatal
 }
-
-// waitDurable blocks until pos is durable or the journal failed.
-func (db *DB) waitDurable(ctx context.Context, pos uint64) error {
-	for db.j.Durable() < pos {
-		if err := db.j.Err(); err != nil {
-			return err
-		}
-		if err := db.j.Flush(); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return nil
-}

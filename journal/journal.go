@@ -72,6 +72,7 @@ type Journal struct {
 	mu      sync.Mutex
 	wake    *sync.Cond // writer waits for work
 	idle    *sync.Cond // Flush waits for the writer
+	synced  *sync.Cond // WaitDurable waits for an fsync
 	cur     *batch     // being filled by Append
 	curN    int
 	spare   *batch
@@ -144,6 +145,7 @@ func Open(instanceDir string, opts Options) (*Journal, error) {
 	j.cur, j.spare = new(batch), new(batch)
 	j.wake = sync.NewCond(&j.mu)
 	j.idle = sync.NewCond(&j.mu)
+	j.synced = sync.NewCond(&j.mu)
 	go j.writer()
 	return j, nil
 }
@@ -223,6 +225,7 @@ func (j *Journal) writer() {
 		}
 		if j.err != nil || (j.closed && j.curN == 0) {
 			j.idle.Broadcast()
+			j.synced.Broadcast()
 			j.mu.Unlock()
 			return
 		}
@@ -239,6 +242,7 @@ func (j *Journal) writer() {
 		if err != nil {
 			j.err = &FatalError{Err: err}
 			j.idle.Broadcast()
+			j.synced.Broadcast()
 			j.mu.Unlock()
 			if j.opts.OnFatal != nil {
 				j.opts.OnFatal(j.err)
@@ -246,6 +250,7 @@ func (j *Journal) writer() {
 			return
 		}
 		j.durable.Store(last)
+		j.synced.Broadcast()
 		if j.opts.OnDurable != nil {
 			j.mu.Unlock()
 			j.opts.OnDurable(last, n)
@@ -344,6 +349,28 @@ func (j *Journal) Flush() error {
 		j.idle.Wait()
 	}
 	return j.err
+}
+
+// WaitDurable waits until position pos is durable. Unlike Flush it does not
+// wait for the writer to go idle, so it returns under continuous load. It
+// returns the journal's error if it failed, or ErrClosed if it was closed
+// first.
+func (j *Journal) WaitDurable(pos uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.durable.Load() < pos {
+		if j.err != nil {
+			return j.err
+		}
+		if j.closed && j.curN == 0 && !j.writing {
+			return ErrClosed
+		}
+		if pos >= j.next {
+			return fmt.Errorf("wait for position %d: only %d appended", pos, j.next-1)
+		}
+		j.synced.Wait()
+	}
+	return nil
 }
 
 // Read returns the frame at pos. The slice must not be modified; it stays
