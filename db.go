@@ -1,6 +1,7 @@
 package liege
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,14 @@ type Options struct {
 	// Registerer, if set, receives the engine's metrics. The engine never
 	// uses the global registry.
 	Registerer prometheus.Registerer
+	// IdempotencyWindow is how many recent idempotency keys are remembered
+	// (default 100,000). At start-up the journal is read back this far
+	// before the checkpoint to remember them across a restart.
+	IdempotencyWindow int
+	// PeerID is the other instance's id, if this instance is replicated.
+	PeerID string
+	// Role is "liege" or "vassal" (empty for a lone instance).
+	Role string
 }
 
 // Errors returned by DB methods.
@@ -73,7 +82,15 @@ type DB struct {
 	highOSeq      uint64
 	peerWatermark uint64
 	lastPos       uint64 // last position appended
+	index         *txnIndex
+	indexFrom     uint64 // the index covers positions from here on
+	idem          *idemCache
+	lostTx        map[journal.TxID]string // rolled off here: lost transaction file
+	appliedCh     chan struct{}           // closed when transactions are applied
+	peerID        string
+	started       time.Time
 	sinceCkpt     int
+	ckptMu        sync.Mutex // one checkpoint written at a time
 	ckptRunning   atomic.Bool
 	ckptWG        sync.WaitGroup
 	ckptDone      atomic.Uint64 // a checkpoint written in the background, to mark in the journal
@@ -122,6 +139,9 @@ func Open(opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.IdempotencyWindow == 0 {
+		opts.IdempotencyWindow = 100_000
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create instance directory: %w", err)
 	}
@@ -141,6 +161,11 @@ func Open(opts Options) (*DB, error) {
 		ctl:     make(chan func()),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		index:   newTxnIndex(),
+		idem:    newIdemCache(max(opts.IdempotencyWindow, 0)),
+		lostTx:  map[journal.TxID]string{},
+		peerID:  opts.PeerID,
+		started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
 	if err := db.recover(); err != nil {
@@ -203,8 +228,24 @@ func (db *DB) recover() error {
 	if from < j.First() {
 		return fmt.Errorf("journal of %s starts at position %d but the newest checkpoint holds only up to %d: records are missing", db.opts.Dir, j.First(), from-1)
 	}
-	n, err := replay(j, from, last, func(r *journal.Record) error { return db.replayRecord(r) })
+	// Index (and remember the idempotency keys of) a window of records
+	// before the checkpoint too, so that a call retried across a restart
+	// right after a checkpoint is still recognised.
+	db.indexFrom = from
+	if w := uint64(max(db.opts.IdempotencyWindow, 0)); w > 0 && from > j.First() {
+		db.indexFrom = max(j.First(), from-min(from-1, w))
+		if _, err := replay(j, db.indexFrom, from-1, func(r *journal.Record) error { db.remember(r); return nil }); err != nil {
+			return err
+		}
+	}
+	n, err := replay(j, from, last, func(r *journal.Record) error {
+		db.remember(r)
+		return db.replayRecord(r)
+	})
 	if err != nil {
+		return err
+	}
+	if err := db.loadLostIndex(); err != nil {
 		return err
 	}
 	db.Recovery.Replayed = n
@@ -248,6 +289,36 @@ func (db *DB) replayRecord(r *journal.Record) error {
 		db.highOSeq = max(db.highOSeq, r.OSeq)
 	} else {
 		db.peerWatermark = max(db.peerWatermark, r.OSeq)
+	}
+	return nil
+}
+
+// remember indexes a transaction record and its idempotency key.
+func (db *DB) remember(r *journal.Record) {
+	db.index.add(r)
+	if r.IdempotencyKey != "" && r.Origin == db.opts.ID {
+		db.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result)})
+	}
+}
+
+// loadLostIndex reads the TxIDs of the own transactions in the lost
+// transaction files, for TxnStatus.
+func (db *DB) loadLostIndex() error {
+	files, err := filepath.Glob(filepath.Join(db.opts.Dir, rollback.LostDir, "*.ltf"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		lf, err := rollback.ReadLostFile(f)
+		if err != nil {
+			db.log.Warn("unreadable lost transaction file", "file", f, "error", err)
+			continue
+		}
+		for i := range lf.Records {
+			if r := &lf.Records[i]; r.Kind.IsTxn() && r.Origin == db.opts.ID {
+				db.lostTx[r.TxID()] = f
+			}
+		}
 	}
 	return nil
 }
@@ -397,6 +468,8 @@ func (db *DB) checkpointMeta() checkpoint.Meta {
 }
 
 func (db *DB) writeCheckpoint(meta checkpoint.Meta, snap *store.Snapshot) error {
+	db.ckptMu.Lock()
+	defer db.ckptMu.Unlock()
 	t0 := time.Now()
 	path, err := checkpoint.Write(db.opts.Dir, meta, snap)
 	if err != nil {
@@ -521,6 +594,10 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*rollb
 		db.epoch = res.Epoch
 		db.peerWatermark = res.PeerWatermark
 		db.lastPos = db.j.Next() - 1
+		db.index.truncate(pos)
+		for _, id := range res.Own {
+			db.lostTx[id] = res.LostFile
+		}
 		db.sinceCkpt = 0
 		db.metrics.rollbacks.Inc()
 		db.metrics.rolledOff.Add(float64(res.Records))

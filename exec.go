@@ -31,6 +31,7 @@ func (r *Result) ReadOnly() bool { return r.TxID.IsZero() }
 // call is one request to the executor; pooled, with a reusable channel.
 type call struct {
 	proc     *proc
+	idem     string
 	args     any
 	argBytes []byte
 	start    time.Time
@@ -45,33 +46,48 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 // argument type. It returns once the transaction is durable; a procedure
 // that returns an error commits nothing and its error is returned.
 func (db *DB) Call(ctx context.Context, name string, args any) (*Result, error) {
+	return db.CallWith(ctx, name, args, CallOptions{})
+}
+
+// CallOptions qualify a call.
+type CallOptions struct {
+	// IdempotencyKey, if set, makes the call safe to retry: a call with a
+	// key this instance has committed recently (see
+	// Options.IdempotencyWindow) returns that first outcome and commits
+	// nothing.
+	IdempotencyKey string
+}
+
+// CallWith is Call with options.
+func (db *DB) CallWith(ctx context.Context, name string, args any, o CallOptions) (*Result, error) {
 	p, err := db.lookup(name)
 	if err != nil {
 		return nil, err
+	}
+	if a, ok := p.derefArgs(args); ok {
+		args = a
 	}
 	ab, err := journal.Marshal(args)
 	if err != nil {
 		return nil, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
 	}
-	return db.submit(ctx, p, args, ab)
+	return db.submit(ctx, p, args, ab, o.IdempotencyKey)
 }
 
-// CallEncoded is Call with msgpack-encoded args.
-func (db *DB) CallEncoded(ctx context.Context, name string, args []byte) (*Result, error) {
+// NewArgs returns a pointer to a zero value of procedure name's argument
+// type, for decoding arguments from another format (such as JSON); pass the
+// pointer to CallWith or Call and it is dereferenced.
+func (db *DB) NewArgs(name string) (any, error) {
 	p, err := db.lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	a, err := p.decodeArgs(args)
-	if err != nil {
-		return nil, err
-	}
-	return db.submit(ctx, p, a, args)
+	return p.newArgs(), nil
 }
 
-func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte) (*Result, error) {
+func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte, idem string) (*Result, error) {
 	c := callPool.Get().(*call)
-	c.proc, c.args, c.argBytes, c.start = p, args, ab, time.Now()
+	c.proc, c.args, c.argBytes, c.start, c.idem = p, args, ab, time.Now(), idem
 	c.res, c.err = Result{}, nil
 	select {
 	case db.reqs <- c:
@@ -87,7 +103,7 @@ func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte) (*Result
 	// pooled call is never reused while the executor holds it.
 	<-c.done
 	res, err := c.res, c.err
-	c.proc, c.args, c.argBytes = nil, nil, nil
+	c.proc, c.args, c.argBytes, c.idem = nil, nil, nil, ""
 	callPool.Put(c)
 	if err != nil {
 		return nil, err
@@ -127,6 +143,7 @@ func (db *DB) executor() {
 				}
 				break
 			}
+			db.notifyApplied()
 			db.maybeCheckpoint()
 		case fn := <-db.ctl:
 			fn()
@@ -149,6 +166,14 @@ func (db *DB) execute(c *call) {
 	if err := db.fatalErr(); err != nil {
 		db.answer(c, err)
 		return
+	}
+	if c.idem != "" {
+		if o, ok := db.idem.get(c.idem); ok {
+			// A retry of a call that committed: its first outcome.
+			c.res = Result{TxID: o.txid, HLC: o.hlc, Pos: o.pos, Raw: o.raw}
+			db.wait(o.pos, c)
+			return
+		}
 	}
 	tx := db.tx
 	tx.reset(db.st, db.clock.Now(), db.opts.ID)
@@ -181,7 +206,7 @@ func (db *DB) execute(c *call) {
 		Pos: db.lastPos + 1, Epoch: db.epoch, Kind: journal.KindLocal,
 		Origin: db.opts.ID, OSeq: db.highOSeq, HLC: uint64(tx.ts), PeerSeen: db.peerWatermark,
 		Proc: c.proc.name, Args: c.argBytes, Result: db.resEnc,
-		Reads: tx.reads, Ranges: tx.ranges, Writes: tx.writes,
+		Reads: tx.reads, Ranges: tx.ranges, Writes: tx.writes, IdempotencyKey: c.idem,
 	}
 	f, err := db.enc.Frame(&r)
 	if err == nil {
@@ -198,6 +223,10 @@ func (db *DB) execute(c *call) {
 	c.res.TxID = r.TxID()
 	c.res.Pos = r.Pos
 	c.res.Raw = append([]byte(nil), db.resEnc...)
+	db.index.add(&r)
+	if c.idem != "" {
+		db.idem.put(c.idem, idemOutcome{txid: c.res.TxID, pos: r.Pos, hlc: r.HLC, raw: c.res.Raw})
+	}
 	db.wait(r.Pos, c)
 }
 

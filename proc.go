@@ -41,8 +41,9 @@ type proc struct {
 	// newArgs returns a pointer to a zero argument value, for decoders of
 	// other formats (JSON over HTTP); deref turns it into the argument.
 	newArgs func() any
-	deref   func(p any) any
-	correct func(tx *Tx, args any, original, reexecuted []byte) (any, error)
+	// derefArgs turns a *A (from newArgs) into an A.
+	derefArgs func(p any) (any, bool)
+	correct   func(tx *Tx, args any, original, reexecuted []byte) (any, error)
 }
 
 // Register adds a procedure to db. It must be called before the procedure is
@@ -66,7 +67,12 @@ func Register[A, R any](db *DB, p Procedure[A, R]) error {
 		name:       p.Name,
 		decodeArgs: decode,
 		newArgs:    func() any { return new(A) },
-		deref:      func(x any) any { return *(x.(*A)) },
+		derefArgs: func(x any) (any, bool) {
+			if pa, ok := x.(*A); ok && pa != nil {
+				return *pa, true
+			}
+			return nil, false
+		},
 		run: func(tx *Tx, args any) (any, error) {
 			a, ok := args.(A)
 			if !ok {

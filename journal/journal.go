@@ -83,6 +83,9 @@ type Journal struct {
 
 	durable atomic.Uint64
 	first   atomic.Uint64
+	// readMu serializes reads: wal.Log.Read holds only its read lock while
+	// loading a segment into its cache, which races with another Read.
+	readMu sync.Mutex
 
 	segBytes int // bytes in the current tail segment, mirroring wal's cycle rule
 	stats    Stats
@@ -376,7 +379,9 @@ func (j *Journal) WaitDurable(pos uint64) error {
 // Read returns the frame at pos. The slice must not be modified; it stays
 // valid after later appends and truncations.
 func (j *Journal) Read(pos uint64) ([]byte, error) {
+	j.readMu.Lock()
 	b, err := j.log.Read(pos)
+	j.readMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("read journal position %d: %w", pos, err)
 	}

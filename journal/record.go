@@ -253,6 +253,10 @@ type Record struct {
 	Rollback *RollbackInfo
 	// Checkpoint is the position a KindCheckpoint record's checkpoint holds.
 	Checkpoint uint64
+	// IdempotencyKey is the client's key for a call, so that a retried call
+	// (the answer to the first was lost) returns the first outcome instead
+	// of committing twice, across restarts too.
+	IdempotencyKey string
 }
 
 // TxID returns the record's transaction id.

@@ -11,23 +11,23 @@ import (
 
 const (
 	// ----- content types ----
-	codecSelferCcUTF81339 = 1
-	codecSelferCcRAW1339  = 255
+	codecSelferCcUTF87396 = 1
+	codecSelferCcRAW7396  = 255
 	// ----- value types used ----
-	codecSelferValueTypeArray1339  = 10
-	codecSelferValueTypeMap1339    = 9
-	codecSelferValueTypeString1339 = 6
-	codecSelferValueTypeInt1339    = 2
-	codecSelferValueTypeUint1339   = 3
-	codecSelferValueTypeFloat1339  = 4
-	codecSelferBitsize1339         = uint8(32 << (^uint(0) >> 63))
+	codecSelferValueTypeArray7396  = 10
+	codecSelferValueTypeMap7396    = 9
+	codecSelferValueTypeString7396 = 6
+	codecSelferValueTypeInt7396    = 2
+	codecSelferValueTypeUint7396   = 3
+	codecSelferValueTypeFloat7396  = 4
+	codecSelferBitsize7396         = uint8(32 << (^uint(0) >> 63))
 )
 
 var (
-	errCodecSelferOnlyMapOrArrayEncodeToStruct1339 = errors.New(`only encoded map or array can be decoded into a struct`)
+	errCodecSelferOnlyMapOrArrayEncodeToStruct7396 = errors.New(`only encoded map or array can be decoded into a struct`)
 )
 
-type codecSelfer1339 struct{}
+type codecSelfer7396 struct{}
 
 func init() {
 	if codec1978.GenVersion != 10 {
@@ -40,7 +40,7 @@ func init() {
 }
 
 func (x Kind) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if false {
@@ -52,7 +52,7 @@ func (x Kind) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Kind) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -64,7 +64,7 @@ func (x *Kind) CodecDecodeSelf(d *codec1978.Decoder) {
 }
 
 func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -90,7 +90,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Origin))
 					}
 				}
 			} else {
@@ -98,7 +98,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -106,7 +106,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Origin))
 					}
 				}
 			}
@@ -121,7 +121,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `OSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `OSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -139,7 +139,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -147,14 +147,14 @@ func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -162,13 +162,13 @@ func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *TxID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -206,7 +206,7 @@ func (x *TxID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *TxID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj6 int
@@ -261,7 +261,7 @@ func (x *TxID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -291,7 +291,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HLC\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `HLC`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `HLC`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -306,7 +306,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Origin))
 					}
 				}
 			} else {
@@ -314,7 +314,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -322,7 +322,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Origin))
 					}
 				}
 			}
@@ -336,7 +336,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -344,14 +344,14 @@ func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -359,13 +359,13 @@ func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *Version) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -403,7 +403,7 @@ func (x *Version) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Version) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj6 int
@@ -458,7 +458,7 @@ func (x *Version) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -492,7 +492,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Key\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Key`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Key`)
 				}
 				r.WriteMapElemValue()
 				if x.Key == nil {
@@ -513,7 +513,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Version\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Version`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Version`)
 				}
 				r.WriteMapElemValue()
 				yy9 := &x.Version
@@ -529,7 +529,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -537,14 +537,14 @@ func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -552,13 +552,13 @@ func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *PointRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -599,7 +599,7 @@ func (x *PointRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *PointRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj7 int
@@ -657,7 +657,7 @@ func (x *PointRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -691,7 +691,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Lo\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Lo`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Lo`)
 				}
 				r.WriteMapElemValue()
 				if x.Lo == nil {
@@ -718,7 +718,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Hi\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Hi`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Hi`)
 				}
 				r.WriteMapElemValue()
 				if x.Hi == nil {
@@ -741,7 +741,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"LoInclusive\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `LoInclusive`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `LoInclusive`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -760,7 +760,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HiInclusive\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `HiInclusive`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `HiInclusive`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -778,7 +778,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -786,14 +786,14 @@ func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -801,13 +801,13 @@ func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *RangeRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -863,7 +863,7 @@ func (x *RangeRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *RangeRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj10 int
@@ -956,7 +956,7 @@ func (x *RangeRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x Op) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if false {
@@ -968,7 +968,7 @@ func (x Op) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Op) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -980,7 +980,7 @@ func (x *Op) CodecDecodeSelf(d *codec1978.Decoder) {
 }
 
 func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1014,7 +1014,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Key\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Key`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Key`)
 				}
 				r.WriteMapElemValue()
 				if x.Key == nil {
@@ -1034,7 +1034,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Op\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Op`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Op`)
 				}
 				r.WriteMapElemValue()
 				x.Op.CodecEncodeSelf(e)
@@ -1054,7 +1054,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Value\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Value`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Value`)
 				}
 				r.WriteMapElemValue()
 				if x.Value == nil {
@@ -1077,7 +1077,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Delta\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Delta`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Delta`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1100,7 +1100,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Before\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Before`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Before`)
 				}
 				r.WriteMapElemValue()
 				if x.Before == nil {
@@ -1121,7 +1121,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"BeforeVersion\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `BeforeVersion`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `BeforeVersion`)
 				}
 				r.WriteMapElemValue()
 				yy21 := &x.BeforeVersion
@@ -1137,7 +1137,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -1145,14 +1145,14 @@ func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -1160,13 +1160,13 @@ func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *Write) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -1237,7 +1237,7 @@ func (x *Write) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Write) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj13 int
@@ -1365,7 +1365,7 @@ func (x *Write) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1395,7 +1395,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"From\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `From`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `From`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1414,7 +1414,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"To\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `To`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `To`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1429,7 +1429,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Reason)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Reason))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Reason))
 					}
 				}
 			} else {
@@ -1437,7 +1437,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Reason\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Reason`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Reason`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1445,7 +1445,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Reason)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Reason))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Reason))
 					}
 				}
 			}
@@ -1456,7 +1456,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.LostFile)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.LostFile))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.LostFile))
 					}
 				}
 			} else {
@@ -1464,7 +1464,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"LostFile\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `LostFile`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `LostFile`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1472,7 +1472,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.LostFile)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.LostFile))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.LostFile))
 					}
 				}
 			}
@@ -1487,7 +1487,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Records\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Records`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Records`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1506,7 +1506,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"PeerWatermark\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `PeerWatermark`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `PeerWatermark`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1524,7 +1524,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -1532,14 +1532,14 @@ func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -1547,13 +1547,13 @@ func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *RollbackInfo) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -1615,7 +1615,7 @@ func (x *RollbackInfo) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *RollbackInfo) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj10 int
@@ -1734,7 +1734,7 @@ func (x *RollbackInfo) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1749,9 +1749,9 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = true // struct tag has 'toArray'
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(19)
+				r.WriteArrayStart(20)
 			} else {
-				r.WriteMapStart(19)
+				r.WriteMapStart(20)
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
@@ -1764,7 +1764,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Pos\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Pos`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Pos`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1783,7 +1783,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Epoch\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Epoch`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Epoch`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1799,7 +1799,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Kind\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Kind`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Kind`)
 				}
 				r.WriteMapElemValue()
 				x.Kind.CodecEncodeSelf(e)
@@ -1811,7 +1811,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Origin))
 					}
 				}
 			} else {
@@ -1819,7 +1819,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1827,7 +1827,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Origin))
 					}
 				}
 			}
@@ -1842,7 +1842,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `OSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `OSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1861,7 +1861,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HLC\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `HLC`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `HLC`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1880,7 +1880,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"PeerSeen\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `PeerSeen`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `PeerSeen`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1895,7 +1895,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Proc)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Proc))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Proc))
 					}
 				}
 			} else {
@@ -1903,7 +1903,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Proc\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Proc`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Proc`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1911,7 +1911,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Proc)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Proc))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Proc))
 					}
 				}
 			}
@@ -1930,7 +1930,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Args\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Args`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Args`)
 				}
 				r.WriteMapElemValue()
 				if x.Args == nil {
@@ -1957,7 +1957,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Result\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Result`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Result`)
 				}
 				r.WriteMapElemValue()
 				if x.Result == nil {
@@ -1978,7 +1978,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Subject\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Subject`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Subject`)
 				}
 				r.WriteMapElemValue()
 				yy36 := &x.Subject
@@ -1999,7 +1999,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Reads\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Reads`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Reads`)
 				}
 				r.WriteMapElemValue()
 				if x.Reads == nil {
@@ -2026,7 +2026,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Ranges\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Ranges`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Ranges`)
 				}
 				r.WriteMapElemValue()
 				if x.Ranges == nil {
@@ -2053,7 +2053,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Writes\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Writes`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Writes`)
 				}
 				r.WriteMapElemValue()
 				if x.Writes == nil {
@@ -2072,7 +2072,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Instance)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Instance))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Instance))
 					}
 				}
 			} else {
@@ -2080,7 +2080,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Instance\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Instance`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Instance`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2088,7 +2088,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Instance)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Instance))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Instance))
 					}
 				}
 			}
@@ -2099,7 +2099,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Role)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Role))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Role))
 					}
 				}
 			} else {
@@ -2107,7 +2107,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Role\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Role`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Role`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2115,7 +2115,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Role)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF81339, string(x.Role))
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.Role))
 					}
 				}
 			}
@@ -2130,7 +2130,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HighOSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `HighOSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `HighOSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2161,7 +2161,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Rollback\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Rollback`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Rollback`)
 				}
 				r.WriteMapElemValue()
 				if yyn56 {
@@ -2185,12 +2185,39 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Checkpoint\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF81339, `Checkpoint`)
+					r.EncodeStringEnc(codecSelferCcUTF87396, `Checkpoint`)
 				}
 				r.WriteMapElemValue()
 				if false {
 				} else {
 					r.EncodeUint(uint64(x.Checkpoint))
+				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if false {
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw(z.BytesView(string(x.IdempotencyKey)))
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.IdempotencyKey))
+					}
+				}
+			} else {
+				r.WriteMapElemKey()
+				if z.IsJSONHandle() {
+					z.WriteStr("\"IdempotencyKey\"")
+				} else {
+					r.EncodeStringEnc(codecSelferCcUTF87396, `IdempotencyKey`)
+				}
+				r.WriteMapElemValue()
+				if false {
+				} else {
+					if z.EncBasicHandle().StringToRaw {
+						r.EncodeStringBytesRaw(z.BytesView(string(x.IdempotencyKey)))
+					} else {
+						r.EncodeStringEnc(codecSelferCcUTF87396, string(x.IdempotencyKey))
+					}
 				}
 			}
 			if yyr2 || yy2arr2 {
@@ -2203,7 +2230,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -2211,14 +2238,14 @@ func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap1339 {
+		if yyct2 == codecSelferValueTypeMap7396 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray1339 {
+		} else if yyct2 == codecSelferValueTypeArray7396 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -2226,13 +2253,13 @@ func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct1339)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7396)
 		}
 	}
 }
 
 func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -2385,6 +2412,12 @@ func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.Checkpoint = (uint64)(r.DecodeUint64())
 			}
+		case "IdempotencyKey":
+			if r.TryDecodeAsNil() {
+				x.IdempotencyKey = ""
+			} else {
+				x.IdempotencyKey = (string)(r.DecodeString())
+			}
 		default:
 			z.DecStructFieldNotFound(-1, yys3)
 		} // end switch yys3
@@ -2393,19 +2426,19 @@ func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer1339
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj28 int
-	var yyb28 bool
-	var yyhl28 bool = l >= 0
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	var yyj29 int
+	var yyb29 bool
+	var yyhl29 bool = l >= 0
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2415,13 +2448,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Pos = (uint64)(r.DecodeUint64())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2431,13 +2464,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Epoch = (uint64)(r.DecodeUint64())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2447,13 +2480,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Kind.CodecDecodeSelf(d)
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2463,13 +2496,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Origin = (string)(r.DecodeString())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2479,13 +2512,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OSeq = (uint64)(r.DecodeUint64())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2495,13 +2528,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HLC = (uint64)(r.DecodeUint64())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2511,13 +2544,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PeerSeen = (uint64)(r.DecodeUint64())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2527,13 +2560,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Proc = (string)(r.DecodeString())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2546,13 +2579,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			x.Args = r.DecodeBytes(([]byte)(x.Args), false)
 		}
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2565,13 +2598,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			x.Result = r.DecodeBytes(([]byte)(x.Result), false)
 		}
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2581,13 +2614,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Subject.CodecDecodeSelf(d)
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2600,13 +2633,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePointRead((*[]PointRead)(&x.Reads), d)
 		}
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2619,13 +2652,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSliceRangeRead((*[]RangeRead)(&x.Ranges), d)
 		}
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2638,13 +2671,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSliceWrite((*[]Write)(&x.Writes), d)
 		}
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2654,13 +2687,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Instance = (string)(r.DecodeString())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2670,13 +2703,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Role = (string)(r.DecodeString())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2686,13 +2719,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HighOSeq = (uint64)(r.DecodeUint64())
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2708,13 +2741,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Rollback.CodecDecodeSelf(d)
 	}
-	yyj28++
-	if yyhl28 {
-		yyb28 = yyj28 > l
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
 	} else {
-		yyb28 = r.CheckBreak()
+		yyb29 = r.CheckBreak()
 	}
-	if yyb28 {
+	if yyb29 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2724,24 +2757,40 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Checkpoint = (uint64)(r.DecodeUint64())
 	}
+	yyj29++
+	if yyhl29 {
+		yyb29 = yyj29 > l
+	} else {
+		yyb29 = r.CheckBreak()
+	}
+	if yyb29 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.IdempotencyKey = ""
+	} else {
+		x.IdempotencyKey = (string)(r.DecodeString())
+	}
 	for {
-		yyj28++
-		if yyhl28 {
-			yyb28 = yyj28 > l
+		yyj29++
+		if yyhl29 {
+			yyb29 = yyj29 > l
 		} else {
-			yyb28 = r.CheckBreak()
+			yyb29 = r.CheckBreak()
 		}
-		if yyb28 {
+		if yyb29 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj28-1, "")
+		z.DecStructFieldNotFound(yyj29-1, "")
 	}
 	r.ReadArrayEnd()
 }
 
-func (x codecSelfer1339) encSlicePointRead(v []PointRead, e *codec1978.Encoder) {
-	var h codecSelfer1339
+func (x codecSelfer7396) encSlicePointRead(v []PointRead, e *codec1978.Encoder) {
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2753,8 +2802,8 @@ func (x codecSelfer1339) encSlicePointRead(v []PointRead, e *codec1978.Encoder) 
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer1339) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder) {
-	var h codecSelfer1339
+func (x codecSelfer7396) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder) {
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 
@@ -2834,8 +2883,8 @@ func (x codecSelfer1339) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder)
 	}
 }
 
-func (x codecSelfer1339) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) {
-	var h codecSelfer1339
+func (x codecSelfer7396) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) {
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2847,8 +2896,8 @@ func (x codecSelfer1339) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) 
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer1339) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder) {
-	var h codecSelfer1339
+func (x codecSelfer7396) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder) {
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 
@@ -2928,8 +2977,8 @@ func (x codecSelfer1339) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder)
 	}
 }
 
-func (x codecSelfer1339) encSliceWrite(v []Write, e *codec1978.Encoder) {
-	var h codecSelfer1339
+func (x codecSelfer7396) encSliceWrite(v []Write, e *codec1978.Encoder) {
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2941,8 +2990,8 @@ func (x codecSelfer1339) encSliceWrite(v []Write, e *codec1978.Encoder) {
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer1339) decSliceWrite(v *[]Write, d *codec1978.Decoder) {
-	var h codecSelfer1339
+func (x codecSelfer7396) decSliceWrite(v *[]Write, d *codec1978.Decoder) {
+	var h codecSelfer7396
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 

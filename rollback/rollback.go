@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/liege-db/liege/internal/checkpoint"
@@ -53,6 +54,8 @@ type Result struct {
 	LostFile      string // absolute path
 	PeerWatermark uint64
 	Duration      time.Duration
+	// Own lists the TxIDs of the instance's own transactions rolled off.
+	Own []journal.TxID
 }
 
 // Run rolls the journal (and env.Store, if set) back to just before target.
@@ -83,6 +86,7 @@ func Run(env Env, target uint64, reason string) (*Result, error) {
 		return nil, err
 	}
 	wm, maxHLC := env.PeerWatermark, uint64(0)
+	var own []journal.TxID
 	if env.Store != nil {
 		d := journal.NewDecoder()
 		var r journal.Record
@@ -96,6 +100,9 @@ func Run(env Env, target uint64, reason string) (*Result, error) {
 			}
 			env.Store.Undo(&r)
 			maxHLC = max(maxHLC, r.HLC)
+			if r.Kind.IsTxn() && r.Origin == env.Self {
+				own = append(own, r.TxID())
+			}
 			if r.Kind.IsTxn() && r.Origin != env.Self {
 				wm = r.OSeq - 1 // peer records are applied in OSeq order
 			}
@@ -107,15 +114,16 @@ func Run(env Env, target uint64, reason string) (*Result, error) {
 		}
 	} else {
 		var err error
-		if wm, maxHLC, err = scanLost(env.Dir, &in); err != nil {
+		if wm, maxHLC, own, err = scanLost(env.Dir, &in); err != nil {
 			return nil, err
 		}
 	}
 	if err := finish(env, &in, wm, maxHLC); err != nil {
 		return nil, err
 	}
+	slices.Reverse(own) // collected newest first
 	return &Result{From: target, To: head, Records: head - target + 1, Epoch: in.NewEpoch,
-		LostFile: filepath.Join(env.Dir, in.LostFile), PeerWatermark: wm, Duration: time.Since(t0)}, nil
+		LostFile: filepath.Join(env.Dir, in.LostFile), PeerWatermark: wm, Duration: time.Since(t0), Own: own}, nil
 }
 
 func saveLost(env Env, in *Intent) error {
@@ -127,21 +135,24 @@ func saveLost(env Env, in *Intent) error {
 // scanLost computes, from the lost transaction file, the peer watermark
 // after the rollback (one below the first peer record rolled off) and the
 // largest HLC rolled off (the clock must not go back below it).
-func scanLost(dir string, in *Intent) (wm, maxHLC uint64, err error) {
+func scanLost(dir string, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	lf, err := ReadLostFile(filepath.Join(dir, in.LostFile))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	wm = in.PeerWatermark
 	found := false
 	for i := range lf.Records {
 		r := &lf.Records[i]
 		maxHLC = max(maxHLC, r.HLC)
+		if r.Kind.IsTxn() && r.Origin == in.Self {
+			own = append(own, r.TxID())
+		}
 		if !found && r.Kind.IsTxn() && r.Origin != in.Self {
 			wm, found = r.OSeq-1, true
 		}
 	}
-	return wm, maxHLC, nil
+	return wm, maxHLC, own, nil
 }
 
 // finish removes stale checkpoints, truncates the journal, journals the
@@ -229,14 +240,14 @@ func Resume(dir string, j *journal.Journal, enc *journal.Encoder) (*Result, erro
 	} else if last != in.Target-1 {
 		return nil, fmt.Errorf("rollback intent in %s targets position %d, but the journal ends at %d", dir, in.Target, last)
 	}
-	wm, maxHLC, err := scanLost(dir, in)
+	wm, maxHLC, own, err := scanLost(dir, in)
 	if err != nil {
 		return nil, fmt.Errorf("rollback resume: %w", err)
 	}
 	if err := finish(env, in, wm, maxHLC); err != nil {
 		return nil, err
 	}
-	res.PeerWatermark = wm
+	res.PeerWatermark, res.Own = wm, own
 	return res, nil
 }
 

@@ -87,11 +87,11 @@ func Write(instanceDir string, meta Meta, snap *store.Snapshot) (string, error) 
 		return "", fmt.Errorf("create checkpoint directory: %w", err)
 	}
 	final := filepath.Join(dir, fmt.Sprintf("checkpoint-%020d", meta.Pos))
-	tmp := final + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := os.CreateTemp(dir, filepath.Base(final)+".*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("create checkpoint: %w", err)
 	}
+	tmp := f.Name()
 	defer os.Remove(tmp) // a no-op after the rename
 	if err := write(f, meta, snap); err != nil {
 		f.Close()

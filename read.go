@@ -1,0 +1,258 @@
+package liege
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/liege-db/liege/journal"
+)
+
+// Entry is a key with its value and version, as read outside a
+// transaction.
+type Entry struct {
+	Key     Key
+	Value   Value
+	Version journal.Version
+}
+
+// Get reads one key outside any transaction. Like every answer, it waits
+// until everything it may reflect is durable.
+func (db *DB) Get(ctx context.Context, key Key) (Entry, bool, error) {
+	var e Entry
+	var ok bool
+	var pos uint64
+	err := db.control(ctx, func() {
+		var v []byte
+		v, e.Version, ok = db.st.Get(key)
+		e.Key, e.Value, pos = bytes.Clone(key), bytes.Clone(v), db.lastPos
+	})
+	if err == nil {
+		err = db.j.WaitDurable(pos)
+	}
+	return e, ok, err
+}
+
+// Scan reads the keys in [lo, hi) (an empty bound is open), at most limit
+// of them (0: no limit), outside any transaction.
+func (db *DB) Scan(ctx context.Context, lo, hi Key, limit int) ([]Entry, error) {
+	var out []Entry
+	var pos uint64
+	err := db.control(ctx, func() {
+		db.st.Ascend(lo, func(k, v []byte, ver journal.Version) bool {
+			if len(hi) > 0 && bytes.Compare(k, hi) >= 0 {
+				return false
+			}
+			out = append(out, Entry{Key: bytes.Clone(k), Value: bytes.Clone(v), Version: ver})
+			return limit == 0 || len(out) < limit
+		})
+		pos = db.lastPos
+	})
+	if err == nil {
+		err = db.j.WaitDurable(pos)
+	}
+	return out, err
+}
+
+// Token is a session token: for each origin, the highest OSeq a client has
+// seen the effects of. An instance serves a read or call carrying a token
+// only once it has applied everything the token names, which gives
+// read-your-writes and monotonic reads across both instances.
+type Token map[string]uint64
+
+// String formats the token as "A:17,B:4" (origins sorted).
+func (t Token) String() string {
+	names := make([]string, 0, len(t))
+	for o := range t {
+		names = append(names, o)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, o := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(o)
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatUint(t[o], 10))
+	}
+	return b.String()
+}
+
+// ParseToken parses the form Token.String produces. The empty string is the
+// empty token.
+func ParseToken(s string) (Token, error) {
+	t := Token{}
+	if s == "" {
+		return t, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		o, n, ok := strings.Cut(part, ":")
+		if !ok || o == "" {
+			return nil, fmt.Errorf("malformed session token %q: want origin:oseq[,origin:oseq...], e.g. A:17,B:4", s)
+		}
+		v, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("malformed session token %q: %q is not an OSeq", s, n)
+		}
+		t[o] = max(t[o], v)
+	}
+	return t, nil
+}
+
+// Merge returns the larger of t and u at every origin.
+func (t Token) Merge(u Token) Token {
+	out := Token{}
+	for o, v := range t {
+		out[o] = v
+	}
+	for o, v := range u {
+		out[o] = max(out[o], v)
+	}
+	return out
+}
+
+// appliedToken is what this instance has applied (executor only).
+func (db *DB) appliedToken() Token {
+	t := Token{db.opts.ID: db.highOSeq}
+	if db.peerID != "" {
+		t[db.peerID] = db.peerWatermark
+	}
+	return t
+}
+
+// covers reports whether the instance has applied everything t names
+// (executor only). An origin it has never heard of is not covered.
+func (db *DB) covers(t Token) bool {
+	for o, n := range t {
+		switch {
+		case n == 0:
+		case o == db.opts.ID:
+			if db.highOSeq < n {
+				return false
+			}
+		case o == db.peerID:
+			if db.peerWatermark < n {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// WaitApplied waits until the instance has applied everything t names, or
+// ctx ends. It returns the instance's applied token.
+func (db *DB) WaitApplied(ctx context.Context, t Token) (Token, error) {
+	for {
+		var ok bool
+		var now Token
+		var ch chan struct{}
+		if err := db.control(ctx, func() {
+			ok, now = db.covers(t), db.appliedToken()
+			if !ok {
+				if db.appliedCh == nil {
+					db.appliedCh = make(chan struct{})
+				}
+				ch = db.appliedCh
+			}
+		}); err != nil {
+			return nil, err
+		}
+		if ok {
+			return now, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return now, ctx.Err()
+		case <-db.quit:
+			return now, ErrClosed
+		}
+	}
+}
+
+// notifyApplied wakes WaitApplied callers (executor only, after commits or
+// peer applies).
+func (db *DB) notifyApplied() {
+	if db.appliedCh != nil {
+		close(db.appliedCh)
+		db.appliedCh = nil
+	}
+}
+
+// Token returns the instance's applied token.
+func (db *DB) Token(ctx context.Context) (Token, error) {
+	var t Token
+	err := db.control(ctx, func() { t = db.appliedToken() })
+	return t, err
+}
+
+// TxnState is what an instance knows of a transaction.
+type TxnState string
+
+// Transaction states, as GET /v1/txn reports them.
+const (
+	TxnUnknown     TxnState = "unknown"
+	TxnCommitted   TxnState = "committed"   // in this instance's journal as itself
+	TxnRolledBack  TxnState = "rolled_back" // rolled off here, pending reconciliation
+	TxnReprocessed TxnState = "reprocessed" // re-executed by the liege with the same result
+	TxnCorrected   TxnState = "corrected"   // the liege ran its correction instead
+)
+
+// TxnStatus describes a transaction's fate on this instance.
+type TxnStatus struct {
+	TxID  journal.TxID
+	State TxnState
+	// Record is the transaction's record (its own, or the reprocess or
+	// correction that stands for it); nil if unknown or rolled back.
+	Record *journal.Record
+	// LostFile names the lost transaction file of a rolled-back one.
+	LostFile string
+}
+
+// TxnStatus reports what this instance knows of transaction id.
+func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error) {
+	st := TxnStatus{TxID: id, State: TxnUnknown}
+	var pos uint64
+	var lost string
+	err := db.control(ctx, func() {
+		if p, ok := db.index.subjects[id]; ok {
+			pos = p
+		} else {
+			pos = db.index.find(id)
+		}
+		lost = db.lostTx[id]
+	})
+	if err != nil {
+		return st, err
+	}
+	if pos == 0 {
+		if lost != "" {
+			st.State, st.LostFile = TxnRolledBack, lost
+		}
+		return st, nil
+	}
+	f, err := db.j.Read(pos)
+	if err != nil {
+		return st, err
+	}
+	var r journal.Record
+	if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
+		return st, fmt.Errorf("read transaction %s at position %d: %w", id, pos, err)
+	}
+	st.Record = &r
+	switch {
+	case r.Kind == journal.KindReprocess && r.Subject == id:
+		st.State = TxnReprocessed
+	case r.Kind == journal.KindCorrection && r.Subject == id:
+		st.State = TxnCorrected
+	default:
+		st.State = TxnCommitted
+	}
+	return st, nil
+}

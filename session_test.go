@@ -1,0 +1,124 @@
+package liege
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/liege-db/liege/journal"
+)
+
+func TestIdempotentCallSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func(every int) *DB {
+		db, err := Open(Options{Dir: dir, ID: "A", CheckpointEvery: every})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Register(db, Procedure[int64, int64]{Name: "inc",
+			Run: func(tx *Tx, d int64) (int64, error) {
+				v, _ := tx.Get(K("n"))
+				n, _ := v.Int()
+				tx.Set(K("n"), n+d)
+				return n + d, nil
+			},
+			Correct: func(*Tx, int64, int64, int64) (any, error) { return nil, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	db := open(1) // a checkpoint after every batch: the key must be remembered from before it
+	first, err := db.CallWith(ctx, "inc", int64(5), CallOptions{IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.CallWith(ctx, "inc", int64(5), CallOptions{IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.TxID != first.TxID || string(again.Raw) != string(first.Raw) {
+		t.Fatalf("retry got %v %x, first %v %x", again.TxID, again.Raw, first.TxID, first.Raw)
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = open(1)
+	defer db.Close()
+	if db.Recovery.Checkpoint == "" {
+		t.Fatal("no checkpoint loaded: the test does not cover the window before a checkpoint")
+	}
+	retry, err := db.CallWith(ctx, "inc", int64(5), CallOptions{IdempotencyKey: "k1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retry.TxID != first.TxID {
+		t.Fatalf("retry after restart committed again: %v (first %v)", retry.TxID, first.TxID)
+	}
+	e, _, _ := db.Get(ctx, K("n"))
+	if n, _ := e.Value.Int(); n != 5 {
+		t.Fatalf("n = %d, want 5 (applied once)", n)
+	}
+	other, err := db.CallWith(ctx, "inc", int64(1), CallOptions{IdempotencyKey: "k2"})
+	if err != nil || other.TxID == first.TxID {
+		t.Fatalf("new key: %v %v", other, err)
+	}
+}
+
+func TestTokenParseAndWait(t *testing.T) {
+	tok, err := ParseToken("B:4,A:17")
+	if err != nil || tok.String() != "A:17,B:4" {
+		t.Fatalf("%v %v", tok, err)
+	}
+	for _, bad := range []string{"A", "A:x", ":3", "A:1,,"} {
+		if _, err := ParseToken(bad); err == nil {
+			t.Errorf("ParseToken(%q) accepted", bad)
+		}
+	}
+	h := openTest(t)
+	seed(t, h, K("t"))
+	ctx := context.Background()
+	if now, err := h.WaitApplied(ctx, Token{"A": 1}); err != nil || now["A"] != 1 {
+		t.Fatalf("covered token: %v %v", now, err)
+	}
+	// A token naming an OSeq not yet committed waits until it is.
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.WaitApplied(ctx, Token{"A": 2})
+		done <- err
+	}()
+	seed(t, h, K("t2"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.WaitApplied(short, Token{"Z": 1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unknown origin: %v", err)
+	}
+}
+
+func TestTxnStatusCommittedAndRolledBack(t *testing.T) {
+	h := openTest(t)
+	ctx := context.Background()
+	a := seed(t, h, K("s", 1))
+	b := seed(t, h, K("s", 2))
+	st, err := h.TxnStatus(ctx, a.TxID())
+	if err != nil || st.State != TxnCommitted || st.Record.Pos != a.Pos {
+		t.Fatalf("a: %+v %v", st, err)
+	}
+	if _, err := h.RollbackTo(ctx, b.Pos, "test"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = h.TxnStatus(ctx, b.TxID())
+	if st.State != TxnRolledBack || st.LostFile == "" {
+		t.Fatalf("b after rollback: %+v", st)
+	}
+	st, _ = h.TxnStatus(ctx, journal.TxID{Origin: "A", OSeq: 999})
+	if st.State != TxnUnknown {
+		t.Fatalf("unknown: %+v", st)
+	}
+}
