@@ -261,7 +261,21 @@ func (db *DB) recover() error {
 		}
 	}
 	db.Recovery.ReplayDuration = time.Since(t0)
+	db.removeTempFiles()
 	return nil
+}
+
+// removeTempFiles deletes the temporary files a crash can leave behind while
+// writing a checkpoint or a lost transaction file: only renamed files count.
+func (db *DB) removeTempFiles() {
+	for _, d := range []string{checkpoint.Dir, rollback.LostDir} {
+		tmps, _ := filepath.Glob(filepath.Join(db.opts.Dir, d, "*.tmp"))
+		for _, t := range tmps {
+			if err := os.Remove(t); err == nil {
+				db.log.Info("removed a temporary file left by a crash", "file", t)
+			}
+		}
+	}
 }
 
 // replayRecord applies one journal record during recovery.

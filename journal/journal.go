@@ -104,8 +104,13 @@ func Open(instanceDir string, opts Options) (*Journal, error) {
 		opts.BatchMax = 4096
 	}
 	dir := filepath.Join(instanceDir, WalDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create journal directory: %w", err)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create journal directory: %w", err)
+		}
+		if err := SyncDir(instanceDir); err != nil {
+			return nil, err
+		}
 	}
 	res, err := Scan(dir, nil)
 	if err != nil {
