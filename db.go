@@ -53,6 +53,17 @@ type Options struct {
 	Role string
 }
 
+// RollbackFailedError is returned by RollbackTo, and by every later call,
+// when a rollback failed part way: the instance stops taking calls, and
+// reopening it finishes the rollback from its durable intent.
+type RollbackFailedError struct{ Err error }
+
+func (e *RollbackFailedError) Error() string {
+	return fmt.Sprintf("rollback failed; the instance stopped and must be reopened, which finishes the rollback: %v", e.Err)
+}
+
+func (e *RollbackFailedError) Unwrap() error { return e.Err }
+
 // Errors returned by DB methods.
 var (
 	ErrClosed    = errors.New("instance closed")
@@ -204,6 +215,18 @@ func (db *DB) recover() error {
 		db.log.Warn("finished an interrupted rollback", "from", res.From, "to", res.To, "epoch", res.Epoch, "lost_file", res.LostFile)
 	}
 	last := j.Next() - 1
+	files, err := checkpoint.List(db.opts.Dir)
+	if err != nil {
+		return err
+	}
+	if n := len(files); n > 0 && files[n-1].Pos > last {
+		// A checkpoint only ever holds durable records, and a rollback
+		// removes checkpoints above its target before truncating: one
+		// beyond the journal's end means the journal lost acknowledged
+		// records (a disk that lied, a hand-truncated file).
+		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: the journal lost acknowledged records; "+
+			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, db.opts.Dir, last)
+	}
 	meta, st, path, skipped, err := checkpoint.LoadNewest(db.opts.Dir, last)
 	if err != nil {
 		return err
@@ -603,6 +626,10 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*rollb
 			Epoch: db.epoch, HighOSeq: db.highOSeq, PeerWatermark: db.peerWatermark, Self: db.opts.ID,
 		}, pos, reason)
 		if err != nil {
+			// The intent may be on disk and the state half undone: only
+			// recovery (which finishes the rollback) may go on from here.
+			err = &RollbackFailedError{Err: err}
+			db.failWaiters(err)
 			return
 		}
 		db.epoch = res.Epoch

@@ -3,9 +3,11 @@ package liege
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -120,5 +122,72 @@ func TestTxnStatusCommittedAndRolledBack(t *testing.T) {
 	st, _ = h.TxnStatus(ctx, journal.TxID{Origin: "A", OSeq: 999})
 	if st.State != TxnUnknown {
 		t.Fatalf("unknown: %+v", st)
+	}
+}
+
+func TestFailedRollbackStopsTheInstanceAndReopenFinishesIt(t *testing.T) {
+	ctx := context.Background()
+	h := openTest(t)
+	h.Close()
+	db, err := Open(Options{Dir: h.Dir(), ID: "A", CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := &harness{DB: db, testBodies: map[string]fn{}}
+	if err := Register(db, Procedure[string, string]{Name: "run",
+		Run:     func(tx *Tx, n string) (string, error) { return "ok", h2.testBodies[n](tx) },
+		Correct: func(*Tx, string, string, string) (any, error) { return nil, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, h2, K("f", 1))
+	b := seed(t, h2, K("f", 2))
+	seed(t, h2, K("f", 3))
+	failpoint.Set("rollback-after-lost", "error", 1)
+	defer failpoint.Reset()
+	_, err = db.RollbackTo(ctx, b.Pos, "test")
+	var rf *RollbackFailedError
+	if !errors.As(err, &rf) {
+		t.Fatalf("rollback error = %v", err)
+	}
+	failpoint.Reset()
+	h2.testBodies["more"] = func(tx *Tx) error { tx.Set(K("f", 4), 1); return nil }
+	if _, err := db.Call(ctx, "run", "more"); !errors.As(err, &rf) {
+		t.Fatalf("call after a failed rollback = %v, want RollbackFailedError", err)
+	}
+	db.Close()
+	db, err = Open(Options{Dir: h.Dir(), ID: "A", CheckpointEvery: -1})
+	if err != nil {
+		t.Fatalf("reopen after a failed rollback: %v", err)
+	}
+	defer db.Close()
+	if db.Recovery.Rollback == nil || db.Recovery.Rollback.From != b.Pos {
+		t.Fatalf("reopen did not finish the rollback: %+v", db.Recovery.Rollback)
+	}
+	if _, ok, _ := db.Get(ctx, K("f", 2)); ok {
+		t.Fatal("rolled-off write still there")
+	}
+}
+
+func TestCheckpointBeyondJournalEndRefused(t *testing.T) {
+	ctx := context.Background()
+	h := openTest(t)
+	seed(t, h, K("c", 1))
+	seed(t, h, K("c", 2))
+	if err := h.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := h.Dir()
+	h.Close()
+	// Lose the last record behind the checkpoint's back.
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.TruncateAfter(j.Next() - 2); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, err := Open(Options{Dir: dir, ID: "A"}); err == nil || !strings.Contains(err.Error(), "lost acknowledged records") {
+		t.Fatalf("open = %v", err)
 	}
 }

@@ -46,7 +46,9 @@ type Options struct {
 	// OnFatal is called once, by the writer goroutine, when a write or
 	// fsync fails.
 	OnFatal func(err error)
-	// BatchMax bounds the entries written per fsync (default 4096).
+	// BatchMax bounds the entries written per fsync (default 4096). When
+	// that many wait for the writer, Append blocks until it takes them:
+	// backpressure that also bounds the memory of a slow disk.
 	BatchMax int
 }
 
@@ -71,6 +73,7 @@ type Journal struct {
 
 	mu      sync.Mutex
 	wake    *sync.Cond // writer waits for work
+	space   *sync.Cond // Append waits for room in the batch
 	idle    *sync.Cond // Flush waits for the writer
 	synced  *sync.Cond // WaitDurable waits for an fsync
 	cur     *batch     // being filled by Append
@@ -154,6 +157,7 @@ func Open(instanceDir string, opts Options) (*Journal, error) {
 	j.wake = sync.NewCond(&j.mu)
 	j.idle = sync.NewCond(&j.mu)
 	j.synced = sync.NewCond(&j.mu)
+	j.space = sync.NewCond(&j.mu)
 	go j.writer()
 	return j, nil
 }
@@ -213,6 +217,12 @@ func (j *Journal) Append(pos uint64, frame []byte) error {
 	if pos != j.next {
 		panic(fmt.Sprintf("journal: append at position %d, expected %d", pos, j.next))
 	}
+	for j.curN >= j.opts.BatchMax && j.err == nil {
+		j.space.Wait()
+	}
+	if j.err != nil {
+		return j.err
+	}
 	j.cur.b.Write(pos, frame)
 	j.cur.sizes = append(j.cur.sizes, len(frame))
 	j.curN++
@@ -239,6 +249,7 @@ func (j *Journal) writer() {
 		}
 		b, n := j.cur, j.curN
 		j.cur, j.spare, j.curN = j.spare, j.cur, 0
+		j.space.Broadcast()
 		last := j.next - 1
 		j.writing = true
 		j.mu.Unlock()
@@ -251,6 +262,7 @@ func (j *Journal) writer() {
 			j.err = &FatalError{Err: err}
 			j.idle.Broadcast()
 			j.synced.Broadcast()
+			j.space.Broadcast()
 			j.mu.Unlock()
 			if j.opts.OnFatal != nil {
 				j.opts.OnFatal(j.err)

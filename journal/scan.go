@@ -126,16 +126,20 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 		return nil, fmt.Errorf("list journal segments: %w", err)
 	}
 	res := &ScanResult{Segments: segs}
+	var prevSize int64
 	for i, seg := range segs {
 		last := i == len(segs)-1
-		if res.Last != 0 && seg.FirstPos != res.Last+1 {
-			return res, &DamageError{File: seg.Path, Pos: res.Last + 1,
-				Err: fmt.Errorf("segment starts at position %d, expected %d: a segment is missing", seg.FirstPos, res.Last+1)}
+		if i > 0 && seg.FirstPos != res.Last+1 {
+			prev := segs[i-1]
+			return res, &DamageError{File: prev.Path, Offset: prevSize, Pos: res.Last + 1,
+				Err: fmt.Errorf("segment %s ends at position %d but the next segment %s starts at %d: %s is truncated or a segment is missing",
+					filepath.Base(prev.Path), res.Last, filepath.Base(seg.Path), seg.FirstPos, filepath.Base(prev.Path))}
 		}
 		data, err := os.ReadFile(seg.Path)
 		if err != nil {
 			return res, fmt.Errorf("read journal segment: %w", err)
 		}
+		prevSize = int64(len(data))
 		pos := seg.FirstPos
 		off := 0
 		for off < len(data) {
@@ -144,7 +148,7 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 				_, ferr = OpenFrame(frame)
 			}
 			if ferr != nil {
-				if last && !validAfter(data, off, n) {
+				if last && !validAfter(data, off) {
 					res.Tail = &TailDamage{File: seg.Path, Offset: int64(off), Pos: pos, Bytes: int64(len(data) - off), Err: ferr}
 					break
 				}
@@ -189,20 +193,19 @@ func nextEntry(data []byte) (frame []byte, n int, err error) {
 	return data[hdr : hdr+int(size)], hdr + int(size), nil
 }
 
-// validAfter reports whether any valid frame follows the bad entry at off
-// (of parsed size n, 0 if unparseable), walking the entry boundaries.
-func validAfter(data []byte, off, n int) bool {
-	if n == 0 {
-		return false
-	}
-	for off += n; off < len(data); off += n {
-		var frame []byte
-		var err error
-		frame, n, err = nextEntry(data[off:])
-		if err != nil {
-			return false
+// validAfter reports whether a valid frame starts anywhere after the bad
+// entry at off. It does not trust the bad entry's length (a flipped bit in
+// a length prefix would misalign a walk over entry boundaries and make
+// damage in the middle look like a torn tail): it tries every later offset,
+// cheaply filtered by the frame version byte, and accepts only a frame whose
+// CRC32C matches.
+func validAfter(data []byte, off int) bool {
+	for i := off + 1; i < len(data); i++ {
+		size, n := binary.Uvarint(data[i:])
+		if n <= 0 || size < frameHeader || uint64(len(data)-i-n) < size || data[i+n] != FrameVersion {
+			continue
 		}
-		if _, err := OpenFrame(frame); err == nil {
+		if _, err := OpenFrame(data[i+n : i+n+int(size)]); err == nil {
 			return true
 		}
 	}
