@@ -116,6 +116,7 @@ type DB struct {
 
 	waitMu  sync.Mutex
 	waiters []waiter // in position order
+	ready   []waiter // onDurable's scratch
 	fatal   error
 
 	Recovery RecoveryInfo

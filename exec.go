@@ -279,18 +279,17 @@ func (db *DB) onDurable(pos uint64, entries int) {
 	for i < len(db.waiters) && db.waiters[i].pos <= pos {
 		i++
 	}
-	ready := db.waiters[:i]
-	rest := db.waiters[i:]
-	// finish outside the lock; copy the ready ones first
-	batch := make([]waiter, len(ready))
-	copy(batch, ready)
-	n := copy(db.waiters, rest)
+	// Answer outside the lock. ready is reused: only the journal's writer
+	// goroutine calls onDurable.
+	db.ready = append(db.ready[:0], db.waiters[:i]...)
+	n := copy(db.waiters, db.waiters[i:])
 	clear(db.waiters[n:])
 	db.waiters = db.waiters[:n]
 	db.waitMu.Unlock()
-	for _, w := range batch {
+	for _, w := range db.ready {
 		db.finish(w.c)
 	}
+	clear(db.ready)
 }
 
 // onFatal is called once when the journal stops after a failed write.

@@ -48,6 +48,16 @@ type Tx struct {
 	windex map[string]int // key -> index in writes
 	arena  []byte         // copies of keys and values owned by the record
 	err    error          // sticky: an operation failed
+
+	// last is the most recent point read of a key not yet written, so that
+	// writing the key just read (the common read-modify-write) takes its
+	// before-image without a second B-tree descent.
+	last struct {
+		key   []byte
+		val   []byte
+		ver   journal.Version
+		valid bool
+	}
 }
 
 func newTx() *Tx { return &Tx{windex: make(map[string]int)} }
@@ -59,6 +69,7 @@ func (tx *Tx) reset(st *store.Store, ts hlc.Timestamp, origin string) {
 	clear(tx.windex)
 	tx.arena = tx.arena[:0]
 	tx.err = nil
+	tx.last.valid = false
 }
 
 // Time returns the transaction's HLC timestamp as a time: the only clock a
@@ -104,6 +115,10 @@ func (tx *Tx) readPoint(key []byte, ver journal.Version) {
 func (tx *Tx) Get(key Key) (Value, bool) {
 	v, ver, ok := tx.st.Get(key)
 	tx.readPoint(key, ver)
+	if _, mine := tx.windex[string(key)]; !mine {
+		n := len(tx.reads) - 1
+		tx.last.key, tx.last.val, tx.last.ver, tx.last.valid = tx.reads[n].Key, v, ver, true
+	}
 	if !ok {
 		return nil, false
 	}
@@ -219,7 +234,14 @@ func (tx *Tx) write(key []byte) *journal.Write {
 	if i, ok := tx.windex[string(key)]; ok {
 		return &tx.writes[i]
 	}
-	before, bver, _ := tx.st.Get(key)
+	var before []byte
+	var bver journal.Version
+	if tx.last.valid && bytes.Equal(tx.last.key, key) {
+		before, bver = tx.last.val, tx.last.ver
+	} else {
+		before, bver, _ = tx.st.Get(key)
+	}
+	tx.last.valid = false // the key is about to change
 	k := tx.own(key)
 	tx.writes = append(tx.writes, journal.Write{Key: k, Before: before, BeforeVersion: bver})
 	tx.windex[string(k)] = len(tx.writes) - 1

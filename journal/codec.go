@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
@@ -160,16 +161,43 @@ func (r *Record) validate() error {
 	return nil
 }
 
+// Encoders and decoders are costly to build (a buffer and driver state
+// each), and Marshal and Unmarshal run once or twice per call: pool them.
+type pooledEncoder struct {
+	buf []byte
+	enc *codec.Encoder
+}
+
+var (
+	encPool = sync.Pool{New: func() any {
+		p := &pooledEncoder{buf: make([]byte, 0, 512)}
+		p.enc = codec.NewEncoderBytes(&p.buf, handle)
+		return p
+	}}
+	decPool = sync.Pool{New: func() any { return codec.NewDecoderBytes(nil, handle) }}
+)
+
 // Marshal encodes any msgpack-encodable value with the journal's settings.
 func Marshal(v any) ([]byte, error) {
-	var b []byte
-	if err := codec.NewEncoderBytes(&b, handle).Encode(v); err != nil {
-		return nil, err
+	p := encPool.Get().(*pooledEncoder)
+	p.enc.ResetBytes(&p.buf)
+	err := p.enc.Encode(v)
+	var out []byte
+	if err == nil {
+		out = append([]byte(nil), p.buf...)
 	}
-	return b, nil
+	if cap(p.buf) <= 64<<10 { // do not keep a huge buffer alive
+		encPool.Put(p)
+	}
+	return out, err
 }
 
 // Unmarshal decodes msgpack data into v with the journal's settings.
 func Unmarshal(data []byte, v any) error {
-	return codec.NewDecoderBytes(data, handle).Decode(v)
+	d := decPool.Get().(*codec.Decoder)
+	d.ResetBytes(data)
+	err := d.Decode(v)
+	d.ResetBytes(nil)
+	decPool.Put(d)
+	return err
 }
