@@ -1,6 +1,9 @@
+//lint:file-ignore U1000 the _struct fields carry go-msgpack's toarray option
+
 package journal
 
 //go:generate go tool codecgen -o record_codecgen.go record.go
+//go:generate sed -i "1a //lint:file-ignore SA1019 codecgen's output calls helpers go-msgpack keeps for generated code" record_codecgen.go
 
 import (
 	"fmt"
@@ -71,7 +74,7 @@ func (k Kind) IsOwn() bool { return k == KindLocal || k == KindReprocess || k ==
 
 // TxID names a transaction for its whole life: origin instance and OSeq.
 type TxID struct {
-	_struct struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct struct{} `codec:",toarray"`
 	Origin  string
 	OSeq    uint64
 }
@@ -102,7 +105,7 @@ func ParseTxID(s string) (TxID, error) {
 // Version is the largest (HLC, origin) of the transactions that wrote a key.
 // The zero Version means the key is absent.
 type Version struct {
-	_struct struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct struct{} `codec:",toarray"`
 	HLC     uint64
 	Origin  string
 }
@@ -129,7 +132,7 @@ func (v Version) Max(w Version) Version {
 // PointRead is one key a transaction read, with the version it saw (zero if
 // the key was absent: the absence mattered).
 type PointRead struct {
-	_struct struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct struct{} `codec:",toarray"`
 	Key     []byte
 	Version Version
 }
@@ -137,7 +140,7 @@ type PointRead struct {
 // RangeRead is an interval of keys a transaction proved empty or enumerated.
 // An empty Lo or Hi is unbounded on that side.
 type RangeRead struct {
-	_struct     struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct     struct{} `codec:",toarray"`
 	Lo, Hi      []byte
 	LoInclusive bool
 	HiInclusive bool
@@ -192,7 +195,7 @@ func (o Op) String() string {
 // after-image for OpSet, and for OpAdd the value the key held after the add
 // on this instance. Values are msgpack-encoded and never empty.
 type Write struct {
-	_struct       struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct       struct{} `codec:",toarray"`
 	Key           []byte
 	Op            Op
 	Value         []byte
@@ -204,7 +207,7 @@ type Write struct {
 // RollbackInfo describes a finished rollback, in the KindEpoch record that
 // closes it.
 type RollbackInfo struct {
-	_struct struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct struct{} `codec:",toarray"`
 	// From and To are the positions rolled off, inclusive.
 	From, To uint64
 	// Reason is why the rollback ran (operator, conflict with TxID ...).
@@ -221,7 +224,7 @@ type RollbackInfo struct {
 // Record is one journal entry. Pos is the entry's position in this
 // instance's journal; positions are reused after a rollback, OSeqs never.
 type Record struct {
-	_struct struct{} `codec:",toarray"` //nolint:unused // msgpack layout
+	_struct struct{} `codec:",toarray"`
 	Pos     uint64
 	Epoch   uint64
 	Kind    Kind

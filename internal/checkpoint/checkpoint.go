@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -155,7 +154,7 @@ func write(f *os.File, meta Meta, snap *store.Snapshot) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	binary.LittleEndian.PutUint32(tr[8:], crc.(hash.Hash32).Sum32())
+	binary.LittleEndian.PutUint32(tr[8:], crc.Sum32())
 	_, err = f.Write(tr[:])
 	return err
 }
