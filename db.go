@@ -527,9 +527,14 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	if err := db.control(ctx, func() {
 		meta, snap = db.checkpointMeta(), db.st.Snapshot()
 		db.sinceCkpt = 0
+		// A rollback waits for checkpoints in flight before it removes
+		// those above its target: this one must count, or it could land
+		// after the rollback with rolled-off state in it.
+		db.ckptWG.Add(1)
 	}); err != nil {
 		return err
 	}
+	defer db.ckptWG.Done()
 	if err := db.j.WaitDurable(meta.Pos); err != nil {
 		return err
 	}

@@ -320,27 +320,26 @@ func TestFatalError(t *testing.T) {
 	}
 }
 
-// groupCommit appends total frames from many goroutines while the writer is
-// held inside its first OnDurable callback, so that everything appended
-// meanwhile is queued behind one fsync, and returns the entry counts the
+// groupCommit appends goroutines*each frames from many goroutines while the
+// writer is held inside its first OnDurable callback until hold more
+// entries than that first batch have been appended (or all of them), so
+// that they are queued behind one fsync. It returns the entry counts the
 // writer reported, batch by batch. Each appender waits until its positions
-// are durable, as a committing client would.
-func groupCommit(t *testing.T, opts journal.Options, goroutines, each int) (batches []int, j *journal.Journal) {
+// are durable, as a committing client would. (With Options.BatchMax, at
+// most BatchMax entries can queue: hold must not exceed it.)
+func groupCommit(t *testing.T, opts journal.Options, goroutines, each, hold int) (batches []int, j *journal.Journal) {
 	t.Helper()
+	total := goroutines * each
 	var (
-		release = make(chan struct{})
-		mu      sync.Mutex
-		cond    = sync.NewCond(&mu)
-		durable uint64
+		release  = make(chan struct{})
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		durable  uint64
+		appended int
 	)
 	opts.OnDurable = func(pos uint64, n int) {
 		mu.Lock()
 		first := len(batches) == 0
-		mu.Unlock()
-		if first {
-			<-release
-		}
-		mu.Lock()
 		if pos < durable {
 			t.Errorf("durable position went back from %d to %d", durable, pos)
 		}
@@ -348,13 +347,15 @@ func groupCommit(t *testing.T, opts journal.Options, goroutines, each int) (batc
 		batches = append(batches, n)
 		cond.Broadcast()
 		mu.Unlock()
+		if first {
+			<-release
+		}
 	}
 	j = openJournal(t, t.TempDir(), opts)
 	frame := testFrame(t, 0, 50)
 	var appendMu sync.Mutex // positions are assigned in order, as the executor does
-	var appended, done sync.WaitGroup
+	var done sync.WaitGroup
 	for range goroutines {
-		appended.Add(1)
 		done.Add(1)
 		go func() {
 			defer done.Done()
@@ -366,10 +367,13 @@ func groupCommit(t *testing.T, opts journal.Options, goroutines, each int) (batc
 				appendMu.Unlock()
 				if err != nil {
 					t.Errorf("append: %v", err)
-					break
+					return
 				}
+				mu.Lock()
+				appended++
+				cond.Broadcast()
+				mu.Unlock()
 			}
-			appended.Done()
 			mu.Lock()
 			for durable < last {
 				cond.Wait()
@@ -377,7 +381,11 @@ func groupCommit(t *testing.T, opts journal.Options, goroutines, each int) (batc
 			mu.Unlock()
 		}()
 	}
-	appended.Wait()
+	mu.Lock()
+	for len(batches) == 0 || appended < min(total, batches[0]+hold) {
+		cond.Wait()
+	}
+	mu.Unlock()
 	close(release)
 	done.Wait()
 	if err := j.Flush(); err != nil {
@@ -389,7 +397,6 @@ func groupCommit(t *testing.T, opts journal.Options, goroutines, each int) (batc
 	for _, n := range batches {
 		sum += n
 	}
-	total := goroutines * each
 	if sum != total || durable != uint64(total) {
 		t.Fatalf("OnDurable reported %d entries up to position %d, want %d", sum, durable, total)
 	}
@@ -404,7 +411,7 @@ func groupCommit(t *testing.T, opts journal.Options, goroutines, each int) (batc
 // appended while an fsync is in progress is made durable by the next one.
 func TestGroupCommit(t *testing.T) {
 	const goroutines, each = 32, 20
-	batches, j := groupCommit(t, journal.Options{}, goroutines, each)
+	batches, j := groupCommit(t, journal.Options{}, goroutines, each, goroutines*each)
 	st := j.Stats()
 	// The first batch is whatever was queued when the writer woke; all the
 	// rest was appended while it was held, so one more fsync covers it.
@@ -418,14 +425,19 @@ func TestGroupCommit(t *testing.T) {
 }
 
 // TestBatchMaxBoundsEntriesPerFsync checks Options.BatchMax, documented as
-// bounding the entries written per fsync.
+// bounding the entries written per fsync: while the writer is held, BatchMax
+// entries queue up (and Append waits for room), and no fsync ever covers
+// more than BatchMax entries.
 func TestBatchMaxBoundsEntriesPerFsync(t *testing.T) {
-	const batchMax = 8
-	batches, _ := groupCommit(t, journal.Options{BatchMax: batchMax}, 10, 20)
+	const batchMax, total = 8, 200
+	batches, _ := groupCommit(t, journal.Options{BatchMax: batchMax}, 10, total/10, batchMax)
 	for i, n := range batches {
 		if n > batchMax {
 			t.Fatalf("batch %d made %d entries durable with one fsync, but Options.BatchMax is %d (batches: %v)", i, n, batchMax, batches)
 		}
+	}
+	if len(batches) < total/batchMax {
+		t.Fatalf("%d entries in %d batches of at most %d", total, len(batches), batchMax)
 	}
 }
 

@@ -310,7 +310,7 @@ func TestDamagedNonLastSegmentRefused(t *testing.T) {
 		// The segment ends cleanly on an entry boundary, one record short.
 		// Position last.Pos is in this segment's range (the next segment
 		// starts after it) and this is the damaged file: the error must
-		// name it, not only the intact file after it.
+		// name it, at its end, not only the intact file after it.
 		dir, segs, bySeg := multiSegment(t)
 		s := segs[1]
 		es := bySeg[s.Path]
@@ -318,22 +318,23 @@ func TestDamagedNonLastSegmentRefused(t *testing.T) {
 		if err := os.Truncate(s.Path, last.Offset); err != nil {
 			t.Fatal(err)
 		}
-		_, err := journal.Open(dir, journal.Options{})
-		var de *journal.DamageError
-		if !errors.As(err, &de) || de.Pos != last.Pos {
-			t.Fatalf("open returned %v, want a *journal.DamageError at position %d", err, last.Pos)
-		}
-		if !strings.Contains(de.Error(), s.Path) {
-			t.Fatalf("DamageError %q does not name %s, the segment that ends one record short (File = %s)", de.Error(), filepath.Base(s.Path), filepath.Base(de.File))
-		}
+		checkRefused(t, dir, s.Path, last.Pos, last.Offset)
 	})
 	t.Run("missing-segment", func(t *testing.T) {
+		// Positions of the missing file look like the end of the file
+		// before it: the error names that file and the one after the gap.
 		dir, segs, _ := multiSegment(t)
 		if err := os.Remove(segs[2].Path); err != nil {
 			t.Fatal(err)
 		}
-		// The position is the first one of the missing file; the file
-		// named is the one found where it should have started.
-		checkRefused(t, dir, segs[3].Path, segs[2].FirstPos, -1)
+		fi, err := os.Stat(segs[1].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRefused(t, dir, segs[1].Path, segs[2].FirstPos, fi.Size())
+		_, err = journal.Open(dir, journal.Options{})
+		if !strings.Contains(err.Error(), filepath.Base(segs[3].Path)) {
+			t.Fatalf("DamageError %q does not name the segment after the gap, %s", err, filepath.Base(segs[3].Path))
+		}
 	})
 }
