@@ -111,7 +111,7 @@ type DB struct {
 	ctl     chan func()
 	quit    chan struct{}
 	stopped chan struct{}
-	closeMu sync.Mutex
+	closeMu sync.RWMutex
 	closed  bool
 
 	waitMu  sync.Mutex

@@ -89,12 +89,20 @@ func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte, idem str
 	c := callPool.Get().(*call)
 	c.proc, c.args, c.argBytes, c.start, c.idem = p, args, ab, time.Now(), idem
 	c.res, c.err = Result{}, nil
-	select {
-	case db.reqs <- c:
-	case <-db.quit:
+	// The read lock keeps Close from closing quit while a send is in
+	// flight: every call that got into reqs is answered by the executor's
+	// final drain, and none can land in the buffer after it.
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
 		callPool.Put(c)
 		return nil, ErrClosed
+	}
+	select {
+	case db.reqs <- c:
+		db.closeMu.RUnlock()
 	case <-ctx.Done():
+		db.closeMu.RUnlock()
 		callPool.Put(c)
 		return nil, ctx.Err()
 	}
@@ -235,10 +243,22 @@ func (db *DB) execute(c *call) {
 func runProc(p *proc, tx *Tx, args any) (res any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("procedure %q panicked: %v\n%s", p.name, v, debug.Stack())
+			err = &PanicError{Proc: p.name, Value: v, Stack: debug.Stack()}
 		}
 	}()
 	return p.run(tx, args)
+}
+
+// PanicError is returned by a call whose procedure panicked: a bug in the
+// procedure, not a refusal it chose. Nothing was committed.
+type PanicError struct {
+	Proc  string
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("procedure %q panicked: %v", e.Proc, e.Value)
 }
 
 func (db *DB) answer(c *call, err error) {

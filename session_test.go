@@ -191,3 +191,30 @@ func TestCheckpointBeyondJournalEndRefused(t *testing.T) {
 		t.Fatalf("open = %v", err)
 	}
 }
+
+// A call racing with Close, or made after it, is answered ErrClosed or
+// committed: never left waiting (the buffered request channel could take a
+// call the exited executor would never answer).
+func TestCallAfterCloseDoesNotHang(t *testing.T) {
+	h := openTest(t)
+	h.testBodies["w"] = func(tx *Tx) error { tx.Set(K("w"), 1); return nil }
+	ctx := context.Background()
+	errs := make(chan error, 64)
+	for range 64 {
+		go func() {
+			_, err := h.Call(ctx, "run", "w")
+			errs <- err
+		}()
+	}
+	h.Close()
+	for range 64 {
+		if err := <-errs; err != nil && !errors.Is(err, ErrClosed) {
+			t.Fatalf("call racing with Close: %v", err)
+		}
+	}
+	for range 100 {
+		if _, err := h.Call(ctx, "run", "w"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("call after Close: %v", err)
+		}
+	}
+}

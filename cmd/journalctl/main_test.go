@@ -366,7 +366,7 @@ func TestInspectReplicatedKinds(t *testing.T) {
 		}
 	}
 	recs := jsonLines(t, ok(t, "inspect", dir, "--json").stdout)
-	want(t, "local result (not UTF-8)", recs[1]["result"], map[string]any{"bytes_hex": "ff0062696e"})
+	want(t, "local result (not UTF-8)", recs[1]["result"], map[string]any{"base64": "/wBiaW4="})
 	want(t, "peer peer_seen", recs[2]["peer_seen"], int64(1))
 	want(t, "reprocess subject", recs[4]["subject"], "B/2")
 	want(t, "reprocess result", recs[4]["result"], []any{"a", int64(1)})

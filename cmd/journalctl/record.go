@@ -6,13 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
 )
@@ -165,7 +164,7 @@ func keyDoc(key []byte) any {
 		t = []any{}
 	}
 	for i, e := range t {
-		t[i] = jsonValue(e)
+		t[i] = jsonval.FromValue(e)
 	}
 	return t
 }
@@ -189,77 +188,7 @@ func msgpackDoc(b []byte) any {
 	if err := journal.Unmarshal(b, &v); err != nil {
 		return map[string]any{"undecodable": err.Error(), "msgpack_hex": hex.EncodeToString(b)}
 	}
-	return jsonValue(v)
-}
-
-// jsonValue converts a decoded msgpack value to one encoding/json encodes
-// faithfully: maps get string keys, strings (and byte strings) that are not
-// valid UTF-8 become {"bytes_hex": ...}, and non-finite floats become the
-// strings "NaN", "+Inf" and "-Inf".
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case string:
-		if utf8.ValidString(x) {
-			return x
-		}
-		return map[string]any{"bytes_hex": hex.EncodeToString([]byte(x))}
-	case []byte:
-		if utf8.Valid(x) {
-			return string(x)
-		}
-		return map[string]any{"bytes_hex": hex.EncodeToString(x)}
-	case float64:
-		return finite(x)
-	case float32:
-		return finite(float64(x))
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonValue(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[mapKey(k)] = jsonValue(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonValue(e)
-		}
-		return out
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return x
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-func finite(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	}
-	return f
-}
-
-// mapKey turns a msgpack map key into a JSON object key.
-func mapKey(k any) string {
-	switch x := k.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	}
-	return fmt.Sprint(k)
+	return jsonval.FromValue(v)
 }
 
 // compactJSON renders a JSON-ready value on one line, without HTML
