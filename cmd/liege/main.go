@@ -34,5 +34,11 @@ func newApp() *cli.App {
 func commands() []*cli.Command {
 	return []*cli.Command{
 		benchCommand(),
+		serveCommand(),
+		callCommand(),
+		getCommand(),
+		keysCommand(),
+		txnCommand(),
+		statusCommand(),
 	}
 }

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/apps"
+	"github.com/liege-db/liege/internal/server"
+	"github.com/liege-db/liege/journal"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/urfave/cli/v2"
+)
+
+const serveDescription = `Opens the instance in --dir (recovering it from its checkpoint and journal)
+and serves it over HTTP with the API of docs/http-api.md: procedure calls
+(POST /v1/call/{proc}), reads (GET /v1/key, /v1/keys), transaction status
+(GET /v1/txn/{txid}), /healthz, /status and /metrics.
+
+Example:
+
+  liege serve --dir /var/lib/liege/A --id A --app kv --http 127.0.0.1:7070
+  curl -s -XPOST localhost:7070/v1/call/add -d '{"args": {"key": "alice", "delta": 5}}'
+
+Every flag can also be set in the environment as LIEGE_<FLAG> (upper case,
+dashes as underscores: LIEGE_DIR, LIEGE_MAX_WAIT ...) and in the --config
+file. A flag on the command line wins over the environment, which wins over
+the config file, which wins over the default.
+
+The config file has one setting per line, "flag = value", with the flag's
+name without dashes (max-wait or max_wait). Blank lines and lines starting
+with # are ignored; a value may be written in double quotes. For example:
+
+  # /etc/liege/A.conf
+  dir = /var/lib/liege/A
+  id = A
+  app = kv
+  http = 0.0.0.0:7070
+  auth-token-file = /etc/liege/A.token
+  log-format = json
+
+On SIGINT or SIGTERM the server stops taking requests, finishes the ones in
+flight (for at most --shutdown-timeout), then closes the instance, which
+writes a checkpoint. A second signal stops it at once.`
+
+func serveCommand() *cli.Command {
+	env := func(flag string) []string {
+		return []string{"LIEGE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+	}
+	return &cli.Command{
+		Name:        "serve",
+		Usage:       "serve an instance over HTTP",
+		UsageText:   "liege serve --dir DIR --id ID [--app NAME] [--http ADDR] [options]",
+		Description: serveDescription,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", EnvVars: env("dir"),
+				Usage: "the instance directory `DIR`, created if missing; one process at a time may hold it (e.g. --dir /var/lib/liege/A)"},
+			&cli.StringFlag{Name: "id", EnvVars: env("id"),
+				Usage: "instance `ID`, a short name written into a new journal and checked against an existing one (e.g. --id A)"},
+			&cli.StringFlag{Name: "app", EnvVars: env("app"), Value: "kv",
+				Usage: "the application `NAME` whose procedures to serve: " + strings.Join(apps.Names(), ", ") + " (e.g. --app kv)"},
+			&cli.StringFlag{Name: "http", EnvVars: env("http"), Value: "127.0.0.1:7070",
+				Usage: "host:port `ADDR` to listen on (e.g. --http 0.0.0.0:7070 for every interface)"},
+			&cli.StringFlag{Name: "role", EnvVars: env("role"), Value: "liege",
+				Usage: "this instance's `ROLE`, liege or vassal; informational until replication is built (e.g. --role vassal)"},
+			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
+				Usage: "`FILE` holding the bearer token every endpoint but /healthz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
+			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,
+				Usage: "longest `DURATION` a request may wait for its min_token, whatever its timeout_ms (e.g. --max-wait 10s)"},
+			&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: env("shutdown-timeout"), Value: 30 * time.Second,
+				Usage: "on SIGINT or SIGTERM, how long (`DURATION`) to let requests in flight finish before cutting them off (e.g. --shutdown-timeout 5s)"},
+			&cli.StringFlag{Name: "log-format", EnvVars: env("log-format"), Value: "text",
+				Usage: "log `FORMAT` on stderr, text or json (e.g. --log-format json)"},
+			&cli.StringFlag{Name: "log-level", EnvVars: env("log-level"), Value: "info",
+				Usage: "least `LEVEL` logged: debug (every request), info, warn or error (e.g. --log-level debug)"},
+			&cli.StringFlag{Name: "config", EnvVars: env("config"),
+				Usage: "`FILE` of \"flag = value\" lines setting any flag above; see the description (e.g. --config /etc/liege/A.conf)"},
+		},
+		Action: runServe,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w (see liege serve --help)", err)
+		},
+	}
+}
+
+// serveSettings are the flags of liege serve, after the config file.
+type serveSettings struct {
+	dir, id, app, addr, role, tokenFile string
+	maxWait, shutdownTimeout            time.Duration
+	logger                              *slog.Logger
+}
+
+func runServe(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q; flags go before any argument", c.Args().Slice())
+	}
+	if path := c.String("config"); path != "" {
+		if err := applyConfig(c, path); err != nil {
+			return err
+		}
+	}
+	set, err := serveSettingsFrom(c)
+	if err != nil {
+		return err
+	}
+	return serve(set)
+}
+
+func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
+	s := &serveSettings{
+		dir: c.String("dir"), id: c.String("id"), app: c.String("app"), addr: c.String("http"),
+		role: c.String("role"), tokenFile: c.String("auth-token-file"),
+		maxWait: c.Duration("max-wait"), shutdownTimeout: c.Duration("shutdown-timeout"),
+	}
+	switch {
+	case s.dir == "":
+		return nil, errors.New("--dir is required: the instance directory, e.g. --dir /var/lib/liege/A (or LIEGE_DIR, or dir = ... in --config)")
+	case s.id == "":
+		return nil, errors.New("--id is required: the instance id, e.g. --id A (or LIEGE_ID, or id = ... in --config)")
+	case s.role != "liege" && s.role != "vassal":
+		return nil, fmt.Errorf("--role must be liege or vassal, not %q", s.role)
+	case s.maxWait <= 0:
+		return nil, fmt.Errorf("--max-wait must be positive, not %v", s.maxWait)
+	case s.shutdownTimeout <= 0:
+		return nil, fmt.Errorf("--shutdown-timeout must be positive, not %v", s.shutdownTimeout)
+	}
+	abs, err := filepath.Abs(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("--dir %s: %w", s.dir, err)
+	}
+	s.dir = abs
+	s.logger, err = newLogger(os.Stderr, c.String("log-format"), c.String("log-level"))
+	return s, err
+}
+
+// newLogger returns the process's logger.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// applyConfig sets, from the config file at path, every flag that neither
+// the command line nor the environment set.
+func applyConfig(c *cli.Context, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	defer f.Close()
+	settings, err := parseConfig(f, path)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, fl := range c.Command.Flags {
+		if n := fl.Names()[0]; n != "config" && n != "help" {
+			names = append(names, n)
+		}
+	}
+	for _, s := range settings {
+		if s.name == "config" {
+			return fmt.Errorf("%s line %d: a config file cannot name another config file", path, s.line)
+		}
+		if !slices.Contains(names, s.name) {
+			return fmt.Errorf("%s line %d: unknown setting %q; the settings are %s", path, s.line, s.name, strings.Join(names, ", "))
+		}
+		if c.IsSet(s.name) {
+			continue // the command line or the environment wins
+		}
+		if err := c.Set(s.name, s.value); err != nil {
+			return fmt.Errorf("%s line %d: %s = %q: %v", path, s.line, s.name, s.value, err)
+		}
+	}
+	return nil
+}
+
+// configSetting is one "name = value" line of a config file.
+type configSetting struct {
+	name, value string
+	line        int
+}
+
+// parseConfig reads "name = value" lines; # starts a comment line. Names
+// are flag names, with _ read as -. A value may be double-quoted (Go
+// syntax), for values with leading or trailing spaces.
+func parseConfig(r io.Reader, path string) ([]configSetting, error) {
+	var out []configSetting
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s line %d: want name = value, got %q", path, n, line)
+		}
+		name = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(name)), "_", "-")
+		name = strings.TrimPrefix(strings.TrimPrefix(name, "-"), "-")
+		value = strings.TrimSpace(value)
+		if name == "" {
+			return nil, fmt.Errorf("%s line %d: no setting name before '='", path, n)
+		}
+		if strings.HasPrefix(value, `"`) {
+			v, err := strconv.Unquote(value)
+			if err != nil {
+				return nil, fmt.Errorf("%s line %d: malformed quoted value %s", path, n, value)
+			}
+			value = v
+		}
+		if prev, dup := seen[name]; dup {
+			return nil, fmt.Errorf("%s line %d: %s is already set on line %d", path, n, name, prev)
+		}
+		seen[name] = n
+		out = append(out, configSetting{name: name, value: value, line: n})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// readAuthToken reads the bearer token from path.
+func readAuthToken(path string, log *slog.Logger) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--auth-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	switch {
+	case tok == "":
+		return "", fmt.Errorf("--auth-token-file %s is empty: write the bearer token clients must send into it", path)
+	case strings.ContainsAny(tok, " \t\r\n"):
+		return "", fmt.Errorf("--auth-token-file %s holds whitespace inside the token: it must hold one token on one line", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the auth token file is readable by other users; chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+	}
+	return tok, nil
+}
+
+// serve runs the server until SIGINT or SIGTERM.
+func serve(s *serveSettings) error {
+	log := s.logger
+	app, err := apps.Lookup(s.app)
+	if err != nil {
+		return fmt.Errorf("--app: %w", err)
+	}
+	var token string
+	if s.tokenFile != "" {
+		if token, err = readAuthToken(s.tokenFile, log); err != nil {
+			return err
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	db, err := liege.Open(liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, Role: s.role})
+	if err != nil {
+		if errors.Is(err, journal.ErrInUse) {
+			return fmt.Errorf("%w; stop that process or serve another --dir", err)
+		}
+		return fmt.Errorf("open instance %s in %s: %w", s.id, s.dir, err)
+	}
+	closeDB := func() error {
+		if err := db.Close(); err != nil {
+			return fmt.Errorf("close instance %s: %w", s.id, err)
+		}
+		return nil
+	}
+	if err := app.Register(db); err != nil {
+		return errors.Join(fmt.Errorf("register the procedures of app %s: %w", app.Name, err), closeDB())
+	}
+	if r := db.Recovery; r.Checkpoint != "" || r.Replayed > 0 || r.TornTail != "" {
+		log.Info("recovered instance", "checkpoint", r.Checkpoint, "replayed", r.Replayed, "took", r.ReplayDuration)
+	}
+
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("--http %s: %w", s.addr, err), closeDB())
+	}
+	srv := &http.Server{
+		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
+			Logger: log, Registry: reg, Role: s.role}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // headers and body; waiting for min_token comes after
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "instance", s.id, "dir", s.dir, "app", app.Name,
+		"role", s.role, "auth", token != "", "pid", os.Getpid())
+
+	select {
+	case err := <-served:
+		return errors.Join(fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err), closeDB())
+	case <-ctx.Done():
+	}
+	stop() // a second signal now ends the process at once
+	log.Info("shutting down: finishing requests in flight", "timeout", s.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight after the shutdown timeout; cutting them off", "timeout", s.shutdownTimeout, "error", err)
+		srv.Close()
+	}
+	<-served
+	if err := closeDB(); err != nil {
+		return err
+	}
+	log.Info("stopped", "instance", s.id)
+	return nil
+}
