@@ -62,14 +62,19 @@ Examples:
 func runInspect(s *streams, dir string, f *filter, asJSON bool) error {
 	w := bufio.NewWriterSize(s.stdout, 256<<10)
 	enc := newJSONEncoder(w)
-	if !asJSON {
-		writeTableHeader(w)
-	}
 	n := 0
+	// The header waits for the first row, so that an instance that cannot
+	// be read (in use, missing) prints only the error.
+	header := func() {
+		if !asJSON && n == 0 {
+			writeTableHeader(w)
+		}
+	}
 	res, err := inspect.RecordsBetween(dir, f.from, f.to, func(_ uint64, r *journal.Record) error {
 		if !f.match(r) {
 			return nil
 		}
+		header()
 		n++
 		if asJSON {
 			return enc.Encode(recordDoc(r))
@@ -78,6 +83,7 @@ func runInspect(s *streams, dir string, f *filter, asJSON bool) error {
 		return nil
 	})
 	if !asJSON && err == nil {
+		header()
 		fmt.Fprintf(w, "(%d records)\n", n)
 	}
 	if ferr := w.Flush(); ferr != nil && err == nil {
