@@ -9,6 +9,7 @@ import (
 
 	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/journal"
+	"go.uber.org/goleak"
 )
 
 func TestIdempotentCallSurvivesRestart(t *testing.T) {
@@ -216,5 +217,30 @@ func TestCallAfterCloseDoesNotHang(t *testing.T) {
 		if _, err := h.Call(ctx, "run", "w"); !errors.Is(err, ErrClosed) {
 			t.Fatalf("call after Close: %v", err)
 		}
+	}
+}
+
+// Close stops every goroutine the instance started: executor, journal
+// writer, background checkpoints.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	db, err := Open(Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{DB: db, testBodies: map[string]fn{}}
+	if err := Register(db, Procedure[string, string]{Name: "run",
+		Run:     func(tx *Tx, n string) (string, error) { return "ok", h.testBodies[n](tx) },
+		Correct: func(*Tx, string, string, string) (any, error) { return nil, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		seed(t, h, K("g", i))
+	}
+	if _, err := db.RollbackTo(context.Background(), 10, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
