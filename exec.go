@@ -20,6 +20,9 @@ type Result struct {
 	Pos uint64
 	// Raw is the msgpack-encoded result.
 	Raw []byte
+	// Kind is the record's kind: local for a call, reprocess or correction
+	// for a reconciliation.
+	Kind journal.Kind
 }
 
 // Decode decodes the procedure's result into out (a pointer).
@@ -32,6 +35,8 @@ func (r *Result) ReadOnly() bool { return r.TxID.IsZero() }
 type call struct {
 	proc     *proc
 	idem     string
+	recon    *journal.Record // a reconciliation instead of a call
+	outcome  ReconcileOutcome
 	args     any
 	argBytes []byte
 	start    time.Time
@@ -89,34 +94,39 @@ func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte, idem str
 	c := callPool.Get().(*call)
 	c.proc, c.args, c.argBytes, c.start, c.idem = p, args, ab, time.Now(), idem
 	c.res, c.err = Result{}, nil
-	// The read lock keeps Close from closing quit while a send is in
-	// flight: every call that got into reqs is answered by the executor's
-	// final drain, and none can land in the buffer after it.
-	db.closeMu.RLock()
-	if db.closed {
-		db.closeMu.RUnlock()
+	if err := db.enqueue(ctx, c); err != nil {
 		callPool.Put(c)
-		return nil, ErrClosed
-	}
-	select {
-	case db.reqs <- c:
-		db.closeMu.RUnlock()
-	case <-ctx.Done():
-		db.closeMu.RUnlock()
-		callPool.Put(c)
-		return nil, ctx.Err()
+		return nil, err
 	}
 	// Once submitted the call will be answered (committed, failed, or
 	// failed by Close); we wait for it even if ctx ends, so that the
 	// pooled call is never reused while the executor holds it.
 	<-c.done
 	res, err := c.res, c.err
-	c.proc, c.args, c.argBytes, c.idem = nil, nil, nil, ""
+	c.proc, c.args, c.argBytes, c.idem, c.recon = nil, nil, nil, "", nil
 	callPool.Put(c)
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// enqueue hands c to the executor. The read lock keeps Close from closing
+// quit while a send is in flight: every call that got into reqs is
+// answered by the executor's final drain, and none can land in the buffer
+// after it.
+func (db *DB) enqueue(ctx context.Context, c *call) error {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	if db.closed {
+		return ErrClosed
+	}
+	select {
+	case db.reqs <- c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // control runs fn on the executor goroutine, between transactions.
@@ -175,6 +185,10 @@ func (db *DB) execute(c *call) {
 		db.answer(c, err)
 		return
 	}
+	if c.recon != nil {
+		db.reconcile(c)
+		return
+	}
 	if c.idem != "" {
 		if o, ok := db.idem.get(c.idem); ok {
 			// A retry of a call that committed: its first outcome.
@@ -184,36 +198,50 @@ func (db *DB) execute(c *call) {
 		}
 	}
 	tx := db.tx
+	if err := db.run(tx, c.proc.name, func() (any, error) { return c.proc.run(tx, c.args) }); err != nil {
+		db.metrics.aborts.Inc()
+		db.answer(c, err)
+		return
+	}
+	if len(tx.writes) == 0 {
+		// Read-only: nothing is journaled, but the answer waits until
+		// everything it may have read is durable.
+		c.res.HLC = uint64(tx.ts)
+		c.res.Raw = append([]byte(nil), db.resEnc...)
+		db.wait(db.lastPos, c)
+		return
+	}
+	db.commit(c, tx, journal.KindLocal, journal.TxID{}, c.proc.name, c.argBytes)
+}
+
+// run runs fn as a new transaction in tx and leaves its encoded result in
+// db.resEnc. On any error the transaction's writes are undone.
+func (db *DB) run(tx *Tx, name string, fn func() (any, error)) error {
 	tx.reset(db.st, db.clock.Now(), db.opts.ID)
-	result, err := runProc(c.proc, tx, c.args)
+	result, err := runProc(name, fn)
 	if err == nil {
 		err = tx.err
 	}
 	if err == nil {
 		db.resEnc, err = appendValue(db.resEnc[:0], result)
 		if err != nil {
-			err = fmt.Errorf("encode result of %q: %w", c.proc.name, err)
+			err = fmt.Errorf("encode result of %q: %w", name, err)
 		}
 	}
 	if err != nil {
 		tx.undo()
-		db.metrics.aborts.Inc()
-		db.answer(c, err)
-		return
 	}
-	c.res.HLC = uint64(tx.ts)
-	if len(tx.writes) == 0 {
-		// Read-only: nothing is journaled, but the answer waits until
-		// everything it may have read is durable.
-		c.res.Raw = append([]byte(nil), db.resEnc...)
-		db.wait(db.lastPos, c)
-		return
-	}
+	return err
+}
+
+// commit journals the transaction in tx, whose writes are applied, and
+// answers c once it is durable.
+func (db *DB) commit(c *call, tx *Tx, kind journal.Kind, subject journal.TxID, proc string, args []byte) {
 	db.highOSeq++
 	r := journal.Record{
-		Pos: db.lastPos + 1, Epoch: db.epoch, Kind: journal.KindLocal,
+		Pos: db.lastPos + 1, Epoch: db.epoch, Kind: kind, Subject: subject,
 		Origin: db.opts.ID, OSeq: db.highOSeq, HLC: uint64(tx.ts), PeerSeen: db.peerWatermark,
-		Proc: c.proc.name, Args: c.argBytes, Result: db.resEnc,
+		Proc: proc, Args: args, Result: db.resEnc,
 		Reads: tx.reads, Ranges: tx.ranges, Writes: tx.writes, IdempotencyKey: c.idem,
 	}
 	f, err := db.enc.Frame(&r)
@@ -228,8 +256,7 @@ func (db *DB) execute(c *call) {
 	}
 	db.lastPos = r.Pos
 	db.sinceCkpt++
-	c.res.TxID = r.TxID()
-	c.res.Pos = r.Pos
+	c.res.TxID, c.res.HLC, c.res.Pos, c.res.Kind = r.TxID(), r.HLC, r.Pos, kind
 	c.res.Raw = append([]byte(nil), db.resEnc...)
 	db.index.add(&r)
 	if c.idem != "" {
@@ -240,13 +267,13 @@ func (db *DB) execute(c *call) {
 
 // runProc runs a procedure, turning a panic into an error: a bug in one
 // procedure must not take the instance down.
-func runProc(p *proc, tx *Tx, args any) (res any, err error) {
+func runProc(name string, fn func() (any, error)) (res any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Proc: p.name, Value: v, Stack: debug.Stack()}
+			err = &PanicError{Proc: name, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return p.run(tx, args)
+	return fn()
 }
 
 // PanicError is returned by a call whose procedure panicked: a bug in the

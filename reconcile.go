@@ -1,0 +1,120 @@
+package liege
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/liege-db/liege/journal"
+)
+
+// ReconcileAction says what Reconcile did with a rolled-off transaction.
+type ReconcileAction string
+
+// Reconcile actions (DESIGN.md section 9).
+const (
+	// ReconcileSkipped: the journal already holds the TxID, as itself or as
+	// the subject of a reprocess or correction (logs can be resent).
+	ReconcileSkipped ReconcileAction = "skipped"
+	// ReconcileReprocessed: re-execution gave the result the client was
+	// told; it was committed as a reprocess record.
+	ReconcileReprocessed ReconcileAction = "reprocessed"
+	// ReconcileCorrected: re-execution gave another result (or failed); it
+	// was discarded and the procedure's correction committed instead.
+	ReconcileCorrected ReconcileAction = "corrected"
+)
+
+// ReconcileOutcome is the result of reconciling one transaction.
+type ReconcileOutcome struct {
+	Subject journal.TxID
+	Action  ReconcileAction
+	// Result is the committed reprocess or correction transaction (for a
+	// skipped one: its position only).
+	Result Result
+	// Reexecuted is the msgpack result re-execution gave (nil if it
+	// failed); it differs from the subject's result when Action is
+	// ReconcileCorrected.
+	Reexecuted []byte
+	// ReexecError is why re-execution failed, if it did.
+	ReexecError error
+}
+
+// Reconcile re-executes a transaction that was rolled off the other
+// instance (a record of its reconciliation log) on this instance's current
+// state, as a new transaction of kind reprocess naming it. If the result
+// equals the one its client was told, that transaction is committed;
+// otherwise it is discarded and the procedure's correction is committed, as
+// a transaction of kind correction naming it. A TxID already held, as
+// itself or as a subject, is skipped, so a resent log changes nothing.
+func (db *DB) Reconcile(ctx context.Context, r *journal.Record) (*ReconcileOutcome, error) {
+	if !r.Kind.IsTxn() {
+		return nil, fmt.Errorf("reconcile position %d: a %v record is not a transaction", r.Pos, r.Kind)
+	}
+	p, err := db.lookup(r.Proc)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: %w (register the application's procedures on this instance)", r.TxID(), err)
+	}
+	c := callPool.Get().(*call)
+	c.proc, c.recon, c.start = p, r, time.Now()
+	c.res, c.err, c.outcome = Result{}, nil, ReconcileOutcome{Subject: r.TxID()}
+	if err := db.enqueue(ctx, c); err != nil {
+		callPool.Put(c)
+		return nil, err
+	}
+	<-c.done
+	out, err := c.outcome, c.err
+	out.Result = c.res
+	c.proc, c.recon = nil, nil
+	callPool.Put(c)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// reconcile runs on the executor.
+func (db *DB) reconcile(c *call) {
+	r := c.recon
+	id := r.TxID()
+	if pos, held := db.index.subjects[id]; held {
+		c.outcome.Action, c.res.Pos = ReconcileSkipped, pos
+		db.wait(pos, c)
+		return
+	}
+	if pos := db.index.find(id); pos != 0 {
+		c.outcome.Action, c.res.Pos = ReconcileSkipped, pos
+		db.wait(pos, c)
+		return
+	}
+	args, err := c.proc.decodeArgs(r.Args)
+	if err != nil {
+		db.answer(c, fmt.Errorf("reconcile %s: %w", id, err))
+		return
+	}
+	tx := db.tx
+	err = db.run(tx, c.proc.name, func() (any, error) { return c.proc.run(tx, args) })
+	if err == nil && bytes.Equal(db.resEnc, r.Result) {
+		c.outcome.Action, c.outcome.Reexecuted = ReconcileReprocessed, bytes.Clone(db.resEnc)
+		db.commit(c, tx, journal.KindReprocess, id, r.Proc, r.Args)
+		return
+	}
+	// Another result: discard the re-execution and correct.
+	reexec := []byte{0xc0} // msgpack nil: the correction sees a zero result
+	if err == nil {
+		reexec = bytes.Clone(db.resEnc)
+		tx.undo()
+		c.outcome.Reexecuted = reexec
+	} else {
+		c.outcome.ReexecError = err
+	}
+	err = db.run(tx, c.proc.name+" correction", func() (any, error) {
+		return c.proc.correct(tx, args, r.Result, reexec)
+	})
+	if err != nil {
+		db.answer(c, fmt.Errorf("reconcile %s: correction failed (the transaction stays pending): %w", id, err))
+		return
+	}
+	c.outcome.Action = ReconcileCorrected
+	db.commit(c, tx, journal.KindCorrection, id, r.Proc, r.Args)
+}

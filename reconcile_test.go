@@ -1,0 +1,146 @@
+package liege_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/rollback"
+)
+
+type buyArgs struct {
+	Seat     int64
+	Customer string
+}
+
+// seats is a tiny ticketing app: buy sells a free seat; its correction,
+// run when re-execution says the seat was taken, honours the sale the
+// customer was told of by recording both owners in the service queue.
+func seats(t *testing.T, dir, id string) *liege.DB {
+	t.Helper()
+	db, err := liege.Open(liege.Options{Dir: dir, ID: id, CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	err = liege.Register(db, liege.Procedure[buyArgs, string]{
+		Name: "buy",
+		Run: func(tx *liege.Tx, a buyArgs) (string, error) {
+			seat := liege.K("seat", a.Seat)
+			if _, taken := tx.Get(seat); taken {
+				return "taken", nil
+			}
+			tx.Set(seat, a.Customer)
+			return "sold", nil
+		},
+		Correct: func(tx *liege.Tx, a buyArgs, told, now string) (any, error) {
+			tx.Set(liege.K("queue", a.Seat, a.Customer), "double sale: told "+told+", re-executed "+now)
+			return "queued", nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func buy(t *testing.T, db *liege.DB, seat int64, who string) *liege.Result {
+	t.Helper()
+	r, err := db.Call(context.Background(), "buy", buyArgs{seat, who})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestReconcileReprocessCorrectAndSkip(t *testing.T) {
+	ctx := context.Background()
+	liegeDB := seats(t, t.TempDir(), "A")
+	vassal := seats(t, t.TempDir(), "B")
+
+	buy(t, liegeDB, 12, "ann")       // the liege sells seat 12 to ann
+	bob := buy(t, vassal, 12, "bob") // the vassal, unaware, sells it to bob: told "sold"
+	cy := buy(t, vassal, 13, "cy")   // and seat 13 to cy, which nobody else sold
+
+	// The vassal rolls both off (as a conflict would make it) and ships
+	// its own records from the lost transaction file.
+	res, err := vassal.RollbackTo(ctx, bob.Pos, "conflict with A/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := rollback.ReadLostFile(res.LostFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []journal.Record
+	for _, r := range lf.Records {
+		if r.Kind.IsTxn() && r.Origin == "B" {
+			log = append(log, r)
+		}
+	}
+	if len(log) != 2 {
+		t.Fatalf("reconciliation log has %d records, want 2", len(log))
+	}
+
+	out, err := liegeDB.Reconcile(ctx, &log[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != liege.ReconcileCorrected || out.Result.Kind != journal.KindCorrection {
+		t.Fatalf("bob's sale: %+v", out)
+	}
+	var reexec string
+	if err := journal.Unmarshal(out.Reexecuted, &reexec); err != nil || reexec != "taken" {
+		t.Fatalf("re-execution gave %q (%v), want taken", reexec, err)
+	}
+	if e, ok, _ := liegeDB.Get(ctx, liege.K("queue", int64(12), "bob")); !ok {
+		t.Fatal("no action item for the double sale")
+	} else if s, _ := e.Value.Str(); s != "double sale: told sold, re-executed taken" {
+		t.Fatalf("action item %q", s)
+	}
+	if e, _, _ := liegeDB.Get(ctx, liege.K("seat", int64(12))); string(e.Value) != string(mustValue(t, "ann")) {
+		t.Fatal("the correction changed the seat's owner")
+	}
+
+	out, err = liegeDB.Reconcile(ctx, &log[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != liege.ReconcileReprocessed || out.Result.Kind != journal.KindReprocess {
+		t.Fatalf("cy's sale: %+v", out)
+	}
+	if e, ok, _ := liegeDB.Get(ctx, liege.K("seat", int64(13))); !ok || string(e.Value) != string(mustValue(t, "cy")) {
+		t.Fatal("seat 13 not sold to cy on the liege")
+	}
+
+	// The log is sent again after a reconnect: nothing changes.
+	before, _ := liegeDB.Status(ctx)
+	for i := range log {
+		out, err := liegeDB.Reconcile(ctx, &log[i])
+		if err != nil || out.Action != liege.ReconcileSkipped {
+			t.Fatalf("resent %s: %+v %v", log[i].TxID(), out, err)
+		}
+	}
+	after, _ := liegeDB.Status(ctx)
+	if after.LastPos != before.LastPos {
+		t.Fatalf("a resent log committed again: last position %d -> %d", before.LastPos, after.LastPos)
+	}
+
+	// Each client can ask the liege what became of its transaction.
+	for id, want := range map[journal.TxID]liege.TxnState{bob.TxID: liege.TxnCorrected, cy.TxID: liege.TxnReprocessed} {
+		st, err := liegeDB.TxnStatus(ctx, id)
+		if err != nil || st.State != want || st.Record.Subject != id {
+			t.Fatalf("status of %s = %+v %v, want %s", id, st, err, want)
+		}
+	}
+}
+
+func mustValue(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := journal.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
