@@ -1,0 +1,169 @@
+package reconcile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/rollback"
+)
+
+// Dir is the folder of reconciliation logs in an instance directory.
+const Dir = "recon"
+
+// Entry is one rolled-off own transaction to reconcile.
+type Entry struct {
+	Record journal.Record
+	// Conflicting is true for a transaction that failed the conflict check
+	// itself, false for one rolled off only because it came after one.
+	Conflicting bool
+	// Done is set once the TxID came back in a reprocess or correction.
+	Done bool
+}
+
+// Log is the reconciliation log of one rollback.
+type Log struct {
+	Instance string
+	// Epoch is the epoch the rollback started; it names the log.
+	Epoch uint64
+	// LostFile is the lost transaction file it was built from.
+	LostFile string
+	Entries  []Entry
+}
+
+// Build makes the reconciliation log of a rollback from its lost
+// transaction file: the transactions of origin self, in journal order,
+// marked Conflicting when their TxID is in conflicting.
+func Build(lf *rollback.LostFile, lostFile, self string, conflicting map[journal.TxID]bool) *Log {
+	l := &Log{Instance: lf.Header.Instance, Epoch: lf.Header.Epoch, LostFile: lostFile}
+	for _, r := range lf.Records {
+		if !r.Kind.IsTxn() || r.Origin != self {
+			continue
+		}
+		l.Entries = append(l.Entries, Entry{Record: r, Conflicting: conflicting[r.TxID()]})
+	}
+	return l
+}
+
+// Pending returns the records whose TxIDs have not come back yet, in
+// order: what is sent to the liege.
+func (l *Log) Pending() []journal.Record {
+	var out []journal.Record
+	for _, e := range l.Entries {
+		if !e.Done {
+			out = append(out, e.Record)
+		}
+	}
+	return out
+}
+
+// Resolve marks subject as come back and reports whether the log held it
+// (still pending).
+func (l *Log) Resolve(subject journal.TxID) bool {
+	for i := range l.Entries {
+		if e := &l.Entries[i]; !e.Done && e.Record.TxID() == subject {
+			e.Done = true
+			return true
+		}
+	}
+	return false
+}
+
+// Complete reports whether every TxID has come back.
+func (l *Log) Complete() bool {
+	for _, e := range l.Entries {
+		if !e.Done {
+			return false
+		}
+	}
+	return true
+}
+
+// fileName is the log's file name in Dir.
+func (l *Log) fileName() string { return fmt.Sprintf("recon-e%020d.log", l.Epoch) }
+
+// Save writes the log durably to the instance directory, replacing an
+// earlier version, or removes it when it is complete.
+func (l *Log) Save(instanceDir string) error {
+	dir := filepath.Join(instanceDir, Dir)
+	path := filepath.Join(dir, l.fileName())
+	if l.Complete() {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove reconciliation log: %w", err)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			return journal.SyncDir(dir)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create reconciliation log directory: %w", err)
+	}
+	b, err := journal.Marshal(l)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, l.fileName()+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write reconciliation log: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op after the rename
+	_, err = f.Write(journal.AppendFrame(nil, b))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = journal.SyncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("write reconciliation log %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads every reconciliation log of an instance directory, oldest
+// rollback first. Temporary files left by a crash are ignored.
+func Load(instanceDir string) ([]*Log, error) {
+	dir := filepath.Join(instanceDir, Dir)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Log
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasPrefix(name, "recon-e") || !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		p, err := journal.OpenFrame(data)
+		if err != nil {
+			return nil, fmt.Errorf("reconciliation log %s is damaged: %w", path, err)
+		}
+		var l Log
+		if err := journal.Unmarshal(p, &l); err != nil {
+			return nil, fmt.Errorf("reconciliation log %s: %w", path, err)
+		}
+		out = append(out, &l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Epoch < out[j].Epoch })
+	return out, nil
+}

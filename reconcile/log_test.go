@@ -1,0 +1,90 @@
+package reconcile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/rollback"
+)
+
+func txn(origin string, oseq uint64) journal.Record {
+	return journal.Record{Kind: journal.KindLocal, Origin: origin, OSeq: oseq, Proc: "buy", Result: []byte{0xa4, 's', 'o', 'l', 'd'}}
+}
+
+func lost() *rollback.LostFile {
+	peer := txn("A", 7)
+	peer.Kind = journal.KindPeer
+	return &rollback.LostFile{
+		Header: rollback.LostHeader{Instance: "B", Epoch: 3},
+		Records: []journal.Record{txn("B", 4), peer, txn("B", 5), {Kind: journal.KindCheckpoint}, txn("B", 6)},
+	}
+}
+
+func TestBuildFiltersLiegeRecordsAndMarksConflicts(t *testing.T) {
+	l := Build(lost(), "lost/x.ltf", "B", map[journal.TxID]bool{{Origin: "B", OSeq: 4}: true})
+	if len(l.Entries) != 3 {
+		t.Fatalf("entries = %d, want the 3 own transactions", len(l.Entries))
+	}
+	for i, want := range []uint64{4, 5, 6} {
+		e := l.Entries[i]
+		if e.Record.Origin != "B" || e.Record.OSeq != want || e.Conflicting != (want == 4) {
+			t.Fatalf("entry %d = %s conflicting=%v", i, e.Record.TxID(), e.Conflicting)
+		}
+	}
+	if l.Epoch != 3 || l.Instance != "B" {
+		t.Fatalf("log header %+v", l)
+	}
+}
+
+func TestLogIsKeptDurablyUntilEveryTxIDCameBack(t *testing.T) {
+	dir := t.TempDir()
+	l := Build(lost(), "lost/x.ltf", "B", nil)
+	if err := l.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if !l.Resolve(journal.TxID{Origin: "B", OSeq: 5}) || l.Resolve(journal.TxID{Origin: "B", OSeq: 5}) {
+		t.Fatal("Resolve must report a pending TxID once")
+	}
+	if l.Resolve(journal.TxID{Origin: "A", OSeq: 7}) {
+		t.Fatal("resolved a TxID the log does not hold")
+	}
+	if err := l.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := Load(dir)
+	if err != nil || len(logs) != 1 {
+		t.Fatalf("load: %v %v", logs, err)
+	}
+	p := logs[0].Pending()
+	if len(p) != 2 || p[0].OSeq != 4 || p[1].OSeq != 6 || logs[0].Complete() {
+		t.Fatalf("pending after reload = %v", p)
+	}
+	logs[0].Resolve(journal.TxID{Origin: "B", OSeq: 4})
+	logs[0].Resolve(journal.TxID{Origin: "B", OSeq: 6})
+	if !logs[0].Complete() {
+		t.Fatal("not complete")
+	}
+	if err := logs[0].Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if logs, _ := Load(dir); len(logs) != 0 {
+		t.Fatalf("a complete log was kept: %d", len(logs))
+	}
+}
+
+func TestDamagedLogRefused(t *testing.T) {
+	dir := t.TempDir()
+	l := Build(lost(), "lost/x.ltf", "B", nil)
+	if err := l.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, Dir, l.fileName())
+	b, _ := os.ReadFile(path)
+	b[len(b)/2] ^= 0x10
+	os.WriteFile(path, b, 0o644)
+	if _, err := Load(dir); err == nil {
+		t.Fatal("a damaged log loaded")
+	}
+}
