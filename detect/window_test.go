@@ -1,0 +1,333 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/liege-db/liege/journal"
+	"pgregory.net/rapid"
+)
+
+// bruteCheck is the dumb version of Window.Check: a scan of every own
+// transaction in the window, in position order.
+func bruteCheck(window []*Txn, t *Txn) []Hit {
+	var hits []Hit
+	for _, o := range window {
+		if o.ID.OSeq <= t.PeerSeen {
+			continue
+		}
+		if c, k, ok := Conflict(o, t); ok {
+			hits = append(hits, Hit{Own: o, Check: c, Key: k})
+		}
+	}
+	return hits
+}
+
+func hitsString(hs []Hit) string {
+	var b strings.Builder
+	for _, h := range hs {
+		fmt.Fprintf(&b, "[%v pos %d hlc %d %v %q] ", h.Own.ID, h.Own.Pos, h.Own.HLC, h.Check, h.Key)
+	}
+	return b.String()
+}
+
+func sameHits(a, b []Hit) bool {
+	return slices.EqualFunc(a, b, func(x, y Hit) bool {
+		return x.Own == y.Own && x.Check == y.Check && bytes.Equal(x.Key, y.Key)
+	})
+}
+
+// Window.Check and First against the brute force, on random windows changed
+// by random Add, Prune and TruncateFrom, with the indexes checked after
+// every step. The own origin is "M"; incoming transactions come from "A" or
+// "Z", so that equal HLCs are broken both ways. On failure rapid prints the
+// seed and saves the case under testdata/rapid; -rapid.seed=N replays a
+// seed, -rapid.checks=N runs more cases.
+func TestWindowMatchesBruteForce(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		w := NewWindow()
+		var model []*Txn
+		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
+		for range rapid.IntRange(1, 150).Draw(t, "steps") {
+			switch op := rapid.IntRange(0, 19).Draw(t, "op"); {
+			case op < 9:
+				// OSeqs have gaps after a rollback; positions are reused
+				// after one (TruncateFrom below moves pos back).
+				oseq += rapid.Uint64Range(1, 3).Draw(t, "dOSeq")
+				pos += rapid.Uint64Range(1, 3).Draw(t, "dPos")
+				hlc += rapid.Uint64Range(1, 3).Draw(t, "dHLC")
+				o := txnGen(t, "own")
+				o.ID, o.Pos, o.HLC = journal.TxID{Origin: "M", OSeq: oseq}, pos, hlc
+				o.PeerSeen = rapid.Uint64Range(0, 10).Draw(t, "own.peerSeen")
+				w.Add(o)
+				model = append(model, o)
+			case op < 11:
+				wm := rapid.Uint64Range(0, oseq+1).Draw(t, "watermark")
+				w.Prune(wm)
+				model = slices.DeleteFunc(model, func(o *Txn) bool { return o.ID.OSeq <= wm })
+			case op < 13:
+				p := rapid.Uint64Range(0, pos+1).Draw(t, "truncatePos")
+				w.TruncateFrom(p)
+				model = slices.DeleteFunc(model, func(o *Txn) bool { return o.Pos >= p })
+				if n := len(model); n > 0 {
+					pos = model[n-1].Pos
+				} else {
+					pos = min(pos, p)
+				}
+			default:
+				in := txnGen(t, "in")
+				// "M" is a misuse (an own transaction checked as incoming),
+				// but then equal clocks happen: only the update check may fire.
+				in.ID = journal.TxID{Origin: rapid.SampledFrom([]string{"A", "Z", "M"}).Draw(t, "in.origin"), OSeq: 1}
+				in.HLC = rapid.Uint64Range(8, hlc+2).Draw(t, "in.hlc")
+				in.PeerSeen = rapid.Uint64Range(0, oseq+1).Draw(t, "in.peerSeen")
+				got, want := w.Check(in), bruteCheck(model, in)
+				if !sameHits(got, want) {
+					t.Fatalf("Check(%v hlc %d peerSeen %d):\n got %s\nwant %s", in.ID, in.HLC, in.PeerSeen, hitsString(got), hitsString(want))
+				}
+				first, ok := w.First(in)
+				if ok != (len(want) > 0) || ok && !sameHits([]Hit{first}, want[:1]) {
+					t.Fatalf("First = %s %v, want %s", hitsString([]Hit{first}), ok, hitsString(want))
+				}
+			}
+			if w.Len() != len(model) {
+				t.Fatalf("Len %d, want %d", w.Len(), len(model))
+			}
+			checkWindowIndexes(t, w)
+		}
+	})
+}
+
+// checkWindowIndexes checks that the indexes hold exactly the window.
+func checkWindowIndexes(t *rapid.T, w *Window) {
+	points, ranges := 0, 0
+	for _, s := range w.own {
+		points += len(s.e.points)
+		ranges += len(s.e.ranges)
+	}
+	if len(w.hlcs) != len(w.own) || w.writes.len() != points || w.ranges.len() != ranges {
+		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
+	}
+	listed := 0
+	for k, ki := range w.keys {
+		if ki.key != k {
+			t.Fatalf("key %q indexed under %q", ki.key, k)
+		}
+		n := 0
+		for _, l := range ki.lists {
+			n += len(l)
+			for i := 1; i < len(l); i++ {
+				if l[i-1].oseq >= l[i].oseq || l[i].oseq != l[i].e.txn.ID.OSeq {
+					t.Fatalf("list of %q out of OSeq order", k)
+				}
+			}
+		}
+		if n == 0 {
+			t.Fatalf("empty key %q left in the index", k)
+		}
+		listed += n
+	}
+	refs := 0
+	for i, s := range w.own {
+		eachKey(s.e.txn, func([]byte, int) { refs++ })
+		if s.oseq != s.e.txn.ID.OSeq || w.hlcs[i] != s.e.txn.HLC || i > 0 && !w.own[i-1].e.txn.Before(s.e.txn) {
+			t.Fatalf("slot %d out of order or out of date", i)
+		}
+	}
+	if listed != refs {
+		t.Fatalf("key lists hold %d entries, the window %d", listed, refs)
+	}
+}
+
+func TestWindowAddPanics(t *testing.T) {
+	own := func(oseq, pos, hlc uint64) *Txn {
+		return &Txn{ID: journal.TxID{Origin: "A", OSeq: oseq}, Pos: pos, HLC: hlc}
+	}
+	for _, c := range []struct {
+		name string
+		next *Txn
+		want string
+	}{
+		{"OSeq reused", own(5, 20, 200), "OSeq 5 is not above the last one added, 5"},
+		{"position not after", own(6, 10, 200), "position 10 is not above 10"},
+		{"clock not after", own(6, 11, 100), "clock (100, \"A\") is not after (100, \"A\")"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := NewWindow()
+			w.Add(own(5, 10, 100))
+			defer func() {
+				r := recover()
+				if s, _ := r.(string); !strings.Contains(s, c.want) {
+					t.Fatalf("panic %v, want one containing %q", r, c.want)
+				}
+			}()
+			w.Add(c.next)
+		})
+	}
+	// OSeqs are never reused, not even after a rollback removed them.
+	w := NewWindow()
+	w.Add(own(5, 10, 100))
+	w.TruncateFrom(10)
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("re-adding a rolled-off OSeq did not panic")
+		}
+	}()
+	w.Add(own(5, 10, 101))
+}
+
+// The window returns hits in position order, one per own transaction, with
+// the first check that fires.
+func TestWindowExample(t *testing.T) {
+	w := NewWindow()
+	o1 := &Txn{ID: journal.TxID{Origin: "B", OSeq: 1}, Pos: 3, HLC: 10, Writes: []Write{{Key: []byte("seat/12")}}}
+	o2 := &Txn{ID: journal.TxID{Origin: "B", OSeq: 2}, Pos: 5, HLC: 20,
+		Ranges: []journal.RangeRead{{Lo: []byte("seat/"), Hi: []byte("seat0"), LoInclusive: true}},
+		Writes: []Write{{Key: []byte("seat/13")}}}
+	o3 := &Txn{ID: journal.TxID{Origin: "B", OSeq: 4}, Pos: 9, HLC: 40, Reads: [][]byte{[]byte("acct/7")}, Writes: []Write{{Key: []byte("log"), Add: true}}}
+	for _, o := range []*Txn{o1, o2, o3} {
+		w.Add(o)
+	}
+	// The liege's a, at HLC 15, scanned the seats and booked seat 14 and
+	// added to the log and acct/7.
+	a := &Txn{ID: journal.TxID{Origin: "A", OSeq: 9}, HLC: 15,
+		Ranges: []journal.RangeRead{{Lo: []byte("seat/"), Hi: []byte("seat0"), LoInclusive: true}},
+		Writes: []Write{{Key: []byte("seat/14")}, {Key: []byte("log"), Add: true}, {Key: []byte("acct/7"), Add: true}}}
+	want := []Hit{
+		{Own: o1, Check: CheckUse, Key: []byte("seat/12")},       // o1 inserted into a's scan before a
+		{Own: o2, Check: CheckMirrorUse, Key: []byte("seat/14")}, // a inserted into o2's scan before o2
+		{Own: o3, Check: CheckMirrorUse, Key: []byte("acct/7")},  // a added to what o3 read; log is add/add
+	}
+	if got := w.Check(a); !sameHits(got, want) {
+		t.Fatalf("Check:\n got %s\nwant %s", hitsString(got), hitsString(want))
+	}
+	if h, ok := w.First(a); !ok || h.Own != o1 {
+		t.Fatalf("First = %s, want o1", hitsString([]Hit{h}))
+	}
+	a.PeerSeen = 1 // a's origin had seen o1
+	if h, _ := w.First(a); h.Own != o2 {
+		t.Fatalf("First with PeerSeen 1 = %s, want o2", hitsString([]Hit{h}))
+	}
+	w.Prune(2)
+	w.TruncateFrom(9)
+	if w.Len() != 0 || w.Check(a) != nil || len(w.keys) != 0 || w.writes.len() != 0 || w.ranges.len() != 0 {
+		t.Fatalf("window not empty after Prune and TruncateFrom: %d own, %d keys", w.Len(), len(w.keys))
+	}
+}
+
+// Benchmarks. Keys are 10 bytes, "k" + 8-byte big-endian number + "v",
+// drawn from a million; ranges are short scans of up to 16 keys (the kind
+// Next and small Scans record). Own transactions: 6 reads, 3 writes, 1
+// range. Incoming: the same shape, with HLC anywhere in the window and
+// PeerSeen 0, so that the whole window is unseen (the worst case).
+
+const benchKeySpace = 1 << 20
+
+func benchKey(n uint64) []byte {
+	k := make([]byte, 10)
+	k[0] = 'k'
+	binary.BigEndian.PutUint64(k[1:9], n)
+	k[9] = 'v'
+	return k
+}
+
+// benchTxn makes a transaction through FromRecord, as the engine will.
+func benchTxn(r *rand.Rand, origin string, oseq, hlc uint64) *Txn {
+	rec := &journal.Record{Kind: journal.KindLocal, Origin: origin, OSeq: oseq, Pos: oseq, HLC: hlc}
+	for range 6 {
+		rec.Reads = append(rec.Reads, journal.PointRead{Key: benchKey(r.Uint64N(benchKeySpace))})
+	}
+	for _, op := range []journal.Op{journal.OpSet, journal.OpSet, journal.OpAdd} {
+		rec.Writes = append(rec.Writes, journal.Write{Key: benchKey(r.Uint64N(benchKeySpace)), Op: op})
+	}
+	lo := r.Uint64N(benchKeySpace)
+	rec.Ranges = []journal.RangeRead{{Lo: benchKey(lo), Hi: benchKey(lo + 1 + r.Uint64N(16)), LoInclusive: true}}
+	return FromRecord(rec)
+}
+
+func benchWindow(n int) (*Window, []*Txn) {
+	r := rand.New(rand.NewPCG(1, uint64(n)))
+	w := NewWindow()
+	for i := 1; i <= n; i++ {
+		w.Add(benchTxn(r, "A", uint64(i), uint64(i)*10))
+	}
+	in := make([]*Txn, 4096)
+	for i := range in {
+		in[i] = benchTxn(r, "B", uint64(i+1), r.Uint64N(uint64(n)*10+10))
+	}
+	runtime.GC() // not while measuring
+	return w, in
+}
+
+func BenchmarkCheck(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("window=%d", n), func(b *testing.B) {
+			w, in := benchWindow(n)
+			hits, i := 0, 0
+			b.ReportAllocs()
+			for b.Loop() {
+				hits += len(w.Check(in[i%len(in)]))
+				i++
+			}
+			b.ReportMetric(float64(hits)/float64(i), "hits/op")
+		})
+	}
+}
+
+// BenchmarkCheckWideScan: the incoming transaction scanned a tenth of the
+// key space and is clock-before every own transaction, so the ~30,000 own
+// writes inside its scan are not conflicts (they came after it). The
+// sequence augmentation of the interval tree skips them.
+func BenchmarkCheckWideScan(b *testing.B) {
+	w, _ := benchWindow(100_000)
+	t := &Txn{ID: journal.TxID{Origin: "B", OSeq: 1}, HLC: 1,
+		Ranges: []journal.RangeRead{{Lo: benchKey(0), Hi: benchKey(benchKeySpace / 10), LoInclusive: true}},
+		Writes: []Write{{Key: []byte("elsewhere")}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(w.Check(t)) != 0 {
+			b.Fatal("unexpected hits")
+		}
+	}
+}
+
+// BenchmarkAddPrune: the cost of keeping a window of 100,000 up to date,
+// per own transaction added and later pruned.
+func BenchmarkAddPrune(b *testing.B) {
+	r := rand.New(rand.NewPCG(2, 2))
+	const n = 100_000
+	txns := make([]*Txn, 2*n)
+	for i := range txns {
+		txns[i] = benchTxn(r, "A", uint64(i+1), uint64(i+1)*10)
+	}
+	w := NewWindow()
+	for _, o := range txns[:n] {
+		w.Add(o)
+	}
+	b.ReportAllocs()
+	next := n
+	for b.Loop() {
+		if next == len(txns) { // start over with fresh OSeqs
+			b.StopTimer()
+			base := txns[len(txns)-1].ID.OSeq
+			for i, o := range txns {
+				o.ID.OSeq, o.Pos, o.HLC = base+uint64(i+1), base+uint64(i+1), (base+uint64(i+1))*10
+			}
+			w = NewWindow()
+			for _, o := range txns[:n] {
+				w.Add(o)
+			}
+			next = n
+			b.StartTimer()
+		}
+		w.Add(txns[next])
+		w.Prune(txns[next-n].ID.OSeq)
+		next++
+	}
+}
