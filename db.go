@@ -16,6 +16,7 @@ import (
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/store"
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/reconcile"
 	"github.com/liege-db/liege/rollback"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -292,7 +293,7 @@ func (db *DB) recover() error {
 // removeTempFiles deletes the temporary files a crash can leave behind while
 // writing a checkpoint or a lost transaction file: only renamed files count.
 func (db *DB) removeTempFiles() {
-	for _, d := range []string{checkpoint.Dir, rollback.LostDir} {
+	for _, d := range []string{".", checkpoint.Dir, rollback.LostDir, reconcile.Dir} {
 		tmps, _ := filepath.Glob(filepath.Join(db.opts.Dir, d, "*.tmp"))
 		for _, t := range tmps {
 			if err := os.Remove(t); err == nil {

@@ -107,26 +107,7 @@ func (l *Log) Save(instanceDir string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, l.fileName()+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write reconciliation log: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	_, err = f.Write(journal.AppendFrame(nil, b))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = journal.SyncDir(dir)
-	}
-	if err != nil {
+	if err := journal.WriteFramedFile(path, b); err != nil {
 		return fmt.Errorf("write reconciliation log %s: %w", path, err)
 	}
 	return nil
@@ -150,13 +131,9 @@ func Load(instanceDir string) ([]*Log, error) {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		data, err := os.ReadFile(path)
+		p, err := journal.ReadFramedFile(path)
 		if err != nil {
-			return nil, err
-		}
-		p, err := journal.OpenFrame(data)
-		if err != nil {
-			return nil, fmt.Errorf("reconciliation log %s is damaged: %w", path, err)
+			return nil, fmt.Errorf("reconciliation log %s is unreadable or damaged: %w", path, err)
 		}
 		var l Log
 		if err := journal.Unmarshal(p, &l); err != nil {

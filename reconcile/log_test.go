@@ -17,7 +17,7 @@ func lost() *rollback.LostFile {
 	peer := txn("A", 7)
 	peer.Kind = journal.KindPeer
 	return &rollback.LostFile{
-		Header: rollback.LostHeader{Instance: "B", Epoch: 3},
+		Header:  rollback.LostHeader{Instance: "B", Epoch: 3},
 		Records: []journal.Record{txn("B", 4), peer, txn("B", 5), {Kind: journal.KindCheckpoint}, txn("B", 6)},
 	}
 }

@@ -256,27 +256,7 @@ func writeIntent(dir string, in *Intent) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, IntentFile)
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write rollback intent: %w", err)
-	}
-	_, err = f.Write(journal.AppendFrame(nil, b))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = journal.SyncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := journal.WriteFramedFile(filepath.Join(dir, IntentFile), b); err != nil {
 		return fmt.Errorf("write rollback intent: %w", err)
 	}
 	return nil
@@ -285,16 +265,12 @@ func writeIntent(dir string, in *Intent) error {
 // ReadIntent reads the rollback intent of an instance directory, or returns
 // ErrNoIntent.
 func ReadIntent(dir string) (*Intent, error) {
-	b, err := os.ReadFile(filepath.Join(dir, IntentFile))
+	p, err := journal.ReadFramedFile(filepath.Join(dir, IntentFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoIntent
 	}
 	if err != nil {
-		return nil, err
-	}
-	p, err := journal.OpenFrame(b)
-	if err != nil {
-		return nil, fmt.Errorf("rollback intent %s is damaged: %w", filepath.Join(dir, IntentFile), err)
+		return nil, fmt.Errorf("rollback intent %s is unreadable or damaged: %w", filepath.Join(dir, IntentFile), err)
 	}
 	var in Intent
 	if err := journal.Unmarshal(p, &in); err != nil {
