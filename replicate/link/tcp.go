@@ -1,0 +1,363 @@
+package link
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures the TCP link.
+type Config struct {
+	// MaxFrame is the largest frame body sent or accepted, in bytes
+	// (DefaultMaxFrame if 0).
+	MaxFrame int
+	// TLS holds the certificates and the CA for mutual TLS (see TLSConfig).
+	// Both sides must present a certificate from the CA; TLS 1.3 at least.
+	TLS *tls.Config
+	// Plaintext asks for a link without TLS. It must be set explicitly when
+	// TLS is nil, so that a missing flag does not silently mean plaintext.
+	Plaintext bool
+	// ExpectPeerID, if set, is the instance id the peer must have: its
+	// certificate's common name or one of its DNS names (TLS), and the
+	// sender of its Hello.
+	ExpectPeerID string
+	// HandshakeTimeout bounds the TLS handshake (10 s if 0).
+	HandshakeTimeout time.Duration
+	// Logger receives refused connections and frames (slog.Default() if
+	// nil).
+	Logger *slog.Logger
+}
+
+// ErrPlaintext is returned by ListenTCP and DialTCP for a Config with
+// neither TLS nor Plaintext.
+var ErrPlaintext = errors.New("refusing a plaintext link: pass TLS settings or ask for plaintext")
+
+// resolve checks c and fills in defaults; the TLS settings returned are
+// those of the given side.
+func (c Config) resolve(server bool) (Config, error) {
+	switch {
+	case c.TLS == nil && !c.Plaintext:
+		return c, ErrPlaintext
+	case c.TLS != nil && c.Plaintext:
+		return c, errors.New("both TLS settings and plaintext asked for: choose one")
+	case c.MaxFrame < 0 || c.MaxFrame > 1<<30:
+		return c, fmt.Errorf("MaxFrame %d is out of range: want 0 (default %d) up to 1 GiB", c.MaxFrame, DefaultMaxFrame)
+	}
+	if c.MaxFrame == 0 {
+		c.MaxFrame = DefaultMaxFrame
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.TLS != nil {
+		t, err := linkTLS(c.TLS, c.ExpectPeerID, server)
+		if err != nil {
+			return c, err
+		}
+		c.TLS = t
+	}
+	return c, nil
+}
+
+// handshake completes nc's TLS handshake, if c asks for TLS, and returns
+// the connection.
+func (c *Config) handshake(ctx context.Context, nc net.Conn, server bool) (Conn, error) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		// Frames are written whole, one write each: do not let Nagle hold
+		// the last segment of one back.
+		if err := tc.SetNoDelay(true); err != nil {
+			return nil, fmt.Errorf("set TCP_NODELAY: %w", err)
+		}
+	}
+	remote := nc.RemoteAddr().String()
+	if c.TLS == nil {
+		return newTCPConn(nc, c, remote, ""), nil
+	}
+	var tc *tls.Conn
+	if server {
+		tc = tls.Server(nc, c.TLS)
+	} else {
+		tc = tls.Client(nc, c.TLS)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls handshake with %s: %w", remote, err)
+	}
+	id, err := peerIdentity(tc.ConnectionState().PeerCertificates[0], c.ExpectPeerID)
+	if err != nil { // verified in the handshake already
+		return nil, fmt.Errorf("tls handshake with %s: %w", remote, err)
+	}
+	return newTCPConn(tc, c, remote, id), nil
+}
+
+// DialTCP returns a Dialer for the instance listening at addr.
+func DialTCP(addr string, cfg Config) (Dialer, error) {
+	cfg, err := cfg.resolve(false)
+	if err != nil {
+		return nil, err
+	}
+	return &tcpDialer{addr: addr, cfg: cfg}, nil
+}
+
+type tcpDialer struct {
+	addr string
+	cfg  Config
+}
+
+var _ Dialer = (*tcpDialer)(nil)
+
+func (d *tcpDialer) Dial(ctx context.Context) (Conn, error) {
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", d.addr, err)
+	}
+	c, err := d.cfg.handshake(ctx, nc, false)
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// ListenTCP listens at addr ("127.0.0.1:0" picks a port; see Addr).
+func ListenTCP(addr string, cfg Config) (Listener, error) {
+	cfg, err := cfg.resolve(true)
+	if err != nil {
+		return nil, err
+	}
+	nl, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	l := &tcpListener{
+		cfg:   cfg,
+		nl:    nl,
+		conns: make(chan Conn),
+		slots: make(chan struct{}, maxHandshakes),
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.wg.Add(1)
+	go l.run()
+	return l, nil
+}
+
+// maxHandshakes bounds the inbound connections in their handshake or
+// waiting for Accept; more are closed at once.
+const maxHandshakes = 8
+
+type tcpListener struct {
+	cfg    Config
+	nl     net.Listener
+	conns  chan Conn
+	slots  chan struct{}
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	once   sync.Once
+	wg     sync.WaitGroup
+}
+
+var _ Listener = (*tcpListener)(nil)
+
+// run accepts TCP connections and hands each to a handshake goroutine, so
+// that a slow or hostile client does not hold up the peer.
+func (l *tcpListener) run() {
+	defer l.wg.Done()
+	for {
+		nc, err := l.nl.Accept()
+		if err != nil {
+			if l.ctx.Err() != nil {
+				return
+			}
+			l.cfg.Logger.Warn("link: accept failed", "addr", l.Addr(), "err", err)
+			select { // e.g. out of file descriptors: do not spin
+			case <-time.After(50 * time.Millisecond):
+			case <-l.ctx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case l.slots <- struct{}{}:
+		default:
+			l.cfg.Logger.Warn("link: refused a connection: too many waiting for their handshake or for Accept",
+				"remote", nc.RemoteAddr().String(), "limit", maxHandshakes)
+			_ = nc.Close()
+			continue
+		}
+		l.wg.Add(1)
+		go l.handshake(nc)
+	}
+}
+
+func (l *tcpListener) handshake(nc net.Conn) {
+	defer l.wg.Done()
+	defer func() { <-l.slots }()
+	c, err := l.cfg.handshake(l.ctx, nc, true)
+	if err != nil {
+		_ = nc.Close()
+		if !errors.Is(err, context.Canceled) || l.ctx.Err() == nil { // not cut short by Close
+			l.cfg.Logger.Warn("link: refused a connection", "remote", nc.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	select {
+	case l.conns <- c:
+	case <-l.ctx.Done():
+		_ = c.Close()
+	}
+}
+
+func (l *tcpListener) Accept(ctx context.Context) (Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.ctx.Done():
+		return nil, fmt.Errorf("accept on %s: %w", l.Addr(), net.ErrClosed)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("accept on %s: %w", l.Addr(), ctx.Err())
+	}
+}
+
+func (l *tcpListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		l.cancel()
+		err = l.nl.Close()
+		l.wg.Wait()
+	})
+	return err
+}
+
+func (l *tcpListener) Addr() string { return l.nl.Addr().String() }
+
+// tcpConn is a Conn over TCP, or TLS over TCP.
+type tcpConn struct {
+	endpoint
+	nc     net.Conn
+	br     *bufio.Reader
+	hdr    [headerLen]byte
+	body   []byte // reused; grows up to MaxFrame
+	closed atomic.Bool
+	abort  func() // closes the connection, for context.AfterFunc
+}
+
+var _ Conn = (*tcpConn)(nil)
+
+func newTCPConn(nc net.Conn, cfg *Config, remote, peer string) *tcpConn {
+	c := &tcpConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+	c.init(cfg.MaxFrame, cfg.Logger, remote, cfg.ExpectPeerID, peer)
+	c.abort = func() { _ = c.Close() }
+	return c
+}
+
+// Send writes the frame, header and body, in one write: the frame is
+// assembled in a reused buffer, which is the buffered writer, flushed per
+// frame.
+func (c *tcpConn) Send(ctx context.Context, f *Frame) error {
+	if err := c.begin(ctx); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	b, err := c.frame(f)
+	if err != nil {
+		return err
+	}
+	defer c.watch(ctx)()
+	if _, err := c.nc.Write(b); err != nil {
+		return c.fail("send", ctx, err)
+	}
+	return nil
+}
+
+func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, fmt.Errorf("recv: %w", err)
+	}
+	defer c.watch(ctx)()
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+		if err == io.EOF && !c.closed.Load() {
+			return nil, io.EOF // the peer closed between frames
+		}
+		return nil, c.fail("recv", ctx, err)
+	}
+	n, fe := c.bodyLen(c.hdr[:])
+	if fe != nil {
+		return nil, c.refuse(fe)
+	}
+	if cap(c.body) < n {
+		c.body = make([]byte, n)
+	}
+	body := c.body[:n]
+	if _, err := io.ReadFull(c.br, body); err != nil {
+		return nil, c.fail("recv", ctx, err)
+	}
+	f, fe := c.accept(body)
+	if fe != nil {
+		return nil, c.refuse(fe)
+	}
+	return f, nil
+}
+
+func (c *tcpConn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return c.nc.Close()
+}
+
+// begin returns why Send or Recv cannot start: the connection is closed,
+// or ctx has ended (which closes it).
+func (c *tcpConn) begin(ctx context.Context) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		_ = c.Close()
+		return err
+	}
+	return nil
+}
+
+// watch closes the connection if ctx ends before the returned stop is
+// called: closing is the only way to unblock a read or write in progress.
+func (c *tcpConn) watch(ctx context.Context) (stop func() bool) {
+	if ctx.Done() == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, c.abort)
+}
+
+// fail closes the connection after a failed read or write and says why it
+// failed.
+func (c *tcpConn) fail(op string, ctx context.Context, err error) error {
+	closedBefore := !c.closed.CompareAndSwap(false, true)
+	if !closedBefore {
+		_ = c.nc.Close()
+	}
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s: %w", op, ctx.Err())
+	case closedBefore:
+		return fmt.Errorf("%s: %w", op, net.ErrClosed)
+	}
+	return fmt.Errorf("%s %s: %w", op, c.remote, err)
+}
+
+// refuse closes the connection over a frame it must not take.
+func (c *tcpConn) refuse(fe *FrameError) error {
+	c.logRefused(fe)
+	_ = c.Close()
+	return fe
+}
