@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/liege-db/liege/detect"
 	"github.com/liege-db/liege/internal/checkpoint"
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/store"
@@ -98,6 +99,10 @@ type DB struct {
 	indexFrom     uint64 // the index covers positions from here on
 	idem          *idemCache
 	lostTx        map[journal.TxID]string // rolled off here: lost transaction file
+	window        *detect.Window          // own transactions the peer may not have seen (nil if not replicated)
+	lastOwn       uint64                  // OSeq of the newest own transaction in the journal
+	peerWrites    []journal.Write         // appendPeer's scratch
+	recon         []*reconcile.Log        // a vassal's reconciliation logs not yet complete
 	appliedCh     chan struct{}           // closed when transactions are applied
 	peerID        string
 	started       time.Time
@@ -119,6 +124,18 @@ type DB struct {
 	waiters []waiter // in position order
 	ready   []waiter // onDurable's scratch
 	fatal   error
+
+	// pub mirrors executor state for readers on other goroutines.
+	pub struct {
+		peerWatermark, lastOwn, epoch atomic.Uint64
+		window, reconPending          atomic.Int64
+		role                          atomic.Pointer[string]
+	}
+	// gen counts rollbacks: a reader of journal positions (the replication
+	// stream) checks it to know positions it read were not reused.
+	gen   atomic.Uint64
+	durMu sync.Mutex
+	durCh chan struct{} // closed when more of the journal is durable, or on a rollback
 
 	Recovery RecoveryInfo
 }
@@ -179,6 +196,13 @@ func Open(opts Options) (*DB, error) {
 		lostTx:  map[journal.TxID]string{},
 		peerID:  opts.PeerID,
 		started: time.Now(),
+	}
+	if opts.PeerID != "" {
+		if opts.PeerID == opts.ID {
+			lock.Unlock()
+			return nil, fmt.Errorf("open instance: Options.PeerID is this instance's own id %q; the peer needs another", opts.ID)
+		}
+		db.window = detect.NewWindow()
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
 	if err := db.recover(); err != nil {
@@ -285,6 +309,10 @@ func (db *DB) recover() error {
 			return err
 		}
 	}
+	if err := db.recoverReplication(); err != nil {
+		return err
+	}
+	db.publish()
 	db.Recovery.ReplayDuration = time.Since(t0)
 	db.removeTempFiles()
 	return nil
@@ -311,6 +339,9 @@ func (db *DB) replayRecord(r *journal.Record) error {
 			return fmt.Errorf("%w: %s holds the journal of instance %q; open it with that id or use another directory", ErrWrongID, db.opts.Dir, r.Instance)
 		}
 		db.highOSeq = max(db.highOSeq, r.HighOSeq)
+	case journal.KindRole:
+		role := r.Role
+		db.pub.role.Store(&role)
 	case journal.KindEpoch:
 		db.epoch = r.Epoch
 		db.clock.Restore(hlc.Timestamp(r.HLC)) // the largest HLC rolled off
@@ -613,42 +644,14 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*rollb
 	var res *rollback.Result
 	var err error
 	cerr := db.control(ctx, func() {
-		if pos < 2 || pos > db.lastPos {
-			err = fmt.Errorf("%w: position %d is outside 2..%d (position 1 opens the journal; the last record is at %d)", ErrBadTarget, pos, db.lastPos, db.lastPos)
-			return
+		res, err = db.rollbackLocked(pos, reason)
+		if err == nil && db.window != nil && db.Role() == RoleVassal {
+			// The vassal's acknowledged transactions rolled off must come
+			// back through the liege, whatever the reason for the rollback.
+			if _, rerr := db.buildRecon(res.LostFile, nil); rerr != nil {
+				db.log.Error("could not save the reconciliation log; it is rebuilt at the next start", "lost_file", res.LostFile, "error", rerr)
+			}
 		}
-		if pos < db.j.First() {
-			err = fmt.Errorf("%w: position %d is before the journal's first record %d", ErrBadTarget, pos, db.j.First())
-			return
-		}
-		if err = db.j.Flush(); err != nil {
-			return
-		}
-		db.ckptWG.Wait() // a checkpoint above pos must not land after the rollback
-		if p := db.ckptDone.Load(); p >= pos {
-			db.ckptDone.Store(0) // its checkpoint is about to be removed
-		}
-		res, err = rollback.Run(rollback.Env{
-			Dir: db.opts.Dir, Instance: db.opts.ID, Journal: db.j, Encoder: db.enc, Store: db.st,
-			Epoch: db.epoch, HighOSeq: db.highOSeq, PeerWatermark: db.peerWatermark, Self: db.opts.ID,
-		}, pos, reason)
-		if err != nil {
-			// The intent may be on disk and the state half undone: only
-			// recovery (which finishes the rollback) may go on from here.
-			err = &RollbackFailedError{Err: err}
-			db.failWaiters(err)
-			return
-		}
-		db.epoch = res.Epoch
-		db.peerWatermark = res.PeerWatermark
-		db.lastPos = db.j.Next() - 1
-		db.index.truncate(pos)
-		for _, id := range res.Own {
-			db.lostTx[id] = res.LostFile
-		}
-		db.sinceCkpt = 0
-		db.metrics.rollbacks.Inc()
-		db.metrics.rolledOff.Add(float64(res.Records))
 	})
 	if cerr != nil {
 		return nil, cerr
@@ -657,6 +660,56 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*rollb
 		return nil, err
 	}
 	db.log.Warn("rolled back", "from", res.From, "to", res.To, "records", res.Records, "epoch", res.Epoch, "lost_file", res.LostFile, "reason", reason)
+	return res, nil
+}
+
+// rollbackLocked is RollbackTo on the executor.
+func (db *DB) rollbackLocked(pos uint64, reason string) (*rollback.Result, error) {
+	if pos < 2 || pos > db.lastPos {
+		return nil, fmt.Errorf("%w: position %d is outside 2..%d (position 1 opens the journal; the last record is at %d)", ErrBadTarget, pos, db.lastPos, db.lastPos)
+	}
+	if pos < db.j.First() {
+		return nil, fmt.Errorf("%w: position %d is before the journal's first record %d", ErrBadTarget, pos, db.j.First())
+	}
+	if err := db.j.Flush(); err != nil {
+		return nil, err
+	}
+	db.ckptWG.Wait() // a checkpoint above pos must not land after the rollback
+	if p := db.ckptDone.Load(); p >= pos {
+		db.ckptDone.Store(0) // its checkpoint is about to be removed
+	}
+	db.gen.Add(1) // positions from pos on are about to be reused
+	res, err := rollback.Run(rollback.Env{
+		Dir: db.opts.Dir, Instance: db.opts.ID, Journal: db.j, Encoder: db.enc, Store: db.st,
+		Epoch: db.epoch, HighOSeq: db.highOSeq, PeerWatermark: db.peerWatermark, Self: db.opts.ID,
+	}, pos, reason)
+	if err != nil {
+		// The intent may be on disk and the state half undone: only
+		// recovery (which finishes the rollback) may go on from here.
+		err = &RollbackFailedError{Err: err}
+		db.failWaiters(err)
+		return nil, err
+	}
+	db.epoch = res.Epoch
+	db.peerWatermark = res.PeerWatermark
+	db.lastPos = db.j.Next() - 1
+	db.index.truncate(pos)
+	for _, id := range res.Own {
+		db.lostTx[id] = res.LostFile
+	}
+	if db.window != nil {
+		db.window.TruncateFrom(pos)
+		if db.lastOwn, err = db.findLastOwn(); err != nil {
+			db.failWaiters(err)
+			return nil, err
+		}
+	}
+	db.sinceCkpt = 0
+	db.metrics.rollbacks.Inc()
+	db.metrics.rolledOff.Add(float64(res.Records))
+	db.publish()
+	db.notifyDurable()
+	db.notifyApplied()
 	return res, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/liege-db/liege/detect"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -259,6 +260,12 @@ func (db *DB) commit(c *call, tx *Tx, kind journal.Kind, subject journal.TxID, p
 	c.res.TxID, c.res.HLC, c.res.Pos, c.res.Kind = r.TxID(), r.HLC, r.Pos, kind
 	c.res.Raw = append([]byte(nil), db.resEnc...)
 	db.index.add(&r)
+	if db.window != nil {
+		db.window.Add(detect.FromRecord(&r))
+		db.lastOwn = r.OSeq
+		db.pub.lastOwn.Store(r.OSeq)
+		db.pub.window.Store(int64(db.window.Len()))
+	}
 	if c.idem != "" {
 		db.idem.put(c.idem, idemOutcome{txid: c.res.TxID, pos: r.Pos, hlc: r.HLC, raw: c.res.Raw})
 	}
@@ -337,6 +344,7 @@ func (db *DB) onDurable(pos uint64, entries int) {
 		db.finish(w.c)
 	}
 	clear(db.ready)
+	db.notifyDurable()
 }
 
 // onFatal is called once when the journal stops after a failed write.

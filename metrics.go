@@ -16,6 +16,15 @@ type metrics struct {
 	checkpointSeconds prometheus.Histogram
 	rollbacks         prometheus.Counter
 	rolledOff         prometheus.Counter
+	peerApplied       prometheus.Counter
+	conflicts         *prometheus.CounterVec
+}
+
+// conflict counts conflicts by check and by case.
+func (m *metrics) conflict(cs []Conflict) {
+	for _, c := range cs {
+		m.conflicts.WithLabelValues(c.Check.String(), c.Case).Inc()
+	}
 }
 
 func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
@@ -36,6 +45,11 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			Help: "Rollbacks performed."}),
 		rolledOff: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_rolled_off_records_total",
 			Help: "Journal records rolled off by rollbacks and saved to lost transaction files."}),
+		peerApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_peer_applied_total",
+			Help: "Peer transactions checked and applied."}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_conflicts_total",
+			Help: "Conflicts detected between an incoming peer transaction and an own one, by check (update, use, mirror_use) and by case of DESIGN.md section 6."},
+			[]string{"check", "case"}),
 	}
 	if reg == nil {
 		return m
@@ -49,6 +63,11 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		}
 	}
 	reg.MustRegister(m.commits, m.aborts, m.commitLatency, m.batchSize, m.checkpointSeconds, m.rollbacks, m.rolledOff,
+		m.peerApplied, m.conflicts,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_window_transactions",
+			Help: "Own transactions in the conflict window (not yet seen by the peer)."}, func() float64 { return float64(db.pub.window.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_reconciliation_pending",
+			Help: "Rolled-off own transactions not yet back from the liege (vassal)."}, func() float64 { return float64(db.pub.reconPending.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_fsync_seconds_total",
 			Help: "Total time spent in journal fsyncs."}, stat(func() float64 { return float64(db.j.Stats().SyncNanos) / 1e9 })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_fsyncs_total",

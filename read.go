@@ -237,6 +237,11 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 		}
 		return st, nil
 	}
+	// A peer record is applied before it is durable; the journal reads
+	// only what its writer has written.
+	if err := db.j.WaitDurable(pos); err != nil {
+		return st, err
+	}
 	f, err := db.j.Read(pos)
 	if err != nil {
 		return st, err
@@ -246,10 +251,14 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 		return st, fmt.Errorf("read transaction %s at position %d: %w", id, pos, err)
 	}
 	st.Record = &r
+	kind := r.Kind
+	if kind == journal.KindPeer {
+		kind = r.OriginKind
+	}
 	switch {
-	case r.Kind == journal.KindReprocess && r.Subject == id:
+	case kind == journal.KindReprocess && r.Subject == id:
 		st.State = TxnReprocessed
-	case r.Kind == journal.KindCorrection && r.Subject == id:
+	case kind == journal.KindCorrection && r.Subject == id:
 		st.State = TxnCorrected
 	default:
 		st.State = TxnCommitted

@@ -260,6 +260,9 @@ type Record struct {
 	// (the answer to the first was lost) returns the first outcome instead
 	// of committing twice, across restarts too.
 	IdempotencyKey string
+	// OriginKind, in a KindPeer record, is the kind the origin journaled the
+	// transaction as (local, reprocess or correction).
+	OriginKind Kind
 }
 
 // TxID returns the record's transaction id.

@@ -12,23 +12,23 @@ import (
 
 const (
 	// ----- content types ----
-	codecSelferCcUTF85091 = 1
-	codecSelferCcRAW5091  = 255
+	codecSelferCcUTF84090 = 1
+	codecSelferCcRAW4090  = 255
 	// ----- value types used ----
-	codecSelferValueTypeArray5091  = 10
-	codecSelferValueTypeMap5091    = 9
-	codecSelferValueTypeString5091 = 6
-	codecSelferValueTypeInt5091    = 2
-	codecSelferValueTypeUint5091   = 3
-	codecSelferValueTypeFloat5091  = 4
-	codecSelferBitsize5091         = uint8(32 << (^uint(0) >> 63))
+	codecSelferValueTypeArray4090  = 10
+	codecSelferValueTypeMap4090    = 9
+	codecSelferValueTypeString4090 = 6
+	codecSelferValueTypeInt4090    = 2
+	codecSelferValueTypeUint4090   = 3
+	codecSelferValueTypeFloat4090  = 4
+	codecSelferBitsize4090         = uint8(32 << (^uint(0) >> 63))
 )
 
 var (
-	errCodecSelferOnlyMapOrArrayEncodeToStruct5091 = errors.New(`only encoded map or array can be decoded into a struct`)
+	errCodecSelferOnlyMapOrArrayEncodeToStruct4090 = errors.New(`only encoded map or array can be decoded into a struct`)
 )
 
-type codecSelfer5091 struct{}
+type codecSelfer4090 struct{}
 
 func init() {
 	if codec1978.GenVersion != 10 {
@@ -41,7 +41,7 @@ func init() {
 }
 
 func (x Kind) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if false {
@@ -53,7 +53,7 @@ func (x Kind) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Kind) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -65,7 +65,7 @@ func (x *Kind) CodecDecodeSelf(d *codec1978.Decoder) {
 }
 
 func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -91,7 +91,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
 					}
 				}
 			} else {
@@ -99,7 +99,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -107,7 +107,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
 					}
 				}
 			}
@@ -122,7 +122,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `OSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `OSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -140,7 +140,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -148,14 +148,14 @@ func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -163,13 +163,13 @@ func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *TxID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -207,7 +207,7 @@ func (x *TxID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *TxID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj6 int
@@ -262,7 +262,7 @@ func (x *TxID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -292,7 +292,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HLC\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `HLC`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `HLC`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -307,7 +307,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
 					}
 				}
 			} else {
@@ -315,7 +315,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -323,7 +323,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
 					}
 				}
 			}
@@ -337,7 +337,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -345,14 +345,14 @@ func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -360,13 +360,13 @@ func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *Version) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -404,7 +404,7 @@ func (x *Version) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Version) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj6 int
@@ -459,7 +459,7 @@ func (x *Version) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -493,7 +493,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Key\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Key`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Key`)
 				}
 				r.WriteMapElemValue()
 				if x.Key == nil {
@@ -514,7 +514,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Version\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Version`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Version`)
 				}
 				r.WriteMapElemValue()
 				yy9 := &x.Version
@@ -530,7 +530,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -538,14 +538,14 @@ func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -553,13 +553,13 @@ func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *PointRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -600,7 +600,7 @@ func (x *PointRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *PointRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj7 int
@@ -658,7 +658,7 @@ func (x *PointRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -692,7 +692,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Lo\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Lo`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Lo`)
 				}
 				r.WriteMapElemValue()
 				if x.Lo == nil {
@@ -719,7 +719,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Hi\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Hi`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Hi`)
 				}
 				r.WriteMapElemValue()
 				if x.Hi == nil {
@@ -742,7 +742,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"LoInclusive\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `LoInclusive`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `LoInclusive`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -761,7 +761,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HiInclusive\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `HiInclusive`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `HiInclusive`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -779,7 +779,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -787,14 +787,14 @@ func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -802,13 +802,13 @@ func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *RangeRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -864,7 +864,7 @@ func (x *RangeRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *RangeRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj10 int
@@ -957,7 +957,7 @@ func (x *RangeRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x Op) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if false {
@@ -969,7 +969,7 @@ func (x Op) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Op) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -981,7 +981,7 @@ func (x *Op) CodecDecodeSelf(d *codec1978.Decoder) {
 }
 
 func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1015,7 +1015,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Key\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Key`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Key`)
 				}
 				r.WriteMapElemValue()
 				if x.Key == nil {
@@ -1035,7 +1035,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Op\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Op`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Op`)
 				}
 				r.WriteMapElemValue()
 				x.Op.CodecEncodeSelf(e)
@@ -1055,7 +1055,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Value\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Value`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Value`)
 				}
 				r.WriteMapElemValue()
 				if x.Value == nil {
@@ -1078,7 +1078,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Delta\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Delta`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Delta`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1101,7 +1101,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Before\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Before`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Before`)
 				}
 				r.WriteMapElemValue()
 				if x.Before == nil {
@@ -1122,7 +1122,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"BeforeVersion\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `BeforeVersion`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `BeforeVersion`)
 				}
 				r.WriteMapElemValue()
 				yy21 := &x.BeforeVersion
@@ -1138,7 +1138,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -1146,14 +1146,14 @@ func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -1161,13 +1161,13 @@ func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *Write) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -1238,7 +1238,7 @@ func (x *Write) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Write) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj13 int
@@ -1366,7 +1366,7 @@ func (x *Write) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1396,7 +1396,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"From\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `From`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `From`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1415,7 +1415,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"To\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `To`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `To`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1430,7 +1430,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Reason)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Reason))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Reason))
 					}
 				}
 			} else {
@@ -1438,7 +1438,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Reason\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Reason`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Reason`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1446,7 +1446,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Reason)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Reason))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Reason))
 					}
 				}
 			}
@@ -1457,7 +1457,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.LostFile)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.LostFile))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.LostFile))
 					}
 				}
 			} else {
@@ -1465,7 +1465,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"LostFile\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `LostFile`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `LostFile`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1473,7 +1473,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.LostFile)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.LostFile))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.LostFile))
 					}
 				}
 			}
@@ -1488,7 +1488,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Records\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Records`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Records`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1507,7 +1507,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"PeerWatermark\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `PeerWatermark`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `PeerWatermark`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1525,7 +1525,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -1533,14 +1533,14 @@ func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -1548,13 +1548,13 @@ func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *RollbackInfo) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -1616,7 +1616,7 @@ func (x *RollbackInfo) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *RollbackInfo) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj10 int
@@ -1735,7 +1735,7 @@ func (x *RollbackInfo) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1750,9 +1750,9 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = true // struct tag has 'toArray'
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(20)
+				r.WriteArrayStart(21)
 			} else {
-				r.WriteMapStart(20)
+				r.WriteMapStart(21)
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
@@ -1765,7 +1765,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Pos\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Pos`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Pos`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1784,7 +1784,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Epoch\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Epoch`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Epoch`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1800,7 +1800,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Kind\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Kind`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Kind`)
 				}
 				r.WriteMapElemValue()
 				x.Kind.CodecEncodeSelf(e)
@@ -1812,7 +1812,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
 					}
 				}
 			} else {
@@ -1820,7 +1820,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1828,7 +1828,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
 					}
 				}
 			}
@@ -1843,7 +1843,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `OSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `OSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1862,7 +1862,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HLC\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `HLC`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `HLC`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1881,7 +1881,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"PeerSeen\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `PeerSeen`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `PeerSeen`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1896,7 +1896,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Proc)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Proc))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Proc))
 					}
 				}
 			} else {
@@ -1904,7 +1904,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Proc\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Proc`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Proc`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1912,7 +1912,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Proc)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Proc))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Proc))
 					}
 				}
 			}
@@ -1931,7 +1931,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Args\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Args`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Args`)
 				}
 				r.WriteMapElemValue()
 				if x.Args == nil {
@@ -1958,7 +1958,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Result\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Result`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Result`)
 				}
 				r.WriteMapElemValue()
 				if x.Result == nil {
@@ -1979,7 +1979,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Subject\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Subject`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Subject`)
 				}
 				r.WriteMapElemValue()
 				yy36 := &x.Subject
@@ -2000,7 +2000,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Reads\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Reads`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Reads`)
 				}
 				r.WriteMapElemValue()
 				if x.Reads == nil {
@@ -2027,7 +2027,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Ranges\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Ranges`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Ranges`)
 				}
 				r.WriteMapElemValue()
 				if x.Ranges == nil {
@@ -2054,7 +2054,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Writes\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Writes`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Writes`)
 				}
 				r.WriteMapElemValue()
 				if x.Writes == nil {
@@ -2073,7 +2073,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Instance)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Instance))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Instance))
 					}
 				}
 			} else {
@@ -2081,7 +2081,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Instance\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Instance`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Instance`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2089,7 +2089,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Instance)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Instance))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Instance))
 					}
 				}
 			}
@@ -2100,7 +2100,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Role)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Role))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Role))
 					}
 				}
 			} else {
@@ -2108,7 +2108,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Role\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Role`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Role`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2116,7 +2116,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Role)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.Role))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Role))
 					}
 				}
 			}
@@ -2131,7 +2131,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HighOSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `HighOSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `HighOSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2162,7 +2162,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Rollback\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Rollback`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Rollback`)
 				}
 				r.WriteMapElemValue()
 				if yyn56 {
@@ -2186,7 +2186,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Checkpoint\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `Checkpoint`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `Checkpoint`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2201,7 +2201,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.IdempotencyKey)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.IdempotencyKey))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.IdempotencyKey))
 					}
 				}
 			} else {
@@ -2209,7 +2209,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"IdempotencyKey\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF85091, `IdempotencyKey`)
+					r.EncodeStringEnc(codecSelferCcUTF84090, `IdempotencyKey`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2217,9 +2217,22 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.IdempotencyKey)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF85091, string(x.IdempotencyKey))
+						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.IdempotencyKey))
 					}
 				}
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				x.OriginKind.CodecEncodeSelf(e)
+			} else {
+				r.WriteMapElemKey()
+				if z.IsJSONHandle() {
+					z.WriteStr("\"OriginKind\"")
+				} else {
+					r.EncodeStringEnc(codecSelferCcUTF84090, `OriginKind`)
+				}
+				r.WriteMapElemValue()
+				x.OriginKind.CodecEncodeSelf(e)
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
@@ -2231,7 +2244,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -2239,14 +2252,14 @@ func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap5091 {
+		if yyct2 == codecSelferValueTypeMap4090 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray5091 {
+		} else if yyct2 == codecSelferValueTypeArray4090 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -2254,13 +2267,13 @@ func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct5091)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
 		}
 	}
 }
 
 func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -2419,6 +2432,12 @@ func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.IdempotencyKey = (string)(r.DecodeString())
 			}
+		case "OriginKind":
+			if r.TryDecodeAsNil() {
+				x.OriginKind = 0
+			} else {
+				x.OriginKind.CodecDecodeSelf(d)
+			}
 		default:
 			z.DecStructFieldNotFound(-1, yys3)
 		} // end switch yys3
@@ -2427,19 +2446,19 @@ func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer5091
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj29 int
-	var yyb29 bool
-	var yyhl29 bool = l >= 0
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	var yyj30 int
+	var yyb30 bool
+	var yyhl30 bool = l >= 0
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2449,13 +2468,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Pos = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2465,13 +2484,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Epoch = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2481,13 +2500,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Kind.CodecDecodeSelf(d)
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2497,13 +2516,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Origin = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2513,13 +2532,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OSeq = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2529,13 +2548,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HLC = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2545,13 +2564,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PeerSeen = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2561,13 +2580,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Proc = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2580,13 +2599,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			x.Args = r.DecodeBytes(([]byte)(x.Args), false)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2599,13 +2618,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			x.Result = r.DecodeBytes(([]byte)(x.Result), false)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2615,13 +2634,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Subject.CodecDecodeSelf(d)
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2634,13 +2653,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePointRead((*[]PointRead)(&x.Reads), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2653,13 +2672,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSliceRangeRead((*[]RangeRead)(&x.Ranges), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2672,13 +2691,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSliceWrite((*[]Write)(&x.Writes), d)
 		}
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2688,13 +2707,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Instance = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2704,13 +2723,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Role = (string)(r.DecodeString())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2720,13 +2739,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HighOSeq = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2742,13 +2761,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Rollback.CodecDecodeSelf(d)
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2758,13 +2777,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Checkpoint = (uint64)(r.DecodeUint64())
 	}
-	yyj29++
-	if yyhl29 {
-		yyb29 = yyj29 > l
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
 	} else {
-		yyb29 = r.CheckBreak()
+		yyb30 = r.CheckBreak()
 	}
-	if yyb29 {
+	if yyb30 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2774,24 +2793,40 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.IdempotencyKey = (string)(r.DecodeString())
 	}
+	yyj30++
+	if yyhl30 {
+		yyb30 = yyj30 > l
+	} else {
+		yyb30 = r.CheckBreak()
+	}
+	if yyb30 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.OriginKind = 0
+	} else {
+		x.OriginKind.CodecDecodeSelf(d)
+	}
 	for {
-		yyj29++
-		if yyhl29 {
-			yyb29 = yyj29 > l
+		yyj30++
+		if yyhl30 {
+			yyb30 = yyj30 > l
 		} else {
-			yyb29 = r.CheckBreak()
+			yyb30 = r.CheckBreak()
 		}
-		if yyb29 {
+		if yyb30 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj29-1, "")
+		z.DecStructFieldNotFound(yyj30-1, "")
 	}
 	r.ReadArrayEnd()
 }
 
-func (x codecSelfer5091) encSlicePointRead(v []PointRead, e *codec1978.Encoder) {
-	var h codecSelfer5091
+func (x codecSelfer4090) encSlicePointRead(v []PointRead, e *codec1978.Encoder) {
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2803,8 +2838,8 @@ func (x codecSelfer5091) encSlicePointRead(v []PointRead, e *codec1978.Encoder) 
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer5091) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder) {
-	var h codecSelfer5091
+func (x codecSelfer4090) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder) {
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 
@@ -2884,8 +2919,8 @@ func (x codecSelfer5091) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder)
 	}
 }
 
-func (x codecSelfer5091) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) {
-	var h codecSelfer5091
+func (x codecSelfer4090) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) {
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2897,8 +2932,8 @@ func (x codecSelfer5091) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) 
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer5091) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder) {
-	var h codecSelfer5091
+func (x codecSelfer4090) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder) {
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 
@@ -2978,8 +3013,8 @@ func (x codecSelfer5091) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder)
 	}
 }
 
-func (x codecSelfer5091) encSliceWrite(v []Write, e *codec1978.Encoder) {
-	var h codecSelfer5091
+func (x codecSelfer4090) encSliceWrite(v []Write, e *codec1978.Encoder) {
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2991,8 +3026,8 @@ func (x codecSelfer5091) encSliceWrite(v []Write, e *codec1978.Encoder) {
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer5091) decSliceWrite(v *[]Write, d *codec1978.Decoder) {
-	var h codecSelfer5091
+func (x codecSelfer4090) decSliceWrite(v *[]Write, d *codec1978.Decoder) {
+	var h codecSelfer4090
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 

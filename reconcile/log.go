@@ -92,6 +92,14 @@ func (l *Log) Save(instanceDir string) error {
 	dir := filepath.Join(instanceDir, Dir)
 	path := filepath.Join(dir, l.fileName())
 	if l.Complete() {
+		// The marker first: a log rebuilt from its lost transaction file
+		// after a crash would be resent for nothing.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create reconciliation log directory: %w", err)
+		}
+		if err := journal.WriteFramedFile(filepath.Join(dir, doneName(l.Epoch)), nil); err != nil {
+			return fmt.Errorf("mark reconciliation log %d done: %w", l.Epoch, err)
+		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove reconciliation log: %w", err)
 		}
@@ -111,6 +119,15 @@ func (l *Log) Save(instanceDir string) error {
 		return fmt.Errorf("write reconciliation log %s: %w", path, err)
 	}
 	return nil
+}
+
+func doneName(epoch uint64) string { return fmt.Sprintf("done-e%020d", epoch) }
+
+// Done reports whether the reconciliation log of the rollback that started
+// epoch was completed (every TxID came back) and removed.
+func Done(instanceDir string, epoch uint64) bool {
+	_, err := os.Stat(filepath.Join(instanceDir, Dir, doneName(epoch)))
+	return err == nil
 }
 
 // Load reads every reconciliation log of an instance directory, oldest

@@ -102,10 +102,14 @@ type Frame struct {
 	// WallClock is the sender's wall clock in Unix nanoseconds (Hello).
 	WallClock int64
 
-	// Prev is the OSeq of the sender's previous own transaction still in its
-	// journal, 0 if none (Txn).
+	// Prev is, in a Txn, the OSeq of the sender's previous own transaction
+	// still in its journal (0 if none); in a Hello or Heartbeat, the OSeq of
+	// the sender's newest own transaction in its journal, so that the
+	// receiver knows how far behind it is.
 	Prev uint64
-	// Record is the transaction's journal record, msgpack-encoded (Txn).
+	// Record is the transaction's journal record as the journal frames it
+	// (format version, CRC32C, msgpack), so that its checksum travels with
+	// it (Txn).
 	Record []byte
 
 	// Subject is the TxID ("origin/oseq") a RollbackCommand rejects, or the
@@ -145,9 +149,9 @@ func (s field) String() string {
 
 // kindFields lists the fields each kind may carry.
 var kindFields = [...]field{
-	KindHello:           fVersion | fRole | fWatermark | fWallClock,
+	KindHello:           fVersion | fRole | fWatermark | fWallClock | fPrev,
 	KindTxn:             fPrev | fRecord,
-	KindHeartbeat:       fWatermark,
+	KindHeartbeat:       fWatermark | fPrev,
 	KindResend:          fWatermark,
 	KindRollbackCommand: fSubject | fWatermark,
 	KindRollbackAnswer:  fSubject | fWatermark,

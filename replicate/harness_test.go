@@ -1,0 +1,244 @@
+package replicate_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
+)
+
+// op is one step of the test procedure "ops": a read or a write of key
+// ("k", K), or a scan of [("k", K), ("k", K2)).
+type op struct {
+	Op    string // get, set, del, add, scan
+	K, K2 string
+	V     string
+	N     int64
+}
+
+type opsArgs struct{ Ops []op }
+
+func key(k string) liege.Key { return liege.K("k", k) }
+
+// registerOps registers "ops": its result is everything it read, so a
+// re-execution on other data gives another result; its correction records
+// the difference under ("corr", HLC).
+func registerOps(db *liege.DB) error {
+	return liege.Register(db, liege.Procedure[opsArgs, string]{
+		Name: "ops",
+		Run: func(tx *liege.Tx, a opsArgs) (string, error) {
+			var out []string
+			for _, o := range a.Ops {
+				switch o.Op {
+				case "get":
+					if v, ok := tx.Get(key(o.K)); ok {
+						x, _ := v.Any()
+						out = append(out, fmt.Sprintf("%s=%v", o.K, x))
+					} else {
+						out = append(out, o.K+"=-")
+					}
+				case "set":
+					tx.Set(key(o.K), o.V)
+				case "del":
+					tx.Delete(key(o.K))
+				case "add":
+					tx.Add(key(o.K), o.N)
+				case "scan":
+					var ks []string
+					for _, kv := range tx.Scan(key(o.K), key(o.K2), liege.ScanOptions{}) {
+						ks = append(ks, kv.Key.String())
+					}
+					out = append(out, "scan["+strings.Join(ks, ",")+"]")
+				default:
+					return "", fmt.Errorf("unknown op %q", o.Op)
+				}
+			}
+			return strings.Join(out, ";"), nil
+		},
+		Correct: func(tx *liege.Tx, a opsArgs, told, now string) (any, error) {
+			tx.Set(liege.K("corr", int64(tx.HLC())), "told "+told+"; re-executed "+now)
+			return "corrected", nil
+		},
+	})
+}
+
+// clock is a wall clock shared by both instances of a test, moved by hand
+// so that the tests decide the (HLC, origin) order of concurrent
+// transactions.
+type clock struct{ ms atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ms.Store(time.Now().UnixMilli())
+	return c
+}
+
+func (c *clock) Now() time.Time { return time.UnixMilli(c.ms.Load()) }
+func (c *clock) tick()          { c.ms.Add(1) }
+
+// node is one instance of a pair with its replicator.
+type node struct {
+	t    *testing.T
+	id   string
+	dir  string
+	role string
+	db   *liege.DB
+	rep  *replicate.Replicator
+	lis  link.Listener
+}
+
+// pair is a liege A (listening) and a vassal B (dialing) over an in-memory
+// network.
+type pair struct {
+	t     *testing.T
+	net   *link.MemNetwork
+	clk   *clock
+	a, b  *node
+	log   *slog.Logger
+	hb    time.Duration
+	acked []journal.TxID
+	maybe []journal.TxID
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("LIEGE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newPair(t *testing.T, opts link.MemOptions) *pair {
+	t.Helper()
+	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), log: testLogger(t), hb: 10 * time.Millisecond}
+	p.a = &node{t: t, id: "A", dir: t.TempDir(), role: liege.RoleLiege}
+	p.b = &node{t: t, id: "B", dir: t.TempDir(), role: liege.RoleVassal}
+	p.start(p.a)
+	p.start(p.b)
+	t.Cleanup(func() {
+		p.stop(p.a)
+		p.stop(p.b)
+	})
+	return p
+}
+
+func (p *pair) peerOf(n *node) *node {
+	if n == p.a {
+		return p.b
+	}
+	return p.a
+}
+
+// start opens n and starts replicating it.
+func (p *pair) start(n *node) {
+	p.t.Helper()
+	peer := p.peerOf(n)
+	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: p.clk.Now,
+		CheckpointEvery: -1, Logger: p.log})
+	if err != nil {
+		p.t.Fatalf("open %s: %v", n.id, err)
+	}
+	if err := registerOps(db); err != nil {
+		p.t.Fatal(err)
+	}
+	n.db = db
+	cfg := replicate.Config{DB: db, Cluster: "test", Heartbeat: p.hb, Now: p.clk.Now, Logger: p.log,
+		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+	if n == p.a {
+		if n.lis, err = p.net.Listen(n.id); err != nil {
+			p.t.Fatal(err)
+		}
+		cfg.Listener = n.lis
+	} else {
+		cfg.Dialer = p.net.Dialer(n.id, peer.id)
+	}
+	if n.rep, err = replicate.Start(cfg); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// stop stops n's replicator and closes it.
+func (p *pair) stop(n *node) {
+	if n.db == nil {
+		return
+	}
+	n.rep.Close()
+	if n.lis != nil {
+		n.lis.Close()
+		n.lis = nil
+	}
+	n.db.Close()
+	n.db = nil
+}
+
+// partition cuts (on) or heals (off) the link between A and B.
+func (p *pair) partition(on bool) { p.net.Partition("A", "B", on) }
+
+// call runs ops on n and records the TxID as acknowledged.
+func (p *pair) call(n *node, ops ...op) *liege.Result {
+	p.t.Helper()
+	r, err := n.db.Call(context.Background(), "ops", opsArgs{Ops: ops})
+	if err != nil {
+		p.t.Fatalf("call on %s: %v", n.id, err)
+	}
+	if !r.ReadOnly() {
+		p.acked = append(p.acked, r.TxID)
+	}
+	p.clk.tick()
+	return r
+}
+
+// idle waits until both sides are idle at once.
+func (p *pair) idle() {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if err := p.a.rep.WaitIdle(ctx); err != nil {
+			p.t.Fatalf("%v\nB: %+v", err, p.b.rep.Status())
+		}
+		if err := p.b.rep.WaitIdle(ctx); err != nil {
+			p.t.Fatalf("%v\nA: %+v", err, p.a.rep.Status())
+		}
+		if p.a.rep.Status().Idle() && p.b.rep.Status().Idle() {
+			return
+		}
+	}
+}
+
+// status returns what n knows of id.
+func (p *pair) status(n *node, id journal.TxID) liege.TxnState {
+	p.t.Helper()
+	st, err := n.db.TxnStatus(context.Background(), id)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return st.State
+}
+
+// converged checks that both instances hold the same state (the oracle of
+// DESIGN.md section 11 runs on top of this where it is available).
+func (p *pair) converged() {
+	p.t.Helper()
+	ctx := context.Background()
+	ha, err := p.a.db.Hash(ctx)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	hb, err := p.b.db.Hash(ctx)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if ha != hb {
+		p.t.Fatalf("state hashes differ: A %x, B %x", ha[:8], hb[:8])
+	}
+}
