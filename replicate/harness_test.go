@@ -107,7 +107,8 @@ type pair struct {
 	log   *slog.Logger
 	hb    time.Duration
 	acked []journal.TxID
-	maybe []journal.TxID
+	// now, if set, is each instance's wall clock (else the shared clk).
+	now map[string]func() time.Time
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -119,7 +120,12 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func newPair(t *testing.T, opts link.MemOptions) *pair {
 	t.Helper()
-	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), log: testLogger(t), hb: 10 * time.Millisecond}
+	return newPairWith(t, opts, nil, 10*time.Millisecond)
+}
+
+func newPairWith(t *testing.T, opts link.MemOptions, now map[string]func() time.Time, hb time.Duration) *pair {
+	t.Helper()
+	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), log: testLogger(t), hb: hb, now: now}
 	p.a = &node{t: t, id: "A", dir: t.TempDir(), role: liege.RoleLiege}
 	p.b = &node{t: t, id: "B", dir: t.TempDir(), role: liege.RoleVassal}
 	p.start(p.a)
@@ -142,7 +148,11 @@ func (p *pair) peerOf(n *node) *node {
 func (p *pair) start(n *node) {
 	p.t.Helper()
 	peer := p.peerOf(n)
-	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: p.clk.Now,
+	now := p.clk.Now
+	if p.now != nil {
+		now = p.now[n.id]
+	}
+	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: now,
 		CheckpointEvery: -1, Logger: p.log})
 	if err != nil {
 		p.t.Fatalf("open %s: %v", n.id, err)
@@ -151,7 +161,7 @@ func (p *pair) start(n *node) {
 		p.t.Fatal(err)
 	}
 	n.db = db
-	cfg := replicate.Config{DB: db, Cluster: "test", Heartbeat: p.hb, Now: p.clk.Now, Logger: p.log,
+	cfg := replicate.Config{DB: db, Cluster: "test", Heartbeat: p.hb, Now: now, Logger: p.log,
 		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 	if n == p.a {
 		if n.lis, err = p.net.Listen(n.id); err != nil {

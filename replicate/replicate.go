@@ -109,12 +109,11 @@ type Replicator struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	cur        *session
-	sessions   uint64
-	refused    string
-	changed    chan struct{} // closed on every status change
-	lastStatus Status
+	mu       sync.Mutex
+	cur      *session
+	sessions uint64
+	refused  string
+	changed  chan struct{} // closed on every status change
 
 	reconnects atomic.Uint64
 }

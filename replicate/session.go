@@ -128,7 +128,7 @@ func (s *session) run() bool {
 		s.queueRecon()
 	}
 	err = s.recvLoop()
-	if s.ctx.Err() == nil && err != nil {
+	if s.ctx.Err() == nil {
 		if errors.Is(err, io.EOF) {
 			s.log.Info("replication: the peer closed the connection")
 		} else {

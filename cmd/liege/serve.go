@@ -22,6 +22,8 @@ import (
 	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/server"
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/urfave/cli/v2"
@@ -76,8 +78,27 @@ func serveCommand() *cli.Command {
 				Usage: "the application `NAME` whose procedures to serve: " + strings.Join(apps.Names(), ", ") + " (e.g. --app kv)"},
 			&cli.StringFlag{Name: "http", EnvVars: env("http"), Value: "127.0.0.1:7070",
 				Usage: "host:port `ADDR` to listen on (e.g. --http 0.0.0.0:7070 for every interface)"},
-			&cli.StringFlag{Name: "role", EnvVars: env("role"), Value: "liege",
-				Usage: "this instance's `ROLE`, liege or vassal; informational until replication is built (e.g. --role vassal)"},
+			&cli.StringFlag{Name: "role", EnvVars: env("role"),
+				Usage: "this instance's `ROLE`, liege or vassal; required with --peer-id, and journaled: it overrides the role the journal last recorded (default liege for a lone instance; e.g. --role vassal)"},
+			&cli.StringFlag{Name: "peer-id", EnvVars: env("peer-id"),
+				Usage: "the other instance's `ID`; replicates with it over the link (--peer and/or --listen-peer) (e.g. --peer-id B)"},
+			&cli.StringFlag{Name: "peer", EnvVars: env("peer"),
+				Usage: "host:port `ADDR` of the peer's --listen-peer, dialed with reconnect and backoff (e.g. --peer 10.0.0.2:7071)"},
+			&cli.StringFlag{Name: "listen-peer", EnvVars: env("listen-peer"),
+				Usage: "host:port `ADDR` to accept the peer's link on (e.g. --listen-peer 0.0.0.0:7071); give one side --peer and the other --listen-peer"},
+			&cli.StringFlag{Name: "cluster", EnvVars: env("cluster"), Value: "liege",
+				Usage: "cluster `NAME` both instances must share; a peer of another cluster is refused (e.g. --cluster tickets-eu)"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: env("tls-cert"),
+				Usage: "PEM certificate `FILE` for the peer link; its common name or a DNS name must be this instance's id (e.g. --tls-cert /etc/liege/A.crt)"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: env("tls-key"), Usage: "PEM private key `FILE` of --tls-cert"},
+			&cli.StringFlag{Name: "tls-ca", EnvVars: env("tls-ca"),
+				Usage: "PEM CA `FILE` the peer's certificate must chain to (mutual TLS: both sides present one)"},
+			&cli.BoolFlag{Name: "plaintext-peer", EnvVars: env("plaintext-peer"),
+				Usage: "run the peer link without TLS (loopback or a trusted network only); without it the TLS flags are required"},
+			&cli.DurationFlag{Name: "max-clock-offset", EnvVars: env("max-clock-offset"), Value: 500 * time.Millisecond,
+				Usage: "largest wall-clock difference `DURATION` with the peer; a peer beyond it is refused at the handshake (e.g. --max-clock-offset 250ms)"},
+			&cli.IntFlag{Name: "max-frame", EnvVars: env("max-frame"), Value: link.DefaultMaxFrame,
+				Usage: "largest link frame in `BYTES`; a larger one closes the connection"},
 			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
 				Usage: "`FILE` holding the bearer token every endpoint but /healthz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
 			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,
@@ -101,6 +122,11 @@ func serveCommand() *cli.Command {
 // serveSettings are the flags of liege serve, after the config file.
 type serveSettings struct {
 	dir, id, app, addr, role, tokenFile string
+	peerID, peer, listenPeer, cluster   string
+	tlsCert, tlsKey, tlsCA              string
+	plaintextPeer                       bool
+	maxClockOffset                      time.Duration
+	maxFrame                            int
 	maxWait, shutdownTimeout            time.Duration
 	logger                              *slog.Logger
 }
@@ -126,6 +152,29 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		dir: c.String("dir"), id: c.String("id"), app: c.String("app"), addr: c.String("http"),
 		role: c.String("role"), tokenFile: c.String("auth-token-file"),
 		maxWait: c.Duration("max-wait"), shutdownTimeout: c.Duration("shutdown-timeout"),
+		peerID: c.String("peer-id"), peer: c.String("peer"), listenPeer: c.String("listen-peer"), cluster: c.String("cluster"),
+		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
+		plaintextPeer: c.Bool("plaintext-peer"), maxClockOffset: c.Duration("max-clock-offset"), maxFrame: c.Int("max-frame"),
+	}
+	if s.role == "" && s.peerID == "" {
+		s.role = "liege"
+	}
+	tlsSet := s.tlsCert != "" || s.tlsKey != "" || s.tlsCA != ""
+	switch {
+	case s.peerID != "" && s.role == "":
+		return nil, errors.New("--role is required with --peer-id: exactly one of the two instances is the liege (--role liege), the other the vassal (--role vassal)")
+	case s.peerID != "" && s.peer == "" && s.listenPeer == "":
+		return nil, errors.New("--peer-id needs --peer ADDR (dial the peer) or --listen-peer ADDR (accept it), e.g. --listen-peer 127.0.0.1:7071 on one side and --peer 127.0.0.1:7071 on the other")
+	case s.peerID == "" && (s.peer != "" || s.listenPeer != ""):
+		return nil, errors.New("--peer and --listen-peer need --peer-id, the other instance's id (e.g. --peer-id B)")
+	case s.peerID != "" && !tlsSet && !s.plaintextPeer:
+		return nil, errors.New("the peer link needs --tls-cert, --tls-key and --tls-ca (mutual TLS), or --plaintext-peer to run it without TLS on a trusted network")
+	case tlsSet && (s.tlsCert == "" || s.tlsKey == "" || s.tlsCA == ""):
+		return nil, errors.New("--tls-cert, --tls-key and --tls-ca go together: give all three")
+	case tlsSet && s.plaintextPeer:
+		return nil, errors.New("--plaintext-peer and the TLS flags exclude each other: choose one")
+	case s.maxClockOffset <= 0:
+		return nil, fmt.Errorf("--max-clock-offset must be positive, not %v", s.maxClockOffset)
 	}
 	switch {
 	case s.dir == "":
@@ -281,7 +330,11 @@ func serve(s *serveSettings) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	db, err := liege.Open(liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, Role: s.role})
+	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset}
+	if s.peerID != "" {
+		opts.PeerID, opts.Role = s.peerID, s.role
+	}
+	db, err := liege.Open(opts)
 	if err != nil {
 		if errors.Is(err, journal.ErrInUse) {
 			return fmt.Errorf("%w; stop that process or serve another --dir", err)
@@ -301,13 +354,22 @@ func serve(s *serveSettings) error {
 		log.Info("recovered instance", "checkpoint", r.Checkpoint, "replayed", r.Replayed, "took", r.ReplayDuration)
 	}
 
+	var rep *replicate.Replicator
+	if s.peerID != "" {
+		if rep, err = startReplication(s, db, reg); err != nil {
+			return errors.Join(err, closeDB())
+		}
+		inner := closeDB
+		closeDB = func() error { return errors.Join(rep.Close(), inner()) }
+	}
+
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return errors.Join(fmt.Errorf("--http %s: %w", s.addr, err), closeDB())
 	}
 	srv := &http.Server{
 		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
-			Logger: log, Registry: reg, Role: s.role}).Handler(),
+			Logger: log, Registry: reg, Role: s.role, Replication: rep}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // headers and body; waiting for min_token comes after
 		IdleTimeout:       2 * time.Minute,
@@ -341,4 +403,43 @@ func serve(s *serveSettings) error {
 	}
 	log.Info("stopped", "instance", s.id)
 	return nil
+}
+
+// startReplication starts the peer link of liege serve.
+func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer) (*replicate.Replicator, error) {
+	cfg := link.Config{MaxFrame: s.maxFrame, Plaintext: s.plaintextPeer, ExpectPeerID: s.peerID, Logger: s.logger}
+	rcfg := replicate.Config{DB: db, Cluster: s.cluster, MaxClockOffset: s.maxClockOffset, Logger: s.logger, Registerer: reg}
+	if !s.plaintextPeer {
+		var err error
+		if cfg.TLS, err = link.TLSConfig(s.tlsCert, s.tlsKey, s.tlsCA, s.listenPeer != ""); err != nil {
+			return nil, fmt.Errorf("peer link TLS: %w", err)
+		}
+	}
+	if s.listenPeer != "" {
+		l, err := link.ListenTCP(s.listenPeer, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--listen-peer %s: %w", s.listenPeer, err)
+		}
+		rcfg.Listener = l
+	}
+	if s.peer != "" {
+		d, err := link.DialTCP(s.peer, cfg)
+		if err != nil {
+			if rcfg.Listener != nil {
+				rcfg.Listener.Close()
+			}
+			return nil, fmt.Errorf("--peer %s: %w", s.peer, err)
+		}
+		rcfg.Dialer = d
+	}
+	rep, err := replicate.Start(rcfg)
+	if err != nil {
+		if rcfg.Listener != nil {
+			rcfg.Listener.Close()
+		}
+		return nil, err
+	}
+	s.logger.Info("replicating", "peer", s.peerID, "role", db.Role(), "dial", s.peer, "listen", s.listenPeer,
+		"cluster", s.cluster, "tls", !s.plaintextPeer)
+	return rep, nil
 }

@@ -184,9 +184,18 @@ func (s *served) wait(limit time.Duration) int {
 // request sends a request and decodes the JSON answer.
 func (s *served) request(method, path, body string, headers ...string) (int, map[string]any) {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	code, m, err := s.tryRequest(method, path, body, headers...)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	return code, m
+}
+
+// tryRequest is request returning its errors.
+func (s *served) tryRequest(method, path, body string, headers ...string) (int, map[string]any, error) {
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -194,15 +203,15 @@ func (s *served) request(method, path, body string, headers ...string) (int, map
 	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		s.t.Fatalf("%s %s: %d %s: not JSON: %v", method, path, resp.StatusCode, b, err)
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: %d %s: not JSON: %w", method, path, resp.StatusCode, b, err)
 	}
-	return resp.StatusCode, m
+	return resp.StatusCode, m, nil
 }
 
 func TestServeCallShutdownAndLock(t *testing.T) {

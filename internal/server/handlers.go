@@ -104,6 +104,24 @@ type statusAnswer struct {
 	Lag           lag               `json:"lag"`
 	Keys          int               `json:"keys"`
 	UptimeS       float64           `json:"uptime_s"`
+	Link          *linkAnswer       `json:"link,omitempty"`
+}
+
+// linkAnswer is the replication link in /status.
+type linkAnswer struct {
+	Connected    bool   `json:"connected"`
+	Peer         string `json:"peer"`
+	PeerRole     string `json:"peer_role"`
+	PeerEpoch    uint64 `json:"peer_epoch"`
+	LagIn        uint64 `json:"lag_in"`
+	LagOut       uint64 `json:"lag_out"`
+	Discarding   string `json:"discarding,omitempty"`
+	ReconPending int    `json:"recon_pending"`
+	Reconnects   uint64 `json:"reconnects"`
+	Refused      string `json:"refused,omitempty"`
+	// Idle is true when nothing is in flight: connected, both streams
+	// caught up, no rejection or reconciliation pending here.
+	Idle bool `json:"idle"`
 }
 
 func (s *Server) handleCall(r *http.Request) (any, error) {
@@ -361,11 +379,23 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	return &statusAnswer{
+	ans := &statusAnswer{
 		ID: st.ID, Role: s.opts.Role, App: s.opts.App, Epoch: st.Epoch, LastPos: st.LastPos,
 		DurablePos: st.Durable, OSeq: st.HighOSeq, PeerWatermark: st.PeerWatermark,
 		Watermarks: tok, Keys: st.Keys, UptimeS: time.Since(s.started).Seconds(),
-	}, nil
+	}
+	if role := s.db.Role(); role != "" {
+		ans.Role = role
+		ans.Window = s.db.Repl().Window
+	}
+	if rep := s.opts.Replication; rep != nil {
+		ls := rep.Status()
+		ans.Lag.Transactions = ls.LagIn
+		ans.Link = &linkAnswer{Connected: ls.Connected, Peer: ls.Peer, PeerRole: ls.PeerRole, PeerEpoch: ls.PeerEpoch,
+			LagIn: ls.LagIn, LagOut: ls.LagOut, Discarding: ls.Discarding, ReconPending: ls.ReconPending,
+			Reconnects: ls.Reconnects, Refused: ls.Refused, Idle: ls.Idle()}
+	}
+	return ans, nil
 }
 
 // readBody reads the request body, at most Options.MaxBody bytes.

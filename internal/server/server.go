@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/replicate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -60,6 +61,8 @@ type Options struct {
 	// Role is the instance's role ("liege" or "vassal"), shown by /status
 	// ("liege" if empty).
 	Role string
+	// Replication, if set, is the instance's replicator, shown by /status.
+	Replication *replicate.Replicator
 }
 
 // Server serves one instance over HTTP.

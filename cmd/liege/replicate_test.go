@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/liege-db/liege/internal/inspect"
+	"github.com/liege-db/liege/journal"
+)
+
+// pairProc is one `liege serve` of a replicated pair.
+type pairProc struct {
+	dir  string
+	args []string
+	s    *served
+}
+
+func (p *pairProc) start(t *testing.T) {
+	t.Helper()
+	p.s = startServe(t, nil, p.args...)
+}
+
+// statusLink returns /status's link object.
+func statusLink(s *served) map[string]any {
+	code, m := s.request("GET", "/status", "")
+	if code != 200 {
+		s.t.Fatalf("/status: %d %v", code, m)
+	}
+	l, _ := m["link"].(map[string]any)
+	return l
+}
+
+// waitIdle polls both instances' /status until both links are idle.
+func waitIdle(t *testing.T, ps ...*pairProc) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		idle := true
+		var last []map[string]any
+		for _, p := range ps {
+			l := statusLink(p.s)
+			last = append(last, l)
+			if l == nil || l["idle"] != true {
+				idle = false
+			}
+		}
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pair did not go idle in 60s: %v", last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReplicatedServeProcesses runs a liege and a vassal as `liege serve`
+// child processes on loopback, puts load on both through the HTTP API,
+// SIGKILLs the vassal mid-stream and restarts it from its journal, and
+// checks that they converge and that every acknowledged transaction is
+// accounted for.
+func TestReplicatedServeProcesses(t *testing.T) {
+	peerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a := &pairProc{dir: filepath.Join(t.TempDir(), "A")}
+	b := &pairProc{dir: filepath.Join(t.TempDir(), "B")}
+	a.args = []string{"--dir", a.dir, "--id", "A", "--app", "kv", "--role", "liege", "--peer-id", "B",
+		"--listen-peer", peerAddr, "--plaintext-peer", "--cluster", "t"}
+	b.args = []string{"--dir", b.dir, "--id", "B", "--app", "kv", "--role", "vassal", "--peer-id", "A",
+		"--peer", peerAddr, "--plaintext-peer", "--cluster", "t"}
+	a.start(t)
+	b.start(t)
+	waitIdle(t, a, b)
+
+	var mu sync.Mutex
+	var acked []journal.TxID
+	load := func(p *pairProc, seed uint64, n int) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		for i := 0; i < n; i++ {
+			var proc, body string
+			k := fmt.Sprintf("k%d", rng.IntN(8))
+			switch rng.IntN(3) {
+			case 0:
+				proc, body = "set", fmt.Sprintf(`{"args":{"key":%q,"value":"v%d"}}`, k, i)
+			case 1:
+				proc, body = "add", fmt.Sprintf(`{"args":{"key":"n-%s","delta":%d}}`, k, 1+rng.IntN(5))
+			default:
+				proc, body = "get", fmt.Sprintf(`{"args":{"key":%q}}`, k)
+			}
+			code, m, err := p.s.tryRequest("POST", "/v1/call/"+proc, body)
+			if err != nil {
+				continue // the process was killed under the request
+			}
+			if code == 200 {
+				if s, _ := m["txid"].(string); s != "" {
+					id, err := journal.ParseTxID(s)
+					if err != nil {
+						t.Errorf("answer %v: %v", m, err)
+						continue
+					}
+					mu.Lock()
+					acked = append(acked, id)
+					mu.Unlock()
+				}
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); load(a, 1, 300) }()
+	go func() {
+		defer wg.Done()
+		load(b, 2, 150)
+		_ = b.s.cmd.Process.Signal(syscall.SIGKILL)
+		<-b.s.exited
+	}()
+	wg.Wait()
+	b.start(t)
+	wg.Add(1)
+	go func() { defer wg.Done(); load(b, 3, 150) }()
+	load(a, 4, 100)
+	wg.Wait()
+	waitIdle(t, a, b)
+
+	states := map[string]bool{}
+	for _, id := range acked {
+		for _, p := range []*pairProc{a, b} {
+			code, m := p.s.request("GET", "/v1/txn/"+id.String(), "")
+			st, _ := m["state"].(string)
+			if code != 200 || (st != "committed" && st != "reprocessed" && st != "corrected") {
+				t.Fatalf("GET /v1/txn/%s on %s: %d %v: an acknowledged transaction is not in the path", id, p.dir, code, m)
+			}
+			states[st] = true
+		}
+	}
+	t.Logf("%d acknowledged transactions; states seen: %v", len(acked), states)
+
+	for _, p := range []*pairProc{a, b} {
+		if err := p.s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.s.wait(60 * time.Second); code != 0 {
+			t.Fatalf("liege serve %s exited %d:\n%s", p.dir, code, p.s.output)
+		}
+	}
+	ha, hb := stateHash(t, a.dir), stateHash(t, b.dir)
+	if ha != hb {
+		t.Fatalf("state hashes differ: A %s, B %s", ha, hb)
+	}
+}
+
+// stateHash recovers a stopped directory's state as journalctl state does
+// and returns its hash.
+func stateHash(t *testing.T, dir string) string {
+	t.Helper()
+	rec, err := inspect.Recover(dir)
+	if err != nil {
+		t.Fatalf("recover %s: %v", dir, err)
+	}
+	return fmt.Sprintf("%x", rec.Store.Hash())
+}
