@@ -133,8 +133,9 @@ type DB struct {
 	}
 	// gen counts rollbacks: a reader of journal positions (the replication
 	// stream) checks it to know positions it read were not reused.
-	gen   atomic.Uint64
-	durMu sync.Mutex
+	gen      atomic.Uint64
+	quiesced atomic.Bool
+	durMu    sync.Mutex
 	durCh chan struct{} // closed when more of the journal is durable, or on a rollback
 
 	Recovery RecoveryInfo

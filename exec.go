@@ -190,6 +190,10 @@ func (db *DB) execute(c *call) {
 		db.reconcile(c)
 		return
 	}
+	if db.quiesced.Load() {
+		db.answer(c, ErrQuiesced)
+		return
+	}
 	if c.idem != "" {
 		if o, ok := db.idem.get(c.idem); ok {
 			// A retry of a call that committed: its first outcome.

@@ -528,3 +528,41 @@ func (db *DB) Repl() ReplState {
 		Window: int(db.pub.window.Load()), ReconPending: int(db.pub.reconPending.Load()),
 	}
 }
+
+// ErrQuiesced is returned by calls while the instance is quiesced for a
+// switchover (DESIGN.md section 10): retry in a moment.
+var ErrQuiesced = errors.New("the instance is quiesced for a switchover and takes no new transactions; retry in a moment")
+
+// Quiesce stops (on) or resumes (off) new transactions: calls fail with
+// ErrQuiesced while the replication streams drain. Reads, peer
+// transactions and reconciliation go on.
+func (db *DB) Quiesce(on bool) { db.quiesced.Store(on) }
+
+// Quiesced reports whether the instance is quiesced.
+func (db *DB) Quiesced() bool { return db.quiesced.Load() }
+
+// Promote makes a vassal whose liege is gone the liege (DESIGN.md section
+// 10). Its reconciliation logs can no longer go to the old liege, so it
+// reconciles them itself, as a liege would. The old liege must rejoin as a
+// vassal: its transactions this instance never received are then checked,
+// rolled back and reconciled like any vassal's.
+func (db *DB) Promote(ctx context.Context) ([]*ReconcileOutcome, error) {
+	if err := db.SetRole(ctx, RoleLiege); err != nil {
+		return nil, err
+	}
+	logs, err := db.PendingRecon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var outs []*ReconcileOutcome
+	for _, l := range logs {
+		for i := range l.Entries {
+			out, err := db.Reconcile(ctx, &l.Entries[i].Record)
+			if err != nil {
+				return outs, fmt.Errorf("promote: reconcile %v: %w", l.Entries[i].Record.TxID(), err)
+			}
+			outs = append(outs, out)
+		}
+	}
+	return outs, nil
+}

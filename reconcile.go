@@ -79,6 +79,7 @@ func (db *DB) reconcile(c *call) {
 	id := r.TxID()
 	if pos, held := db.index.subjects[id]; held {
 		c.outcome.Action, c.res.Pos = ReconcileSkipped, pos
+		db.resolveRecon(&journal.Record{Subject: id})
 		db.wait(pos, c)
 		return
 	}
@@ -97,6 +98,7 @@ func (db *DB) reconcile(c *call) {
 	if err == nil && bytes.Equal(db.resEnc, r.Result) {
 		c.outcome.Action, c.outcome.Reexecuted = ReconcileReprocessed, bytes.Clone(db.resEnc)
 		db.commit(c, tx, journal.KindReprocess, id, r.Proc, r.Args)
+		db.resolveRecon(&journal.Record{Subject: id}) // a promoted vassal reconciling its own
 		return
 	}
 	// Another result: discard the re-execution and correct.
@@ -117,4 +119,5 @@ func (db *DB) reconcile(c *call) {
 	}
 	c.outcome.Action = ReconcileCorrected
 	db.commit(c, tx, journal.KindCorrection, id, r.Proc, r.Args)
+	db.resolveRecon(&journal.Record{Subject: id})
 }

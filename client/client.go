@@ -293,6 +293,8 @@ type Status struct {
 	Lag           Lag               `json:"lag"`
 	Keys          int               `json:"keys"`
 	UptimeS       float64           `json:"uptime_s"`
+	// Link is the replication link, nil for a lone instance.
+	Link *Link `json:"link"`
 	// Raw is the whole answer, including fields this client does not
 	// know; its numbers are json.Numbers, exact whatever their size.
 	Raw map[string]any `json:"-"`

@@ -288,7 +288,9 @@ func (r *Replicator) Status() Status {
 	s := r.cur
 	out.Refused = r.refused
 	r.mu.Unlock()
-	if s == nil || !s.up.Load() {
+	if s == nil || !s.up.Load() || s.role != st.Role {
+		// (A role changed since the handshake: the session is about to
+		// end and a new one agree on the roles.)
 		return out
 	}
 	out.Connected = true

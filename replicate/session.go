@@ -308,6 +308,10 @@ func (s *session) sendLoop(after uint64) error {
 		case <-s.wake:
 		case <-durable:
 		case <-tick.C:
+			if role := s.db.Role(); role != s.role {
+				s.log.Info("replication: this instance's role changed; reconnecting to agree on roles anew", "from", s.role, "to", role)
+				return nil
+			}
 			if err := s.heartbeat(); err != nil {
 				return err
 			}

@@ -40,5 +40,7 @@ func commands() []*cli.Command {
 		keysCommand(),
 		txnCommand(),
 		statusCommand(),
+		promoteCommand(),
+		switchoverCommand(),
 	}
 }

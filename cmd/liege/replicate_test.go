@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -162,4 +163,34 @@ func stateHash(t *testing.T, dir string) string {
 		t.Fatalf("recover %s: %v", dir, err)
 	}
 	return fmt.Sprintf("%x", rec.Store.Hash())
+}
+
+// TestSwitchoverCommand swaps the roles of two serving processes with
+// liege switchover, then checks a conflict now rolls back the old liege.
+func TestSwitchoverCommand(t *testing.T) {
+	peerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a := &pairProc{dir: filepath.Join(t.TempDir(), "A")}
+	b := &pairProc{dir: filepath.Join(t.TempDir(), "B")}
+	a.args = []string{"--dir", a.dir, "--id", "A", "--app", "kv", "--role", "liege", "--peer-id", "B",
+		"--listen-peer", peerAddr, "--plaintext-peer"}
+	b.args = []string{"--dir", b.dir, "--id", "B", "--app", "kv", "--role", "vassal", "--peer-id", "A",
+		"--peer", peerAddr, "--plaintext-peer"}
+	a.start(t)
+	b.start(t)
+	a.s.request("POST", "/v1/call/set", `{"args":{"key":"x","value":"1"}}`)
+	waitIdle(t, a, b)
+	out, _ := mustRun(t, "", "switchover", "--addr", a.s.url, "--peer-addr", b.s.url)
+	if !strings.Contains(out, "switchover done: B is the liege, A the vassal") {
+		t.Fatalf("switchover printed:\n%s", out)
+	}
+	waitIdle(t, a, b)
+	for p, want := range map[*pairProc]string{a: "vassal", b: "liege"} {
+		if _, m := p.s.request("GET", "/status", ""); m["role"] != want {
+			t.Errorf("%s is %v after the switchover, want %s", p.dir, m["role"], want)
+		}
+	}
+	if code, m := a.s.request("POST", "/v1/call/set", `{"args":{"key":"y","value":"2"}}`); code != 200 {
+		t.Fatalf("the new vassal does not take calls after the switchover: %d %v", code, m)
+	}
+	waitIdle(t, a, b)
 }

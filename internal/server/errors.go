@@ -63,6 +63,9 @@ func engineError(err error) *Error {
 	case errors.Is(err, liege.ErrClosed), errors.Is(err, journal.ErrClosed):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance is shutting down; retry at the other instance or once it is back", Err: err}
+	case errors.Is(err, liege.ErrQuiesced):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "the instance is quiesced for a switchover; retry in a moment", Err: err}
 	case errors.As(err, &fatal):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance's journal failed and it takes no more requests until it is restarted: " + err.Error(), Err: err}

@@ -1,0 +1,56 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Link is the replication link in Status (nil for a lone instance).
+type Link struct {
+	Connected    bool   `json:"connected"`
+	Peer         string `json:"peer"`
+	PeerRole     string `json:"peer_role"`
+	PeerEpoch    uint64 `json:"peer_epoch"`
+	LagIn        uint64 `json:"lag_in"`
+	LagOut       uint64 `json:"lag_out"`
+	Discarding   string `json:"discarding"`
+	ReconPending int    `json:"recon_pending"`
+	Reconnects   uint64 `json:"reconnects"`
+	Refused      string `json:"refused"`
+	Idle         bool   `json:"idle"`
+}
+
+// RoleResult is the answer of SetRole.
+type RoleResult struct {
+	Role string `json:"role"`
+	// Reconciled is how many of its own rolled-off transactions a promoted
+	// vassal reconciled itself.
+	Reconciled int `json:"reconciled"`
+}
+
+// SetRole changes the instance's role: "liege" promotes a vassal,
+// "vassal" demotes a liege (DESIGN.md section 10).
+func (c *Client) SetRole(ctx context.Context, role string) (*RoleResult, error) {
+	body, _ := json.Marshal(map[string]string{"role": role})
+	raw, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/role", body: body, read: true})
+	if err != nil {
+		return nil, fmt.Errorf("set role %s: %w", role, err)
+	}
+	var r RoleResult
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("set role: the answer does not decode: %w", err)
+	}
+	return &r, nil
+}
+
+// Quiesce stops (on) or resumes new transactions on the instance, for a
+// switchover.
+func (c *Client) Quiesce(ctx context.Context, on bool) error {
+	body, _ := json.Marshal(map[string]bool{"on": on})
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/quiesce", body: body, read: true}); err != nil {
+		return fmt.Errorf("quiesce %v: %w", on, err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/liege-db/liege/client"
+	"github.com/urfave/cli/v2"
+)
+
+func promoteCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "promote",
+		Usage:     "make a vassal whose liege is gone the liege",
+		UsageText: "liege promote --addr VASSAL-ADDR",
+		Description: `Promotes the vassal at --addr to liege (DESIGN.md section 10). Use it when
+the liege is gone. The vassal's own rolled-off transactions that were
+waiting for the old liege are reconciled by the vassal itself.
+
+When the old liege comes back, start it with --role vassal: its
+transactions the new liege never received are then checked, rolled back
+and reconciled like any vassal's. (Started as liege, both would claim the
+role and the link refuses them, saying so.)`,
+		Flags: clientFlags(),
+		Action: func(c *cli.Context) error {
+			s, err := newSession(c, 0, 0)
+			if err != nil {
+				return err
+			}
+			r, err := s.cl.SetRole(c.Context, "liege")
+			if err != nil {
+				return s.explain(err)
+			}
+			fmt.Fprintf(s.out, "%s is now the liege; it reconciled %d of its own rolled-off transactions\n", s.addr, r.Reconciled)
+			return nil
+		},
+	}
+}
+
+func switchoverCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "switchover",
+		Usage:     "swap the liege and vassal roles, planned, losing nothing",
+		UsageText: "liege switchover --addr LIEGE-ADDR --peer-addr VASSAL-ADDR [--drain-timeout 30s]",
+		Description: `The planned role swap of DESIGN.md section 10:
+  1. both instances stop taking new transactions (calls answer 503, which
+     clients retry);
+  2. both streams drain: each has applied every transaction of the other,
+     and no reconciliation is pending;
+  3. the liege journals its change to vassal, then the vassal to liege;
+  4. both take transactions again.
+If the drain does not finish within --drain-timeout nothing is changed and
+both resume.`,
+		Flags: append(clientFlags(),
+			&cli.StringFlag{Name: "peer-addr", Usage: "the vassal's `ADDR`, host:port or a URL"},
+			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "give up (and resume) if the streams do not drain within `DURATION`"},
+		),
+		Action: runSwitchover,
+	}
+}
+
+func runSwitchover(c *cli.Context) error {
+	s, err := newSession(c, 0, 0)
+	if err != nil {
+		return err
+	}
+	if c.String("peer-addr") == "" {
+		return errors.New("--peer-addr is required: the vassal's address (e.g. --peer-addr 127.0.0.1:7080)")
+	}
+	v := client.New(c.String("peer-addr"), client.WithTimeout(c.Duration("timeout")))
+	ctx := c.Context
+	ls, err := s.cl.Status(ctx)
+	if err != nil {
+		return s.explain(err)
+	}
+	vs, err := v.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("vassal %s: %w", c.String("peer-addr"), err)
+	}
+	if ls.Role != "liege" || vs.Role != "vassal" {
+		return fmt.Errorf("--addr must be the liege and --peer-addr the vassal; they are %s (%s) and %s (%s)", ls.ID, ls.Role, vs.ID, vs.Role)
+	}
+	resume := func() {
+		_ = s.cl.Quiesce(context.Background(), false)
+		_ = v.Quiesce(context.Background(), false)
+	}
+	if err := s.cl.Quiesce(ctx, true); err != nil {
+		return s.explain(err)
+	}
+	if err := v.Quiesce(ctx, true); err != nil {
+		resume()
+		return err
+	}
+	fmt.Fprintf(s.out, "quiesced %s and %s; draining\n", ls.ID, vs.ID)
+	deadline := time.Now().Add(c.Duration("drain-timeout"))
+	for {
+		a, err1 := s.cl.Status(ctx)
+		b, err2 := v.Status(ctx)
+		if err := errors.Join(err1, err2); err != nil {
+			resume()
+			return err
+		}
+		if a.Link != nil && b.Link != nil && a.Link.Idle && b.Link.Idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			resume()
+			return fmt.Errorf("the streams did not drain within %v (liege link %+v, vassal link %+v); nothing changed, both resumed", c.Duration("drain-timeout"), a.Link, b.Link)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := s.cl.SetRole(ctx, "vassal"); err != nil {
+		resume()
+		return s.explain(err)
+	}
+	if _, err := v.SetRole(ctx, "liege"); err != nil {
+		resume()
+		return fmt.Errorf("%s is now a vassal but %s could not be promoted: %w; run liege promote --addr %s", ls.ID, vs.ID, err, c.String("peer-addr"))
+	}
+	resume()
+	fmt.Fprintf(s.out, "switchover done: %s is the liege, %s the vassal\n", vs.ID, ls.ID)
+	return nil
+}

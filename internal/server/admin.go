@@ -1,0 +1,72 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/liege-db/liege"
+)
+
+// roleRequest is the body of POST /v1/admin/role.
+type roleRequest struct {
+	Role string `json:"role"`
+}
+
+// roleAnswer is its answer.
+type roleAnswer struct {
+	Role string `json:"role"`
+	// Reconciled is how many of its own rolled-off transactions a promoted
+	// vassal reconciled itself.
+	Reconciled int `json:"reconciled"`
+}
+
+// handleRole changes the instance's role (DESIGN.md section 10): "liege"
+// promotes a vassal (liege promote, or the second half of a switchover),
+// "vassal" demotes a liege (the first half of a switchover).
+func (s *Server) handleRole(r *http.Request) (any, error) {
+	b, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var req roleRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		return nil, badRequest(`body must be {"role": "liege"} or {"role": "vassal"}: %v`, err)
+	}
+	if s.db.PeerID() == "" {
+		return nil, &Error{Status: http.StatusConflict, Code: CodeBadRequest,
+			Message: "this instance is not replicated (serve it with --peer-id): it has no role to change"}
+	}
+	switch req.Role {
+	case liege.RoleLiege:
+		outs, err := s.db.Promote(r.Context())
+		if err != nil {
+			return nil, engineError(err)
+		}
+		return &roleAnswer{Role: req.Role, Reconciled: len(outs)}, nil
+	case liege.RoleVassal:
+		if err := s.db.SetRole(r.Context(), req.Role); err != nil {
+			return nil, engineError(err)
+		}
+		return &roleAnswer{Role: req.Role}, nil
+	}
+	return nil, badRequest(`role must be "liege" or "vassal", not %q`, req.Role)
+}
+
+// quiesceRequest is the body of POST /v1/admin/quiesce.
+type quiesceRequest struct {
+	On *bool `json:"on"`
+}
+
+// handleQuiesce stops or resumes new transactions for a switchover.
+func (s *Server) handleQuiesce(r *http.Request) (any, error) {
+	b, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	var req quiesceRequest
+	if err := json.Unmarshal(b, &req); err != nil || req.On == nil {
+		return nil, badRequest(`body must be {"on": true} or {"on": false}`)
+	}
+	s.db.Quiesce(*req.On)
+	return map[string]bool{"quiesced": *req.On}, nil
+}
