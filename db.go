@@ -136,7 +136,7 @@ type DB struct {
 	gen      atomic.Uint64
 	quiesced atomic.Bool
 	durMu    sync.Mutex
-	durCh chan struct{} // closed when more of the journal is durable, or on a rollback
+	durCh    chan struct{} // closed when more of the journal is durable, or on a rollback
 
 	Recovery RecoveryInfo
 }
