@@ -1,7 +1,7 @@
 // Package apps is the registry of the applications `liege serve --app NAME`
-// serves. Each application lives in a subpackage (apps/kv, ...) that
-// exports Name, Register and Check and does not import this package; the
-// table below ties them together.
+// serves. Each application lives in a subpackage (apps/atm, apps/kv,
+// apps/ticketing) that exports Name, Register and Check and does not import
+// this package; the table below ties them together.
 package apps
 
 import (
@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/apps/atm"
 	"github.com/liege-db/liege/apps/kv"
+	"github.com/liege-db/liege/apps/ticketing"
 )
 
 // App is an application: its procedures and its consistency rule.
@@ -28,7 +30,9 @@ type App struct {
 
 // registry holds every application, in name order.
 var registry = []App{
+	{Name: atm.Name, Description: atm.Description, Register: atm.Register, Check: atm.Check},
 	{Name: kv.Name, Description: kv.Description, Register: kv.Register, Check: kv.Check},
+	{Name: ticketing.Name, Description: ticketing.Description, Register: ticketing.Register, Check: ticketing.Check},
 }
 
 // Lookup returns the application called name. Its error lists the known
