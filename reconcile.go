@@ -48,6 +48,47 @@ type ReconcileOutcome struct {
 // a transaction of kind correction naming it. A TxID already held, as
 // itself or as a subject, is skipped, so a resent log changes nothing.
 func (db *DB) Reconcile(ctx context.Context, r *journal.Record) (*ReconcileOutcome, error) {
+	c, err := db.submitReconcile(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return db.awaitReconcile(c)
+}
+
+// ReconcileAll reconciles records in order, as Reconcile does one by one,
+// but hands them all to the executor before waiting for any to be durable,
+// so that they share fsyncs. It returns the outcomes of the records it
+// reconciled; an error stops it (the rest stay pending at the vassal).
+func (db *DB) ReconcileAll(ctx context.Context, recs []journal.Record) ([]*ReconcileOutcome, error) {
+	calls := make([]*call, 0, len(recs))
+	var serr error
+	for i := range recs {
+		c, err := db.submitReconcile(ctx, &recs[i])
+		if err != nil {
+			serr = err
+			break
+		}
+		calls = append(calls, c)
+	}
+	outs := make([]*ReconcileOutcome, 0, len(calls))
+	var werr error
+	for _, c := range calls {
+		out, err := db.awaitReconcile(c)
+		if err != nil {
+			if werr == nil {
+				werr = err
+			}
+			continue
+		}
+		outs = append(outs, out)
+	}
+	if werr != nil {
+		return outs, werr
+	}
+	return outs, serr
+}
+
+func (db *DB) submitReconcile(ctx context.Context, r *journal.Record) (*call, error) {
 	if !r.Kind.IsTxn() {
 		return nil, fmt.Errorf("reconcile position %d: a %v record is not a transaction", r.Pos, r.Kind)
 	}
@@ -62,6 +103,10 @@ func (db *DB) Reconcile(ctx context.Context, r *journal.Record) (*ReconcileOutco
 		callPool.Put(c)
 		return nil, err
 	}
+	return c, nil
+}
+
+func (db *DB) awaitReconcile(c *call) (*ReconcileOutcome, error) {
 	<-c.done
 	out, err := c.outcome, c.err
 	out.Result = c.res

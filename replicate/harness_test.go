@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
@@ -235,9 +236,33 @@ func (p *pair) status(n *node, id journal.TxID) liege.TxnState {
 	return st.State
 }
 
-// converged checks that both instances hold the same state (the oracle of
-// DESIGN.md section 11 runs on top of this where it is available).
+// converged stops both instances and checks the oracle of DESIGN.md
+// section 11 on their directories: same TxIDs and state, the path valid on
+// replay, every acknowledged TxID exactly once.
 func (p *pair) converged() {
+	p.t.Helper()
+	p.sameHash()
+	p.stop(p.a)
+	p.stop(p.b)
+	a, err := oracle.Load(p.a.dir)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	b, err := oracle.Load(p.b.dir)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	rep, err := oracle.Check(a, b, oracle.Options{Acked: p.acked})
+	if err != nil {
+		p.t.Fatalf("oracle: %v", err)
+	}
+	if len(rep.Checks) < 10 {
+		p.t.Fatalf("the oracle ran only %v", rep.Checks)
+	}
+}
+
+// sameHash checks that the running instances hold the same state.
+func (p *pair) sameHash() {
 	p.t.Helper()
 	ctx := context.Background()
 	ha, err := p.a.db.Hash(ctx)

@@ -53,6 +53,11 @@ type session struct {
 	beat      bool
 	wake      chan struct{}
 
+	// The liege's queue of reconciliation log frames.
+	reconMu   sync.Mutex
+	reconQ    []*link.Frame
+	reconWake chan struct{}
+
 	// Receiver-only state.
 	discardID    journal.TxID
 	commandAt    time.Time
@@ -67,6 +72,7 @@ type session struct {
 
 func newSession(r *Replicator, c link.Conn) *session {
 	s := &session{r: r, db: r.db, conn: c, id: r.db.ID(), done: make(chan struct{}), wake: make(chan struct{}, 1),
+		reconWake: make(chan struct{}, 1),
 		dec: journal.NewDecoder()}
 	s.log = r.log.With("remote", c.RemoteAddr())
 	s.ctx, s.cancel = context.WithCancel(r.ctx)
@@ -111,7 +117,14 @@ func (s *session) run() bool {
 	s.r.notify()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := s.reconLoop(); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("replication: reconciliation failed; reconnecting", "error", err)
+		}
+		s.stop()
+	}()
 	go func() {
 		defer wg.Done()
 		if err := s.sendLoop(peerHello.Watermark); err != nil && s.ctx.Err() == nil {
@@ -328,76 +341,162 @@ func (s *session) heartbeat() error {
 		Epoch: st.Epoch, Watermark: st.PeerWatermark, Prev: st.LastOwn})
 }
 
-// recvLoop handles the peer's frames until the connection ends.
+// recvLoop handles the peer's frames until the connection ends. A reader
+// goroutine receives; this loop takes what has arrived in batches, so that
+// a run of transaction frames is applied in one turn of the executor.
 func (s *session) recvLoop() error {
-	var rec journal.Record
+	frames := make(chan *link.Frame, 1024)
+	rerr := make(chan error, 1)
+	go func() {
+		defer close(frames)
+		for {
+			f, err := s.conn.Recv(s.ctx)
+			if err != nil {
+				rerr <- err
+				return
+			}
+			s.lastRecv.Store(time.Now().UnixNano())
+			select {
+			case frames <- f:
+			case <-s.ctx.Done():
+				rerr <- s.ctx.Err()
+				return
+			}
+		}
+	}()
+	defer func() {
+		s.stop()
+		for range frames { // let the reader end
+		}
+	}()
+	var batch []*link.Frame
 	for {
-		f, err := s.conn.Recv(s.ctx)
-		if err != nil {
-			return err
+		f, ok := <-frames
+		if !ok {
+			return <-rerr
 		}
-		s.lastRecv.Store(time.Now().UnixNano())
-		if err := link.CheckCluster(f, s.r.cfg.Cluster); err != nil {
-			s.log.Warn("replication: closing the connection over a frame of another cluster", "error", err)
-			return err
+		batch = append(batch[:0], f)
+	drain:
+		for len(batch) < 512 {
+			select {
+			case f, ok := <-frames:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, f)
+			default:
+				break drain
+			}
 		}
-		if f.Epoch > s.peerEpoch.Load() {
-			s.peerEpoch.Store(f.Epoch)
-		}
-		switch f.Kind {
-		case link.KindTxn:
-			if err := s.onTxn(f, &rec); err != nil {
+		for i := 0; i < len(batch); {
+			f := batch[i]
+			if err := link.CheckCluster(f, s.r.cfg.Cluster); err != nil {
+				s.log.Warn("replication: closing the connection over a frame of another cluster", "error", err)
 				return err
 			}
-		case link.KindHeartbeat:
-			s.peerWM.Store(f.Watermark)
-			s.peerLastOwn.Store(f.Prev)
-			s.onHeartbeat()
-			s.r.notify()
-		case link.KindAck:
-			s.peerWM.Store(f.Watermark)
-		case link.KindResend:
-			s.peerWM.Store(f.Watermark)
-			s.restart(f.Watermark)
-		case link.KindRollbackCommand:
-			if err := s.onCommand(f); err != nil {
+			if f.Kind == link.KindTxn {
+				j := i + 1
+				for j < len(batch) && batch[j].Kind == link.KindTxn {
+					j++
+				}
+				if err := s.onTxns(batch[i:j]); err != nil {
+					return err
+				}
+				i = j
+				continue
+			}
+			if f.Epoch > s.peerEpoch.Load() {
+				s.peerEpoch.Store(f.Epoch)
+			}
+			if err := s.onFrame(f); err != nil {
 				return err
 			}
-		case link.KindRollbackAnswer:
-			s.onAnswer(f)
-		case link.KindReconLog:
-			if err := s.onReconLog(f); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("unexpected %v frame after the handshake", f.Kind)
+			i++
 		}
+		clear(batch)
 	}
 }
 
-func (s *session) onTxn(f *link.Frame, rec *journal.Record) error {
-	if !s.discardID.IsZero() {
-		s.r.metrics.dropped.WithLabelValues("discarding").Inc()
+// onFrame handles one frame other than a transaction.
+func (s *session) onFrame(f *link.Frame) error {
+	switch f.Kind {
+	case link.KindHeartbeat:
+		s.peerWM.Store(f.Watermark)
+		s.peerLastOwn.Store(f.Prev)
+		s.onHeartbeat()
+		s.r.notify()
+	case link.KindAck:
+		s.peerWM.Store(f.Watermark)
+	case link.KindResend:
+		s.peerWM.Store(f.Watermark)
+		s.restart(f.Watermark)
+	case link.KindRollbackCommand:
+		return s.onCommand(f)
+	case link.KindRollbackAnswer:
+		s.onAnswer(f)
+	case link.KindReconLog:
+		if s.role != liege.RoleLiege {
+			return fmt.Errorf("the peer sent a reconciliation log, but this instance is the %s", s.role)
+		}
+		s.reconMu.Lock()
+		s.reconQ = append(s.reconQ, f)
+		s.reconMu.Unlock()
+		select {
+		case s.reconWake <- struct{}{}:
+		default:
+		}
+	default:
+		return fmt.Errorf("unexpected %v frame after the handshake", f.Kind)
+	}
+	return nil
+}
+
+// onTxns applies a run of transaction frames.
+func (s *session) onTxns(fs []*link.Frame) error {
+	var recs []*journal.Record
+	var prevs []uint64
+	for _, f := range fs {
+		if f.Epoch > s.peerEpoch.Load() {
+			s.peerEpoch.Store(f.Epoch)
+		}
+		if !s.discardID.IsZero() {
+			s.r.metrics.dropped.WithLabelValues("discarding").Inc()
+			continue
+		}
+		if f.Epoch < s.peerEpoch.Load() {
+			// Sent before a rollback the peer has since told us of.
+			s.r.metrics.dropped.WithLabelValues("stale_epoch").Inc()
+			continue
+		}
+		rec := new(journal.Record)
+		if err := s.dec.DecodeFrame(f.Record, rec); err != nil {
+			s.log.Warn("replication: closing the connection over a transaction frame whose record does not decode", "error", err)
+			return fmt.Errorf("txn frame: %w", err)
+		}
+		recs, prevs = append(recs, rec), append(prevs, f.Prev)
+	}
+	if len(recs) == 0 {
 		return nil
 	}
-	if f.Epoch < s.peerEpoch.Load() {
-		// Sent before a rollback the peer has since told us of.
-		s.r.metrics.dropped.WithLabelValues("stale_epoch").Inc()
-		return nil
+	results, err := s.db.ApplyPeerBatch(s.ctx, recs, prevs)
+	for i, res := range results {
+		s.onVerdict(recs[i], res)
 	}
-	rec.Reset()
-	if err := s.dec.DecodeFrame(f.Record, rec); err != nil {
-		s.log.Warn("replication: closing the connection over a transaction frame whose record does not decode", "error", err)
-		return fmt.Errorf("txn frame: %w", err)
-	}
-	res, err := s.db.ApplyPeer(s.ctx, rec, f.Prev)
 	if err != nil {
 		var off *hlc.OffsetError
 		if errors.As(err, &off) {
-			s.log.Warn("replication: refused a transaction whose clock is beyond the bound; closing the connection", "txid", rec.TxID().String(), "error", err)
+			s.log.Warn("replication: refused a transaction whose clock is beyond the bound; closing the connection", "error", err)
 		}
 		return err
 	}
+	if n := len(results); n < len(recs) && results[n-1].Verdict == liege.PeerRejected {
+		s.r.metrics.dropped.WithLabelValues("discarding").Add(float64(len(recs) - n))
+	}
+	return nil
+}
+
+// onVerdict acts on what the engine did with one peer transaction.
+func (s *session) onVerdict(rec *journal.Record, res liege.PeerResult) {
 	switch res.Verdict {
 	case liege.PeerApplied:
 		s.progressAt = time.Now()
@@ -428,7 +527,6 @@ func (s *session) onTxn(f *link.Frame, rec *journal.Record) error {
 		s.queueRecon()
 		s.r.notify()
 	}
-	return nil
 }
 
 // askResend asks the peer to resume after wm, at most once per two
@@ -542,37 +640,61 @@ func (s *session) queueRecon() {
 	s.queue(frames...)
 }
 
-// onReconLog is the liege's reconciliation (section 9).
-func (s *session) onReconLog(f *link.Frame) error {
-	if s.role != liege.RoleLiege {
-		return fmt.Errorf("the peer sent a reconciliation log, but this instance is the %s", s.role)
+// reconLoop is the liege's reconciliation (section 9), off the receiver
+// loop so that the streams keep flowing while a long log is re-executed.
+func (s *session) reconLoop() error {
+	dec := journal.NewDecoder()
+	for {
+		select {
+		case <-s.reconWake:
+		case <-s.ctx.Done():
+			return nil
+		}
+		for {
+			s.reconMu.Lock()
+			if len(s.reconQ) == 0 {
+				s.reconMu.Unlock()
+				break
+			}
+			f := s.reconQ[0]
+			s.reconQ = s.reconQ[1:]
+			s.reconMu.Unlock()
+			if err := s.onReconLog(dec, f); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+func (s *session) onReconLog(dec *journal.Decoder, f *link.Frame) error {
+	recs := make([]journal.Record, len(f.Records))
 	for i, b := range f.Records {
-		var r journal.Record
-		if err := s.dec.DecodeFrame(b, &r); err != nil {
+		r := &recs[i]
+		if err := dec.DecodeFrame(b, r); err != nil {
 			s.log.Warn("replication: closing the connection over a reconciliation record that does not decode", "index", i, "error", err)
 			return fmt.Errorf("reconciliation log record %d: %w", i, err)
 		}
 		if r.Origin != s.peer || !r.Kind.IsOwn() {
 			return fmt.Errorf("reconciliation log record %d is %v of kind %v: a vassal reconciles only its own transactions", i, r.TxID(), r.Kind)
 		}
-		out, err := s.db.Reconcile(s.ctx, &r)
-		if err != nil {
-			if s.ctx.Err() != nil || errors.Is(err, liege.ErrClosed) {
-				return err
-			}
-			// A procedure that cannot be reconciled here stays pending at
-			// the vassal; it is retried when the log is resent.
-			s.log.Error("replication: could not reconcile a vassal transaction", "txid", r.TxID().String(), "error", err)
-			continue
+	}
+	outs, err := s.db.ReconcileAll(s.ctx, recs)
+	if err != nil {
+		if s.ctx.Err() != nil || errors.Is(err, liege.ErrClosed) {
+			return err
 		}
+		// A procedure that cannot be reconciled here stays pending at the
+		// vassal; it is retried when the log is resent.
+		s.log.Error("replication: could not reconcile a vassal transaction; it stays pending", "error", err)
+	}
+	for _, out := range outs {
 		switch out.Action {
 		case liege.ReconcileReprocessed:
 			s.r.metrics.reconciled.WithLabelValues("reprocessed").Inc()
-			s.log.Info("reconciled: re-executed with the same result", "subject", r.TxID().String(), "as", out.Result.TxID.String())
+			s.log.Info("reconciled: re-executed with the same result", "subject", out.Subject.String(), "as", out.Result.TxID.String())
 		case liege.ReconcileCorrected:
 			s.r.metrics.reconciled.WithLabelValues("corrected").Inc()
-			s.log.Warn("reconciled: re-execution differed; correction committed", "subject", r.TxID().String(), "as", out.Result.TxID.String(), "proc", r.Proc)
+			s.log.Warn("reconciled: re-execution differed; correction committed", "subject", out.Subject.String(), "as", out.Result.TxID.String())
 		case liege.ReconcileSkipped:
 			s.r.metrics.reconciled.WithLabelValues("skipped").Inc()
 		}

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/inspect"
+	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -152,6 +155,26 @@ func TestReplicatedServeProcesses(t *testing.T) {
 	if ha != hb {
 		t.Fatalf("state hashes differ: A %s, B %s", ha, hb)
 	}
+	ia, err := oracle.Load(a.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, err := oracle.Load(b.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := apps.Lookup("kv")
+	rep, err := oracle.Check(ia, ib, oracle.Options{Acked: acked, Invariant: func(st []oracle.Entry) []string {
+		es := make([]liege.Entry, len(st))
+		for i, e := range st {
+			es[i] = liege.Entry{Key: e.Key, Value: e.Value, Version: e.Version}
+		}
+		return app.Check(es)
+	}})
+	if err != nil {
+		t.Fatalf("oracle: %v", err)
+	}
+	t.Logf("oracle: %d transactions in the path, checks %v", rep.PathLength, rep.Checks)
 }
 
 // stateHash recovers a stopped directory's state as journalctl state does

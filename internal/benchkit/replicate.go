@@ -1,0 +1,259 @@
+package benchkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ReplicateConfig is a run of RunReplicate.
+type ReplicateConfig struct {
+	Dir      string
+	Callers  int           // per instance
+	Duration time.Duration // of the load
+	// Rate, if > 0, caps the calls per second of both instances together.
+	Rate int
+	// Contention is the fraction of calls that buy a seat from a small
+	// shared pool both instances sell, so that some conflict.
+	Contention float64
+	ValueSize  int
+	Progress   io.Writer
+}
+
+// Direction is what one direction of the link carried.
+type Direction struct {
+	From, To  string
+	Committed int     // acknowledged at From
+	TxnPerSec float64 // acknowledged at From per second
+	// Lag is from a transaction's acknowledgement at From to its apply at
+	// To (sampled every millisecond).
+	LagP50ms, LagP99ms, LagMaxms float64
+	Sampled                      int
+}
+
+// ReplicateResult is what RunReplicate measured.
+type ReplicateResult struct {
+	Seconds         float64
+	TotalTxnPerSec  float64
+	Directions      [2]Direction
+	Conflicts       float64 // detected on both sides
+	Rollbacks       float64
+	CatchUpSeconds  float64 // after the load, until both were idle
+	Converged       bool
+	CallerErrors    int
+	ConflictRefusal int // calls refused because their seat was taken
+}
+
+// RunReplicate runs a liege and a vassal in this process over loopback TCP,
+// both committing ticket calls, and measures throughput per direction,
+// replication lag and conflicts.
+func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, error) {
+	var res ReplicateResult
+	if cfg.Callers <= 0 {
+		cfg.Callers = 64
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 5 * time.Second
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	regs := [2]*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	ids := [2]string{"A", "B"}
+	var dbs [2]*liege.DB
+	var reps [2]*replicate.Replicator
+	defer func() {
+		for i := range reps {
+			if reps[i] != nil {
+				reps[i].Close()
+			}
+		}
+		for i := range dbs {
+			if dbs[i] != nil {
+				dbs[i].Close()
+			}
+		}
+	}()
+	for i, role := range []string{liege.RoleLiege, liege.RoleVassal} {
+		db, err := liege.Open(liege.Options{Dir: filepath.Join(cfg.Dir, ids[i]), ID: ids[i], PeerID: ids[1-i], Role: role,
+			CheckpointEvery: -1, Logger: quiet, Registerer: regs[i]})
+		if err != nil {
+			return res, err
+		}
+		dbs[i] = db
+		if err := RegisterTicket(db, cfg.ValueSize); err != nil {
+			return res, err
+		}
+	}
+	l, err := link.ListenTCP("127.0.0.1:0", link.Config{Plaintext: true, Logger: quiet})
+	if err != nil {
+		return res, err
+	}
+	defer l.Close()
+	d, err := link.DialTCP(l.Addr(), link.Config{Plaintext: true, Logger: quiet})
+	if err != nil {
+		return res, err
+	}
+	if reps[0], err = replicate.Start(replicate.Config{DB: dbs[0], Cluster: "bench", Listener: l, Logger: quiet, Registerer: regs[0]}); err != nil {
+		return res, err
+	}
+	if reps[1], err = replicate.Start(replicate.Config{DB: dbs[1], Cluster: "bench", Dialer: d, Logger: quiet, Registerer: regs[1]}); err != nil {
+		return res, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = errors.Join(reps[0].WaitIdle(wctx), reps[1].WaitIdle(wctx))
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("the link did not come up: %w", err)
+	}
+
+	// acked[i][oseq] is when instance i acknowledged its OSeq.
+	var acked [2]sync.Map
+	var committed [2]atomic.Int64
+	var errs, taken atomic.Int64
+	var limiter <-chan time.Time
+	if cfg.Rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(cfg.Rate))
+		defer t.Stop()
+		limiter = t.C
+	}
+	lctx, stop := context.WithTimeout(ctx, cfg.Duration)
+	defer stop()
+	var seq atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range dbs {
+		for c := 0; c < cfg.Callers; c++ {
+			wg.Add(1)
+			go func(i, c int) {
+				defer wg.Done()
+				rng := uint64(c*2+i)*0x9e3779b97f4a7c15 + 1
+				for lctx.Err() == nil {
+					if limiter != nil {
+						select {
+						case <-limiter:
+						case <-lctx.Done():
+							return
+						}
+					}
+					n := seq.Add(1)
+					rng ^= rng << 13
+					rng ^= rng >> 7
+					rng ^= rng << 17
+					args := TicketFor(n)
+					if cfg.Contention > 0 && float64(rng%10000)/10000 < cfg.Contention {
+						args.Seat = -int64(rng % 64) // the shared pool
+					}
+					r, err := dbs[i].Call(context.Background(), ProcName, args)
+					if err != nil {
+						if errors.Is(err, ErrSeatTaken) {
+							taken.Add(1)
+						} else {
+							errs.Add(1)
+						}
+						continue
+					}
+					acked[i].Store(r.TxID.OSeq, time.Now())
+					committed[i].Add(1)
+				}
+			}(i, c)
+		}
+	}
+	// Sample each side's watermark of the other every millisecond.
+	var lags [2][]time.Duration
+	sampleDone := make(chan struct{})
+	go func() {
+		defer close(sampleDone)
+		var seen [2]uint64
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+			case <-lctx.Done():
+				return
+			}
+			now := time.Now()
+			for i := range dbs {
+				wm := dbs[1-i].Repl().PeerWatermark // the peer's watermark of i's OSeqs
+				for o := seen[i] + 1; o <= wm; o++ {
+					if v, ok := acked[i].LoadAndDelete(o); ok {
+						lags[i] = append(lags[i], max(0, now.Sub(v.(time.Time))))
+					}
+				}
+				seen[i] = max(seen[i], wm)
+			}
+		}
+	}()
+	wg.Wait()
+	elapsed := time.Since(start)
+	<-sampleDone
+	t0 := time.Now()
+	wctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	for {
+		if err := errors.Join(reps[0].WaitIdle(wctx), reps[1].WaitIdle(wctx)); err != nil {
+			return res, fmt.Errorf("replication did not catch up after the load: %w", err)
+		}
+		if reps[0].Status().Idle() && reps[1].Status().Idle() {
+			break
+		}
+	}
+	res.CatchUpSeconds = time.Since(t0).Seconds()
+	res.Seconds = elapsed.Seconds()
+	for i := range dbs {
+		n := committed[i].Load()
+		dir := Direction{From: ids[i], To: ids[1-i], Committed: int(n), TxnPerSec: float64(n) / elapsed.Seconds(), Sampled: len(lags[i])}
+		if l := lags[i]; len(l) > 0 {
+			slices.Sort(l)
+			ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+			dir.LagP50ms, dir.LagP99ms, dir.LagMaxms = ms(l[len(l)/2]), ms(l[len(l)*99/100]), ms(l[len(l)-1])
+		}
+		res.Directions[i] = dir
+		res.TotalTxnPerSec += dir.TxnPerSec
+		m, err := gatherAll(regs[i])
+		if err != nil {
+			return res, err
+		}
+		res.Conflicts += m["liege_conflicts_total"]
+		res.Rollbacks += m["liege_rollbacks_total"]
+	}
+	res.CallerErrors, res.ConflictRefusal = int(errs.Load()), int(taken.Load())
+	ha, err1 := dbs[0].Hash(ctx)
+	hb, err2 := dbs[1].Hash(ctx)
+	if err := errors.Join(err1, err2); err != nil {
+		return res, err
+	}
+	res.Converged = ha == hb
+	return res, nil
+}
+
+// gatherAll sums every metric family's counters and gauges by name.
+func gatherAll(reg *prometheus.Registry) (map[string]float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				out[mf.GetName()] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[mf.GetName()] += m.Gauge.GetValue()
+			}
+		}
+	}
+	return out, nil
+}
