@@ -73,7 +73,7 @@ type session struct {
 func newSession(r *Replicator, c link.Conn) *session {
 	s := &session{r: r, db: r.db, conn: c, id: r.db.ID(), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		reconWake: make(chan struct{}, 1),
-		dec: journal.NewDecoder()}
+		dec:       journal.NewDecoder()}
 	s.log = r.log.With("remote", c.RemoteAddr())
 	s.ctx, s.cancel = context.WithCancel(r.ctx)
 	return s
