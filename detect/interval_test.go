@@ -15,8 +15,7 @@ import (
 
 // The alphabet of the brute-force checks. Bound keys have at most two
 // bytes, so every key that can witness an overlap ("", a bound's key, or
-// that key + "\x00") has at most three, and allKeys holds them all: the
-// brute force over allKeys is exact.
+// that key + "\x00") has at most three, and allKeys holds them all.
 var (
 	alphabet = []byte{0, 'a', 'b'}
 	allKeys  = func() [][]byte {
@@ -34,118 +33,11 @@ var (
 	}()
 )
 
-// member is the definition of k in iv, written without nonEmpty.
-func member(iv interval, k []byte) bool {
-	if !iv.lo.unbounded {
-		c := bytes.Compare(k, iv.lo.key)
-		if c < 0 || c == 0 && !iv.lo.inclusive {
-			return false
-		}
-	}
-	if !iv.hi.unbounded {
-		c := bytes.Compare(k, iv.hi.key)
-		if c > 0 || c == 0 && !iv.hi.inclusive {
-			return false
-		}
-	}
-	return true
-}
-
-func bruteOverlaps(a, b interval) bool {
-	for _, k := range allKeys {
-		if member(a, k) && member(b, k) {
-			return true
-		}
-	}
-	return false
-}
-
 func shortKey() *rapid.Generator[[]byte] {
 	return rapid.SliceOfN(rapid.SampledFrom(alphabet), 0, 2)
 }
 
-func boundGen() *rapid.Generator[bound] {
-	return rapid.Custom(func(t *rapid.T) bound {
-		return newBound(shortKey().Draw(t, "key"), rapid.IntRange(0, 4).Draw(t, "unbounded") == 0, rapid.Bool().Draw(t, "inclusive"))
-	})
-}
-
-func intervalGen() *rapid.Generator[interval] {
-	return rapid.Custom(func(t *rapid.T) interval {
-		if rapid.IntRange(0, 4).Draw(t, "point") == 0 {
-			return pointInterval(shortKey().Draw(t, "k"))
-		}
-		return interval{lo: boundGen().Draw(t, "lo"), hi: boundGen().Draw(t, "hi")}
-	})
-}
-
-func TestNonEmptyEdges(t *testing.T) {
-	b := func(k string, incl bool) bound { return newBound([]byte(k), false, incl) }
-	inf := newBound(nil, true, false)
-	for _, c := range []struct {
-		lo, hi bound
-		want   bool
-	}{
-		{b("a", false), b("a\x00", false), false}, // nothing between a key and the next one
-		{b("a", false), b("a\x00", true), true},
-		{b("a", true), b("a\x00", false), true},
-		{b("a", false), b("a\x00\x00", false), true}, // a\x00 is inside
-		{b("a", false), b("b", false), true},
-		{b("a", true), b("a", true), true},
-		{b("a", true), b("a", false), false},
-		{b("b", true), b("a", true), false},
-		{inf, b("", false), false}, // nothing below the empty key
-		{inf, b("", true), true},
-		{b("", false), inf, true},
-		{inf, inf, true},
-		{b("\xff", false), inf, true},
-	} {
-		if got := nonEmpty(&c.lo, &c.hi); got != c.want {
-			t.Errorf("nonEmpty(%v) = %v, want %v", interval{c.lo, c.hi}, got, c.want)
-		}
-	}
-}
-
-// The interval algebra against the definition, over every witness key.
-func TestIntervalAlgebra(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		a, q := intervalGen().Draw(t, "a"), intervalGen().Draw(t, "q")
-		if got, want := a.overlaps(&q), bruteOverlaps(a, q); got != want {
-			t.Fatalf("%v overlaps %v = %v, want %v", a, q, got, want)
-		}
-		if got, want := nonEmpty(&a.lo, &a.hi), bruteOverlaps(a, a); got != want {
-			t.Fatalf("nonEmpty(%v) = %v, want %v", a, got, want)
-		}
-		// The bound orders agree with inclusion of the key sets, and the
-		// key order with bytes.Compare.
-		inf := newBound(nil, true, false)
-		for _, k := range allKeys {
-			if cmpLower(&a.lo, &q.lo) <= 0 && member(interval{lo: q.lo, hi: inf}, k) && !member(interval{lo: a.lo, hi: inf}, k) {
-				t.Fatalf("lower %v <= %v but %q is above only the second", a, q, k)
-			}
-			if cmpUpper(&a.hi, &q.hi) <= 0 && member(interval{lo: inf, hi: a.hi}, k) && !member(interval{lo: inf, hi: q.hi}, k) {
-				t.Fatalf("upper %v <= %v but %q is below only the first", a, q, k)
-			}
-		}
-		if got, want := cmpKeys(&a.lo, &q.hi), bytes.Compare(a.lo.key, q.hi.key); got != want {
-			t.Fatalf("cmpKeys(%q, %q) = %d, want %d", a.lo.key, q.hi.key, got, want)
-		}
-		// A range read converts to the interval journal.RangeRead.Contains
-		// describes.
-		r := journal.RangeRead{Lo: shortKey().Draw(t, "lo"), Hi: shortKey().Draw(t, "hi"),
-			LoInclusive: rapid.Bool().Draw(t, "li"), HiInclusive: rapid.Bool().Draw(t, "hi")}
-		iv := rangeInterval(&r)
-		for _, k := range allKeys {
-			p := pointInterval(k)
-			if r.Contains(k) != member(iv, k) || member(iv, k) != iv.overlaps(&p) || contains(&r, k) != r.Contains(k) {
-				t.Fatalf("range %+v as %v: key %q: Contains %v, member %v, overlaps %v, contains %v",
-					r, iv, k, r.Contains(k), member(iv, k), iv.overlaps(&p), contains(&r, k))
-			}
-		}
-	})
-}
-
-// longKey draws keys around the 16 bytes bound keeps inline: a run of 'a's
+// longKey draws keys around the 15 bytes an order key holds: a run of 'a's
 // of 0 to 18 bytes, then up to 3 bytes of the alphabet.
 func longKey() *rapid.Generator[[]byte] {
 	return rapid.Custom(func(t *rapid.T) []byte {
@@ -154,36 +46,89 @@ func longKey() *rapid.Generator[[]byte] {
 	})
 }
 
-// Long keys: the inline prefixes compare like bytes.Compare, and nonEmpty
-// agrees with its definition: the smallest key above lo ("" for -inf, lo's
-// key if inclusive, else lo's key + "\x00") is below hi.
-func TestLongKeys(t *testing.T) {
+func rangeGen(key *rapid.Generator[[]byte]) *rapid.Generator[journal.RangeRead] {
+	return rapid.Custom(func(t *rapid.T) journal.RangeRead {
+		r := journal.RangeRead{LoInclusive: rapid.Bool().Draw(t, "loIncl"), HiInclusive: rapid.Bool().Draw(t, "hiIncl")}
+		if rapid.IntRange(0, 4).Draw(t, "loInf") > 0 {
+			r.Lo = key.Draw(t, "lo")
+		}
+		if rapid.IntRange(0, 4).Draw(t, "hiInf") > 0 {
+			r.Hi = key.Draw(t, "hi")
+		}
+		return r
+	})
+}
+
+func cmpOkey(a, b okey) int {
+	if c := cmp.Compare(a.hi, b.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+func (s span) has(o okey) bool { return !o.less(s.lo) && !s.hi.less(o) }
+
+func (s span) overlaps(q span) bool { return !s.hi.less(q.lo) && !q.hi.less(s.lo) }
+
+// Order keys are monotone, and exact for keys of at most 15 bytes.
+func TestOrderKey(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		a, b := longKey().Draw(t, "a"), longKey().Draw(t, "b")
-		ba, bb := newBound(a, false, true), newBound(b, false, true)
-		if got, want := cmpKeys(&ba, &bb), bytes.Compare(a, b); got != want {
-			t.Fatalf("cmpKeys(%q, %q) = %d, want %d", a, b, got, want)
+		c, want := cmpOkey(orderKey(a), orderKey(b)), bytes.Compare(a, b)
+		if len(a) < 16 && len(b) < 16 && c != want || c != 0 && c != want {
+			t.Fatalf("order keys of %q, %q compare %d, the keys %d", a, b, c, want)
 		}
-		if got, want := isSuccessor(a, b), bytes.Equal(b, append(bytes.Clone(a), 0)); got != want {
-			t.Fatalf("isSuccessor(%q, %q) = %v, want %v", a, b, got, want)
+	})
+	for _, k := range []string{"", "\x00", "a", "a\x00", "aaaaaaaaaaaaaaa", "aaaaaaaaaaaaaaa\x00", "aaaaaaaaaaaaaab"} {
+		if o := orderKey([]byte(k)); byte(o.lo) != byte(min(len(k), 16)) {
+			t.Errorf("order key of %q is %v", k, o)
 		}
-		lo := newBound(a, rapid.IntRange(0, 5).Draw(t, "loInf") == 0, rapid.Bool().Draw(t, "loIncl"))
-		hi := newBound(b, rapid.IntRange(0, 5).Draw(t, "hiInf") == 0, rapid.Bool().Draw(t, "hiIncl"))
-		smallest := []byte{}
-		if !lo.unbounded {
-			smallest = bytes.Clone(lo.key)
-			if !lo.inclusive {
-				smallest = append(smallest, 0)
+	}
+}
+
+// A range read's span holds the order key of every key in the range, and of
+// no short key outside it.
+func TestRangeSpan(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		keys := shortKey()
+		if rapid.Bool().Draw(t, "long") {
+			keys = longKey()
+		}
+		r := rangeGen(keys).Draw(t, "r")
+		s, ok := rangeSpan(&r)
+		probes := append(slices.Clone(allKeys), rapid.SliceOfN(longKey(), 20, 20).Draw(t, "probes")...)
+		for _, k := range [][]byte{r.Lo, r.Hi} {
+			probes = append(probes, k, append(bytes.Clone(k), 0), append(bytes.Clone(k), 'a'))
+			if len(k) > 0 {
+				probes = append(probes, k[:len(k)-1])
 			}
 		}
-		if got, want := nonEmpty(&lo, &hi), member(interval{lo: lo, hi: hi}, smallest); got != want {
-			t.Fatalf("nonEmpty(%v) = %v, want %v", interval{lo, hi}, got, want)
+		for _, k := range probes {
+			in := ok && s.has(orderKey(k))
+			if r.Contains(k) && !in || len(k) < 16 && in && !r.Contains(k) {
+				t.Fatalf("range %q %v %q %v as %v (non-empty %v): key %q: contained %v, in the span %v",
+					r.Lo, r.LoInclusive, r.Hi, r.HiInclusive, s, ok, k, r.Contains(k), in)
+			}
+			if contains(&r, k) != r.Contains(k) {
+				t.Fatalf("contains(%+v, %q) = %v", r, k, contains(&r, k))
+			}
 		}
 	})
 }
 
-type liveInterval struct {
-	iv     interval
+func spanGen() *rapid.Generator[span] {
+	return rapid.Custom(func(t *rapid.T) span {
+		if rapid.IntRange(0, 4).Draw(t, "point") == 0 {
+			return pointSpan(shortKey().Draw(t, "k"))
+		}
+		r := rangeGen(shortKey()).Draw(t, "r")
+		s, _ := rangeSpan(&r) // empty spans too: the tree must cope
+		return s
+	})
+}
+
+type liveSpan struct {
+	s      span
 	seq    uint64
 	val    int
 	handle itHandle
@@ -191,16 +136,16 @@ type liveInterval struct {
 
 // The interval tree against a list, through random inserts, deletes and
 // queries, with the tree's invariants checked after every change. Small
-// trees stay in one node, so most runs use many intervals.
+// trees stay in one node, so most runs use many spans.
 func TestIntervalTreeMatchesBruteForce(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var tree intervalTree[int]
-		var live []liveInterval
+		var live []liveSpan
 		seq := uint64(0)
 		for step := range rapid.IntRange(1, 600).Draw(t, "steps") {
 			switch op := rapid.IntRange(0, 9).Draw(t, "op"); {
 			case op < 6 || len(live) == 0:
-				iv := intervalGen().Draw(t, "iv")
+				s := spanGen().Draw(t, "s")
 				// Sequence numbers mostly increase, as OSeqs do, but the
 				// tree must not depend on it.
 				if rapid.IntRange(0, 3).Draw(t, "jump") > 0 {
@@ -208,8 +153,8 @@ func TestIntervalTreeMatchesBruteForce(t *testing.T) {
 				} else {
 					seq = uint64(rapid.IntRange(0, 400).Draw(t, "seq"))
 				}
-				x := liveInterval{iv: iv, seq: seq, val: step}
-				x.handle = tree.insert(iv, seq, step)
+				x := liveSpan{s: s, seq: seq, val: step}
+				x.handle = tree.insert(s, seq, step)
 				live = append(live, x)
 			case op < 8:
 				// Delete mostly the oldest (Prune) or the newest
@@ -229,7 +174,7 @@ func TestIntervalTreeMatchesBruteForce(t *testing.T) {
 					}
 				}
 			default:
-				q := intervalGen().Draw(t, "q")
+				q := spanGen().Draw(t, "q")
 				after := uint64(rapid.IntRange(0, 420).Draw(t, "after"))
 				upTo := uint64(rapid.IntRange(0, 420).Draw(t, "upTo"))
 				if rapid.Bool().Draw(t, "unboundedUpTo") {
@@ -241,7 +186,7 @@ func TestIntervalTreeMatchesBruteForce(t *testing.T) {
 				got := tree.overlapping(&q, after, upTo, nil)
 				var want []int
 				for _, x := range live {
-					if x.seq > after && x.seq <= upTo && bruteOverlaps(x.iv, q) {
+					if x.seq > after && x.seq <= upTo && x.s.overlaps(q) {
 						want = append(want, x.val)
 					}
 				}
@@ -259,14 +204,14 @@ func TestIntervalTreeMatchesBruteForce(t *testing.T) {
 
 // cmpHandle orders tree keys: lower bound, then id.
 func cmpHandle(a, b *itHandle) int {
-	if c := cmpLower(&a.lo, &b.lo); c != 0 {
+	if c := cmpOkey(a.lo, b.lo); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.id, b.id)
 }
 
 // checkTree checks the B+ tree's shape, order, keys and summaries.
-func checkTree[V any](t *intervalTree[V]) error {
+func checkTree[V comparable](t *intervalTree[V]) error {
 	if t.root == nil {
 		if t.n != 0 || t.height != 0 {
 			return fmt.Errorf("empty tree with n %d, height %d", t.n, t.height)
@@ -274,6 +219,7 @@ func checkTree[V any](t *intervalTree[V]) error {
 		return nil
 	}
 	count := 0
+	var zero V
 	// walk checks the subtree at n, whose keys must lie in [lo, hi) (nil:
 	// unbounded).
 	var walk func(n *itNode[V], level int, lo, hi *itHandle) error
@@ -282,17 +228,24 @@ func checkTree[V any](t *intervalTree[V]) error {
 			return fmt.Errorf("node at level %d has %d slots", level, n.n)
 		}
 		for i := range itMax {
-			if i >= n.n && (n.lo[i].key != nil || n.hi[i].key != nil || n.child[i] != nil) {
+			if i >= n.n && (n.val[i] != zero || n.child[i] != nil) {
 				return fmt.Errorf("slot %d at level %d is past the end but not cleared", i, level)
 			}
 		}
 		for i := range n.n {
 			key := &itHandle{lo: n.lo[i], id: n.id[i]}
-			if n.loPre[i] != loPre(&n.lo[i]) || n.hiPre[i] != hiPre(&n.hi[i]) {
-				return fmt.Errorf("slot %d at level %d: pres out of date", i, level)
-			}
 			if lo != nil && cmpHandle(key, lo) < 0 || hi != nil && cmpHandle(key, hi) >= 0 {
 				return fmt.Errorf("slot %d at level %d (id %d) outside its subtree's key range", i, level, key.id)
+			}
+			pm := n.hi[i]
+			if i > 0 && pm.less(n.pm[i-1]) {
+				pm = n.pm[i-1]
+			}
+			if pm != n.pm[i] {
+				return fmt.Errorf("slot %d at level %d: prefix max %v, want %v", i, level, n.pm[i], pm)
+			}
+			if i+1 < n.n && cmpHandle(key, &itHandle{lo: n.lo[i+1], id: n.id[i+1]}) >= 0 {
+				return fmt.Errorf("slots %d, %d at level %d out of order", i, i+1, level)
 			}
 			if level == 0 {
 				if n.minSeq[i] != n.maxSeq[i] {
@@ -311,12 +264,12 @@ func checkTree[V any](t *intervalTree[V]) error {
 			c := n.child[i]
 			hiB, minSeq, maxSeq := c.hi[0], c.minSeq[0], c.maxSeq[0]
 			for j := 1; j < c.n; j++ {
-				if cmpUpper(&c.hi[j], &hiB) > 0 {
+				if hiB.less(c.hi[j]) {
 					hiB = c.hi[j]
 				}
 				minSeq, maxSeq = min(minSeq, c.minSeq[j]), max(maxSeq, c.maxSeq[j])
 			}
-			if cmpUpper(&hiB, &n.hi[i]) != 0 || minSeq != n.minSeq[i] || maxSeq != n.maxSeq[i] {
+			if hiB != n.hi[i] || minSeq != n.minSeq[i] || maxSeq != n.maxSeq[i] {
 				return fmt.Errorf("slot %d at level %d: summary (%v, %d, %d), want (%v, %d, %d)",
 					i, level, n.hi[i], n.minSeq[i], n.maxSeq[i], hiB, minSeq, maxSeq)
 			}
@@ -330,14 +283,13 @@ func checkTree[V any](t *intervalTree[V]) error {
 		return err
 	}
 	if count != t.n {
-		return fmt.Errorf("tree holds %d intervals, len says %d", count, t.n)
+		return fmt.Errorf("tree holds %d spans, len says %d", count, t.n)
 	}
 	return nil
 }
 
-// A tree several levels high: many intervals, deleted from the front, the
-// back and the middle, with queries checked against a scan (using overlaps,
-// which TestIntervalAlgebra checks against the definition).
+// A tree several levels high: many spans, deleted from the front, the back
+// and the middle, with queries checked against a scan.
 func TestIntervalTreeLarge(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	key := func() []byte {
@@ -346,39 +298,42 @@ func TestIntervalTreeLarge(t *testing.T) {
 		}
 		return binary.BigEndian.AppendUint32([]byte("k"), r.Uint32N(1<<16))
 	}
-	randInterval := func() interval {
+	randSpan := func() span {
 		switch r.IntN(10) {
 		case 0:
-			return pointInterval(key())
+			return pointSpan(key())
 		case 1:
-			return interval{lo: newBound(nil, true, false), hi: newBound(key(), false, r.IntN(2) == 0)}
+			s, _ := rangeSpan(&journal.RangeRead{Hi: key(), HiInclusive: r.IntN(2) == 0})
+			return s
 		case 2:
-			return interval{lo: newBound(key(), false, r.IntN(2) == 0), hi: newBound(nil, true, false)}
+			s, _ := rangeSpan(&journal.RangeRead{Lo: key(), LoInclusive: r.IntN(2) == 0})
+			return s
 		}
 		lo, hi := key(), key()
 		if bytes.Compare(lo, hi) > 0 && r.IntN(8) > 0 {
 			lo, hi = hi, lo
 		}
-		return interval{lo: newBound(lo, false, r.IntN(2) == 0), hi: newBound(hi, false, r.IntN(2) == 0)}
+		s, _ := rangeSpan(&journal.RangeRead{Lo: lo, Hi: hi, LoInclusive: r.IntN(2) == 0, HiInclusive: r.IntN(2) == 0})
+		return s
 	}
 	var tree intervalTree[int]
-	var live []liveInterval
+	var live []liveSpan
 	check := func(phase string) {
 		t.Helper()
 		if err := checkTree(&tree); err != nil {
 			t.Fatalf("%s: %v", phase, err)
 		}
 		for range 200 {
-			q := randInterval()
+			q := randSpan()
 			if r.IntN(3) == 0 {
-				q = pointInterval(key())
+				q = pointSpan(key())
 			}
 			after := r.Uint64N(uint64(len(live)) + 2)
 			upTo := after + r.Uint64N(uint64(len(live))+2)
 			got := tree.overlapping(&q, after, upTo, nil)
 			var want []int
 			for _, x := range live {
-				if x.seq > after && x.seq <= upTo && x.iv.overlaps(&q) {
+				if x.seq > after && x.seq <= upTo && x.s.overlaps(q) {
 					want = append(want, x.val)
 				}
 			}
@@ -393,8 +348,8 @@ func TestIntervalTreeLarge(t *testing.T) {
 	add := func(n int) {
 		for range n {
 			seq++
-			iv := randInterval()
-			live = append(live, liveInterval{iv: iv, seq: uint64(seq), val: seq, handle: tree.insert(iv, uint64(seq), seq)})
+			s := randSpan()
+			live = append(live, liveSpan{s: s, seq: uint64(seq), val: seq, handle: tree.insert(s, uint64(seq), seq)})
 		}
 	}
 	add(30_000)

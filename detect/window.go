@@ -3,6 +3,7 @@ package detect
 import (
 	"cmp"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"sort"
@@ -20,36 +21,46 @@ import (
 // is a range of OSeqs, found by binary search, and every index below is
 // asked for a range of OSeqs:
 //
-//   - keys: for each key, the own transactions that Set/Delete it, that only
-//     Add to it, and that point-read it, each list in OSeq order so that a
-//     run is a sub-slice found by binary search. A point key of t costs one
-//     map lookup and a binary search per list, whatever the window size.
+//   - keys: for each key's 64-bit hash (keyTable), the own transactions that
+//     Set/Delete it, that only Add to it, and that point-read it, each list
+//     in OSeq order so that a run is a sub-slice found by binary search. A
+//     point key of t costs one probe of the table and a binary search per
+//     list, whatever the window size.
 //   - writes: every (own transaction, written key) as a point in an interval
-//     tree, asked for the points inside each range t read (use check,
-//     phantoms).
-//   - ranges: every range an own transaction read, in an interval tree,
-//     asked for the ranges holding each key t wrote (mirror use check,
-//     phantoms).
+//     tree of order keys (see okey), asked for the points inside each range
+//     t read (use check, phantoms).
+//   - ranges: every range an own transaction read, as a span of order keys
+//     in an interval tree, asked for the spans holding each key t wrote
+//     (mirror use check, phantoms).
 //
 // The interval trees cost O(log n + answers) and skip subtrees whose OSeqs
 // lie outside the run asked for, so own writes inside a wide range of t that
 // are clock-after t are not even visited (a B-tree of keys would visit them
 // all).
 //
-// Every own transaction found conflicts with t by construction; Check then
-// calls Conflict on it for the check that fires first and the witness key,
-// so that Check returns exactly what a scan of the window would.
+// The indexes find every own transaction that conflicts with t, and maybe a
+// few that do not: keys sharing a hash share lists, and keys longer than 15
+// bytes may share an order key (both rare). Check evaluates Conflict on
+// every candidate (conflict, from order keys kept in the entry: the same
+// answer, without touching the Txn), keeping those that conflict, with the
+// check that fires first and the witness key, so that Check returns exactly
+// what a scan of the window would.
 type Window struct {
 	own    []slot   // in OSeq (= position = clock) order
 	hlcs   []uint64 // the HLCs of own, apart for the binary search of Check
-	keys   map[string]*keyIndex
+	keys   keyTable
 	writes intervalTree[*entry]
 	ranges intervalTree[*entry]
+	seed   maphash.Seed
 
 	lastOSeq uint64   // largest OSeq ever added: OSeqs are never reused
 	mark     uint64   // generation for deduplicating candidates in one query
 	cands    []*entry // scratch: the candidates of one query
 	found    []*entry // scratch: the answer of one tree query
+	in       fastTxn  // scratch: the incoming transaction of one query
+	hs       []uint64 // scratch: the hashes of its keys
+	sink     uint64   // what touch read, so that the reads stay
+	collide  bool     // tests: weak hashes, so that keys share lists
 }
 
 // slot is one own transaction in the window, with its OSeq inline.
@@ -60,33 +71,17 @@ type slot struct {
 
 // entry is one own transaction in the window.
 type entry struct {
-	txn    *Txn
-	oseq   uint64
-	mark   uint64
-	points []itHandle // in w.writes
-	ranges []itHandle // in w.ranges
+	fastTxn // txn and its order keys, for conflict
+	oseq    uint64
+	mark    uint64
+	points  []itHandle // in w.writes
+	ranges  []itHandle // in w.ranges
+	inline  [entryKeys]fkey
 }
 
-// keyIndex lists the own transactions in the window touching one key, each
-// list in OSeq order. (The map holds pointers: with the lists inline, its
-// slots are four times larger and lookups miss the caches more.)
-type keyIndex struct {
-	key   string
-	lists [3][]ref
-}
-
-// The lists of a keyIndex.
-const (
-	listSet  = iota // transactions that Set or Delete the key (and maybe Add to it)
-	listAdd         // transactions whose only writes to the key are Adds
-	listRead        // transactions that point-read the key
-)
-
-// ref is an entry in a key list, with its OSeq inline for the binary search.
-type ref struct {
-	oseq uint64
-	e    *entry
-}
+// entryKeys is the number of keys of fastTxn an entry holds inline: ten
+// keys and a range.
+const entryKeys = 12
 
 // Hit is one own transaction that conflicts with an incoming one: the first
 // check that fired and a key that witnesses it (see Conflict).
@@ -98,7 +93,16 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{keys: make(map[string]*keyIndex)}
+	return &Window{seed: maphash.MakeSeed()}
+}
+
+// hash returns the hash of key k in the key table: never 0.
+func (w *Window) hash(k []byte) uint64 {
+	h := maphash.Bytes(w.seed, k)
+	if w.collide {
+		h &= 3 << 62
+	}
+	return h | 1
 }
 
 // Len returns the number of own transactions in the window.
@@ -123,22 +127,21 @@ func (w *Window) Add(o *Txn) {
 		}
 	}
 	w.lastOSeq = o.ID.OSeq
-	e := &entry{txn: o, oseq: o.ID.OSeq}
+	e := &entry{oseq: o.ID.OSeq}
+	e.set(o, e.inline[:])
 	w.own = append(w.own, slot{oseq: o.ID.OSeq, e: e})
 	w.hlcs = append(w.hlcs, o.HLC)
 	eachKey(o, func(key []byte, list int) {
-		ki := w.keys[string(key)]
-		if ki == nil {
-			ki = &keyIndex{key: string(key)}
-			w.keys[ki.key] = ki
-		}
-		ki.lists[list] = append(ki.lists[list], ref{e.oseq, e})
+		kl := w.keys.insert(w.hash(key))
+		kl[list] = append(kl[list], ref{e.oseq, e})
 		if list != listRead {
-			e.points = append(e.points, w.writes.insert(pointInterval(key), e.oseq, e))
+			e.points = append(e.points, w.writes.insert(pointSpan(key), e.oseq, e))
 		}
 	})
 	for i := range o.Ranges {
-		e.ranges = append(e.ranges, w.ranges.insert(rangeInterval(&o.Ranges[i]), e.oseq, e))
+		if s, ok := rangeSpan(&o.Ranges[i]); ok {
+			e.ranges = append(e.ranges, w.ranges.insert(s, e.oseq, e))
+		}
 	}
 }
 
@@ -192,8 +195,12 @@ func (w *Window) TruncateFrom(pos uint64) {
 // lists.
 func (w *Window) remove(e *entry, front bool) {
 	eachKey(e.txn, func(key []byte, list int) {
-		ki := w.keys[string(key)]
-		l := ki.lists[list]
+		h := w.hash(key)
+		kl := w.keys.find(h)
+		if kl == nil {
+			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, e.txn.ID))
+		}
+		l := kl[list]
 		switch {
 		case front && len(l) > 0 && l[0].e == e:
 			l[0] = ref{}
@@ -207,9 +214,9 @@ func (w *Window) remove(e *entry, front bool) {
 		if len(l) == 0 {
 			l = nil // let the backing array go
 		}
-		ki.lists[list] = l
-		if ki.lists[listSet] == nil && ki.lists[listAdd] == nil && ki.lists[listRead] == nil {
-			delete(w.keys, ki.key)
+		kl[list] = l
+		if kl[listSet] == nil && kl[listAdd] == nil && kl[listRead] == nil {
+			w.keys.remove(h)
 		}
 	})
 	for _, h := range e.points {
@@ -225,14 +232,21 @@ func (w *Window) remove(e *entry, front bool) {
 // fires for the pair and its witness key (as Conflict(o, t) returns them),
 // sorted by o.Pos ascending.
 func (w *Window) Check(t *Txn) []Hit {
+	defer w.done()
 	cands := w.candidates(t)
 	if len(cands) == 0 {
 		return nil
 	}
 	slices.SortFunc(cands, func(a, b *entry) int { return cmp.Compare(a.oseq, b.oseq) })
-	hits := make([]Hit, len(cands))
-	for i, e := range cands {
-		hits[i] = hit(e, t)
+	w.sink += touch(cands)
+	var hits []Hit
+	for _, e := range cands {
+		if check, key, ok := conflict(&e.fastTxn, &w.in); ok {
+			if hits == nil {
+				hits = make([]Hit, 0, len(cands))
+			}
+			hits = append(hits, Hit{Own: e.txn, Check: check, Key: key})
+		}
 	}
 	return hits
 }
@@ -240,34 +254,48 @@ func (w *Window) Check(t *Txn) []Hit {
 // First returns the Hit of Check(t) with the earliest position: the own
 // transaction a vassal rolls back to.
 func (w *Window) First(t *Txn) (Hit, bool) {
-	var first *entry
-	for _, e := range w.candidates(t) {
-		if first == nil || e.oseq < first.oseq {
-			first = e
+	defer w.done()
+	cands := w.candidates(t)
+	slices.SortFunc(cands, func(a, b *entry) int { return cmp.Compare(a.oseq, b.oseq) })
+	w.sink += touch(cands)
+	for _, e := range cands {
+		if check, key, ok := conflict(&e.fastTxn, &w.in); ok {
+			return Hit{Own: e.txn, Check: check, Key: key}, true
 		}
 	}
-	if first == nil {
-		return Hit{}, false
-	}
-	return hit(first, t), true
+	return Hit{}, false
 }
 
-func hit(e *entry, t *Txn) Hit {
-	check, key, ok := Conflict(e.txn, t)
-	if !ok {
-		panic(fmt.Sprintf("detect: window index broken: it found own %v for incoming %v, but they do not conflict", e.txn.ID, t.ID))
-	}
-	return Hit{Own: e.txn, Check: check, Key: key}
+// done lets go of the incoming transaction and the candidates.
+func (w *Window) done() {
+	clear(w.in.keys)
+	w.in.txn = nil
+	clear(w.cands)
 }
 
-// candidates returns the own transactions in the window that conflict with
-// t, each once, in no particular order. The slice is scratch space of w.
+// touch reads the keys of the candidates, in a loop that does nothing else,
+// so that their cache misses overlap rather than come one by one in
+// conflict.
+func touch(cands []*entry) (x uint64) {
+	for _, e := range cands {
+		if k := e.keys; len(k) > 0 {
+			x += k[0].ok.lo + k[len(k)/2].ok.lo + k[len(k)-1].ok.lo
+		}
+	}
+	return x
+}
+
+// candidates returns the own transactions in the window that may conflict
+// with t, each once, in no particular order: every one that does, and maybe
+// a few that do not (when keys share a hash or an order key). The slice is
+// scratch space of w.
 func (w *Window) candidates(t *Txn) []*entry {
 	w.mark++
 	w.cands = w.cands[:0]
 	if len(w.own) == 0 {
 		return nil
 	}
+	w.in.set(t, w.in.keys)
 	// The runs of OSeqs, as (after, upTo]: the unseen ones, (unseen, max];
 	// those clock-before t, (unseen, useUpTo]; those clock-after t,
 	// (mirrorAfter, max].
@@ -286,35 +314,48 @@ func (w *Window) candidates(t *Txn) []*entry {
 		mirrorAfter = max(unseen, w.own[j].oseq-1)
 	}
 
+	// The hashes of t's keys, writes then reads, with their slots in the
+	// key table touched in a loop that does nothing else (see touch).
+	hs := w.hs[:0]
 	for _, wr := range t.Writes {
-		if ki := w.keys[string(wr.Key)]; ki != nil {
+		hs = append(hs, w.hash(wr.Key))
+	}
+	for _, k := range t.Reads {
+		hs = append(hs, w.hash(k))
+	}
+	w.hs = hs
+	w.sink += w.keys.touch(hs)
+
+	for x, wr := range t.Writes {
+		if kl := w.keys.find(hs[x]); kl != nil {
 			// update: own Set/Delete of the key, and own Add unless t's
 			// write is an Add too.
-			w.addRun(ki.lists[listSet], unseen, math.MaxUint64)
+			w.addRun(kl[listSet], unseen, math.MaxUint64)
 			if !wr.Add {
-				w.addRun(ki.lists[listAdd], unseen, math.MaxUint64)
+				w.addRun(kl[listAdd], unseen, math.MaxUint64)
 			}
 			// mirror use, point reads.
-			w.addRun(ki.lists[listRead], mirrorAfter, math.MaxUint64)
+			w.addRun(kl[listRead], mirrorAfter, math.MaxUint64)
 		}
 		// mirror use, own ranges holding the key (phantoms).
-		q := pointInterval(wr.Key)
+		q := span{w.in.keys[x].ok, w.in.keys[x].ok}
 		w.found = w.ranges.overlapping(&q, mirrorAfter, math.MaxUint64, w.found[:0])
 		w.addAll(w.found)
 	}
 	if useUpTo > unseen {
 		// use, point reads.
-		for _, k := range t.Reads {
-			if ki := w.keys[string(k)]; ki != nil {
-				w.addRun(ki.lists[listSet], unseen, useUpTo)
-				w.addRun(ki.lists[listAdd], unseen, useUpTo)
+		for _, h := range hs[len(t.Writes):] {
+			if kl := w.keys.find(h); kl != nil {
+				w.addRun(kl[listSet], unseen, useUpTo)
+				w.addRun(kl[listAdd], unseen, useUpTo)
 			}
 		}
 		// use, own writes inside t's ranges (phantoms).
-		for r := range t.Ranges {
-			q := rangeInterval(&t.Ranges[r])
-			w.found = w.writes.overlapping(&q, unseen, useUpTo, w.found[:0])
-			w.addAll(w.found)
+		for g := w.in.ranges(); len(g) > 0; g = g[2:] {
+			if q := (span{g[0].ok, g[1].ok}); !q.hi.less(q.lo) {
+				w.found = w.writes.overlapping(&q, unseen, useUpTo, w.found[:0])
+				w.addAll(w.found)
+			}
 		}
 	}
 	clear(w.found) // let removed entries go

@@ -52,6 +52,8 @@ func sameHits(a, b []Hit) bool {
 func TestWindowMatchesBruteForce(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		w := NewWindow()
+		// Weak hashes: keys share the lists of the key table.
+		w.collide = rapid.IntRange(0, 3).Draw(t, "collide") == 0
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -91,6 +93,11 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 				if !sameHits(got, want) {
 					t.Fatalf("Check(%v hlc %d peerSeen %d):\n got %s\nwant %s", in.ID, in.HLC, in.PeerSeen, hitsString(got), hitsString(want))
 				}
+				for i := range got { // the very key slice Conflict returns
+					if len(got[i].Key) > 0 && &got[i].Key[0] != &want[i].Key[0] {
+						t.Fatalf("Check: hit %d: key %q is not Conflict's slice", i, got[i].Key)
+					}
+				}
 				first, ok := w.First(in)
 				if ok != (len(want) > 0) || ok && !sameHits([]Hit{first}, want[:1]) {
 					t.Fatalf("First = %s %v, want %s", hitsString([]Hit{first}), ok, hitsString(want))
@@ -114,24 +121,48 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if len(w.hlcs) != len(w.own) || w.writes.len() != points || w.ranges.len() != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
 	}
-	listed := 0
-	for k, ki := range w.keys {
-		if ki.key != k {
-			t.Fatalf("key %q indexed under %q", ki.key, k)
+	listed, used := 0, 0
+	kt := &w.keys
+	for i, h := range kt.hashes {
+		kl := &kt.lists[i]
+		if h == 0 {
+			if kl[0] != nil || kl[1] != nil || kl[2] != nil {
+				t.Fatalf("empty key table slot %d with lists", i)
+			}
+			continue
+		}
+		used++
+		// No empty slot between the hash's home and its slot.
+		mask := uint64(len(kt.hashes) - 1)
+		for j := h >> kt.shift; j != uint64(i); j = (j + 1) & mask {
+			if kt.hashes[j] == 0 {
+				t.Fatalf("hash %x at slot %d is not reachable from its home %d", h, i, h>>kt.shift)
+			}
 		}
 		n := 0
-		for _, l := range ki.lists {
+		for _, l := range kl {
 			n += len(l)
 			for i := 1; i < len(l); i++ {
-				if l[i-1].oseq >= l[i].oseq || l[i].oseq != l[i].e.txn.ID.OSeq {
-					t.Fatalf("list of %q out of OSeq order", k)
+				if l[i-1].oseq > l[i].oseq || l[i].oseq != l[i].e.txn.ID.OSeq {
+					t.Fatalf("list of hash %x out of OSeq order", h)
 				}
 			}
 		}
 		if n == 0 {
-			t.Fatalf("empty key %q left in the index", k)
+			t.Fatalf("empty hash %x left in the key table", h)
 		}
 		listed += n
+	}
+	if used != kt.n {
+		t.Fatalf("key table holds %d hashes, n is %d", used, kt.n)
+	}
+	for _, s := range w.own {
+		eachKey(s.e.txn, func(k []byte, list int) {
+			kl := kt.find(w.hash(k))
+			if kl == nil || !slices.ContainsFunc(kl[list], func(r ref) bool { return r.e == s.e }) {
+				t.Fatalf("%v is not in list %d of key %q", s.e.txn.ID, list, k)
+			}
+		})
 	}
 	refs := 0
 	for i, s := range w.own {
@@ -216,8 +247,8 @@ func TestWindowExample(t *testing.T) {
 	}
 	w.Prune(2)
 	w.TruncateFrom(9)
-	if w.Len() != 0 || w.Check(a) != nil || len(w.keys) != 0 || w.writes.len() != 0 || w.ranges.len() != 0 {
-		t.Fatalf("window not empty after Prune and TruncateFrom: %d own, %d keys", w.Len(), len(w.keys))
+	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.writes.len() != 0 || w.ranges.len() != 0 {
+		t.Fatalf("window not empty after Prune and TruncateFrom: %d own, %d keys", w.Len(), w.keys.n)
 	}
 }
 

@@ -60,7 +60,7 @@ func benchCommand() *cli.Command {
 		Name:        "bench",
 		Usage:       "measure commit, replay, rollback and memory against the goals",
 		Description: benchDescription,
-		Subcommands: []*cli.Command{benchCommitCommand()},
+		Subcommands: []*cli.Command{benchCommitCommand(), benchReplicateCommand(), benchDetectCommand()},
 	}
 }
 

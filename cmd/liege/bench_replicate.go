@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,7 @@ func benchReplicateCommand() *cli.Command {
 			&cli.StringFlag{Name: "dir", Usage: "directory for the two instances (default: a new temporary directory)"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
+			&cli.StringFlag{Name: "log-level", Usage: "log both instances to stderr from `LEVEL` on (debug, info, warn, error); default: no log"},
 		},
 		Action: func(c *cli.Context) error {
 			dir, cleanup, err := benchDir(c.String("dir"), c.Bool("keep"))
@@ -49,7 +51,13 @@ func benchReplicateCommand() *cli.Command {
 			}
 			defer cleanup()
 			fmt.Fprintf(os.Stderr, "bench replicate: %d callers per instance for %v in %s ...\n", c.Int("callers"), c.Duration("duration"), dir)
-			res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: dir, Callers: c.Int("callers"),
+			var log *slog.Logger
+			if lv := c.String("log-level"); lv != "" {
+				if log, err = newLogger(os.Stderr, "text", lv); err != nil {
+					return err
+				}
+			}
+			res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: dir, Callers: c.Int("callers"), Log: log,
 				Duration: c.Duration("duration"), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size")})
 			if err != nil {
 				return err

@@ -30,6 +30,8 @@ type ReplicateConfig struct {
 	Contention float64
 	ValueSize  int
 	Progress   io.Writer
+	// Log, if set, receives both instances' log lines.
+	Log *slog.Logger
 }
 
 // Direction is what one direction of the link carried.
@@ -68,6 +70,9 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		cfg.Duration = 5 * time.Second
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if cfg.Log != nil {
+		quiet = cfg.Log
+	}
 	regs := [2]*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
 	ids := [2]string{"A", "B"}
 	var dbs [2]*liege.DB
