@@ -103,6 +103,7 @@ type DB struct {
 	lastOwn       uint64                  // OSeq of the newest own transaction in the journal
 	peerWrites    []journal.Write         // appendPeer's scratch
 	recon         []*reconcile.Log        // a vassal's reconciliation logs not yet complete
+	reconPending  int                     // records pending in recon
 	appliedCh     chan struct{}           // closed when transactions are applied
 	peerID        string
 	started       time.Time

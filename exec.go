@@ -94,7 +94,7 @@ func (db *DB) NewArgs(name string) (any, error) {
 func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte, idem string) (*Result, error) {
 	c := callPool.Get().(*call)
 	c.proc, c.args, c.argBytes, c.start, c.idem = p, args, ab, time.Now(), idem
-	c.res, c.err = Result{}, nil
+	c.recon, c.res, c.err = nil, Result{}, nil
 	if err := db.enqueue(ctx, c); err != nil {
 		callPool.Put(c)
 		return nil, err

@@ -415,7 +415,7 @@ func (db *DB) buildRecon(lostFile string, conflicting map[journal.TxID]bool) (*r
 	}
 	if !l.Complete() {
 		db.recon = append(db.recon, l)
-		db.pub.reconPending.Store(int64(db.reconPendingLocked()))
+		db.countRecon()
 	}
 	return l, nil
 }
@@ -430,24 +430,31 @@ func (db *DB) resolveRecon(r *journal.Record) {
 		if !l.Resolve(r.Subject) {
 			continue
 		}
-		if err := l.Save(db.opts.Dir); err != nil {
-			db.log.Error("could not update a reconciliation log", "epoch", l.Epoch, "error", err)
-		}
-		if l.Complete() {
+		db.log.Debug("reconciliation: a rolled-off transaction came back", "subject", r.Subject.String(), "as", r.TxID().String(), "kind", r.Kind.String(), "epoch", l.Epoch)
+		db.reconPending--
+		// The file is rewritten only when the log is complete: until then
+		// what came back is known from the journal (see loadRecon), and a
+		// record resent for nothing is skipped by the liege.
+		if l.PendingCount() == 0 {
+			if err := l.Save(db.opts.Dir); err != nil {
+				db.log.Error("could not remove a complete reconciliation log", "epoch", l.Epoch, "error", err)
+			}
 			db.log.Info("reconciliation complete: every rolled-off transaction came back", "epoch", l.Epoch, "lost_file", l.LostFile)
 			db.recon = append(db.recon[:i], db.recon[i+1:]...)
 		}
 		break
 	}
-	db.pub.reconPending.Store(int64(db.reconPendingLocked()))
+	db.pub.reconPending.Store(int64(db.reconPending))
 }
 
-func (db *DB) reconPendingLocked() int {
+// countRecon recounts the pending reconciliation records (executor only).
+func (db *DB) countRecon() {
 	n := 0
 	for _, l := range db.recon {
-		n += len(l.Pending())
+		n += l.PendingCount()
 	}
-	return n
+	db.reconPending = n
+	db.pub.reconPending.Store(int64(n))
 }
 
 // PendingRecon returns the reconciliation logs not yet complete, oldest
@@ -480,8 +487,15 @@ func (db *DB) loadRecon() error {
 	have := map[uint64]bool{}
 	for _, l := range logs {
 		have[l.Epoch] = true
+		for i := range l.Entries {
+			if _, back := db.index.subjects[l.Entries[i].Record.TxID()]; back {
+				l.Entries[i].Done = true
+			}
+		}
 		if !l.Complete() {
 			db.recon = append(db.recon, l)
+		} else if err := l.Save(db.opts.Dir); err != nil {
+			return err
 		}
 	}
 	files, err := filepath.Glob(filepath.Join(db.opts.Dir, rollback.LostDir, "lost-"+db.opts.ID+"-e*.ltf"))
@@ -499,7 +513,7 @@ func (db *DB) loadRecon() error {
 		}
 		db.log.Warn("rebuilt a reconciliation log a crash kept from being saved", "lost_file", f)
 	}
-	db.pub.reconPending.Store(int64(db.reconPendingLocked()))
+	db.countRecon()
 	return nil
 }
 

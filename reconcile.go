@@ -100,6 +100,7 @@ func (db *DB) submitReconcile(ctx context.Context, r *journal.Record) (*call, er
 	c.proc, c.recon, c.start = p, r, time.Now()
 	c.res, c.err, c.outcome = Result{}, nil, ReconcileOutcome{Subject: r.TxID()}
 	if err := db.enqueue(ctx, c); err != nil {
+		c.proc, c.recon = nil, nil // a pooled call must not carry a reconciliation
 		callPool.Put(c)
 		return nil, err
 	}

@@ -144,3 +144,30 @@ func mustValue(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// A reconciliation whose context ended before the executor took it used to
+// go back to the call pool still carrying its record: the next call, on
+// any instance of the process, then ran that reconciliation instead of its
+// own procedure.
+func TestCanceledReconcileDoesNotHijackTheNextCall(t *testing.T) {
+	a := seats(t, t.TempDir(), "A")
+	b := seats(t, t.TempDir(), "B")
+	args, err := journal.Marshal(buyArgs{Seat: 7, Customer: "zoe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := journal.Marshal("sold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := 0; i < 200; i++ {
+		rec := journal.Record{Kind: journal.KindLocal, Origin: "C", OSeq: uint64(i + 1), Proc: "buy", Args: args, Result: res}
+		a.Reconcile(ctx, &rec) // often refused: ctx has ended
+		r := buy(t, b, int64(100+i), "ann")
+		if r.Kind != journal.KindLocal || r.TxID.Origin != "B" {
+			t.Fatalf("call %d on B ran as %v %v, not as B's own local transaction", i, r.Kind, r.TxID)
+		}
+	}
+}

@@ -33,6 +33,8 @@ type Log struct {
 	// LostFile is the lost transaction file it was built from.
 	LostFile string
 	Entries  []Entry
+
+	idx map[journal.TxID]int // Resolve's index of Entries, built on first use
 }
 
 // Build makes the reconciliation log of a rollback from its lost
@@ -64,13 +66,29 @@ func (l *Log) Pending() []journal.Record {
 // Resolve marks subject as come back and reports whether the log held it
 // (still pending).
 func (l *Log) Resolve(subject journal.TxID) bool {
-	for i := range l.Entries {
-		if e := &l.Entries[i]; !e.Done && e.Record.TxID() == subject {
-			e.Done = true
-			return true
+	if l.idx == nil {
+		l.idx = make(map[journal.TxID]int, len(l.Entries))
+		for i := range l.Entries {
+			l.idx[l.Entries[i].Record.TxID()] = i
 		}
 	}
-	return false
+	i, ok := l.idx[subject]
+	if !ok || l.Entries[i].Done {
+		return false
+	}
+	l.Entries[i].Done = true
+	return true
+}
+
+// PendingCount returns how many TxIDs have not come back yet.
+func (l *Log) PendingCount() int {
+	n := 0
+	for i := range l.Entries {
+		if !l.Entries[i].Done {
+			n++
+		}
+	}
+	return n
 }
 
 // Complete reports whether every TxID has come back.

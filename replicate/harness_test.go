@@ -126,7 +126,14 @@ func newPair(t *testing.T, opts link.MemOptions) *pair {
 
 func newPairWith(t *testing.T, opts link.MemOptions, now map[string]func() time.Time, hb time.Duration) *pair {
 	t.Helper()
-	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), log: testLogger(t), hb: hb, now: now}
+	lb := &logBuf{}
+	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), hb: hb, now: now,
+		log: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of both instances:\n%s", lb)
+		}
+	})
 	p.a = &node{t: t, id: "A", dir: t.TempDir(), role: liege.RoleLiege}
 	p.b = &node{t: t, id: "B", dir: t.TempDir(), role: liege.RoleVassal}
 	p.start(p.a)

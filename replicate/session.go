@@ -14,6 +14,7 @@ import (
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/reconcile"
 	"github.com/liege-db/liege/replicate/link"
 )
 
@@ -45,6 +46,7 @@ type session struct {
 	peerWM      atomic.Uint64 // the peer's watermark of our OSeqs
 	discarding  atomic.Pointer[string]
 	lastRecv    atomic.Int64 // unix nanos
+	backlogged  atomic.Bool  // the reader waits for the receive loop
 
 	// The sender's queue: control frames, a stream restart, a heartbeat.
 	qmu       sync.Mutex
@@ -207,6 +209,9 @@ func (s *session) watchdog() {
 	for {
 		select {
 		case <-t.C:
+			if s.backlogged.Load() {
+				continue // we are the slow side: the peer's frames wait for us
+			}
 			if time.Since(time.Unix(0, s.lastRecv.Load())) > 10*hb {
 				s.log.Warn("replication: no frame from the peer for 10 heartbeats; reconnecting", "heartbeat", hb)
 				s.stop()
@@ -358,10 +363,18 @@ func (s *session) recvLoop() error {
 			s.lastRecv.Store(time.Now().UnixNano())
 			select {
 			case frames <- f:
+				continue
+			default:
+			}
+			s.backlogged.Store(true)
+			select {
+			case frames <- f:
 			case <-s.ctx.Done():
 				rerr <- s.ctx.Err()
 				return
 			}
+			s.backlogged.Store(false)
+			s.lastRecv.Store(time.Now().UnixNano())
 		}
 	}()
 	defer func() {
@@ -524,7 +537,7 @@ func (s *session) onVerdict(rec *journal.Record, res liege.PeerResult) {
 			"liege_txid", rec.TxID().String(), "from", res.Rollback.From, "to", res.Rollback.To, "records", res.Rollback.Records,
 			"epoch", res.Epoch, "watermark", res.Watermark)
 		s.queue(&link.Frame{Kind: link.KindRollbackAnswer, Epoch: res.Epoch, Watermark: res.Watermark})
-		s.queueRecon()
+		s.queueLogs(res.Recon)
 		s.r.notify()
 	}
 }
@@ -572,7 +585,7 @@ func (s *session) onCommand(f *link.Frame) error {
 	if err != nil {
 		return err
 	}
-	res, _, pr, err := s.db.RollbackFor(s.ctx, subject, fmt.Sprintf("rejected by the liege %s", s.peer))
+	res, log, pr, err := s.db.RollbackFor(s.ctx, subject, fmt.Sprintf("rejected by the liege %s", s.peer))
 	if err != nil {
 		return err
 	}
@@ -583,9 +596,7 @@ func (s *session) onCommand(f *link.Frame) error {
 	s.peerWM.Store(f.Watermark)
 	s.queue(&link.Frame{Kind: link.KindRollbackAnswer, Subject: f.Subject, Epoch: pr.Epoch, Watermark: pr.Watermark})
 	s.restart(f.Watermark)
-	if res != nil {
-		s.queueRecon()
-	}
+	s.queueLogs(log)
 	s.r.notify()
 	return nil
 }
@@ -606,19 +617,31 @@ func (s *session) onAnswer(f *link.Frame) {
 	s.r.notify()
 }
 
-// queueRecon queues the vassal's pending reconciliation logs.
+// queueRecon queues every pending reconciliation log of the vassal (after
+// a handshake, or when the liege seems not to have them).
 func (s *session) queueRecon() {
 	logs, err := s.db.PendingRecon(s.ctx)
 	if err != nil {
 		return
 	}
+	s.queueLogs(logs...)
+}
+
+// queueLogs queues the pending records of reconciliation logs.
+func (s *session) queueLogs(logs ...*reconcile.Log) {
 	enc := journal.NewEncoder()
 	var frames []*link.Frame
 	n := 0
 	for _, l := range logs {
+		if l == nil {
+			continue
+		}
 		for i := 0; i < len(l.Entries); i += reconChunk {
 			f := &link.Frame{Kind: link.KindReconLog}
 			for _, e := range l.Entries[i:min(i+reconChunk, len(l.Entries))] {
+				if e.Done {
+					continue
+				}
 				b, err := enc.Frame(&e.Record)
 				if err != nil {
 					s.log.Error("replication: cannot encode a reconciliation record", "txid", e.Record.TxID().String(), "error", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"text/tabwriter"
 	"time"
 
@@ -42,6 +43,7 @@ func benchReplicateCommand() *cli.Command {
 			&cli.StringFlag{Name: "dir", Usage: "directory for the two instances (default: a new temporary directory)"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
 			&cli.StringFlag{Name: "log-level", Usage: "log both instances to stderr from `LEVEL` on (debug, info, warn, error); default: no log"},
 		},
 		Action: func(c *cli.Context) error {
@@ -51,6 +53,17 @@ func benchReplicateCommand() *cli.Command {
 			}
 			defer cleanup()
 			fmt.Fprintf(os.Stderr, "bench replicate: %d callers per instance for %v in %s ...\n", c.Int("callers"), c.Duration("duration"), dir)
+			if path := c.String("cpuprofile"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			var log *slog.Logger
 			if lv := c.String("log-level"); lv != "" {
 				if log, err = newLogger(os.Stderr, "text", lv); err != nil {
