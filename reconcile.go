@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -145,6 +146,9 @@ func (db *DB) reconcile(c *call) {
 		c.outcome.Action, c.outcome.Reexecuted = ReconcileReprocessed, bytes.Clone(db.resEnc)
 		db.commit(c, tx, journal.KindReprocess, id, r.Proc, r.Args)
 		db.resolveRecon(&journal.Record{Subject: id}) // a promoted vassal reconciling its own
+		// Journaled, not yet durable: a crash here must still end with the
+		// TxID in the path exactly once (the vassal resends its log).
+		_ = failpoint.Inject("reconcile-after-commit")
 		return
 	}
 	// Another result: discard the re-execution and correct.
@@ -166,4 +170,5 @@ func (db *DB) reconcile(c *call) {
 	c.outcome.Action = ReconcileCorrected
 	db.commit(c, tx, journal.KindCorrection, id, r.Proc, r.Args)
 	db.resolveRecon(&journal.Record{Subject: id})
+	_ = failpoint.Inject("reconcile-after-commit")
 }
