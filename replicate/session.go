@@ -178,19 +178,8 @@ func (s *session) handshake() (*link.Frame, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive hello: %w", err)
 	}
-	if err := link.CheckCluster(f, s.r.cfg.Cluster); err != nil {
+	if err := checkHello(f, mine, s.r.cfg.Cluster, s.db.PeerID(), s.r.cfg.Now(), s.r.cfg.MaxClockOffset); err != nil {
 		return nil, err
-	}
-	switch want := s.db.PeerID(); {
-	case f.Version != link.ProtocolVersion:
-		return nil, fmt.Errorf("peer %s speaks replication protocol %d, this build speaks %d: run the same release on both", f.From, f.Version, link.ProtocolVersion)
-	case f.From != want:
-		return nil, fmt.Errorf("peer calls itself %q, but this instance's peer is %q (--peer-id): check the address", f.From, want)
-	case f.Role == mine.Role:
-		return nil, fmt.Errorf("both %s and its peer %s are %s: exactly one must be liege; after a promotion restart the old liege with --role vassal", s.id, f.From, f.Role)
-	}
-	if err := hlc.CheckOffset(s.r.cfg.Now(), time.Unix(0, f.WallClock), s.r.cfg.MaxClockOffset); err != nil {
-		return nil, fmt.Errorf("peer %s: %w", f.From, err)
 	}
 	s.r.metrics.clockOffset.Set(time.Unix(0, f.WallClock).Sub(s.r.cfg.Now()).Seconds())
 	s.peer, s.peerRole = f.From, f.Role
@@ -199,6 +188,32 @@ func (s *session) handshake() (*link.Frame, error) {
 	s.peerWM.Store(f.Watermark)
 	s.lastRecv.Store(time.Now().UnixNano())
 	return f, nil
+}
+
+// checkHello decides whether the peer's Hello f is acceptable to an
+// instance whose own Hello is mine and whose peer must be wantPeer, at
+// local wall-clock time now. It is pure, for the fuzz test.
+func checkHello(f, mine *link.Frame, cluster, wantPeer string, now time.Time, maxOffset time.Duration) error {
+	if f.Kind != link.KindHello {
+		return fmt.Errorf("the peer's first frame is a %v, not a hello", f.Kind)
+	}
+	if err := link.CheckCluster(f, cluster); err != nil {
+		return err
+	}
+	switch {
+	case f.Version != link.ProtocolVersion:
+		return fmt.Errorf("peer %s speaks replication protocol %d, this build speaks %d: run the same release on both", f.From, f.Version, link.ProtocolVersion)
+	case f.From != wantPeer:
+		return fmt.Errorf("peer calls itself %q, but this instance's peer is %q (--peer-id): check the address", f.From, wantPeer)
+	case f.Role == mine.Role:
+		return fmt.Errorf("both %s and its peer %s are %s: exactly one must be liege; after a promotion restart the old liege with --role vassal", mine.From, f.From, f.Role)
+	case f.Role != link.RoleLiege && f.Role != link.RoleVassal:
+		return fmt.Errorf("peer %s announces role %q", f.From, f.Role)
+	}
+	if err := hlc.CheckOffset(now, time.Unix(0, f.WallClock), maxOffset); err != nil {
+		return fmt.Errorf("peer %s: %w", f.From, err)
+	}
+	return nil
 }
 
 // watchdog closes a session whose peer has gone silent.
