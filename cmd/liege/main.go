@@ -42,5 +42,6 @@ func commands() []*cli.Command {
 		statusCommand(),
 		promoteCommand(),
 		switchoverCommand(),
+		demoCommand(),
 	}
 }
