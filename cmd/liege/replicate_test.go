@@ -29,6 +29,19 @@ func (p *pairProc) start(t *testing.T) {
 	p.s = startServe(t, nil, p.args...)
 }
 
+// newPairProcs sets up (without starting) a liege A listening for its peer
+// and a vassal B dialing it, serving apps/kv, with extra flags for both.
+func newPairProcs(t *testing.T, extra ...string) (a, b *pairProc) {
+	peerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a = &pairProc{dir: filepath.Join(t.TempDir(), "A")}
+	b = &pairProc{dir: filepath.Join(t.TempDir(), "B")}
+	a.args = append([]string{"--dir", a.dir, "--id", "A", "--app", "kv", "--role", "liege", "--peer-id", "B",
+		"--listen-peer", peerAddr, "--plaintext-peer"}, extra...)
+	b.args = append([]string{"--dir", b.dir, "--id", "B", "--app", "kv", "--role", "vassal", "--peer-id", "A",
+		"--peer", peerAddr, "--plaintext-peer"}, extra...)
+	return a, b
+}
+
 // statusLink returns /status's link object.
 func statusLink(s *served) map[string]any {
 	code, m := s.request("GET", "/status", "")
@@ -69,13 +82,7 @@ func waitIdle(t *testing.T, ps ...*pairProc) {
 // checks that they converge and that every acknowledged transaction is
 // accounted for.
 func TestReplicatedServeProcesses(t *testing.T) {
-	peerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	a := &pairProc{dir: filepath.Join(t.TempDir(), "A")}
-	b := &pairProc{dir: filepath.Join(t.TempDir(), "B")}
-	a.args = []string{"--dir", a.dir, "--id", "A", "--app", "kv", "--role", "liege", "--peer-id", "B",
-		"--listen-peer", peerAddr, "--plaintext-peer", "--cluster", "t"}
-	b.args = []string{"--dir", b.dir, "--id", "B", "--app", "kv", "--role", "vassal", "--peer-id", "A",
-		"--peer", peerAddr, "--plaintext-peer", "--cluster", "t"}
+	a, b := newPairProcs(t, "--cluster", "t")
 	a.start(t)
 	b.start(t)
 	waitIdle(t, a, b)
@@ -155,6 +162,13 @@ func TestReplicatedServeProcesses(t *testing.T) {
 	if ha != hb {
 		t.Fatalf("state hashes differ: A %s, B %s", ha, hb)
 	}
+	checkOracle(t, a, b, acked)
+}
+
+// checkOracle checks DESIGN.md section 11, with apps/kv's invariant, on the
+// stopped directories of a and b.
+func checkOracle(t *testing.T, a, b *pairProc, acked []journal.TxID) {
+	t.Helper()
 	ia, err := oracle.Load(a.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -191,13 +205,7 @@ func stateHash(t *testing.T, dir string) string {
 // TestSwitchoverCommand swaps the roles of two serving processes with
 // liege switchover, then checks a conflict now rolls back the old liege.
 func TestSwitchoverCommand(t *testing.T) {
-	peerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	a := &pairProc{dir: filepath.Join(t.TempDir(), "A")}
-	b := &pairProc{dir: filepath.Join(t.TempDir(), "B")}
-	a.args = []string{"--dir", a.dir, "--id", "A", "--app", "kv", "--role", "liege", "--peer-id", "B",
-		"--listen-peer", peerAddr, "--plaintext-peer"}
-	b.args = []string{"--dir", b.dir, "--id", "B", "--app", "kv", "--role", "vassal", "--peer-id", "A",
-		"--peer", peerAddr, "--plaintext-peer"}
+	a, b := newPairProcs(t)
 	a.start(t)
 	b.start(t)
 	a.s.request("POST", "/v1/call/set", `{"args":{"key":"x","value":"1"}}`)
@@ -224,13 +232,7 @@ func TestSwitchoverCommand(t *testing.T) {
 // reconcile-after-commit), restarts each from its journal, and checks the
 // pair converges with every acknowledged transaction in the path once.
 func TestCrashMidRollbackAndMidReconciliation(t *testing.T) {
-	peerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	a := &pairProc{dir: filepath.Join(t.TempDir(), "A")}
-	b := &pairProc{dir: filepath.Join(t.TempDir(), "B")}
-	a.args = []string{"--dir", a.dir, "--id", "A", "--app", "kv", "--role", "liege", "--peer-id", "B",
-		"--listen-peer", peerAddr, "--plaintext-peer"}
-	b.args = []string{"--dir", b.dir, "--id", "B", "--app", "kv", "--role", "vassal", "--peer-id", "A",
-		"--peer", peerAddr, "--plaintext-peer"}
+	a, b := newPairProcs(t)
 	a.s = startServe(t, []string{"LIEGE_FAILPOINTS=reconcile-after-commit=crash@2"}, a.args...)
 	b.s = startServe(t, []string{"LIEGE_FAILPOINTS=rollback-mid-undo=crash"}, b.args...)
 
@@ -250,18 +252,11 @@ func TestCrashMidRollbackAndMidReconciliation(t *testing.T) {
 			}
 			k := fmt.Sprintf("k%d", rng.IntN(4))
 			body := fmt.Sprintf(`{"args":{"key":%q,"value":"%s%d"}}`, k, name, i)
+			proc := "set"
 			if rng.IntN(2) == 0 {
-				body = fmt.Sprintf(`{"args":{"from":%q,"to":"k%d","amount":0}}`, k, rng.IntN(4))
-				if code, m, err := p.s.tryRequest("POST", "/v1/call/transfer", body); err == nil && code == 200 {
-					if id, err := journal.ParseTxID(fmt.Sprint(m["txid"])); err == nil {
-						mu.Lock()
-						acked = append(acked, id)
-						mu.Unlock()
-					}
-				}
-				continue
+				proc, body = "transfer", fmt.Sprintf(`{"args":{"from":%q,"to":"k%d","amount":0}}`, k, rng.IntN(4))
 			}
-			if code, m, err := p.s.tryRequest("POST", "/v1/call/set", body); err == nil && code == 200 {
+			if code, m, err := p.s.tryRequest("POST", "/v1/call/"+proc, body); err == nil && code == 200 {
 				if id, err := journal.ParseTxID(fmt.Sprint(m["txid"])); err == nil {
 					mu.Lock()
 					acked = append(acked, id)
@@ -294,16 +289,6 @@ func TestCrashMidRollbackAndMidReconciliation(t *testing.T) {
 			t.Fatalf("liege serve %s exited %d", p.dir, code)
 		}
 	}
-	ia, err := oracle.Load(a.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, err := oracle.Load(b.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := oracle.Check(ia, ib, oracle.Options{Acked: acked}); err != nil {
-		t.Fatalf("oracle: %v", err)
-	}
+	checkOracle(t, a, b, acked)
 	t.Logf("%d acknowledged; crashed: %v", len(acked), crashed)
 }
