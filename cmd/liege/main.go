@@ -40,6 +40,8 @@ func commands() []*cli.Command {
 		keysCommand(),
 		txnCommand(),
 		statusCommand(),
+		ticketingCommand(),
+		atmCommand(),
 		promoteCommand(),
 		switchoverCommand(),
 		demoCommand(),
