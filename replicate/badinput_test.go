@@ -1,42 +1,23 @@
 package replicate_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/pairtest"
 	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
 )
 
-// logBuf collects log lines for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // liegeOverTCP opens a liege A listening for its peer B on loopback
 // (plaintext), logging into lb.
-func liegeOverTCP(t *testing.T, lb *logBuf) (*liege.DB, *replicate.Replicator, string) {
+func liegeOverTCP(t *testing.T, lb *pairtest.LogBuffer) (*liege.DB, *replicate.Replicator, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", PeerID: "B", Role: liege.RoleLiege, CheckpointEvery: -1, Logger: log})
@@ -87,7 +68,7 @@ func vassalOverTCP(t *testing.T, addr, id, cluster string, now func() time.Time)
 }
 
 // waitLog waits until the log holds want.
-func waitLog(t *testing.T, lb *logBuf, want string) {
+func waitLog(t *testing.T, lb *pairtest.LogBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(lb.String(), want) {
@@ -99,7 +80,7 @@ func waitLog(t *testing.T, lb *logBuf, want string) {
 }
 
 func TestBadInputIsRefusedAndTheInstanceKeepsServing(t *testing.T) {
-	lb := &logBuf{}
+	lb := &pairtest.LogBuffer{}
 	db, rep, addr := liegeOverTCP(t, lb)
 	raw := func(b []byte) {
 		c, err := net.Dial("tcp", addr)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/oracle"
+	"github.com/liege-db/liege/internal/pairtest"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
@@ -126,7 +127,7 @@ func newPair(t *testing.T, opts link.MemOptions) *pair {
 
 func newPairWith(t *testing.T, opts link.MemOptions, now map[string]func() time.Time, hb time.Duration) *pair {
 	t.Helper()
-	lb := &logBuf{}
+	lb := &pairtest.LogBuffer{}
 	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), hb: hb, now: now,
 		log: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	t.Cleanup(func() {

@@ -93,7 +93,7 @@ type Pair struct {
 	cfg      config
 	net      *link.MemNetwork
 	log      *slog.Logger
-	logs     *logBuf
+	logs     *LogBuffer
 	a, b     *node
 
 	mu    sync.Mutex
@@ -110,7 +110,7 @@ func New(t testing.TB, register func(*liege.DB) error, opts ...Option) *Pair {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	lb := &logBuf{}
+	lb := &LogBuffer{}
 	var w io.Writer = lb
 	if os.Getenv("LIEGE_TEST_LOG") != "" {
 		w = io.MultiWriter(lb, os.Stderr)
@@ -379,19 +379,19 @@ func uniq(ids []journal.TxID) []journal.TxID {
 	return out
 }
 
-// logBuf collects the log lines of both instances.
-type logBuf struct {
+// LogBuffer collects log lines for a test, safely from many goroutines.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *logBuf) Write(p []byte) (int, error) {
+func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *logBuf) String() string {
+func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
