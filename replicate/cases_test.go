@@ -3,7 +3,9 @@ package replicate_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/replicate/link"
@@ -119,4 +121,51 @@ func TestCaseTable(t *testing.T) {
 			p.converged()
 		})
 	}
+}
+
+// TestTxnStatusAlongTheWay follows one vassal transaction through every
+// state of DESIGN.md section 9 as TxnStatus (GET /v1/txn) reports it:
+// committed, then rolled_back while the liege cannot reconcile it (its
+// procedure is not registered there yet), then corrected once it can.
+func TestTxnStatusAlongTheWay(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) { p.b.extraProcs = []string{"vops"} })
+	p.partition(true)
+	b := p.callAs(p.b, "vops", op{Op: "get", K: "k"}, op{Op: "set", K: "k", V: "b"})
+	for _, n := range []*node{p.b} {
+		if st := p.status(n, b.TxID); st != liege.TxnCommitted {
+			t.Fatalf("%s: %v is %s before any conflict, want committed", n.id, b.TxID, st)
+		}
+	}
+	p.call(p.a, op{Op: "set", K: "k", V: "a"}) // clock-after b: C3 and mirror use
+	p.partition(false)
+
+	// The vassal rolls b back; the liege cannot re-execute it yet.
+	deadline := time.Now().Add(20 * time.Second)
+	for p.status(p.b, b.TxID) != liege.TxnRolledBack || !strings.Contains(p.logs.String(), "could not reconcile") {
+		if time.Now().After(deadline) {
+			t.Fatalf("B never reported %v rolled_back with the liege failing to reconcile it: B says %s", b.TxID, p.status(p.b, b.TxID))
+		}
+		select {
+		case <-p.b.rep.Changed():
+		case <-time.After(p.hb):
+		}
+	}
+	if st := p.status(p.a, b.TxID); st != liege.TxnUnknown {
+		t.Fatalf("A: %v is %s while it cannot reconcile it, want unknown", b.TxID, st)
+	}
+	if r := p.b.db.Repl(); r.ReconPending != 1 {
+		t.Fatalf("B has %d transactions pending reconciliation, want 1", r.ReconPending)
+	}
+
+	// Now the liege can: the vassal's resent log is reconciled.
+	if err := registerOpsAs(p.a.db, "vops"); err != nil {
+		t.Fatal(err)
+	}
+	p.idle()
+	for _, n := range []*node{p.a, p.b} {
+		if st := p.status(n, b.TxID); st != liege.TxnCorrected {
+			t.Errorf("%s: %v is %s, want corrected (it read k, which the liege changed)", n.id, b.TxID, st)
+		}
+	}
+	p.converged()
 }

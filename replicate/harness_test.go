@@ -35,9 +35,12 @@ func key(k string) liege.Key { return liege.K("k", k) }
 // registerOps registers "ops": its result is everything it read, so a
 // re-execution on other data gives another result; its correction records
 // the difference under ("corr", HLC).
-func registerOps(db *liege.DB) error {
+func registerOps(db *liege.DB) error { return registerOpsAs(db, "ops") }
+
+// registerOpsAs registers the ops procedure under another name.
+func registerOpsAs(db *liege.DB, name string) error {
 	return liege.Register(db, liege.Procedure[opsArgs, string]{
-		Name: "ops",
+		Name: name,
 		Run: func(tx *liege.Tx, a opsArgs) (string, error) {
 			var out []string
 			for _, o := range a.Ops {
@@ -97,6 +100,8 @@ type node struct {
 	db   *liege.DB
 	rep  *replicate.Replicator
 	lis  link.Listener
+	// extraProcs are more names for the ops procedure on this node only.
+	extraProcs []string
 }
 
 // pair is a liege A (listening) and a vassal B (dialing) over an in-memory
@@ -109,6 +114,7 @@ type pair struct {
 	log   *slog.Logger
 	hb    time.Duration
 	acked []journal.TxID
+	logs  *pairtest.LogBuffer
 	// now, if set, is each instance's wall clock (else the shared clk).
 	now map[string]func() time.Time
 }
@@ -125,10 +131,10 @@ func newPair(t *testing.T, opts link.MemOptions) *pair {
 	return newPairWith(t, opts, nil, 10*time.Millisecond)
 }
 
-func newPairWith(t *testing.T, opts link.MemOptions, now map[string]func() time.Time, hb time.Duration) *pair {
+func newPairWith(t *testing.T, opts link.MemOptions, now map[string]func() time.Time, hb time.Duration, setup ...func(*pair)) *pair {
 	t.Helper()
 	lb := &pairtest.LogBuffer{}
-	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), hb: hb, now: now,
+	p := &pair{t: t, net: link.NewMemNetwork(opts), clk: newClock(), hb: hb, now: now, logs: lb,
 		log: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -137,6 +143,9 @@ func newPairWith(t *testing.T, opts link.MemOptions, now map[string]func() time.
 	})
 	p.a = &node{t: t, id: "A", dir: t.TempDir(), role: liege.RoleLiege}
 	p.b = &node{t: t, id: "B", dir: t.TempDir(), role: liege.RoleVassal}
+	for _, f := range setup {
+		f(p)
+	}
 	p.start(p.a)
 	p.start(p.b)
 	t.Cleanup(func() {
@@ -168,6 +177,11 @@ func (p *pair) start(n *node) {
 	}
 	if err := registerOps(db); err != nil {
 		p.t.Fatal(err)
+	}
+	for _, name := range n.extraProcs {
+		if err := registerOpsAs(db, name); err != nil {
+			p.t.Fatal(err)
+		}
 	}
 	n.db = db
 	cfg := replicate.Config{DB: db, Cluster: "test", Heartbeat: p.hb, Now: now, Logger: p.log,
@@ -205,7 +219,13 @@ func (p *pair) partition(on bool) { p.net.Partition("A", "B", on) }
 // call runs ops on n and records the TxID as acknowledged.
 func (p *pair) call(n *node, ops ...op) *liege.Result {
 	p.t.Helper()
-	r, err := n.db.Call(context.Background(), "ops", opsArgs{Ops: ops})
+	return p.callAs(n, "ops", ops...)
+}
+
+// callAs is call under another name of the procedure.
+func (p *pair) callAs(n *node, name string, ops ...op) *liege.Result {
+	p.t.Helper()
+	r, err := n.db.Call(context.Background(), name, opsArgs{Ops: ops})
 	if err != nil {
 		p.t.Fatalf("call on %s: %v", n.id, err)
 	}
