@@ -103,3 +103,14 @@ func Inject(name string) error {
 	}
 	return fmt.Errorf("%s: %w", name, ErrInjected)
 }
+
+// Hits returns how many times the armed failpoint name was reached (0 if
+// it is not armed), so that a test can tell whether it fired.
+func Hits(name string) int64 {
+	mu.RLock()
+	defer mu.RUnlock()
+	if a := actions[name]; a != nil {
+		return a.hits.Load()
+	}
+	return 0
+}
