@@ -2,11 +2,9 @@ package replicate_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,68 +12,23 @@ import (
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/internal/pairtest"
+	"github.com/liege-db/liege/internal/sim"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
 )
 
-// op is one step of the test procedure "ops": a read or a write of key
-// ("k", K), or a scan of [("k", K), ("k", K2)).
-type op struct {
-	Op    string // get, set, del, add, scan
-	K, K2 string
-	V     string
-	N     int64
-}
+// The test procedure "ops" and its steps are the simulation's.
+type (
+	op      = sim.Op
+	opsArgs = sim.OpsArgs
+)
 
-type opsArgs struct{ Ops []op }
+var key = sim.Key
 
-func key(k string) liege.Key { return liege.K("k", k) }
+func registerOps(db *liege.DB) error { return sim.RegisterOps(db) }
 
-// registerOps registers "ops": its result is everything it read, so a
-// re-execution on other data gives another result; its correction records
-// the difference under ("corr", HLC).
-func registerOps(db *liege.DB) error { return registerOpsAs(db, "ops") }
-
-// registerOpsAs registers the ops procedure under another name.
-func registerOpsAs(db *liege.DB, name string) error {
-	return liege.Register(db, liege.Procedure[opsArgs, string]{
-		Name: name,
-		Run: func(tx *liege.Tx, a opsArgs) (string, error) {
-			var out []string
-			for _, o := range a.Ops {
-				switch o.Op {
-				case "get":
-					if v, ok := tx.Get(key(o.K)); ok {
-						x, _ := v.Any()
-						out = append(out, fmt.Sprintf("%s=%v", o.K, x))
-					} else {
-						out = append(out, o.K+"=-")
-					}
-				case "set":
-					tx.Set(key(o.K), o.V)
-				case "del":
-					tx.Delete(key(o.K))
-				case "add":
-					tx.Add(key(o.K), o.N)
-				case "scan":
-					var ks []string
-					for _, kv := range tx.Scan(key(o.K), key(o.K2), liege.ScanOptions{}) {
-						ks = append(ks, kv.Key.String())
-					}
-					out = append(out, "scan["+strings.Join(ks, ",")+"]")
-				default:
-					return "", fmt.Errorf("unknown op %q", o.Op)
-				}
-			}
-			return strings.Join(out, ";"), nil
-		},
-		Correct: func(tx *liege.Tx, a opsArgs, told, now string) (any, error) {
-			tx.Set(liege.K("corr", int64(tx.HLC())), "told "+told+"; re-executed "+now)
-			return "corrected", nil
-		},
-	})
-}
+func registerOpsAs(db *liege.DB, name string) error { return sim.RegisterOpsAs(db, name) }
 
 // clock is a wall clock shared by both instances of a test, moved by hand
 // so that the tests decide the (HLC, origin) order of concurrent

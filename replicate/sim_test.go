@@ -4,14 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/liege-db/liege/internal/failpoint"
+	"github.com/liege-db/liege/internal/pairtest"
+	"github.com/liege-db/liege/internal/sim"
 	"github.com/liege-db/liege/replicate/link"
 )
 
@@ -20,13 +22,10 @@ var (
 	simSeed  = flag.Uint64("sim.seed", 0, "run only this seed of the replication simulation")
 )
 
-// TestSimulation runs seeded random workloads on a liege and a vassal over
-// a faulty in-memory link (drop, duplicate, reorder, partitions,
-// reconnects), with skewed clocks inside the bound and restarts of either
-// instance from its journal, then heals everything and checks that they
-// converged. The seed decides the workload, the faults and the restarts
-// (not the goroutine interleaving); a failing seed is printed and rerun
-// with -sim.seed.
+// TestSimulation runs package sim's seeded simulation (random workloads on
+// a liege and a vassal over a faulty in-memory link: drop, duplicate,
+// reorder, partitions, cuts, restarts of either instance, clock skew inside
+// the bound, then the oracle of DESIGN.md section 11) for -sim.seeds seeds.
 func TestSimulation(t *testing.T) {
 	seeds := make([]uint64, 0, *simSeeds)
 	if *simSeed != 0 {
@@ -36,101 +35,30 @@ func TestSimulation(t *testing.T) {
 			seeds = append(seeds, uint64(s))
 		}
 	}
+	var rollbacks, restarts atomic.Int64
 	t.Cleanup(func() {
-		t.Logf("%d seeds: %d with a vassal rollback, %d restarts", len(seeds), simRollbacks.Load(), simRestarts.Load())
+		t.Logf("%d seeds: %d with a vassal rollback, %d restarts", len(seeds), rollbacks.Load(), restarts.Load())
 		// A simulation that stops provoking conflicts proves nothing.
-		if len(seeds) >= 100 && simRollbacks.Load() < int64(len(seeds))/20 {
-			t.Errorf("only %d of %d seeds rolled the vassal back: the workload no longer provokes conflicts", simRollbacks.Load(), len(seeds))
+		if len(seeds) >= 100 && rollbacks.Load() < int64(len(seeds))/20 {
+			t.Errorf("only %d of %d seeds rolled the vassal back: the workload no longer provokes conflicts", rollbacks.Load(), len(seeds))
 		}
 	})
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
-			simulate(t, seed)
-			if t.Failed() {
-				t.Logf("reproduce with: go test ./replicate -run 'TestSimulation' -sim.seed %d", seed)
+			lb := &pairtest.LogBuffer{}
+			res, err := sim.Run(context.Background(), sim.Options{Seed: seed,
+				Logger: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+			if err != nil {
+				t.Fatalf("%v\nreproduce with: go test ./replicate -run TestSimulation -sim.seed %d\nlog of both instances:\n%s", err, seed, lb)
 			}
+			if res.RolledBack {
+				rollbacks.Add(1)
+			}
+			restarts.Add(int64(res.Restarts))
 		})
 	}
 }
-
-var keys = []string{"a", "b", "c", "d", "e", "f"}
-
-func randomOps(rng *rand.Rand) []op {
-	var ops []op
-	for n := 1 + rng.IntN(3); n > 0; n-- {
-		k := keys[rng.IntN(len(keys))]
-		switch rng.IntN(6) {
-		case 0:
-			ops = append(ops, op{Op: "get", K: k})
-		case 1:
-			lo := rng.IntN(len(keys))
-			hi := lo + rng.IntN(len(keys)-lo) + 1
-			if hi == len(keys) {
-				ops = append(ops, op{Op: "scan", K: keys[lo], K2: "z"})
-			} else {
-				ops = append(ops, op{Op: "scan", K: keys[lo], K2: keys[hi]})
-			}
-		case 2, 3:
-			ops = append(ops, op{Op: "set", K: k, V: fmt.Sprint(rng.IntN(100))})
-		case 4:
-			ops = append(ops, op{Op: "del", K: k})
-		case 5:
-			ops = append(ops, op{Op: "add", K: "n" + k, N: int64(rng.IntN(9) + 1)})
-		}
-	}
-	// A write, so that the call commits.
-	return append(ops, op{Op: "add", K: "calls", N: 1})
-}
-
-func simulate(t *testing.T, seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	opts := link.MemOptions{Rand: rand.New(rand.NewPCG(seed, 0xfa17))}
-	if rng.IntN(2) == 0 {
-		opts.Drop, opts.Duplicate, opts.Reorder = rng.Float64()*0.05, rng.Float64()*0.05, rng.Float64()*0.05
-	}
-	skew := time.Duration(rng.IntN(200)-100) * time.Millisecond
-	now := map[string]func() time.Time{
-		"A": time.Now,
-		"B": func() time.Time { return time.Now().Add(skew) },
-	}
-	p := newPairWith(t, opts, now, 5*time.Millisecond)
-	steps := 10 + rng.IntN(20)
-	partitioned := false
-	for i := 0; i < steps; i++ {
-		switch r := rng.IntN(20); {
-		case r == 0:
-			partitioned = !partitioned
-			p.partition(partitioned)
-		case r == 1:
-			p.net.Cut("A", "B")
-		case r == 2:
-			n := p.a
-			if rng.IntN(2) == 0 {
-				n = p.b
-			}
-			p.stop(n)
-			p.start(n)
-			simRestarts.Add(1)
-		default:
-			n := p.a
-			if rng.IntN(2) == 0 {
-				n = p.b
-			}
-			p.call(n, randomOps(rng)...)
-		}
-	}
-	if partitioned {
-		p.partition(false)
-	}
-	p.idle()
-	p.converged()
-	if lost, _ := filepath.Glob(filepath.Join(p.b.dir, "lost", "*.ltf")); len(lost) > 0 {
-		simRollbacks.Add(1)
-	}
-}
-
-var simRollbacks, simRestarts atomic.Int64
 
 var simFaultSeeds = flag.Int("sim.faultseeds", 150, "seeds of the simulation with injected I/O failures")
 
@@ -194,7 +122,7 @@ func simulateFaults(t *testing.T, seed uint64) bool {
 			if rng.IntN(2) == 0 {
 				n = p.b
 			}
-			r, err := n.db.Call(context.Background(), "ops", opsArgs{Ops: randomOps(rng)})
+			r, err := n.db.Call(context.Background(), "ops", opsArgs{Ops: sim.RandomOps(rng)})
 			if err != nil {
 				// The instance failed (or a rollback under it did): reopen it
 				// from its journal. The call may or may not have committed.

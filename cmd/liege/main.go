@@ -45,5 +45,6 @@ func commands() []*cli.Command {
 		promoteCommand(),
 		switchoverCommand(),
 		demoCommand(),
+		injectCommand(),
 	}
 }
