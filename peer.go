@@ -111,18 +111,11 @@ type peerCall struct {
 // refused (a peer clock beyond the bound, a record that is not the peer's
 // own transaction) or the instance failed.
 func (db *DB) ApplyPeer(ctx context.Context, rec *journal.Record, prev uint64) (PeerResult, error) {
-	if db.window == nil {
-		return PeerResult{}, ErrNotReplicated
-	}
-	if !rec.Kind.IsOwn() || rec.Origin != db.peerID || rec.OSeq == 0 {
-		return PeerResult{}, fmt.Errorf("refused a streamed record of kind %v with TxID %v: the peer %q streams only its own transactions",
-			rec.Kind, rec.TxID(), db.peerID)
-	}
-	pc := &peerCall{rec: rec, prev: prev}
-	if err := db.control(ctx, func() { db.applyPeer(pc) }); err != nil {
+	res, err := db.ApplyPeerBatch(ctx, []*journal.Record{rec}, []uint64{prev})
+	if len(res) == 0 {
 		return PeerResult{}, err
 	}
-	return pc.res, pc.err
+	return res[0], err
 }
 
 // ApplyPeerBatch offers several peer transactions in stream order, in one
@@ -464,14 +457,7 @@ func (db *DB) PendingRecon(ctx context.Context) ([]*reconcile.Log, error) {
 	var out []*reconcile.Log
 	err := db.control(ctx, func() {
 		for _, l := range db.recon {
-			c := *l
-			c.Entries = nil
-			for _, e := range l.Entries {
-				if !e.Done {
-					c.Entries = append(c.Entries, e)
-				}
-			}
-			out = append(out, &c)
+			out = append(out, l.PendingLog())
 		}
 	})
 	return out, err

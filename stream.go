@@ -55,8 +55,6 @@ func (db *DB) OwnCursor(ctx context.Context, after uint64) (*OwnCursor, error) {
 		i := sort.Search(len(es), func(i int) bool { return es[i].oseq > after })
 		if i > 0 {
 			c.pos, c.prev = es[i-1].pos+1, es[i-1].oseq
-		} else if db.indexFrom > db.j.First() && len(es) > 0 {
-			c.pos = db.j.First()
 		}
 	})
 	if err != nil {

@@ -63,6 +63,18 @@ func (l *Log) Pending() []journal.Record {
 	return out
 }
 
+// PendingLog returns a copy of the log holding only the entries whose
+// TxIDs have not come back yet (sharing their records).
+func (l *Log) PendingLog() *Log {
+	c := &Log{Instance: l.Instance, Epoch: l.Epoch, LostFile: l.LostFile}
+	for _, e := range l.Entries {
+		if !e.Done {
+			c.Entries = append(c.Entries, e)
+		}
+	}
+	return c
+}
+
 // Resolve marks subject as come back and reports whether the log held it
 // (still pending).
 func (l *Log) Resolve(subject journal.TxID) bool {

@@ -88,3 +88,23 @@ func TestDamagedLogRefused(t *testing.T) {
 		t.Fatal("a damaged log loaded")
 	}
 }
+
+// PendingLog is a copy: resolving in it must not touch the log, and the
+// log's index must still find its own entries after the copy was made.
+func TestPendingLogIsACopy(t *testing.T) {
+	l := &Log{Epoch: 3}
+	for i := uint64(1); i <= 3; i++ {
+		l.Entries = append(l.Entries, Entry{Record: journal.Record{Kind: journal.KindLocal, Origin: "B", OSeq: i}})
+	}
+	l.Resolve(journal.TxID{Origin: "B", OSeq: 1})
+	p := l.PendingLog()
+	if len(p.Entries) != 2 || p.Entries[0].Record.OSeq != 2 {
+		t.Fatalf("pending copy = %+v", p.Entries)
+	}
+	if !p.Resolve(journal.TxID{Origin: "B", OSeq: 3}) || p.Entries[1].Done != true || l.Entries[2].Done {
+		t.Fatalf("resolving the copy: copy %+v, log %+v", p.Entries, l.Entries)
+	}
+	if !l.Resolve(journal.TxID{Origin: "B", OSeq: 3}) || l.PendingCount() != 1 {
+		t.Fatalf("the log lost track of its own entries: %+v", l.Entries)
+	}
+}

@@ -70,6 +70,9 @@ type session struct {
 	reconSentAt  time.Time
 	reconPending int
 	dec          *journal.Decoder
+	recBuf       []journal.Record // onTxns' records, reused
+	recPtrs      []*journal.Record
+	prevBuf      []uint64
 }
 
 func newSession(r *Replicator, c link.Conn) *session {
@@ -481,8 +484,13 @@ func (s *session) onFrame(f *link.Frame) error {
 
 // onTxns applies a run of transaction frames.
 func (s *session) onTxns(fs []*link.Frame) error {
-	var recs []*journal.Record
-	var prevs []uint64
+	// The records are decoded into storage reused from batch to batch: the
+	// engine keeps nothing of them once ApplyPeerBatch returns.
+	if len(s.recBuf) < len(fs) {
+		s.recBuf = make([]journal.Record, len(fs))
+	}
+	recs, prevs := s.recPtrs[:0], s.prevBuf[:0]
+	defer func() { s.recPtrs, s.prevBuf = recs[:0], prevs[:0] }()
 	for _, f := range fs {
 		if f.Epoch > s.peerEpoch.Load() {
 			s.peerEpoch.Store(f.Epoch)
@@ -496,7 +504,8 @@ func (s *session) onTxns(fs []*link.Frame) error {
 			s.r.metrics.dropped.WithLabelValues("stale_epoch").Inc()
 			continue
 		}
-		rec := new(journal.Record)
+		rec := &s.recBuf[len(recs)]
+		rec.Reset()
 		if err := s.dec.DecodeFrame(f.Record, rec); err != nil {
 			s.log.Warn("replication: closing the connection over a transaction frame whose record does not decode", "error", err)
 			return fmt.Errorf("txn frame: %w", err)

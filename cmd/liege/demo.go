@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,13 +67,6 @@ func demoCommand() *cli.Command {
 	}
 }
 
-// demoEvent is one line of the timeline.
-type demoEvent struct {
-	at   time.Duration
-	site string
-	text string
-}
-
 // demoLog captures the engine's log lines that make the timeline, and
 // writes every line to the demo's log file.
 type demoLog struct {
@@ -83,7 +75,6 @@ type demoLog struct {
 	out   io.Writer
 
 	mu     sync.Mutex
-	events []demoEvent
 	counts map[string]int
 	seen   map[string]bool
 }
@@ -139,8 +130,7 @@ func (c *demoChild) Handle(ctx context.Context, r slog.Record) error {
 	c.d.mu.Lock()
 	defer c.d.mu.Unlock()
 	c.d.counts[kind]++
-	ev := demoEvent{at: time.Since(c.d.start), site: site, text: text}
-	c.d.events = append(c.d.events, ev)
+	at := time.Since(c.d.start).Seconds()
 	show := false
 	switch kind {
 	case "conflict":
@@ -154,11 +144,11 @@ func (c *demoChild) Handle(ctx context.Context, r slog.Record) error {
 	case "corrected":
 		show = c.d.counts[kind] <= 6
 		if c.d.counts[kind] == 7 {
-			fmt.Fprintf(c.d.out, "  %5.1fs  %s  ... further corrections are counted in the summary\n", ev.at.Seconds(), ev.site)
+			fmt.Fprintf(c.d.out, "  %5.1fs  %s  ... further corrections are counted in the summary\n", at, site)
 		}
 	}
 	if show {
-		fmt.Fprintf(c.d.out, "  %5.1fs  %s  %s\n", ev.at.Seconds(), ev.site, ev.text)
+		fmt.Fprintf(c.d.out, "  %5.1fs  %s  %s\n", at, site, text)
 	}
 	return nil
 }
@@ -475,6 +465,12 @@ func demoProof(out io.Writer, dirA, dirB string, acked []journal.TxID, doTickets
 		return err
 	}
 	var appNotes []string
+	if doATM {
+		appNotes = append(appNotes, "atm: no negative balance without the overdrawn flag and its fee; money conserved")
+	}
+	if doTickets {
+		appNotes = append(appNotes, "ticketing: no seat has two owners unless an action item in the queue names it")
+	}
 	invariant := func(st []oracle.Entry) []string {
 		es := make([]liege.Entry, len(st))
 		for i, e := range st {
@@ -483,11 +479,9 @@ func demoProof(out io.Writer, dirA, dirB string, acked []journal.TxID, doTickets
 		var v []string
 		if doTickets {
 			v = append(v, ticketing.Check(only(es, "event", "free", "seat", "ticket", "customer", "queue"))...)
-			appNotes = append(appNotes, "ticketing: no seat has two owners unless an action item in the queue names it")
 		}
 		if doATM {
 			v = append(v, atm.Check(only(es, "account", "balance", "log", "bank"))...)
-			appNotes = append(appNotes, "atm: no negative balance without the overdrawn flag and its fee; money conserved")
 		}
 		return v
 	}
@@ -514,12 +508,11 @@ func demoProof(out io.Writer, dirA, dirB string, acked []journal.TxID, doTickets
 	for _, id := range acked {
 		kinds[subjects[id]]++
 	}
-	sort.Slice(appNotes, func(i, j int) bool { return appNotes[i] < appNotes[j] })
 	fmt.Fprintf(out, "  identical     both instances hold the same %d transactions and the same %d keys, values and versions\n", rep.PathLength, rep.Keys)
 	fmt.Fprintf(out, "  path          %d transactions replayed in (HLC, origin) order: every read saw what the path gives it\n", rep.PathLength)
 	fmt.Fprintf(out, "  acknowledged  %d answered calls, each in the path exactly once: %d as themselves, %d reprocessed, %d corrected\n",
 		len(acked), kinds[0], kinds[journal.KindReprocess], kinds[journal.KindCorrection])
-	for _, n := range appNotes[:min(len(appNotes), 2)] {
+	for _, n := range appNotes {
 		fmt.Fprintf(out, "  invariant     %s: holds\n", n)
 	}
 	fmt.Fprintf(out, "  checks run    %s\n", strings.Join(rep.Checks, " "))

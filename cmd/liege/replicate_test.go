@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/inspect"
 	"github.com/liege-db/liege/internal/oracle"
+	"github.com/liege-db/liege/internal/pairtest"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -178,13 +178,7 @@ func checkOracle(t *testing.T, a, b *pairProc, acked []journal.TxID) {
 		t.Fatal(err)
 	}
 	app, _ := apps.Lookup("kv")
-	rep, err := oracle.Check(ia, ib, oracle.Options{Acked: acked, Invariant: func(st []oracle.Entry) []string {
-		es := make([]liege.Entry, len(st))
-		for i, e := range st {
-			es[i] = liege.Entry{Key: e.Key, Value: e.Value, Version: e.Version}
-		}
-		return app.Check(es)
-	}})
+	rep, err := oracle.Check(ia, ib, oracle.Options{Acked: acked, Invariant: pairtest.Invariant(app.Check)})
 	if err != nil {
 		t.Fatalf("oracle: %v", err)
 	}
