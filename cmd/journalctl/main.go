@@ -6,179 +6,22 @@
 //
 // Every command but lost refuses a directory a running instance holds.
 // Only rollback writes. The JSON output of inspect, state and lost is a
-// public interface, described in docs/journal-json.md.
+// public interface, described in docs/journal-json.md. The command's code
+// is in internal/journalctl.
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"github.com/urfave/cli/v2"
+	jctl "github.com/liege-db/liege/internal/journalctl"
 )
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(jctl.Run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run runs journalctl with args (args[0] is the program name) and returns
-// the exit status: 0 for success, 1 for a failure or a problem found, 2 for
-// a usage error.
+// run runs journalctl in-process, for the tests.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	app := newApp(stdin, stdout, stderr)
-	return exitStatus(app.Run(intersperse(app, args)), stderr)
-}
-
-// streams are the standard streams a command uses, so tests can run it
-// in-process.
-type streams struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-}
-
-func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
-	s := &streams{stdin: stdin, stdout: stdout, stderr: stderr}
-	app := &cli.App{
-		Name:  "journalctl",
-		Usage: "inspect, verify and roll back the instance directory of a stopped Liege instance",
-		Description: `journalctl reads an instance directory (the --dir of a Liege instance: LOCK,
-journal/, checkpoints/, lost/) while the instance is stopped. Every command
-but lost refuses a directory a running instance holds, and only rollback
-writes anything.
-
-Examples:
-   journalctl verify /var/lib/liege/A
-   journalctl inspect /var/lib/liege/A --txid A/17
-   journalctl state /var/lib/liege/A --json | jq .hash
-   journalctl rollback /var/lib/liege/A --to 120
-   journalctl lost /var/lib/liege/A/lost/lost-A-e1-120-130.ltf
-
-Run 'journalctl COMMAND --help' for the details of a command.`,
-		HideVersion:    true,
-		Reader:         stdin,
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors and sets the exit status
-		OnUsageError:   onUsageError,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usageError(c, "unknown command %q: the commands are inspect, verify, state, rollback and lost", c.Args().First())
-			}
-			return cli.ShowAppHelp(c)
-		},
-		Commands: []*cli.Command{
-			inspectCommand(s),
-			verifyCommand(s),
-			stateCommand(s),
-			rollbackCommand(s),
-			lostCommand(s),
-		},
-	}
-	for _, c := range app.Commands {
-		c.OnUsageError = onUsageError
-	}
-	return app
-}
-
-// onUsageError turns a flag parsing error into a usage error that points
-// at the command's help.
-func onUsageError(c *cli.Context, err error, _ bool) error {
-	return usageError(c, "%v", err)
-}
-
-// usageError returns an error with exit status 2 that ends with a pointer
-// to the command's help.
-func usageError(c *cli.Context, format string, a ...any) error {
-	help := "journalctl --help"
-	if c != nil && c.Command != nil && c.Command.Name != "" && (c.App == nil || c.Command.Name != c.App.Name) {
-		help = "journalctl " + c.Command.Name + " --help"
-	}
-	return cli.Exit(fmt.Sprintf(format, a...)+" (see '"+help+"')", 2)
-}
-
-// exitStatus prints err, if any, and returns the exit status for it.
-func exitStatus(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	status := 1
-	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
-		status = ec.ExitCode()
-	}
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(stderr, "journalctl: "+msg)
-	}
-	return status
-}
-
-// intersperse moves the flags of a command before its positional
-// arguments, so that "journalctl inspect DIR --json" works: the flag package
-// under urfave/cli v2 stops at the first argument that is not a flag.
-// Everything after a "--" stays positional.
-func intersperse(app *cli.App, args []string) []string {
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") {
-		i++ // global flags: only --help, which takes no value
-	}
-	if i >= len(args) {
-		return args
-	}
-	cmd := app.Command(args[i])
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		tv := false
-		if d, ok := f.(cli.DocGenerationFlag); ok {
-			tv = d.TakesValue()
-		}
-		for _, n := range f.Names() {
-			takesValue[n] = tv
-		}
-	}
-	var flags, positional []string
-	rest := args[i+1:]
-	for j := 0; j < len(rest); j++ {
-		a := rest[j]
-		if a == "--" {
-			positional = append(positional, rest[j+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			positional = append(positional, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
-			continue
-		}
-		if takesValue[name] && j+1 < len(rest) {
-			flags = append(flags, rest[j+1])
-			j++
-		}
-	}
-	out := append([]string(nil), args[:i+1]...)
-	out = append(out, flags...)
-	if len(positional) > 0 {
-		out = append(out, "--")
-		out = append(out, positional...)
-	}
-	return out
-}
-
-// oneArg returns the command's single positional argument, named what in
-// the usage error when it is missing or there are more.
-func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 || c.Args().First() == "" {
-		if c.NArg() > 1 {
-			return "", usageError(c, "%s takes one argument, %s; got %d: %s", c.Command.Name, what, c.NArg(), strings.Join(c.Args().Slice(), " "))
-		}
-		return "", usageError(c, "%s needs one argument, %s: journalctl %s %s", c.Command.Name, what, c.Command.Name, what)
-	}
-	return c.Args().First(), nil
+	return jctl.Run(args, stdin, stdout, stderr)
 }
