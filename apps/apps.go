@@ -13,6 +13,7 @@ import (
 	"github.com/liege-db/liege/apps/atm"
 	"github.com/liege-db/liege/apps/kv"
 	"github.com/liege-db/liege/apps/ticketing"
+	"github.com/liege-db/liege/internal/oracle"
 )
 
 // App is an application: its procedures and its consistency rule.
@@ -60,5 +61,20 @@ func Names() []string {
 func All() []App {
 	out := slices.Clone(registry)
 	slices.SortFunc(out, func(a, b App) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Invariant adapts an application's check over liege entries (as App.Check)
+// to the oracle's entries (oracle.Options.Invariant).
+func Invariant(check func([]liege.Entry) []string) func([]oracle.Entry) []string {
+	return func(state []oracle.Entry) []string { return check(Entries(state)) }
+}
+
+// Entries converts the oracle's entries to liege entries.
+func Entries(state []oracle.Entry) []liege.Entry {
+	out := make([]liege.Entry, len(state))
+	for i, e := range state {
+		out[i] = liege.Entry{Key: liege.Key(e.Key), Value: liege.Value(e.Value), Version: e.Version}
+	}
 	return out
 }

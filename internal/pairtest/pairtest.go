@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
@@ -352,20 +353,13 @@ func (p *Pair) Converged(invariant func([]oracle.Entry) []string) *oracle.Report
 	return rep
 }
 
-// Invariant adapts an application's check over liege entries (as
-// apps.App.Check) to the oracle's entries.
+// Invariant adapts an application's check to the oracle (apps.Invariant).
 func Invariant(check func([]liege.Entry) []string) func([]oracle.Entry) []string {
-	return func(state []oracle.Entry) []string { return check(Entries(state)) }
+	return apps.Invariant(check)
 }
 
-// Entries converts the oracle's entries to liege entries.
-func Entries(state []oracle.Entry) []liege.Entry {
-	out := make([]liege.Entry, len(state))
-	for i, e := range state {
-		out[i] = liege.Entry{Key: liege.Key(e.Key), Value: liege.Value(e.Value), Version: e.Version}
-	}
-	return out
-}
+// Entries converts the oracle's entries to liege entries (apps.Entries).
+func Entries(state []oracle.Entry) []liege.Entry { return apps.Entries(state) }
 
 func uniq(ids []journal.TxID) []journal.TxID {
 	seen := map[journal.TxID]bool{}
