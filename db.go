@@ -53,6 +53,11 @@ type Options struct {
 	PeerID string
 	// Role is "liege" or "vassal" (empty for a lone instance).
 	Role string
+	// Merge is how peer transactions are merged: MergePath ("path", the
+	// default if empty), the protocol of DESIGN.md, or MergeLWW ("lww"), a
+	// last-writer-wins baseline to compare the protocol against, which
+	// checks nothing and loses data (see lww.go). Not for production.
+	Merge string
 }
 
 // RollbackFailedError is returned by RollbackTo, and by every later call,
@@ -106,6 +111,7 @@ type DB struct {
 	reconPending  int                     // records pending in recon
 	appliedCh     chan struct{}           // closed when transactions are applied
 	peerID        string
+	lww           bool // Options.Merge is MergeLWW
 	started       time.Time
 	sinceCkpt     int
 	ckptMu        sync.Mutex // one checkpoint written at a time
@@ -174,6 +180,11 @@ func Open(opts Options) (*DB, error) {
 	if opts.IdempotencyWindow == 0 {
 		opts.IdempotencyWindow = 100_000
 	}
+	merge, err := checkMerge(opts.Merge)
+	if err != nil {
+		return nil, err
+	}
+	opts.Merge = merge
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create instance directory: %w", err)
 	}
@@ -197,6 +208,7 @@ func Open(opts Options) (*DB, error) {
 		idem:    newIdemCache(max(opts.IdempotencyWindow, 0)),
 		lostTx:  map[journal.TxID]string{},
 		peerID:  opts.PeerID,
+		lww:     opts.Merge == MergeLWW,
 		started: time.Now(),
 	}
 	if opts.PeerID != "" {

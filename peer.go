@@ -180,6 +180,18 @@ func (db *DB) applyPeer(pc *peerCall) {
 		pc.err = fmt.Errorf("refused %v: %w", r.TxID(), err)
 		return
 	}
+	if db.lww {
+		// The last-writer-wins baseline (lww.go) checks nothing: no
+		// conflict, no rejection, no rollback, whatever the role.
+		if err := db.appendPeer(r); err != nil {
+			pc.err = err
+			return
+		}
+		db.window.Prune(r.PeerSeen)
+		db.pub.window.Store(int64(db.window.Len()))
+		res.Verdict = PeerApplied
+		return
+	}
 	in := detect.FromRecord(r)
 	if hits := db.window.Check(in); len(hits) > 0 {
 		res.Conflicts = db.conflicts(in, hits)
@@ -220,8 +232,21 @@ func (db *DB) appendPeer(r *journal.Record) error {
 	loc.IdempotencyKey = ""
 	loc.Writes = db.peerWrites[:0]
 	ver := r.Version()
-	for _, w := range r.Writes {
+	for i := range r.Writes {
+		w := &r.Writes[i]
 		cur, curVer, ok := db.st.Get(w.Key)
+		if db.lww {
+			// Last-writer-wins baseline (lww.go): only the writes newer
+			// than the local version are journaled and applied.
+			lw, keep, err := db.lwwWrite(r, w, cur, curVer, ok)
+			if err != nil {
+				return err
+			}
+			if keep {
+				loc.Writes = append(loc.Writes, lw)
+			}
+			continue
+		}
 		lw := journal.Write{Key: w.Key, Op: w.Op, Value: w.Value, Delta: w.Delta, BeforeVersion: curVer}
 		if ok {
 			lw.Before = cur

@@ -97,6 +97,13 @@ func serveCommand() *cli.Command {
 				Usage: "run the peer link without TLS (loopback or a trusted network only); without it the TLS flags are required"},
 			&cli.DurationFlag{Name: "max-clock-offset", EnvVars: env("max-clock-offset"), Value: 500 * time.Millisecond,
 				Usage: "largest wall-clock difference `DURATION` with the peer; a peer beyond it is refused at the handshake (e.g. --max-clock-offset 250ms)"},
+			&cli.StringFlag{Name: "merge", EnvVars: env("merge"), Value: liege.MergePath,
+				Usage: "how peer transactions are merged, `MODE` path or lww. path (the default) is the protocol: conflict checks, rollback and reconciliation. " +
+					"lww is a last-writer-wins baseline for comparing the protocol against (liege inject --merge lww): it drops the protocol's read checks and rollback, " +
+					"keeps the newer write of each key by HLC, and loses data (concurrent writes, Adds, deletes); not for production. Both instances must use the same mode"},
+			&cli.DurationFlag{Name: "clock-skew", EnvVars: env("clock-skew"),
+				Usage: "for fault injection and testing only: shift this instance's physical clock by `DURATION`, which may be negative, both for the engine's timestamps and for the wall clock the replication handshake sends " +
+					"(e.g. --clock-skew 2s, or --clock-skew=-2s); liege inject uses it to start an instance with a skewed clock"},
 			&cli.IntFlag{Name: "max-frame", EnvVars: env("max-frame"), Value: link.DefaultMaxFrame,
 				Usage: "largest link frame in `BYTES`; a larger one closes the connection"},
 			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
@@ -126,6 +133,8 @@ type serveSettings struct {
 	tlsCert, tlsKey, tlsCA              string
 	plaintextPeer                       bool
 	maxClockOffset                      time.Duration
+	merge                               string
+	clockSkew                           time.Duration
 	maxFrame                            int
 	maxWait, shutdownTimeout            time.Duration
 	logger                              *slog.Logger
@@ -155,6 +164,7 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		peerID: c.String("peer-id"), peer: c.String("peer"), listenPeer: c.String("listen-peer"), cluster: c.String("cluster"),
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
 		plaintextPeer: c.Bool("plaintext-peer"), maxClockOffset: c.Duration("max-clock-offset"), maxFrame: c.Int("max-frame"),
+		merge: c.String("merge"), clockSkew: c.Duration("clock-skew"),
 	}
 	if s.role == "" && s.peerID == "" {
 		s.role = "liege"
@@ -187,6 +197,8 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, fmt.Errorf("--max-wait must be positive, not %v", s.maxWait)
 	case s.shutdownTimeout <= 0:
 		return nil, fmt.Errorf("--shutdown-timeout must be positive, not %v", s.shutdownTimeout)
+	case s.merge != liege.MergePath && s.merge != liege.MergeLWW:
+		return nil, fmt.Errorf("--merge must be %s (the protocol, the default) or %s (the last-writer-wins baseline), not %q", liege.MergePath, liege.MergeLWW, s.merge)
 	}
 	abs, err := filepath.Abs(s.dir)
 	if err != nil {
@@ -330,7 +342,15 @@ func serve(s *serveSettings) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset}
+	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
+		Merge: s.merge, Now: s.now()}
+	if s.clockSkew != 0 {
+		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)
+	}
+	if s.merge == liege.MergeLWW {
+		log.Warn("merge lww: peer transactions are merged last-writer-wins, without the protocol's checks, rollback or reconciliation; " +
+			"this baseline loses data and is not for production")
+	}
 	if s.peerID != "" {
 		opts.PeerID, opts.Role = s.peerID, s.role
 	}
@@ -382,7 +402,7 @@ func serve(s *serveSettings) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "instance", s.id, "dir", s.dir, "app", app.Name,
-		"role", s.role, "auth", token != "", "pid", os.Getpid())
+		"role", s.role, "merge", s.merge, "auth", token != "", "pid", os.Getpid())
 
 	select {
 	case err := <-served:
@@ -405,10 +425,20 @@ func serve(s *serveSettings) error {
 	return nil
 }
 
+// now returns the physical clock of the instance and of its replication
+// handshake: time.Now (nil) unless --clock-skew shifts it.
+func (s *serveSettings) now() func() time.Time {
+	if s.clockSkew == 0 {
+		return nil
+	}
+	skew := s.clockSkew
+	return func() time.Time { return time.Now().Add(skew) }
+}
+
 // startReplication starts the peer link of liege serve.
 func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer) (*replicate.Replicator, error) {
 	cfg := link.Config{MaxFrame: s.maxFrame, Plaintext: s.plaintextPeer, ExpectPeerID: s.peerID, Logger: s.logger}
-	rcfg := replicate.Config{DB: db, Cluster: s.cluster, MaxClockOffset: s.maxClockOffset, Logger: s.logger, Registerer: reg}
+	rcfg := replicate.Config{DB: db, Cluster: s.cluster, MaxClockOffset: s.maxClockOffset, Logger: s.logger, Registerer: reg, Now: s.now()}
 	if !s.plaintextPeer {
 		var err error
 		if cfg.TLS, err = link.TLSConfig(s.tlsCert, s.tlsKey, s.tlsCA, s.listenPeer != ""); err != nil {
