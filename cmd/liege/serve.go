@@ -329,6 +329,11 @@ func readAuthToken(path string, log *slog.Logger) (string, error) {
 // serve runs the server until SIGINT or SIGTERM.
 func serve(s *serveSettings) error {
 	log := s.logger
+	// Catch SIGINT and SIGTERM from the start: one that arrives while the
+	// instance recovers or connects to its peer stops it cleanly once it
+	// is up, instead of killing it mid-start.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	app, err := apps.Lookup(s.app)
 	if err != nil {
 		return fmt.Errorf("--app: %w", err)
@@ -397,8 +402,6 @@ func serve(s *serveSettings) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "instance", s.id, "dir", s.dir, "app", app.Name,
