@@ -6,46 +6,146 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/liege-db/liege/internal/inject"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/internal/sim"
 	"github.com/urfave/cli/v2"
 )
 
-const injectDescription = `The conflict-injection runner. So far it has one mode, --sim: thousands
-of seeded simulations per minute of a liege and a vassal in this process,
-over the in-memory link with message-level faults (drop, duplicate,
-reorder), partitions, cuts, restarts of either instance from its journal
-and clock skew inside the bound, each ending with the oracle of DESIGN.md
-section 11 on both instances' directories. It stops at the first seed that
-fails, prints the violation and how to rerun that seed, and exits 1.
+const injectDescription = `The conflict-injection runner: it proves, under real faults, that a liege
+and a vassal converge to one consistent path.
 
+It starts a liege and a vassal as child processes (liege serve), routes
+their peer link through an in-process toxiproxy, drives clients at both
+sites through the HTTP API for --duration at --rate calls per second in
+all, a --contention share of them on data both sites use, and records every
+call. Faults run on a schedule drawn from --seed. Then it stops the load,
+heals everything, waits until both sites are idle (streams drained,
+reconciliation done), stops them, exports both journals with journalctl
+inspect/state --json and checks: every item of DESIGN.md section 11, the
+application's invariant at both sites, every answered call accounted for,
+and no business anomaly. It exits 0 only if every check passed.
+
+Faults (--faults, comma-separated, or all, or none):
+  partition       both directions of the link blocked for a while
+  oneway          one direction only
+  latency         latency with jitter
+  bandwidth       a bandwidth limit
+  reset           connections reset by peer
+  slicer          the byte stream sliced into tiny writes
+  kill            SIGKILL of either instance, restarted from its journal
+  kill-rollback   the vassal SIGKILLed inside a rollback (failpoint)
+  kill-reconcile  the liege SIGKILLed inside a reconciliation (failpoint)
+  skew            the vassal's clock skewed within --max-clock-offset
+  skew-beyond     once, its clock beyond the bound: the link must be refused
+                  (reported as refused, not as a failure)
+Message-level faults (drop, duplicate, reorder) need the in-memory link:
+--sim runs thousands of seeded simulations per minute with them.
+
+--merge lww adds a second run of the same workload and faults in which the
+instances merge each other's writes last-writer-wins by HLC (no read checks,
+no rollback), and reports what that costs beside the path-consistent run:
+seats sold twice, unflagged overdrafts, money created or destroyed, effects
+that vanished.
+
+Written to --out: report.html (a timeline of both sites with the faults
+shaded), report.json (every figure), and per run the instance directories,
+their logs, the call log and the journal exports.
+
+  liege inject --app ticketing --duration 30s --faults all --out /tmp/inj
+  liege inject --app atm --contention 0.3 --merge lww --out /tmp/inj-atm
   liege inject --sim --seeds 5000
-  liege inject --sim --from 1234 --seeds 1     # rerun one seed
-
-The real-process runner (child processes, toxiproxy link faults, SIGKILLs,
-reports and the last-writer-wins baseline) is not built yet: without
---sim the command says so and exits 2.`
+  liege inject --sim --from 1234 --seeds 1     # rerun one seed`
 
 func injectCommand() *cli.Command {
 	return &cli.Command{
-		Name:        "inject",
-		Usage:       "prove convergence under faults: --sim runs thousands of seeded simulations",
-		UsageText:   "liege inject --sim [--seeds N] [--from S] [--workers W] [--json]",
+		Name:  "inject",
+		Usage: "prove convergence under faults: two real instances, toxiproxy, SIGKILLs, a checker and a report (or --sim)",
+		UsageText: "liege inject [--app ticketing|atm|kv] [--duration D] [--rate N] [--contention C] [--seed S] [--faults LIST] [--merge path|lww] [--out DIR]\n" +
+			"   liege inject --sim [--seeds N] [--from S] [--workers W] [--json]",
 		Description: injectDescription,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "sim", Usage: "run the in-process seeded simulation (message-level faults on the in-memory link)"},
-			&cli.IntFlag{Name: "seeds", Value: 1000, Usage: "how many seeds to run"},
-			&cli.Uint64Flag{Name: "from", Value: 1, Usage: "the first seed"},
-			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0) * 2, Usage: "seeds run at once"},
+			&cli.StringFlag{Name: "app", Value: "ticketing", Usage: "the application to drive: ticketing, atm or kv"},
+			&cli.DurationFlag{Name: "duration", Value: 30 * time.Second, Usage: "how long the load runs"},
+			&cli.IntFlag{Name: "rate", Value: 200, Usage: "calls per second, over both sites"},
+			&cli.Float64Flag{Name: "contention", Value: 0.2, Usage: "the share of calls on data both sites use (0 to 1)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the seed of the workload and of the fault schedule"},
+			&cli.StringFlag{Name: "faults", Value: "all", Usage: "the faults to inject: a comma-separated list, all, or none (see above)"},
+			&cli.StringFlag{Name: "merge", Value: "path", Usage: "path, or lww to add the last-writer-wins baseline run beside it"},
+			&cli.StringFlag{Name: "out", Usage: "the output `DIR` (default: liege-inject-<app>-<seed> in the current directory)"},
+			&cli.DurationFlag{Name: "max-clock-offset", Value: 500 * time.Millisecond, Usage: "the instances' --max-clock-offset"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress display"},
+			&cli.BoolFlag{Name: "sim", Usage: "run the in-process seeded simulation instead (message-level faults on the in-memory link)"},
+			&cli.IntFlag{Name: "seeds", Value: 1000, Usage: "--sim: how many seeds to run"},
+			&cli.Uint64Flag{Name: "from", Value: 1, Usage: "--sim: the first seed"},
+			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0) * 2, Usage: "--sim: seeds run at once"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
 		},
 		Action: runInject,
 	}
+}
+
+// runInjectProcesses runs the real-process runner.
+func runInjectProcesses(c *cli.Context) error {
+	faults, err := inject.ParseFaults(c.String("faults"))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	var lww bool
+	switch m := c.String("merge"); m {
+	case "path":
+	case "lww":
+		lww = true
+	default:
+		return cli.Exit(fmt.Sprintf("--merge must be path or lww, not %q", m), 2)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the liege binary to start the instances with: %w", err)
+	}
+	out := c.String("out")
+	if out == "" {
+		out = fmt.Sprintf("liege-inject-%s-%d", c.String("app"), c.Uint64("seed"))
+	}
+	cfg := inject.Config{App: c.String("app"), Duration: c.Duration("duration"), Rate: c.Int("rate"),
+		Contention: c.Float64("contention"), Seed: c.Uint64("seed"), Faults: faults, Out: out, LWW: lww,
+		Binary: bin, MaxClockOffset: c.Duration("max-clock-offset"), Command: injectCommandLine(c, out)}
+	if !c.Bool("quiet") && !c.Bool("json") {
+		cfg.Progress = c.App.ErrWriter
+	}
+	rep, err := inject.Execute(c.Context, cfg)
+	if err != nil {
+		if rep == nil {
+			return cli.Exit("liege inject: "+err.Error(), 2)
+		}
+		return err
+	}
+	if c.Bool("json") {
+		if err := inject.WriteJSON(c.App.Writer, rep); err != nil {
+			return err
+		}
+	} else {
+		inject.WriteSummary(c.App.Writer, rep)
+		abs, _ := filepath.Abs(out)
+		fmt.Fprintf(c.App.Writer, "report: %s\n", filepath.Join(abs, "report.html"))
+	}
+	if !rep.Passed {
+		return cli.Exit("", 1)
+	}
+	return nil
+}
+
+// injectCommandLine is the command that reproduces the run.
+func injectCommandLine(c *cli.Context, out string) string {
+	return fmt.Sprintf("liege inject --app %s --duration %v --rate %d --contention %g --seed %d --faults %s --merge %s --max-clock-offset %v --out %s",
+		c.String("app"), c.Duration("duration"), c.Int("rate"), c.Float64("contention"), c.Uint64("seed"),
+		c.String("faults"), c.String("merge"), c.Duration("max-clock-offset"), out)
 }
 
 // simSummary is what liege inject --sim reports.
@@ -67,7 +167,7 @@ type simSummary struct {
 
 func runInject(c *cli.Context) error {
 	if !c.Bool("sim") {
-		return cli.Exit("liege inject: only --sim is built so far (the real-process runner is not); run liege inject --sim", 2)
+		return runInjectProcesses(c)
 	}
 	n, from, workers := c.Int("seeds"), c.Uint64("from"), c.Int("workers")
 	if n < 1 || workers < 1 {

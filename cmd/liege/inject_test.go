@@ -1,9 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/liege-db/liege/internal/inject"
+	"github.com/liege-db/liege/internal/oracle"
 )
 
 func TestInjectSim(t *testing.T) {
@@ -18,11 +26,132 @@ func TestInjectSim(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	p = launch(t, nil, "inject")
-	if code := p.wait(time.Minute); code != 2 {
-		t.Errorf("liege inject without --sim exited %d, want 2", code)
+}
+
+// injectRun runs liege inject with args into a temporary --out and returns
+// its exit code, its report and the output directory.
+func injectRun(t *testing.T, args ...string) (int, *inject.Report, string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "inj")
+	p := launch(t, nil, append([]string{"inject", "--quiet", "--out", out}, args...)...)
+	code := p.wait(4 * time.Minute)
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatalf("liege inject %v exited %d without report.json (%v):\n%s", args, code, err, p.output)
 	}
-	if !strings.Contains(p.output.String(), "only --sim is built so far") {
-		t.Errorf("liege inject without --sim does not say why:\n%s", p.output)
+	var rep inject.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	if code != 0 {
+		t.Logf("liege inject %v exited %d:\n%s", args, code, p.output)
+	}
+	return code, &rep, out
+}
+
+// TestInjectAllFaults runs a short real-process run of each application
+// with every fault and checks that it passed and that the checker ran
+// every check.
+func TestInjectAllFaults(t *testing.T) {
+	for i, app := range []string{"ticketing", "atm", "kv"} {
+		t.Run(app, func(t *testing.T) {
+			code, rep, out := injectRun(t, "--app", app, "--duration", "8s", "--rate", "120", "--contention", "0.3",
+				"--seed", strconv.Itoa(i+1), "--faults", "all")
+			if code != 0 || !rep.Passed {
+				t.Fatalf("exit %d, passed %v: %s", code, rep.Passed, rep.Runs[0].Failure)
+			}
+			run := rep.Runs[0]
+			names := map[string]bool{}
+			for _, c := range run.Checks {
+				names[c.Name] = true
+				if !c.Passed {
+					t.Errorf("check %q failed: %s", c.Name, c.Detail)
+				}
+			}
+			for _, step := range []string{oracle.CheckTxIDs, oracle.CheckState, oracle.CheckCopies, oracle.CheckOrder,
+				oracle.CheckReplay, oracle.CheckFinalState, oracle.CheckSubjects, oracle.CheckAcked, oracle.CheckMaybe,
+				oracle.CheckOnce, oracle.CheckInvariant} {
+				if !slices.ContainsFunc(run.Checks, func(c inject.Check) bool { return strings.HasPrefix(c.Name, "oracle "+step+":") && c.Passed }) {
+					t.Errorf("the oracle step %s did not run and pass: %v", step, run.Checks)
+				}
+			}
+			for _, want := range []string{"every answered call accounted for", "the " + app + " invariant at A", "the " + app + " invariant at B",
+				"a clock beyond the bound is refused", "both sites went idle after the heal", "export with journalctl inspect/state --json",
+				"no anomalies: double sales, unflagged overdrafts, money drift, vanished effects"} {
+				if !names[want] {
+					t.Errorf("check %q did not run", want)
+				}
+			}
+			if run.Totals.ChecksRun != len(run.Checks) || run.Totals.ChecksPassed != run.Totals.ChecksRun {
+				t.Errorf("checks %d/%d of %d", run.Totals.ChecksPassed, run.Totals.ChecksRun, len(run.Checks))
+			}
+			if run.Totals.Acked == 0 || run.Totals.Transactions < run.Totals.Acked/2 {
+				t.Errorf("acked %d, path %d: the load did not run", run.Totals.Acked, run.Totals.Transactions)
+			}
+			kinds := map[string]bool{}
+			for _, f := range run.Faults {
+				kinds[f.Kind] = true
+			}
+			for _, k := range []string{inject.FaultPartition, inject.FaultKill, inject.FaultSkewBeyond, inject.FaultLatency} {
+				if !kinds[k] {
+					t.Errorf("no %s fault in the report: %+v", k, run.Faults)
+				}
+			}
+			if run.Totals.ClockRefused == 0 {
+				t.Errorf("the clock beyond the bound was not reported refused")
+			}
+			if len(run.Timeline) < 10 {
+				t.Errorf("%d timeline samples", len(run.Timeline))
+			}
+			for _, f := range []string{"report.html", "path/calls.jsonl", "path/inspect-A.json", "path/state-B.json"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+// TestInjectLWWBaseline runs ticketing with a partition under both merges:
+// last-writer-wins must show an anomaly (a seat sold twice with nobody told,
+// a ticket that vanished) that the path-consistent run does not have.
+func TestInjectLWWBaseline(t *testing.T) {
+	code, rep, _ := injectRun(t, "--app", "ticketing", "--duration", "6s", "--rate", "100", "--contention", "0.6",
+		"--seed", "7", "--faults", "partition", "--merge", "lww")
+	if code != 0 {
+		t.Fatalf("exit %d: the path run must pass: %s", code, rep.Runs[0].Failure)
+	}
+	if len(rep.Runs) != 2 || rep.Runs[0].Merge != "path" || rep.Runs[1].Merge != "lww" {
+		t.Fatalf("runs %+v", rep.Runs)
+	}
+	path, lww := rep.Runs[0].Anomalies, rep.Runs[1].Anomalies
+	if path.Total() != 0 {
+		t.Errorf("the path-consistent run has anomalies: %+v", path)
+	}
+	if lww.Total() == 0 {
+		t.Errorf("the last-writer-wins run shows no anomaly: %+v (totals %+v)", lww, rep.Runs[1].Totals)
+	}
+	t.Logf("lww anomalies: %+v", lww)
+}
+
+// TestInjectUsage checks that bad flags are refused with a reason.
+func TestInjectUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--faults", "drop"}, "--sim"},
+		{[]string{"--faults", "bogus"}, "unknown fault"},
+		{[]string{"--merge", "crdt"}, "--merge must be path or lww"},
+		{[]string{"--app", "chess"}, "ticketing, atm or kv"},
+		{[]string{"--contention", "2"}, "--contention must be between 0 and 1"},
+	} {
+		p := launch(t, nil, append([]string{"inject", "--out", t.TempDir()}, c.args...)...)
+		if code := p.wait(time.Minute); code != 2 {
+			t.Errorf("%v exited %d, want 2:\n%s", c.args, code, p.output)
+		}
+		if !strings.Contains(p.output.String(), c.want) {
+			t.Errorf("%v: output lacks %q:\n%s", c.args, c.want, p.output)
+		}
 	}
 }
