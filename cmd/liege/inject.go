@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/liege-db/liege/internal/inject"
@@ -119,8 +121,16 @@ func runInjectProcesses(c *cli.Context) error {
 	if !c.Bool("quiet") && !c.Bool("json") {
 		cfg.Progress = c.App.ErrWriter
 	}
-	rep, err := inject.Execute(c.Context, cfg)
+	// Ctrl-C or SIGTERM ends the run and takes the instances down with it
+	// (they run in process groups of their own, out of the terminal's
+	// reach).
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := inject.Execute(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil && c.Context.Err() == nil {
+			return cli.Exit("liege inject: interrupted; the instances were stopped, their directories are in "+out, 130)
+		}
 		if rep == nil {
 			return cli.Exit("liege inject: "+err.Error(), 2)
 		}

@@ -2,7 +2,6 @@ package inject
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,7 +100,7 @@ func (r *runner) check(run *Run, idleErr error, stopErrs []string) error {
 	var insts [2]oracle.Instance
 	for i, in := range r.sites {
 		x, err := r.export(in)
-		if err != nil && !errors.Is(err, oracle.ErrNotExact) {
+		if err != nil {
 			add("export with journalctl inspect/state --json", false, err.Error())
 			r.finish(run)
 			return nil

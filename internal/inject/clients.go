@@ -122,6 +122,7 @@ func (cl *caller) do(ctx context.Context, c call) (json.RawMessage, bool) {
 			}
 			if resp.StatusCode/100 == 2 {
 				result, ok = a.Result, true
+				rec.Result = a.Result
 			}
 		}
 	}

@@ -71,9 +71,7 @@ func (in *instance) start(ctx context.Context, failpoints string, skew time.Dura
 	fmt.Fprintf(logf, "--- %s start %d: %s (failpoints %q)\n", time.Now().Format(time.RFC3339Nano), in.starts+1, strings.Join(args, " "), failpoints)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "LIEGE_FAILPOINTS="+failpoints)
-	// Its own process group, so a Ctrl-C at the runner's terminal does
-	// not reach it before the runner stops it in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		in.mu.Unlock()

@@ -36,6 +36,9 @@ type Call struct {
 	AnsweredNs int64 `json:"answered_ns"`
 	// Status is the HTTP status of the answer; 0 if there was none.
 	Status int `json:"status"`
+	// Result is the answer's result as the API returned it (any JSON; not
+	// used here), absent when there was none.
+	Result json.RawMessage `json:"result,omitempty"`
 	// TxID is the answer's txid ("A/18"); "" or null when the answer has
 	// none (a read-only call, an error, no answer).
 	TxID *string `json:"txid"`
