@@ -180,20 +180,7 @@ func (db *DB) applyPeer(pc *peerCall) {
 		pc.err = fmt.Errorf("refused %v: %w", r.TxID(), err)
 		return
 	}
-	if db.lww {
-		// The last-writer-wins baseline (lww.go) checks nothing: no
-		// conflict, no rejection, no rollback, whatever the role.
-		if err := db.appendPeer(r); err != nil {
-			pc.err = err
-			return
-		}
-		db.window.Prune(r.PeerSeen)
-		db.pub.window.Store(int64(db.window.Len()))
-		res.Verdict = PeerApplied
-		return
-	}
-	in := detect.FromRecord(r)
-	if hits := db.window.Check(in); len(hits) > 0 {
+	if in, hits := db.check(r); len(hits) > 0 {
 		res.Conflicts = db.conflicts(in, hits)
 		if db.Role() == RoleLiege {
 			res.Verdict = PeerRejected
@@ -222,6 +209,17 @@ func (db *DB) applyPeer(pc *peerCall) {
 	db.window.Prune(r.PeerSeen)
 	db.pub.window.Store(int64(db.window.Len()))
 	res.Verdict = PeerApplied
+}
+
+// check runs the section 6 check of peer transaction r against the window.
+// The last-writer-wins baseline (lww.go) checks nothing: no conflict, no
+// rejection, no rollback, whatever the role.
+func (db *DB) check(r *journal.Record) (*detect.Txn, []detect.Hit) {
+	if db.lww {
+		return nil, nil
+	}
+	in := detect.FromRecord(r)
+	return in, db.window.Check(in)
 }
 
 // appendPeer applies and journals r as a peer record, with this instance's

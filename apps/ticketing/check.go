@@ -72,7 +72,7 @@ func Check(entries []liege.Entry) []string {
 				events[name] = ev
 			}
 		case FreePrefix, SeatPrefix:
-			s, err := seatOf(e.Key, prefix)
+			s, err := SeatOf(e.Key, prefix)
 			if err != nil {
 				report("%v", err)
 				continue
@@ -260,8 +260,9 @@ func Check(entries []liege.Entry) []string {
 	return out
 }
 
-// seatOf decodes a ("free" or "seat", event, section, row, number) key.
-func seatOf(key liege.Key, prefix string) (Seat, error) {
+// SeatOf decodes a (prefix, event, section, row, number) key: prefix is
+// FreePrefix or SeatPrefix.
+func SeatOf(key liege.Key, prefix string) (Seat, error) {
 	t, err := tuple.Unpack(key)
 	if err == nil && len(t) == 5 && t[0] == prefix {
 		ev, ok1 := str(t, 1)

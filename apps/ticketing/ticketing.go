@@ -442,7 +442,7 @@ func BuyBest(tx *liege.Tx, a BuyBestArgs) (Purchase, error) {
 	if len(first) == 0 {
 		return Purchase{Outcome: SoldOut}, nil
 	}
-	seat, err := seatOf(first[0].Key, FreePrefix)
+	seat, err := SeatOf(first[0].Key, FreePrefix)
 	if err != nil {
 		return Purchase{}, fmt.Errorf("buy_best: %w", err)
 	}

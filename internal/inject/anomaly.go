@@ -13,11 +13,12 @@ package inject
 // or read-only one not at all.
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/liege-db/liege"
@@ -193,8 +194,8 @@ func ticketingAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, 
 		t, prefix := unpackKey(e.Key)
 		switch prefix {
 		case ticketing.SeatPrefix, ticketing.FreePrefix:
-			s, ok := tupleSeat(t)
-			if !ok {
+			s, err := ticketing.SeatOf(e.Key, prefix)
+			if err != nil {
 				continue // not a seat key: Check reports it
 			}
 			if prefix == ticketing.FreePrefix {
@@ -237,7 +238,7 @@ func ticketingAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, 
 	claims := map[ticketing.Seat][]ticketClaim{}
 	perFamily := map[ticketFamily]int{}
 	perSection := map[ticketSection]int{}
-	for _, id := range sortedKeys(tickets) {
+	for _, id := range slices.Sorted(maps.Keys(tickets)) {
 		tk := tickets[id]
 		perFamily[ticketFamily{tk.Seat, tk.Customer}]++
 		perSection[sectionOf(tk.Seat, tk.Customer)]++
@@ -311,7 +312,7 @@ func ticketingAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, 
 		a.Vanished += n
 		a.example("ticketing: customer %q was sold a seat in %s/%s (acknowledged buy_best calls: %d) but holds no ticket there, and no work-queue item names them", sec.customer, sec.event, sec.section, n)
 	}
-	for _, id := range sortedKeys(tickets) {
+	for _, id := range slices.Sorted(maps.Keys(tickets)) {
 		tk := tickets[id]
 		s := tk.Seat
 		switch {
@@ -334,18 +335,6 @@ func ticketingAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, 
 	return a, nil
 }
 
-// tupleSeat decodes a ("seat" or "free", event, section, row, number) key.
-func tupleSeat(t tuple.Tuple) (ticketing.Seat, bool) {
-	if len(t) != 5 {
-		return ticketing.Seat{}, false
-	}
-	ev, ok1 := tupleStr(t, 1)
-	sec, ok2 := tupleStr(t, 2)
-	row, ok3 := t[3].(int64)
-	n, ok4 := t[4].(int64)
-	return ticketing.Seat{Event: ev, Section: sec, Row: row, Number: n}, ok1 && ok2 && ok3 && ok4
-}
-
 func sortSeats(seats []ticketing.Seat) {
 	slices.SortFunc(seats, func(x, y ticketing.Seat) int {
 		switch {
@@ -354,29 +343,10 @@ func sortSeats(seats []ticketing.Seat) {
 		case x.Section != y.Section:
 			return strings.Compare(x.Section, y.Section)
 		case x.Row != y.Row:
-			return cmpInt(x.Row, y.Row)
+			return cmp.Compare(x.Row, y.Row)
 		}
-		return cmpInt(x.Number, y.Number)
+		return cmp.Compare(x.Number, y.Number)
 	})
-}
-
-func cmpInt(x, y int64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // --- money (atm, kv) -------------------------------------------------------
@@ -650,7 +620,7 @@ func atmAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, error)
 			l.call(d.acked, map[string]int64{d.transfer.From: -d.transfer.Amount, d.transfer.To: d.transfer.Amount})
 		}
 	}
-	names := sortedKeys(accounts)
+	names := slices.Sorted(maps.Keys(accounts))
 	for _, acct := range names {
 		if !ackedOpen[acct] {
 			l.expected[acct] += openLog[acct]
@@ -798,7 +768,7 @@ func kvAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, error) 
 	}
 
 	var negatives []string
-	for _, k := range sortedKeys(ints) {
+	for _, k := range slices.Sorted(maps.Keys(ints)) {
 		if n := ints[k]; n < 0 && !overdrawn[k] {
 			a.UnflaggedNegative++
 			negatives = append(negatives, fmt.Sprintf("kv: key %q holds %d, and no correction record names it overdrawn", k, n))
@@ -808,7 +778,7 @@ func kvAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, error) 
 		a.example("%s", n)
 	}
 	var keys []string
-	for _, k := range sortedKeys(money) {
+	for _, k := range slices.Sorted(maps.Keys(money)) {
 		if isMoney(k) {
 			keys = append(keys, k)
 			l.balance[k] = ints[k]
@@ -816,7 +786,7 @@ func kvAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, error) 
 	}
 	l.judge(&a, "kv", "key", keys)
 
-	for _, k := range sortedKeys(ackedAppends) {
+	for _, k := range slices.Sorted(maps.Keys(ackedAppends)) {
 		if written[k] || money[k] || other[k] {
 			continue
 		}
@@ -824,7 +794,7 @@ func kvAnomalies(entries []liege.Entry, calls []oracle.Call) (Anomalies, error) 
 		for _, v := range lists[k] {
 			held[v]++
 		}
-		for _, v := range sortedKeys(ackedAppends[k]) {
+		for _, v := range slices.Sorted(maps.Keys(ackedAppends[k])) {
 			if n, m := ackedAppends[k][v], held[v]; m < n {
 				a.Vanished += n - m
 				a.example("kv: %d acknowledged appends of %q to key %q, but its list (%d values) holds it %d times", n, v, k, len(lists[k]), m)

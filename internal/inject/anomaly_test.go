@@ -266,15 +266,39 @@ func anomOwners(os ...string) []ticketing.Owner {
 	return out
 }
 
+// anomCase is one case of an application's anomaly table: damage done to
+// the base state (and the log), and the anomalies it must count.
+type anomCase struct {
+	name   string
+	damage func(t *testing.T, db *liege.DB, l *anomLog)
+	want   Anomalies
+	// example must be named by one example.
+	example []string
+}
+
+// runAnomCases runs each case on a fresh instance of app holding base.
+func runAnomCases(t *testing.T, app string, register func(*liege.DB) error, base func(*testing.T, *liege.DB, *anomLog), tests []anomCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := anomOpen(t, "A", register)
+			l := &anomLog{t: t}
+			base(t, db, l)
+			if tc.damage != nil {
+				tc.damage(t, db, l)
+			}
+			got, err := CountAnomalies(app, anomState(t, db), l.calls)
+			anomWant(t, tc.name, got, err, tc.want)
+			if tc.example != nil {
+				anomWantExample(t, tc.name, got, tc.example...)
+			}
+		})
+	}
+}
+
 func TestAnomaliesTicketing(t *testing.T) {
 	s11, s12 := anomSeat(1, 1), anomSeat(1, 2)
-	tests := []struct {
-		name   string
-		damage func(t *testing.T, db *liege.DB, l *anomLog)
-		want   Anomalies
-		// example must be named by one example.
-		example []string
-	}{
+	tests := []anomCase{
 		{name: "clean"},
 		{
 			name: "unanswered purchases",
@@ -392,21 +416,7 @@ func TestAnomaliesTicketing(t *testing.T) {
 			},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			db := anomOpen(t, "A", ticketing.Register)
-			l := &anomLog{t: t}
-			anomTicketingBase(t, db, l)
-			if tc.damage != nil {
-				tc.damage(t, db, l)
-			}
-			got, err := CountAnomalies(ticketing.Name, anomState(t, db), l.calls)
-			anomWant(t, tc.name, got, err, tc.want)
-			if tc.example != nil {
-				anomWantExample(t, tc.name, got, tc.example...)
-			}
-		})
-	}
+	runAnomCases(t, ticketing.Name, ticketing.Register, anomTicketingBase, tests)
 }
 
 // TestAnomaliesTicketingPath: a real double sale across a partition,
@@ -478,12 +488,7 @@ func anomATMBase(t *testing.T, db *liege.DB, l *anomLog) {
 
 func TestAnomaliesATM(t *testing.T) {
 	deposit := func(acct string, n int64) atm.AmountArgs { return atm.AmountArgs{Account: acct, Amount: n} }
-	tests := []struct {
-		name    string
-		damage  func(t *testing.T, db *liege.DB, l *anomLog)
-		want    Anomalies
-		example []string
-	}{
+	tests := []anomCase{
 		{name: "clean"},
 		{
 			// Both machines dispensed 150 from ann's 99, as a merge
@@ -568,21 +573,7 @@ func TestAnomaliesATM(t *testing.T) {
 			},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			db := anomOpen(t, "A", atm.Register)
-			l := &anomLog{t: t}
-			anomATMBase(t, db, l)
-			if tc.damage != nil {
-				tc.damage(t, db, l)
-			}
-			got, err := CountAnomalies(atm.Name, anomState(t, db), l.calls)
-			anomWant(t, tc.name, got, err, tc.want)
-			if tc.example != nil {
-				anomWantExample(t, tc.name, got, tc.example...)
-			}
-		})
-	}
+	runAnomCases(t, atm.Name, atm.Register, anomATMBase, tests)
 }
 
 // TestAnomaliesATMOpenedOutsideTheLog: an account opened by a call the log
@@ -660,12 +651,7 @@ func anomKVBase(t *testing.T, db *liege.DB, l *anomLog) {
 }
 
 func TestAnomaliesKV(t *testing.T) {
-	tests := []struct {
-		name    string
-		damage  func(t *testing.T, db *liege.DB, l *anomLog)
-		want    Anomalies
-		example []string
-	}{
+	tests := []anomCase{
 		{name: "clean"},
 		{
 			// Both sites moved 100 out of n-a's 70.
@@ -756,21 +742,7 @@ func TestAnomaliesKV(t *testing.T) {
 			},
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			db := anomOpen(t, "A", kv.Register)
-			l := &anomLog{t: t}
-			anomKVBase(t, db, l)
-			if tc.damage != nil {
-				tc.damage(t, db, l)
-			}
-			got, err := CountAnomalies(kv.Name, anomState(t, db), l.calls)
-			anomWant(t, tc.name, got, err, tc.want)
-			if tc.example != nil {
-				anomWantExample(t, tc.name, got, tc.example...)
-			}
-		})
-	}
+	runAnomCases(t, kv.Name, kv.Register, anomKVBase, tests)
 }
 
 // TestAnomaliesKVPath: both sites move 40 of n-a's 50 during a partition;

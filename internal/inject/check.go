@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/liege-db/liege/apps"
@@ -85,7 +86,7 @@ func (r *runner) check(run *Run, idleErr error, stopErrs []string) error {
 	} else {
 		add("both stopped cleanly on SIGTERM", false, strings.Join(stopErrs, "; "))
 	}
-	if containsFault(r.cfg.Faults, FaultSkewBeyond) {
+	if slices.Contains(r.cfg.Faults, FaultSkewBeyond) {
 		run.Totals.ClockRefused = len(refusals)
 		switch {
 		case notRefused:
@@ -219,13 +220,4 @@ func (r *runner) finish(run *Run) {
 		}
 	}
 	run.Totals.FaultsInjected = len(run.Faults)
-}
-
-func containsFault(fs []string, f string) bool {
-	for _, x := range fs {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }

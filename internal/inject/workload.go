@@ -72,7 +72,8 @@ func (w *ticketingLoad) setup() []call {
 func (w *ticketingLoad) next(rng *rand.Rand, site int, hot bool) call {
 	w.mu.Lock()
 	w.n[site]++
-	customer := fmt.Sprintf("%s-%d", siteNames[site], w.n[site])
+	n := w.n[site]
+	customer := fmt.Sprintf("%s-%d", siteNames[site], n)
 	var refund string
 	if k := len(w.tickets[site]); k > 0 && rng.IntN(8) == 0 {
 		i := rng.IntN(k)
@@ -96,7 +97,7 @@ func (w *ticketingLoad) next(rng *rand.Rand, site int, hot bool) call {
 	case r < 9:
 		return call{ticketing.ProcAvailability, ticketing.EventArgs{Event: tkEvent}}
 	default:
-		return call{ticketing.ProcTickets, ticketing.CustomerArgs{Customer: fmt.Sprintf("%s-%d", siteNames[site], 1+rng.IntN(max(1, w.n[site])))}}
+		return call{ticketing.ProcTickets, ticketing.CustomerArgs{Customer: fmt.Sprintf("%s-%d", siteNames[site], 1+rng.IntN(n))}}
 	}
 }
 
