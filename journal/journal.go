@@ -1,17 +1,14 @@
 package journal
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/liege-db/liege/internal/failpoint"
-	"github.com/tidwall/wal"
 )
 
 // WalDir is the journal's directory inside an instance directory.
@@ -20,7 +17,8 @@ const WalDir = "journal"
 // DefaultSegmentSize is the target size of a journal segment file.
 const DefaultSegmentSize = 64 << 20
 
-// ErrClosed is returned by Append after Close.
+// ErrClosed is returned by Journal.Append after Journal.Close, and wrapped
+// by every Log method after Log.Close.
 var ErrClosed = errors.New("journal closed")
 
 // FatalError wraps the write or fsync error that stopped a journal. After a
@@ -37,7 +35,8 @@ func (e *FatalError) Unwrap() error { return e.Err }
 
 // Options configure a Journal.
 type Options struct {
-	// SegmentSize is the target segment file size (DefaultSegmentSize if 0).
+	// SegmentSize is the target segment file size (DefaultSegmentSize if
+	// 0). Only Open uses it: OpenLog gets its Log opened.
 	SegmentSize int
 	// OnDurable is called by the writer goroutine after every fsync, with
 	// the last durable position and the number of entries the fsync made
@@ -56,20 +55,21 @@ type Options struct {
 type Stats struct {
 	Batches     uint64
 	Entries     uint64
-	Bytes       uint64
+	Bytes       uint64 // stored by the Log, with its own framing
 	SyncNanos   uint64 // total time in fsync
 	LastBatch   int
-	SegmentsNew uint64
+	SegmentsNew uint64 // segment files created (file Log only)
 }
 
 // Journal is an append-only, group-committing journal of framed records on
-// tidwall/wal. One goroutine (the engine's executor) appends; a writer
-// goroutine batches, writes and fsyncs, and reports the durable position.
+// a Log (tidwall/wal segment files, or memory). One goroutine (the
+// engine's executor) appends; a writer goroutine batches, writes and
+// fsyncs, and reports the durable position.
 type Journal struct {
-	dir    string // the wal directory
+	dir    string // the wal directory; "" on a Log that is not Open's
 	opts   Options
-	log    *wal.Log
-	Repair *TailDamage // the torn tail repaired at Open, if any
+	log    Log
+	Repair *TailDamage // the torn tail repaired at open, if any
 
 	mu      sync.Mutex
 	wake    *sync.Cond // writer waits for work
@@ -86,14 +86,10 @@ type Journal struct {
 
 	durable atomic.Uint64
 	first   atomic.Uint64
-	// readMu serializes reads: wal.Log.Read holds only its read lock while
-	// loading a segment into its cache, which races with another Read.
-	readMu sync.Mutex
 
-	segBytes int // bytes in the current tail segment, mirroring wal's cycle rule
-	stats    Stats
-	statsMu  sync.Mutex
-	done     chan struct{}
+	stats   Stats
+	statsMu sync.Mutex
+	done    chan struct{}
 }
 
 // Open opens (creating if needed) the journal in instanceDir/journal,
@@ -103,56 +99,54 @@ func Open(instanceDir string, opts Options) (*Journal, error) {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = DefaultSegmentSize
 	}
+	dir := filepath.Join(instanceDir, WalDir)
+	l, err := openWAL(dir, opts.SegmentSize)
+	if err != nil {
+		return nil, err
+	}
+	return openLog(l, opts, dir)
+}
+
+// OpenLog opens a journal on log and takes it over: Journal.Close closes
+// it, and so does OpenLog when it fails. A torn last entry (a frame that
+// does not check and whose bytes could be a prefix of one) was never
+// acknowledged: OpenLog removes it and reports it in Journal.Repair. Any
+// other entry that does not check, when log reads it, is refused with a
+// *DamageError. OpenLog checks only the last entries: a Log checks what it
+// can at its own open (the file log checks every frame).
+func OpenLog(log Log, opts Options) (*Journal, error) {
+	return openLog(log, opts, "")
+}
+
+func openLog(log Log, opts Options, dir string) (*Journal, error) {
 	if opts.BatchMax <= 0 {
 		opts.BatchMax = 4096
 	}
-	dir := filepath.Join(instanceDir, WalDir)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create journal directory: %w", err)
-		}
-		if err := SyncDir(instanceDir); err != nil {
-			return nil, err
-		}
+	j := &Journal{dir: dir, opts: opts, log: log, done: make(chan struct{})}
+	if r, ok := log.(logRepair); ok {
+		j.Repair = r.repaired()
 	}
-	res, err := Scan(dir, nil)
+	tail, err := repairLastEntry(log)
 	if err != nil {
+		log.Close()
 		return nil, err
 	}
-	j := &Journal{dir: dir, opts: opts, done: make(chan struct{})}
-	if res.Tail != nil {
-		if err := RepairTail(res.Tail); err != nil {
-			return nil, err
-		}
-		j.Repair = res.Tail
+	if tail != nil {
+		j.Repair = tail
 	}
-	j.log, err = wal.Open(dir, &wal.Options{
-		NoSync:           true, // we fsync once per batch
-		SegmentSize:      opts.SegmentSize,
-		LogFormat:        wal.Binary,
-		SegmentCacheSize: 4,
-		NoCopy:           true, // entries are immutable; we never modify a read slice
-		AllowEmpty:       true,
-	})
+	first, err := log.FirstIndex()
 	if err != nil {
-		return nil, fmt.Errorf("open journal %s: %w", dir, err)
-	}
-	if err := SyncDir(dir); err != nil {
-		j.log.Close()
+		log.Close()
 		return nil, err
 	}
-	first, _ := j.log.FirstIndex()
-	last, _ := j.log.LastIndex()
-	if last == 0 {
-		first = 1
+	last, err := log.LastIndex()
+	if err != nil {
+		log.Close()
+		return nil, err
 	}
 	j.first.Store(first)
 	j.durable.Store(last)
 	j.next = last + 1
-	if err := j.measureTail(); err != nil {
-		j.log.Close()
-		return nil, err
-	}
 	j.cur, j.spare = new(batch), new(batch)
 	j.wake = sync.NewCond(&j.mu)
 	j.idle = sync.NewCond(&j.mu)
@@ -162,24 +156,50 @@ func Open(instanceDir string, opts Options) (*Journal, error) {
 	return j, nil
 }
 
-// measureTail sets segBytes to the size of the last segment file.
-func (j *Journal) measureTail() error {
-	segs, err := ListSegments(j.dir)
+// repairLastEntry removes the last entry of log if it is torn: a crash
+// left a strict prefix of its frame (a Log may keep one: see Log). Such a
+// frame is empty, shorter than its header, or fails its checksum; a frame
+// of another format version was written whole by another build and is
+// refused, like an entry before the last that does not check.
+func repairLastEntry(log Log) (*TailDamage, error) {
+	first, err := log.FirstIndex()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	j.segBytes = 0
-	if len(segs) > 0 {
-		fi, err := os.Stat(segs[len(segs)-1].Path)
+	last, err := log.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	if last < first {
+		return nil, nil
+	}
+	f, err := log.Read(last)
+	if err != nil {
+		return nil, err
+	}
+	_, ferr := OpenFrame(f)
+	if ferr == nil {
+		return nil, nil
+	}
+	if errors.Is(ferr, ErrFrameVersion) {
+		return nil, &DamageError{Pos: last, Err: ferr}
+	}
+	if last > first {
+		prev, err := log.Read(last - 1)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		j.segBytes = int(fi.Size())
+		if _, perr := OpenFrame(prev); perr != nil {
+			return nil, &DamageError{Pos: last - 1, Err: fmt.Errorf("%w (and the entry after it does not check either: %v)", perr, ferr)}
+		}
 	}
-	return nil
+	if err := log.TruncateBack(last - 1); err != nil {
+		return nil, fmt.Errorf("repair torn journal tail at position %d: %w", last, err)
+	}
+	return &TailDamage{Pos: last, Bytes: int64(len(f)), Err: ferr}, nil
 }
 
-// Dir returns the wal directory.
+// Dir returns the wal directory, or "" for a journal opened by OpenLog.
 func (j *Journal) Dir() string { return j.dir }
 
 // First returns the first position in the journal (1 unless the front was
@@ -223,7 +243,7 @@ func (j *Journal) Append(pos uint64, frame []byte) error {
 	if j.err != nil {
 		return j.err
 	}
-	j.cur.b.Write(pos, frame)
+	j.cur.data = append(j.cur.data, frame...)
 	j.cur.sizes = append(j.cur.sizes, len(frame))
 	j.curN++
 	j.next++
@@ -254,7 +274,7 @@ func (j *Journal) writer() {
 		j.writing = true
 		j.mu.Unlock()
 
-		err := j.writeBatch(b, n)
+		err := j.writeBatch(b, last+1-uint64(n), n)
 
 		j.mu.Lock()
 		j.writing = false
@@ -279,27 +299,21 @@ func (j *Journal) writer() {
 	}
 }
 
-// writeBatch writes and fsyncs one batch; it is the only writer of the wal.
-func (j *Journal) writeBatch(b *batch, n int) error {
+// writeBatch writes and fsyncs one batch; it is the only writer of the log.
+func (j *Journal) writeBatch(b *batch, first uint64, n int) error {
 	if err := failpoint.Inject("journal-before-write"); err != nil {
 		return err
 	}
-	created := j.cycleCount(b.sizes)
-	b.sizes = b.sizes[:0]
-	if err := j.log.WriteBatch(&b.b); err != nil {
+	if err := j.log.Write(first, b.entries()); err != nil {
 		return fmt.Errorf("write journal batch: %w", err)
 	}
+	b.reset()
 	if err := failpoint.Inject("journal-before-sync"); err != nil {
 		return err
 	}
 	t0 := time.Now()
 	if err := j.log.Sync(); err != nil {
 		return fmt.Errorf("fsync journal: %w", err)
-	}
-	if created > 0 {
-		if err := SyncDir(j.dir); err != nil {
-			return err
-		}
 	}
 	d := time.Since(t0)
 	if err := failpoint.Inject("journal-after-sync"); err != nil {
@@ -310,54 +324,43 @@ func (j *Journal) writeBatch(b *batch, n int) error {
 	j.stats.Entries += uint64(n)
 	j.stats.SyncNanos += uint64(d)
 	j.stats.LastBatch = n
-	j.stats.SegmentsNew += uint64(created)
 	j.statsMu.Unlock()
 	return nil
 }
 
-// batch is a wal.Batch with the sizes of its entries, which wal keeps
-// unexported.
+// batch is the frames appended for one write, back to back in data.
 type batch struct {
-	b     wal.Batch
+	data  []byte
 	sizes []int
+	views [][]byte
 }
 
-// cycleCount mirrors tidwall/wal's segment cycling (a new segment once the
-// tail reaches SegmentSize, each entry stored as uvarint(len)+frame) over
-// entries of the given sizes and returns how many segment files wal will
-// create while writing them, so that we fsync the directory after each.
-func (j *Journal) cycleCount(sizes []int) int {
-	created := 0
-	if j.segBytes > j.opts.SegmentSize {
-		created++
-		j.segBytes = 0
+// entries returns the frames of the batch, valid until reset.
+func (b *batch) entries() [][]byte {
+	b.views = b.views[:0]
+	off := 0
+	for _, sz := range b.sizes {
+		b.views = append(b.views, b.data[off:off+sz:off+sz])
+		off += sz
 	}
-	var total int
-	for _, sz := range sizes {
-		e := uvarintLen(uint64(sz)) + sz
-		total += e
-		j.segBytes += e
-		if j.segBytes >= j.opts.SegmentSize {
-			created++
-			j.segBytes = 0
-		}
-	}
-	j.statsMu.Lock()
-	j.stats.Bytes += uint64(total)
-	j.statsMu.Unlock()
-	return created
+	return b.views
 }
 
-func uvarintLen(x uint64) int {
-	var b [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(b[:], x)
+func (b *batch) reset() {
+	b.data, b.sizes = b.data[:0], b.sizes[:0]
+	clear(b.views)
+	b.views = b.views[:0]
 }
 
 // Stats returns the writer's counters.
 func (j *Journal) Stats() Stats {
 	j.statsMu.Lock()
-	defer j.statsMu.Unlock()
-	return j.stats
+	st := j.stats
+	j.statsMu.Unlock()
+	if c, ok := j.log.(logCounters); ok {
+		st.Bytes, st.SegmentsNew = c.counters()
+	}
+	return st
 }
 
 // Flush waits until everything appended so far is durable (or the journal
@@ -396,9 +399,7 @@ func (j *Journal) WaitDurable(pos uint64) error {
 // Read returns the frame at pos. The slice must not be modified; it stays
 // valid after later appends and truncations.
 func (j *Journal) Read(pos uint64) ([]byte, error) {
-	j.readMu.Lock()
 	b, err := j.log.Read(pos)
-	j.readMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("read journal position %d: %w", pos, err)
 	}
@@ -419,20 +420,39 @@ func (j *Journal) TruncateAfter(pos uint64) error {
 	if pos+1 >= j.next {
 		return nil
 	}
+	if first := j.first.Load(); pos+1 < first {
+		return fmt.Errorf("truncate journal after position %d: the journal starts at position %d", pos, first)
+	}
 	if err := j.log.TruncateBack(pos); err != nil {
 		j.err = &FatalError{Err: fmt.Errorf("truncate journal after position %d: %w", pos, err)}
 		return j.err
 	}
-	if err := SyncDir(j.dir); err != nil {
-		j.err = &FatalError{Err: err}
-		return j.err
-	}
 	j.next = pos + 1
 	j.durable.Store(pos)
-	if err := j.measureTail(); err != nil {
-		j.err = &FatalError{Err: err}
+	return nil
+}
+
+// TruncateBefore removes every entry before pos (pos is kept) and makes the
+// removal durable: First() becomes pos. pos must be durable, so the
+// journal never becomes empty and nothing in flight is touched.
+func (j *Journal) TruncateBefore(pos uint64) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
 		return j.err
 	}
+	first := j.first.Load()
+	if pos <= first {
+		return nil
+	}
+	if d := j.durable.Load(); pos > d {
+		return fmt.Errorf("truncate journal before position %d: only positions up to %d are durable", pos, d)
+	}
+	if err := j.log.TruncateFront(pos); err != nil {
+		j.err = &FatalError{Err: fmt.Errorf("truncate journal before position %d: %w", pos, err)}
+		return j.err
+	}
+	j.first.Store(pos)
 	return nil
 }
 

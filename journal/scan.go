@@ -19,7 +19,8 @@ type Segment struct {
 }
 
 // DamageError reports a journal entry that cannot be read, naming the file,
-// the byte offset in it and the position the entry would have had.
+// the byte offset in it and the position the entry would have had. File is
+// "" (and Offset 0) for a Log that is not in files, such as a MemLog.
 type DamageError struct {
 	File   string
 	Offset int64
@@ -28,6 +29,9 @@ type DamageError struct {
 }
 
 func (e *DamageError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("journal damaged at position %d (in a journal not in files): %v", e.Pos, e.Err)
+	}
 	return fmt.Sprintf("journal damaged at position %d (file %s, byte offset %d): %v", e.Pos, e.File, e.Offset, e.Err)
 }
 
@@ -93,7 +97,8 @@ type Entry struct {
 }
 
 // TailDamage describes a torn or zero-filled tail (or a damaged last record)
-// found at the end of the last segment: what recovery truncates.
+// found at the end of the last segment: what recovery truncates. File is ""
+// (and Offset 0) for a Log that is not in files, such as a MemLog.
 type TailDamage struct {
 	File   string
 	Offset int64 // truncate the file to this length
@@ -103,6 +108,9 @@ type TailDamage struct {
 }
 
 func (t *TailDamage) String() string {
+	if t.File == "" {
+		return fmt.Sprintf("torn tail at position %d (%d bytes, in a journal not in files): %v", t.Pos, t.Bytes, t.Err)
+	}
 	return fmt.Sprintf("torn tail at position %d (file %s, byte offset %d, %d bytes): %v", t.Pos, t.File, t.Offset, t.Bytes, t.Err)
 }
 

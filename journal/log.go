@@ -1,0 +1,90 @@
+package journal
+
+import "errors"
+
+// Errors returned by a Log. An implementation wraps them with detail;
+// test with errors.Is.
+var (
+	// ErrNotFound is returned by Log.Read for an index outside
+	// [FirstIndex, LastIndex].
+	ErrNotFound = errors.New("no journal entry at that index")
+	// ErrOutOfOrder is returned by Log.Write when the first index of the
+	// batch is not LastIndex()+1.
+	ErrOutOfOrder = errors.New("journal entries written out of order")
+	// ErrOutOfRange is returned by Log.TruncateBack and Log.TruncateFront
+	// for an index outside the range they accept.
+	ErrOutOfRange = errors.New("journal truncation index out of range")
+)
+
+// Log is the storage under a Journal: a sequence of opaque entries (the
+// Journal stores frames, see AppendFrame) at consecutive indexes, with an
+// explicit fsync. The Journal is its only user; the file implementation
+// (tidwall/wal, behind Open) and the in-memory one (NewMemLog, for
+// simulation) both pass the same conformance suite.
+//
+// The log holds the entries at indexes [FirstIndex, LastIndex]. It is
+// empty when LastIndex == FirstIndex-1; a new log is empty with
+// FirstIndex 1. FirstIndex only grows (TruncateFront); LastIndex grows by
+// Write and shrinks by TruncateBack.
+//
+// Durability: an entry written by Write is durable once a later Sync has
+// returned nil. A truncation is durable when it returns nil. After a crash
+// (power failure, kernel panic: not a process exit) the log reopens
+// holding every entry that was durable, unchanged, with the same
+// FirstIndex, followed by some prefix, possibly empty, of the entries
+// written after the last Sync, of which the last may be torn: a strict
+// prefix of its bytes, possibly empty. An implementation that can tell a
+// torn entry from a whole one removes it itself when it reopens (the file
+// log does); the Journal removes any other at open (OpenLog). Close makes
+// everything written durable, as a clean process exit does.
+//
+// Any error from Write, Sync, TruncateBack or TruncateFront other than
+// ErrOutOfOrder or ErrOutOfRange leaves the log in an unknown state: its
+// user must stop and reopen it (the Journal does: see FatalError). After
+// Close, every method returns an error wrapping ErrClosed.
+//
+// All methods are safe for concurrent use. The Journal calls Write, Sync
+// and the truncations from one goroutine at a time, and Read from many.
+type Log interface {
+	// FirstIndex returns the index of the first entry, or of the next entry
+	// Write takes when the log is empty.
+	FirstIndex() (uint64, error)
+	// LastIndex returns the index of the last entry, FirstIndex()-1 when
+	// the log is empty.
+	LastIndex() (uint64, error)
+	// Write appends entries at indexes first, first+1, ...; first must be
+	// LastIndex()+1, else it returns ErrOutOfOrder and writes nothing. The
+	// log does not keep the entries' memory: the caller may reuse it once
+	// Write returns. The entries are not durable until Sync.
+	Write(first uint64, entries [][]byte) error
+	// Sync makes every entry written so far durable (fsync).
+	Sync() error
+	// Read returns the entry at index, or an error wrapping ErrNotFound if
+	// index is outside [FirstIndex, LastIndex]. The caller must not modify
+	// the slice; it stays valid after later writes and truncations.
+	Read(index uint64) ([]byte, error)
+	// TruncateBack removes every entry after index, keeping index, durably.
+	// index must be in [FirstIndex-1, LastIndex], else it returns
+	// ErrOutOfRange; FirstIndex-1 empties the log, LastIndex does nothing.
+	TruncateBack(index uint64) error
+	// TruncateFront removes every entry before index, durably: FirstIndex
+	// becomes index. index must be in [FirstIndex, LastIndex+1], else it
+	// returns ErrOutOfRange; LastIndex+1 empties the log, FirstIndex does
+	// nothing.
+	TruncateFront(index uint64) error
+	// Close makes what was written durable and releases the log.
+	Close() error
+}
+
+// logCounters is implemented by a Log that counts what it stored, for
+// Journal.Stats: the bytes it wrote (with its own framing) and the
+// segment files it created.
+type logCounters interface {
+	counters() (bytes, segments uint64)
+}
+
+// logRepair is implemented by a Log that repaired a torn tail itself when
+// it was opened.
+type logRepair interface {
+	repaired() *TailDamage
+}

@@ -1,0 +1,260 @@
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tidwall/wal"
+)
+
+// walLog is the file Log: segment files of tidwall/wal in one directory,
+// each entry stored as uvarint(len)+entry. tidwall/wal has no checksum, so
+// openWAL checks every frame before wal reads the files (Scan), and it
+// fsyncs the directory after every segment file wal creates or renames,
+// which wal does not.
+type walLog struct {
+	dir    string
+	segMax int
+	log    *wal.Log
+	repair *TailDamage // torn tail cut off at open
+
+	// readMu serializes reads: wal.Log.Read holds only its read lock while
+	// loading a segment into its cache, which races with another Read.
+	readMu sync.Mutex
+
+	// mu serializes the methods that write (Write, Sync, the truncations,
+	// Close) and guards the fields below.
+	mu       sync.Mutex
+	batch    wal.Batch
+	segBytes int  // bytes in the current tail segment, mirroring wal's cycle rule
+	dirDirty bool // a segment file was created since the last directory fsync
+
+	bytes    atomic.Uint64
+	segments atomic.Uint64
+}
+
+var (
+	_ Log         = (*walLog)(nil)
+	_ logCounters = (*walLog)(nil)
+	_ logRepair   = (*walLog)(nil)
+)
+
+// openWAL opens (creating if needed) the wal directory walDir, whose parent
+// must exist. It refuses a journal damaged anywhere but at the tail of its
+// last segment with a *DamageError, and cuts off such a torn tail (its
+// records were never acknowledged: see RepairTail).
+func openWAL(walDir string, segmentSize int) (*walLog, error) {
+	if _, err := os.Stat(walDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(walDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create journal directory: %w", err)
+		}
+		if err := SyncDir(filepath.Dir(walDir)); err != nil {
+			return nil, err
+		}
+	}
+	res, err := Scan(walDir, nil)
+	if err != nil {
+		return nil, err
+	}
+	l := &walLog{dir: walDir, segMax: segmentSize}
+	if res.Tail != nil {
+		if err := RepairTail(res.Tail); err != nil {
+			return nil, err
+		}
+		l.repair = res.Tail
+	}
+	l.log, err = wal.Open(walDir, &wal.Options{
+		NoSync:           true, // Sync is explicit
+		SegmentSize:      segmentSize,
+		LogFormat:        wal.Binary,
+		SegmentCacheSize: 4,
+		NoCopy:           true, // entries are immutable; we never modify a read slice
+		AllowEmpty:       true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", walDir, err)
+	}
+	if err := SyncDir(walDir); err != nil {
+		l.log.Close()
+		return nil, err
+	}
+	if err := l.measureTail(); err != nil {
+		l.log.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// walErr translates tidwall/wal's errors to the Log's.
+func walErr(op string, err error) error {
+	for _, m := range [...]struct{ from, to error }{
+		{wal.ErrNotFound, ErrNotFound},
+		{wal.ErrOutOfOrder, ErrOutOfOrder},
+		{wal.ErrOutOfRange, ErrOutOfRange},
+		{wal.ErrClosed, ErrClosed},
+	} {
+		if errors.Is(err, m.from) {
+			return fmt.Errorf("%s: %w", op, m.to)
+		}
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func (l *walLog) FirstIndex() (uint64, error) {
+	i, err := l.log.FirstIndex()
+	if err != nil {
+		return 0, walErr("journal first index", err)
+	}
+	return i, nil
+}
+
+func (l *walLog) LastIndex() (uint64, error) {
+	i, err := l.log.LastIndex()
+	if err != nil {
+		return 0, walErr("journal last index", err)
+	}
+	return i, nil
+}
+
+func (l *walLog) Write(first uint64, entries [][]byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.batch.Clear()
+	sizes := 0
+	for i, e := range entries {
+		l.batch.Write(first+uint64(i), e)
+		sizes += uvarintLen(uint64(len(e))) + len(e)
+	}
+	last, err := l.log.LastIndex()
+	if err != nil {
+		return walErr("write journal batch", err)
+	}
+	if first != last+1 {
+		return fmt.Errorf("write journal batch at index %d after index %d: %w", first, last, ErrOutOfOrder)
+	}
+	created := l.cycleCount(entries)
+	if err := l.log.WriteBatch(&l.batch); err != nil {
+		return walErr("write journal batch", err)
+	}
+	l.bytes.Add(uint64(sizes))
+	if created > 0 {
+		l.dirDirty = true
+		l.segments.Add(uint64(created))
+	}
+	return nil
+}
+
+func (l *walLog) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.log.Sync(); err != nil {
+		return walErr("fsync journal", err)
+	}
+	if l.dirDirty {
+		if err := SyncDir(l.dir); err != nil {
+			return err
+		}
+		l.dirDirty = false
+	}
+	return nil
+}
+
+func (l *walLog) Read(index uint64) ([]byte, error) {
+	l.readMu.Lock()
+	b, err := l.log.Read(index)
+	l.readMu.Unlock()
+	if err != nil {
+		return nil, walErr(fmt.Sprintf("read journal index %d", index), err)
+	}
+	return b, nil
+}
+
+func (l *walLog) TruncateBack(index uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.log.TruncateBack(index); err != nil {
+		return walErr(fmt.Sprintf("truncate journal after index %d", index), err)
+	}
+	return l.afterTruncate()
+}
+
+func (l *walLog) TruncateFront(index uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.log.TruncateFront(index); err != nil {
+		return walErr(fmt.Sprintf("truncate journal before index %d", index), err)
+	}
+	return l.afterTruncate()
+}
+
+// afterTruncate makes wal's renames and removals durable (wal fsyncs the
+// rewritten segment, not the directory) and measures the new tail.
+func (l *walLog) afterTruncate() error {
+	if err := SyncDir(l.dir); err != nil {
+		return err
+	}
+	l.dirDirty = false
+	return l.measureTail()
+}
+
+func (l *walLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.log.Close(); err != nil {
+		return walErr("close journal", err)
+	}
+	return nil
+}
+
+func (l *walLog) counters() (bytes, segments uint64) {
+	return l.bytes.Load(), l.segments.Load()
+}
+
+func (l *walLog) repaired() *TailDamage { return l.repair }
+
+// measureTail sets segBytes to the size of the last segment file.
+func (l *walLog) measureTail() error {
+	segs, err := ListSegments(l.dir)
+	if err != nil {
+		return err
+	}
+	l.segBytes = 0
+	if len(segs) > 0 {
+		fi, err := os.Stat(segs[len(segs)-1].Path)
+		if err != nil {
+			return err
+		}
+		l.segBytes = int(fi.Size())
+	}
+	return nil
+}
+
+// cycleCount mirrors tidwall/wal's segment cycling (a new segment once the
+// tail reaches segMax, each entry stored as uvarint(len)+entry) over the
+// entries and returns how many segment files wal will create while writing
+// them, so that Sync fsyncs the directory after creating them.
+func (l *walLog) cycleCount(entries [][]byte) int {
+	created := 0
+	if l.segBytes > l.segMax {
+		created++
+		l.segBytes = 0
+	}
+	for _, e := range entries {
+		l.segBytes += uvarintLen(uint64(len(e))) + len(e)
+		if l.segBytes >= l.segMax {
+			created++
+			l.segBytes = 0
+		}
+	}
+	return created
+}
+
+func uvarintLen(x uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], x)
+}
