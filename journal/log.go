@@ -16,9 +16,9 @@ var (
 	ErrOutOfRange = errors.New("journal truncation index out of range")
 )
 
-// Log is the storage under a Journal: a sequence of opaque entries (the
-// Journal stores frames, see AppendFrame) at consecutive indexes, with an
-// explicit fsync. The Journal is its only user; the file implementation
+// Log is the storage under a Journal: a sequence of entries at consecutive
+// indexes, with an explicit fsync. The entries are frames (AppendFrame),
+// which a Log may check: the file log checks every frame when it opens. The Journal is its only user; the file implementation
 // (tidwall/wal, behind Open) and the in-memory one (NewMemLog, for
 // simulation) both pass the same conformance suite.
 //
