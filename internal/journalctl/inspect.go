@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/liege-db/liege/internal/inspect"
+	"github.com/liege-db/liege/internal/journaljson"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
 	"github.com/urfave/cli/v2"
@@ -77,7 +78,11 @@ func runInspect(s *streams, dir string, f *filter, asJSON bool) error {
 		header()
 		n++
 		if asJSON {
-			return enc.Encode(recordDoc(r))
+			d, err := journaljson.FromRecord(r)
+			if err != nil {
+				return err
+			}
+			return enc.Encode(d)
 		}
 		writeTableRow(w, r)
 		return nil

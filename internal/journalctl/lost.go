@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/liege-db/liege/internal/journaljson"
 	"github.com/liege-db/liege/rollback"
 	"github.com/urfave/cli/v2"
 )
@@ -70,7 +71,10 @@ func runLost(s *streams, file string, asJSON bool) error {
 		err = enc.Encode(lostHeaderJSON{File: file, Instance: h.Instance, Epoch: h.Epoch, PrevEpoch: h.PrevEpoch, Reason: h.Reason,
 			From: h.From, To: h.To, Records: h.Records, Created: created, CreatedUnixMs: h.Created})
 		for i := 0; i < len(lf.Records) && err == nil; i++ {
-			err = enc.Encode(recordDoc(&lf.Records[i]))
+			var d *journaljson.Record
+			if d, err = journaljson.FromRecord(&lf.Records[i]); err == nil {
+				err = enc.Encode(d)
+			}
 		}
 	} else {
 		fmt.Fprintf(w, "lost transaction file %s\n", file)

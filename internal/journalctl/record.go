@@ -3,7 +3,6 @@ package journalctl
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -11,185 +10,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/liege-db/liege/internal/hlc"
-	"github.com/liege-db/liege/internal/jsonval"
+	"github.com/liege-db/liege/internal/journaljson"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
 )
 
-// The JSON forms below are a public interface (docs/journal-json.md):
-// fields are only ever added, never renamed or removed.
-
-// versionJSON is a key's version; a zero version (absent key) is null.
-type versionJSON struct {
-	HLC    uint64 `json:"hlc"`
-	Origin string `json:"origin"`
-}
-
-func versionDoc(v journal.Version) *versionJSON {
-	if v.IsZero() {
-		return nil
-	}
-	return &versionJSON{HLC: v.HLC, Origin: v.Origin}
-}
-
-type readJSON struct {
-	Key     any          `json:"key"`
-	KeyHex  string       `json:"key_hex"`
-	Version *versionJSON `json:"version"`
-}
-
-type rangeJSON struct {
-	Lo          any    `json:"lo"`
-	Hi          any    `json:"hi"`
-	LoHex       string `json:"lo_hex"`
-	HiHex       string `json:"hi_hex"`
-	LoInclusive bool   `json:"lo_inclusive"`
-	HiInclusive bool   `json:"hi_inclusive"`
-}
-
-type writeJSON struct {
-	Key           any          `json:"key"`
-	KeyHex        string       `json:"key_hex"`
-	Op            string       `json:"op"`
-	Value         any          `json:"value"`
-	Delta         *int64       `json:"delta"`
-	Before        any          `json:"before"`
-	BeforeVersion *versionJSON `json:"before_version"`
-}
-
-type rollbackJSON struct {
-	From          uint64 `json:"from"`
-	To            uint64 `json:"to"`
-	Reason        string `json:"reason"`
-	LostFile      string `json:"lost_file"`
-	Records       uint64 `json:"records"`
-	PeerWatermark uint64 `json:"peer_watermark"`
-}
-
-// recordJSON is one journal record in the form of inspect --json and lost
-// --json. Every field is always present.
-type recordJSON struct {
-	Pos        uint64        `json:"pos"`
-	Epoch      uint64        `json:"epoch"`
-	Kind       string        `json:"kind"`
-	TxID       *string       `json:"txid"`
-	Origin     string        `json:"origin"`
-	OSeq       uint64        `json:"oseq"`
-	HLC        uint64        `json:"hlc"`
-	HLCTime    *string       `json:"hlc_time"`
-	PeerSeen   uint64        `json:"peer_seen"`
-	Proc       string        `json:"proc"`
-	Args       any           `json:"args"`
-	Result     any           `json:"result"`
-	Subject    *string       `json:"subject"`
-	Reads      []readJSON    `json:"reads"`
-	Ranges     []rangeJSON   `json:"ranges"`
-	Writes     []writeJSON   `json:"writes"`
-	Instance   string        `json:"instance"`
-	Role       string        `json:"role"`
-	HighOSeq   uint64        `json:"high_oseq"`
-	Rollback   *rollbackJSON `json:"rollback"`
-	Checkpoint uint64        `json:"checkpoint"`
-	// IdempotencyKey is the client's key for the call, "" if none.
-	IdempotencyKey string `json:"idempotency_key"`
-}
-
-// recordDoc converts a record to its JSON form, decoding keys, arguments,
-// results and values. It does not retain r.
-func recordDoc(r *journal.Record) *recordJSON {
-	d := &recordJSON{
-		Pos: r.Pos, Epoch: r.Epoch, Kind: r.Kind.String(),
-		TxID: txidDoc(r.TxID()), Origin: r.Origin, OSeq: r.OSeq,
-		HLC: r.HLC, HLCTime: hlcTimeDoc(r.HLC), PeerSeen: r.PeerSeen,
-		Proc: r.Proc, Args: msgpackDoc(r.Args), Result: msgpackDoc(r.Result),
-		Subject:  txidDoc(r.Subject),
-		Reads:    make([]readJSON, len(r.Reads)),
-		Ranges:   make([]rangeJSON, len(r.Ranges)),
-		Writes:   make([]writeJSON, len(r.Writes)),
-		Instance: r.Instance, Role: r.Role, HighOSeq: r.HighOSeq, Checkpoint: r.Checkpoint,
-		IdempotencyKey: r.IdempotencyKey,
-	}
-	for i, p := range r.Reads {
-		d.Reads[i] = readJSON{Key: keyDoc(p.Key), KeyHex: hex.EncodeToString(p.Key), Version: versionDoc(p.Version)}
-	}
-	for i, g := range r.Ranges {
-		d.Ranges[i] = rangeJSON{
-			Lo: boundDoc(g.Lo), Hi: boundDoc(g.Hi), LoHex: hex.EncodeToString(g.Lo), HiHex: hex.EncodeToString(g.Hi),
-			LoInclusive: g.LoInclusive, HiInclusive: g.HiInclusive,
-		}
-	}
-	for i, w := range r.Writes {
-		wd := writeJSON{Key: keyDoc(w.Key), KeyHex: hex.EncodeToString(w.Key), Op: w.Op.String(),
-			Before: msgpackDoc(w.Before), BeforeVersion: versionDoc(w.BeforeVersion)}
-		if w.Op != journal.OpDelete {
-			wd.Value = msgpackDoc(w.Value)
-		}
-		if w.Op == journal.OpAdd {
-			delta := w.Delta
-			wd.Delta = &delta
-		}
-		d.Writes[i] = wd
-	}
-	if ri := r.Rollback; ri != nil {
-		d.Rollback = &rollbackJSON{From: ri.From, To: ri.To, Reason: ri.Reason, LostFile: ri.LostFile,
-			Records: ri.Records, PeerWatermark: ri.PeerWatermark}
-	}
-	return d
-}
-
-func txidDoc(id journal.TxID) *string {
-	if id.IsZero() {
-		return nil
-	}
-	s := id.String()
-	return &s
-}
-
-func hlcTimeDoc(ts uint64) *string {
-	if ts == 0 {
-		return nil
-	}
-	s := hlc.Timestamp(ts).String()
-	return &s
-}
-
-// keyDoc decodes a key into its tuple elements (strings and integers), or
-// null if it is not a tuple.
-func keyDoc(key []byte) any {
-	t, err := tuple.ToJSONArray(key)
-	if err != nil {
-		return nil
-	}
-	if t == nil {
-		t = []any{}
-	}
-	for i, e := range t {
-		t[i] = jsonval.FromValue(e)
-	}
-	return t
-}
-
-// boundDoc is keyDoc for a range bound, where empty means unbounded (null).
-func boundDoc(key []byte) any {
-	if len(key) == 0 {
-		return nil
-	}
-	return keyDoc(key)
-}
-
-// msgpackDoc decodes a msgpack value (an argument, result or stored value)
-// for JSON; nil bytes are null. Bytes that do not decode are shown as
-// {"undecodable": error, "msgpack_hex": bytes}.
-func msgpackDoc(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	var v any
-	if err := journal.Unmarshal(b, &v); err != nil {
-		return map[string]any{"undecodable": err.Error(), "msgpack_hex": hex.EncodeToString(b)}
-	}
-	return jsonval.FromValue(v)
-}
+// The JSON forms of inspect --json, lost --json and state --json are in
+// package journaljson, their one home (docs/journal-json.md).
 
 // compactJSON renders a JSON-ready value on one line, without HTML
 // escaping.
@@ -253,7 +80,7 @@ func tableRow(r *journal.Record) []string {
 	}
 	result := ""
 	if r.Result != nil {
-		result = compactJSON(msgpackDoc(r.Result))
+		result = compactJSON(journaljson.Value(r.Result))
 	}
 	return []string{
 		strconv.FormatUint(r.Pos, 10), strconv.FormatUint(r.Epoch, 10), r.Kind.String(), txid, ts,

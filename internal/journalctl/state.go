@@ -9,6 +9,7 @@ import (
 
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/inspect"
+	"github.com/liege-db/liege/internal/journaljson"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
 	"github.com/urfave/cli/v2"
@@ -42,14 +43,6 @@ Examples:
 			return runState(s, dir, c.Bool("json"))
 		},
 	}
-}
-
-// stateKeyJSON is one key of state --json.
-type stateKeyJSON struct {
-	Key     any          `json:"key"`
-	KeyHex  string       `json:"key_hex"`
-	Value   any          `json:"value"`
-	Version *versionJSON `json:"version"`
 }
 
 func runState(s *streams, dir string, asJSON bool) error {
@@ -91,7 +84,11 @@ func writeStateJSON(w *bufio.Writer, rec *inspect.Recovered, hash [32]byte) erro
 	first := true
 	rec.Store.Ascend(nil, func(k, v []byte, ver journal.Version) bool {
 		buf.Reset()
-		if err = enc.Encode(stateKeyJSON{Key: keyDoc(k), KeyHex: hex.EncodeToString(k), Value: msgpackDoc(v), Version: versionDoc(ver)}); err != nil {
+		var sk journaljson.StateKey
+		if sk, err = journaljson.StateKeyOf(k, v, ver); err != nil {
+			return false
+		}
+		if err = enc.Encode(sk); err != nil {
 			return false
 		}
 		if !first {
@@ -115,7 +112,7 @@ func writeStateTable(w *bufio.Writer, rec *inspect.Recovered, hash [32]byte) err
 	}
 	fmt.Fprintf(w, "instance %q, journal position %d, epoch %d, %d keys (%s)\n", rec.Instance, rec.Last, rec.Epoch, rec.Store.Len(), from)
 	rec.Store.Ascend(nil, func(k, v []byte, ver journal.Version) bool {
-		fmt.Fprintf(w, "%s = %s  version: hlc %d (%v) origin %s\n", tuple.Format(k), compactJSON(msgpackDoc(v)), ver.HLC, hlc.Timestamp(ver.HLC), ver.Origin)
+		fmt.Fprintf(w, "%s = %s  version: hlc %d (%v) origin %s\n", tuple.Format(k), compactJSON(journaljson.Value(v)), ver.HLC, hlc.Timestamp(ver.HLC), ver.Origin)
 		return true
 	})
 	_, err := fmt.Fprintf(w, "hash: %s\n", hex.EncodeToString(hash[:]))
