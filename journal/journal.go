@@ -407,7 +407,9 @@ func (j *Journal) Read(pos uint64) ([]byte, error) {
 }
 
 // TruncateAfter removes every entry after pos (pos is kept) and makes the
-// removal durable. Everything appended must be durable first (Flush).
+// removal durable. Everything appended must be durable first (Flush). pos
+// may be First()-1 (everything goes), not less: that is refused with an
+// error that does not stop the journal. A failed truncation stops it.
 func (j *Journal) TruncateAfter(pos uint64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -176,10 +176,14 @@ func (m *MemLog) Reopen() (*MemLog, error) {
 // deciding, some prefix of the entries written since the last Sync; and
 // the last entry of that prefix may be torn, reduced to a strict prefix of
 // its bytes (possibly none). OpenLog removes a torn entry. Crashing a
-// closed log loses nothing.
+// closed log loses nothing. A log crashes once: crash the one Crash
+// returned.
 func (m *MemLog) Crash(rng *rand.Rand) *MemLog {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.crashed {
+		panic("journal: Crash of a MemLog that already crashed (crash the log its Crash returned)")
+	}
 	n := int(m.synced + 1 - m.first) // entries that survive for sure (synced >= first-1 always)
 	if unsynced := len(m.entries) - n; unsynced > 0 {
 		n += rng.IntN(unsynced + 1)
