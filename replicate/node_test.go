@@ -224,13 +224,13 @@ func (h *harness) run(t testing.TB, d *datadriven.TestData) {
 		in := h.get(first)
 		_, force := arg("force")
 		if err := in.node.Promote(force); err != nil {
-			h.printf("%s: promote: %v\n", in.id, err)
+			h.printf("%s: %v\n", in.id, err)
 		}
 		in.process()
 	case "switchover":
 		in := h.get(first)
 		if err := in.node.Switchover(); err != nil {
-			h.printf("%s: switchover: %v\n", in.id, err)
+			h.printf("%s: %v\n", in.id, err)
 		}
 		in.process()
 	case "crash":
