@@ -58,7 +58,7 @@ func TestNode(t *testing.T) {
 
 // harness is the pair and the link between them.
 type harness struct {
-	t      testing.TB
+	t      tester
 	clock  uint64 // the shared HLC: commit order is clock order
 	inst   map[string]*fakeInst
 	flight map[string][]link.Frame // "A->B": frames in flight, FIFO
@@ -66,13 +66,18 @@ type harness struct {
 	out    strings.Builder
 	quiet  bool
 	cfg    NodeConfig
-	// rejectedAt, checked by the property test: the vassal TxIDs applied
-	// by the liege while it was discarding.
+	// For the property test: the vassal TxIDs the liege applied while it
+	// was discarding, the liege's rollbacks, and every pair (own, incoming)
+	// either side found conflicting.
+	discardingAtStep       map[string]journal.TxID
 	appliedWhileDiscarding []journal.TxID
+	liegeRollbacks         []string
+	flagged                [][2]journal.TxID
+	linkDown               bool
 }
 
-func newHarness(t testing.TB, d *datadriven.TestData) *harness {
-	h := &harness{t: t, inst: map[string]*fakeInst{}, flight: map[string][]link.Frame{}}
+func newHarness(t tester, d *datadriven.TestData) *harness {
+	h := &harness{t: t, inst: map[string]*fakeInst{}, flight: map[string][]link.Frame{}, discardingAtStep: map[string]journal.TxID{}}
 	h.cfg = NodeConfig{Cluster: "c", HeartbeatTicks: 1, SilenceTicks: 10, ResendTicks: 3, ReconResendTicks: 6, PromoteQuietTicks: 3}
 	if d != nil {
 		for _, a := range d.CmdArgs {
@@ -119,7 +124,7 @@ func other(id string) string {
 	return "A"
 }
 
-func atoi(t testing.TB, s string) int {
+func atoi(t tester, s string) int {
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		t.Fatalf("%q: %v", s, err)
@@ -142,7 +147,7 @@ func (h *harness) flush() string {
 	return s
 }
 
-func (h *harness) run(t testing.TB, d *datadriven.TestData) {
+func (h *harness) run(t tester, d *datadriven.TestData) {
 	arg := func(k string) (string, bool) {
 		for _, a := range d.CmdArgs {
 			if a.Key == k {
@@ -268,6 +273,7 @@ func (h *harness) get(id string) *fakeInst {
 }
 
 func (h *harness) connect() {
+	h.linkDown = false
 	for _, id := range []string{"A", "B"} {
 		if in := h.inst[id]; in.node != nil {
 			in.node.Connected()
@@ -278,6 +284,7 @@ func (h *harness) connect() {
 
 func (h *harness) disconnect(why string) {
 	h.printf("link closed: %s\n", why)
+	h.linkDown = true
 	h.flight = map[string][]link.Frame{}
 	for _, id := range []string{"A", "B"} {
 		if in := h.inst[id]; in.node != nil {
@@ -321,9 +328,11 @@ func (h *harness) deliver(dir string, n int) {
 		if f.Kind == link.KindHello {
 			err = to.node.Handshake(&f, h.offset)
 		} else {
+			h.discardingAtStep[to.id] = to.node.discarding
 			err = to.node.Step(&f)
 		}
 		to.process()
+		delete(h.discardingAtStep, to.id)
 		if err != nil {
 			h.printf("%s: refused: %v\n", to.id, err)
 			h.disconnect(to.id + " refused the peer")
@@ -599,12 +608,22 @@ func (in *fakeInst) process() {
 			in.journal = append(in.journal, &journal.Record{Pos: uint64(len(in.journal)) + 1, Kind: journal.KindRole, Role: rd.Role.Role})
 			in.undo = append(in.undo, nil)
 		}
+		for _, v := range rd.Verdicts {
+			for _, c := range v.Conflicts {
+				if !c.Own.IsZero() {
+					in.h.flagged = append(in.h.flagged, [2]journal.TxID{c.Own, v.Txn})
+				}
+			}
+		}
+		if rd.Rollback != nil && in.role == RoleLiege {
+			in.h.liegeRollbacks = append(in.h.liegeRollbacks, fmt.Sprintf("%s: %+v", in.id, *rd.Rollback))
+		}
 		if tb := rd.TakeBack; tb != nil {
 			in.highOSeq = max(in.highOSeq, tb.UpTo) // continue after the peer's watermark
 		}
 		if len(rd.Apply) > 0 {
 			for _, r := range rd.Apply {
-				if in.role == RoleLiege && !in.node.discarding.IsZero() {
+				if in.role == RoleLiege && !in.h.discardingAtStep[in.id].IsZero() {
 					in.h.appliedWhileDiscarding = append(in.h.appliedWhileDiscarding, r.TxID())
 				}
 				loc := *r
@@ -823,4 +842,10 @@ func statusString(s NodeStatus) string {
 		st += " quiescing"
 	}
 	return st
+}
+
+// tester is what the harness needs of a *testing.T or a *rapid.T.
+type tester interface {
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
 }
