@@ -905,6 +905,27 @@ func (n *Node) trySwitchover() {
 	n.sendHello()
 }
 
+// ---- operator rollback (DESIGN.md section 3) ----
+
+// ErrLiegeRollback is returned by RollbackFloor at a liege.
+var ErrLiegeRollback = errors.New("a liege never rolls back, by hand either: switch over or promote first")
+
+// RollbackFloor returns the lowest journal position an operator may roll
+// this vassal back to (the rollback removes floor and everything after
+// it): its first own transaction the liege has not applied, as far as this
+// node knows. ok is false when the liege has applied every own
+// transaction: then nothing may be rolled back.
+func (n *Node) RollbackFloor() (floor uint64, ok bool, err error) {
+	if n.role == RoleLiege {
+		return 0, false, fmt.Errorf("roll back %s: %w", n.cfg.ID, ErrLiegeRollback)
+	}
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.peerWM })
+	if i == len(n.own) {
+		return 0, false, nil
+	}
+	return n.own[i].t.Pos, true, nil
+}
+
 // ---- status ----
 
 // Status returns what the node knows, for /status.

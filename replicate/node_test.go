@@ -35,6 +35,7 @@ import (
 //	promote X [force]
 //	switchover X
 //	crash X / restart X            lose the node and its frames; rebuild it from the journal
+//	lose-tail X [n=N]              a crashed instance loses its last N journal records
 //	status X
 //	check                          both instances hold the same TxIDs and state
 //	journal X                      the journal's transactions
@@ -243,6 +244,26 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 		h.disconnect(in.id + " crashed")
 		in.node = nil
 		h.printf("%s: crashed\n", in.id)
+	case "lose-tail":
+		// The disk lied: the last N records of a crashed instance are gone.
+		in := h.get(first)
+		if in.node != nil {
+			h.t.Fatalf("lose-tail %s: crash it first", in.id)
+		}
+		quiet := h.quiet
+		h.quiet = true
+		res := in.rollback(uint64(len(in.journal)) + 1 - uint64(count(1)))
+		h.quiet = quiet
+		h.printf("%s: lost its journal tail: %d transaction(s)\n", in.id, len(res.RolledOff))
+		in.epoch--
+		in.journal, in.undo = in.journal[:len(in.journal)-1], in.undo[:len(in.undo)-1] // no epoch record
+		in.pending = nil
+		in.highOSeq = 0
+		for _, r := range in.journal {
+			if r.Origin == in.id && r.Kind.IsOwn() {
+				in.highOSeq = r.OSeq
+			}
+		}
 	case "restart":
 		in := h.get(first)
 		in.start()
@@ -619,7 +640,18 @@ func (in *fakeInst) process() {
 			in.h.liegeRollbacks = append(in.h.liegeRollbacks, fmt.Sprintf("%s: %+v", in.id, *rd.Rollback))
 		}
 		if tb := rd.TakeBack; tb != nil {
-			in.highOSeq = max(in.highOSeq, tb.UpTo) // continue after the peer's watermark
+			// Take the records back from the peer's copy (the fake reads
+			// its journal; a driver gets them over the link), then
+			// continue after the peer's watermark.
+			in.highOSeq = max(in.highOSeq, tb.UpTo)
+			for _, r := range in.h.inst[in.peer].journal {
+				if r.Origin == in.id && r.OSeq > tb.After && r.OSeq <= tb.UpTo {
+					own := *r
+					own.Pos, own.Kind = uint64(len(in.journal))+1, r.OriginKind
+					in.append(&own)
+					after = append(after, func() { in.node.OwnDurable(&own) })
+				}
+			}
 		}
 		if len(rd.Apply) > 0 {
 			for _, r := range rd.Apply {
