@@ -89,7 +89,8 @@ type Node struct {
 	link                          linkState
 	peerRole                      string
 	peerReign, peerLast, peerStbl uint64
-	sinceHeard, sinceBeat         int
+	sinceHeard                    int // ticks since the last frame, over links (Promote)
+	silent, sinceBeat             int // ticks since the last frame or Connected (the silence timeout)
 	sinceProgress, sinceResend    int
 	resendWM                      uint64
 	resendAsked                   bool
@@ -223,7 +224,7 @@ func (n *Node) resetSession() {
 	n.discarding = journal.TxID{}
 	n.commands = nil
 	n.peerEpoch = 0
-	n.sinceHeard, n.sinceBeat, n.sinceProgress, n.sinceResend = 0, 0, 0, 0
+	n.silent, n.sinceBeat, n.sinceProgress, n.sinceResend = 0, 0, 0, 0
 	n.resendAsked = false
 	if n.quiescing {
 		n.quiescing = false
@@ -305,7 +306,7 @@ func (n *Node) checkHello(f *link.Frame, offset time.Duration) error {
 
 // heard notes a frame from the peer.
 func (n *Node) heard() {
-	n.sinceHeard = 0
+	n.sinceHeard, n.silent = 0, 0
 	n.heardEver = true
 }
 
@@ -327,7 +328,11 @@ func (n *Node) Step(f *link.Frame) error {
 	}
 	n.heard()
 	if f.Reign < n.reign {
-		return nil // sent before a reign change the peer has not learnt of
+		// Sent before a reign change the peer has not learnt of yet.
+		if f.Kind == link.KindTxn {
+			return n.dropTxn(f, VerdictOldReign)
+		}
+		return nil
 	}
 	if f.Reign > n.reign {
 		// We missed the peer's Hello of that reign: adopt, then handshake
@@ -369,15 +374,34 @@ func (n *Node) stepHeartbeat(f *link.Frame) {
 	}
 }
 
-// stepTxn decides about one peer transaction.
-func (n *Node) stepTxn(f *link.Frame, stale bool) error {
+// decodeTxn decodes and checks the record of a Txn frame.
+func (n *Node) decodeTxn(f *link.Frame) (*journal.Record, error) {
 	rec := new(journal.Record)
 	if err := journal.NewDecoder().DecodeFrame(f.Record, rec); err != nil {
-		return fmt.Errorf("txn frame from %s: %w", f.From, err)
+		return nil, fmt.Errorf("txn frame from %s: %w", f.From, err)
 	}
 	if !rec.Kind.IsOwn() || rec.Origin != n.cfg.PeerID || rec.OSeq == 0 {
-		return fmt.Errorf("refused a streamed record of kind %v with TxID %v: the peer %q streams only its own transactions",
+		return nil, fmt.Errorf("refused a streamed record of kind %v with TxID %v: the peer %q streams only its own transactions",
 			rec.Kind, rec.TxID(), n.cfg.PeerID)
+	}
+	return rec, nil
+}
+
+// dropTxn records verdict v for a Txn frame dropped unread.
+func (n *Node) dropTxn(f *link.Frame, v Verdict) error {
+	rec, err := n.decodeTxn(f)
+	if err != nil {
+		return err
+	}
+	n.rd.Verdicts = append(n.rd.Verdicts, PeerVerdict{Txn: rec.TxID(), Verdict: v})
+	return nil
+}
+
+// stepTxn decides about one peer transaction.
+func (n *Node) stepTxn(f *link.Frame, stale bool) error {
+	rec, err := n.decodeTxn(f)
+	if err != nil {
+		return err
 	}
 	v := PeerVerdict{Txn: rec.TxID()}
 	switch {
@@ -767,8 +791,8 @@ func (n *Node) Tick() {
 	if n.link == linkDown {
 		return
 	}
-	if n.sinceHeard > n.cfg.SilenceTicks {
-		n.rd.Disconnect = fmt.Sprintf("no frame from the peer for %d ticks", n.sinceHeard)
+	if n.silent++; n.silent > n.cfg.SilenceTicks {
+		n.rd.Disconnect = fmt.Sprintf("no frame from the peer for %d ticks", n.silent)
 		return
 	}
 	if n.link != linkUp {

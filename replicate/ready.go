@@ -117,6 +117,9 @@ const (
 	// VerdictHeld: a rollback is outstanding here; dropped (the peer
 	// resends after the new watermark).
 	VerdictHeld
+	// VerdictOldReign: sent in an older reign than this instance's;
+	// dropped (the peer resends in the new reign after the handshake).
+	VerdictOldReign
 	// VerdictReject (liege): it conflicts; not applied, rollback command
 	// sent, discarding begins (DESIGN.md section 8).
 	VerdictReject
@@ -127,7 +130,8 @@ const (
 
 var verdictNames = [...]string{
 	VerdictApply: "apply", VerdictDuplicate: "duplicate", VerdictGap: "gap", VerdictStale: "stale epoch",
-	VerdictDiscarded: "discarded", VerdictHeld: "held", VerdictReject: "reject", VerdictRollBack: "roll back",
+	VerdictDiscarded: "discarded", VerdictHeld: "held", VerdictOldReign: "older reign", VerdictReject: "reject",
+	VerdictRollBack: "roll back",
 }
 
 func (v Verdict) String() string {
