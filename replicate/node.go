@@ -78,7 +78,6 @@ type Node struct {
 	// This instance's own transactions and its stream to the peer.
 	own       []own // still in the journal, OSeq order
 	basePrev  uint64
-	highOSeq  uint64
 	window    *detect.Window
 	floor     uint64 // own OSeqs at or below it have left the window
 	peerWM    uint64 // the peer's watermark of our OSeqs
@@ -137,7 +136,7 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 		return nil, fmt.Errorf("replicate: role %q: want %q or %q", st.Role, RoleLiege, RoleVassal)
 	}
 	n := &Node{cfg: cfg, role: st.Role, reign: max(st.Reign, 1), epoch: st.Epoch,
-		watermark: st.Watermark, durable: st.Watermark, highOSeq: st.HighOSeq,
+		watermark: st.Watermark, durable: st.Watermark,
 		reconciling: map[journal.TxID]bool{}, pending: map[journal.TxID]pendingRec{}}
 	for _, r := range st.Own {
 		if err := n.addOwn(r); err != nil {
@@ -274,7 +273,6 @@ func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
 	if last := n.lastOwn(); f.Watermark > last {
 		n.rd.TakeBack = &TakeBack{After: last, UpTo: f.Watermark}
 		n.prevFloor = f.Watermark
-		n.highOSeq = f.Watermark
 		n.note("the peer holds own OSeqs %d..%d that this journal lacks: never reuse them", last+1, f.Watermark)
 	}
 	if n.role == RoleVassal {
@@ -708,7 +706,6 @@ func (n *Node) addOwn(rec *journal.Record) error {
 		return fmt.Errorf("replicate: own transaction %v is not after the newest one, OSeq %d", rec.TxID(), last)
 	}
 	n.own = append(n.own, own{t: detect.FromRecord(rec), subject: rec.Subject})
-	n.highOSeq = max(n.highOSeq, rec.OSeq)
 	return nil
 }
 

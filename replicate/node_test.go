@@ -434,7 +434,7 @@ type fakeInst struct {
 
 // start (re)builds the node from the journal, as a driver does at start-up.
 func (in *fakeInst) start() {
-	st := NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch, Watermark: in.watermark(), HighOSeq: in.highOSeq}
+	st := NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch, Watermark: in.watermark()}
 	for _, r := range in.journal {
 		if r.Kind.IsOwn() && r.Origin == in.id {
 			st.Own = append(st.Own, r)

@@ -85,9 +85,6 @@ type NodeState struct {
 	Epoch uint64
 	// Watermark is the highest peer OSeq in the journal.
 	Watermark uint64
-	// HighOSeq is the largest own OSeq ever assigned (journaled, so that
-	// rolled-off OSeqs are not reused).
-	HighOSeq uint64
 	// Own are the own transaction records still in the journal, in OSeq
 	// order (the window is rebuilt from them; a reign change puts them all
 	// back in it).
