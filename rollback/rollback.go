@@ -53,8 +53,8 @@ type Env struct {
 	Journal  Journal
 	// Now is the clock of the lost transaction file's header and the
 	// Result's Duration (time.Now if nil).
-	Now func() time.Time
-	Encoder  *journal.Encoder
+	Now     func() time.Time
+	Encoder *journal.Encoder
 	// Store, if not nil, is undone in memory (online rollback).
 	Store         *store.Store
 	Epoch         uint64

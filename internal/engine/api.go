@@ -61,12 +61,15 @@ type Hooks struct {
 	Committed func(latency time.Duration)
 	// Aborted: a procedure returned an error.
 	Aborted func()
-	// Synced: an fsync made n records durable.
-	Synced func(n int)
+	// Synced: an fsync made n records durable, taking took (Config.Now).
+	Synced func(n int, took time.Duration)
 	// PeerApplied: a peer transaction was applied.
 	PeerApplied func()
-	// Conflicts: the Node found conflicts on an incoming transaction.
-	Conflicts func(v replicate.PeerVerdict)
+	// Verdict: the Node's decision on an incoming peer transaction.
+	Verdict func(v replicate.PeerVerdict)
+	// Reconciled: a reconciliation record was handled (skip, reprocess,
+	// correct).
+	Reconciled func(action string)
 	// RolledBack: a rollback finished, rolling off records records.
 	RolledBack func(records uint64)
 }
@@ -158,8 +161,9 @@ type Status struct {
 // copy-on-write): the driver runs Run on any goroutine, after Pos is
 // durable, then hands the job back with CheckpointDone.
 type CheckpointJob struct {
-	Pos  uint64
-	run  func() error
+	Pos    uint64
+	forced bool
+	run    func() error
 	Err  error
 	Path string
 }

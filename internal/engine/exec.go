@@ -210,12 +210,13 @@ func (in *Instance) sync() bool {
 		return false
 	}
 	n := in.w.next - 1 - in.w.durable
+	t0 := in.cfg.Now()
 	if err := in.flush(); err != nil {
 		in.fail(err)
 		return true
 	}
 	if in.cfg.Hooks.Synced != nil {
-		in.cfg.Hooks.Synced(int(n))
+		in.cfg.Hooks.Synced(int(n), in.cfg.Now().Sub(t0))
 	}
 	return true
 }
@@ -234,26 +235,41 @@ func (in *Instance) flush() error {
 	n := copy(in.waiting, in.waiting[i:])
 	clear(in.waiting[n:])
 	in.waiting = in.waiting[:n]
+	return nil
+}
+
+// reportDurable tells the Node which own records are durable and how far
+// peer records are applied durably (never between Ready and Advance).
+func (in *Instance) reportDurable() {
 	if in.node != nil {
-		i = 0
+		i := 0
 		for i < len(in.ownPending) && in.ownPending[i].Pos <= in.durable {
 			in.node.OwnDurable(in.ownPending[i])
 			i++
 		}
 		in.ownPending = in.ownPending[i:]
-		if in.peerWatermark > in.peerDur {
+		if in.peerWatermark > in.peerDur && in.peerWatermark <= in.durablePeer() {
 			in.peerDur = in.peerWatermark
 			in.node.PeerApplied(in.peerWatermark)
 		}
 	}
-	return nil
+}
+
+// durablePeer is the peer watermark as far as it is durable: everything
+// appended is durable, or nothing of the peer's since the last report.
+func (in *Instance) durablePeer() uint64 {
+	if in.durable >= in.lastPos {
+		return in.peerWatermark
+	}
+	return in.peerDur
 }
 
 // fail stops the instance after a journal error: it must be reopened.
 func (in *Instance) fail(err error) {
 	if in.fatal == nil {
 		var fe *journal.FatalError
-		if !errors.As(err, &fe) {
+		var rf *RollbackFailedError
+		if !errors.As(err, &fe) && !errors.As(err, &rf) {
 			err = &journal.FatalError{Err: err}
 		}
 		in.fatal = err
@@ -272,6 +288,17 @@ func (in *Instance) failAll(err error) {
 	in.queue, in.waiting = nil, nil
 }
 
+// RollbackFailedError is the instance's error, and every later call's,
+// when a rollback failed part way: the instance stops, and reopening it
+// finishes the rollback from its durable intent.
+type RollbackFailedError struct{ Err error }
+
+func (e *RollbackFailedError) Error() string {
+	return fmt.Sprintf("rollback failed; the instance stopped and must be reopened, which finishes the rollback: %v", e.Err)
+}
+
+func (e *RollbackFailedError) Unwrap() error { return e.Err }
+
 // ---- reconciliation (DESIGN.md section 9) ----
 
 // ReconcileOutcome says what reconciling one record did (for the log and
@@ -279,8 +306,17 @@ func (in *Instance) failAll(err error) {
 type ReconcileOutcome struct {
 	Subject journal.TxID
 	Action  reconcile.Action
-	Pos     uint64
-	Err     error
+	// Pos is the position of the committed reprocess or correction (for a
+	// skipped one: of the record that holds the subject).
+	Pos uint64
+	// Result is the committed transaction's (zero when skipped).
+	Result Result
+	// Reexecuted is the result re-execution gave (nil if it failed), and
+	// ReexecError why it failed.
+	Reexecuted  []byte
+	ReexecError error
+	// Err says why nothing was committed: the record stays pending.
+	Err error
 }
 
 // reconcileOne runs one reconciliation record the Node handed out and
@@ -291,6 +327,9 @@ func (in *Instance) reconcileOne(r *journal.Record) {
 		in.log.Error("reconciliation failed; the record stays pending", "subject", out.Subject.String(), "error", out.Err)
 	} else {
 		in.log.Info("reconciled", "subject", out.Subject.String(), "action", out.Action.String(), "pos", out.Pos)
+		if in.cfg.Hooks.Reconciled != nil {
+			in.cfg.Hooks.Reconciled(out.Action.String())
+		}
 	}
 	if in.node != nil {
 		in.node.Reconciled(out.Subject)
@@ -334,14 +373,17 @@ func (in *Instance) Reconcile(r *journal.Record) ReconcileOutcome {
 			return out
 		}
 		in.resolveRecon(id)
-		out.Pos = c.Result.Pos
+		out.Pos, out.Result, out.Reexecuted = c.Result.Pos, c.Result, c.Result.Raw
 		in.dropWaiter(c)
 		return out
 	}
 	reexec := []byte{0xc0} // msgpack nil: the correction sees a zero result
 	if err == nil {
 		reexec = bytes.Clone(eff.Result)
+		out.Reexecuted = reexec
 		in.cfg.Runner.Undo()
+	} else {
+		out.ReexecError = err
 	}
 	ts = in.clock.Now()
 	eff, err = in.cfg.Runner.Correct(in.st, ts, in.cfg.ID, r.Proc, r.Args, r.Result, reexec)
@@ -356,7 +398,7 @@ func (in *Instance) Reconcile(r *journal.Record) ReconcileOutcome {
 		return out
 	}
 	in.resolveRecon(id)
-	out.Pos = c.Result.Pos
+	out.Pos, out.Result = c.Result.Pos, c.Result
 	in.dropWaiter(c)
 	return out
 }
@@ -391,7 +433,7 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 	in.ckptOut = true
 	in.sinceCkpt = 0
 	meta, snap, dir := in.checkpointMeta(), in.st.Snapshot(), in.cfg.Dir
-	j := &CheckpointJob{Pos: meta.Pos}
+	j := &CheckpointJob{Pos: meta.Pos, forced: force}
 	j.run = func() error {
 		p, err := checkpoint.Write(dir, meta, snap)
 		if err != nil {
@@ -409,7 +451,9 @@ func (in *Instance) checkpointDone(j *CheckpointJob) {
 		in.log.Error("checkpoint failed", "pos", j.Pos, "error", j.Err)
 		return
 	}
-	if j.Path != "" && j.Pos <= in.lastPos {
+	// A background checkpoint is marked in the journal (journalctl shows
+	// where they were taken); one taken on demand is not.
+	if j.Path != "" && !j.forced && j.Pos <= in.lastPos {
 		in.ckptDone = j.Pos
 	}
 }
@@ -449,6 +493,10 @@ func (in *Instance) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// JournalStats returns the fsyncs done and the frame bytes appended since
+// Open.
+func (in *Instance) JournalStats() (fsyncs, bytes uint64) { return in.w.syncs, in.w.bytes }
 
 // Quiesce stops (on) or resumes (off) new own transactions by hand.
 func (in *Instance) Quiesce(on bool) { in.quiesced = on }

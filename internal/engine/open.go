@@ -102,8 +102,6 @@ func open(cfg Config) (*Instance, error) {
 		return nil, errors.New("engine: Config.Log, Config.Runner and Config.Now are required")
 	case cfg.PeerID != "" && cfg.PeerID == cfg.ID:
 		return nil, fmt.Errorf("open instance: the peer id is this instance's own id %q; the peer needs another", cfg.ID)
-	case cfg.PeerID != "" && cfg.Cluster == "":
-		return nil, errors.New("engine: a replicated instance needs Config.Cluster")
 	}
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 500_000
@@ -294,7 +292,30 @@ func (in *Instance) recoverReplication(own []*journal.Record) error {
 	if err := in.loadRecon(); err != nil {
 		return err
 	}
+	if in.cfg.Cluster == "" {
+		return nil // the Node comes with Attach
+	}
 	return in.newNode(own)
+}
+
+// Attach names the cluster and sets the Node's tick settings (the ID,
+// PeerID, Cluster, MaxClockOffset and Holds of nc are filled in). It
+// builds the Node if there is none yet, or builds it afresh from the
+// journal if the cluster changed. A replicated instance opened without a
+// Config.Cluster has no Node until Attach.
+func (in *Instance) Attach(cluster string, nc replicate.NodeConfig) error {
+	if in.cfg.PeerID == "" {
+		return ErrNotReplicated
+	}
+	if cluster == "" {
+		return errors.New("engine: Attach needs a cluster name")
+	}
+	nc.Holds, in.cfg.Node.Holds = nil, nil
+	if in.node != nil && cluster == in.cfg.Cluster && fmt.Sprint(nc) == fmt.Sprint(in.cfg.Node) {
+		return nil
+	}
+	in.cfg.Cluster, in.cfg.Node = cluster, nc
+	return in.rebuildNode()
 }
 
 // newNode builds the Node from the journal's state.
@@ -309,6 +330,7 @@ func (in *Instance) newNode(own []*journal.Record) error {
 	nc := in.cfg.Node
 	nc.ID, nc.PeerID, nc.Cluster, nc.MaxClockOffset = in.cfg.ID, in.cfg.PeerID, in.cfg.Cluster, in.cfg.MaxClockOffset
 	nc.Holds = in.holds
+	nc.NoCheck = in.cfg.LWW
 	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
 		Watermark: in.peerWatermark, Own: own, Pending: pending})
 	if err != nil {

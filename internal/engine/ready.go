@@ -17,10 +17,12 @@ import (
 
 // drain carries out the Node's Readys until it has none.
 func (in *Instance) drain() {
+	in.reportDurable()
 	for in.fatal == nil && in.node.HasReady() {
 		rd := in.node.Ready()
 		in.carryOut(&rd)
 		in.node.Advance()
+		in.reportDurable()
 	}
 }
 
@@ -44,9 +46,9 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 		v := &rd.Verdicts[i]
 		if len(v.Conflicts) > 0 {
 			in.logConflicts(v)
-			if in.cfg.Hooks.Conflicts != nil {
-				in.cfg.Hooks.Conflicts(*v)
-			}
+		}
+		if in.cfg.Hooks.Verdict != nil {
+			in.cfg.Hooks.Verdict(*v)
 		}
 	}
 	// 4. Apply, in OSeq order.
@@ -210,7 +212,7 @@ func (in *Instance) rollbackStep() {
 	if err := in.rb.Step(); err != nil {
 		// The intent is on disk and the state may be half undone: only
 		// recovery (which finishes the rollback) may go on from here.
-		in.fail(fmt.Errorf("rollback failed; reopen the instance, which finishes it: %w", err))
+		in.fail(&RollbackFailedError{Err: err})
 		return
 	}
 	if !in.rb.Done() {
@@ -300,7 +302,7 @@ func (in *Instance) rollbackTo(pos uint64, reason string) (uint64, uint64, strin
 	}
 	res, err := rollback.Run(in.rollbackEnv(), pos, reason)
 	if err != nil {
-		in.fail(fmt.Errorf("rollback failed; reopen the instance, which finishes it: %w", err))
+		in.fail(&RollbackFailedError{Err: err})
 		return 0, 0, "", in.fatal
 	}
 	if _, err := in.afterRollback(res); err != nil {

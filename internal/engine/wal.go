@@ -20,7 +20,7 @@ type wal struct {
 	sizes []int
 	ents  [][]byte // write's scratch
 
-	syncs, synced uint64 // fsyncs, and records they made durable (counters)
+	syncs, synced, bytes uint64 // fsyncs, records they made durable, frame bytes appended (counters)
 }
 
 func openWAL(log journal.Log) (*wal, error) {
@@ -45,6 +45,7 @@ func (w *wal) Append(pos uint64, frame []byte) error {
 	}
 	w.buf = append(w.buf, frame...)
 	w.sizes = append(w.sizes, len(frame))
+	w.bytes += uint64(len(frame))
 	w.next++
 	return nil
 }

@@ -297,7 +297,7 @@ func (r *run) start(n *node) error {
 		db.Close()
 		return err
 	}
-	cfg := replicate.Config{DB: db, Cluster: "sim", Heartbeat: r.opts.Heartbeat, Now: n.now, Logger: r.log,
+	cfg := replicate.Config{Host: db, Cluster: "sim", Heartbeat: r.opts.Heartbeat, Logger: r.log,
 		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 	if n == r.a {
 		if n.lis, err = r.net.Listen(n.id); err != nil {
