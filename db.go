@@ -130,6 +130,7 @@ type DB struct {
 		recon    atomic.Int64
 		fsyncs   atomic.Uint64
 		durable  atomic.Uint64
+		bytes    atomic.Uint64
 	}
 	lastCkpt atomic.Int64 // unix nanos of the last checkpoint
 	started  time.Time

@@ -295,6 +295,8 @@ func (db *DB) publish() {
 	db.pub.quiesced.Store(st.Quiesced)
 	db.pub.recon.Store(int64(st.ReconPending))
 	db.pub.durable.Store(st.Durable)
+	_, b := db.in.JournalStats()
+	db.pub.bytes.Store(b)
 	if db.in.Node() != nil {
 		ns := st.Node
 		db.pub.node.Store(&ns)

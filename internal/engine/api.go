@@ -63,8 +63,8 @@ type Hooks struct {
 	Aborted func()
 	// Synced: an fsync made n records durable, taking took (Config.Now).
 	Synced func(n int, took time.Duration)
-	// PeerApplied: a peer transaction was applied.
-	PeerApplied func()
+	// PeerApplied: a peer transaction with timestamp hlc was applied.
+	PeerApplied func(hlc uint64)
 	// Verdict: the Node's decision on an incoming peer transaction.
 	Verdict func(v replicate.PeerVerdict)
 	// Reconciled: a reconciliation record was handled (skip, reprocess,

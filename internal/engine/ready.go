@@ -178,7 +178,7 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 	in.index.add(&loc)
 	in.resolveRecon(loc.Subject)
 	if in.cfg.Hooks.PeerApplied != nil {
-		in.cfg.Hooks.PeerApplied()
+		in.cfg.Hooks.PeerApplied(r.HLC)
 	}
 	return nil
 }
@@ -266,9 +266,19 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		return nil, fmt.Errorf("read back the lost transaction file of the rollback: %w", err)
 	}
 	var rolled []*journal.Record
+	roleOff := false
 	for i := range lf.Records {
 		if lf.Records[i].Kind.IsTxn() {
 			rolled = append(rolled, &lf.Records[i])
+		}
+		roleOff = roleOff || lf.Records[i].Kind == journal.KindRole
+	}
+	if roleOff && in.role != "" {
+		// The role and reign this instance holds were journaled after the
+		// target: journal them again, or a restart would fall back to an
+		// older reign.
+		if err := in.journalRole(in.role, in.reign); err != nil {
+			return nil, err
 		}
 	}
 	return rolled, nil

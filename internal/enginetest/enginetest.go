@@ -141,7 +141,8 @@ func (l *Link) Settle(ctx context.Context, budget time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if moved == 0 && l.A.ReplStatus().Idle() && l.B.ReplStatus().Idle() {
+		_ = moved // heartbeats move every tick: idle is what counts
+		if l.A.ReplStatus().Idle() && l.B.ReplStatus().Idle() {
 			if quiet++; quiet > 3 {
 				return nil
 			}
