@@ -355,6 +355,17 @@ func (in *Instance) deliver(f *link.Frame) error {
 	if in.node == nil {
 		return ErrNotReplicated
 	}
+	if f.Kind == link.KindTxn && len(in.ownPending) > 0 {
+		// Own transactions committed but not yet durable are not in the
+		// Node's window yet (OwnDurable puts them there): check the peer's
+		// transaction only once they are, or a conflict with them would
+		// go unseen here while the peer sees it.
+		if err := in.flush(); err != nil {
+			in.fail(err)
+			return in.fatal
+		}
+		in.reportDurable()
+	}
 	var err error
 	if f.Kind == link.KindHello {
 		offset := in.cfg.Now().Sub(timeOf(f.WallClock))
