@@ -164,8 +164,8 @@ type CheckpointJob struct {
 	Pos    uint64
 	forced bool
 	run    func() error
-	Err  error
-	Path string
+	Err    error
+	Path   string
 }
 
 // Run writes the checkpoint (any goroutine).
