@@ -205,3 +205,87 @@ func TestForcedPromoteOldLiegeRejoinsAsVassal(t *testing.T) {
 	settle(t, l3)
 	converged(t, a, b, acked)
 }
+
+// A duplicate subject (DESIGN.md section 10): the old liege reconciled the
+// vassal's rolled-off transaction, but its reprocess never reached the
+// vassal; the vassal, promoted, reconciles the same subject itself. When
+// the old liege rejoins as vassal, the new liege rejects its reprocess (it
+// already holds that subject), the old liege rolls it back, and the pair
+// converges with the subject reconciled once.
+func TestDuplicateSubjectRejected(t *testing.T) {
+	ctx := context.Background()
+	a, b, l := pair(t)
+	acked := []journal.TxID{a.call(sim.Op{Op: "set", K: "seat", V: "free"})}
+	settle(t, l)
+	l.Down()
+	acked = append(acked, a.call(sim.Op{Op: "set", K: "seat", V: "A"}))
+	b1 := b.call(sim.Op{Op: "get", K: "seat"}, sim.Op{Op: "set", K: "seat", V: "B"})
+	acked = append(acked, b1)
+	// B's transactions reach A, A's never reach B: A rejects b1, B rolls
+	// it back and sends its reconciliation log, A reconciles it.
+	l.Only(b.db)
+	l.Up()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := l.Move(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := a.db.TxnStatus(ctx, b1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State == liege.TxnReprocessed || st.State == liege.TxnCorrected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A never reconciled %v: %+v; A %+v, B %+v", b1, st, a.db.ReplStatus(), b.db.ReplStatus())
+		}
+		a.db.Tick()
+		b.db.Tick()
+		time.Sleep(time.Millisecond)
+	}
+	l.Down()
+	if st, _ := b.db.TxnStatus(ctx, b1); st.State != liege.TxnRolledBack {
+		t.Fatalf("B: %v is %s, want rolled_back (its reconciliation never came back)", b1, st.State)
+	}
+	// A is gone; B is promoted and reconciles b1 itself.
+	a.db.Close()
+	if err := b.db.Promote(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st, err := b.db.TxnStatus(ctx, b1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State == liege.TxnReprocessed || st.State == liege.TxnCorrected {
+			if st.Record.Origin != "B" {
+				t.Fatalf("B holds %v as %+v, want its own reconciliation", b1, st.Record.TxID())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the promoted B never reconciled %v: %s", b1, st.State)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A rejoins (as liege, its usual role): it adopts the new reign; its
+	// reprocess of b1 is a duplicate subject at B and rolls back.
+	a.open()
+	l2, err := enginetest.Connect(a.db, b.db, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(t, l2)
+	if r := a.db.Role(); r != liege.RoleVassal {
+		t.Fatalf("A rejoined as %s, want vassal", r)
+	}
+	if a.db.ReplStatus().Epoch == 0 {
+		t.Fatal("A did not roll back its duplicate reprocess")
+	}
+	st, err := a.db.TxnStatus(ctx, b1)
+	if err != nil || st.Record == nil || st.Record.Origin != "B" {
+		t.Fatalf("A: %v stands as %+v %v, want B's reconciliation (A's own was a duplicate subject)", b1, st, err)
+	}
+	converged(t, a, b, acked)
+}
