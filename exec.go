@@ -146,6 +146,11 @@ func (db *DB) executor() {
 		}
 		if db.in.HasWork() {
 			db.in.Step()
+			// A rollback runs to its end in one turn: no read or input
+			// sees the state half undone.
+			for db.in.RollingBack() {
+				db.in.Step()
+			}
 		}
 		db.afterStep()
 	}

@@ -215,6 +215,12 @@ func (in *Instance) rollbackStep() {
 		in.fail(&RollbackFailedError{Err: err})
 		return
 	}
+	if in.rb.Phase() == rollback.PhaseTruncated {
+		// The journal ends before the target now: reads between phases
+		// must not find positions that are gone.
+		in.index.truncate(in.rb.Intent().Target)
+		in.lastPos, in.durable = in.w.next-1, in.w.durable
+	}
 	if !in.rb.Done() {
 		return
 	}
