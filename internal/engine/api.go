@@ -41,6 +41,10 @@ type Config struct {
 	// IdempotencyWindow is how many recent idempotency keys are remembered
 	// (0: default 100,000; negative: none).
 	IdempotencyWindow int
+	// ReplayWorkers, if positive, decodes the journal at Open on that many
+	// goroutines, which end before Open returns (the root package uses 2;
+	// a simulator leaves it zero: Open then decodes on the caller).
+	ReplayWorkers int
 	// MaxBatch bounds the calls one Write runs (default 1024).
 	MaxBatch int
 	// LWW selects the last-writer-wins baseline merge (no check; see the

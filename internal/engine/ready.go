@@ -267,6 +267,9 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		in.cfg.Hooks.RolledBack(res.Records)
 	}
 	in.log.Warn("rolled back", "from", res.From, "to", res.To, "records", res.Records, "epoch", res.Epoch, "lost_file", res.LostFile)
+	if in.node == nil {
+		return nil, nil // a lone instance: no Node to tell, no role to keep
+	}
 	lf, err := rollback.ReadLostFile(res.LostFile)
 	if err != nil {
 		return nil, fmt.Errorf("read back the lost transaction file of the rollback: %w", err)
