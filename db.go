@@ -100,6 +100,7 @@ type DB struct {
 
 	reqs    chan *call
 	ctl     chan func()
+	linkq   chan linkEvent
 	quit    chan struct{}
 	stopped chan struct{}
 	closeMu sync.RWMutex
@@ -176,7 +177,7 @@ func Open(opts Options) (*DB, error) {
 	}
 	db := &DB{
 		opts: opts, log: opts.Logger.With("instance", opts.ID), lock: lock, reg: NewRegistry(),
-		reqs: make(chan *call, 1024), ctl: make(chan func()), quit: make(chan struct{}), stopped: make(chan struct{}),
+		reqs: make(chan *call, 1024), ctl: make(chan func()), linkq: make(chan linkEvent, 4096), quit: make(chan struct{}), stopped: make(chan struct{}),
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)

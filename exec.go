@@ -180,6 +180,8 @@ func (db *DB) take(block bool) bool {
 				fn()
 			case j := <-db.ckptBack:
 				db.in.CheckpointDone(j)
+			case ev := <-db.linkq:
+				db.linkEvent(ev)
 			case <-db.quit:
 				return false
 			}
@@ -193,6 +195,8 @@ func (db *DB) take(block bool) bool {
 			fn()
 		case j := <-db.ckptBack:
 			db.in.CheckpointDone(j)
+		case ev := <-db.linkq:
+			db.linkEvent(ev)
 		case <-db.quit:
 			return false
 		default:
