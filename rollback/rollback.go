@@ -211,7 +211,6 @@ func (s *Stepper) Step() error {
 	return nil
 }
 
-
 // undo undoes env.Store with the before-images of the records from the
 // head down to the target. It returns the peer watermark after the
 // rollback (one below the first peer record rolled off), the largest HLC
