@@ -219,6 +219,9 @@ func (db *DB) submit(c *call) {
 // durability or for applied transactions, hands the outbox to the
 // Replicator and starts a checkpoint when one is due.
 func (db *DB) afterStep() {
+	// Publish first: a caller that reads the status once its call is
+	// answered sees the state its call left.
+	db.publish()
 	db.answerDone()
 	dur := db.in.Durable()
 	if len(db.durWait) > 0 {
@@ -250,7 +253,6 @@ func (db *DB) afterStep() {
 		default:
 		}
 	}
-	db.publish()
 	db.maybeCheckpoint(dur)
 }
 
