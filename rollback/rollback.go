@@ -95,10 +95,19 @@ func drive(env Env, in *Intent, p Phase, resuming bool) (*Result, error) {
 	res := &Result{From: in.Target, To: in.Head, Records: in.Head - in.Target + 1, Epoch: in.NewEpoch,
 		LostFile: filepath.Join(env.Dir, in.LostFile)}
 	// The undo step learns the peer watermark after the rollback and the
-	// largest HLC rolled off, which the epoch record holds.
+	// largest HLC rolled off, which the epoch record holds; without a state
+	// to undo (at start-up), they are read back from the lost file.
 	var wm, maxHLC uint64
 	var own []journal.TxID
 	learned := false
+	readBack := func() error {
+		var err error
+		if wm, maxHLC, own, err = scanLost(env.Dir, in); err != nil {
+			return fmt.Errorf("rollback: read back the lost transaction file: %w", err)
+		}
+		learned = true
+		return nil
+	}
 	for p != PhaseDone {
 		step, next := p.Next()
 		var err error
@@ -109,29 +118,25 @@ func drive(env Env, in *Intent, p Phase, resuming bool) (*Result, error) {
 				err = failpoint.Inject("rollback-after-lost")
 			}
 		case StepUndo:
-			if env.Store != nil {
-				wm, maxHLC, own, err = undo(env, in)
-			} else {
-				wm, maxHLC, own, err = scanLost(env.Dir, in)
+			if env.Store == nil {
+				err = readBack()
+				break
 			}
+			wm, maxHLC, own, err = undo(env, in)
 			learned = err == nil
 		case StepTruncate:
 			err = truncate(env, in)
 		case StepJournalEpoch:
 			if !learned { // resumed after the truncation
-				if wm, maxHLC, own, err = scanLost(env.Dir, in); err != nil {
-					break
-				}
-				learned = true
+				err = readBack()
 			}
-			err = journalEpoch(env, in, wm, maxHLC)
+			if err == nil {
+				err = journalEpoch(env, in, wm, maxHLC)
+			}
 		case StepRemoveIntent:
 			err = removeIntent(env.Dir)
 		}
 		if err != nil {
-			if resuming && step == StepUndo || step == StepJournalEpoch && !learned {
-				err = fmt.Errorf("rollback resume: %w", err)
-			}
 			return nil, err
 		}
 		p = next
