@@ -422,7 +422,7 @@ func (db *DB) buildRecon(lostFile string, conflicting map[journal.TxID]bool) (*r
 	// A TxID already back (the liege reconciled it from an earlier log)
 	// is done.
 	for i := range l.Entries {
-		if _, back := db.index.subjects[l.Entries[i].Record.TxID()]; back {
+		if _, back := db.index.subjects[l.Entries[i].Subject()]; back {
 			l.Entries[i].Done = true
 		}
 	}
@@ -439,7 +439,9 @@ func (db *DB) buildRecon(lostFile string, conflicting map[journal.TxID]bool) (*r
 // resolveRecon marks the subject of a reprocess or correction applied from
 // the liege as come back (executor only).
 func (db *DB) resolveRecon(r *journal.Record) {
-	if r.Subject.IsZero() || r.Subject.Origin != db.opts.ID || len(db.recon) == 0 {
+	// Not only own subjects: an entry that is a rolled-off reprocess or
+	// correction stands for its subject, whatever its origin (reconcile.Subject).
+	if r.Subject.IsZero() || len(db.recon) == 0 {
 		return
 	}
 	for i, l := range db.recon {
@@ -497,7 +499,7 @@ func (db *DB) loadRecon() error {
 	for _, l := range logs {
 		have[l.Epoch] = true
 		for i := range l.Entries {
-			if _, back := db.index.subjects[l.Entries[i].Record.TxID()]; back {
+			if _, back := db.index.subjects[l.Entries[i].Subject()]; back {
 				l.Entries[i].Done = true
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/reconcile"
 )
 
 // ReconcileAction says what Reconcile did with a rolled-off transaction.
@@ -95,11 +96,11 @@ func (db *DB) submitReconcile(ctx context.Context, r *journal.Record) (*call, er
 	}
 	p, err := db.lookup(r.Proc)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile %s: %w (register the application's procedures on this instance)", r.TxID(), err)
+		return nil, fmt.Errorf("reconcile %s: %w (register the application's procedures on this instance)", reconcile.Subject(r), err)
 	}
 	c := callPool.Get().(*call)
 	c.proc, c.recon, c.start = p, r, time.Now()
-	c.res, c.err, c.outcome = Result{}, nil, ReconcileOutcome{Subject: r.TxID()}
+	c.res, c.err, c.outcome = Result{}, nil, ReconcileOutcome{Subject: reconcile.Subject(r)}
 	if err := db.enqueue(ctx, c); err != nil {
 		c.proc, c.recon = nil, nil // a pooled call must not carry a reconciliation
 		callPool.Put(c)
@@ -120,18 +121,20 @@ func (db *DB) awaitReconcile(c *call) (*ReconcileOutcome, error) {
 	return &out, nil
 }
 
-// reconcile runs on the executor.
+// reconcile runs on the executor. What it does with the record is
+// reconcile.Decide's decision; this is the driver.
 func (db *DB) reconcile(c *call) {
 	r := c.recon
-	id := r.TxID()
-	if pos, held := db.index.subjects[id]; held {
-		c.outcome.Action, c.res.Pos = ReconcileSkipped, pos
-		db.resolveRecon(&journal.Record{Subject: id})
-		db.wait(pos, c)
-		return
+	id := reconcile.Subject(r)
+	pos, asSubject := db.index.subjects[id]
+	if !asSubject {
+		pos = db.index.find(id)
 	}
-	if pos := db.index.find(id); pos != 0 {
+	if reconcile.Decide(r, pos != 0, reconcile.NotReexecuted).Action == reconcile.Skip {
 		c.outcome.Action, c.res.Pos = ReconcileSkipped, pos
+		if asSubject {
+			db.resolveRecon(&journal.Record{Subject: id})
+		}
 		db.wait(pos, c)
 		return
 	}
@@ -142,7 +145,11 @@ func (db *DB) reconcile(c *call) {
 	}
 	tx := db.tx
 	err = db.run(tx, c.proc.name, func() (any, error) { return c.proc.run(tx, args) })
+	re := reconcile.OtherResult
 	if err == nil && bytes.Equal(db.resEnc, r.Result) {
+		re = reconcile.SameResult
+	}
+	if reconcile.Decide(r, false, re).Action == reconcile.Reprocess {
 		c.outcome.Action, c.outcome.Reexecuted = ReconcileReprocessed, bytes.Clone(db.resEnc)
 		db.commit(c, tx, journal.KindReprocess, id, r.Proc, r.Args)
 		db.resolveRecon(&journal.Record{Subject: id}) // a promoted vassal reconciling its own

@@ -171,3 +171,60 @@ func TestCanceledReconcileDoesNotHijackTheNextCall(t *testing.T) {
 		}
 	}
 }
+
+// A reprocess or correction in a reconciliation log (one the old liege
+// made, rolled off after a promote) stands for the subject it names
+// (DESIGN.md section 9): it is skipped when the liege holds that subject,
+// and otherwise reconciled as that subject, not as its own TxID.
+func TestReconcileRecordStandsForItsSubject(t *testing.T) {
+	ctx := context.Background()
+	a := seats(t, t.TempDir(), "A")
+	ann := buy(t, a, 12, "ann") // A/1
+	record := func(oseq uint64, subject journal.TxID, seat int64, who string) journal.Record {
+		args, err := journal.Marshal(buyArgs{Seat: seat, Customer: who})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return journal.Record{Kind: journal.KindReprocess, Origin: "B", OSeq: oseq, Subject: subject,
+			Proc: "buy", Args: args, Result: mustValue(t, "sold")}
+	}
+
+	// B's reprocess of A/1: A holds A/1 itself. Reconciled as B/7 it
+	// would re-execute, find seat 12 taken and correct: A/1 twice.
+	held := record(7, ann.TxID, 12, "ann")
+	before, _ := a.Status(ctx)
+	out, err := a.Reconcile(ctx, &held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != liege.ReconcileSkipped || out.Subject != ann.TxID || out.Result.Pos != ann.Pos {
+		t.Fatalf("reprocess of a held subject: %+v; want skipped, subject %s at position %d", out, ann.TxID, ann.Pos)
+	}
+	if after, _ := a.Status(ctx); after.LastPos != before.LastPos {
+		t.Fatalf("skipping committed: last position %d -> %d", before.LastPos, after.LastPos)
+	}
+
+	// B's reprocess of B/2, which A never saw: reconciled as B/2.
+	b2 := journal.TxID{Origin: "B", OSeq: 2}
+	pending := record(8, b2, 13, "cy")
+	out, err = a.Reconcile(ctx, &pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != liege.ReconcileReprocessed || out.Subject != b2 {
+		t.Fatalf("reprocess of a subject not held: %+v; want reprocessed as %s", out, b2)
+	}
+	st, err := a.TxnStatus(ctx, b2)
+	if err != nil || st.State != liege.TxnReprocessed || st.Record.Subject != b2 {
+		t.Fatalf("status of %s = %+v %v, want reprocessed naming it", b2, st, err)
+	}
+	// Resent, and B/2's own local record: both skipped now.
+	local := pending
+	local.Kind, local.OSeq, local.Subject = journal.KindLocal, 2, journal.TxID{}
+	for _, r := range []journal.Record{pending, local} {
+		out, err := a.Reconcile(ctx, &r)
+		if err != nil || out.Action != liege.ReconcileSkipped || out.Subject != b2 {
+			t.Fatalf("%v %s again: %+v %v; want skipped as %s", r.Kind, r.TxID(), out, err, b2)
+		}
+	}
+}

@@ -75,13 +75,13 @@ func (l *Log) PendingLog() *Log {
 	return c
 }
 
-// Resolve marks subject as come back and reports whether the log held it
-// (still pending).
+// Resolve marks the entry standing for subject (see Subject) as come back
+// and reports whether the log held it (still pending).
 func (l *Log) Resolve(subject journal.TxID) bool {
 	if l.idx == nil {
 		l.idx = make(map[journal.TxID]int, len(l.Entries))
 		for i := range l.Entries {
-			l.idx[l.Entries[i].Record.TxID()] = i
+			l.idx[l.Entries[i].Subject()] = i
 		}
 	}
 	i, ok := l.idx[subject]

@@ -18,4 +18,14 @@
 // A crash at any step leaves the intent; Resume, run at start-up before the
 // state is loaded, finishes the rollback with the same result. A rollback
 // whose epoch record is in the journal is finished and never repeated.
+//
+// The steps are one machine: Phase names what is done (PhaseIntent,
+// PhaseLost, PhaseUndone, PhaseTruncated, PhaseEpoch, PhaseDone) and
+// Phase.Next the step out of it. Run and Resume walk it with one driver.
+// Decide, a pure function of what is on disk (Disk: the intent, the
+// journal's last position, whether the target holds the epoch record,
+// whether the lost transaction file reads back), says where an interrupted
+// rollback stands and what comes next; Resume (through Observe) and the
+// read-only recovery of internal/inspect both ask it, so they cannot
+// disagree.
 package rollback

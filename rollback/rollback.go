@@ -79,51 +79,107 @@ func Run(env Env, target uint64, reason string) (*Result, error) {
 	if err := failpoint.Inject("rollback-after-intent"); err != nil {
 		return nil, err
 	}
-	if err := saveLost(env, &in); err != nil {
+	res, err := drive(env, &in, PhaseIntent, false)
+	if err != nil {
 		return nil, err
 	}
-	if err := failpoint.Inject("rollback-after-lost"); err != nil {
-		return nil, err
-	}
-	wm, maxHLC := env.PeerWatermark, uint64(0)
+	res.Duration = time.Since(t0)
+	return res, nil
+}
+
+// drive takes a rollback from phase p to PhaseDone, one step at a time (see
+// Phase.Next). resuming says that it finishes an interrupted rollback at
+// start-up: then only the failpoints from the truncation on are reached,
+// as a resumption always did.
+func drive(env Env, in *Intent, p Phase, resuming bool) (*Result, error) {
+	res := &Result{From: in.Target, To: in.Head, Records: in.Head - in.Target + 1, Epoch: in.NewEpoch,
+		LostFile: filepath.Join(env.Dir, in.LostFile)}
+	// The undo step learns the peer watermark after the rollback and the
+	// largest HLC rolled off, which the epoch record holds; without a state
+	// to undo (at start-up), they are read back from the lost file.
+	var wm, maxHLC uint64
 	var own []journal.TxID
-	if env.Store != nil {
-		d := journal.NewDecoder()
-		var r journal.Record
-		for p := head; p >= target; p-- {
-			f, err := env.Journal.Read(p)
-			if err == nil {
-				err = d.DecodeFrame(f, &r)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("rollback: read position %d: %w", p, err)
-			}
-			env.Store.Undo(&r)
-			maxHLC = max(maxHLC, r.HLC)
-			if r.Kind.IsTxn() && r.Origin == env.Self {
-				own = append(own, r.TxID())
-			}
-			if r.Kind.IsTxn() && r.Origin != env.Self {
-				wm = r.OSeq - 1 // peer records are applied in OSeq order
-			}
-			if p == (head+target)/2 {
-				if err := failpoint.Inject("rollback-mid-undo"); err != nil {
-					return nil, err
-				}
-			}
-		}
-	} else {
+	learned := false
+	readBack := func() error {
 		var err error
-		if wm, maxHLC, own, err = scanLost(env.Dir, &in); err != nil {
+		if wm, maxHLC, own, err = scanLost(env.Dir, in); err != nil {
+			return fmt.Errorf("rollback: read back the lost transaction file: %w", err)
+		}
+		learned = true
+		return nil
+	}
+	for p != PhaseDone {
+		step, next := p.Next()
+		var err error
+		switch step {
+		case StepSaveLost:
+			err = saveLost(env, in)
+			if err == nil && !resuming {
+				err = failpoint.Inject("rollback-after-lost")
+			}
+		case StepUndo:
+			if env.Store == nil {
+				err = readBack()
+				break
+			}
+			wm, maxHLC, own, err = undo(env, in)
+			learned = err == nil
+		case StepTruncate:
+			err = truncate(env, in)
+		case StepJournalEpoch:
+			if !learned { // resumed after the truncation
+				err = readBack()
+			}
+			if err == nil {
+				err = journalEpoch(env, in, wm, maxHLC)
+			}
+		case StepRemoveIntent:
+			err = removeIntent(env.Dir)
+		}
+		if err != nil {
 			return nil, err
 		}
+		p = next
 	}
-	if err := finish(env, &in, wm, maxHLC); err != nil {
-		return nil, err
+	if learned {
+		res.PeerWatermark = wm
+		res.Own = own
+	}
+	return res, nil
+}
+
+// undo undoes env.Store with the before-images of the records from the
+// head down to the target. It returns the peer watermark after the
+// rollback (one below the first peer record rolled off), the largest HLC
+// rolled off and the own transactions rolled off, oldest first.
+func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
+	wm = env.PeerWatermark
+	d := journal.NewDecoder()
+	var r journal.Record
+	for p := in.Head; p >= in.Target; p-- {
+		f, err := env.Journal.Read(p)
+		if err == nil {
+			err = d.DecodeFrame(f, &r)
+		}
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("rollback: read position %d: %w", p, err)
+		}
+		env.Store.Undo(&r)
+		maxHLC = max(maxHLC, r.HLC)
+		if r.Kind.IsTxn() && r.Origin == env.Self {
+			own = append(own, r.TxID())
+		}
+		if r.Kind.IsTxn() && r.Origin != env.Self {
+			wm = r.OSeq - 1 // peer records are applied in OSeq order
+		}
+		if p == (in.Head+in.Target)/2 {
+			if err := failpoint.Inject("rollback-mid-undo"); err != nil {
+				return 0, 0, nil, err
+			}
+		}
 	}
 	slices.Reverse(own) // collected newest first
-	return &Result{From: target, To: head, Records: head - target + 1, Epoch: in.NewEpoch,
-		LostFile: filepath.Join(env.Dir, in.LostFile), PeerWatermark: wm, Duration: time.Since(t0), Own: own}, nil
+	return wm, maxHLC, own, nil
 }
 
 func saveLost(env Env, in *Intent) error {
@@ -133,8 +189,9 @@ func saveLost(env Env, in *Intent) error {
 }
 
 // scanLost computes, from the lost transaction file, the peer watermark
-// after the rollback (one below the first peer record rolled off) and the
-// largest HLC rolled off (the clock must not go back below it).
+// after the rollback (one below the first peer record rolled off), the
+// largest HLC rolled off (the clock must not go back below it) and the own
+// transactions rolled off, oldest first.
 func scanLost(dir string, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	lf, err := ReadLostFile(filepath.Join(dir, in.LostFile))
 	if err != nil {
@@ -155,9 +212,9 @@ func scanLost(dir string, in *Intent) (wm, maxHLC uint64, own []journal.TxID, er
 	return wm, maxHLC, own, nil
 }
 
-// finish removes stale checkpoints, truncates the journal, journals the
-// epoch record and removes the intent.
-func finish(env Env, in *Intent, wm, maxHLC uint64) error {
+// truncate removes the checkpoints above target-1 and truncates the
+// journal after it.
+func truncate(env Env, in *Intent) error {
 	if err := checkpoint.Prune(env.Dir, 1<<30, in.Target-1); err != nil {
 		return fmt.Errorf("rollback: remove checkpoints above position %d: %w", in.Target-1, err)
 	}
@@ -167,9 +224,11 @@ func finish(env Env, in *Intent, wm, maxHLC uint64) error {
 	if err := env.Journal.TruncateAfter(in.Target - 1); err != nil {
 		return err
 	}
-	if err := failpoint.Inject("rollback-after-truncate"); err != nil {
-		return err
-	}
+	return failpoint.Inject("rollback-after-truncate")
+}
+
+// journalEpoch journals and fsyncs the epoch record at the target.
+func journalEpoch(env Env, in *Intent, wm, maxHLC uint64) error {
 	r := journal.Record{
 		Pos: in.Target, Epoch: in.NewEpoch, Kind: journal.KindEpoch, HighOSeq: in.HighOSeq, HLC: maxHLC,
 		Rollback: &journal.RollbackInfo{From: in.Target, To: in.Head, Reason: in.Reason, LostFile: in.LostFile,
@@ -185,70 +244,61 @@ func finish(env Env, in *Intent, wm, maxHLC uint64) error {
 	if err := env.Journal.Flush(); err != nil {
 		return err
 	}
-	if err := failpoint.Inject("rollback-after-epoch"); err != nil {
-		return err
-	}
-	if err := os.Remove(filepath.Join(env.Dir, IntentFile)); err != nil {
+	return failpoint.Inject("rollback-after-epoch")
+}
+
+func removeIntent(dir string) error {
+	if err := os.Remove(filepath.Join(dir, IntentFile)); err != nil {
 		return fmt.Errorf("rollback: remove intent: %w", err)
 	}
-	return journal.SyncDir(env.Dir)
+	return journal.SyncDir(dir)
+}
+
+// Observe reads what the instance directory and its open journal say about
+// a rollback, for Decide.
+func Observe(dir string, j *journal.Journal) (Disk, error) {
+	d := Disk{Dir: dir, Last: j.Next() - 1}
+	in, err := ReadIntent(dir)
+	if errors.Is(err, ErrNoIntent) {
+		return d, nil
+	}
+	if err != nil {
+		return d, err
+	}
+	d.Intent = in
+	switch {
+	case d.Last == in.Target:
+		f, err := j.Read(d.Last)
+		if err != nil {
+			return d, err
+		}
+		var r journal.Record
+		if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
+			return d, fmt.Errorf("rollback resume: read position %d: %w", d.Last, err)
+		}
+		d.TargetIsEpoch = r.Kind == journal.KindEpoch && r.Epoch == in.NewEpoch
+	case d.Last < in.Target:
+		d.LostErr = CheckLostFile(dir, in)
+	}
+	return d, nil
 }
 
 // Resume finishes a rollback interrupted by a crash. It runs at start-up,
 // after the journal is opened and before the state is loaded, and returns
-// nil, nil when there was none.
+// nil, nil when there was none. Where it resumes is Decide's decision.
 func Resume(dir string, j *journal.Journal, enc *journal.Encoder) (*Result, error) {
-	in, err := ReadIntent(dir)
-	if errors.Is(err, ErrNoIntent) {
-		return nil, nil
+	disk, err := Observe(dir, j)
+	if err != nil || disk.Intent == nil {
+		return nil, err
 	}
+	dec, err := Decide(disk)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{From: in.Target, To: in.Head, Records: in.Head - in.Target + 1, Epoch: in.NewEpoch,
-		LostFile: filepath.Join(dir, in.LostFile)}
-	last := j.Next() - 1
-	// Finished already? The epoch record is the rollback's last write.
-	if last == in.Target {
-		f, err := j.Read(last)
-		if err != nil {
-			return nil, err
-		}
-		var r journal.Record
-		if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
-			return nil, fmt.Errorf("rollback resume: read position %d: %w", last, err)
-		}
-		if r.Kind == journal.KindEpoch && r.Epoch == in.NewEpoch {
-			if err := os.Remove(filepath.Join(dir, IntentFile)); err != nil {
-				return nil, err
-			}
-			return res, journal.SyncDir(dir)
-		}
-	}
+	in := disk.Intent
 	env := Env{Dir: dir, Instance: in.Instance, Self: in.Self, Journal: j, Encoder: enc,
 		Epoch: in.PrevEpoch, HighOSeq: in.HighOSeq, PeerWatermark: in.PeerWatermark}
-	if last >= in.Target {
-		if last != in.Head {
-			return nil, fmt.Errorf("rollback intent in %s expects the journal to end at position %d, but it ends at %d: remove %s only if you know why",
-				dir, in.Head, last, IntentFile)
-		}
-		// Not truncated yet: the lost file may be missing or partial (only
-		// a renamed one is complete), so write it again.
-		if err := saveLost(env, in); err != nil {
-			return nil, err
-		}
-	} else if last != in.Target-1 {
-		return nil, fmt.Errorf("rollback intent in %s targets position %d, but the journal ends at %d", dir, in.Target, last)
-	}
-	wm, maxHLC, own, err := scanLost(dir, in)
-	if err != nil {
-		return nil, fmt.Errorf("rollback resume: %w", err)
-	}
-	if err := finish(env, in, wm, maxHLC); err != nil {
-		return nil, err
-	}
-	res.PeerWatermark, res.Own = wm, own
-	return res, nil
+	return drive(env, in, dec.Phase, true)
 }
 
 func writeIntent(dir string, in *Intent) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/checkpoint"
+	"github.com/liege-db/liege/internal/inspect"
 	"github.com/liege-db/liege/internal/testproc"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
@@ -619,4 +620,109 @@ func TestRollbackDuringExplicitCheckpoint(t *testing.T) {
 			t.Fatalf("iteration %d: reopened to %x %+v, but the rollback left %x %+v (loaded %s)", iter, h2, st2, h, st, db2.Recovery.Checkpoint)
 		}
 	}
+}
+
+// engineDecision is what the engine decides at its next open of the closed
+// instance in dir (rollback.Resume's Observe and Decide), without going on.
+func engineDecision(t *testing.T, dir string) (rollback.Decision, error) {
+	t.Helper()
+	lock, err := journal.LockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	disk, err := rollback.Observe(dir, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rollback.Decide(disk)
+}
+
+// TestRollbackDecisionEngineAndInspectAgree crashes a rollback (a child
+// process) at each step and checks that the engine's decision at its next
+// open and internal/inspect's read-only recovery name the same phase and
+// next step, the phase the step's on-disk state is in; that the engine
+// then finishes the rollback like the uninterrupted one; and that both
+// refuse, with ErrCannotResume, a truncated journal whose lost transaction
+// file is gone.
+func TestRollbackDecisionEngineAndInspectAgree(t *testing.T) {
+	f := newFixture(t)
+	ref := f.reference(t)
+	check := func(t *testing.T, dir string, want rollback.Phase) {
+		t.Helper()
+		eng, err := engineDecision(t, dir)
+		if err != nil {
+			t.Fatalf("engine: %v", err)
+		}
+		rec, err := inspect.Recover(dir)
+		if err != nil {
+			t.Fatalf("inspect: %v", err)
+		}
+		if eng != rec.Rollback {
+			t.Fatalf("the engine decides %+v, inspect %+v", eng, rec.Rollback)
+		}
+		if step, _ := want.Next(); eng.Phase != want || eng.Next != step {
+			t.Fatalf("decision %+v, want phase %v, next step %v", eng, want, step)
+		}
+		if rec.Last != eng.Last {
+			t.Fatalf("inspect recovers the state at position %d, the decision says %d", rec.Last, eng.Last)
+		}
+	}
+	// The online rollback passes through PhaseLost and PhaseUndone too, but
+	// on disk those look like PhaseIntent (the undo is in memory), and a
+	// resumption saves the lost transaction file again.
+	for _, c := range []struct {
+		fp   string
+		want rollback.Phase
+	}{
+		{"rollback-after-intent", rollback.PhaseIntent},
+		{"rollback-after-lost", rollback.PhaseIntent},
+		{"rollback-mid-undo", rollback.PhaseIntent},
+		{"rollback-before-truncate", rollback.PhaseIntent},
+		{"rollback-after-truncate", rollback.PhaseTruncated},
+		{"rollback-after-epoch", rollback.PhaseEpoch},
+	} {
+		t.Run(c.fp, func(t *testing.T) {
+			dir := f.copy(t, "crash")
+			cfg := config(dir)
+			cfg.Role, cfg.Target = testproc.RoleRollback, f.target
+			testproc.Start(t, cfg, c.fp+"=crash").FinishKilled()
+			f.checkCrashed(t, dir, c.fp)
+			check(t, dir, c.want)
+			f.reopen(t, dir, ref)
+		})
+	}
+	t.Run("no-rollback", func(t *testing.T) {
+		check(t, f.copy(t, "none"), rollback.PhaseDone)
+	})
+	t.Run("truncated-without-lost-file", func(t *testing.T) {
+		dir := f.copy(t, "nolost")
+		cfg := config(dir)
+		cfg.Role, cfg.Target = testproc.RoleRollback, f.target
+		testproc.Start(t, cfg, "rollback-after-truncate=crash").FinishKilled()
+		f.checkCrashed(t, dir, "rollback-after-truncate")
+		in, err := rollback.ReadIntent(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, in.LostFile)); err != nil {
+			t.Fatal(err)
+		}
+		_, engErr := engineDecision(t, dir)
+		_, inspErr := inspect.Recover(dir)
+		db, openErr := liege.Open(config(dir).Options())
+		if openErr == nil {
+			db.Close()
+		}
+		for what, err := range map[string]error{"engine decision": engErr, "inspect": inspErr, "open": openErr} {
+			if !errors.Is(err, rollback.ErrCannotResume) || !strings.Contains(err.Error(), in.LostFile) {
+				t.Errorf("%s: %v; want ErrCannotResume naming %s", what, err, in.LostFile)
+			}
+		}
+	})
 }

@@ -587,7 +587,7 @@ func TestRollbackErrors(t *testing.T) {
 	}
 	fails(t, 1, []string{"holds an interrupted rollback of positions 6..7", "start the instance once to finish it"}, "rollback", f.Dir, "--to", "3", "--yes")
 	r := ok(t, "state", f.Dir, "--json")
-	if !strings.Contains(r.stderr, "an interrupted rollback of positions 6..7 will be finished at next open") {
+	if !strings.Contains(r.stderr, `an interrupted rollback of positions 6..7 will be finished at next open (it stands at phase "intent"; next step: save the lost transaction file)`) {
 		t.Errorf("state does not note the interrupted rollback: %v", r)
 	}
 	want(t, "hash with a pending rollback", parseJSON(t, r.stdout)["hash"], hexHash(f.Hashes[5]))
@@ -686,5 +686,70 @@ func TestRunInProcess(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"journalctl", "verify", dir}, strings.NewReader(""), &out, &errOut); code != 0 || !strings.Contains(out.String(), `position 1 opens the journal of instance "Z": ok`) {
 		t.Errorf("verify of a new instance: status %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
+// roleJournal writes B's journal with the given role: B/1, B/2, then A's
+// transaction A/1 saying A had applied B's OSeqs up to 2 (when withLiege),
+// then B/3 and B/4: positions 3 and 4 hold what the liege applied.
+func roleJournal(t *testing.T, role string, withLiege bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	local := func(oseq uint64) journal.Record {
+		return journal.Record{Kind: journal.KindLocal, Origin: "B", OSeq: oseq, HLC: 100 * oseq, Proc: "book",
+			Args: inspecttest.Packed(t, oseq), Result: inspecttest.Packed(t, "ok")}
+	}
+	recs := []journal.Record{{Kind: journal.KindOpen, Instance: "B"}, {Kind: journal.KindRole, Role: role}, local(1), local(2)}
+	if withLiege {
+		recs = append(recs, journal.Record{Kind: journal.KindPeer, Origin: "A", OSeq: 1, HLC: 250, PeerSeen: 2, Proc: "book",
+			Args: inspecttest.Packed(t, 0), Result: inspecttest.Packed(t, "ok"), OriginKind: journal.KindLocal})
+	}
+	recs = append(recs, local(3), local(4))
+	for i := range recs {
+		recs[i].Pos = uint64(i + 1)
+	}
+	inspecttest.WriteJournal(t, dir, recs)
+	return dir
+}
+
+// TestRollbackRoleLimits checks the operator rollback limits of DESIGN.md
+// section 3: a liege is refused, a vassal is refused below its first own
+// transaction the liege has not applied and allowed from there, and a
+// vassal whose journal cannot tell is allowed with a note saying so.
+func TestRollbackRoleLimits(t *testing.T) {
+	liegeDir := roleJournal(t, "liege", true)
+	fails(t, 1, []string{"refusing to roll back " + liegeDir, "the instance is the liege (role record at position 2)", "a liege never rolls back, by hand either",
+		"make it the vassal first"}, "rollback", liegeDir, "--to", "6", "--yes")
+
+	vassal := roleJournal(t, "vassal", true)
+	for _, to := range []string{"3", "4"} {
+		fails(t, 1, []string{"refusing to roll back " + vassal + " to before position " + to,
+			`the liege had applied "B"'s own transactions up to OSeq 2 (its transaction at position 5 says so)`,
+			"roll back to --to 5 or later"}, "rollback", vassal, "--to", to, "--yes")
+	}
+	for _, dir := range []string{liegeDir, vassal} {
+		if _, err := os.Stat(filepath.Join(dir, "lost")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a refused rollback of %s wrote a lost transaction file (%v)", dir, err)
+		}
+		if pos := positions(t, "inspect", dir, "--json"); len(pos) != 7 || pos[6] != 7 {
+			t.Errorf("a refused rollback changed the journal of %s: positions %v, want 1..7", dir, pos)
+		}
+	}
+
+	r := ok(t, "rollback", vassal, "--to", "5", "--yes")
+	for _, s := range []string{`up to OSeq 2 (its transaction at position 5 says so); none of them is rolled off`,
+		"will roll off 3 records, positions 5..7, 2 of them own transactions (1 peer)", "the instance is now in epoch 1"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("rollback output lacks %q:\n%s", s, r.stdout)
+		}
+	}
+
+	unknown := roleJournal(t, "vassal", false)
+	r = ok(t, "rollback", unknown, "--to", "3", "--yes")
+	for _, s := range []string{"its journal holds no transaction of its liege, so it cannot tell which of its own transactions the liege has applied",
+		"will roll off 4 records, positions 3..6", "the instance is now in epoch 1"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("rollback output lacks %q:\n%s", s, r.stdout)
+		}
 	}
 }

@@ -34,6 +34,10 @@ type Recovered struct {
 	// Intent is the pending rollback intent the engine will finish (or just
 	// remove, if the rollback's epoch record is already journaled), or nil.
 	Intent *rollback.Intent
+	// Rollback is where the pending rollback stands and what the engine
+	// does next (rollback.Decide, as the engine decides it); its Phase is
+	// rollback.PhaseDone without an intent.
+	Rollback rollback.Decision
 	// Checkpoint is the path of the checkpoint recovery starts from, or ""
 	// when it replays the journal from position 1.
 	Checkpoint string
@@ -97,15 +101,10 @@ func Recover(dir string) (*Recovered, error) {
 	}
 	out := &Recovered{Instance: instance, Last: res.Last, TornTail: res.Tail, Intent: intent}
 
-	if intent != nil {
-		finished := res.Last == intent.Target && targetIsEpoch
-		if !finished {
-			if err := checkIntent(dir, intent, res.Last); err != nil {
-				return nil, err
-			}
-			out.Last = intent.Target - 1
-		}
+	if out.Rollback, err = decideRollback(dir, intent, res.Last, targetIsEpoch); err != nil {
+		return nil, fmt.Errorf("%w: the engine will refuse to open %s", err, dir)
 	}
+	out.Last = out.Rollback.Last
 
 	meta, st, path, skipped, err := checkpoint.LoadNewest(dir, out.Last)
 	if err != nil {
@@ -149,22 +148,19 @@ func Recover(dir string) (*Recovered, error) {
 			return nil, err
 		}
 	}
-	if intent != nil && out.Last == intent.Target-1 {
-		out.Epoch = intent.NewEpoch
+	if out.Rollback.Phase != rollback.PhaseDone && out.Rollback.Phase != rollback.PhaseEpoch {
+		out.Epoch = out.Rollback.Epoch // the epoch record is still to be journaled
 	}
 	return out, nil
 }
 
-// checkIntent reports the inconsistencies between a rollback intent and the
-// journal that make the engine refuse to open (see rollback.Resume).
-func checkIntent(dir string, in *rollback.Intent, last uint64) error {
-	if last >= in.Target && last != in.Head {
-		return fmt.Errorf("rollback intent in %s expects the journal to end at position %d, but it ends at %d: the engine will refuse to open it; remove %s only if you know why",
-			dir, in.Head, last, rollback.IntentFile)
+// decideRollback is rollback.Decide over what a read-only scan found: the
+// journal's last position and whether the intent's target holds its epoch
+// record. The engine decides the same at its next open (rollback.Resume).
+func decideRollback(dir string, in *rollback.Intent, last uint64, targetIsEpoch bool) (rollback.Decision, error) {
+	disk := rollback.Disk{Dir: dir, Intent: in, Last: last, TargetIsEpoch: targetIsEpoch}
+	if in != nil && last < in.Target {
+		disk.LostErr = rollback.CheckLostFile(dir, in)
 	}
-	if last < in.Target && last != in.Target-1 {
-		return fmt.Errorf("rollback intent in %s targets position %d, but the journal ends at %d: the engine will refuse to open it",
-			dir, in.Target, last)
-	}
-	return nil
+	return rollback.Decide(disk)
 }

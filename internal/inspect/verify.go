@@ -492,17 +492,18 @@ func (v *verifier) checkIntent() {
 			What: fmt.Sprintf("an interrupted rollback to just before position %d is pending; it cannot be finished while the journal is damaged", in.Target)})
 		return
 	}
-	if last == in.Target && v.targetIsEpoch {
+	dec, err := decideRollback(v.dir, in, last, v.targetIsEpoch)
+	if err != nil {
+		v.problem(catIntent, Problem{File: path, Offset: -1, Pos: in.Target, What: err.Error() + ": the engine will refuse to open"})
+		return
+	}
+	if dec.Phase == rollback.PhaseEpoch {
 		v.problem(catIntent, Problem{File: path, Offset: -1, Pos: in.Target,
 			What: fmt.Sprintf("an interrupted rollback to just before position %d: its epoch record is journaled, so it is finished except for removing this intent, which happens at next open", in.Target)})
 		return
 	}
-	if err := checkIntent(v.dir, in, last); err != nil {
-		v.problem(catIntent, Problem{File: path, Offset: -1, Pos: in.Target, What: err.Error()})
-		return
-	}
 	done := "the journal is not truncated yet"
-	if last < in.Target {
+	if dec.Phase == rollback.PhaseTruncated {
 		done = fmt.Sprintf("the journal is already truncated after position %d", in.Target-1)
 	}
 	v.problem(catIntent, Problem{File: path, Offset: -1, Pos: in.Target,

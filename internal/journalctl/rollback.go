@@ -36,9 +36,21 @@ It first says what will happen (how many records, which positions, how
 many of them are own transactions) and asks you to type "yes". Pass --yes
 to skip the question; without a terminal on stdin, --yes is required.
 POS must be in 2..LAST: position 1 opens the journal and is never rolled
-off. A rollback never reaches below what the peer acknowledged: make sure
-the peer has not applied what you roll off, or reconcile it afterwards
-from the lost transaction file.
+off.
+
+The roles limit it (DESIGN.md section 3), as the journal's newest role
+record says:
+   - A liege never rolls back, by hand either: rollback refuses.
+   - A vassal rolls back only down to its first own transaction the liege
+     has not applied. The liege's transactions in the vassal's journal say
+     up to which of the vassal's OSeqs the liege had applied (their
+     peer_seen); rollback refuses a POS that would roll off one of those,
+     and names the lowest POS it accepts. If the journal holds no
+     transaction of the liege it cannot tell: rollback says so and goes on
+     (there is no override flag, so it does not refuse what it cannot
+     know); reconcile what the liege applied from the lost transaction
+     file.
+   - An instance with no role record is a lone instance: no limit.
 
 Examples:
    journalctl rollback /var/lib/liege/A --to 120
@@ -83,7 +95,12 @@ func runRollback(c *cli.Context, s *streams, dir string, to uint64, yes bool, re
 		return usageError(c, "--to %d is outside the valid range 2..%d (position 1 opens the journal and is never rolled off; the last record is at %d)", to, rec.Last, rec.Last)
 	}
 	var total, own, peer uint64
-	if _, err := inspect.RecordsBetween(dir, to, rec.Last, func(_ uint64, r *journal.Record) error {
+	limits := rollbackLimits{instance: rec.Instance}
+	if _, err := inspect.RecordsBetween(dir, 1, rec.Last, func(pos uint64, r *journal.Record) error {
+		limits.observe(pos, to, r)
+		if pos < to {
+			return nil
+		}
 		total++
 		switch {
 		case r.Kind.IsOwn() && r.Origin == rec.Instance:
@@ -95,8 +112,13 @@ func runRollback(c *cli.Context, s *streams, dir string, to uint64, yes bool, re
 	}); err != nil {
 		return err
 	}
+	note, err := limits.check(dir, to, rec.Last)
+	if err != nil {
+		return err
+	}
 
 	fmt.Fprintf(s.stdout, "instance %q in %s: journal positions 1..%d, epoch %d\n", rec.Instance, dir, rec.Last, rec.Epoch)
+	fmt.Fprintln(s.stdout, note)
 	if t := rec.TornTail; t != nil {
 		fmt.Fprintf(s.stdout, "a torn tail at position %d (file %s, byte offset %d) was never acknowledged; it is truncated first\n", t.Pos, t.File, t.Offset)
 	}
