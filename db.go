@@ -119,6 +119,7 @@ type DB struct {
 	ckptWG        sync.WaitGroup
 	ckptDone      atomic.Uint64 // a checkpoint written in the background, to mark in the journal
 	lastCkpt      atomic.Int64  // unix nanos of the last checkpoint
+	roleChanges   atomic.Uint64 // role changes journaled since Open (liege_reign)
 
 	reqs    chan *call
 	ctl     chan func()
