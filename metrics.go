@@ -105,6 +105,9 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			Help: "Unix time of the last checkpoint written (or of the instance's start, before its first); alert on time() minus it."}, func() float64 {
 			return float64(db.lastCkpt.Load()) / 1e9
 		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_last_checkpoint_position",
+			Help: "Journal position the last checkpoint holds the state at (0 before the first); liege_journal_durable_position minus it is what a restart replays."},
+			func() float64 { return float64(db.lastCkptPos.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_journal_disk_bytes",
 			Help: "Bytes of the journal's segment files on disk."},
 			stat(func() float64 { return journalDiskBytes(db.j.Dir()) })),

@@ -34,9 +34,10 @@ func TestMetricsAtStart(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]float64{
-		"liege_epoch":                  0,
-		"liege_reign":                  1, // the start-up --role was journaled: one role change
-		"liege_journal_first_position": 1,
+		"liege_epoch":                    0,
+		"liege_reign":                    1, // the start-up --role was journaled: one role change
+		"liege_journal_first_position":   1,
+		"liege_last_checkpoint_position": 0,
 	} {
 		if v, ok := s[k]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
@@ -61,6 +62,9 @@ func TestMetricsAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := metricstest.Gather(t, reg)
+	if p, d := s2["liege_last_checkpoint_position"], s2["liege_journal_durable_position"]; p == 0 || p != d {
+		t.Errorf("liege_last_checkpoint_position = %v after a checkpoint of the whole journal (durable position %v)", p, d)
+	}
 	if s2["liege_reign"] != 2 {
 		t.Errorf("liege_reign after a promote = %v, want 2", s2["liege_reign"])
 	}

@@ -397,7 +397,7 @@ func serve(s *serveSettings) error {
 	}
 	srv := &http.Server{
 		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
-			Logger: log, Registry: reg, Role: s.role, Replication: rep}).Handler(),
+			Logger: log, Registry: reg, Role: s.role, Replication: rep, Cluster: s.cluster}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // headers and body; waiting for min_token comes after
 		IdleTimeout:       2 * time.Minute,

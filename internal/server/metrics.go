@@ -12,22 +12,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// infoCollector exports liege_instance_info{id,role,peer,app,version} = 1.
+// infoCollector exports liege_instance_info{id,role,peer,app,version,cluster} = 1.
 // It reads the role at every scrape, so that after a promote or a
 // switchover the series of the old role is gone at once (a gauge vector
 // would have to be told to delete it).
 type infoCollector struct {
-	db                   *liege.DB
-	app, version, orRole string
-	desc                 *prometheus.Desc
+	db                            *liege.DB
+	app, cluster, version, orRole string
+	desc                          *prometheus.Desc
 }
 
-func newInfoCollector(db *liege.DB, app, role string) *infoCollector {
-	return &infoCollector{db: db, app: app, version: buildVersion(), orRole: role,
+func newInfoCollector(db *liege.DB, app, cluster, role string) *infoCollector {
+	return &infoCollector{db: db, app: app, cluster: cluster, version: buildVersion(), orRole: role,
 		desc: prometheus.NewDesc("liege_instance_info",
 			"1, labelled with the instance's id, its current role (liege or vassal), its peer's id (empty for a lone instance), "+
-				"the application it serves and the build's version. Count role=\"liege\" across a pair to find two lieges.",
-			[]string{"id", "role", "peer", "app", "version"}, nil)}
+				"the application it serves, the build's version and the pair's cluster name (serve --cluster). "+
+				"Count role=\"liege\" by cluster to find two lieges.",
+			[]string{"id", "role", "peer", "app", "version", "cluster"}, nil)}
 }
 
 func (c *infoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -37,7 +38,7 @@ func (c *infoCollector) Collect(ch chan<- prometheus.Metric) {
 	if role == "" {
 		role = c.orRole
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, c.db.ID(), role, c.db.PeerID(), c.app, c.version)
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, c.db.ID(), role, c.db.PeerID(), c.app, c.version, c.cluster)
 }
 
 // buildVersion is the main module's version and, when the build recorded

@@ -25,7 +25,7 @@ func TestInstanceInfoFollowsTheRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	New(db, Options{App: "bank", Registry: reg, Role: liege.RoleVassal})
+	New(db, Options{App: "bank", Registry: reg, Role: liege.RoleVassal, Cluster: "eu"})
 	info := func() metricstest.Series { return metricstest.Gather(t, reg).With("liege_instance_info") }
 
 	got := info()
@@ -33,7 +33,7 @@ func TestInstanceInfoFollowsTheRole(t *testing.T) {
 		t.Fatalf("liege_instance_info has %d series, want 1: %v", len(got), got)
 	}
 	for k, v := range got {
-		for _, l := range []string{`id="B"`, `role="vassal"`, `peer="A"`, `app="bank"`, `version="`} {
+		for _, l := range []string{`id="B"`, `role="vassal"`, `peer="A"`, `app="bank"`, `version="`, `cluster="eu"`} {
 			if !strings.Contains(k, l) {
 				t.Errorf("%s lacks %s", k, l)
 			}

@@ -62,6 +62,9 @@ type Options struct {
 	Role string
 	// Replication, if set, is the instance's replicator, shown by /status.
 	Replication *replicate.Replicator
+	// Cluster names the pair (serve --cluster); it labels
+	// liege_instance_info so that "two lieges" is counted per pair.
+	Cluster string
 }
 
 // Server serves one instance over HTTP.
@@ -110,7 +113,7 @@ func New(db *liege.DB, opts Options) *Server {
 	if opts.Registry != nil {
 		s.requests = registerOrReuse(opts.Registry, s.requests)
 		s.latency = registerOrReuse(opts.Registry, s.latency)
-		registerOrReuse(opts.Registry, prometheus.Collector(newInfoCollector(db, opts.App, opts.Role)))
+		registerOrReuse(opts.Registry, prometheus.Collector(newInfoCollector(db, opts.App, opts.Cluster, opts.Role)))
 	}
 	s.route("POST", "/v1/call/{proc}", s.api(s.handleCall))
 	s.route("GET", "/v1/key", s.api(s.handleKey))
