@@ -63,6 +63,9 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 	const lagSecondsHelp = "Replication lag in seconds: out, the age of the oldest own transaction the peer has not reported applied (it grows while the link is down); " +
 		"in, 0 when caught up with the peer's newest transaction, else the larger of the last peer transaction's commit-to-apply delay and the time since the stream last made progress (0 while the link is down)."
 	reg.MustRegister(m.linkUp, m.reconnects, m.refused, m.sent, m.dropped, m.rejections, m.reconciled, m.clockOffset,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_clock_offset_max_seconds",
+			Help: "The bound on the clock offset with the peer (serve --max-clock-offset): a peer beyond it is refused at the handshake."},
+			func() float64 { return r.cfg.MaxClockOffset.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds", Help: lagSecondsHelp,
 			ConstLabels: prometheus.Labels{"direction": "in"}}, r.lagInSeconds),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds", Help: lagSecondsHelp,
