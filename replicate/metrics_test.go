@@ -33,6 +33,9 @@ func TestMetricsOfAPair(t *testing.T) {
 				t.Errorf("%s: %s = %v (present %v), want 0 on an idle pair before any event", n.id, k, v, ok)
 			}
 		}
+		if s["liege_clock_offset_max_seconds"] != 0.5 {
+			t.Errorf("%s: liege_clock_offset_max_seconds = %v, want the default bound 0.5", n.id, s["liege_clock_offset_max_seconds"])
+		}
 		if s["liege_link_up"] != 1 {
 			t.Errorf("%s: liege_link_up = %v on a connected pair", n.id, s["liege_link_up"])
 		}
