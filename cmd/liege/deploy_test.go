@@ -197,3 +197,67 @@ func TestDeployMetricsExistInAPairScrape(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardShowsBothSites checks the dashboard's layout: an instance
+// variable of the chosen cluster that selects every site, and every panel
+// repeated per instance, side by side, querying only its instance.
+func TestDashboardShowsBothSites(t *testing.T) {
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		UID        string `json:"uid"`
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Multi      bool   `json:"multi"`
+				IncludeAll bool   `json:"includeAll"`
+				Definition string `json:"definition"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Type            string `json:"type"`
+			Title           string `json:"title"`
+			Repeat          string `json:"repeat"`
+			RepeatDirection string `json:"repeatDirection"`
+			MaxPerRow       int    `json:"maxPerRow"`
+			Targets         []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", dashboardFile, err)
+	}
+	var vars []string
+	for _, v := range d.Templating.List {
+		vars = append(vars, v.Name)
+		if v.Name == "instance" && (!v.Multi || !v.IncludeAll || !strings.Contains(v.Definition, `cluster="$cluster"`)) {
+			t.Errorf("the instance variable must select several sites (multi, include all) of $cluster: %+v", v)
+		}
+	}
+	for _, want := range []string{"datasource", "cluster", "instance"} {
+		if !slices.Contains(vars, want) {
+			t.Errorf("the dashboard has no %s variable (it has %v)", want, vars)
+		}
+	}
+	for _, p := range d.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		if p.Repeat != "instance" || p.RepeatDirection != "h" || p.MaxPerRow != 2 {
+			t.Errorf("panel %q is not repeated per instance side by side (repeat %q, direction %q, max per row %d)", p.Title, p.Repeat, p.RepeatDirection, p.MaxPerRow)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no queries", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, sel := range regexp.MustCompile(`liege_[a-z0-9_]+(\{[^}]*\})?`).FindAllStringSubmatch(tg.Expr, -1) {
+				if !strings.Contains(sel[1], `instance="$instance"`) {
+					t.Errorf("panel %q: %s does not select instance=\"$instance\"", p.Title, sel[0])
+				}
+			}
+		}
+	}
+}
