@@ -41,16 +41,16 @@ func (c *infoCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, c.db.ID(), role, c.db.PeerID(), c.app, c.version, c.cluster)
 }
 
-// buildVersion is the main module's version and, when the build recorded
-// it, the VCS revision ("v1.2.0", "(devel)+3f2a9c1d0b7e"); "devel" without
-// build information.
+// buildVersion is the main module's version ("devel" for a build outside
+// a released module) and, when the build recorded it, the VCS revision:
+// "v1.2.0", "devel+3f2a9c1d0b7e", or "devel".
 func buildVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "devel"
 	}
 	v := bi.Main.Version
-	if v == "" {
+	if v == "" || v == "(devel)" {
 		v = "devel"
 	}
 	for _, s := range bi.Settings {

@@ -87,3 +87,10 @@ func TestMetricsHandlerNeedsNoToken(t *testing.T) {
 	e.mustErr(e.do("GET", "/metrics", ""), 401, CodeUnauthorized)
 	e.must(e.do("GET", "/metrics", "", "Authorization", "Bearer s3cret"), 200)
 }
+
+func TestBuildVersion(t *testing.T) {
+	v := buildVersion()
+	if v == "" || strings.Contains(v, "(") {
+		t.Errorf("buildVersion() = %q, want a module version or devel, with +revision when recorded", v)
+	}
+}
