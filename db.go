@@ -119,6 +119,8 @@ type DB struct {
 	ckptWG        sync.WaitGroup
 	ckptDone      atomic.Uint64 // a checkpoint written in the background, to mark in the journal
 	lastCkpt      atomic.Int64  // unix nanos of the last checkpoint
+	lastCkptPos   atomic.Uint64 // journal position of the last checkpoint (loaded or written)
+	roleChanges   atomic.Uint64 // role changes journaled since Open (liege_reign)
 
 	reqs    chan *call
 	ctl     chan func()
@@ -227,6 +229,7 @@ func Open(opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.lastCkpt.Store(time.Now().UnixNano())
+	db.lastCkptPos.Store(db.Recovery.CheckpointPos)
 	go db.executor()
 	return db, nil
 }
@@ -561,6 +564,7 @@ func (db *DB) writeCheckpoint(meta checkpoint.Meta, snap *store.Snapshot) error 
 		return err
 	}
 	db.lastCkpt.Store(time.Now().UnixNano())
+	db.lastCkptPos.Store(meta.Pos)
 	db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
 	db.log.Debug("checkpoint written", "pos", meta.Pos, "keys", snap.Len(), "path", path, "took", time.Since(t0))
 	return checkpoint.Prune(db.opts.Dir, 2, meta.Pos)

@@ -570,6 +570,7 @@ func (db *DB) setRoleLocked(role string) (uint64, error) {
 	}
 	db.log.Warn("role changed", "role", role)
 	db.pub.role.Store(&role)
+	db.roleChanges.Add(1)
 	return db.lastPos, nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/liege-db/liege/detect"
+	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -102,6 +104,38 @@ func (c *OwnCursor) Next() (t OwnTxn, ok bool, err error) {
 		}
 		return OwnTxn{Frame: f, Record: r, Prev: prev, Epoch: epoch}, true, nil
 	}
+}
+
+// OwnCommitTimeAfter returns the commit time (its HLC's physical time) of
+// the oldest durable own transaction with an OSeq above after, and false if
+// the journal holds none. With the peer's watermark as after, that is the
+// oldest transaction the peer has not reported applied: the outgoing
+// replication lag is its age. Own transactions older than the index's
+// window (DESIGN.md's idempotency window after a restart) are not found;
+// the oldest indexed one stands for them.
+func (db *DB) OwnCommitTimeAfter(ctx context.Context, after uint64) (time.Time, bool, error) {
+	var at time.Time
+	var found bool
+	var rerr error
+	err := db.control(ctx, func() {
+		es := db.index.byOrigin[db.opts.ID]
+		i := sort.Search(len(es), func(i int) bool { return es[i].oseq > after })
+		if i == len(es) || es[i].pos > db.j.Durable() {
+			return // none, or not durable yet (not sent yet, and younger than an fsync)
+		}
+		f, err := db.j.Read(es[i].pos)
+		if err != nil {
+			rerr = fmt.Errorf("read own transaction at journal position %d: %w", es[i].pos, err)
+			return
+		}
+		var r journal.Record
+		if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
+			rerr = fmt.Errorf("decode own transaction at journal position %d: %w", es[i].pos, err)
+			return
+		}
+		at, found = hlc.Timestamp(r.HLC).Physical(), true
+	})
+	return at, found, errors.Join(err, rerr)
 }
 
 // DurableChanged returns a channel closed when more of the journal is

@@ -14,8 +14,14 @@ type metrics struct {
 	rejections  prometheus.Counter
 	reconciled  *prometheus.CounterVec
 	clockOffset prometheus.Gauge
-	applyLag    prometheus.Gauge
 }
+
+// Label values known in advance: their series exist from start-up, at
+// zero, so that rate() and absence alerts work before the first event.
+var (
+	droppedReasons   = []string{"duplicate", "gap", "stale_epoch", "discarding"}
+	reconciledAction = []string{"reprocessed", "corrected", "skipped"}
+)
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 	m := &metrics{
@@ -35,8 +41,12 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Reconciliation log records handled by a liege, by action (reprocessed, corrected, skipped)."}, []string{"action"}),
 		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_clock_offset_seconds",
 			Help: "The peer's wall clock minus ours, measured in the last handshake."}),
-		applyLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds",
-			Help: "Incoming direction: wall time between the last applied peer transaction's commit (its HLC) and its apply here. The peer exports the other direction."}),
+	}
+	for _, l := range droppedReasons {
+		m.dropped.WithLabelValues(l)
+	}
+	for _, l := range reconciledAction {
+		m.reconciled.WithLabelValues(l)
 	}
 	if reg == nil {
 		return m
@@ -50,7 +60,16 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			return float64(st.LagOut)
 		}
 	}
-	reg.MustRegister(m.linkUp, m.reconnects, m.refused, m.sent, m.dropped, m.rejections, m.reconciled, m.clockOffset, m.applyLag,
+	const lagSecondsHelp = "Replication lag in seconds: out, the age of the oldest own transaction the peer has not reported applied (it grows while the link is down); " +
+		"in, 0 when caught up with the peer's newest transaction, else the larger of the last peer transaction's commit-to-apply delay and the time since the stream last made progress (0 while the link is down)."
+	reg.MustRegister(m.linkUp, m.reconnects, m.refused, m.sent, m.dropped, m.rejections, m.reconciled, m.clockOffset,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_clock_offset_max_seconds",
+			Help: "The bound on the clock offset with the peer (serve --max-clock-offset): a peer beyond it is refused at the handshake."},
+			func() float64 { return r.cfg.MaxClockOffset.Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds", Help: lagSecondsHelp,
+			ConstLabels: prometheus.Labels{"direction": "in"}}, r.lagInSeconds),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds", Help: lagSecondsHelp,
+			ConstLabels: prometheus.Labels{"direction": "out"}}, r.lagOutSeconds),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",
 			Help: "Transactions not yet applied across the link: in, the peer's not applied here; out, ours the peer has not reported applied.", ConstLabels: prometheus.Labels{"direction": "in"}}, lag(true)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",

@@ -116,6 +116,13 @@ type Replicator struct {
 	changed  chan struct{} // closed on every status change
 
 	reconnects atomic.Uint64
+
+	// For the lag in seconds (lag.go).
+	lastPeerWM      atomic.Uint64 // the peer's watermark when the last session ended
+	lastPeerWMKnown atomic.Bool
+	applyDelay      atomic.Int64 // commit-to-apply delay of the last peer transaction applied, ns
+	appliedAt       atomic.Int64 // when it was applied, Unix ns
+	caughtUpAt      atomic.Int64 // the last time the incoming stream was caught up, or a session began, Unix ns
 }
 
 // Start starts replicating cfg.DB. Close stops it.

@@ -155,6 +155,8 @@ func (s *session) run() bool {
 	}
 	s.stop()
 	wg.Wait()
+	s.r.lastPeerWM.Store(s.peerWM.Load())
+	s.r.lastPeerWMKnown.Store(true)
 	s.up.Store(false)
 	return true
 }
@@ -190,6 +192,7 @@ func (s *session) handshake() (*link.Frame, error) {
 	s.peerLastOwn.Store(f.Prev)
 	s.peerWM.Store(f.Watermark)
 	s.lastRecv.Store(time.Now().UnixNano())
+	s.r.caughtUpAt.Store(s.r.cfg.Now().UnixNano()) // the incoming lag counts from here at most
 	return f, nil
 }
 
@@ -454,6 +457,7 @@ func (s *session) onFrame(f *link.Frame) error {
 	case link.KindHeartbeat:
 		s.peerWM.Store(f.Watermark)
 		s.peerLastOwn.Store(f.Prev)
+		s.noteCaughtUp(s.r.cfg.Now())
 		s.onHeartbeat()
 		s.r.notify()
 	case link.KindAck:
@@ -537,7 +541,7 @@ func (s *session) onVerdict(rec *journal.Record, res liege.PeerResult) {
 	switch res.Verdict {
 	case liege.PeerApplied:
 		s.progressAt = time.Now()
-		s.r.metrics.applyLag.Set(time.Since(hlc.Timestamp(rec.HLC).Physical()).Seconds())
+		s.noteApplied(rec)
 		s.heartbeatSoon()
 		s.r.notify()
 	case liege.PeerDuplicate:

@@ -78,6 +78,8 @@ func serveCommand() *cli.Command {
 				Usage: "the application `NAME` whose procedures to serve: " + strings.Join(apps.Names(), ", ") + " (e.g. --app kv)"},
 			&cli.StringFlag{Name: "http", EnvVars: env("http"), Value: "127.0.0.1:7070",
 				Usage: "host:port `ADDR` to listen on (e.g. --http 0.0.0.0:7070 for every interface)"},
+			&cli.StringFlag{Name: "metrics-addr", EnvVars: env("metrics-addr"),
+				Usage: "host:port `ADDR` of a second listener serving only GET /metrics, without the bearer token, for Prometheus; the API's /metrics (token required) stays (e.g. --metrics-addr 0.0.0.0:9470)"},
 			&cli.StringFlag{Name: "role", EnvVars: env("role"),
 				Usage: "this instance's `ROLE`, liege or vassal; required with --peer-id, and journaled: it overrides the role the journal last recorded (default liege for a lone instance; e.g. --role vassal)"},
 			&cli.StringFlag{Name: "peer-id", EnvVars: env("peer-id"),
@@ -129,6 +131,7 @@ func serveCommand() *cli.Command {
 // serveSettings are the flags of liege serve, after the config file.
 type serveSettings struct {
 	dir, id, app, addr, role, tokenFile string
+	metricsAddr                         string
 	peerID, peer, listenPeer, cluster   string
 	tlsCert, tlsKey, tlsCA              string
 	plaintextPeer                       bool
@@ -159,7 +162,7 @@ func runServe(c *cli.Context) error {
 func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 	s := &serveSettings{
 		dir: c.String("dir"), id: c.String("id"), app: c.String("app"), addr: c.String("http"),
-		role: c.String("role"), tokenFile: c.String("auth-token-file"),
+		role: c.String("role"), tokenFile: c.String("auth-token-file"), metricsAddr: c.String("metrics-addr"),
 		maxWait: c.Duration("max-wait"), shutdownTimeout: c.Duration("shutdown-timeout"),
 		peerID: c.String("peer-id"), peer: c.String("peer"), listenPeer: c.String("listen-peer"), cluster: c.String("cluster"),
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
@@ -394,7 +397,7 @@ func serve(s *serveSettings) error {
 	}
 	srv := &http.Server{
 		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
-			Logger: log, Registry: reg, Role: s.role, Replication: rep}).Handler(),
+			Logger: log, Registry: reg, Role: s.role, Replication: rep, Cluster: s.cluster}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // headers and body; waiting for min_token comes after
 		IdleTimeout:       2 * time.Minute,
@@ -402,11 +405,30 @@ func serve(s *serveSettings) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	var msrv *http.Server
+	if s.metricsAddr != "" {
+		mln, err := net.Listen("tcp", s.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return errors.Join(fmt.Errorf("--metrics-addr %s: %w", s.metricsAddr, err), closeDB())
+		}
+		msrv = &http.Server{Handler: server.MetricsHandler(reg, log), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("the metrics listener stopped; /metrics is still served on --http", "addr", mln.Addr().String(), "error", err)
+			}
+		}()
+		log.Info("serving metrics", "addr", "http://"+mln.Addr().String()+"/metrics")
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "instance", s.id, "dir", s.dir, "app", app.Name,
 		"role", s.role, "merge", s.merge, "auth", token != "", "pid", os.Getpid())
 
+	if msrv != nil {
+		defer msrv.Close()
+	}
 	select {
 	case err := <-served:
 		return errors.Join(fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err), closeDB())
