@@ -1,29 +1,3 @@
-// Package replicate runs the replication protocol of DESIGN.md sections 5
-// to 10 between two instances over a link (package replicate/link).
-//
-// A Replicator holds at most one session with the peer at a time. A session
-// begins with both sides sending a Hello (protocol version, cluster,
-// instance id, role, epoch, watermark, newest own OSeq, wall clock) and
-// checking the other's; then each side streams its own durable
-// transactions after the peer's watermark, each with Prev for contiguity,
-// and heartbeats carrying its watermark. The decisions (apply, drop, ask
-// for a resend, reject, roll back, reconcile) are the engine's
-// (liege.DB.ApplyPeer, RollbackFor, Reconcile); this package carries them
-// out on the link:
-//
-//   - a liege that rejects a vassal transaction sends a rollback command
-//     naming it and discards every vassal transaction until the answer
-//     naming that TxID (section 8);
-//   - a vassal that rolled back, on its own detection or on command, sends
-//     an answer (or, for its own detection, a notice naming no TxID) with
-//     its new epoch and watermark, resumes its stream after the liege's
-//     watermark, and sends its reconciliation logs, again after every
-//     reconnect until each TxID has come back (sections 7 and 9);
-//   - the liege reconciles each log record (liege.DB.Reconcile), which
-//     skips TxIDs it already holds, so a resent log changes nothing.
-//
-// Frames of an older epoch of the peer than one already seen are dropped:
-// they were sent before a rollback that may have removed them.
 package replicate
 
 import (

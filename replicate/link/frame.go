@@ -119,10 +119,19 @@ type Frame struct {
 	// Records are the encoded journal records of a reconciliation log
 	// (ReconLog).
 	Records [][]byte
+
+	// Reign is the sender's reign (DESIGN.md section 10), on every frame
+	// like Epoch: a receiver drops frames of an older reign and adopts a
+	// newer one. Zero from a sender that predates reigns.
+	Reign uint64
+	// Stable is, in a Heartbeat, the sender's stable watermark (DESIGN.md
+	// section 5): the receiver prunes its window of own transactions up to
+	// it.
+	Stable uint64
 }
 
 // field is a set of Frame's kind-specific fields.
-type field uint8
+type field uint16
 
 const (
 	fVersion field = 1 << iota
@@ -133,9 +142,10 @@ const (
 	fRecord
 	fSubject
 	fRecords
+	fStable
 )
 
-var fieldNames = [...]string{"Version", "Role", "Watermark", "WallClock", "Prev", "Record", "Subject", "Records"}
+var fieldNames = [...]string{"Version", "Role", "Watermark", "WallClock", "Prev", "Record", "Subject", "Records", "Stable"}
 
 func (s field) String() string {
 	var names []string
@@ -151,7 +161,7 @@ func (s field) String() string {
 var kindFields = [...]field{
 	KindHello:           fVersion | fRole | fWatermark | fWallClock | fPrev,
 	KindTxn:             fPrev | fRecord,
-	KindHeartbeat:       fWatermark | fPrev,
+	KindHeartbeat:       fWatermark | fPrev | fStable,
 	KindResend:          fWatermark,
 	KindRollbackCommand: fSubject | fWatermark,
 	KindRollbackAnswer:  fSubject | fWatermark,
@@ -175,6 +185,7 @@ func (f *Frame) carried() field {
 	set(len(f.Record) != 0, fRecord)
 	set(f.Subject != "", fSubject)
 	set(len(f.Records) != 0, fRecords)
+	set(f.Stable != 0, fStable)
 	return s
 }
 
@@ -286,6 +297,8 @@ type wireFrame struct {
 	Record    blob
 	Subject   string
 	Records   []blob
+	Reign     uint64
+	Stable    uint64
 }
 
 // blob is a byte string that decodes in one allocation. go-msgpack, with
@@ -369,7 +382,7 @@ func (c *frameCodec) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 	c.w = wireFrame{
 		Kind: f.Kind, Cluster: f.Cluster, From: f.From, Epoch: f.Epoch,
 		Version: f.Version, Role: f.Role, Watermark: f.Watermark, WallClock: f.WallClock,
-		Prev: f.Prev, Record: f.Record, Subject: f.Subject,
+		Prev: f.Prev, Record: f.Record, Subject: f.Subject, Reign: f.Reign, Stable: f.Stable,
 	}
 	if f.Records != nil {
 		c.w.Records = make([]blob, len(f.Records))
@@ -413,7 +426,7 @@ func (c *frameCodec) decode(body []byte, f *Frame) error {
 	*f = Frame{
 		Kind: c.w.Kind, Cluster: c.w.Cluster, From: c.w.From, Epoch: c.w.Epoch,
 		Version: c.w.Version, Role: c.w.Role, Watermark: c.w.Watermark, WallClock: c.w.WallClock,
-		Prev: c.w.Prev, Record: c.w.Record, Subject: c.w.Subject,
+		Prev: c.w.Prev, Record: c.w.Record, Subject: c.w.Subject, Reign: c.w.Reign, Stable: c.w.Stable,
 	}
 	if len(c.w.Records) > 0 {
 		f.Records = make([][]byte, len(c.w.Records))

@@ -133,11 +133,12 @@ func TestDecodeRefuses(t *testing.T) {
 // body holds.
 func TestDecodeBoundedAllocation(t *testing.T) {
 	prefix := body(t, wireFrame{Kind: KindReconLog, Cluster: "c", From: "A", Records: []blob{{1}}})
-	// The Records array is the last element: fixarray of 1 (0x91), bin8 of 1.
-	if !bytes.HasSuffix(prefix, []byte{0x91, 0xc4, 0x01, 0x01}) {
+	// The Records array is followed by Reign and Stable (0, 0): fixarray
+	// of 1 (0x91), bin8 of 1, then two zeros.
+	if !bytes.HasSuffix(prefix, []byte{0x91, 0xc4, 0x01, 0x01, 0x00, 0x00}) {
 		t.Fatalf("unexpected encoding %x", prefix)
 	}
-	head := prefix[:len(prefix)-4]
+	head := prefix[:len(prefix)-6]
 	for name, b := range map[string][]byte{
 		"array of 4G records":  append(bytes.Clone(head), 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x01, 0x01),
 		"record of 4 GiB":      append(bytes.Clone(head), 0x91, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x01),
@@ -220,5 +221,48 @@ func TestMaxFrameBoundary(t *testing.T) {
 func TestKindString(t *testing.T) {
 	if KindRollbackCommand.String() != "rollback command" || Kind(0).String() != "kind(0)" {
 		t.Fatal(KindRollbackCommand.String(), Kind(0).String())
+	}
+}
+
+// A frame encoded before Reign and Stable existed (a 12-element array)
+// decodes, with both zero: the fields are additive.
+func TestDecodeFrameWithoutReign(t *testing.T) {
+	old := struct {
+		//lint:ignore U1000 the codec reads its tag
+		_struct   struct{} `codec:",toarray"`
+		Kind      Kind
+		Cluster   string
+		From      string
+		Epoch     uint64
+		Version   uint16
+		Role      string
+		Watermark uint64
+		WallClock int64
+		Prev      uint64
+		Record    []byte
+		Subject   string
+		Records   [][]byte
+	}{Kind: KindHeartbeat, Cluster: testCluster, From: "A", Epoch: 2, Watermark: 5, Prev: 9}
+	b, err := journal.Marshal(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f Frame
+	if err := Decode(b, &f); err != nil {
+		t.Fatalf("decode a frame without Reign and Stable: %v", err)
+	}
+	want := Frame{Kind: KindHeartbeat, Cluster: testCluster, From: "A", Epoch: 2, Watermark: 5, Prev: 9}
+	if !reflect.DeepEqual(f, want) {
+		t.Fatalf("got %+v, want %+v", f, want)
+	}
+	// Reign and Stable round-trip; Stable only in a heartbeat.
+	hb := &Frame{Kind: KindHeartbeat, Cluster: testCluster, From: "A", Reign: 3, Stable: 4, Watermark: 5}
+	var got Frame
+	if err := Decode(mustEncode(t, hb)[headerLen:], &got); err != nil || !reflect.DeepEqual(&got, hb) {
+		t.Fatalf("round trip of %+v: got %+v, %v", hb, got, err)
+	}
+	if _, err := Encode(nil, &Frame{Kind: KindTxn, Cluster: testCluster, From: "A", Record: []byte{1}, Stable: 1}); err == nil ||
+		!strings.Contains(err.Error(), "sets Stable") {
+		t.Fatalf("a txn frame with Stable encoded: %v", err)
 	}
 }

@@ -1,0 +1,106 @@
+// Package replicate runs the replication protocol of DESIGN.md sections 5
+// to 10 between two instances over a link (package replicate/link).
+//
+// A Replicator holds at most one session with the peer at a time. A session
+// begins with both sides sending a Hello (protocol version, cluster,
+// instance id, role, epoch, watermark, newest own OSeq, wall clock) and
+// checking the other's; then each side streams its own durable
+// transactions after the peer's watermark, each with Prev for contiguity,
+// and heartbeats carrying its watermark. The decisions (apply, drop, ask
+// for a resend, reject, roll back, reconcile) are the engine's
+// (liege.DB.ApplyPeer, RollbackFor, Reconcile); this package carries them
+// out on the link:
+//
+//   - a liege that rejects a vassal transaction sends a rollback command
+//     naming it and discards every vassal transaction until the answer
+//     naming that TxID (section 8);
+//   - a vassal that rolled back, on its own detection or on command, sends
+//     an answer (or, for its own detection, a notice naming no TxID) with
+//     its new epoch and watermark, resumes its stream after the liege's
+//     watermark, and sends its reconciliation logs, again after every
+//     reconnect until each TxID has come back (sections 7 and 9);
+//   - the liege reconciles each log record (liege.DB.Reconcile), which
+//     skips TxIDs it already holds, so a resent log changes nothing.
+//
+// Frames of an older epoch of the peer than one already seen are dropped:
+// they were sent before a rollback that may have removed them.
+//
+// # The protocol core: Node
+//
+// Node is the same protocol as a pure state machine, one per instance, in
+// the style of etcd-io/raft's RawNode: no goroutine, no clock, no I/O, no
+// engine. It owns every decision of DESIGN.md sections 5 to 10; a driver
+// (the session over a link, the simulator, the scenario scripts in
+// testdata/node) feeds it inputs and carries out its Ready. Time is ticks.
+//
+// Inputs:
+//
+//	NewNode(cfg, state)      the state recovered from the journal (role, reign,
+//	                         epoch, watermark, own records, pending recon records)
+//	Connected()              a link came up: the node sends its Hello
+//	Handshake(hello, offset) the peer's Hello and the measured clock offset
+//	Step(frame)              any other frame from the peer (link.Frame; the node
+//	                         decodes and checks the record itself, so it is
+//	                         decoded once and hands the driver the record)
+//	Disconnected()           the link went down
+//	Tick()                   one tick of the driver's clock
+//	OwnDurable(rec)          an own transaction is durable: it joins the window
+//	                         and may be shipped (durable before shipped)
+//	PeerApplied(oseq)        the peer records handed out are durable up to oseq
+//	RollbackDone(result)     the rollback asked for is done: new epoch, new
+//	                         watermark, the records rolled off
+//	Reconciled(subject)      the liege finished reconciling subject
+//	Compacted(pos)           the journal's front was truncated below pos
+//	Promote(force)           operator: this vassal becomes liege in reign r+1
+//	Switchover()             operator: the liege hands over once drained
+//
+// Outputs: HasReady/Ready, then Advance; Status for /status.
+//
+//	Ready.Role       a role and reign to journal (adopted, promoted, switchover)
+//	Ready.TakeBack   the peer holds own OSeqs this journal lacks: never reuse them
+//	Ready.Verdicts   the decision on each incoming peer transaction
+//	Ready.Apply      peer records to apply, in OSeq order
+//	Ready.Rollback   (vassal) roll back to just before a position, then RollbackDone
+//	Ready.Reconcile  (liege) reconciliation records to run, then Reconciled
+//	Ready.Messages   frames to send, in order (a Txn message names the own
+//	                 record to attach; a Hello wants the wall clock)
+//	Ready.Quiesce    stop or resume taking own transactions (switchover)
+//	Ready.Disconnect close the link, with the reason
+//	Ready.Notes      lines for the operator's log
+//
+// The contract. A driver runs one loop that alone touches the node:
+//
+//  1. Give the node one input. Then, while HasReady, take Ready.
+//  2. Persist first: journal Ready.Role durably before anything else of this
+//     Ready. (An instance that adopted a reign must never be seen in the
+//     older one again.)
+//  3. Act on Ready.TakeBack before taking new calls.
+//  4. Apply Ready.Apply in order (OSeq order), journaling each; call
+//     PeerApplied once they are durable.
+//  5. Start Ready.Rollback: the node applies no peer record and ships no own
+//     transaction until RollbackDone, which comes once the rollback and its
+//     reconciliation log are durable (possibly after several more Readys).
+//  6. Run Ready.Reconcile (re-execute; reprocess or correct) and call
+//     Reconciled for each; the committed record comes back as OwnDurable.
+//  7. Send Ready.Messages in order, after steps 2 and 4 (a heartbeat carries
+//     the watermark they reached). Own records are shipped only once
+//     reported by OwnDurable: durable before shipped.
+//  8. Close the link if Ready.Disconnect says so, then call Disconnected.
+//  9. Advance. No input may come between Ready and Advance (the node
+//     panics): Config.Holds is then always answered after the last Ready was
+//     carried out.
+//
+// What the node decides, by DESIGN.md section: the handshake (protocol
+// version, cluster, peer id, roles, reign, clock offset: section 4);
+// watermarks, Prev contiguity and the resend request, stale epochs, the
+// window of own transactions (package detect) and its pruning by the
+// peer's stable watermark alone, reset at every reign change (section 5);
+// the conflict check (section 6); the vassal's rollback point, the earliest
+// conflicting own transaction in the window (section 7); the liege's
+// rejection and discarding until the answer naming the rejected TxID
+// (section 8); which reconciliation records to run or skip, and resending
+// the vassal's pending ones after each handshake until they come back
+// (section 9); reigns, promote, switchover and duplicate subjects (section
+// 10); and never reusing a shipped OSeq (section 3). It never emits a
+// rollback as liege (it panics if it would).
+package replicate

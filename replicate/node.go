@@ -1,0 +1,969 @@
+package replicate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/liege-db/liege/detect"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate/link"
+)
+
+// Roles, as journaled and announced in a Hello.
+const (
+	RoleLiege  = link.RoleLiege
+	RoleVassal = link.RoleVassal
+)
+
+// linkState is where the node is with the link.
+type linkState uint8
+
+const (
+	linkDown  linkState = iota // no link
+	linkHello                  // link up, our Hello sent, the peer's awaited
+	linkUp                     // handshake done: streams flow
+)
+
+// reconLogChunk is how many records one reconciliation log frame carries.
+const reconLogChunk = 256
+
+// own is one own transaction still in the journal.
+type own struct {
+	t       *detect.Txn
+	subject journal.TxID // zero for a local transaction
+}
+
+func (o *own) oseq() uint64 { return o.t.ID.OSeq }
+
+// standsFor is the TxID the transaction stands for (DESIGN.md section 9).
+func (o *own) standsFor() journal.TxID {
+	if !o.subject.IsZero() {
+		return o.subject
+	}
+	return o.t.ID
+}
+
+// pendingRec is one of the vassal's rolled-off subjects not yet back.
+type pendingRec struct {
+	rec *journal.Record
+	// send: the record goes in reconciliation logs (an own record); a
+	// liege's reprocess or correction rolled off here is pending only for a
+	// promote (DESIGN.md section 10).
+	send bool
+}
+
+// command is a liege's rollback command the vassal has not acted on yet.
+type command struct {
+	subject   journal.TxID
+	watermark uint64
+}
+
+// Node is the replication protocol of one instance (DESIGN.md sections 5 to
+// 10) as a state machine: no goroutine, no clock, no I/O. See doc.go for
+// the contract.
+type Node struct {
+	cfg NodeConfig
+
+	role  string
+	reign uint64
+	epoch uint64
+
+	// The peer's stream into this instance.
+	watermark uint64 // highest peer OSeq applied (or handed to the driver to apply)
+	durable   uint64 // highest peer OSeq reported durable (PeerApplied)
+	peerEpoch uint64 // highest epoch of the peer seen in this session
+
+	// This instance's own transactions and its stream to the peer.
+	own       []own // still in the journal, OSeq order
+	basePrev  uint64
+	window    *detect.Window
+	floor     uint64 // own OSeqs at or below it have left the window
+	peerWM    uint64 // the peer's watermark of our OSeqs
+	next      uint64 // ship own transactions with OSeq > next
+	prevFloor uint64 // Prev is at least this (TakeBack)
+
+	// The link.
+	link                          linkState
+	peerRole                      string
+	peerReign, peerLast, peerStbl uint64
+	sinceHeard                    int // ticks since the last frame, over links (Promote)
+	silent, sinceBeat             int // ticks since the last frame or Connected (the silence timeout)
+	sinceProgress, sinceResend    int
+	resendWM                      uint64
+	resendAsked                   bool
+	refused                       string
+	heardEver                     bool
+
+	// Liege: the rejected vassal TxID whose answer ends the discarding.
+	discarding   journal.TxID
+	commandWM    uint64
+	sinceCommand int
+	reconciling  map[journal.TxID]bool
+
+	// Vassal.
+	rollback   *Rollback
+	commands   []command
+	answering  *command // the command the outstanding rollback answers
+	pending    map[journal.TxID]pendingRec
+	sinceRecon int
+	quiescing  bool
+
+	rd      Ready
+	inReady bool
+}
+
+// Errors of the operator's inputs.
+var (
+	// ErrHearsLiege is returned by Promote, unless forced, while the vassal
+	// still hears from its liege.
+	ErrHearsLiege = errors.New("the liege is still heard from (link up or a recent frame): promote only a vassal whose liege is gone, or force it")
+	// ErrRole is returned by Promote of a liege and Switchover of a vassal.
+	ErrRole = errors.New("wrong role for this operation")
+	// ErrBusy is returned by Promote while a rollback is outstanding and by
+	// Switchover while the link is down.
+	ErrBusy = errors.New("not now")
+)
+
+// NewNode returns the node of an instance recovered in state st.
+func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
+	cfg.defaults()
+	if cfg.ID == "" || cfg.PeerID == "" || cfg.Cluster == "" {
+		return nil, errors.New("replicate: NodeConfig needs ID, PeerID and Cluster")
+	}
+	if st.Role != RoleLiege && st.Role != RoleVassal {
+		return nil, fmt.Errorf("replicate: role %q: want %q or %q", st.Role, RoleLiege, RoleVassal)
+	}
+	n := &Node{cfg: cfg, role: st.Role, reign: max(st.Reign, 1), epoch: st.Epoch,
+		watermark: st.Watermark, durable: st.Watermark,
+		reconciling: map[journal.TxID]bool{}, pending: map[journal.TxID]pendingRec{}}
+	for _, r := range st.Own {
+		if err := n.addOwn(r); err != nil {
+			return nil, err
+		}
+	}
+	n.resetWindow()
+	for _, r := range st.Pending {
+		n.pending[standsFor(r)] = pendingRec{rec: r, send: r.Origin == cfg.ID}
+	}
+	return n, nil
+}
+
+// standsFor is the subject a record stands for (DESIGN.md section 9).
+func standsFor(r *journal.Record) journal.TxID {
+	if !r.Subject.IsZero() {
+		return r.Subject
+	}
+	return r.TxID()
+}
+
+// ---- Ready and Advance ----
+
+// HasReady reports whether Ready has something to do.
+func (n *Node) HasReady() bool {
+	n.ship()
+	return !n.rd.empty()
+}
+
+// Ready returns what must happen now. Handle it all, in the order of the
+// contract, then call Advance before any other input.
+func (n *Node) Ready() Ready {
+	n.ship()
+	n.inReady = true
+	rd := n.rd
+	n.rd = Ready{}
+	return rd
+}
+
+// Advance says that the last Ready was handled.
+func (n *Node) Advance() { n.inReady = false }
+
+// input guards every input: the contract allows none between Ready and
+// Advance.
+func (n *Node) input(name string) {
+	if n.inReady {
+		panic(fmt.Sprintf("replicate: Node.%s between Ready and Advance: handle the Ready and call Advance first", name))
+	}
+}
+
+func (n *Node) send(f link.Frame) {
+	f.Cluster, f.From, f.Epoch, f.Reign = n.cfg.Cluster, n.cfg.ID, n.epoch, n.reign
+	n.rd.Messages = append(n.rd.Messages, Message{Frame: f})
+}
+
+func (n *Node) note(format string, args ...any) {
+	n.rd.Notes = append(n.rd.Notes, fmt.Sprintf(format, args...))
+}
+
+// ---- the link ----
+
+// Connected says a link to the peer came up: the node sends its Hello.
+func (n *Node) Connected() {
+	n.input("Connected")
+	n.resetSession()
+	n.link = linkHello
+	n.sendHello()
+}
+
+// Disconnected says the link went down.
+func (n *Node) Disconnected() {
+	n.input("Disconnected")
+	n.resetSession()
+	n.link = linkDown
+}
+
+// resetSession forgets what held for one connection only: a rejection
+// (the rejected transaction is checked again when resent), commands not
+// acted on, and an unfinished switchover.
+func (n *Node) resetSession() {
+	if !n.discarding.IsZero() {
+		n.note("link reset: no longer discarding for %v (it is checked again when resent)", n.discarding)
+	}
+	n.discarding = journal.TxID{}
+	n.commands = nil
+	n.peerEpoch = 0
+	n.silent, n.sinceBeat, n.sinceProgress, n.sinceResend = 0, 0, 0, 0
+	n.resendAsked = false
+	if n.quiescing {
+		n.quiescing = false
+		n.rd.Quiesce = QuiesceOff
+		n.note("switchover abandoned: the link went down")
+	}
+}
+
+func (n *Node) sendHello() {
+	n.send(link.Frame{Kind: link.KindHello, Version: link.ProtocolVersion, Role: n.role,
+		Watermark: n.durable, Prev: n.lastOwn()})
+}
+
+// Handshake takes the peer's Hello f and the wall-clock offset the driver
+// measured against it (the peer's clock minus ours). An error means the
+// peer is refused: the driver closes the link.
+func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
+	n.input("Handshake")
+	if n.link == linkDown {
+		return errors.New("replicate: a hello with no link: call Connected first")
+	}
+	if err := n.checkHello(f, offset); err != nil {
+		n.refused = err.Error()
+		return err
+	}
+	n.heard()
+	switch {
+	case f.Reign < n.reign:
+		// The peer adopts our reign when our Hello arrives and sends
+		// another.
+		n.note("dropped the hello of %s in reign %d, older than ours (%d): it adopts ours", f.From, f.Reign, n.reign)
+		return nil
+	case f.Reign > n.reign:
+		n.adopt(f.Reign, f.Role)
+		n.sendHello()
+	case f.Role == n.role:
+		err := fmt.Errorf("both %s and its peer %s are %s in reign %d: exactly one must be liege; promote one (it starts a higher reign) or restore the other's journal",
+			n.cfg.ID, f.From, n.role, n.reign)
+		n.refused = err.Error()
+		return err
+	}
+	n.refused = ""
+	n.link = linkUp
+	n.peerRole, n.peerReign, n.peerEpoch, n.peerLast = f.Role, f.Reign, f.Epoch, f.Prev
+	n.peerWM, n.next = f.Watermark, f.Watermark // resume after the peer's watermark
+	n.sinceProgress, n.sinceRecon = 0, 0
+	if last := n.lastOwn(); f.Watermark > last {
+		n.rd.TakeBack = &TakeBack{After: last, UpTo: f.Watermark}
+		n.prevFloor = f.Watermark
+		n.note("the peer holds own OSeqs %d..%d that this journal lacks: never reuse them", last+1, f.Watermark)
+	}
+	if n.role == RoleVassal {
+		n.sendRecon()
+	}
+	return nil
+}
+
+// checkHello checks the peer's Hello (DESIGN.md sections 4 and 5).
+func (n *Node) checkHello(f *link.Frame, offset time.Duration) error {
+	if f.Kind != link.KindHello {
+		return fmt.Errorf("the peer's first frame is a %v, not a hello", f.Kind)
+	}
+	if err := link.CheckCluster(f, n.cfg.Cluster); err != nil {
+		return err
+	}
+	switch {
+	case f.Version != link.ProtocolVersion:
+		return fmt.Errorf("peer %s speaks replication protocol %d, this build speaks %d: run the same release on both", f.From, f.Version, link.ProtocolVersion)
+	case f.From != n.cfg.PeerID:
+		return fmt.Errorf("peer calls itself %q, but this instance's peer is %q (--peer-id): check the address", f.From, n.cfg.PeerID)
+	case f.Role != RoleLiege && f.Role != RoleVassal:
+		return fmt.Errorf("peer %s announces role %q", f.From, f.Role)
+	case offset > n.cfg.MaxClockOffset || -offset > n.cfg.MaxClockOffset:
+		return fmt.Errorf("peer %s: wall clocks differ by %v, over the bound of %v: synchronize the clocks (NTP) or raise the bound", f.From, offset, n.cfg.MaxClockOffset)
+	}
+	return nil
+}
+
+// heard notes a frame from the peer.
+func (n *Node) heard() {
+	n.sinceHeard, n.silent = 0, 0
+	n.heardEver = true
+}
+
+// ---- frames ----
+
+// Step takes one frame from the peer (a Hello goes to Handshake). An error
+// means the frame must close the link (another cluster, a record that does
+// not decode or is not the peer's own transaction).
+func (n *Node) Step(f *link.Frame) error {
+	n.input("Step")
+	if f.Kind == link.KindHello {
+		return errors.New("replicate: a hello goes to Handshake, with the measured clock offset")
+	}
+	if err := link.CheckCluster(f, n.cfg.Cluster); err != nil {
+		return err
+	}
+	if n.link != linkUp {
+		return nil // before the handshake: nothing to act on
+	}
+	n.heard()
+	if f.Reign < n.reign {
+		// Sent before a reign change the peer has not learnt of yet.
+		if f.Kind == link.KindTxn {
+			return n.dropTxn(f, VerdictOldReign)
+		}
+		return nil
+	}
+	if f.Reign > n.reign {
+		// We missed the peer's Hello of that reign, and only a Hello says
+		// the peer's role: handshake anew, and adopt the reign then.
+		n.rd.Disconnect = fmt.Sprintf("the peer sent a %v frame of reign %d, newer than ours (%d): reconnect to learn its role at the handshake",
+			f.Kind, f.Reign, n.reign)
+		return nil
+	}
+	stale := f.Epoch < n.peerEpoch
+	n.peerEpoch = max(n.peerEpoch, f.Epoch)
+	switch f.Kind {
+	case link.KindTxn:
+		return n.stepTxn(f, stale)
+	case link.KindHeartbeat:
+		n.stepHeartbeat(f)
+	case link.KindAck:
+		n.peerWM = f.Watermark
+	case link.KindResend:
+		n.peerWM, n.next = f.Watermark, f.Watermark
+	case link.KindRollbackCommand:
+		return n.stepCommand(f)
+	case link.KindRollbackAnswer:
+		n.stepAnswer(f)
+	case link.KindReconLog:
+		return n.stepReconLog(f)
+	}
+	return nil
+}
+
+func (n *Node) stepHeartbeat(f *link.Frame) {
+	n.peerWM, n.peerLast = f.Watermark, f.Prev
+	if f.Stable > n.floor {
+		// The peer's watermark of our OSeqs never drops below its stable
+		// watermark in this reign: no future peer transaction has a
+		// PeerSeen below it (DESIGN.md section 5).
+		n.floor = f.Stable
+		n.peerStbl = f.Stable
+		n.window.Prune(f.Stable)
+	}
+}
+
+// decodeTxn decodes and checks the record of a Txn frame.
+func (n *Node) decodeTxn(f *link.Frame) (*journal.Record, error) {
+	rec := new(journal.Record)
+	if err := journal.NewDecoder().DecodeFrame(f.Record, rec); err != nil {
+		return nil, fmt.Errorf("txn frame from %s: %w", f.From, err)
+	}
+	if !rec.Kind.IsOwn() || rec.Origin != n.cfg.PeerID || rec.OSeq == 0 {
+		return nil, fmt.Errorf("refused a streamed record of kind %v with TxID %v: the peer %q streams only its own transactions",
+			rec.Kind, rec.TxID(), n.cfg.PeerID)
+	}
+	return rec, nil
+}
+
+// dropTxn records verdict v for a Txn frame dropped unread.
+func (n *Node) dropTxn(f *link.Frame, v Verdict) error {
+	rec, err := n.decodeTxn(f)
+	if err != nil {
+		return err
+	}
+	n.rd.Verdicts = append(n.rd.Verdicts, PeerVerdict{Txn: rec.TxID(), Verdict: v})
+	return nil
+}
+
+// stepTxn decides about one peer transaction.
+func (n *Node) stepTxn(f *link.Frame, stale bool) error {
+	rec, err := n.decodeTxn(f)
+	if err != nil {
+		return err
+	}
+	v := PeerVerdict{Txn: rec.TxID()}
+	switch {
+	case stale:
+		v.Verdict = VerdictStale
+	case !n.discarding.IsZero():
+		v.Verdict = VerdictDiscarded
+	case n.rollback != nil:
+		v.Verdict = VerdictHeld
+	case rec.OSeq <= n.watermark:
+		v.Verdict = VerdictDuplicate
+	case f.Prev != n.watermark:
+		v.Verdict = VerdictGap
+		n.askResend()
+	default:
+		n.check(rec, &v)
+	}
+	n.rd.Verdicts = append(n.rd.Verdicts, v)
+	return nil
+}
+
+// check runs the conflict check of DESIGN.md section 6 (and the duplicate
+// subject of section 10) on a contiguous peer transaction and acts on it.
+func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
+	in := detect.FromRecord(rec)
+	for _, h := range n.window.Check(in) {
+		v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key})
+	}
+	n.dupSubject(rec, v)
+	if len(v.Conflicts) == 0 {
+		v.Verdict = VerdictApply
+		n.rd.Apply = append(n.rd.Apply, rec)
+		n.watermark = rec.OSeq
+		n.sinceProgress = 0
+		if _, ok := n.pending[rec.Subject]; ok && !rec.Subject.IsZero() {
+			delete(n.pending, rec.Subject) // come back from the liege
+			n.sinceRecon = 0
+		}
+		return
+	}
+	sort.SliceStable(v.Conflicts, func(i, j int) bool { return v.Conflicts[i].Pos < v.Conflicts[j].Pos })
+	if n.role == RoleLiege {
+		v.Verdict = VerdictReject
+		n.reject(rec.TxID())
+		return
+	}
+	v.Verdict = VerdictRollBack
+	c := v.Conflicts[0]
+	n.startRollback(&Rollback{Before: c.Pos, Own: c.Own, Incoming: rec.TxID(),
+		Reason: fmt.Sprintf("conflict: liege %v vs own %v (%s)", rec.TxID(), c.Own, checkName(c))})
+}
+
+func checkName(c Conflict) string {
+	if !c.Subject.IsZero() {
+		return "duplicate subject " + c.Subject.String()
+	}
+	return c.Check.String() + " check"
+}
+
+// dupSubject adds the conflict of a reprocess or correction whose subject
+// this instance already holds (DESIGN.md section 10): at the liege, held
+// anywhere in the journal (or being reconciled here); at the vassal, held by
+// an own transaction in the window, which then rolls back.
+func (n *Node) dupSubject(rec *journal.Record, v *PeerVerdict) {
+	s := rec.Subject
+	if s.IsZero() {
+		return
+	}
+	if n.role == RoleLiege {
+		if n.cfg.Holds(s) || n.reconciling[s] {
+			v.Conflicts = append(v.Conflicts, Conflict{Subject: s})
+		}
+		return
+	}
+	for i := range n.own {
+		o := &n.own[i]
+		if o.oseq() > max(rec.PeerSeen, n.floor) && o.standsFor() == s {
+			v.Conflicts = append(v.Conflicts, Conflict{Own: o.t.ID, Pos: o.t.Pos, Subject: s})
+		}
+	}
+}
+
+// askResend asks the peer to resume after our watermark, once per
+// watermark until ResendTicks pass.
+func (n *Node) askResend() {
+	if n.resendAsked && n.resendWM == n.watermark && n.sinceResend < n.cfg.ResendTicks {
+		return
+	}
+	n.resendAsked, n.resendWM, n.sinceResend = true, n.watermark, 0
+	n.send(link.Frame{Kind: link.KindResend, Watermark: n.watermark})
+}
+
+// ---- the liege's rejection (DESIGN.md section 8) ----
+
+func (n *Node) reject(id journal.TxID) {
+	n.discarding, n.commandWM, n.sinceCommand = id, n.watermark, 0
+	n.sendCommand()
+	n.note("rejected %v: the vassal is commanded to roll it back; discarding its transactions until it answers", id)
+}
+
+func (n *Node) sendCommand() {
+	n.send(link.Frame{Kind: link.KindRollbackCommand, Subject: n.discarding.String(), Watermark: n.commandWM})
+}
+
+// stepAnswer: only the answer naming the rejected TxID ends the discarding;
+// any answer or notice says the vassal rolled back, so our stream resumes
+// after its watermark.
+func (n *Node) stepAnswer(f *link.Frame) {
+	if !n.discarding.IsZero() {
+		if f.Subject != n.discarding.String() {
+			n.note("an answer for %q does not end the discarding for %v", f.Subject, n.discarding)
+		} else {
+			n.note("the vassal answered for %v: discarding ends", n.discarding)
+			n.discarding = journal.TxID{}
+		}
+	}
+	n.peerWM, n.next = f.Watermark, f.Watermark
+}
+
+// ---- the vassal's rollback (DESIGN.md sections 7 and 8) ----
+
+func (n *Node) stepCommand(f *link.Frame) error {
+	if n.role != RoleVassal {
+		n.note("ignored a rollback command for %s: this instance is the liege", f.Subject)
+		return nil
+	}
+	s, err := journal.ParseTxID(f.Subject)
+	if err != nil {
+		return err
+	}
+	if s.Origin != n.cfg.ID {
+		return fmt.Errorf("rollback command names %v, which is not a transaction of this instance (%s)", s, n.cfg.ID)
+	}
+	n.commands = append(n.commands, command{subject: s, watermark: f.Watermark})
+	n.nextCommand()
+	return nil
+}
+
+// nextCommand acts on the oldest command unless a rollback is outstanding.
+func (n *Node) nextCommand() {
+	for n.rollback == nil && len(n.commands) > 0 {
+		c := n.commands[0]
+		n.commands = n.commands[1:]
+		if i := n.findOwn(c.subject); i >= 0 {
+			n.answering = &c
+			n.startRollback(&Rollback{Before: n.own[i].t.Pos, Own: c.subject, Subject: c.subject,
+				Reason: fmt.Sprintf("rejected by the liege %s", n.cfg.PeerID)})
+			return
+		}
+		// Already rolled off: nothing to roll back; answer.
+		n.answer(c)
+	}
+}
+
+func (n *Node) answer(c command) {
+	n.send(link.Frame{Kind: link.KindRollbackAnswer, Subject: c.subject.String(), Watermark: n.watermark})
+	n.peerWM, n.next = c.watermark, c.watermark
+}
+
+func (n *Node) startRollback(r *Rollback) {
+	if n.role != RoleVassal {
+		panic(fmt.Sprintf("replicate: %s would roll back as %s (%+v): a liege never rolls back", n.cfg.ID, n.role, *r))
+	}
+	n.rollback = r
+	n.rd.Rollback = r
+}
+
+func (n *Node) findOwn(id journal.TxID) int {
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() >= id.OSeq })
+	if i < len(n.own) && n.own[i].t.ID == id {
+		return i
+	}
+	return -1
+}
+
+// RollbackDone says the rollback the node asked for is done and durable,
+// its reconciliation log kept.
+func (n *Node) RollbackDone(res RollbackResult) {
+	n.input("RollbackDone")
+	r := n.rollback
+	if r == nil {
+		panic("replicate: RollbackDone with no rollback outstanding")
+	}
+	n.rollback = nil
+	n.epoch, n.watermark, n.durable = res.Epoch, res.Watermark, res.Watermark
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].t.Pos >= r.Before })
+	n.own = n.own[:i]
+	n.window.TruncateFrom(r.Before)
+	var log []*journal.Record
+	for _, rec := range res.RolledOff {
+		switch {
+		case rec.Origin == n.cfg.ID && rec.Kind.IsOwn():
+			n.pending[standsFor(rec)] = pendingRec{rec: rec, send: true}
+			log = append(log, rec)
+		case rec.Kind == journal.KindPeer && rec.Subject.Origin == n.cfg.ID:
+			// A liege's reprocess or correction of ours rolled off: its
+			// subject is pending again (for a promote).
+			if _, ok := n.pending[rec.Subject]; !ok {
+				n.pending[rec.Subject] = pendingRec{rec: rec}
+			}
+		}
+	}
+	if n.link == linkUp {
+		if c := n.answering; c != nil {
+			n.answer(*c)
+		} else {
+			n.send(link.Frame{Kind: link.KindRollbackAnswer, Watermark: n.watermark}) // the notice
+		}
+		n.sendLog(log)
+	}
+	n.answering = nil
+	n.nextCommand()
+}
+
+// ---- reconciliation ----
+
+// sendRecon sends every pending reconciliation record (vassal).
+func (n *Node) sendRecon() {
+	var log []*journal.Record
+	for _, p := range n.pending {
+		if p.send {
+			log = append(log, p.rec)
+		}
+	}
+	sort.Slice(log, func(i, j int) bool { return log[i].OSeq < log[j].OSeq })
+	n.sendLog(log)
+}
+
+func (n *Node) sendLog(log []*journal.Record) {
+	n.sinceRecon = 0
+	enc := journal.NewEncoder()
+	for i := 0; i < len(log); i += reconLogChunk {
+		f := link.Frame{Kind: link.KindReconLog}
+		for _, r := range log[i:min(i+reconLogChunk, len(log))] {
+			b, err := enc.Frame(r)
+			if err != nil {
+				panic(fmt.Sprintf("replicate: encode reconciliation record %v: %v", r.TxID(), err))
+			}
+			f.Records = append(f.Records, append([]byte(nil), b...))
+		}
+		n.send(f)
+	}
+}
+
+// stepReconLog: the liege reconciles each record whose subject it does not
+// hold (DESIGN.md section 9).
+func (n *Node) stepReconLog(f *link.Frame) error {
+	if n.role != RoleLiege {
+		n.note("ignored a reconciliation log: this instance is the vassal")
+		return nil
+	}
+	dec := journal.NewDecoder()
+	for i, b := range f.Records {
+		r := new(journal.Record)
+		if err := dec.DecodeFrame(b, r); err != nil {
+			return fmt.Errorf("reconciliation log record %d: %w", i, err)
+		}
+		if r.Origin != n.cfg.PeerID || !r.Kind.IsOwn() {
+			return fmt.Errorf("reconciliation log record %d is %v of kind %v: a vassal reconciles only its own transactions", i, r.TxID(), r.Kind)
+		}
+		n.reconcile(r)
+	}
+	return nil
+}
+
+// reconcile hands r to the driver unless its subject is held or being
+// reconciled already.
+func (n *Node) reconcile(r *journal.Record) {
+	s := standsFor(r)
+	if n.cfg.Holds(s) || n.reconciling[s] {
+		n.note("reconciliation: skip %v (held)", s)
+		return
+	}
+	n.reconciling[s] = true
+	n.rd.Reconcile = append(n.rd.Reconcile, r)
+}
+
+// Reconciled says the driver finished the reconciliation of subject (its
+// reprocess or correction is committed, or it failed and stays pending at
+// the vassal).
+func (n *Node) Reconciled(subject journal.TxID) {
+	n.input("Reconciled")
+	delete(n.reconciling, subject)
+}
+
+// ---- own transactions ----
+
+// OwnDurable says own transaction rec is durable: it joins the window and
+// may now be shipped. Own transactions come in OSeq order.
+func (n *Node) OwnDurable(rec *journal.Record) {
+	n.input("OwnDurable")
+	if err := n.addOwn(rec); err != nil {
+		panic(err.Error())
+	}
+	n.window.Add(n.own[len(n.own)-1].t)
+	delete(n.pending, rec.Subject) // a liege reconciled its own pending subject
+}
+
+func (n *Node) addOwn(rec *journal.Record) error {
+	if rec.Origin != n.cfg.ID || !rec.Kind.IsOwn() {
+		return fmt.Errorf("replicate: %v of kind %v is not an own transaction of %s", rec.TxID(), rec.Kind, n.cfg.ID)
+	}
+	if last := n.lastOwn(); rec.OSeq <= last {
+		return fmt.Errorf("replicate: own transaction %v is not after the newest one, OSeq %d", rec.TxID(), last)
+	}
+	n.own = append(n.own, own{t: detect.FromRecord(rec), subject: rec.Subject})
+	return nil
+}
+
+// Compacted says the journal's front was truncated below position pos: own
+// transactions before it leave the node's memory (the retention rule keeps
+// every one the peer has not applied).
+func (n *Node) Compacted(pos uint64) {
+	n.input("Compacted")
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].t.Pos >= pos })
+	if i > 0 {
+		n.basePrev = n.own[i-1].oseq()
+		n.own = append([]own(nil), n.own[i:]...)
+	}
+}
+
+// PeerApplied says the peer records up to OSeq wm are applied durably.
+func (n *Node) PeerApplied(wm uint64) {
+	n.input("PeerApplied")
+	n.durable = max(n.durable, min(wm, n.watermark))
+}
+
+func (n *Node) lastOwn() uint64 {
+	if len(n.own) == 0 {
+		return n.basePrev
+	}
+	return n.own[len(n.own)-1].oseq()
+}
+
+// ship adds the own transactions after the peer's watermark to the Ready,
+// with Prev for contiguity, unless a rollback here may still take them.
+func (n *Node) ship() {
+	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 {
+		return
+	}
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next })
+	for k := 0; i < len(n.own) && k < n.cfg.MaxShip; i, k = i+1, k+1 {
+		o := n.own[i].t
+		prev := n.basePrev
+		if i > 0 {
+			prev = n.own[i-1].oseq()
+		}
+		if prev < n.prevFloor && n.prevFloor < o.ID.OSeq {
+			prev = n.prevFloor
+		}
+		n.send(link.Frame{Kind: link.KindTxn, Prev: prev})
+		m := &n.rd.Messages[len(n.rd.Messages)-1]
+		m.Pos, m.Txn = o.Pos, o.ID
+		n.next = o.ID.OSeq
+	}
+}
+
+// ---- the window (DESIGN.md section 5) ----
+
+// stable is our stable watermark: the PeerSeen of our first own transaction
+// the peer has not applied, or our (durable) watermark.
+func (n *Node) stable() uint64 {
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.peerWM })
+	if i < len(n.own) {
+		return n.own[i].t.PeerSeen
+	}
+	return n.durable
+}
+
+// resetWindow puts every own transaction in the journal back in the window
+// (a reign change; start-up).
+func (n *Node) resetWindow() {
+	n.window = detect.NewWindow()
+	n.floor, n.peerStbl = 0, 0
+	for i := range n.own {
+		n.window.Add(n.own[i].t)
+	}
+}
+
+// ---- time ----
+
+// Tick advances the node's clock by one tick.
+func (n *Node) Tick() {
+	n.input("Tick")
+	n.sinceHeard++
+	if n.link == linkDown {
+		return
+	}
+	if n.silent++; n.silent > n.cfg.SilenceTicks {
+		n.rd.Disconnect = fmt.Sprintf("no frame from the peer for %d ticks", n.silent)
+		return
+	}
+	if n.link != linkUp {
+		return
+	}
+	n.sinceBeat++
+	n.sinceProgress++
+	n.sinceResend++
+	n.sinceRecon++
+	if n.sinceBeat >= n.cfg.HeartbeatTicks {
+		n.sinceBeat = 0
+		n.send(link.Frame{Kind: link.KindHeartbeat, Watermark: n.durable, Prev: n.lastOwn(), Stable: n.stable()})
+	}
+	if !n.discarding.IsZero() {
+		if n.sinceCommand++; n.sinceCommand >= n.cfg.ResendTicks {
+			n.sinceCommand = 0
+			n.sendCommand() // the command or its answer may have been lost
+		}
+	} else if n.peerLast > n.watermark && n.sinceProgress >= n.cfg.ResendTicks && n.rollback == nil {
+		n.sinceProgress = 0
+		n.askResend() // the stream stopped short
+	}
+	if n.role == RoleVassal && n.sinceRecon >= n.cfg.ReconResendTicks && n.pendingSend() > 0 {
+		n.sendRecon()
+	}
+	n.trySwitchover()
+}
+
+func (n *Node) pendingSend() int {
+	c := 0
+	for _, p := range n.pending {
+		if p.send {
+			c++
+		}
+	}
+	return c
+}
+
+// ---- roles and reigns (DESIGN.md section 10) ----
+
+// adopt takes reign r and the role other than peerRole, journaled first.
+func (n *Node) adopt(r uint64, peerRole string) {
+	role := RoleLiege
+	if peerRole == RoleLiege {
+		role = RoleVassal
+	}
+	n.changeRole(role, r, fmt.Sprintf("adopted the peer's reign %d as %s", r, role))
+}
+
+// changeRole journals role in reign r and resets what a reign change
+// resets: window pruning and the peer's watermark of our OSeqs (taken afresh
+// from the new reign's handshake), a rejection, a switchover.
+func (n *Node) changeRole(role string, r uint64, why string) {
+	was := n.role
+	n.role, n.reign = role, r
+	n.rd.Role = &RoleChange{Role: role, Reign: r, Why: why}
+	n.note("%s: %s -> %s in reign %d", why, was, role, r)
+	n.discarding = journal.TxID{}
+	n.resetWindow()
+	n.peerWM = 0
+	if n.quiescing {
+		n.quiescing = false
+		n.rd.Quiesce = QuiesceOff
+	}
+	if role == RoleLiege && was == RoleVassal {
+		n.commands, n.answering = nil, nil
+		n.reconcilePending()
+	}
+}
+
+// reconcilePending: a new liege reconciles every own subject still pending
+// (its reconciliation logs, and subjects whose reprocess a rollback here
+// rolled off again).
+func (n *Node) reconcilePending() {
+	subjects := make([]journal.TxID, 0, len(n.pending))
+	for s := range n.pending {
+		subjects = append(subjects, s)
+	}
+	sort.Slice(subjects, func(i, j int) bool { return subjects[i].OSeq < subjects[j].OSeq })
+	for _, s := range subjects {
+		n.reconcile(n.pending[s].rec)
+		delete(n.pending, s)
+	}
+}
+
+// Promote makes this vassal the liege in the next reign, on its own (the
+// liege is gone). It refuses while the liege is still heard from unless
+// force is set, and while a rollback is outstanding.
+func (n *Node) Promote(force bool) error {
+	n.input("Promote")
+	if n.role != RoleVassal {
+		return fmt.Errorf("promote %s: %w: it is already the liege", n.cfg.ID, ErrRole)
+	}
+	if n.rollback != nil {
+		return fmt.Errorf("promote %s: %w: a rollback is outstanding; retry when it is done", n.cfg.ID, ErrBusy)
+	}
+	heard := n.link == linkUp || n.heardEver && n.sinceHeard <= n.cfg.PromoteQuietTicks
+	if heard && !force {
+		return fmt.Errorf("promote %s: %w", n.cfg.ID, ErrHearsLiege)
+	}
+	n.changeRole(RoleLiege, n.reign+1, "promoted")
+	if n.link != linkDown {
+		n.sendHello()
+	}
+	return nil
+}
+
+// Switchover starts a planned role swap at the liege: it quiesces new own
+// commits and, once both streams are drained, journals vassal in the next
+// reign and tells the peer, which adopts it as liege.
+func (n *Node) Switchover() error {
+	n.input("Switchover")
+	if n.role != RoleLiege {
+		return fmt.Errorf("switchover from %s: %w: start it at the liege", n.cfg.ID, ErrRole)
+	}
+	if n.link != linkUp {
+		return fmt.Errorf("switchover from %s: %w: the link is down", n.cfg.ID, ErrBusy)
+	}
+	n.quiescing = true
+	n.rd.Quiesce = QuiesceOn
+	n.trySwitchover()
+	return nil
+}
+
+// trySwitchover finishes a switchover once both streams are drained.
+func (n *Node) trySwitchover() {
+	if !n.quiescing || n.link != linkUp || !n.discarding.IsZero() || len(n.reconciling) > 0 {
+		return
+	}
+	if n.peerWM < n.lastOwn() || n.watermark < n.peerLast {
+		return
+	}
+	n.changeRole(RoleVassal, n.reign+1, "switchover")
+	n.sendHello()
+}
+
+// ---- operator rollback (DESIGN.md section 3) ----
+
+// ErrLiegeRollback is returned by RollbackFloor at a liege.
+var ErrLiegeRollback = errors.New("a liege never rolls back, by hand either: switch over or promote first")
+
+// RollbackFloor returns the lowest journal position an operator may roll
+// this vassal back to (the rollback removes floor and everything after
+// it): its first own transaction the liege has not applied, as far as this
+// node knows. ok is false when the liege has applied every own
+// transaction: then nothing may be rolled back.
+func (n *Node) RollbackFloor() (floor uint64, ok bool, err error) {
+	if n.role == RoleLiege {
+		return 0, false, fmt.Errorf("roll back %s: %w", n.cfg.ID, ErrLiegeRollback)
+	}
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.peerWM })
+	if i == len(n.own) {
+		return 0, false, nil
+	}
+	return n.own[i].t.Pos, true, nil
+}
+
+// ---- status ----
+
+// Status returns what the node knows, for /status.
+func (n *Node) Status() NodeStatus {
+	s := NodeStatus{ID: n.cfg.ID, Peer: n.cfg.PeerID, Connected: n.link == linkUp, Role: n.role, Reign: n.reign,
+		Epoch: n.epoch, Watermark: n.watermark, LastOwn: n.lastOwn(), Stable: n.stable(),
+		Discarding: n.discarding, RollingBack: n.rollback != nil, Window: n.window.Len(),
+		ReconPending: len(n.pending), Reconciling: len(n.reconciling), Quiescing: n.quiescing, Refused: n.refused}
+	if s.Connected {
+		s.PeerRole, s.PeerReign, s.PeerEpoch = n.peerRole, n.peerReign, n.peerEpoch
+		s.PeerWM, s.PeerLast, s.PeerStable = n.peerWM, n.peerLast, n.peerStbl
+		if n.peerLast > n.watermark {
+			s.LagIn = n.peerLast - n.watermark
+		}
+		if s.LastOwn > n.peerWM {
+			s.LagOut = s.LastOwn - n.peerWM
+		}
+	}
+	return s
+}
