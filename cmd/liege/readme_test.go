@@ -148,6 +148,11 @@ func startReadmeShell(t *testing.T, dir string) *readmeShell {
 	if err := sh.cmd.Start(); err != nil {
 		t.Fatalf("start bash (the README test needs it): %v", err)
 	}
+	// A command piped into another (journalctl state DIR | tail -1) fails
+	// if any part of it fails.
+	if _, err := io.WriteString(sh.stdin, "set -o pipefail\n"); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		sh.stdin.Close()
 		_ = syscall.Kill(-sh.cmd.Process.Pid, syscall.SIGKILL)
