@@ -48,7 +48,7 @@ const demoDescription = `Shows what Liege does, in under a minute, with nothing 
      transaction accounted for exactly once, and each app's invariant.
 
 It exits with status 0 only if every check holds. --keep leaves the two
-directories for journalctl (journalctl inspect --dir DIR/A).`
+directories for journalctl (journalctl inspect DIR/A).`
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
@@ -517,7 +517,7 @@ func demoProof(out io.Writer, dirA, dirB string, acked []journal.TxID, doTickets
 	}
 	fmt.Fprintf(out, "  checks run    %s\n", strings.Join(rep.Checks, " "))
 	if keep {
-		fmt.Fprintf(out, "\nkept: %s (try: go run ./cmd/journalctl inspect --dir %s)\n", root, filepath.Join(root, "B"))
+		fmt.Fprintf(out, "\nkept: %s (try: go run ./cmd/journalctl inspect %s)\n", root, filepath.Join(root, "B"))
 	}
 	fmt.Fprintln(out, "\nconverged: OK")
 	return nil

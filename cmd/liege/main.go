@@ -46,5 +46,6 @@ func commands() []*cli.Command {
 		switchoverCommand(),
 		demoCommand(),
 		injectCommand(),
+		certCommand(),
 	}
 }

@@ -91,7 +91,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "cluster", EnvVars: env("cluster"), Value: "liege",
 				Usage: "cluster `NAME` both instances must share; a peer of another cluster is refused (e.g. --cluster tickets-eu)"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: env("tls-cert"),
-				Usage: "PEM certificate `FILE` for the peer link; its common name or a DNS name must be this instance's id (e.g. --tls-cert /etc/liege/A.crt)"},
+				Usage: "PEM certificate `FILE` for the peer link; its common name or a DNS name must be this instance's id; liege cert instance ID writes one (e.g. --tls-cert /etc/liege/A.crt)"},
 			&cli.StringFlag{Name: "tls-key", EnvVars: env("tls-key"), Usage: "PEM private key `FILE` of --tls-cert"},
 			&cli.StringFlag{Name: "tls-ca", EnvVars: env("tls-ca"),
 				Usage: "PEM CA `FILE` the peer's certificate must chain to (mutual TLS: both sides present one)"},
