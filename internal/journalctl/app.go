@@ -17,6 +17,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/liege-db/liege/internal/version"
 	"github.com/urfave/cli/v2"
 )
 
@@ -59,7 +60,13 @@ Run 'journalctl COMMAND --help' for the details of a command.`,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors and sets the exit status
 		OnUsageError:   onUsageError,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "version", Aliases: []string{"v"},
+			Usage: "print this build's module version, VCS revision, Go version, journal format and replication protocol"}},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				_, err := fmt.Fprint(s.stdout, version.Get())
+				return err
+			}
 			if c.NArg() > 0 {
 				return usageError(c, "unknown command %q: the commands are inspect, verify, state, rollback and lost", c.Args().First())
 			}
