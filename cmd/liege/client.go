@@ -121,7 +121,12 @@ func statusCommand() *cli.Command {
 		Name:        "status",
 		Usage:       "print the status of a running instance",
 		UsageText:   "liege status [flags]",
-		Description: `Prints the instance's id, role, application, journal positions, watermarks and lag.`,
+		Description: `Prints the instance's id, role, application, journal positions, watermarks,
+lag and build versions, and for a replicated instance its link: connected or
+down, the peer with its role and epoch, the lag each way, whether the link is
+idle, the vassal transaction being discarded, why the last connection was
+refused, and how many rolled-off transactions await reconciliation. --json
+prints the instance's answer as it is (docs/http-api.md, GET /status).`,
 		Flags:       clientFlags(),
 		Action:      runStatus,
 	}
@@ -480,12 +485,21 @@ func runStatus(c *cli.Context) error {
 		return s.printRaw(b)
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 8, 2, ' ', 0)
+	for _, row := range statusRows(st) {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+// statusRows are the lines of `liege status`: a name and a value each, the
+// link's after the instance's.
+func statusRows(st *client.Status) [][2]string {
 	wm := client.Token(st.Watermarks).String()
 	if wm == "" {
 		wm = "none"
 	}
 	uptime := time.Duration(st.UptimeS * float64(time.Second)).Round(time.Second)
-	for _, row := range [][2]string{
+	rows := [][2]string{
 		{"id", st.ID},
 		{"role", st.Role},
 		{"app", st.App},
@@ -496,11 +510,63 @@ func runStatus(c *cli.Context) error {
 		{"peer watermark", fmt.Sprint(st.PeerWatermark)},
 		{"watermarks", wm},
 		{"window", fmt.Sprint(st.Window)},
-		{"lag", fmt.Sprintf("%d transactions, %d ms", st.Lag.Transactions, st.Lag.MS)},
+		{"lag", fmt.Sprintf("%s, %d ms", plural(int(st.Lag.Transactions), "transaction"), st.Lag.MS)},
 		{"keys", fmt.Sprint(st.Keys)},
 		{"uptime", uptime.String()},
-	} {
-		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
-	return tw.Flush()
+	if b := st.Build; b != nil {
+		v := b.Module
+		if b.Revision != "" {
+			v += " " + b.Revision
+			if b.Modified {
+				v += " (modified)"
+			}
+		}
+		rows = append(rows, [2]string{"version", fmt.Sprintf("%s, journal format %d, protocol %d", v, b.JournalFormat, b.Protocol)})
+	}
+	return append(rows, linkRows(st.Link)...)
+}
+
+// linkRows are the link's lines of `liege status`, the fields of /status's
+// link (docs/http-api.md) in words.
+func linkRows(l *client.Link) [][2]string {
+	if l == nil {
+		return [][2]string{{"link", "none: a lone instance (started without --peer)"}}
+	}
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	link := "down"
+	if l.Connected {
+		link = "connected"
+	}
+	peer := "not known yet (never connected)"
+	if l.Peer != "" {
+		peer = fmt.Sprintf("%s, %s, epoch %d", l.Peer, l.PeerRole, l.PeerEpoch)
+	}
+	discarding, refused := "nothing", "no"
+	if l.Discarding != "" {
+		discarding = l.Discarding + " (a vassal transaction rejected here, awaiting its rollback)"
+	}
+	if l.Refused != "" {
+		refused = l.Refused
+	}
+	idle := yesNo(l.Idle)
+	if l.Idle {
+		idle += " (connected, both streams caught up, nothing pending)"
+	}
+	return [][2]string{
+		{"link", link},
+		{"peer", peer},
+		{"lag in", plural(int(l.LagIn), "transaction") + " of the peer's not yet applied here"},
+		{"lag out", plural(int(l.LagOut), "transaction") + " not yet reported applied by the peer"},
+		{"idle", idle},
+		{"discarding", discarding},
+		{"refused", refused},
+		{"reconciliation pending", plural(l.ReconPending, "rolled-off transaction") + " not yet back from the liege"},
+		{"reconnects", fmt.Sprint(l.Reconnects)},
+	}
 }
