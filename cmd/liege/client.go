@@ -173,15 +173,10 @@ func newSession(c *cli.Context, min, max int) (*session, error) {
 	return s, nil
 }
 
-// checkArgs checks the number of arguments, and notices flags written
-// after them (which the parser takes for arguments).
+// checkArgs checks the number of arguments. Flags written after them
+// were moved before them by run (package cliargs).
 func checkArgs(c *cli.Context, min, max int) error {
 	args := c.Args().Slice()
-	for _, a := range args {
-		if strings.HasPrefix(a, "--") && len(a) > 2 {
-			return fmt.Errorf("%s comes after the arguments, where it is taken for one: put flags first, as in %s", a, strings.SplitN(c.Command.UsageText, "\n", 2)[0])
-		}
-	}
 	if len(args) < min || (max >= 0 && len(args) > max) {
 		return fmt.Errorf("%d arguments given; usage: %s", len(args), strings.SplitN(c.Command.UsageText, "\n", 2)[0])
 	}

@@ -9,15 +9,22 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/liege-db/liege/internal/cliargs"
 	"github.com/liege-db/liege/internal/version"
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
+	if err := run(newApp(), os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "liege: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// run runs app with the command line args, taking each command's flags
+// wherever they are written, before or after its arguments.
+func run(app *cli.App, args []string) error {
+	return app.Run(cliargs.Intersperse(app, args))
 }
 
 // newApp returns the liege application.
