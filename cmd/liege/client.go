@@ -118,17 +118,17 @@ the same result, corrected by the liege, or unknown.`,
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name:        "status",
-		Usage:       "print the status of a running instance",
-		UsageText:   "liege status [flags]",
+		Name:      "status",
+		Usage:     "print the status of a running instance",
+		UsageText: "liege status [flags]",
 		Description: `Prints the instance's id, role, application, journal positions, watermarks,
 lag and build versions, and for a replicated instance its link: connected or
 down, the peer with its role and epoch, the lag each way, whether the link is
 idle, the vassal transaction being discarded, why the last connection was
 refused, and how many rolled-off transactions await reconciliation. --json
 prints the instance's answer as it is (docs/http-api.md, GET /status).`,
-		Flags:       clientFlags(),
-		Action:      runStatus,
+		Flags:  clientFlags(),
+		Action: runStatus,
 	}
 }
 
