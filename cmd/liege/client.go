@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -24,21 +25,35 @@ import (
 // The client commands talk to a running `liege serve` over its HTTP API
 // (docs/http-api.md) through package client.
 
-// clientFlags are the flags every client command takes.
-func clientFlags() []cli.Flag {
+// connFlags are the flags that reach an instance: every client command
+// takes them.
+func connFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: client.DefaultAddr, EnvVars: []string{"LIEGE_ADDR"},
 			Usage: "the instance's `ADDR`, host:port or a URL (e.g. --addr 10.0.0.2:7070)"},
 		&cli.StringFlag{Name: "token-file", EnvVars: []string{"LIEGE_TOKEN_FILE"},
 			Usage: "`FILE` holding the bearer token of an instance started with --auth-token-file"},
-		&cli.StringFlag{Name: "min-token", EnvVars: []string{"LIEGE_MIN_TOKEN"},
-			Usage: "session `TOKEN` of an earlier answer (e.g. A:18,B:4): the instance answers only once it has applied what it names"},
-		&cli.BoolFlag{Name: "json", Usage: "print the instance's JSON answer as it is"},
 		&cli.DurationFlag{Name: "timeout", Value: client.DefaultTimeout,
 			Usage: "give up on an attempt that gets no answer within `DURATION`"},
+	}
+}
+
+// jsonFlag is --json, for the commands that print an instance's answer.
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print the instance's JSON answer as it is"}
+}
+
+// clientFlags are the flags of the commands that call procedures and
+// read keys: connFlags, --json, and the session token and retries those
+// requests use.
+func clientFlags() []cli.Flag {
+	return append(connFlags(),
+		&cli.StringFlag{Name: "min-token", EnvVars: []string{"LIEGE_MIN_TOKEN"},
+			Usage: "session `TOKEN` of an earlier answer (e.g. A:18,B:4): the instance answers only once it has applied what it names"},
+		jsonFlag(),
 		&cli.IntFlag{Name: "retries", Value: client.DefaultRetries,
 			Usage: "retry `N` times when the instance cannot be reached or answers 503 (a call is retried under one idempotency key, so it commits at most once)"},
-	}
+	)
 }
 
 func callCommand() *cli.Command {
@@ -95,7 +110,7 @@ func keysCommand() *cli.Command {
 		Description: `Lists the keys having the tuple prefix PREFIX-JSON (a JSON array; every key
 without one), in order, with their values, at most --limit of them.`,
 		Flags: append(clientFlags(),
-			&cli.IntFlag{Name: "limit", Usage: "list at most `N` keys (default: the instance's, 1000)"},
+			&cli.IntFlag{Name: "limit", Usage: "list at most `N` keys", DefaultText: "the instance's, 1000"},
 		),
 		Action: runKeys,
 	}
@@ -127,7 +142,7 @@ down, the peer with its role and epoch, the lag each way, whether the link is
 idle, the vassal transaction being discarded, why the last connection was
 refused, and how many rolled-off transactions await reconciliation. --json
 prints the instance's answer as it is (docs/http-api.md, GET /status).`,
-		Flags:  clientFlags(),
+		Flags:  append(connFlags(), jsonFlag()),
 		Action: runStatus,
 	}
 }
@@ -154,7 +169,10 @@ func newSession(c *cli.Context, min, max int) (*session, error) {
 	if s.errw == nil {
 		s.errw = os.Stderr
 	}
-	opts := []client.Option{client.WithTimeout(c.Duration("timeout")), client.WithRetries(c.Int("retries"))}
+	opts := []client.Option{client.WithTimeout(c.Duration("timeout"))}
+	if defines(c, "retries") {
+		opts = append(opts, client.WithRetries(c.Int("retries")))
+	}
 	if s.tokenFile != "" {
 		b, err := os.ReadFile(s.tokenFile)
 		if err != nil {
@@ -167,10 +185,24 @@ func newSession(c *cli.Context, min, max int) (*session, error) {
 		opts = append(opts, client.WithToken(tok))
 	}
 	s.cl = client.New(s.addr, opts...)
-	if err := s.cl.SetToken(c.String("min-token")); err != nil {
-		return nil, fmt.Errorf("--min-token: %w", err)
+	if defines(c, "min-token") {
+		if err := s.cl.SetToken(c.String("min-token")); err != nil {
+			return nil, fmt.Errorf("--min-token: %w", err)
+		}
 	}
 	return s, nil
+}
+
+// defines reports whether the running command has the flag name: the
+// commands take only the flags they use, and a flag they lack reads as
+// its zero value, not as its default.
+func defines(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkArgs checks the number of arguments. Flags written after them

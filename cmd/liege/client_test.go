@@ -205,7 +205,7 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 	}
 	nobody := l.Addr().String()
 	l.Close()
-	wantFail(t, "", []string{"status", "--addr", nobody, "--retries", "0"},
+	wantFail(t, "", []string{"get", "--addr", nobody, "--retries", "0", `["kv","a"]`},
 		"no liege instance at "+nobody+": start one with `liege serve --dir DIR --id A --app kv` or pass --addr")
 	wantFail(t, "", []string{"call", "--addr", addr, "add", `{"key":"a","delta":1}`},
 		"requires a bearer token: pass --token-file FILE")

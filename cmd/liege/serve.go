@@ -98,7 +98,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "max-clock-offset", EnvVars: env("max-clock-offset"), Value: 500 * time.Millisecond,
 				Usage: "largest wall-clock difference `DURATION` with the peer; a peer beyond it is refused at the handshake (e.g. --max-clock-offset 250ms)"},
 			&cli.StringFlag{Name: "merge", EnvVars: env("merge"), Value: liege.MergePath,
-				Usage: "how peer transactions are merged, `MODE` path or lww. path (the default) is the protocol: conflict checks, rollback and reconciliation. " +
+				Usage: "how peer transactions are merged, `MODE` path or lww. path is the protocol: conflict checks, rollback and reconciliation. " +
 					"lww is a last-writer-wins baseline for comparing the protocol against (liege inject --merge lww): it drops the protocol's read checks and rollback, " +
 					"keeps the newer write of each key by HLC, and loses data (concurrent writes, Adds, deletes); not for production. Both instances must use the same mode"},
 			&cli.DurationFlag{Name: "clock-skew", EnvVars: env("clock-skew"),
