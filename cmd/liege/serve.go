@@ -185,6 +185,8 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, errors.New("--plaintext-peer and the TLS flags exclude each other: choose one")
 	case s.maxClockOffset <= 0:
 		return nil, fmt.Errorf("--max-clock-offset must be positive, not %v", s.maxClockOffset)
+	case s.peerID != "" && strings.TrimSpace(s.cluster) == "":
+		return nil, errors.New("--cluster is empty: both instances must name the same cluster (the default is liege)")
 	}
 	switch {
 	case s.dir == "":
@@ -359,8 +361,25 @@ func serve(s *serveSettings) error {
 	if s.peerID != "" {
 		opts.PeerID, opts.Role = s.peerID, s.role
 	}
+
+	// Load the TLS files and bind both listeners before opening the
+	// instance directory: a start that fails for a reason outside the
+	// directory (a port in use, a missing certificate) leaves it as it
+	// was, with no LOCK, no journal/ and no journaled role change.
+	var pl *peerLink
+	if s.peerID != "" {
+		if pl, err = openPeerLink(s); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("--http %s: %w; stop the process using it or choose another --http", s.addr, err), pl.close())
+	}
 	db, err := liege.Open(opts)
 	if err != nil {
+		ln.Close()
+		pl.close()
 		if errors.Is(err, journal.ErrInUse) {
 			return fmt.Errorf("%w; stop that process or serve another --dir", err)
 		}
@@ -373,24 +392,21 @@ func serve(s *serveSettings) error {
 		return nil
 	}
 	if err := app.Register(db); err != nil {
-		return errors.Join(fmt.Errorf("register the procedures of app %s: %w", app.Name, err), closeDB())
+		ln.Close()
+		return errors.Join(fmt.Errorf("register the procedures of app %s: %w", app.Name, err), pl.close(), closeDB())
 	}
 	if r := db.Recovery; r.Checkpoint != "" || r.Replayed > 0 || r.TornTail != "" {
 		log.Info("recovered instance", "checkpoint", r.Checkpoint, "replayed", r.Replayed, "took", r.ReplayDuration)
 	}
 
 	var rep *replicate.Replicator
-	if s.peerID != "" {
-		if rep, err = startReplication(s, db, reg); err != nil {
-			return errors.Join(err, closeDB())
+	if pl != nil {
+		if rep, err = startReplication(s, db, reg, pl); err != nil {
+			ln.Close()
+			return errors.Join(err, pl.close(), closeDB())
 		}
 		inner := closeDB
 		closeDB = func() error { return errors.Join(rep.Close(), inner()) }
-	}
-
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("--http %s: %w", s.addr, err), closeDB())
 	}
 	srv := &http.Server{
 		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
@@ -438,38 +454,56 @@ func (s *serveSettings) now() func() time.Time {
 	return func() time.Time { return time.Now().Add(skew) }
 }
 
-// startReplication starts the peer link of liege serve.
-func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer) (*replicate.Replicator, error) {
+// peerLink is the peer link's listener and dialer (either may be nil),
+// made before the instance is opened.
+type peerLink struct {
+	listener link.Listener
+	dialer   link.Dialer
+}
+
+// openPeerLink loads the TLS files and binds --listen-peer.
+func openPeerLink(s *serveSettings) (*peerLink, error) {
 	cfg := link.Config{MaxFrame: s.maxFrame, Plaintext: s.plaintextPeer, ExpectPeerID: s.peerID, Logger: s.logger}
-	rcfg := replicate.Config{DB: db, Cluster: s.cluster, MaxClockOffset: s.maxClockOffset, Logger: s.logger, Registerer: reg, Now: s.now()}
 	if !s.plaintextPeer {
 		var err error
 		if cfg.TLS, err = link.TLSConfig(s.tlsCert, s.tlsKey, s.tlsCA, s.listenPeer != ""); err != nil {
-			return nil, fmt.Errorf("peer link TLS: %w", err)
+			return nil, fmt.Errorf("peer link TLS (--tls-cert, --tls-key, --tls-ca): %w", err)
 		}
 	}
+	pl := &peerLink{}
 	if s.listenPeer != "" {
 		l, err := link.ListenTCP(s.listenPeer, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--listen-peer %s: %w", s.listenPeer, err)
 		}
-		rcfg.Listener = l
+		pl.listener = l
 	}
 	if s.peer != "" {
 		d, err := link.DialTCP(s.peer, cfg)
 		if err != nil {
-			if rcfg.Listener != nil {
-				rcfg.Listener.Close()
-			}
-			return nil, fmt.Errorf("--peer %s: %w", s.peer, err)
+			return nil, errors.Join(fmt.Errorf("--peer %s: %w", s.peer, err), pl.close())
 		}
-		rcfg.Dialer = d
+		pl.dialer = d
 	}
+	return pl, nil
+}
+
+// close closes the listener of a link replication never took over; nil
+// is a link that was not made.
+func (pl *peerLink) close() error {
+	if pl == nil || pl.listener == nil {
+		return nil
+	}
+	return pl.listener.Close()
+}
+
+// startReplication starts replication over the peer link of liege serve.
+// Once it succeeds the replicator owns the link.
+func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer, pl *peerLink) (*replicate.Replicator, error) {
+	rcfg := replicate.Config{DB: db, Cluster: s.cluster, MaxClockOffset: s.maxClockOffset, Logger: s.logger, Registerer: reg, Now: s.now(),
+		Listener: pl.listener, Dialer: pl.dialer}
 	rep, err := replicate.Start(rcfg)
 	if err != nil {
-		if rcfg.Listener != nil {
-			rcfg.Listener.Close()
-		}
 		return nil, err
 	}
 	s.logger.Info("replicating", "peer", s.peerID, "role", db.Role(), "dial", s.peer, "listen", s.listenPeer,
