@@ -43,7 +43,9 @@
 // honours the ticket it was told of: it sells the seat as told if the seat
 // is free on the liege, and otherwise records both owners on the seat and
 // puts an action item naming the seat, both tickets and both customers in
-// the work queue, for a human to reseat or refund one of them. Check states
+// the work queue, for a human to reseat or refund one of them. The queue
+// holds one such item per seat: a further sale of the seat adds its owner
+// to the open item. Check states
 // the rule: no seat has more than one owner unless the queue holds an item
 // for it. resolve removes an item once the seat has one owner again.
 package ticketing
