@@ -18,14 +18,21 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// completionFlag ends a command line the shell completion script sends
+// (cli.App.EnableBashCompletion).
+const completionFlag = "--generate-bash-completion"
+
 // Intersperse returns args (args[0] is the program name) with the flags of
 // the command they run moved before its positional arguments. A word is a
 // flag when it starts with "--", or with "-" and names one of the command's
 // flags (or -h); the word after a flag that takes a value, written without
 // "=", is its value. Everything after a "--" stays an argument. A line that
-// names no command of app is returned as it is.
+// names no command of app, or asks for shell completion, is returned as it
+// is.
 func Intersperse(app *cli.App, args []string) []string {
-	if len(args) < 2 {
+	// A shell-completion request stays as it is: urfave/cli turns
+	// completion off on a line with a "--".
+	if len(args) < 2 || args[len(args)-1] == completionFlag {
 		return args
 	}
 	out := []string{args[0]}

@@ -50,6 +50,8 @@ func TestIntersperse(t *testing.T) {
 		// No arguments: nothing to move.
 		{"liege get --json", "liege get --json"},
 		{"liege ticketing buy-best", "liege ticketing buy-best"},
+		// A shell-completion request: as it is.
+		{"liege get k --generate-bash-completion", "liege get k --generate-bash-completion"},
 		// No command: as it is.
 		{"liege nosuch --json x", "liege nosuch --json x"},
 		{"liege", "liege"},
