@@ -376,7 +376,17 @@ func serve(s *serveSettings) error {
 	// Load the TLS files and bind both listeners before opening the
 	// instance directory: a start that fails for a reason outside the
 	// directory (a port in use, a missing certificate) leaves it as it
-	// was, with no LOCK, no journal/ and no journaled role change.
+	// was, with no LOCK, no journal/ and no journaled role change. First,
+	// without writing anything, say so if another process serves the
+	// directory: it likely holds these ports too, and "in use by pid N"
+	// is the better answer than "address already in use".
+	if _, err := os.Stat(s.dir); err == nil {
+		release, err := journal.CheckFree(s.dir)
+		if err != nil {
+			return fmt.Errorf("%w; stop that process or serve another --dir", err)
+		}
+		release()
+	}
 	var pl *peerLink
 	if s.peerID != "" {
 		if pl, err = openPeerLink(s); err != nil {

@@ -119,3 +119,18 @@ func TestServeFailedStartLeavesNoFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestServeTwiceSaysTheDirectoryIsInUse starts an instance a second time
+// with the same flags: the answer names the process holding the
+// directory, not the port it also holds.
+func TestServeTwiceSaysTheDirectoryIsInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "A")
+	first := startServe(t, nil, "--dir", dir, "--id", "A")
+	second := launch(t, nil, "serve", "--dir", dir, "--id", "A", "--http", strings.TrimPrefix(first.url, "http://"))
+	if code := second.wait(30 * time.Second); code == 0 {
+		t.Fatalf("a second liege serve on %s exited 0", dir)
+	}
+	if want := fmt.Sprintf("is in use by pid %d; stop that process or serve another --dir", first.cmd.Process.Pid); !strings.Contains(second.output.String(), want) {
+		t.Errorf("the second serve's output lacks %q:\n%s", want, second.output)
+	}
+}
