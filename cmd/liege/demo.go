@@ -50,7 +50,7 @@ const demoDescription = `Shows what Liege does, in under a minute, with nothing 
      transaction accounted for exactly once, and each app's invariant.
 
 It exits with status 0 only if every check holds. --keep leaves the two
-directories for journalctl (journalctl inspect --dir DIR/A).`
+directories for journalctl (journalctl inspect DIR/A).`
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
