@@ -59,9 +59,9 @@ func demoCommand() *cli.Command {
 		UsageText:   "liege demo [--duration 20s] [--seed N] [--app both|ticketing|atm] [--keep]",
 		Description: demoDescription,
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "how long the load runs (the link is cut for the middle third)"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the buyers' and ATMs' choices"},
-			&cli.StringFlag{Name: "app", Value: "both", Usage: "workload: both, ticketing or atm"},
+			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "run the load for `DURATION` (the link is cut for the middle third)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "`N`, the seed of the buyers' and ATMs' choices"},
+			&cli.StringFlag{Name: "app", Value: "both", Usage: "`WORKLOAD`: both, ticketing or atm"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instances' directories (printed) for journalctl"},
 			&cli.StringFlag{Name: "dir", Usage: "put the instances under `DIR` instead of a new temporary directory (implies --keep)"},
 		},
