@@ -439,10 +439,12 @@ func serve(s *serveSettings) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	// Log before serving: the first answer comes after the line that says
+	// where it is served.
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "instance", s.id, "dir", s.dir, "app", app.Name,
 		"role", s.role, "merge", s.merge, "auth", token != "", "pid", os.Getpid())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 
 	select {
 	case err := <-served:
