@@ -67,6 +67,14 @@ func (s *supervisor) watch(ctx context.Context, i int) {
 				}
 			}
 			if err := in.start(ctx, p.failpoints, p.skew); err != nil {
+				// An armed failpoint may fire before the instance first
+				// answers: a vassal can be commanded to roll back as
+				// soon as it reconnects. That is the fault, not a failed
+				// start.
+				if unexpected, sigkill := in.crashed(); p.failpoints != "" && unexpected && sigkill && in.running() == nil {
+					s.crashed(i)
+					continue
+				}
 				s.mu.Lock()
 				if s.err == nil {
 					s.err = fmt.Errorf("restart %s: %w", in.id, err)
@@ -84,31 +92,39 @@ func (s *supervisor) watch(ctx context.Context, i int) {
 			return
 		case <-done:
 		}
-		unexpected, sigkill := in.crashed()
-		if !unexpected {
-			continue
-		}
-		in.mu.Lock()
-		armed := in.armed
-		if sigkill {
-			in.kills++
-		}
-		in.mu.Unlock()
-		kind, detail := FaultKill, fmt.Sprintf("exited by itself: %v", in.exitError())
-		switch {
-		case sigkill && strings.Contains(armed, "rollback"):
-			kind, detail = FaultKillRollback, "SIGKILL inside a rollback (failpoint "+armed+"), restarted from its journal"
-		case sigkill && strings.Contains(armed, "reconcile"):
-			kind, detail = FaultKillReconcile, "SIGKILL inside a reconciliation (failpoint "+armed+"), restarted from its journal"
-		case !sigkill:
-			s.r.crash(fmt.Sprintf("%s exited by itself (%v); its log is %s", in.id, in.exitError(), in.logPath))
-		}
-		s.r.faultOn("", FaultEvent{Kind: kind, Target: in.id, Detail: detail})
-		s.r.notef("%s: %s", in.id, detail)
-		s.mu.Lock()
-		s.plan[i].failpoints = "" // a failpoint fires once
-		s.mu.Unlock()
+		s.crashed(i)
 	}
+}
+
+// crashed records the exit of site i's process, if the runner did not
+// cause it: a failpoint's SIGKILL as the fault it injects, any other exit
+// as a crash.
+func (s *supervisor) crashed(i int) {
+	in := s.r.sites[i]
+	unexpected, sigkill := in.crashed()
+	if !unexpected {
+		return
+	}
+	in.mu.Lock()
+	armed := in.armed
+	if sigkill {
+		in.kills++
+	}
+	in.mu.Unlock()
+	kind, detail := FaultKill, fmt.Sprintf("exited by itself: %v", in.exitError())
+	switch {
+	case sigkill && strings.Contains(armed, "rollback"):
+		kind, detail = FaultKillRollback, "SIGKILL inside a rollback (failpoint "+armed+"), restarted from its journal"
+	case sigkill && strings.Contains(armed, "reconcile"):
+		kind, detail = FaultKillReconcile, "SIGKILL inside a reconciliation (failpoint "+armed+"), restarted from its journal"
+	case !sigkill:
+		s.r.crash(fmt.Sprintf("%s exited by itself (%v); its log is %s", in.id, in.exitError(), in.logPath))
+	}
+	s.r.faultOn("", FaultEvent{Kind: kind, Target: in.id, Detail: detail})
+	s.r.notef("%s: %s", in.id, detail)
+	s.mu.Lock()
+	s.plan[i].failpoints = "" // a failpoint fires once
+	s.mu.Unlock()
 }
 
 // kill SIGKILLs site i, which stays down for down.
