@@ -23,7 +23,7 @@ When the old liege comes back, start it with --role vassal: its
 transactions the new liege never received are then checked, rolled back
 and reconciled like any vassal's. (Started as liege, both would claim the
 role and the link refuses them, saying so.)`,
-		Flags: clientFlags(),
+		Flags: connFlags(),
 		Action: func(c *cli.Context) error {
 			s, err := newSession(c, 0, 0)
 			if err != nil {
@@ -53,7 +53,7 @@ func switchoverCommand() *cli.Command {
   4. both take transactions again.
 If the drain does not finish within --drain-timeout nothing is changed and
 both resume.`,
-		Flags: append(clientFlags(),
+		Flags: append(connFlags(),
 			&cli.StringFlag{Name: "peer-addr", Usage: "the vassal's `ADDR`, host:port or a URL"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "give up (and resume) if the streams do not drain within `DURATION`"},
 		),

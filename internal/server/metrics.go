@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 
 	"github.com/liege-db/liege"
+	buildinfo "github.com/liege-db/liege/internal/version"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -23,7 +23,7 @@ type infoCollector struct {
 }
 
 func newInfoCollector(db *liege.DB, app, cluster, role string) *infoCollector {
-	return &infoCollector{db: db, app: app, cluster: cluster, version: buildVersion(), orRole: role,
+	return &infoCollector{db: db, app: app, cluster: cluster, version: buildinfo.Get().Label(), orRole: role,
 		desc: prometheus.NewDesc("liege_instance_info",
 			"1, labelled with the instance's id, its current role (liege or vassal), its peer's id (empty for a lone instance), "+
 				"the application it serves, the build's version and the pair's cluster name (serve --cluster). "+
@@ -39,30 +39,6 @@ func (c *infoCollector) Collect(ch chan<- prometheus.Metric) {
 		role = c.orRole
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, c.db.ID(), role, c.db.PeerID(), c.app, c.version, c.cluster)
-}
-
-// buildVersion is the main module's version ("devel" for a build outside
-// a released module) and, when the build recorded it, the VCS revision:
-// "v1.2.0", "devel+3f2a9c1d0b7e", or "devel".
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	v := bi.Main.Version
-	if v == "" || v == "(devel)" {
-		v = "devel"
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && s.Value != "" {
-			rev := s.Value
-			if len(rev) > 12 {
-				rev = rev[:12]
-			}
-			v += "+" + rev
-		}
-	}
-	return v
 }
 
 // metricsHandler serves reg in the Prometheus text format.
