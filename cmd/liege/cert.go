@@ -90,7 +90,7 @@ func certCommand() *cli.Command {
 
 func runCertCA(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return fmt.Errorf("liege cert ca takes no arguments, got %q; flags go before any argument (liege cert ca --dir DIR)", c.Args().Slice())
+		return fmt.Errorf("liege cert ca takes no arguments, got %q (liege cert ca --dir DIR)", c.Args().Slice())
 	}
 	dir := c.String("dir")
 	name := strings.TrimSpace(c.String("name"))
@@ -117,7 +117,7 @@ func runCertCA(c *cli.Context) error {
 
 func runCertInstance(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return fmt.Errorf("liege cert instance takes one argument, the instance id, got %q; flags go before it (liege cert instance --dir DIR ID)", c.Args().Slice())
+		return fmt.Errorf("liege cert instance takes one argument, the instance id, got %q (liege cert instance --dir DIR ID)", c.Args().Slice())
 	}
 	id := c.Args().First()
 	if err := checkInstanceID(id); err != nil {

@@ -26,7 +26,7 @@ func commandFlags() map[string][]string {
 		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "json", "check"},
 		"serve": {"dir", "id", "app", "http", "role", "peer-id", "peer", "listen-peer", "cluster", "tls-cert",
 			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "clock-skew", "max-frame",
-			"auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config"},
+			"auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config", "metrics-addr"},
 		"call":       with(client, "args-file", "idempotency-key"),
 		"get":        client,
 		"keys":       with(client, "limit"),
@@ -37,8 +37,11 @@ func commandFlags() map[string][]string {
 		"demo":       {"duration", "seed", "app", "keep", "dir"},
 		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "out", "max-clock-offset",
 			"quiet", "sim", "seeds", "from", "workers", "json"},
-		"ticketing": nil,
-		"atm":       nil,
+		"ticketing":     nil,
+		"atm":           nil,
+		"cert":          nil,
+		"cert ca":       {"dir", "days", "name", "force"},
+		"cert instance": {"dir", "days", "ca-cert", "ca-key", "force"},
 	}
 	for _, sub := range []string{"create-event", "buy", "buy-best", "refund", "tickets", "availability", "queue", "resolve"} {
 		m["ticketing "+sub] = client
