@@ -132,9 +132,14 @@ type DB struct {
 		fsyncs   atomic.Uint64
 		durable  atomic.Uint64
 		bytes    atomic.Uint64
+		epoch    atomic.Uint64
+		reign    atomic.Uint64
+		first    atomic.Uint64
 	}
-	lastCkpt atomic.Int64 // unix nanos of the last checkpoint
-	started  time.Time
+	lag         lagState      // for liege_replication_lag_seconds (lag.go)
+	lastCkpt    atomic.Int64  // unix nanos of the last checkpoint (or of Open)
+	lastCkptPos atomic.Uint64 // journal position of the last checkpoint (loaded or written)
+	started     time.Time
 
 	Recovery RecoveryInfo
 }
@@ -159,6 +164,9 @@ func Open(opts Options) (*DB, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxClockOffset <= 0 {
+		opts.MaxClockOffset = engine.DefaultMaxClockOffset
 	}
 	merge, err := checkMerge(opts.Merge)
 	if err != nil {
@@ -190,7 +198,7 @@ func Open(opts Options) (*DB, error) {
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow,
-		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(), ReplayWorkers: 2,
+		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
 	})
 	if err != nil {
 		lock.Unlock()
@@ -203,6 +211,7 @@ func Open(opts Options) (*DB, error) {
 	}
 	db.publish()
 	db.lastCkpt.Store(time.Now().UnixNano())
+	db.lastCkptPos.Store(db.Recovery.CheckpointPos)
 	go db.executor()
 	return db, nil
 }
@@ -294,12 +303,13 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	t0 := time.Now()
 	jerr := job.Run()
 	if jerr == nil {
-		db.lastCkpt.Store(time.Now().UnixNano())
-		db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
+		db.checkpointed(job.Pos, t0)
 	}
-	if cerr := db.control(context.Background(), func() { db.in.CheckpointDone(job) }); cerr != nil && jerr == nil {
-		return cerr
-	}
+	// The job goes back as a background one does, through ckptBack (at
+	// most one job is out, so this never blocks), not through control: a
+	// RollbackTo on the executor may be waiting in settleCheckpoint for
+	// this very job.
+	db.ckptBack <- job
 	return jerr
 }
 

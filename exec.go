@@ -287,11 +287,18 @@ func (db *DB) maybeCheckpoint(durable uint64) {
 		defer db.ckptWG.Done()
 		t0 := time.Now()
 		if j.Run() == nil {
-			db.lastCkpt.Store(time.Now().UnixNano())
-			db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
+			db.checkpointed(j.Pos, t0)
 		}
 		db.ckptBack <- j
 	}()
+}
+
+// checkpointed notes a checkpoint at pos, begun at t0, written (any
+// goroutine), for the metrics.
+func (db *DB) checkpointed(pos uint64, t0 time.Time) {
+	db.lastCkpt.Store(time.Now().UnixNano())
+	db.lastCkptPos.Store(pos)
+	db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
 }
 
 // publish copies what other goroutines read without the executor.
@@ -306,11 +313,15 @@ func (db *DB) publish() {
 	db.pub.quiesced.Store(st.Quiesced)
 	db.pub.recon.Store(int64(st.ReconPending))
 	db.pub.durable.Store(st.Durable)
+	db.pub.epoch.Store(st.Epoch)
+	db.pub.reign.Store(st.Reign)
+	db.pub.first.Store(db.in.FirstPos())
 	_, b := db.in.JournalStats()
 	db.pub.bytes.Store(b)
 	if db.in.Node() != nil {
 		ns := st.Node
 		db.pub.node.Store(&ns)
+		db.lag.observe(ns, db.opts.Now)
 	}
 }
 

@@ -1,11 +1,14 @@
 package liege
 
 import (
+	"math"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/liege-db/liege/internal/engine"
-	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,7 +29,6 @@ type metrics struct {
 	dropped           *prometheus.CounterVec
 	rejections        prometheus.Counter
 	reconciled        *prometheus.CounterVec
-	applyLag          prometheus.Gauge
 
 	fsyncs     atomic.Uint64
 	fsyncNanos atomic.Int64
@@ -39,8 +41,12 @@ var dropReasons = map[replicate.Verdict]string{
 	replicate.VerdictDiscarded: "discarding", replicate.VerdictHeld: "held", replicate.VerdictOldReign: "older_reign",
 }
 
+// reconciledActions are the liege_reconciled_total labels of the actions
+// of package reconcile, by the action's name.
+var reconciledActions = map[string]string{"reprocess": "reprocessed", "correct": "corrected", "skip": "skipped"}
+
 // hooks feeds the metrics from the engine.
-func (m *metrics) hooks() engine.Hooks {
+func (m *metrics) hooks(db *DB) engine.Hooks {
 	return engine.Hooks{
 		Committed: func(d time.Duration) {
 			m.commits.Inc()
@@ -54,7 +60,7 @@ func (m *metrics) hooks() engine.Hooks {
 		},
 		PeerApplied: func(ts uint64) {
 			m.peerApplied.Inc()
-			m.applyLag.Set(max(0, time.Since(hlc.Timestamp(ts).Physical()).Seconds()))
+			db.lag.applied(ts, db.opts.Now())
 		},
 		Verdict: func(v replicate.PeerVerdict) {
 			for _, c := range v.Conflicts {
@@ -62,7 +68,7 @@ func (m *metrics) hooks() engine.Hooks {
 				if !c.Subject.IsZero() {
 					check = "duplicate_subject"
 				}
-				m.conflicts.WithLabelValues(check, "").Inc()
+				m.conflicts.WithLabelValues(check, c.Case).Inc()
 			}
 			if v.Verdict == replicate.VerdictReject {
 				m.rejections.Inc()
@@ -75,7 +81,12 @@ func (m *metrics) hooks() engine.Hooks {
 			m.rollbacks.Inc()
 			m.rolledOff.Add(float64(n))
 		},
-		Reconciled: func(action string) { m.reconciled.WithLabelValues(action).Inc() },
+		Reconciled: func(action string) {
+			if l, ok := reconciledActions[action]; ok {
+				action = l
+			}
+			m.reconciled.WithLabelValues(action).Inc()
+		},
 	}
 }
 
@@ -100,16 +111,26 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		peerApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_peer_applied_total",
 			Help: "Peer transactions checked and applied."}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_conflicts_total",
-			Help: "Conflicts detected between an incoming peer transaction and an own one, by check (update, use, mirror_use, duplicate_subject). The case label is no longer filled in."},
+			Help: "Conflicts detected between an incoming peer transaction and an own one, by check (update, use, mirror_use; duplicate_subject, DESIGN.md section 10, with an empty case) and by case of DESIGN.md section 6."},
 			[]string{"check", "case"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_stream_dropped_total",
 			Help: "Peer transaction frames dropped, by reason (duplicate, gap, stale_epoch, discarding, held, older_reign)."}, []string{"reason"}),
 		rejections: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_rejections_total",
 			Help: "Vassal transactions a liege rejected and commanded rolled back."}),
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_reconciled_total",
-			Help: "Reconciliation log records handled by a liege, by action (reprocess, correct, skip)."}, []string{"action"}),
-		applyLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds",
-			Help: "Incoming direction: wall time between the last applied peer transaction's commit (its HLC) and its apply here. The peer exports the other direction."}),
+			Help: "Reconciliation log records handled by a liege, by action (reprocessed, corrected, skipped)."}, []string{"action"}),
+	}
+	// The series of the labels known in advance exist from start-up, at
+	// zero, so that rate() and absence alerts see them before the first
+	// event.
+	for _, l := range replicate.ConflictCases() {
+		m.conflicts.WithLabelValues(l[0], l[1])
+	}
+	for _, r := range dropReasons {
+		m.dropped.WithLabelValues(r)
+	}
+	for _, a := range reconciledActions {
+		m.reconciled.WithLabelValues(a)
 	}
 	if reg == nil {
 		return m
@@ -118,7 +139,7 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		return func() float64 { return f(db.ReplStatus()) }
 	}
 	reg.MustRegister(m.commits, m.aborts, m.commitLatency, m.batchSize, m.checkpointSeconds, m.rollbacks, m.rolledOff,
-		m.peerApplied, m.conflicts, m.dropped, m.rejections, m.reconciled, m.applyLag,
+		m.peerApplied, m.conflicts, m.dropped, m.rejections, m.reconciled,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_journal_bytes_written_total",
 			Help: "Bytes appended to the journal since start."}, func() float64 { return float64(db.pub.bytes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_window_transactions",
@@ -136,6 +157,56 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			Help: "Seconds since the last checkpoint (or since start)."}, func() float64 {
 			return time.Since(time.Unix(0, db.lastCkpt.Load())).Seconds()
 		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_last_checkpoint_timestamp_seconds",
+			Help: "Unix time of the last checkpoint written (or of the instance's start, before its first); alert on time() minus it."}, func() float64 {
+			return float64(db.lastCkpt.Load()) / 1e9
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_last_checkpoint_position",
+			Help: "Journal position the last checkpoint holds the state at (0 before the first); liege_journal_durable_position minus it is what a restart replays."},
+			func() float64 { return float64(db.lastCkptPos.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_journal_disk_bytes",
+			Help: "Bytes of the journal's segment files on disk."},
+			func() float64 { return journalDiskBytes(filepath.Join(db.opts.Dir, journal.WalDir)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_journal_first_position",
+			Help: "Oldest journal position still on disk (retained)."}, func() float64 { return float64(db.pub.first.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_epoch",
+			Help: "This instance's epoch: it rises by one with every rollback (DESIGN.md section 7)."},
+			func() float64 { return float64(db.pub.epoch.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_reign",
+			Help: "The reign this instance's role is held in (DESIGN.md section 10), from its journal: it rises by one with every promote and switchover, " +
+				"and an instance that learns a newer reign at the handshake takes it on. Both instances of a healthy pair show the same reign; 0 for a lone instance."},
+			func() float64 { return float64(db.pub.reign.Load()) }),
 	)
+	if db.opts.PeerID != "" {
+		// The replication lag in seconds (lag.go) and the clock offset's
+		// bound: the rest of the link's metrics are the Replicator's.
+		const lagSecondsHelp = "Replication lag in seconds: out, the age of the oldest own transaction the peer has not reported applied (it grows while the link is down); " +
+			"in, 0 when caught up with the peer's newest transaction, else the larger of the last peer transaction's commit-to-apply delay and the time since the stream last made progress (0 while the link is down)."
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_clock_offset_max_seconds",
+				Help: "The bound on the clock offset with the peer (serve --max-clock-offset): a peer beyond it is refused at the handshake."},
+				func() float64 { return db.opts.MaxClockOffset.Seconds() }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds", Help: lagSecondsHelp,
+				ConstLabels: prometheus.Labels{"direction": "in"}}, db.lagInSeconds),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds", Help: lagSecondsHelp,
+				ConstLabels: prometheus.Labels{"direction": "out"}}, db.lagOutSeconds),
+		)
+	}
 	return m
+}
+
+// journalDiskBytes sums the sizes of the journal's segment files in walDir;
+// NaN if they cannot be listed.
+func journalDiskBytes(walDir string) float64 {
+	segs, err := journal.ListSegments(walDir)
+	if err != nil {
+		return math.NaN()
+	}
+	var n int64
+	for _, s := range segs {
+		if fi, err := os.Stat(s.Path); err == nil { // a segment removed meanwhile counts 0
+			n += fi.Size()
+		}
+	}
+	return float64(n)
 }

@@ -278,6 +278,25 @@ type Lag struct {
 	MS           int64  `json:"ms"`
 }
 
+// Build is the versions of an instance's binary, as `liege --version`
+// prints them.
+type Build struct {
+	// Module is the main module's version, "(devel)" for a binary built
+	// in a checkout.
+	Module string `json:"module"`
+	// Revision is the VCS commit, "" when the build recorded none.
+	Revision string `json:"revision"`
+	// Modified is true when that work tree had uncommitted changes.
+	Modified bool `json:"modified"`
+	// Go is the Go toolchain version.
+	Go string `json:"go"`
+	// JournalFormat is the journal's frame format version.
+	JournalFormat int `json:"journal_format"`
+	// Protocol is the replication protocol version; both instances of a
+	// pair must share it.
+	Protocol int `json:"protocol"`
+}
+
 // Status is an instance's status (GET /status).
 type Status struct {
 	ID            string            `json:"id"`
@@ -295,6 +314,9 @@ type Status struct {
 	UptimeS       float64           `json:"uptime_s"`
 	// Link is the replication link, nil for a lone instance.
 	Link *Link `json:"link"`
+	// Build is the versions of the instance's binary, nil for an
+	// instance too old to report them.
+	Build *Build `json:"build"`
 	// Raw is the whole answer, including fields this client does not
 	// know; its numbers are json.Numbers, exact whatever their size.
 	Raw map[string]any `json:"-"`

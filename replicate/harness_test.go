@@ -16,6 +16,7 @@ import (
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The test procedure "ops" and its steps are the simulation's.
@@ -55,6 +56,8 @@ type node struct {
 	lis  link.Listener
 	// extraProcs are more names for the ops procedure on this node only.
 	extraProcs []string
+	// reg, if set, receives the node's metrics.
+	reg *prometheus.Registry
 }
 
 // pair is a liege A (listening) and a vassal B (dialing) over an in-memory
@@ -124,7 +127,7 @@ func (p *pair) start(n *node) {
 		now = p.now[n.id]
 	}
 	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: now,
-		CheckpointEvery: -1, Logger: p.log})
+		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg)})
 	if err != nil {
 		p.t.Fatalf("open %s: %v", n.id, err)
 	}
@@ -138,7 +141,7 @@ func (p *pair) start(n *node) {
 	}
 	n.db = db
 	cfg := replicate.Config{Host: db, Cluster: "test", Heartbeat: p.hb, Logger: p.log,
-		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, Registerer: registerer(n.reg)}
 	if n == p.a {
 		if n.lis, err = p.net.Listen(n.id); err != nil {
 			p.t.Fatal(err)
@@ -150,6 +153,14 @@ func (p *pair) start(n *node) {
 	if n.rep, err = replicate.Start(cfg); err != nil {
 		p.t.Fatal(err)
 	}
+}
+
+// registerer is reg as a Registerer, nil (no metrics) if reg is nil.
+func registerer(reg *prometheus.Registry) prometheus.Registerer {
+	if reg == nil {
+		return nil
+	}
+	return reg
 }
 
 // stop stops n's replicator and closes it.

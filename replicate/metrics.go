@@ -7,7 +7,6 @@ import "github.com/prometheus/client_golang/prometheus"
 // conflicts, the window) is counted by the instance: the root package's
 // metrics.go.
 type metrics struct {
-	linkUp      prometheus.Gauge
 	reconnects  prometheus.Counter
 	refused     prometheus.Counter
 	sent        prometheus.Counter
@@ -16,8 +15,6 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 	m := &metrics{
-		linkUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_link_up",
-			Help: "1 while a replication session with the peer is up."}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_link_reconnects_total",
 			Help: "Replication sessions established after the first."}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_link_refused_total",
@@ -39,7 +36,17 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			return float64(st.LagOut)
 		}
 	}
-	reg.MustRegister(m.linkUp, m.reconnects, m.refused, m.sent, m.clockOffset,
+	reg.MustRegister(
+		// The Node's view, read at the scrape: a session is up once its
+		// handshake is done, whichever goroutine notices it first.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_link_up",
+			Help: "1 while a replication session with the peer is up (handshake done)."}, func() float64 {
+			if r.host.ReplStatus().Connected {
+				return 1
+			}
+			return 0
+		}),
+		m.reconnects, m.refused, m.sent, m.clockOffset,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",
 			Help: "Transactions not yet applied across the link: in, the peer's not applied here; out, ours the peer has not reported applied.", ConstLabels: prometheus.Labels{"direction": "in"}}, lag(true)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",

@@ -333,10 +333,10 @@ func (n *Node) Step(f *link.Frame) error {
 		return nil
 	}
 	if f.Reign > n.reign {
-		// We missed the peer's Hello of that reign: adopt, then handshake
-		// anew on a new link.
-		n.adopt(f.Reign, f.Role)
-		n.rd.Disconnect = fmt.Sprintf("adopted reign %d from a %v frame: reconnect to handshake in it", f.Reign, f.Kind)
+		// We missed the peer's Hello of that reign, and only a Hello says
+		// the peer's role: handshake anew, and adopt the reign then.
+		n.rd.Disconnect = fmt.Sprintf("the peer sent a %v frame of reign %d, newer than ours (%d): reconnect to learn its role at the handshake",
+			f.Kind, f.Reign, n.reign)
 		return nil
 	}
 	stale := f.Epoch < n.peerEpoch
@@ -427,7 +427,8 @@ func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
 	if !n.cfg.NoCheck {
 		in := detect.FromRecord(rec)
 		for _, h := range n.window.Check(in) {
-			v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key})
+			v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key,
+				Case: caseOf(h, in, n.role == RoleLiege)})
 		}
 		n.dupSubject(rec, v)
 	}

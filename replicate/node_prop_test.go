@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"flag"
 	"fmt"
 	"testing"
 
@@ -8,6 +9,20 @@ import (
 	"github.com/liege-db/liege/journal"
 	"pgregory.net/rapid"
 )
+
+var traceProps = flag.Bool("node.trace", false, "TestNodePairProperties: print the run's trace on failure")
+
+// traceTester prints the harness's trace before a failure.
+type traceTester struct {
+	t *rapid.T
+	h *harness
+}
+
+func (tt traceTester) Fatal(args ...any) { tt.t.Log(tt.h.out.String()); tt.t.Fatal(args...) }
+func (tt traceTester) Fatalf(format string, args ...any) {
+	tt.t.Log(tt.h.out.String())
+	tt.t.Fatalf(format, args...)
+}
 
 // TestNodePairProperties runs a liege and a vassal Node (the scripts'
 // harness, silent) through random commits, deliveries, lost frames, ticks
@@ -23,9 +38,18 @@ import (
 //
 // On failure rapid prints the seed and the steps; -rapid.seed=N replays one.
 func TestNodePairProperties(t *testing.T) {
+	t.Run("one reign", func(t *testing.T) { checkPairProperties(t, false) })
+	t.Run("switchover and promote", func(t *testing.T) { checkPairProperties(t, true) })
+}
+
+func checkPairProperties(t *testing.T, reigns bool) {
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(rt, nil)
-		h.quiet = true
+		if *traceProps {
+			h.t = traceTester{rt, h}
+		} else {
+			h.quiet = true
+		}
 		h.connect()
 		keys := []string{"a", "b", "c", "d", "e"}
 		pick := func(label string) []string {
@@ -52,10 +76,21 @@ func TestNodePairProperties(t *testing.T) {
 			case op < 80:
 				dir := rapid.SampledFrom([]string{"A->B", "B->A"}).Draw(rt, "dropdir")
 				h.drop(dir, 1)
-			case op < 97:
+			case op < 95:
 				for _, id := range []string{"A", "B"} {
 					h.inst[id].node.Tick()
 					h.inst[id].process()
+				}
+			case op < 97 && reigns:
+				// A planned switchover at the liege, or a forced promote of
+				// the vassal (the old liege is running: reigns resolve).
+				for _, in := range h.inst {
+					if in.role == RoleLiege && rapid.Bool().Draw(rt, "switchover") {
+						_ = in.node.Switchover()
+					} else if in.role == RoleVassal {
+						_ = in.node.Promote(true)
+					}
+					in.process()
 				}
 			default:
 				if h.linkDown {
@@ -66,7 +101,7 @@ func TestNodePairProperties(t *testing.T) {
 			}
 		}
 		settleAll(h)
-		checkPair(rt, h)
+		checkPair(h.t, h)
 	})
 }
 

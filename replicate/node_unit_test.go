@@ -146,3 +146,27 @@ func TestInputBetweenReadyAndAdvancePanics(t *testing.T) {
 	}()
 	n.Tick()
 }
+
+// A frame of a newer reign that is not a Hello does not say the peer's
+// role: the node asks to reconnect and keeps its role until the handshake.
+func TestNewerReignWithoutHelloReconnects(t *testing.T) {
+	n := newTestNode(t, "A", RoleLiege)
+	n.Connected()
+	n.Ready()
+	n.Advance()
+	if err := n.Handshake(peerHello("B", RoleVassal, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	n.Ready()
+	n.Advance()
+	if err := n.Step(&link.Frame{Kind: link.KindHeartbeat, Cluster: "c", From: "B", Reign: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rd := n.Ready()
+	if rd.Disconnect == "" || rd.Role != nil {
+		t.Fatalf("Ready %+v: want a disconnect and no role change", rd)
+	}
+	if st := n.Status(); st.Role != RoleLiege || st.Reign != 1 {
+		t.Fatalf("status %+v: want liege in reign 1", st)
+	}
+}

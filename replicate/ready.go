@@ -149,8 +149,11 @@ type Conflict struct {
 	Pos uint64 // the own transaction's position
 	// Check is the check of DESIGN.md section 6 that fired, with its
 	// witness Key; zero for a duplicate subject (section 10).
-	Check   detect.Check
-	Key     []byte
+	Check detect.Check
+	Key   []byte
+	// Case is the row of DESIGN.md section 6's table the conflict is
+	// (e.g. "C1"); empty for a duplicate subject.
+	Case    string
 	Subject journal.TxID // a duplicate subject: the subject both stand for
 }
 

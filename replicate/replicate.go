@@ -381,9 +381,6 @@ func (s *session) run() bool {
 	s.stop()
 	wg.Wait()
 	r.host.LinkDown()
-	if up.Load() {
-		r.metrics.linkUp.Set(0)
-	}
 	if s.r.ctx.Err() == nil {
 		switch {
 		case !up.Load():
@@ -418,7 +415,6 @@ func (s *session) readLoop(up *atomic.Bool) error {
 		}
 		if !up.Load() && r.host.ReplStatus().Connected {
 			up.Store(true)
-			r.metrics.linkUp.Set(1)
 			r.mu.Lock()
 			r.sessions++
 			if r.sessions > 1 {

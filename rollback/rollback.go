@@ -101,7 +101,8 @@ type Stepper struct {
 	res      *Result
 	t0       time.Time
 	// The undo step learns the peer watermark after the rollback and the
-	// largest HLC rolled off, which the epoch record holds.
+	// largest HLC rolled off, which the epoch record holds; without a state
+	// to undo (at start-up), they are read back from the lost file.
 	wm, maxHLC uint64
 	own        []journal.TxID
 	learned    bool
@@ -148,6 +149,17 @@ func newStepper(env Env, in *Intent, p Phase, resuming bool) *Stepper {
 			LostFile: filepath.Join(env.Dir, in.LostFile)}}
 }
 
+// readBack learns the peer watermark, the largest HLC and the own
+// transactions rolled off from the lost transaction file.
+func (s *Stepper) readBack() error {
+	var err error
+	if s.wm, s.maxHLC, s.own, err = scanLost(s.env.Dir, s.in); err != nil {
+		return fmt.Errorf("rollback: read back the lost transaction file: %w", err)
+	}
+	s.learned = true
+	return nil
+}
+
 // Phase returns the phase the rollback is in.
 func (s *Stepper) Phase() Phase { return s.p }
 
@@ -175,29 +187,25 @@ func (s *Stepper) Step() error {
 			err = failpoint.Inject("rollback-after-lost")
 		}
 	case StepUndo:
-		if env.Store != nil {
-			s.wm, s.maxHLC, s.own, err = undo(env, in)
-		} else {
-			s.wm, s.maxHLC, s.own, err = scanLost(env.Dir, in)
+		if env.Store == nil {
+			err = s.readBack()
+			break
 		}
+		s.wm, s.maxHLC, s.own, err = undo(env, in)
 		s.learned = err == nil
 	case StepTruncate:
 		err = truncate(env, in)
 	case StepJournalEpoch:
 		if !s.learned { // resumed after the truncation
-			if s.wm, s.maxHLC, s.own, err = scanLost(env.Dir, in); err != nil {
-				break
-			}
-			s.learned = true
+			err = s.readBack()
 		}
-		err = journalEpoch(env, in, s.wm, s.maxHLC)
+		if err == nil {
+			err = journalEpoch(env, in, s.wm, s.maxHLC)
+		}
 	case StepRemoveIntent:
 		err = removeIntent(env.Dir)
 	}
 	if err != nil {
-		if s.resuming && step == StepUndo || step == StepJournalEpoch && !s.learned {
-			err = fmt.Errorf("rollback resume: %w", err)
-		}
 		return err
 	}
 	s.p = next

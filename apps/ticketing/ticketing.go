@@ -43,7 +43,9 @@
 // honours the ticket it was told of: it sells the seat as told if the seat
 // is free on the liege, and otherwise records both owners on the seat and
 // puts an action item naming the seat, both tickets and both customers in
-// the work queue, for a human to reseat or refund one of them. Check states
+// the work queue, for a human to reseat or refund one of them. The queue
+// holds one such item per seat: a further sale of the seat adds its owner
+// to the open item. Check states
 // the rule: no seat has more than one owner unless the queue holds an item
 // for it. resolve removes an item once the seat has one owner again.
 package ticketing
@@ -707,11 +709,36 @@ func honourSale(tx *liege.Tx, customer string, told, reexecuted Purchase) (any, 
 	}
 	owners = append(owners, owner)
 	tx.Set(SeatKey(seat), owners)
-	id := addItem(tx, Item{
-		Kind: KindDoubleSale, Seat: seat, Owners: owners,
-		Note: fmt.Sprintf("seat %s is sold %d times: customer %q was told ticket %q (re-executed: %s); reseat or refund all but one owner, then resolve", seat, len(owners), customer, told.Ticket, show(reexecuted)),
-	})
+	note := fmt.Sprintf("seat %s is sold %d times: customer %q was told ticket %q (re-executed: %s); reseat or refund all but one owner, then resolve", seat, len(owners), customer, told.Ticket, show(reexecuted))
+	// One item per seat: a seat sold a third time updates the item its
+	// second sale made, so customer service sees every owner in one place.
+	key, it, open, err := doubleSaleItem(tx, seat)
+	if err != nil {
+		return nil, err
+	}
+	if open {
+		it.Owners, it.Note = owners, note
+		tx.Set(key, it)
+		return Correction{Action: fmt.Sprintf("recorded ticket %q as a further owner of seat %s and added it to the seat's double-sale item", told.Ticket, seat), Item: it.ID}, nil
+	}
+	id := addItem(tx, Item{Kind: KindDoubleSale, Seat: seat, Owners: owners, Note: note})
 	return Correction{Action: fmt.Sprintf("recorded ticket %q as a further owner of seat %s and queued the double sale", told.Ticket, seat), Item: id}, nil
+}
+
+// doubleSaleItem returns the work queue's unresolved double-sale item for
+// seat, if there is one, with its key.
+func doubleSaleItem(tx *liege.Tx, seat Seat) (liege.Key, Item, bool, error) {
+	lo := liege.K(QueuePrefix)
+	for _, kv := range tx.Scan(lo, lo.PrefixEnd(), liege.ScanOptions{}) {
+		var it Item
+		if err := kv.Value.Decode(&it); err != nil {
+			return nil, Item{}, false, fmt.Errorf("queue item %s does not decode: %w", kv.Key, err)
+		}
+		if it.Kind == KindDoubleSale && it.Seat == seat {
+			return kv.Key, it, true, nil
+		}
+	}
+	return nil, Item{}, false, nil
 }
 
 // CorrectRefund corrects a refund told "refunded": the customer has the

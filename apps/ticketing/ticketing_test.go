@@ -879,3 +879,48 @@ func TestAppsRegistry(t *testing.T) {
 		t.Fatal(v)
 	}
 }
+
+// A seat sold three times has one double-sale item naming all three
+// owners, not one item per further sale.
+func TestReconcileThirdSaleUpdatesTheSeatsItem(t *testing.T) {
+	db := open(t)
+	createGala(t, db)
+	s := seat("stalls", 1, 7)
+	ann, _ := buy(t, db, s, "ann")
+	toldBob, toldCy := sold(s, "bob"), sold(s, "cy")
+	outBob := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 7, Customer: "bob"}, toldBob), enginetest.Corrected)
+	outCy := reconcile(t, db, record(t, 2, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 7, Customer: "cy"}, toldCy), enginetest.Corrected)
+	all := []ticketing.Owner{{Ticket: ann.Ticket, Customer: "ann"}, {Ticket: toldBob.Ticket, Customer: "bob"}, {Ticket: toldCy.Ticket, Customer: "cy"}}
+	if os := owners(t, db, s); !reflect.DeepEqual(os, all) {
+		t.Fatalf("owners %+v, want %+v", os, all)
+	}
+	q := queue(t, db)
+	if len(q) != 1 {
+		t.Fatalf("queue %+v, want one item for the seat", q)
+	}
+	it := q[0]
+	if it.Kind != ticketing.KindDoubleSale || it.Seat != s || !reflect.DeepEqual(it.Owners, all) ||
+		!strings.Contains(it.Note, "sold 3 times") || !strings.Contains(it.Note, `"cy"`) {
+		t.Fatalf("item %+v", it)
+	}
+	if cb, cc := correction(t, outBob), correction(t, outCy); cb.Item != it.ID || cc.Item != it.ID {
+		t.Fatalf("corrections %+v and %+v, want both to name item %s", cb, cc, it.ID)
+	}
+	checkHolds(t, db)
+
+	// Once resolved, a later double sale of the seat makes a new item.
+	for _, o := range all[1:] {
+		if r, _ := word(t, db, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: o.Ticket}); r != ticketing.Refunded {
+			t.Fatalf("refund of %s: %q", o.Ticket, r)
+		}
+	}
+	if r, _ := word(t, db, ticketing.ProcResolve, ticketing.ResolveArgs{Item: it.ID}); r != ticketing.Resolved {
+		t.Fatalf("resolve: %q", r)
+	}
+	toldDee := sold(s, "dee")
+	reconcile(t, db, record(t, 3, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 7, Customer: "dee"}, toldDee), enginetest.Corrected)
+	if q := queue(t, db); len(q) != 1 || q[0].ID == it.ID || len(q[0].Owners) != 2 {
+		t.Fatalf("queue after a new double sale %+v, want one new item with two owners", q)
+	}
+	checkHolds(t, db)
+}

@@ -587,7 +587,7 @@ func TestRollbackErrors(t *testing.T) {
 	}
 	fails(t, 1, []string{"holds an interrupted rollback of positions 6..7", "start the instance once to finish it"}, "rollback", f.Dir, "--to", "3", "--yes")
 	r := ok(t, "state", f.Dir, "--json")
-	if !strings.Contains(r.stderr, "an interrupted rollback of positions 6..7 will be finished at next open") {
+	if !strings.Contains(r.stderr, `an interrupted rollback of positions 6..7 will be finished at next open (it stands at phase "intent"; next step: save the lost transaction file)`) {
 		t.Errorf("state does not note the interrupted rollback: %v", r)
 	}
 	want(t, "hash with a pending rollback", parseJSON(t, r.stdout)["hash"], hexHash(f.Hashes[5]))

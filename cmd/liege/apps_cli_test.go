@@ -80,7 +80,14 @@ func TestCLITicketing(t *testing.T) {
 	fail([]string{"buy", "gala", "A", "one", "1", "ann"}, `ROW "one" is not a positive whole number; usage: liege ticketing buy [flags] EVENT SECTION ROW SEAT CUSTOMER`)
 	fail([]string{"buy", "gala", "A", "1"}, "3 arguments given; usage: liege ticketing buy [flags] EVENT SECTION ROW SEAT CUSTOMER")
 	fail([]string{"create-event", "gala2", "A:10"}, `section "A:10"`, "NAME:ROWSxSEATS, e.g. stalls:20x30")
-	fail([]string{"buy", "gala", "A", "1", "1", "ann", "--json"}, "--json comes after the arguments")
+
+	// Flags may follow the arguments, as the README writes them.
+	out, _ = mustRun(t, "", "ticketing", "buy-best", "gala", "A", "fay", "--addr", s.url)
+	match(t, out, "^sold: ticket gala/A/[0-9]+/[0-9]+/fay, seat A row")
+	out, _ = mustRun(t, "", "ticketing", "buy", "gala", "A", "2", "3", "gus", "--json", "--addr="+s.url)
+	if err := json.Unmarshal([]byte(out), &raw); err != nil || raw.Result.Outcome != "sold" || raw.Result.Ticket != "gala/A/2/3/gus" {
+		t.Fatalf("buy ... --json: %q (%v)", out, err)
+	}
 }
 
 func TestCLIATM(t *testing.T) {

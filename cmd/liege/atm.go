@@ -117,7 +117,7 @@ cover it; the flag stays until the bank clears it).`,
 transfer, and the amount (negative for money out). With --limit, only the
 most recent ones.`,
 				Flags: append(clientFlags(),
-					&cli.Int64Flag{Name: "limit", Usage: "list only the `N` most recent entries (0: all)"},
+					&cli.Int64Flag{Name: "limit", Usage: "list only the `N` most recent entries", DefaultText: "0, all of them"},
 				),
 				Action: runATMStatement,
 			},

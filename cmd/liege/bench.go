@@ -500,6 +500,7 @@ func count(n float64) string {
 	return b.String()
 }
 
+// plural formats a count of things: "1 row", "2 rows", "0 rows".
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun

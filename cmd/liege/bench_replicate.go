@@ -37,7 +37,7 @@ func benchReplicateCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "callers", Value: 64, Usage: "callers per instance"},
 			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long to put load on"},
-			&cli.IntFlag{Name: "rate", Usage: "cap both instances together at `N` calls per second (0: as fast as they go)"},
+			&cli.IntFlag{Name: "rate", Usage: "cap both instances together at `N` calls per second", DefaultText: "0, as fast as they go"},
 			&cli.Float64Flag{Name: "contention", Usage: "fraction (0..1) of calls buying seats from a pool both instances sell"},
 			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes of each of the two values a call writes"},
 			&cli.StringFlag{Name: "dir", Usage: "directory for the two instances (default: a new temporary directory)"},

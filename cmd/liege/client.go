@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -24,21 +25,35 @@ import (
 // The client commands talk to a running `liege serve` over its HTTP API
 // (docs/http-api.md) through package client.
 
-// clientFlags are the flags every client command takes.
-func clientFlags() []cli.Flag {
+// connFlags are the flags that reach an instance: every client command
+// takes them.
+func connFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "addr", Value: client.DefaultAddr, EnvVars: []string{"LIEGE_ADDR"},
 			Usage: "the instance's `ADDR`, host:port or a URL (e.g. --addr 10.0.0.2:7070)"},
 		&cli.StringFlag{Name: "token-file", EnvVars: []string{"LIEGE_TOKEN_FILE"},
 			Usage: "`FILE` holding the bearer token of an instance started with --auth-token-file"},
-		&cli.StringFlag{Name: "min-token", EnvVars: []string{"LIEGE_MIN_TOKEN"},
-			Usage: "session `TOKEN` of an earlier answer (e.g. A:18,B:4): the instance answers only once it has applied what it names"},
-		&cli.BoolFlag{Name: "json", Usage: "print the instance's JSON answer as it is"},
 		&cli.DurationFlag{Name: "timeout", Value: client.DefaultTimeout,
 			Usage: "give up on an attempt that gets no answer within `DURATION`"},
+	}
+}
+
+// jsonFlag is --json, for the commands that print an instance's answer.
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print the instance's JSON answer as it is"}
+}
+
+// clientFlags are the flags of the commands that call procedures and
+// read keys: connFlags, --json, and the session token and retries those
+// requests use.
+func clientFlags() []cli.Flag {
+	return append(connFlags(),
+		&cli.StringFlag{Name: "min-token", EnvVars: []string{"LIEGE_MIN_TOKEN"},
+			Usage: "session `TOKEN` of an earlier answer (e.g. A:18,B:4): the instance answers only once it has applied what it names"},
+		jsonFlag(),
 		&cli.IntFlag{Name: "retries", Value: client.DefaultRetries,
 			Usage: "retry `N` times when the instance cannot be reached or answers 503 (a call is retried under one idempotency key, so it commits at most once)"},
-	}
+	)
 }
 
 func callCommand() *cli.Command {
@@ -95,7 +110,7 @@ func keysCommand() *cli.Command {
 		Description: `Lists the keys having the tuple prefix PREFIX-JSON (a JSON array; every key
 without one), in order, with their values, at most --limit of them.`,
 		Flags: append(clientFlags(),
-			&cli.IntFlag{Name: "limit", Usage: "list at most `N` keys (default: the instance's, 1000)"},
+			&cli.IntFlag{Name: "limit", Usage: "list at most `N` keys", DefaultText: "the instance's, 1000"},
 		),
 		Action: runKeys,
 	}
@@ -118,12 +133,17 @@ the same result, corrected by the liege, or unknown.`,
 
 func statusCommand() *cli.Command {
 	return &cli.Command{
-		Name:        "status",
-		Usage:       "print the status of a running instance",
-		UsageText:   "liege status [flags]",
-		Description: `Prints the instance's id, role, application, journal positions, watermarks and lag.`,
-		Flags:       clientFlags(),
-		Action:      runStatus,
+		Name:      "status",
+		Usage:     "print the status of a running instance",
+		UsageText: "liege status [flags]",
+		Description: `Prints the instance's id, role, application, journal positions, watermarks,
+lag and build versions, and for a replicated instance its link: connected or
+down, the peer with its role and epoch, the lag each way, whether the link is
+idle, the vassal transaction being discarded, why the last connection was
+refused, and how many rolled-off transactions await reconciliation. --json
+prints the instance's answer as it is (docs/http-api.md, GET /status).`,
+		Flags:  append(connFlags(), jsonFlag()),
+		Action: runStatus,
 	}
 }
 
@@ -149,7 +169,10 @@ func newSession(c *cli.Context, min, max int) (*session, error) {
 	if s.errw == nil {
 		s.errw = os.Stderr
 	}
-	opts := []client.Option{client.WithTimeout(c.Duration("timeout")), client.WithRetries(c.Int("retries"))}
+	opts := []client.Option{client.WithTimeout(c.Duration("timeout"))}
+	if defines(c, "retries") {
+		opts = append(opts, client.WithRetries(c.Int("retries")))
+	}
 	if s.tokenFile != "" {
 		b, err := os.ReadFile(s.tokenFile)
 		if err != nil {
@@ -162,21 +185,30 @@ func newSession(c *cli.Context, min, max int) (*session, error) {
 		opts = append(opts, client.WithToken(tok))
 	}
 	s.cl = client.New(s.addr, opts...)
-	if err := s.cl.SetToken(c.String("min-token")); err != nil {
-		return nil, fmt.Errorf("--min-token: %w", err)
+	if defines(c, "min-token") {
+		if err := s.cl.SetToken(c.String("min-token")); err != nil {
+			return nil, fmt.Errorf("--min-token: %w", err)
+		}
 	}
 	return s, nil
 }
 
-// checkArgs checks the number of arguments, and notices flags written
-// after them (which the parser takes for arguments).
-func checkArgs(c *cli.Context, min, max int) error {
-	args := c.Args().Slice()
-	for _, a := range args {
-		if strings.HasPrefix(a, "--") && len(a) > 2 {
-			return fmt.Errorf("%s comes after the arguments, where it is taken for one: put flags first, as in %s", a, strings.SplitN(c.Command.UsageText, "\n", 2)[0])
+// defines reports whether the running command has the flag name: the
+// commands take only the flags they use, and a flag they lack reads as
+// its zero value, not as its default.
+func defines(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
 		}
 	}
+	return false
+}
+
+// checkArgs checks the number of arguments. Flags written after them
+// were moved before them by run (package cliargs).
+func checkArgs(c *cli.Context, min, max int) error {
+	args := c.Args().Slice()
 	if len(args) < min || (max >= 0 && len(args) > max) {
 		return fmt.Errorf("%d arguments given; usage: %s", len(args), strings.SplitN(c.Command.UsageText, "\n", 2)[0])
 	}
@@ -480,12 +512,21 @@ func runStatus(c *cli.Context) error {
 		return s.printRaw(b)
 	}
 	tw := tabwriter.NewWriter(s.out, 0, 8, 2, ' ', 0)
+	for _, row := range statusRows(st) {
+		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+// statusRows are the lines of `liege status`: a name and a value each, the
+// link's after the instance's.
+func statusRows(st *client.Status) [][2]string {
 	wm := client.Token(st.Watermarks).String()
 	if wm == "" {
 		wm = "none"
 	}
 	uptime := time.Duration(st.UptimeS * float64(time.Second)).Round(time.Second)
-	for _, row := range [][2]string{
+	rows := [][2]string{
 		{"id", st.ID},
 		{"role", st.Role},
 		{"app", st.App},
@@ -496,11 +537,63 @@ func runStatus(c *cli.Context) error {
 		{"peer watermark", fmt.Sprint(st.PeerWatermark)},
 		{"watermarks", wm},
 		{"window", fmt.Sprint(st.Window)},
-		{"lag", fmt.Sprintf("%d transactions, %d ms", st.Lag.Transactions, st.Lag.MS)},
+		{"lag", fmt.Sprintf("%s, %d ms", plural(int(st.Lag.Transactions), "transaction"), st.Lag.MS)},
 		{"keys", fmt.Sprint(st.Keys)},
 		{"uptime", uptime.String()},
-	} {
-		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
-	return tw.Flush()
+	if b := st.Build; b != nil {
+		v := b.Module
+		if b.Revision != "" {
+			v += " " + b.Revision
+			if b.Modified {
+				v += " (modified)"
+			}
+		}
+		rows = append(rows, [2]string{"version", fmt.Sprintf("%s, journal format %d, protocol %d", v, b.JournalFormat, b.Protocol)})
+	}
+	return append(rows, linkRows(st.Link)...)
+}
+
+// linkRows are the link's lines of `liege status`, the fields of /status's
+// link (docs/http-api.md) in words.
+func linkRows(l *client.Link) [][2]string {
+	if l == nil {
+		return [][2]string{{"link", "none: a lone instance (started without --peer)"}}
+	}
+	yesNo := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	link := "down"
+	if l.Connected {
+		link = "connected"
+	}
+	peer := "not known yet (never connected)"
+	if l.Peer != "" {
+		peer = fmt.Sprintf("%s, %s, epoch %d", l.Peer, l.PeerRole, l.PeerEpoch)
+	}
+	discarding, refused := "nothing", "no"
+	if l.Discarding != "" {
+		discarding = l.Discarding + " (a vassal transaction rejected here, awaiting its rollback)"
+	}
+	if l.Refused != "" {
+		refused = l.Refused
+	}
+	idle := yesNo(l.Idle)
+	if l.Idle {
+		idle += " (connected, both streams caught up, nothing pending)"
+	}
+	return [][2]string{
+		{"link", link},
+		{"peer", peer},
+		{"lag in", plural(int(l.LagIn), "transaction") + " of the peer's not yet applied here"},
+		{"lag out", plural(int(l.LagOut), "transaction") + " not yet reported applied by the peer"},
+		{"idle", idle},
+		{"discarding", discarding},
+		{"refused", refused},
+		{"reconciliation pending", plural(l.ReconPending, "rolled-off transaction") + " not yet back from the liege"},
+		{"reconnects", fmt.Sprint(l.Reconnects)},
+	}
 }

@@ -50,7 +50,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, 
 	var out, errb bytes.Buffer
 	app := newApp()
 	app.Writer, app.ErrWriter, app.Reader = &out, &errb, strings.NewReader(stdin)
-	err = app.Run(append([]string{"liege"}, args...))
+	err = run(app, append([]string{"liege"}, args...))
 	return out.String(), errb.String(), err
 }
 
@@ -127,6 +127,9 @@ func TestCLIAgainstServer(t *testing.T) {
 
 	out, errOut = run("", "get", `["kv","ann"]`)
 	match(t, out, `^\["kv","ann"\] = 6 \(written at \S+Z\+\d+ by A\)\n$`)
+	// Flags may follow the arguments.
+	out, _ = mustRun(t, "", "get", `["kv","ann"]`, "--addr", addr, "--token-file="+tok)
+	match(t, out, `^\["kv","ann"\] = 6 \(written`)
 	if !strings.HasPrefix(errOut, "session token: A:") {
 		t.Fatalf("get stderr %q", errOut)
 	}
@@ -202,7 +205,7 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 	}
 	nobody := l.Addr().String()
 	l.Close()
-	wantFail(t, "", []string{"status", "--addr", nobody, "--retries", "0"},
+	wantFail(t, "", []string{"get", "--addr", nobody, "--retries", "0", `["kv","a"]`},
 		"no liege instance at "+nobody+": start one with `liege serve --dir DIR --id A --app kv` or pass --addr")
 	wantFail(t, "", []string{"call", "--addr", addr, "add", `{"key":"a","delta":1}`},
 		"requires a bearer token: pass --token-file FILE")
@@ -229,7 +232,7 @@ func TestCLIErrorsSayWhatToDo(t *testing.T) {
 	wantFail(t, "", with("call", "--args-file", filepath.Join(t.TempDir(), "none.json"), "add"), "read the arguments")
 	wantFail(t, "", with("call"), "0 arguments given; usage: liege call [flags] PROC [ARGS-JSON]")
 	wantFail(t, "", with("call", "add", `{}`, "extra"), "3 arguments given")
-	wantFail(t, "", with("call", "add", `{"key":"a","delta":1}`, "--json"), "--json comes after the arguments", "put flags first")
+	wantFail(t, "", with("call", "add", `{"key":"a","delta":1}`, "--bogus"), "flag provided but not defined: -bogus")
 	wantFail(t, "", with("get", `"kv"`), `KEY-JSON "kv"`, "write it as a JSON array")
 	wantFail(t, "", with("get", `["kv",1.5]`), "1.5 is not an integer")
 	wantFail(t, "", with("keys", `["kv"]`, `["x"]`), "usage: liege keys [flags] [PREFIX-JSON]")

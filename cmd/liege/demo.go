@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +50,7 @@ const demoDescription = `Shows what Liege does, in under a minute, with nothing 
      transaction accounted for exactly once, and each app's invariant.
 
 It exits with status 0 only if every check holds. --keep leaves the two
-directories for journalctl (journalctl inspect --dir DIR/A).`
+directories for journalctl (journalctl inspect DIR/A).`
 
 func demoCommand() *cli.Command {
 	return &cli.Command{
@@ -57,9 +59,9 @@ func demoCommand() *cli.Command {
 		UsageText:   "liege demo [--duration 20s] [--seed N] [--app both|ticketing|atm] [--keep]",
 		Description: demoDescription,
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "how long the load runs (the link is cut for the middle third)"},
-			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the buyers' and ATMs' choices"},
-			&cli.StringFlag{Name: "app", Value: "both", Usage: "workload: both, ticketing or atm"},
+			&cli.DurationFlag{Name: "duration", Value: 20 * time.Second, Usage: "run the load for `DURATION` (the link is cut for the middle third)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "`N`, the seed of the buyers' and ATMs' choices"},
+			&cli.StringFlag{Name: "app", Value: "both", Usage: "`WORKLOAD`: both, ticketing or atm"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instances' directories (printed) for journalctl"},
 			&cli.StringFlag{Name: "dir", Usage: "put the instances under `DIR` instead of a new temporary directory (implies --keep)"},
 		},
@@ -114,7 +116,7 @@ func (c *demoChild) Handle(ctx context.Context, r slog.Record) error {
 			attrs["check"], attrs["case"], attrs["key"], attrs["incoming"], attrs["own"], attrs["action"])
 	case "rolled back":
 		kind = "rollback"
-		text = fmt.Sprintf("rolled back positions %s..%s (%s records) to epoch %s; saved to %s", attrs["from"], attrs["to"], attrs["records"], attrs["epoch"], filepath.Base(attrs["lost_file"]))
+		text = fmt.Sprintf("rolled back positions %s..%s (%s) to epoch %s; saved to %s", attrs["from"], attrs["to"], pluralText(attrs["records"], "record"), attrs["epoch"], filepath.Base(attrs["lost_file"]))
 	case "reconciled: re-executed with the same result":
 		kind = "reprocessed"
 		text = fmt.Sprintf("reprocessed %s as %s (same result)", attrs["subject"], attrs["as"])
@@ -291,7 +293,7 @@ func runDemo(c *cli.Context) error {
 	}
 	if doATM {
 		for _, acct := range append(accounts, "shared") {
-			if err := call(a, "open_account", map[string]any{"account": acct, "opening": 100,
+			if err := call(a, "open_account", map[string]any{"account": acct, "opening": demoOpening,
 				"fees": map[string]any{"withdrawal": 1, "overdraft": 15}}, nil); err != nil {
 				return fmt.Errorf("open account %s: %w", acct, err)
 			}
@@ -300,7 +302,7 @@ func runDemo(c *cli.Context) error {
 	if err := idle(30 * time.Second); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "set-up replicated: the gala on sale (sections A and B), accounts %s and shared with 100 each\n\n", strings.Join(accounts, ", "))
+	fmt.Fprintf(out, "set-up replicated: the gala on sale (sections A and B), accounts %s and shared with %s each\n\n", strings.Join(accounts, ", "), money(demoOpening))
 	fmt.Fprintln(out, "timeline (t since start, site, what happened):")
 
 	// The load: buyers and ATMs at both sites until the end.
@@ -381,7 +383,7 @@ loop:
 				ea := call(a, "withdraw", map[string]any{"account": "shared", "amount": 80}, &wa)
 				eb := call(b, "withdraw", map[string]any{"account": "shared", "amount": 80}, &wb)
 				if ea == nil && eb == nil {
-					fmt.Fprintf(out, "  %5.1fs  --  account shared (100): the ATM at A %s %d, the ATM at B %s %d\n", time.Since(dl.start).Seconds(), wa.Outcome, wa.Amount, wb.Outcome, wb.Amount)
+					fmt.Fprintf(out, "  %5.1fs  --  account shared (%s): the ATM at A %s %s, the ATM at B %s %s\n", time.Since(dl.start).Seconds(), money(demoOpening), wa.Outcome, money(wa.Amount), wb.Outcome, money(wb.Amount))
 				}
 			}
 		case <-healed:
@@ -391,8 +393,8 @@ loop:
 			linkState = "up"
 			fmt.Fprintf(out, "  %5.1fs  --  link healed: the streams resume and each side checks what the other did\n", time.Since(dl.start).Seconds())
 		case <-progress.C:
-			fmt.Fprintf(os.Stderr, "  [%4.0fs] link %-4s | A sold %d, dispensed %d | B sold %d, dispensed %d | conflicts %d, rollbacks %d, reprocessed %d, corrected %d\n",
-				time.Since(dl.start).Seconds(), linkState, a.sold.Load(), a.cash.Load(), b.sold.Load(), b.cash.Load(),
+			fmt.Fprintf(os.Stderr, "  [%4.0fs] link %-4s | A sold %d, dispensed %s | B sold %d, dispensed %s | conflicts %d, rollbacks %d, reprocessed %d, corrected %d\n",
+				time.Since(dl.start).Seconds(), linkState, a.sold.Load(), money(a.cash.Load()), b.sold.Load(), money(b.cash.Load()),
 				dl.count("conflict"), dl.count("rollback"), dl.count("reprocessed"), dl.count("corrected"))
 		case <-done:
 			break loop
@@ -402,8 +404,9 @@ loop:
 	if err := idle(60 * time.Second); err != nil {
 		return fmt.Errorf("the instances did not go idle: %w", err)
 	}
-	fmt.Fprintf(out, "\nsummary: %d conflicts detected, %d rollbacks, %d reprocessed, %d corrected; %d calls refused or failed\n",
-		dl.count("conflict"), dl.count("rollback"), dl.count("reprocessed"), dl.count("corrected"), errCount.Load())
+	fmt.Fprintf(out, "\nsummary: %s detected, %s, %d reprocessed, %d corrected; %s refused or failed\n",
+		plural(dl.count("conflict"), "conflict"), plural(dl.count("rollback"), "rollback"), dl.count("reprocessed"), dl.count("corrected"),
+		plural(int(errCount.Load()), "call"))
 
 	// What the customers and the bank are left with.
 	if doTickets {
@@ -411,14 +414,7 @@ loop:
 		if err := call(a, "queue", map[string]any{}, &items); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "\ncustomer-service queue (%d items):\n", len(items))
-		for _, it := range items {
-			var owners []string
-			for _, o := range it.Owners {
-				owners = append(owners, fmt.Sprintf("%s (ticket %s)", o.Customer, o.Ticket))
-			}
-			fmt.Fprintf(out, "  %s  seat %s: %s\n", it.Kind, it.Seat, strings.Join(owners, ", "))
-		}
+		fmt.Fprint(out, "\n"+formatQueue(items))
 	}
 	if doATM {
 		fmt.Fprintln(out, "\naccounts:")
@@ -427,7 +423,7 @@ loop:
 			if err := call(a, "balance", map[string]any{"account": acct}, &bal); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "  %-6s balance %5d  %s\n", acct, bal.Balance, bal.Status)
+			fmt.Fprintf(out, "  %-6s balance %6s  %s\n", acct, money(bal.Balance), bal.Status)
 		}
 	}
 
@@ -517,7 +513,7 @@ func demoProof(out io.Writer, dirA, dirB string, acked []journal.TxID, doTickets
 	}
 	fmt.Fprintf(out, "  checks run    %s\n", strings.Join(rep.Checks, " "))
 	if keep {
-		fmt.Fprintf(out, "\nkept: %s (try: go run ./cmd/journalctl inspect --dir %s)\n", root, filepath.Join(root, "B"))
+		fmt.Fprintf(out, "\nkept: %s (try: go run ./cmd/journalctl inspect %s)\n", root, filepath.Join(root, "B"))
 	}
 	fmt.Fprintln(out, "\nconverged: OK")
 	return nil
@@ -536,4 +532,73 @@ func only(es []liege.Entry, names ...string) []liege.Entry {
 		}
 	}
 	return out
+}
+
+// demoOpening is what each demo account opens with.
+const demoOpening = 100
+
+// money formats an amount of the demo's accounts, whole euros: €100,
+// -€77.
+func money(n int64) string {
+	if n < 0 {
+		return "-€" + strconv.FormatInt(-n, 10)
+	}
+	return "€" + strconv.FormatInt(n, 10)
+}
+
+// pluralText is plural for a count logged as text; a count that is not a
+// number is shown as it is.
+func pluralText(n, noun string) string {
+	if v, err := strconv.Atoi(n); err == nil {
+		return plural(v, noun)
+	}
+	return n + " " + noun + "s"
+}
+
+// formatQueue formats the customer-service queue: one line per seat
+// naming every owner of its items (a queue written before items were kept
+// one per seat may hold several for a seat), and an item about no seat
+// (an event created twice) with its note.
+func formatQueue(items []ticketing.Item) string {
+	type line struct {
+		kind, seat, event string
+		owners            []ticketing.Owner
+		note              string
+	}
+	var lines []*line
+	bySeat := map[[2]string]*line{}
+	for _, it := range items {
+		k := [2]string{it.Kind, it.Seat.String()}
+		l := bySeat[k]
+		if l == nil || len(it.Owners) == 0 {
+			l = &line{kind: it.Kind, seat: it.Seat.String(), event: it.Seat.Event, note: it.Note}
+			lines = append(lines, l)
+			if len(it.Owners) > 0 {
+				bySeat[k] = l
+			}
+		}
+		for _, o := range it.Owners {
+			if !slices.ContainsFunc(l.owners, func(p ticketing.Owner) bool { return p.Ticket == o.Ticket }) {
+				l.owners = append(l.owners, o)
+			}
+		}
+	}
+	var b strings.Builder
+	if len(lines) == 0 {
+		b.WriteString("customer-service queue: empty\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "customer-service queue (%s):\n", plural(len(lines), "item"))
+	for _, l := range lines {
+		if len(l.owners) == 0 {
+			fmt.Fprintf(&b, "  %s  event %s: %s\n", l.kind, l.event, l.note)
+			continue
+		}
+		owners := make([]string, len(l.owners))
+		for i, o := range l.owners {
+			owners[i] = fmt.Sprintf("%s (ticket %s)", o.Customer, o.Ticket)
+		}
+		fmt.Fprintf(&b, "  %s  seat %s: %s\n", l.kind, l.seat, strings.Join(owners, ", "))
+	}
+	return b.String()
 }

@@ -21,6 +21,8 @@ func TestDemo(t *testing.T) {
 		`seat VIP row 1 number 1: A told ann "sold", B told ben "sold"`,
 		"double-sale  seat gala/VIP/1/1: ann-at-A",
 		"shared balance",
+		"shared with €100 each",
+		"account shared (€100): the ATM at A dispensed €80",
 		"overdrawn",
 		"proof (DESIGN.md section 11",
 		"identical     both instances hold the same",
@@ -33,6 +35,22 @@ func TestDemo(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "(1 records)") {
+		t.Errorf("the demo's output says \"1 records\":\n%s", out)
+	}
+	// The customer-service queue has one line per seat.
+	seats := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "  double-sale  seat "); ok {
+			seat, _, _ := strings.Cut(rest, ":")
+			seats[seat]++
+		}
+	}
+	for seat, n := range seats {
+		if n > 1 {
+			t.Errorf("the customer-service queue lists seat %s %d times:\n%s", seat, n, out)
 		}
 	}
 }

@@ -9,14 +9,22 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/liege-db/liege/internal/cliargs"
+	"github.com/liege-db/liege/internal/version"
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
+	if err := run(newApp(), os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "liege: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// run runs app with the command line args, taking each command's flags
+// wherever they are written, before or after its arguments.
+func run(app *cli.App, args []string) error {
+	return app.Run(cliargs.Intersperse(app, args))
 }
 
 // newApp returns the liege application.
@@ -27,7 +35,25 @@ func newApp() *cli.App {
 		HideVersion:          true,
 		EnableBashCompletion: true,
 		Commands:             commands(),
+		Flags:                []cli.Flag{versionFlag()},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				_, err := fmt.Fprint(c.App.Writer, version.Get())
+				return err
+			}
+			if c.NArg() > 0 {
+				return fmt.Errorf("unknown command %q: run 'liege --help' for the commands", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 	}
+}
+
+// versionFlag is the application's --version. It is a flag of our own
+// rather than urfave/cli's, whose printer is a package variable.
+func versionFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "version", Aliases: []string{"v"},
+		Usage: "print this build's module version, VCS revision, Go version, journal format and replication protocol"}
 }
 
 // commands returns the subcommands, one func per file.
@@ -46,5 +72,6 @@ func commands() []*cli.Command {
 		switchoverCommand(),
 		demoCommand(),
 		injectCommand(),
+		certCommand(),
 	}
 }

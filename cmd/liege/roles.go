@@ -26,7 +26,7 @@ When the old liege comes back, start it as usual, even with --role liege:
 it learns the higher reign at the handshake and becomes the vassal by
 itself; its transactions the new liege never received are then checked,
 rolled back and reconciled like any vassal's.`,
-		Flags: append(clientFlags(),
+		Flags: append(connFlags(),
 			&cli.BoolFlag{Name: "force", Usage: "promote even though the vassal still hears from its liege (the old liege steps down when it learns the new reign)"}),
 		Action: func(c *cli.Context) error {
 			s, err := newSession(c, 0, 0)
@@ -56,7 +56,7 @@ func switchoverCommand() *cli.Command {
   4. both take transactions again.
 If the drain does not finish within --drain-timeout nothing is changed and
 both resume.`,
-		Flags: append(clientFlags(),
+		Flags: append(connFlags(),
 			&cli.StringFlag{Name: "peer-addr", Usage: "the vassal's `ADDR`, host:port or a URL"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, Usage: "give up (and resume) if the streams do not drain within `DURATION`"},
 		),

@@ -78,6 +78,8 @@ func serveCommand() *cli.Command {
 				Usage: "the application `NAME` whose procedures to serve: " + strings.Join(apps.Names(), ", ") + " (e.g. --app kv)"},
 			&cli.StringFlag{Name: "http", EnvVars: env("http"), Value: "127.0.0.1:7070",
 				Usage: "host:port `ADDR` to listen on (e.g. --http 0.0.0.0:7070 for every interface)"},
+			&cli.StringFlag{Name: "metrics-addr", EnvVars: env("metrics-addr"),
+				Usage: "host:port `ADDR` of a second listener serving only GET /metrics, without the bearer token, for Prometheus; the API's /metrics (token required) stays (e.g. --metrics-addr 0.0.0.0:9470)"},
 			&cli.StringFlag{Name: "role", EnvVars: env("role"),
 				Usage: "this instance's `ROLE`, liege or vassal; required with --peer-id, and journaled: it overrides the role the journal last recorded (default liege for a lone instance; e.g. --role vassal)"},
 			&cli.StringFlag{Name: "peer-id", EnvVars: env("peer-id"),
@@ -89,7 +91,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "cluster", EnvVars: env("cluster"), Value: "liege",
 				Usage: "cluster `NAME` both instances must share; a peer of another cluster is refused (e.g. --cluster tickets-eu)"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: env("tls-cert"),
-				Usage: "PEM certificate `FILE` for the peer link; its common name or a DNS name must be this instance's id (e.g. --tls-cert /etc/liege/A.crt)"},
+				Usage: "PEM certificate `FILE` for the peer link; its common name or a DNS name must be this instance's id; liege cert instance ID writes one (e.g. --tls-cert /etc/liege/A.crt)"},
 			&cli.StringFlag{Name: "tls-key", EnvVars: env("tls-key"), Usage: "PEM private key `FILE` of --tls-cert"},
 			&cli.StringFlag{Name: "tls-ca", EnvVars: env("tls-ca"),
 				Usage: "PEM CA `FILE` the peer's certificate must chain to (mutual TLS: both sides present one)"},
@@ -98,7 +100,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "max-clock-offset", EnvVars: env("max-clock-offset"), Value: 500 * time.Millisecond,
 				Usage: "largest wall-clock difference `DURATION` with the peer; a peer beyond it is refused at the handshake (e.g. --max-clock-offset 250ms)"},
 			&cli.StringFlag{Name: "merge", EnvVars: env("merge"), Value: liege.MergePath,
-				Usage: "how peer transactions are merged, `MODE` path or lww. path (the default) is the protocol: conflict checks, rollback and reconciliation. " +
+				Usage: "how peer transactions are merged, `MODE` path or lww. path is the protocol: conflict checks, rollback and reconciliation. " +
 					"lww is a last-writer-wins baseline for comparing the protocol against (liege inject --merge lww): it drops the protocol's read checks and rollback, " +
 					"keeps the newer write of each key by HLC, and loses data (concurrent writes, Adds, deletes); not for production. Both instances must use the same mode"},
 			&cli.DurationFlag{Name: "clock-skew", EnvVars: env("clock-skew"),
@@ -129,6 +131,7 @@ func serveCommand() *cli.Command {
 // serveSettings are the flags of liege serve, after the config file.
 type serveSettings struct {
 	dir, id, app, addr, role, tokenFile string
+	metricsAddr                         string
 	peerID, peer, listenPeer, cluster   string
 	tlsCert, tlsKey, tlsCA              string
 	plaintextPeer                       bool
@@ -159,7 +162,7 @@ func runServe(c *cli.Context) error {
 func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 	s := &serveSettings{
 		dir: c.String("dir"), id: c.String("id"), app: c.String("app"), addr: c.String("http"),
-		role: c.String("role"), tokenFile: c.String("auth-token-file"),
+		role: c.String("role"), tokenFile: c.String("auth-token-file"), metricsAddr: c.String("metrics-addr"),
 		maxWait: c.Duration("max-wait"), shutdownTimeout: c.Duration("shutdown-timeout"),
 		peerID: c.String("peer-id"), peer: c.String("peer"), listenPeer: c.String("listen-peer"), cluster: c.String("cluster"),
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
@@ -185,6 +188,8 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, errors.New("--plaintext-peer and the TLS flags exclude each other: choose one")
 	case s.maxClockOffset <= 0:
 		return nil, fmt.Errorf("--max-clock-offset must be positive, not %v", s.maxClockOffset)
+	case s.peerID != "" && strings.TrimSpace(s.cluster) == "":
+		return nil, errors.New("--cluster is empty: both instances must name the same cluster (the default is liege)")
 	}
 	switch {
 	case s.dir == "":
@@ -220,9 +225,20 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
+		opts.ReplaceAttr = durationString
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// durationString writes a duration as the text log does, "30s" or
+// "1.5ms", where slog's JSON handler writes nanoseconds, a number a person
+// has to divide and a log query has to know the unit of.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // applyConfig sets, from the config file at path, every flag that neither
@@ -359,8 +375,48 @@ func serve(s *serveSettings) error {
 	if s.peerID != "" {
 		opts.PeerID, opts.Role = s.peerID, s.role
 	}
+
+	// Load the TLS files and bind both listeners before opening the
+	// instance directory: a start that fails for a reason outside the
+	// directory (a port in use, a missing certificate) leaves it as it
+	// was, with no LOCK, no journal/ and no journaled role change. First,
+	// without writing anything, say so if another process serves the
+	// directory: it likely holds these ports too, and "in use by pid N"
+	// is the better answer than "address already in use".
+	if _, err := os.Stat(s.dir); err == nil {
+		release, err := journal.CheckFree(s.dir)
+		if err != nil {
+			return fmt.Errorf("%w; stop that process or serve another --dir", err)
+		}
+		release()
+	}
+	var pl *peerLink
+	if s.peerID != "" {
+		if pl, err = openPeerLink(s); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("--http %s: %w; stop the process using it or choose another --http", s.addr, err), pl.close())
+	}
+	var mln net.Listener
+	if s.metricsAddr != "" {
+		if mln, err = net.Listen("tcp", s.metricsAddr); err != nil {
+			ln.Close()
+			return errors.Join(fmt.Errorf("--metrics-addr %s: %w; stop the process using it or choose another --metrics-addr", s.metricsAddr, err), pl.close())
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+	}
 	db, err := liege.Open(opts)
 	if err != nil {
+		closeListeners()
+		pl.close()
 		if errors.Is(err, journal.ErrInUse) {
 			return fmt.Errorf("%w; stop that process or serve another --dir", err)
 		}
@@ -373,28 +429,25 @@ func serve(s *serveSettings) error {
 		return nil
 	}
 	if err := app.Register(db); err != nil {
-		return errors.Join(fmt.Errorf("register the procedures of app %s: %w", app.Name, err), closeDB())
+		closeListeners()
+		return errors.Join(fmt.Errorf("register the procedures of app %s: %w", app.Name, err), pl.close(), closeDB())
 	}
 	if r := db.Recovery; r.Checkpoint != "" || r.Replayed > 0 || r.TornTail != "" {
 		log.Info("recovered instance", "checkpoint", r.Checkpoint, "replayed", r.Replayed, "took", r.ReplayDuration)
 	}
 
 	var rep *replicate.Replicator
-	if s.peerID != "" {
-		if rep, err = startReplication(s, db, reg); err != nil {
-			return errors.Join(err, closeDB())
+	if pl != nil {
+		if rep, err = startReplication(s, db, reg, pl); err != nil {
+			closeListeners()
+			return errors.Join(err, pl.close(), closeDB())
 		}
 		inner := closeDB
 		closeDB = func() error { return errors.Join(rep.Close(), inner()) }
 	}
-
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("--http %s: %w", s.addr, err), closeDB())
-	}
 	srv := &http.Server{
 		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
-			Logger: log, Registry: reg, Role: s.role, Replication: rep}).Handler(),
+			Logger: log, Registry: reg, Role: s.role, Replication: rep, Cluster: s.cluster}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // headers and body; waiting for min_token comes after
 		IdleTimeout:       2 * time.Minute,
@@ -402,11 +455,27 @@ func serve(s *serveSettings) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if mln != nil {
+		msrv = &http.Server{Handler: server.MetricsHandler(reg, log), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("the metrics listener stopped; /metrics is still served on --http", "addr", mln.Addr().String(), "error", err)
+			}
+		}()
+		log.Info("serving metrics", "addr", "http://"+mln.Addr().String()+"/metrics")
+	}
+	// Log before serving: the first answer comes after the line that says
+	// where it is served.
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "instance", s.id, "dir", s.dir, "app", app.Name,
 		"role", s.role, "merge", s.merge, "auth", token != "", "pid", os.Getpid())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 
+	if msrv != nil {
+		defer msrv.Close()
+	}
 	select {
 	case err := <-served:
 		return errors.Join(fmt.Errorf("serve HTTP on %s: %w", ln.Addr(), err), closeDB())
@@ -438,38 +507,56 @@ func (s *serveSettings) now() func() time.Time {
 	return func() time.Time { return time.Now().Add(skew) }
 }
 
-// startReplication starts the peer link of liege serve.
-func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer) (*replicate.Replicator, error) {
+// peerLink is the peer link's listener and dialer (either may be nil),
+// made before the instance is opened.
+type peerLink struct {
+	listener link.Listener
+	dialer   link.Dialer
+}
+
+// openPeerLink loads the TLS files and binds --listen-peer.
+func openPeerLink(s *serveSettings) (*peerLink, error) {
 	cfg := link.Config{MaxFrame: s.maxFrame, Plaintext: s.plaintextPeer, ExpectPeerID: s.peerID, Logger: s.logger}
-	rcfg := replicate.Config{Host: db, Cluster: s.cluster, Logger: s.logger, Registerer: reg}
 	if !s.plaintextPeer {
 		var err error
 		if cfg.TLS, err = link.TLSConfig(s.tlsCert, s.tlsKey, s.tlsCA, s.listenPeer != ""); err != nil {
-			return nil, fmt.Errorf("peer link TLS: %w", err)
+			return nil, fmt.Errorf("peer link TLS (--tls-cert, --tls-key, --tls-ca): %w", err)
 		}
 	}
+	pl := &peerLink{}
 	if s.listenPeer != "" {
 		l, err := link.ListenTCP(s.listenPeer, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("--listen-peer %s: %w", s.listenPeer, err)
 		}
-		rcfg.Listener = l
+		pl.listener = l
 	}
 	if s.peer != "" {
 		d, err := link.DialTCP(s.peer, cfg)
 		if err != nil {
-			if rcfg.Listener != nil {
-				rcfg.Listener.Close()
-			}
-			return nil, fmt.Errorf("--peer %s: %w", s.peer, err)
+			return nil, errors.Join(fmt.Errorf("--peer %s: %w", s.peer, err), pl.close())
 		}
-		rcfg.Dialer = d
+		pl.dialer = d
 	}
+	return pl, nil
+}
+
+// close closes the listener of a link replication never took over; nil
+// is a link that was not made.
+func (pl *peerLink) close() error {
+	if pl == nil || pl.listener == nil {
+		return nil
+	}
+	return pl.listener.Close()
+}
+
+// startReplication starts replication over the peer link of liege serve.
+// Once it succeeds the replicator owns the link.
+func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer, pl *peerLink) (*replicate.Replicator, error) {
+	rcfg := replicate.Config{Host: db, Cluster: s.cluster, Logger: s.logger, Registerer: reg,
+		Listener: pl.listener, Dialer: pl.dialer}
 	rep, err := replicate.Start(rcfg)
 	if err != nil {
-		if rcfg.Listener != nil {
-			rcfg.Listener.Close()
-		}
 		return nil, err
 	}
 	s.logger.Info("replicating", "peer", s.peerID, "role", db.Role(), "dial", s.peer, "listen", s.listenPeer,

@@ -235,7 +235,7 @@ func runTicketingCreateEvent(c *cli.Context) error {
 		}
 		args.Sections = append(args.Sections, sec)
 		total += sec.Rows * sec.SeatsPerRow
-		desc = append(desc, fmt.Sprintf("%s (%s of %s)", sec.Name, countOf(sec.Rows, "row"), countOf(sec.SeatsPerRow, "seat")))
+		desc = append(desc, fmt.Sprintf("%s (%s of %s)", sec.Name, plural(int(sec.Rows), "row"), plural(int(sec.SeatsPerRow), "seat")))
 	}
 	var out string
 	res, err := s.call(ticketing.ProcCreateEvent, args, &out)
@@ -550,14 +550,6 @@ func (s *appSession) committed(res *client.CallResult) {
 		fmt.Fprintf(s.errw, "committed as %s: `liege txn %s` tells what became of it\n", res.TxID, res.TxID)
 	}
 	s.printToken(res.Token)
-}
-
-// countOf formats a count of things: "1 row", "2 rows".
-func countOf(n int64, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // positive parses a positive whole number argument.

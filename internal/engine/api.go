@@ -10,6 +10,9 @@ import (
 	"github.com/liege-db/liege/replicate"
 )
 
+// DefaultMaxClockOffset is Config.MaxClockOffset's default.
+const DefaultMaxClockOffset = 500 * time.Millisecond
+
 // Config configures an Instance.
 type Config struct {
 	// ID is the instance id; PeerID the peer's ("" for a lone instance);
@@ -142,8 +145,11 @@ type Result struct {
 
 // Status is the instance's state, engine and protocol.
 type Status struct {
-	ID            string
-	Role          string
+	ID   string
+	Role string
+	// Reign is the reign the role is held in, as journaled (0 for a lone
+	// instance); the Node's status says the same once attached.
+	Reign         uint64
 	Epoch         uint64
 	LastPos       uint64
 	Durable       uint64

@@ -465,7 +465,7 @@ func (in *Instance) checkpointDone(j *CheckpointJob) {
 // ---- status and close ----
 
 func (in *Instance) status() Status {
-	s := Status{ID: in.cfg.ID, Role: in.role, Epoch: in.epoch, LastPos: in.lastPos, Durable: in.durable,
+	s := Status{ID: in.cfg.ID, Role: in.role, Reign: in.reign, Epoch: in.epoch, LastPos: in.lastPos, Durable: in.durable,
 		HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, HLC: uint64(in.clock.Last()), Keys: in.st.Len(),
 		Quiesced: in.quiesced, ReconPending: in.reconPending, Fatal: in.fatal}
 	if in.node != nil {

@@ -2,6 +2,11 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/liege-db/liege/internal/hlc"
 
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate/link"
@@ -122,6 +127,28 @@ func (in *Instance) Scan(lo []byte, fn func(k, v []byte, ver journal.Version) bo
 
 // Hash returns the state hash (journalctl state).
 func (in *Instance) Hash() [32]byte { return in.st.Hash() }
+
+// FirstPos returns the oldest journal position the log holds.
+func (in *Instance) FirstPos() uint64 { return in.w.first }
+
+// OwnCommitTimeAfter returns the commit time (the physical time of its
+// HLC) of the oldest durable own transaction with an OSeq above after, and
+// false if the journal holds none (or only ones not yet durable). Own
+// transactions older than the index (the idempotency window before the
+// checkpoint Open loaded) are not found; the oldest indexed one stands for
+// them.
+func (in *Instance) OwnCommitTimeAfter(after uint64) (time.Time, bool, error) {
+	es := in.index.byOrigin[in.cfg.ID]
+	i := sort.Search(len(es), func(i int) bool { return es[i].oseq > after })
+	if i == len(es) || es[i].pos > in.durable {
+		return time.Time{}, false, nil
+	}
+	r, err := in.readRecord(es[i].pos)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read own transaction at journal position %d: %w", es[i].pos, err)
+	}
+	return hlc.Timestamp(r.HLC).Physical(), true, nil
+}
 
 // LastPos is the last journal position appended; Durable the last durable.
 func (in *Instance) LastPos() uint64 { return in.lastPos }

@@ -114,7 +114,7 @@ func open(cfg Config) (*Instance, error) {
 		cfg.MaxBatch = 1024
 	}
 	if cfg.MaxClockOffset <= 0 {
-		cfg.MaxClockOffset = 500 * time.Millisecond
+		cfg.MaxClockOffset = DefaultMaxClockOffset
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

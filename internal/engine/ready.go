@@ -106,7 +106,7 @@ func (in *Instance) logConflicts(v *replicate.PeerVerdict) {
 	for _, c := range v.Conflicts {
 		in.log.Warn("conflict detected",
 			slog.String("incoming", v.Txn.String()), slog.String("own", c.Own.String()),
-			slog.String("check", c.Check.String()), slog.String("key", tuple.Format(c.Key)),
+			slog.String("check", c.Check.String()), slog.String("case", c.Case), slog.String("key", tuple.Format(c.Key)),
 			slog.Uint64("own_pos", c.Pos), slog.String("action", v.Verdict.String()))
 	}
 }

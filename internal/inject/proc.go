@@ -103,6 +103,12 @@ func (in *instance) waitReady(ctx context.Context, done chan struct{}) error {
 		}
 		select {
 		case <-done:
+			if unexpected, sigkill := in.crashed(); !unexpected || (sigkill && in.armedFailpoints() != "") {
+				// A scheduled kill, or an armed failpoint's own SIGKILL
+				// (a rollback resumed at start-up), landed while it was
+				// starting: a fault, not a failure to start.
+				return fmt.Errorf("instance %s: %w (%v)", in.id, errDiedStarting, in.exitError())
+			}
 			return fmt.Errorf("instance %s exited while starting (%v); its log is %s", in.id, in.exitError(), in.logPath)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -112,6 +118,17 @@ func (in *instance) waitReady(ctx context.Context, done chan struct{}) error {
 			return fmt.Errorf("instance %s did not answer on %s within 60s; its log is %s", in.id, in.http, in.logPath)
 		}
 	}
+}
+
+// errDiedStarting is start's error when a fault (a scheduled kill, an armed
+// failpoint) ended the process before it answered: the supervisor handles
+// it like any other crash and starts the instance again.
+var errDiedStarting = errors.New("killed by a fault while starting")
+
+func (in *instance) armedFailpoints() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.armed
 }
 
 func (in *instance) exitError() error {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/liege-db/liege/internal/tty"
 )
 
 // summaryWidth is the width the summary's free text is wrapped to.
@@ -323,7 +324,7 @@ func (p *Progress) Done(w io.Writer) {
 	p.printed = false
 }
 
-// terminal tells whether w is a terminal (a character device).
+// terminal tells whether w is a terminal.
 func (p *Progress) terminal(w io.Writer) bool {
 	switch p.tty {
 	case 1:
@@ -331,12 +332,7 @@ func (p *Progress) terminal(w io.Writer) bool {
 	case 2:
 		return false
 	}
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return tty.IsTerminal(w)
 }
 
 // line is the progress line, e.g.

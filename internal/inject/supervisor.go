@@ -2,6 +2,7 @@ package inject
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -66,7 +67,12 @@ func (s *supervisor) watch(ctx context.Context, i int) {
 				case <-time.After(d):
 				}
 			}
-			if err := in.start(ctx, p.failpoints, p.skew); err != nil {
+			err := in.start(ctx, p.failpoints, p.skew)
+			if errors.Is(err, errDiedStarting) {
+				s.crashed(i)
+				continue
+			}
+			if err != nil {
 				s.mu.Lock()
 				if s.err == nil {
 					s.err = fmt.Errorf("restart %s: %w", in.id, err)
@@ -84,31 +90,39 @@ func (s *supervisor) watch(ctx context.Context, i int) {
 			return
 		case <-done:
 		}
-		unexpected, sigkill := in.crashed()
-		if !unexpected {
-			continue
-		}
-		in.mu.Lock()
-		armed := in.armed
-		if sigkill {
-			in.kills++
-		}
-		in.mu.Unlock()
-		kind, detail := FaultKill, fmt.Sprintf("exited by itself: %v", in.exitError())
-		switch {
-		case sigkill && strings.Contains(armed, "rollback"):
-			kind, detail = FaultKillRollback, "SIGKILL inside a rollback (failpoint "+armed+"), restarted from its journal"
-		case sigkill && strings.Contains(armed, "reconcile"):
-			kind, detail = FaultKillReconcile, "SIGKILL inside a reconciliation (failpoint "+armed+"), restarted from its journal"
-		case !sigkill:
-			s.r.crash(fmt.Sprintf("%s exited by itself (%v); its log is %s", in.id, in.exitError(), in.logPath))
-		}
-		s.r.faultOn("", FaultEvent{Kind: kind, Target: in.id, Detail: detail})
-		s.r.notef("%s: %s", in.id, detail)
-		s.mu.Lock()
-		s.plan[i].failpoints = "" // a failpoint fires once
-		s.mu.Unlock()
+		s.crashed(i)
 	}
+}
+
+// crashed records why site i's process ended, if a fault or a crash ended
+// it (a kill the supervisor asked for is counted by kill), and disarms its
+// failpoints: a failpoint fires once.
+func (s *supervisor) crashed(i int) {
+	in := s.r.sites[i]
+	unexpected, sigkill := in.crashed()
+	if !unexpected {
+		return
+	}
+	in.mu.Lock()
+	armed := in.armed
+	if sigkill {
+		in.kills++
+	}
+	in.mu.Unlock()
+	kind, detail := FaultKill, fmt.Sprintf("exited by itself: %v", in.exitError())
+	switch {
+	case sigkill && strings.Contains(armed, "rollback"):
+		kind, detail = FaultKillRollback, "SIGKILL inside a rollback (failpoint "+armed+"), restarted from its journal"
+	case sigkill && strings.Contains(armed, "reconcile"):
+		kind, detail = FaultKillReconcile, "SIGKILL inside a reconciliation (failpoint "+armed+"), restarted from its journal"
+	case !sigkill:
+		s.r.crash(fmt.Sprintf("%s exited by itself (%v); its log is %s", in.id, in.exitError(), in.logPath))
+	}
+	s.r.faultOn("", FaultEvent{Kind: kind, Target: in.id, Detail: detail})
+	s.r.notef("%s: %s", in.id, detail)
+	s.mu.Lock()
+	s.plan[i].failpoints = "" // a failpoint fires once
+	s.mu.Unlock()
 }
 
 // kill SIGKILLs site i, which stays down for down.

@@ -17,6 +17,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/liege-db/liege/internal/cliargs"
+	"github.com/liege-db/liege/internal/version"
 	"github.com/urfave/cli/v2"
 )
 
@@ -25,7 +27,7 @@ import (
 // a usage error.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
-	return exitStatus(app.Run(intersperse(app, args)), stderr)
+	return exitStatus(app.Run(cliargs.Intersperse(app, args)), stderr)
 }
 
 // streams are the standard streams a command uses, so tests can run it
@@ -59,7 +61,13 @@ Run 'journalctl COMMAND --help' for the details of a command.`,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors and sets the exit status
 		OnUsageError:   onUsageError,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "version", Aliases: []string{"v"},
+			Usage: "print this build's module version, VCS revision, Go version, journal format and replication protocol"}},
 		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				_, err := fmt.Fprint(s.stdout, version.Get())
+				return err
+			}
 			if c.NArg() > 0 {
 				return usageError(c, "unknown command %q: the commands are inspect, verify, state, rollback and lost", c.Args().First())
 			}
@@ -109,63 +117,6 @@ func exitStatus(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "journalctl: "+msg)
 	}
 	return status
-}
-
-// intersperse moves the flags of a command before its positional
-// arguments, so that "journalctl inspect DIR --json" works: the flag package
-// under urfave/cli v2 stops at the first argument that is not a flag.
-// Everything after a "--" stays positional.
-func intersperse(app *cli.App, args []string) []string {
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") {
-		i++ // global flags: only --help, which takes no value
-	}
-	if i >= len(args) {
-		return args
-	}
-	cmd := app.Command(args[i])
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		tv := false
-		if d, ok := f.(cli.DocGenerationFlag); ok {
-			tv = d.TakesValue()
-		}
-		for _, n := range f.Names() {
-			takesValue[n] = tv
-		}
-	}
-	var flags, positional []string
-	rest := args[i+1:]
-	for j := 0; j < len(rest); j++ {
-		a := rest[j]
-		if a == "--" {
-			positional = append(positional, rest[j+1:]...)
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			positional = append(positional, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
-			continue
-		}
-		if takesValue[name] && j+1 < len(rest) {
-			flags = append(flags, rest[j+1])
-			j++
-		}
-	}
-	out := append([]string(nil), args[:i+1]...)
-	out = append(out, flags...)
-	if len(positional) > 0 {
-		out = append(out, "--")
-		out = append(out, positional...)
-	}
-	return out
 }
 
 // oneArg returns the command's single positional argument, named what in

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/inspect"
+	"github.com/liege-db/liege/internal/tty"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
 	"github.com/urfave/cli/v2"
@@ -161,7 +161,7 @@ func runRollback(c *cli.Context, s *streams, dir string, to uint64, yes bool, re
 
 // confirm asks the operator to type yes on stdin, which must be a terminal.
 func confirm(s *streams) error {
-	if !isTerminal(s.stdin) {
+	if !tty.IsTerminal(s.stdin) {
 		return cli.Exit("refusing to roll back without confirmation: stdin is not a terminal; pass --yes to confirm", 1)
 	}
 	fmt.Fprint(s.stdout, "type yes to roll back: ")
@@ -173,10 +173,4 @@ func confirm(s *streams) error {
 		return cli.Exit("rollback cancelled: nothing was changed", 1)
 	}
 	return nil
-}
-
-// isTerminal reports whether r is a terminal.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && isTerminalFile(f)
 }

@@ -54,7 +54,8 @@ func runState(s *streams, dir string, asJSON bool) error {
 		fmt.Fprintf(s.stderr, "journalctl: note: %v: it was never acknowledged, is not in this state, and will be truncated at next open\n", t)
 	}
 	if in := rec.Intent; in != nil {
-		fmt.Fprintf(s.stderr, "journalctl: note: an interrupted rollback of positions %d..%d will be finished at next open; this is the state after it\n", in.Target, in.Head)
+		fmt.Fprintf(s.stderr, "journalctl: note: an interrupted rollback of positions %d..%d will be finished at next open (it stands at phase %q; next step: %s); this is the state after it\n",
+			in.Target, in.Head, rec.Rollback.Phase, rec.Rollback.Next)
 	}
 	for _, e := range rec.SkippedCheckpoints {
 		fmt.Fprintf(s.stderr, "journalctl: note: %v: the engine skips this checkpoint\n", e)

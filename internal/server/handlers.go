@@ -19,6 +19,7 @@ import (
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/internal/tuple"
+	buildinfo "github.com/liege-db/liege/internal/version"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -105,6 +106,9 @@ type statusAnswer struct {
 	Keys          int               `json:"keys"`
 	UptimeS       float64           `json:"uptime_s"`
 	Link          *linkAnswer       `json:"link,omitempty"`
+	// Build is the running binary's versions, as `liege --version` prints
+	// them.
+	Build buildinfo.Info `json:"build"`
 }
 
 // linkAnswer is the replication link in /status.
@@ -383,6 +387,7 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 		ID: st.ID, Role: s.opts.Role, App: s.opts.App, Epoch: st.Epoch, LastPos: st.LastPos,
 		DurablePos: st.Durable, OSeq: st.HighOSeq, PeerWatermark: st.PeerWatermark,
 		Watermarks: tok, Keys: st.Keys, UptimeS: time.Since(s.started).Seconds(),
+		Build: buildinfo.Get(),
 	}
 	if role := s.db.Role(); role != "" {
 		ans.Role = role

@@ -21,7 +21,6 @@ import (
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/replicate"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Defaults for Options.
@@ -63,6 +62,9 @@ type Options struct {
 	Role string
 	// Replication, if set, is the instance's replicator, shown by /status.
 	Replication *replicate.Replicator
+	// Cluster names the pair (serve --cluster); it labels
+	// liege_instance_info so that "two lieges" is counted per pair.
+	Cluster string
 }
 
 // Server serves one instance over HTTP.
@@ -111,6 +113,7 @@ func New(db *liege.DB, opts Options) *Server {
 	if opts.Registry != nil {
 		s.requests = registerOrReuse(opts.Registry, s.requests)
 		s.latency = registerOrReuse(opts.Registry, s.latency)
+		registerOrReuse(opts.Registry, prometheus.Collector(newInfoCollector(db, opts.App, opts.Cluster, opts.Role)))
 	}
 	s.route("POST", "/v1/call/{proc}", s.api(s.handleCall))
 	s.route("GET", "/v1/key", s.api(s.handleKey))
@@ -293,11 +296,7 @@ func (s *Server) handleMetrics() http.HandlerFunc {
 				Message: "metrics are not enabled on this server (it was built without a Prometheus registry)"})
 		}
 	}
-	h := promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-	})
-	return h.ServeHTTP
+	return metricsHandler(s.opts.Registry, s.log).ServeHTTP
 }
 
 // api adapts a handler that returns an answer or an error.

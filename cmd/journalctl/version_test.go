@@ -1,0 +1,30 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate/link"
+)
+
+// TestVersion checks that --version names every field of the build, with
+// the values this source tree has.
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"--version", "-v"} {
+		r := ok(t, flag)
+		for _, want := range []string{
+			"module: ",
+			"revision: ",
+			"go: " + runtime.Version() + "\n",
+			fmt.Sprintf("journal format: %d\n", journal.FrameVersion),
+			fmt.Sprintf("protocol: %d\n", link.ProtocolVersion),
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("journalctl %s: stdout lacks %q: %v", flag, want, r)
+			}
+		}
+	}
+}
