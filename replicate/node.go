@@ -411,7 +411,7 @@ func (n *Node) stepTxn(f *link.Frame, stale bool) error {
 		v.Verdict = VerdictHeld
 	case rec.OSeq <= n.watermark:
 		v.Verdict = VerdictDuplicate
-	case f.Prev != n.watermark:
+	case f.Prev != n.watermark && n.cfg.Break != BreakPrev:
 		v.Verdict = VerdictGap
 		n.askResend()
 	default:
@@ -426,6 +426,9 @@ func (n *Node) stepTxn(f *link.Frame, stale bool) error {
 func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
 	in := detect.FromRecord(rec)
 	for _, h := range n.window.Check(in) {
+		if h.Check == detect.CheckMirrorUse && n.cfg.Break == BreakLiteral {
+			continue
+		}
 		v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key})
 	}
 	n.dupSubject(rec, v)
@@ -465,7 +468,7 @@ func checkName(c Conflict) string {
 // an own transaction in the window, which then rolls back.
 func (n *Node) dupSubject(rec *journal.Record, v *PeerVerdict) {
 	s := rec.Subject
-	if s.IsZero() {
+	if s.IsZero() || n.cfg.Break == BreakSubject {
 		return
 	}
 	if n.role == RoleLiege {
@@ -509,7 +512,7 @@ func (n *Node) sendCommand() {
 // after its watermark.
 func (n *Node) stepAnswer(f *link.Frame) {
 	if !n.discarding.IsZero() {
-		if f.Subject != n.discarding.String() {
+		if f.Subject != n.discarding.String() && n.cfg.Break != BreakDiscard {
 			n.note("an answer for %q does not end the discarding for %v", f.Subject, n.discarding)
 		} else {
 			n.note("the vassal answered for %v: discarding ends", n.discarding)
