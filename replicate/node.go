@@ -147,6 +147,11 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 	for _, r := range st.Pending {
 		n.pending[standsFor(r)] = pendingRec{rec: r, send: r.Origin == cfg.ID}
 	}
+	if n.role == RoleLiege {
+		// Promoted, then restarted before its reconciliations committed:
+		// a liege reconciles its own pending subjects itself.
+		n.reconcilePending()
+	}
 	return n, nil
 }
 
@@ -333,10 +338,10 @@ func (n *Node) Step(f *link.Frame) error {
 		return nil
 	}
 	if f.Reign > n.reign {
-		// We missed the peer's Hello of that reign: adopt, then handshake
-		// anew on a new link.
-		n.adopt(f.Reign, f.Role)
-		n.rd.Disconnect = fmt.Sprintf("adopted reign %d from a %v frame: reconnect to handshake in it", f.Reign, f.Kind)
+		// We missed the peer's Hello of that reign. Only a Hello says the
+		// peer's role in it (a promoted vassal is liege, a liege that
+		// switched over is vassal): handshake anew on a new link.
+		n.rd.Disconnect = fmt.Sprintf("a %v frame of the peer's reign %d, newer than ours (%d): reconnect to handshake in it", f.Kind, f.Reign, n.reign)
 		return nil
 	}
 	stale := f.Epoch < n.peerEpoch
