@@ -50,8 +50,8 @@ type model struct {
 	synced            uint64 // positions <= synced are durable
 
 	queue    []*Call
-	unacked  []ack             // written, acknowledged at the next sync
-	applied  uint64            // peer OSeq written, reported at the next sync
+	unacked  []ack  // written, acknowledged at the next sync
+	applied  uint64 // peer OSeq written, reported at the next sync
 	rb       *replicate.Rollback
 	rbPhase  int               // 1 intent done, 2 truncated, 3 epoch written
 	rbOff    []*journal.Record // what the rollback took off
@@ -59,7 +59,7 @@ type model struct {
 	quiesced bool
 
 	out Out
-	enc  *journal.Encoder
+	enc *journal.Encoder
 }
 
 type ack struct {

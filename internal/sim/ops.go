@@ -98,4 +98,3 @@ func RandomOps(rng *rand.Rand) []Op {
 	}
 	return append(ops, Op{Op: "add", K: "calls", N: 1})
 }
-

@@ -235,7 +235,7 @@ func newWorld(o Options) *world {
 }
 
 func (w *world) tracef(format string, args ...any) {
-	line := fmt.Sprintf("%5d %6.1fms "+format, append([]any{w.steps, float64(w.now%(1000*ms))/float64(ms)}, args...)...)
+	line := fmt.Sprintf("%5d %6.1fms "+format, append([]any{w.steps, float64(w.now%(1000*ms)) / float64(ms)}, args...)...)
 	w.hash.Write([]byte(line))
 	w.hash.Write([]byte{'\n'})
 	if w.o.Trace != nil {
