@@ -604,8 +604,14 @@ func (m *model) process() {
 		for _, r := range rd.Apply {
 			m.applyPeer(r)
 		}
-		if rd.Rollback != nil {
-			m.rb, m.rbPhase = rd.Rollback, 0
+		if rb := rd.Rollback; rb != nil {
+			m.rb, m.rbPhase = rb, 0
+			m.out.Notes = append(m.out.Notes, fmt.Sprintf("roll back to before position %d (%v): %s", rb.Before, rb.Own, rb.Reason))
+		}
+		for _, v := range rd.Verdicts {
+			if v.Verdict == replicate.VerdictReject {
+				m.out.Notes = append(m.out.Notes, fmt.Sprintf("reject %v: %s", v.Txn, conflictString(v.Conflicts[0])))
+			}
 		}
 		m.recon = append(m.recon, rd.Reconcile...)
 		for _, msg := range rd.Messages {
@@ -638,3 +644,10 @@ func (m *model) process() {
 
 // simKey is the key of an op's K: ("k", K).
 func simKey(k string) []byte { return tuple.Pack("k", k) }
+
+func conflictString(c replicate.Conflict) string {
+	if !c.Subject.IsZero() {
+		return "duplicate subject " + c.Subject.String()
+	}
+	return fmt.Sprintf("%v check with own %v on %s", c.Check, c.Own, tuple.Format(c.Key))
+}
