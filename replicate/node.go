@@ -876,7 +876,12 @@ func (n *Node) reconcilePending() {
 	for s := range n.pending {
 		subjects = append(subjects, s)
 	}
-	sort.Slice(subjects, func(i, j int) bool { return subjects[i].OSeq < subjects[j].OSeq })
+	sort.Slice(subjects, func(i, j int) bool { // a total order: subjects of both origins may be pending
+		if subjects[i].OSeq != subjects[j].OSeq {
+			return subjects[i].OSeq < subjects[j].OSeq
+		}
+		return subjects[i].Origin < subjects[j].Origin
+	})
 	for _, s := range subjects {
 		n.reconcile(n.pending[s].rec)
 		delete(n.pending, s)

@@ -40,6 +40,9 @@ type model struct {
 	cfg  Config
 	log  *journal.MemLog
 	recs []*journal.Record // recs[i].Pos == i+1
+	// frames[i] is recs[i] encoded, as journaled and shipped (never
+	// modified).
+	frames [][]byte
 	st   *store.Store
 	held map[journal.TxID]int // TxIDs and subjects in the journal
 
@@ -104,6 +107,7 @@ func (m *model) recover() error {
 			return fmt.Errorf("journal entry %d holds position %d", i, r.Pos)
 		}
 		m.recs = append(m.recs, r)
+		m.frames = append(m.frames, b)
 	}
 	m.synced = uint64(len(m.recs))
 	m.role, m.reign = m.cfg.Role, 1
@@ -204,10 +208,12 @@ func (m *model) appendRec(r *journal.Record) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: encode record %v: %v", r.TxID(), err))
 	}
+	b = slices.Clone(b)
 	if err := m.log.Write(r.Pos, [][]byte{b}); err != nil {
 		panic(fmt.Sprintf("sim: write position %d: %v", r.Pos, err))
 	}
 	m.recs = append(m.recs, r)
+	m.frames = append(m.frames, b)
 	m.index(r, 1)
 }
 
@@ -517,7 +523,7 @@ func (m *model) truncateTo(pos uint64) []*journal.Record {
 	if err := m.log.TruncateBack(pos); err != nil {
 		panic(fmt.Sprintf("sim: truncate after %d: %v", pos, err))
 	}
-	m.recs = m.recs[:pos]
+	m.recs, m.frames = m.recs[:pos], m.frames[:pos]
 	m.synced = min(m.synced, pos)
 	return off
 }
@@ -618,11 +624,7 @@ func (m *model) process() {
 			f := msg.Frame
 			switch f.Kind {
 			case link.KindTxn:
-				b, err := m.enc.Frame(m.recs[msg.Pos-1])
-				if err != nil {
-					panic(err)
-				}
-				f.Record = slices.Clone(b)
+				f.Record = m.frames[msg.Pos-1]
 			case link.KindHello:
 				f.WallClock = m.now()
 			}

@@ -121,7 +121,7 @@ func Run(o Options) (res Result) {
 		case x < 320:
 			w.stepInstance(w.pick())
 		case x < 560:
-			w.deliver(w.pickDir())
+			w.deliverDue(w.pickDir())
 		case x < 700:
 			w.submit(w.pick())
 		case x < 940:
@@ -193,6 +193,8 @@ type packet struct {
 	at   int64
 	conn uint64
 	b    []byte
+	desc string // the frame in the trace, made once when sent
+	subj bool   // a Txn frame of a reprocess or correction
 }
 
 type pipe struct {
@@ -411,12 +413,13 @@ func (w *world) pump(i int) {
 			w.fail("engine", fmt.Sprintf("%s sends a frame that does not encode: %v", s.id, err))
 			return
 		}
+		desc, subj := frameString(f)
 		switch {
 		case p.blocked:
-			w.tracef("%s->%s lost (partition) %s", s.id, siteNames[1-i], frameString(f))
+			w.tracef("%s->%s lost (partition) %s", s.id, siteNames[1-i], desc)
 			continue
 		case w.rng.Float64() < w.drop:
-			w.tracef("%s->%s dropped %s", s.id, siteNames[1-i], frameString(f))
+			w.tracef("%s->%s dropped %s", s.id, siteNames[1-i], desc)
 			continue
 		}
 		n := 1
@@ -424,11 +427,19 @@ func (w *world) pump(i int) {
 			n = 2
 		}
 		for range n {
-			p.q = append(p.q, packet{at: w.now + w.rng.Int64N(w.delay+1), conn: w.conn, b: b})
+			p.q = append(p.q, packet{at: w.now + w.rng.Int64N(w.delay+1), conn: w.conn, b: b, desc: desc, subj: subj})
 		}
 	}
 	if disc != "" {
 		w.cut(s.id + ": " + disc)
+	}
+}
+
+// deliverDue delivers every packet of direction d due now, in the network's
+// order (see deliver).
+func (w *world) deliverDue(d int) {
+	for n := len(w.pipes[d].q); n > 0 && w.failure == nil; n-- {
+		w.deliver(d)
 	}
 }
 
@@ -460,7 +471,7 @@ func (w *world) deliver(d int) {
 		w.fail("engine", fmt.Sprintf("a frame to %s does not decode: %v", to.id, err))
 		return
 	}
-	if w.racy && f.Kind == link.KindTxn && w.rng.IntN(2) == 0 && w.carriesSubject(&f) &&
+	if w.racy && pk.subj && w.rng.IntN(2) == 0 &&
 		to.inst.Status().Role == replicate.RoleVassal {
 		w.racy = false // once a seed
 		// The subject race of DESIGN.md section 10: the liege's reprocess
@@ -468,7 +479,7 @@ func (w *world) deliver(d int) {
 		// still holding it pending, is promoted and reconciles it too.
 		w.promote(true)
 	}
-	w.tracef("%s <- %s", to.id, frameString(&f))
+	w.tracef("%s <- %s", to.id, pk.desc)
 	if err := to.inst.Deliver(&f); err != nil {
 		w.tracef("%s refused the frame: %v", to.id, err)
 		w.pump(1 - d)
@@ -476,13 +487,6 @@ func (w *world) deliver(d int) {
 		return
 	}
 	w.pump(1 - d)
-}
-
-// carriesSubject reports whether a Txn frame carries a reprocess or a
-// correction.
-func (w *world) carriesSubject(f *link.Frame) bool {
-	var r journal.Record
-	return journal.NewDecoder().DecodeFrame(f.Record, &r) == nil && !r.Subject.IsZero()
 }
 
 // cut closes the link: both sides see it go down; frames in flight are lost.
@@ -633,9 +637,7 @@ func (w *world) settleStep() {
 		}
 	}
 	for d := range w.pipes {
-		for n := len(w.pipes[d].q); n > 0 && w.failure == nil; n-- {
-			w.deliver(d)
-		}
+		w.deliverDue(d)
 	}
 	w.advance(ms)
 	w.maintain()
@@ -693,19 +695,27 @@ func (w *world) check() {
 		rep.PathLength, len(w.acked), strings.Join(rep.Checks, " "))
 }
 
-// frameString is a frame in one short line.
-func frameString(f *link.Frame) string {
+// frameString is a frame in one short line, and whether it is a Txn frame
+// of a reprocess or correction.
+func frameString(f *link.Frame) (string, bool) {
 	s := fmt.Sprintf("%v e%d r%d", f.Kind, f.Epoch, f.Reign)
+	subj := false
 	switch f.Kind {
 	case link.KindHello:
 		s += fmt.Sprintf(" %s wm %d last %d", f.Role, f.Watermark, f.Prev)
 	case link.KindTxn:
-		var r journal.Record
-		if err := journal.NewDecoder().DecodeFrame(f.Record, &r); err == nil {
-			s += fmt.Sprintf(" %v prev %d", r.TxID(), f.Prev)
-			if !r.Subject.IsZero() {
-				s += fmt.Sprintf(" (%v of %v)", r.Kind, r.Subject)
+		kind, id, ok := skimTxn(f.Record)
+		if !ok {
+			var r journal.Record
+			if err := journal.NewDecoder().DecodeFrame(f.Record, &r); err != nil {
+				return s + " (undecodable)", false
 			}
+			kind, id = r.Kind, r.TxID()
+		}
+		s += fmt.Sprintf(" %v prev %d", id, f.Prev)
+		if kind != journal.KindLocal {
+			s += " (" + kind.String() + ")"
+			subj = true
 		}
 	case link.KindHeartbeat:
 		s += fmt.Sprintf(" wm %d last %d stable %d", f.Watermark, f.Prev, f.Stable)
@@ -716,5 +726,5 @@ func frameString(f *link.Frame) string {
 	case link.KindReconLog:
 		s += fmt.Sprintf(" %d records", len(f.Records))
 	}
-	return s
+	return s, subj
 }

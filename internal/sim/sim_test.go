@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 )
 
@@ -71,7 +72,7 @@ func TestSeeds(t *testing.T) {
 // the workers and GOMAXPROCS; and one seed's trace is byte for byte the
 // same twice.
 func TestDeterminism(t *testing.T) {
-	n := seedCount(150, 40)
+	n := seedCount(400, 40)
 	a := RunMany(ManyOptions{From: 7, Seeds: n, Workers: 2})
 	prev := runtime.GOMAXPROCS(1)
 	b := RunMany(ManyOptions{From: 7, Seeds: n, Workers: 3})
@@ -138,5 +139,25 @@ func TestFailureNeverHangs(t *testing.T) {
 	if r.Failure == nil || !strings.Contains(r.Failure.Msg, "not idle after 1 healing steps") ||
 		!strings.Contains(r.Failure.Trace, "FAIL "+r.Failure.Item) {
 		t.Fatalf("a budget of one healing step: %+v", r.Failure)
+	}
+}
+
+// TestSkimTxn: the trace's quick read of a record frame agrees with the
+// decoder.
+func TestSkimTxn(t *testing.T) {
+	enc := journal.NewEncoder()
+	for _, r := range []journal.Record{
+		{Pos: 1, Kind: journal.KindLocal, Origin: "A", OSeq: 1},
+		{Pos: 70000, Epoch: 300, Kind: journal.KindReprocess, Origin: "instance-with-a-long-name", OSeq: 1 << 40,
+			Subject: journal.TxID{Origin: "B", OSeq: 9}},
+	} {
+		b, err := enc.Frame(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, id, ok := skimTxn(b)
+		if !ok || kind != r.Kind || id != r.TxID() {
+			t.Errorf("skim of %v %v: %v %v %v", r.Kind, r.TxID(), kind, id, ok)
+		}
 	}
 }
