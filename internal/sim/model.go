@@ -43,8 +43,8 @@ type model struct {
 	// frames[i] is recs[i] encoded, as journaled and shipped (never
 	// modified).
 	frames [][]byte
-	st   *store.Store
-	held map[journal.TxID]int // TxIDs and subjects in the journal
+	st     *store.Store
+	held   map[journal.TxID]int // TxIDs and subjects in the journal
 
 	node              *replicate.Node
 	role              string
