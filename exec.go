@@ -7,9 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/liege-db/liege/detect"
+	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/journal"
 )
+
+// This file is the executor: the one goroutine that owns the
+// engine.Instance. It hands the Instance what callers and the Replicator
+// submit and steps it while there is work (internal/engine's package doc
+// describes the loop); callers wait on a channel.
 
 // Result is the outcome of a committed (or read-only) call.
 type Result struct {
@@ -34,16 +39,8 @@ func (r *Result) ReadOnly() bool { return r.TxID.IsZero() }
 
 // call is one request to the executor; pooled, with a reusable channel.
 type call struct {
-	proc     *proc
-	idem     string
-	recon    *journal.Record // a reconciliation instead of a call
-	outcome  ReconcileOutcome
-	args     any
-	argBytes []byte
-	start    time.Time
-	res      Result
-	err      error
-	done     chan struct{}
+	ec   engine.Call
+	done chan struct{}
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -77,7 +74,23 @@ func (db *DB) CallWith(ctx context.Context, name string, args any, o CallOptions
 	if err != nil {
 		return nil, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
 	}
-	return db.submit(ctx, p, args, ab, o.IdempotencyKey)
+	c := callPool.Get().(*call)
+	c.ec = engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey}
+	if err := db.enqueue(ctx, c); err != nil {
+		callPool.Put(c)
+		return nil, err
+	}
+	// Once submitted the call will be answered (committed, failed, or
+	// failed by Close); we wait for it even if ctx ends, so that the
+	// pooled call is never reused while the executor holds it.
+	<-c.done
+	r, err := c.ec.Result, c.ec.Err
+	c.ec = engine.Call{}
+	callPool.Put(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{TxID: r.TxID, HLC: r.HLC, Pos: r.Pos, Raw: r.Raw, Kind: r.Kind}, nil
 }
 
 // NewArgs returns a pointer to a zero value of procedure name's argument
@@ -89,27 +102,6 @@ func (db *DB) NewArgs(name string) (any, error) {
 		return nil, err
 	}
 	return p.newArgs(), nil
-}
-
-func (db *DB) submit(ctx context.Context, p *proc, args any, ab []byte, idem string) (*Result, error) {
-	c := callPool.Get().(*call)
-	c.proc, c.args, c.argBytes, c.start, c.idem = p, args, ab, time.Now(), idem
-	c.recon, c.res, c.err = nil, Result{}, nil
-	if err := db.enqueue(ctx, c); err != nil {
-		callPool.Put(c)
-		return nil, err
-	}
-	// Once submitted the call will be answered (committed, failed, or
-	// failed by Close); we wait for it even if ctx ends, so that the
-	// pooled call is never reused while the executor holds it.
-	<-c.done
-	res, err := c.res, c.err
-	c.proc, c.args, c.argBytes, c.idem, c.recon = nil, nil, nil, "", nil
-	callPool.Put(c)
-	if err != nil {
-		return nil, err
-	}
-	return &res, nil
 }
 
 // enqueue hands c to the executor. The read lock keeps Close from closing
@@ -130,7 +122,7 @@ func (db *DB) enqueue(ctx context.Context, c *call) error {
 	}
 }
 
-// control runs fn on the executor goroutine, between transactions.
+// control runs fn on the executor goroutine, between steps.
 func (db *DB) control(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
@@ -144,136 +136,207 @@ func (db *DB) control(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// executor runs calls one at a time against the state, in journal order.
+// executor is the driver loop: take what is submitted, Step while there is
+// work, answer what is done.
 func (db *DB) executor() {
 	defer close(db.stopped)
 	for {
+		if !db.take(!db.in.HasWork() && db.ckptJob == nil) {
+			break
+		}
+		if db.in.HasWork() {
+			db.in.Step()
+		}
+		db.afterStep()
+	}
+	// Close: answer what was submitted before it (Close steps the
+	// Instance to the end).
+	for {
 		select {
 		case c := <-db.reqs:
-			db.execute(c)
-			// Drain what is already queued before looking at control
-			// requests: a busy executor serves a batch per wake-up.
-			for n := 0; n < 256; n++ {
-				select {
-				case c := <-db.reqs:
-					db.execute(c)
-					continue
-				default:
-				}
-				break
+			db.submit(c)
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// take hands the executor's inputs to the Instance: blocking for the first
+// when block is set, then whatever else is ready. It reports false once
+// the DB is closing.
+func (db *DB) take(block bool) bool {
+	for n := 0; n < 1024; n++ {
+		if block {
+			select {
+			case c := <-db.reqs:
+				db.submit(c)
+			case fn := <-db.ctl:
+				fn()
+			case j := <-db.ckptBack:
+				db.in.CheckpointDone(j)
+			case <-db.quit:
+				return false
 			}
-			db.notifyApplied()
-			db.maybeCheckpoint()
+			block = false
+			continue
+		}
+		select {
+		case c := <-db.reqs:
+			db.submit(c)
 		case fn := <-db.ctl:
 			fn()
+		case j := <-db.ckptBack:
+			db.in.CheckpointDone(j)
 		case <-db.quit:
-			// Answer what was submitted before Close.
-			for {
-				select {
-				case c := <-db.reqs:
-					db.execute(c)
-				default:
-					return
-				}
-			}
+			return false
+		default:
+			return true
 		}
+	}
+	return true
+}
+
+func (db *DB) submit(c *call) {
+	db.in.Submit(&c.ec)
+	if c.ec.Done {
+		c.done <- struct{}{}
+		return
+	}
+	db.inflight = append(db.inflight, c)
+}
+
+// afterStep answers the calls that are done, wakes the readers waiting for
+// durability or for applied transactions, hands the outbox to the
+// Replicator and starts a checkpoint when one is due.
+func (db *DB) afterStep() {
+	db.answerDone()
+	dur := db.in.Durable()
+	if len(db.durWait) > 0 {
+		i := 0
+		for _, w := range db.durWait {
+			if w.pos <= dur || db.in.Status().Fatal != nil {
+				close(w.ch)
+				continue
+			}
+			db.durWait[i] = w
+			i++
+		}
+		clear(db.durWait[i:])
+		db.durWait = db.durWait[:i]
+	}
+	if own, peer := db.in.Applied(); own != db.lastOwn || peer != db.lastPeer {
+		db.lastOwn, db.lastPeer = own, peer
+		db.notifyApplied()
+	}
+	if frames, disc := db.in.Outbox(); len(frames) > 0 || disc != "" {
+		db.outMu.Lock()
+		db.out = append(db.out, frames...)
+		if disc != "" {
+			db.outDisc = disc
+		}
+		db.outMu.Unlock()
+		select {
+		case db.outReady <- struct{}{}:
+		default:
+		}
+	}
+	db.publish()
+	db.maybeCheckpoint(dur)
+}
+
+// answerDone answers the in-flight calls the Instance is done with.
+func (db *DB) answerDone() {
+	i := 0
+	for _, c := range db.inflight {
+		if c.ec.Done {
+			c.done <- struct{}{}
+			continue
+		}
+		db.inflight[i] = c
+		i++
+	}
+	clear(db.inflight[i:])
+	db.inflight = db.inflight[:i]
+}
+
+// maybeCheckpoint starts a checkpoint the Instance offers, off the
+// executor, once its position is durable.
+func (db *DB) maybeCheckpoint(durable uint64) {
+	if db.ckptJob == nil {
+		db.ckptJob = db.in.TakeCheckpoint(false)
+	}
+	j := db.ckptJob
+	if j == nil || j.Pos > durable {
+		return
+	}
+	db.ckptJob = nil
+	db.ckptWG.Add(1)
+	go func() {
+		defer db.ckptWG.Done()
+		t0 := time.Now()
+		if j.Run() == nil {
+			db.lastCkpt.Store(time.Now().UnixNano())
+			db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
+		}
+		db.ckptBack <- j
+	}()
+}
+
+// publish copies what other goroutines read without the executor.
+func (db *DB) publish() {
+	st := db.in.Status()
+	if st.Role != "" {
+		role := st.Role
+		if p := db.pub.role.Load(); p == nil || *p != role {
+			db.pub.role.Store(&role)
+		}
+	}
+	db.pub.quiesced.Store(st.Quiesced)
+	db.pub.recon.Store(int64(st.ReconPending))
+	db.pub.durable.Store(st.Durable)
+	if db.in.Node() != nil {
+		ns := st.Node
+		db.pub.node.Store(&ns)
 	}
 }
 
-// execute runs one call on the executor goroutine.
-func (db *DB) execute(c *call) {
-	if err := db.fatalErr(); err != nil {
-		db.answer(c, err)
-		return
-	}
-	if c.recon != nil {
-		db.reconcile(c)
-		return
-	}
-	if db.quiesced.Load() {
-		db.answer(c, ErrQuiesced)
-		return
-	}
-	if c.idem != "" {
-		if o, ok := db.idem.get(c.idem); ok {
-			// A retry of a call that committed: its first outcome.
-			c.res = Result{TxID: o.txid, HLC: o.hlc, Pos: o.pos, Raw: o.raw}
-			db.wait(o.pos, c)
+// waitDurable waits until journal position pos is durable.
+func (db *DB) waitDurable(ctx context.Context, pos uint64) error {
+	var ch chan struct{}
+	var err error
+	if cerr := db.control(ctx, func() {
+		if st := db.in.Status(); st.Fatal != nil {
+			err = st.Fatal
 			return
 		}
+		if pos <= db.in.Durable() {
+			return
+		}
+		ch = make(chan struct{})
+		db.durWait = append(db.durWait, durWaiter{pos: pos, ch: ch})
+	}); cerr != nil {
+		return cerr
 	}
-	tx := db.tx
-	if err := db.run(tx, c.proc.name, func() (any, error) { return c.proc.run(tx, c.args) }); err != nil {
-		db.metrics.aborts.Inc()
-		db.answer(c, err)
-		return
+	if err != nil || ch == nil {
+		return err
 	}
-	if len(tx.writes) == 0 {
-		// Read-only: nothing is journaled, but the answer waits until
-		// everything it may have read is durable.
-		c.res.HLC = uint64(tx.ts)
-		c.res.Raw = append([]byte(nil), db.resEnc...)
-		db.wait(db.lastPos, c)
-		return
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.quit:
+		return ErrClosed
 	}
-	db.commit(c, tx, journal.KindLocal, journal.TxID{}, c.proc.name, c.argBytes)
+	return db.fatalErr()
 }
 
-// run runs fn as a new transaction in tx and leaves its encoded result in
-// db.resEnc. On any error the transaction's writes are undone.
-func (db *DB) run(tx *Tx, name string, fn func() (any, error)) error {
-	tx.reset(db.st, db.clock.Now(), db.opts.ID)
-	result, err := runProc(name, fn)
-	if err == nil {
-		err = tx.err
-	}
-	if err == nil {
-		db.resEnc, err = appendValue(db.resEnc[:0], result)
-		if err != nil {
-			err = fmt.Errorf("encode result of %q: %w", name, err)
-		}
-	}
-	if err != nil {
-		tx.undo()
+func (db *DB) fatalErr() error {
+	var err error
+	if cerr := db.control(context.Background(), func() { err = db.in.Status().Fatal }); cerr != nil {
+		return cerr
 	}
 	return err
-}
-
-// commit journals the transaction in tx, whose writes are applied, and
-// answers c once it is durable.
-func (db *DB) commit(c *call, tx *Tx, kind journal.Kind, subject journal.TxID, proc string, args []byte) {
-	db.highOSeq++
-	r := journal.Record{
-		Pos: db.lastPos + 1, Epoch: db.epoch, Kind: kind, Subject: subject,
-		Origin: db.opts.ID, OSeq: db.highOSeq, HLC: uint64(tx.ts), PeerSeen: db.peerWatermark,
-		Proc: proc, Args: args, Result: db.resEnc,
-		Reads: tx.reads, Ranges: tx.ranges, Writes: tx.writes, IdempotencyKey: c.idem,
-	}
-	f, err := db.enc.Frame(&r)
-	if err == nil {
-		err = db.j.Append(r.Pos, f)
-	}
-	if err != nil {
-		tx.undo()
-		db.highOSeq--
-		db.answer(c, err)
-		return
-	}
-	db.lastPos = r.Pos
-	db.sinceCkpt++
-	c.res.TxID, c.res.HLC, c.res.Pos, c.res.Kind = r.TxID(), r.HLC, r.Pos, kind
-	c.res.Raw = append([]byte(nil), db.resEnc...)
-	db.index.add(&r)
-	if db.window != nil {
-		db.window.Add(detect.FromRecord(&r))
-		db.lastOwn = r.OSeq
-		db.pub.lastOwn.Store(r.OSeq)
-		db.pub.window.Store(int64(db.window.Len()))
-	}
-	if c.idem != "" {
-		db.idem.put(c.idem, idemOutcome{txid: c.res.TxID, pos: r.Pos, hlc: r.HLC, raw: c.res.Raw})
-	}
-	db.wait(r.Pos, c)
 }
 
 // runProc runs a procedure, turning a panic into an error: a bug in one
@@ -297,81 +360,4 @@ type PanicError struct {
 
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("procedure %q panicked: %v", e.Proc, e.Value)
-}
-
-func (db *DB) answer(c *call, err error) {
-	c.err = err
-	c.done <- struct{}{}
-}
-
-// wait answers c once position pos is durable.
-func (db *DB) wait(pos uint64, c *call) {
-	db.waitMu.Lock()
-	if db.fatal != nil {
-		db.waitMu.Unlock()
-		db.answer(c, db.fatal)
-		return
-	}
-	if pos <= db.j.Durable() && len(db.waiters) == 0 {
-		db.waitMu.Unlock()
-		db.finish(c)
-		return
-	}
-	db.waiters = append(db.waiters, waiter{pos: pos, c: c})
-	db.waitMu.Unlock()
-}
-
-func (db *DB) finish(c *call) {
-	if !c.res.TxID.IsZero() {
-		db.metrics.commits.Inc()
-		db.metrics.commitLatency.Observe(time.Since(c.start).Seconds())
-	}
-	c.done <- struct{}{}
-}
-
-// onDurable is called by the journal writer after each fsync.
-func (db *DB) onDurable(pos uint64, entries int) {
-	db.metrics.batchSize.Observe(float64(entries))
-	db.waitMu.Lock()
-	i := 0
-	for i < len(db.waiters) && db.waiters[i].pos <= pos {
-		i++
-	}
-	// Answer outside the lock. ready is reused: only the journal's writer
-	// goroutine calls onDurable.
-	db.ready = append(db.ready[:0], db.waiters[:i]...)
-	n := copy(db.waiters, db.waiters[i:])
-	clear(db.waiters[n:])
-	db.waiters = db.waiters[:n]
-	db.waitMu.Unlock()
-	for _, w := range db.ready {
-		db.finish(w.c)
-	}
-	clear(db.ready)
-	db.notifyDurable()
-}
-
-// onFatal is called once when the journal stops after a failed write.
-func (db *DB) onFatal(err error) {
-	db.log.Error("journal failed; the instance stops taking writes and must be reopened", "error", err)
-	db.failWaiters(err)
-}
-
-func (db *DB) failWaiters(err error) {
-	db.waitMu.Lock()
-	if db.fatal == nil {
-		db.fatal = err
-	}
-	ws := db.waiters
-	db.waiters = nil
-	db.waitMu.Unlock()
-	for _, w := range ws {
-		db.answer(w.c, err)
-	}
-}
-
-func (db *DB) fatalErr() error {
-	db.waitMu.Lock()
-	defer db.waitMu.Unlock()
-	return db.fatal
 }

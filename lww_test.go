@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/enginetest"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -103,9 +104,9 @@ func lwwCall(t *testing.T, db *liege.DB, proc string, args any) *liege.Result {
 	return r
 }
 
-// lwwShip applies to `to` every own transaction of `from` above its
-// watermark, as the stream would, and checks that each was applied without
-// any conflict, rejection or rollback.
+// lwwShip delivers to `to` every own transaction of `from` above its
+// watermark, through both Nodes over an in-memory link, and checks that
+// each was applied without any rollback.
 func lwwShip(t *testing.T, from, to *liege.DB) int {
 	t.Helper()
 	ctx := context.Background()
@@ -113,33 +114,14 @@ func lwwShip(t *testing.T, from, to *liege.DB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := from.OwnCursor(ctx, to.Repl().PeerWatermark)
+	l, err := enginetest.Connect(from, to, "lww")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := journal.NewDecoder()
-	n := 0
-	for {
-		ot, ok, err := cur.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		var r journal.Record
-		if err := dec.DecodeFrame(ot.Frame, &r); err != nil {
-			t.Fatal(err)
-		}
-		res, err := to.ApplyPeer(ctx, &r, ot.Prev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Verdict != liege.PeerApplied || len(res.Conflicts) > 0 || res.Rollback != nil || res.Recon != nil {
-			t.Fatalf("%s applying %v: verdict %v, conflicts %v, rollback %v: lww mode must apply every contiguous peer transaction",
-				to.ID(), r.TxID(), res.Verdict, res.Conflicts, res.Rollback)
-		}
-		n++
+	l.Down()
+	n, err := l.Ship(ctx, from, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
 	after, err := to.Status(ctx)
 	if err != nil {

@@ -3,6 +3,11 @@ package liege
 import (
 	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/store"
 
 	"github.com/liege-db/liege/journal"
 )
@@ -46,10 +51,29 @@ type proc struct {
 	correct   func(tx *Tx, args any, original, reexecuted []byte) (any, error)
 }
 
-// Register adds a procedure to db. It must be called before the procedure is
-// called; registering the same name twice or without a correction is an
-// error.
-func Register[A, R any](db *DB, p Procedure[A, R]) error {
+// Registry holds registered procedures. Every DB has one; a Registry of
+// its own serves a driver that runs an engine without a DB (the
+// simulator): see Runner.
+type Registry struct {
+	mu    sync.RWMutex
+	procs map[string]*proc
+	// tx and res are the runner's scratch (one driver at a time).
+	tx  *Tx
+	res []byte
+}
+
+// NewRegistry returns an empty Registry.
+func NewRegistry() *Registry { return &Registry{procs: map[string]*proc{}, tx: newTx()} }
+
+// Registrar is where Register adds a procedure: a *DB or a *Registry.
+type Registrar interface{ registry() *Registry }
+
+func (r *Registry) registry() *Registry { return r }
+
+// Register adds a procedure to db (a *DB or a *Registry). It must be
+// called before the procedure is called; registering the same name twice
+// or without a correction is an error.
+func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 	if p.Name == "" || p.Run == nil {
 		return errors.New("register procedure: Name and Run are required")
 	}
@@ -91,32 +115,100 @@ func Register[A, R any](db *DB, p Procedure[A, R]) error {
 			return p.Correct(tx, args.(A), o, r)
 		},
 	}
-	db.procsMu.Lock()
-	defer db.procsMu.Unlock()
-	if _, dup := db.procs[p.Name]; dup {
+	reg := db.registry()
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if _, dup := reg.procs[p.Name]; dup {
 		return fmt.Errorf("register procedure %q: %w", p.Name, ErrDuplicate)
 	}
-	db.procs[p.Name] = pr
+	reg.procs[p.Name] = pr
 	return nil
 }
 
-func (db *DB) lookup(name string) (*proc, error) {
-	db.procsMu.RLock()
-	p := db.procs[name]
-	db.procsMu.RUnlock()
+func (r *Registry) lookup(name string) (*proc, error) {
+	r.mu.RLock()
+	p := r.procs[name]
+	r.mu.RUnlock()
 	if p == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownProcedure, name)
 	}
 	return p, nil
 }
 
+func (db *DB) lookup(name string) (*proc, error) { return db.reg.lookup(name) }
+
 // Procedures returns the names of the registered procedures.
-func (db *DB) Procedures() []string {
-	db.procsMu.RLock()
-	defer db.procsMu.RUnlock()
-	out := make([]string, 0, len(db.procs))
-	for n := range db.procs {
+func (r *Registry) Procedures() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.procs))
+	for n := range r.procs {
 		out = append(out, n)
 	}
 	return out
+}
+
+// Procedures returns the names of the registered procedures.
+func (db *DB) Procedures() []string { return db.reg.Procedures() }
+
+func (db *DB) registry() *Registry { return db.reg }
+
+// Runner returns the registry as the engine's Runner (internal/engine):
+// procedures run in a Tx over the engine's store. One driver at a time.
+func (r *Registry) Runner() engine.Runner { return (*runner)(r) }
+
+// runner implements engine.Runner.
+type runner Registry
+
+func (rn *runner) Known(name string) error {
+	_, err := (*Registry)(rn).lookup(name)
+	return err
+}
+
+func (rn *runner) Run(st *store.Store, ts hlc.Timestamp, origin, name string, args any, argBytes []byte) (engine.Effects, error) {
+	p, err := (*Registry)(rn).lookup(name)
+	if err != nil {
+		return engine.Effects{}, err
+	}
+	if args == nil {
+		if args, err = p.decodeArgs(argBytes); err != nil {
+			return engine.Effects{}, err
+		}
+	}
+	return rn.exec(st, ts, origin, name, func(tx *Tx) (any, error) { return p.run(tx, args) })
+}
+
+func (rn *runner) Correct(st *store.Store, ts hlc.Timestamp, origin, name string, argBytes, told, reexec []byte) (engine.Effects, error) {
+	p, err := (*Registry)(rn).lookup(name)
+	if err != nil {
+		return engine.Effects{}, err
+	}
+	args, err := p.decodeArgs(argBytes)
+	if err != nil {
+		return engine.Effects{}, err
+	}
+	return rn.exec(st, ts, origin, name+" correction", func(tx *Tx) (any, error) { return p.correct(tx, args, told, reexec) })
+}
+
+func (rn *runner) Undo() { rn.tx.undo() }
+
+// exec runs fn as a new transaction; on any error its writes are undone.
+func (rn *runner) exec(st *store.Store, ts hlc.Timestamp, origin, name string, fn func(*Tx) (any, error)) (engine.Effects, error) {
+	tx := rn.tx
+	tx.reset(st, ts, origin)
+	result, err := runProc(name, func() (any, error) { return fn(tx) })
+	if err == nil {
+		err = tx.err
+	}
+	if err == nil {
+		rn.res, err = appendValue(rn.res[:0], result)
+		if err != nil {
+			err = fmt.Errorf("encode result of %q: %w", name, err)
+		}
+	}
+	if err != nil {
+		tx.undo()
+		return engine.Effects{}, err
+	}
+	return engine.Effects{Reads: tx.reads, Ranges: tx.ranges, Writes: tx.writes, Result: rn.res}, nil
 }

@@ -27,11 +27,11 @@ func (db *DB) Get(ctx context.Context, key Key) (Entry, bool, error) {
 	var pos uint64
 	err := db.control(ctx, func() {
 		var v []byte
-		v, e.Version, ok = db.st.Get(key)
-		e.Key, e.Value, pos = bytes.Clone(key), bytes.Clone(v), db.lastPos
+		v, e.Version, ok = db.in.Get(key)
+		e.Key, e.Value, pos = bytes.Clone(key), bytes.Clone(v), db.in.LastPos()
 	})
 	if err == nil {
-		err = db.j.WaitDurable(pos)
+		err = db.waitDurable(ctx, pos)
 	}
 	return e, ok, err
 }
@@ -42,17 +42,17 @@ func (db *DB) Scan(ctx context.Context, lo, hi Key, limit int) ([]Entry, error) 
 	var out []Entry
 	var pos uint64
 	err := db.control(ctx, func() {
-		db.st.Ascend(lo, func(k, v []byte, ver journal.Version) bool {
+		db.in.Scan(lo, func(k, v []byte, ver journal.Version) bool {
 			if len(hi) > 0 && bytes.Compare(k, hi) >= 0 {
 				return false
 			}
 			out = append(out, Entry{Key: bytes.Clone(k), Value: bytes.Clone(v), Version: ver})
 			return limit == 0 || len(out) < limit
 		})
-		pos = db.lastPos
+		pos = db.in.LastPos()
 	})
 	if err == nil {
-		err = db.j.WaitDurable(pos)
+		err = db.waitDurable(ctx, pos)
 	}
 	return out, err
 }
@@ -117,9 +117,10 @@ func (t Token) Merge(u Token) Token {
 
 // appliedToken is what this instance has applied (executor only).
 func (db *DB) appliedToken() Token {
-	t := Token{db.opts.ID: db.highOSeq}
-	if db.peerID != "" {
-		t[db.peerID] = db.peerWatermark
+	own, peer := db.in.Applied()
+	t := Token{db.opts.ID: own}
+	if db.opts.PeerID != "" {
+		t[db.opts.PeerID] = peer
 	}
 	return t
 }
@@ -127,15 +128,16 @@ func (db *DB) appliedToken() Token {
 // covers reports whether the instance has applied everything t names
 // (executor only). An origin it has never heard of is not covered.
 func (db *DB) covers(t Token) bool {
+	own, peer := db.in.Applied()
 	for o, n := range t {
 		switch {
 		case n == 0:
 		case o == db.opts.ID:
-			if db.highOSeq < n {
+			if own < n {
 				return false
 			}
-		case o == db.peerID:
-			if db.peerWatermark < n {
+		case o == db.opts.PeerID:
+			if peer < n {
 				return false
 			}
 		default:
@@ -220,14 +222,7 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 	st := TxnStatus{TxID: id, State: TxnUnknown}
 	var pos uint64
 	var lost string
-	err := db.control(ctx, func() {
-		if p, ok := db.index.subjects[id]; ok {
-			pos = p
-		} else {
-			pos = db.index.find(id)
-		}
-		lost = db.lostTx[id]
-	})
+	err := db.control(ctx, func() { pos, lost = db.in.Locate(id) })
 	if err != nil {
 		return st, err
 	}
@@ -239,18 +234,17 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 	}
 	// A peer record is applied before it is durable; the journal reads
 	// only what its writer has written.
-	if err := db.j.WaitDurable(pos); err != nil {
+	if err := db.waitDurable(ctx, pos); err != nil {
 		return st, err
 	}
-	f, err := db.j.Read(pos)
+	var r *journal.Record
+	if err := db.control(ctx, func() { r, err = db.in.ReadRecord(pos) }); err != nil {
+		return st, err
+	}
 	if err != nil {
-		return st, err
-	}
-	var r journal.Record
-	if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
 		return st, fmt.Errorf("read transaction %s at position %d: %w", id, pos, err)
 	}
-	st.Record = &r
+	st.Record = r
 	kind := r.Kind
 	if kind == journal.KindPeer {
 		kind = r.OriginKind

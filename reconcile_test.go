@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/enginetest"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
 )
@@ -83,11 +84,11 @@ func TestReconcileReprocessCorrectAndSkip(t *testing.T) {
 		t.Fatalf("reconciliation log has %d records, want 2", len(log))
 	}
 
-	out, err := liegeDB.Reconcile(ctx, &log[0])
+	out, err := enginetest.Reconcile(ctx, liegeDB, &log[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != liege.ReconcileCorrected || out.Result.Kind != journal.KindCorrection {
+	if out.Action != enginetest.Corrected || out.Result.Kind != journal.KindCorrection {
 		t.Fatalf("bob's sale: %+v", out)
 	}
 	var reexec string
@@ -103,11 +104,11 @@ func TestReconcileReprocessCorrectAndSkip(t *testing.T) {
 		t.Fatal("the correction changed the seat's owner")
 	}
 
-	out, err = liegeDB.Reconcile(ctx, &log[1])
+	out, err = enginetest.Reconcile(ctx, liegeDB, &log[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != liege.ReconcileReprocessed || out.Result.Kind != journal.KindReprocess {
+	if out.Action != enginetest.Reprocessed || out.Result.Kind != journal.KindReprocess {
 		t.Fatalf("cy's sale: %+v", out)
 	}
 	if e, ok, _ := liegeDB.Get(ctx, liege.K("seat", int64(13))); !ok || string(e.Value) != string(mustValue(t, "cy")) {
@@ -117,8 +118,8 @@ func TestReconcileReprocessCorrectAndSkip(t *testing.T) {
 	// The log is sent again after a reconnect: nothing changes.
 	before, _ := liegeDB.Status(ctx)
 	for i := range log {
-		out, err := liegeDB.Reconcile(ctx, &log[i])
-		if err != nil || out.Action != liege.ReconcileSkipped {
+		out, err := enginetest.Reconcile(ctx, liegeDB, &log[i])
+		if err != nil || out.Action != enginetest.Skipped {
 			t.Fatalf("resent %s: %+v %v", log[i].TxID(), out, err)
 		}
 	}
@@ -164,7 +165,7 @@ func TestCanceledReconcileDoesNotHijackTheNextCall(t *testing.T) {
 	cancel()
 	for i := 0; i < 200; i++ {
 		rec := journal.Record{Kind: journal.KindLocal, Origin: "C", OSeq: uint64(i + 1), Proc: "buy", Args: args, Result: res}
-		a.Reconcile(ctx, &rec) // often refused: ctx has ended
+		enginetest.Reconcile(ctx, a, &rec) // often refused: ctx has ended
 		r := buy(t, b, int64(100+i), "ann")
 		if r.Kind != journal.KindLocal || r.TxID.Origin != "B" {
 			t.Fatalf("call %d on B ran as %v %v, not as B's own local transaction", i, r.Kind, r.TxID)
@@ -193,11 +194,11 @@ func TestReconcileRecordStandsForItsSubject(t *testing.T) {
 	// would re-execute, find seat 12 taken and correct: A/1 twice.
 	held := record(7, ann.TxID, 12, "ann")
 	before, _ := a.Status(ctx)
-	out, err := a.Reconcile(ctx, &held)
+	out, err := enginetest.Reconcile(ctx, a, &held)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != liege.ReconcileSkipped || out.Subject != ann.TxID || out.Result.Pos != ann.Pos {
+	if out.Action != enginetest.Skipped || out.Subject != ann.TxID || out.Result.Pos != ann.Pos {
 		t.Fatalf("reprocess of a held subject: %+v; want skipped, subject %s at position %d", out, ann.TxID, ann.Pos)
 	}
 	if after, _ := a.Status(ctx); after.LastPos != before.LastPos {
@@ -207,11 +208,11 @@ func TestReconcileRecordStandsForItsSubject(t *testing.T) {
 	// B's reprocess of B/2, which A never saw: reconciled as B/2.
 	b2 := journal.TxID{Origin: "B", OSeq: 2}
 	pending := record(8, b2, 13, "cy")
-	out, err = a.Reconcile(ctx, &pending)
+	out, err = enginetest.Reconcile(ctx, a, &pending)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != liege.ReconcileReprocessed || out.Subject != b2 {
+	if out.Action != enginetest.Reprocessed || out.Subject != b2 {
 		t.Fatalf("reprocess of a subject not held: %+v; want reprocessed as %s", out, b2)
 	}
 	st, err := a.TxnStatus(ctx, b2)
@@ -222,8 +223,8 @@ func TestReconcileRecordStandsForItsSubject(t *testing.T) {
 	local := pending
 	local.Kind, local.OSeq, local.Subject = journal.KindLocal, 2, journal.TxID{}
 	for _, r := range []journal.Record{pending, local} {
-		out, err := a.Reconcile(ctx, &r)
-		if err != nil || out.Action != liege.ReconcileSkipped || out.Subject != b2 {
+		out, err := enginetest.Reconcile(ctx, a, &r)
+		if err != nil || out.Action != enginetest.Skipped || out.Subject != b2 {
 			t.Fatalf("%v %s again: %+v %v; want skipped as %s", r.Kind, r.TxID(), out, err, b2)
 		}
 	}

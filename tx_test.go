@@ -53,15 +53,14 @@ func commit(t *testing.T, db *harness, body fn) *journal.Record {
 	if res.ReadOnly() {
 		return nil
 	}
-	f, err := db.j.Read(res.Pos)
+	var r *journal.Record
+	if cerr := db.control(context.Background(), func() { r, err = db.in.ReadRecord(res.Pos) }); cerr != nil {
+		t.Fatal(cerr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r journal.Record
-	if err := journal.NewDecoder().DecodeFrame(f, &r); err != nil {
-		t.Fatal(err)
-	}
-	return &r
+	return r
 }
 
 func seed(t *testing.T, db *harness, keys ...Key) *journal.Record {
@@ -264,7 +263,7 @@ func TestAddVersionIsMaxSoAddsCommute(t *testing.T) {
 	db := openTest(t)
 	commit(t, db, func(tx *Tx) error { tx.Add(K("c"), 1); return nil })
 	r := commit(t, db, func(tx *Tx) error { tx.Add(K("c"), 1); return nil })
-	_, ver, _ := db.st.Get(K("c"))
+	_, ver, _ := db.in.Get(K("c"))
 	if ver != r.Version() {
 		t.Fatalf("version after add = %+v, want %+v", ver, r.Version())
 	}
@@ -283,11 +282,11 @@ func TestErrorCommitsNothing(t *testing.T) {
 	if _, err := db.Call(context.Background(), "run", name); err == nil || err.Error() != "refused" {
 		t.Fatalf("err = %v", err)
 	}
-	v, ver, ok := db.st.Get(K("e", 1))
+	v, ver, ok := db.in.Get(K("e", 1))
 	if !ok || ver != before.Version() || string(v) != string(appendStr(nil, "v")) {
 		t.Fatalf("e1 after failed call: %q %+v %v", v, ver, ok)
 	}
-	if _, _, ok := db.st.Get(K("e", 2)); ok {
+	if _, _, ok := db.in.Get(K("e", 2)); ok {
 		t.Fatal("e2 written by a failed call")
 	}
 	st, _ := db.Status(context.Background())
@@ -314,7 +313,7 @@ func TestPanicInProcedureIsAnError(t *testing.T) {
 	if _, err := db.Call(context.Background(), "run", "boom"); err == nil {
 		t.Fatal("panic not reported")
 	}
-	if _, _, ok := db.st.Get(K("x")); ok {
+	if _, _, ok := db.in.Get(K("x")); ok {
 		t.Fatal("write of a panicking procedure kept")
 	}
 }

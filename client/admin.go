@@ -25,15 +25,28 @@ type Link struct {
 // RoleResult is the answer of SetRole.
 type RoleResult struct {
 	Role string `json:"role"`
-	// Reconciled is how many of its own rolled-off transactions a promoted
-	// vassal reconciled itself.
+	// Reconciled is always 0: a promoted vassal reconciles its own
+	// rolled-off transactions in the background (see /status
+	// recon_pending).
 	Reconciled int `json:"reconciled"`
 }
 
-// SetRole changes the instance's role: "liege" promotes a vassal,
-// "vassal" demotes a liege (DESIGN.md section 10).
+// SetRole changes the instance's role: "liege" promotes a vassal (refused
+// while it still hears from its liege), "vassal" switches a liege over
+// (DESIGN.md section 10).
 func (c *Client) SetRole(ctx context.Context, role string) (*RoleResult, error) {
-	body, _ := json.Marshal(map[string]string{"role": role})
+	return c.setRole(ctx, role, false)
+}
+
+// Promote makes the vassal the liege in the next reign; force promotes it
+// even while it still hears from its liege (the old liege, when it
+// reconnects, learns the new reign and becomes the vassal).
+func (c *Client) Promote(ctx context.Context, force bool) (*RoleResult, error) {
+	return c.setRole(ctx, "liege", force)
+}
+
+func (c *Client) setRole(ctx context.Context, role string, force bool) (*RoleResult, error) {
+	body, _ := json.Marshal(map[string]any{"role": role, "force": force})
 	raw, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/role", body: body, read: true})
 	if err != nil {
 		return nil, fmt.Errorf("set role %s: %w", role, err)

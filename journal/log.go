@@ -1,6 +1,9 @@
 package journal
 
-import "errors"
+import (
+	"errors"
+	"path/filepath"
+)
 
 // Errors returned by a Log. An implementation wraps them with detail;
 // test with errors.Is.
@@ -87,4 +90,35 @@ type logCounters interface {
 // it was opened.
 type logRepair interface {
 	repaired() *TailDamage
+}
+
+// OpenFileLog opens (creating if needed) the file Log of an instance
+// directory, instanceDir/journal, for a user that drives the Log itself
+// instead of through a Journal (package internal/engine). The caller holds
+// the directory lock. segmentSize <= 0 means DefaultSegmentSize. Call
+// RepairLogTail before using it.
+func OpenFileLog(instanceDir string, segmentSize int) (Log, error) {
+	if segmentSize <= 0 {
+		segmentSize = DefaultSegmentSize
+	}
+	return openWAL(filepath.Join(instanceDir, WalDir), segmentSize)
+}
+
+// RepairLogTail does what OpenLog does before a Journal takes a log over: it
+// removes a torn last entry (one a crash left a strict prefix of) and
+// reports it, with the repair the log made itself when it opened, if any;
+// it refuses damage elsewhere with a *DamageError.
+func RepairLogTail(log Log) (*TailDamage, error) {
+	var rep *TailDamage
+	if r, ok := log.(logRepair); ok {
+		rep = r.repaired()
+	}
+	tail, err := repairLastEntry(log)
+	if err != nil {
+		return nil, err
+	}
+	if tail != nil {
+		rep = tail
+	}
+	return rep, nil
 }

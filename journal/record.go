@@ -263,6 +263,10 @@ type Record struct {
 	// OriginKind, in a KindPeer record, is the kind the origin journaled the
 	// transaction as (local, reprocess or correction).
 	OriginKind Kind
+	// Reign, in a KindRole record, is the reign the role holds in
+	// (DESIGN.md section 10); zero in records written before reigns were
+	// journaled, which count as reign 1.
+	Reign uint64
 }
 
 // TxID returns the record's transaction id.

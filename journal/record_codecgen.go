@@ -12,23 +12,23 @@ import (
 
 const (
 	// ----- content types ----
-	codecSelferCcUTF84090 = 1
-	codecSelferCcRAW4090  = 255
+	codecSelferCcUTF87874 = 1
+	codecSelferCcRAW7874  = 255
 	// ----- value types used ----
-	codecSelferValueTypeArray4090  = 10
-	codecSelferValueTypeMap4090    = 9
-	codecSelferValueTypeString4090 = 6
-	codecSelferValueTypeInt4090    = 2
-	codecSelferValueTypeUint4090   = 3
-	codecSelferValueTypeFloat4090  = 4
-	codecSelferBitsize4090         = uint8(32 << (^uint(0) >> 63))
+	codecSelferValueTypeArray7874  = 10
+	codecSelferValueTypeMap7874    = 9
+	codecSelferValueTypeString7874 = 6
+	codecSelferValueTypeInt7874    = 2
+	codecSelferValueTypeUint7874   = 3
+	codecSelferValueTypeFloat7874  = 4
+	codecSelferBitsize7874         = uint8(32 << (^uint(0) >> 63))
 )
 
 var (
-	errCodecSelferOnlyMapOrArrayEncodeToStruct4090 = errors.New(`only encoded map or array can be decoded into a struct`)
+	errCodecSelferOnlyMapOrArrayEncodeToStruct7874 = errors.New(`only encoded map or array can be decoded into a struct`)
 )
 
-type codecSelfer4090 struct{}
+type codecSelfer7874 struct{}
 
 func init() {
 	if codec1978.GenVersion != 10 {
@@ -41,7 +41,7 @@ func init() {
 }
 
 func (x Kind) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if false {
@@ -53,7 +53,7 @@ func (x Kind) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Kind) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -65,7 +65,7 @@ func (x *Kind) CodecDecodeSelf(d *codec1978.Decoder) {
 }
 
 func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -91,7 +91,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Origin))
 					}
 				}
 			} else {
@@ -99,7 +99,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -107,7 +107,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Origin))
 					}
 				}
 			}
@@ -122,7 +122,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `OSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `OSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -140,7 +140,7 @@ func (x *TxID) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -148,14 +148,14 @@ func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -163,13 +163,13 @@ func (x *TxID) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *TxID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -207,7 +207,7 @@ func (x *TxID) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *TxID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj6 int
@@ -262,7 +262,7 @@ func (x *TxID) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -292,7 +292,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HLC\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `HLC`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `HLC`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -307,7 +307,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Origin))
 					}
 				}
 			} else {
@@ -315,7 +315,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -323,7 +323,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Origin))
 					}
 				}
 			}
@@ -337,7 +337,7 @@ func (x *Version) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -345,14 +345,14 @@ func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -360,13 +360,13 @@ func (x *Version) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *Version) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -404,7 +404,7 @@ func (x *Version) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Version) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj6 int
@@ -459,7 +459,7 @@ func (x *Version) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -493,7 +493,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Key\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Key`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Key`)
 				}
 				r.WriteMapElemValue()
 				if x.Key == nil {
@@ -514,7 +514,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Version\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Version`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Version`)
 				}
 				r.WriteMapElemValue()
 				yy9 := &x.Version
@@ -530,7 +530,7 @@ func (x *PointRead) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -538,14 +538,14 @@ func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -553,13 +553,13 @@ func (x *PointRead) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *PointRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -600,7 +600,7 @@ func (x *PointRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *PointRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj7 int
@@ -658,7 +658,7 @@ func (x *PointRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -692,7 +692,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Lo\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Lo`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Lo`)
 				}
 				r.WriteMapElemValue()
 				if x.Lo == nil {
@@ -719,7 +719,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Hi\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Hi`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Hi`)
 				}
 				r.WriteMapElemValue()
 				if x.Hi == nil {
@@ -742,7 +742,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"LoInclusive\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `LoInclusive`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `LoInclusive`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -761,7 +761,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HiInclusive\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `HiInclusive`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `HiInclusive`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -779,7 +779,7 @@ func (x *RangeRead) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -787,14 +787,14 @@ func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -802,13 +802,13 @@ func (x *RangeRead) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *RangeRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -864,7 +864,7 @@ func (x *RangeRead) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *RangeRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj10 int
@@ -957,7 +957,7 @@ func (x *RangeRead) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x Op) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if false {
@@ -969,7 +969,7 @@ func (x Op) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Op) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -981,7 +981,7 @@ func (x *Op) CodecDecodeSelf(d *codec1978.Decoder) {
 }
 
 func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1015,7 +1015,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Key\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Key`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Key`)
 				}
 				r.WriteMapElemValue()
 				if x.Key == nil {
@@ -1035,7 +1035,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Op\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Op`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Op`)
 				}
 				r.WriteMapElemValue()
 				x.Op.CodecEncodeSelf(e)
@@ -1055,7 +1055,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Value\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Value`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Value`)
 				}
 				r.WriteMapElemValue()
 				if x.Value == nil {
@@ -1078,7 +1078,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Delta\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Delta`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Delta`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1101,7 +1101,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Before\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Before`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Before`)
 				}
 				r.WriteMapElemValue()
 				if x.Before == nil {
@@ -1122,7 +1122,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"BeforeVersion\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `BeforeVersion`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `BeforeVersion`)
 				}
 				r.WriteMapElemValue()
 				yy21 := &x.BeforeVersion
@@ -1138,7 +1138,7 @@ func (x *Write) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -1146,14 +1146,14 @@ func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -1161,13 +1161,13 @@ func (x *Write) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *Write) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -1238,7 +1238,7 @@ func (x *Write) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Write) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj13 int
@@ -1366,7 +1366,7 @@ func (x *Write) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1396,7 +1396,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"From\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `From`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `From`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1415,7 +1415,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"To\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `To`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `To`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1430,7 +1430,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Reason)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Reason))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Reason))
 					}
 				}
 			} else {
@@ -1438,7 +1438,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Reason\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Reason`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Reason`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1446,7 +1446,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Reason)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Reason))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Reason))
 					}
 				}
 			}
@@ -1457,7 +1457,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.LostFile)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.LostFile))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.LostFile))
 					}
 				}
 			} else {
@@ -1465,7 +1465,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"LostFile\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `LostFile`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `LostFile`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1473,7 +1473,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.LostFile)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.LostFile))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.LostFile))
 					}
 				}
 			}
@@ -1488,7 +1488,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Records\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Records`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Records`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1507,7 +1507,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"PeerWatermark\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `PeerWatermark`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `PeerWatermark`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1525,7 +1525,7 @@ func (x *RollbackInfo) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -1533,14 +1533,14 @@ func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -1548,13 +1548,13 @@ func (x *RollbackInfo) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *RollbackInfo) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -1616,7 +1616,7 @@ func (x *RollbackInfo) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *RollbackInfo) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyj10 int
@@ -1735,7 +1735,7 @@ func (x *RollbackInfo) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 }
 
 func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	if x == nil {
@@ -1750,9 +1750,9 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 			_, _ = yysep2, yy2arr2
 			const yyr2 bool = true // struct tag has 'toArray'
 			if yyr2 || yy2arr2 {
-				r.WriteArrayStart(21)
+				r.WriteArrayStart(22)
 			} else {
-				r.WriteMapStart(21)
+				r.WriteMapStart(22)
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayElem()
@@ -1765,7 +1765,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Pos\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Pos`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Pos`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1784,7 +1784,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Epoch\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Epoch`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Epoch`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1800,7 +1800,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Kind\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Kind`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Kind`)
 				}
 				r.WriteMapElemValue()
 				x.Kind.CodecEncodeSelf(e)
@@ -1812,7 +1812,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Origin))
 					}
 				}
 			} else {
@@ -1820,7 +1820,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Origin\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Origin`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Origin`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1828,7 +1828,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Origin)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Origin))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Origin))
 					}
 				}
 			}
@@ -1843,7 +1843,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `OSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `OSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1862,7 +1862,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HLC\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `HLC`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `HLC`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1881,7 +1881,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"PeerSeen\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `PeerSeen`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `PeerSeen`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1896,7 +1896,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Proc)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Proc))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Proc))
 					}
 				}
 			} else {
@@ -1904,7 +1904,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Proc\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Proc`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Proc`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -1912,7 +1912,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Proc)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Proc))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Proc))
 					}
 				}
 			}
@@ -1931,7 +1931,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Args\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Args`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Args`)
 				}
 				r.WriteMapElemValue()
 				if x.Args == nil {
@@ -1958,7 +1958,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Result\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Result`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Result`)
 				}
 				r.WriteMapElemValue()
 				if x.Result == nil {
@@ -1979,7 +1979,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Subject\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Subject`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Subject`)
 				}
 				r.WriteMapElemValue()
 				yy36 := &x.Subject
@@ -2000,7 +2000,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Reads\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Reads`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Reads`)
 				}
 				r.WriteMapElemValue()
 				if x.Reads == nil {
@@ -2027,7 +2027,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Ranges\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Ranges`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Ranges`)
 				}
 				r.WriteMapElemValue()
 				if x.Ranges == nil {
@@ -2054,7 +2054,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Writes\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Writes`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Writes`)
 				}
 				r.WriteMapElemValue()
 				if x.Writes == nil {
@@ -2073,7 +2073,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Instance)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Instance))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Instance))
 					}
 				}
 			} else {
@@ -2081,7 +2081,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Instance\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Instance`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Instance`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2089,7 +2089,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Instance)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Instance))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Instance))
 					}
 				}
 			}
@@ -2100,7 +2100,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Role)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Role))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Role))
 					}
 				}
 			} else {
@@ -2108,7 +2108,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Role\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Role`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Role`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2116,7 +2116,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.Role)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.Role))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.Role))
 					}
 				}
 			}
@@ -2131,7 +2131,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"HighOSeq\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `HighOSeq`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `HighOSeq`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2162,7 +2162,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Rollback\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Rollback`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Rollback`)
 				}
 				r.WriteMapElemValue()
 				if yyn56 {
@@ -2186,7 +2186,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"Checkpoint\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `Checkpoint`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Checkpoint`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2201,7 +2201,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.IdempotencyKey)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.IdempotencyKey))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.IdempotencyKey))
 					}
 				}
 			} else {
@@ -2209,7 +2209,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"IdempotencyKey\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `IdempotencyKey`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `IdempotencyKey`)
 				}
 				r.WriteMapElemValue()
 				if false {
@@ -2217,7 +2217,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 					if z.EncBasicHandle().StringToRaw {
 						r.EncodeStringBytesRaw(z.BytesView(string(x.IdempotencyKey)))
 					} else {
-						r.EncodeStringEnc(codecSelferCcUTF84090, string(x.IdempotencyKey))
+						r.EncodeStringEnc(codecSelferCcUTF87874, string(x.IdempotencyKey))
 					}
 				}
 			}
@@ -2229,10 +2229,29 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 				if z.IsJSONHandle() {
 					z.WriteStr("\"OriginKind\"")
 				} else {
-					r.EncodeStringEnc(codecSelferCcUTF84090, `OriginKind`)
+					r.EncodeStringEnc(codecSelferCcUTF87874, `OriginKind`)
 				}
 				r.WriteMapElemValue()
 				x.OriginKind.CodecEncodeSelf(e)
+			}
+			if yyr2 || yy2arr2 {
+				r.WriteArrayElem()
+				if false {
+				} else {
+					r.EncodeUint(uint64(x.Reign))
+				}
+			} else {
+				r.WriteMapElemKey()
+				if z.IsJSONHandle() {
+					z.WriteStr("\"Reign\"")
+				} else {
+					r.EncodeStringEnc(codecSelferCcUTF87874, `Reign`)
+				}
+				r.WriteMapElemValue()
+				if false {
+				} else {
+					r.EncodeUint(uint64(x.Reign))
+				}
 			}
 			if yyr2 || yy2arr2 {
 				r.WriteArrayEnd()
@@ -2244,7 +2263,7 @@ func (x *Record) CodecEncodeSelf(e *codec1978.Encoder) {
 }
 
 func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	if false {
@@ -2252,14 +2271,14 @@ func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
 		z.DecExtension(x, yyxt1)
 	} else {
 		yyct2 := r.ContainerType()
-		if yyct2 == codecSelferValueTypeMap4090 {
+		if yyct2 == codecSelferValueTypeMap7874 {
 			yyl2 := r.ReadMapStart()
 			if yyl2 == 0 {
 				r.ReadMapEnd()
 			} else {
 				x.codecDecodeSelfFromMap(yyl2, d)
 			}
-		} else if yyct2 == codecSelferValueTypeArray4090 {
+		} else if yyct2 == codecSelferValueTypeArray7874 {
 			yyl2 := r.ReadArrayStart()
 			if yyl2 == 0 {
 				r.ReadArrayEnd()
@@ -2267,13 +2286,13 @@ func (x *Record) CodecDecodeSelf(d *codec1978.Decoder) {
 				x.codecDecodeSelfFromArray(yyl2, d)
 			}
 		} else {
-			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct4090)
+			panic(errCodecSelferOnlyMapOrArrayEncodeToStruct7874)
 		}
 	}
 }
 
 func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 	var yyhl3 bool = l >= 0
@@ -2438,6 +2457,12 @@ func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 			} else {
 				x.OriginKind.CodecDecodeSelf(d)
 			}
+		case "Reign":
+			if r.TryDecodeAsNil() {
+				x.Reign = 0
+			} else {
+				x.Reign = (uint64)(r.DecodeUint64())
+			}
 		default:
 			z.DecStructFieldNotFound(-1, yys3)
 		} // end switch yys3
@@ -2446,19 +2471,19 @@ func (x *Record) codecDecodeSelfFromMap(l int, d *codec1978.Decoder) {
 }
 
 func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
-	var h codecSelfer4090
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
-	var yyj30 int
-	var yyb30 bool
-	var yyhl30 bool = l >= 0
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	var yyj31 int
+	var yyb31 bool
+	var yyhl31 bool = l >= 0
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2468,13 +2493,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Pos = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2484,13 +2509,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Epoch = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2500,13 +2525,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Kind.CodecDecodeSelf(d)
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2516,13 +2541,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Origin = (string)(r.DecodeString())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2532,13 +2557,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OSeq = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2548,13 +2573,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HLC = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2564,13 +2589,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.PeerSeen = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2580,13 +2605,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Proc = (string)(r.DecodeString())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2599,13 +2624,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			x.Args = r.DecodeBytes(([]byte)(x.Args), false)
 		}
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2618,13 +2643,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			x.Result = r.DecodeBytes(([]byte)(x.Result), false)
 		}
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2634,13 +2659,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Subject.CodecDecodeSelf(d)
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2653,13 +2678,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSlicePointRead((*[]PointRead)(&x.Reads), d)
 		}
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2672,13 +2697,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSliceRangeRead((*[]RangeRead)(&x.Ranges), d)
 		}
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2691,13 +2716,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 			h.decSliceWrite((*[]Write)(&x.Writes), d)
 		}
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2707,13 +2732,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Instance = (string)(r.DecodeString())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2723,13 +2748,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Role = (string)(r.DecodeString())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2739,13 +2764,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.HighOSeq = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2761,13 +2786,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 
 		x.Rollback.CodecDecodeSelf(d)
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2777,13 +2802,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.Checkpoint = (uint64)(r.DecodeUint64())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2793,13 +2818,13 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.IdempotencyKey = (string)(r.DecodeString())
 	}
-	yyj30++
-	if yyhl30 {
-		yyb30 = yyj30 > l
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
 	} else {
-		yyb30 = r.CheckBreak()
+		yyb31 = r.CheckBreak()
 	}
-	if yyb30 {
+	if yyb31 {
 		r.ReadArrayEnd()
 		return
 	}
@@ -2809,24 +2834,40 @@ func (x *Record) codecDecodeSelfFromArray(l int, d *codec1978.Decoder) {
 	} else {
 		x.OriginKind.CodecDecodeSelf(d)
 	}
+	yyj31++
+	if yyhl31 {
+		yyb31 = yyj31 > l
+	} else {
+		yyb31 = r.CheckBreak()
+	}
+	if yyb31 {
+		r.ReadArrayEnd()
+		return
+	}
+	r.ReadArrayElem()
+	if r.TryDecodeAsNil() {
+		x.Reign = 0
+	} else {
+		x.Reign = (uint64)(r.DecodeUint64())
+	}
 	for {
-		yyj30++
-		if yyhl30 {
-			yyb30 = yyj30 > l
+		yyj31++
+		if yyhl31 {
+			yyb31 = yyj31 > l
 		} else {
-			yyb30 = r.CheckBreak()
+			yyb31 = r.CheckBreak()
 		}
-		if yyb30 {
+		if yyb31 {
 			break
 		}
 		r.ReadArrayElem()
-		z.DecStructFieldNotFound(yyj30-1, "")
+		z.DecStructFieldNotFound(yyj31-1, "")
 	}
 	r.ReadArrayEnd()
 }
 
-func (x codecSelfer4090) encSlicePointRead(v []PointRead, e *codec1978.Encoder) {
-	var h codecSelfer4090
+func (x codecSelfer7874) encSlicePointRead(v []PointRead, e *codec1978.Encoder) {
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2838,8 +2879,8 @@ func (x codecSelfer4090) encSlicePointRead(v []PointRead, e *codec1978.Encoder) 
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer4090) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder) {
-	var h codecSelfer4090
+func (x codecSelfer7874) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder) {
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 
@@ -2919,8 +2960,8 @@ func (x codecSelfer4090) decSlicePointRead(v *[]PointRead, d *codec1978.Decoder)
 	}
 }
 
-func (x codecSelfer4090) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) {
-	var h codecSelfer4090
+func (x codecSelfer7874) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) {
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -2932,8 +2973,8 @@ func (x codecSelfer4090) encSliceRangeRead(v []RangeRead, e *codec1978.Encoder) 
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer4090) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder) {
-	var h codecSelfer4090
+func (x codecSelfer7874) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder) {
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 
@@ -3013,8 +3054,8 @@ func (x codecSelfer4090) decSliceRangeRead(v *[]RangeRead, d *codec1978.Decoder)
 	}
 }
 
-func (x codecSelfer4090) encSliceWrite(v []Write, e *codec1978.Encoder) {
-	var h codecSelfer4090
+func (x codecSelfer7874) encSliceWrite(v []Write, e *codec1978.Encoder) {
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperEncoder(e)
 	_, _, _ = h, z, r
 	r.WriteArrayStart(len(v))
@@ -3026,8 +3067,8 @@ func (x codecSelfer4090) encSliceWrite(v []Write, e *codec1978.Encoder) {
 	r.WriteArrayEnd()
 }
 
-func (x codecSelfer4090) decSliceWrite(v *[]Write, d *codec1978.Decoder) {
-	var h codecSelfer4090
+func (x codecSelfer7874) decSliceWrite(v *[]Write, d *codec1978.Decoder) {
+	var h codecSelfer7874
 	z, r := codec1978.GenHelperDecoder(d)
 	_, _, _ = h, z, r
 

@@ -33,7 +33,7 @@ func liegeOverTCP(t *testing.T, lb *pairtest.LogBuffer) (*liege.DB, *replicate.R
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	rep, err := replicate.Start(replicate.Config{DB: db, Cluster: "test", Listener: l, Heartbeat: 10 * time.Millisecond, Logger: log})
+	rep, err := replicate.Start(replicate.Config{Host: db, Cluster: "test", Listener: l, Heartbeat: 10 * time.Millisecond, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +58,8 @@ func vassalOverTCP(t *testing.T, addr, id, cluster string, now func() time.Time)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := replicate.Start(replicate.Config{DB: db, Cluster: cluster, Dialer: d, Heartbeat: 10 * time.Millisecond,
-		Logger: testLogger(t), Now: now, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	rep, err := replicate.Start(replicate.Config{Host: db, Cluster: cluster, Dialer: d, Heartbeat: 10 * time.Millisecond,
+		Logger: testLogger(t), MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

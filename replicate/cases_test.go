@@ -153,8 +153,8 @@ func TestTxnStatusAlongTheWay(t *testing.T) {
 	if st := p.status(p.a, b.TxID); st != liege.TxnUnknown {
 		t.Fatalf("A: %v is %s while it cannot reconcile it, want unknown", b.TxID, st)
 	}
-	if r := p.b.db.Repl(); r.ReconPending != 1 {
-		t.Fatalf("B has %d transactions pending reconciliation, want 1", r.ReconPending)
+	if r := p.b.db.ReconPending(); r != 1 {
+		t.Fatalf("B has %d transactions pending reconciliation, want 1", r)
 	}
 
 	// Now the liege can: the vassal's resent log is reconciled.

@@ -137,7 +137,7 @@ func (p *pair) start(n *node) {
 		}
 	}
 	n.db = db
-	cfg := replicate.Config{DB: db, Cluster: "test", Heartbeat: p.hb, Now: now, Logger: p.log,
+	cfg := replicate.Config{Host: db, Cluster: "test", Heartbeat: p.hb, Logger: p.log,
 		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 	if n == p.a {
 		if n.lis, err = p.net.Listen(n.id); err != nil {

@@ -2,19 +2,16 @@ package replicate
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics are the replication metrics (DESIGN.md section 11's observability
-// list; the engine's own are liege_conflicts_total, liege_window_transactions,
-// liege_rollbacks_total, liege_reconciliation_pending ...).
+// metrics are the link's metrics (DESIGN.md section 11's observability
+// list). What the protocol decides (drops, rejections, reconciliations,
+// conflicts, the window) is counted by the instance: the root package's
+// metrics.go.
 type metrics struct {
 	linkUp      prometheus.Gauge
 	reconnects  prometheus.Counter
 	refused     prometheus.Counter
 	sent        prometheus.Counter
-	dropped     *prometheus.CounterVec
-	rejections  prometheus.Counter
-	reconciled  *prometheus.CounterVec
 	clockOffset prometheus.Gauge
-	applyLag    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
@@ -27,16 +24,8 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Connections refused in the handshake (cluster, id, roles, protocol version, clock offset)."}),
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_stream_sent_total",
 			Help: "Own transactions sent to the peer (resends included)."}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_stream_dropped_total",
-			Help: "Peer transaction frames dropped, by reason (duplicate, gap, stale_epoch, discarding)."}, []string{"reason"}),
-		rejections: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_rejections_total",
-			Help: "Vassal transactions a liege rejected and commanded rolled back."}),
-		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_reconciled_total",
-			Help: "Reconciliation log records handled by a liege, by action (reprocessed, corrected, skipped)."}, []string{"action"}),
 		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_clock_offset_seconds",
 			Help: "The peer's wall clock minus ours, measured in the last handshake."}),
-		applyLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds",
-			Help: "Incoming direction: wall time between the last applied peer transaction's commit (its HLC) and its apply here. The peer exports the other direction."}),
 	}
 	if reg == nil {
 		return m
@@ -50,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			return float64(st.LagOut)
 		}
 	}
-	reg.MustRegister(m.linkUp, m.reconnects, m.refused, m.sent, m.dropped, m.rejections, m.reconciled, m.clockOffset, m.applyLag,
+	reg.MustRegister(m.linkUp, m.reconnects, m.refused, m.sent, m.clockOffset,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",
 			Help: "Transactions not yet applied across the link: in, the peer's not applied here; out, ours the peer has not reported applied.", ConstLabels: prometheus.Labels{"direction": "in"}}, lag(true)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",

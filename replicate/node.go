@@ -429,14 +429,16 @@ func (n *Node) stepTxn(f *link.Frame, stale bool) error {
 // check runs the conflict check of DESIGN.md section 6 (and the duplicate
 // subject of section 10) on a contiguous peer transaction and acts on it.
 func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
-	in := detect.FromRecord(rec)
-	for _, h := range n.window.Check(in) {
-		if h.Check == detect.CheckMirrorUse && n.cfg.Break == BreakLiteral {
-			continue
+	if !n.cfg.NoCheck {
+		in := detect.FromRecord(rec)
+		for _, h := range n.window.Check(in) {
+			if h.Check == detect.CheckMirrorUse && n.cfg.Break == BreakLiteral {
+				continue
+			}
+			v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key})
 		}
-		v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key})
+		n.dupSubject(rec, v)
 	}
-	n.dupSubject(rec, v)
 	if len(v.Conflicts) == 0 {
 		v.Verdict = VerdictApply
 		n.rd.Apply = append(n.rd.Apply, rec)

@@ -39,6 +39,10 @@ type NodeConfig struct {
 	// MaxShip bounds the own transactions one Ready ships (default 256);
 	// the rest follow in the next Ready.
 	MaxShip int
+	// NoCheck turns the conflict check off: every contiguous peer
+	// transaction is applied (the last-writer-wins baseline, not the
+	// protocol; never in production).
+	NoCheck bool
 	// Holds reports whether this instance's journal holds subject, as a
 	// transaction or as the subject of a reprocess or correction (DESIGN.md
 	// sections 9 and 10). The driver answers from its index: no I/O, no

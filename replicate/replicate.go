@@ -4,20 +4,51 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/replicate/link"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Host is the instance a Replicator drives: its Node and engine, behind the
+// instance's one executor goroutine (the root package's DB implements it).
+// The Replicator is a thin driver: link I/O goroutines and a ticker, no
+// decision of its own. Every method is safe from any goroutine; each hands
+// its input to the executor and returns once the Node has taken it.
+type Host interface {
+	// ID and PeerID name the instance and its peer.
+	ID() string
+	PeerID() string
+	// Attach gives the Node the cluster's name and the driver's tick
+	// settings before the first link (it rebuilds the Node if they
+	// changed).
+	Attach(cluster string, heartbeatTicks NodeConfig) error
+	// LinkUp says a link came up: the Node's Hello goes to the outbox.
+	LinkUp()
+	// LinkDown says the link went down.
+	LinkDown()
+	// Deliver hands in one frame from the peer; an error closes the link.
+	Deliver(f *link.Frame) error
+	// Tick advances the Node's clock by one heartbeat interval.
+	Tick()
+	// Outbox takes the frames to send, in order, and, if the Node wants
+	// the link closed, why.
+	Outbox() (frames []*link.Frame, disconnect string)
+	// OutboxReady is signalled (non-blocking, capacity 1) when the outbox
+	// has something.
+	OutboxReady() <-chan struct{}
+	// ReplStatus is the Node's status.
+	ReplStatus() NodeStatus
+}
+
 // Config configures a Replicator.
 type Config struct {
-	// DB is the instance, opened with Options.PeerID and Options.Role.
-	DB *liege.DB
+	// Host is the instance, opened with a peer id and a role.
+	Host Host
 	// Cluster names the pair; a peer of another cluster is refused.
 	Cluster string
 	// Listener accepts the peer's connections; Dialer connects to the peer.
@@ -25,17 +56,13 @@ type Config struct {
 	// be set; a newer session replaces an older one).
 	Listener link.Listener
 	Dialer   link.Dialer
-	// MaxClockOffset bounds the difference between the two wall clocks
-	// measured in the handshake (default 500ms).
-	MaxClockOffset time.Duration
-	// Heartbeat is the interval of heartbeats (default 100ms). A session
-	// with no frame from the peer for 10 heartbeats is closed.
+	// Heartbeat is the interval of heartbeats, the Node's tick (default
+	// 100ms). With no frame from the peer for 10 heartbeats the link is
+	// closed.
 	Heartbeat time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnection
 	// attempts (default 20ms and 2s); the wait doubles on each failure.
 	MinBackoff, MaxBackoff time.Duration
-	// Now is the wall clock sent in the handshake (time.Now if nil).
-	Now func() time.Time
 	// Logger receives the log lines (slog.Default() if nil).
 	Logger *slog.Logger
 	// Registerer, if set, receives the replication metrics.
@@ -62,20 +89,22 @@ type Status struct {
 	Reconnects uint64
 	Refused    string
 	// ReconPending is this instance's count of rolled-off transactions not
-	// yet back (vassal).
-	ReconPending int
+	// yet back (vassal); Reconciling the liege's records being reconciled.
+	ReconPending, Reconciling int
+	// RollingBack: a rollback is outstanding here.
+	RollingBack bool
+	// Node is the protocol's whole status.
+	Node NodeStatus
 }
 
 // Idle reports whether nothing is in flight: connected, both streams
-// caught up, no rejection pending, and no reconciliation pending here.
-func (s Status) Idle() bool {
-	return s.Connected && s.LagIn == 0 && s.LagOut == 0 && s.Discarding == "" && s.ReconPending == 0
-}
+// caught up, no rejection, rollback or reconciliation pending.
+func (s Status) Idle() bool { return s.Node.Idle() }
 
 // Replicator replicates one instance with its peer.
 type Replicator struct {
 	cfg     Config
-	db      *liege.DB
+	host    Host
 	log     *slog.Logger
 	metrics *metrics
 
@@ -86,28 +115,24 @@ type Replicator struct {
 	mu       sync.Mutex
 	cur      *session
 	sessions uint64
-	refused  string
 	changed  chan struct{} // closed on every status change
 
 	reconnects atomic.Uint64
 }
 
-// Start starts replicating cfg.DB. Close stops it.
+// Start starts replicating cfg.Host. Close stops it.
 func Start(cfg Config) (*Replicator, error) {
-	if cfg.DB == nil {
-		return nil, errors.New("replicate: Config.DB is required")
+	if cfg.Host == nil {
+		return nil, errors.New("replicate: Config.Host is required")
 	}
-	if cfg.DB.PeerID() == "" {
-		return nil, fmt.Errorf("replicate: %w", liege.ErrNotReplicated)
+	if cfg.Host.PeerID() == "" {
+		return nil, errors.New("replicate: the instance is not replicated (open it with a peer id)")
 	}
 	if cfg.Cluster == "" {
 		return nil, errors.New("replicate: Config.Cluster is required (both instances must name the same cluster)")
 	}
 	if cfg.Listener == nil && cfg.Dialer == nil {
 		return nil, errors.New("replicate: give a Listener, a Dialer, or both")
-	}
-	if cfg.MaxClockOffset <= 0 {
-		cfg.MaxClockOffset = 500 * time.Millisecond
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 100 * time.Millisecond
@@ -118,16 +143,19 @@ func Start(cfg Config) (*Replicator, error) {
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = max(2*time.Second, cfg.MinBackoff)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Replicator{cfg: cfg, db: cfg.DB, changed: make(chan struct{})}
-	r.log = cfg.Logger.With("instance", cfg.DB.ID(), "peer", cfg.DB.PeerID())
+	// One tick is one heartbeat; the Node's defaults count in heartbeats.
+	if err := cfg.Host.Attach(cfg.Cluster, NodeConfig{HeartbeatTicks: 1}); err != nil {
+		return nil, err
+	}
+	r := &Replicator{cfg: cfg, host: cfg.Host, changed: make(chan struct{})}
+	r.log = cfg.Logger.With("instance", cfg.Host.ID(), "peer", cfg.Host.PeerID())
 	r.metrics = newMetrics(cfg.Registerer, r)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.wg.Add(1)
+	go r.ticker()
 	if cfg.Listener != nil {
 		r.wg.Add(1)
 		go r.acceptLoop()
@@ -140,7 +168,7 @@ func Start(cfg Config) (*Replicator, error) {
 }
 
 // Close ends the session and stops reconnecting. It does not close the
-// Listener or the DB.
+// Listener or the Host.
 func (r *Replicator) Close() error {
 	r.cancel()
 	r.mu.Lock()
@@ -150,6 +178,23 @@ func (r *Replicator) Close() error {
 	r.mu.Unlock()
 	r.wg.Wait()
 	return nil
+}
+
+// ticker is the Node's clock: one Tick per heartbeat interval, link or no
+// link (a vassal counts the liege's silence for a promote).
+func (r *Replicator) ticker() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			r.host.Tick()
+			r.notify()
+		case <-r.ctx.Done():
+			return
+		}
+	}
 }
 
 func (r *Replicator) acceptLoop() {
@@ -204,7 +249,9 @@ func (r *Replicator) dialLoop() {
 // serve runs one session on c, replacing the current one. It reports
 // whether the handshake succeeded.
 func (r *Replicator) serve(c link.Conn) bool {
-	s := newSession(r, c)
+	s := &session{r: r, conn: c, done: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(r.ctx)
+	s.log = r.log.With("remote", c.RemoteAddr())
 	r.mu.Lock()
 	old := r.cur
 	r.cur = s
@@ -225,8 +272,9 @@ func (r *Replicator) serve(c link.Conn) bool {
 
 func (r *Replicator) connected() bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cur != nil && r.cur.up.Load()
+	s := r.cur
+	r.mu.Unlock()
+	return s != nil && r.host.ReplStatus().Connected
 }
 
 // notify wakes Changed waiters.
@@ -238,7 +286,7 @@ func (r *Replicator) notify() {
 }
 
 // Changed returns a channel closed at the next status change (a session
-// starting or ending, frames applied, a rollback, a reconciliation).
+// starting or ending, frames received, a tick).
 func (r *Replicator) Changed() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -256,37 +304,22 @@ func (r *Replicator) waitChange() bool {
 
 // Status returns the replication status.
 func (r *Replicator) Status() Status {
-	st := r.db.Repl()
-	out := Status{ReconPending: st.ReconPending, Reconnects: r.reconnects.Load()}
-	r.mu.Lock()
-	s := r.cur
-	out.Refused = r.refused
-	r.mu.Unlock()
-	if s == nil || !s.up.Load() || s.role != st.Role {
-		// (A role changed since the handshake: the session is about to
-		// end and a new one agree on the roles.)
-		return out
-	}
-	out.Connected = true
-	out.Peer, out.PeerRole = s.peer, s.peerRole
-	out.PeerEpoch = s.peerEpoch.Load()
-	out.PeerLastOwn, out.PeerWatermark = s.peerLastOwn.Load(), s.peerWM.Load()
-	if out.PeerLastOwn > st.PeerWatermark {
-		out.LagIn = out.PeerLastOwn - st.PeerWatermark
-	}
-	if st.LastOwn > out.PeerWatermark {
-		out.LagOut = st.LastOwn - out.PeerWatermark
-	}
-	if d := s.discarding.Load(); d != nil {
-		out.Discarding = *d
+	ns := r.host.ReplStatus()
+	out := Status{Connected: ns.Connected, Reconnects: r.reconnects.Load(), Refused: ns.Refused,
+		ReconPending: ns.ReconPending, Reconciling: ns.Reconciling, RollingBack: ns.RollingBack, Node: ns}
+	if ns.Connected {
+		out.Peer, out.PeerRole, out.PeerEpoch = ns.Peer, ns.PeerRole, ns.PeerEpoch
+		out.PeerLastOwn, out.PeerWatermark = ns.PeerLast, ns.PeerWM
+		out.LagIn, out.LagOut = ns.LagIn, ns.LagOut
+		if !ns.Discarding.IsZero() {
+			out.Discarding = ns.Discarding.String()
+		}
 	}
 	return out
 }
 
 // WaitIdle waits until Status().Idle() holds, or ctx ends.
 func (r *Replicator) WaitIdle(ctx context.Context) error {
-	tick := time.NewTicker(r.cfg.Heartbeat)
-	defer tick.Stop()
 	for {
 		ch := r.Changed()
 		if r.Status().Idle() {
@@ -294,9 +327,8 @@ func (r *Replicator) WaitIdle(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
-		case <-tick.C:
 		case <-ctx.Done():
-			return fmt.Errorf("replication of %s not idle: %+v: %w", r.db.ID(), r.Status(), ctx.Err())
+			return fmt.Errorf("replication of %s not idle: %+v: %w", r.host.ID(), r.Status().Node, ctx.Err())
 		}
 	}
 }
@@ -309,5 +341,120 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// session is one connection with the peer: a reader goroutine hands the
+// peer's frames to the Host, a writer goroutine sends what the Host's
+// outbox holds. Neither decides anything.
+type session struct {
+	r      *Replicator
+	conn   link.Conn
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (s *session) stop() {
+	s.cancel()
+	s.conn.Close()
+}
+
+// run runs the session to its end and reports whether the handshake
+// succeeded.
+func (s *session) run() bool {
+	defer close(s.done)
+	r := s.r
+	r.host.LinkUp()
+	var up atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer s.stop()
+		if err := s.writeLoop(); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("replication: closing the link", "reason", err)
+		}
+	}()
+	err := s.readLoop(&up)
+	s.stop()
+	wg.Wait()
+	r.host.LinkDown()
+	if up.Load() {
+		r.metrics.linkUp.Set(0)
+	}
+	if s.r.ctx.Err() == nil {
+		switch {
+		case !up.Load():
+			if st := r.host.ReplStatus(); st.Refused != "" {
+				r.metrics.refused.Inc()
+				s.log.Warn("replication: refused the peer", "error", st.Refused)
+			} else if err != nil {
+				s.log.Warn("replication: handshake failed", "error", err)
+			}
+		case errors.Is(err, io.EOF):
+			s.log.Info("replication: the peer closed the connection")
+		case err != nil:
+			s.log.Warn("replication: connection lost; reconnecting", "error", err)
+		}
+	}
+	return up.Load()
+}
+
+// readLoop hands every frame to the Host until the link fails.
+func (s *session) readLoop(up *atomic.Bool) error {
+	r := s.r
+	for {
+		f, err := s.conn.Recv(s.ctx)
+		if err != nil {
+			return err
+		}
+		if f.Kind == link.KindHello {
+			r.metrics.clockOffset.Set(time.Duration(f.WallClock - time.Now().UnixNano()).Seconds())
+		}
+		if err := r.host.Deliver(f); err != nil {
+			return err
+		}
+		if !up.Load() && r.host.ReplStatus().Connected {
+			up.Store(true)
+			r.metrics.linkUp.Set(1)
+			r.mu.Lock()
+			r.sessions++
+			if r.sessions > 1 {
+				r.reconnects.Add(1)
+				r.metrics.reconnects.Inc()
+			}
+			r.mu.Unlock()
+			st := r.host.ReplStatus()
+			s.log.Info("replication: connected", "role", st.Role, "reign", st.Reign, "peer_role", st.PeerRole,
+				"peer_epoch", st.PeerEpoch, "peer_watermark", st.PeerWM, "peer_last_own", st.PeerLast)
+		}
+		r.notify()
+	}
+}
+
+// writeLoop sends the Host's outbox until the link fails or the Node asks
+// for it to be closed.
+func (s *session) writeLoop() error {
+	h := s.r.host
+	for {
+		frames, disc := h.Outbox()
+		for _, f := range frames {
+			if err := s.conn.Send(s.ctx, f); err != nil {
+				return err
+			}
+			if f.Kind == link.KindTxn {
+				s.r.metrics.sent.Inc()
+			}
+		}
+		if disc != "" {
+			return errors.New(disc)
+		}
+		select {
+		case <-h.OutboxReady():
+		case <-s.ctx.Done():
+			return nil
+		}
 	}
 }

@@ -2,8 +2,10 @@ package replicate_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/replicate/link"
@@ -21,21 +23,23 @@ func TestSwitchover(t *testing.T) {
 	p.idle()
 
 	p.a.db.Quiesce(true)
-	p.b.db.Quiesce(true)
-	if _, err := p.a.db.Call(ctx, "ops", opsArgs{Ops: []op{{Op: "set", K: "y", V: "1"}}}); err == nil {
-		t.Fatal("a quiesced instance took a call")
+	if _, err := p.a.db.Call(ctx, "ops", opsArgs{Ops: []op{{Op: "set", K: "y", V: "1"}}}); !errors.Is(err, liege.ErrQuiesced) {
+		t.Fatalf("a quiesced instance answered a call with %v, want ErrQuiesced", err)
 	}
-	p.idle()
-	if err := p.a.db.SetRole(ctx, liege.RoleVassal); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.b.db.Promote(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p.a.role, p.b.role = liege.RoleVassal, liege.RoleLiege
 	p.a.db.Quiesce(false)
-	p.b.db.Quiesce(false)
+	// The switchover quiesces the liege, drains both streams, journals
+	// vassal in the next reign, and the peer adopts the liege role.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := p.a.db.Switchover(sctx); err != nil {
+		t.Fatal(err)
+	}
+	waitRole(t, p.b.db, liege.RoleLiege)
+	p.a.role, p.b.role = liege.RoleVassal, liege.RoleLiege
 	p.idle()
+	if p.a.db.Quiesced() || p.b.db.Quiesced() {
+		t.Fatal("an instance stayed quiesced after the switchover")
+	}
 	if st := p.a.rep.Status(); st.PeerRole != liege.RoleLiege {
 		t.Fatalf("after the switchover A sees its peer as %q", st.PeerRole)
 	}
@@ -67,7 +71,6 @@ func TestSwitchover(t *testing.T) {
 // returns as vassal, and its transaction the new liege never received is
 // checked, rolled back and reconciled.
 func TestPromote(t *testing.T) {
-	ctx := context.Background()
 	p := newPair(t, link.MemOptions{})
 	p.call(p.a, op{Op: "set", K: "seat", V: "free"})
 	p.idle()
@@ -75,12 +78,14 @@ func TestPromote(t *testing.T) {
 	a := p.call(p.a, op{Op: "get", K: "seat"}, op{Op: "set", K: "seat", V: "sold by A"})
 	b := p.call(p.b, op{Op: "get", K: "seat"}, op{Op: "set", K: "seat", V: "sold by B"})
 	p.stop(p.a) // the liege is gone
-	if _, err := p.b.db.Promote(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p.b.role, p.a.role = liege.RoleLiege, liege.RoleVassal
+	promoteWhenQuiet(t, p.b.db)
+	p.b.role = liege.RoleLiege
 	p.partition(false)
-	p.start(p.a) // the old liege rejoins as vassal
+	// The old liege restarts with its usual role: it learns the higher
+	// reign at the handshake and becomes the vassal by itself.
+	p.start(p.a)
+	waitRole(t, p.a.db, liege.RoleVassal)
+	p.a.role = liege.RoleVassal
 	p.idle()
 	for _, n := range []*node{p.a, p.b} {
 		if st := p.status(n, b.TxID); st != liege.TxnCommitted {
@@ -91,4 +96,34 @@ func TestPromote(t *testing.T) {
 		}
 	}
 	p.converged()
+}
+
+// waitRole waits (budget 10s) until db holds role.
+func waitRole(t *testing.T, db *liege.DB, role string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for db.Role() != role {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still %s after 10s, want %s (%+v)", db.ID(), db.Role(), role, db.ReplStatus())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// promoteWhenQuiet promotes db without force, retrying while it still
+// hears from its liege (budget 10s): a promote refuses until the liege has
+// been silent for a few heartbeats.
+func promoteWhenQuiet(t *testing.T, db *liege.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := db.Promote(context.Background(), false)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, liege.ErrHearsLiege) || time.Now().After(deadline) {
+			t.Fatalf("promote %s: %v", db.ID(), err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -32,13 +32,29 @@ type Intent struct {
 	Self          string
 }
 
+// Journal is the journal a rollback works on: *journal.Journal, or the
+// engine's own journal over a journal.Log (package internal/engine).
+type Journal interface {
+	// Next is the position the next Append takes.
+	Next() uint64
+	Read(pos uint64) ([]byte, error)
+	Append(pos uint64, frame []byte) error
+	// Flush makes everything appended durable.
+	Flush() error
+	// TruncateAfter removes every entry after pos, durably.
+	TruncateAfter(pos uint64) error
+}
+
 // Env is what a rollback works on.
 type Env struct {
 	Dir      string
 	Instance string
 	Self     string // the instance's own origin id (same as Instance)
-	Journal  *journal.Journal
-	Encoder  *journal.Encoder
+	Journal  Journal
+	// Now is the clock of the lost transaction file's header and the
+	// Result's Duration (time.Now if nil).
+	Now     func() time.Time
+	Encoder *journal.Encoder
 	// Store, if not nil, is undone in memory (online rollback).
 	Store         *store.Store
 	Epoch         uint64
@@ -62,7 +78,43 @@ type Result struct {
 // Everything appended must be durable and nothing may be appended while it
 // runs. target must be in 2..last.
 func Run(env Env, target uint64, reason string) (*Result, error) {
-	t0 := time.Now()
+	s, err := Begin(env, target, reason)
+	if err != nil {
+		return nil, err
+	}
+	for !s.Done() {
+		if err := s.Step(); err != nil {
+			return nil, err
+		}
+	}
+	return s.Result(), nil
+}
+
+// Stepper is a rollback in progress, taken through its phases one step at
+// a time (Phase.Next), so that a simulator can crash between any two. Run
+// and Resume drive one to the end.
+type Stepper struct {
+	env      Env
+	in       *Intent
+	p        Phase
+	resuming bool
+	res      *Result
+	t0       time.Time
+	// The undo step learns the peer watermark after the rollback and the
+	// largest HLC rolled off, which the epoch record holds.
+	wm, maxHLC uint64
+	own        []journal.TxID
+	learned    bool
+}
+
+// Begin writes the intent of a rollback to just before target (everything
+// appended must be durable and nothing may be appended until it is done)
+// and returns it in PhaseIntent. target must be in 2..last.
+func Begin(env Env, target uint64, reason string) (*Stepper, error) {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	t0 := env.Now()
 	head := env.Journal.Next() - 1
 	if target < 2 || target > head {
 		return nil, fmt.Errorf("rollback target %d is outside 2..%d", target, head)
@@ -79,68 +131,95 @@ func Run(env Env, target uint64, reason string) (*Result, error) {
 	if err := failpoint.Inject("rollback-after-intent"); err != nil {
 		return nil, err
 	}
-	res, err := drive(env, &in, PhaseIntent, false)
-	if err != nil {
-		return nil, err
-	}
-	res.Duration = time.Since(t0)
-	return res, nil
+	s := newStepper(env, &in, PhaseIntent, false)
+	s.t0 = t0
+	return s, nil
 }
 
-// drive takes a rollback from phase p to PhaseDone, one step at a time (see
-// Phase.Next). resuming says that it finishes an interrupted rollback at
-// start-up: then only the failpoints from the truncation on are reached,
-// as a resumption always did.
-func drive(env Env, in *Intent, p Phase, resuming bool) (*Result, error) {
-	res := &Result{From: in.Target, To: in.Head, Records: in.Head - in.Target + 1, Epoch: in.NewEpoch,
-		LostFile: filepath.Join(env.Dir, in.LostFile)}
-	// The undo step learns the peer watermark after the rollback and the
-	// largest HLC rolled off, which the epoch record holds.
-	var wm, maxHLC uint64
-	var own []journal.TxID
-	learned := false
-	for p != PhaseDone {
-		step, next := p.Next()
-		var err error
-		switch step {
-		case StepSaveLost:
-			err = saveLost(env, in)
-			if err == nil && !resuming {
-				err = failpoint.Inject("rollback-after-lost")
-			}
-		case StepUndo:
-			if env.Store != nil {
-				wm, maxHLC, own, err = undo(env, in)
-			} else {
-				wm, maxHLC, own, err = scanLost(env.Dir, in)
-			}
-			learned = err == nil
-		case StepTruncate:
-			err = truncate(env, in)
-		case StepJournalEpoch:
-			if !learned { // resumed after the truncation
-				if wm, maxHLC, own, err = scanLost(env.Dir, in); err != nil {
-					break
-				}
-				learned = true
-			}
-			err = journalEpoch(env, in, wm, maxHLC)
-		case StepRemoveIntent:
-			err = removeIntent(env.Dir)
+// newStepper takes a rollback from phase p. resuming says that it finishes
+// an interrupted rollback at start-up: then only the failpoints from the
+// truncation on are reached, as a resumption always did.
+func newStepper(env Env, in *Intent, p Phase, resuming bool) *Stepper {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	return &Stepper{env: env, in: in, p: p, resuming: resuming, t0: env.Now(),
+		res: &Result{From: in.Target, To: in.Head, Records: in.Head - in.Target + 1, Epoch: in.NewEpoch,
+			LostFile: filepath.Join(env.Dir, in.LostFile)}}
+}
+
+// Phase returns the phase the rollback is in.
+func (s *Stepper) Phase() Phase { return s.p }
+
+// Done reports whether the rollback is finished.
+func (s *Stepper) Done() bool { return s.p == PhaseDone }
+
+// Intent returns the rollback's intent.
+func (s *Stepper) Intent() *Intent { return s.in }
+
+// Result returns what the rollback did, once Done.
+func (s *Stepper) Result() *Result { return s.res }
+
+// Step takes the step out of the current phase. After an error the
+// instance must stop: only recovery (Resume) may go on from the intent.
+func (s *Stepper) Step() error {
+	env, in := s.env, s.in
+	step, next := s.p.Next()
+	var err error
+	switch step {
+	case StepNone:
+		return nil
+	case StepSaveLost:
+		err = saveLost(env, in)
+		if err == nil && !s.resuming {
+			err = failpoint.Inject("rollback-after-lost")
 		}
-		if err != nil {
-			if resuming && step == StepUndo || step == StepJournalEpoch && !learned {
-				err = fmt.Errorf("rollback resume: %w", err)
+	case StepUndo:
+		if env.Store != nil {
+			s.wm, s.maxHLC, s.own, err = undo(env, in)
+		} else {
+			s.wm, s.maxHLC, s.own, err = scanLost(env.Dir, in)
+		}
+		s.learned = err == nil
+	case StepTruncate:
+		err = truncate(env, in)
+	case StepJournalEpoch:
+		if !s.learned { // resumed after the truncation
+			if s.wm, s.maxHLC, s.own, err = scanLost(env.Dir, in); err != nil {
+				break
 			}
+			s.learned = true
+		}
+		err = journalEpoch(env, in, s.wm, s.maxHLC)
+	case StepRemoveIntent:
+		err = removeIntent(env.Dir)
+	}
+	if err != nil {
+		if s.resuming && step == StepUndo || step == StepJournalEpoch && !s.learned {
+			err = fmt.Errorf("rollback resume: %w", err)
+		}
+		return err
+	}
+	s.p = next
+	if s.p == PhaseDone {
+		if s.learned {
+			s.res.PeerWatermark = s.wm
+			s.res.Own = s.own
+		}
+		s.res.Duration = env.Now().Sub(s.t0)
+	}
+	return nil
+}
+
+// drive takes a rollback from phase p to PhaseDone.
+func drive(env Env, in *Intent, p Phase, resuming bool) (*Result, error) {
+	s := newStepper(env, in, p, resuming)
+	for !s.Done() {
+		if err := s.Step(); err != nil {
 			return nil, err
 		}
-		p = next
 	}
-	if learned {
-		res.PeerWatermark = wm
-		res.Own = own
-	}
-	return res, nil
+	return s.Result(), nil
 }
 
 // undo undoes env.Store with the before-images of the records from the
@@ -179,7 +258,7 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 
 func saveLost(env Env, in *Intent) error {
 	hdr := LostHeader{Instance: in.Instance, Epoch: in.NewEpoch, PrevEpoch: in.PrevEpoch, Reason: in.Reason,
-		From: in.Target, To: in.Head, Created: time.Now().UnixMilli()}
+		From: in.Target, To: in.Head, Created: env.Now().UnixMilli()}
 	return WriteLostFile(filepath.Join(env.Dir, in.LostFile), hdr, env.Journal.Read)
 }
 
@@ -251,7 +330,7 @@ func removeIntent(dir string) error {
 
 // Observe reads what the instance directory and its open journal say about
 // a rollback, for Decide.
-func Observe(dir string, j *journal.Journal) (Disk, error) {
+func Observe(dir string, j Journal) (Disk, error) {
 	d := Disk{Dir: dir, Last: j.Next() - 1}
 	in, err := ReadIntent(dir)
 	if errors.Is(err, ErrNoIntent) {
@@ -281,7 +360,23 @@ func Observe(dir string, j *journal.Journal) (Disk, error) {
 // Resume finishes a rollback interrupted by a crash. It runs at start-up,
 // after the journal is opened and before the state is loaded, and returns
 // nil, nil when there was none. Where it resumes is Decide's decision.
-func Resume(dir string, j *journal.Journal, enc *journal.Encoder) (*Result, error) {
+func Resume(dir string, j Journal, enc *journal.Encoder) (*Result, error) {
+	s, err := ResumeStepper(dir, j, enc, nil)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	for !s.Done() {
+		if err := s.Step(); err != nil {
+			return nil, err
+		}
+	}
+	return s.Result(), nil
+}
+
+// ResumeStepper returns the interrupted rollback found on disk at the phase
+// Decide says it is in, to be stepped to the end, or nil, nil when there is
+// none. now is the clock (time.Now if nil).
+func ResumeStepper(dir string, j Journal, enc *journal.Encoder, now func() time.Time) (*Stepper, error) {
 	disk, err := Observe(dir, j)
 	if err != nil || disk.Intent == nil {
 		return nil, err
@@ -292,8 +387,8 @@ func Resume(dir string, j *journal.Journal, enc *journal.Encoder) (*Result, erro
 	}
 	in := disk.Intent
 	env := Env{Dir: dir, Instance: in.Instance, Self: in.Self, Journal: j, Encoder: enc,
-		Epoch: in.PrevEpoch, HighOSeq: in.HighOSeq, PeerWatermark: in.PeerWatermark}
-	return drive(env, in, dec.Phase, true)
+		Epoch: in.PrevEpoch, HighOSeq: in.HighOSeq, PeerWatermark: in.PeerWatermark, Now: now}
+	return newStepper(env, in, dec.Phase, true), nil
 }
 
 func writeIntent(dir string, in *Intent) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/apps/atm"
 	"github.com/liege-db/liege/detect"
+	"github.com/liege-db/liege/internal/enginetest"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
 )
@@ -398,9 +399,9 @@ func record(t *testing.T, oseq uint64, proc string, args, told any) *journal.Rec
 	}
 }
 
-func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want liege.ReconcileAction) *liege.ReconcileOutcome {
+func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want string) *enginetest.Outcome {
 	t.Helper()
-	out, err := db.Reconcile(context.Background(), r)
+	out, err := enginetest.Reconcile(context.Background(), db, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +411,7 @@ func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want liege.Reconci
 	return out
 }
 
-func correction(t *testing.T, out *liege.ReconcileOutcome) atm.Correction {
+func correction(t *testing.T, out *enginetest.Outcome) atm.Correction {
 	t.Helper()
 	if out.Result.Kind != journal.KindCorrection {
 		t.Fatalf("outcome %+v is not a correction", out)
@@ -439,7 +440,7 @@ func TestReconcileWithdrawBalanceEmptiedMeanwhile(t *testing.T) {
 	openAccount(t, db, "alice", 100)
 	withdraw(t, db, "alice", 80) // the liege's withdrawal: 18 left
 	told := atm.Withdrawal{Outcome: atm.Dispensed, Amount: 50}
-	out := reconcile(t, db, record(t, 1, atm.ProcWithdraw, atm.AmountArgs{Account: "alice", Amount: 50}, told), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, atm.ProcWithdraw, atm.AmountArgs{Account: "alice", Amount: 50}, told), enginetest.Corrected)
 	var reexec atm.Withdrawal
 	if err := journal.Unmarshal(out.Reexecuted, &reexec); err != nil || reexec != (atm.Withdrawal{Outcome: atm.Denied}) {
 		t.Fatalf("re-executed %+v %v", reexec, err)
@@ -500,13 +501,13 @@ func TestReconcileWithdrawReprocessed(t *testing.T) {
 	db := open(t)
 	openAccount(t, db, "alice", 100)
 	withdraw(t, db, "alice", 20)
-	reconcile(t, db, record(t, 1, atm.ProcWithdraw, atm.AmountArgs{Account: "alice", Amount: 50}, atm.Withdrawal{Outcome: atm.Dispensed, Amount: 50}), liege.ReconcileReprocessed)
+	reconcile(t, db, record(t, 1, atm.ProcWithdraw, atm.AmountArgs{Account: "alice", Amount: 50}, atm.Withdrawal{Outcome: atm.Dispensed, Amount: 50}), enginetest.Reprocessed)
 	if b := balance(t, db, "alice"); b != (atm.Balance{Balance: 100 - 22 - 52, Status: atm.StatusOpen}) {
 		t.Fatalf("balance %+v", b)
 	}
 	// A withdrawal the machine denied dispensed nothing: even if the
 	// liege would have paid, nothing is debited.
-	out := reconcile(t, db, record(t, 2, atm.ProcWithdraw, atm.AmountArgs{Account: "alice", Amount: 5}, atm.Withdrawal{Outcome: atm.Denied}), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 2, atm.ProcWithdraw, atm.AmountArgs{Account: "alice", Amount: 5}, atm.Withdrawal{Outcome: atm.Denied}), enginetest.Corrected)
 	if c := correction(t, out); c.Overdrawn || !strings.Contains(c.Action, "nothing") {
 		t.Fatalf("correction %+v", c)
 	}
@@ -520,7 +521,7 @@ func TestReconcileWithdrawReprocessed(t *testing.T) {
 // cash is still accounted for, on an account made for it.
 func TestReconcileWithdrawUnknownAccount(t *testing.T) {
 	db := open(t)
-	out := reconcile(t, db, record(t, 1, atm.ProcWithdraw, atm.AmountArgs{Account: "zed", Amount: 5}, atm.Withdrawal{Outcome: atm.Dispensed, Amount: 5}), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, atm.ProcWithdraw, atm.AmountArgs{Account: "zed", Amount: 5}, atm.Withdrawal{Outcome: atm.Dispensed, Amount: 5}), enginetest.Corrected)
 	if out.ReexecError == nil || !correction(t, out).Overdrawn {
 		t.Fatalf("outcome %+v", out)
 	}
@@ -534,7 +535,7 @@ func TestReconcileTransferInsufficient(t *testing.T) {
 	db := open(t)
 	openAccount(t, db, "alice", 10)
 	openAccount(t, db, "bob", 0)
-	out := reconcile(t, db, record(t, 1, atm.ProcTransfer, atm.TransferArgs{From: "alice", To: "bob", Amount: 15}, atm.Transferred), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, atm.ProcTransfer, atm.TransferArgs{From: "alice", To: "bob", Amount: 15}, atm.Transferred), enginetest.Corrected)
 	if c := correction(t, out); !c.Overdrawn {
 		t.Fatalf("correction %+v", c)
 	}
@@ -542,7 +543,7 @@ func TestReconcileTransferInsufficient(t *testing.T) {
 		t.Fatalf("alice %+v bob %+v", a, b)
 	}
 	// Told insufficient: no money moved, none moves.
-	reconcile(t, db, record(t, 2, atm.ProcTransfer, atm.TransferArgs{From: "bob", To: "alice", Amount: 5}, atm.Insufficient), liege.ReconcileCorrected)
+	reconcile(t, db, record(t, 2, atm.ProcTransfer, atm.TransferArgs{From: "bob", To: "alice", Amount: 5}, atm.Insufficient), enginetest.Corrected)
 	if b := balance(t, db, "bob"); b.Balance != 15 {
 		t.Fatalf("bob %+v", b)
 	}
@@ -554,15 +555,15 @@ func TestReconcileOpenAndDeposit(t *testing.T) {
 	openAccount(t, db, "alice", 100)
 	// Opened on both instances: the opening balance handed over on the
 	// vassal is credited too.
-	reconcile(t, db, record(t, 1, atm.ProcOpenAccount, atm.OpenArgs{Account: "alice", Opening: 30}, atm.Opened), liege.ReconcileCorrected)
+	reconcile(t, db, record(t, 1, atm.ProcOpenAccount, atm.OpenArgs{Account: "alice", Opening: 30}, atm.Opened), enginetest.Corrected)
 	if b := balance(t, db, "alice"); b.Balance != 130 || counter(t, db, atm.CounterOpening) != 130 {
 		t.Fatalf("balance %+v", b)
 	}
 	// A deposit reprocesses.
-	reconcile(t, db, record(t, 2, atm.ProcDeposit, atm.AmountArgs{Account: "alice", Amount: 7}, atm.Deposited), liege.ReconcileReprocessed)
+	reconcile(t, db, record(t, 2, atm.ProcDeposit, atm.AmountArgs{Account: "alice", Amount: 7}, atm.Deposited), enginetest.Reprocessed)
 	// A deposit to an account the liege lacks: the money is credited to an
 	// account made for it.
-	out := reconcile(t, db, record(t, 3, atm.ProcDeposit, atm.AmountArgs{Account: "zed", Amount: 9}, atm.Deposited), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 3, atm.ProcDeposit, atm.AmountArgs{Account: "zed", Amount: 9}, atm.Deposited), enginetest.Corrected)
 	if out.ReexecError == nil {
 		t.Fatal("re-executing a deposit to an unknown account did not fail")
 	}
@@ -590,19 +591,19 @@ func TestVassalRollbackAndReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var actions []liege.ReconcileAction
+	var actions []string
 	for i := range lf.Records {
 		r := &lf.Records[i]
 		if !r.Kind.IsTxn() || r.Origin != "B" {
 			continue
 		}
-		out, err := lg.Reconcile(ctx, r)
+		out, err := enginetest.Reconcile(ctx, lg, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		actions = append(actions, out.Action)
 	}
-	if !slices.Equal(actions, []liege.ReconcileAction{liege.ReconcileCorrected, liege.ReconcileReprocessed}) {
+	if !slices.Equal(actions, []string{enginetest.Corrected, enginetest.Reprocessed}) {
 		t.Fatalf("actions %v", actions)
 	}
 	if b := balance(t, lg, "alice"); b != (atm.Balance{Balance: 100 - 82 - 62 - 25 + 5, Status: atm.StatusOverdrawn}) {

@@ -15,6 +15,7 @@ import (
 	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/apps/ticketing"
 	"github.com/liege-db/liege/detect"
+	"github.com/liege-db/liege/internal/enginetest"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
 )
@@ -424,9 +425,9 @@ func record(t *testing.T, oseq uint64, proc string, args, told any) *journal.Rec
 	}
 }
 
-func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want liege.ReconcileAction) *liege.ReconcileOutcome {
+func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want string) *enginetest.Outcome {
 	t.Helper()
-	out, err := db.Reconcile(context.Background(), r)
+	out, err := enginetest.Reconcile(context.Background(), db, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +437,7 @@ func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want liege.Reconci
 	return out
 }
 
-func correction(t *testing.T, out *liege.ReconcileOutcome) ticketing.Correction {
+func correction(t *testing.T, out *enginetest.Outcome) ticketing.Correction {
 	t.Helper()
 	if out.Result.Kind != journal.KindCorrection {
 		t.Fatalf("outcome %+v is not a correction", out)
@@ -464,11 +465,11 @@ func TestReconcilePurchaseReprocessed(t *testing.T) {
 	db := open(t)
 	createGala(t, db)
 	s := seat("stalls", 1, 1)
-	out := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 1, Customer: "bob"}, sold(s, "bob")), liege.ReconcileReprocessed)
+	out := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 1, Customer: "bob"}, sold(s, "bob")), enginetest.Reprocessed)
 	if out.Result.Kind != journal.KindReprocess {
 		t.Fatalf("outcome %+v", out)
 	}
-	reconcile(t, db, record(t, 2, ticketing.ProcBuyBest, ticketing.BuyBestArgs{Event: "gala", Section: "stalls", Customer: "cy"}, sold(seat("stalls", 1, 2), "cy")), liege.ReconcileReprocessed)
+	reconcile(t, db, record(t, 2, ticketing.ProcBuyBest, ticketing.BuyBestArgs{Event: "gala", Section: "stalls", Customer: "cy"}, sold(seat("stalls", 1, 2), "cy")), enginetest.Reprocessed)
 	if os := owners(t, db, s); len(os) != 1 || os[0].Customer != "bob" {
 		t.Fatalf("owners %+v", os)
 	}
@@ -492,7 +493,7 @@ func TestReconcileBuySeatTakenMeanwhile(t *testing.T) {
 	ann, _ := buy(t, db, s, "ann")
 	told := sold(s, "bob")
 	r := record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 7, Customer: "bob"}, told)
-	out := reconcile(t, db, r, liege.ReconcileCorrected)
+	out := reconcile(t, db, r, enginetest.Corrected)
 	var reexec ticketing.Purchase
 	if err := journal.Unmarshal(out.Reexecuted, &reexec); err != nil || reexec.Outcome != ticketing.Taken {
 		t.Fatalf("re-execution gave %+v (%v), want taken", reexec, err)
@@ -556,7 +557,7 @@ func TestReconcileBuySeatTakenMeanwhile(t *testing.T) {
 	checkHolds(t, db)
 
 	// The log is resent: nothing changes.
-	if out := reconcile(t, db, r, liege.ReconcileSkipped); out.Result.Pos == 0 {
+	if out := reconcile(t, db, r, enginetest.Skipped); out.Result.Pos == 0 {
 		t.Fatalf("skipped outcome %+v", out)
 	}
 }
@@ -572,7 +573,7 @@ func TestReconcileBuyBestAnotherSeat(t *testing.T) {
 	// The liege sold 1/1 meanwhile: re-execution finds 1/2, but bob was
 	// told 1/1.
 	ann, _ := buyBest(t, db, "stalls", "ann")
-	out := reconcile(t, db, record(t, 1, ticketing.ProcBuyBest, args, sold(seat("stalls", 1, 1), "bob")), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, ticketing.ProcBuyBest, args, sold(seat("stalls", 1, 1), "bob")), enginetest.Corrected)
 	var reexec ticketing.Purchase
 	if err := journal.Unmarshal(out.Reexecuted, &reexec); err != nil || !reflect.DeepEqual(reexec, sold(seat("stalls", 1, 2), "bob")) {
 		t.Fatalf("re-executed %+v %v", reexec, err)
@@ -591,7 +592,7 @@ func TestReconcileBuyBestAnotherSeat(t *testing.T) {
 	// cy was told 2/5 (on the vassal the seats before it were sold); on
 	// the liege 1/2 is free, so re-execution picks it, but 2/5 is free too:
 	// cy gets 2/5 as told, and nothing is queued.
-	out = reconcile(t, db, record(t, 2, ticketing.ProcBuyBest, ticketing.BuyBestArgs{Event: "gala", Section: "stalls", Customer: "cy"}, sold(seat("stalls", 2, 5), "cy")), liege.ReconcileCorrected)
+	out = reconcile(t, db, record(t, 2, ticketing.ProcBuyBest, ticketing.BuyBestArgs{Event: "gala", Section: "stalls", Customer: "cy"}, sold(seat("stalls", 2, 5), "cy")), enginetest.Corrected)
 	if c := correction(t, out); c.Item != "" || !strings.Contains(c.Action, "as the customer was told") {
 		t.Fatalf("correction %+v", c)
 	}
@@ -606,7 +607,7 @@ func TestReconcileBuyBestAnotherSeat(t *testing.T) {
 	}
 	// A customer told "sold out" holds nothing: nothing is sold.
 	before := availability(t, db)
-	reconcile(t, db, record(t, 3, ticketing.ProcBuyBest, args, ticketing.Purchase{Outcome: ticketing.SoldOut}), liege.ReconcileCorrected)
+	reconcile(t, db, record(t, 3, ticketing.ProcBuyBest, args, ticketing.Purchase{Outcome: ticketing.SoldOut}), enginetest.Corrected)
 	if after := availability(t, db); !reflect.DeepEqual(before, after) {
 		t.Fatalf("correcting a sold-out answer changed availability %v -> %v", before, after)
 	}
@@ -619,7 +620,7 @@ func TestReconcileDuplicateSale(t *testing.T) {
 	createGala(t, db)
 	s := seat("balcony", 1, 1)
 	buy(t, db, s, "ann")
-	out := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "balcony", Row: 1, Number: 1, Customer: "ann"}, sold(s, "ann")), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "balcony", Row: 1, Number: 1, Customer: "ann"}, sold(s, "ann")), enginetest.Corrected)
 	c := correction(t, out)
 	q := queue(t, db)
 	if len(q) != 1 || q[0].Kind != ticketing.KindDuplicateSale || q[0].ID != c.Item || len(owners(t, db, s)) != 1 {
@@ -636,7 +637,7 @@ func TestReconcileRevivesRefundedTicket(t *testing.T) {
 	s := seat("balcony", 1, 3)
 	p, _ := buy(t, db, s, "ann")
 	word(t, db, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: p.Ticket})
-	out := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "balcony", Row: 1, Number: 3, Customer: "ann"}, sold(s, "ann")), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "balcony", Row: 1, Number: 3, Customer: "ann"}, sold(s, "ann")), enginetest.Corrected)
 	var reexec ticketing.Purchase
 	if err := journal.Unmarshal(out.Reexecuted, &reexec); err != nil || reexec.Ticket != p.Ticket+"/2" {
 		t.Fatalf("re-executed %+v %v", reexec, err)
@@ -660,13 +661,13 @@ func TestReconcileRefunds(t *testing.T) {
 	p, _ := buy(t, db, seat("stalls", 2, 2), "ann")
 	word(t, db, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: p.Ticket})
 	// Refunded on both instances.
-	out := reconcile(t, db, record(t, 1, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: p.Ticket}, ticketing.Refunded), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: p.Ticket}, ticketing.Refunded), enginetest.Corrected)
 	var reexec string
 	if err := journal.Unmarshal(out.Reexecuted, &reexec); err != nil || reexec != ticketing.AlreadyRefunded {
 		t.Fatalf("re-executed %q %v", reexec, err)
 	}
 	// Refunded a ticket the liege never sold.
-	reconcile(t, db, record(t, 2, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: "gala/stalls/1/1/zed"}, ticketing.Refunded), liege.ReconcileCorrected)
+	reconcile(t, db, record(t, 2, ticketing.ProcRefund, ticketing.TicketArgs{Ticket: "gala/stalls/1/1/zed"}, ticketing.Refunded), enginetest.Corrected)
 	q := queue(t, db)
 	if len(q) != 2 || q[0].Kind != ticketing.KindDoubleRefund || q[0].Owners[0] != (ticketing.Owner{Ticket: p.Ticket, Customer: "ann"}) ||
 		q[1].Kind != ticketing.KindUnknownRefund || q[1].Owners[0].Ticket != "gala/stalls/1/1/zed" {
@@ -683,20 +684,20 @@ func TestReconcileCreateEvent(t *testing.T) {
 	db := open(t)
 	createGala(t, db)
 	// Created on both instances with the same layout: nothing to do.
-	out := reconcile(t, db, record(t, 1, ticketing.ProcCreateEvent, gala, ticketing.Created), liege.ReconcileCorrected)
+	out := reconcile(t, db, record(t, 1, ticketing.ProcCreateEvent, gala, ticketing.Created), enginetest.Corrected)
 	if c := correction(t, out); c.Item != "" {
 		t.Fatalf("correction %+v", c)
 	}
 	// With another layout: the liege's stands, and the conflict is queued.
 	other := ticketing.CreateEventArgs{Event: "gala", Sections: []ticketing.Section{{Name: "pit", Rows: 1, SeatsPerRow: 50}}}
-	out = reconcile(t, db, record(t, 2, ticketing.ProcCreateEvent, other, ticketing.Created), liege.ReconcileCorrected)
+	out = reconcile(t, db, record(t, 2, ticketing.ProcCreateEvent, other, ticketing.Created), enginetest.Corrected)
 	q := queue(t, db)
 	if c := correction(t, out); len(q) != 1 || q[0].ID != c.Item || q[0].Kind != ticketing.KindEventConflict || q[0].Seat.Event != "gala" {
 		t.Fatalf("queue %+v", q)
 	}
 	// A sale of a seat only the other layout has cannot be seated.
 	out = reconcile(t, db, record(t, 3, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "pit", Row: 1, Number: 40, Customer: "bob"},
-		sold(seat("pit", 1, 40), "bob")), liege.ReconcileCorrected)
+		sold(seat("pit", 1, 40), "bob")), enginetest.Corrected)
 	if out.ReexecError == nil || !strings.Contains(out.ReexecError.Error(), "has no seat") {
 		t.Fatalf("re-execution error %v", out.ReexecError)
 	}
@@ -727,19 +728,19 @@ func TestVassalRollbackAndReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var actions []liege.ReconcileAction
+	var actions []string
 	for i := range lf.Records {
 		r := &lf.Records[i]
 		if !r.Kind.IsTxn() || r.Origin != "B" {
 			continue
 		}
-		out, err := lg.Reconcile(ctx, r)
+		out, err := enginetest.Reconcile(ctx, lg, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		actions = append(actions, out.Action)
 	}
-	if !slices.Equal(actions, []liege.ReconcileAction{liege.ReconcileCorrected, liege.ReconcileReprocessed}) {
+	if !slices.Equal(actions, []string{enginetest.Corrected, enginetest.Reprocessed}) {
 		t.Fatalf("actions %v", actions)
 	}
 	if q := queue(t, lg); len(q) != 1 || q[0].Seat != seat("stalls", 1, 1) || len(q[0].Owners) != 2 {
@@ -753,7 +754,7 @@ func TestCheckFindsViolations(t *testing.T) {
 	db := open(t)
 	createGala(t, db)
 	ann, _ := buy(t, db, seat("stalls", 1, 1), "ann")
-	reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 1, Customer: "bob"}, sold(seat("stalls", 1, 1), "bob")), liege.ReconcileCorrected)
+	reconcile(t, db, record(t, 1, ticketing.ProcBuy, ticketing.BuyArgs{Event: "gala", Section: "stalls", Row: 1, Number: 1, Customer: "bob"}, sold(seat("stalls", 1, 1), "bob")), enginetest.Corrected)
 	good := state(t, db)
 	if v := ticketing.Check(good); len(v) > 0 {
 		t.Fatal(v)

@@ -231,7 +231,7 @@ func runDemo(c *cli.Context) error {
 	}
 	defer peerLn.Close()
 	a, b := sites[0], sites[1]
-	if a.rep, err = replicate.Start(replicate.Config{DB: a.db, Cluster: "demo", Listener: peerLn, Logger: log, Heartbeat: 20 * time.Millisecond}); err != nil {
+	if a.rep, err = replicate.Start(replicate.Config{Host: a.db, Cluster: "demo", Listener: peerLn, Logger: log, Heartbeat: 20 * time.Millisecond}); err != nil {
 		return err
 	}
 	startB := func() error {
@@ -239,7 +239,7 @@ func runDemo(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		b.rep, err = replicate.Start(replicate.Config{DB: b.db, Cluster: "demo", Dialer: d, Logger: log, Heartbeat: 20 * time.Millisecond,
+		b.rep, err = replicate.Start(replicate.Config{Host: b.db, Cluster: "demo", Dialer: d, Logger: log, Heartbeat: 20 * time.Millisecond,
 			MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 		return err
 	}

@@ -441,7 +441,7 @@ func (s *serveSettings) now() func() time.Time {
 // startReplication starts the peer link of liege serve.
 func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer) (*replicate.Replicator, error) {
 	cfg := link.Config{MaxFrame: s.maxFrame, Plaintext: s.plaintextPeer, ExpectPeerID: s.peerID, Logger: s.logger}
-	rcfg := replicate.Config{DB: db, Cluster: s.cluster, MaxClockOffset: s.maxClockOffset, Logger: s.logger, Registerer: reg, Now: s.now()}
+	rcfg := replicate.Config{Host: db, Cluster: s.cluster, Logger: s.logger, Registerer: reg}
 	if !s.plaintextPeer {
 		var err error
 		if cfg.TLS, err = link.TLSConfig(s.tlsCert, s.tlsKey, s.tlsCA, s.listenPeer != ""); err != nil {

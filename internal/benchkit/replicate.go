@@ -109,10 +109,10 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	if err != nil {
 		return res, err
 	}
-	if reps[0], err = replicate.Start(replicate.Config{DB: dbs[0], Cluster: "bench", Listener: l, Logger: quiet, Registerer: regs[0]}); err != nil {
+	if reps[0], err = replicate.Start(replicate.Config{Host: dbs[0], Cluster: "bench", Listener: l, Logger: quiet, Registerer: regs[0]}); err != nil {
 		return res, err
 	}
-	if reps[1], err = replicate.Start(replicate.Config{DB: dbs[1], Cluster: "bench", Dialer: d, Logger: quiet, Registerer: regs[1]}); err != nil {
+	if reps[1], err = replicate.Start(replicate.Config{Host: dbs[1], Cluster: "bench", Dialer: d, Logger: quiet, Registerer: regs[1]}); err != nil {
 		return res, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -190,7 +190,7 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 			}
 			now := time.Now()
 			for i := range dbs {
-				wm := dbs[1-i].Repl().PeerWatermark // the peer's watermark of i's OSeqs
+				wm := dbs[1-i].ReplStatus().Watermark // the peer's watermark of i's OSeqs
 				for o := seen[i] + 1; o <= wm; o++ {
 					if v, ok := acked[i].LoadAndDelete(o); ok {
 						lags[i] = append(lags[i], max(0, now.Sub(v.(time.Time))))

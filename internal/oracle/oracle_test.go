@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/enginetest"
 	"github.com/liege-db/liege/internal/inspect"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/internal/tuple"
@@ -837,8 +838,8 @@ func TestLoadTwoInstances(t *testing.T) {
 	if err != nil || log == nil || len(log.Entries) != 1 {
 		t.Fatalf("rollback: log %+v, %v", log, err)
 	}
-	out, err := a.Reconcile(context.Background(), &log.Entries[0].Record)
-	if err != nil || out.Action != liege.ReconcileReprocessed {
+	out, err := enginetest.Reconcile(context.Background(), a, &log.Entries[0].Record)
+	if err != nil || out.Action != enginetest.Reprocessed {
 		t.Fatalf("reconcile: %+v, %v", out, err)
 	}
 	wantVerdicts(t, ship(t, a, b), applied, applied)

@@ -147,7 +147,7 @@ func (p *Pair) start(n *node) {
 	if err := p.register(db); err != nil {
 		p.t.Fatalf("pairtest: register the procedures on %s: %v", n.id, err)
 	}
-	rc := replicate.Config{DB: db, Cluster: p.cfg.cluster, Heartbeat: p.cfg.heartbeat, Now: p.cfg.now,
+	rc := replicate.Config{Host: db, Cluster: p.cfg.cluster, Heartbeat: p.cfg.heartbeat,
 		Logger: p.log, MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
 	if n.role == liege.RoleLiege {
 		if n.lis, err = p.net.Listen(n.id); err != nil {

@@ -10,13 +10,15 @@ import (
 // roleRequest is the body of POST /v1/admin/role.
 type roleRequest struct {
 	Role string `json:"role"`
+	// Force promotes a vassal that still hears from its liege.
+	Force bool `json:"force"`
 }
 
 // roleAnswer is its answer.
 type roleAnswer struct {
 	Role string `json:"role"`
-	// Reconciled is how many of its own rolled-off transactions a promoted
-	// vassal reconciled itself.
+	// Reconciled is always 0: a promoted vassal reconciles its own
+	// rolled-off transactions in the background.
 	Reconciled int `json:"reconciled"`
 }
 
@@ -37,14 +39,8 @@ func (s *Server) handleRole(r *http.Request) (any, error) {
 			Message: "this instance is not replicated (serve it with --peer-id): it has no role to change"}
 	}
 	switch req.Role {
-	case liege.RoleLiege:
-		outs, err := s.db.Promote(r.Context())
-		if err != nil {
-			return nil, engineError(err)
-		}
-		return &roleAnswer{Role: req.Role, Reconciled: len(outs)}, nil
-	case liege.RoleVassal:
-		if err := s.db.SetRole(r.Context(), req.Role); err != nil {
+	case liege.RoleLiege, liege.RoleVassal:
+		if err := s.db.SetRole(r.Context(), req.Role, req.Force); err != nil {
 			return nil, engineError(err)
 		}
 		return &roleAnswer{Role: req.Role}, nil

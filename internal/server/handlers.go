@@ -386,7 +386,7 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 	}
 	if role := s.db.Role(); role != "" {
 		ans.Role = role
-		ans.Window = s.db.Repl().Window
+		ans.Window = s.db.ReplStatus().Window
 	}
 	if rep := s.opts.Replication; rep != nil {
 		ls := rep.Status()

@@ -1,4 +1,4 @@
-package liege
+package engine
 
 import (
 	"sort"

@@ -1,0 +1,214 @@
+package liege
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
+)
+
+// This file is the DB as a replicate.Host: the Replicator's link
+// goroutines hand their inputs to the executor here and take the outbox.
+// Every decision is the Node's, inside the engine.
+
+var _ replicate.Host = (*DB)(nil)
+
+// Attach implements replicate.Host.
+func (db *DB) Attach(cluster string, nc replicate.NodeConfig) error {
+	var err error
+	if cerr := db.control(context.Background(), func() {
+		err = db.in.Attach(cluster, nc)
+		db.afterStep()
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// LinkUp implements replicate.Host.
+func (db *DB) LinkUp() {
+	_ = db.control(context.Background(), func() {
+		db.clearOutbox()
+		db.in.LinkUp()
+		db.afterStep()
+	})
+}
+
+// LinkDown implements replicate.Host.
+func (db *DB) LinkDown() {
+	_ = db.control(context.Background(), func() {
+		db.in.LinkDown()
+		db.clearOutbox()
+		db.afterStep()
+	})
+}
+
+func (db *DB) clearOutbox() {
+	db.outMu.Lock()
+	clear(db.out)
+	db.out, db.outDisc = db.out[:0], ""
+	db.outMu.Unlock()
+}
+
+// Deliver implements replicate.Host.
+func (db *DB) Deliver(f *link.Frame) error {
+	var err error
+	if cerr := db.control(context.Background(), func() {
+		err = db.in.Deliver(f)
+		db.afterStep()
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// Tick implements replicate.Host.
+func (db *DB) Tick() {
+	_ = db.control(context.Background(), func() {
+		db.in.Tick()
+		db.afterStep()
+	})
+}
+
+// Outbox implements replicate.Host.
+func (db *DB) Outbox() ([]*link.Frame, string) {
+	db.outMu.Lock()
+	defer db.outMu.Unlock()
+	out, disc := db.out, db.outDisc
+	db.out, db.outDisc = nil, ""
+	return out, disc
+}
+
+// OutboxReady implements replicate.Host.
+func (db *DB) OutboxReady() <-chan struct{} { return db.outReady }
+
+// ReplStatus implements replicate.Host: the Node's status as of the
+// executor's last step (zero for a lone instance).
+func (db *DB) ReplStatus() replicate.NodeStatus {
+	if p := db.pub.node.Load(); p != nil {
+		return *p
+	}
+	return replicate.NodeStatus{}
+}
+
+// ReconPending returns how many rolled-off own transactions are not yet
+// back from the liege.
+func (db *DB) ReconPending() int { return int(db.pub.recon.Load()) }
+
+// Quiesce stops (on) or resumes (off) new transactions by hand: calls fail
+// with ErrQuiesced. Reads, peer transactions and reconciliation go on.
+func (db *DB) Quiesce(on bool) {
+	_ = db.control(context.Background(), func() {
+		db.in.Quiesce(on)
+		db.afterStep()
+	})
+}
+
+// Quiesced reports whether the instance is quiesced.
+func (db *DB) Quiesced() bool { return db.pub.quiesced.Load() }
+
+// ErrHearsLiege is returned by Promote, unless forced, while the vassal
+// still hears from its liege.
+var ErrHearsLiege = replicate.ErrHearsLiege
+
+// Promote makes this vassal the liege in the next reign (DESIGN.md section
+// 10), durably. Unless force, it refuses with ErrHearsLiege while the
+// liege is still heard from. The vassal's own rolled-off transactions that
+// were waiting for the old liege are reconciled by itself, in the
+// background; the old liege, whatever role it restarts with, learns the
+// higher reign at the handshake and becomes the vassal.
+func (db *DB) Promote(ctx context.Context, force bool) error {
+	var err error
+	if cerr := db.control(ctx, func() {
+		err = db.in.Promote(force)
+		db.afterStep()
+	}); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// Switchover starts a planned role swap at the liege (DESIGN.md section
+// 10): it stops taking new transactions and, once both streams are
+// drained, becomes the vassal in the next reign; the peer adopts the liege
+// role at the handshake. It returns once this instance is the vassal, or
+// ctx ends (the swap then goes on or is abandoned if the link drops).
+func (db *DB) Switchover(ctx context.Context) error {
+	var err error
+	if cerr := db.control(ctx, func() {
+		err = db.in.Switchover()
+		db.afterStep()
+	}); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return err
+	}
+	return db.waitRole(ctx, RoleVassal, 0)
+}
+
+// SetRole moves the instance to role by the protocol: "liege" at a vassal
+// promotes it (force as in Promote; a switchover the peer started is
+// waited for briefly first), "vassal" at a liege switches over. The role
+// already held is no change.
+func (db *DB) SetRole(ctx context.Context, role string, force bool) error {
+	if role != RoleLiege && role != RoleVassal {
+		return fmt.Errorf("role %q: want %q or %q", role, RoleLiege, RoleVassal)
+	}
+	if db.opts.PeerID == "" {
+		return ErrNotReplicated
+	}
+	if db.Role() == role {
+		return nil
+	}
+	if role == RoleVassal {
+		return db.Switchover(ctx)
+	}
+	err := db.Promote(ctx, force)
+	if errors.Is(err, replicate.ErrHearsLiege) {
+		// The liege may be handing over (a switchover): it tells us in a
+		// moment.
+		if db.waitRole(ctx, RoleLiege, time.Second) == nil {
+			return nil
+		}
+	}
+	if err != nil && db.Role() == role {
+		return nil
+	}
+	return err
+}
+
+// waitRole waits until the instance holds role, for at most d (0: until
+// ctx ends).
+func (db *DB) waitRole(ctx context.Context, role string, d time.Duration) error {
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for db.Role() != role {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%s is still %s, not %s: %w", db.opts.ID, db.Role(), role, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Engine runs fn on the executor with the engine.Instance, for tests and
+// tools inside this module (the type is internal): fn may read it and give
+// it inputs (a reconciliation, a Sync); the executor carries on with what
+// fn left once it returns.
+func (db *DB) Engine(ctx context.Context, fn func(*engine.Instance)) error {
+	return db.control(ctx, func() {
+		fn(db.in)
+		db.afterStep()
+	})
+}

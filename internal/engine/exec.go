@@ -1,0 +1,506 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/liege-db/liege/internal/checkpoint"
+	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/reconcile"
+	"github.com/liege-db/liege/replicate"
+)
+
+// This file is the executor: calls run one at a time against the state, in
+// journal order, in batches that share one fsync.
+
+func (in *Instance) submit(c *Call) {
+	c.Done, c.Err, c.Result, c.pos = false, nil, Result{}, 0
+	c.Submitted = in.cfg.Now()
+	if in.closed {
+		in.answer(c, ErrClosed)
+		return
+	}
+	in.queue = append(in.queue, c)
+}
+
+func (in *Instance) hasWork() bool {
+	if in.fatal != nil {
+		return len(in.queue) > 0 || len(in.waiting) > 0
+	}
+	return in.rb != nil || len(in.reconQ) > 0 || len(in.queue) > 0 || in.w.pending() ||
+		in.node != nil && in.node.HasReady()
+}
+
+func (in *Instance) step() bool {
+	if in.fatal != nil {
+		did := len(in.queue) > 0 || len(in.waiting) > 0
+		in.failAll(in.fatal)
+		return did
+	}
+	did := true
+	switch {
+	case in.rb != nil:
+		in.rollbackStep()
+	case len(in.reconQ) > 0:
+		r := in.reconQ[0]
+		in.reconQ = in.reconQ[1:]
+		in.reconcileOne(r)
+	case in.w.pending() && (in.lastOp == opWrite || len(in.queue) == 0):
+		in.sync()
+	case len(in.queue) > 0:
+		in.writeCalls()
+	default:
+		did = false
+	}
+	if in.node != nil && in.fatal == nil {
+		if in.node.HasReady() {
+			did = true
+		}
+		in.drain()
+	}
+	return did
+}
+
+// writeCalls runs queued calls as one batch and hands their records to the
+// log.
+func (in *Instance) writeCalls() bool {
+	if len(in.queue) == 0 {
+		return false
+	}
+	n := min(len(in.queue), in.cfg.MaxBatch)
+	batch := in.queue[:n]
+	for _, c := range batch {
+		in.execute(c)
+	}
+	clear(in.queue[:n])
+	in.queue = in.queue[n:]
+	if len(in.queue) == 0 {
+		in.queue = nil
+	}
+	if err := in.w.write(); err != nil {
+		in.fail(err)
+		return true
+	}
+	in.lastOp = opWrite
+	return true
+}
+
+// execute runs one call.
+func (in *Instance) execute(c *Call) {
+	if in.fatal != nil {
+		in.answer(c, in.fatal)
+		return
+	}
+	if in.quiesced {
+		in.answer(c, ErrQuiesced)
+		return
+	}
+	if c.IdempotencyKey != "" {
+		if o, ok := in.idem.get(c.IdempotencyKey); ok {
+			c.Result = Result{TxID: o.txid, HLC: o.hlc, Pos: o.pos, Raw: o.raw}
+			in.wait(o.pos, c)
+			return
+		}
+	}
+	ts := in.clock.Now()
+	eff, err := in.cfg.Runner.Run(in.st, ts, in.cfg.ID, c.Proc, c.Args, c.ArgBytes)
+	if err != nil {
+		if in.cfg.Hooks.Aborted != nil {
+			in.cfg.Hooks.Aborted()
+		}
+		in.answer(c, err)
+		return
+	}
+	if len(eff.Writes) == 0 {
+		// Read-only: nothing is journaled, but the answer waits until
+		// everything it may have read is durable.
+		c.Result.HLC = uint64(ts)
+		c.Result.Raw = bytes.Clone(eff.Result)
+		in.wait(in.lastPos, c)
+		return
+	}
+	if err := in.commit(c, ts, &eff, journal.KindLocal, journal.TxID{}, c.Proc, c.ArgBytes); err != nil {
+		in.cfg.Runner.Undo()
+		in.answer(c, err)
+	}
+}
+
+// commit journals the transaction whose writes are applied and queues c
+// for the answer once it is durable.
+func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal.Kind, subject journal.TxID, proc string, args []byte) error {
+	in.highOSeq++
+	r := journal.Record{
+		Pos: in.lastPos + 1, Epoch: in.epoch, Kind: kind, Subject: subject,
+		Origin: in.cfg.ID, OSeq: in.highOSeq, HLC: uint64(ts), PeerSeen: in.peerWatermark,
+		Proc: proc, Args: args, Result: eff.Result,
+		Reads: eff.Reads, Ranges: eff.Ranges, Writes: eff.Writes, IdempotencyKey: c.IdempotencyKey,
+	}
+	f, err := in.enc.Frame(&r)
+	if err == nil {
+		err = in.w.Append(r.Pos, f)
+	}
+	if err != nil {
+		in.highOSeq--
+		return err
+	}
+	in.lastPos = r.Pos
+	in.sinceCkpt++
+	c.Result = Result{TxID: r.TxID(), HLC: r.HLC, Pos: r.Pos, Kind: kind, Raw: bytes.Clone(eff.Result)}
+	in.index.add(&r)
+	if c.IdempotencyKey != "" {
+		in.idem.put(c.IdempotencyKey, idemOutcome{txid: c.Result.TxID, pos: r.Pos, hlc: r.HLC, raw: c.Result.Raw})
+	}
+	if in.node != nil {
+		in.ownPending = append(in.ownPending, cloneRecord(&r))
+	}
+	in.wait(r.Pos, c)
+	return nil
+}
+
+// cloneRecord deep-copies what the Node keeps of an own record: its read
+// and write sets (the Runner reuses their memory).
+func cloneRecord(r *journal.Record) *journal.Record {
+	c := *r
+	c.Args, c.Result = bytes.Clone(r.Args), bytes.Clone(r.Result)
+	c.Reads = make([]journal.PointRead, len(r.Reads))
+	for i, p := range r.Reads {
+		p.Key = bytes.Clone(p.Key)
+		c.Reads[i] = p
+	}
+	c.Ranges = make([]journal.RangeRead, len(r.Ranges))
+	for i, g := range r.Ranges {
+		g.Lo, g.Hi = bytes.Clone(g.Lo), bytes.Clone(g.Hi)
+		c.Ranges[i] = g
+	}
+	c.Writes = make([]journal.Write, len(r.Writes))
+	for i, w := range r.Writes {
+		w.Key, w.Value, w.Before = bytes.Clone(w.Key), bytes.Clone(w.Value), bytes.Clone(w.Before)
+		c.Writes[i] = w
+	}
+	return &c
+}
+
+// wait answers c once position pos is durable.
+func (in *Instance) wait(pos uint64, c *Call) {
+	c.pos = pos
+	if pos <= in.durable && len(in.waiting) == 0 {
+		in.finish(c)
+		return
+	}
+	in.waiting = append(in.waiting, c)
+}
+
+func (in *Instance) finish(c *Call) {
+	c.Done = true
+	if !c.Result.TxID.IsZero() && in.cfg.Hooks.Committed != nil {
+		in.cfg.Hooks.Committed(in.cfg.Now().Sub(c.Submitted))
+	}
+}
+
+func (in *Instance) answer(c *Call, err error) {
+	c.Err, c.Done = err, true
+}
+
+// sync makes everything appended durable and acts on it.
+func (in *Instance) sync() bool {
+	in.lastOp = opNone
+	if !in.w.pending() {
+		return false
+	}
+	n := in.w.next - 1 - in.w.durable
+	t0 := in.cfg.Now()
+	if err := in.flush(); err != nil {
+		in.fail(err)
+		return true
+	}
+	if in.cfg.Hooks.Synced != nil {
+		in.cfg.Hooks.Synced(int(n), in.cfg.Now().Sub(t0))
+	}
+	return true
+}
+
+// flush writes and fsyncs, then answers the calls and tells the Node.
+func (in *Instance) flush() error {
+	if err := in.w.Flush(); err != nil {
+		return err
+	}
+	in.durable = in.w.durable
+	i := 0
+	for i < len(in.waiting) && in.waiting[i].pos <= in.durable {
+		in.finish(in.waiting[i])
+		i++
+	}
+	n := copy(in.waiting, in.waiting[i:])
+	clear(in.waiting[n:])
+	in.waiting = in.waiting[:n]
+	return nil
+}
+
+// reportDurable tells the Node which own records are durable and how far
+// peer records are applied durably (never between Ready and Advance).
+func (in *Instance) reportDurable() {
+	if in.node != nil {
+		i := 0
+		for i < len(in.ownPending) && in.ownPending[i].Pos <= in.durable {
+			in.node.OwnDurable(in.ownPending[i])
+			i++
+		}
+		in.ownPending = in.ownPending[i:]
+		if in.peerWatermark > in.peerDur && in.peerWatermark <= in.durablePeer() {
+			in.peerDur = in.peerWatermark
+			in.node.PeerApplied(in.peerWatermark)
+		}
+	}
+}
+
+// durablePeer is the peer watermark as far as it is durable: everything
+// appended is durable, or nothing of the peer's since the last report.
+func (in *Instance) durablePeer() uint64 {
+	if in.durable >= in.lastPos {
+		return in.peerWatermark
+	}
+	return in.peerDur
+}
+
+// fail stops the instance after a journal error: it must be reopened.
+func (in *Instance) fail(err error) {
+	if in.fatal == nil {
+		var fe *journal.FatalError
+		var rf *RollbackFailedError
+		if !errors.As(err, &fe) && !errors.As(err, &rf) {
+			err = &journal.FatalError{Err: err}
+		}
+		in.fatal = err
+		in.log.Error("journal failed; the instance stops taking writes and must be reopened", "error", err)
+	}
+	in.failAll(in.fatal)
+}
+
+func (in *Instance) failAll(err error) {
+	for _, c := range in.queue {
+		in.answer(c, err)
+	}
+	for _, c := range in.waiting {
+		in.answer(c, err)
+	}
+	in.queue, in.waiting = nil, nil
+}
+
+// RollbackFailedError is the instance's error, and every later call's,
+// when a rollback failed part way: the instance stops, and reopening it
+// finishes the rollback from its durable intent.
+type RollbackFailedError struct{ Err error }
+
+func (e *RollbackFailedError) Error() string {
+	return fmt.Sprintf("rollback failed; the instance stopped and must be reopened, which finishes the rollback: %v", e.Err)
+}
+
+func (e *RollbackFailedError) Unwrap() error { return e.Err }
+
+// ---- reconciliation (DESIGN.md section 9) ----
+
+// ReconcileOutcome says what reconciling one record did (for the log and
+// tests).
+type ReconcileOutcome struct {
+	Subject journal.TxID
+	Action  reconcile.Action
+	// Pos is the position of the committed reprocess or correction (for a
+	// skipped one: of the record that holds the subject).
+	Pos uint64
+	// Result is the committed transaction's (zero when skipped).
+	Result Result
+	// Reexecuted is the result re-execution gave (nil if it failed), and
+	// ReexecError why it failed.
+	Reexecuted  []byte
+	ReexecError error
+	// Err says why nothing was committed: the record stays pending.
+	Err error
+}
+
+// reconcileOne runs one reconciliation record the Node handed out and
+// reports it done.
+func (in *Instance) reconcileOne(r *journal.Record) {
+	out := in.Reconcile(r)
+	if out.Err != nil {
+		in.log.Error("reconciliation failed; the record stays pending", "subject", out.Subject.String(), "error", out.Err)
+	} else {
+		in.log.Info("reconciled", "subject", out.Subject.String(), "action", out.Action.String(), "pos", out.Pos)
+		if in.cfg.Hooks.Reconciled != nil {
+			in.cfg.Hooks.Reconciled(out.Action.String())
+		}
+	}
+	if in.node != nil {
+		in.node.Reconciled(out.Subject)
+	}
+}
+
+// Reconcile re-executes record r of a reconciliation log on the current
+// state (DESIGN.md section 9): reprocess if the result is the one its
+// client was told, else its correction; skipped if the subject is held.
+// The committed record is journaled, not yet durable.
+func (in *Instance) Reconcile(r *journal.Record) ReconcileOutcome {
+	id := reconcile.Subject(r)
+	out := ReconcileOutcome{Subject: id}
+	pos, asSubject := in.index.subjects[id]
+	if !asSubject {
+		pos = in.index.find(id)
+	}
+	if reconcile.Decide(r, pos != 0, reconcile.NotReexecuted).Action == reconcile.Skip {
+		out.Action, out.Pos = reconcile.Skip, pos
+		if asSubject {
+			in.resolveRecon(id)
+		}
+		return out
+	}
+	if err := in.cfg.Runner.Known(r.Proc); err != nil {
+		out.Err = fmt.Errorf("reconcile %s: %w (register the application's procedures on this instance)", id, err)
+		return out
+	}
+	c := &Call{Proc: r.Proc}
+	ts := in.clock.Now()
+	eff, err := in.cfg.Runner.Run(in.st, ts, in.cfg.ID, r.Proc, nil, r.Args)
+	re := reconcile.OtherResult
+	if err == nil && bytes.Equal(eff.Result, r.Result) {
+		re = reconcile.SameResult
+	}
+	if reconcile.Decide(r, false, re).Action == reconcile.Reprocess {
+		out.Action = reconcile.Reprocess
+		if err := in.commit(c, ts, &eff, journal.KindReprocess, id, r.Proc, r.Args); err != nil {
+			in.cfg.Runner.Undo()
+			out.Err = err
+			return out
+		}
+		in.resolveRecon(id)
+		out.Pos, out.Result, out.Reexecuted = c.Result.Pos, c.Result, c.Result.Raw
+		in.dropWaiter(c)
+		return out
+	}
+	reexec := []byte{0xc0} // msgpack nil: the correction sees a zero result
+	if err == nil {
+		reexec = bytes.Clone(eff.Result)
+		out.Reexecuted = reexec
+		in.cfg.Runner.Undo()
+	} else {
+		out.ReexecError = err
+	}
+	ts = in.clock.Now()
+	eff, err = in.cfg.Runner.Correct(in.st, ts, in.cfg.ID, r.Proc, r.Args, r.Result, reexec)
+	if err != nil {
+		out.Err = fmt.Errorf("reconcile %s: correction failed (the transaction stays pending): %w", id, err)
+		return out
+	}
+	out.Action = reconcile.Correct
+	if err := in.commit(c, ts, &eff, journal.KindCorrection, id, r.Proc, r.Args); err != nil {
+		in.cfg.Runner.Undo()
+		out.Err = err
+		return out
+	}
+	in.resolveRecon(id)
+	out.Pos, out.Result = c.Result.Pos, c.Result
+	in.dropWaiter(c)
+	return out
+}
+
+// dropWaiter forgets an internal call (a reconciliation) nobody waits for.
+func (in *Instance) dropWaiter(c *Call) {
+	if n := len(in.waiting); n > 0 && in.waiting[n-1] == c {
+		in.waiting[n-1] = nil
+		in.waiting = in.waiting[:n-1]
+	}
+}
+
+// ---- checkpoints ----
+
+func (in *Instance) checkpointMeta() checkpoint.Meta {
+	return checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: in.highOSeq,
+		HLC: uint64(in.clock.Last()), PeerWatermark: in.peerWatermark}
+}
+
+func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
+	if p := in.ckptDone; p != 0 && in.fatal == nil && in.rb == nil {
+		in.ckptDone = 0
+		if err := in.appendMeta(&journal.Record{Kind: journal.KindCheckpoint, Checkpoint: p}); err != nil {
+			in.fail(err)
+			return nil
+		}
+	}
+	if in.ckptOut || in.rb != nil || in.fatal != nil || in.cfg.CheckpointEvery < 0 && !force ||
+		!force && in.sinceCkpt < in.cfg.CheckpointEvery {
+		return nil
+	}
+	in.ckptOut = true
+	in.sinceCkpt = 0
+	meta, snap, dir := in.checkpointMeta(), in.st.Snapshot(), in.cfg.Dir
+	j := &CheckpointJob{Pos: meta.Pos, forced: force}
+	j.run = func() error {
+		p, err := checkpoint.Write(dir, meta, snap)
+		if err != nil {
+			return err
+		}
+		j.Path = p
+		return checkpoint.Prune(dir, 2, meta.Pos)
+	}
+	return j
+}
+
+func (in *Instance) checkpointDone(j *CheckpointJob) {
+	in.ckptOut = false
+	if j.Err != nil {
+		in.log.Error("checkpoint failed", "pos", j.Pos, "error", j.Err)
+		return
+	}
+	// A background checkpoint is marked in the journal (journalctl shows
+	// where they were taken); one taken on demand is not.
+	if j.Path != "" && !j.forced && j.Pos <= in.lastPos {
+		in.ckptDone = j.Pos
+	}
+}
+
+// ---- status and close ----
+
+func (in *Instance) status() Status {
+	s := Status{ID: in.cfg.ID, Role: in.role, Epoch: in.epoch, LastPos: in.lastPos, Durable: in.durable,
+		HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, HLC: uint64(in.clock.Last()), Keys: in.st.Len(),
+		Quiesced: in.quiesced, ReconPending: in.reconPending, Fatal: in.fatal}
+	if in.node != nil {
+		s.Node = in.node.Status()
+	}
+	return s
+}
+
+func (in *Instance) close() error {
+	if in.closed {
+		return nil
+	}
+	// Finish what was submitted, then stop.
+	for in.fatal == nil && (len(in.queue) > 0 || in.w.pending() || in.rb != nil) {
+		in.step()
+	}
+	in.closed = true
+	in.failAll(ErrClosed)
+	var errs []error
+	if in.fatal == nil && in.cfg.CheckpointEvery > 0 && in.sinceCkpt > 0 && !in.ckptOut {
+		if j := in.takeCheckpoint(true); j != nil {
+			if err := j.Run(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := in.w.close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// JournalStats returns the fsyncs done and the frame bytes appended since
+// Open.
+func (in *Instance) JournalStats() (fsyncs, bytes uint64) { return in.w.syncs, in.w.bytes }
+
+// Quiesce stops (on) or resumes (off) new own transactions by hand.
+func (in *Instance) Quiesce(on bool) { in.quiesced = on }
+
+// Node returns the instance's protocol Node (nil for a lone instance), for
+// tests that look inside; drive it only through the Instance.
+func (in *Instance) Node() *replicate.Node { return in.node }

@@ -1,0 +1,583 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/liege-db/liege/internal/checkpoint"
+	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/store"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/reconcile"
+	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
+	"github.com/liege-db/liege/rollback"
+)
+
+// Roles (DESIGN.md section 1).
+const (
+	RoleLiege  = replicate.RoleLiege
+	RoleVassal = replicate.RoleVassal
+)
+
+// ErrWrongID: the directory or journal belongs to another instance.
+var ErrWrongID = errors.New("instance directory belongs to another instance")
+
+// RecoveryInfo says what Open found and did.
+type RecoveryInfo struct {
+	Checkpoint     string // the checkpoint loaded, if any
+	CheckpointPos  uint64
+	Replayed       uint64 // journal records replayed after it
+	ReplayDuration time.Duration
+	TornTail       string // the torn tail repaired, if any
+	Rollback       *rollback.Result
+	Skipped        []error // checkpoints that did not load
+	// RoleIgnored is the operator's role (Config.Role) when the journal's
+	// role, adopted in a later reign, won over it.
+	RoleIgnored string
+}
+
+// Instance is one instance: engine state, journal and protocol Node. Only
+// its driver touches it (package doc).
+type Instance struct {
+	cfg   Config
+	log   *slog.Logger
+	w     *wal
+	enc   *journal.Encoder
+	dec   *journal.Decoder
+	clock *hlc.Clock
+	st    *store.Store
+
+	epoch, highOSeq, peerWatermark uint64
+	lastPos, durable               uint64
+	index                          *txnIndex
+	indexFrom                      uint64
+	idem                           *idemCache
+	lostTx                         map[journal.TxID]string
+	recon                          []*reconcile.Log // a vassal's reconciliation logs not yet complete
+	reconPending                   int
+	role                           string
+	reign                          uint64
+	quiesced                       bool
+	sinceCkpt                      int
+	ckptOut                        bool
+	ckptDone                       uint64 // a checkpoint written, to mark in the journal
+	fatal                          error
+	closed                         bool
+	peerWrites                     []journal.Write
+
+	queue   []*Call // submitted, not run
+	waiting []*Call // run, answered once durable (position order)
+	lastOp  uint8   // opWrite after a Write: Sync comes next
+
+	// Replication (nil node: a lone instance).
+	node       *replicate.Node
+	ownPending []*journal.Record // own records appended, not yet OwnDurable
+	peerDur    uint64            // the peer watermark last reported PeerApplied
+	reconQ     []*journal.Record // the Node's reconciliation records to run
+	rb         *rollback.Stepper // an outstanding rollback
+	rbReq      *replicate.Rollback
+	out        []*link.Frame
+	disconnect string
+
+	Recovery RecoveryInfo
+}
+
+const (
+	opNone uint8 = iota
+	opWrite
+)
+
+func open(cfg Config) (*Instance, error) {
+	switch {
+	case cfg.ID == "" || cfg.Dir == "":
+		return nil, errors.New("engine: Config.ID and Config.Dir are required")
+	case cfg.Log == nil || cfg.Runner == nil || cfg.Now == nil:
+		return nil, errors.New("engine: Config.Log, Config.Runner and Config.Now are required")
+	case cfg.PeerID != "" && cfg.PeerID == cfg.ID:
+		return nil, fmt.Errorf("open instance: the peer id is this instance's own id %q; the peer needs another", cfg.ID)
+	}
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = 500_000
+	}
+	if cfg.IdempotencyWindow == 0 {
+		cfg.IdempotencyWindow = 100_000
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1024
+	}
+	if cfg.MaxClockOffset <= 0 {
+		cfg.MaxClockOffset = 500 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	in := &Instance{
+		cfg: cfg, log: cfg.Logger.With("instance", cfg.ID),
+		enc: journal.NewEncoder(), dec: journal.NewDecoder(),
+		clock: hlc.New(hlc.PhysicalClock(cfg.Now), cfg.MaxClockOffset),
+		index: newTxnIndex(), idem: newIdemCache(max(cfg.IdempotencyWindow, 0)),
+		lostTx: map[journal.TxID]string{},
+	}
+	if err := in.recover(); err != nil {
+		cfg.Log.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+func (in *Instance) recover() error {
+	t0 := in.cfg.Now()
+	rep, err := journal.RepairLogTail(in.cfg.Log)
+	if err != nil {
+		return err
+	}
+	if rep != nil {
+		in.Recovery.TornTail = rep.String()
+		in.log.Warn("repaired torn journal tail (never acknowledged)", "position", rep.Pos, "bytes", rep.Bytes, "cause", rep.Err)
+	}
+	if in.w, err = openWAL(in.cfg.Log); err != nil {
+		return err
+	}
+	s, err := rollback.ResumeStepper(in.cfg.Dir, in.w, in.enc, in.cfg.Now)
+	if err != nil {
+		return err
+	}
+	if s != nil {
+		for !s.Done() {
+			if err := s.Step(); err != nil {
+				return err
+			}
+		}
+		in.Recovery.Rollback = s.Result()
+		in.log.Warn("finished an interrupted rollback", "from", s.Result().From, "to", s.Result().To, "epoch", s.Result().Epoch)
+	}
+	last := in.w.next - 1
+	files, err := checkpoint.List(in.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	if n := len(files); n > 0 && files[n-1].Pos > last {
+		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: the journal lost acknowledged records; "+
+			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last)
+	}
+	meta, st, path, skipped, err := checkpoint.LoadNewest(in.cfg.Dir, last)
+	if err != nil {
+		return err
+	}
+	in.Recovery.Skipped = skipped
+	from := uint64(1)
+	if st != nil {
+		if meta.Instance != in.cfg.ID {
+			return fmt.Errorf("%w: checkpoint %s is of instance %q, not %q", ErrWrongID, path, meta.Instance, in.cfg.ID)
+		}
+		in.st = st
+		in.epoch, in.highOSeq, in.peerWatermark = meta.Epoch, meta.HighOSeq, meta.PeerWatermark
+		in.clock.Restore(hlc.Timestamp(meta.HLC))
+		in.Recovery.Checkpoint, in.Recovery.CheckpointPos = path, meta.Pos
+		from = meta.Pos + 1
+	} else {
+		in.st = store.New()
+	}
+	first := in.w.first
+	if from < first {
+		return fmt.Errorf("journal of %s starts at position %d but the newest checkpoint holds only up to %d: records are missing", in.cfg.Dir, first, from-1)
+	}
+	// Index (and remember the idempotency keys of) a window of records
+	// before the checkpoint too; a replicated instance reads its whole
+	// journal, for its role and reign and the Node's own records.
+	in.indexFrom = from
+	if w := uint64(max(in.cfg.IdempotencyWindow, 0)); w > 0 && from > first {
+		in.indexFrom = max(first, from-min(from-1, w))
+	}
+	scanFrom := in.indexFrom
+	if in.cfg.PeerID != "" {
+		scanFrom = first
+	}
+	var own []*journal.Record
+	var n uint64
+	for p := scanFrom; p <= last && p > 0; p++ {
+		r, err := in.readRecord(p)
+		if err != nil {
+			return fmt.Errorf("replay journal position %d: %w", p, err)
+		}
+		if r.Pos != p {
+			return fmt.Errorf("replay journal position %d: record claims position %d", p, r.Pos)
+		}
+		if p >= in.indexFrom {
+			in.remember(r)
+		}
+		switch r.Kind {
+		case journal.KindRole:
+			in.role, in.reign = r.Role, max(r.Reign, 1)
+		case journal.KindEpoch:
+			if p < from {
+				// A rollback before the checkpoint removed own records.
+				own = trimOwn(own, p)
+			}
+		}
+		if in.cfg.PeerID != "" && r.Kind.IsOwn() && r.Origin == in.cfg.ID {
+			own = append(own, r)
+		}
+		if p >= from {
+			if err := in.replayRecord(r); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if err := in.loadLostIndex(); err != nil {
+		return err
+	}
+	in.Recovery.Replayed = n
+	in.lastPos, in.durable = last, last
+	in.sinceCkpt = int(n)
+	if last == 0 {
+		if err := in.appendMeta(&journal.Record{Kind: journal.KindOpen, Instance: in.cfg.ID}); err != nil {
+			return err
+		}
+		if err := in.flush(); err != nil {
+			return err
+		}
+	}
+	if in.cfg.PeerID != "" {
+		if err := in.recoverReplication(own); err != nil {
+			return err
+		}
+	}
+	in.Recovery.ReplayDuration = in.cfg.Now().Sub(t0)
+	in.removeTempFiles()
+	return nil
+}
+
+// trimOwn drops the own records at position pos or later.
+func trimOwn(own []*journal.Record, pos uint64) []*journal.Record {
+	i := len(own)
+	for i > 0 && own[i-1].Pos >= pos {
+		i--
+	}
+	return own[:i]
+}
+
+// recoverReplication settles the role and reign, loads the reconciliation
+// logs and builds the Node.
+func (in *Instance) recoverReplication(own []*journal.Record) error {
+	if want := in.cfg.Role; want != "" && want != in.role {
+		if want != RoleLiege && want != RoleVassal {
+			return fmt.Errorf("open instance: role %q: want %q or %q", want, RoleLiege, RoleVassal)
+		}
+		if in.role != "" && in.reign > 1 {
+			// The protocol moved this instance to its role in a later
+			// reign (a promote, a switchover, a reign adopted from the
+			// peer): the usual start-up flag must not undo that.
+			in.Recovery.RoleIgnored = want
+			in.log.Warn("the journal's role wins over the start-up role: it was set by the protocol in a later reign (use liege promote or switchover to change it)",
+				"journal_role", in.role, "reign", in.reign, "start_role", want)
+		} else {
+			if err := in.journalRole(want, max(in.reign, 1)); err != nil {
+				return err
+			}
+		}
+	}
+	if in.role == "" {
+		return fmt.Errorf("open instance %s: a replicated instance needs a role (%q or %q)", in.cfg.ID, RoleLiege, RoleVassal)
+	}
+	in.reign = max(in.reign, 1)
+	if err := in.loadRecon(); err != nil {
+		return err
+	}
+	if in.cfg.Cluster == "" {
+		return nil // the Node comes with Attach
+	}
+	return in.newNode(own)
+}
+
+// Attach names the cluster and sets the Node's tick settings (the ID,
+// PeerID, Cluster, MaxClockOffset and Holds of nc are filled in). It
+// builds the Node if there is none yet, or builds it afresh from the
+// journal if the cluster changed. A replicated instance opened without a
+// Config.Cluster has no Node until Attach.
+func (in *Instance) Attach(cluster string, nc replicate.NodeConfig) error {
+	if in.cfg.PeerID == "" {
+		return ErrNotReplicated
+	}
+	if cluster == "" {
+		return errors.New("engine: Attach needs a cluster name")
+	}
+	nc.Holds, in.cfg.Node.Holds = nil, nil
+	if in.node != nil && cluster == in.cfg.Cluster && fmt.Sprint(nc) == fmt.Sprint(in.cfg.Node) {
+		return nil
+	}
+	in.cfg.Cluster, in.cfg.Node = cluster, nc
+	return in.rebuildNode()
+}
+
+// newNode builds the Node from the journal's state.
+func (in *Instance) newNode(own []*journal.Record) error {
+	var pending []*journal.Record
+	for _, l := range in.recon {
+		for _, r := range l.Pending() {
+			r := r
+			pending = append(pending, &r)
+		}
+	}
+	nc := in.cfg.Node
+	nc.ID, nc.PeerID, nc.Cluster, nc.MaxClockOffset = in.cfg.ID, in.cfg.PeerID, in.cfg.Cluster, in.cfg.MaxClockOffset
+	nc.Holds = in.holds
+	nc.NoCheck = in.cfg.LWW
+	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
+		Watermark: in.peerWatermark, Own: own, Pending: pending})
+	if err != nil {
+		return err
+	}
+	in.node, in.peerDur, in.ownPending = n, in.peerWatermark, nil
+	return nil
+}
+
+// holds is the Node's Config.Holds: the journal holds subject, as itself
+// or as the subject of a reprocess or correction.
+func (in *Instance) holds(subject journal.TxID) bool {
+	if _, ok := in.index.subjects[subject]; ok {
+		return true
+	}
+	return in.index.find(subject) != 0
+}
+
+// journalRole journals role in reign durably.
+func (in *Instance) journalRole(role string, reign uint64) error {
+	if err := in.appendMeta(&journal.Record{Kind: journal.KindRole, Role: role, Reign: reign}); err != nil {
+		return err
+	}
+	if err := in.flush(); err != nil {
+		return err
+	}
+	in.role, in.reign = role, reign
+	return nil
+}
+
+// replayRecord applies one journal record during recovery.
+func (in *Instance) replayRecord(r *journal.Record) error {
+	switch r.Kind {
+	case journal.KindOpen:
+		if r.Instance != in.cfg.ID {
+			return fmt.Errorf("%w: %s holds the journal of instance %q; open it with that id or use another directory", ErrWrongID, in.cfg.Dir, r.Instance)
+		}
+		in.highOSeq = max(in.highOSeq, r.HighOSeq)
+	case journal.KindEpoch:
+		in.epoch = r.Epoch
+		in.clock.Restore(hlc.Timestamp(r.HLC))
+		in.highOSeq = max(in.highOSeq, r.HighOSeq)
+		if r.Rollback != nil {
+			in.peerWatermark = r.Rollback.PeerWatermark
+		}
+	}
+	if !r.Kind.IsTxn() {
+		return nil
+	}
+	in.st.Apply(r)
+	in.clock.Restore(hlc.Timestamp(r.HLC))
+	if r.Origin == in.cfg.ID {
+		in.highOSeq = max(in.highOSeq, r.OSeq)
+	} else {
+		in.peerWatermark = max(in.peerWatermark, r.OSeq)
+	}
+	return nil
+}
+
+// remember indexes a transaction record and its idempotency key.
+func (in *Instance) remember(r *journal.Record) {
+	in.index.add(r)
+	if r.IdempotencyKey != "" && r.Origin == in.cfg.ID {
+		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result)})
+	}
+}
+
+// loadLostIndex reads the TxIDs of the own transactions in the lost
+// transaction files, for Locate.
+func (in *Instance) loadLostIndex() error {
+	files, err := filepath.Glob(filepath.Join(in.cfg.Dir, rollback.LostDir, "*.ltf"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		lf, err := rollback.ReadLostFile(f)
+		if err != nil {
+			in.log.Warn("unreadable lost transaction file", "file", f, "error", err)
+			continue
+		}
+		for i := range lf.Records {
+			if r := &lf.Records[i]; r.Kind.IsTxn() && r.Origin == in.cfg.ID {
+				in.lostTx[r.TxID()] = f
+			}
+		}
+	}
+	return nil
+}
+
+// removeTempFiles deletes the temporary files a crash can leave behind.
+func (in *Instance) removeTempFiles() {
+	for _, d := range []string{".", checkpoint.Dir, rollback.LostDir, reconcile.Dir} {
+		tmps, _ := filepath.Glob(filepath.Join(in.cfg.Dir, d, "*.tmp"))
+		for _, t := range tmps {
+			if err := os.Remove(t); err == nil {
+				in.log.Info("removed a temporary file left by a crash", "file", t)
+			}
+		}
+	}
+}
+
+// loadRecon loads the reconciliation logs and rebuilds the ones a crash
+// kept from being saved.
+func (in *Instance) loadRecon() error {
+	logs, err := reconcile.Load(in.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	have := map[uint64]bool{}
+	for _, l := range logs {
+		have[l.Epoch] = true
+		for i := range l.Entries {
+			if _, back := in.index.subjects[l.Entries[i].Subject()]; back {
+				l.Entries[i].Done = true
+			}
+		}
+		if !l.Complete() {
+			in.recon = append(in.recon, l)
+		} else if err := l.Save(in.cfg.Dir); err != nil {
+			return err
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(in.cfg.Dir, rollback.LostDir, "lost-"+in.cfg.ID+"-e*.ltf"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		var epoch uint64
+		base := strings.TrimPrefix(filepath.Base(f), "lost-"+in.cfg.ID+"-e")
+		if _, err := fmt.Sscanf(base, "%d-", &epoch); err != nil || have[epoch] || reconcile.Done(in.cfg.Dir, epoch) {
+			continue
+		}
+		if _, err := in.buildRecon(f, nil); err != nil {
+			return fmt.Errorf("rebuild the reconciliation log of %s: %w", f, err)
+		}
+		in.log.Warn("rebuilt a reconciliation log a crash kept from being saved", "lost_file", f)
+	}
+	in.countRecon()
+	return nil
+}
+
+// buildRecon builds and saves the reconciliation log of a lost transaction
+// file.
+func (in *Instance) buildRecon(lostFile string, conflicting map[journal.TxID]bool) (*reconcile.Log, error) {
+	lf, err := rollback.ReadLostFile(lostFile)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(in.cfg.Dir, lostFile)
+	if err != nil {
+		rel = lostFile
+	}
+	l := reconcile.Build(lf, rel, in.cfg.ID, conflicting)
+	for i := range l.Entries {
+		if _, back := in.index.subjects[l.Entries[i].Subject()]; back {
+			l.Entries[i].Done = true
+		}
+	}
+	if err := l.Save(in.cfg.Dir); err != nil {
+		return nil, err
+	}
+	if !l.Complete() {
+		in.recon = append(in.recon, l)
+		in.countRecon()
+	}
+	return l, nil
+}
+
+// resolveRecon marks the subject of a reprocess or correction as come back.
+func (in *Instance) resolveRecon(subject journal.TxID) {
+	if subject.IsZero() || len(in.recon) == 0 {
+		return
+	}
+	for i, l := range in.recon {
+		if !l.Resolve(subject) {
+			continue
+		}
+		in.reconPending--
+		if l.PendingCount() == 0 {
+			if err := l.Save(in.cfg.Dir); err != nil {
+				in.log.Error("could not remove a complete reconciliation log", "epoch", l.Epoch, "error", err)
+			}
+			in.log.Info("reconciliation complete: every rolled-off transaction came back", "epoch", l.Epoch, "lost_file", l.LostFile)
+			in.recon = append(in.recon[:i], in.recon[i+1:]...)
+		}
+		break
+	}
+}
+
+func (in *Instance) countRecon() {
+	n := 0
+	for _, l := range in.recon {
+		n += l.PendingCount()
+	}
+	in.reconPending = n
+}
+
+// appendMeta journals a non-transaction record.
+func (in *Instance) appendMeta(r *journal.Record) error {
+	r.Pos = in.lastPos + 1
+	r.Epoch = in.epoch
+	if r.HighOSeq == 0 {
+		r.HighOSeq = in.highOSeq
+	}
+	f, err := in.enc.Frame(r)
+	if err != nil {
+		return err
+	}
+	if err := in.w.Append(r.Pos, f); err != nil {
+		return err
+	}
+	in.lastPos = r.Pos
+	return nil
+}
+
+// readRecord decodes the record at pos.
+func (in *Instance) readRecord(pos uint64) (*journal.Record, error) {
+	f, err := in.w.Read(pos)
+	if err != nil {
+		return nil, err
+	}
+	r := new(journal.Record)
+	if err := journal.NewDecoder().DecodeFrame(f, r); err != nil {
+		return nil, fmt.Errorf("journal position %d: %w", pos, err)
+	}
+	return r, nil
+}
+
+func (in *Instance) records(from uint64, fn func(*journal.Record) error) error {
+	for p := max(from, in.w.first); p <= in.lastPos; p++ {
+		r, err := in.readRecord(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (in *Instance) locate(id journal.TxID) (uint64, string) {
+	if p, ok := in.index.subjects[id]; ok {
+		return p, ""
+	}
+	if p := in.index.find(id); p != 0 {
+		return p, ""
+	}
+	return 0, in.lostTx[id]
+}

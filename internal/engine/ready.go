@@ -1,0 +1,416 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/liege-db/liege/internal/tuple"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
+	"github.com/liege-db/liege/rollback"
+)
+
+// This file is the glue between the Node and the engine: the one place a
+// Ready is carried out, in the order of the contract (package replicate,
+// doc.go), and the inputs handed to the Node.
+
+// drain carries out the Node's Readys until it has none.
+func (in *Instance) drain() {
+	in.reportDurable()
+	for in.fatal == nil && in.node.HasReady() {
+		rd := in.node.Ready()
+		in.carryOut(&rd)
+		in.node.Advance()
+		in.reportDurable()
+	}
+}
+
+// carryOut is the contract's steps 2 to 8 for one Ready.
+func (in *Instance) carryOut(rd *replicate.Ready) {
+	// 2. Persist first.
+	if r := rd.Role; r != nil {
+		if err := in.journalRole(r.Role, r.Reign); err != nil {
+			in.fail(err)
+			return
+		}
+		in.log.Warn("role changed", "role", r.Role, "reign", r.Reign, "why", r.Why)
+	}
+	// 3. Never reuse a shipped OSeq.
+	if tb := rd.TakeBack; tb != nil && tb.UpTo > in.highOSeq {
+		in.log.Error("the peer holds own transactions this journal lost (a crash lost acknowledged records); continuing after them",
+			"after", tb.After, "up_to", tb.UpTo)
+		in.highOSeq = tb.UpTo
+	}
+	for i := range rd.Verdicts {
+		v := &rd.Verdicts[i]
+		if len(v.Conflicts) > 0 {
+			in.logConflicts(v)
+		}
+		if in.cfg.Hooks.Verdict != nil {
+			in.cfg.Hooks.Verdict(*v)
+		}
+	}
+	// 4. Apply, in OSeq order.
+	for _, r := range rd.Apply {
+		if err := in.applyPeer(r); err != nil {
+			in.fail(err)
+			return
+		}
+	}
+	// 5. Start the rollback; Step takes it phase by phase.
+	if r := rd.Rollback; r != nil {
+		in.startRollback(r)
+	}
+	// 6. Reconcile, one record per Step.
+	in.reconQ = append(in.reconQ, rd.Reconcile...)
+	// 7. Send.
+	for i := range rd.Messages {
+		if f := in.message(&rd.Messages[i]); f != nil {
+			in.out = append(in.out, f)
+		}
+	}
+	switch rd.Quiesce {
+	case replicate.QuiesceOn:
+		in.quiesced = true
+	case replicate.QuiesceOff:
+		in.quiesced = false
+	}
+	// 8. The driver closes the link and calls LinkDown.
+	if rd.Disconnect != "" {
+		in.disconnect = rd.Disconnect
+	}
+	for _, n := range rd.Notes {
+		in.log.Info("replication: " + n)
+	}
+}
+
+// message turns a Message into the frame to send.
+func (in *Instance) message(m *replicate.Message) *link.Frame {
+	f := m.Frame
+	switch f.Kind {
+	case link.KindHello:
+		f.WallClock = in.cfg.Now().UnixNano()
+	case link.KindTxn:
+		b, err := in.w.Read(m.Pos)
+		if err != nil {
+			in.fail(fmt.Errorf("ship %v from journal position %d: %w", m.Txn, m.Pos, err))
+			return nil
+		}
+		f.Record = b
+	}
+	return &f
+}
+
+func (in *Instance) logConflicts(v *replicate.PeerVerdict) {
+	for _, c := range v.Conflicts {
+		in.log.Warn("conflict detected",
+			slog.String("incoming", v.Txn.String()), slog.String("own", c.Own.String()),
+			slog.String("check", c.Check.String()), slog.String("key", tuple.Format(c.Key)),
+			slog.Uint64("own_pos", c.Pos), slog.String("action", v.Verdict.String()))
+	}
+}
+
+// applyPeer applies and journals r as a peer record, with this instance's
+// before-images.
+func (in *Instance) applyPeer(r *journal.Record) error {
+	if err := in.clock.Observe(hlcOf(r)); err != nil {
+		// The handshake bounds the peer's clock; a record beyond the
+		// bound moves this clock only as far as allowed.
+		in.log.Warn("peer transaction's clock is beyond the bound", "txid", r.TxID().String(), "error", err)
+	}
+	loc := *r
+	loc.Pos, loc.Epoch, loc.Kind, loc.OriginKind = in.lastPos+1, in.epoch, journal.KindPeer, r.Kind
+	loc.IdempotencyKey = ""
+	loc.Writes = in.peerWrites[:0]
+	ver := r.Version()
+	for i := range r.Writes {
+		w := &r.Writes[i]
+		cur, curVer, ok := in.st.Get(w.Key)
+		if in.cfg.LWW {
+			lw, keep, err := lwwWrite(r, w, cur, curVer, ok)
+			if err != nil {
+				return err
+			}
+			if keep {
+				loc.Writes = append(loc.Writes, lw)
+			}
+			continue
+		}
+		lw := journal.Write{Key: w.Key, Op: w.Op, Value: w.Value, Delta: w.Delta, BeforeVersion: curVer}
+		if ok {
+			lw.Before = cur
+		}
+		if w.Op == journal.OpAdd {
+			var n int64
+			if ok {
+				var err error
+				if n, err = decodeInt(cur); err != nil {
+					return fmt.Errorf("apply peer %v: add to %s, which holds a non-integer here: the instances have diverged", r.TxID(), tuple.Format(w.Key))
+				}
+			}
+			lw.Value = encodeInt(n + w.Delta)
+		}
+		loc.Writes = append(loc.Writes, lw)
+	}
+	in.peerWrites = loc.Writes
+	f, err := in.enc.Frame(&loc)
+	if err != nil {
+		return err
+	}
+	if err := in.w.Append(loc.Pos, f); err != nil {
+		return err
+	}
+	for i := range loc.Writes {
+		w := &loc.Writes[i]
+		switch w.Op {
+		case journal.OpSet:
+			in.st.Set(w.Key, w.Value, ver)
+		case journal.OpDelete:
+			in.st.Delete(w.Key)
+		case journal.OpAdd:
+			in.st.Set(w.Key, w.Value, ver.Max(w.BeforeVersion))
+		}
+	}
+	in.lastPos = loc.Pos
+	in.sinceCkpt++
+	in.peerWatermark = r.OSeq
+	in.index.add(&loc)
+	in.resolveRecon(loc.Subject)
+	if in.cfg.Hooks.PeerApplied != nil {
+		in.cfg.Hooks.PeerApplied()
+	}
+	return nil
+}
+
+// ---- rollbacks (DESIGN.md sections 7 and 8) ----
+
+// startRollback begins the rollback the Node asked for: everything
+// appended is made durable, then the intent is written.
+func (in *Instance) startRollback(r *replicate.Rollback) {
+	if err := in.flush(); err != nil {
+		in.fail(err)
+		return
+	}
+	s, err := rollback.Begin(in.rollbackEnv(), r.Before, r.Reason)
+	if err != nil {
+		in.fail(fmt.Errorf("begin the rollback to before position %d: %w", r.Before, err))
+		return
+	}
+	in.rb, in.rbReq = s, r
+	in.log.Warn("rolling back", "to_before", r.Before, "own", r.Own.String(), "reason", r.Reason)
+}
+
+func (in *Instance) rollbackEnv() rollback.Env {
+	return rollback.Env{Dir: in.cfg.Dir, Instance: in.cfg.ID, Self: in.cfg.ID, Journal: in.w, Encoder: in.enc,
+		Store: in.st, Epoch: in.epoch, HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, Now: in.cfg.Now}
+}
+
+// rollbackStep takes the outstanding rollback one phase on; when it is done
+// the instance's state follows and the Node is told.
+func (in *Instance) rollbackStep() {
+	if err := in.rb.Step(); err != nil {
+		// The intent is on disk and the state may be half undone: only
+		// recovery (which finishes the rollback) may go on from here.
+		in.fail(&RollbackFailedError{Err: err})
+		return
+	}
+	if !in.rb.Done() {
+		return
+	}
+	res := in.rb.Result()
+	req := in.rbReq
+	in.rb, in.rbReq = nil, nil
+	rolled, err := in.afterRollback(res)
+	if err != nil {
+		in.fail(err)
+		return
+	}
+	conflicting := map[journal.TxID]bool{}
+	if req != nil && !req.Own.IsZero() {
+		conflicting[req.Own] = true
+	}
+	if in.role == RoleVassal {
+		if _, err := in.buildRecon(res.LostFile, conflicting); err != nil {
+			// The rollback is durable; the log is rebuilt at the next start.
+			in.log.Error("could not save the reconciliation log; it is rebuilt at the next start", "lost_file", res.LostFile, "error", err)
+		}
+	}
+	if req != nil && in.node != nil {
+		in.node.RollbackDone(replicate.RollbackResult{Epoch: in.epoch, Watermark: in.peerWatermark, RolledOff: rolled})
+		in.peerDur = in.peerWatermark
+	}
+}
+
+// afterRollback brings the instance's state after a finished rollback and
+// returns the transaction records rolled off.
+func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, error) {
+	in.epoch, in.peerWatermark = res.Epoch, res.PeerWatermark
+	in.lastPos = in.w.next - 1
+	in.durable = in.w.durable
+	in.index.truncate(res.From)
+	for _, id := range res.Own {
+		in.lostTx[id] = res.LostFile
+	}
+	in.ownPending = nil
+	in.sinceCkpt = 0
+	if in.ckptDone >= res.From {
+		in.ckptDone = 0
+	}
+	if in.cfg.Hooks.RolledBack != nil {
+		in.cfg.Hooks.RolledBack(res.Records)
+	}
+	in.log.Warn("rolled back", "from", res.From, "to", res.To, "records", res.Records, "epoch", res.Epoch, "lost_file", res.LostFile)
+	lf, err := rollback.ReadLostFile(res.LostFile)
+	if err != nil {
+		return nil, fmt.Errorf("read back the lost transaction file of the rollback: %w", err)
+	}
+	var rolled []*journal.Record
+	for i := range lf.Records {
+		if lf.Records[i].Kind.IsTxn() {
+			rolled = append(rolled, &lf.Records[i])
+		}
+	}
+	return rolled, nil
+}
+
+// ErrBadTarget: a hand rollback's target is outside the journal.
+var ErrBadTarget = fmt.Errorf("bad rollback target")
+
+func (in *Instance) rollbackTo(pos uint64, reason string) (uint64, uint64, string, error) {
+	if in.fatal != nil {
+		return 0, 0, "", in.fatal
+	}
+	if in.rb != nil {
+		return 0, 0, "", fmt.Errorf("a rollback is under way; retry when it is done")
+	}
+	if pos < 2 || pos > in.lastPos {
+		return 0, 0, "", fmt.Errorf("%w: position %d is outside 2..%d (position 1 opens the journal; the last record is at %d)", ErrBadTarget, pos, in.lastPos, in.lastPos)
+	}
+	if pos < in.w.first {
+		return 0, 0, "", fmt.Errorf("%w: position %d is before the journal's first record %d", ErrBadTarget, pos, in.w.first)
+	}
+	if in.role == RoleLiege {
+		return 0, 0, "", fmt.Errorf("roll back %s: %w", in.cfg.ID, replicate.ErrLiegeRollback)
+	}
+	if err := in.flush(); err != nil {
+		in.fail(err)
+		return 0, 0, "", err
+	}
+	if in.ckptOut {
+		return 0, 0, "", fmt.Errorf("a checkpoint is being written; retry when it is done")
+	}
+	res, err := rollback.Run(in.rollbackEnv(), pos, reason)
+	if err != nil {
+		in.fail(&RollbackFailedError{Err: err})
+		return 0, 0, "", in.fatal
+	}
+	if _, err := in.afterRollback(res); err != nil {
+		in.fail(err)
+		return 0, 0, "", err
+	}
+	if in.node != nil {
+		if _, err := in.buildRecon(res.LostFile, nil); err != nil {
+			in.log.Error("could not save the reconciliation log; it is rebuilt at the next start", "lost_file", res.LostFile, "error", err)
+		}
+		// A rollback by hand is outside the protocol: the Node starts
+		// afresh from the journal, and the link with it.
+		if err := in.rebuildNode(); err != nil {
+			in.fail(err)
+			return 0, 0, "", err
+		}
+		in.disconnect = "rolled back by hand: handshake afresh"
+	}
+	return res.From, res.To, res.LostFile, nil
+}
+
+// rebuildNode builds the Node again from the journal.
+func (in *Instance) rebuildNode() error {
+	var own []*journal.Record
+	err := in.records(in.w.first, func(r *journal.Record) error {
+		if r.Kind.IsOwn() && r.Origin == in.cfg.ID {
+			own = append(own, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return in.newNode(own)
+}
+
+// ---- the link ----
+
+func (in *Instance) deliver(f *link.Frame) error {
+	if in.node == nil {
+		return ErrNotReplicated
+	}
+	var err error
+	if f.Kind == link.KindHello {
+		offset := in.cfg.Now().Sub(timeOf(f.WallClock))
+		err = in.node.Handshake(f, -offset)
+	} else {
+		err = in.node.Step(f)
+	}
+	in.drain()
+	return err
+}
+
+func (in *Instance) linkUp() {
+	if in.node == nil {
+		return
+	}
+	in.disconnect = ""
+	in.out = in.out[:0]
+	in.node.Connected()
+	in.drain()
+}
+
+func (in *Instance) linkDown() {
+	if in.node == nil {
+		return
+	}
+	in.node.Disconnected()
+	in.disconnect = ""
+	in.out = nil
+	in.drain()
+}
+
+func (in *Instance) tick() {
+	if in.node == nil {
+		return
+	}
+	in.node.Tick()
+	in.drain()
+}
+
+func (in *Instance) outbox() ([]*link.Frame, string) {
+	out, d := in.out, in.disconnect
+	in.out, in.disconnect = nil, ""
+	return out, d
+}
+
+func (in *Instance) promote(force bool) error {
+	if in.node == nil {
+		return ErrNotReplicated
+	}
+	if err := in.node.Promote(force); err != nil {
+		return err
+	}
+	in.drain()
+	if in.fatal != nil {
+		return in.fatal
+	}
+	return nil
+}
+
+func (in *Instance) switchover() error {
+	if in.node == nil {
+		return ErrNotReplicated
+	}
+	if err := in.node.Switchover(); err != nil {
+		return err
+	}
+	in.drain()
+	return in.fatal
+}

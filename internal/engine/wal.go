@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/liege-db/liege/journal"
+)
+
+// wal is the engine's journal over a journal.Log, driven from the driver's
+// goroutine: Append buffers a frame, write hands the buffer to the Log
+// (not yet durable), sync fsyncs. It implements rollback.Journal.
+type wal struct {
+	log     journal.Log
+	first   uint64
+	next    uint64 // the position the next Append takes
+	written uint64 // the last position handed to the log
+	durable uint64 // the last position known durable
+
+	buf   []byte // frames appended, not yet written, back to back
+	sizes []int
+	ents  [][]byte // write's scratch
+
+	syncs, synced, bytes uint64 // fsyncs, records they made durable, frame bytes appended (counters)
+}
+
+func openWAL(log journal.Log) (*wal, error) {
+	first, err := log.FirstIndex()
+	if err != nil {
+		return nil, err
+	}
+	last, err := log.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	return &wal{log: log, first: first, next: last + 1, written: last, durable: last}, nil
+}
+
+// Next is the position the next Append takes.
+func (w *wal) Next() uint64 { return w.next }
+
+// Append buffers frame at pos, which must be Next(). The frame is copied.
+func (w *wal) Append(pos uint64, frame []byte) error {
+	if pos != w.next {
+		panic(fmt.Sprintf("engine: append at position %d, expected %d", pos, w.next))
+	}
+	w.buf = append(w.buf, frame...)
+	w.sizes = append(w.sizes, len(frame))
+	w.bytes += uint64(len(frame))
+	w.next++
+	return nil
+}
+
+// pending reports whether frames are appended and not yet durable.
+func (w *wal) pending() bool { return w.durable < w.next-1 }
+
+// write hands the buffered frames to the log (one Write).
+func (w *wal) write() error {
+	if len(w.sizes) == 0 {
+		return nil
+	}
+	w.ents = w.ents[:0]
+	off := 0
+	for _, n := range w.sizes {
+		w.ents = append(w.ents, w.buf[off:off+n:off+n])
+		off += n
+	}
+	if err := w.log.Write(w.written+1, w.ents); err != nil {
+		return fmt.Errorf("journal write at position %d: %w", w.written+1, err)
+	}
+	w.written += uint64(len(w.sizes))
+	w.buf, w.sizes = w.buf[:0], w.sizes[:0]
+	clear(w.ents)
+	return nil
+}
+
+// Flush writes and fsyncs everything appended.
+func (w *wal) Flush() error {
+	if err := w.write(); err != nil {
+		return err
+	}
+	if w.durable == w.written {
+		return nil
+	}
+	if err := w.log.Sync(); err != nil {
+		return fmt.Errorf("journal fsync: %w", err)
+	}
+	w.syncs++
+	w.synced += w.written - w.durable
+	w.durable = w.written
+	return nil
+}
+
+// Read returns the frame at pos, appended (written or still buffered).
+func (w *wal) Read(pos uint64) ([]byte, error) {
+	if pos > w.written && pos < w.next {
+		off := 0
+		for i := uint64(0); i < pos-w.written-1; i++ {
+			off += w.sizes[i]
+		}
+		n := w.sizes[pos-w.written-1]
+		return w.buf[off : off+n : off+n], nil
+	}
+	return w.log.Read(pos)
+}
+
+// TruncateAfter removes every entry after pos, durably.
+func (w *wal) TruncateAfter(pos uint64) error {
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := w.log.TruncateBack(pos); err != nil {
+		return fmt.Errorf("journal truncate after position %d: %w", pos, err)
+	}
+	w.next, w.written, w.durable = pos+1, pos, min(w.durable, pos)
+	return nil
+}
+
+func (w *wal) close() error { return w.log.Close() }
