@@ -19,6 +19,7 @@ type simReport struct {
 	From              uint64      `json:"from"`
 	StepsPerSeed      int         `json:"steps_per_seed"`
 	Break             string      `json:"break,omitempty"`
+	Engine            string      `json:"engine"`
 	Passed            uint64      `json:"passed"`
 	Failed            uint64      `json:"failed"`
 	Steps             int64       `json:"steps"`
@@ -68,9 +69,13 @@ func runInjectSim(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "  %d/%d seeds, %.0f s\n", done, n, time.Since(t0).Seconds())
 	}
 	s := sim.RunMany(sim.ManyOptions{From: from, Seeds: uint64(n), Steps: steps, Break: brk, Workers: workers,
-		Progress: progress, StopAtFailure: brk != ""})
+		Engine: c.Bool("engine"), Progress: progress, StopAtFailure: brk != ""})
 	secs := time.Since(t0).Seconds()
-	rep := simReport{Seeds: s.Seeds, From: from, StepsPerSeed: steps, Break: string(brk), Passed: s.Passed, Failed: s.Failed,
+	engineName := "model"
+	if c.Bool("engine") {
+		engineName = "internal/engine"
+	}
+	rep := simReport{Seeds: s.Seeds, From: from, StepsPerSeed: steps, Break: string(brk), Engine: engineName, Passed: s.Passed, Failed: s.Failed,
 		Steps: s.Steps, SeedsWithRollback: s.SeedsWithRollback, TraceHash: hex.EncodeToString(s.TraceHash[:]),
 		Seconds: secs, StepsPerSecond: float64(s.Steps) / secs}
 	if f := s.First; f != nil {
@@ -94,7 +99,7 @@ func runInjectSim(c *cli.Context) error {
 
 // runSimSeed runs one seed, printing its trace with --trace.
 func runSimSeed(c *cli.Context, seed uint64, steps int, brk replicate.Break) error {
-	o := sim.Options{Seed: seed, Steps: steps, Break: brk}
+	o := sim.Options{Seed: seed, Steps: steps, Break: brk, Engine: c.Bool("engine")}
 	if c.Bool("trace") {
 		o.Trace = c.App.Writer
 	}

@@ -74,9 +74,12 @@ type Config struct {
 	Role string
 	// Log is the instance's journal storage: a new or a crashed MemLog.
 	Log *journal.MemLog
-	// Side is storage outside the journal that survives a crash (an
-	// engine's lost-transaction files), written durably at once.
+	// Side is storage outside the journal that survives a crash (the
+	// model engine's lost transactions), written durably at once.
 	Side *Side
+	// Dir is a directory of the instance that survives its crashes (the
+	// real engine's side files), with Options.Engine.
+	Dir string
 	// Now is the instance's wall clock, in Unix nanoseconds.
 	Now func() int64
 	// Node configures the protocol (ticks, and Break for a broken one).

@@ -15,6 +15,7 @@ type ManyOptions struct {
 	Steps       int
 	Break       replicate.Break
 	Open        Opener
+	Engine      bool
 	// Workers run seeds in parallel (1 if 0); the summary does not depend
 	// on it.
 	Workers int
@@ -63,7 +64,7 @@ func RunMany(o ManyOptions) Summary {
 				}
 				next++
 				mu.Unlock()
-				r := Run(Options{Seed: o.From + i, Steps: o.Steps, Break: o.Break, Open: o.Open})
+				r := Run(Options{Seed: o.From + i, Steps: o.Steps, Break: o.Break, Open: o.Open, Engine: o.Engine})
 				results[i] = &r
 				if r.Failure != nil && o.StopAtFailure {
 					mu.Lock()
@@ -113,6 +114,9 @@ func RunMany(o ManyOptions) Summary {
 // Rerun is the command line that runs seed r again with its trace.
 func Rerun(r *Result, steps int, brk replicate.Break) string {
 	cmd := fmt.Sprintf("liege inject --sim --seed %d --steps %d --trace", r.Seed, steps)
+	if r.Engine {
+		cmd += " --engine"
+	}
 	if brk != "" {
 		cmd += " --break " + string(brk)
 	}

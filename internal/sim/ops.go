@@ -29,7 +29,7 @@ func RegisterOps(db *liege.DB) error { return RegisterOpsAs(db, "ops") }
 // RegisterOpsAs registers the ops procedure under name. Its result is
 // everything it read, so that a re-execution on other data gives another
 // result; its correction records the difference under ("corr", HLC).
-func RegisterOpsAs(db *liege.DB, name string) error {
+func RegisterOpsAs(db liege.Registrar, name string) error {
 	return liege.Register(db, liege.Procedure[OpsArgs, string]{
 		Name: name,
 		Run: func(tx *liege.Tx, a OpsArgs) (string, error) {

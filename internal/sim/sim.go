@@ -28,6 +28,8 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -47,6 +49,9 @@ type Options struct {
 	Break replicate.Break
 	// Open opens an instance (OpenModel if nil).
 	Open Opener
+	// Engine runs the real engine (OpenEngine) instead of the model, each
+	// instance with a directory for its side files.
+	Engine bool
 	// Trace, if set, receives the trace as readable lines.
 	Trace io.Writer
 	// HealBudget bounds the steps of healing (5,000 if 0; each is 1ms of
@@ -62,6 +67,8 @@ type Result struct {
 	Acked                                    int
 	Rollbacks                                int // the vassal's epochs at the end, over both instances
 	Crashes, Promotes, Switchovers, Refusals int
+	// Engine: the seed ran on the real engine.
+	Engine bool
 	// TraceHash is the SHA-256 of the trace.
 	TraceHash [32]byte
 	// Failure is nil when the seed passed.
@@ -101,8 +108,26 @@ func Run(o Options) (res Result) {
 	if o.Open == nil {
 		o.Open = OpenModel
 	}
+	if o.Engine {
+		o.Open = OpenEngine
+	}
 	w := newWorld(o)
-	res.Seed = o.Seed
+	res.Seed, res.Engine = o.Seed, o.Engine
+	if o.Engine {
+		root, err := os.MkdirTemp("", "liege-sim-")
+		if err != nil {
+			res.Failure = &Failure{Item: "engine", Msg: err.Error()}
+			return res
+		}
+		defer os.RemoveAll(root)
+		for _, s := range w.sites {
+			s.dir = filepath.Join(root, s.id)
+			if err := os.Mkdir(s.dir, 0o755); err != nil {
+				res.Failure = &Failure{Item: "engine", Msg: err.Error()}
+				return res
+			}
+		}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			w.fail("engine", fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
@@ -187,6 +212,7 @@ type site struct {
 	inflight int
 	clients  int // calls a site keeps in flight
 	epoch    uint64
+	dir      string // with Options.Engine
 }
 
 type packet struct {
@@ -279,7 +305,7 @@ func (w *world) start(i int) {
 	if i == B {
 		role = replicate.RoleVassal
 	}
-	cfg := Config{ID: s.id, PeerID: siteNames[1-i], Cluster: "sim", Role: role, Log: s.log, Side: s.side,
+	cfg := Config{ID: s.id, PeerID: siteNames[1-i], Cluster: "sim", Role: role, Log: s.log, Side: s.side, Dir: s.dir,
 		Now: func() int64 { return w.now + s.offset },
 		Node: replicate.NodeConfig{HeartbeatTicks: 1, SilenceTicks: 8, ResendTicks: 3, ReconResendTicks: 10,
 			PromoteQuietTicks: 3, Break: w.o.Break}}

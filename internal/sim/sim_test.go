@@ -161,3 +161,31 @@ func TestSkimTxn(t *testing.T) {
 		}
 	}
 }
+
+var engineStrict = flag.Bool("sim.engine-strict", false, "TestEngineAdapter: every seed on the real engine must pass")
+
+// TestEngineAdapter runs the simulator over the real engine
+// (internal/engine.Instance through OpenEngine): the runs are deterministic
+// there too and the pair converges on most seeds. Every failure is logged
+// with its seed and oracle item; with -sim.engine-strict any failure fails
+// the test (the goal once the engine passes the simulator).
+func TestEngineAdapter(t *testing.T) {
+	n := seedCount(60, 20)
+	a := RunMany(ManyOptions{From: 1, Seeds: n, Workers: 2, Engine: true,
+		Progress: func(_ uint64, r *Result) {
+			if r.Failure != nil {
+				t.Logf("engine: seed %d: %s: %s", r.Seed, r.Failure.Item, r.Failure.Msg)
+			}
+		}})
+	b := RunMany(ManyOptions{From: 1, Seeds: n, Workers: 1, Engine: true})
+	if a.TraceHash != b.TraceHash || a.Steps != b.Steps {
+		t.Fatalf("two equal runs over the engine differ: %x/%d and %x/%d", a.TraceHash[:8], a.Steps, b.TraceHash[:8], b.Steps)
+	}
+	if a.Passed < n/2 || a.SeedsWithRollback == 0 {
+		t.Fatalf("over the engine only %d of %d seeds passed, %d rolled back", a.Passed, n, a.SeedsWithRollback)
+	}
+	if a.First != nil && *engineStrict {
+		failed(t, a.First, "")
+	}
+	t.Logf("engine: %d of %d seeds passed", a.Passed, n)
+}
