@@ -31,18 +31,36 @@ func OpenEngine(cfg Config) (Instance, error) {
 		return nil, err
 	}
 	now := cfg.Now
+	e := &engineInst{}
+	// The engine's hooks put its conflicts and rollbacks in the trace.
+	hooks := engine.Hooks{
+		Verdict: func(v replicate.PeerVerdict) {
+			if len(v.Conflicts) == 0 {
+				return
+			}
+			c := v.Conflicts[0]
+			what := c.Check.String() + " with own " + c.Own.String()
+			if !c.Subject.IsZero() {
+				what = "duplicate subject " + c.Subject.String()
+			}
+			e.notes = append(e.notes, fmt.Sprintf("%v: %v (%s)", v.Txn, v.Verdict, what))
+		},
+		RolledBack: func(n uint64) { e.notes = append(e.notes, fmt.Sprintf("rolled back %d records", n)) },
+	}
 	in, err := engine.Open(engine.Config{ID: cfg.ID, PeerID: cfg.PeerID, Cluster: cfg.Cluster, Role: cfg.Role,
 		Dir: cfg.Dir, Log: cfg.Log, Runner: reg.Runner(), Now: func() time.Time { return time.Unix(0, now()) },
-		CheckpointEvery: -1, Node: cfg.Node, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		CheckpointEvery: -1, Node: cfg.Node, Hooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.ID, err)
 	}
-	return &engineInst{in: in}, nil
+	e.in = in
+	return e, nil
 }
 
 type engineInst struct {
 	in      *engine.Instance
 	pending []pendingCall // submitted, not answered, in order
+	notes   []string
 }
 
 type pendingCall struct {
@@ -97,7 +115,8 @@ func (e *engineInst) Deliver(f *link.Frame) error {
 
 func (e *engineInst) Outbox() Out {
 	frames, disc := e.in.Outbox()
-	out := Out{Disconnect: disc, Frames: make([]link.Frame, len(frames))}
+	out := Out{Disconnect: disc, Frames: make([]link.Frame, len(frames)), Notes: e.notes}
+	e.notes = nil
 	for i, f := range frames {
 		out.Frames[i] = *f
 	}
