@@ -97,7 +97,7 @@ func injectCommand() *cli.Command {
 			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "--sim: seeds run at once (the results do not depend on it)"},
 			&cli.StringFlag{Name: "break", Usage: "--sim: plant a known protocol bug: literal, prev, discard or subject (the run must fail)"},
 			&cli.BoolFlag{Name: "trace", Usage: "--sim with --seed: print the seed's trace"},
-			&cli.BoolFlag{Name: "engine", Usage: "--sim: run the real engine (internal/engine) instead of the simulator's model engine"},
+			&cli.BoolFlag{Name: "engine", Usage: "--sim: run the real engine (internal/engine) instead of the simulator's model engine (--app then picks the application)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
 		},
 		Action: runInject,

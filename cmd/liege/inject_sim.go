@@ -20,6 +20,7 @@ type simReport struct {
 	StepsPerSeed      int         `json:"steps_per_seed"`
 	Break             string      `json:"break,omitempty"`
 	Engine            string      `json:"engine"`
+	App               string      `json:"app,omitempty"`
 	Passed            uint64      `json:"passed"`
 	Failed            uint64      `json:"failed"`
 	Steps             int64       `json:"steps"`
@@ -44,6 +45,13 @@ func runInjectSim(c *cli.Context) error {
 	if brk != "" && !slices.Contains(replicate.Breaks, brk) {
 		return cli.Exit(fmt.Sprintf("liege inject: --break %q: want one of %s", brk, breakNames()), 2)
 	}
+	app := ""
+	if c.IsSet("app") {
+		app = c.String("app")
+		if !c.Bool("engine") {
+			return cli.Exit("liege inject: --sim --app runs the application on the real engine: add --engine", 2)
+		}
+	}
 	steps := c.Int("steps")
 	if steps < 1 {
 		return cli.Exit(fmt.Sprintf("liege inject: --steps must be at least 1, not %d", steps), 2)
@@ -52,7 +60,7 @@ func runInjectSim(c *cli.Context) error {
 		if !c.IsSet("seed") {
 			return cli.Exit("liege inject: --trace needs --seed S (one seed)", 2)
 		}
-		return runSimSeed(c, c.Uint64("seed"), steps, brk)
+		return runSimSeed(c, c.Uint64("seed"), steps, brk, app)
 	}
 	n, workers := c.Int("seeds"), c.Int("workers")
 	if n < 1 || workers < 1 {
@@ -69,13 +77,13 @@ func runInjectSim(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "  %d/%d seeds, %.0f s\n", done, n, time.Since(t0).Seconds())
 	}
 	s := sim.RunMany(sim.ManyOptions{From: from, Seeds: uint64(n), Steps: steps, Break: brk, Workers: workers,
-		Engine: c.Bool("engine"), Progress: progress, StopAtFailure: brk != ""})
+		Engine: c.Bool("engine"), App: app, Progress: progress, StopAtFailure: brk != ""})
 	secs := time.Since(t0).Seconds()
 	engineName := "model"
 	if c.Bool("engine") {
 		engineName = "internal/engine"
 	}
-	rep := simReport{Seeds: s.Seeds, From: from, StepsPerSeed: steps, Break: string(brk), Engine: engineName, Passed: s.Passed, Failed: s.Failed,
+	rep := simReport{Seeds: s.Seeds, From: from, StepsPerSeed: steps, Break: string(brk), Engine: engineName, App: app, Passed: s.Passed, Failed: s.Failed,
 		Steps: s.Steps, SeedsWithRollback: s.SeedsWithRollback, TraceHash: hex.EncodeToString(s.TraceHash[:]),
 		Seconds: secs, StepsPerSecond: float64(s.Steps) / secs}
 	if f := s.First; f != nil {
@@ -98,8 +106,8 @@ func runInjectSim(c *cli.Context) error {
 }
 
 // runSimSeed runs one seed, printing its trace with --trace.
-func runSimSeed(c *cli.Context, seed uint64, steps int, brk replicate.Break) error {
-	o := sim.Options{Seed: seed, Steps: steps, Break: brk, Engine: c.Bool("engine")}
+func runSimSeed(c *cli.Context, seed uint64, steps int, brk replicate.Break, app string) error {
+	o := sim.Options{Seed: seed, Steps: steps, Break: brk, Engine: c.Bool("engine"), App: app}
 	if c.Bool("trace") {
 		o.Trace = c.App.Writer
 	}

@@ -27,7 +27,11 @@ func OpenEngine(cfg Config) (Instance, error) {
 		return nil, fmt.Errorf("open %s: the engine needs Config.Dir for its side files", cfg.ID)
 	}
 	reg := liege.NewRegistry()
-	if err := RegisterOpsAs(reg, "ops"); err != nil {
+	register := func(r liege.Registrar) error { return RegisterOpsAs(r, "ops") }
+	if cfg.App != nil {
+		register = cfg.App.Register
+	}
+	if err := register(reg); err != nil {
 		return nil, err
 	}
 	now := cfg.Now
@@ -69,12 +73,15 @@ type pendingCall struct {
 }
 
 func (e *engineInst) Submit(c *Call) {
-	args := OpsArgs{Ops: c.Ops}
+	proc, args := c.Proc, c.Args
+	if proc == "" {
+		proc, args = "ops", OpsArgs{Ops: c.Ops}
+	}
 	b, err := journal.Marshal(args)
 	if err != nil {
 		panic(fmt.Sprintf("sim: encode the arguments of a call: %v", err))
 	}
-	ec := &engine.Call{Proc: "ops", Args: args, ArgBytes: b}
+	ec := &engine.Call{Proc: proc, Args: args, ArgBytes: b}
 	e.pending = append(e.pending, pendingCall{c: ec, call: c})
 	e.in.Submit(ec)
 	e.answer()

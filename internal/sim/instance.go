@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
@@ -82,6 +83,8 @@ type Config struct {
 	Dir string
 	// Now is the instance's wall clock, in Unix nanoseconds.
 	Now func() int64
+	// App is the application to register instead of "ops" (real engine).
+	App *apps.App
 	// Node configures the protocol (ticks, and Break for a broken one).
 	Node replicate.NodeConfig
 }

@@ -16,6 +16,7 @@ type ManyOptions struct {
 	Break       replicate.Break
 	Open        Opener
 	Engine      bool
+	App         string
 	// Workers run seeds in parallel (1 if 0); the summary does not depend
 	// on it.
 	Workers int
@@ -64,7 +65,7 @@ func RunMany(o ManyOptions) Summary {
 				}
 				next++
 				mu.Unlock()
-				r := Run(Options{Seed: o.From + i, Steps: o.Steps, Break: o.Break, Open: o.Open, Engine: o.Engine})
+				r := Run(Options{Seed: o.From + i, Steps: o.Steps, Break: o.Break, Open: o.Open, Engine: o.Engine, App: o.App})
 				results[i] = &r
 				if r.Failure != nil && o.StopAtFailure {
 					mu.Lock()
@@ -116,6 +117,9 @@ func Rerun(r *Result, steps int, brk replicate.Break) string {
 	cmd := fmt.Sprintf("liege inject --sim --seed %d --steps %d --trace", r.Seed, steps)
 	if r.Engine {
 		cmd += " --engine"
+	}
+	if r.App != "" {
+		cmd += " --app " + r.App
 	}
 	if brk != "" {
 		cmd += " --break " + string(brk)

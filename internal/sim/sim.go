@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
@@ -52,6 +53,10 @@ type Options struct {
 	// Engine runs the real engine (OpenEngine) instead of the model, each
 	// instance with a directory for its side files.
 	Engine bool
+	// App, if set, is the workload instead of the "ops" procedure: kv, atm
+	// or ticketing (on the real engine only); the oracle checks its
+	// invariant too.
+	App string
 	// Trace, if set, receives the trace as readable lines.
 	Trace io.Writer
 	// HealBudget bounds the steps of healing (5,000 if 0; each is 1ms of
@@ -67,8 +72,9 @@ type Result struct {
 	Acked                                    int
 	Rollbacks                                int // the vassal's epochs at the end, over both instances
 	Crashes, Promotes, Switchovers, Refusals int
-	// Engine: the seed ran on the real engine.
+	// Engine: the seed ran on the real engine; App is its application.
 	Engine bool
+	App    string
 	// TraceHash is the SHA-256 of the trace.
 	TraceHash [32]byte
 	// Failure is nil when the seed passed.
@@ -112,7 +118,7 @@ func Run(o Options) (res Result) {
 		o.Open = OpenEngine
 	}
 	w := newWorld(o)
-	res.Seed, res.Engine = o.Seed, o.Engine
+	res.Seed, res.Engine, res.App = o.Seed, o.Engine, o.App
 	if o.Engine {
 		root, err := os.MkdirTemp("", "liege-sim-")
 		if err != nil {
@@ -140,6 +146,7 @@ func Run(o Options) (res Result) {
 	}()
 	w.start(A)
 	w.start(B)
+	w.setupApp()
 	for w.steps < o.Steps && w.failure == nil { // the random events
 		w.steps++
 		switch x := w.rng.IntN(1000); {
@@ -245,6 +252,8 @@ type world struct {
 	acked   []journal.TxID
 	healing bool
 	racy    bool // promotes races with reconciliation
+	app     *apps.App
+	load    appLoad
 
 	crashes, promotes, switchovers, refusals int
 
@@ -262,6 +271,19 @@ func newWorld(o Options) *world {
 	}
 	w.delay = rng.Int64N(4 * ms)
 	w.racy = rng.IntN(4) == 0
+	if o.App != "" {
+		app, err := apps.Lookup(o.App)
+		if err == nil && !o.Engine {
+			err = errors.New("an application runs on the real engine only (Options.Engine, --engine)")
+		}
+		if err == nil {
+			w.load, err = newAppLoad(o.App)
+		}
+		if err != nil {
+			w.fail("engine", err.Error())
+		}
+		w.app = &app
+	}
 	for i := range w.sites {
 		w.sites[i] = &site{id: siteNames[i], log: journal.NewMemLog(), side: &Side{},
 			offset: rng.Int64N(2*maxOffset) - maxOffset, nextTick: w.now + rng.Int64N(tickEvery),
@@ -305,7 +327,7 @@ func (w *world) start(i int) {
 	if i == B {
 		role = replicate.RoleVassal
 	}
-	cfg := Config{ID: s.id, PeerID: siteNames[1-i], Cluster: "sim", Role: role, Log: s.log, Side: s.side, Dir: s.dir,
+	cfg := Config{ID: s.id, PeerID: siteNames[1-i], Cluster: "sim", Role: role, Log: s.log, Side: s.side, Dir: s.dir, App: w.app,
 		Now: func() int64 { return w.now + s.offset },
 		Node: replicate.NodeConfig{HeartbeatTicks: 1, SilenceTicks: 8, ResendTicks: 3, ReconResendTicks: 10,
 			PromoteQuietTicks: 3, Break: w.o.Break}}
@@ -362,9 +384,15 @@ func (w *world) submit(i int) {
 	for s.inflight < s.clients {
 		s.inflight++
 		inst := s.inst
-		ops := w.randomOps()
-		w.tracef("%s call %s", s.id, opsString(ops))
-		inst.Submit(&Call{Ops: ops, Done: func(id journal.TxID, err error) {
+		var c Call
+		if w.load != nil {
+			c = w.load.next(w.rng, i, w.rng.IntN(5) < 2)
+			w.tracef("%s call %s %+v", s.id, c.Proc, c.Args)
+		} else {
+			c.Ops = w.randomOps()
+			w.tracef("%s call %s", s.id, opsString(c.Ops))
+		}
+		inst.Submit(&Call{Ops: c.Ops, Proc: c.Proc, Args: c.Args, Done: func(id journal.TxID, err error) {
 			if s.inst != inst {
 				return // an answer from before a crash never reaches the client
 			}
@@ -372,6 +400,10 @@ func (w *world) submit(i int) {
 			if err != nil {
 				w.refusals++
 				w.tracef("%s refused: %v", s.id, err)
+				return
+			}
+			if id.IsZero() {
+				w.tracef("%s answered (read-only)", s.id)
 				return
 			}
 			w.acked = append(w.acked, id)
@@ -413,6 +445,38 @@ func opsString(ops []Op) string {
 		}
 	}
 	return b.String()
+}
+
+// setupApp creates the application's data at the liege before the load.
+func (w *world) setupApp() {
+	if w.load == nil || w.failure != nil {
+		return
+	}
+	a := w.sites[A]
+	calls := w.load.setup()
+	left := len(calls)
+	for k := range calls {
+		c := &calls[k]
+		c.Done = func(id journal.TxID, err error) {
+			left--
+			if err != nil {
+				w.fail("engine", fmt.Sprintf("setting up %s: %s %+v: %v", w.app.Name, c.Proc, c.Args, err))
+				return
+			}
+			if !id.IsZero() {
+				w.acked = append(w.acked, id)
+			}
+		}
+		a.inst.Submit(c)
+	}
+	for budget := 10000; left > 0 && w.failure == nil; budget-- {
+		if budget == 0 {
+			w.fail("liveness", fmt.Sprintf("setting up %s: %d calls unanswered", w.app.Name, left))
+			return
+		}
+		w.stepInstance(A)
+	}
+	w.tracef("%s set up: %d calls", w.app.Name, len(calls))
 }
 
 // ---- the network ----
@@ -708,7 +772,11 @@ func (w *world) check() {
 		w.fail("engine", fmt.Sprintf("export: %v", err))
 		return
 	}
-	rep, err := oracle.Check(a, b, oracle.Options{Acked: w.acked})
+	oo := oracle.Options{Acked: w.acked}
+	if w.app != nil {
+		oo.Invariant = apps.Invariant(w.app.Check)
+	}
+	rep, err := oracle.Check(a, b, oo)
 	if v := oracle.AsViolation(err); v != nil {
 		w.fail(fmt.Sprintf("oracle item %d", v.Item), v.Msg)
 		return

@@ -188,4 +188,21 @@ func TestEngineAdapter(t *testing.T) {
 		failed(t, a.First, "")
 	}
 	t.Logf("engine: %d of %d seeds passed", a.Passed, n)
+
+	// The applications as the workload, their invariants in the oracle.
+	for _, app := range []string{"kv", "atm", "ticketing"} {
+		s := RunMany(ManyOptions{From: 1, Seeds: 10, Workers: 2, Engine: true, App: app})
+		if s.Passed < 5 || s.Steps < 10*300 {
+			t.Errorf("%s over the engine: only %d of 10 seeds passed, in %d steps", app, s.Passed, s.Steps)
+		}
+		if s.First != nil {
+			t.Logf("%s over the engine: seed %d: %v", app, s.First.Seed, s.First.Failure)
+			if *engineStrict {
+				failed(t, s.First, "")
+			}
+		}
+	}
+	if r := Run(Options{Seed: 1, App: "kv"}); r.Failure == nil || !strings.Contains(r.Failure.Msg, "real engine only") {
+		t.Errorf("an application on the model engine: %v, want a refusal", r.Failure)
+	}
 }
