@@ -130,6 +130,7 @@ type DB struct {
 		recon    atomic.Int64
 		fsyncs   atomic.Uint64
 		durable  atomic.Uint64
+		bytes    atomic.Uint64
 	}
 	lastCkpt atomic.Int64 // unix nanos of the last checkpoint
 	started  time.Time
@@ -188,7 +189,7 @@ func Open(opts Options) (*DB, error) {
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow,
-		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(),
+		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(), ReplayWorkers: 2,
 	})
 	if err != nil {
 		lock.Unlock()

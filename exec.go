@@ -146,6 +146,11 @@ func (db *DB) executor() {
 		}
 		if db.in.HasWork() {
 			db.in.Step()
+			// A rollback runs to its end in one turn: no read or input
+			// sees the state half undone.
+			for db.in.RollingBack() {
+				db.in.Step()
+			}
 		}
 		db.afterStep()
 	}
@@ -295,6 +300,8 @@ func (db *DB) publish() {
 	db.pub.quiesced.Store(st.Quiesced)
 	db.pub.recon.Store(int64(st.ReconPending))
 	db.pub.durable.Store(st.Durable)
+	_, b := db.in.JournalStats()
+	db.pub.bytes.Store(b)
 	if db.in.Node() != nil {
 		ns := st.Node
 		db.pub.node.Store(&ns)

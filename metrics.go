@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/replicate"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -25,6 +26,7 @@ type metrics struct {
 	dropped           *prometheus.CounterVec
 	rejections        prometheus.Counter
 	reconciled        *prometheus.CounterVec
+	applyLag          prometheus.Gauge
 
 	fsyncs     atomic.Uint64
 	fsyncNanos atomic.Int64
@@ -50,7 +52,10 @@ func (m *metrics) hooks() engine.Hooks {
 			m.fsyncs.Add(1)
 			m.fsyncNanos.Add(int64(took))
 		},
-		PeerApplied: m.peerApplied.Inc,
+		PeerApplied: func(ts uint64) {
+			m.peerApplied.Inc()
+			m.applyLag.Set(max(0, time.Since(hlc.Timestamp(ts).Physical()).Seconds()))
+		},
 		Verdict: func(v replicate.PeerVerdict) {
 			for _, c := range v.Conflicts {
 				check := c.Check.String()
@@ -103,6 +108,8 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			Help: "Vassal transactions a liege rejected and commanded rolled back."}),
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_reconciled_total",
 			Help: "Reconciliation log records handled by a liege, by action (reprocess, correct, skip)."}, []string{"action"}),
+		applyLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_replication_lag_seconds",
+			Help: "Incoming direction: wall time between the last applied peer transaction's commit (its HLC) and its apply here. The peer exports the other direction."}),
 	}
 	if reg == nil {
 		return m
@@ -111,7 +118,9 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		return func() float64 { return f(db.ReplStatus()) }
 	}
 	reg.MustRegister(m.commits, m.aborts, m.commitLatency, m.batchSize, m.checkpointSeconds, m.rollbacks, m.rolledOff,
-		m.peerApplied, m.conflicts, m.dropped, m.rejections, m.reconciled,
+		m.peerApplied, m.conflicts, m.dropped, m.rejections, m.reconciled, m.applyLag,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_journal_bytes_written_total",
+			Help: "Bytes appended to the journal since start."}, func() float64 { return float64(db.pub.bytes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_window_transactions",
 			Help: "Own transactions in the conflict window (the peer may still send a transaction that did not see them)."},
 			node(func(s replicate.NodeStatus) float64 { return float64(s.Window) })),

@@ -222,27 +222,36 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 	st := TxnStatus{TxID: id, State: TxnUnknown}
 	var pos uint64
 	var lost string
-	err := db.control(ctx, func() { pos, lost = db.in.Locate(id) })
-	if err != nil {
-		return st, err
-	}
-	if pos == 0 {
-		if lost != "" {
-			st.State, st.LostFile = TxnRolledBack, lost
-		}
-		return st, nil
-	}
-	// A peer record is applied before it is durable; the journal reads
-	// only what its writer has written.
-	if err := db.waitDurable(ctx, pos); err != nil {
-		return st, err
-	}
 	var r *journal.Record
-	if err := db.control(ctx, func() { r, err = db.in.ReadRecord(pos) }); err != nil {
-		return st, err
+	var rerr error
+	for {
+		// Locate and read in one turn of the executor (a rollback may
+		// take the position away in between), once the record is durable.
+		err := db.control(ctx, func() {
+			pos, lost = db.in.Locate(id)
+			r, rerr = nil, nil
+			if pos != 0 && pos <= db.in.Durable() {
+				r, rerr = db.in.ReadRecord(pos)
+			}
+		})
+		if err != nil {
+			return st, err
+		}
+		if pos == 0 {
+			if lost != "" {
+				st.State, st.LostFile = TxnRolledBack, lost
+			}
+			return st, nil
+		}
+		if r != nil || rerr != nil {
+			break
+		}
+		if err := db.waitDurable(ctx, pos); err != nil {
+			return st, err
+		}
 	}
-	if err != nil {
-		return st, fmt.Errorf("read transaction %s at position %d: %w", id, pos, err)
+	if rerr != nil {
+		return st, fmt.Errorf("read transaction %s at position %d: %w", id, pos, rerr)
 	}
 	st.Record = r
 	kind := r.Kind

@@ -116,7 +116,7 @@ func TestBadInputIsRefusedAndTheInstanceKeepsServing(t *testing.T) {
 
 	// A peer whose clock is 5 s ahead (the bound is 500 ms).
 	_, skewed := vassalOverTCP(t, addr, "B", "test", func() time.Time { return time.Now().Add(5 * time.Second) })
-	waitLog(t, lb, "beyond the maximum clock offset")
+	waitLog(t, lb, "over the bound of 500ms")
 	skewed.Close()
 
 	// An instance that is not the configured peer.

@@ -6,10 +6,16 @@
 // instance id, role, epoch, watermark, newest own OSeq, wall clock) and
 // checking the other's; then each side streams its own durable
 // transactions after the peer's watermark, each with Prev for contiguity,
-// and heartbeats carrying its watermark. The decisions (apply, drop, ask
-// for a resend, reject, roll back, reconcile) are the engine's
-// (liege.DB.ApplyPeer, RollbackFor, Reconcile); this package carries them
-// out on the link:
+// and heartbeats carrying its watermark. Every decision (apply, drop, ask
+// for a resend, reject, roll back, reconcile, adopt a reign) is the Node's
+// (below); the instance carries out its Ready (internal/engine, ready.go).
+//
+// The Replicator is a thin driver around a Host (the root package's DB):
+// a dial loop with backoff and an accept loop, and per session a reader
+// goroutine that hands each frame to Host.Deliver and a writer goroutine
+// that sends what Host.Outbox holds (and closes the link when the Node
+// asks); one ticker calls Host.Tick every heartbeat interval, the Node's
+// clock. Among what the Node does on the link:
 //
 //   - a liege that rejects a vassal transaction sends a rollback command
 //     naming it and discards every vassal transaction until the answer
@@ -19,8 +25,8 @@
 //     its new epoch and watermark, resumes its stream after the liege's
 //     watermark, and sends its reconciliation logs, again after every
 //     reconnect until each TxID has come back (sections 7 and 9);
-//   - the liege reconciles each log record (liege.DB.Reconcile), which
-//     skips TxIDs it already holds, so a resent log changes nothing.
+//   - the liege reconciles each log record it does not hold, so a resent
+//     log changes nothing.
 //
 // Frames of an older epoch of the peer than one already seen are dropped:
 // they were sent before a rollback that may have removed them.

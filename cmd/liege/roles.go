@@ -14,26 +14,29 @@ func promoteCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "promote",
 		Usage:     "make a vassal whose liege is gone the liege",
-		UsageText: "liege promote --addr VASSAL-ADDR",
-		Description: `Promotes the vassal at --addr to liege (DESIGN.md section 10). Use it when
-the liege is gone. The vassal's own rolled-off transactions that were
-waiting for the old liege are reconciled by the vassal itself.
+		UsageText: "liege promote --addr VASSAL-ADDR [--force]",
+		Description: `Promotes the vassal at --addr to liege in the next reign (DESIGN.md
+section 10). Use it when the liege is gone: it is refused while the vassal
+still hears from its liege (link up, or a frame within 3 heartbeats),
+unless --force. The vassal's own rolled-off transactions that were
+waiting for the old liege are reconciled by the vassal itself, in the
+background.
 
-When the old liege comes back, start it with --role vassal: its
-transactions the new liege never received are then checked, rolled back
-and reconciled like any vassal's. (Started as liege, both would claim the
-role and the link refuses them, saying so.)`,
-		Flags: clientFlags(),
+When the old liege comes back, start it as usual, even with --role liege:
+it learns the higher reign at the handshake and becomes the vassal by
+itself; its transactions the new liege never received are then checked,
+rolled back and reconciled like any vassal's.`,
+		Flags: append(clientFlags(),
+			&cli.BoolFlag{Name: "force", Usage: "promote even though the vassal still hears from its liege (the old liege steps down when it learns the new reign)"}),
 		Action: func(c *cli.Context) error {
 			s, err := newSession(c, 0, 0)
 			if err != nil {
 				return err
 			}
-			r, err := s.cl.SetRole(c.Context, "liege")
-			if err != nil {
+			if _, err := s.cl.Promote(c.Context, c.Bool("force")); err != nil {
 				return s.explain(err)
 			}
-			fmt.Fprintf(s.out, "%s is now the liege; it reconciled %d of its own rolled-off transactions\n", s.addr, r.Reconciled)
+			fmt.Fprintf(s.out, "%s is now the liege\n", s.addr)
 			return nil
 		},
 	}

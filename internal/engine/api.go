@@ -41,6 +41,10 @@ type Config struct {
 	// IdempotencyWindow is how many recent idempotency keys are remembered
 	// (0: default 100,000; negative: none).
 	IdempotencyWindow int
+	// ReplayWorkers, if positive, decodes the journal at Open on that many
+	// goroutines, which end before Open returns (the root package uses 2;
+	// a simulator leaves it zero: Open then decodes on the caller).
+	ReplayWorkers int
 	// MaxBatch bounds the calls one Write runs (default 1024).
 	MaxBatch int
 	// LWW selects the last-writer-wins baseline merge (no check; see the
@@ -63,8 +67,8 @@ type Hooks struct {
 	Aborted func()
 	// Synced: an fsync made n records durable, taking took (Config.Now).
 	Synced func(n int, took time.Duration)
-	// PeerApplied: a peer transaction was applied.
-	PeerApplied func()
+	// PeerApplied: a peer transaction with timestamp hlc was applied.
+	PeerApplied func(hlc uint64)
 	// Verdict: the Node's decision on an incoming peer transaction.
 	Verdict func(v replicate.PeerVerdict)
 	// Reconciled: a reconciliation record was handled (skip, reprocess,
@@ -164,8 +168,8 @@ type CheckpointJob struct {
 	Pos    uint64
 	forced bool
 	run    func() error
-	Err  error
-	Path string
+	Err    error
+	Path   string
 }
 
 // Run writes the checkpoint (any goroutine).

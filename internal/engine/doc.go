@@ -27,10 +27,37 @@
 //     the link) and reads the Done field of the calls it submitted.
 //
 // Step's units, in the order it picks them: an outstanding rollback's next
-// phase; one reconciliation record; a batch of peer records the Node
-// handed out; the queued calls as one batch (Write: run and append, not
-// durable); an fsync (Sync: acknowledge the calls, report own records
-// durable to the Node). A simulator that wants to crash between a write
-// and its fsync calls Write and Sync itself instead of Step. Many calls
-// share one fsync: that is the group commit.
+// phase (each phase of rollback.Stepper is one Step, so a simulator can
+// crash between them); one reconciliation record the Node handed out; an
+// fsync (Sync: acknowledge the calls, report own records durable to the
+// Node) right after a Write or when nothing is queued; the queued calls as
+// one batch (Write: run them and hand their records to the log, not yet
+// durable). A simulator that wants to crash between a write and its fsync
+// calls Write and Sync itself instead of Step. Many calls share one fsync:
+// that is the group commit. Peer records the Node hands out are applied
+// (journaled, not yet durable) as its Ready is carried out, in the input
+// that produced them (Deliver), and made durable by the next Sync; a peer
+// transaction is checked only once the own commits before it are durable
+// (Deliver syncs first), since the Node's window takes own transactions
+// when they are.
+//
+// After each input, the Instance drains the Node's Ready (ready.go, the one
+// place the contract of package replicate's doc.go is carried out):
+// journal a role and reign first, never reuse a taken-back OSeq, apply,
+// start a rollback, queue reconciliations, hand frames to the Outbox (own
+// records attached, a Hello's wall clock set from Config.Now), quiesce,
+// and note a wish to close the link.
+//
+// # Where things are
+//
+//	api.go       Config, Hooks, Runner, Effects, Call, Result, Status, CheckpointJob
+//	instance.go  the methods a driver calls, with their contracts
+//	open.go      recovery, the Node's starting state, Attach
+//	exec.go      Submit, Step, Write, Sync, reconciliation, checkpoints, Close
+//	ready.go     the Node's Ready carried out; peer apply; rollbacks; the link inputs
+//	wal.go       the journal over a journal.Log: buffered appends, one Write, Sync
+//
+// The root package's executor (liege/exec.go) is the production driver;
+// package replicate's Replicator drives the link side through liege.DB's
+// replicate.Host methods (liege/host.go).
 package engine

@@ -324,7 +324,7 @@ type ReconcileOutcome struct {
 func (in *Instance) reconcileOne(r *journal.Record) {
 	out := in.Reconcile(r)
 	if out.Err != nil {
-		in.log.Error("reconciliation failed; the record stays pending", "subject", out.Subject.String(), "error", out.Err)
+		in.log.Error("could not reconcile: the record stays pending at the vassal", "subject", out.Subject.String(), "error", out.Err)
 	} else {
 		in.log.Info("reconciled", "subject", out.Subject.String(), "action", out.Action.String(), "pos", out.Pos)
 		if in.cfg.Hooks.Reconciled != nil {

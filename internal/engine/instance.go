@@ -83,6 +83,12 @@ func (in *Instance) Promote(force bool) error { return in.promote(force) }
 // Switchover starts a planned role swap at the liege.
 func (in *Instance) Switchover() error { return in.switchover() }
 
+// RollingBack reports whether a rollback is under way (Step takes it one
+// phase at a time). Between its phases the state is part undone: a driver
+// that serves reads (the root package's) steps it to the end before taking
+// other inputs.
+func (in *Instance) RollingBack() bool { return in.rb != nil && in.fatal == nil }
+
 // Status returns the instance's state.
 func (in *Instance) Status() Status { return in.status() }
 

@@ -202,14 +202,8 @@ func (in *Instance) recover() error {
 	}
 	var own []*journal.Record
 	var n uint64
-	for p := scanFrom; p <= last && p > 0; p++ {
-		r, err := in.readRecord(p)
-		if err != nil {
-			return fmt.Errorf("replay journal position %d: %w", p, err)
-		}
-		if r.Pos != p {
-			return fmt.Errorf("replay journal position %d: record claims position %d", p, r.Pos)
-		}
+	each := func(r *journal.Record) error {
+		p := r.Pos
 		if p >= in.indexFrom {
 			in.remember(r)
 		}
@@ -230,6 +224,28 @@ func (in *Instance) recover() error {
 				return err
 			}
 			n++
+		}
+		return nil
+	}
+	if scanFrom == 0 {
+		scanFrom = 1
+	}
+	if w := in.cfg.ReplayWorkers; w > 0 {
+		if _, err := replayParallel(in.w.Read, w, scanFrom, last, each); err != nil {
+			return err
+		}
+	} else {
+		for p := scanFrom; p <= last; p++ {
+			r, err := in.readRecord(p)
+			if err != nil {
+				return fmt.Errorf("replay journal position %d: %w", p, err)
+			}
+			if r.Pos != p {
+				return fmt.Errorf("replay journal position %d: record claims position %d", p, r.Pos)
+			}
+			if err := each(r); err != nil {
+				return err
+			}
 		}
 	}
 	if err := in.loadLostIndex(); err != nil {

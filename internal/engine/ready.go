@@ -178,7 +178,7 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 	in.index.add(&loc)
 	in.resolveRecon(loc.Subject)
 	if in.cfg.Hooks.PeerApplied != nil {
-		in.cfg.Hooks.PeerApplied()
+		in.cfg.Hooks.PeerApplied(r.HLC)
 	}
 	return nil
 }
@@ -214,6 +214,12 @@ func (in *Instance) rollbackStep() {
 		// recovery (which finishes the rollback) may go on from here.
 		in.fail(&RollbackFailedError{Err: err})
 		return
+	}
+	if in.rb.Phase() == rollback.PhaseTruncated {
+		// The journal ends before the target now: reads between phases
+		// must not find positions that are gone.
+		in.index.truncate(in.rb.Intent().Target)
+		in.lastPos, in.durable = in.w.next-1, in.w.durable
 	}
 	if !in.rb.Done() {
 		return
@@ -261,14 +267,27 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		in.cfg.Hooks.RolledBack(res.Records)
 	}
 	in.log.Warn("rolled back", "from", res.From, "to", res.To, "records", res.Records, "epoch", res.Epoch, "lost_file", res.LostFile)
+	if in.node == nil {
+		return nil, nil // a lone instance: no Node to tell, no role to keep
+	}
 	lf, err := rollback.ReadLostFile(res.LostFile)
 	if err != nil {
 		return nil, fmt.Errorf("read back the lost transaction file of the rollback: %w", err)
 	}
 	var rolled []*journal.Record
+	roleOff := false
 	for i := range lf.Records {
 		if lf.Records[i].Kind.IsTxn() {
 			rolled = append(rolled, &lf.Records[i])
+		}
+		roleOff = roleOff || lf.Records[i].Kind == journal.KindRole
+	}
+	if roleOff && in.role != "" {
+		// The role and reign this instance holds were journaled after the
+		// target: journal them again, or a restart would fall back to an
+		// older reign.
+		if err := in.journalRole(in.role, in.reign); err != nil {
+			return nil, err
 		}
 	}
 	return rolled, nil
@@ -344,6 +363,17 @@ func (in *Instance) rebuildNode() error {
 func (in *Instance) deliver(f *link.Frame) error {
 	if in.node == nil {
 		return ErrNotReplicated
+	}
+	if f.Kind == link.KindTxn && len(in.ownPending) > 0 {
+		// Own transactions committed but not yet durable are not in the
+		// Node's window yet (OwnDurable puts them there): check the peer's
+		// transaction only once they are, or a conflict with them would
+		// go unseen here while the peer sees it.
+		if err := in.flush(); err != nil {
+			in.fail(err)
+			return in.fatal
+		}
+		in.reportDurable()
 	}
 	var err error
 	if f.Kind == link.KindHello {

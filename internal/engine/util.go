@@ -29,10 +29,36 @@ func decodeInt(v []byte) (int64, error) {
 
 func encodeInt(n int64) []byte { return appendInt(nil, n) }
 
-// lwwWrite is the last-writer-wins baseline's rule for one peer write (see
-// the root package's lww.go for the whole story): keep it, as an OpSet or
-// OpDelete with this instance's before-image, only if its version is newer
-// than the key's.
+// lwwWrite decides, in MergeLWW mode, what a write w of the peer
+// transaction with version ver does to the key, which holds cur at version
+// curVer here (ok false: absent, version zero). It returns the write to
+// journal and apply, with this instance's before-image, or keep false when
+// the local version is newer (or the same) and the write is dropped.
+//
+// The rule is that of a timestamped upsert store, with versions ordered by
+// (HLC, origin instance id) (journal.Version.Less), so that a tie in HLC is
+// broken the same way on both instances:
+//
+//   - OpSet stores the value if ver is newer than the key's version.
+//   - OpAdd is an upsert of the origin's after-image: w.Value, which is the
+//     value the key held on the origin after the add (journal.Write), not
+//     the local value plus Delta. The journaled write is an OpSet of that
+//     value. This is exactly how such a baseline loses money: of two
+//     concurrent Adds to one counter, the older one is overwritten by the
+//     newer one's after-image on both sides. (A record without an
+//     after-image, which the engine never writes, falls back to local
+//     value + Delta.)
+//   - OpDelete removes the key if ver is newer. There are no tombstones:
+//     an absent key has version zero, so a write older than the delete
+//     that arrives after it brings the key back (a resurrection), and the
+//     two instances can then differ on that key. This is the known
+//     weakness of naive last-writer-wins, kept as is for the baseline; it
+//     is deterministic (it depends only on the versions and the order the
+//     stream delivers them in).
+//
+// The journaled peer record holds only the writes kept, as plain OpSet and
+// OpDelete writes with the record's version, so replaying it (store.Apply)
+// gives the same state without comparing versions again.
 func lwwWrite(r *journal.Record, w *journal.Write, cur []byte, curVer journal.Version, ok bool) (journal.Write, bool, error) {
 	ver := r.Version()
 	if !curVer.Less(ver) {

@@ -101,6 +101,10 @@ func (l *Link) Down() {
 	l.B.LinkDown()
 }
 
+// Only delivers only db's transactions from now on (the other side's are
+// dropped, as a one-way partition of the stream would); nil ends it.
+func (l *Link) Only(db *liege.DB) { l.only = db }
+
 // Move delivers the frames waiting in both outboxes once and reports how
 // many moved. A frame the receiver refuses, or a disconnect either side
 // asks for, takes the link down (and returns the reason as an error).
@@ -141,7 +145,8 @@ func (l *Link) Settle(ctx context.Context, budget time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if moved == 0 && l.A.ReplStatus().Idle() && l.B.ReplStatus().Idle() {
+		_ = moved // heartbeats move every tick: idle is what counts
+		if l.A.ReplStatus().Idle() && l.B.ReplStatus().Idle() {
 			if quiet++; quiet > 3 {
 				return nil
 			}

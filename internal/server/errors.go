@@ -10,6 +10,7 @@ import (
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate"
 )
 
 // Error codes of docs/http-api.md.
@@ -69,6 +70,8 @@ func engineError(err error) *Error {
 	case errors.As(err, &fatal):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance's journal failed and it takes no more requests until it is restarted: " + err.Error(), Err: err}
+	case errors.Is(err, replicate.ErrHearsLiege), errors.Is(err, replicate.ErrRole), errors.Is(err, replicate.ErrBusy):
+		return &Error{Status: http.StatusConflict, Code: CodeBadRequest, Message: err.Error(), Err: err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the request was canceled before the instance answered it"}

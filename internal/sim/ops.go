@@ -24,7 +24,7 @@ type OpsArgs struct{ Ops []Op }
 func Key(k string) liege.Key { return liege.K("k", k) }
 
 // RegisterOps registers "ops" on db.
-func RegisterOps(db *liege.DB) error { return RegisterOpsAs(db, "ops") }
+func RegisterOps(db liege.Registrar) error { return RegisterOpsAs(db, "ops") }
 
 // RegisterOpsAs registers the ops procedure under name. Its result is
 // everything it read, so that a re-execution on other data gives another
