@@ -72,7 +72,7 @@ func TestSeeds(t *testing.T) {
 // the workers and GOMAXPROCS; and one seed's trace is byte for byte the
 // same twice.
 func TestDeterminism(t *testing.T) {
-	n := seedCount(400, 40)
+	n := seedCount(250, 40)
 	a := RunMany(ManyOptions{From: 7, Seeds: n, Workers: 2})
 	prev := runtime.GOMAXPROCS(1)
 	b := RunMany(ManyOptions{From: 7, Seeds: n, Workers: 3})
