@@ -120,19 +120,12 @@ func Run(o Options) (res Result) {
 	w := newWorld(o)
 	res.Seed, res.Engine, res.App = o.Seed, o.Engine, o.App
 	if o.Engine {
-		root, err := os.MkdirTemp("", "liege-sim-")
+		cleanup, err := w.makeDirs()
 		if err != nil {
 			res.Failure = &Failure{Item: "engine", Msg: err.Error()}
 			return res
 		}
-		defer os.RemoveAll(root)
-		for _, s := range w.sites {
-			s.dir = filepath.Join(root, s.id)
-			if err := os.Mkdir(s.dir, 0o755); err != nil {
-				res.Failure = &Failure{Item: "engine", Msg: err.Error()}
-				return res
-			}
-		}
+		defer cleanup()
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -166,7 +159,6 @@ func Run(o Options) (res Result) {
 			w.partition()
 		case x < 976:
 			w.promote(w.rng.IntN(3) == 0)
-
 		case x < 982:
 			w.switchover()
 		default:
@@ -294,6 +286,23 @@ func newWorld(o Options) *world {
 		o.Seed, w.drop, w.dup, w.reorder, w.delay/1000, w.sites[A].offset/ms, w.sites[B].offset/ms,
 		w.sites[A].clients, w.sites[B].clients, w.racy, o.Break)
 	return w
+}
+
+// makeDirs gives each site a directory for the real engine's side files,
+// removed by cleanup.
+func (w *world) makeDirs() (cleanup func(), err error) {
+	root, err := os.MkdirTemp("", "liege-sim-")
+	if err != nil {
+		return nil, fmt.Errorf("a directory for the engines' side files: %w", err)
+	}
+	for _, s := range w.sites {
+		s.dir = filepath.Join(root, s.id)
+		if err := os.Mkdir(s.dir, 0o755); err != nil {
+			os.RemoveAll(root)
+			return nil, err
+		}
+	}
+	return func() { os.RemoveAll(root) }, nil
 }
 
 func (w *world) tracef(format string, args ...any) {
