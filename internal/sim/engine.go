@@ -125,7 +125,15 @@ func (e *engineInst) Outbox() Out {
 	out := Out{Disconnect: disc, Frames: make([]link.Frame, len(frames)), Notes: e.notes}
 	e.notes = nil
 	for i, f := range frames {
-		out.Frames[i] = *f
+		// The simulator keeps frames in flight: copy what the engine may
+		// reuse.
+		g := *f
+		g.Record = slices.Clone(f.Record)
+		g.Records = make([][]byte, len(f.Records))
+		for k, r := range f.Records {
+			g.Records[k] = slices.Clone(r)
+		}
+		out.Frames[i] = g
 	}
 	return out
 }

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,10 +215,13 @@ type site struct {
 	dir      string // with Options.Engine
 }
 
+// packet is a frame on its way. Its byte slices are never modified (an
+// instance hands out frames it no longer touches), so a duplicate shares
+// them.
 type packet struct {
 	at   int64
 	conn uint64
-	b    []byte
+	f    link.Frame
 	desc string // the frame in the trace, made once when sent
 	subj bool   // a Txn frame of a reprocess or correction
 }
@@ -507,11 +511,6 @@ func (w *world) pump(i int) {
 		if !w.up {
 			continue
 		}
-		b, err := link.Encode(nil, f)
-		if err != nil {
-			w.fail("engine", fmt.Sprintf("%s sends a frame that does not encode: %v", s.id, err))
-			return
-		}
 		desc, subj := frameString(f)
 		switch {
 		case p.blocked:
@@ -526,7 +525,7 @@ func (w *world) pump(i int) {
 			n = 2
 		}
 		for range n {
-			p.q = append(p.q, packet{at: w.now + w.rng.Int64N(w.delay+1), conn: w.conn, b: b, desc: desc, subj: subj})
+			p.q = append(p.q, packet{at: w.now + w.rng.Int64N(w.delay+1), conn: w.conn, f: *f, desc: desc, subj: subj})
 		}
 	}
 	if disc != "" {
@@ -546,17 +545,17 @@ func (w *world) deliverDue(d int) {
 // (reorder) any due one.
 func (w *world) deliver(d int) {
 	p := w.pipes[d]
-	var due []int
-	for k := range p.q {
-		if p.q[k].at <= w.now {
-			due = append(due, k)
-		}
-	}
-	if len(due) == 0 {
+	k := slices.IndexFunc(p.q, func(pk packet) bool { return pk.at <= w.now })
+	if k < 0 {
 		return
 	}
-	k := due[0]
-	if len(due) > 1 && w.rng.Float64() < w.reorder {
+	if w.reorder > 0 && w.rng.Float64() < w.reorder {
+		var due []int
+		for j := k; j < len(p.q); j++ {
+			if p.q[j].at <= w.now {
+				due = append(due, j)
+			}
+		}
 		k = due[w.rng.IntN(len(due))]
 	}
 	pk := p.q[k]
@@ -565,11 +564,7 @@ func (w *world) deliver(d int) {
 	if pk.conn != w.conn || !w.up || to.inst == nil {
 		return
 	}
-	var f link.Frame
-	if err := link.Decode(pk.b[4:], &f); err != nil {
-		w.fail("engine", fmt.Sprintf("a frame to %s does not decode: %v", to.id, err))
-		return
-	}
+	f := pk.f
 	if w.racy && pk.subj && w.rng.IntN(2) == 0 &&
 		to.inst.Status().Role == replicate.RoleVassal {
 		w.racy = false // once a seed
