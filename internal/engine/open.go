@@ -66,15 +66,15 @@ type Instance struct {
 	// the records that brought them back are durable (at pos): only then
 	// is a log marked done on disk.
 	reconComplete []completeLog
-	role                           string
-	reign                          uint64
-	quiesced                       bool
-	sinceCkpt                      int
-	ckptOut                        bool
-	ckptDone                       uint64 // a checkpoint written, to mark in the journal
-	fatal                          error
-	closed                         bool
-	peerWrites                     []journal.Write
+	role          string
+	reign         uint64
+	quiesced      bool
+	sinceCkpt     int
+	ckptOut       bool
+	ckptDone      uint64 // a checkpoint written, to mark in the journal
+	fatal         error
+	closed        bool
+	peerWrites    []journal.Write
 
 	queue   []*Call // submitted, not run
 	waiting []*Call // run, answered once durable (position order)
