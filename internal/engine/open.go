@@ -62,19 +62,15 @@ type Instance struct {
 	lostTx                         map[journal.TxID]string
 	recon                          []*reconcile.Log // a vassal's reconciliation logs not yet complete
 	reconPending                   int
-	// reconComplete holds the logs whose every subject came back, until
-	// the records that brought them back are durable (at pos): only then
-	// is a log marked done on disk.
-	reconComplete []completeLog
-	role          string
-	reign         uint64
-	quiesced      bool
-	sinceCkpt     int
-	ckptOut       bool
-	ckptDone      uint64 // a checkpoint written, to mark in the journal
-	fatal         error
-	closed        bool
-	peerWrites    []journal.Write
+	role                           string
+	reign                          uint64
+	quiesced                       bool
+	sinceCkpt                      int
+	ckptOut                        bool
+	ckptDone                       uint64 // a checkpoint written, to mark in the journal
+	fatal                          error
+	closed                         bool
+	peerWrites                     []journal.Write
 
 	queue   []*Call // submitted, not run
 	waiting []*Call // run, answered once durable (position order)
@@ -89,6 +85,11 @@ type Instance struct {
 	rbReq      *replicate.Rollback
 	out        []*link.Frame
 	disconnect string
+
+	// reconComplete holds the logs whose every subject came back, until
+	// the records that brought them back are durable (at pos): only then
+	// is a log marked done on disk.
+	reconComplete []completeLog
 
 	Recovery RecoveryInfo
 }
