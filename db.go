@@ -261,10 +261,24 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// settleCheckpoint waits for a background checkpoint to finish and hands
-// it back, and drops one taken and not yet started (executor only).
-func (db *DB) settleCheckpoint() {
-	db.ckptWG.Wait()
+// settleBudget bounds settleCheckpoint's wait for a checkpoint being
+// written.
+const settleBudget = time.Minute
+
+// settleCheckpoint waits (at most settleBudget) for a checkpoint being
+// written to finish and hands it back, and drops one taken and not yet
+// started (executor only). The checkpoint being written never needs the
+// executor to finish.
+func (db *DB) settleCheckpoint() error {
+	written := make(chan struct{})
+	go func() { db.ckptWG.Wait(); close(written) }()
+	t := time.NewTimer(settleBudget)
+	defer t.Stop()
+	select {
+	case <-written:
+	case <-t.C:
+		return fmt.Errorf("a checkpoint has been being written for over %v (slow or stuck disk under %s?); retry when it is done", settleBudget, db.opts.Dir)
+	}
 	select {
 	case j := <-db.ckptBack:
 		db.in.CheckpointDone(j)
@@ -275,6 +289,7 @@ func (db *DB) settleCheckpoint() {
 		j.Err = errors.New("abandoned for a rollback or an explicit checkpoint")
 		db.in.CheckpointDone(j)
 	}
+	return nil
 }
 
 // Checkpoint saves the state now and waits for it.
@@ -282,7 +297,9 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	var job *engine.CheckpointJob
 	var err error
 	if cerr := db.control(ctx, func() {
-		db.settleCheckpoint()
+		if err = db.settleCheckpoint(); err != nil {
+			return
+		}
 		if db.in.Durable() < db.in.LastPos() {
 			db.in.Sync()
 			db.afterStep()
@@ -299,17 +316,18 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer db.ckptWG.Done()
 	t0 := time.Now()
 	jerr := job.Run()
 	if jerr == nil {
 		db.checkpointed(job.Pos, t0)
 	}
-	// The job goes back as a background one does, through ckptBack (at
-	// most one job is out, so this never blocks), not through control: a
-	// RollbackTo on the executor may be waiting in settleCheckpoint for
-	// this very job.
+	// The job goes back the way a background one does, and ckptWG is done
+	// only then: settleCheckpoint (RollbackTo, the next Checkpoint) waits
+	// on ckptWG on the executor, so handing the job back through control,
+	// which needs the executor, before Done was a lock cycle. ckptBack
+	// has room: at most one checkpoint is out at a time.
 	db.ckptBack <- job
+	db.ckptWG.Done()
 	return jerr
 }
 
@@ -362,7 +380,10 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*Rollb
 	var res *RollbackResult
 	var err error
 	cerr := db.control(ctx, func() {
-		db.settleCheckpoint() // a checkpoint above pos must not land after the rollback
+		// A checkpoint above pos must not land after the rollback.
+		if err = db.settleCheckpoint(); err != nil {
+			return
+		}
 		var from, to uint64
 		var lost string
 		t0 := time.Now()

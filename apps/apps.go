@@ -22,7 +22,7 @@ type App struct {
 	Name, Description string
 	// Register registers every procedure of the application, each with
 	// its correction, on db.
-	Register func(db *liege.DB) error
+	Register func(db liege.Registrar) error
 	// Check is the application's consistency rule over a whole state (the
 	// invariants of DESIGN.md section 11, point 4). It returns the
 	// violations, none if the rule holds.

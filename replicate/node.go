@@ -147,6 +147,11 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 	for _, r := range st.Pending {
 		n.pending[standsFor(r)] = pendingRec{rec: r, send: r.Origin == cfg.ID}
 	}
+	if n.role == RoleLiege {
+		// Promoted, then restarted before its reconciliations committed:
+		// a liege reconciles its own pending subjects itself.
+		n.reconcilePending()
+	}
 	return n, nil
 }
 
@@ -333,10 +338,10 @@ func (n *Node) Step(f *link.Frame) error {
 		return nil
 	}
 	if f.Reign > n.reign {
-		// We missed the peer's Hello of that reign, and only a Hello says
-		// the peer's role: handshake anew, and adopt the reign then.
-		n.rd.Disconnect = fmt.Sprintf("the peer sent a %v frame of reign %d, newer than ours (%d): reconnect to learn its role at the handshake",
-			f.Kind, f.Reign, n.reign)
+		// We missed the peer's Hello of that reign. Only a Hello says the
+		// peer's role in it (a promoted vassal is liege, a liege that
+		// switched over is vassal): handshake anew on a new link.
+		n.rd.Disconnect = fmt.Sprintf("a %v frame of the peer's reign %d, newer than ours (%d): reconnect to handshake in it", f.Kind, f.Reign, n.reign)
 		return nil
 	}
 	stale := f.Epoch < n.peerEpoch
@@ -411,7 +416,7 @@ func (n *Node) stepTxn(f *link.Frame, stale bool) error {
 		v.Verdict = VerdictHeld
 	case rec.OSeq <= n.watermark:
 		v.Verdict = VerdictDuplicate
-	case f.Prev != n.watermark:
+	case f.Prev != n.watermark && n.cfg.Break != BreakPrev:
 		v.Verdict = VerdictGap
 		n.askResend()
 	default:
@@ -427,6 +432,9 @@ func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
 	if !n.cfg.NoCheck {
 		in := detect.FromRecord(rec)
 		for _, h := range n.window.Check(in) {
+			if h.Check == detect.CheckMirrorUse && n.cfg.Break == BreakLiteral {
+				continue
+			}
 			v.Conflicts = append(v.Conflicts, Conflict{Own: h.Own.ID, Pos: h.Own.Pos, Check: h.Check, Key: h.Key,
 				Case: caseOf(h, in, n.role == RoleLiege)})
 		}
@@ -468,7 +476,7 @@ func checkName(c Conflict) string {
 // an own transaction in the window, which then rolls back.
 func (n *Node) dupSubject(rec *journal.Record, v *PeerVerdict) {
 	s := rec.Subject
-	if s.IsZero() {
+	if s.IsZero() || n.cfg.Break == BreakSubject {
 		return
 	}
 	if n.role == RoleLiege {
@@ -512,7 +520,7 @@ func (n *Node) sendCommand() {
 // after its watermark.
 func (n *Node) stepAnswer(f *link.Frame) {
 	if !n.discarding.IsZero() {
-		if f.Subject != n.discarding.String() {
+		if f.Subject != n.discarding.String() && n.cfg.Break != BreakDiscard {
 			n.note("an answer for %q does not end the discarding for %v", f.Subject, n.discarding)
 		} else {
 			n.note("the vassal answered for %v: discarding ends", n.discarding)
@@ -871,7 +879,12 @@ func (n *Node) reconcilePending() {
 	for s := range n.pending {
 		subjects = append(subjects, s)
 	}
-	sort.Slice(subjects, func(i, j int) bool { return subjects[i].OSeq < subjects[j].OSeq })
+	sort.Slice(subjects, func(i, j int) bool { // a total order: subjects of both origins may be pending
+		if subjects[i].OSeq != subjects[j].OSeq {
+			return subjects[i].OSeq < subjects[j].OSeq
+		}
+		return subjects[i].Origin < subjects[j].Origin
+	})
 	for _, s := range subjects {
 		n.reconcile(n.pending[s].rec)
 		delete(n.pending, s)

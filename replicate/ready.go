@@ -49,7 +49,32 @@ type NodeConfig struct {
 	// blocking. It is asked only between Advance and the next Ready, so the
 	// answer covers everything the node told the driver to do.
 	Holds func(subject journal.TxID) bool
+	// Break plants a known protocol bug, for the simulator only (liege
+	// inject --sim --break): a simulator that cannot catch a known bug
+	// proves nothing. Never set it anywhere else; the zero value is the
+	// protocol of DESIGN.md.
+	Break Break
 }
+
+// Break names a deliberately broken protocol, for the simulator only
+// (NodeConfig.Break).
+type Break string
+
+// The broken protocols the simulator must catch.
+const (
+	// BreakLiteral: the post's two checks alone (no mirror use check).
+	BreakLiteral Break = "literal"
+	// BreakPrev: Prev contiguity ignored.
+	BreakPrev Break = "prev"
+	// BreakDiscard: the liege's discarding ended by any rollback answer.
+	BreakDiscard Break = "discard"
+	// BreakSubject: a reprocess or correction whose subject is held is
+	// accepted.
+	BreakSubject Break = "subject"
+)
+
+// Breaks lists the broken protocols, in order.
+var Breaks = []Break{BreakLiteral, BreakPrev, BreakDiscard, BreakSubject}
 
 func (c *NodeConfig) defaults() {
 	if c.MaxClockOffset <= 0 {

@@ -4,59 +4,33 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/liege-db/liege/internal/failpoint"
-	"github.com/liege-db/liege/internal/pairtest"
 	"github.com/liege-db/liege/internal/sim"
 	"github.com/liege-db/liege/replicate/link"
 )
 
-var (
-	simSeeds = flag.Int("sim.seeds", 1000, "seeds the replication simulation runs")
-	simSeed  = flag.Uint64("sim.seed", 0, "run only this seed of the replication simulation")
-)
-
-// TestSimulation runs package sim's seeded simulation (random workloads on
-// a liege and a vassal over a faulty in-memory link: drop, duplicate,
-// reorder, partitions, cuts, restarts of either instance, clock skew inside
-// the bound, then the oracle of DESIGN.md section 11) for -sim.seeds seeds.
+// The deterministic simulation of two Nodes (package internal/sim) is
+// tested in its own package; TestSimulation here is a quick run of it over
+// this package's Node, so that a protocol change that breaks convergence
+// fails the replication tests too.
 func TestSimulation(t *testing.T) {
-	seeds := make([]uint64, 0, *simSeeds)
-	if *simSeed != 0 {
-		seeds = append(seeds, *simSeed)
-	} else {
-		for s := 1; s <= *simSeeds; s++ {
-			seeds = append(seeds, uint64(s))
-		}
+	seeds := uint64(200)
+	if testing.Short() {
+		seeds = 50
 	}
-	var rollbacks, restarts atomic.Int64
-	t.Cleanup(func() {
-		t.Logf("%d seeds: %d with a vassal rollback, %d restarts", len(seeds), rollbacks.Load(), restarts.Load())
-		// A simulation that stops provoking conflicts proves nothing.
-		if len(seeds) >= 100 && rollbacks.Load() < int64(len(seeds))/20 {
-			t.Errorf("only %d of %d seeds rolled the vassal back: the workload no longer provokes conflicts", rollbacks.Load(), len(seeds))
-		}
-	})
-	for _, seed := range seeds {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			t.Parallel()
-			lb := &pairtest.LogBuffer{}
-			res, err := sim.Run(context.Background(), sim.Options{Seed: seed,
-				Logger: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-			if err != nil {
-				t.Fatalf("%v\nreproduce with: go test ./replicate -run TestSimulation -sim.seed %d\nlog of both instances:\n%s", err, seed, lb)
-			}
-			if res.RolledBack {
-				rollbacks.Add(1)
-			}
-			restarts.Add(int64(res.Restarts))
-		})
+	s := sim.RunMany(sim.ManyOptions{From: 1, Seeds: seeds, Steps: 300, Workers: 2})
+	if s.First != nil {
+		f := s.First
+		t.Fatalf("seed %d: %v\nrerun: go run ./cmd/liege %s\n%s", f.Seed, f.Failure,
+			strings.TrimPrefix(sim.Rerun(f, 300, ""), "liege "), f.Failure.Trace)
+	}
+	if s.SeedsWithRollback < seeds/2 {
+		t.Errorf("only %d of %d seeds rolled back: the workload no longer provokes conflicts", s.SeedsWithRollback, seeds)
 	}
 }
 

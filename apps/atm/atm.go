@@ -218,7 +218,7 @@ type Correction struct {
 }
 
 // Register registers atm's procedures, each with its correction, on db.
-func Register(db *liege.DB) error {
+func Register(db liege.Registrar) error {
 	return errors.Join(
 		liege.Register(db, liege.Procedure[OpenArgs, string]{Name: ProcOpenAccount, Run: OpenAccount, Correct: CorrectOpenAccount}),
 		liege.Register(db, liege.Procedure[AmountArgs, string]{Name: ProcDeposit, Run: Deposit, Correct: CorrectDeposit}),

@@ -136,7 +136,7 @@ type CorrectionRecord struct {
 }
 
 // Register registers kv's procedures, each with its correction, on db.
-func Register(db *liege.DB) error {
+func Register(db liege.Registrar) error {
 	return errors.Join(
 		liege.Register(db, liege.Procedure[SetArgs, string]{Name: ProcSet, Run: Set, Correct: CorrectSet}),
 		liege.Register(db, liege.Procedure[KeyArgs, GetResult]{Name: ProcGet, Run: Get, Correct: CorrectGet}),

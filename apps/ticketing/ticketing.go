@@ -325,7 +325,7 @@ func CustomerKey(customer, id string) liege.Key { return liege.K(CustomerPrefix,
 func QueueKey(hlc, n int64) liege.Key { return liege.K(QueuePrefix, hlc, n) }
 
 // Register registers ticketing's procedures, each with its correction, on db.
-func Register(db *liege.DB) error {
+func Register(db liege.Registrar) error {
 	return errors.Join(
 		liege.Register(db, liege.Procedure[CreateEventArgs, string]{Name: ProcCreateEvent, Run: CreateEvent, Correct: CorrectCreateEvent}),
 		liege.Register(db, liege.Procedure[BuyArgs, Purchase]{Name: ProcBuy, Run: Buy, Correct: CorrectBuy}),

@@ -1,22 +1,15 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/liege-db/liege/internal/inject"
-	"github.com/liege-db/liege/internal/oracle"
-	"github.com/liege-db/liege/internal/sim"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,15 +55,29 @@ their logs, the call log and the journal exports.
 
   liege inject --app ticketing --duration 30s --faults all --out /tmp/inj
   liege inject --app atm --contention 0.3 --merge lww --out /tmp/inj-atm
-  liege inject --sim --seeds 5000
-  liege inject --sim --from 1234 --seeds 1     # rerun one seed`
+  liege inject --sim --seeds 5000 --workers 2 --json
+  liege inject --sim --seed 1234 --trace       # rerun one seed, with its trace
+  liege inject --sim --seeds 2000 --break prev # a planted bug must fail
+
+--sim runs the deterministic simulator (internal/sim): one goroutine per
+seed runs both instances, the network (delay, drop, duplicate, reorder,
+partitions, cuts), their clocks, their in-memory journals (crashed between
+any two steps, restarted from what was synced) and clients with many calls
+in flight, plus switchovers and promotes; then it heals, runs until idle
+within a step budget and checks the oracle of DESIGN.md section 11. The
+seed decides everything: the same arguments print the same trace_hash on
+any machine, any --workers and any GOMAXPROCS. --break runs a protocol with
+a known bug planted (literal: the post's two checks alone; prev: Prev
+ignored; discard: discarding ended by any answer; subject: a duplicate
+subject accepted): the run must fail, naming a seed and the oracle item.`
 
 func injectCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "inject",
 		Usage: "prove convergence under faults: two real instances, toxiproxy, SIGKILLs, a checker and a report (or --sim)",
 		UsageText: "liege inject [--app ticketing|atm|kv] [--duration D] [--rate N] [--contention C] [--seed S] [--faults LIST] [--merge path|lww] [--out DIR]\n" +
-			"   liege inject --sim [--seeds N] [--from S] [--workers W] [--json]",
+			"   liege inject --sim [--seeds N] [--from S] [--steps M] [--workers W] [--break MODE] [--json]\n" +
+			"   liege inject --sim --seed S [--steps M] [--break MODE] --trace",
 		Description: injectDescription,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "app", Value: "ticketing", Usage: "the application to drive: ticketing, atm or kv"},
@@ -83,10 +90,14 @@ func injectCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "the output `DIR` (default: liege-inject-<app>-<seed> in the current directory)"},
 			&cli.DurationFlag{Name: "max-clock-offset", Value: 500 * time.Millisecond, Usage: "the instances' --max-clock-offset"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress display"},
-			&cli.BoolFlag{Name: "sim", Usage: "run the in-process seeded simulation instead (message-level faults on the in-memory link)"},
+			&cli.BoolFlag{Name: "sim", Usage: "run the deterministic simulator instead (see above)"},
 			&cli.IntFlag{Name: "seeds", Value: 1000, Usage: "--sim: how many seeds to run"},
 			&cli.Uint64Flag{Name: "from", Value: 1, Usage: "--sim: the first seed"},
-			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0) * 2, Usage: "--sim: seeds run at once"},
+			&cli.IntFlag{Name: "steps", Value: 300, Usage: "--sim: random events per seed before healing"},
+			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "--sim: seeds run at once (the results do not depend on it)"},
+			&cli.StringFlag{Name: "break", Usage: "--sim: plant a known protocol bug: literal, prev, discard or subject (the run must fail)"},
+			&cli.BoolFlag{Name: "trace", Usage: "--sim with --seed: print the seed's trace"},
+			&cli.BoolFlag{Name: "engine", Usage: "--sim: run the real engine (internal/engine) instead of the simulator's model engine (--app then picks the application)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object"},
 		},
 		Action: runInject,
@@ -158,114 +169,9 @@ func injectCommandLine(c *cli.Context, out string) string {
 		c.String("faults"), c.String("merge"), c.Duration("max-clock-offset"), out)
 }
 
-// simSummary is what liege inject --sim reports.
-type simSummary struct {
-	Seeds        int      `json:"seeds"`
-	Passed       int      `json:"passed"`
-	From         uint64   `json:"from"`
-	WithRollback int      `json:"with_vassal_rollback"`
-	WithFaults   int      `json:"with_message_faults"`
-	Restarts     int      `json:"restarts"`
-	Partitions   int      `json:"partitions"`
-	Acked        int      `json:"acknowledged"`
-	Checks       []string `json:"checks_run"`
-	Seconds      float64  `json:"seconds"`
-	FailedSeed   uint64   `json:"failed_seed,omitempty"`
-	Failure      string   `json:"failure,omitempty"`
-	FailedItem   int      `json:"failed_item,omitempty"`
-}
-
 func runInject(c *cli.Context) error {
-	if !c.Bool("sim") {
-		return runInjectProcesses(c)
+	if c.Bool("sim") {
+		return runInjectSim(c)
 	}
-	n, from, workers := c.Int("seeds"), c.Uint64("from"), c.Int("workers")
-	if n < 1 || workers < 1 {
-		return fmt.Errorf("--seeds and --workers must be at least 1, not %d and %d", n, workers)
-	}
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
-	t0 := time.Now()
-	seeds := make(chan uint64)
-	var mu sync.Mutex
-	sum := simSummary{Seeds: n, From: from}
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seed := range seeds {
-				res, err := sim.Run(ctx, sim.Options{Seed: seed})
-				mu.Lock()
-				if err != nil {
-					if sum.Failure == "" && ctx.Err() == nil {
-						sum.FailedSeed, sum.Failure = seed, err.Error()
-						if v := oracle.AsViolation(err); v != nil {
-							sum.FailedItem = v.Item
-						}
-						cancel()
-					}
-				} else {
-					sum.Passed++
-					sum.Acked += res.Acked
-					sum.Restarts += res.Restarts
-					sum.Partitions += res.Partitions
-					if res.RolledBack {
-						sum.WithRollback++
-					}
-					if res.Faults {
-						sum.WithFaults++
-					}
-					if len(res.ChecksRun) > len(sum.Checks) {
-						sum.Checks = res.ChecksRun
-					}
-				}
-				mu.Unlock()
-				done.Add(1)
-			}
-		}()
-	}
-	progress := time.NewTicker(time.Second)
-	defer progress.Stop()
-	go func() {
-		for range progress.C {
-			fmt.Fprintf(os.Stderr, "  %d/%d seeds, %.0f s\n", done.Load(), n, time.Since(t0).Seconds())
-		}
-	}()
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case seeds <- from + uint64(i):
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(seeds)
-	wg.Wait()
-	sum.Seconds = time.Since(t0).Seconds()
-	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return err
-		}
-	} else {
-		out := c.App.Writer
-		fmt.Fprintf(out, "simulated %d of %d seeds (%d..%d) in %.1f s: %d with a vassal rollback, %d with message faults, %d restarts, %d partitions, %d acknowledged transactions\n",
-			sum.Passed, n, from, from+uint64(n)-1, sum.Seconds, sum.WithRollback, sum.WithFaults, sum.Restarts, sum.Partitions, sum.Acked)
-		if len(sum.Checks) > 0 {
-			fmt.Fprintf(out, "checks run on every seed: %v\n", sum.Checks)
-		}
-		if sum.Failure != "" {
-			fmt.Fprintf(out, "FAILED: %s\nrerun it: liege inject --sim --from %d --seeds 1\n", sum.Failure, sum.FailedSeed)
-		}
-	}
-	if sum.Failure != "" {
-		return cli.Exit("", 1)
-	}
-	if c.Context.Err() != nil {
-		return errors.New("interrupted")
-	}
-	return nil
+	return runInjectProcesses(c)
 }

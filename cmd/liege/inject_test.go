@@ -14,17 +14,62 @@ import (
 	"github.com/liege-db/liege/internal/oracle"
 )
 
+// TestInjectSim runs the deterministic simulator through the CLI: the same
+// arguments give the same trace_hash with another --workers and with
+// GOMAXPROCS=1, a planted bug exits 1 naming the seed, the oracle item and
+// the command that reruns it, and that command replays the failure.
 func TestInjectSim(t *testing.T) {
-	p := launch(t, nil, "inject", "--sim", "--seeds", "60", "--from", "500")
-	if code := p.wait(2 * time.Minute); code != 0 {
-		t.Fatalf("liege inject --sim exited %d:\n%s", code, p.output)
+	run := func(env []string, args ...string) (int, string) {
+		p := launch(t, env, append([]string{"inject", "--sim"}, args...)...)
+		code := p.wait(2 * time.Minute)
+		return code, p.output.String()
 	}
-	out := p.output.String()
-	for _, want := range []string{"simulated 60 of 60 seeds (500..559)", "with a vassal rollback",
-		"checks run on every seed: [1:txids 1:state 2:copies 2:order 2:replay 2:final-state 3:subjects 3:acked 3:maybe 3:once]"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
+	var hashes []string
+	for _, c := range []struct {
+		env     []string
+		workers string
+	}{{nil, "2"}, {nil, "1"}, {[]string{"GOMAXPROCS=1"}, "3"}} {
+		code, out := run(c.env, "--seeds", "60", "--from", "500", "--workers", c.workers, "--json")
+		if code != 0 {
+			t.Fatalf("liege inject --sim exited %d:\n%s", code, out)
 		}
+		var rep struct {
+			Seeds, Passed, Failed, SeedsWithRollback int64
+			Steps                                    int64
+			TraceHash                                string          `json:"trace_hash"`
+			FirstFailure                             json.RawMessage `json:"first_failure"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		if rep.Seeds != 60 || rep.Passed != 60 || rep.Failed != 0 || string(rep.FirstFailure) != "null" || rep.Steps < 60*300 {
+			t.Fatalf("unexpected summary:\n%s", out)
+		}
+		hashes = append(hashes, rep.TraceHash)
+	}
+	if hashes[0] != hashes[1] || hashes[0] != hashes[2] || len(hashes[0]) != 64 {
+		t.Fatalf("trace_hash differs between equal runs (--workers 2, 1, and 3 with GOMAXPROCS=1): %q", hashes)
+	}
+
+	code, out := run(nil, "--seeds", "500", "--break", "prev")
+	if code != 1 {
+		t.Fatalf("--break prev exited %d, want 1:\n%s", code, out)
+	}
+	_, rerun, ok := strings.Cut(out, "rerun it: liege ")
+	if !ok || !strings.Contains(out, "oracle item") || !strings.Contains(out, "seed ") {
+		t.Fatalf("--break prev does not name the seed, the oracle item and the rerun command:\n%s", out)
+	}
+	code, replay := run(nil, strings.Fields(strings.TrimPrefix(strings.TrimSpace(rerun), "inject --sim"))...)
+	failed := func(s string) string {
+		i := strings.Index(s, "liege inject: seed ")
+		if i < 0 {
+			return ""
+		}
+		line, _, _ := strings.Cut(s[i:], "\n")
+		return line
+	}
+	if code != 1 || !strings.Contains(replay, "FAIL oracle item") || failed(replay) != failed(out) || failed(out) == "" {
+		t.Fatalf("the rerun command %q exited %d without replaying the same failure:\n%s\nfirst run:\n%s", rerun, code, replay, out)
 	}
 }
 

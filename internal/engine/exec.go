@@ -231,6 +231,9 @@ func (in *Instance) flush() error {
 		return err
 	}
 	in.durable = in.w.durable
+	if len(in.reconComplete) > 0 {
+		in.saveCompleteRecon()
+	}
 	i := 0
 	for i < len(in.waiting) && in.waiting[i].pos <= in.durable {
 		in.finish(in.waiting[i])

@@ -87,6 +87,11 @@ type Instance struct {
 	out        []*link.Frame
 	disconnect string
 
+	// reconComplete holds the logs whose every subject came back, until
+	// the records that brought them back are durable (at pos): only then
+	// is a log marked done on disk.
+	reconComplete []completeLog
+
 	Recovery RecoveryInfo
 }
 
@@ -527,14 +532,36 @@ func (in *Instance) resolveRecon(subject journal.TxID) {
 		}
 		in.reconPending--
 		if l.PendingCount() == 0 {
-			if err := l.Save(in.cfg.Dir); err != nil {
-				in.log.Error("could not remove a complete reconciliation log", "epoch", l.Epoch, "error", err)
-			}
-			in.log.Info("reconciliation complete: every rolled-off transaction came back", "epoch", l.Epoch, "lost_file", l.LostFile)
+			// The record that brought the last subject back (a peer
+			// reprocess applied, or the liege's own after a promote) is
+			// only appended: marking the log done now would lose every
+			// subject in it if a crash took that record.
+			in.reconComplete = append(in.reconComplete, completeLog{log: l, pos: in.lastPos})
 			in.recon = append(in.recon[:i], in.recon[i+1:]...)
 		}
 		break
 	}
+}
+
+type completeLog struct {
+	log *reconcile.Log
+	pos uint64 // the log is done once this position is durable
+}
+
+// saveCompleteRecon marks done on disk the complete reconciliation logs
+// whose subjects are back durably.
+func (in *Instance) saveCompleteRecon() {
+	i := 0
+	for ; i < len(in.reconComplete) && in.reconComplete[i].pos <= in.durable; i++ {
+		l := in.reconComplete[i].log
+		if err := l.Save(in.cfg.Dir); err != nil {
+			in.log.Error("could not remove a complete reconciliation log", "epoch", l.Epoch, "error", err)
+		}
+		in.log.Info("reconciliation complete: every rolled-off transaction came back", "epoch", l.Epoch, "lost_file", l.LostFile)
+	}
+	n := copy(in.reconComplete, in.reconComplete[i:])
+	clear(in.reconComplete[n:])
+	in.reconComplete = in.reconComplete[:n]
 }
 
 func (in *Instance) countRecon() {

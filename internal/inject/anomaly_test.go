@@ -43,7 +43,7 @@ type anomRawWrite struct {
 
 // anomOpen opens a lone instance called id with the application and the
 // raw-write procedure registered.
-func anomOpen(t *testing.T, id string, register func(*liege.DB) error) *liege.DB {
+func anomOpen(t *testing.T, id string, register func(liege.Registrar) error) *liege.DB {
 	t.Helper()
 	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: id, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -277,7 +277,7 @@ type anomCase struct {
 }
 
 // runAnomCases runs each case on a fresh instance of app holding base.
-func runAnomCases(t *testing.T, app string, register func(*liege.DB) error, base func(*testing.T, *liege.DB, *anomLog), tests []anomCase) {
+func runAnomCases(t *testing.T, app string, register func(liege.Registrar) error, base func(*testing.T, *liege.DB, *anomLog), tests []anomCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

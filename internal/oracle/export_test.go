@@ -371,7 +371,7 @@ type putArgs2 struct {
 	K, V string
 }
 
-func registerPut(db *liege.DB) error {
+func registerPut(db liege.Registrar) error {
 	return liege.Register(db, liege.Procedure[putArgs2, string]{
 		Name: "put",
 		Run: func(tx *liege.Tx, a putArgs2) (string, error) {

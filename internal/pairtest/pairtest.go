@@ -90,7 +90,7 @@ type node struct {
 // goroutine may use.
 type Pair struct {
 	t        testing.TB
-	register func(*liege.DB) error
+	register func(liege.Registrar) error
 	cfg      config
 	net      *link.MemNetwork
 	log      *slog.Logger
@@ -105,7 +105,7 @@ type Pair struct {
 // the application's procedures on both with register, and starts
 // replicating them: A listens, B dials. Both are stopped when the test
 // ends.
-func New(t testing.TB, register func(*liege.DB) error, opts ...Option) *Pair {
+func New(t testing.TB, register func(liege.Registrar) error, opts ...Option) *Pair {
 	t.Helper()
 	cfg := config{heartbeat: 10 * time.Millisecond, now: time.Now, cluster: "pairtest"}
 	for _, o := range opts {

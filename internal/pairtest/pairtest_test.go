@@ -24,7 +24,7 @@ func kvKey(k string) liege.Key { return liege.K("kv", k) }
 // register registers "put": it sets ("kv", K) to V and returns the value it
 // replaced ("" if none), so a re-execution on other data gives another
 // result; its correction records what the caller was told at ("told", K).
-func register(db *liege.DB) error {
+func register(db liege.Registrar) error {
 	return liege.Register(db, liege.Procedure[putArgs, string]{
 		Name: "put",
 		Run: func(tx *liege.Tx, a putArgs) (string, error) {

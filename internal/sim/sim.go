@@ -1,345 +1,828 @@
-// Package sim is the seeded simulation of two replicated instances: a liege
-// and a vassal over the in-memory link (replicate/link.MemNetwork) with
-// message-level faults (drop, duplicate, reorder), partitions, cuts,
-// restarts of either instance from its journal and clock skew inside the
-// bound, running random transactions (point reads, absent reads, ranges,
-// Set, Delete, Add), then healed and checked with the oracle of DESIGN.md
-// section 11.
+// Package sim is the deterministic simulation of a liege and a vassal
+// (issue 11, item 6). One goroutine runs both instances (Instance: a
+// steppable engine owning its replicate.Node, over a journal.MemLog), a
+// simulated network (per-direction queues with delay, drop, duplicate,
+// reorder, partitions one way or both, cuts and reconnects with a new
+// handshake), a simulated clock per instance (an offset inside the bound,
+// ticks), and clients that keep several calls in flight at each site. It
+// crashes either instance between any two steps (mid-rollback,
+// mid-reconciliation, between a write and its fsync: the MemLog keeps what
+// was synced and a seeded part of the rest), restarts it from its journal,
+// switches over, promotes the vassal while the old liege still runs, and
+// brings the old liege back. Each seed ends by healing everything, running
+// until idle within a step budget (a seed that does not go idle fails,
+// never hangs) and checking the oracle of DESIGN.md section 11.
 //
-// The seed decides the workload, the faults and the restarts; it does not
-// decide goroutine scheduling, so a failing seed may need a few runs to
-// fail again. It is used by the replication tests (1,000 seeds in CI) and
-// by `liege inject --sim`.
+// The seed decides everything: math/rand/v2's PCG seeded from it, no map
+// iteration, no goroutine, no clock. The same Options give byte-identical
+// traces on any machine and any GOMAXPROCS; RunMany runs seeds on several
+// goroutines and combines the results in seed order.
+//
+// The main loop is Run, below: one page.
 package sim
 
 import (
-	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/internal/oracle"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
 )
 
-// Op is one step of the procedure "ops": a read or a write of key
-// ("k", K), or a scan of [("k", K), ("k", K2)).
-type Op struct {
-	Op    string // get, set, del, add, scan
-	K, K2 string
-	V     string
-	N     int64
-}
-
-// OpsArgs are the arguments of "ops".
-type OpsArgs struct{ Ops []Op }
-
-// Key is the key of Op.K.
-func Key(k string) liege.Key { return liege.K("k", k) }
-
-// RegisterOps registers "ops" on db.
-func RegisterOps(db liege.Registrar) error { return RegisterOpsAs(db, "ops") }
-
-// RegisterOpsAs registers the ops procedure under name. Its result is
-// everything it read, so that a re-execution on other data gives another
-// result; its correction records the difference under ("corr", HLC).
-func RegisterOpsAs(db liege.Registrar, name string) error {
-	return liege.Register(db, liege.Procedure[OpsArgs, string]{
-		Name: name,
-		Run: func(tx *liege.Tx, a OpsArgs) (string, error) {
-			var out []string
-			for _, o := range a.Ops {
-				switch o.Op {
-				case "get":
-					if v, ok := tx.Get(Key(o.K)); ok {
-						x, _ := v.Any()
-						out = append(out, fmt.Sprintf("%s=%v", o.K, x))
-					} else {
-						out = append(out, o.K+"=-")
-					}
-				case "set":
-					tx.Set(Key(o.K), o.V)
-				case "del":
-					tx.Delete(Key(o.K))
-				case "add":
-					tx.Add(Key(o.K), o.N)
-				case "scan":
-					var ks []string
-					for _, kv := range tx.Scan(Key(o.K), Key(o.K2), liege.ScanOptions{}) {
-						ks = append(ks, kv.Key.String())
-					}
-					out = append(out, "scan["+strings.Join(ks, ",")+"]")
-				default:
-					return "", fmt.Errorf("unknown op %q", o.Op)
-				}
-			}
-			return strings.Join(out, ";"), nil
-		},
-		Correct: func(tx *liege.Tx, a OpsArgs, told, now string) (any, error) {
-			tx.Set(liege.K("corr", int64(tx.HLC())), "told "+told+"; re-executed "+now)
-			return "corrected", nil
-		},
-	})
-}
-
-var keys = []string{"a", "b", "c", "d", "e", "f"}
-
-// RandomOps returns the steps of a random transaction: reads, absent
-// reads, ranges, Set, Delete and Add, and always a write so that it
-// commits.
-func RandomOps(rng *rand.Rand) []Op {
-	var ops []Op
-	for n := 1 + rng.IntN(3); n > 0; n-- {
-		k := keys[rng.IntN(len(keys))]
-		switch rng.IntN(6) {
-		case 0:
-			ops = append(ops, Op{Op: "get", K: k})
-		case 1:
-			lo := rng.IntN(len(keys))
-			hi := lo + rng.IntN(len(keys)-lo) + 1
-			if hi == len(keys) {
-				ops = append(ops, Op{Op: "scan", K: keys[lo], K2: "z"})
-			} else {
-				ops = append(ops, Op{Op: "scan", K: keys[lo], K2: keys[hi]})
-			}
-		case 2, 3:
-			ops = append(ops, Op{Op: "set", K: k, V: fmt.Sprint(rng.IntN(100))})
-		case 4:
-			ops = append(ops, Op{Op: "del", K: k})
-		case 5:
-			ops = append(ops, Op{Op: "add", K: "n" + k, N: int64(rng.IntN(9) + 1)})
-		}
-	}
-	return append(ops, Op{Op: "add", K: "calls", N: 1})
-}
-
-// Options configure one run.
+// Options configure the run of one seed.
 type Options struct {
 	Seed uint64
-	// Dir is where the two instance directories go (a new temporary
-	// directory, removed afterwards, if empty).
-	Dir string
-	// Heartbeat of the replicators (5ms if 0).
-	Heartbeat time.Duration
-	// Logger receives both instances' logs (none if nil).
-	Logger *slog.Logger
-	// IdleTimeout bounds the wait for both sides to settle (30s if 0).
-	IdleTimeout time.Duration
+	// Steps is the number of random events before healing (300 if 0).
+	Steps int
+	// Break runs a deliberately broken protocol (replicate.Breaks).
+	Break replicate.Break
+	// Open opens an instance (OpenModel if nil).
+	Open Opener
+	// Engine runs the real engine (OpenEngine) instead of the model, each
+	// instance with a directory for its side files.
+	Engine bool
+	// App, if set, is the workload instead of the "ops" procedure: kv, atm
+	// or ticketing (on the real engine only); the oracle checks its
+	// invariant too.
+	App string
+	// Trace, if set, receives the trace as readable lines.
+	Trace io.Writer
+	// HealBudget bounds the steps of healing (5,000 if 0; each is 1ms of
+	// work and delivery): a seed not idle by then fails.
+	HealBudget int
 }
 
-// Result says what one run did.
+// Result is what one seed did.
 type Result struct {
-	Seed        uint64
-	Steps       int
-	Acked       int
-	Restarts    int
-	Partitions  int
-	Faults      bool    // message-level faults were on
-	Skew        float64 // the vassal's clock skew, in seconds
-	RolledBack  bool    // the vassal rolled back at least once
-	PathLength  int
-	ChecksRun   []string
-	ElapsedSecs float64
+	Seed uint64
+	// Steps counts every event run, healing included.
+	Steps                                    int
+	Acked                                    int
+	Rollbacks                                int // the vassal's epochs at the end, over both instances
+	Crashes, Promotes, Switchovers, Refusals int
+	// Engine: the seed ran on the real engine; App is its application.
+	Engine bool
+	App    string
+	// TraceHash is the SHA-256 of the trace.
+	TraceHash [32]byte
+	// Failure is nil when the seed passed.
+	Failure *Failure
 }
 
-// node is one instance of a run.
-type node struct {
-	id, dir, role string
-	now           func() time.Time
-	db            *liege.DB
-	rep           *replicate.Replicator
-	lis           link.Listener
+// Failure is why a seed failed.
+type Failure struct {
+	// Item is the violated oracle item ("oracle item 2: the path is
+	// valid"), or "liveness" (not idle within the budget), or "engine" (an
+	// instance failed or panicked).
+	Item string
+	Msg  string
+	// Trace is the tail of the trace, for liveness and engine failures.
+	Trace string
 }
 
-type run struct {
-	opts  Options
-	net   *link.MemNetwork
-	log   *slog.Logger
-	a, b  *node
-	acked []journal.TxID
-}
+func (f *Failure) Error() string { return f.Item + ": " + f.Msg }
 
-// Run runs the simulation of opts.Seed and checks convergence. Its error
-// names the seed; an *oracle.Violation inside it names the first broken
-// item of section 11.
-func Run(ctx context.Context, opts Options) (res Result, err error) {
-	t0 := time.Now()
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 5 * time.Millisecond
+const (
+	ms          = int64(time.Millisecond)
+	tickEvery   = 5 * ms   // each instance's tick
+	maxOffset   = 100 * ms // clock offsets are drawn inside ±maxOffset (the bound is 500ms)
+	traceTail   = 60       // lines kept for a failure's report
+	healDefault = 5000
+)
+
+// Run runs one seed. Read it top to bottom: set up, random events, heal,
+// settle, check.
+func Run(o Options) (res Result) {
+	if o.Steps <= 0 {
+		o.Steps = 300
 	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = 30 * time.Second
+	if o.HealBudget <= 0 {
+		o.HealBudget = healDefault
 	}
-	root := opts.Dir
-	if root == "" {
-		if root, err = os.MkdirTemp("", "liege-sim-"); err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(root)
+	if o.Open == nil {
+		o.Open = OpenModel
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.Engine {
+		o.Open = OpenEngine
 	}
-	seed := opts.Seed
-	res.Seed = seed
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	mo := link.MemOptions{Rand: rand.New(rand.NewPCG(seed, 0xfa17)), Logger: log}
-	if rng.IntN(2) == 0 {
-		mo.Drop, mo.Duplicate, mo.Reorder = rng.Float64()*0.05, rng.Float64()*0.05, rng.Float64()*0.05
-		res.Faults = true
-	}
-	skew := time.Duration(rng.IntN(200)-100) * time.Millisecond
-	res.Skew = skew.Seconds()
-	r := &run{opts: opts, net: link.NewMemNetwork(mo), log: log,
-		a: &node{id: "A", dir: filepath.Join(root, "A"), role: liege.RoleLiege, now: time.Now},
-		b: &node{id: "B", dir: filepath.Join(root, "B"), role: liege.RoleVassal, now: func() time.Time { return time.Now().Add(skew) }}}
-	defer func() {
-		r.stop(r.a)
-		r.stop(r.b)
+	w := newWorld(o)
+	res.Seed, res.Engine, res.App = o.Seed, o.Engine, o.App
+	if o.Engine {
+		cleanup, err := w.makeDirs()
 		if err != nil {
-			err = fmt.Errorf("seed %d: %w", seed, err)
+			res.Failure = &Failure{Item: "engine", Msg: err.Error()}
+			return res
 		}
+		defer cleanup()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			w.fail("engine", fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
+		}
+		res.Steps, res.Acked, res.Crashes, res.Promotes, res.Switchovers, res.Refusals =
+			w.steps, len(w.acked), w.crashes, w.promotes, w.switchovers, w.refusals
+		res.Rollbacks = w.rollbacks()
+		copy(res.TraceHash[:], w.hash.Sum(nil))
+		res.Failure = w.failure
 	}()
-	if err := errors.Join(r.start(r.a), r.start(r.b)); err != nil {
-		return res, err
-	}
-	res.Steps = 10 + rng.IntN(20)
-	partitioned := false
-	for i := 0; i < res.Steps; i++ {
-		switch x := rng.IntN(20); {
-		case x == 0:
-			partitioned = !partitioned
-			r.net.Partition("A", "B", partitioned)
-			res.Partitions++
-		case x == 1:
-			r.net.Cut("A", "B")
-		case x == 2:
-			n := r.pick(rng)
-			r.stop(n)
-			if err := r.start(n); err != nil {
-				return res, err
-			}
-			res.Restarts++
+	w.start(A)
+	w.start(B)
+	w.setupApp()
+	for w.steps < o.Steps && w.failure == nil { // the random events
+		w.steps++
+		switch x := w.rng.IntN(1000); {
+		case x < 320:
+			w.stepInstance(w.pick())
+		case x < 560:
+			w.deliverDue(w.pickDir())
+		case x < 700:
+			w.submit(w.pick())
+		case x < 940:
+			w.advance(ms + w.rng.Int64N(2*ms))
+		case x < 950:
+			w.crash(w.pick())
+		case x < 958:
+			w.cut("cut")
+		case x < 970:
+			w.partition()
+		case x < 976:
+			w.promote(w.rng.IntN(3) == 0)
+		case x < 982:
+			w.switchover()
 		default:
-			n := r.pick(rng)
-			out, err := n.db.Call(ctx, "ops", OpsArgs{Ops: RandomOps(rng)})
-			if err != nil {
-				return res, fmt.Errorf("call on %s: %w", n.id, err)
+			w.advance(tickEvery * w.rng.Int64N(4))
+		}
+		w.maintain()
+	}
+	w.heal()
+	for budget := o.HealBudget; w.failure == nil && !w.idle(); budget-- { // settle
+		if budget == 0 {
+			// Not idle: a divergence often is why, and the oracle names it.
+			stuck := fmt.Sprintf("not idle after %d healing steps: A %s; B %s", o.HealBudget, w.statusOf(A), w.statusOf(B))
+			if w.sites[A].inst != nil && w.sites[B].inst != nil {
+				w.check()
 			}
-			r.acked = append(r.acked, out.TxID)
+			if w.failure != nil {
+				w.failure.Msg += " (and " + stuck + ")"
+			} else {
+				w.fail("liveness", stuck)
+			}
+			break
 		}
+		w.steps++
+		w.settleStep()
 	}
-	if partitioned {
-		r.net.Partition("A", "B", false)
+	if w.failure == nil {
+		w.check()
 	}
-	if err := r.idle(ctx); err != nil {
-		return res, err
-	}
-	ha, err1 := r.a.db.Hash(ctx)
-	hb, err2 := r.b.db.Hash(ctx)
-	if err := errors.Join(err1, err2); err != nil {
-		return res, err
-	}
-	if ha != hb {
-		return res, fmt.Errorf("state hashes differ while both run: A %x, B %x", ha[:8], hb[:8])
-	}
-	r.stop(r.a)
-	r.stop(r.b)
-	lost, _ := filepath.Glob(filepath.Join(r.b.dir, "lost", "*.ltf"))
-	res.RolledBack = len(lost) > 0
-	ia, err1 := oracle.Load(r.a.dir)
-	ib, err2 := oracle.Load(r.b.dir)
-	if err := errors.Join(err1, err2); err != nil {
-		return res, err
-	}
-	rep, err := oracle.Check(ia, ib, oracle.Options{Acked: r.acked})
-	res.Acked = len(r.acked)
-	res.ElapsedSecs = time.Since(t0).Seconds()
-	if rep != nil {
-		res.PathLength, res.ChecksRun = rep.PathLength, rep.Checks
-	}
-	return res, err
+	return res
 }
 
-func (r *run) pick(rng *rand.Rand) *node {
-	if rng.IntN(2) == 0 {
-		return r.b
-	}
-	return r.a
+// ---- the world ----
+
+// Site names: A starts as liege, B as vassal.
+const (
+	A = 0
+	B = 1
+)
+
+var siteNames = [2]string{"A", "B"}
+
+type site struct {
+	id       string
+	inst     Instance // nil while down
+	log      *journal.MemLog
+	side     *Side
+	offset   int64 // clock offset from the simulation's time
+	nextTick int64
+	upAt     int64 // restart time while down
+	inflight int
+	clients  int // calls a site keeps in flight
+	epoch    uint64
+	dir      string // with Options.Engine
 }
 
-func (r *run) peerOf(n *node) *node {
-	if n == r.a {
-		return r.b
-	}
-	return r.a
+// packet is a frame on its way. Its byte slices are never modified (an
+// instance hands out frames it no longer touches), so a duplicate shares
+// them.
+type packet struct {
+	at   int64
+	conn uint64
+	f    link.Frame
+	desc string // the frame in the trace, made once when sent
+	subj bool   // a Txn frame of a reprocess or correction
 }
 
-// start opens n and starts replicating it: A listens, B dials.
-func (r *run) start(n *node) error {
-	peer := r.peerOf(n)
-	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: n.now,
-		CheckpointEvery: -1, Logger: r.log})
+type pipe struct {
+	q       []packet
+	blocked bool // partitioned this way
+}
+
+type world struct {
+	o       Options
+	rng     *rand.Rand
+	now     int64
+	steps   int
+	sites   [2]*site
+	pipes   [2]*pipe // pipes[A] carries A->B
+	up      bool
+	conn    uint64
+	linkAt  int64 // reconnect no earlier than this
+	drop    float64
+	dup     float64
+	reorder float64
+	delay   int64
+	acked   []journal.TxID
+	healing bool
+	racy    bool // promotes races with reconciliation
+	app     *apps.App
+	load    appLoad
+
+	crashes, promotes, switchovers, refusals int
+
+	hash    hash.Hash
+	tail    []string
+	failure *Failure
+}
+
+func newWorld(o Options) *world {
+	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed51))
+	w := &world{o: o, rng: rng, hash: sha256.New(), now: 1_700_000_000_000 * ms}
+	// The seed's profile: how faulty the network is, how busy the clients.
+	if rng.IntN(3) > 0 {
+		w.drop, w.dup, w.reorder = rng.Float64()*0.06, rng.Float64()*0.06, rng.Float64()*0.1
+	}
+	w.delay = rng.Int64N(4 * ms)
+	w.racy = rng.IntN(4) == 0
+	if o.App != "" {
+		app, err := apps.Lookup(o.App)
+		if err == nil && !o.Engine {
+			err = errors.New("an application runs on the real engine only (Options.Engine, --engine)")
+		}
+		if err == nil {
+			w.load, err = newAppLoad(o.App)
+		}
+		if err != nil {
+			w.fail("engine", err.Error())
+		}
+		w.app = &app
+	}
+	for i := range w.sites {
+		w.sites[i] = &site{id: siteNames[i], log: journal.NewMemLog(), side: &Side{},
+			offset: rng.Int64N(2*maxOffset) - maxOffset, nextTick: w.now + rng.Int64N(tickEvery),
+			clients: 1 + rng.IntN(6)}
+		w.pipes[i] = &pipe{}
+	}
+	w.tracef("seed %d: drop %.3f dup %.3f reorder %.3f delay %dus, offsets A %dms B %dms, clients %d/%d, racy %v, break %q",
+		o.Seed, w.drop, w.dup, w.reorder, w.delay/1000, w.sites[A].offset/ms, w.sites[B].offset/ms,
+		w.sites[A].clients, w.sites[B].clients, w.racy, o.Break)
+	return w
+}
+
+// makeDirs gives each site a directory for the real engine's side files,
+// removed by cleanup.
+func (w *world) makeDirs() (cleanup func(), err error) {
+	root, err := os.MkdirTemp("", "liege-sim-")
 	if err != nil {
-		return fmt.Errorf("open %s: %w", n.id, err)
+		return nil, fmt.Errorf("a directory for the engines' side files: %w", err)
 	}
-	if err := RegisterOps(db); err != nil {
-		db.Close()
-		return err
-	}
-	cfg := replicate.Config{Host: db, Cluster: "sim", Heartbeat: r.opts.Heartbeat, Logger: r.log,
-		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
-	if n == r.a {
-		if n.lis, err = r.net.Listen(n.id); err != nil {
-			db.Close()
-			return err
+	for _, s := range w.sites {
+		s.dir = filepath.Join(root, s.id)
+		if err := os.Mkdir(s.dir, 0o755); err != nil {
+			os.RemoveAll(root)
+			return nil, err
 		}
-		cfg.Listener = n.lis
-	} else {
-		cfg.Dialer = r.net.Dialer(n.id, peer.id)
 	}
-	if n.rep, err = replicate.Start(cfg); err != nil {
-		db.Close()
-		return err
-	}
-	n.db = db
-	return nil
+	return func() { os.RemoveAll(root) }, nil
 }
 
-// stop stops n's replicator and closes it.
-func (r *run) stop(n *node) {
-	if n.db == nil {
+func (w *world) tracef(format string, args ...any) {
+	line := fmt.Sprintf("%5d %6.1fms "+format, append([]any{w.steps, float64(w.now%(1000*ms)) / float64(ms)}, args...)...)
+	w.hash.Write([]byte(line))
+	w.hash.Write([]byte{'\n'})
+	if w.o.Trace != nil {
+		fmt.Fprintln(w.o.Trace, line)
+	}
+	if len(w.tail) == traceTail {
+		w.tail = append(w.tail[:0], w.tail[1:]...)
+	}
+	w.tail = append(w.tail, line)
+}
+
+func (w *world) fail(item, msg string) {
+	if w.failure != nil {
 		return
 	}
-	n.rep.Close()
-	if n.lis != nil {
-		n.lis.Close()
-		n.lis = nil
-	}
-	n.db.Close()
-	n.db = nil
+	w.tracef("FAIL %s: %s", item, msg)
+	w.failure = &Failure{Item: item, Msg: msg, Trace: strings.Join(w.tail, "\n")}
 }
 
-// idle waits until both sides are idle at once.
-func (r *run) idle(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.IdleTimeout)
-	defer cancel()
-	for {
-		if err := errors.Join(r.a.rep.WaitIdle(ctx), r.b.rep.WaitIdle(ctx)); err != nil {
-			return fmt.Errorf("the pair did not settle: %w", err)
+func (w *world) pick() int    { return w.rng.IntN(2) }
+func (w *world) pickDir() int { return w.rng.IntN(2) }
+
+// start opens site i from its journal.
+func (w *world) start(i int) {
+	s := w.sites[i]
+	role := replicate.RoleLiege
+	if i == B {
+		role = replicate.RoleVassal
+	}
+	cfg := Config{ID: s.id, PeerID: siteNames[1-i], Cluster: "sim", Role: role, Log: s.log, Side: s.side, Dir: s.dir, App: w.app,
+		Now: func() int64 { return w.now + s.offset },
+		Node: replicate.NodeConfig{HeartbeatTicks: 1, SilenceTicks: 8, ResendTicks: 3, ReconResendTicks: 10,
+			PromoteQuietTicks: 3, Break: w.o.Break}}
+	inst, err := w.o.Open(cfg)
+	if err != nil {
+		w.fail("engine", fmt.Sprintf("open %s: %v", s.id, err))
+		return
+	}
+	s.inst = inst
+	st := inst.Status()
+	s.epoch = max(s.epoch, st.Epoch)
+	w.tracef("%s started: %s reign %d epoch %d last %d wm %d", s.id, st.Role, st.Reign, st.Epoch, st.LastOwn, st.Watermark)
+}
+
+// stepInstance does one unit of site i's work.
+func (w *world) stepInstance(i int) {
+	s := w.sites[i]
+	if s.inst == nil {
+		return
+	}
+	worked, err := s.inst.Step()
+	if err != nil {
+		w.fail("engine", fmt.Sprintf("%s step: %v", s.id, err))
+		return
+	}
+	if worked {
+		st := s.inst.Status()
+		s.epoch = max(s.epoch, st.Epoch)
+		w.tracef("%s step: last %d wm %d epoch %d%s", s.id, st.LastOwn, st.Watermark, st.Epoch, flags(st))
+	}
+	w.pump(i)
+}
+
+func flags(st replicate.NodeStatus) string {
+	var b strings.Builder
+	if st.RollingBack {
+		b.WriteString(" rolling-back")
+	}
+	if !st.Discarding.IsZero() {
+		fmt.Fprintf(&b, " discarding %v", st.Discarding)
+	}
+	if st.ReconPending+st.Reconciling > 0 {
+		fmt.Fprintf(&b, " recon %d/%d", st.ReconPending, st.Reconciling)
+	}
+	return b.String()
+}
+
+// submit tops up site i's calls in flight.
+func (w *world) submit(i int) {
+	s := w.sites[i]
+	if s.inst == nil || w.healing {
+		return
+	}
+	for s.inflight < s.clients {
+		s.inflight++
+		inst := s.inst
+		var c Call
+		if w.load != nil {
+			c = w.load.next(w.rng, i, w.rng.IntN(5) < 2)
+			w.tracef("%s call %s %+v", s.id, c.Proc, c.Args)
+		} else {
+			c.Ops = w.randomOps()
+			w.tracef("%s call %s", s.id, opsString(c.Ops))
 		}
-		if r.a.rep.Status().Idle() && r.b.rep.Status().Idle() {
-			return nil
+		inst.Submit(&Call{Ops: c.Ops, Proc: c.Proc, Args: c.Args, Done: func(id journal.TxID, err error) {
+			if s.inst != inst {
+				return // an answer from before a crash never reaches the client
+			}
+			s.inflight--
+			if err != nil {
+				w.refusals++
+				w.tracef("%s refused: %v", s.id, err)
+				return
+			}
+			if id.IsZero() {
+				w.tracef("%s answered (read-only)", s.id)
+				return
+			}
+			w.acked = append(w.acked, id)
+			w.tracef("%s acked %v", s.id, id)
+		}})
+	}
+}
+
+// randomOps is a call's work: RandomOps (reads, absent reads, ranges,
+// Set, Delete, Add), or one time in four Adds alone, which commute with
+// every other Add: only the duplicate subject check tells two reconciliations
+// of one of them apart.
+func (w *world) randomOps() []Op {
+	if w.rng.IntN(4) > 0 {
+		return RandomOps(w.rng)
+	}
+	ops := []Op{{Op: "add", K: "calls", N: 1}}
+	for n := w.rng.IntN(3); n > 0; n-- {
+		ops = append(ops, Op{Op: "add", K: "n" + keys[w.rng.IntN(len(keys))], N: int64(1 + w.rng.IntN(9))})
+	}
+	return ops
+}
+
+func opsString(ops []Op) string {
+	var b strings.Builder
+	for i, o := range ops {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		switch o.Op {
+		case "scan":
+			fmt.Fprintf(&b, "scan(%s,%s)", o.K, o.K2)
+		case "set":
+			fmt.Fprintf(&b, "set(%s=%s)", o.K, o.V)
+		case "add":
+			fmt.Fprintf(&b, "add(%s+%d)", o.K, o.N)
+		default:
+			fmt.Fprintf(&b, "%s(%s)", o.Op, o.K)
 		}
 	}
+	return b.String()
+}
+
+// setupApp creates the application's data at the liege before the load.
+func (w *world) setupApp() {
+	if w.load == nil || w.failure != nil {
+		return
+	}
+	a := w.sites[A]
+	calls := w.load.setup()
+	left := len(calls)
+	for k := range calls {
+		c := &calls[k]
+		c.Done = func(id journal.TxID, err error) {
+			left--
+			if err != nil {
+				w.fail("engine", fmt.Sprintf("setting up %s: %s %+v: %v", w.app.Name, c.Proc, c.Args, err))
+				return
+			}
+			if !id.IsZero() {
+				w.acked = append(w.acked, id)
+			}
+		}
+		a.inst.Submit(c)
+	}
+	for budget := 10000; left > 0 && w.failure == nil; budget-- {
+		if budget == 0 {
+			w.fail("liveness", fmt.Sprintf("setting up %s: %d calls unanswered", w.app.Name, left))
+			return
+		}
+		w.stepInstance(A)
+	}
+	w.tracef("%s set up: %d calls", w.app.Name, len(calls))
+}
+
+// ---- the network ----
+
+// pump moves site i's outbox onto the network, with its faults.
+func (w *world) pump(i int) {
+	s := w.sites[i]
+	if s.inst == nil {
+		return
+	}
+	out := s.inst.Outbox()
+	frames, disc := out.Frames, out.Disconnect
+	for _, n := range out.Notes {
+		w.tracef("%s: %s", s.id, n)
+	}
+	p := w.pipes[i]
+	for k := range frames {
+		f := &frames[k]
+		if !w.up {
+			continue
+		}
+		desc, subj := frameString(f)
+		switch {
+		case p.blocked:
+			w.tracef("%s->%s lost (partition) %s", s.id, siteNames[1-i], desc)
+			continue
+		case w.rng.Float64() < w.drop:
+			w.tracef("%s->%s dropped %s", s.id, siteNames[1-i], desc)
+			continue
+		}
+		n := 1
+		if w.rng.Float64() < w.dup {
+			n = 2
+		}
+		for range n {
+			p.q = append(p.q, packet{at: w.now + w.rng.Int64N(w.delay+1), conn: w.conn, f: *f, desc: desc, subj: subj})
+		}
+	}
+	if disc != "" {
+		w.cut(s.id + ": " + disc)
+	}
+}
+
+// deliverDue delivers every packet of direction d due now, in the network's
+// order (see deliver).
+func (w *world) deliverDue(d int) {
+	for n := len(w.pipes[d].q); n > 0 && w.failure == nil; n-- {
+		w.deliver(d)
+	}
+}
+
+// deliver hands the peer one due packet of direction d: the oldest, or
+// (reorder) any due one.
+func (w *world) deliver(d int) {
+	p := w.pipes[d]
+	k := slices.IndexFunc(p.q, func(pk packet) bool { return pk.at <= w.now })
+	if k < 0 {
+		return
+	}
+	if w.reorder > 0 && w.rng.Float64() < w.reorder {
+		var due []int
+		for j := k; j < len(p.q); j++ {
+			if p.q[j].at <= w.now {
+				due = append(due, j)
+			}
+		}
+		k = due[w.rng.IntN(len(due))]
+	}
+	pk := p.q[k]
+	p.q = append(p.q[:k], p.q[k+1:]...)
+	to := w.sites[1-d]
+	if pk.conn != w.conn || !w.up || to.inst == nil {
+		return
+	}
+	f := pk.f
+	if w.racy && pk.subj && w.rng.IntN(2) == 0 &&
+		to.inst.Status().Role == replicate.RoleVassal {
+		w.racy = false // once a seed
+		// The subject race of DESIGN.md section 10: the liege's reprocess
+		// of a rolled-off vassal transaction is on its way, and the vassal,
+		// still holding it pending, is promoted and reconciles it too.
+		w.promote(true)
+	}
+	w.tracef("%s <- %s", to.id, pk.desc)
+	if err := to.inst.Deliver(&f); err != nil {
+		w.tracef("%s refused the frame: %v", to.id, err)
+		w.pump(1 - d)
+		w.cut(to.id + " refused the peer")
+		return
+	}
+	w.pump(1 - d)
+}
+
+// cut closes the link: both sides see it go down; frames in flight are lost.
+func (w *world) cut(why string) {
+	if !w.up {
+		return
+	}
+	w.up = false
+	w.linkAt = w.now + w.rng.Int64N(20*ms)
+	w.tracef("link down: %s", why)
+	for i, s := range w.sites {
+		w.pipes[i].q = nil
+		if s.inst != nil {
+			s.inst.LinkDown()
+			w.pump(i)
+		}
+	}
+}
+
+// partition blocks or unblocks one direction or both.
+func (w *world) partition() {
+	switch w.rng.IntN(4) {
+	case 0:
+		w.pipes[A].blocked, w.pipes[B].blocked = false, false
+		w.tracef("partition healed")
+	case 1, 2:
+		d := w.pickDir()
+		w.pipes[d].blocked = !w.pipes[d].blocked
+		w.tracef("partition %s->%s %v", siteNames[d], siteNames[1-d], w.pipes[d].blocked)
+	default:
+		w.pipes[A].blocked, w.pipes[B].blocked = true, true
+		w.tracef("partition both ways")
+	}
+}
+
+// maintain restarts sites due and reconnects the link when it can.
+func (w *world) maintain() {
+	for i, s := range w.sites {
+		if s.inst == nil && w.now >= s.upAt && w.failure == nil {
+			w.start(i)
+		}
+	}
+	if !w.up && w.now >= w.linkAt && w.sites[A].inst != nil && w.sites[B].inst != nil &&
+		!w.pipes[A].blocked && !w.pipes[B].blocked && w.failure == nil {
+		w.up = true
+		w.conn++
+		w.tracef("link up (connection %d)", w.conn)
+		first := w.pick()
+		for _, i := range []int{first, 1 - first} {
+			w.sites[i].inst.LinkUp()
+			w.pump(i)
+		}
+	}
+}
+
+// advance moves the simulation's time; each site ticks on its own clock.
+func (w *world) advance(d int64) {
+	w.now += d
+	for i, s := range w.sites {
+		for s.nextTick <= w.now {
+			s.nextTick += tickEvery - ms/2 + w.rng.Int64N(ms)
+			if s.inst != nil {
+				s.inst.Tick()
+				w.pump(i)
+			}
+		}
+	}
+}
+
+// ---- operators and failures ----
+
+// crash stops site i as a power failure would; it restarts later.
+func (w *world) crash(i int) {
+	s := w.sites[i]
+	if s.inst == nil || w.healing {
+		return
+	}
+	w.crashes++
+	s.inst, s.inflight = nil, 0
+	s.log = s.log.Crash(w.rng)
+	s.upAt = w.now + w.rng.Int64N(60*ms)
+	w.tracef("%s crashed", s.id)
+	w.cut(s.id + " crashed")
+}
+
+func (w *world) roleOf(r string) int {
+	for i, s := range w.sites {
+		if s.inst != nil && s.inst.Status().Role == r {
+			return i
+		}
+	}
+	return -1
+}
+
+// promote makes the vassal the liege: forced while the liege still runs,
+// or once the liege has gone quiet (which a crash of the liege gives).
+func (w *world) promote(force bool) {
+	i := w.roleOf(replicate.RoleVassal)
+	if i < 0 {
+		return
+	}
+	s := w.sites[i]
+	if err := s.inst.Promote(force); err != nil {
+		w.tracef("%s promote (force %v) refused: %v", s.id, force, err)
+		return
+	}
+	w.promotes++
+	w.tracef("%s promoted (force %v): reign %d", s.id, force, s.inst.Status().Reign)
+	w.pump(i)
+}
+
+func (w *world) switchover() {
+	i := w.roleOf(replicate.RoleLiege)
+	if i < 0 {
+		return
+	}
+	s := w.sites[i]
+	if err := s.inst.Switchover(); err != nil {
+		w.tracef("%s switchover refused: %v", s.id, err)
+		return
+	}
+	w.switchovers++
+	w.tracef("%s switchover started", s.id)
+	w.pump(i)
+}
+
+// ---- healing and the end ----
+
+// heal ends every fault: no partition, no drop, no duplicate, no reorder,
+// both sites up; no new calls.
+func (w *world) heal() {
+	w.healing = true
+	w.drop, w.dup, w.reorder = 0, 0, 0
+	w.pipes[A].blocked, w.pipes[B].blocked = false, false
+	for i := range w.sites {
+		w.sites[i].upAt = w.now
+	}
+	w.tracef("heal")
+	w.maintain()
+}
+
+// settleStep is one step of healing: each site works until it has nothing
+// left to do, every due frame is delivered, and time moves on by 1ms.
+func (w *world) settleStep() {
+	for i := range w.sites {
+		for k := 0; k < 64 && w.sites[i].inst != nil && w.sites[i].inst.Busy() && w.failure == nil; k++ {
+			w.stepInstance(i)
+		}
+	}
+	for d := range w.pipes {
+		w.deliverDue(d)
+	}
+	w.advance(ms)
+	w.maintain()
+}
+
+// idle reports whether the pair has settled: linked, nothing in flight or
+// queued, each holding everything the other has.
+func (w *world) idle() bool {
+	a, b := w.sites[A].inst, w.sites[B].inst
+	if !w.up || a == nil || b == nil || a.Busy() || b.Busy() || len(w.pipes[A].q)+len(w.pipes[B].q) > 0 {
+		return false
+	}
+	sa, sb := a.Status(), b.Status()
+	return sa.Idle() && sb.Idle() && sa.Role != sb.Role && sa.Reign == sb.Reign &&
+		sa.LastOwn == sb.PeerLast && sb.LastOwn == sa.PeerLast &&
+		sa.Watermark == sb.LastOwn && sb.Watermark == sa.LastOwn
+}
+
+func (w *world) statusOf(i int) string {
+	s := w.sites[i]
+	if s.inst == nil {
+		return "down"
+	}
+	st := s.inst.Status()
+	return fmt.Sprintf("%s reign %d epoch %d connected %v wm %d last %d peer-wm %d peer-last %d busy %v%s",
+		st.Role, st.Reign, st.Epoch, st.Connected, st.Watermark, st.LastOwn, st.PeerWM, st.PeerLast, s.inst.Busy(), flags(st))
+}
+
+func (w *world) rollbacks() int {
+	n := 0
+	for _, s := range w.sites {
+		n += int(s.epoch)
+	}
+	return n
+}
+
+// check runs the oracle of DESIGN.md section 11 on both instances.
+func (w *world) check() {
+	a, errA := w.sites[A].inst.Export()
+	b, errB := w.sites[B].inst.Export()
+	if err := errors.Join(errA, errB); err != nil {
+		w.fail("engine", fmt.Sprintf("export: %v", err))
+		return
+	}
+	oo := oracle.Options{Acked: w.acked}
+	if w.app != nil {
+		oo.Invariant = apps.Invariant(w.app.Check)
+	}
+	rep, err := oracle.Check(a, b, oo)
+	if v := oracle.AsViolation(err); v != nil {
+		w.fail(fmt.Sprintf("oracle item %d", v.Item), v.Msg)
+		return
+	}
+	if err != nil {
+		w.fail("engine", fmt.Sprintf("oracle: %v", err))
+		return
+	}
+	w.tracef("converged: %d transactions in the path, %d acknowledged, checks %s",
+		rep.PathLength, len(w.acked), strings.Join(rep.Checks, " "))
+}
+
+// frameString is a frame in one short line, and whether it is a Txn frame
+// of a reprocess or correction.
+func frameString(f *link.Frame) (string, bool) {
+	s := fmt.Sprintf("%v e%d r%d", f.Kind, f.Epoch, f.Reign)
+	subj := false
+	switch f.Kind {
+	case link.KindHello:
+		s += fmt.Sprintf(" %s wm %d last %d", f.Role, f.Watermark, f.Prev)
+	case link.KindTxn:
+		kind, id, ok := skimTxn(f.Record)
+		if !ok {
+			var r journal.Record
+			if err := journal.NewDecoder().DecodeFrame(f.Record, &r); err != nil {
+				return s + " (undecodable)", false
+			}
+			kind, id = r.Kind, r.TxID()
+		}
+		s += fmt.Sprintf(" %v prev %d", id, f.Prev)
+		if kind != journal.KindLocal {
+			s += " (" + kind.String() + ")"
+			subj = true
+		}
+	case link.KindHeartbeat:
+		s += fmt.Sprintf(" wm %d last %d stable %d", f.Watermark, f.Prev, f.Stable)
+	case link.KindResend, link.KindAck:
+		s += fmt.Sprintf(" wm %d", f.Watermark)
+	case link.KindRollbackCommand, link.KindRollbackAnswer:
+		s += fmt.Sprintf(" %q wm %d", f.Subject, f.Watermark)
+	case link.KindReconLog:
+		s += fmt.Sprintf(" %d records", len(f.Records))
+	}
+	return s, subj
 }
