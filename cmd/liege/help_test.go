@@ -36,7 +36,7 @@ func commandFlags() map[string][]string {
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},
 		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "out", "max-clock-offset",
-			"quiet", "sim", "seeds", "from", "workers", "json"},
+			"quiet", "sim", "seeds", "from", "steps", "workers", "break", "trace", "engine", "json"},
 		"ticketing":     nil,
 		"atm":           nil,
 		"cert":          nil,

@@ -40,14 +40,45 @@ func TestMain(m *testing.M) {
 
 // syncBuffer collects a process's output while it runs.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // closed and renewed at every Write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor waits up to budget for the output to contain sub, and reports
+// whether it does. The process writes into a pipe that a goroutine copies
+// here, so a line the process wrote before answering may land a moment
+// after the answer.
+func (s *syncBuffer) waitFor(sub string, budget time.Duration) bool {
+	deadline := time.NewTimer(budget)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), sub) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-deadline.C:
+			return false
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -217,7 +248,7 @@ func (s *served) tryRequest(method, path, body string, headers ...string) (int, 
 func TestServeCallShutdownAndLock(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, nil, "--dir", dir, "--id", "A", "--app", "kv", "--shutdown-timeout", "20s")
-	if !strings.Contains(s.output.String(), "msg=serving addr="+s.url) {
+	if !s.output.waitFor("msg=serving addr="+s.url, 10*time.Second) {
 		t.Errorf("no start line naming the address %s:\n%s", s.url, s.output)
 	}
 
