@@ -138,6 +138,18 @@ func cleanEnv() []string {
 
 // waitReady polls /healthz until it answers 200, the process exits, or the
 // deadline passes.
+// waitOutput waits up to limit for the process's output to contain want.
+func (s *served) waitOutput(want string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(s.output.String(), want) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 func (s *served) waitReady(limit time.Duration) error {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
@@ -217,8 +229,10 @@ func (s *served) tryRequest(method, path, body string, headers ...string) (int, 
 func TestServeCallShutdownAndLock(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, nil, "--dir", dir, "--id", "A", "--app", "kv", "--shutdown-timeout", "20s")
-	if !strings.Contains(s.output.String(), "msg=serving addr="+s.url) {
-		t.Errorf("no start line naming the address %s:\n%s", s.url, s.output)
+	// The line is written before the first answer, but the pipe from the
+	// process's stderr is copied into output by a goroutine of its own.
+	if !s.waitOutput("msg=serving addr="+s.url, 5*time.Second) {
+		t.Errorf("no start line naming the address %s within 5s:\n%s", s.url, s.output)
 	}
 
 	code, ans := s.request("POST", "/v1/call/add", `{"args": {"key": "alice", "delta": 5}}`)
