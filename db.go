@@ -299,17 +299,16 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer db.ckptWG.Done()
 	t0 := time.Now()
 	jerr := job.Run()
 	if jerr == nil {
 		db.checkpointed(job.Pos, t0)
 	}
-	// The job goes back as a background one does, through ckptBack (at
-	// most one job is out, so this never blocks), not through control: a
-	// RollbackTo on the executor may be waiting in settleCheckpoint for
-	// this very job.
+	// Hand the job back the way a background one comes back (one job is
+	// out at a time, so the buffer has room): a rollback waiting on the
+	// executor for checkpoints in flight takes it without a round trip.
 	db.ckptBack <- job
+	db.ckptWG.Done()
 	return jerr
 }
 
