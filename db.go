@@ -321,11 +321,9 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	if jerr == nil {
 		db.checkpointed(job.Pos, t0)
 	}
-	// The job goes back the way a background one does, and ckptWG is done
-	// only then: settleCheckpoint (RollbackTo, the next Checkpoint) waits
-	// on ckptWG on the executor, so handing the job back through control,
-	// which needs the executor, before Done was a lock cycle. ckptBack
-	// has room: at most one checkpoint is out at a time.
+	// Hand the job back the way a background one comes back (one job is
+	// out at a time, so the buffer has room): a rollback waiting on the
+	// executor for checkpoints in flight takes it without a round trip.
 	db.ckptBack <- job
 	db.ckptWG.Done()
 	return jerr

@@ -1,6 +1,8 @@
 package replicate
 
-import "github.com/liege-db/liege/detect"
+import (
+	"github.com/liege-db/liege/detect"
+)
 
 // caseOf names the row of DESIGN.md section 6's table a conflict is (the
 // case label of liege_conflicts_total, and the conflict's log line), from
@@ -21,10 +23,18 @@ func caseOf(h detect.Hit, in *detect.Txn, ownIsLiege bool) string {
 	if a.Before(b) {
 		writer, reader = a, b
 	}
+	// A key inside a range the reader scanned is a phantom row (C5, C7)
+	// whether or not the scan returned it: a scan also records the keys it
+	// returned as point reads, and a delete of one of them is C7.
 	pointRead := false
 	for _, k := range reader.Reads {
 		if string(k) == string(h.Key) {
 			pointRead = true
+		}
+	}
+	for i := range reader.Ranges {
+		if reader.Ranges[i].Contains(h.Key) {
+			pointRead = false
 		}
 	}
 	isAdd := false

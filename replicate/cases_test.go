@@ -2,13 +2,16 @@ package replicate_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/metricstest"
 	"github.com/liege-db/liege/replicate/link"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // caseRow is a row of DESIGN.md section 6's table, as a scenario: a is a
@@ -58,7 +61,9 @@ var caseTable = []caseRow{
 func TestCaseTable(t *testing.T) {
 	for _, c := range caseTable {
 		t.Run(c.name, func(t *testing.T) {
-			p := newPair(t, link.MemOptions{})
+			p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+				p.a.reg, p.b.reg = prometheus.NewRegistry(), prometheus.NewRegistry()
+			})
 			if c.setup != nil {
 				p.call(p.a, c.setup...)
 			}
@@ -92,6 +97,25 @@ func TestCaseTable(t *testing.T) {
 				if later != nil {
 					if st := p.status(p.a, later.TxID); st != liege.TxnReprocessed {
 						t.Errorf("the liege reports %v (rolled off by ordering only) as %s, want reprocessed", later.TxID, st)
+					}
+				}
+				// Whichever side detected it, the conflict is counted
+				// under the row's case (liege_conflicts_total{case}).
+				if row := strings.Fields(c.name)[0]; strings.HasPrefix(row, "C") {
+					var n float64
+					var all []string
+					for _, nd := range []*node{p.a, p.b} {
+						for k, v := range metricstest.Gather(t, nd.reg).With("liege_conflicts_total") {
+							if v > 0 {
+								all = append(all, fmt.Sprintf("%s: %s = %v", nd.id, k, v))
+							}
+							if strings.Contains(k, `case="`+row+`"`) {
+								n += v
+							}
+						}
+					}
+					if n == 0 {
+						t.Errorf("no conflict counted with case %s; counted: %v", row, all)
 					}
 				}
 			} else {

@@ -40,45 +40,14 @@ func TestMain(m *testing.M) {
 
 // syncBuffer collects a process's output while it runs.
 type syncBuffer struct {
-	mu    sync.Mutex
-	b     bytes.Buffer
-	wrote chan struct{} // closed and renewed at every Write
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.wrote != nil {
-		close(s.wrote)
-		s.wrote = nil
-	}
 	return s.b.Write(p)
-}
-
-// waitFor waits up to budget for the output to contain sub, and reports
-// whether it does. The process writes into a pipe that a goroutine copies
-// here, so a line the process wrote before answering may land a moment
-// after the answer.
-func (s *syncBuffer) waitFor(sub string, budget time.Duration) bool {
-	deadline := time.NewTimer(budget)
-	defer deadline.Stop()
-	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String(), sub) {
-			s.mu.Unlock()
-			return true
-		}
-		if s.wrote == nil {
-			s.wrote = make(chan struct{})
-		}
-		wrote := s.wrote
-		s.mu.Unlock()
-		select {
-		case <-wrote:
-		case <-deadline.C:
-			return false
-		}
-	}
 }
 
 func (s *syncBuffer) String() string {
@@ -169,6 +138,18 @@ func cleanEnv() []string {
 
 // waitReady polls /healthz until it answers 200, the process exits, or the
 // deadline passes.
+// waitOutput waits up to limit for the process's output to contain want.
+func (s *served) waitOutput(want string, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(s.output.String(), want) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 func (s *served) waitReady(limit time.Duration) error {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
@@ -248,8 +229,10 @@ func (s *served) tryRequest(method, path, body string, headers ...string) (int, 
 func TestServeCallShutdownAndLock(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, nil, "--dir", dir, "--id", "A", "--app", "kv", "--shutdown-timeout", "20s")
-	if !s.output.waitFor("msg=serving addr="+s.url, 10*time.Second) {
-		t.Errorf("no start line naming the address %s:\n%s", s.url, s.output)
+	// The line is written before the first answer, but the pipe from the
+	// process's stderr is copied into output by a goroutine of its own.
+	if !s.waitOutput("msg=serving addr="+s.url, 5*time.Second) {
+		t.Errorf("no start line naming the address %s within 5s:\n%s", s.url, s.output)
 	}
 
 	code, ans := s.request("POST", "/v1/call/add", `{"args": {"key": "alice", "delta": 5}}`)
