@@ -153,7 +153,7 @@ func newStepper(env Env, in *Intent, p Phase, resuming bool) *Stepper {
 // transactions rolled off from the lost transaction file.
 func (s *Stepper) readBack() error {
 	var err error
-	if s.wm, s.maxHLC, s.own, err = scanLost(s.env.Dir, s.in); err != nil {
+	if s.wm, s.maxHLC, s.own, err = scanLost(s.env.Dir, s.env.Journal, s.in); err != nil {
 		return fmt.Errorf("rollback: read back the lost transaction file: %w", err)
 	}
 	s.learned = true
@@ -219,14 +219,51 @@ func (s *Stepper) Step() error {
 	return nil
 }
 
+// peerWatermarkBelow returns the peer watermark just below position target:
+// the OSeq of the last peer transaction before it, or the watermark an
+// epoch record there says a rollback left. It reads the journal backwards
+// from target-1 (rollbacks are rare; the records below the target are
+// intact in every phase). firstPeer is the OSeq of the first peer record
+// rolled off; if the journal's front is reached first (compacted), the
+// watermark is taken to be one below it, which holds while the peer's
+// OSeqs have no gaps there.
+//
+// One below the first peer record rolled off is not the watermark in
+// general: a peer that was a vassal before a promote has gaps in its OSeqs
+// (its rolled-off transactions keep theirs, section 1 of DESIGN.md), and
+// the first of its records rolled off here may follow such a gap. A
+// watermark inside the gap makes this instance drop every frame of the
+// peer for good: the frame after the watermark carries Prev below it.
+func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64) uint64 {
+	d := journal.NewDecoder()
+	var r journal.Record
+	for p := target - 1; p >= 1; p-- {
+		f, err := j.Read(p)
+		if err != nil || d.DecodeFrame(f, &r) != nil {
+			break // the journal's front (or a record that does not decode)
+		}
+		if r.Kind.IsTxn() && r.Origin != self {
+			return r.OSeq
+		}
+		if r.Kind == journal.KindEpoch && r.Rollback != nil {
+			return r.Rollback.PeerWatermark
+		}
+		if r.Kind == journal.KindOpen {
+			return 0 // the journal's first record: no peer record before the target
+		}
+	}
+	return firstPeer - 1
+}
+
 // undo undoes env.Store with the before-images of the records from the
 // head down to the target. It returns the peer watermark after the
-// rollback (one below the first peer record rolled off), the largest HLC
+// rollback (peerWatermarkBelow), the largest HLC
 // rolled off and the own transactions rolled off, oldest first.
 func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	wm = env.PeerWatermark
 	d := journal.NewDecoder()
 	var r journal.Record
+	var firstPeer uint64 // OSeq of the first peer record rolled off (0: none)
 	for p := in.Head; p >= in.Target; p-- {
 		f, err := env.Journal.Read(p)
 		if err == nil {
@@ -241,7 +278,7 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 			own = append(own, r.TxID())
 		}
 		if r.Kind.IsTxn() && r.Origin != env.Self {
-			wm = r.OSeq - 1 // peer records are applied in OSeq order
+			firstPeer = r.OSeq // peer records are applied in OSeq order
 		}
 		if p == (in.Head+in.Target)/2 {
 			if err := failpoint.Inject("rollback-mid-undo"); err != nil {
@@ -250,6 +287,9 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 		}
 	}
 	slices.Reverse(own) // collected newest first
+	if firstPeer != 0 {
+		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer)
+	}
 	return wm, maxHLC, own, nil
 }
 
@@ -260,10 +300,10 @@ func saveLost(env Env, in *Intent) error {
 }
 
 // scanLost computes, from the lost transaction file, the peer watermark
-// after the rollback (one below the first peer record rolled off), the
+// after the rollback (peerWatermarkBelow, from the journal), the
 // largest HLC rolled off (the clock must not go back below it) and the own
 // transactions rolled off, oldest first.
-func scanLost(dir string, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
+func scanLost(dir string, j Journal, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	lf, err := ReadLostFile(filepath.Join(dir, in.LostFile))
 	if err != nil {
 		return 0, 0, nil, err
@@ -277,7 +317,7 @@ func scanLost(dir string, in *Intent) (wm, maxHLC uint64, own []journal.TxID, er
 			own = append(own, r.TxID())
 		}
 		if !found && r.Kind.IsTxn() && r.Origin != in.Self {
-			wm, found = r.OSeq-1, true
+			wm, found = peerWatermarkBelow(j, in.Self, in.Target, r.OSeq), true
 		}
 	}
 	return wm, maxHLC, own, nil
