@@ -87,7 +87,7 @@ func TestSeeds(t *testing.T) {
 // the workers and GOMAXPROCS; and one seed's trace is byte for byte the
 // same twice (on the real engine; TestModelEngine checks the model).
 func TestDeterminism(t *testing.T) {
-	n := seedCount(80, 20)
+	n := seedCount(40, 10)
 	a := RunMany(ManyOptions{From: 7, Seeds: n, Workers: 2})
 	prev := runtime.GOMAXPROCS(1)
 	b := RunMany(ManyOptions{From: 7, Seeds: n, Workers: 3})
@@ -183,7 +183,7 @@ func TestSkimTxn(t *testing.T) {
 // there too. The applications, which run on the real engine only, pass
 // with their invariants in the oracle.
 func TestModelEngine(t *testing.T) {
-	n := seedCount(600, 100)
+	n := seedCount(300, 60)
 	a := RunMany(ManyOptions{From: 1, Seeds: n, Steps: 300, Workers: 2, Model: true})
 	if a.First != nil {
 		failed(t, a.First, "")
