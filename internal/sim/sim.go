@@ -296,7 +296,13 @@ func newWorld(o Options) *world {
 // makeDirs gives each site a directory for the real engine's side files,
 // removed by cleanup.
 func (w *world) makeDirs() (cleanup func(), err error) {
-	root, err := os.MkdirTemp("", "liege-sim-")
+	// The side files need no disk: a crash here is the MemLog's, not the
+	// machine's, and what a file holds survives it either way. A tmpfs,
+	// where there is one, spares the engines' fsyncs (it halves a run).
+	root, err := os.MkdirTemp("/dev/shm", "liege-sim-")
+	if err != nil {
+		root, err = os.MkdirTemp("", "liege-sim-")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("a directory for the engines' side files: %w", err)
 	}
