@@ -100,6 +100,7 @@ type DB struct {
 
 	reqs    chan *call
 	ctl     chan func()
+	linkq   chan linkEvent
 	quit    chan struct{}
 	stopped chan struct{}
 	closeMu sync.RWMutex
@@ -176,7 +177,7 @@ func Open(opts Options) (*DB, error) {
 	}
 	db := &DB{
 		opts: opts, log: opts.Logger.With("instance", opts.ID), lock: lock, reg: NewRegistry(),
-		reqs: make(chan *call, 1024), ctl: make(chan func()), quit: make(chan struct{}), stopped: make(chan struct{}),
+		reqs: make(chan *call, 1024), ctl: make(chan func()), linkq: make(chan linkEvent, 4096), quit: make(chan struct{}), stopped: make(chan struct{}),
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
@@ -251,24 +252,10 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// settleBudget bounds settleCheckpoint's wait for a checkpoint being
-// written.
-const settleBudget = time.Minute
-
-// settleCheckpoint waits (at most settleBudget) for a checkpoint being
-// written to finish and hands it back, and drops one taken and not yet
-// started (executor only). The checkpoint being written never needs the
-// executor to finish.
-func (db *DB) settleCheckpoint() error {
-	written := make(chan struct{})
-	go func() { db.ckptWG.Wait(); close(written) }()
-	t := time.NewTimer(settleBudget)
-	defer t.Stop()
-	select {
-	case <-written:
-	case <-t.C:
-		return fmt.Errorf("a checkpoint has been being written for over %v (slow or stuck disk under %s?); retry when it is done", settleBudget, db.opts.Dir)
-	}
+// settleCheckpoint waits for a background checkpoint to finish and hands
+// it back, and drops one taken and not yet started (executor only).
+func (db *DB) settleCheckpoint() {
+	db.ckptWG.Wait()
 	select {
 	case j := <-db.ckptBack:
 		db.in.CheckpointDone(j)
@@ -279,7 +266,6 @@ func (db *DB) settleCheckpoint() error {
 		j.Err = errors.New("abandoned for a rollback or an explicit checkpoint")
 		db.in.CheckpointDone(j)
 	}
-	return nil
 }
 
 // Checkpoint saves the state now and waits for it.
@@ -287,9 +273,7 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	var job *engine.CheckpointJob
 	var err error
 	if cerr := db.control(ctx, func() {
-		if err = db.settleCheckpoint(); err != nil {
-			return
-		}
+		db.settleCheckpoint()
 		if db.in.Durable() < db.in.LastPos() {
 			db.in.Sync()
 			db.afterStep()
@@ -312,11 +296,9 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 		db.lastCkpt.Store(time.Now().UnixNano())
 		db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
 	}
-	// The job goes back the way a background one does, and ckptWG is done
-	// only then: settleCheckpoint (RollbackTo, the next Checkpoint) waits
-	// on ckptWG on the executor, so handing the job back through control,
-	// which needs the executor, before Done was a lock cycle. ckptBack
-	// has room: at most one checkpoint is out at a time.
+	// Hand the job back the way a background one comes back (one job is
+	// out at a time, so the buffer has room): a rollback waiting on the
+	// executor for checkpoints in flight takes it without a round trip.
 	db.ckptBack <- job
 	db.ckptWG.Done()
 	return jerr
@@ -371,10 +353,7 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*Rollb
 	var res *RollbackResult
 	var err error
 	cerr := db.control(ctx, func() {
-		// A checkpoint above pos must not land after the rollback.
-		if err = db.settleCheckpoint(); err != nil {
-			return
-		}
+		db.settleCheckpoint() // a checkpoint above pos must not land after the rollback
 		var from, to uint64
 		var lost string
 		t0 := time.Now()

@@ -122,11 +122,7 @@ func (db *DB) enqueue(ctx context.Context, c *call) error {
 	}
 }
 
-// control runs fn on the executor goroutine, between steps. Once fn is
-// handed over it runs to its end (it may have side effects the caller must
-// see), so the wait for it is as bounded as fn: fn must never wait for
-// anything that needs the executor, and waits only with a budget
-// (settleCheckpoint).
+// control runs fn on the executor goroutine, between steps.
 func (db *DB) control(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
@@ -184,6 +180,8 @@ func (db *DB) take(block bool) bool {
 				fn()
 			case j := <-db.ckptBack:
 				db.in.CheckpointDone(j)
+			case ev := <-db.linkq:
+				db.linkEvent(ev)
 			case <-db.quit:
 				return false
 			}
@@ -197,6 +195,8 @@ func (db *DB) take(block bool) bool {
 			fn()
 		case j := <-db.ckptBack:
 			db.in.CheckpointDone(j)
+		case ev := <-db.linkq:
+			db.linkEvent(ev)
 		case <-db.quit:
 			return false
 		default:
@@ -219,6 +219,9 @@ func (db *DB) submit(c *call) {
 // durability or for applied transactions, hands the outbox to the
 // Replicator and starts a checkpoint when one is due.
 func (db *DB) afterStep() {
+	// Publish first: a caller that reads the status once its call is
+	// answered sees the state its call left.
+	db.publish()
 	db.answerDone()
 	dur := db.in.Durable()
 	if len(db.durWait) > 0 {
@@ -250,7 +253,6 @@ func (db *DB) afterStep() {
 		default:
 		}
 	}
-	db.publish()
 	db.maybeCheckpoint(dur)
 }
 

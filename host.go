@@ -29,23 +29,73 @@ func (db *DB) Attach(cluster string, nc replicate.NodeConfig) error {
 	return err
 }
 
-// LinkUp implements replicate.Host.
-func (db *DB) LinkUp() {
-	_ = db.control(context.Background(), func() {
-		db.clearOutbox()
-		db.in.LinkUp()
-		db.afterStep()
-	})
+// Link events go to the executor through one queue, in the order the
+// Replicator's goroutines hand them in: a frame is never taken after the
+// LinkDown of its session, and frames do not wait for one another's turn
+// of the executor (the executor takes a run of them at once).
+type linkEvent struct {
+	kind uint8
+	f    *link.Frame
+	done chan struct{}
 }
 
-// LinkDown implements replicate.Host.
-func (db *DB) LinkDown() {
-	_ = db.control(context.Background(), func() {
+const (
+	evFrame uint8 = iota
+	evUp
+	evDown
+	evTick
+)
+
+// link hands ev to the executor and, if wait, waits until it is taken.
+func (db *DB) link(ev linkEvent, wait bool) {
+	if wait {
+		ev.done = make(chan struct{})
+	}
+	select {
+	case db.linkq <- ev:
+	case <-db.quit:
+		return
+	}
+	if wait {
+		select {
+		case <-ev.done:
+		case <-db.stopped:
+		}
+	}
+}
+
+// linkEvent carries out ev (executor only).
+func (db *DB) linkEvent(ev linkEvent) {
+	switch ev.kind {
+	case evFrame:
+		if err := db.in.Deliver(ev.f); err != nil {
+			db.outMu.Lock()
+			db.outDisc = err.Error()
+			db.outMu.Unlock()
+			select {
+			case db.outReady <- struct{}{}:
+			default:
+			}
+		}
+	case evUp:
+		db.clearOutbox()
+		db.in.LinkUp()
+	case evDown:
 		db.in.LinkDown()
 		db.clearOutbox()
-		db.afterStep()
-	})
+	case evTick:
+		db.in.Tick()
+	}
+	if ev.done != nil {
+		close(ev.done)
+	}
 }
+
+// LinkUp implements replicate.Host.
+func (db *DB) LinkUp() { db.link(linkEvent{kind: evUp}, true) }
+
+// LinkDown implements replicate.Host.
+func (db *DB) LinkDown() { db.link(linkEvent{kind: evDown}, true) }
 
 func (db *DB) clearOutbox() {
 	db.outMu.Lock()
@@ -54,25 +104,16 @@ func (db *DB) clearOutbox() {
 	db.outMu.Unlock()
 }
 
-// Deliver implements replicate.Host.
+// Deliver implements replicate.Host. It queues f for the executor and
+// returns at once: a frame the Node refuses closes the link through the
+// outbox (Outbox returns the reason).
 func (db *DB) Deliver(f *link.Frame) error {
-	var err error
-	if cerr := db.control(context.Background(), func() {
-		err = db.in.Deliver(f)
-		db.afterStep()
-	}); cerr != nil {
-		return cerr
-	}
-	return err
+	db.link(linkEvent{kind: evFrame, f: f}, false)
+	return nil
 }
 
 // Tick implements replicate.Host.
-func (db *DB) Tick() {
-	_ = db.control(context.Background(), func() {
-		db.in.Tick()
-		db.afterStep()
-	})
-}
+func (db *DB) Tick() { db.link(linkEvent{kind: evTick}, false) }
 
 // Outbox implements replicate.Host.
 func (db *DB) Outbox() ([]*link.Frame, string) {

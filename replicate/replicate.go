@@ -390,12 +390,12 @@ func (s *session) run() bool {
 			if st := r.host.ReplStatus(); st.Refused != "" {
 				r.metrics.refused.Inc()
 				s.log.Warn("replication: refused the peer", "error", st.Refused)
-			} else if err != nil {
+			} else {
 				s.log.Warn("replication: handshake failed", "error", err)
 			}
 		case errors.Is(err, io.EOF):
 			s.log.Info("replication: the peer closed the connection")
-		case err != nil:
+		default:
 			s.log.Warn("replication: connection lost; reconnecting", "error", err)
 		}
 	}

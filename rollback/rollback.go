@@ -211,17 +211,6 @@ func (s *Stepper) Step() error {
 	return nil
 }
 
-// drive takes a rollback from phase p to PhaseDone.
-func drive(env Env, in *Intent, p Phase, resuming bool) (*Result, error) {
-	s := newStepper(env, in, p, resuming)
-	for !s.Done() {
-		if err := s.Step(); err != nil {
-			return nil, err
-		}
-	}
-	return s.Result(), nil
-}
-
 // undo undoes env.Store with the before-images of the records from the
 // head down to the target. It returns the peer watermark after the
 // rollback (peerWatermarkBelow), the largest HLC

@@ -29,7 +29,7 @@ func (in *Instance) hasWork() bool {
 	if in.fatal != nil {
 		return len(in.queue) > 0 || len(in.waiting) > 0
 	}
-	return in.rb != nil || len(in.reconQ) > 0 || len(in.queue) > 0 || in.w.pending() ||
+	return in.rb != nil || len(in.reconQ) > 0 || len(in.queue) > 0 || in.w.pending() || len(in.inbox) > 0 ||
 		in.node != nil && in.node.HasReady()
 }
 
@@ -47,8 +47,12 @@ func (in *Instance) step() bool {
 		r := in.reconQ[0]
 		in.reconQ = in.reconQ[1:]
 		in.reconcileOne(r)
-	case in.w.pending() && (in.lastOp == opWrite || len(in.queue) == 0):
+	case in.w.pending() && (in.lastOp == opWrite || len(in.queue) == 0 || len(in.inbox) > 0):
 		in.sync()
+	case len(in.inbox) > 0 && len(in.ownPending) == 0:
+		in.stepInbox()
+	case len(in.inbox) > 0:
+		in.reportDurable() // durable already: the Node takes them, then the inbox
 	case len(in.queue) > 0:
 		in.writeCalls()
 	default:

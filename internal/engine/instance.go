@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"time"
 
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate/link"
@@ -151,6 +150,3 @@ func (in *Instance) Records(from uint64, fn func(*journal.Record) error) error {
 // Close answers the queued calls with ErrClosed, syncs, writes a final
 // checkpoint (unless checkpoints are off) and closes the log.
 func (in *Instance) Close() error { return in.close() }
-
-// now is the injected clock.
-func (in *Instance) now() time.Time { return in.cfg.Now() }

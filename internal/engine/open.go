@@ -81,6 +81,7 @@ type Instance struct {
 	ownPending []*journal.Record // own records appended, not yet OwnDurable
 	peerDur    uint64            // the peer watermark last reported PeerApplied
 	reconQ     []*journal.Record // the Node's reconciliation records to run
+	inbox      []*link.Frame     // peer frames waiting for own commits to be durable
 	rb         *rollback.Stepper // an outstanding rollback
 	rbReq      *replicate.Rollback
 	out        []*link.Frame

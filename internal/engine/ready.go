@@ -364,17 +364,38 @@ func (in *Instance) deliver(f *link.Frame) error {
 	if in.node == nil {
 		return ErrNotReplicated
 	}
-	if f.Kind == link.KindTxn && len(in.ownPending) > 0 {
+	if len(in.inbox) > 0 || f.Kind == link.KindTxn && len(in.ownPending) > 0 {
 		// Own transactions committed but not yet durable are not in the
-		// Node's window yet (OwnDurable puts them there): check the peer's
-		// transaction only once they are, or a conflict with them would
-		// go unseen here while the peer sees it.
-		if err := in.flush(); err != nil {
-			in.fail(err)
-			return in.fatal
-		}
-		in.reportDurable()
+		// Node's window yet (OwnDurable puts them there): the peer's
+		// transaction waits for the next Sync, or a conflict with them
+		// would go unseen here while the peer sees it. Frames after it
+		// wait too, in order.
+		in.inbox = append(in.inbox, f)
+		return nil
 	}
+	return in.stepFrame(f)
+}
+
+// stepInbox hands the Node the frames that waited for a Sync. A frame the
+// Node refuses closes the link (Outbox says why).
+func (in *Instance) stepInbox() {
+	for len(in.inbox) > 0 && len(in.ownPending) == 0 && in.fatal == nil {
+		f := in.inbox[0]
+		in.inbox[0] = nil
+		in.inbox = in.inbox[1:]
+		if err := in.stepFrame(f); err != nil {
+			in.inbox = nil
+			in.disconnect = err.Error()
+			return
+		}
+	}
+	if len(in.inbox) == 0 {
+		in.inbox = nil
+	}
+}
+
+// stepFrame hands one frame to the Node and carries out its Ready.
+func (in *Instance) stepFrame(f *link.Frame) error {
 	var err error
 	if f.Kind == link.KindHello {
 		offset := in.cfg.Now().Sub(timeOf(f.WallClock))
@@ -391,7 +412,7 @@ func (in *Instance) linkUp() {
 		return
 	}
 	in.disconnect = ""
-	in.out = in.out[:0]
+	in.out, in.inbox = in.out[:0], nil
 	in.node.Connected()
 	in.drain()
 }
@@ -402,7 +423,7 @@ func (in *Instance) linkDown() {
 	}
 	in.node.Disconnected()
 	in.disconnect = ""
-	in.out = nil
+	in.out, in.inbox = nil, nil
 	in.drain()
 }
 

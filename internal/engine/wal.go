@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -58,6 +59,9 @@ func (w *wal) write() error {
 	if len(w.sizes) == 0 {
 		return nil
 	}
+	if err := failpoint.Inject("journal-before-write"); err != nil {
+		return err
+	}
 	w.ents = w.ents[:0]
 	off := 0
 	for _, n := range w.sizes {
@@ -81,8 +85,16 @@ func (w *wal) Flush() error {
 	if w.durable == w.written {
 		return nil
 	}
+	if err := failpoint.Inject("journal-before-sync"); err != nil {
+		return err
+	}
 	if err := w.log.Sync(); err != nil {
 		return fmt.Errorf("journal fsync: %w", err)
+	}
+	if err := failpoint.Inject("journal-after-sync"); err != nil {
+		// The records are durable; the instance stops as if the fsync had
+		// failed (its answer is lost).
+		return err
 	}
 	w.syncs++
 	w.synced += w.written - w.durable

@@ -72,7 +72,10 @@ type Link struct {
 // Connect attaches a and b to cluster and brings a link up between them.
 func Connect(a, b *liege.DB, cluster string) (*Link, error) {
 	for _, db := range []*liege.DB{a, b} {
-		if err := db.Attach(cluster, replicate.NodeConfig{HeartbeatTicks: 1}); err != nil {
+		// Ticks come every millisecond or so while the executors work
+		// asynchronously: a long silence timeout keeps a busy instance's
+		// link up.
+		if err := db.Attach(cluster, replicate.NodeConfig{HeartbeatTicks: 1, SilenceTicks: 5000}); err != nil {
 			return nil, err
 		}
 	}
