@@ -261,24 +261,10 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// settleBudget bounds settleCheckpoint's wait for a checkpoint being
-// written.
-const settleBudget = time.Minute
-
-// settleCheckpoint waits (at most settleBudget) for a checkpoint being
-// written to finish and hands it back, and drops one taken and not yet
-// started (executor only). The checkpoint being written never needs the
-// executor to finish.
-func (db *DB) settleCheckpoint() error {
-	written := make(chan struct{})
-	go func() { db.ckptWG.Wait(); close(written) }()
-	t := time.NewTimer(settleBudget)
-	defer t.Stop()
-	select {
-	case <-written:
-	case <-t.C:
-		return fmt.Errorf("a checkpoint has been being written for over %v (slow or stuck disk under %s?); retry when it is done", settleBudget, db.opts.Dir)
-	}
+// settleCheckpoint waits for a background checkpoint to finish and hands
+// it back, and drops one taken and not yet started (executor only).
+func (db *DB) settleCheckpoint() {
+	db.ckptWG.Wait()
 	select {
 	case j := <-db.ckptBack:
 		db.in.CheckpointDone(j)
@@ -289,7 +275,6 @@ func (db *DB) settleCheckpoint() error {
 		j.Err = errors.New("abandoned for a rollback or an explicit checkpoint")
 		db.in.CheckpointDone(j)
 	}
-	return nil
 }
 
 // Checkpoint saves the state now and waits for it.
@@ -297,9 +282,7 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 	var job *engine.CheckpointJob
 	var err error
 	if cerr := db.control(ctx, func() {
-		if err = db.settleCheckpoint(); err != nil {
-			return
-		}
+		db.settleCheckpoint()
 		if db.in.Durable() < db.in.LastPos() {
 			db.in.Sync()
 			db.afterStep()
@@ -378,10 +361,7 @@ func (db *DB) RollbackTo(ctx context.Context, pos uint64, reason string) (*Rollb
 	var res *RollbackResult
 	var err error
 	cerr := db.control(ctx, func() {
-		// A checkpoint above pos must not land after the rollback.
-		if err = db.settleCheckpoint(); err != nil {
-			return
-		}
+		db.settleCheckpoint() // a checkpoint above pos must not land after the rollback
 		var from, to uint64
 		var lost string
 		t0 := time.Now()

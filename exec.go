@@ -122,11 +122,7 @@ func (db *DB) enqueue(ctx context.Context, c *call) error {
 	}
 }
 
-// control runs fn on the executor goroutine, between steps. Once fn is
-// handed over it runs to its end (it may have side effects the caller must
-// see), so the wait for it is as bounded as fn: fn must never wait for
-// anything that needs the executor, and waits only with a budget
-// (settleCheckpoint).
+// control runs fn on the executor goroutine, between steps.
 func (db *DB) control(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {

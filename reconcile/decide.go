@@ -62,9 +62,14 @@ type Decision struct {
 // Subject returns the TxID a record of a reconciliation log stands for: its
 // own for a local record, the one it names for a reprocess or correction
 // (such a record reaches a log only after a promote: the old liege
-// reconciled a transaction that the new liege reconciles too).
+// reconciled a transaction that the new liege reconciles too). That
+// includes the old liege's reprocess or correction as the new liege held
+// it, of kind peer (it keeps the origin's subject): a promoted vassal
+// reconciles the subjects whose stand-in a rollback there rolled off, from
+// that record (DESIGN.md section 10), and the Node (replicate's standsFor)
+// names them by the subject too.
 func Subject(r *journal.Record) journal.TxID {
-	if r.Kind == journal.KindReprocess || r.Kind == journal.KindCorrection {
+	if !r.Subject.IsZero() {
 		return r.Subject
 	}
 	return r.TxID()

@@ -63,3 +63,27 @@ func TestResolveBySubject(t *testing.T) {
 		t.Fatal("resolving B/4 did not complete the log")
 	}
 }
+
+// TestSubjectOfAPeerStandIn: the old liege's correction or reprocess, as a
+// vassal held it (kind peer, the origin's subject kept), stands for its
+// subject, as it does for the Node. A promoted vassal reconciles such a
+// record when a rollback rolled it off; naming it by its own TxID made the
+// engine commit the reprocess for the wrong subject and the Node wait for
+// the right one forever (liege inject --sim --engine, seed 1708: an
+// acknowledged transaction in neither journal).
+func TestSubjectOfAPeerStandIn(t *testing.T) {
+	b1 := journal.TxID{Origin: "B", OSeq: 1}
+	for _, r := range []journal.Record{
+		{Kind: journal.KindPeer, OriginKind: journal.KindCorrection, Origin: "A", OSeq: 13, Subject: b1},
+		{Kind: journal.KindPeer, OriginKind: journal.KindReprocess, Origin: "A", OSeq: 13, Subject: b1},
+		{Kind: journal.KindCorrection, Origin: "A", OSeq: 13, Subject: b1},
+		{Kind: journal.KindLocal, Origin: "B", OSeq: 1},
+	} {
+		if got := Subject(&r); got != b1 {
+			t.Errorf("%v %v (origin kind %v, subject %v) stands for %v, want %v", r.Kind, r.TxID(), r.OriginKind, r.Subject, got, b1)
+		}
+		if d := Decide(&r, false, NotReexecuted); d.Subject != b1 {
+			t.Errorf("Decide on %v %v names %v, want %v", r.Kind, r.TxID(), d.Subject, b1)
+		}
+	}
+}

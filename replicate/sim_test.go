@@ -23,7 +23,7 @@ func TestSimulation(t *testing.T) {
 	if testing.Short() {
 		seeds = 50
 	}
-	s := sim.RunMany(sim.ManyOptions{From: 1, Seeds: seeds, Steps: 300, Workers: 2})
+	s := sim.RunMany(sim.ManyOptions{From: 1, Seeds: seeds, Steps: 300, Workers: 2, Model: true})
 	if s.First != nil {
 		f := s.First
 		t.Fatalf("seed %d: %v\nrerun: go run ./cmd/liege %s\n%s", f.Seed, f.Failure,

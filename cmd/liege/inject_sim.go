@@ -45,11 +45,14 @@ func runInjectSim(c *cli.Context) error {
 	if brk != "" && !slices.Contains(replicate.Breaks, brk) {
 		return cli.Exit(fmt.Sprintf("liege inject: --break %q: want one of %s", brk, breakNames()), 2)
 	}
+	if c.Bool("model") && c.Bool("engine") {
+		return cli.Exit("liege inject: --sim takes --model (the simulator's model engine) or --engine (the real one, the default), not both", 2)
+	}
 	app := ""
 	if c.IsSet("app") {
 		app = c.String("app")
-		if !c.Bool("engine") {
-			return cli.Exit("liege inject: --sim --app runs the application on the real engine: add --engine", 2)
+		if c.Bool("model") {
+			return cli.Exit("liege inject: --sim --app runs the application on the real engine: drop --model", 2)
 		}
 	}
 	steps := c.Int("steps")
@@ -77,11 +80,11 @@ func runInjectSim(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "  %d/%d seeds, %.0f s\n", done, n, time.Since(t0).Seconds())
 	}
 	s := sim.RunMany(sim.ManyOptions{From: from, Seeds: uint64(n), Steps: steps, Break: brk, Workers: workers,
-		Engine: c.Bool("engine"), App: app, Progress: progress, StopAtFailure: brk != ""})
+		Model: c.Bool("model"), App: app, Progress: progress, StopAtFailure: brk != ""})
 	secs := time.Since(t0).Seconds()
-	engineName := "model"
-	if c.Bool("engine") {
-		engineName = "internal/engine"
+	engineName := "internal/engine"
+	if c.Bool("model") {
+		engineName = "model"
 	}
 	rep := simReport{Seeds: s.Seeds, From: from, StepsPerSeed: steps, Break: string(brk), Engine: engineName, App: app, Passed: s.Passed, Failed: s.Failed,
 		Steps: s.Steps, SeedsWithRollback: s.SeedsWithRollback, TraceHash: hex.EncodeToString(s.TraceHash[:]),
@@ -107,7 +110,7 @@ func runInjectSim(c *cli.Context) error {
 
 // runSimSeed runs one seed, printing its trace with --trace.
 func runSimSeed(c *cli.Context, seed uint64, steps int, brk replicate.Break, app string) error {
-	o := sim.Options{Seed: seed, Steps: steps, Break: brk, Engine: c.Bool("engine"), App: app}
+	o := sim.Options{Seed: seed, Steps: steps, Break: brk, Model: c.Bool("model"), App: app}
 	if c.Bool("trace") {
 		o.Trace = c.App.Writer
 	}

@@ -51,7 +51,7 @@ func TestInjectSim(t *testing.T) {
 		t.Fatalf("trace_hash differs between equal runs (--workers 2, 1, and 3 with GOMAXPROCS=1): %q", hashes)
 	}
 
-	code, out := run(nil, "--seeds", "500", "--break", "prev")
+	code, out := run(nil, "--seeds", "500", "--break", "prev", "--model")
 	if code != 1 {
 		t.Fatalf("--break prev exited %d, want 1:\n%s", code, out)
 	}

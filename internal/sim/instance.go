@@ -79,7 +79,7 @@ type Config struct {
 	// model engine's lost transactions), written durably at once.
 	Side *Side
 	// Dir is a directory of the instance that survives its crashes (the
-	// real engine's side files), with Options.Engine.
+	// real engine's side files), unless Options.Model.
 	Dir string
 	// Now is the instance's wall clock, in Unix nanoseconds.
 	Now func() int64

@@ -15,7 +15,7 @@ type ManyOptions struct {
 	Steps       int
 	Break       replicate.Break
 	Open        Opener
-	Engine      bool
+	Model       bool // the model engine instead of the real one (Options.Model)
 	App         string
 	// Workers run seeds in parallel (1 if 0); the summary does not depend
 	// on it.
@@ -65,7 +65,7 @@ func RunMany(o ManyOptions) Summary {
 				}
 				next++
 				mu.Unlock()
-				r := Run(Options{Seed: o.From + i, Steps: o.Steps, Break: o.Break, Open: o.Open, Engine: o.Engine, App: o.App})
+				r := Run(Options{Seed: o.From + i, Steps: o.Steps, Break: o.Break, Open: o.Open, Model: o.Model, App: o.App})
 				results[i] = &r
 				if r.Failure != nil && o.StopAtFailure {
 					mu.Lock()
@@ -115,8 +115,8 @@ func RunMany(o ManyOptions) Summary {
 // Rerun is the command line that runs seed r again with its trace.
 func Rerun(r *Result, steps int, brk replicate.Break) string {
 	cmd := fmt.Sprintf("liege inject --sim --seed %d --steps %d --trace", r.Seed, steps)
-	if r.Engine {
-		cmd += " --engine"
+	if r.Model {
+		cmd += " --model"
 	}
 	if r.App != "" {
 		cmd += " --app " + r.App
