@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds runs (default 2,000; 200 with -short)")
+	seedsFlag = flag.Int("sim.seeds", 0, "seeds TestSeeds runs (default 2,000; 200 with -short or -race)")
 	seedFlag  = flag.Uint64("sim.seed", 0, "run only this seed in TestSeeds, printing its trace on failure")
 )
 
@@ -20,7 +20,7 @@ func seedCount(full, short int) uint64 {
 	if *seedsFlag > 0 {
 		return uint64(*seedsFlag)
 	}
-	if testing.Short() {
+	if testing.Short() || raceOn {
 		return uint64(short)
 	}
 	return uint64(full)
