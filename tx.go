@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/msgint"
 	"github.com/liege-db/liege/internal/store"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
@@ -297,7 +298,7 @@ func (tx *Tx) Add(key Key, delta int64) {
 	}
 	w := tx.write(key)
 	start := len(tx.arena)
-	tx.arena = appendInt(tx.arena, n+delta)
+	tx.arena = msgint.Append(tx.arena, n+delta)
 	val := tx.arena[start:len(tx.arena):len(tx.arena)]
 	ver := tx.ver
 	switch w.Op {

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 
+	"github.com/liege-db/liege/internal/msgint"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -18,7 +18,7 @@ var ErrNotInteger = errors.New("value is not an integer")
 
 // Int decodes an integer value.
 func (v Value) Int() (int64, error) {
-	n, rest, ok := readInt(v)
+	n, rest, ok := msgint.Read(v)
 	if !ok || len(rest) != 0 {
 		return 0, ErrNotInteger
 	}
@@ -65,11 +65,11 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 	case []byte:
 		return appendBin(dst, x), nil
 	case int:
-		return appendInt(dst, int64(x)), nil
+		return msgint.Append(dst, int64(x)), nil
 	case int64:
-		return appendInt(dst, x), nil
+		return msgint.Append(dst, x), nil
 	case int32:
-		return appendInt(dst, int64(x)), nil
+		return msgint.Append(dst, int64(x)), nil
 	case Value:
 		return append(dst, x...), nil
 	}
@@ -109,63 +109,6 @@ func appendStr(dst []byte, s string) []byte {
 		dst = append(dst, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
 	return append(dst, s...)
-}
-
-// appendInt encodes an integer in the smallest msgpack form, as go-msgpack
-// does for signed integers.
-func appendInt(dst []byte, n int64) []byte {
-	switch {
-	case n >= 0 && n <= 127:
-		return append(dst, byte(n))
-	case n < 0 && n >= -32:
-		return append(dst, byte(n))
-	case n >= math.MinInt8 && n <= math.MaxInt8:
-		return append(dst, 0xd0, byte(n))
-	case n >= math.MinInt16 && n <= math.MaxInt16:
-		return append(dst, 0xd1, byte(n>>8), byte(n))
-	case n >= math.MinInt32 && n <= math.MaxInt32:
-		return append(dst, 0xd2, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(n))
-}
-
-func readInt(b []byte) (int64, []byte, bool) {
-	if len(b) == 0 {
-		return 0, b, false
-	}
-	c := b[0]
-	switch {
-	case c <= 0x7f:
-		return int64(c), b[1:], true
-	case c >= 0xe0:
-		return int64(int8(c)), b[1:], true
-	}
-	need := map[byte]int{0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8}[c]
-	if need == 0 || len(b) < 1+need {
-		return 0, b, false
-	}
-	p := b[1 : 1+need]
-	var u uint64
-	for _, x := range p {
-		u = u<<8 | uint64(x)
-	}
-	rest := b[1+need:]
-	switch c {
-	case 0xcf:
-		if u > math.MaxInt64 {
-			return 0, b, false
-		}
-		return int64(u), rest, true
-	case 0xcc, 0xcd, 0xce:
-		return int64(u), rest, true
-	case 0xd0:
-		return int64(int8(u)), rest, true
-	case 0xd1:
-		return int64(int16(u)), rest, true
-	case 0xd2:
-		return int64(int32(u)), rest, true
-	}
-	return int64(u), rest, true
 }
 
 func readStr(b []byte) (string, []byte, bool) {
