@@ -324,3 +324,19 @@ func (tx *Tx) undo() {
 		}
 	}
 }
+
+// Unpack decodes a key into its elements, strings and int64s, as K
+// packed them.
+func (k Key) Unpack() ([]any, error) {
+	t, err := tuple.Unpack(k)
+	return t, err
+}
+
+// Timestamp is a hybrid logical clock reading (DESIGN.md section 4):
+// milliseconds since the Unix epoch and a logical counter; timestamps
+// compare as integers, and Tx.HLC returns one as a uint64. Its String
+// form is 2026-11-21T16:18:02.123Z+3.
+type Timestamp = hlc.Timestamp
+
+// ParseTimestamp parses the form Timestamp.String writes.
+func ParseTimestamp(s string) (Timestamp, error) { return hlc.Parse(s) }

@@ -46,8 +46,6 @@ import (
 	"slices"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
-	"github.com/liege-db/liege/internal/tuple"
 )
 
 // Name is the application's name, as in `liege serve --app atm`.
@@ -548,7 +546,7 @@ type entry struct {
 // logEntry decodes a ("log", account, hlc, n, kind, counterparty) key and
 // its amount.
 func logEntry(key liege.Key, v liege.Value) (entry, error) {
-	t, err := tuple.Unpack(key)
+	t, err := liege.Key(key).Unpack()
 	if err == nil && len(t) == 6 && t[0] == LogPrefix {
 		acct, ok1 := t[1].(string)
 		h, ok2 := t[2].(int64)
@@ -560,7 +558,7 @@ func logEntry(key liege.Key, v liege.Value) (entry, error) {
 			if err != nil {
 				return entry{}, fmt.Errorf("log entry %s: %w", key, err)
 			}
-			return entry{Account: acct, HLC: h, LogEntry: LogEntry{At: hlc.Timestamp(h).String(), Kind: kind, Counterparty: cp, Amount: n}}, nil
+			return entry{Account: acct, HLC: h, LogEntry: LogEntry{At: liege.Timestamp(h).String(), Kind: kind, Counterparty: cp, Amount: n}}, nil
 		}
 	}
 	return entry{}, fmt.Errorf("key %s is not (%q, <account>, <HLC>, <n>, <kind>, <counterparty>)", key, LogPrefix)

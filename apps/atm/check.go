@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/tuple"
 )
 
 // maxViolations bounds what Check reports: the first ones and a count.
@@ -52,7 +51,7 @@ func Check(entries []liege.Entry) []string {
 	transfers := map[pair]int64{}
 
 	for _, e := range entries {
-		t, err := tuple.Unpack(e.Key)
+		t, err := liege.Key(e.Key).Unpack()
 		if err != nil {
 			report("key %x does not decode as a tuple: %v", []byte(e.Key), err)
 			continue

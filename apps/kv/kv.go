@@ -34,8 +34,6 @@ import (
 	"strconv"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
-	"github.com/liege-db/liege/internal/tuple"
 )
 
 // Name is the application's name, as in `liege serve --app kv`.
@@ -422,7 +420,7 @@ func newRecord(proc string, args, told, reexecuted any, keys ...string) Correcti
 // both correct at the same HLC (after a role change).
 func writeRecord(tx *liege.Tx, rec CorrectionRecord) (any, error) {
 	h := tx.HLC()
-	rec.At = hlc.Timestamp(h).String()
+	rec.At = liege.Timestamp(h).String()
 	for n := int64(0); ; n++ {
 		k := liege.K(CorrectionPrefix, int64(h), n)
 		if _, taken := tx.Get(k); !taken {
@@ -561,7 +559,7 @@ func Check(entries []liege.Entry) []string {
 	}
 	var negatives []negative
 	for _, e := range entries {
-		t, err := tuple.Unpack(e.Key)
+		t, err := liege.Key(e.Key).Unpack()
 		if err != nil {
 			report("key %x does not decode as a tuple: %v", []byte(e.Key), err)
 			continue
@@ -639,7 +637,7 @@ func (r *CorrectionRecord) problems() []string {
 			p = append(p, fmt.Sprintf("names %s overdrawn but not among its keys %s", strconv.Quote(k), show(r.Keys)))
 		}
 	}
-	if _, err := hlc.Parse(r.At); err != nil {
+	if _, err := liege.ParseTimestamp(r.At); err != nil {
 		p = append(p, fmt.Sprintf("has a malformed time: %v", err))
 	}
 	return p

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
-	"github.com/liege-db/liege/internal/tuple"
 )
 
 // maxViolations bounds what Check reports: the first ones and a count.
@@ -45,7 +43,7 @@ func Check(entries []liege.Entry) []string {
 	var items []Item
 
 	for _, e := range entries {
-		t, err := tuple.Unpack(e.Key)
+		t, err := liege.Key(e.Key).Unpack()
 		if err != nil {
 			report("key %x does not decode as a tuple: %v", []byte(e.Key), err)
 			continue
@@ -132,7 +130,7 @@ func Check(entries []liege.Entry) []string {
 			if it.Note == "" {
 				report("queue item %s does not say what to do", e.Key)
 			}
-			if _, err := hlc.Parse(it.At); err != nil {
+			if _, err := liege.ParseTimestamp(it.At); err != nil {
 				report("queue item %s has a malformed time: %v", e.Key, err)
 			}
 			items = append(items, it)
@@ -263,7 +261,7 @@ func Check(entries []liege.Entry) []string {
 // SeatOf decodes a (prefix, event, section, row, number) key: prefix is
 // FreePrefix or SeatPrefix.
 func SeatOf(key liege.Key, prefix string) (Seat, error) {
-	t, err := tuple.Unpack(key)
+	t, err := liege.Key(key).Unpack()
 	if err == nil && len(t) == 5 && t[0] == prefix {
 		ev, ok1 := str(t, 1)
 		sec, ok2 := str(t, 2)
@@ -277,7 +275,7 @@ func SeatOf(key liege.Key, prefix string) (Seat, error) {
 }
 
 // str returns t[i] if it is a string.
-func str(t tuple.Tuple, i int) (string, bool) {
+func str(t []any, i int) (string, bool) {
 	if i >= len(t) {
 		return "", false
 	}

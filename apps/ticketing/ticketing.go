@@ -58,7 +58,6 @@ import (
 	"strings"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
 )
 
 // Name is the application's name, as in `liege serve --app ticketing`.
@@ -787,7 +786,7 @@ func correctRead[A, R any](*liege.Tx, A, R, R) (any, error) {
 // transactions; n keeps items apart should two corrections ever share one.
 func addItem(tx *liege.Tx, it Item) string {
 	h := int64(tx.HLC())
-	it.At = hlc.Timestamp(h).String()
+	it.At = liege.Timestamp(h).String()
 	if it.Owners == nil {
 		it.Owners = []Owner{}
 	}
