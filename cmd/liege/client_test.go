@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -262,4 +264,21 @@ func TestCLICallRetriesWithoutCommittingTwice(t *testing.T) {
 	s.Inject(clienttest.Fault{Status: 503, Code: client.CodeUnavailable, Message: "the instance is shutting down"})
 	wantFail(t, "", []string{"call", "--addr", s.Addr(), "--retries", "0", "set", `{"key":"x","value":"v"}`},
 		"the instance is shutting down (unavailable)")
+}
+
+func TestHearsLiegeIsTheOneRefusalWorthWaitingFor(t *testing.T) {
+	hears := &client.Error{Status: http.StatusConflict, Code: "bad_request",
+		Message: "the liege is still heard from (link up or a recent frame): promote only a vassal whose liege is gone, or force it"}
+	if !hearsLiege(fmt.Errorf("set role liege: %w", hears)) {
+		t.Error("the vassal's 409 while it hears its liege is not recognised")
+	}
+	for _, err := range []error{
+		&client.Error{Status: http.StatusConflict, Code: "bad_request", Message: "wrong role for this operation"},
+		&client.Error{Status: http.StatusServiceUnavailable, Message: "the liege is still heard from"},
+		errors.New("the liege is still heard from"),
+	} {
+		if hearsLiege(err) {
+			t.Errorf("hearsLiege(%v) = true: --wait would retry a refusal time does not end", err)
+		}
+	}
 }

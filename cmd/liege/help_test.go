@@ -32,7 +32,7 @@ func commandFlags() map[string][]string {
 		"keys":       with(client, "limit"),
 		"txn":        client,
 		"status":     with(conn, "json"),
-		"promote":    with(conn, "force"),
+		"promote":    with(conn, "force", "wait"),
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},
 		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "out", "max-clock-offset",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/liege-db/liege/client"
@@ -14,11 +16,13 @@ func promoteCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "promote",
 		Usage:     "make a vassal whose liege is gone the liege",
-		UsageText: "liege promote --addr VASSAL-ADDR [--force]",
+		UsageText: "liege promote --addr VASSAL-ADDR [--wait 5s | --force]",
 		Description: `Promotes the vassal at --addr to liege in the next reign (DESIGN.md
 section 10). Use it when the liege is gone: it is refused while the vassal
 still hears from its liege (link up, or a frame within 3 heartbeats),
-unless --force. The vassal's own rolled-off transactions that were
+unless --force. Right after the liege went down the vassal may still
+count it as heard for those few heartbeats: --wait asks again until the
+vassal agrees or the wait is over. The vassal's own rolled-off transactions that were
 waiting for the old liege are reconciled by the vassal itself, in the
 background.
 
@@ -27,14 +31,27 @@ it learns the higher reign at the handshake and becomes the vassal by
 itself; its transactions the new liege never received are then checked,
 rolled back and reconciled like any vassal's.`,
 		Flags: append(connFlags(),
-			&cli.BoolFlag{Name: "force", Usage: "promote even though the vassal still hears from its liege (the old liege steps down when it learns the new reign)"}),
+			&cli.BoolFlag{Name: "force", Usage: "promote even though the vassal still hears from its liege (the old liege steps down when it learns the new reign)"},
+			&cli.DurationFlag{Name: "wait", Usage: "while the vassal still hears from its liege, ask again for up to this `DURATION`; without it the refusal is answered at once"}),
 		Action: func(c *cli.Context) error {
 			s, err := newSession(c, 0, 0)
 			if err != nil {
 				return err
 			}
-			if _, err := s.cl.Promote(c.Context, c.Bool("force")); err != nil {
-				return s.explain(err)
+			deadline := time.Now().Add(c.Duration("wait"))
+			for {
+				_, err := s.cl.Promote(c.Context, c.Bool("force"))
+				if err == nil {
+					break
+				}
+				if !hearsLiege(err) || !time.Now().Before(deadline) {
+					return s.explain(err)
+				}
+				select {
+				case <-c.Context.Done():
+					return s.explain(err)
+				case <-time.After(100 * time.Millisecond):
+				}
 			}
 			fmt.Fprintf(s.out, "%s is now the liege\n", s.addr)
 			return nil
@@ -125,4 +142,12 @@ func runSwitchover(c *cli.Context) error {
 	resume()
 	fmt.Fprintf(s.out, "switchover done: %s is the liege, %s the vassal\n", vs.ID, ls.ID)
 	return nil
+}
+
+// hearsLiege reports whether err is the vassal's refusal to be promoted
+// while it still hears from its liege (HTTP 409 naming that reason), the
+// one refusal that time alone can end.
+func hearsLiege(err error) bool {
+	var ae *client.Error
+	return errors.As(err, &ae) && ae.Status == http.StatusConflict && strings.Contains(ae.Message, "still heard")
 }
