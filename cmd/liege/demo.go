@@ -190,6 +190,9 @@ func runDemo(c *cli.Context) error {
 		}
 	} else {
 		keep = true
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			return fmt.Errorf("--dir %s: %w", root, err)
+		}
 	}
 	if !keep {
 		defer os.RemoveAll(root)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +12,9 @@ import (
 // 0 and print its proof, with the double sale it stages resolved through
 // the customer-service queue and the shared account overdrawn.
 func TestDemo(t *testing.T) {
-	p := launch(t, nil, "demo", "--duration", "4s", "--seed", "3")
+	// --dir names a directory that does not exist yet: the demo makes it.
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	p := launch(t, nil, "demo", "--duration", "4s", "--seed", "3", "--dir", dir)
 	if code := p.wait(2 * time.Minute); code != 0 {
 		t.Fatalf("liege demo exited %d:\n%s", code, p.output)
 	}
@@ -36,6 +40,9 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "demo.log")); err != nil {
+		t.Errorf("liege demo --dir %s kept no demo.log: %v", dir, err)
 	}
 	if strings.Contains(out, "(1 records)") {
 		t.Errorf("the demo's output says \"1 records\":\n%s", out)

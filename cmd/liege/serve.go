@@ -178,6 +178,8 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, errors.New("--role is required with --peer-id: exactly one of the two instances is the liege (--role liege), the other the vassal (--role vassal)")
 	case s.peerID != "" && s.peer == "" && s.listenPeer == "":
 		return nil, errors.New("--peer-id needs --peer ADDR (dial the peer) or --listen-peer ADDR (accept it), e.g. --listen-peer 127.0.0.1:7071 on one side and --peer 127.0.0.1:7071 on the other")
+	case s.peerID == "" && s.role == "vassal":
+		return nil, errors.New("--role vassal needs --peer-id, --peer or --listen-peer: a vassal without its liege never hears of conflicts; start a lone instance without --role (it is its own liege)")
 	case s.peerID == "" && (s.peer != "" || s.listenPeer != ""):
 		return nil, errors.New("--peer and --listen-peer need --peer-id, the other instance's id (e.g. --peer-id B)")
 	case s.peerID != "" && !tlsSet && !s.plaintextPeer:

@@ -98,6 +98,7 @@ func TestServeFailedStartLeavesNoFiles(t *testing.T) {
 			"--tls-cert", missing, "--tls-key", missing, "--tls-ca", missing, "--http", "127.0.0.1:0"}, missing},
 		{"bad max frame", append(slices.Clone(asVassal), "--max-frame", "-5", "--http", "127.0.0.1:0"), "MaxFrame -5 is out of range"},
 		{"empty cluster", append(slices.Clone(asVassal), "--cluster", "", "--http", "127.0.0.1:0"), "--cluster is empty"},
+		{"vassal without its liege", []string{"--id", "A", "--role", "vassal", "--http", "127.0.0.1:0"}, "--role vassal needs --peer-id"},
 		{"dial and TLS half given", []string{"--id", "A", "--peer-id", "B", "--role", "vassal", "--peer", "127.0.0.1:1",
 			"--tls-cert", missing, "--http", "127.0.0.1:0"}, "go together"},
 	} {

@@ -286,6 +286,9 @@ func TestServeSettingsPrecedence(t *testing.T) {
 dir = `+filepath.Join(base, "from-config")+`
 id = C
 role = vassal
+peer-id = Z
+listen-peer = 127.0.0.1:0
+plaintext-peer = true
 max_wait = "2s"
 log-level = debug
 `), 0o600); err != nil {
