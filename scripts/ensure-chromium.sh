@@ -15,16 +15,8 @@
 set -u
 
 me=ensure-chromium.sh
-
-# works tells whether $1 is an executable that answers --version.
-works() {
-	[ -n "$1" ] && [ -x "$1" ] || return 1
-	if command -v timeout >/dev/null 2>&1; then
-		timeout 30 "$1" --version >/dev/null 2>&1
-	else
-		"$1" --version >/dev/null 2>&1
-	fi
-}
+howto="install Debian's chromium package (apt-get install chromium) or Google Chrome, or set CHROMIUM to a Chromium binary"
+. "$(dirname "$0")/lib/ensure.sh"
 
 find_chromium() {
 	if [ -n "${CHROMIUM:-}" ]; then
@@ -54,25 +46,12 @@ if find_chromium; then
 	exit 0
 fi
 
-howto="install Debian's chromium package (apt-get install chromium) or Google Chrome, or set CHROMIUM to a Chromium binary"
-
-if ! command -v apt-get >/dev/null 2>&1; then
-	echo "$me: no Chromium found (looked for chromium, chromium-browser, google-chrome on PATH and /usr/bin/chromium) and no apt-get to install one: $howto" >&2
-	exit 1
-fi
-
-if [ "$(id -u)" = 0 ]; then
-	as_root=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-	as_root="sudo -n"
-else
-	echo "$me: no Chromium found and not root (nor passwordless sudo) to install it: $howto" >&2
-	exit 1
-fi
+need_apt_root "Chromium (looked for chromium, chromium-browser, google-chrome on PATH and /usr/bin/chromium)"
 
 echo "$me: no Chromium found; installing Debian's chromium package" >&2
-if ! $as_root apt-get update -qq >&2 ||
-	! $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; then
+apt_update
+apt_candidate chromium
+if ! apt_install chromium; then
 	echo "$me: apt-get could not install chromium (no network or no such package?): $howto" >&2
 	exit 1
 fi

@@ -17,16 +17,8 @@
 set -u
 
 me=ensure-promtool.sh
-
-# works tells whether $1 is an executable that answers --version.
-works() {
-	[ -n "$1" ] && [ -x "$1" ] || return 1
-	if command -v timeout >/dev/null 2>&1; then
-		timeout 30 "$1" --version >/dev/null 2>&1
-	else
-		"$1" --version >/dev/null 2>&1
-	fi
-}
+howto="install Debian's prometheus package (apt-get install prometheus), or download promtool from https://prometheus.io/download/ and set PROMTOOL to it"
+. "$(dirname "$0")/lib/ensure.sh"
 
 find_promtool() {
 	if [ -n "${PROMTOOL:-}" ]; then
@@ -51,28 +43,11 @@ if find_promtool; then
 	exit 0
 fi
 
-howto="install Debian's prometheus package (apt-get install prometheus), or download promtool from https://prometheus.io/download/ and set PROMTOOL to it"
-
-if ! command -v apt-get >/dev/null 2>&1; then
-	echo "$me: no promtool found (looked on PATH and /usr/bin/promtool) and no apt-get to install one: $howto" >&2
-	exit 1
-fi
-
-if [ "$(id -u)" = 0 ]; then
-	as_root=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-	as_root="sudo -n"
-else
-	echo "$me: no promtool found and not root (nor passwordless sudo) to install it: $howto" >&2
-	exit 1
-fi
+need_apt_root "promtool (looked on PATH and /usr/bin/promtool)"
 
 echo "$me: no promtool found; installing Debian's prometheus package" >&2
-$as_root apt-get update -qq >&2 || echo "$me: apt-get update failed; trying the package lists at hand" >&2
-if ! $as_root apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-	echo "$me: apt knows no prometheus package to install: $howto" >&2
-	exit 1
-fi
+apt_update
+apt_candidate prometheus
 
 # Keep the install from starting the prometheus server: invoke-rc.d asks
 # /usr/sbin/policy-rc.d, and 101 means "not allowed". An existing
@@ -82,7 +57,7 @@ made_policy=false
 if [ ! -e "$policy" ] && $as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" 2>/dev/null; then
 	made_policy=true
 fi
-$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
+apt_install --no-recommends prometheus
 status=$?
 if $made_policy; then
 	$as_root rm -f "$policy"
