@@ -204,11 +204,10 @@ func TestInjectUsage(t *testing.T) {
 // TestInjectSimFull runs what issue 11 asks of CI on a liege binary built
 // without -race (the package's tests may run under it; the simulator would
 // be ten times slower there): 2,000 seeds of 300 steps on the real engine
-// all pass, and each deliberately broken protocol that the simulator can
-// catch fails within 2,000 seeds, naming the seed and the oracle item.
-// --break discard is not among them: internal/sim's
-// TestBreakDiscardIsMasked shows why this Node does not need discarding
-// for safety (Prev contiguity and the re-check stop what it would let in).
+// all pass, and each deliberately broken protocol fails within 2,000
+// seeds, naming the seed and the violated item: an oracle item, or for
+// --break discard the section 8 rule checked on the wire (internal/sim's
+// checkRejected says why the oracle alone does not see that one).
 func TestInjectSimFull(t *testing.T) {
 	run := func(args ...string) (int, string) {
 		p := launch(t, nil, append([]string{"inject", "--sim"}, args...)...)
@@ -229,10 +228,10 @@ func TestInjectSimFull(t *testing.T) {
 		rep.Engine != "internal/engine" || rep.SeedsWithRollback < 1000 {
 		t.Fatalf("liege inject --sim --seeds 2000 exited %d:\n%s", code, out)
 	}
-	for _, brk := range []string{"literal", "prev", "subject"} {
+	for brk, item := range map[string]string{"literal": "oracle item", "prev": "oracle item", "subject": "oracle item", "discard": "8:discarding"} {
 		code, out := run("--seeds", "2000", "--steps", "300", "--workers", "2", "--break", brk)
-		if code != 1 || !strings.Contains(out, "oracle item") || !strings.Contains(out, "liege inject: seed ") {
-			t.Errorf("--break %s exited %d, want 1 naming a seed and the oracle item:\n%s", brk, code, out)
+		if code != 1 || !strings.Contains(out, item) || !strings.Contains(out, "liege inject: seed ") {
+			t.Errorf("--break %s exited %d, want 1 naming a seed and %q:\n%s", brk, code, item, out)
 		}
 	}
 }

@@ -39,6 +39,9 @@ func OpenEngine(cfg Config) (Instance, error) {
 	// The engine's hooks put its conflicts and rollbacks in the trace.
 	hooks := engine.Hooks{
 		Verdict: func(v replicate.PeerVerdict) {
+			if v.Verdict == replicate.VerdictReject {
+				e.rejected = append(e.rejected, v.Txn)
+			}
 			if len(v.Conflicts) == 0 {
 				return
 			}
@@ -62,9 +65,10 @@ func OpenEngine(cfg Config) (Instance, error) {
 }
 
 type engineInst struct {
-	in      *engine.Instance
-	pending []pendingCall // submitted, not answered, in order
-	notes   []string
+	in       *engine.Instance
+	pending  []pendingCall // submitted, not answered, in order
+	notes    []string
+	rejected []journal.TxID
 }
 
 type pendingCall struct {
@@ -122,8 +126,8 @@ func (e *engineInst) Deliver(f *link.Frame) error {
 
 func (e *engineInst) Outbox() Out {
 	frames, disc := e.in.Outbox()
-	out := Out{Disconnect: disc, Frames: make([]link.Frame, len(frames)), Notes: e.notes}
-	e.notes = nil
+	out := Out{Disconnect: disc, Frames: make([]link.Frame, len(frames)), Notes: e.notes, Rejected: e.rejected}
+	e.notes, e.rejected = nil, nil
 	for i, f := range frames {
 		// The simulator keeps frames in flight: copy what the engine may
 		// reuse.

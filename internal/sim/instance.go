@@ -54,6 +54,10 @@ type Out struct {
 	Disconnect string
 	// Notes are the Node's lines for the operator (they go in the trace).
 	Notes []string
+	// Rejected are the peer transactions this instance rejected as liege
+	// (verdict VerdictReject), in order: the world checks DESIGN.md
+	// section 8 on them.
+	Rejected []journal.TxID
 }
 
 // Call is one client call. The workload is Ops (the model engine's only

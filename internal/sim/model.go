@@ -616,6 +616,7 @@ func (m *model) process() {
 		}
 		for _, v := range rd.Verdicts {
 			if v.Verdict == replicate.VerdictReject {
+				m.out.Rejected = append(m.out.Rejected, v.Txn)
 				m.out.Notes = append(m.out.Notes, fmt.Sprintf("reject %v: %s", v.Txn, conflictString(v.Conflicts[0])))
 			}
 		}

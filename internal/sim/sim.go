@@ -254,6 +254,11 @@ type world struct {
 
 	crashes, promotes, switchovers, refusals int
 
+	// rejected are the peer TxIDs each site rejected on the current
+	// connection in reign rejReign (DESIGN.md section 8: once each).
+	rejected [2]map[journal.TxID]bool
+	rejReign [2]uint64
+
 	hash    hash.Hash
 	tail    []string
 	failure *Failure
@@ -512,6 +517,7 @@ func (w *world) pump(i int) {
 	for _, n := range out.Notes {
 		w.tracef("%s: %s", s.id, n)
 	}
+	w.checkRejected(i, out.Rejected)
 	p := w.pipes[i]
 	for k := range frames {
 		f := &frames[k]
@@ -597,6 +603,7 @@ func (w *world) cut(why string) {
 	}
 	w.up = false
 	w.linkAt = w.now + w.rng.Int64N(20*ms)
+	w.rejected = [2]map[journal.TxID]bool{}
 	w.tracef("link down: %s", why)
 	for i, s := range w.sites {
 		w.pipes[i].q = nil
@@ -604,6 +611,34 @@ func (w *world) cut(why string) {
 			s.inst.LinkDown()
 			w.pump(i)
 		}
+	}
+}
+
+// checkRejected checks DESIGN.md section 8 on the wire: a liege rejects
+// a vassal transaction at most once per connection. After rejecting b it
+// discards every vassal transaction frame until the answer naming b, and
+// that answer comes from a vassal that rolled b off (its epoch moved
+// past every frame of b), so b is never checked there again. A second
+// rejection of b on one connection means the liege checked a frame it
+// had to discard. (The outcome may still converge: a frame of b that
+// slips in is rejected again by the same conflict, and its successors'
+// Prev does not match. This catches the rule broken before the outcome
+// shows it.) A new reign starts the count anew: a role change ends
+// discarding, and the site may be liege again in a later reign.
+func (w *world) checkRejected(i int, ids []journal.TxID) {
+	if len(ids) == 0 {
+		return
+	}
+	if r := w.sites[i].inst.Status().Reign; w.rejected[i] == nil || r != w.rejReign[i] {
+		w.rejected[i], w.rejReign[i] = map[journal.TxID]bool{}, r
+	}
+	for _, id := range ids {
+		if w.rejected[i][id] {
+			w.fail("8:discarding", fmt.Sprintf("%s rejected %v twice on connection %d: it checked a frame of a transaction it had rejected before the vassal answered naming it (DESIGN.md section 8: discard every vassal frame until that answer)",
+				w.sites[i].id, id, w.conn))
+			return
+		}
+		w.rejected[i][id] = true
 	}
 }
 
