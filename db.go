@@ -76,6 +76,9 @@ var (
 	// ErrNotReplicated is returned by the replication methods of an
 	// instance opened without Options.PeerID.
 	ErrNotReplicated = engine.ErrNotReplicated
+	// ErrLostAcked is returned by Open when acknowledged journal records
+	// are damaged or missing; nothing in the directory was changed.
+	ErrLostAcked = engine.ErrLostAcked
 )
 
 // Roles (DESIGN.md section 1).
@@ -189,7 +192,7 @@ func Open(opts Options) (*DB, error) {
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
-	log, err := journal.OpenFileLog(opts.Dir, opts.SegmentSize)
+	log, err := journal.OpenFileLogGuarded(opts.Dir, opts.SegmentSize, engine.AckedTailGuard(opts.Dir))
 	if err != nil {
 		lock.Unlock()
 		return nil, err

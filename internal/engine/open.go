@@ -170,8 +170,8 @@ func (in *Instance) recover() error {
 		return err
 	}
 	if n := len(files); n > 0 && files[n-1].Pos > last {
-		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: the journal lost acknowledged records; "+
-			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last)
+		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: %w; "+
+			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last, ErrLostAcked)
 	}
 	meta, st, path, skipped, err := checkpoint.LoadNewest(in.cfg.Dir, last)
 	if err != nil {
