@@ -46,6 +46,11 @@ type Options struct {
 	// (default 100,000). At start-up the journal is read back this far
 	// before the checkpoint to remember them across a restart.
 	IdempotencyWindow int
+	// IdempotencyKeep is how long an idempotency key is kept after its
+	// call committed (default 24h; negative: as long as IdempotencyWindow
+	// keeps it). A key reused within it for another procedure or other
+	// arguments is refused with ErrIdempotencyKeyReused.
+	IdempotencyKeep time.Duration
 	// PeerID is the other instance's id, if this instance is replicated.
 	PeerID string
 	// Role is "liege" or "vassal" (empty for a lone instance).
@@ -79,6 +84,9 @@ var (
 	// ErrLostAcked is returned by Open when acknowledged journal records
 	// are damaged or missing; nothing in the directory was changed.
 	ErrLostAcked = engine.ErrLostAcked
+	// ErrIdempotencyKeyReused is a call's error when its idempotency key
+	// was used for another procedure or other arguments.
+	ErrIdempotencyKeyReused = engine.ErrIdempotencyKeyReused
 )
 
 // Roles (DESIGN.md section 1).
@@ -200,7 +208,7 @@ func Open(opts Options) (*DB, error) {
 	in, err := engine.Open(engine.Config{
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
-		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow,
+		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
 	})
 	if err != nil {

@@ -68,6 +68,7 @@ type Instance struct {
 	sinceCkpt                      int
 	ckptOut                        bool
 	ckptDone                       uint64 // a checkpoint written, to mark in the journal
+	awaitPeer                      string // why calls wait for the peer's handshake (losttail.go)
 	fatal                          error
 	closed                         bool
 	peerWrites                     []journal.Write
@@ -115,6 +116,9 @@ func open(cfg Config) (*Instance, error) {
 	if cfg.IdempotencyWindow == 0 {
 		cfg.IdempotencyWindow = 100_000
 	}
+	if cfg.IdempotencyKeep == 0 {
+		cfg.IdempotencyKeep = DefaultIdempotencyKeep
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
 	}
@@ -147,6 +151,7 @@ func (in *Instance) recover() error {
 	if rep != nil {
 		in.Recovery.TornTail = rep.String()
 		in.log.Warn("repaired torn journal tail (never acknowledged)", "position", rep.Pos, "bytes", rep.Bytes, "cause", rep.Err)
+		in.awaitPeerAfterCut(rep)
 	}
 	if in.w, err = openWAL(in.cfg.Log); err != nil {
 		return err
@@ -391,6 +396,8 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 			return fmt.Errorf("%w: %s holds the journal of instance %q; open it with that id or use another directory", ErrWrongID, in.cfg.Dir, r.Instance)
 		}
 		in.highOSeq = max(in.highOSeq, r.HighOSeq)
+	case journal.KindRole:
+		in.highOSeq = max(in.highOSeq, r.HighOSeq) // a TakeBack journals a role record
 	case journal.KindEpoch:
 		in.epoch = r.Epoch
 		in.clock.Restore(hlc.Timestamp(r.HLC))
@@ -416,7 +423,7 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 func (in *Instance) remember(r *journal.Record) {
 	in.index.add(r)
 	if r.IdempotencyKey != "" && r.Origin == in.cfg.ID {
-		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result)})
+		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
 	}
 }
 
