@@ -87,7 +87,14 @@ var (
 	// ErrIdempotencyKeyReused is a call's error when its idempotency key
 	// was used for another procedure or other arguments.
 	ErrIdempotencyKeyReused = engine.ErrIdempotencyKeyReused
+	// ErrAwaitingPeer is a call's error while an instance that cut a torn
+	// journal tail at start-up waits for its peer's handshake (DESIGN.md
+	// section 3): retry once the link is up.
+	ErrAwaitingPeer = engine.ErrAwaitingPeer
 )
+
+// DefaultIdempotencyKeep is Options.IdempotencyKeep's default.
+const DefaultIdempotencyKeep = engine.DefaultIdempotencyKeep
 
 // Roles (DESIGN.md section 1).
 const (

@@ -69,6 +69,8 @@ func engineError(err error) *Error {
 			Message: "the instance is shutting down; retry at the other instance or once it is back", Err: err}
 	case errors.Is(err, liege.ErrIdempotencyKeyReused):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused, Message: err.Error()}
+	case errors.Is(err, liege.ErrAwaitingPeer):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error(), Err: err}
 	case errors.Is(err, liege.ErrQuiesced):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance is quiesced for a switchover; retry in a moment", Err: err}
