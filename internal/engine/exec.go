@@ -446,6 +446,10 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 		!force && in.sinceCkpt < in.cfg.CheckpointEvery {
 		return nil
 	}
+	if err := in.flushTxnStatus(); err != nil {
+		in.fail(err)
+		return nil
+	}
 	in.ckptOut = true
 	in.sinceCkpt = 0
 	meta, snap, dir := in.checkpointMeta(), in.st.Snapshot(), in.cfg.Dir
@@ -502,6 +506,11 @@ func (in *Instance) close() error {
 			if err := j.Run(); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if in.fatal == nil && in.txst != nil {
+		if err := in.txst.flush(in.durable); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := in.w.close(); err != nil {

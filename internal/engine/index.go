@@ -14,6 +14,7 @@ import (
 type txnIndex struct {
 	byOrigin map[string][]posEntry
 	subjects map[journal.TxID]uint64 // subject -> position of its reprocess/correction
+	status   *txnStatus              // the durable index (txnstatus.go), told of every record added
 }
 
 type posEntry struct{ oseq, pos uint64 }
@@ -25,6 +26,9 @@ func newTxnIndex() *txnIndex {
 func (x *txnIndex) add(r *journal.Record) {
 	if !r.Kind.IsTxn() {
 		return
+	}
+	if x.status != nil {
+		x.status.add(r)
 	}
 	x.byOrigin[r.Origin] = append(x.byOrigin[r.Origin], posEntry{oseq: r.OSeq, pos: r.Pos})
 	if !r.Subject.IsZero() {

@@ -69,6 +69,7 @@ type Instance struct {
 	ckptOut                        bool
 	ckptDone                       uint64 // a checkpoint written, to mark in the journal
 	awaitPeer                      string // why calls wait for the peer's handshake (losttail.go)
+	txst                           *txnStatus
 	fatal                          error
 	closed                         bool
 	peerWrites                     []journal.Write
@@ -178,6 +179,9 @@ func (in *Instance) recover() error {
 		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: %w; "+
 			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last, ErrLostAcked)
 	}
+	if err := in.openTxnStatus(); err != nil {
+		return err
+	}
 	meta, st, path, skipped, err := checkpoint.LoadNewest(in.cfg.Dir, last)
 	if err != nil {
 		return err
@@ -211,6 +215,7 @@ func (in *Instance) recover() error {
 	if in.cfg.PeerID != "" {
 		scanFrom = first
 	}
+	scanFrom = min(scanFrom, max(first, in.txst.mark+1)) // the TxID index catches up
 	var own []*journal.Record
 	var n uint64
 	each := func(r *journal.Record) error {
@@ -218,6 +223,7 @@ func (in *Instance) recover() error {
 		if p >= in.indexFrom {
 			in.remember(r)
 		}
+		in.txst.add(r)
 		switch r.Kind {
 		case journal.KindRole:
 			in.role, in.reign = r.Role, max(r.Reign, 1)

@@ -256,6 +256,9 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 	in.lastPos = in.w.next - 1
 	in.durable = in.w.durable
 	in.index.truncate(res.From)
+	if err := in.txnStatusRolledBack(res.Own, nil); err != nil {
+		return nil, err
+	}
 	for _, id := range res.Own {
 		in.lostTx[id] = res.LostFile
 	}
@@ -282,6 +285,9 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 			rolled = append(rolled, &lf.Records[i])
 		}
 		roleOff = roleOff || lf.Records[i].Kind == journal.KindRole
+	}
+	if err := in.txnStatusRolledBack(nil, rolled); err != nil {
+		return nil, err
 	}
 	if roleOff && in.role != "" {
 		// The role and reign this instance holds were journaled after the
