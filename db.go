@@ -46,6 +46,11 @@ type Options struct {
 	// (default 100,000). At start-up the journal is read back this far
 	// before the checkpoint to remember them across a restart.
 	IdempotencyWindow int
+	// IdempotencyKeep is how long an idempotency key is kept after its
+	// call committed (default 24h; negative: as long as IdempotencyWindow
+	// keeps it). A key reused within it for another procedure or other
+	// arguments is refused with ErrIdempotencyKeyReused.
+	IdempotencyKeep time.Duration
 	// PeerID is the other instance's id, if this instance is replicated.
 	PeerID string
 	// Role is "liege" or "vassal" (empty for a lone instance).
@@ -76,7 +81,20 @@ var (
 	// ErrNotReplicated is returned by the replication methods of an
 	// instance opened without Options.PeerID.
 	ErrNotReplicated = engine.ErrNotReplicated
+	// ErrLostAcked is returned by Open when acknowledged journal records
+	// are damaged or missing; nothing in the directory was changed.
+	ErrLostAcked = engine.ErrLostAcked
+	// ErrIdempotencyKeyReused is a call's error when its idempotency key
+	// was used for another procedure or other arguments.
+	ErrIdempotencyKeyReused = engine.ErrIdempotencyKeyReused
+	// ErrAwaitingPeer is a call's error while an instance that cut a torn
+	// journal tail at start-up waits for its peer's handshake (DESIGN.md
+	// section 3): retry once the link is up.
+	ErrAwaitingPeer = engine.ErrAwaitingPeer
 )
+
+// DefaultIdempotencyKeep is Options.IdempotencyKeep's default.
+const DefaultIdempotencyKeep = engine.DefaultIdempotencyKeep
 
 // Roles (DESIGN.md section 1).
 const (
@@ -189,7 +207,7 @@ func Open(opts Options) (*DB, error) {
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
-	log, err := journal.OpenFileLog(opts.Dir, opts.SegmentSize)
+	log, err := journal.OpenFileLogGuarded(opts.Dir, opts.SegmentSize, engine.AckedTailGuard(opts.Dir))
 	if err != nil {
 		lock.Unlock()
 		return nil, err
@@ -197,7 +215,7 @@ func Open(opts Options) (*DB, error) {
 	in, err := engine.Open(engine.Config{
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
-		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow,
+		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
 	})
 	if err != nil {

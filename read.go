@@ -215,6 +215,9 @@ type TxnStatus struct {
 	Record *journal.Record
 	// LostFile names the lost transaction file of a rolled-back one.
 	LostFile string
+	// By is the transaction that stands for a reprocessed or corrected one
+	// whose record the journal no longer holds (Record is then nil).
+	By journal.TxID
 }
 
 // TxnStatus reports what this instance knows of transaction id.
@@ -224,11 +227,15 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 	var lost string
 	var r *journal.Record
 	var rerr error
+	var fate string
 	for {
 		// Locate and read in one turn of the executor (a rollback may
 		// take the position away in between), once the record is durable.
 		err := db.control(ctx, func() {
 			pos, lost = db.in.Locate(id)
+			if pos == 0 {
+				fate, st.By = db.in.Fate(id)
+			}
 			r, rerr = nil, nil
 			if pos != 0 && pos <= db.in.Durable() {
 				r, rerr = db.in.ReadRecord(pos)
@@ -238,10 +245,7 @@ func (db *DB) TxnStatus(ctx context.Context, id journal.TxID) (TxnStatus, error)
 			return st, err
 		}
 		if pos == 0 {
-			if lost != "" {
-				st.State, st.LostFile = TxnRolledBack, lost
-			}
-			return st, nil
+			return fateStatus(st, fate, lost), nil
 		}
 		if r != nil || rerr != nil {
 			break

@@ -61,6 +61,12 @@
 //     segment file at the last valid entry, fsyncs it, and reports what
 //     it cut in Journal.Repair. OpenLog then removes a torn last entry
 //     that a Log left in place (a MemLog after Crash).
+//     A disk that lied about an fsync breaks that premise, so the caller
+//     may know better: OpenFileLogGuarded asks a guard before cutting
+//     (the engine refuses when a checkpoint at or above the torn position
+//     proves it was acknowledged, leaving every file as it was), and a
+//     replicated engine that did cut a tail takes no call until its peer's
+//     handshake says which own OSeqs the peer holds (DESIGN.md section 3).
 //  9. Damage elsewhere is refused. Damage anywhere else (a segment that
 //     is not the last, an entry followed by a valid one, a missing
 //     segment) makes Open fail with a *DamageError naming the file, byte

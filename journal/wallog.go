@@ -49,6 +49,13 @@ var (
 // last segment with a *DamageError, and cuts off such a torn tail (its
 // records were never acknowledged: see RepairTail).
 func openWAL(walDir string, segmentSize int) (*walLog, error) {
+	return openWALGuarded(walDir, segmentSize, nil)
+}
+
+// openWALGuarded is openWAL that first asks guard, if not nil, about a torn
+// tail it would cut: an error from guard is returned before anything in
+// walDir is changed.
+func openWALGuarded(walDir string, segmentSize int, guard func(*TailDamage) error) (*walLog, error) {
 	if _, err := os.Stat(walDir); errors.Is(err, os.ErrNotExist) {
 		if err := os.Mkdir(walDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create journal directory: %w", err)
@@ -63,6 +70,11 @@ func openWAL(walDir string, segmentSize int) (*walLog, error) {
 	}
 	l := &walLog{dir: walDir, segMax: segmentSize}
 	if res.Tail != nil {
+		if guard != nil {
+			if err := guard(res.Tail); err != nil {
+				return nil, err
+			}
+		}
 		if err := RepairTail(res.Tail); err != nil {
 			return nil, err
 		}

@@ -275,11 +275,7 @@ func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
 	n.peerRole, n.peerReign, n.peerEpoch, n.peerLast = f.Role, f.Reign, f.Epoch, f.Prev
 	n.peerWM, n.next = f.Watermark, f.Watermark // resume after the peer's watermark
 	n.sinceProgress, n.sinceRecon = 0, 0
-	if last := n.lastOwn(); f.Watermark > last {
-		n.rd.TakeBack = &TakeBack{After: last, UpTo: f.Watermark}
-		n.prevFloor = f.Watermark
-		n.note("the peer holds own OSeqs %d..%d that this journal lacks: never reuse them", last+1, f.Watermark)
-	}
+	n.checkLostOwn(f.Watermark)
 	if n.role == RoleVassal {
 		n.sendRecon()
 	}

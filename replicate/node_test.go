@@ -264,6 +264,12 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 				in.highOSeq = r.OSeq
 			}
 		}
+	case "take-back":
+		// take-back B skip: B's driver skips lost own OSeqs instead of
+		// taking them back.
+		in := h.get(first)
+		in.skipTakeBack = len(d.CmdArgs) > 1 && d.CmdArgs[1].Key == "skip"
+		h.printf("%s: take back %v\n", in.id, map[bool]string{true: "skipped", false: "from the peer"}[in.skipTakeBack])
 	case "restart":
 		in := h.get(first)
 		in.start()
@@ -430,6 +436,11 @@ type fakeInst struct {
 	pending   []*journal.Record // reconciliation records not yet back (vassal)
 	committed []journal.TxID    // every own transaction acknowledged (local)
 	quiesced  bool
+	// skipTakeBack: on a TakeBack, continue after the peer's watermark
+	// without taking the records back (a driver whose peer lacks them, or
+	// the engine today), keeping the skip across restarts as a journal
+	// record would.
+	skipTakeBack bool
 }
 
 // start (re)builds the node from the journal, as a driver does at start-up.
@@ -639,7 +650,10 @@ func (in *fakeInst) process() {
 		if rd.Rollback != nil && in.role == RoleLiege {
 			in.h.liegeRollbacks = append(in.h.liegeRollbacks, fmt.Sprintf("%s: %+v", in.id, *rd.Rollback))
 		}
-		if tb := rd.TakeBack; tb != nil {
+		if tb := rd.TakeBack; tb != nil && in.skipTakeBack {
+			in.highOSeq = max(in.highOSeq, tb.UpTo)
+			in.h.printf("%s: skip own OSeqs %d..%d: never assigned again\n", in.id, tb.After+1, tb.UpTo)
+		} else if tb != nil {
 			// Take the records back from the peer's copy (the fake reads
 			// its journal; a driver gets them over the link), then
 			// continue after the peer's watermark.

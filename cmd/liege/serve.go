@@ -112,6 +112,8 @@ func serveCommand() *cli.Command {
 				Usage: "`FILE` holding the bearer token every endpoint but /healthz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
 			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,
 				Usage: "longest `DURATION` a request may wait for its min_token, whatever its timeout_ms (e.g. --max-wait 10s)"},
+			&cli.DurationFlag{Name: "idempotency-keep", EnvVars: env("idempotency-keep"), Value: liege.DefaultIdempotencyKeep,
+				Usage: "how long (`DURATION`) an Idempotency-Key is kept after its call committed: a retry within it answers the first outcome, and the key used for another call is refused; at most the newest 100,000 keys are kept (e.g. --idempotency-keep 1h)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: env("shutdown-timeout"), Value: 30 * time.Second,
 				Usage: "on SIGINT or SIGTERM, how long (`DURATION`) to let requests in flight finish before cutting them off (e.g. --shutdown-timeout 5s)"},
 			&cli.StringFlag{Name: "log-format", EnvVars: env("log-format"), Value: "text",
@@ -140,6 +142,7 @@ type serveSettings struct {
 	clockSkew                           time.Duration
 	maxFrame                            int
 	maxWait, shutdownTimeout            time.Duration
+	idempotencyKeep                     time.Duration
 	logger                              *slog.Logger
 }
 
@@ -163,7 +166,7 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 	s := &serveSettings{
 		dir: c.String("dir"), id: c.String("id"), app: c.String("app"), addr: c.String("http"),
 		role: c.String("role"), tokenFile: c.String("auth-token-file"), metricsAddr: c.String("metrics-addr"),
-		maxWait: c.Duration("max-wait"), shutdownTimeout: c.Duration("shutdown-timeout"),
+		maxWait: c.Duration("max-wait"), shutdownTimeout: c.Duration("shutdown-timeout"), idempotencyKeep: c.Duration("idempotency-keep"),
 		peerID: c.String("peer-id"), peer: c.String("peer"), listenPeer: c.String("listen-peer"), cluster: c.String("cluster"),
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
 		plaintextPeer: c.Bool("plaintext-peer"), maxClockOffset: c.Duration("max-clock-offset"), maxFrame: c.Int("max-frame"),
@@ -204,6 +207,8 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, fmt.Errorf("--max-wait must be positive, not %v", s.maxWait)
 	case s.shutdownTimeout <= 0:
 		return nil, fmt.Errorf("--shutdown-timeout must be positive, not %v", s.shutdownTimeout)
+	case s.idempotencyKeep <= 0:
+		return nil, fmt.Errorf("--idempotency-keep must be positive, not %v (e.g. --idempotency-keep 24h)", s.idempotencyKeep)
 	case s.merge != liege.MergePath && s.merge != liege.MergeLWW:
 		return nil, fmt.Errorf("--merge must be %s (the protocol, the default) or %s (the last-writer-wins baseline), not %q", liege.MergePath, liege.MergeLWW, s.merge)
 	}
@@ -366,7 +371,7 @@ func serve(s *serveSettings) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
-		Merge: s.merge, Now: s.now()}
+		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep}
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)
 	}

@@ -44,6 +44,10 @@ type Config struct {
 	// IdempotencyWindow is how many recent idempotency keys are remembered
 	// (0: default 100,000; negative: none).
 	IdempotencyWindow int
+	// IdempotencyKeep is how long an idempotency key is kept after its
+	// call committed, by the commit's HLC (0: DefaultIdempotencyKeep;
+	// negative: as long as IdempotencyWindow keeps it).
+	IdempotencyKeep time.Duration
 	// ReplayWorkers, if positive, decodes the journal at Open on that many
 	// goroutines, which end before Open returns (the root package uses 2;
 	// a simulator leaves it zero: Open then decodes on the caller).

@@ -29,7 +29,7 @@ func (in *Instance) hasWork() bool {
 	if in.fatal != nil {
 		return len(in.queue) > 0 || len(in.waiting) > 0
 	}
-	return in.rb != nil || len(in.reconQ) > 0 || len(in.queue) > 0 || in.w.pending() || len(in.inbox) > 0 ||
+	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 || in.w.pending() || len(in.inbox) > 0 ||
 		in.node != nil && in.node.HasReady()
 }
 
@@ -43,7 +43,7 @@ func (in *Instance) step() bool {
 	switch {
 	case in.rb != nil:
 		in.rollbackStep()
-	case len(in.reconQ) > 0:
+	case len(in.reconQ) > 0 && in.awaitPeer == "": // reconciling assigns own OSeqs too
 		r := in.reconQ[0]
 		in.reconQ = in.reconQ[1:]
 		in.reconcileOne(r)
@@ -101,8 +101,17 @@ func (in *Instance) execute(c *Call) {
 		in.answer(c, ErrQuiesced)
 		return
 	}
+	if in.awaitPeer != "" {
+		in.answer(c, in.awaitErr())
+		return
+	}
 	if c.IdempotencyKey != "" {
-		if o, ok := in.idem.get(c.IdempotencyKey); ok {
+		o, ok, err := in.idemLookup(c)
+		if err != nil {
+			in.answer(c, err)
+			return
+		}
+		if ok {
 			c.Result = Result{TxID: o.txid, HLC: o.hlc, Pos: o.pos, Raw: o.raw}
 			in.wait(o.pos, c)
 			return
@@ -154,7 +163,7 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 	c.Result = Result{TxID: r.TxID(), HLC: r.HLC, Pos: r.Pos, Kind: kind, Raw: bytes.Clone(eff.Result)}
 	in.index.add(&r)
 	if c.IdempotencyKey != "" {
-		in.idem.put(c.IdempotencyKey, idemOutcome{txid: c.Result.TxID, pos: r.Pos, hlc: r.HLC, raw: c.Result.Raw})
+		in.idem.put(c.IdempotencyKey, idemOutcome{txid: c.Result.TxID, pos: r.Pos, hlc: r.HLC, raw: c.Result.Raw, sum: in.idem.sum(proc, args)})
 	}
 	if in.node != nil {
 		in.ownPending = append(in.ownPending, cloneRecord(&r))
@@ -437,6 +446,10 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 		!force && in.sinceCkpt < in.cfg.CheckpointEvery {
 		return nil
 	}
+	if err := in.flushTxnStatus(); err != nil {
+		in.fail(err)
+		return nil
+	}
 	in.ckptOut = true
 	in.sinceCkpt = 0
 	meta, snap, dir := in.checkpointMeta(), in.st.Snapshot(), in.cfg.Dir
@@ -493,6 +506,11 @@ func (in *Instance) close() error {
 			if err := j.Run(); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if in.fatal == nil && in.txst != nil {
+		if err := in.txst.flush(in.durable); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := in.w.close(); err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"hash/maphash"
 	"sort"
 
 	"github.com/liege-db/liege/journal"
@@ -13,6 +14,7 @@ import (
 type txnIndex struct {
 	byOrigin map[string][]posEntry
 	subjects map[journal.TxID]uint64 // subject -> position of its reprocess/correction
+	status   *txnStatus              // the durable index (txnstatus.go), told of every record added
 }
 
 type posEntry struct{ oseq, pos uint64 }
@@ -24,6 +26,9 @@ func newTxnIndex() *txnIndex {
 func (x *txnIndex) add(r *journal.Record) {
 	if !r.Kind.IsTxn() {
 		return
+	}
+	if x.status != nil {
+		x.status.add(r)
 	}
 	x.byOrigin[r.Origin] = append(x.byOrigin[r.Origin], posEntry{oseq: r.OSeq, pos: r.Pos})
 	if !r.Subject.IsZero() {
@@ -61,6 +66,7 @@ type idemCache struct {
 	m    map[string]idemOutcome
 	ring []string
 	next int
+	seed maphash.Seed
 }
 
 type idemOutcome struct {
@@ -68,11 +74,30 @@ type idemOutcome struct {
 	pos  uint64
 	hlc  uint64
 	raw  []byte // the result
+	// sum is the call's fingerprint (procedure and argument bytes): a key
+	// used again with another one is refused (see idemCache.sum).
+	sum uint64
 }
 
 func newIdemCache(capacity int) *idemCache {
-	return &idemCache{m: make(map[string]idemOutcome), ring: make([]string, capacity)}
+	return &idemCache{m: make(map[string]idemOutcome), ring: make([]string, capacity), seed: maphash.MakeSeed()}
 }
+
+// sum fingerprints a call: its procedure and its msgpack argument bytes (as
+// journaled). Fingerprints are compared only within one process (the cache
+// is rebuilt from the journal at start-up), so a per-cache seed is enough.
+func (c *idemCache) sum(proc string, args []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(proc)
+	h.WriteByte(0)
+	h.Write(args)
+	return h.Sum64()
+}
+
+// forget removes key (its keep time ran out). Its slot in the ring is
+// reused in turn.
+func (c *idemCache) forget(key string) { delete(c.m, key) }
 
 func (c *idemCache) put(key string, o idemOutcome) {
 	if key == "" || len(c.ring) == 0 {

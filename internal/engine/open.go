@@ -68,6 +68,8 @@ type Instance struct {
 	sinceCkpt                      int
 	ckptOut                        bool
 	ckptDone                       uint64 // a checkpoint written, to mark in the journal
+	awaitPeer                      string // why calls wait for the peer's handshake (losttail.go)
+	txst                           *txnStatus
 	fatal                          error
 	closed                         bool
 	peerWrites                     []journal.Write
@@ -115,6 +117,9 @@ func open(cfg Config) (*Instance, error) {
 	if cfg.IdempotencyWindow == 0 {
 		cfg.IdempotencyWindow = 100_000
 	}
+	if cfg.IdempotencyKeep == 0 {
+		cfg.IdempotencyKeep = DefaultIdempotencyKeep
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
 	}
@@ -147,6 +152,7 @@ func (in *Instance) recover() error {
 	if rep != nil {
 		in.Recovery.TornTail = rep.String()
 		in.log.Warn("repaired torn journal tail (never acknowledged)", "position", rep.Pos, "bytes", rep.Bytes, "cause", rep.Err)
+		in.awaitPeerAfterCut(rep)
 	}
 	if in.w, err = openWAL(in.cfg.Log); err != nil {
 		return err
@@ -170,8 +176,11 @@ func (in *Instance) recover() error {
 		return err
 	}
 	if n := len(files); n > 0 && files[n-1].Pos > last {
-		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: the journal lost acknowledged records; "+
-			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last)
+		return fmt.Errorf("checkpoint %s holds the state at position %d but the journal of %s ends at %d: %w; "+
+			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last, ErrLostAcked)
+	}
+	if err := in.openTxnStatus(); err != nil {
+		return err
 	}
 	meta, st, path, skipped, err := checkpoint.LoadNewest(in.cfg.Dir, last)
 	if err != nil {
@@ -206,6 +215,7 @@ func (in *Instance) recover() error {
 	if in.cfg.PeerID != "" {
 		scanFrom = first
 	}
+	scanFrom = min(scanFrom, max(first, in.txst.mark+1)) // the TxID index catches up
 	var own []*journal.Record
 	var n uint64
 	each := func(r *journal.Record) error {
@@ -213,6 +223,7 @@ func (in *Instance) recover() error {
 		if p >= in.indexFrom {
 			in.remember(r)
 		}
+		in.txst.add(r)
 		switch r.Kind {
 		case journal.KindRole:
 			in.role, in.reign = r.Role, max(r.Reign, 1)
@@ -391,6 +402,8 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 			return fmt.Errorf("%w: %s holds the journal of instance %q; open it with that id or use another directory", ErrWrongID, in.cfg.Dir, r.Instance)
 		}
 		in.highOSeq = max(in.highOSeq, r.HighOSeq)
+	case journal.KindRole:
+		in.highOSeq = max(in.highOSeq, r.HighOSeq) // a TakeBack journals a role record
 	case journal.KindEpoch:
 		in.epoch = r.Epoch
 		in.clock.Restore(hlc.Timestamp(r.HLC))
@@ -416,7 +429,7 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 func (in *Instance) remember(r *journal.Record) {
 	in.index.add(r)
 	if r.IdempotencyKey != "" && r.Origin == in.cfg.ID {
-		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result)})
+		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
 	}
 }
 

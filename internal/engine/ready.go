@@ -37,10 +37,11 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 		in.log.Warn("role changed", "role", r.Role, "reign", r.Reign, "why", r.Why)
 	}
 	// 3. Never reuse a shipped OSeq.
-	if tb := rd.TakeBack; tb != nil && tb.UpTo > in.highOSeq {
-		in.log.Error("the peer holds own transactions this journal lost (a crash lost acknowledged records); continuing after them",
-			"after", tb.After, "up_to", tb.UpTo)
-		in.highOSeq = tb.UpTo
+	if tb := rd.TakeBack; tb != nil {
+		in.takeBack(tb)
+		if in.fatal != nil {
+			return
+		}
 	}
 	for i := range rd.Verdicts {
 		v := &rd.Verdicts[i]
@@ -255,6 +256,9 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 	in.lastPos = in.w.next - 1
 	in.durable = in.w.durable
 	in.index.truncate(res.From)
+	if err := in.txnStatusRolledBack(res.Own, nil); err != nil {
+		return nil, err
+	}
 	for _, id := range res.Own {
 		in.lostTx[id] = res.LostFile
 	}
@@ -281,6 +285,9 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 			rolled = append(rolled, &lf.Records[i])
 		}
 		roleOff = roleOff || lf.Records[i].Kind == journal.KindRole
+	}
+	if err := in.txnStatusRolledBack(nil, rolled); err != nil {
+		return nil, err
 	}
 	if roleOff && in.role != "" {
 		// The role and reign this instance holds were journaled after the
@@ -400,6 +407,7 @@ func (in *Instance) stepFrame(f *link.Frame) error {
 	if f.Kind == link.KindHello {
 		offset := in.cfg.Now().Sub(timeOf(f.WallClock))
 		err = in.node.Handshake(f, -offset)
+		defer in.handshakeDone()
 	} else {
 		err = in.node.Step(f)
 	}

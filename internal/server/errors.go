@@ -26,6 +26,9 @@ const (
 	CodeNotCaughtUp      = "not_caught_up"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
+	// CodeIdempotencyKeyReused: the Idempotency-Key was used for another
+	// procedure or other arguments (422).
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
 )
 
 // Error is an answer other than 200: its status, code and message become
@@ -64,6 +67,10 @@ func engineError(err error) *Error {
 	case errors.Is(err, liege.ErrClosed), errors.Is(err, journal.ErrClosed):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance is shutting down; retry at the other instance or once it is back", Err: err}
+	case errors.Is(err, liege.ErrIdempotencyKeyReused):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused, Message: err.Error()}
+	case errors.Is(err, liege.ErrAwaitingPeer):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error(), Err: err}
 	case errors.Is(err, liege.ErrQuiesced):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance is quiesced for a switchover; retry in a moment", Err: err}

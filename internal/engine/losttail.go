@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/liege-db/liege/internal/checkpoint"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate"
+)
+
+// ErrLostAcked: start-up found acknowledged journal records damaged or
+// missing (DESIGN.md section 3). Nothing was changed; the error says what to
+// do.
+var ErrLostAcked = errors.New("the journal lost acknowledged records")
+
+// AckedTailGuard is the guard of journal.OpenFileLogGuarded for the instance
+// directory dir. A torn tail is cut at start-up only if it was never
+// acknowledged; a checkpoint at or above its position proves it was (the
+// state the checkpoint holds includes it), so the guard refuses, before any
+// file is changed.
+func AckedTailGuard(dir string) func(*journal.TailDamage) error {
+	return func(t *journal.TailDamage) error {
+		files, err := checkpoint.List(dir)
+		if err != nil {
+			return fmt.Errorf("list the checkpoints of %s to check the torn journal tail at position %d (nothing was changed): %w", dir, t.Pos, err)
+		}
+		if n := len(files); n > 0 && files[n-1].Pos >= t.Pos {
+			return fmt.Errorf("%w: %v, but checkpoint %s holds the state up to position %d, so that record was durable and acknowledged; "+
+				"nothing was changed. Restore the journal from a backup, or, to accept the loss, move every checkpoint at or above position %d out of %s and open again "+
+				"(a replicated instance then learns from its peer which of its own transactions were lost)",
+				ErrLostAcked, t, files[n-1].Path, files[n-1].Pos, t.Pos, checkpoint.Dir)
+		}
+		return nil
+	}
+}
+
+// ErrAwaitingPeer is a call's error while a replicated instance that cut a
+// torn journal tail at start-up has not yet heard its peer's handshake
+// (DESIGN.md section 3, never reuse a shipped OSeq): the cut records may
+// have been own transactions the peer already holds, and only the peer's
+// watermark says which OSeqs are free. Retry once the link is up.
+var ErrAwaitingPeer = errors.New("the instance waits for its peer's handshake before it takes calls")
+
+// awaitPeerAfterCut is set at start-up when a torn tail was cut on a
+// replicated instance: calls are refused until the first handshake.
+func (in *Instance) awaitPeerAfterCut(rep *journal.TailDamage) {
+	if in.cfg.PeerID == "" {
+		return
+	}
+	in.awaitPeer = fmt.Sprintf("start-up cut a torn journal tail at position %d, which may have held own transactions the peer %s already holds; "+
+		"until its handshake says which own OSeqs it holds, none is assigned (DESIGN.md section 3)", rep.Pos, in.cfg.PeerID)
+	in.log.Warn("calls wait for the peer's handshake: a torn tail was cut, and the peer may hold own transactions it held", "position", rep.Pos, "peer", in.cfg.PeerID)
+}
+
+// awaitErr is the error of a call refused while awaitPeer holds.
+func (in *Instance) awaitErr() error {
+	return fmt.Errorf("%w: %s; retry once the link to %s is up", ErrAwaitingPeer, in.awaitPeer, in.cfg.PeerID)
+}
+
+// handshakeDone ends the wait of awaitPeerAfterCut: the Node has taken the
+// peer's watermark (and a TakeBack, if any, was carried out).
+func (in *Instance) handshakeDone() {
+	if in.awaitPeer == "" || !in.node.Status().Connected {
+		return
+	}
+	in.awaitPeer = ""
+	in.log.Info("the peer's handshake is done: calls are taken again", "own_oseqs_after", in.highOSeq)
+}
+
+// takeBack carries out Ready.TakeBack: the peer holds own OSeqs in (After,
+// UpTo] this journal lacks (acknowledged records were lost here). They are
+// never assigned again: highOSeq moves past them, durably (a role record
+// restating the role carries the new HighOSeq, as every meta record does),
+// and the log says loudly which transactions were lost.
+func (in *Instance) takeBack(tb *replicate.TakeBack) {
+	if tb.UpTo <= in.highOSeq {
+		return
+	}
+	from := max(tb.After, in.highOSeq) + 1
+	in.highOSeq = tb.UpTo
+	in.log.Error("acknowledged own transactions were lost from this journal (a crash or a disk that lied about an fsync), but the peer holds them: "+
+		"their OSeqs are never assigned again; their effects are in the peer's state but not in this one: compare the two and repair by hand",
+		"lost_from", journal.TxID{Origin: in.cfg.ID, OSeq: from}.String(), "lost_to", journal.TxID{Origin: in.cfg.ID, OSeq: tb.UpTo}.String(),
+		"count", tb.UpTo-from+1, "peer", in.cfg.PeerID)
+	if in.role != "" {
+		if err := in.journalRole(in.role, in.reign); err != nil {
+			in.fail(err)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/internal/sim"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/rollback"
+)
+
+// retain does what journal retention does to n: a checkpoint, then the
+// journal's front truncated below it and the lost transaction files
+// removed; n is then restarted on what is left.
+func (n *node) retain() {
+	n.t.Helper()
+	j := n.in.TakeCheckpoint(true)
+	if j == nil {
+		n.t.Fatal("no checkpoint job")
+	}
+	if err := j.Run(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.in.CheckpointDone(j)
+	if err := n.in.Close(); err != nil {
+		n.t.Fatal(err)
+	}
+	l, err := n.log.Reopen()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := l.TruncateFront(j.Pos + 1); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(n.cfg.Dir, rollback.LostDir)); err != nil {
+		n.t.Fatal(err)
+	}
+	n.log = l
+	n.open()
+}
+
+// TestTxnStatusSurvivesRetention: every TxID committed, rolled back or
+// corrected at B answers its fate from the durable TxID index once the
+// journal no longer holds its record and its lost transaction file is
+// gone; a TxID never seen answers nothing.
+func TestTxnStatusSurvivesRetention(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+
+	a1 := a.call(sim.Op{Op: "set", K: "x", V: "a"}).Result.TxID
+	b1 := b.call(sim.Op{Op: "add", K: "n", N: 2}).Result.TxID
+	pump(t, c, a, b)
+	a.in.LinkDown()
+	b.in.LinkDown()
+	a.call(sim.Op{Op: "get", K: "seat"}, sim.Op{Op: "set", K: "seat", V: "A"})
+	conflict := b.call(sim.Op{Op: "get", K: "seat"}, sim.Op{Op: "set", K: "seat", V: "B"}).Result.TxID
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+	b3 := b.call(sim.Op{Op: "add", K: "n", N: 1}).Result.TxID
+	pump(t, c, a, b)
+	corrected, _ := b.in.Locate(conflict)
+	if corrected == 0 {
+		t.Fatalf("B's journal holds no correction of %v before retention", conflict)
+	}
+	a.in.LinkDown()
+	b.in.LinkDown()
+
+	b.retain()
+	if first := b.in.FirstPos(); first <= corrected {
+		t.Fatalf("retention kept position %d (the correction is at %d): the test removes nothing", first, corrected)
+	}
+	for _, w := range []struct {
+		id   journal.TxID
+		want string
+	}{
+		{a1, engine.FateCommitted}, {b1, engine.FateCommitted}, {b3, engine.FateCommitted},
+		{conflict, engine.FateCorrected},
+		{journal.TxID{Origin: "B", OSeq: 99}, ""}, {journal.TxID{Origin: "Z", OSeq: 1}, ""},
+	} {
+		if pos, lost := b.in.Locate(w.id); pos != 0 || lost != "" {
+			t.Errorf("%v: the journal still holds it (pos %d, lost file %q)", w.id, pos, lost)
+		}
+		if got, by := b.in.Fate(w.id); got != w.want {
+			t.Errorf("Fate(%v) = %q (by %v), want %q", w.id, got, by, w.want)
+		} else if got == engine.FateCorrected && by.Origin != "A" {
+			t.Errorf("Fate(%v) is corrected by %v, want a transaction of the liege A", w.id, by)
+		}
+	}
+}
+
+// TestTxnStatusRolledBackLone: a lone instance's transaction rolled back by
+// hand answers rolled_back once its lost transaction file is removed, and
+// the transactions before the rollback stay committed.
+func TestTxnStatusRolledBackLone(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	n := newNode(t, c, "L", "", "")
+	kept := n.call(sim.Op{Op: "set", K: "x", V: "1"})
+	off := n.call(sim.Op{Op: "set", K: "x", V: "2"})
+	if _, _, _, err := n.in.RollbackTo(off.Result.Pos, "test"); err != nil {
+		t.Fatal(err)
+	}
+	after := n.call(sim.Op{Op: "set", K: "y", V: "3"}).Result.TxID
+	n.retain()
+	for id, want := range map[journal.TxID]string{kept.Result.TxID: engine.FateCommitted, off.Result.TxID: engine.FateRolledBack, after: engine.FateCommitted} {
+		if got, _ := n.in.Fate(id); got != want {
+			t.Errorf("Fate(%v) = %q, want %q", id, got, want)
+		}
+	}
+}
