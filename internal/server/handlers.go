@@ -155,6 +155,9 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if path, bad := invalidText(body); bad {
+		return nil, notText("the body", path)
+	}
 	var req callRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := decodeStrict(body, &req); err != nil {
@@ -457,6 +460,9 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 
 // parseKey parses a tuple key written as a JSON array.
 func parseKey(param, s string) (liege.Key, error) {
+	if path, bad := invalidText([]byte(s)); bad {
+		return nil, notText("query parameter "+param, "element "+path)
+	}
 	k, err := tuple.ParseJSON([]byte(s))
 	if err != nil {
 		return nil, badRequest(`%s is not a tuple: %s; write a key as a JSON array of strings and integers, e.g. ["acct",1]`,
