@@ -364,16 +364,6 @@ func (s *Server) handleTxn(r *http.Request) (any, error) {
 	return ans, nil
 }
 
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if _, err := s.db.Status(ctx); err != nil {
-		s.writeError(w, r, engineError(err))
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
 func (s *Server) handleStatus(r *http.Request) (any, error) {
 	if _, err := query(r); err != nil {
 		return nil, err

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/liege-db/liege/internal/failpoint"
 )
 
 // A string that is not valid UTF-8 text, in a procedure's arguments or in
@@ -56,5 +60,33 @@ func TestInvalidTextPaths(t *testing.T) {
 		if got, bad := invalidText([]byte(ok)); bad {
 			t.Errorf("invalidText(%q) = %q, true; want false", ok, got)
 		}
+	}
+}
+
+// Once the journal fails (an fsync error, as with a full disk), /healthz
+// answers 503 and /readyz says why the instance takes no calls.
+func TestHealthAfterJournalFailure(t *testing.T) {
+	e := newEnv(t, Options{AuthToken: "secret"})
+	e.must(e.call("deposit", `{"args": {"acct": "a", "amount": 1}}`, "Authorization", "Bearer secret"), 200)
+	e.must(e.get("/healthz"), 200)
+	ready := e.must(e.get("/readyz"), 200)
+	if ready.body["ready"] != true || len(ready.body["reasons"].([]any)) != 0 {
+		t.Fatalf("healthy instance: /readyz %v", ready)
+	}
+
+	t.Cleanup(failpoint.Reset)
+	failpoint.Set("journal-before-sync", "error", 1)
+	e.mustErr(e.call("deposit", `{"args": {"acct": "a", "amount": 1}}`, "Authorization", "Bearer secret"), 503, CodeUnavailable, "journal")
+	failpoint.Reset()
+
+	h := e.must(e.get("/healthz"), 503)
+	if h.body["status"] != "failed" || !strings.Contains(h.raw, failpoint.ErrInjected.Error()) {
+		t.Fatalf("/healthz after the journal failed: %v", h)
+	}
+	r := e.must(e.get("/readyz"), 503)
+	j, _ := r.body["journal"].(map[string]any)
+	reasons, _ := r.body["reasons"].([]any)
+	if r.body["ready"] != false || j["ok"] != false || len(reasons) != 1 || !strings.Contains(fmt.Sprint(reasons[0]), "journal failed") {
+		t.Fatalf("/readyz after the journal failed: %v", r)
 	}
 }

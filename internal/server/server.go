@@ -65,6 +65,9 @@ type Options struct {
 	// Cluster names the pair (serve --cluster); it labels
 	// liege_instance_info so that "two lieges" is counted per pair.
 	Cluster string
+	// ReadyLag is the most peer transactions left to apply for /readyz to
+	// say ready while the link is up (DefaultReadyLag if 0).
+	ReadyLag int
 }
 
 // Server serves one instance over HTTP.
@@ -96,6 +99,9 @@ func New(db *liege.DB, opts Options) *Server {
 	if opts.Role == "" {
 		opts.Role = "liege"
 	}
+	if opts.ReadyLag <= 0 {
+		opts.ReadyLag = DefaultReadyLag
+	}
 	s := &Server{
 		db:      db,
 		opts:    opts,
@@ -122,6 +128,7 @@ func New(db *liege.DB, opts Options) *Server {
 	s.route("POST", "/v1/admin/role", s.api(s.handleRole))
 	s.route("POST", "/v1/admin/quiesce", s.api(s.handleQuiesce))
 	s.route("GET", "/healthz", s.handleHealthz)
+	s.route("GET", "/readyz", s.handleReadyz)
 	s.route("GET", "/status", s.api(s.handleStatus))
 	s.route("GET", "/metrics", s.handleMetrics())
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +263,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			next.ServeHTTP(w, r)
 			return
 		}
