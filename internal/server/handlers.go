@@ -69,7 +69,10 @@ type keyEntry struct {
 type keysAnswer struct {
 	Keys      []keyEntry `json:"keys"`
 	Truncated bool       `json:"truncated"`
-	Token     string     `json:"token"`
+	// NextCursor is where the next page starts (the cursor parameter), nil
+	// on the last page.
+	NextCursor *string `json:"next_cursor"`
+	Token      string  `json:"token"`
 }
 
 // txnAnswer is the answer of GET /v1/txn/{txid}.
@@ -278,57 +281,6 @@ func (s *Server) handleKey(r *http.Request) (any, error) {
 			return nil, fmt.Errorf("value of key %s: %w", liege.Key(key), err)
 		}
 		ans.Version = &version{HLC: e.Version.HLC, Origin: e.Version.Origin}
-	}
-	ans.Token = s.tokenAfter(r.Context(), minTok, journal.TxID{})
-	return ans, nil
-}
-
-func (s *Server) handleKeys(r *http.Request) (any, error) {
-	q, err := query(r, "prefix", "limit", "min_token", "timeout_ms")
-	if err != nil {
-		return nil, err
-	}
-	var prefix liege.Key
-	if q.Has("prefix") {
-		if prefix, err = parseKey("prefix", q.Get("prefix")); err != nil {
-			return nil, err
-		}
-	}
-	limit := DefaultLimit
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > MaxLimit {
-			return nil, badRequest("limit must be an integer from 1 to %d, not %q", MaxLimit, q.Get("limit"))
-		}
-		limit = n
-	}
-	minTok, timeout, err := s.queryWait(q)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.waitFor(r.Context(), minTok, timeout); err != nil {
-		return nil, err
-	}
-	var lo liege.Key
-	if len(prefix) > 0 {
-		lo = prefix
-	}
-	entries, err := s.db.Scan(r.Context(), lo, prefix.PrefixEnd(), limit+1)
-	if err != nil {
-		return nil, engineError(err)
-	}
-	ans := &keysAnswer{Keys: make([]keyEntry, 0, min(len(entries), limit))}
-	if len(entries) > limit {
-		ans.Truncated = true
-		entries = entries[:limit]
-	}
-	for _, e := range entries {
-		v, err := jsonval.FromMsgpack(e.Value)
-		if err != nil {
-			return nil, fmt.Errorf("value of key %s: %w", e.Key, err)
-		}
-		ans.Keys = append(ans.Keys, keyEntry{Key: jsonval.Key(e.Key), KeyHex: hex.EncodeToString(e.Key), Value: v,
-			Version: version{HLC: e.Version.HLC, Origin: e.Version.Origin}})
 	}
 	ans.Token = s.tokenAfter(r.Context(), minTok, journal.TxID{})
 	return ans, nil
