@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/liege-db/liege/replicate/link"
@@ -109,8 +110,9 @@ func certProblem(err error) (string, bool) {
 		return "the peer's certificate does not name the expected instance: check --peer-id and the certificate's common name", true
 	case errors.As(err, &verify):
 		return "the peer's certificate did not verify: check --tls-ca and the peer's certificate", true
-	case errors.As(err, &alert):
-		return fmt.Sprintf("the peer refused this instance's certificate (TLS alert %q): check that --tls-cert is signed by the CA the peer trusts and names this instance", alert.Error()), true
+	case errors.As(err, &alert), strings.Contains(err.Error(), "remote error: tls:"):
+		// Over TCP the peer's alert arrives as an unexported error type.
+		return "the peer refused this instance's certificate: check that --tls-cert is signed by the CA the peer trusts (its --tls-ca) and names this instance", true
 	}
 	return "", false
 }

@@ -157,29 +157,38 @@ func testCert(t *testing.T, id string) *tls.Config {
 		RootCAs: pool, ClientCAs: pool, MinVersion: tls.VersionTLS13}
 }
 
-// A dialer whose peer's certificate does not verify logs it at warn, with
-// what to check: no retry will fix it.
+// A dialer whose peer's certificate does not verify, or whose own
+// certificate the peer refuses, logs it at warn, with what to check: no
+// retry will fix it.
 func TestDialerLogsRefusedCertificate(t *testing.T) {
+	t.Run("peer's certificate", func(t *testing.T) { testRefusedCertificate(t, false, "not signed by the CA of --tls-ca") })
+	t.Run("own certificate", func(t *testing.T) { testRefusedCertificate(t, true, "the peer refused this instance's certificate") })
+}
+
+func testRefusedCertificate(t *testing.T, trustPeer bool, want string) {
 	lb := &pairtest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	quiet := slog.New(slog.DiscardHandler)
+	aTLS, own := testCert(t, "A"), testCert(t, "B") // from two CAs
+	if trustPeer {
+		own.RootCAs = aTLS.RootCAs // B verifies A; A refuses B
+	}
 	a := openNode(t, "A", "B", liege.RoleLiege, quiet)
-	l, err := link.ListenTCP("127.0.0.1:0", link.Config{TLS: testCert(t, "A"), Logger: quiet})
+	l, err := link.ListenTCP("127.0.0.1:0", link.Config{TLS: aTLS, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	startRep(t, a, replicate.Config{Listener: l, Logger: quiet})
 	b := openNode(t, "B", "A", liege.RoleVassal, quiet)
-	d, err := link.DialTCP(l.Addr(), link.Config{TLS: testCert(t, "B"), Logger: log}) // another CA
+	d, err := link.DialTCP(l.Addr(), link.Config{TLS: own, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	startRep(t, b, replicate.Config{Dialer: d, Logger: log})
-	waitLog(t, lb, "level=WARN")
-	s := lb.String()
-	if !strings.Contains(s, "not signed by the CA of --tls-ca") {
-		t.Fatalf("the warning does not say what to check:\n%s", s)
+	waitLog(t, lb, want)
+	if !strings.Contains(lb.String(), "level=WARN") {
+		t.Fatalf("the refusal is not logged at warn:\n%s", lb)
 	}
 }
 
