@@ -347,6 +347,10 @@ type Status struct {
 	PeerWatermark uint64
 	HLC           uint64
 	Keys          int
+	// Failed is the error that stopped the instance (its journal failed,
+	// e.g. "no space left on device", or a rollback failed part way), nil
+	// while it is healthy. It takes no more calls until reopened.
+	Failed error
 }
 
 // Status returns the instance's status.
@@ -355,7 +359,7 @@ func (db *DB) Status(ctx context.Context) (Status, error) {
 	err := db.control(ctx, func() {
 		es := db.in.Status()
 		s = Status{ID: es.ID, Epoch: es.Epoch, LastPos: es.LastPos, Durable: es.Durable, HighOSeq: es.HighOSeq,
-			PeerWatermark: es.PeerWatermark, HLC: es.HLC, Keys: es.Keys}
+			PeerWatermark: es.PeerWatermark, HLC: es.HLC, Keys: es.Keys, Failed: es.Fatal}
 	})
 	return s, err
 }

@@ -282,6 +282,7 @@ func (tx *Tx) Delete(key Key) {
 
 // Add adds delta to the integer at key (an absent key counts as 0). It does
 // not read the key: concurrent Adds to one key commute and do not conflict.
+// A sum beyond 64 bits fails the transaction with ErrOverflow.
 func (tx *Tx) Add(key Key, delta int64) {
 	if len(key) == 0 {
 		tx.fail(fmt.Errorf("add: empty key"))
@@ -296,9 +297,20 @@ func (tx *Tx) Add(key Key, delta int64) {
 			return
 		}
 	}
+	sum, ok := AddInt64(n, delta)
+	if !ok {
+		tx.fail(fmt.Errorf("add %d to %s, which holds %d: %w", delta, Key(key), n, ErrOverflow))
+		return
+	}
+	if i, mine := tx.windex[string(key)]; mine && tx.writes[i].Op == journal.OpAdd {
+		if _, ok := AddInt64(tx.writes[i].Delta, delta); !ok {
+			tx.fail(fmt.Errorf("add %d to %s: the transaction's adds to it sum beyond 64 bits: %w", delta, Key(key), ErrOverflow))
+			return
+		}
+	}
 	w := tx.write(key)
 	start := len(tx.arena)
-	tx.arena = msgint.Append(tx.arena, n+delta)
+	tx.arena = msgint.Append(tx.arena, sum)
 	val := tx.arena[start:len(tx.arena):len(tx.arena)]
 	ver := tx.ver
 	switch w.Op {

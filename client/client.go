@@ -239,10 +239,12 @@ type KeyValue struct {
 // KeysResult is the answer to Keys.
 type KeysResult struct {
 	Keys []KeyValue
-	// Truncated says that more keys have the prefix than were returned.
-	Truncated bool
-	Token     string
-	Raw       json.RawMessage
+	// Truncated says that more keys have the prefix than were returned;
+	// NextCursor is then where KeysPage continues.
+	Truncated  bool
+	NextCursor string
+	Token      string
+	Raw        json.RawMessage
 }
 
 // Transaction states of TxnResult.State.
@@ -450,9 +452,19 @@ func (c *Client) Get(ctx context.Context, key []any) (*KeyResult, error) {
 
 // Keys lists the keys having the tuple prefix (all keys for an empty
 // prefix), in order, at most limit of them (0: the server's default,
-// 1000).
+// 1000), in one answer of at most 4 MiB: KeysPage continues from the
+// result's NextCursor.
 func (c *Client) Keys(ctx context.Context, prefix []any, limit int) (*KeysResult, error) {
+	return c.KeysPage(ctx, prefix, limit, "")
+}
+
+// KeysPage is Keys from cursor, a NextCursor of an earlier answer for the
+// same prefix ("" for the first page).
+func (c *Client) KeysPage(ctx context.Context, prefix []any, limit int, cursor string) (*KeysResult, error) {
 	q := url.Values{}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
 	what := "[]"
 	if len(prefix) > 0 {
 		p, err := json.Marshal(prefix)
@@ -476,14 +488,18 @@ func (c *Client) Keys(ctx context.Context, prefix []any, limit int) (*KeysResult
 			Value   json.RawMessage `json:"value"`
 			Version Version         `json:"version"`
 		} `json:"keys"`
-		Truncated bool   `json:"truncated"`
-		Token     string `json:"token"`
+		Truncated  bool    `json:"truncated"`
+		NextCursor *string `json:"next_cursor"`
+		Token      string  `json:"token"`
 	}
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("keys %s: the answer does not decode: %w", what, err)
 	}
 	c.mergeToken(a.Token)
 	res := &KeysResult{Keys: make([]KeyValue, len(a.Keys)), Truncated: a.Truncated, Token: a.Token, Raw: raw}
+	if a.NextCursor != nil {
+		res.NextCursor = *a.NextCursor
+	}
 	for i, e := range a.Keys {
 		k, err := decodeKey(e.Key)
 		if err != nil {

@@ -63,6 +63,11 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnection
 	// attempts (default 20ms and 2s); the wait doubles on each failure.
 	MinBackoff, MaxBackoff time.Duration
+	// HandshakeTimeout bounds the wait for the peer's Hello on a new
+	// connection (DefaultHandshakeTimeout if 0). An accepted connection
+	// replaces the live session only once its Hello arrived and names the
+	// peer (see admit.go).
+	HandshakeTimeout time.Duration
 	// Logger receives the log lines (slog.Default() if nil).
 	Logger *slog.Logger
 	// Registerer, if set, receives the replication metrics.
@@ -118,6 +123,10 @@ type Replicator struct {
 	changed  chan struct{} // closed on every status change
 
 	reconnects atomic.Uint64
+
+	// Accepted connections waiting for the peer's Hello (admit.go).
+	pendMu  sync.Mutex
+	pending link.Waiting[context.CancelFunc] // guarded by pendMu
 }
 
 // Start starts replicating cfg.Host. Close stops it.
@@ -146,11 +155,15 @@ func Start(cfg Config) (*Replicator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
 	// One tick is one heartbeat; the Node's defaults count in heartbeats.
 	if err := cfg.Host.Attach(cfg.Cluster, NodeConfig{HeartbeatTicks: 1}); err != nil {
 		return nil, err
 	}
-	r := &Replicator{cfg: cfg, host: cfg.Host, changed: make(chan struct{})}
+	r := &Replicator{cfg: cfg, host: cfg.Host, changed: make(chan struct{}),
+		pending: link.Waiting[context.CancelFunc]{Max: maxPending}}
 	r.log = cfg.Logger.With("instance", cfg.Host.ID(), "peer", cfg.Host.PeerID())
 	r.metrics = newMetrics(cfg.Registerer, r)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
@@ -214,7 +227,7 @@ func (r *Replicator) acceptLoop() {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			r.serve(c)
+			r.admit(c)
 		}()
 	}
 }
@@ -233,11 +246,11 @@ func (r *Replicator) dialLoop() {
 		}
 		c, err := r.cfg.Dialer.Dial(r.ctx)
 		if err == nil {
-			if r.serve(c) {
+			if r.serve(c, nil) {
 				backoff = r.cfg.MinBackoff
 			}
 		} else if r.ctx.Err() == nil {
-			r.log.Debug("replication: dial failed", "error", err)
+			r.logDialError(err)
 		}
 		if !sleepCtx(r.ctx, backoff) {
 			return
@@ -246,10 +259,11 @@ func (r *Replicator) dialLoop() {
 	}
 }
 
-// serve runs one session on c, replacing the current one. It reports
-// whether the handshake succeeded.
-func (r *Replicator) serve(c link.Conn) bool {
-	s := &session{r: r, conn: c, done: make(chan struct{})}
+// serve runs one session on c, replacing the current one; first, if not
+// nil, is the peer's Hello, already received. It reports whether the
+// handshake succeeded.
+func (r *Replicator) serve(c link.Conn, first *link.Frame) bool {
+	s := &session{r: r, conn: c, first: first, done: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(r.ctx)
 	s.log = r.log.With("remote", c.RemoteAddr())
 	r.mu.Lock()
@@ -354,6 +368,8 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	// first is the peer's Hello when admit received it already.
+	first *link.Frame
 }
 
 func (s *session) stop() {
@@ -368,6 +384,15 @@ func (s *session) run() bool {
 	r := s.r
 	r.host.LinkUp()
 	var up atomic.Bool
+	// A peer that does not complete the handshake in time is dropped.
+	var timedOut atomic.Bool
+	deadline := time.AfterFunc(r.cfg.HandshakeTimeout, func() {
+		if !up.Load() {
+			timedOut.Store(true)
+			s.stop()
+		}
+	})
+	defer deadline.Stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -383,12 +408,15 @@ func (s *session) run() bool {
 	r.host.LinkDown()
 	if s.r.ctx.Err() == nil {
 		switch {
+		case !up.Load() && timedOut.Load():
+			s.log.Warn("replication: the peer did not complete the handshake in time; closing", "timeout", r.cfg.HandshakeTimeout)
 		case !up.Load():
 			if st := r.host.ReplStatus(); st.Refused != "" {
 				r.metrics.refused.Inc()
 				s.log.Warn("replication: refused the peer", "error", st.Refused)
 			} else {
-				s.log.Warn("replication: handshake failed", "error", err)
+				reason, _ := certProblem(err)
+				s.log.Warn("replication: handshake failed", "error", err, "reason", reason)
 			}
 		case errors.Is(err, io.EOF):
 			s.log.Info("replication: the peer closed the connection")
@@ -403,8 +431,10 @@ func (s *session) run() bool {
 func (s *session) readLoop(up *atomic.Bool) error {
 	r := s.r
 	for {
-		f, err := s.conn.Recv(s.ctx)
-		if err != nil {
+		f, err := s.first, error(nil)
+		if f != nil {
+			s.first = nil
+		} else if f, err = s.conn.Recv(s.ctx); err != nil {
 			return err
 		}
 		if f.Kind == link.KindHello {

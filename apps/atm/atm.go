@@ -278,7 +278,11 @@ func Withdraw(tx *liege.Tx, a AmountArgs) (Withdrawal, error) {
 	if err != nil {
 		return Withdrawal{}, fmt.Errorf("withdraw: %w", err)
 	}
-	if bal < a.Amount+acct.Fees.Withdrawal {
+	need, ok := liege.AddInt64(a.Amount, acct.Fees.Withdrawal)
+	if !ok {
+		return Withdrawal{}, fmt.Errorf("withdraw: amount %d plus the fee of %d: %w", a.Amount, acct.Fees.Withdrawal, liege.ErrOverflow)
+	}
+	if bal < need {
 		return Withdrawal{Outcome: Denied}, nil
 	}
 	b := &book{tx: tx}

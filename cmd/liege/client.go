@@ -17,6 +17,7 @@ import (
 
 	"github.com/liege-db/liege/client"
 	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/server"
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
 	"github.com/urfave/cli/v2"
@@ -438,16 +439,32 @@ func runKeys(c *cli.Context) error {
 	if c.Bool("json") {
 		return s.printRaw(res.Raw)
 	}
-	for _, k := range res.Keys {
-		if _, err := fmt.Fprintf(s.out, "%s = %s\n", showKey(k.Key), compactJSON(k.Value)); err != nil {
-			return err
+	// An answer holds at most 4 MiB: follow the pages up to --limit keys,
+	// printing each as it comes.
+	shown := 0
+	for {
+		for _, k := range res.Keys {
+			if _, err := fmt.Fprintf(s.out, "%s = %s\n", showKey(k.Key), compactJSON(k.Value)); err != nil {
+				return err
+			}
+		}
+		shown += len(res.Keys)
+		want := c.Int("limit")
+		if want == 0 {
+			want = server.DefaultLimit
+		}
+		if !res.Truncated || res.NextCursor == "" || shown >= want {
+			break
+		}
+		if res, err = s.cl.KeysPage(c.Context, prefix, want-shown, res.NextCursor); err != nil {
+			return s.explain(err)
 		}
 	}
 	switch {
-	case len(res.Keys) == 0:
+	case shown == 0:
 		fmt.Fprintf(s.errw, "no keys with the prefix %s\n", showKey(prefix))
 	case res.Truncated:
-		fmt.Fprintf(s.errw, "%d keys shown; more remain: pass a larger --limit or a longer prefix\n", len(res.Keys))
+		fmt.Fprintf(s.errw, "%d keys shown; more remain: pass a larger --limit or a longer prefix\n", shown)
 	}
 	s.printToken(res.Token)
 	return nil

@@ -109,7 +109,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-frame", EnvVars: env("max-frame"), Value: link.DefaultMaxFrame,
 				Usage: "largest link frame in `BYTES`; a larger one closes the connection"},
 			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
-				Usage: "`FILE` holding the bearer token every endpoint but /healthz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
+				Usage: "`FILE` holding the bearer token every endpoint but /healthz and /readyz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
 			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,
 				Usage: "longest `DURATION` a request may wait for its min_token, whatever its timeout_ms (e.g. --max-wait 10s)"},
 			&cli.DurationFlag{Name: "idempotency-keep", EnvVars: env("idempotency-keep"), Value: liege.DefaultIdempotencyKeep,
@@ -452,15 +452,10 @@ func serve(s *serveSettings) error {
 		inner := closeDB
 		closeDB = func() error { return errors.Join(rep.Close(), inner()) }
 	}
-	srv := &http.Server{
-		Handler: server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
-			Logger: log, Registry: reg, Role: s.role, Replication: rep, Cluster: s.cluster}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute, // headers and body; waiting for min_token comes after
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// HTTPServer sets read, write and idle timeouts; the handler caps the
+	// requests in flight.
+	srv := server.New(db, server.Options{App: app.Name, AuthToken: token, MaxWait: s.maxWait,
+		Logger: log, Registry: reg, Role: s.role, Replication: rep, Cluster: s.cluster}).HTTPServer(log)
 
 	var msrv *http.Server
 	if mln != nil {

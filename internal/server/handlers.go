@@ -69,7 +69,10 @@ type keyEntry struct {
 type keysAnswer struct {
 	Keys      []keyEntry `json:"keys"`
 	Truncated bool       `json:"truncated"`
-	Token     string     `json:"token"`
+	// NextCursor is where the next page starts (the cursor parameter), nil
+	// on the last page.
+	NextCursor *string `json:"next_cursor"`
+	Token      string  `json:"token"`
 }
 
 // txnAnswer is the answer of GET /v1/txn/{txid}.
@@ -154,6 +157,9 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	body, err := s.readBody(r)
 	if err != nil {
 		return nil, err
+	}
+	if path, bad := invalidText(body); bad {
+		return nil, notText("the body", path)
 	}
 	var req callRequest
 	if len(bytes.TrimSpace(body)) > 0 {
@@ -280,57 +286,6 @@ func (s *Server) handleKey(r *http.Request) (any, error) {
 	return ans, nil
 }
 
-func (s *Server) handleKeys(r *http.Request) (any, error) {
-	q, err := query(r, "prefix", "limit", "min_token", "timeout_ms")
-	if err != nil {
-		return nil, err
-	}
-	var prefix liege.Key
-	if q.Has("prefix") {
-		if prefix, err = parseKey("prefix", q.Get("prefix")); err != nil {
-			return nil, err
-		}
-	}
-	limit := DefaultLimit
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > MaxLimit {
-			return nil, badRequest("limit must be an integer from 1 to %d, not %q", MaxLimit, q.Get("limit"))
-		}
-		limit = n
-	}
-	minTok, timeout, err := s.queryWait(q)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.waitFor(r.Context(), minTok, timeout); err != nil {
-		return nil, err
-	}
-	var lo liege.Key
-	if len(prefix) > 0 {
-		lo = prefix
-	}
-	entries, err := s.db.Scan(r.Context(), lo, prefix.PrefixEnd(), limit+1)
-	if err != nil {
-		return nil, engineError(err)
-	}
-	ans := &keysAnswer{Keys: make([]keyEntry, 0, min(len(entries), limit))}
-	if len(entries) > limit {
-		ans.Truncated = true
-		entries = entries[:limit]
-	}
-	for _, e := range entries {
-		v, err := jsonval.FromMsgpack(e.Value)
-		if err != nil {
-			return nil, fmt.Errorf("value of key %s: %w", e.Key, err)
-		}
-		ans.Keys = append(ans.Keys, keyEntry{Key: jsonval.Key(e.Key), KeyHex: hex.EncodeToString(e.Key), Value: v,
-			Version: version{HLC: e.Version.HLC, Origin: e.Version.Origin}})
-	}
-	ans.Token = s.tokenAfter(r.Context(), minTok, journal.TxID{})
-	return ans, nil
-}
-
 func (s *Server) handleTxn(r *http.Request) (any, error) {
 	if _, err := query(r); err != nil {
 		return nil, err
@@ -359,16 +314,6 @@ func (s *Server) handleTxn(r *http.Request) (any, error) {
 		}
 	}
 	return ans, nil
-}
-
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if _, err := s.db.Status(ctx); err != nil {
-		s.writeError(w, r, engineError(err))
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) handleStatus(r *http.Request) (any, error) {
@@ -457,6 +402,9 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 
 // parseKey parses a tuple key written as a JSON array.
 func parseKey(param, s string) (liege.Key, error) {
+	if path, bad := invalidText([]byte(s)); bad {
+		return nil, notText("query parameter "+param, "element "+path)
+	}
 	k, err := tuple.ParseJSON([]byte(s))
 	if err != nil {
 		return nil, badRequest(`%s is not a tuple: %s; write a key as a JSON array of strings and integers, e.g. ["acct",1]`,

@@ -65,6 +65,18 @@ type Options struct {
 	// Cluster names the pair (serve --cluster); it labels
 	// liege_instance_info so that "two lieges" is counted per pair.
 	Cluster string
+	// ReadyLag is the most peer transactions left to apply for /readyz to
+	// say ready while the link is up (DefaultReadyLag if 0).
+	ReadyLag int
+	// MaxInFlight bounds the requests served at once; more are refused
+	// with 503 and Retry-After (DefaultMaxInFlight if 0).
+	MaxInFlight int
+	// WriteGrace bounds the writing of an answer once it is ready
+	// (DefaultWriteGrace if 0).
+	WriteGrace time.Duration
+	// MaxAnswer bounds the bytes of one GET /v1/keys answer; more keys are
+	// left to the next page (DefaultMaxAnswer if 0).
+	MaxAnswer int
 }
 
 // Server serves one instance over HTTP.
@@ -76,6 +88,7 @@ type Server struct {
 	mux     *http.ServeMux
 	allowed map[string][]string // pattern -> methods
 	started time.Time
+	slots   chan struct{} // one per request in flight (limit)
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -96,6 +109,18 @@ func New(db *liege.DB, opts Options) *Server {
 	if opts.Role == "" {
 		opts.Role = "liege"
 	}
+	if opts.ReadyLag <= 0 {
+		opts.ReadyLag = DefaultReadyLag
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.WriteGrace <= 0 {
+		opts.WriteGrace = DefaultWriteGrace
+	}
+	if opts.MaxAnswer <= 0 {
+		opts.MaxAnswer = DefaultMaxAnswer
+	}
 	s := &Server{
 		db:      db,
 		opts:    opts,
@@ -104,6 +129,7 @@ func New(db *liege.DB, opts Options) *Server {
 		mux:     http.NewServeMux(),
 		allowed: map[string][]string{},
 		started: time.Now(),
+		slots:   make(chan struct{}, opts.MaxInFlight),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_http_requests_total",
 			Help: "HTTP requests answered, by route pattern and status code."}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "liege_http_request_duration_seconds",
@@ -122,6 +148,7 @@ func New(db *liege.DB, opts Options) *Server {
 	s.route("POST", "/v1/admin/role", s.api(s.handleRole))
 	s.route("POST", "/v1/admin/quiesce", s.api(s.handleQuiesce))
 	s.route("GET", "/healthz", s.handleHealthz)
+	s.route("GET", "/readyz", s.handleReadyz)
 	s.route("GET", "/status", s.api(s.handleStatus))
 	s.route("GET", "/metrics", s.handleMetrics())
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -173,10 +200,11 @@ func (s *Server) endpoints() string {
 	return strings.Join(out, ", ")
 }
 
-// Handler returns the HTTP handler: the routes behind request logging,
-// panic recovery and (with Options.AuthToken) bearer authentication.
+// Handler returns the HTTP handler: the routes behind request logging, the
+// cap on requests in flight, panic recovery and (with Options.AuthToken)
+// bearer authentication.
 func (s *Server) Handler() http.Handler {
-	return s.observe(s.recoverPanics(s.authenticate(s.mux)))
+	return s.observe(s.limit(s.recoverPanics(s.authenticate(s.mux))))
 }
 
 // statusWriter records the status and size of an answer.
@@ -256,7 +284,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -351,6 +379,9 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// A client that does not read its answer is cut off after WriteGrace,
+	// freeing the answer (ResponseController reaches the connection).
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.WriteGrace))
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }

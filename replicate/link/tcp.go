@@ -143,10 +143,10 @@ func ListenTCP(addr string, cfg Config) (Listener, error) {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	l := &tcpListener{
-		cfg:   cfg,
-		nl:    nl,
-		conns: make(chan Conn),
-		slots: make(chan struct{}, maxHandshakes),
+		cfg:     cfg,
+		nl:      nl,
+		conns:   make(chan Conn),
+		waiting: Waiting[context.CancelFunc]{Max: maxHandshakes},
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
@@ -155,18 +155,20 @@ func ListenTCP(addr string, cfg Config) (Listener, error) {
 }
 
 // maxHandshakes bounds the inbound connections in their handshake or
-// waiting for Accept; more are closed at once.
+// waiting for Accept; beyond it the oldest waiting ones are dropped
+// (Waiting says which).
 const maxHandshakes = 8
 
 type tcpListener struct {
-	cfg    Config
-	nl     net.Listener
-	conns  chan Conn
-	slots  chan struct{}
-	ctx    context.Context // ends at Close
-	cancel context.CancelFunc
-	once   sync.Once
-	wg     sync.WaitGroup
+	cfg     Config
+	nl      net.Listener
+	conns   chan Conn
+	mu      sync.Mutex
+	waiting Waiting[context.CancelFunc] // guarded by mu
+	ctx     context.Context             // ends at Close
+	cancel  context.CancelFunc
+	once    sync.Once
+	wg      sync.WaitGroup
 }
 
 var _ Listener = (*tcpListener)(nil)
@@ -189,33 +191,53 @@ func (l *tcpListener) run() {
 			}
 			continue
 		}
-		select {
-		case l.slots <- struct{}{}:
-		default:
-			l.cfg.Logger.Warn("link: refused a connection: too many waiting for their handshake or for Accept",
-				"remote", nc.RemoteAddr().String(), "limit", maxHandshakes)
-			_ = nc.Close()
-			continue
+		remote := nc.RemoteAddr().String()
+		ctx, cancel := context.WithCancel(l.ctx)
+		l.mu.Lock()
+		id, evicted := l.waiting.Admit(Source(remote), cancel)
+		l.mu.Unlock()
+		if len(evicted) > 0 {
+			l.cfg.Logger.Warn("link: dropped the oldest connections waiting for their handshake or for Accept, to make room",
+				"remote", remote, "dropped", len(evicted), "limit", maxHandshakes)
+		}
+		for _, drop := range evicted {
+			drop()
 		}
 		l.wg.Add(1)
-		go l.handshake(nc)
+		go l.handshake(ctx, cancel, id, nc)
 	}
 }
 
-func (l *tcpListener) handshake(nc net.Conn) {
+// handshake completes nc's handshake and waits for Accept to take it,
+// until ctx ends (Close, or the connection was dropped to make room).
+func (l *tcpListener) handshake(ctx context.Context, cancel context.CancelFunc, id uint64, nc net.Conn) {
 	defer l.wg.Done()
-	defer func() { <-l.slots }()
-	c, err := l.cfg.handshake(l.ctx, nc, true)
+	defer func() {
+		cancel()
+		l.mu.Lock()
+		l.waiting.Remove(id)
+		l.mu.Unlock()
+	}()
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() }) // unblocks a handshake in progress
+	c, err := l.cfg.handshake(ctx, nc, true)
 	if err != nil {
 		_ = nc.Close()
-		if !errors.Is(err, context.Canceled) || l.ctx.Err() == nil { // not cut short by Close
+		switch {
+		case l.ctx.Err() != nil: // cut short by Close
+		case ctx.Err() != nil:
+			l.cfg.Logger.Debug("link: dropped a connection still in its handshake to make room", "remote", nc.RemoteAddr().String())
+		default:
 			l.cfg.Logger.Warn("link: refused a connection", "remote", nc.RemoteAddr().String(), "err", err)
 		}
 		return
 	}
+	if !stop() { // dropped as the handshake completed
+		_ = c.Close()
+		return
+	}
 	select {
 	case l.conns <- c:
-	case <-l.ctx.Done():
+	case <-ctx.Done():
 		_ = c.Close()
 	}
 }
