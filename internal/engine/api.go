@@ -48,6 +48,11 @@ type Config struct {
 	// goroutines, which end before Open returns (the root package uses 2;
 	// a simulator leaves it zero: Open then decodes on the caller).
 	ReplayWorkers int
+	// Syncer, if set, runs the journal's fsyncs off the driver's goroutine,
+	// one at a time, while Step runs the next batch (see syncer.go); the
+	// driver hands each outcome to SyncDone. Nil (a simulator): Step syncs
+	// inline.
+	Syncer Syncer
 	// MaxBatch bounds the calls one Write runs (default 1024).
 	MaxBatch int
 	// LWW selects the last-writer-wins baseline merge (no check; see the
