@@ -46,7 +46,8 @@ type Config struct {
 	IdempotencyWindow int
 	// ReplayWorkers, if positive, decodes the journal at Open on that many
 	// goroutines, which end before Open returns (the root package uses 2;
-	// a simulator leaves it zero: Open then decodes on the caller).
+	// a simulator leaves it zero: Open then decodes on the caller). Positive
+	// also lets a rollback decode ahead on one goroutine (rollback.Env).
 	ReplayWorkers int
 	// Syncer, if set, runs the journal's fsyncs off the driver's goroutine,
 	// one at a time, while Step runs the next batch (see syncer.go); the
