@@ -180,6 +180,8 @@ func (db *DB) take(block bool) bool {
 				fn()
 			case j := <-db.ckptBack:
 				db.in.CheckpointDone(j)
+			case err := <-db.syncer.done:
+				db.in.SyncDone(err)
 			case ev := <-db.linkq:
 				db.linkEvent(ev)
 			case <-db.quit:
@@ -195,6 +197,8 @@ func (db *DB) take(block bool) bool {
 			fn()
 		case j := <-db.ckptBack:
 			db.in.CheckpointDone(j)
+		case err := <-db.syncer.done:
+			db.in.SyncDone(err)
 		case ev := <-db.linkq:
 			db.linkEvent(ev)
 		case <-db.quit:

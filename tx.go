@@ -232,21 +232,31 @@ func (tx *Tx) Scan(lo, hi Key, opts ScanOptions) []KV {
 // write returns the write-set entry for key, creating it with the current
 // before-image if the transaction has not written key yet.
 func (tx *Tx) write(key []byte) *journal.Write {
+	w, fresh := tx.writeEntry(key)
+	if fresh {
+		w.Before, w.BeforeVersion, _ = tx.st.Get(key)
+	}
+	return w
+}
+
+// writeEntry is write without the store's before-image: fresh reports a
+// new entry whose Before the caller fills in (Set takes it from the
+// store's Swap, one search of the tree instead of two).
+func (tx *Tx) writeEntry(key []byte) (w *journal.Write, fresh bool) {
 	if i, ok := tx.windex[string(key)]; ok {
-		return &tx.writes[i]
+		return &tx.writes[i], false
 	}
 	var before []byte
 	var bver journal.Version
-	if tx.last.valid && bytes.Equal(tx.last.key, key) {
+	known := tx.last.valid && bytes.Equal(tx.last.key, key)
+	if known {
 		before, bver = tx.last.val, tx.last.ver
-	} else {
-		before, bver, _ = tx.st.Get(key)
 	}
 	tx.last.valid = false // the key is about to change
 	k := tx.own(key)
 	tx.writes = append(tx.writes, journal.Write{Key: k, Before: before, BeforeVersion: bver})
 	tx.windex[string(k)] = len(tx.writes) - 1
-	return &tx.writes[len(tx.writes)-1]
+	return &tx.writes[len(tx.writes)-1], !known
 }
 
 // Set stores v at key. Strings, byte slices, integers, booleans and nil are
@@ -264,9 +274,12 @@ func (tx *Tx) Set(key Key, v any) {
 		return
 	}
 	val := tx.arena[start:len(tx.arena):len(tx.arena)]
-	w := tx.write(key)
+	w, fresh := tx.writeEntry(key)
 	w.Op, w.Value, w.Delta = journal.OpSet, val, 0
-	tx.st.Set(key, val, tx.ver)
+	before, bver, _ := tx.st.Swap(key, val, tx.ver)
+	if fresh {
+		w.Before, w.BeforeVersion = before, bver
+	}
 }
 
 // Delete removes key.

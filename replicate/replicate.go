@@ -462,17 +462,34 @@ func (s *session) readLoop(up *atomic.Bool) error {
 
 // writeLoop sends the Host's outbox until the link fails or the Node asks
 // for it to be closed.
-func (s *session) writeLoop() error {
-	h := s.r.host
-	for {
-		frames, disc := h.Outbox()
+// send writes frames: with as few system calls as the link allows when it
+// batches (link.BatchSender), else one Send each.
+func (s *session) send(frames []*link.Frame) error {
+	if bs, ok := s.conn.(link.BatchSender); ok && len(frames) > 1 {
+		if err := bs.SendBatch(s.ctx, frames); err != nil {
+			return err
+		}
+	} else {
 		for _, f := range frames {
 			if err := s.conn.Send(s.ctx, f); err != nil {
 				return err
 			}
-			if f.Kind == link.KindTxn {
-				s.r.metrics.sent.Inc()
-			}
+		}
+	}
+	for _, f := range frames {
+		if f.Kind == link.KindTxn {
+			s.r.metrics.sent.Inc()
+		}
+	}
+	return nil
+}
+
+func (s *session) writeLoop() error {
+	h := s.r.host
+	for {
+		frames, disc := h.Outbox()
+		if err := s.send(frames); err != nil {
+			return err
 		}
 		if disc != "" {
 			return errors.New(disc)

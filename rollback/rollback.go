@@ -60,6 +60,9 @@ type Env struct {
 	Epoch         uint64
 	HighOSeq      uint64
 	PeerWatermark uint64
+	// DecodeAhead decodes the records to undo on a second goroutine, which
+	// ends before the phase returns (a simulator leaves it false).
+	DecodeAhead bool
 }
 
 // Result says what a rollback did.
@@ -261,18 +264,9 @@ func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64) uint64
 // rolled off and the own transactions rolled off, oldest first.
 func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	wm = env.PeerWatermark
-	d := journal.NewDecoder()
-	var r journal.Record
 	var firstPeer uint64 // OSeq of the first peer record rolled off (0: none)
-	for p := in.Head; p >= in.Target; p-- {
-		f, err := env.Journal.Read(p)
-		if err == nil {
-			err = d.DecodeFrame(f, &r)
-		}
-		if err != nil {
-			return 0, 0, nil, fmt.Errorf("rollback: read position %d: %w", p, err)
-		}
-		env.Store.Undo(&r)
+	err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
+		env.Store.Undo(r)
 		maxHLC = max(maxHLC, r.HLC)
 		if r.Kind.IsTxn() && r.Origin == env.Self {
 			own = append(own, r.TxID())
@@ -281,10 +275,12 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 			firstPeer = r.OSeq // peer records are applied in OSeq order
 		}
 		if p == (in.Head+in.Target)/2 {
-			if err := failpoint.Inject("rollback-mid-undo"); err != nil {
-				return 0, 0, nil, err
-			}
+			return failpoint.Inject("rollback-mid-undo")
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, nil, err
 	}
 	slices.Reverse(own) // collected newest first
 	if firstPeer != 0 {

@@ -48,7 +48,7 @@ off while measuring.
             value bytes
 
 Goals:
-  commit    >= 150,000 txn/s with 256 callers, and >= 40% of raw wal
+  commit    >= 150,000 txn/s with 256 callers, and >= 50% of raw wal
   replay    >= 1,000,000 records/s
   rollback  >= 500,000 records/s
   memory    heap <= 2 x raw bytes + 64 B per key

@@ -50,8 +50,14 @@ type Config struct {
 	IdempotencyKeep time.Duration
 	// ReplayWorkers, if positive, decodes the journal at Open on that many
 	// goroutines, which end before Open returns (the root package uses 2;
-	// a simulator leaves it zero: Open then decodes on the caller).
+	// a simulator leaves it zero: Open then decodes on the caller). Positive
+	// also lets a rollback decode ahead on one goroutine (rollback.Env).
 	ReplayWorkers int
+	// Syncer, if set, runs the journal's fsyncs off the driver's goroutine,
+	// one at a time, while Step runs the next batch (see syncer.go); the
+	// driver hands each outcome to SyncDone. Nil (a simulator): Step syncs
+	// inline.
+	Syncer Syncer
 	// MaxBatch bounds the calls one Write runs (default 1024).
 	MaxBatch int
 	// LWW selects the last-writer-wins baseline merge (no check; see the

@@ -29,6 +29,9 @@ func (in *Instance) hasWork() bool {
 	if in.fatal != nil {
 		return len(in.queue) > 0 || len(in.waiting) > 0
 	}
+	if in.syncing() {
+		return in.hasWorkSyncing()
+	}
 	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 || in.w.pending() || len(in.inbox) > 0 ||
 		in.node != nil && in.node.HasReady()
 }
@@ -42,13 +45,17 @@ func (in *Instance) step() bool {
 	did := true
 	switch {
 	case in.rb != nil:
+		in.settle()
 		in.rollbackStep()
 	case len(in.reconQ) > 0 && in.awaitPeer == "": // reconciling assigns own OSeqs too
 		r := in.reconQ[0]
 		in.reconQ = in.reconQ[1:]
 		in.reconcileOne(r)
+	case in.syncing():
+		// The next batch runs while the fsync is in flight (syncer.go).
+		did = len(in.queue) > 0 && len(in.inbox) == 0 && in.writeCalls()
 	case in.w.pending() && (in.lastOp == opWrite || len(in.queue) == 0 || len(in.inbox) > 0):
-		in.sync()
+		in.syncStep()
 	case len(in.inbox) > 0 && len(in.ownPending) == 0:
 		in.stepInbox()
 	case len(in.inbox) > 0:
@@ -222,6 +229,11 @@ func (in *Instance) sync() bool {
 	if !in.w.pending() {
 		return false
 	}
+	if in.syncing() {
+		if in.settle(); in.fatal != nil || !in.w.pending() {
+			return true
+		}
+	}
 	n := in.w.next - 1 - in.w.durable
 	t0 := in.cfg.Now()
 	if err := in.flush(); err != nil {
@@ -239,6 +251,12 @@ func (in *Instance) flush() error {
 	if err := in.w.Flush(); err != nil {
 		return err
 	}
+	in.afterDurable()
+	return nil
+}
+
+// afterDurable answers the calls the journal's durable position covers.
+func (in *Instance) afterDurable() {
 	in.durable = in.w.durable
 	if len(in.reconComplete) > 0 {
 		in.saveCompleteRecon()
@@ -251,7 +269,6 @@ func (in *Instance) flush() error {
 	n := copy(in.waiting, in.waiting[i:])
 	clear(in.waiting[n:])
 	in.waiting = in.waiting[:n]
-	return nil
 }
 
 // reportDurable tells the Node which own records are durable and how far
@@ -494,7 +511,9 @@ func (in *Instance) close() error {
 	if in.closed {
 		return nil
 	}
-	// Finish what was submitted, then stop.
+	// Finish what was submitted, then stop, syncing inline.
+	in.settle()
+	in.w.async = nil
 	for in.fatal == nil && (len(in.queue) > 0 || in.w.pending() || in.rb != nil) {
 		in.step()
 	}

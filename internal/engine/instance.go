@@ -59,6 +59,10 @@ func (in *Instance) Write() bool { return in.writeCalls() }
 // anything to sync.
 func (in *Instance) Sync() bool { return in.sync() }
 
+// SyncDone hands in the outcome of the fsync Config.Syncer ran: the calls
+// it made durable are done.
+func (in *Instance) SyncDone(err error) { in.syncDone(err) }
+
 // Deliver hands in a frame from the peer. An error means the link must be
 // closed (the driver then calls LinkDown).
 func (in *Instance) Deliver(f *link.Frame) error { return in.deliver(f) }

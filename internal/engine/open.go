@@ -157,6 +157,7 @@ func (in *Instance) recover() error {
 	if in.w, err = openWAL(in.cfg.Log); err != nil {
 		return err
 	}
+	in.w.async, in.w.now, in.w.onSynced = in.cfg.Syncer, in.cfg.Now, in.cfg.Hooks.Synced
 	s, err := rollback.ResumeStepper(in.cfg.Dir, in.w, in.enc, in.cfg.Now)
 	if err != nil {
 		return err

@@ -204,7 +204,8 @@ func (in *Instance) startRollback(r *replicate.Rollback) {
 
 func (in *Instance) rollbackEnv() rollback.Env {
 	return rollback.Env{Dir: in.cfg.Dir, Instance: in.cfg.ID, Self: in.cfg.ID, Journal: in.w, Encoder: in.enc,
-		Store: in.st, Epoch: in.epoch, HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, Now: in.cfg.Now}
+		Store: in.st, Epoch: in.epoch, HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, Now: in.cfg.Now,
+		DecodeAhead: in.cfg.ReplayWorkers > 0} // decoding goroutines are the driver's choice
 }
 
 // rollbackStep takes the outstanding rollback one phase on; when it is done

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/journal"
@@ -22,6 +23,14 @@ type wal struct {
 	ents  [][]byte // write's scratch
 
 	syncs, synced, bytes uint64 // fsyncs, records they made durable, frame bytes appended (counters)
+
+	// With a Syncer (syncer.go): the position the fsync in flight makes
+	// durable (0: none), when it started, and who hears of it.
+	async    Syncer
+	inflight uint64
+	syncT0   time.Time
+	now      func() time.Time
+	onSynced func(n int, took time.Duration)
 }
 
 func openWAL(log journal.Log) (*wal, error) {
@@ -55,8 +64,9 @@ func (w *wal) Append(pos uint64, frame []byte) error {
 func (w *wal) pending() bool { return w.durable < w.next-1 }
 
 // write hands the buffered frames to the log (one Write).
+// While an fsync is in flight the frames stay buffered: the log is busy.
 func (w *wal) write() error {
-	if len(w.sizes) == 0 {
+	if len(w.sizes) == 0 || w.inflight != 0 {
 		return nil
 	}
 	if err := failpoint.Inject("journal-before-write"); err != nil {
@@ -79,6 +89,9 @@ func (w *wal) write() error {
 
 // Flush writes and fsyncs everything appended.
 func (w *wal) Flush() error {
+	if err := w.settle(); err != nil {
+		return err
+	}
 	if err := w.write(); err != nil {
 		return err
 	}
@@ -127,4 +140,10 @@ func (w *wal) TruncateAfter(pos uint64) error {
 	return nil
 }
 
-func (w *wal) close() error { return w.log.Close() }
+func (w *wal) close() error {
+	if err := w.settle(); err != nil {
+		w.log.Close()
+		return err
+	}
+	return w.log.Close()
+}

@@ -67,6 +67,15 @@ type Conn interface {
 	RemoteAddr() string
 }
 
+// BatchSender is implemented by a Conn that writes several frames with
+// fewer system calls than one Send each. SendBatch is Send for each frame
+// in order: on an error the frames before the one that failed may have
+// been handed to the network, and the connection is unusable as after a
+// failed Send.
+type BatchSender interface {
+	SendBatch(ctx context.Context, frames []*Frame) error
+}
+
 // Dialer opens connections to one peer.
 type Dialer interface {
 	// Dial connects (and, with TLS, completes the handshake, verifying the
@@ -164,18 +173,29 @@ func (e *endpoint) RemoteAddr() string { return e.remote }
 
 // frame returns f's wire form in a buffer reused by the next call.
 func (e *endpoint) frame(f *Frame) ([]byte, error) {
-	if !e.sentHello && f.Kind != KindHello {
-		return nil, fmt.Errorf("send %v frame: the first frame on a connection must be a hello", f.Kind)
-	}
-	b, err := e.sendCodec.appendFrame(e.wire[:0], f)
+	b, err := e.appendWire(e.wire[:0], f)
 	if err != nil {
-		return nil, fmt.Errorf("send: %w", err)
+		return nil, err
 	}
 	if cap(b) <= 1<<20 { // do not keep a large frame's buffer alive
 		e.wire = b
 	}
-	if n := len(b) - headerLen; n > e.maxFrame {
-		return nil, fmt.Errorf("send %v frame: %d bytes is over the limit of %d bytes (MaxFrame): %w",
+	return b, nil
+}
+
+// appendWire appends f's wire form to dst; on an error dst is returned
+// as it was.
+func (e *endpoint) appendWire(dst []byte, f *Frame) ([]byte, error) {
+	if !e.sentHello && f.Kind != KindHello {
+		return dst, fmt.Errorf("send %v frame: the first frame on a connection must be a hello", f.Kind)
+	}
+	start := len(dst)
+	b, err := e.sendCodec.appendFrame(dst, f)
+	if err != nil {
+		return dst, fmt.Errorf("send: %w", err)
+	}
+	if n := len(b) - start - headerLen; n > e.maxFrame {
+		return b[:start], fmt.Errorf("send %v frame: %d bytes is over the limit of %d bytes (MaxFrame): %w",
 			f.Kind, n, e.maxFrame, ErrFrameTooLarge)
 	}
 	e.sentHello = true

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/liege-db/liege/internal/failpoint"
+)
+
+// This file pipelines group commit: with a Config.Syncer the journal's fsync
+// runs on the driver's side while the executor runs and encodes the next
+// batch of calls, so an fsync's wall time is no longer added to the CPU time
+// of every batch. At most one fsync is in flight; what is appended meanwhile
+// stays in the wal's buffer and is written once the fsync returns. Without a
+// Syncer (the simulator) every fsync is inline, as before.
+
+// Syncer runs the journal's fsync off the executor. The driver delivers the
+// outcome of a Start either to Instance.SyncDone (between steps) or, when
+// the Instance needs it at once, through Wait, never both.
+type Syncer interface {
+	// Start runs sync on another goroutine.
+	Start(sync func() error)
+	// Wait blocks until the sync of the last Start returned and returns
+	// its error; the driver must then not call SyncDone for it.
+	Wait() error
+}
+
+// startSync hands the buffered frames to the log and starts their fsync on
+// the Syncer.
+func (w *wal) startSync() error {
+	if err := w.write(); err != nil {
+		return err
+	}
+	if w.durable == w.written {
+		return nil
+	}
+	if err := failpoint.Inject("journal-before-sync"); err != nil {
+		return err
+	}
+	w.inflight, w.syncT0 = w.written, w.now()
+	w.async.Start(w.log.Sync)
+	return nil
+}
+
+// syncDone records the outcome of the fsync in flight.
+func (w *wal) syncDone(err error) error {
+	target := w.inflight
+	w.inflight = 0
+	if err != nil {
+		return fmt.Errorf("journal fsync: %w", err)
+	}
+	if err := failpoint.Inject("journal-after-sync"); err != nil {
+		return err // durable, but the instance stops as if the fsync had failed
+	}
+	n := target - w.durable
+	w.syncs++
+	w.synced += n
+	w.durable = target
+	if w.onSynced != nil {
+		w.onSynced(int(n), w.now().Sub(w.syncT0))
+	}
+	return nil
+}
+
+// settle waits for the fsync in flight, if any.
+func (w *wal) settle() error {
+	if w.inflight == 0 {
+		return nil
+	}
+	return w.syncDone(w.async.Wait())
+}
+
+// syncStep makes what is appended durable: it starts an fsync on the Syncer,
+// or syncs inline without one.
+func (in *Instance) syncStep() {
+	if in.w.async == nil {
+		in.sync()
+		return
+	}
+	in.lastOp = opNone
+	if err := in.w.startSync(); err != nil {
+		in.fail(err)
+	}
+}
+
+// syncDone takes the outcome of the fsync the Syncer ran (Instance.SyncDone).
+func (in *Instance) syncDone(err error) {
+	if in.w.inflight == 0 {
+		return
+	}
+	if err := in.w.syncDone(err); err != nil {
+		in.fail(err)
+		return
+	}
+	if in.fatal == nil {
+		in.afterDurable()
+		if in.node != nil {
+			in.drain() // the Node hears of the own records now durable
+		}
+	}
+}
+
+// settle waits for the fsync in flight and acts on it.
+func (in *Instance) settle() {
+	if in.w.inflight == 0 {
+		return
+	}
+	if err := in.w.settle(); err != nil {
+		in.fail(err)
+		return
+	}
+	if in.fatal == nil {
+		in.afterDurable()
+	}
+}
+
+// syncing reports whether an fsync is in flight.
+func (in *Instance) syncing() bool { return in.w.inflight != 0 }
+
+// hasWorkSyncing is hasWork while an fsync is in flight: calls run into the
+// buffer unless peer frames wait for the own records before them to be
+// durable (then new calls would starve them); the rest waits for SyncDone.
+func (in *Instance) hasWorkSyncing() bool {
+	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 && len(in.inbox) == 0 ||
+		in.node != nil && in.node.HasReady()
+}
