@@ -330,6 +330,10 @@ func (in *Instance) openTxnStatus() error {
 		return err
 	}
 	in.txst, in.index.status = x, x
+	// A journal shorter than the mark lost records the index had (a disk
+	// that lied about an fsync): read back what the journal holds there.
+	x.mark = min(x.mark, in.w.next-1)
+	x.pendingUpTo = x.mark
 	if res := in.Recovery.Rollback; res != nil && len(res.Own) > 0 {
 		// The mark stays: the journal before the rollback's target is
 		// read back into the index next.
