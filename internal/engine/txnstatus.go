@@ -37,8 +37,10 @@ import (
 // one more per gap a rollback leaves, and one per reconciled transaction.
 // Size per million transactions with the default settings (a checkpoint
 // every 500,000 records): 2 flushes x (2 runs + 1 mark) x 40 bytes = 240
-// bytes, plus about 3 x 40 bytes per rollback and 40 bytes per reconciled
-// transaction; the entries are also held in memory, for lookups.
+// bytes, plus up to about 6 x 40 bytes per rollback (the runs it splits,
+// its rolled-back runs and two marks) and 40 bytes per reconciled
+// transaction; the entries are also held in memory, for lookups (newest
+// first, linear in the number of entries).
 //
 // Pending runs are flushed (appended and fsync'd) when a checkpoint is
 // taken, before a rollback's outcome is recorded, and at Close: retention
