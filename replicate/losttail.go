@@ -19,7 +19,10 @@ import "sort"
 //     applied w, so the first own transaction after w is shipped with Prev
 //     w, not with the OSeq of the own transaction before it in the
 //     journal. A rollback never leaves such a watermark: it rolls back only
-//     own transactions the peer has not applied.
+//     own transactions the peer has not applied. (Retention may: w is then
+//     the newest own OSeq truncated, and Prev w is right for the first own
+//     transaction left, since retention keeps every one the peer has not
+//     applied.)
 func (n *Node) checkLostOwn(w uint64) {
 	if last := n.lastOwn(); w > last {
 		n.rd.TakeBack = &TakeBack{After: last, UpTo: w}
@@ -29,7 +32,7 @@ func (n *Node) checkLostOwn(w uint64) {
 	}
 	if w > n.basePrev && !n.holdsOwn(w) && w > n.prevFloor {
 		n.prevFloor = w
-		n.note("the peer applied own OSeq %d, which this journal lost: the next own transaction after it is shipped with Prev %d", w, w)
+		n.note("the peer applied own OSeq %d, which this journal no longer holds: the next own transaction after it is shipped with Prev %d", w, w)
 	}
 }
 

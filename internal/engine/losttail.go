@@ -89,3 +89,18 @@ func (in *Instance) takeBack(tb *replicate.TakeBack) {
 		}
 	}
 }
+
+// promotedWhileAwaiting ends the wait of awaitPeerAfterCut when the
+// operator promotes this instance: its liege is gone, so no handshake will
+// say which own OSeqs it held. The instance continues after its own journal
+// (DESIGN.md section 3, "where the peer lacks them too"); should the old
+// liege return holding a cut own transaction, its handshake shows it and
+// the log says so.
+func (in *Instance) promotedWhileAwaiting() {
+	if in.awaitPeer == "" {
+		return
+	}
+	in.log.Error("promoted while waiting for the peer's handshake after a torn tail was cut: calls are taken again, and an own transaction the gone liege held from the cut tail may get its OSeq again",
+		"own_oseqs_after", in.highOSeq, "why_it_waited", in.awaitPeer)
+	in.awaitPeer = ""
+}

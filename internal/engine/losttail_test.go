@@ -124,3 +124,25 @@ func TestLostAckedTailNeverReusesAnOSeq(t *testing.T) {
 		t.Errorf("B's %v sets %q, want %q", next, got, "next")
 	}
 }
+
+// TestPromoteEndsTheWaitForThePeer: a vassal that cut a torn tail waits for
+// its liege's handshake before taking calls; promoting it (the liege is
+// gone) ends the wait.
+func TestPromoteEndsTheWaitForThePeer(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	b.call(sim.Op{Op: "set", K: "x", V: "1"})
+	b.log = b.log.CrashTearingSynced(2)
+	b.open()
+	if c := b.submit(sim.Op{Op: "set", K: "y", V: "2"}); !errors.Is(c.Err, engine.ErrAwaitingPeer) {
+		t.Fatalf("a call after the cut: %v; want ErrAwaitingPeer", c.Err)
+	}
+	if err := b.in.Promote(true); err != nil {
+		t.Fatal(err)
+	}
+	for b.in.Step() {
+	}
+	if c := b.submit(sim.Op{Op: "set", K: "y", V: "2"}); c.Err != nil {
+		t.Fatalf("a call after the promote: %v", c.Err)
+	}
+}

@@ -457,6 +457,7 @@ func (in *Instance) promote(force bool) error {
 	if err := in.node.Promote(force); err != nil {
 		return err
 	}
+	in.promotedWhileAwaiting()
 	in.drain()
 	if in.fatal != nil {
 		return in.fatal

@@ -37,8 +37,10 @@ import (
 // one more per gap a rollback leaves, and one per reconciled transaction.
 // Size per million transactions with the default settings (a checkpoint
 // every 500,000 records): 2 flushes x (2 runs + 1 mark) x 40 bytes = 240
-// bytes, plus about 3 x 40 bytes per rollback and 40 bytes per reconciled
-// transaction; the entries are also held in memory, for lookups.
+// bytes, plus up to about 6 x 40 bytes per rollback (the runs it splits,
+// its rolled-back runs and two marks) and 40 bytes per reconciled
+// transaction; the entries are also held in memory, for lookups (newest
+// first, linear in the number of entries).
 //
 // Pending runs are flushed (appended and fsync'd) when a checkpoint is
 // taken, before a rollback's outcome is recorded, and at Close: retention
@@ -330,6 +332,10 @@ func (in *Instance) openTxnStatus() error {
 		return err
 	}
 	in.txst, in.index.status = x, x
+	// A journal shorter than the mark lost records the index had (a disk
+	// that lied about an fsync): read back what the journal holds there.
+	x.mark = min(x.mark, in.w.next-1)
+	x.pendingUpTo = x.mark
 	if res := in.Recovery.Rollback; res != nil && len(res.Own) > 0 {
 		// The mark stays: the journal before the rollback's target is
 		// read back into the index next.
