@@ -41,6 +41,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // DefaultAddr is the address `liege serve` listens on by default.
@@ -185,12 +187,9 @@ func baseURL(addr string) (string, error) {
 	return u.String(), nil
 }
 
-// Version is a key's version: the largest (HLC, origin) of the transactions
-// that wrote it.
-type Version struct {
-	HLC    uint64 `json:"hlc"`
-	Origin string `json:"origin"`
-}
+// Version is a key's version: the largest (HLC, origin) of the
+// transactions that wrote it.
+type Version = httpapi.Version
 
 // CallResult is the answer to a call.
 type CallResult struct {
@@ -273,54 +272,17 @@ type TxnResult struct {
 }
 
 // Lag is an instance's replication lag.
-type Lag struct {
-	Transactions uint64 `json:"transactions"`
-	MS           int64  `json:"ms"`
-}
+type Lag = httpapi.Lag
 
 // Build is the versions of an instance's binary, as `liege --version`
 // prints them.
-type Build struct {
-	// Module is the main module's version, "(devel)" for a binary built
-	// in a checkout.
-	Module string `json:"module"`
-	// Revision is the VCS commit, "" when the build recorded none.
-	Revision string `json:"revision"`
-	// Modified is true when that work tree had uncommitted changes.
-	Modified bool `json:"modified"`
-	// Go is the Go toolchain version.
-	Go string `json:"go"`
-	// JournalFormat is the journal's frame format version.
-	JournalFormat int `json:"journal_format"`
-	// Protocol is the replication protocol version; both instances of a
-	// pair must share it.
-	Protocol int `json:"protocol"`
-}
+type Build = httpapi.Build
 
-// Status is an instance's status (GET /status).
-type Status struct {
-	ID            string            `json:"id"`
-	Role          string            `json:"role"`
-	App           string            `json:"app"`
-	Epoch         uint64            `json:"epoch"`
-	LastPos       uint64            `json:"last_pos"`
-	DurablePos    uint64            `json:"durable_pos"`
-	OSeq          uint64            `json:"oseq"`
-	PeerWatermark uint64            `json:"peer_watermark"`
-	Watermarks    map[string]uint64 `json:"watermarks"`
-	Window        int               `json:"window"`
-	Lag           Lag               `json:"lag"`
-	Keys          int               `json:"keys"`
-	UptimeS       float64           `json:"uptime_s"`
-	// Link is the replication link, nil for a lone instance.
-	Link *Link `json:"link"`
-	// Build is the versions of the instance's binary, nil for an
-	// instance too old to report them.
-	Build *Build `json:"build"`
-	// Raw is the whole answer, including fields this client does not
-	// know; its numbers are json.Numbers, exact whatever their size.
-	Raw map[string]any `json:"-"`
-}
+// Status is an instance's status (GET /status). Its Link is nil for a lone
+// instance, its Build nil for an instance too old to report it, and its
+// Raw is the whole answer, including fields this client does not know
+// (its numbers are json.Numbers, exact whatever their size).
+type Status = httpapi.Status
 
 // CallOptions qualify a call.
 type CallOptions struct {
@@ -343,17 +305,20 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 	if proc == "" {
 		return nil, errors.New("call: no procedure name")
 	}
-	body := struct {
-		Args      any    `json:"args,omitempty"`
-		MinToken  string `json:"min_token,omitempty"`
-		TimeoutMS *int64 `json:"timeout_ms,omitempty"`
-	}{Args: args, MinToken: c.Token()}
+	body := httpapi.CallRequest{MinToken: c.Token()}
+	if args != nil {
+		a, err := json.Marshal(args)
+		if err != nil {
+			return nil, fmt.Errorf("call %s: encode args: %w", proc, err)
+		}
+		body.Args = a
+	}
 	if body.MinToken != "" {
 		body.TimeoutMS = c.waitMS()
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("call %s: encode args: %w", proc, err)
+		return nil, fmt.Errorf("call %s: encode the body: %w", proc, err)
 	}
 	key := o.IdempotencyKey
 	if key == "" {
@@ -363,15 +328,7 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 	if err != nil {
 		return nil, fmt.Errorf("call %s: %w", proc, err)
 	}
-	var a struct {
-		TxID     *string         `json:"txid"`
-		HLC      uint64          `json:"hlc"`
-		HLCTime  string          `json:"hlc_time"`
-		Pos      uint64          `json:"pos"`
-		ReadOnly bool            `json:"read_only"`
-		Result   json.RawMessage `json:"result"`
-		Token    string          `json:"token"`
-	}
+	var a httpapi.CallAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, err)
 	}
@@ -426,14 +383,7 @@ func (c *Client) Get(ctx context.Context, key []any) (*KeyResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", k, err)
 	}
-	var a struct {
-		Key     json.RawMessage `json:"key"`
-		KeyHex  string          `json:"key_hex"`
-		Found   bool            `json:"found"`
-		Value   json.RawMessage `json:"value"`
-		Version *Version        `json:"version"`
-		Token   string          `json:"token"`
-	}
+	var a httpapi.KeyAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("get %s: the answer does not decode: %w", k, err)
 	}
@@ -469,16 +419,7 @@ func (c *Client) Keys(ctx context.Context, prefix []any, limit int) (*KeysResult
 	if err != nil {
 		return nil, fmt.Errorf("keys %s: %w", what, err)
 	}
-	var a struct {
-		Keys []struct {
-			Key     json.RawMessage `json:"key"`
-			KeyHex  string          `json:"key_hex"`
-			Value   json.RawMessage `json:"value"`
-			Version Version         `json:"version"`
-		} `json:"keys"`
-		Truncated bool   `json:"truncated"`
-		Token     string `json:"token"`
-	}
+	var a httpapi.KeysAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("keys %s: the answer does not decode: %w", what, err)
 	}
@@ -507,21 +448,10 @@ func (c *Client) Txn(ctx context.Context, txid string) (*TxnResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("txn %s: %w", txid, err)
 	}
-	var a struct {
-		TxID     string          `json:"txid"`
-		State    string          `json:"state"`
-		Pos      *uint64         `json:"pos"`
-		Kind     *string         `json:"kind"`
-		Proc     *string         `json:"proc"`
-		Result   json.RawMessage `json:"result"`
-		Subject  *string         `json:"subject"`
-		LostFile *string         `json:"lost_file"`
-		Token    string          `json:"token"`
-	}
+	var a httpapi.TxnAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("txn %s: the answer does not decode: %w", txid, err)
 	}
-	c.mergeToken(a.Token)
 	res := &TxnResult{TxID: a.TxID, State: a.State, Result: a.Result, Raw: raw,
 		Pos: deref(a.Pos), Kind: deref(a.Kind), Proc: deref(a.Proc), Subject: deref(a.Subject), LostFile: deref(a.LostFile)}
 	if len(res.Result) == 0 {

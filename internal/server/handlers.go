@@ -17,116 +17,12 @@ import (
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/internal/tuple"
 	buildinfo "github.com/liege-db/liege/internal/version"
 	"github.com/liege-db/liege/journal"
 )
-
-// callRequest is the body of POST /v1/call/{proc}.
-type callRequest struct {
-	Args      json.RawMessage `json:"args"`
-	MinToken  string          `json:"min_token"`
-	TimeoutMS *int64          `json:"timeout_ms"`
-}
-
-// callAnswer is the answer of POST /v1/call/{proc}.
-type callAnswer struct {
-	TxID     *string `json:"txid"`
-	HLC      uint64  `json:"hlc"`
-	HLCTime  string  `json:"hlc_time"`
-	Pos      uint64  `json:"pos"`
-	ReadOnly bool    `json:"read_only"`
-	Result   any     `json:"result"`
-	Token    string  `json:"token"`
-}
-
-// version is a key's version as JSON.
-type version struct {
-	HLC    uint64 `json:"hlc"`
-	Origin string `json:"origin"`
-}
-
-// keyAnswer is the answer of GET /v1/key.
-type keyAnswer struct {
-	Key     any      `json:"key"`
-	KeyHex  string   `json:"key_hex"`
-	Found   bool     `json:"found"`
-	Value   any      `json:"value"`
-	Version *version `json:"version"`
-	Token   string   `json:"token"`
-}
-
-// keyEntry is one key of GET /v1/keys.
-type keyEntry struct {
-	Key     any     `json:"key"`
-	KeyHex  string  `json:"key_hex"`
-	Value   any     `json:"value"`
-	Version version `json:"version"`
-}
-
-// keysAnswer is the answer of GET /v1/keys.
-type keysAnswer struct {
-	Keys      []keyEntry `json:"keys"`
-	Truncated bool       `json:"truncated"`
-	Token     string     `json:"token"`
-}
-
-// txnAnswer is the answer of GET /v1/txn/{txid}.
-type txnAnswer struct {
-	TxID     string  `json:"txid"`
-	State    string  `json:"state"`
-	Pos      *uint64 `json:"pos"`
-	Kind     *string `json:"kind"`
-	Proc     *string `json:"proc"`
-	Result   any     `json:"result"`
-	Subject  *string `json:"subject"`
-	LostFile *string `json:"lost_file"`
-}
-
-// lag is the replication lag in /status.
-type lag struct {
-	Transactions uint64 `json:"transactions"`
-	MS           int64  `json:"ms"`
-}
-
-// statusAnswer is the answer of GET /status.
-type statusAnswer struct {
-	ID            string            `json:"id"`
-	Role          string            `json:"role"`
-	App           string            `json:"app"`
-	Epoch         uint64            `json:"epoch"`
-	LastPos       uint64            `json:"last_pos"`
-	DurablePos    uint64            `json:"durable_pos"`
-	OSeq          uint64            `json:"oseq"`
-	PeerWatermark uint64            `json:"peer_watermark"`
-	Watermarks    map[string]uint64 `json:"watermarks"`
-	Window        int               `json:"window"`
-	Lag           lag               `json:"lag"`
-	Keys          int               `json:"keys"`
-	UptimeS       float64           `json:"uptime_s"`
-	Link          *linkAnswer       `json:"link,omitempty"`
-	// Build is the running binary's versions, as `liege --version` prints
-	// them.
-	Build buildinfo.Info `json:"build"`
-}
-
-// linkAnswer is the replication link in /status.
-type linkAnswer struct {
-	Connected    bool   `json:"connected"`
-	Peer         string `json:"peer"`
-	PeerRole     string `json:"peer_role"`
-	PeerEpoch    uint64 `json:"peer_epoch"`
-	LagIn        uint64 `json:"lag_in"`
-	LagOut       uint64 `json:"lag_out"`
-	Discarding   string `json:"discarding,omitempty"`
-	ReconPending int    `json:"recon_pending"`
-	Reconnects   uint64 `json:"reconnects"`
-	Refused      string `json:"refused,omitempty"`
-	// Idle is true when nothing is in flight: connected, both streams
-	// caught up, no rejection or reconciliation pending here.
-	Idle bool `json:"idle"`
-}
 
 func (s *Server) handleCall(r *http.Request) (any, error) {
 	name := r.PathValue("proc")
@@ -155,7 +51,7 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var req callRequest
+	var req httpapi.CallRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := decodeStrict(body, &req); err != nil {
 			msg := jsonError("the body", err)
@@ -187,12 +83,12 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, s.callError(name, err)
 	}
-	ans := &callAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
+	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
 	if !res.ReadOnly() {
 		id := res.TxID.String()
 		ans.TxID = &id
 	}
-	ans.Result, err = jsonval.FromMsgpack(res.Raw)
+	ans.Result, err = msgpackJSON(res.Raw)
 	if err != nil {
 		committed := "it committed nothing (read-only)"
 		if !res.ReadOnly() {
@@ -269,12 +165,15 @@ func (s *Server) handleKey(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &keyAnswer{Key: jsonval.Key(key), KeyHex: hex.EncodeToString(key), Found: found}
+	ans := &httpapi.KeyAnswer{KeyHex: hex.EncodeToString(key), Found: found}
+	if ans.Key, err = toJSON(jsonval.Key(key)); err != nil {
+		return nil, fmt.Errorf("key %s: %w", liege.Key(key), err)
+	}
 	if found {
-		if ans.Value, err = jsonval.FromMsgpack(e.Value); err != nil {
+		if ans.Value, err = msgpackJSON(e.Value); err != nil {
 			return nil, fmt.Errorf("value of key %s: %w", liege.Key(key), err)
 		}
-		ans.Version = &version{HLC: e.Version.HLC, Origin: e.Version.Origin}
+		ans.Version = &httpapi.Version{HLC: e.Version.HLC, Origin: e.Version.Origin}
 	}
 	ans.Token = s.tokenAfter(r.Context(), minTok, journal.TxID{})
 	return ans, nil
@@ -314,18 +213,22 @@ func (s *Server) handleKeys(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &keysAnswer{Keys: make([]keyEntry, 0, min(len(entries), limit))}
+	ans := &httpapi.KeysAnswer{Keys: make([]httpapi.KeyEntry, 0, min(len(entries), limit))}
 	if len(entries) > limit {
 		ans.Truncated = true
 		entries = entries[:limit]
 	}
 	for _, e := range entries {
-		v, err := jsonval.FromMsgpack(e.Value)
+		v, err := msgpackJSON(e.Value)
 		if err != nil {
 			return nil, fmt.Errorf("value of key %s: %w", e.Key, err)
 		}
-		ans.Keys = append(ans.Keys, keyEntry{Key: jsonval.Key(e.Key), KeyHex: hex.EncodeToString(e.Key), Value: v,
-			Version: version{HLC: e.Version.HLC, Origin: e.Version.Origin}})
+		k, err := toJSON(jsonval.Key(e.Key))
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", e.Key, err)
+		}
+		ans.Keys = append(ans.Keys, httpapi.KeyEntry{Key: k, KeyHex: hex.EncodeToString(e.Key), Value: v,
+			Version: httpapi.Version{HLC: e.Version.HLC, Origin: e.Version.Origin}})
 	}
 	ans.Token = s.tokenAfter(r.Context(), minTok, journal.TxID{})
 	return ans, nil
@@ -343,7 +246,7 @@ func (s *Server) handleTxn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &txnAnswer{TxID: id.String(), State: string(st.State)}
+	ans := &httpapi.TxnAnswer{TxID: id.String(), State: string(st.State)}
 	if st.LostFile != "" {
 		ans.LostFile = &st.LostFile
 	}
@@ -354,7 +257,7 @@ func (s *Server) handleTxn(r *http.Request) (any, error) {
 			subj := rec.Subject.String()
 			ans.Subject = &subj
 		}
-		if ans.Result, err = jsonval.FromMsgpack(rec.Result); err != nil {
+		if ans.Result, err = msgpackJSON(rec.Result); err != nil {
 			return nil, fmt.Errorf("result of transaction %s at position %d: %w", id, rec.Pos, err)
 		}
 	}
@@ -368,7 +271,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, engineError(err))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	s.writeJSON(w, http.StatusOK, httpapi.Health{Status: "ok"})
 }
 
 func (s *Server) handleStatus(r *http.Request) (any, error) {
@@ -383,11 +286,12 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &statusAnswer{
+	build := httpapi.Build(buildinfo.Get())
+	ans := &httpapi.Status{
 		ID: st.ID, Role: s.opts.Role, App: s.opts.App, Epoch: st.Epoch, LastPos: st.LastPos,
 		DurablePos: st.Durable, OSeq: st.HighOSeq, PeerWatermark: st.PeerWatermark,
 		Watermarks: tok, Keys: st.Keys, UptimeS: time.Since(s.started).Seconds(),
-		Build: buildinfo.Get(),
+		Build: &build,
 	}
 	if role := s.db.Role(); role != "" {
 		ans.Role = role
@@ -396,7 +300,7 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 	if rep := s.opts.Replication; rep != nil {
 		ls := rep.Status()
 		ans.Lag.Transactions = ls.LagIn
-		ans.Link = &linkAnswer{Connected: ls.Connected, Peer: ls.Peer, PeerRole: ls.PeerRole, PeerEpoch: ls.PeerEpoch,
+		ans.Link = &httpapi.Link{Connected: ls.Connected, Peer: ls.Peer, PeerRole: ls.PeerRole, PeerEpoch: ls.PeerEpoch,
 			LagIn: ls.LagIn, LagOut: ls.LagOut, Discarding: ls.Discarding, ReconPending: ls.ReconPending,
 			Reconnects: ls.Reconnects, Refused: ls.Refused, Idle: ls.Idle()}
 	}
@@ -466,11 +370,11 @@ func parseKey(param, s string) (liege.Key, error) {
 }
 
 func parseToken(s string) (liege.Token, error) {
-	t, err := liege.ParseToken(s)
+	t, err := httpapi.ParseToken(s)
 	if err != nil {
 		return nil, badRequest("min_token: %v", err)
 	}
-	return t, nil
+	return liege.Token(t), nil
 }
 
 // queryWait parses the min_token and timeout_ms query parameters.

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/httpapi"
+	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/replicate"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -332,8 +334,30 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeJSON(w, e.Status, errorBody(e.Code, msg))
 }
 
-func errorBody(code, msg string) any {
-	return map[string]any{"error": map[string]string{"code": code, "message": msg}}
+func errorBody(code, msg string) *httpapi.ErrorBody {
+	return &httpapi.ErrorBody{Error: &httpapi.ErrorDetail{Code: code, Message: msg}}
+}
+
+// toJSON encodes v as the JSON writeJSON would write for it inside an
+// answer (no HTML escaping, no newline).
+func toJSON(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// msgpackJSON converts a stored msgpack value to its JSON
+// (docs/http-api.md: how values are answered).
+func msgpackJSON(b []byte) (json.RawMessage, error) {
+	v, err := jsonval.FromMsgpack(b)
+	if err != nil {
+		return nil, err
+	}
+	return toJSON(v)
 }
 
 // writeJSON answers v as JSON with status.
