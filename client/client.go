@@ -78,9 +78,12 @@ type Client struct {
 	backoff time.Duration
 	maxBack time.Duration
 	wait    *time.Duration // timeout_ms sent with min_token
+	batch   *batcher       // WithBatching, or nil
 
-	mu    sync.Mutex
-	token Token
+	mu     sync.Mutex
+	token  Token
+	text   string // token.String()
+	merged string // the last answer token merged into token
 }
 
 // Option configures a Client.
@@ -305,32 +308,45 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 	if proc == "" {
 		return nil, errors.New("call: no procedure name")
 	}
-	body := httpapi.CallRequest{MinToken: c.Token()}
+	var argJSON json.RawMessage
 	if args != nil {
 		a, err := json.Marshal(args)
 		if err != nil {
 			return nil, fmt.Errorf("call %s: encode args: %w", proc, err)
 		}
-		body.Args = a
-	}
-	if body.MinToken != "" {
-		body.TimeoutMS = c.waitMS()
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("call %s: encode the body: %w", proc, err)
+		argJSON = a
 	}
 	key := o.IdempotencyKey
 	if key == "" {
 		key = newIdempotencyKey()
 	}
-	raw, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/call/" + url.PathEscape(proc), body: b, idem: key})
+	var raw []byte
+	var err error
+	var a httpapi.CallAnswer
+	if c.batch != nil {
+		var ans *httpapi.CallAnswer
+		ans, raw, err = c.batch.call(ctx, httpapi.BatchCall{Proc: proc, Args: argJSON, IdempotencyKey: key})
+		if ans != nil {
+			a = *ans
+		}
+	} else {
+		body := httpapi.CallRequest{Args: argJSON, MinToken: c.Token()}
+		if body.MinToken != "" {
+			body.TimeoutMS = c.waitMS()
+		}
+		b, merr := json.Marshal(body)
+		if merr != nil {
+			return nil, fmt.Errorf("call %s: encode the body: %w", proc, merr)
+		}
+		raw, err = c.do(ctx, request{method: http.MethodPost, path: "/v1/call/" + url.PathEscape(proc), body: b, idem: key})
+		if err == nil {
+			if uerr := json.Unmarshal(raw, &a); uerr != nil {
+				return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, uerr)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("call %s: %w", proc, err)
-	}
-	var a httpapi.CallAnswer
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, err)
 	}
 	c.mergeToken(a.Token)
 	res := &CallResult{HLC: a.HLC, HLCTime: a.HLCTime, Pos: a.Pos, ReadOnly: a.ReadOnly, Token: a.Token, Result: a.Result, Raw: raw}

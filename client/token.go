@@ -28,7 +28,7 @@ func ParseToken(s string) (Token, error) {
 func (c *Client) Token() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.token.String()
+	return c.text
 }
 
 // SetToken replaces the client's session token, for instance with one
@@ -40,7 +40,7 @@ func (c *Client) SetToken(tok string) error {
 		return err
 	}
 	c.mu.Lock()
-	c.token = t
+	c.token, c.text, c.merged = t, t.String(), ""
 	c.mu.Unlock()
 	return nil
 }
@@ -52,11 +52,18 @@ func (c *Client) mergeToken(tok string) {
 	if tok == "" {
 		return
 	}
+	c.mu.Lock()
+	same := tok == c.merged
+	c.mu.Unlock()
+	if same {
+		return // merged already: the usual case of many calls in a row
+	}
 	t, err := ParseToken(tok)
 	if err != nil {
 		return
 	}
 	c.mu.Lock()
 	c.token = c.token.Merge(t)
+	c.text, c.merged = c.token.String(), tok
 	c.mu.Unlock()
 }

@@ -240,3 +240,59 @@ type QuiesceAnswer struct {
 type Health struct {
 	Status string `json:"status"`
 }
+
+// MaxBatch is the most calls one POST /v1/calls may carry.
+const MaxBatch = 1000
+
+// BatchRequest is the body of POST /v1/calls: several calls in one
+// request. They run as if sent in parallel: each commits or fails on its
+// own, in no particular order among them.
+type BatchRequest struct {
+	// Calls are the calls, 1 to MaxBatch of them.
+	Calls []BatchCall `json:"calls"`
+	// MinToken and TimeoutMS are those of CallRequest, for every call.
+	MinToken  string `json:"min_token,omitempty"`
+	TimeoutMS *int64 `json:"timeout_ms,omitempty"`
+}
+
+// BatchCall is one call of a BatchRequest.
+type BatchCall struct {
+	// Proc names the procedure.
+	Proc string `json:"proc"`
+	// Args are its arguments, as in CallRequest.
+	Args json.RawMessage `json:"args,omitempty"`
+	// IdempotencyKey is the call's Idempotency-Key (1 to 256 bytes), if
+	// any.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// BatchAnswer is the answer 200 of POST /v1/calls: one result per call, in
+// the order of the calls, and the session token after all of them.
+type BatchAnswer struct {
+	Results []BatchResult `json:"results"`
+	Token   string        `json:"token"`
+}
+
+// BatchResult is the outcome of one call of a batch: Status is the HTTP
+// status the call would have had alone; a 200 has the fields of a
+// CallAnswer, any other an Error.
+type BatchResult struct {
+	Status int `json:"status"`
+	*CallAnswer
+	Error *ErrorDetail `json:"error,omitempty"`
+	// Raw is set by UnmarshalJSON: the result object as received.
+	Raw json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes a result and keeps its JSON in Raw, so that a
+// client decodes a batch's answer once.
+func (r *BatchResult) UnmarshalJSON(b []byte) error {
+	type plain BatchResult // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	p.Raw = append(json.RawMessage(nil), b...)
+	*r = BatchResult(p)
+	return nil
+}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/internal/tuple"
@@ -83,20 +82,9 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, s.callError(name, err)
 	}
-	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
-	if !res.ReadOnly() {
-		id := res.TxID.String()
-		ans.TxID = &id
-	}
-	ans.Result, err = msgpackJSON(res.Raw)
-	if err != nil {
-		committed := "it committed nothing (read-only)"
-		if !res.ReadOnly() {
-			committed = "transaction " + res.TxID.String() + " committed"
-		}
-		return nil, &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
-			Message: fmt.Sprintf("the call of %s succeeded (%s) but its result does not convert to JSON: %v", name, committed, err),
-			Err:     fmt.Errorf("result of %s (%s): %w", name, res.TxID, err)}
+	ans, e := s.callAnswer(name, res)
+	if e != nil {
+		return nil, e
 	}
 	ans.Token = s.tokenAfter(r.Context(), minTok, res.TxID)
 	return ans, nil

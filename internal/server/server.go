@@ -118,6 +118,7 @@ func New(db *liege.DB, opts Options) *Server {
 		registerOrReuse(opts.Registry, prometheus.Collector(newInfoCollector(db, opts.App, opts.Cluster, opts.Role)))
 	}
 	s.route("POST", "/v1/call/{proc}", s.api(s.handleCall))
+	s.route("POST", "/v1/calls", s.api(s.handleCalls))
 	s.route("GET", "/v1/key", s.api(s.handleKey))
 	s.route("GET", "/v1/keys", s.api(s.handleKeys))
 	s.route("GET", "/v1/txn/{txid...}", s.api(s.handleTxn))
@@ -353,6 +354,9 @@ func toJSON(v any) (json.RawMessage, error) {
 // msgpackJSON converts a stored msgpack value to its JSON
 // (docs/http-api.md: how values are answered).
 func msgpackJSON(b []byte) (json.RawMessage, error) {
+	if out, ok := plainMsgpackJSON(b); ok {
+		return out, nil
+	}
 	v, err := jsonval.FromMsgpack(b)
 	if err != nil {
 		return nil, err
