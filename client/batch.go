@@ -159,9 +159,15 @@ func (c *Client) sendBatch(live []*pending) ([]batchOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ans httpapi.BatchAnswer
-	if err := json.Unmarshal(raw, &ans); err != nil {
-		return nil, fmt.Errorf("the answer of POST /v1/calls does not decode: %w", err)
+	ans, ok := (*httpapi.BatchAnswer)(nil), false
+	if json.Valid(raw) {
+		ans, ok = httpapi.LeanBatchAnswer(raw)
+	}
+	if !ok {
+		ans = &httpapi.BatchAnswer{}
+		if err := json.Unmarshal(raw, ans); err != nil {
+			return nil, fmt.Errorf("the answer of POST /v1/calls does not decode: %w", err)
+		}
 	}
 	if len(ans.Results) != len(live) {
 		return nil, fmt.Errorf("the answer of POST /v1/calls has %d results for %d calls", len(ans.Results), len(live))

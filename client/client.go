@@ -628,7 +628,7 @@ func (c *Client) attempt(ctx context.Context, r request, u string) (status int, 
 		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	body, err = readAll(io.LimitReader(resp.Body, maxAnswer+1), min(resp.ContentLength, 1<<20))
 	if err != nil {
 		return 0, nil, 0, fmt.Errorf("read the answer: %w", err)
 	}
@@ -660,5 +660,24 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// readAll is io.ReadAll starting with room for sizeHint bytes (an answer's
+// Content-Length, bounded by the caller) and one more.
+func readAll(r io.Reader, sizeHint int64) ([]byte, error) {
+	b := make([]byte, 0, max(sizeHint, 511)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
 	}
 }

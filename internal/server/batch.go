@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -95,19 +96,28 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 	return ans, nil
 }
 
-// decodeBatch decodes and checks the body of POST /v1/calls.
+// decodeBatch decodes and checks the body of POST /v1/calls: by
+// httpapi.LeanBatchRequest when it can, else by encoding/json, whose errors say what is
+// wrong.
 func decodeBatch(body []byte) (*httpapi.BatchRequest, error) {
-	var req httpapi.BatchRequest
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest(`the body is empty: send {"calls": [{"proc": "set", "args": {...}}, ...]}`)
 	}
-	if err := decodeStrict(body, &req); err != nil {
-		msg := jsonError("the body", err)
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			msg = fmt.Sprintf("the body has the %s; the fields of a batch are calls, min_token and timeout_ms, and those of a call proc, args and idempotency_key",
-				strings.TrimPrefix(err.Error(), "json: "))
+	var req *httpapi.BatchRequest
+	ok := false
+	if json.Valid(body) {
+		req, ok = httpapi.LeanBatchRequest(body)
+	}
+	if !ok {
+		req = &httpapi.BatchRequest{}
+		if err := decodeStrict(body, req); err != nil {
+			msg := jsonError("the body", err)
+			if strings.HasPrefix(err.Error(), "json: unknown field ") {
+				msg = fmt.Sprintf("the body has the %s; the fields of a batch are calls, min_token and timeout_ms, and those of a call proc, args and idempotency_key",
+					strings.TrimPrefix(err.Error(), "json: "))
+			}
+			return nil, badRequest("%s", msg)
 		}
-		return nil, badRequest("%s", msg)
 	}
 	switch n := len(req.Calls); {
 	case n == 0:
@@ -115,7 +125,7 @@ func decodeBatch(body []byte) (*httpapi.BatchRequest, error) {
 	case n > httpapi.MaxBatch:
 		return nil, badRequest("the batch has %d calls; send at most %d per request", n, httpapi.MaxBatch)
 	}
-	return &req, nil
+	return req, nil
 }
 
 // batchArgs checks one call of a batch and decodes its arguments.
@@ -134,7 +144,7 @@ func (s *Server) batchArgs(c httpapi.BatchCall) (any, *Error) {
 		return nil, engineError(err)
 	}
 	if a := bytes.TrimSpace(c.Args); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
-		if err := decodeStrict(a, args); err != nil {
+		if err := decodeArgs(a, args); err != nil {
 			return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadArgs,
 				Message: fmt.Sprintf("args do not decode into %s's arguments: %v", c.Proc, err)}
 		}

@@ -62,7 +62,7 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 		}
 	}
 	if a := bytes.TrimSpace(req.Args); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
-		if err := decodeStrict(a, args); err != nil {
+		if err := decodeArgs(a, args); err != nil {
 			return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadArgs,
 				Message: fmt.Sprintf("args do not decode into %s's arguments: %v", name, err)}
 		}
@@ -302,7 +302,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > s.opts.MaxBody {
 		return nil, tooLarge
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBody+1))
+	b, err := readAll(io.LimitReader(r.Body, s.opts.MaxBody+1), r.ContentLength)
 	if err != nil {
 		return nil, badRequest("read the body: %v", err)
 	}

@@ -366,6 +366,10 @@ func msgpackJSON(b []byte) (json.RawMessage, error) {
 
 // writeJSON answers v as JSON with status.
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	if lean, ok := leanJSON(v); ok {
+		s.writeBody(w, status, lean)
+		return
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -375,10 +379,15 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 		b.Reset()
 		_ = enc.Encode(errorBody(CodeInternal, "internal error: the answer does not encode as JSON (it is logged)"))
 	}
+	s.writeBody(w, status, b.Bytes())
+}
+
+// writeBody answers the JSON body b with status.
+func (s *Server) writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(b)
 }
