@@ -24,6 +24,8 @@ func TestBenchHTTPJSON(t *testing.T) {
 		Engine *struct {
 			Callers   int     `json:"callers"`
 			TxnPerSec float64 `json:"txn_per_sec"`
+			Before    float64 `json:"txn_per_sec_before"`
+			After     float64 `json:"txn_per_sec_after"`
 		} `json:"engine"`
 		Ratio256     *float64 `json:"ratio_256"`
 		Ratio256Mode string   `json:"ratio_256_mode"`
@@ -31,7 +33,7 @@ func TestBenchHTTPJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json printed %q: %v", out, err)
 	}
-	if rep.Engine == nil || rep.Engine.Callers != 256 || rep.Engine.TxnPerSec <= 0 {
+	if e := rep.Engine; e == nil || e.Callers != 256 || e.Before <= 0 || e.After <= 0 || e.TxnPerSec != (e.Before+e.After)/2 {
 		t.Fatalf("engine figure %+v", rep.Engine)
 	}
 	if len(rep.HTTP) != 4 {
