@@ -22,6 +22,10 @@
 // a 4xx status (bad arguments, a procedure's own error, ...) is ever
 // retried.
 //
+// Many goroutines calling through one Client made WithBatching share HTTP
+// requests (POST /v1/calls): the calls made while earlier requests are in
+// flight leave together, each with its own outcome and idempotency key.
+//
 // A Client is safe for concurrent use.
 package client
 

@@ -137,8 +137,9 @@ pg sh -c "cat >> '$data/postgresql.conf'" <<EOF
 fsync = on
 synchronous_commit = on
 full_page_writes = on
-max_connections = 300
-# SERIALIZABLE with 256 clients needs more predicate locks than the default
+# SERIALIZABLE with 256 clients needs more predicate locks than the
+# default, and a larger RWConflictPool, which grows with max_connections
+max_connections = 1000
 max_pred_locks_per_transaction = 1024
 shared_buffers = 256MB
 listen_addresses = ''
