@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 
+	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -63,57 +61,19 @@ func (db *DB) Scan(ctx context.Context, lo, hi Key, limit int) ([]Entry, error) 
 // read-your-writes and monotonic reads across both instances.
 type Token map[string]uint64
 
-// String formats the token as "A:17,B:4" (origins sorted).
-func (t Token) String() string {
-	names := make([]string, 0, len(t))
-	for o := range t {
-		names = append(names, o)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for i, o := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(o)
-		b.WriteByte(':')
-		b.WriteString(strconv.FormatUint(t[o], 10))
-	}
-	return b.String()
-}
+// String formats the token as "A:17,B:4" (origins sorted), the form of
+// the HTTP API's tokens (internal/httpapi has the one encoding).
+func (t Token) String() string { return httpapi.Token(t).String() }
 
 // ParseToken parses the form Token.String produces. The empty string is the
 // empty token.
 func ParseToken(s string) (Token, error) {
-	t := Token{}
-	if s == "" {
-		return t, nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		o, n, ok := strings.Cut(part, ":")
-		if !ok || o == "" {
-			return nil, fmt.Errorf("malformed session token %q: want origin:oseq[,origin:oseq...], e.g. A:17,B:4", s)
-		}
-		v, err := strconv.ParseUint(n, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("malformed session token %q: %q is not an OSeq", s, n)
-		}
-		t[o] = max(t[o], v)
-	}
-	return t, nil
+	t, err := httpapi.ParseToken(s)
+	return Token(t), err
 }
 
 // Merge returns the larger of t and u at every origin.
-func (t Token) Merge(u Token) Token {
-	out := Token{}
-	for o, v := range t {
-		out[o] = v
-	}
-	for o, v := range u {
-		out[o] = max(out[o], v)
-	}
-	return out
-}
+func (t Token) Merge(u Token) Token { return Token(httpapi.Token(t).Merge(httpapi.Token(u))) }
 
 // appliedToken is what this instance has applied (executor only).
 func (db *DB) appliedToken() Token {

@@ -5,31 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // Link is the replication link in Status (nil for a lone instance).
-type Link struct {
-	Connected    bool   `json:"connected"`
-	Peer         string `json:"peer"`
-	PeerRole     string `json:"peer_role"`
-	PeerEpoch    uint64 `json:"peer_epoch"`
-	LagIn        uint64 `json:"lag_in"`
-	LagOut       uint64 `json:"lag_out"`
-	Discarding   string `json:"discarding"`
-	ReconPending int    `json:"recon_pending"`
-	Reconnects   uint64 `json:"reconnects"`
-	Refused      string `json:"refused"`
-	Idle         bool   `json:"idle"`
-}
+type Link = httpapi.Link
 
-// RoleResult is the answer of SetRole.
-type RoleResult struct {
-	Role string `json:"role"`
-	// Reconciled is always 0: a promoted vassal reconciles its own
-	// rolled-off transactions in the background (see /status
-	// recon_pending).
-	Reconciled int `json:"reconciled"`
-}
+// RoleResult is the answer of SetRole. Reconciled is always 0: a promoted
+// vassal reconciles its own rolled-off transactions in the background (see
+// /status recon_pending).
+type RoleResult = httpapi.RoleAnswer
 
 // SetRole changes the instance's role: "liege" promotes a vassal (refused
 // while it still hears from its liege), "vassal" switches a liege over
@@ -46,7 +32,7 @@ func (c *Client) Promote(ctx context.Context, force bool) (*RoleResult, error) {
 }
 
 func (c *Client) setRole(ctx context.Context, role string, force bool) (*RoleResult, error) {
-	body, _ := json.Marshal(map[string]any{"role": role, "force": force})
+	body, _ := json.Marshal(httpapi.RoleRequest{Role: role, Force: force})
 	raw, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/role", body: body, read: true})
 	if err != nil {
 		return nil, fmt.Errorf("set role %s: %w", role, err)
@@ -61,7 +47,7 @@ func (c *Client) setRole(ctx context.Context, role string, force bool) (*RoleRes
 // Quiesce stops (on) or resumes new transactions on the instance, for a
 // switchover.
 func (c *Client) Quiesce(ctx context.Context, on bool) error {
-	body, _ := json.Marshal(map[string]bool{"on": on})
+	body, _ := json.Marshal(httpapi.QuiesceRequest{On: &on})
 	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/admin/quiesce", body: body, read: true}); err != nil {
 		return fmt.Errorf("quiesce %v: %w", on, err)
 	}

@@ -22,6 +22,10 @@
 // a 4xx status (bad arguments, a procedure's own error, ...) is ever
 // retried.
 //
+// Many goroutines calling through one Client made WithBatching share HTTP
+// requests (POST /v1/calls): the calls made while earlier requests are in
+// flight leave together, each with its own outcome and idempotency key.
+//
 // A Client is safe for concurrent use.
 package client
 
@@ -41,6 +45,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // DefaultAddr is the address `liege serve` listens on by default.
@@ -76,9 +82,12 @@ type Client struct {
 	backoff time.Duration
 	maxBack time.Duration
 	wait    *time.Duration // timeout_ms sent with min_token
+	batch   *batcher       // WithBatching, or nil
 
-	mu    sync.Mutex
-	token Token
+	mu     sync.Mutex
+	token  Token
+	text   string // token.String()
+	merged string // the last answer token merged into token
 }
 
 // Option configures a Client.
@@ -185,12 +194,9 @@ func baseURL(addr string) (string, error) {
 	return u.String(), nil
 }
 
-// Version is a key's version: the largest (HLC, origin) of the transactions
-// that wrote it.
-type Version struct {
-	HLC    uint64 `json:"hlc"`
-	Origin string `json:"origin"`
-}
+// Version is a key's version: the largest (HLC, origin) of the
+// transactions that wrote it.
+type Version = httpapi.Version
 
 // CallResult is the answer to a call.
 type CallResult struct {
@@ -275,54 +281,17 @@ type TxnResult struct {
 }
 
 // Lag is an instance's replication lag.
-type Lag struct {
-	Transactions uint64 `json:"transactions"`
-	MS           int64  `json:"ms"`
-}
+type Lag = httpapi.Lag
 
 // Build is the versions of an instance's binary, as `liege --version`
 // prints them.
-type Build struct {
-	// Module is the main module's version, "(devel)" for a binary built
-	// in a checkout.
-	Module string `json:"module"`
-	// Revision is the VCS commit, "" when the build recorded none.
-	Revision string `json:"revision"`
-	// Modified is true when that work tree had uncommitted changes.
-	Modified bool `json:"modified"`
-	// Go is the Go toolchain version.
-	Go string `json:"go"`
-	// JournalFormat is the journal's frame format version.
-	JournalFormat int `json:"journal_format"`
-	// Protocol is the replication protocol version; both instances of a
-	// pair must share it.
-	Protocol int `json:"protocol"`
-}
+type Build = httpapi.Build
 
-// Status is an instance's status (GET /status).
-type Status struct {
-	ID            string            `json:"id"`
-	Role          string            `json:"role"`
-	App           string            `json:"app"`
-	Epoch         uint64            `json:"epoch"`
-	LastPos       uint64            `json:"last_pos"`
-	DurablePos    uint64            `json:"durable_pos"`
-	OSeq          uint64            `json:"oseq"`
-	PeerWatermark uint64            `json:"peer_watermark"`
-	Watermarks    map[string]uint64 `json:"watermarks"`
-	Window        int               `json:"window"`
-	Lag           Lag               `json:"lag"`
-	Keys          int               `json:"keys"`
-	UptimeS       float64           `json:"uptime_s"`
-	// Link is the replication link, nil for a lone instance.
-	Link *Link `json:"link"`
-	// Build is the versions of the instance's binary, nil for an
-	// instance too old to report them.
-	Build *Build `json:"build"`
-	// Raw is the whole answer, including fields this client does not
-	// know; its numbers are json.Numbers, exact whatever their size.
-	Raw map[string]any `json:"-"`
-}
+// Status is an instance's status (GET /status). Its Link is nil for a lone
+// instance, its Build nil for an instance too old to report it, and its
+// Raw is the whole answer, including fields this client does not know
+// (its numbers are json.Numbers, exact whatever their size).
+type Status = httpapi.Status
 
 // CallOptions qualify a call.
 type CallOptions struct {
@@ -345,37 +314,45 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 	if proc == "" {
 		return nil, errors.New("call: no procedure name")
 	}
-	body := struct {
-		Args      any    `json:"args,omitempty"`
-		MinToken  string `json:"min_token,omitempty"`
-		TimeoutMS *int64 `json:"timeout_ms,omitempty"`
-	}{Args: args, MinToken: c.Token()}
-	if body.MinToken != "" {
-		body.TimeoutMS = c.waitMS()
-	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("call %s: encode args: %w", proc, err)
+	var argJSON json.RawMessage
+	if args != nil {
+		a, err := json.Marshal(args)
+		if err != nil {
+			return nil, fmt.Errorf("call %s: encode args: %w", proc, err)
+		}
+		argJSON = a
 	}
 	key := o.IdempotencyKey
 	if key == "" {
 		key = newIdempotencyKey()
 	}
-	raw, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/call/" + url.PathEscape(proc), body: b, idem: key})
+	var raw []byte
+	var err error
+	var a httpapi.CallAnswer
+	if c.batch != nil {
+		var ans *httpapi.CallAnswer
+		ans, raw, err = c.batch.call(ctx, httpapi.BatchCall{Proc: proc, Args: argJSON, IdempotencyKey: key})
+		if ans != nil {
+			a = *ans
+		}
+	} else {
+		body := httpapi.CallRequest{Args: argJSON, MinToken: c.Token()}
+		if body.MinToken != "" {
+			body.TimeoutMS = c.waitMS()
+		}
+		b, merr := json.Marshal(body)
+		if merr != nil {
+			return nil, fmt.Errorf("call %s: encode the body: %w", proc, merr)
+		}
+		raw, err = c.do(ctx, request{method: http.MethodPost, path: "/v1/call/" + url.PathEscape(proc), body: b, idem: key})
+		if err == nil {
+			if uerr := json.Unmarshal(raw, &a); uerr != nil {
+				return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, uerr)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("call %s: %w", proc, err)
-	}
-	var a struct {
-		TxID     *string         `json:"txid"`
-		HLC      uint64          `json:"hlc"`
-		HLCTime  string          `json:"hlc_time"`
-		Pos      uint64          `json:"pos"`
-		ReadOnly bool            `json:"read_only"`
-		Result   json.RawMessage `json:"result"`
-		Token    string          `json:"token"`
-	}
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, err)
 	}
 	c.mergeToken(a.Token)
 	res := &CallResult{HLC: a.HLC, HLCTime: a.HLCTime, Pos: a.Pos, ReadOnly: a.ReadOnly, Token: a.Token, Result: a.Result, Raw: raw}
@@ -428,14 +405,7 @@ func (c *Client) Get(ctx context.Context, key []any) (*KeyResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", k, err)
 	}
-	var a struct {
-		Key     json.RawMessage `json:"key"`
-		KeyHex  string          `json:"key_hex"`
-		Found   bool            `json:"found"`
-		Value   json.RawMessage `json:"value"`
-		Version *Version        `json:"version"`
-		Token   string          `json:"token"`
-	}
+	var a httpapi.KeyAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("get %s: the answer does not decode: %w", k, err)
 	}
@@ -481,17 +451,7 @@ func (c *Client) KeysPage(ctx context.Context, prefix []any, limit int, cursor s
 	if err != nil {
 		return nil, fmt.Errorf("keys %s: %w", what, err)
 	}
-	var a struct {
-		Keys []struct {
-			Key     json.RawMessage `json:"key"`
-			KeyHex  string          `json:"key_hex"`
-			Value   json.RawMessage `json:"value"`
-			Version Version         `json:"version"`
-		} `json:"keys"`
-		Truncated  bool    `json:"truncated"`
-		NextCursor *string `json:"next_cursor"`
-		Token      string  `json:"token"`
-	}
+	var a httpapi.KeysAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("keys %s: the answer does not decode: %w", what, err)
 	}
@@ -523,21 +483,10 @@ func (c *Client) Txn(ctx context.Context, txid string) (*TxnResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("txn %s: %w", txid, err)
 	}
-	var a struct {
-		TxID     string          `json:"txid"`
-		State    string          `json:"state"`
-		Pos      *uint64         `json:"pos"`
-		Kind     *string         `json:"kind"`
-		Proc     *string         `json:"proc"`
-		Result   json.RawMessage `json:"result"`
-		Subject  *string         `json:"subject"`
-		LostFile *string         `json:"lost_file"`
-		Token    string          `json:"token"`
-	}
+	var a httpapi.TxnAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("txn %s: the answer does not decode: %w", txid, err)
 	}
-	c.mergeToken(a.Token)
 	res := &TxnResult{TxID: a.TxID, State: a.State, Result: a.Result, Raw: raw,
 		Pos: deref(a.Pos), Kind: deref(a.Kind), Proc: deref(a.Proc), Subject: deref(a.Subject), LostFile: deref(a.LostFile)}
 	if len(res.Result) == 0 {
@@ -698,7 +647,7 @@ func (c *Client) attempt(ctx context.Context, r request, u string) (status int, 
 		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	body, err = readAll(io.LimitReader(resp.Body, maxAnswer+1), min(resp.ContentLength, 1<<20))
 	if err != nil {
 		return 0, nil, 0, fmt.Errorf("read the answer: %w", err)
 	}
@@ -730,5 +679,24 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// readAll is io.ReadAll starting with room for sizeHint bytes (an answer's
+// Content-Length, bounded by the caller) and one more.
+func readAll(r io.Reader, sizeHint int64) ([]byte, error) {
+	b := make([]byte, 0, max(sizeHint, 511)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
 	}
 }

@@ -8,21 +8,23 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // Error codes of the HTTP API (docs/http-api.md).
 const (
-	CodeBadRequest       = "bad_request"
-	CodeBadArgs          = "bad_args"
-	CodeUnauthorized     = "unauthorized"
-	CodeUnknownProcedure = "unknown_procedure"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeTooLarge         = "too_large"
-	CodeProcedureError   = "procedure_error"
-	CodeNotCaughtUp      = "not_caught_up"
-	CodeUnavailable      = "unavailable"
-	CodeInternal         = "internal"
+	CodeBadRequest       = httpapi.CodeBadRequest
+	CodeBadArgs          = httpapi.CodeBadArgs
+	CodeUnauthorized     = httpapi.CodeUnauthorized
+	CodeUnknownProcedure = httpapi.CodeUnknownProcedure
+	CodeNotFound         = httpapi.CodeNotFound
+	CodeMethodNotAllowed = httpapi.CodeMethodNotAllowed
+	CodeTooLarge         = httpapi.CodeTooLarge
+	CodeProcedureError   = httpapi.CodeProcedureError
+	CodeNotCaughtUp      = httpapi.CodeNotCaughtUp
+	CodeUnavailable      = httpapi.CodeUnavailable
+	CodeInternal         = httpapi.CodeInternal
 )
 
 // Error is an answer other than 200, decoded from its
@@ -54,12 +56,7 @@ func IsCode(err error, code string) bool {
 
 // decodeError builds the *Error of a non-200 answer.
 func decodeError(status int, body []byte) *Error {
-	var b struct {
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var b httpapi.ErrorBody
 	if json.Unmarshal(body, &b) == nil && b.Error != nil && b.Error.Code != "" {
 		return &Error{Status: status, Code: b.Error.Code, Message: b.Error.Message}
 	}

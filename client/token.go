@@ -1,66 +1,26 @@
 package client
 
 import (
-	"fmt"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // Token is a session token: for each instance id (origin), the highest OSeq
-// whose effects the client has seen. Its text form is "A:17,B:4".
-type Token map[string]uint64
+// whose effects the client has seen. Its text form is "A:17,B:4"; String
+// formats it and Merge takes the larger OSeq at every origin.
+type Token = httpapi.Token
 
 // ParseToken parses a token's text form; the empty string is the empty
-// token. An origin named twice keeps its larger OSeq.
+// token. An origin named twice keeps its larger OSeq. Unlike the server,
+// it accepts spaces around the token and around each origin:oseq (a token
+// pasted by hand); the token it returns formats without them.
 func ParseToken(s string) (Token, error) {
-	t := Token{}
-	if s = strings.TrimSpace(s); s == "" {
-		return t, nil
+	parts := strings.Split(strings.TrimSpace(s), ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
 	}
-	for _, part := range strings.Split(s, ",") {
-		o, n, ok := strings.Cut(strings.TrimSpace(part), ":")
-		if !ok || o == "" {
-			return nil, fmt.Errorf("malformed session token %q: want origin:oseq[,origin:oseq...], e.g. A:17,B:4", s)
-		}
-		v, err := strconv.ParseUint(n, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("malformed session token %q: %q is not an OSeq", s, n)
-		}
-		t[o] = max(t[o], v)
-	}
-	return t, nil
-}
-
-// String formats the token as "A:17,B:4", origins sorted.
-func (t Token) String() string {
-	names := make([]string, 0, len(t))
-	for o := range t {
-		names = append(names, o)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for i, o := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(o)
-		b.WriteByte(':')
-		b.WriteString(strconv.FormatUint(t[o], 10))
-	}
-	return b.String()
-}
-
-// Merge returns the larger of t and u at every origin.
-func (t Token) Merge(u Token) Token {
-	out := make(Token, len(t)+len(u))
-	for o, v := range t {
-		out[o] = v
-	}
-	for o, v := range u {
-		out[o] = max(out[o], v)
-	}
-	return out
+	return httpapi.ParseToken(strings.Join(parts, ","))
 }
 
 // Token returns the client's session token in its text form ("" before the
@@ -68,7 +28,7 @@ func (t Token) Merge(u Token) Token {
 func (c *Client) Token() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.token.String()
+	return c.text
 }
 
 // SetToken replaces the client's session token, for instance with one
@@ -80,7 +40,7 @@ func (c *Client) SetToken(tok string) error {
 		return err
 	}
 	c.mu.Lock()
-	c.token = t
+	c.token, c.text, c.merged = t, t.String(), ""
 	c.mu.Unlock()
 	return nil
 }
@@ -92,11 +52,18 @@ func (c *Client) mergeToken(tok string) {
 	if tok == "" {
 		return
 	}
+	c.mu.Lock()
+	same := tok == c.merged
+	c.mu.Unlock()
+	if same {
+		return // merged already: the usual case of many calls in a row
+	}
 	t, err := ParseToken(tok)
 	if err != nil {
 		return
 	}
 	c.mu.Lock()
 	c.token = c.token.Merge(t)
+	c.text, c.merged = c.token.String(), tok
 	c.mu.Unlock()
 }

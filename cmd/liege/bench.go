@@ -58,11 +58,12 @@ Progress goes to stderr, figures to stdout (one JSON object with --json).`
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "measure the engine against its goals: commit, replicate, detect",
+		Usage: "measure the engine against its goals: commit, replicate, detect, http",
 		Description: "liege bench commit: durable commits, replay, rollback and memory (below).\n" +
 			"liege bench replicate: two replicating instances, throughput each way, lag, conflicts (see its --help).\n" +
-			"liege bench detect: conflict detection against windows of 1k to 100k own transactions (see its --help).\n\n" + benchDescription,
-		Subcommands: []*cli.Command{benchCommitCommand(), benchReplicateCommand(), benchDetectCommand()},
+			"liege bench detect: conflict detection against windows of 1k to 100k own transactions (see its --help).\n" +
+			"liege bench http: kv set over HTTP against the engine in process (see its --help).\n\n" + benchDescription,
+		Subcommands: []*cli.Command{benchCommitCommand(), benchReplicateCommand(), benchDetectCommand(), benchHTTPCommand()},
 	}
 }
 

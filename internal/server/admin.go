@@ -5,22 +5,8 @@ import (
 	"net/http"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/httpapi"
 )
-
-// roleRequest is the body of POST /v1/admin/role.
-type roleRequest struct {
-	Role string `json:"role"`
-	// Force promotes a vassal that still hears from its liege.
-	Force bool `json:"force"`
-}
-
-// roleAnswer is its answer.
-type roleAnswer struct {
-	Role string `json:"role"`
-	// Reconciled is always 0: a promoted vassal reconciles its own
-	// rolled-off transactions in the background.
-	Reconciled int `json:"reconciled"`
-}
 
 // handleRole changes the instance's role (DESIGN.md section 10): "liege"
 // promotes a vassal (liege promote, or the second half of a switchover),
@@ -30,7 +16,7 @@ func (s *Server) handleRole(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var req roleRequest
+	var req httpapi.RoleRequest
 	if err := json.Unmarshal(b, &req); err != nil {
 		return nil, badRequest(`body must be {"role": "liege"} or {"role": "vassal"}: %v`, err)
 	}
@@ -43,14 +29,9 @@ func (s *Server) handleRole(r *http.Request) (any, error) {
 		if err := s.db.SetRole(r.Context(), req.Role, req.Force); err != nil {
 			return nil, engineError(err)
 		}
-		return &roleAnswer{Role: req.Role}, nil
+		return &httpapi.RoleAnswer{Role: req.Role}, nil
 	}
 	return nil, badRequest(`role must be "liege" or "vassal", not %q`, req.Role)
-}
-
-// quiesceRequest is the body of POST /v1/admin/quiesce.
-type quiesceRequest struct {
-	On *bool `json:"on"`
 }
 
 // handleQuiesce stops or resumes new transactions for a switchover.
@@ -59,10 +40,10 @@ func (s *Server) handleQuiesce(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var req quiesceRequest
+	var req httpapi.QuiesceRequest
 	if err := json.Unmarshal(b, &req); err != nil || req.On == nil {
 		return nil, badRequest(`body must be {"on": true} or {"on": false}`)
 	}
 	s.db.Quiesce(*req.On)
-	return map[string]bool{"quiesced": *req.On}, nil
+	return &httpapi.QuiesceAnswer{Quiesced: *req.On}, nil
 }

@@ -9,26 +9,26 @@ import (
 	"strings"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 )
 
-// Error codes of docs/http-api.md.
+// The error codes of docs/http-api.md, from the one list in
+// internal/httpapi.
 const (
-	CodeBadRequest       = "bad_request"
-	CodeBadArgs          = "bad_args"
-	CodeUnauthorized     = "unauthorized"
-	CodeUnknownProcedure = "unknown_procedure"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeTooLarge         = "too_large"
-	CodeProcedureError   = "procedure_error"
-	CodeNotCaughtUp      = "not_caught_up"
-	CodeUnavailable      = "unavailable"
-	CodeInternal         = "internal"
-	// CodeIdempotencyKeyReused: the Idempotency-Key was used for another
-	// procedure or other arguments (422).
-	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeBadRequest           = httpapi.CodeBadRequest
+	CodeBadArgs              = httpapi.CodeBadArgs
+	CodeUnauthorized         = httpapi.CodeUnauthorized
+	CodeUnknownProcedure     = httpapi.CodeUnknownProcedure
+	CodeNotFound             = httpapi.CodeNotFound
+	CodeMethodNotAllowed     = httpapi.CodeMethodNotAllowed
+	CodeTooLarge             = httpapi.CodeTooLarge
+	CodeProcedureError       = httpapi.CodeProcedureError
+	CodeNotCaughtUp          = httpapi.CodeNotCaughtUp
+	CodeUnavailable          = httpapi.CodeUnavailable
+	CodeInternal             = httpapi.CodeInternal
+	CodeIdempotencyKeyReused = httpapi.CodeIdempotencyKeyReused
 )
 
 // Error is an answer other than 200: its status, code and message become

@@ -16,120 +16,12 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/internal/tuple"
 	buildinfo "github.com/liege-db/liege/internal/version"
 	"github.com/liege-db/liege/journal"
 )
-
-// callRequest is the body of POST /v1/call/{proc}.
-type callRequest struct {
-	Args      json.RawMessage `json:"args"`
-	MinToken  string          `json:"min_token"`
-	TimeoutMS *int64          `json:"timeout_ms"`
-}
-
-// callAnswer is the answer of POST /v1/call/{proc}.
-type callAnswer struct {
-	TxID     *string `json:"txid"`
-	HLC      uint64  `json:"hlc"`
-	HLCTime  string  `json:"hlc_time"`
-	Pos      uint64  `json:"pos"`
-	ReadOnly bool    `json:"read_only"`
-	Result   any     `json:"result"`
-	Token    string  `json:"token"`
-}
-
-// version is a key's version as JSON.
-type version struct {
-	HLC    uint64 `json:"hlc"`
-	Origin string `json:"origin"`
-}
-
-// keyAnswer is the answer of GET /v1/key.
-type keyAnswer struct {
-	Key     any      `json:"key"`
-	KeyHex  string   `json:"key_hex"`
-	Found   bool     `json:"found"`
-	Value   any      `json:"value"`
-	Version *version `json:"version"`
-	Token   string   `json:"token"`
-}
-
-// keyEntry is one key of GET /v1/keys.
-type keyEntry struct {
-	Key     any     `json:"key"`
-	KeyHex  string  `json:"key_hex"`
-	Value   any     `json:"value"`
-	Version version `json:"version"`
-}
-
-// keysAnswer is the answer of GET /v1/keys.
-type keysAnswer struct {
-	Keys      []keyEntry `json:"keys"`
-	Truncated bool       `json:"truncated"`
-	// NextCursor is where the next page starts (the cursor parameter), nil
-	// on the last page.
-	NextCursor *string `json:"next_cursor"`
-	Token      string  `json:"token"`
-}
-
-// txnAnswer is the answer of GET /v1/txn/{txid}.
-type txnAnswer struct {
-	TxID     string  `json:"txid"`
-	State    string  `json:"state"`
-	Pos      *uint64 `json:"pos"`
-	Kind     *string `json:"kind"`
-	Proc     *string `json:"proc"`
-	Result   any     `json:"result"`
-	Subject  *string `json:"subject"`
-	LostFile *string `json:"lost_file"`
-}
-
-// lag is the replication lag in /status.
-type lag struct {
-	Transactions uint64 `json:"transactions"`
-	MS           int64  `json:"ms"`
-}
-
-// statusAnswer is the answer of GET /status.
-type statusAnswer struct {
-	ID            string            `json:"id"`
-	Role          string            `json:"role"`
-	App           string            `json:"app"`
-	Epoch         uint64            `json:"epoch"`
-	LastPos       uint64            `json:"last_pos"`
-	DurablePos    uint64            `json:"durable_pos"`
-	OSeq          uint64            `json:"oseq"`
-	PeerWatermark uint64            `json:"peer_watermark"`
-	Watermarks    map[string]uint64 `json:"watermarks"`
-	Window        int               `json:"window"`
-	Lag           lag               `json:"lag"`
-	Keys          int               `json:"keys"`
-	UptimeS       float64           `json:"uptime_s"`
-	Link          *linkAnswer       `json:"link,omitempty"`
-	// Build is the running binary's versions, as `liege --version` prints
-	// them.
-	Build buildinfo.Info `json:"build"`
-}
-
-// linkAnswer is the replication link in /status.
-type linkAnswer struct {
-	Connected    bool   `json:"connected"`
-	Peer         string `json:"peer"`
-	PeerRole     string `json:"peer_role"`
-	PeerEpoch    uint64 `json:"peer_epoch"`
-	LagIn        uint64 `json:"lag_in"`
-	LagOut       uint64 `json:"lag_out"`
-	Discarding   string `json:"discarding,omitempty"`
-	ReconPending int    `json:"recon_pending"`
-	Reconnects   uint64 `json:"reconnects"`
-	Refused      string `json:"refused,omitempty"`
-	// Idle is true when nothing is in flight: connected, both streams
-	// caught up, no rejection or reconciliation pending here.
-	Idle bool `json:"idle"`
-}
 
 func (s *Server) handleCall(r *http.Request) (any, error) {
 	name := r.PathValue("proc")
@@ -161,7 +53,7 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	if path, bad := invalidText(body); bad {
 		return nil, notText("the body", path)
 	}
-	var req callRequest
+	var req httpapi.CallRequest
 	if len(bytes.TrimSpace(body)) > 0 {
 		if err := decodeStrict(body, &req); err != nil {
 			msg := jsonError("the body", err)
@@ -173,7 +65,7 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 		}
 	}
 	if a := bytes.TrimSpace(req.Args); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
-		if err := decodeStrict(a, args); err != nil {
+		if err := decodeArgs(a, args); err != nil {
 			return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadArgs,
 				Message: fmt.Sprintf("args do not decode into %s's arguments: %v", name, err)}
 		}
@@ -193,20 +85,9 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, s.callError(name, err)
 	}
-	ans := &callAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
-	if !res.ReadOnly() {
-		id := res.TxID.String()
-		ans.TxID = &id
-	}
-	ans.Result, err = jsonval.FromMsgpack(res.Raw)
-	if err != nil {
-		committed := "it committed nothing (read-only)"
-		if !res.ReadOnly() {
-			committed = "transaction " + res.TxID.String() + " committed"
-		}
-		return nil, &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
-			Message: fmt.Sprintf("the call of %s succeeded (%s) but its result does not convert to JSON: %v", name, committed, err),
-			Err:     fmt.Errorf("result of %s (%s): %w", name, res.TxID, err)}
+	ans, e := s.callAnswer(name, res)
+	if e != nil {
+		return nil, e
 	}
 	ans.Token = s.tokenAfter(r.Context(), minTok, res.TxID)
 	return ans, nil
@@ -275,12 +156,15 @@ func (s *Server) handleKey(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &keyAnswer{Key: jsonval.Key(key), KeyHex: hex.EncodeToString(key), Found: found}
+	ans := &httpapi.KeyAnswer{KeyHex: hex.EncodeToString(key), Found: found}
+	if ans.Key, err = toJSON(jsonval.Key(key)); err != nil {
+		return nil, fmt.Errorf("key %s: %w", liege.Key(key), err)
+	}
 	if found {
-		if ans.Value, err = jsonval.FromMsgpack(e.Value); err != nil {
+		if ans.Value, err = msgpackJSON(e.Value); err != nil {
 			return nil, fmt.Errorf("value of key %s: %w", liege.Key(key), err)
 		}
-		ans.Version = &version{HLC: e.Version.HLC, Origin: e.Version.Origin}
+		ans.Version = &httpapi.Version{HLC: e.Version.HLC, Origin: e.Version.Origin}
 	}
 	ans.Token = s.tokenAfter(r.Context(), minTok, journal.TxID{})
 	return ans, nil
@@ -298,7 +182,7 @@ func (s *Server) handleTxn(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &txnAnswer{TxID: id.String(), State: string(st.State)}
+	ans := &httpapi.TxnAnswer{TxID: id.String(), State: string(st.State)}
 	if st.LostFile != "" {
 		ans.LostFile = &st.LostFile
 	}
@@ -309,7 +193,7 @@ func (s *Server) handleTxn(r *http.Request) (any, error) {
 			subj := rec.Subject.String()
 			ans.Subject = &subj
 		}
-		if ans.Result, err = jsonval.FromMsgpack(rec.Result); err != nil {
+		if ans.Result, err = msgpackJSON(rec.Result); err != nil {
 			return nil, fmt.Errorf("result of transaction %s at position %d: %w", id, rec.Pos, err)
 		}
 	}
@@ -328,11 +212,12 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &statusAnswer{
+	build := httpapi.Build(buildinfo.Get())
+	ans := &httpapi.Status{
 		ID: st.ID, Role: s.opts.Role, App: s.opts.App, Epoch: st.Epoch, LastPos: st.LastPos,
 		DurablePos: st.Durable, OSeq: st.HighOSeq, PeerWatermark: st.PeerWatermark,
 		Watermarks: tok, Keys: st.Keys, UptimeS: time.Since(s.started).Seconds(),
-		Build: buildinfo.Get(),
+		Build: &build,
 	}
 	if role := s.db.Role(); role != "" {
 		ans.Role = role
@@ -341,7 +226,7 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 	if rep := s.opts.Replication; rep != nil {
 		ls := rep.Status()
 		ans.Lag.Transactions = ls.LagIn
-		ans.Link = &linkAnswer{Connected: ls.Connected, Peer: ls.Peer, PeerRole: ls.PeerRole, PeerEpoch: ls.PeerEpoch,
+		ans.Link = &httpapi.Link{Connected: ls.Connected, Peer: ls.Peer, PeerRole: ls.PeerRole, PeerEpoch: ls.PeerEpoch,
 			LagIn: ls.LagIn, LagOut: ls.LagOut, Discarding: ls.Discarding, ReconPending: ls.ReconPending,
 			Reconnects: ls.Reconnects, Refused: ls.Refused, Idle: ls.Idle()}
 	}
@@ -355,7 +240,7 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > s.opts.MaxBody {
 		return nil, tooLarge
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBody+1))
+	b, err := readAll(io.LimitReader(r.Body, s.opts.MaxBody+1), r.ContentLength)
 	if err != nil {
 		return nil, badRequest("read the body: %v", err)
 	}
@@ -414,11 +299,11 @@ func parseKey(param, s string) (liege.Key, error) {
 }
 
 func parseToken(s string) (liege.Token, error) {
-	t, err := liege.ParseToken(s)
+	t, err := httpapi.ParseToken(s)
 	if err != nil {
 		return nil, badRequest("min_token: %v", err)
 	}
-	return t, nil
+	return liege.Token(t), nil
 }
 
 // queryWait parses the min_token and timeout_ms query parameters.

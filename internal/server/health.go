@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // DefaultReadyLag is the most peer transactions an instance connected to
@@ -53,7 +55,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 			"error": map[string]string{"code": CodeUnavailable, "message": "the instance stopped after a failure and takes no calls until it is restarted (see docs/operations.md): " + st.Failed.Error()}})
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	s.writeJSON(w, http.StatusOK, httpapi.Health{Status: "ok"})
 }
 
 // handleReadyz answers whether the instance takes calls now: its journal

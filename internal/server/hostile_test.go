@@ -34,6 +34,9 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 		})
 	}
 	e.t = t
+	// The same in a batch (POST /v1/calls): the request is refused whole.
+	e.mustErr(e.do("POST", "/v1/calls", "{\"calls\": [{\"proc\": \"deposit\", \"args\": {\"acct\": \"al\xffce\", \"amount\": 5}}]}"),
+		400, CodeBadRequest, "calls[0].args.acct", "UTF-8")
 	e.mustErr(e.call("deposit", "{\"args\": {\"acct\": \"a\", \"amount\": 5}, \"min_token\": \"\xfe\"}"), 400, CodeBadRequest, "min_token")
 	if st := e.status(); num(t, st["oseq"]) != 0 {
 		t.Fatalf("a refused call committed: oseq %v", st["oseq"])

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/journal"
 )
@@ -58,16 +59,20 @@ func (s *Server) handleKeys(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, engineError(err)
 	}
-	ans := &keysAnswer{Keys: make([]keyEntry, 0, len(page.Entries))}
+	ans := &httpapi.KeysAnswer{Keys: make([]httpapi.KeyEntry, 0, len(page.Entries))}
 	next := page.Next
 	size := 0
 	for i, e := range page.Entries {
-		v, err := jsonval.FromMsgpack(e.Value)
+		v, err := msgpackJSON(e.Value)
 		if err != nil {
 			return nil, fmt.Errorf("value of key %s: %w", e.Key, err)
 		}
-		ke := keyEntry{Key: jsonval.Key(e.Key), KeyHex: hex.EncodeToString(e.Key), Value: v,
-			Version: version{HLC: e.Version.HLC, Origin: e.Version.Origin}}
+		k, err := toJSON(jsonval.Key(e.Key))
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", e.Key, err)
+		}
+		ke := httpapi.KeyEntry{Key: k, KeyHex: hex.EncodeToString(e.Key), Value: v,
+			Version: httpapi.Version{HLC: e.Version.HLC, Origin: e.Version.Origin}}
 		// The scan bounded the raw bytes; JSON can be larger (escapes,
 		// base64, the key twice): bound what is answered.
 		b, err := json.Marshal(ke)

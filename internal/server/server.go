@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/httpapi"
+	"github.com/liege-db/liege/internal/jsonval"
 	"github.com/liege-db/liege/replicate"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -142,6 +144,7 @@ func New(db *liege.DB, opts Options) *Server {
 		registerOrReuse(opts.Registry, prometheus.Collector(newInfoCollector(db, opts.App, opts.Cluster, opts.Role)))
 	}
 	s.route("POST", "/v1/call/{proc}", s.api(s.handleCall))
+	s.route("POST", "/v1/calls", s.api(s.handleCalls))
 	s.route("GET", "/v1/key", s.api(s.handleKey))
 	s.route("GET", "/v1/keys", s.api(s.handleKeys))
 	s.route("GET", "/v1/txn/{txid...}", s.api(s.handleTxn))
@@ -360,12 +363,41 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	s.writeJSON(w, e.Status, errorBody(e.Code, msg))
 }
 
-func errorBody(code, msg string) any {
-	return map[string]any{"error": map[string]string{"code": code, "message": msg}}
+func errorBody(code, msg string) *httpapi.ErrorBody {
+	return &httpapi.ErrorBody{Error: &httpapi.ErrorDetail{Code: code, Message: msg}}
+}
+
+// toJSON encodes v as the JSON writeJSON would write for it inside an
+// answer (no HTML escaping, no newline).
+func toJSON(v any) (json.RawMessage, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// msgpackJSON converts a stored msgpack value to its JSON
+// (docs/http-api.md: how values are answered).
+func msgpackJSON(b []byte) (json.RawMessage, error) {
+	if out, ok := plainMsgpackJSON(b); ok {
+		return out, nil
+	}
+	v, err := jsonval.FromMsgpack(b)
+	if err != nil {
+		return nil, err
+	}
+	return toJSON(v)
 }
 
 // writeJSON answers v as JSON with status.
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	if lean, ok := leanJSON(v); ok {
+		s.writeBody(w, status, lean)
+		return
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -375,6 +407,11 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 		b.Reset()
 		_ = enc.Encode(errorBody(CodeInternal, "internal error: the answer does not encode as JSON (it is logged)"))
 	}
+	s.writeBody(w, status, b.Bytes())
+}
+
+// writeBody answers the JSON body b with status.
+func (s *Server) writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -383,5 +420,5 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	// freeing the answer (ResponseController reaches the connection).
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.WriteGrace))
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(b)
 }

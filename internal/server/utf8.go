@@ -17,6 +17,9 @@ import (
 // true, or false when every string is text. JSON that does not parse is
 // left to the decoder's own error.
 func invalidText(data []byte) (string, bool) {
+	if utf8.Valid(data) && !surrogateEscape(data) {
+		return "", false // the common case, without tokenizing
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	type frame struct {
@@ -132,4 +135,19 @@ func notText(what, path string) *Error {
 	return &Error{Status: 400, Code: code, Message: fmt.Sprintf(
 		"%s: %s is not valid UTF-8 text (raw bytes that are not UTF-8, or a lone surrogate escape); it would be stored altered, so it is refused: send text as UTF-8, and bytes to a procedure argument of type []byte as a base64 string",
 		what, path)}
+}
+
+// surrogateEscape reports whether data holds a \uD800..\uDFFF escape
+// (half of a pair, or a lone one that invalidText must look at).
+func surrogateEscape(data []byte) bool {
+	for {
+		i := bytes.Index(data, []byte(`\u`))
+		if i < 0 || i+3 >= len(data) {
+			return false
+		}
+		if c, d := data[i+2], data[i+3]; (c == 'd' || c == 'D') && strings.IndexByte("89abcdefABCDEF", d) >= 0 {
+			return true
+		}
+		data = data[i+2:]
+	}
 }

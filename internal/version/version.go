@@ -18,29 +18,15 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate/link"
 )
 
-// Info describes a build. Its JSON form is the "build" object of GET
-// /status (docs/http-api.md).
-type Info struct {
-	// Module is the main module's version: a tag, a pseudo-version, or
-	// "(devel)".
-	Module string `json:"module"`
-	// Revision is the VCS commit the binary was built from, "" if unknown.
-	Revision string `json:"revision"`
-	// Modified is true when the work tree had uncommitted changes.
-	Modified bool `json:"modified"`
-	// Go is the Go toolchain version, e.g. "go1.26.8".
-	Go string `json:"go"`
-	// JournalFormat is the frame format version the journal writes
-	// (journal.FrameVersion).
-	JournalFormat int `json:"journal_format"`
-	// Protocol is the replication protocol version the link speaks
-	// (link.ProtocolVersion); two instances must speak the same one.
-	Protocol int `json:"protocol"`
-}
+// Info describes a build: the fields of httpapi.Build, the "build"
+// object of GET /status (docs/http-api.md), with the methods that print
+// it. Convert with httpapi.Build(info).
+type Info httpapi.Build
 
 // Get returns the running binary's Info.
 func Get() Info {

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/internal/httpapi"
+	"github.com/liege-db/liege/journal"
+)
+
+// handleCalls runs several calls sent in one request (POST /v1/calls):
+// each as POST /v1/call/{proc} would, all at once, so that they share the
+// request's cost and the instance's group commit. A malformed request is
+// refused whole (400); a call that is refused or fails has its own status
+// and error in its result, and the others run.
+func (s *Server) handleCalls(r *http.Request) (any, error) {
+	if _, err := query(r); err != nil {
+		return nil, err
+	}
+	if n := len(r.Header.Values("Idempotency-Key")); n > 0 {
+		return nil, badRequest("POST /v1/calls takes no Idempotency-Key header: give each call its own idempotency_key")
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if path, bad := invalidText(body); bad {
+		return nil, notText("the body", path)
+	}
+	req, err := decodeBatch(body)
+	if err != nil {
+		return nil, err
+	}
+	minTok, err := parseToken(req.MinToken)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := s.timeout(req.TimeoutMS)
+	if err != nil {
+		return nil, err
+	}
+	// Refuse what does not decode before waiting or running anything.
+	ans := &httpapi.BatchAnswer{Results: make([]httpapi.BatchResult, len(req.Calls))}
+	args := make([]any, len(req.Calls))
+	for i, c := range req.Calls {
+		a, e := s.batchArgs(c)
+		if e != nil {
+			ans.Results[i] = s.resultError(r, e)
+			continue
+		}
+		args[i] = a
+	}
+	if err := s.waitFor(r.Context(), minTok, timeout); err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	txids := make([]journal.TxID, len(req.Calls))
+	for i, c := range req.Calls {
+		if args[i] == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := s.db.CallWith(r.Context(), c.Proc, args[i], liege.CallOptions{IdempotencyKey: c.IdempotencyKey})
+			if err != nil {
+				ans.Results[i] = s.resultError(r, s.callError(c.Proc, err))
+				return
+			}
+			txids[i] = res.TxID
+			a, e := s.callAnswer(c.Proc, res)
+			if e != nil {
+				ans.Results[i] = s.resultError(r, e)
+				return
+			}
+			ans.Results[i] = httpapi.BatchResult{Status: http.StatusOK, CallAnswer: a}
+		}()
+	}
+	wg.Wait()
+	var last journal.TxID // the largest committed, for tokenAfter
+	for _, id := range txids {
+		if id.OSeq > last.OSeq {
+			last = id
+		}
+	}
+	ans.Token = s.tokenAfter(r.Context(), minTok, last)
+	for _, res := range ans.Results {
+		if res.CallAnswer != nil {
+			res.Token = ans.Token
+		}
+	}
+	return ans, nil
+}
+
+// decodeBatch decodes and checks the body of POST /v1/calls: by
+// httpapi.LeanBatchRequest when it can, else by encoding/json, whose errors say what is
+// wrong.
+func decodeBatch(body []byte) (*httpapi.BatchRequest, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, badRequest(`the body is empty: send {"calls": [{"proc": "set", "args": {...}}, ...]}`)
+	}
+	var req *httpapi.BatchRequest
+	ok := false
+	if json.Valid(body) {
+		req, ok = httpapi.LeanBatchRequest(body)
+	}
+	if !ok {
+		req = &httpapi.BatchRequest{}
+		if err := decodeStrict(body, req); err != nil {
+			msg := jsonError("the body", err)
+			if strings.HasPrefix(err.Error(), "json: unknown field ") {
+				msg = fmt.Sprintf("the body has the %s; the fields of a batch are calls, min_token and timeout_ms, and those of a call proc, args and idempotency_key",
+					strings.TrimPrefix(err.Error(), "json: "))
+			}
+			return nil, badRequest("%s", msg)
+		}
+	}
+	switch n := len(req.Calls); {
+	case n == 0:
+		return nil, badRequest(`the batch has no calls: send {"calls": [{"proc": "set", "args": {...}}, ...]}`)
+	case n > httpapi.MaxBatch:
+		return nil, badRequest("the batch has %d calls; send at most %d per request", n, httpapi.MaxBatch)
+	}
+	return req, nil
+}
+
+// batchArgs checks one call of a batch and decodes its arguments.
+func (s *Server) batchArgs(c httpapi.BatchCall) (any, *Error) {
+	if c.Proc == "" {
+		return nil, badRequest(`a call of the batch has no "proc": name the procedure to call`)
+	}
+	if n := len(c.IdempotencyKey); n > MaxIdempotencyKey {
+		return nil, badRequest("the idempotency_key of a call must be 1 to %d bytes, not %d", MaxIdempotencyKey, n)
+	}
+	args, err := s.db.NewArgs(c.Proc)
+	if err != nil {
+		if errors.Is(err, liege.ErrUnknownProcedure) {
+			return nil, s.unknownProcedure(c.Proc)
+		}
+		return nil, engineError(err)
+	}
+	if a := bytes.TrimSpace(c.Args); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
+		if err := decodeArgs(a, args); err != nil {
+			return nil, &Error{Status: http.StatusBadRequest, Code: CodeBadArgs,
+				Message: fmt.Sprintf("args do not decode into %s's arguments: %v", c.Proc, err)}
+		}
+	}
+	return args, nil
+}
+
+// callAnswer is the answer of a call that succeeded.
+func (s *Server) callAnswer(name string, res *liege.Result) (*httpapi.CallAnswer, *Error) {
+	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
+	if !res.ReadOnly() {
+		id := res.TxID.String()
+		ans.TxID = &id
+	}
+	var err error
+	if ans.Result, err = msgpackJSON(res.Raw); err != nil {
+		committed := "it committed nothing (read-only)"
+		if !res.ReadOnly() {
+			committed = "transaction " + res.TxID.String() + " committed"
+		}
+		return nil, &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
+			Message: fmt.Sprintf("the call of %s succeeded (%s) but its result does not convert to JSON: %v", name, committed, err),
+			Err:     fmt.Errorf("result of %s (%s): %w", name, res.TxID, err)}
+	}
+	return ans, nil
+}
+
+// resultError is the result of a call of a batch that was refused or
+// failed; a 5xx with a cause is logged, as writeError does.
+func (s *Server) resultError(r *http.Request, e *Error) httpapi.BatchResult {
+	if e.Status >= 500 && e.Err != nil {
+		s.log.Error("HTTP call of a batch failed", "method", r.Method, "path", r.URL.Path,
+			"status", e.Status, "code", e.Code, "error", e.Err)
+	}
+	msg := e.Message
+	if msg == "" && e.Err != nil && e.Status != http.StatusInternalServerError {
+		msg = e.Err.Error()
+	}
+	if msg == "" {
+		msg = "internal error (a bug in the server; it is logged)"
+	}
+	return httpapi.BatchResult{Status: e.Status, Error: &httpapi.ErrorDetail{Code: e.Code, Message: msg}}
+}
