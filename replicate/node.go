@@ -136,7 +136,7 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 		return nil, fmt.Errorf("replicate: role %q: want %q or %q", st.Role, RoleLiege, RoleVassal)
 	}
 	n := &Node{cfg: cfg, role: st.Role, reign: max(st.Reign, 1), epoch: st.Epoch,
-		watermark: st.Watermark, durable: st.Watermark,
+		watermark: st.Watermark, durable: st.Watermark, basePrev: st.BasePrev,
 		reconciling: map[journal.TxID]bool{}, pending: map[journal.TxID]pendingRec{}}
 	for _, r := range st.Own {
 		if err := n.addOwn(r); err != nil {

@@ -118,6 +118,10 @@ type NodeState struct {
 	// order (the window is rebuilt from them; a reign change puts them all
 	// back in it).
 	Own []*journal.Record
+	// BasePrev is the OSeq of the last own transaction before the first of
+	// Own that the journal no longer holds (its front was truncated, or the
+	// state was seeded from the peer): the Prev of Own[0]. 0 if none.
+	BasePrev uint64
 	// Pending are the vassal's reconciliation records not yet back: the
 	// pending entries of its reconciliation logs.
 	Pending []*journal.Record

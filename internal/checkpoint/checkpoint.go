@@ -112,7 +112,12 @@ func Write(instanceDir string, meta Meta, snap *store.Snapshot) (string, error) 
 	return final, nil
 }
 
-func write(f *os.File, meta Meta, snap *store.Snapshot) error {
+// Encode writes snap with meta in the checkpoint file format to f (a peer
+// is seeded with these bytes: see package replicate's seed.go). meta.Magic,
+// Keys and Origins are filled in.
+func Encode(f io.Writer, meta Meta, snap *store.Snapshot) error { return write(f, meta, snap) }
+
+func write(f io.Writer, meta Meta, snap *store.Snapshot) error {
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
 	// Collect origins first so the header can carry the table.
@@ -166,6 +171,15 @@ func Load(path string) (Meta, *store.Store, error) {
 	if err != nil {
 		return meta, nil, err
 	}
+	return decode(path, data)
+}
+
+// Decode reads a checkpoint encoded by Encode (name says where it came from,
+// in errors).
+func Decode(name string, data []byte) (Meta, *store.Store, error) { return decode(name, data) }
+
+func decode(path string, data []byte) (Meta, *store.Store, error) {
+	var meta Meta
 	bad := func(format string, a ...any) (Meta, *store.Store, error) {
 		return meta, nil, fmt.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, a...))
 	}

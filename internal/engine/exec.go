@@ -463,6 +463,7 @@ func (in *Instance) checkpointDone(j *CheckpointJob) {
 	if j.Path != "" && !j.forced && j.Pos <= in.lastPos {
 		in.ckptDone = j.Pos
 	}
+	in.retain()
 }
 
 // ---- status and close ----

@@ -71,6 +71,7 @@ type Instance struct {
 	fatal                          error
 	closed                         bool
 	peerWrites                     []journal.Write
+	ret                            retainer // retain.go
 
 	queue   []*Call // submitted, not run
 	waiting []*Call // run, answered once durable (position order)
@@ -112,6 +113,12 @@ func open(cfg Config) (*Instance, error) {
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 500_000
 	}
+	if cfg.JournalKeep == 0 {
+		cfg.JournalKeep = DefaultJournalKeep
+	}
+	if cfg.SideKeep == 0 {
+		cfg.SideKeep = DefaultSideKeep
+	}
 	if cfg.IdempotencyWindow == 0 {
 		cfg.IdempotencyWindow = 100_000
 	}
@@ -150,6 +157,14 @@ func (in *Instance) recover() error {
 	}
 	if in.w, err = openWAL(in.cfg.Log); err != nil {
 		return err
+	}
+	fr, err := in.recoverFront()
+	if err != nil {
+		return err
+	}
+	if fr != nil {
+		// The role records may have gone with the front; later ones win.
+		in.role, in.reign = fr.Role, fr.Reign
 	}
 	s, err := rollback.ResumeStepper(in.cfg.Dir, in.w, in.enc, in.cfg.Now)
 	if err != nil {
@@ -258,6 +273,7 @@ func (in *Instance) recover() error {
 		return err
 	}
 	in.Recovery.Replayed = n
+	in.highOSeq = max(in.highOSeq, in.ret.basePrev)
 	in.lastPos, in.durable = last, last
 	in.sinceCkpt = int(n)
 	if last == 0 {
@@ -354,7 +370,7 @@ func (in *Instance) newNode(own []*journal.Record) error {
 	nc.Holds = in.holds
 	nc.NoCheck = in.cfg.LWW
 	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
-		Watermark: in.peerWatermark, Own: own, Pending: pending})
+		Watermark: in.peerWatermark, Own: own, BasePrev: in.ret.basePrev, Pending: pending})
 	if err != nil {
 		return err
 	}

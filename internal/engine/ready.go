@@ -428,6 +428,7 @@ func (in *Instance) linkDown() {
 }
 
 func (in *Instance) tick() {
+	in.retainTick()
 	if in.node == nil {
 		return
 	}
