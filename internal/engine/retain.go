@@ -128,16 +128,21 @@ type SideFile struct {
 	ModTime time.Time
 	// Epoch is the rollback epoch the file belongs to.
 	Epoch uint64
+	// Pos is, for a lost transaction file, the journal position of the
+	// epoch record that names it (the first position rolled off).
+	Pos uint64
 	// Lost: a lost transaction file; else a reconciliation done marker.
 	Lost bool
 }
 
 // ExpiredSideFiles returns the files to remove now, lost transaction files
 // first: a lost transaction file older than keep whose reconciliation is
-// done (done holds the finished epochs) and not pending, and a done marker
-// older than keep whose lost files are all gone or go now. keep <= 0 keeps
+// done (done holds the finished epochs) and not pending, and whose epoch
+// record is no longer in the journal (before first: journalctl verify
+// checks the file of every epoch record it reads); and a done marker older
+// than keep whose lost files are all gone or go now. keep <= 0 keeps
 // everything.
-func ExpiredSideFiles(files []SideFile, done, pending map[uint64]bool, now time.Time, keep time.Duration) []string {
+func ExpiredSideFiles(files []SideFile, done, pending map[uint64]bool, first uint64, now time.Time, keep time.Duration) []string {
 	if keep <= 0 {
 		return nil
 	}
@@ -148,7 +153,7 @@ func ExpiredSideFiles(files []SideFile, done, pending map[uint64]bool, now time.
 		if !f.Lost {
 			continue
 		}
-		if old(f) && done[f.Epoch] && !pending[f.Epoch] {
+		if old(f) && done[f.Epoch] && !pending[f.Epoch] && f.Pos < first {
 			lost = append(lost, f.Path)
 		} else {
 			staying[f.Epoch] = true
@@ -311,13 +316,13 @@ func (in *Instance) truncateFront(to uint64) error {
 func (in *Instance) sideFiles() ([]SideFile, map[uint64]bool, error) {
 	var out []SideFile
 	done := map[uint64]bool{}
-	add := func(pattern string, lost bool, epochOf func(base string) (uint64, bool)) error {
+	add := func(pattern string, lost bool, epochOf func(base string) (epoch, pos uint64, ok bool)) error {
 		paths, err := filepath.Glob(filepath.Join(in.cfg.Dir, pattern))
 		if err != nil {
 			return err
 		}
 		for _, p := range paths {
-			e, ok := epochOf(filepath.Base(p))
+			e, pos, ok := epochOf(filepath.Base(p))
 			if !ok {
 				continue
 			}
@@ -325,7 +330,7 @@ func (in *Instance) sideFiles() ([]SideFile, map[uint64]bool, error) {
 			if err != nil {
 				continue
 			}
-			out = append(out, SideFile{Path: p, ModTime: st.ModTime(), Epoch: e, Lost: lost})
+			out = append(out, SideFile{Path: p, ModTime: st.ModTime(), Epoch: e, Pos: pos, Lost: lost})
 			if !lost {
 				done[e] = true
 			}
@@ -333,17 +338,17 @@ func (in *Instance) sideFiles() ([]SideFile, map[uint64]bool, error) {
 		return nil
 	}
 	lostPrefix := "lost-" + in.cfg.ID + "-e"
-	if err := add(filepath.Join(rollback.LostDir, lostPrefix+"*.ltf"), true, func(b string) (uint64, bool) {
-		var e uint64
-		_, err := fmt.Sscanf(strings.TrimPrefix(b, lostPrefix), "%d-", &e)
-		return e, err == nil
+	if err := add(filepath.Join(rollback.LostDir, lostPrefix+"*.ltf"), true, func(b string) (uint64, uint64, bool) {
+		var e, from uint64 // lost-<id>-e<epoch>-<from>-<to>.ltf (rollback.LostName)
+		_, err := fmt.Sscanf(strings.TrimPrefix(b, lostPrefix), "%d-%d-", &e, &from)
+		return e, from, err == nil
 	}); err != nil {
 		return nil, nil, err
 	}
-	if err := add(filepath.Join(reconcile.Dir, "done-e*"), false, func(b string) (uint64, bool) {
+	if err := add(filepath.Join(reconcile.Dir, "done-e*"), false, func(b string) (uint64, uint64, bool) {
 		var e uint64
 		_, err := fmt.Sscanf(strings.TrimPrefix(b, "done-e"), "%d", &e)
-		return e, err == nil && !strings.Contains(b, ".")
+		return e, 0, err == nil && !strings.Contains(b, ".")
 	}); err != nil {
 		return nil, nil, err
 	}
@@ -365,7 +370,7 @@ func (in *Instance) expireSideFiles() {
 	for _, l := range in.recon {
 		pending[l.Epoch] = true
 	}
-	for _, p := range ExpiredSideFiles(files, done, pending, in.cfg.Now(), in.cfg.SideKeep) {
+	for _, p := range ExpiredSideFiles(files, done, pending, in.w.first, in.cfg.Now(), in.cfg.SideKeep) {
 		if err := os.Remove(p); err != nil {
 			in.log.Warn("retention: remove an expired file", "file", p, "error", err)
 			return

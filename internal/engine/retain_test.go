@@ -66,18 +66,20 @@ func TestExpiredSideFiles(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	old, young := now.Add(-48*time.Hour), now.Add(-time.Hour)
 	files := []SideFile{
-		{Path: "lost/e1", ModTime: old, Epoch: 1, Lost: true},
+		{Path: "lost/e1", ModTime: old, Epoch: 1, Pos: 10, Lost: true},
 		{Path: "recon/done-e1", ModTime: old, Epoch: 1},
 		{Path: "lost/e2", ModTime: young, Epoch: 2, Lost: true},
 		{Path: "recon/done-e2", ModTime: old, Epoch: 2},
 		{Path: "lost/e3", ModTime: old, Epoch: 3, Lost: true}, // reconciliation not done
-		{Path: "lost/e4", ModTime: old, Epoch: 4, Lost: true}, // done marker young: done, the file old
+		{Path: "lost/e4", ModTime: old, Epoch: 4, Pos: 40, Lost: true}, // done marker young: done, the file old
+		{Path: "lost/e7", ModTime: old, Epoch: 7, Pos: 100, Lost: true}, // its epoch record still in the journal
+		{Path: "recon/done-e7", ModTime: old, Epoch: 7},
 		{Path: "recon/done-e4", ModTime: young, Epoch: 4},
 		{Path: "lost/e5", ModTime: old, Epoch: 5, Lost: true}, // still pending in memory
 		{Path: "recon/done-e5", ModTime: old, Epoch: 5},
 		{Path: "recon/done-e6", ModTime: old, Epoch: 6}, // its lost file already gone
 	}
-	done := map[uint64]bool{1: true, 2: true, 4: true, 5: true, 6: true}
+	done := map[uint64]bool{1: true, 2: true, 4: true, 5: true, 6: true, 7: true}
 	pending := map[uint64]bool{5: true}
 	tests := []struct {
 		name string
@@ -90,7 +92,7 @@ func TestExpiredSideFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ExpiredSideFiles(files, done, pending, now, tt.keep)
+			got := ExpiredSideFiles(files, done, pending, 50, now, tt.keep)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("ExpiredSideFiles(keep %v) = %q, want %q", tt.keep, got, tt.want)
 			}
