@@ -70,8 +70,8 @@ func TestExpiredSideFiles(t *testing.T) {
 		{Path: "recon/done-e1", ModTime: old, Epoch: 1},
 		{Path: "lost/e2", ModTime: young, Epoch: 2, Lost: true},
 		{Path: "recon/done-e2", ModTime: old, Epoch: 2},
-		{Path: "lost/e3", ModTime: old, Epoch: 3, Lost: true}, // reconciliation not done
-		{Path: "lost/e4", ModTime: old, Epoch: 4, Pos: 40, Lost: true}, // done marker young: done, the file old
+		{Path: "lost/e3", ModTime: old, Epoch: 3, Lost: true},           // reconciliation not done
+		{Path: "lost/e4", ModTime: old, Epoch: 4, Pos: 40, Lost: true},  // done marker young: done, the file old
 		{Path: "lost/e7", ModTime: old, Epoch: 7, Pos: 100, Lost: true}, // its epoch record still in the journal
 		{Path: "recon/done-e7", ModTime: old, Epoch: 7},
 		{Path: "recon/done-e4", ModTime: young, Epoch: 4},
