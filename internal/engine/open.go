@@ -72,6 +72,7 @@ type Instance struct {
 	closed                         bool
 	peerWrites                     []journal.Write
 	ret                            retainer // retain.go
+	seed                           seeder   // seed.go
 
 	queue   []*Call // submitted, not run
 	waiting []*Call // run, answered once durable (position order)
@@ -370,7 +371,7 @@ func (in *Instance) newNode(own []*journal.Record) error {
 	nc.Holds = in.holds
 	nc.NoCheck = in.cfg.LWW
 	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
-		Watermark: in.peerWatermark, Own: own, BasePrev: in.ret.basePrev, Pending: pending})
+		Watermark: in.peerWatermark, Own: own, BasePrev: in.ret.basePrev, Pending: pending, Empty: in.empty()})
 	if err != nil {
 		return err
 	}
