@@ -93,10 +93,12 @@ func (n *Node) stepSeed(f *link.Frame) {
 	case link.KindSeedOffer:
 		switch {
 		case n.seed.want:
-		case !n.seed.empty || len(n.own) > 0 || n.watermark > 0:
-			n.refused = fmt.Sprintf("peer %s no longer holds its transactions after OSeq %d, which this instance has not applied (it applied up to %d), "+
+		case !n.seed.empty || n.watermark > 0 || n.lastOwn() > n.peerWM:
+			// (Own transactions the peer holds, taken back from it at the
+			// handshake, are in its checkpoint.)
+			n.refused = fmt.Sprintf("peer %s no longer holds its transactions %d..%d, which this instance has not applied, "+
 				"and this instance is not empty, so it cannot be seeded from the peer's checkpoint: stop it, move its directory away, "+
-				"and start it on an empty directory (it is then seeded), or restore a backup (liege backup)", n.cfg.PeerID, f.Watermark, n.watermark)
+				"and start it on an empty directory (it is then seeded), or restore a recent backup (liege backup)", n.cfg.PeerID, n.watermark+1, f.Watermark)
 			n.rd.Disconnect = n.refused
 		default:
 			n.seed.want, n.seed.got = true, 0

@@ -6,6 +6,7 @@ import (
 
 	"github.com/liege-db/liege/internal/checkpoint"
 	"github.com/liege-db/liege/internal/hlc"
+	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
 )
 
@@ -100,10 +101,16 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 	if meta.Instance != in.cfg.PeerID {
 		return fmt.Errorf("the peer's checkpoint is of instance %q, not the peer %q", meta.Instance, in.cfg.PeerID)
 	}
-	if in.st.Len() != 0 || in.peerWatermark != 0 || in.epoch != 0 || in.ret.seeded {
-		// (highOSeq may be up: the handshake's take-back of the OSeqs the
-		// peer holds.)
+	if in.peerWatermark != 0 || in.epoch != 0 || in.ret.seeded {
+		// (Own transactions may be here: the handshake's take-back of
+		// those the peer holds, which its checkpoint holds too.)
 		return fmt.Errorf("a checkpoint from the peer arrived, but this instance is no longer empty: it is not installed")
+	}
+	// The journal begins afresh at a checkpoint marker: what came before
+	// (the open and role records, own records taken back) is in the
+	// checkpoint or the front file.
+	if err := in.appendMeta(&journal.Record{Kind: journal.KindCheckpoint, Checkpoint: in.lastPos + 1}); err != nil {
+		return err
 	}
 	if err := in.flush(); err != nil {
 		return err
@@ -115,10 +122,15 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 	if err != nil {
 		return fmt.Errorf("save the peer's checkpoint: %w", err)
 	}
-	f := &front{Instance: in.cfg.ID, First: in.w.first, BasePrev: d.BasePrev, Role: in.role, Reign: in.reign, Seeded: true}
+	f := &front{Instance: in.cfg.ID, First: in.lastPos, BasePrev: d.BasePrev, Role: in.role, Reign: in.reign, Seeded: true}
 	if err := writeFront(in.cfg.Dir, f); err != nil {
 		return err
 	}
+	if err := in.w.log.TruncateFront(in.lastPos); err != nil {
+		return fmt.Errorf("truncate the journal before the seeded checkpoint at position %d: %w", in.lastPos, err)
+	}
+	in.w.first = in.lastPos
+	in.ownPending = nil
 	in.st = st
 	in.clock.Restore(clock)
 	in.highOSeq = max(in.highOSeq, d.BasePrev)
