@@ -118,7 +118,7 @@ func TestEmptiedVassalIsSeeded(t *testing.T) {
 	if fresh.in.Hash() != want {
 		t.Fatal("the seeded vassal does not recover its state after a crash")
 	}
-	if r, err := fresh.in.ReadRecord(fresh.in.FirstPos()); err != nil || r.Kind != journal.KindOpen {
+	if r, err := fresh.in.ReadRecord(fresh.in.FirstPos()); err != nil || r.Kind != journal.KindCheckpoint {
 		t.Fatalf("the seeded vassal's journal: first record %+v, %v", r, err)
 	}
 }
