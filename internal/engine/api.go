@@ -87,6 +87,9 @@ type Hooks struct {
 	Reconciled func(action string)
 	// RolledBack: a rollback finished, rolling off records records.
 	RolledBack func(records uint64)
+	// Truncating: retention is about to remove journal positions from..to-1
+	// (ReadRecord still reads them).
+	Truncating func(from, to uint64)
 }
 
 // Runner runs the application's procedures: the front door (liege.DB)

@@ -267,7 +267,8 @@ func (in *Instance) retain() {
 		return
 	}
 	ri := RetainInput{First: in.w.first, Durable: in.durable,
-		KeepFrom: KeepFrom(in.ret.marks, in.w.bytes, in.cfg.JournalKeep), MinAdvance: 256}
+		KeepFrom:   KeepFrom(in.ret.marks, in.w.bytes, in.cfg.JournalKeep),
+		MinAdvance: uint64(min(256, max(in.cfg.CheckpointEvery/4, 1)))}
 	for _, f := range files {
 		ri.Checkpoints = append(ri.Checkpoints, f.Pos)
 	}
@@ -294,6 +295,9 @@ func (in *Instance) truncateFront(to uint64) error {
 	}
 	if err := writeFront(in.cfg.Dir, f); err != nil {
 		return err
+	}
+	if h := in.cfg.Hooks.Truncating; h != nil {
+		h(in.w.first, to)
 	}
 	if err := in.w.log.TruncateFront(to); err != nil {
 		return fmt.Errorf("truncate the journal before position %d: %w", to, err)
