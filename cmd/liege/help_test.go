@@ -33,6 +33,7 @@ func commandFlags() map[string][]string {
 		"keys":       with(client, "limit"),
 		"txn":        client,
 		"status":     with(conn, "json"),
+		"backup":     with(conn, "out"),
 		"promote":    with(conn, "force", "wait"),
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},

@@ -222,6 +222,7 @@ func writeFront(dir string, f *front) error {
 type retainer struct {
 	marks []byteMark
 	ticks int
+	held  int // HoldRetention calls not yet released
 	// basePrev is the OSeq of the last own transaction before the
 	// journal's first position (the front file's).
 	basePrev uint64
@@ -256,7 +257,7 @@ func (in *Instance) retainTick() {
 // removes expired side files. Errors of the truncation are fatal (the log
 // is in an unknown state); those of side files are logged.
 func (in *Instance) retain() {
-	if in.fatal != nil || in.rb != nil || in.cfg.JournalKeep < 0 {
+	if in.fatal != nil || in.rb != nil || in.cfg.JournalKeep < 0 || in.ret.held > 0 {
 		return
 	}
 	in.noteBytes()
@@ -411,4 +412,15 @@ func (in *Instance) recoverFront() (*front, error) {
 	}
 	in.ret.basePrev, in.ret.seeded = f.BasePrev, f.Seeded
 	return f, nil
+}
+
+// HoldRetention stops (on) or lets go on (off) the truncation of the
+// journal's front and the removal of side files, for a backup copying the
+// directory. Calls nest.
+func (in *Instance) HoldRetention(on bool) {
+	if on {
+		in.ret.held++
+	} else if in.ret.held > 0 {
+		in.ret.held--
+	}
 }
