@@ -260,6 +260,13 @@ func LoadNewest(instanceDir string, maxPos uint64) (meta Meta, st *store.Store, 
 // Prune removes all but the newest keep checkpoints, and every checkpoint
 // above maxPos (a rollback makes those invalid).
 func Prune(instanceDir string, keep int, maxPos uint64) error {
+	return PruneKeeping(instanceDir, keep, maxPos, 0)
+}
+
+// PruneKeeping is Prune that also keeps the newest checkpoint below
+// position below (if below > 0): the one retention truncates the journal
+// to while a rollback may still remove the newer ones.
+func PruneKeeping(instanceDir string, keep int, maxPos, below uint64) error {
 	files, err := List(instanceDir)
 	if err != nil {
 		return err
@@ -276,11 +283,19 @@ func Prune(instanceDir string, keep int, maxPos uint64) error {
 		}
 		valid = append(valid, f)
 	}
-	for len(valid) > keep {
-		if err := os.Remove(valid[0].Path); err != nil {
+	spare := -1
+	for i, f := range valid {
+		if below > 0 && f.Pos < below {
+			spare = i
+		}
+	}
+	for i := 0; i < len(valid)-keep; i++ {
+		if i == spare {
+			continue
+		}
+		if err := os.Remove(valid[i].Path); err != nil {
 			return err
 		}
-		valid = valid[1:]
 		removed = true
 	}
 	if removed {

@@ -424,3 +424,15 @@ func (in *Instance) HoldRetention(on bool) {
 		in.ret.held--
 	}
 }
+
+// retainBelow is the position below which a checkpoint must be kept when
+// older ones are pruned: the retain floor (RetainBefore truncates to the
+// newest checkpoint below it, and a rollback may remove the newer ones).
+// 0 when there is none.
+func (in *Instance) retainBelow() uint64 {
+	if in.node == nil {
+		return 0
+	}
+	p, _ := in.node.RetainFloor()
+	return p
+}
