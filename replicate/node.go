@@ -278,6 +278,7 @@ func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
 	n.peerRole, n.peerReign, n.peerEpoch, n.peerLast = f.Role, f.Reign, f.Epoch, f.Prev
 	n.peerWM, n.next = f.Watermark, f.Watermark // resume after the peer's watermark
 	n.checkSeed(f.Watermark)
+	n.askSeed(f.Watermark) // seed.go
 	n.sinceProgress, n.sinceRecon = 0, 0
 	if last := n.lastOwn(); f.Watermark > last {
 		n.rd.TakeBack = &TakeBack{After: last, UpTo: f.Watermark}
@@ -352,6 +353,9 @@ func (n *Node) Step(f *link.Frame) error {
 	n.peerEpoch = max(n.peerEpoch, f.Epoch)
 	switch f.Kind {
 	case link.KindTxn:
+		if n.seed.want {
+			return nil // the checkpoint asked for holds it, or it comes after it
+		}
 		return n.stepTxn(f, stale)
 	case link.KindHeartbeat:
 		n.stepHeartbeat(f)

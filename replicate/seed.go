@@ -87,6 +87,20 @@ func (n *Node) checkSeed(wm uint64) {
 	n.note("the peer resumes after our OSeq %d, but the journal begins after OSeq %d (retention truncated it): offered it our checkpoint", wm, n.basePrev)
 }
 
+// askSeed is the empty receiver's decision at the handshake: the peer holds
+// own transactions of this instance (its watermark of our OSeqs, wm, is
+// above zero) that this empty journal lacks, and the stream brings only
+// the peer's own: ask for the peer's checkpoint, which holds them, before
+// the peer offers it (it offers only when it cannot stream).
+func (n *Node) askSeed(wm uint64) {
+	if !n.seed.empty || wm == 0 || n.seed.want || n.watermark > 0 || len(n.own) > 0 {
+		return
+	}
+	n.seed.want, n.seed.got = true, 0
+	n.send(link.Frame{Kind: link.KindSeedRequest})
+	n.note("this instance is empty and the peer holds its own transactions up to OSeq %d: asked for the peer's checkpoint", wm)
+}
+
 // stepSeed takes the seeding frames.
 func (n *Node) stepSeed(f *link.Frame) {
 	switch f.Kind {
@@ -106,10 +120,12 @@ func (n *Node) stepSeed(f *link.Frame) {
 			n.note("this instance is empty and the peer's journal begins after its OSeq %d: asked for the peer's checkpoint", f.Watermark)
 		}
 	case link.KindSeedRequest:
-		if !n.seed.offered || n.seed.sent {
+		if n.seed.sent {
 			return
 		}
-		n.seed.sent = true
+		// Asked without an offer too (the peer is empty and we hold its
+		// own transactions): ship nothing more in this session either.
+		n.seed.offered, n.seed.sent = true, true
 		n.seedReady().Send = true
 	case link.KindSeed:
 		if !n.seed.want {
