@@ -810,7 +810,7 @@ func (n *Node) Tick() {
 	if n.link == linkDown {
 		return
 	}
-	if n.silent++; n.silent > n.cfg.SilenceTicks {
+	if n.silent++; n.silent > n.silenceTicks() { // seed.go
 		n.rd.Disconnect = fmt.Sprintf("no frame from the peer for %d ticks", n.silent)
 		return
 	}

@@ -174,3 +174,16 @@ func (n *Node) Seeded(d SeedDone) {
 	n.seed = seedState{}
 	n.rd.Disconnect = fmt.Sprintf("seeded from the peer's checkpoint (watermark %d, own OSeqs up to %d): reconnect to resume the stream", d.Watermark, d.BasePrev)
 }
+
+// seedSilence multiplies the silence timeout while a checkpoint is on its
+// way: the sender encodes it, and the receiver installs it, without a
+// frame in between (a million keys take seconds).
+const seedSilence = 30
+
+// silenceTicks is how many ticks without a frame close the link.
+func (n *Node) silenceTicks() int {
+	if n.seed.want || n.seed.sent {
+		return n.cfg.SilenceTicks * seedSilence
+	}
+	return n.cfg.SilenceTicks
+}
