@@ -36,7 +36,11 @@ func BenchmarkDiskAfterTxns(b *testing.B) {
 	}{{"defaults", 0}, {"keep=64MiB", 64 << 20}} {
 		b.Run(c.name, func(b *testing.B) {
 			dir := b.TempDir()
-			db, err := liege.Open(liege.Options{Dir: dir, ID: "A", JournalKeep: c.keep, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			logw := io.Discard
+			if os.Getenv("LIEGE_BENCH_LOG") != "" {
+				logw = os.Stderr
+			}
+			db, err := liege.Open(liege.Options{Dir: dir, ID: "A", JournalKeep: c.keep, Logger: slog.New(slog.NewTextHandler(logw, nil))})
 			if err != nil {
 				b.Fatal(err)
 			}

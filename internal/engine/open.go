@@ -291,6 +291,7 @@ func (in *Instance) recover() error {
 		}
 	}
 	in.Recovery.ReplayDuration = in.cfg.Now().Sub(t0)
+	in.noteBytes() // retain.go: the keep floor counts bytes from here
 	in.removeTempFiles()
 	return nil
 }

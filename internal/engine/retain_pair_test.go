@@ -125,3 +125,40 @@ func TestPairTruncatesAndRecovers(t *testing.T) {
 		t.Fatalf("after restart A committed %v (want OSeq %d), B %v (want above %d)", ca.Result.TxID, ownA+1, cb.Result.TxID, ownB)
 	}
 }
+
+// TestKeepFloorHolds: retention never truncates inside the newest
+// JournalKeep bytes, yet truncates below them.
+func TestKeepFloorHolds(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	n := newNode(t, c, "A", "", "")
+	const keep = 20 << 10
+	n.cfg.CheckpointEvery, n.cfg.JournalKeep = 50, keep
+	if err := n.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := n.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.log = l
+	n.open()
+	for i := 0; i < 2000; i++ {
+		n.call(sim.Op{Op: "set", K: fmt.Sprintf("k%d", i), V: "some value of a few dozen bytes, to fill"})
+		n.checkpoint()
+		first, last := n.in.FirstPos(), n.in.Durable()
+		var bytes int
+		for p := first; p <= last; p++ {
+			b, err := n.log.Read(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bytes += len(b)
+		}
+		if first > 1 && bytes < keep {
+			t.Fatalf("after %d calls the journal holds %d bytes (positions %d..%d), under the keep floor of %d", i+1, bytes, first, last, keep)
+		}
+	}
+	if n.in.FirstPos() < 1000 {
+		t.Fatalf("the journal begins at %d of %d: retention did not truncate below the keep floor", n.in.FirstPos(), n.in.LastPos())
+	}
+}
