@@ -37,6 +37,14 @@ type Options struct {
 	CheckpointEvery int
 	// SegmentSize is the journal segment size (default 64 MiB).
 	SegmentSize int
+	// JournalKeep is how many of the newest journal bytes are never
+	// truncated from the journal's front (default 1 GiB; negative: never
+	// truncate). Retention keeps more where recovery or the peer needs it
+	// (internal/engine/retain.go).
+	JournalKeep int64
+	// SideKeep is how long lost transaction files and finished
+	// reconciliation logs are kept (default a week; negative: for ever).
+	SideKeep time.Duration
 	// Logger receives the engine's log lines (slog.Default() if nil).
 	Logger *slog.Logger
 	// Registerer, if set, receives the engine's metrics. The engine never
@@ -218,6 +226,7 @@ func Open(opts Options) (*DB, error) {
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
+		JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
 		Syncer: db.syncer,
 	})

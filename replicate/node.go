@@ -110,6 +110,8 @@ type Node struct {
 	sinceRecon int
 	quiescing  bool
 
+	seed seedState // seed.go
+
 	rd      Ready
 	inReady bool
 }
@@ -136,8 +138,8 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 		return nil, fmt.Errorf("replicate: role %q: want %q or %q", st.Role, RoleLiege, RoleVassal)
 	}
 	n := &Node{cfg: cfg, role: st.Role, reign: max(st.Reign, 1), epoch: st.Epoch,
-		watermark: st.Watermark, durable: st.Watermark,
-		reconciling: map[journal.TxID]bool{}, pending: map[journal.TxID]pendingRec{}}
+		watermark: st.Watermark, durable: st.Watermark, basePrev: st.BasePrev,
+		reconciling: map[journal.TxID]bool{}, pending: map[journal.TxID]pendingRec{}, seed: seedState{empty: st.Empty}}
 	for _, r := range st.Own {
 		if err := n.addOwn(r); err != nil {
 			return nil, err
@@ -230,6 +232,7 @@ func (n *Node) resetSession() {
 	n.peerEpoch = 0
 	n.silent, n.sinceBeat, n.sinceProgress, n.sinceResend = 0, 0, 0, 0
 	n.resendAsked = false
+	n.resetSeed()
 	if n.quiescing {
 		n.quiescing = false
 		n.rd.Quiesce = QuiesceOff
@@ -274,6 +277,8 @@ func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
 	n.link = linkUp
 	n.peerRole, n.peerReign, n.peerEpoch, n.peerLast = f.Role, f.Reign, f.Epoch, f.Prev
 	n.peerWM, n.next = f.Watermark, f.Watermark // resume after the peer's watermark
+	n.checkSeed(f.Watermark)
+	n.askSeed(f.Watermark) // seed.go
 	n.sinceProgress, n.sinceRecon = 0, 0
 	n.checkLostOwn(f.Watermark)
 	if n.role == RoleVassal {
@@ -344,6 +349,9 @@ func (n *Node) Step(f *link.Frame) error {
 	n.peerEpoch = max(n.peerEpoch, f.Epoch)
 	switch f.Kind {
 	case link.KindTxn:
+		if n.seed.want {
+			return nil // the checkpoint asked for holds it, or it comes after it
+		}
 		return n.stepTxn(f, stale)
 	case link.KindHeartbeat:
 		n.stepHeartbeat(f)
@@ -351,6 +359,9 @@ func (n *Node) Step(f *link.Frame) error {
 		n.peerWM = f.Watermark
 	case link.KindResend:
 		n.peerWM, n.next = f.Watermark, f.Watermark
+		n.checkSeed(f.Watermark)
+	case link.KindSeedOffer, link.KindSeedRequest, link.KindSeed:
+		n.stepSeed(f)
 	case link.KindRollbackCommand:
 		return n.stepCommand(f)
 	case link.KindRollbackAnswer:
@@ -744,7 +755,7 @@ func (n *Node) lastOwn() uint64 {
 // ship adds the own transactions after the peer's watermark to the Ready,
 // with Prev for contiguity, unless a rollback here may still take them.
 func (n *Node) ship() {
-	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 {
+	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered {
 		return
 	}
 	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next })
@@ -795,7 +806,7 @@ func (n *Node) Tick() {
 	if n.link == linkDown {
 		return
 	}
-	if n.silent++; n.silent > n.cfg.SilenceTicks {
+	if n.silent++; n.silent > n.silenceTicks() { // seed.go
 		n.rd.Disconnect = fmt.Sprintf("no frame from the peer for %d ticks", n.silent)
 		return
 	}

@@ -39,6 +39,8 @@ import (
 //	status X
 //	check                          both instances hold the same TxIDs and state
 //	journal X                      the journal's transactions
+//	compact X pos=N                retention truncated X's journal before position N
+//	wipe X                         X's directory is lost: X restarts empty (seed_test.go)
 
 func TestNode(t *testing.T) {
 	datadriven.Walk(t, "testdata/node", func(t *testing.T, path string) {
@@ -79,7 +81,7 @@ type harness struct {
 
 func newHarness(t tester, d *datadriven.TestData) *harness {
 	h := &harness{t: t, inst: map[string]*fakeInst{}, flight: map[string][]link.Frame{}, discardingAtStep: map[string]journal.TxID{}}
-	h.cfg = NodeConfig{Cluster: "c", HeartbeatTicks: 1, SilenceTicks: 10, ResendTicks: 3, ReconResendTicks: 6, PromoteQuietTicks: 3}
+	h.cfg = NodeConfig{Cluster: "c", HeartbeatTicks: 1, SilenceTicks: 10, ResendTicks: 3, ReconResendTicks: 6, PromoteQuietTicks: 3, SeedChunk: 64}
 	if d != nil {
 		for _, a := range d.CmdArgs {
 			switch a.Key {
@@ -287,7 +289,9 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 			}
 		}
 	default:
-		t.Fatalf("unknown command %q", d.Cmd)
+		if !h.runSeed(d.Cmd, first, count) { // seed_test.go
+			t.Fatalf("unknown command %q", d.Cmd)
+		}
 	}
 }
 
@@ -372,8 +376,8 @@ func (h *harness) deliver(dir string, n int) {
 func (h *harness) check() string {
 	a, b := h.inst["A"], h.inst["B"]
 	ids := func(in *fakeInst) []string {
-		var s []string
-		for _, r := range in.journal {
+		s := slices.Clone(in.seed.ids) // what a seed brought, as the checkpoint's state
+		for _, r := range in.journal[in.seed.from:] {
 			if r.Kind.IsTxn() {
 				s = append(s, r.TxID().String())
 			}
@@ -441,12 +445,14 @@ type fakeInst struct {
 	// the engine today), keeping the skip across restarts as a journal
 	// record would.
 	skipTakeBack bool
+	seed         fakeSeed // seed_test.go: retention and seeding
 }
 
 // start (re)builds the node from the journal, as a driver does at start-up.
 func (in *fakeInst) start() {
-	st := NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch, Watermark: in.watermark()}
-	for _, r := range in.journal {
+	st := NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch, Watermark: in.watermark(),
+		BasePrev: in.seed.basePrev, Empty: in.seedEmpty()}
+	for _, r := range in.journal[in.seed.first:] {
 		if r.Kind.IsOwn() && r.Origin == in.id {
 			st.Own = append(st.Own, r)
 		}
@@ -483,7 +489,7 @@ func (in *fakeInst) livePending() []*journal.Record {
 }
 
 func (in *fakeInst) watermark() uint64 {
-	var wm uint64
+	wm := in.seed.wm
 	for _, r := range in.journal {
 		if r.Kind == journal.KindPeer {
 			wm = r.OSeq
@@ -692,6 +698,9 @@ func (in *fakeInst) process() {
 				in.node.Reconciled(standsFor(r))
 			})
 		}
+		if rd.Seed != nil {
+			after = append(after, in.seedReady(rd.Seed)) // seed_test.go
+		}
 		for _, m := range rd.Messages {
 			f := m.Frame
 			switch f.Kind {
@@ -806,6 +815,9 @@ func (in *fakeInst) print(rd *Ready) {
 	if rd.Disconnect != "" {
 		p("disconnect: %s", rd.Disconnect)
 	}
+	if s := rd.Seed; s != nil {
+		printSeed(p, s) // seed_test.go
+	}
 	for _, n := range rd.Notes {
 		p("note: %s", n)
 	}
@@ -858,6 +870,8 @@ func frameString(f *link.Frame) string {
 			}
 		}
 		s += " " + strings.Join(ids, " ")
+	default:
+		s += seedFrameString(f) // seed_test.go
 	}
 	return s
 }

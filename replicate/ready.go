@@ -39,6 +39,9 @@ type NodeConfig struct {
 	// MaxShip bounds the own transactions one Ready ships (default 256);
 	// the rest follow in the next Ready.
 	MaxShip int
+	// SeedChunk is how many checkpoint bytes one Seed frame carries
+	// (default DefaultSeedChunk).
+	SeedChunk int
 	// NoCheck turns the conflict check off: every contiguous peer
 	// transaction is applied (the last-writer-wins baseline, not the
 	// protocol; never in production).
@@ -98,6 +101,9 @@ func (c *NodeConfig) defaults() {
 	if c.MaxShip <= 0 {
 		c.MaxShip = 256
 	}
+	if c.SeedChunk <= 0 {
+		c.SeedChunk = DefaultSeedChunk
+	}
 	if c.Holds == nil {
 		c.Holds = func(journal.TxID) bool { return false }
 	}
@@ -118,6 +124,14 @@ type NodeState struct {
 	// order (the window is rebuilt from them; a reign change puts them all
 	// back in it).
 	Own []*journal.Record
+	// BasePrev is the OSeq of the last own transaction before the first of
+	// Own that the journal no longer holds (its front was truncated, or the
+	// state was seeded from the peer): the Prev of Own[0]. 0 if none.
+	BasePrev uint64
+	// Empty: the journal holds nothing but its open and role records (no
+	// checkpoint, transaction, rollback): the instance may be seeded from
+	// the peer's checkpoint (seed.go).
+	Empty bool
 	// Pending are the vassal's reconciliation records not yet back: the
 	// pending entries of its reconciliation logs.
 	Pending []*journal.Record
@@ -281,13 +295,16 @@ type Ready struct {
 	// Notes are log lines worth an operator's attention (a reign adopted,
 	// discarding ended, a window pruned ...).
 	Notes []string
+	// Seed is the seeding to carry out, if any (seed.go): after Apply,
+	// before Messages.
+	Seed *SeedReady
 }
 
 // empty reports whether rd holds nothing to do.
 func (rd *Ready) empty() bool {
 	return rd.Role == nil && rd.TakeBack == nil && len(rd.Verdicts) == 0 && len(rd.Apply) == 0 &&
 		rd.Rollback == nil && len(rd.Reconcile) == 0 && len(rd.Messages) == 0 && rd.Quiesce == 0 &&
-		rd.Disconnect == "" && len(rd.Notes) == 0
+		rd.Disconnect == "" && len(rd.Notes) == 0 && rd.Seed == nil
 }
 
 // NodeStatus is what a node knows of the link and the peer, for /status.

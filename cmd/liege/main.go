@@ -66,6 +66,7 @@ func commands() []*cli.Command {
 		keysCommand(),
 		txnCommand(),
 		statusCommand(),
+		backupCommand(),
 		ticketingCommand(),
 		atmCommand(),
 		promoteCommand(),

@@ -69,7 +69,7 @@ func serveCommand() *cli.Command {
 		Usage:       "serve an instance over HTTP",
 		UsageText:   "liege serve --dir DIR --id ID [--app NAME] [--http ADDR] [options]",
 		Description: serveDescription,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "dir", EnvVars: env("dir"),
 				Usage: "the instance directory `DIR`, created if missing; one process at a time may hold it (e.g. --dir /var/lib/liege/A)"},
 			&cli.StringFlag{Name: "id", EnvVars: env("id"),
@@ -122,7 +122,7 @@ func serveCommand() *cli.Command {
 				Usage: "least `LEVEL` logged: debug (every request), info, warn or error (e.g. --log-level debug)"},
 			&cli.StringFlag{Name: "config", EnvVars: env("config"),
 				Usage: "`FILE` of \"flag = value\" lines setting any flag above; see the description (e.g. --config /etc/liege/A.conf)"},
-		},
+		}, retainFlags(env)...),
 		Action: runServe,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return fmt.Errorf("%w (see liege serve --help)", err)
@@ -144,6 +144,7 @@ type serveSettings struct {
 	maxWait, shutdownTimeout            time.Duration
 	idempotencyKeep                     time.Duration
 	logger                              *slog.Logger
+	retain                              retainSettings // retain_flags.go
 }
 
 func runServe(c *cli.Context) error {
@@ -217,6 +218,9 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, fmt.Errorf("--dir %s: %w", s.dir, err)
 	}
 	s.dir = abs
+	if s.retain, err = retainSettingsFrom(c); err != nil {
+		return nil, err
+	}
 	s.logger, err = newLogger(os.Stderr, c.String("log-format"), c.String("log-level"))
 	return s, err
 }
@@ -372,6 +376,7 @@ func serve(s *serveSettings) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
 		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep}
+	s.retain.apply(&opts)
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)
 	}

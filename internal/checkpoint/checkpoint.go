@@ -112,7 +112,12 @@ func Write(instanceDir string, meta Meta, snap *store.Snapshot) (string, error) 
 	return final, nil
 }
 
-func write(f *os.File, meta Meta, snap *store.Snapshot) error {
+// Encode writes snap with meta in the checkpoint file format to f (a peer
+// is seeded with these bytes: see package replicate's seed.go). meta.Magic,
+// Keys and Origins are filled in.
+func Encode(f io.Writer, meta Meta, snap *store.Snapshot) error { return write(f, meta, snap) }
+
+func write(f io.Writer, meta Meta, snap *store.Snapshot) error {
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	w := bufio.NewWriterSize(io.MultiWriter(f, crc), 1<<20)
 	// Collect origins first so the header can carry the table.
@@ -166,6 +171,15 @@ func Load(path string) (Meta, *store.Store, error) {
 	if err != nil {
 		return meta, nil, err
 	}
+	return decode(path, data)
+}
+
+// Decode reads a checkpoint encoded by Encode (name says where it came from,
+// in errors).
+func Decode(name string, data []byte) (Meta, *store.Store, error) { return decode(name, data) }
+
+func decode(path string, data []byte) (Meta, *store.Store, error) {
+	var meta Meta
 	bad := func(format string, a ...any) (Meta, *store.Store, error) {
 		return meta, nil, fmt.Errorf("checkpoint %s: %s", path, fmt.Sprintf(format, a...))
 	}
@@ -246,6 +260,13 @@ func LoadNewest(instanceDir string, maxPos uint64) (meta Meta, st *store.Store, 
 // Prune removes all but the newest keep checkpoints, and every checkpoint
 // above maxPos (a rollback makes those invalid).
 func Prune(instanceDir string, keep int, maxPos uint64) error {
+	return PruneKeeping(instanceDir, keep, maxPos, 0)
+}
+
+// PruneKeeping is Prune that also keeps the newest checkpoint below
+// position below (if below > 0): the one retention truncates the journal
+// to while a rollback may still remove the newer ones.
+func PruneKeeping(instanceDir string, keep int, maxPos, below uint64) error {
 	files, err := List(instanceDir)
 	if err != nil {
 		return err
@@ -262,11 +283,19 @@ func Prune(instanceDir string, keep int, maxPos uint64) error {
 		}
 		valid = append(valid, f)
 	}
-	for len(valid) > keep {
-		if err := os.Remove(valid[0].Path); err != nil {
+	spare := -1
+	for i, f := range valid {
+		if below > 0 && f.Pos < below {
+			spare = i
+		}
+	}
+	for i := 0; i < len(valid)-keep; i++ {
+		if i == spare {
+			continue
+		}
+		if err := os.Remove(valid[i].Path); err != nil {
 			return err
 		}
-		valid = valid[1:]
 		removed = true
 	}
 	if removed {

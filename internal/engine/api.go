@@ -41,6 +41,14 @@ type Config struct {
 	// (0: default 500,000; negative: none). A checkpoint is offered to the
 	// driver as a CheckpointJob (see TakeCheckpoint).
 	CheckpointEvery int
+	// JournalKeep is how many of the newest journal bytes are never
+	// truncated from its front (0: DefaultJournalKeep; negative: the front
+	// is never truncated). See retain.go for what else is kept.
+	JournalKeep int64
+	// SideKeep is how long lost transaction files and finished
+	// reconciliation logs are kept (0: DefaultSideKeep; negative: for
+	// ever).
+	SideKeep time.Duration
 	// IdempotencyWindow is how many recent idempotency keys are remembered
 	// (0: default 100,000; negative: none).
 	IdempotencyWindow int
@@ -89,6 +97,9 @@ type Hooks struct {
 	Reconciled func(action string)
 	// RolledBack: a rollback finished, rolling off records records.
 	RolledBack func(records uint64)
+	// Truncating: retention is about to remove journal positions from..to-1
+	// (ReadRecord still reads them).
+	Truncating func(from, to uint64)
 }
 
 // Runner runs the application's procedures: the front door (liege.DB)

@@ -470,6 +470,7 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 	in.ckptOut = true
 	in.sinceCkpt = 0
 	meta, snap, dir := in.checkpointMeta(), in.st.Snapshot(), in.cfg.Dir
+	below := in.retainBelow() // retain.go
 	j := &CheckpointJob{Pos: meta.Pos, forced: force}
 	j.run = func() error {
 		p, err := checkpoint.Write(dir, meta, snap)
@@ -477,7 +478,7 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 			return err
 		}
 		j.Path = p
-		return checkpoint.Prune(dir, 2, meta.Pos)
+		return checkpoint.PruneKeeping(dir, 2, meta.Pos, below)
 	}
 	return j
 }
@@ -493,6 +494,7 @@ func (in *Instance) checkpointDone(j *CheckpointJob) {
 	if j.Path != "" && !j.forced && j.Pos <= in.lastPos {
 		in.ckptDone = j.Pos
 	}
+	in.retain()
 }
 
 // ---- status and close ----

@@ -73,6 +73,8 @@ type Instance struct {
 	fatal                          error
 	closed                         bool
 	peerWrites                     []journal.Write
+	ret                            retainer // retain.go
+	seed                           seeder   // seed.go
 
 	queue   []*Call // submitted, not run
 	waiting []*Call // run, answered once durable (position order)
@@ -113,6 +115,12 @@ func open(cfg Config) (*Instance, error) {
 	}
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = 500_000
+	}
+	if cfg.JournalKeep == 0 {
+		cfg.JournalKeep = DefaultJournalKeep
+	}
+	if cfg.SideKeep == 0 {
+		cfg.SideKeep = DefaultSideKeep
 	}
 	if cfg.IdempotencyWindow == 0 {
 		cfg.IdempotencyWindow = 100_000
@@ -158,6 +166,14 @@ func (in *Instance) recover() error {
 		return err
 	}
 	in.w.async, in.w.now, in.w.onSynced = in.cfg.Syncer, in.cfg.Now, in.cfg.Hooks.Synced
+	fr, err := in.recoverFront()
+	if err != nil {
+		return err
+	}
+	if fr != nil {
+		// The role records may have gone with the front; later ones win.
+		in.role, in.reign = fr.Role, fr.Reign
+	}
 	s, err := rollback.ResumeStepper(in.cfg.Dir, in.w, in.enc, in.cfg.Now)
 	if err != nil {
 		return err
@@ -270,6 +286,7 @@ func (in *Instance) recover() error {
 		return err
 	}
 	in.Recovery.Replayed = n
+	in.highOSeq = max(in.highOSeq, in.ret.basePrev)
 	in.lastPos, in.durable = last, last
 	in.sinceCkpt = int(n)
 	if last == 0 {
@@ -286,6 +303,7 @@ func (in *Instance) recover() error {
 		}
 	}
 	in.Recovery.ReplayDuration = in.cfg.Now().Sub(t0)
+	in.noteBytes() // retain.go: the keep floor counts bytes from here
 	in.removeTempFiles()
 	return nil
 }
@@ -366,7 +384,7 @@ func (in *Instance) newNode(own []*journal.Record) error {
 	nc.Holds = in.holds
 	nc.NoCheck = in.cfg.LWW
 	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
-		Watermark: in.peerWatermark, Own: own, Pending: pending})
+		Watermark: in.peerWatermark, Own: own, BasePrev: in.ret.basePrev, Pending: pending, Empty: in.empty()})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,13 @@ import (
 // drain carries out the Node's Readys until it has none.
 func (in *Instance) drain() {
 	in.reportDurable()
-	for in.fatal == nil && in.node.HasReady() {
+	for in.fatal == nil {
+		if !in.node.HasReady() {
+			if in.seedAfterReady() { // seed.go: inputs a Ready deferred
+				continue
+			}
+			break
+		}
 		rd := in.node.Ready()
 		in.carryOut(&rd)
 		in.node.Advance()
@@ -58,6 +64,9 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 			in.fail(err)
 			return
 		}
+	}
+	if rd.Seed != nil {
+		in.takeSeed(rd.Seed) // seed.go
 	}
 	// 5. Start the rollback; Step takes it phase by phase.
 	if r := rd.Rollback; r != nil {
@@ -437,6 +446,7 @@ func (in *Instance) linkDown() {
 }
 
 func (in *Instance) tick() {
+	in.retainTick()
 	if in.node == nil {
 		return
 	}

@@ -397,7 +397,9 @@ func (v *verifier) checkTxn(e journal.Entry, r *journal.Record) {
 		last := v.lastOwn
 		if last.pos != 0 && r.OSeq <= last.oseq {
 			v.recordProblem(catOwn, e, "own OSeqs do not increase: %s follows %s/%d at position %d", id, last.origin, last.oseq, last.pos)
-		} else if r.OSeq <= v.oseqMark && v.oseqMarkPos > last.pos {
+		} else if r.OSeq <= v.oseqMark && v.oseqMarkPos > last.pos && e.Pos > v.oseqMarkPos {
+			// (A checkpoint's mark holds from its position on: a truncated
+			// journal may begin before the checkpoint replay starts from.)
 			v.recordProblem(catOwn, e, "%s reuses an OSeq: the record at position %d says OSeqs up to %d were already assigned, and OSeqs are never reused", id, v.oseqMarkPos, v.oseqMark)
 		}
 		if last.pos != 0 && r.HLC <= last.hlc {

@@ -101,6 +101,9 @@ func runInspect(s *streams, dir string, f *filter, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	if res != nil && res.First > 1 {
+		fmt.Fprintf(s.stderr, "journalctl: note: the journal begins at position %d: retention truncated the positions before it (the newest checkpoint holds their state)\n", res.First)
+	}
 	if res != nil && res.Tail != nil {
 		fmt.Fprintf(s.stderr, "journalctl: note: %v: it was never acknowledged and will be truncated at next open\n", res.Tail)
 	}

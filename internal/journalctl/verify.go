@@ -41,6 +41,9 @@ Examples:
 			}
 			w := bufio.NewWriter(s.stdout)
 			fmt.Fprintf(w, "instance %q in %s: journal positions %d..%d\n", rep.Instance, dir, rep.First, rep.Last)
+			if rep.First > 1 {
+				fmt.Fprintf(w, "the journal begins at position %d: retention truncated the positions before it\n", rep.First)
+			}
 			for _, line := range rep.Checked {
 				fmt.Fprintf(w, "checked: %s\n", line)
 			}

@@ -60,6 +60,7 @@ type config struct {
 	mem       link.MemOptions
 	now       func() time.Time
 	cluster   string
+	options   func(*liege.Options) // retain.go
 }
 
 // Option configures a Pair.
@@ -138,8 +139,12 @@ func New(t testing.TB, register func(liege.Registrar) error, opts ...Option) *Pa
 // start opens n, registers the procedures and starts its replicator.
 func (p *Pair) start(n *node) {
 	p.t.Helper()
-	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: n.peer, Role: n.role,
-		Now: p.cfg.now, CheckpointEvery: -1, Logger: p.log})
+	o := liege.Options{Dir: n.dir, ID: n.id, PeerID: n.peer, Role: n.role,
+		Now: p.cfg.now, CheckpointEvery: -1, Logger: p.log}
+	if p.cfg.options != nil {
+		p.cfg.options(&o)
+	}
+	db, err := liege.Open(o)
 	if err != nil {
 		p.t.Fatalf("pairtest: open %s: %v", n.id, err)
 	}

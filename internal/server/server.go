@@ -150,6 +150,7 @@ func New(db *liege.DB, opts Options) *Server {
 	s.route("GET", "/v1/txn/{txid...}", s.api(s.handleTxn))
 	s.route("POST", "/v1/admin/role", s.api(s.handleRole))
 	s.route("POST", "/v1/admin/quiesce", s.api(s.handleQuiesce))
+	s.route("GET", "/v1/admin/backup", s.handleBackup) // backup.go
 	s.route("GET", "/healthz", s.handleHealthz)
 	s.route("GET", "/readyz", s.handleReadyz)
 	s.route("GET", "/status", s.api(s.handleStatus))

@@ -54,9 +54,13 @@ func OpenEngine(cfg Config) (Instance, error) {
 		},
 		RolledBack: func(n uint64) { e.notes = append(e.notes, fmt.Sprintf("rolled back %d records", n)) },
 	}
-	in, err := engine.Open(engine.Config{ID: cfg.ID, PeerID: cfg.PeerID, Cluster: cfg.Cluster, Role: cfg.Role,
+	ecfg := engine.Config{ID: cfg.ID, PeerID: cfg.PeerID, Cluster: cfg.Cluster, Role: cfg.Role,
 		Dir: cfg.Dir, Log: cfg.Log, Runner: reg.Runner(), Now: func() time.Time { return time.Unix(0, now()) },
-		CheckpointEvery: -1, Node: cfg.Node, Hooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		CheckpointEvery: -1, Node: cfg.Node, Hooks: hooks, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if cfg.Retain {
+		e.retain(&ecfg, cfg.Side) // retain.go
+	}
+	in, err := engine.Open(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.ID, err)
 	}
@@ -69,6 +73,7 @@ type engineInst struct {
 	pending  []pendingCall // submitted, not answered, in order
 	notes    []string
 	rejected []journal.TxID
+	side     *Side // with retention (retain.go)
 }
 
 type pendingCall struct {
@@ -107,6 +112,7 @@ func (e *engineInst) answer() {
 
 func (e *engineInst) Step() (bool, error) {
 	worked := e.in.Step()
+	e.checkpoint() // retain.go
 	e.answer()
 	if err := e.in.Status().Fatal; err != nil {
 		return worked, err
@@ -160,6 +166,7 @@ func (e *engineInst) Busy() bool { return e.in.HasWork() }
 
 func (e *engineInst) Export() (oracle.Instance, error) {
 	out := oracle.Instance{ID: e.in.Status().ID}
+	out.Records = e.archived() // retain.go
 	err := e.in.Records(1, func(r *journal.Record) error {
 		if r.Kind.IsTxn() {
 			out.Records = append(out.Records, *r)

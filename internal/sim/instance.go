@@ -91,6 +91,8 @@ type Config struct {
 	App *apps.App
 	// Node configures the protocol (ticks, and Break for a broken one).
 	Node replicate.NodeConfig
+	// Retain: frequent checkpoints and journal truncation (retain.go).
+	Retain bool
 }
 
 // Opener opens an instance; the simulator calls it at the start and after
@@ -106,4 +108,7 @@ type Side struct {
 	// Intent is the position a rollback in progress rolls back to (0: none).
 	Intent       uint64
 	IntentReason string
+	// Archive holds the records retention removed from the journal, for
+	// the oracle (retain.go).
+	Archive []journal.Record
 }

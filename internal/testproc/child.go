@@ -55,6 +55,7 @@ type Config struct {
 	ID              string
 	CheckpointEvery int
 	SegmentSize     int
+	JournalKeep     int64 // liege.Options.JournalKeep (0: the default)
 	// RoleCommit
 	Workers int
 	FirstID int64
@@ -67,7 +68,7 @@ type Config struct {
 // its directory) uses.
 func (c Config) Options() liege.Options {
 	return liege.Options{
-		Dir: c.Dir, ID: c.ID, CheckpointEvery: c.CheckpointEvery, SegmentSize: c.SegmentSize,
+		Dir: c.Dir, ID: c.ID, CheckpointEvery: c.CheckpointEvery, SegmentSize: c.SegmentSize, JournalKeep: c.JournalKeep,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 }

@@ -51,6 +51,26 @@ const (
 	KindAck
 )
 
+// The seeding kinds (package replicate, seed.go): a peer that no longer
+// holds its journal from where the other must resume offers its
+// checkpoint, and an empty instance asks for it. Numbered apart from the
+// others so that kinds added above do not move them.
+const (
+	// KindSeedOffer says the sender cannot stream after the receiver's
+	// watermark: its journal begins after Watermark. An empty receiver
+	// answers with a KindSeedRequest.
+	KindSeedOffer Kind = iota + 16
+	// KindSeedRequest asks the peer for its checkpoint.
+	KindSeedRequest
+	// KindSeed carries bytes Offset.. of the sender's checkpoint (Chunk),
+	// Total bytes in all, taken when its newest own OSeq was Watermark and
+	// its watermark of the receiver's OSeqs was Prev.
+	KindSeed
+)
+
+// known reports whether k is a frame kind.
+func (k Kind) known() bool { return int(k) < len(kindNames) && kindNames[k] != "" }
+
 var kindNames = [...]string{
 	KindHello:           "hello",
 	KindTxn:             "txn",
@@ -60,10 +80,13 @@ var kindNames = [...]string{
 	KindRollbackAnswer:  "rollback answer",
 	KindReconLog:        "reconciliation log",
 	KindAck:             "ack",
+	KindSeedOffer:       "seed offer",
+	KindSeedRequest:     "seed request",
+	KindSeed:            "seed",
 }
 
 func (k Kind) String() string {
-	if k >= KindHello && k <= KindAck {
+	if k.known() {
 		return kindNames[k]
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
@@ -128,6 +151,10 @@ type Frame struct {
 	// section 5): the receiver prunes its window of own transactions up to
 	// it.
 	Stable uint64
+
+	// Chunk is part of a checkpoint, from byte Offset of Total (Seed).
+	Chunk         []byte
+	Offset, Total uint64
 }
 
 // field is a set of Frame's kind-specific fields.
@@ -143,9 +170,12 @@ const (
 	fSubject
 	fRecords
 	fStable
+	fChunk
+	fOffset
+	fTotal
 )
 
-var fieldNames = [...]string{"Version", "Role", "Watermark", "WallClock", "Prev", "Record", "Subject", "Records", "Stable"}
+var fieldNames = [...]string{"Version", "Role", "Watermark", "WallClock", "Prev", "Record", "Subject", "Records", "Stable", "Chunk", "Offset", "Total"}
 
 func (s field) String() string {
 	var names []string
@@ -167,6 +197,9 @@ var kindFields = [...]field{
 	KindRollbackAnswer:  fSubject | fWatermark,
 	KindReconLog:        fRecords,
 	KindAck:             fWatermark,
+	KindSeedOffer:       fWatermark,
+	KindSeedRequest:     0,
+	KindSeed:            fWatermark | fPrev | fChunk | fOffset | fTotal,
 }
 
 // carried returns the kind-specific fields f sets.
@@ -186,12 +219,15 @@ func (f *Frame) carried() field {
 	set(f.Subject != "", fSubject)
 	set(len(f.Records) != 0, fRecords)
 	set(f.Stable != 0, fStable)
+	set(len(f.Chunk) != 0, fChunk)
+	set(f.Offset != 0, fOffset)
+	set(f.Total != 0, fTotal)
 	return s
 }
 
 // validate rejects frames no correct peer sends.
 func (f *Frame) validate() error {
-	if f.Kind < KindHello || f.Kind > KindAck {
+	if !f.Kind.known() {
 		return fmt.Errorf("%v is not a frame kind", f.Kind)
 	}
 	if f.Cluster == "" {
@@ -224,6 +260,10 @@ func (f *Frame) validate() error {
 			if _, err := journal.ParseTxID(f.Subject); err != nil {
 				return fmt.Errorf("rollback answer: %w", err)
 			}
+		}
+	case KindSeed:
+		if len(f.Chunk) == 0 || f.Offset+uint64(len(f.Chunk)) > f.Total || f.Offset > f.Total {
+			return fmt.Errorf("seed frame: a chunk of %d bytes at offset %d does not fit the checkpoint's %d bytes", len(f.Chunk), f.Offset, f.Total)
 		}
 	case KindReconLog:
 		if len(f.Records) == 0 {
@@ -299,6 +339,9 @@ type wireFrame struct {
 	Records   []blob
 	Reign     uint64
 	Stable    uint64
+	Chunk     blob
+	Offset    uint64
+	Total     uint64
 }
 
 // blob is a byte string that decodes in one allocation. go-msgpack, with
@@ -383,6 +426,7 @@ func (c *frameCodec) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 		Kind: f.Kind, Cluster: f.Cluster, From: f.From, Epoch: f.Epoch,
 		Version: f.Version, Role: f.Role, Watermark: f.Watermark, WallClock: f.WallClock,
 		Prev: f.Prev, Record: f.Record, Subject: f.Subject, Reign: f.Reign, Stable: f.Stable,
+		Chunk: f.Chunk, Offset: f.Offset, Total: f.Total,
 	}
 	if f.Records != nil {
 		c.w.Records = make([]blob, len(f.Records))
@@ -427,6 +471,7 @@ func (c *frameCodec) decode(body []byte, f *Frame) error {
 		Kind: c.w.Kind, Cluster: c.w.Cluster, From: c.w.From, Epoch: c.w.Epoch,
 		Version: c.w.Version, Role: c.w.Role, Watermark: c.w.Watermark, WallClock: c.w.WallClock,
 		Prev: c.w.Prev, Record: c.w.Record, Subject: c.w.Subject, Reign: c.w.Reign, Stable: c.w.Stable,
+		Chunk: c.w.Chunk, Offset: c.w.Offset, Total: c.w.Total,
 	}
 	if len(c.w.Records) > 0 {
 		f.Records = make([][]byte, len(c.w.Records))

@@ -133,12 +133,14 @@ func TestDecodeRefuses(t *testing.T) {
 // body holds.
 func TestDecodeBoundedAllocation(t *testing.T) {
 	prefix := body(t, wireFrame{Kind: KindReconLog, Cluster: "c", From: "A", Records: []blob{{1}}})
-	// The Records array is followed by Reign and Stable (0, 0): fixarray
-	// of 1 (0x91), bin8 of 1, then two zeros.
-	if !bytes.HasSuffix(prefix, []byte{0x91, 0xc4, 0x01, 0x01, 0x00, 0x00}) {
+	// The Records array is followed by Reign and Stable (0, 0), Chunk
+	// (nil), Offset and Total (0, 0): fixarray of 1 (0x91), bin8 of 1,
+	// then two zeros, a nil and two zeros.
+	tail := []byte{0x91, 0xc4, 0x01, 0x01, 0x00, 0x00, 0xc0, 0x00, 0x00}
+	if !bytes.HasSuffix(prefix, tail) {
 		t.Fatalf("unexpected encoding %x", prefix)
 	}
-	head := prefix[:len(prefix)-6]
+	head := prefix[:len(prefix)-len(tail)]
 	for name, b := range map[string][]byte{
 		"array of 4G records":  append(bytes.Clone(head), 0xdd, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x01, 0x01),
 		"record of 4 GiB":      append(bytes.Clone(head), 0x91, 0xc6, 0xff, 0xff, 0xff, 0xff, 0x01),

@@ -1,0 +1,5 @@
+//go:build !race
+
+package liege_test
+
+const raceOn = false
