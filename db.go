@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/liege-db/liege/internal/conflictlog"
 	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
@@ -95,6 +96,8 @@ type DB struct {
 	lock    *journal.DirLock
 	reg     *Registry
 	metrics *metrics
+	// conflicts is the conflict log (conflicts.go).
+	conflicts *conflictlog.Log
 
 	in *engine.Instance // the executor's alone
 
@@ -189,8 +192,13 @@ func Open(opts Options) (*DB, error) {
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
+	if db.conflicts, err = conflictlog.Open(opts.Dir, conflictlog.Options{Now: opts.Now}); err != nil {
+		lock.Unlock()
+		return nil, err
+	}
 	log, err := journal.OpenFileLog(opts.Dir, opts.SegmentSize)
 	if err != nil {
+		db.conflicts.Close()
 		lock.Unlock()
 		return nil, err
 	}
@@ -198,9 +206,10 @@ func Open(opts Options) (*DB, error) {
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow,
-		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
+		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.conflictHooks(db.metrics.hooks(db)), ReplayWorkers: 2,
 	})
 	if err != nil {
+		db.conflicts.Close()
 		lock.Unlock()
 		return nil, err
 	}
@@ -257,6 +266,9 @@ func (db *DB) Close() error {
 		errs = append(errs, err)
 	}
 	db.answerDone()
+	if err := db.conflicts.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, db.lock.Unlock())
 	return errors.Join(errs...)
 }

@@ -32,6 +32,7 @@ func commandFlags() map[string][]string {
 		"keys":       with(client, "limit"),
 		"txn":        client,
 		"status":     with(conn, "json"),
+		"conflicts":  with(conn, "json", "since", "limit"),
 		"promote":    with(conn, "force", "wait"),
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},

@@ -79,6 +79,13 @@ type Hooks struct {
 	Reconciled func(action string)
 	// RolledBack: a rollback finished, rolling off records records.
 	RolledBack func(records uint64)
+	// RollbackFor: the rollback the Node asked for because of the
+	// conflicting peer transaction incoming is done; the journal is in
+	// epoch now.
+	RollbackFor func(incoming journal.TxID, epoch uint64)
+	// Stands: txid, a reprocess or correction of the vassal's transaction
+	// subject, was committed here (the liege) or applied from the peer.
+	Stands func(subject, txid journal.TxID)
 }
 
 // Runner runs the application's procedures: the front door (liege.DB)
