@@ -28,13 +28,19 @@ type keyTable struct {
 // mixed record against its transaction's keys. Collisions of 64-bit seeded
 // hashes are rare; the tests force them.
 type keyRec struct {
-	lists [3][]uint32 // by list: the low 32 bits of the sequence numbers
-	ok    okey        // the order key of the record's key
+	ok okey // the order key of the record's key
 	// holder names an occurrence of the record's key: the sequence number
 	// (low 32 bits) of a transaction in the lists and the index of the key
 	// in its Writes, then Reads.
 	holder, holderKey uint32
-	mixed             bool
+	// The lists, by list kind (listSet ...): the low 32 bits of sequence
+	// numbers in increasing order. Most keys have one transaction per list,
+	// so a list of one is inline (one[i], state[i] == 1) and longer ones
+	// are in more (state[i] == 2): no allocation, no cache miss for it.
+	one   [3]uint32
+	state [3]uint8
+	mixed bool
+	more  *[3][]uint32
 }
 
 // The lists of a key.
@@ -44,8 +50,65 @@ const (
 	listRead        // transactions that point-read the key
 )
 
-func (r *keyRec) empty() bool {
-	return len(r.lists[listSet]) == 0 && len(r.lists[listAdd]) == 0 && len(r.lists[listRead]) == 0
+func (r *keyRec) empty() bool { return r.state == [3]uint8{} }
+
+// list returns list i, valid until r changes.
+func (r *keyRec) list(i int) []uint32 {
+	switch r.state[i] {
+	case 1:
+		return r.one[i : i+1]
+	case 2:
+		return r.more[i]
+	}
+	return nil
+}
+
+// push appends s to list i.
+func (r *keyRec) push(i int, s uint32) {
+	switch r.state[i] {
+	case 0:
+		r.one[i], r.state[i] = s, 1
+	case 1:
+		if r.more == nil {
+			r.more = new([3][]uint32)
+		}
+		r.more[i], r.state[i] = []uint32{r.one[i], s}, 2
+	default:
+		r.more[i] = append(r.more[i], s)
+	}
+}
+
+// pop removes s from the front (or the back) of list i, and reports
+// whether it was there.
+func (r *keyRec) pop(i int, s uint32, front bool) bool {
+	switch r.state[i] {
+	case 1:
+		if r.one[i] != s {
+			return false
+		}
+		r.state[i] = 0
+		return true
+	case 2:
+		l := r.more[i]
+		switch {
+		case front && l[0] == s:
+			l = l[1:]
+		case !front && l[len(l)-1] == s:
+			l = l[:len(l)-1]
+		default:
+			return false
+		}
+		if len(l) > 1 {
+			r.more[i] = l
+			return true
+		}
+		r.one[i], r.state[i], r.more[i] = l[0], 1, nil
+		if r.more[0] == nil && r.more[1] == nil && r.more[2] == nil {
+			r.more = nil
+		}
+		return true
+	}
+	return false
 }
 
 const keyTableMin = 64

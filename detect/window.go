@@ -158,7 +158,7 @@ func (w *Window) Add(o *Txn) {
 		case !r.mixed && !w.is(r, key):
 			r.mixed = true // another key with the same hash
 		}
-		r.lists[list] = append(r.lists[list], uint32(seq))
+		r.push(list, uint32(seq))
 		if list != listRead {
 			w.writes.insertID(pointSpan(key), treeID(seq, i), seq, struct{}{})
 		}
@@ -251,19 +251,9 @@ func (w *Window) remove(seq uint64, front bool) {
 			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, o.ID))
 		}
 		r := &w.keys.recs[ri]
-		l := r.lists[list]
-		switch {
-		case front && len(l) > 0 && l[0] == uint32(seq):
-			l = l[1:]
-		case !front && len(l) > 0 && l[len(l)-1] == uint32(seq):
-			l = l[:len(l)-1]
-		default:
+		if !r.pop(list, uint32(seq), front) {
 			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
 		}
-		if len(l) == 0 {
-			l = nil // let the backing array go
-		}
-		r.lists[list] = l
 		if list != listRead {
 			w.writes.delete(itHandle{lo: orderKey(key), id: treeID(seq, i)})
 		}
@@ -287,7 +277,8 @@ func (w *Window) remove(seq uint64, front bool) {
 // rehold makes another occurrence of key the holder of unmixed record r,
 // whose holder is leaving.
 func (w *Window) rehold(r *keyRec, key []byte) {
-	for _, l := range r.lists {
+	for i := range 3 {
+		l := r.list(i)
 		for _, s := range l {
 			if s == r.holder {
 				continue
@@ -412,9 +403,11 @@ func (w *Window) witnesses(t *Txn) []witness {
 	}
 	for i := range in {
 		if in[i].rec >= 0 {
-			for _, l := range &w.keys.recs[in[i].rec].lists {
-				if len(l) > 0 {
-					x += uint64(l[len(l)/2])
+			if m := w.keys.recs[in[i].rec].more; m != nil { // lists of one are inline
+				for _, l := range m {
+					if len(l) > 0 {
+						x += uint64(l[len(l)/2])
+					}
 				}
 			}
 		}
@@ -435,15 +428,15 @@ func (w *Window) witnesses(t *Txn) []witness {
 		case k.write:
 			// update: own Set/Delete of the key, and own Add unless t's
 			// writes to it are Adds too; mirror use: own point reads.
-			w.run(r.lists[listSet], u, n, CheckUpdate, k.key)
+			w.run(r.list(listSet), u, n, CheckUpdate, k.key)
 			if k.set {
-				w.run(r.lists[listAdd], u, n, CheckUpdate, k.key)
+				w.run(r.list(listAdd), u, n, CheckUpdate, k.key)
 			}
-			w.run(r.lists[listRead], mirLo, n, CheckMirrorUse, k.key)
+			w.run(r.list(listRead), mirLo, n, CheckMirrorUse, k.key)
 		case useHi > u:
 			// use: own writes of a key t read.
-			w.run(r.lists[listSet], u, useHi, CheckUse, k.key)
-			w.run(r.lists[listAdd], u, useHi, CheckUse, k.key)
+			w.run(r.list(listSet), u, useHi, CheckUse, k.key)
+			w.run(r.list(listAdd), u, useHi, CheckUse, k.key)
 		}
 	}
 	// Phantoms. Tree queries take sequence numbers in (after, upTo].
@@ -513,7 +506,8 @@ func (w *Window) run(l []uint32, lo, hi int, check Check, key []byte) {
 // which of the keys sharing the record a transaction touches).
 func (w *Window) mixed(r *keyRec, k *tkey, u, useHi, mirLo int) {
 	base := uint32(w.base)
-	for _, l := range r.lists {
+	for i := range 3 {
+		l := r.list(i)
 		i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= u })
 		for ; i < len(l); i++ {
 			off := int(l[i] - base)

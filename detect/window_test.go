@@ -131,7 +131,7 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 		eachKey(o, func(k []byte, list, ki int) {
 			refs++
 			ri := w.keys.find(w.hash(k))
-			if ri < 0 || !slices.Contains(w.keys.recs[ri].lists[list], uint32(seq)) {
+			if ri < 0 || !slices.Contains(w.keys.recs[ri].list(list), uint32(seq)) {
 				t.Fatalf("%v is not in list %d of key %q", o.ID, list, k)
 			}
 			if !bytes.Equal(w.keyAt(uint32(seq), uint32(ki)), k) {
@@ -188,7 +188,14 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 				t.Fatalf("holder key %q of hash %x has another hash or order key", holderKey, h)
 			}
 		}
-		for _, l := range r.lists {
+		if r.more != nil && r.more[0] == nil && r.more[1] == nil && r.more[2] == nil {
+			t.Fatalf("record of hash %x keeps an empty more", h)
+		}
+		for li := range 3 {
+			l := r.list(li)
+			if r.state[li] == 2 && len(l) < 2 || r.state[li] != 2 && r.more != nil && r.more[li] != nil {
+				t.Fatalf("list %d of hash %x: state %d with %d elements in more", li, h, r.state[li], len(l))
+			}
 			listed += len(l)
 			for j, s := range l {
 				off := w.off(s)
