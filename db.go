@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/liege-db/liege/internal/conflictlog"
 	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
@@ -121,6 +122,8 @@ type DB struct {
 	lock    *journal.DirLock
 	reg     *Registry
 	metrics *metrics
+	// conflicts is the conflict log (conflicts.go).
+	conflicts *conflictlog.Log
 
 	in *engine.Instance // the executor's alone
 
@@ -217,8 +220,13 @@ func Open(opts Options) (*DB, error) {
 		syncer: newFsyncer(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
+	if db.conflicts, err = conflictlog.Open(opts.Dir, conflictlog.Options{Now: opts.Now}); err != nil {
+		lock.Unlock()
+		return nil, err
+	}
 	log, err := journal.OpenFileLogGuarded(opts.Dir, opts.SegmentSize, engine.AckedTailGuard(opts.Dir))
 	if err != nil {
+		db.conflicts.Close()
 		lock.Unlock()
 		return nil, err
 	}
@@ -227,10 +235,11 @@ func Open(opts Options) (*DB, error) {
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
-		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
+		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.conflictHooks(db.metrics.hooks(db)), ReplayWorkers: 2,
 		Syncer: db.syncer,
 	})
 	if err != nil {
+		db.conflicts.Close()
 		lock.Unlock()
 		return nil, err
 	}
@@ -287,6 +296,9 @@ func (db *DB) Close() error {
 		errs = append(errs, err)
 	}
 	db.answerDone()
+	if err := db.conflicts.Close(); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, db.lock.Unlock())
 	return errors.Join(errs...)
 }

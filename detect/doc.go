@@ -12,8 +12,10 @@
 //   - Window is the index of own transactions the peer has not yet seen
 //     (section 5). Window.Check returns exactly what a scan of the window
 //     calling Conflict on every own transaction with OSeq > t.PeerSeen
-//     would return, at a cost that does not grow with the window for point
-//     keys and grows logarithmically for ranges (see window.go).
+//     would return (the same transactions, checks and key bytes; the key
+//     slice may be t's where Conflict's is o's), at a cost that does not
+//     grow with the window for point keys and grows logarithmically for
+//     ranges (see window.go).
 //
 // Caveats:
 //

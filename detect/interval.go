@@ -138,7 +138,14 @@ func (t *intervalTree[V]) len() int { return t.n }
 // handle to pass to delete.
 func (t *intervalTree[V]) insert(s span, seq uint64, v V) itHandle {
 	t.nextID++
-	h := itHandle{lo: s.lo, id: t.nextID}
+	return t.insertID(s, t.nextID, seq, v)
+}
+
+// insertID is insert with the span's id given: the caller keeps ids unique
+// (and does not mix insertID with insert), and can name the span to delete
+// as itHandle{s.lo, id} without keeping the handle.
+func (t *intervalTree[V]) insertID(s span, id, seq uint64, v V) itHandle {
+	h := itHandle{lo: s.lo, id: id}
 	if t.root == nil {
 		t.root = &itNode[V]{}
 	}
@@ -239,6 +246,38 @@ func (t *intervalTree[V]) overlapping(q *span, after, upTo uint64, out []V) []V 
 		return out
 	}
 	return t.root.collect(q, after, upTo, t.height, out)
+}
+
+// overlappingIDs is overlapping, appending the spans' ids rather than
+// their values.
+func (t *intervalTree[V]) overlappingIDs(q *span, after, upTo uint64, out []uint64) []uint64 {
+	if t.root == nil || after >= upTo {
+		return out
+	}
+	return t.root.collectIDs(q, after, upTo, t.height, out)
+}
+
+func (n *itNode[V]) collectIDs(q *span, after, upTo uint64, level int, out []uint64) []uint64 {
+	j, k := 0, n.n
+	for j < k {
+		m := int(uint(j+k) >> 1)
+		if q.hi.less(n.lo[m]) {
+			k = m
+		} else {
+			j = m + 1
+		}
+	}
+	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
+		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
+			continue
+		}
+		if level > 0 {
+			out = n.child[i].collectIDs(q, after, upTo, level-1, out)
+		} else {
+			out = append(out, n.id[i])
+		}
+	}
+	return out
 }
 
 func (n *itNode[V]) collect(q *span, after, upTo uint64, level int, out []V) []V {
@@ -372,4 +411,76 @@ func (n *itNode[V]) summarize(i int) {
 	n.hi[i] = c.pm[c.n-1]
 	n.minSeq[i], n.maxSeq[i] = minSeq, maxSeq
 	n.fixPM(i)
+}
+
+// itFound is one answer of overlappingBatch: the index of the query and
+// the id of a span overlapping it.
+type itFound struct {
+	q  int
+	id uint64
+}
+
+// itVisit is a node a batched query has yet to look into.
+type itVisit[V any] struct {
+	n *itNode[V]
+	q int
+}
+
+// itBatch is the scratch space of overlappingBatch.
+type itBatch[V any] struct {
+	cur, next []itVisit[V]
+	sink      uint64
+}
+
+// overlappingBatch is overlappingIDs for every query of qs at once,
+// appending (query index, id) pairs to out. It walks the tree a level at a
+// time for all the queries, touching the nodes of a level in a loop that
+// does nothing else before searching them, so that their cache misses
+// overlap rather than come one by one.
+func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itBatch[V], out []itFound) []itFound {
+	if t.root == nil || after >= upTo || len(qs) == 0 {
+		return out
+	}
+	cur := b.cur[:0]
+	for i := range qs {
+		cur = append(cur, itVisit[V]{t.root, i})
+	}
+	next := b.next[:0]
+	for level := t.height; len(cur) > 0; level-- {
+		var x uint64
+		for _, v := range cur { // the lines a binary search of lo reads
+			for i := 0; i < v.n.n; i += 4 {
+				x += v.n.lo[i].lo
+			}
+		}
+		b.sink += x
+		next = next[:0]
+		for _, v := range cur {
+			n, q := v.n, &qs[v.q]
+			j, k := 0, n.n
+			for j < k {
+				m := int(uint(j+k) >> 1)
+				if q.hi.less(n.lo[m]) {
+					k = m
+				} else {
+					j = m + 1
+				}
+			}
+			for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
+				if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
+					continue
+				}
+				if level > 0 {
+					next = append(next, itVisit[V]{n.child[i], v.q})
+				} else {
+					out = append(out, itFound{v.q, n.id[i]})
+				}
+			}
+		}
+		cur, next = next, cur
+	}
+	clear(cur[:cap(cur)]) // let the nodes go
+	clear(next[:cap(next)])
+	b.cur, b.next = cur[:0], next[:0]
+	return out
 }

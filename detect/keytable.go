@@ -2,25 +2,46 @@ package detect
 
 import "math/bits"
 
-// keyTable maps 64-bit key hashes to the lists of a key (see Window): an
+// keyTable maps 64-bit key hashes to key records (see Window): an
 // open-addressing hash table with linear probing, the hashes apart from the
-// lists so that a probe scans adjacent words, and the lists inline (no
-// pointer to chase from the slot). Deletion shifts the following slots back
-// (no tombstones: the window deletes as much as it inserts).
-//
-// Keys whose hashes collide share lists. That is harmless: the lists then
-// hold own transactions that touch either key, a superset, and
-// Window.Check confirms every candidate with Conflict.
+// rest so that a probe scans adjacent words. A slot names its record by
+// index into recs, a dense array reused through free, so that the table's
+// empty slots cost 12 bytes, not a record. Deletion shifts the following
+// slots back (no tombstones: the window deletes as much as it inserts).
 type keyTable struct {
 	hashes []uint64 // 0: empty slot; a key's hash is never 0
-	lists  []keyLists
+	idx    []uint32 // by slot: the index in recs of the hash's record
 	n      int
 	shift  uint // 64 - log2(len(hashes)): a hash's home slot is hash >> shift
+	recs   []keyRec
+	free   []uint32 // indexes of unused records in recs
 }
 
-// keyLists lists the own transactions in the window touching one key (or a
-// few keys with the same hash), each list in OSeq order.
-type keyLists [3][]ref
+// keyRec lists the own transactions in the window touching one key, by
+// sequence number (see Window), each list in increasing order.
+//
+// Keys whose hashes collide share a record. The record keeps its key's
+// order key, exact for keys of up to 15 bytes, and a holder, one occurrence
+// of its key for the bytes of longer ones: a lookup compares them (an
+// incoming key may collide with the record's), and an insert of another
+// key marks the record mixed: the window then confirms every element of a
+// mixed record against its transaction's keys. Collisions of 64-bit seeded
+// hashes are rare; the tests force them.
+type keyRec struct {
+	ok okey // the order key of the record's key
+	// holder names an occurrence of the record's key: the sequence number
+	// (low 32 bits) of a transaction in the lists and the index of the key
+	// in its Writes, then Reads.
+	holder, holderKey uint32
+	// The lists, by list kind (listSet ...): the low 32 bits of sequence
+	// numbers in increasing order. Most keys have one transaction per list,
+	// so a list of one is inline (one[i], state[i] == 1) and longer ones
+	// are in more (state[i] == 2): no allocation, no cache miss for it.
+	one   [3]uint32
+	state [3]uint8
+	mixed bool
+	more  *[3][]uint32
+}
 
 // The lists of a key.
 const (
@@ -29,76 +50,143 @@ const (
 	listRead        // transactions that point-read the key
 )
 
-// ref is an entry in a key list, with its OSeq inline for the binary search.
-type ref struct {
-	oseq uint64
-	e    *entry
+func (r *keyRec) empty() bool { return r.state == [3]uint8{} }
+
+// list returns list i, valid until r changes.
+func (r *keyRec) list(i int) []uint32 {
+	switch r.state[i] {
+	case 1:
+		return r.one[i : i+1]
+	case 2:
+		return r.more[i]
+	}
+	return nil
+}
+
+// push appends s to list i.
+func (r *keyRec) push(i int, s uint32) {
+	switch r.state[i] {
+	case 0:
+		r.one[i], r.state[i] = s, 1
+	case 1:
+		if r.more == nil {
+			r.more = new([3][]uint32)
+		}
+		r.more[i], r.state[i] = []uint32{r.one[i], s}, 2
+	default:
+		r.more[i] = append(r.more[i], s)
+	}
+}
+
+// pop removes s from the front (or the back) of list i, and reports
+// whether it was there.
+func (r *keyRec) pop(i int, s uint32, front bool) bool {
+	switch r.state[i] {
+	case 1:
+		if r.one[i] != s {
+			return false
+		}
+		r.state[i] = 0
+		return true
+	case 2:
+		l := r.more[i]
+		switch {
+		case front && l[0] == s:
+			l = l[1:]
+		case !front && l[len(l)-1] == s:
+			l = l[:len(l)-1]
+		default:
+			return false
+		}
+		if len(l) > 1 {
+			r.more[i] = l
+			return true
+		}
+		r.one[i], r.state[i], r.more[i] = l[0], 1, nil
+		if r.more[0] == nil && r.more[1] == nil && r.more[2] == nil {
+			r.more = nil
+		}
+		return true
+	}
+	return false
 }
 
 const keyTableMin = 64
 
 func (kt *keyTable) init(size int) {
 	kt.hashes = make([]uint64, size)
-	kt.lists = make([]keyLists, size)
+	kt.idx = make([]uint32, size)
 	kt.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	kt.n = 0
 }
 
-// find returns the lists of hash h, or nil.
-func (kt *keyTable) find(h uint64) *keyLists {
+// find returns the index of the record of hash h, or -1.
+func (kt *keyTable) find(h uint64) int {
 	if kt.n == 0 {
-		return nil
+		return -1
 	}
 	mask := uint64(len(kt.hashes) - 1)
 	for i := h >> kt.shift; ; i = (i + 1) & mask {
 		switch kt.hashes[i] {
 		case h:
-			return &kt.lists[i]
+			return int(kt.idx[i])
 		case 0:
-			return nil
+			return -1
 		}
 	}
 }
 
-// insert returns the lists of hash h, adding empty ones if there are none.
-// The pointer is good until the next insert or remove.
-func (kt *keyTable) insert(h uint64) *keyLists {
-	if (kt.n+1)*2 > len(kt.hashes) {
+// insert returns the index of the record of hash h, adding an empty one if
+// there is none (created). Record indexes are stable until remove.
+func (kt *keyTable) insert(h uint64) (rec int, created bool) {
+	if (kt.n+1)*4 > len(kt.hashes)*3 {
 		kt.resize(max(keyTableMin, 2*len(kt.hashes)))
 	}
 	mask := uint64(len(kt.hashes) - 1)
 	for i := h >> kt.shift; ; i = (i + 1) & mask {
 		switch kt.hashes[i] {
 		case h:
-			return &kt.lists[i]
+			return int(kt.idx[i]), false
 		case 0:
-			kt.hashes[i] = h
+			var r uint32
+			if n := len(kt.free); n > 0 {
+				r, kt.free = kt.free[n-1], kt.free[:n-1]
+			} else {
+				r = uint32(len(kt.recs))
+				kt.recs = append(kt.recs, keyRec{})
+			}
+			kt.hashes[i], kt.idx[i] = h, r
 			kt.n++
-			return &kt.lists[i]
+			return int(r), true
 		}
 	}
 }
 
-// remove removes hash h, which must be in the table, with its lists.
+// remove removes hash h, which must be in the table, and frees its record.
 func (kt *keyTable) remove(h uint64) {
 	mask := uint64(len(kt.hashes) - 1)
 	i := h >> kt.shift
 	for kt.hashes[i] != h {
 		i = (i + 1) & mask
 	}
+	kt.recs[kt.idx[i]] = keyRec{}
+	kt.free = append(kt.free, kt.idx[i])
 	// Shift back every following slot of the cluster that may move into
 	// the hole: one whose home is not cyclically in (i, j].
 	for j := (i + 1) & mask; kt.hashes[j] != 0; j = (j + 1) & mask {
 		home := kt.hashes[j] >> kt.shift
 		if (j-home)&mask >= (j-i)&mask {
-			kt.hashes[i], kt.lists[i] = kt.hashes[j], kt.lists[j]
+			kt.hashes[i], kt.idx[i] = kt.hashes[j], kt.idx[j]
 			i = j
 		}
 	}
-	kt.hashes[i], kt.lists[i] = 0, keyLists{}
+	kt.hashes[i], kt.idx[i] = 0, 0
 	kt.n--
 	if len(kt.hashes) > keyTableMin && kt.n*8 < len(kt.hashes) {
 		kt.resize(len(kt.hashes) / 2)
+	}
+	if kt.n == 0 { // let the records go
+		kt.recs, kt.free = kt.recs[:0], kt.free[:0]
 	}
 }
 
@@ -114,19 +202,20 @@ func (kt *keyTable) resize(size int) {
 		for kt.hashes[i] != 0 {
 			i = (i + 1) & mask
 		}
-		kt.hashes[i], kt.lists[i] = h, old.lists[j]
+		kt.hashes[i], kt.idx[i] = h, old.idx[j]
 	}
 	kt.n = old.n
 }
 
-// touch reads the slots of hashes hs, so that their cache misses overlap.
-func (kt *keyTable) touch(hs []uint64) (x uint64) {
+// touch reads the home slots of the hashes of ks, so that their cache
+// misses overlap rather than come one by one in find.
+func (kt *keyTable) touch(ks []tkey) (x uint64) {
 	if kt.n == 0 {
 		return 0
 	}
-	for _, h := range hs {
-		i := h >> kt.shift
-		x += kt.hashes[i] + uint64(len(kt.lists[i][listSet]))
+	for i := range ks {
+		j := ks[i].h >> kt.shift
+		x += kt.hashes[j] + uint64(kt.idx[j])
 	}
 	return x
 }

@@ -1,10 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"slices"
 	"sort"
 )
@@ -14,18 +14,22 @@ import (
 // without a scan.
 //
 // Own transactions are kept in OSeq order, which is also position and clock
-// order (Add enforces it). For an incoming t that splits the window's OSeqs
-// above t.PeerSeen into runs: those clock-before t (the use check applies),
-// at most one with t's exact clock (same origin: only the update check
-// applies), and those clock-after t (the mirror use check applies). Each run
-// is a range of OSeqs, found by binary search, and every index below is
-// asked for a range of OSeqs:
+// order (Add enforces it), in arrays by index (a struct of arrays: the
+// OSeqs, the HLCs and the Txns apart, so that a binary search reads only
+// the array it needs). Each also has a sequence number, its index plus the
+// sequence number of the first (base): the indexes below name own
+// transactions by it, in 32 bits in the key lists (compared relative to
+// base, so it may wrap) and in 40 bits in the trees. For an incoming t the
+// window's transactions above t.PeerSeen split into runs of indexes: those
+// clock-before t (the use check applies), at most one with t's exact clock
+// (same origin: only the update check applies), and those clock-after t
+// (the mirror use check applies). Every index is asked for a run:
 //
 //   - keys: for each key's 64-bit hash (keyTable), the own transactions that
 //     Set/Delete it, that only Add to it, and that point-read it, each list
-//     in OSeq order so that a run is a sub-slice found by binary search. A
-//     point key of t costs one probe of the table and a binary search per
-//     list, whatever the window size.
+//     in order so that a run is a sub-slice found by binary search. A point
+//     key of t costs one probe of the table and a binary search per list,
+//     whatever the window size.
 //   - writes: every (own transaction, written key) as a point in an interval
 //     tree of order keys (see okey), asked for the points inside each range
 //     t read (use check, phantoms).
@@ -33,55 +37,64 @@ import (
 //     in an interval tree, asked for the spans holding each key t wrote
 //     (mirror use check, phantoms).
 //
-// The interval trees cost O(log n + answers) and skip subtrees whose OSeqs
-// lie outside the run asked for, so own writes inside a wide range of t that
-// are clock-after t are not even visited (a B-tree of keys would visit them
-// all).
+// The interval trees cost O(log n + answers) and skip subtrees whose
+// sequence numbers lie outside the run asked for, so own writes inside a
+// wide range of t that are clock-after t are not even visited.
 //
-// The indexes find every own transaction that conflicts with t, and maybe a
-// few that do not: keys sharing a hash share lists, and keys longer than 15
-// bytes may share an order key (both rare). Check evaluates Conflict on
-// every candidate (conflict, from order keys kept in the entry: the same
-// answer, without touching the Txn), keeping those that conflict, with the
-// check that fires first and the witness key, so that Check returns exactly
-// what a scan of the window would.
+// What an index answers is a witness: an own transaction, the check it
+// fires and the key, the very facts Conflict looks for, so Check does not
+// evaluate Conflict on candidates (that would read each candidate's Txn,
+// its slices and its keys: cache misses). Where an index may answer more
+// than the truth, the witness is confirmed with the bytes: a key record
+// shared by keys whose hashes collide (mixed, rare) and keys longer than
+// 15 bytes in the trees (order keys are exact up to 15 bytes). Per own
+// transaction Check keeps the first check in the order of Conflict and the
+// smallest key witnessing it, so that it returns exactly what a scan of
+// the window calling Conflict would (the property tests hold it to that).
 type Window struct {
-	own    []slot   // in OSeq (= position = clock) order
-	hlcs   []uint64 // the HLCs of own, apart for the binary search of Check
+	txns  []*Txn   // in OSeq (= position = clock) order
+	oseqs []uint64 // the OSeqs of txns
+	hlcs  []uint64 // the HLCs of txns
+	base  uint64   // the sequence number of txns[0]; 1 at first
+
 	keys   keyTable
-	writes intervalTree[*entry]
-	ranges intervalTree[*entry]
+	writes intervalTree[struct{}] // id: treeID(seq, index in Writes)
+	ranges intervalTree[struct{}] // id: treeID(seq, index in Ranges)
 	seed   maphash.Seed
 
-	lastOSeq uint64   // largest OSeq ever added: OSeqs are never reused
-	mark     uint64   // generation for deduplicating candidates in one query
-	cands    []*entry // scratch: the candidates of one query
-	found    []*entry // scratch: the answer of one tree query
-	in       fastTxn  // scratch: the incoming transaction of one query
-	hs       []uint64 // scratch: the hashes of its keys
-	sink     uint64   // what touch read, so that the reads stay
-	collide  bool     // tests: weak hashes, so that keys share lists
+	lastOSeq uint64    // largest OSeq ever added: OSeqs are never reused
+	wit      []witness // scratch: the witnesses of one query
+	in       []tkey    // scratch: the distinct keys of the incoming transaction
+	found    []uint64  // scratch: the answer of one tree query
+	qs       []span    // scratch: the queries of a batch
+	batch    itBatch[struct{}]
+	batchOut []itFound
+	sink     uint64 // what touch read, so that the reads stay
+	collide  bool   // tests: weak hashes, so that keys share records
 }
 
-// slot is one own transaction in the window, with its OSeq inline.
-type slot struct {
-	oseq uint64
-	e    *entry
+// witness is an own transaction (by index) that conflicts with the
+// incoming one by check, with the key that shows it.
+type witness struct {
+	off   uint32
+	check Check
+	key   []byte
 }
 
-// entry is one own transaction in the window.
-type entry struct {
-	fastTxn // txn and its order keys, for conflict
-	oseq    uint64
-	mark    uint64
-	points  []itHandle // in w.writes
-	ranges  []itHandle // in w.ranges
-	inline  [entryKeys]fkey
+// tkey is one distinct key of the incoming transaction.
+type tkey struct {
+	key   []byte
+	h     uint64
+	rec   int  // its key record, or -1
+	write bool // t writes it (then set: by a Set or Delete); else t reads it
+	set   bool
 }
 
-// entryKeys is the number of keys of fastTxn an entry holds inline: ten
-// keys and a range.
-const entryKeys = 12
+// idxBits is the bits of a tree id that hold the index of a key or range
+// in its transaction; the sequence number is above them.
+const idxBits = 24
+
+func treeID(seq uint64, i int) uint64 { return seq<<idxBits | uint64(i) }
 
 // Hit is one own transaction that conflicts with an incoming one: the first
 // check that fired and a key that witnesses it (see Conflict).
@@ -93,7 +106,7 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{seed: maphash.MakeSeed()}
+	return &Window{seed: maphash.MakeSeed(), base: 1}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -106,7 +119,7 @@ func (w *Window) hash(k []byte) uint64 {
 }
 
 // Len returns the number of own transactions in the window.
-func (w *Window) Len() int { return len(w.own) }
+func (w *Window) Len() int { return len(w.txns) }
 
 // Add adds own transaction o. Own transactions must come in strictly
 // increasing OSeq order (over the window's whole life: OSeqs are never
@@ -117,8 +130,8 @@ func (w *Window) Add(o *Txn) {
 	if o.ID.OSeq <= w.lastOSeq {
 		panic(fmt.Sprintf("detect: Window.Add(%v): OSeq %d is not above the last one added, %d", o.ID, o.ID.OSeq, w.lastOSeq))
 	}
-	if n := len(w.own); n > 0 {
-		last := w.own[n-1].e.txn
+	if n := len(w.txns); n > 0 {
+		last := w.txns[n-1]
 		if o.Pos <= last.Pos {
 			panic(fmt.Sprintf("detect: Window.Add(%v): position %d is not above %d, the position of %v", o.ID, o.Pos, last.Pos, last.ID))
 		}
@@ -126,29 +139,61 @@ func (w *Window) Add(o *Txn) {
 			panic(fmt.Sprintf("detect: Window.Add(%v): clock (%d, %q) is not after (%d, %q) of %v", o.ID, o.HLC, o.ID.Origin, last.HLC, last.ID.Origin, last.ID))
 		}
 	}
+	if len(o.Writes)+len(o.Reads) >= 1<<idxBits || len(o.Ranges) >= 1<<idxBits {
+		panic(fmt.Sprintf("detect: Window.Add(%v): %d keys and %d ranges, the window takes fewer than %d of each",
+			o.ID, len(o.Writes)+len(o.Reads), len(o.Ranges), 1<<idxBits))
+	}
 	w.lastOSeq = o.ID.OSeq
-	e := &entry{oseq: o.ID.OSeq}
-	e.set(o, e.inline[:])
-	w.own = append(w.own, slot{oseq: o.ID.OSeq, e: e})
+	seq := w.base + uint64(len(w.txns))
+	w.txns = append(w.txns, o)
+	w.oseqs = append(w.oseqs, o.ID.OSeq)
 	w.hlcs = append(w.hlcs, o.HLC)
-	eachKey(o, func(key []byte, list int) {
-		kl := w.keys.insert(w.hash(key))
-		kl[list] = append(kl[list], ref{e.oseq, e})
+	eachKey(o, func(key []byte, list, i int) {
+		h := w.hash(key)
+		ri, created := w.keys.insert(h)
+		r := &w.keys.recs[ri]
+		switch {
+		case created:
+			r.holder, r.holderKey, r.ok = uint32(seq), uint32(i), orderKey(key)
+		case !r.mixed && !w.is(r, key):
+			r.mixed = true // another key with the same hash
+		}
+		r.push(list, uint32(seq))
 		if list != listRead {
-			e.points = append(e.points, w.writes.insert(pointSpan(key), e.oseq, e))
+			w.writes.insertID(pointSpan(key), treeID(seq, i), seq, struct{}{})
 		}
 	})
 	for i := range o.Ranges {
 		if s, ok := rangeSpan(&o.Ranges[i]); ok {
-			e.ranges = append(e.ranges, w.ranges.insert(s, e.oseq, e))
+			w.ranges.insertID(s, treeID(seq, i), seq, struct{}{})
 		}
 	}
 }
 
+// is reports whether key is the key of unmixed record r.
+func (w *Window) is(r *keyRec, key []byte) bool {
+	return r.ok == orderKey(key) && (len(key) < 16 || bytes.Equal(w.keyAt(r.holder, r.holderKey), key))
+}
+
+// off returns the index in the window of the transaction of sequence
+// number seq (low 32 bits).
+func (w *Window) off(seq uint32) uint32 { return seq - uint32(w.base) }
+
+// keyAt returns key i (in Writes, then Reads) of the transaction of
+// sequence number seq (low 32 bits).
+func (w *Window) keyAt(seq, i uint32) []byte {
+	o := w.txns[w.off(seq)]
+	if int(i) < len(o.Writes) {
+		return o.Writes[i].Key
+	}
+	return o.Reads[int(i)-len(o.Writes)]
+}
+
 // eachKey calls fn once for each key o writes, with listSet if any write to
-// it is not an Add and listAdd otherwise, and once for each key o point-reads,
-// with listRead.
-func eachKey(o *Txn, fn func(key []byte, list int)) {
+// it is not an Add and listAdd otherwise, and once for each key o
+// point-reads, with listRead; i is the index of the key's first occurrence
+// in o.Writes, or len(o.Writes) plus its index in o.Reads.
+func eachKey(o *Txn, fn func(key []byte, list, i int)) {
 	for i, wr := range o.Writes {
 		if slices.ContainsFunc(o.Writes[:i], func(x Write) bool { return string(x.Key) == string(wr.Key) }) {
 			continue
@@ -157,11 +202,11 @@ func eachKey(o *Txn, fn func(key []byte, list int)) {
 		if slices.ContainsFunc(o.Writes[i:], func(x Write) bool { return !x.Add && string(x.Key) == string(wr.Key) }) {
 			list = listSet
 		}
-		fn(wr.Key, list)
+		fn(wr.Key, list, i)
 	}
 	for i, k := range o.Reads {
 		if !slices.ContainsFunc(o.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) {
-			fn(k, listRead)
+			fn(k, listRead, len(o.Writes)+i)
 		}
 	}
 }
@@ -170,83 +215,113 @@ func eachKey(o *Txn, fn func(key []byte, list int)) {
 // applied them. See the package doc for which watermarks are safe.
 func (w *Window) Prune(watermark uint64) {
 	n := 0
-	for n < len(w.own) && w.own[n].oseq <= watermark {
-		w.remove(w.own[n].e, true)
-		w.own[n] = slot{}
+	for n < len(w.txns) && w.oseqs[n] <= watermark {
+		w.remove(w.base+uint64(n), true)
+		w.txns[n] = nil
 		n++
 	}
-	w.own, w.hlcs = w.own[n:], w.hlcs[n:]
+	w.txns, w.oseqs, w.hlcs = w.txns[n:], w.oseqs[n:], w.hlcs[n:]
+	w.base += uint64(n)
+	if len(w.txns) == 0 {
+		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
+	}
 }
 
 // TruncateFrom drops the own transactions at positions >= pos: a rollback
 // removed them from the journal.
 func (w *Window) TruncateFrom(pos uint64) {
-	n := len(w.own)
-	for n > 0 && w.own[n-1].e.txn.Pos >= pos {
+	n := len(w.txns)
+	for n > 0 && w.txns[n-1].Pos >= pos {
 		n--
-		w.remove(w.own[n].e, false)
-		w.own[n] = slot{}
+		w.remove(w.base+uint64(n), false)
+		w.txns[n] = nil
 	}
-	w.own, w.hlcs = w.own[:n], w.hlcs[:n]
+	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
 }
 
-// remove takes e out of every index. e is the oldest transaction in the
-// window (front) or the newest (!front), so it is at that end of each of its
-// lists.
-func (w *Window) remove(e *entry, front bool) {
-	eachKey(e.txn, func(key []byte, list int) {
+// remove takes the transaction of sequence number seq out of every index.
+// It is the oldest transaction in the window (front) or the newest
+// (!front), so it is at that end of each of its lists.
+func (w *Window) remove(seq uint64, front bool) {
+	o := w.txns[seq-w.base]
+	eachKey(o, func(key []byte, list, i int) {
 		h := w.hash(key)
-		kl := w.keys.find(h)
-		if kl == nil {
-			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, e.txn.ID))
+		ri := w.keys.find(h)
+		if ri < 0 {
+			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, o.ID))
 		}
-		l := kl[list]
-		switch {
-		case front && len(l) > 0 && l[0].e == e:
-			l[0] = ref{}
-			l = l[1:]
-		case !front && len(l) > 0 && l[len(l)-1].e == e:
-			l[len(l)-1] = ref{}
-			l = l[:len(l)-1]
-		default:
-			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", e.txn.ID, list, key))
+		r := &w.keys.recs[ri]
+		if !r.pop(list, uint32(seq), front) {
+			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
 		}
-		if len(l) == 0 {
-			l = nil // let the backing array go
+		if list != listRead {
+			w.writes.delete(itHandle{lo: orderKey(key), id: treeID(seq, i)})
 		}
-		kl[list] = l
-		if kl[listSet] == nil && kl[listAdd] == nil && kl[listRead] == nil {
+		if r.empty() {
 			w.keys.remove(h)
+			return
+		}
+		if r.holder == uint32(seq) && !r.mixed {
+			// A new holder: any other transaction in the record has the
+			// same key.
+			w.rehold(r, key)
 		}
 	})
-	for _, h := range e.points {
-		w.writes.delete(h)
+	for i := range o.Ranges {
+		if s, ok := rangeSpan(&o.Ranges[i]); ok {
+			w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
+		}
 	}
-	for _, h := range e.ranges {
-		w.ranges.delete(h)
+}
+
+// rehold makes another occurrence of key the holder of unmixed record r,
+// whose holder is leaving.
+func (w *Window) rehold(r *keyRec, key []byte) {
+	for i := range 3 {
+		l := r.list(i)
+		for _, s := range l {
+			if s == r.holder {
+				continue
+			}
+			o := w.txns[w.off(s)]
+			for i, wr := range o.Writes {
+				if bytes.Equal(wr.Key, key) {
+					r.holder, r.holderKey = s, uint32(i)
+					return
+				}
+			}
+			for i, k := range o.Reads {
+				if bytes.Equal(k, key) {
+					r.holder, r.holderKey = s, uint32(len(o.Writes)+i)
+					return
+				}
+			}
+			panic(fmt.Sprintf("detect: window index broken: %v is in the unmixed record of key %q without the key", o.ID, key))
+		}
 	}
 }
 
 // Check returns one Hit for every own transaction o in the window with
 // o.ID.OSeq > t.PeerSeen that conflicts with t, with the first check that
-// fires for the pair and its witness key (as Conflict(o, t) returns them),
-// sorted by o.Pos ascending.
+// fires for the pair and its witness key (as Conflict(o, t) returns them,
+// the key possibly t's slice of the same bytes), sorted by o.Pos ascending.
 func (w *Window) Check(t *Txn) []Hit {
-	defer w.done()
-	cands := w.candidates(t)
-	if len(cands) == 0 {
+	wit := w.witnesses(t)
+	defer clear(wit) // let the keys go
+	if len(wit) == 0 {
 		return nil
 	}
-	slices.SortFunc(cands, func(a, b *entry) int { return cmp.Compare(a.oseq, b.oseq) })
-	w.sink += touch(cands)
-	var hits []Hit
-	for _, e := range cands {
-		if check, key, ok := conflict(&e.fastTxn, &w.in); ok {
-			if hits == nil {
-				hits = make([]Hit, 0, len(cands))
-			}
-			hits = append(hits, Hit{Own: e.txn, Check: check, Key: key})
+	n := 1
+	for i := 1; i < len(wit); i++ {
+		if wit[i].off != wit[i-1].off {
+			n++
 		}
+	}
+	hits := make([]Hit, 0, n)
+	for i := 0; i < len(wit); {
+		var h Hit
+		h, i = w.hit(wit, i)
+		hits = append(hits, h)
 	}
 	return hits
 }
@@ -254,142 +329,223 @@ func (w *Window) Check(t *Txn) []Hit {
 // First returns the Hit of Check(t) with the earliest position: the own
 // transaction a vassal rolls back to.
 func (w *Window) First(t *Txn) (Hit, bool) {
-	defer w.done()
-	cands := w.candidates(t)
-	slices.SortFunc(cands, func(a, b *entry) int { return cmp.Compare(a.oseq, b.oseq) })
-	w.sink += touch(cands)
-	for _, e := range cands {
-		if check, key, ok := conflict(&e.fastTxn, &w.in); ok {
-			return Hit{Own: e.txn, Check: check, Key: key}, true
+	wit := w.witnesses(t)
+	defer clear(wit)
+	if len(wit) == 0 {
+		return Hit{}, false
+	}
+	h, _ := w.hit(wit, 0)
+	return h, true
+}
+
+// hit returns the Hit of the witnesses from i on of one own transaction,
+// sorted as witnesses sorts them, and the index after them.
+func (w *Window) hit(wit []witness, i int) (Hit, int) {
+	first := &wit[i]
+	key := first.key
+	j := i + 1
+	for ; j < len(wit) && wit[j].off == first.off; j++ {
+		if wit[j].check == first.check && bytes.Compare(wit[j].key, key) < 0 {
+			key = wit[j].key
 		}
 	}
-	return Hit{}, false
+	return Hit{Own: w.txns[first.off], Check: first.check, Key: key}, j
 }
 
-// done lets go of the incoming transaction and the candidates.
-func (w *Window) done() {
-	clear(w.in.keys)
-	w.in.txn = nil
-	clear(w.cands)
-}
-
-// touch reads the keys of the candidates, in a loop that does nothing else,
-// so that their cache misses overlap rather than come one by one in
-// conflict.
-func touch(cands []*entry) (x uint64) {
-	for _, e := range cands {
-		if k := e.keys; len(k) > 0 {
-			x += k[0].ok.lo + k[len(k)/2].ok.lo + k[len(k)-1].ok.lo
-		}
-	}
-	return x
-}
-
-// candidates returns the own transactions in the window that may conflict
-// with t, each once, in no particular order: every one that does, and maybe
-// a few that do not (when keys share a hash or an order key). The slice is
-// scratch space of w.
-func (w *Window) candidates(t *Txn) []*entry {
-	w.mark++
-	w.cands = w.cands[:0]
-	if len(w.own) == 0 {
+// witnesses returns every witness of a conflict of t with an own
+// transaction in the window, sorted by the transaction's index and then by
+// check in the order of Conflict. The slice is scratch space of w.
+func (w *Window) witnesses(t *Txn) []witness {
+	w.wit = w.wit[:0]
+	n := len(w.txns)
+	if n == 0 {
 		return nil
 	}
-	w.in.set(t, w.in.keys)
-	// The runs of OSeqs, as (after, upTo]: the unseen ones, (unseen, max];
-	// those clock-before t, (unseen, useUpTo]; those clock-after t,
-	// (mirrorAfter, max].
-	i := sort.Search(len(w.own), func(i int) bool { return !w.before(i, t) })
-	j := i // own clocks strictly increase: at most one is neither before nor after t
-	if j < len(w.own) && !w.after(j, t) {
-		j++
+	// The runs of indexes: the unseen ones, [u, n); those clock-before t,
+	// [u, useHi); those clock-after t, [mirLo, n).
+	u := sort.Search(n, func(i int) bool { return w.oseqs[i] > t.PeerSeen })
+	if u == n {
+		return nil
 	}
-	unseen := t.PeerSeen
-	useUpTo := uint64(0)
-	if i > 0 {
-		useUpTo = w.own[i-1].oseq
+	b := sort.Search(n, func(i int) bool { return !w.before(i, t) })
+	a := b // own clocks strictly increase: at most one is neither before nor after t
+	if a < n && !w.after(a, t) {
+		a++
 	}
-	mirrorAfter := uint64(math.MaxUint64)
-	if j < len(w.own) {
-		mirrorAfter = max(unseen, w.own[j].oseq-1)
-	}
+	useHi, mirLo := max(u, b), max(u, a)
 
-	// The hashes of t's keys, writes then reads, with their slots in the
-	// key table touched in a loop that does nothing else (see touch).
-	hs := w.hs[:0]
-	for _, wr := range t.Writes {
-		hs = append(hs, w.hash(wr.Key))
+	// t's distinct keys, writes then reads, with their records, their
+	// slots in the key table touched in a loop that does nothing else.
+	in := w.in[:0]
+	for i, wr := range t.Writes {
+		if slices.ContainsFunc(t.Writes[:i], func(x Write) bool { return string(x.Key) == string(wr.Key) }) {
+			continue
+		}
+		set := slices.ContainsFunc(t.Writes[i:], func(x Write) bool { return !x.Add && string(x.Key) == string(wr.Key) })
+		in = append(in, tkey{key: wr.Key, h: w.hash(wr.Key), write: true, set: set})
 	}
-	for _, k := range t.Reads {
-		hs = append(hs, w.hash(k))
+	for i, k := range t.Reads {
+		if !slices.ContainsFunc(t.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) {
+			in = append(in, tkey{key: k, h: w.hash(k)})
+		}
 	}
-	w.hs = hs
-	w.sink += w.keys.touch(hs)
+	w.in = in
+	// The lookups go in stages, each a loop over the keys that does
+	// nothing else, so that the cache misses of one stage overlap rather
+	// than come one by one: the slots, the records, the lists.
+	w.sink += w.keys.touch(in)
+	var x uint64
+	for i := range in {
+		in[i].rec = w.keys.find(in[i].h)
+		if in[i].rec >= 0 {
+			x += w.keys.recs[in[i].rec].ok.lo
+		}
+	}
+	for i := range in {
+		if in[i].rec >= 0 {
+			if m := w.keys.recs[in[i].rec].more; m != nil { // lists of one are inline
+				for _, l := range m {
+					if len(l) > 0 {
+						x += uint64(l[len(l)/2])
+					}
+				}
+			}
+		}
+	}
+	w.sink += x
 
-	for x, wr := range t.Writes {
-		if kl := w.keys.find(hs[x]); kl != nil {
+	for i := range in {
+		k := &in[i]
+		if k.rec < 0 {
+			continue
+		}
+		r := &w.keys.recs[k.rec]
+		switch {
+		case r.mixed:
+			w.mixed(r, k, u, useHi, mirLo)
+		case !w.is(r, k.key):
+			// Another key with the same hash.
+		case k.write:
 			// update: own Set/Delete of the key, and own Add unless t's
-			// write is an Add too.
-			w.addRun(kl[listSet], unseen, math.MaxUint64)
-			if !wr.Add {
-				w.addRun(kl[listAdd], unseen, math.MaxUint64)
+			// writes to it are Adds too; mirror use: own point reads.
+			w.run(r.list(listSet), u, n, CheckUpdate, k.key)
+			if k.set {
+				w.run(r.list(listAdd), u, n, CheckUpdate, k.key)
 			}
-			// mirror use, point reads.
-			w.addRun(kl[listRead], mirrorAfter, math.MaxUint64)
-		}
-		// mirror use, own ranges holding the key (phantoms).
-		q := span{w.in.keys[x].ok, w.in.keys[x].ok}
-		w.found = w.ranges.overlapping(&q, mirrorAfter, math.MaxUint64, w.found[:0])
-		w.addAll(w.found)
-	}
-	if useUpTo > unseen {
-		// use, point reads.
-		for _, h := range hs[len(t.Writes):] {
-			if kl := w.keys.find(h); kl != nil {
-				w.addRun(kl[listSet], unseen, useUpTo)
-				w.addRun(kl[listAdd], unseen, useUpTo)
-			}
-		}
-		// use, own writes inside t's ranges (phantoms).
-		for g := w.in.ranges(); len(g) > 0; g = g[2:] {
-			if q := (span{g[0].ok, g[1].ok}); !q.hi.less(q.lo) {
-				w.found = w.writes.overlapping(&q, unseen, useUpTo, w.found[:0])
-				w.addAll(w.found)
-			}
+			w.run(r.list(listRead), mirLo, n, CheckMirrorUse, k.key)
+		case useHi > u:
+			// use: own writes of a key t read.
+			w.run(r.list(listSet), u, useHi, CheckUse, k.key)
+			w.run(r.list(listAdd), u, useHi, CheckUse, k.key)
 		}
 	}
-	clear(w.found) // let removed entries go
-	return w.cands
+	// Phantoms. Tree queries take sequence numbers in (after, upTo].
+	if mirLo < n && w.ranges.len() > 0 {
+		// mirror use: own ranges holding a key t wrote, all at once.
+		qs := w.qs[:0]
+		for i := range in {
+			if !in[i].write {
+				break // the writes come first
+			}
+			ok := orderKey(in[i].key)
+			qs = append(qs, span{ok, ok})
+		}
+		w.qs = qs
+		w.batchOut = w.ranges.overlappingBatch(qs, w.base+uint64(mirLo)-1, w.base+uint64(n)-1, &w.batch, w.batchOut[:0])
+		for _, f := range w.batchOut {
+			off := uint32(f.id>>idxBits - w.base)
+			k := in[f.q].key
+			if len(k) > 15 && !contains(&w.txns[off].Ranges[f.id&(1<<idxBits-1)], k) {
+				continue
+			}
+			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
+		}
+	}
+	if useHi > u && w.writes.len() > 0 {
+		// use: own writes inside a range t read.
+		for i := range t.Ranges {
+			q, ok := rangeSpan(&t.Ranges[i])
+			if !ok {
+				continue
+			}
+			w.found = w.writes.overlappingIDs(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
+			for _, id := range w.found {
+				off := uint32(id>>idxBits - w.base)
+				k := w.txns[off].Writes[id&(1<<idxBits-1)].Key
+				if len(k) > 15 && !contains(&t.Ranges[i], k) {
+					continue
+				}
+				w.wit = append(w.wit, witness{off, CheckUse, k})
+			}
+		}
+	}
+	clear(in) // let t's keys go
+	if len(w.wit) > 1 {
+		slices.SortFunc(w.wit, func(a, b witness) int {
+			if c := cmp.Compare(a.off, b.off); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.check, b.check)
+		})
+	}
+	return w.wit
+}
+
+// run adds a witness (check, key) for each transaction of list l with an
+// index in [lo, hi).
+func (w *Window) run(l []uint32, lo, hi int, check Check, key []byte) {
+	base := uint32(w.base)
+	i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= lo })
+	for ; i < len(l) && int(l[i]-base) < hi; i++ {
+		w.wit = append(w.wit, witness{l[i] - base, check, key})
+	}
+}
+
+// mixed adds the witnesses of t's key k from mixed record r, confirming
+// each transaction in its lists against its keys (the lists do not say
+// which of the keys sharing the record a transaction touches).
+func (w *Window) mixed(r *keyRec, k *tkey, u, useHi, mirLo int) {
+	base := uint32(w.base)
+	for i := range 3 {
+		l := r.list(i)
+		i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= u })
+		for ; i < len(l); i++ {
+			off := int(l[i] - base)
+			writes, set, reads := roles(w.txns[off], k.key)
+			switch {
+			case k.write && writes && (set || k.set):
+				w.wit = append(w.wit, witness{uint32(off), CheckUpdate, k.key})
+			case k.write && reads && off >= mirLo:
+				w.wit = append(w.wit, witness{uint32(off), CheckMirrorUse, k.key})
+			case !k.write && writes && off < useHi:
+				w.wit = append(w.wit, witness{uint32(off), CheckUse, k.key})
+			}
+		}
+	}
+}
+
+// roles reports whether o writes key k (set: by a Set or Delete) and
+// whether it point-reads it.
+func roles(o *Txn, k []byte) (writes, set, reads bool) {
+	for _, wr := range o.Writes {
+		if bytes.Equal(wr.Key, k) {
+			writes, set = true, set || !wr.Add
+		}
+	}
+	for _, r := range o.Reads {
+		if bytes.Equal(r, k) {
+			reads = true
+		}
+	}
+	return writes, set, reads
 }
 
 // before reports whether own transaction i is clock-before t.
 func (w *Window) before(i int, t *Txn) bool {
-	return w.hlcs[i] < t.HLC || w.hlcs[i] == t.HLC && w.own[i].e.txn.ID.Origin < t.ID.Origin
+	return w.hlcs[i] < t.HLC || w.hlcs[i] == t.HLC && w.txns[i].ID.Origin < t.ID.Origin
 }
 
 // after reports whether own transaction i is clock-after t.
 func (w *Window) after(i int, t *Txn) bool {
-	return w.hlcs[i] > t.HLC || w.hlcs[i] == t.HLC && w.own[i].e.txn.ID.Origin > t.ID.Origin
-}
-
-// addRun adds the entries of l (in OSeq order) with OSeq in (after, upTo].
-func (w *Window) addRun(l []ref, after, upTo uint64) {
-	i := sort.Search(len(l), func(i int) bool { return l[i].oseq > after })
-	for ; i < len(l) && l[i].oseq <= upTo; i++ {
-		w.add(l[i].e)
-	}
-}
-
-func (w *Window) addAll(es []*entry) {
-	for _, e := range es {
-		w.add(e)
-	}
-}
-
-// add adds e to the candidates unless it is one already.
-func (w *Window) add(e *entry) {
-	if e.mark != w.mark {
-		e.mark = w.mark
-		w.cands = append(w.cands, e)
-	}
+	return w.hlcs[i] > t.HLC || w.hlcs[i] == t.HLC && w.txns[i].ID.Origin > t.ID.Origin
 }

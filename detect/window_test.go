@@ -29,6 +29,12 @@ func bruteCheck(window []*Txn, t *Txn) []Hit {
 	return hits
 }
 
+// keyOf reports whether k is one of x's key slices (the same memory).
+func keyOf(k []byte, x *Txn) bool {
+	same := func(y []byte) bool { return len(k) == len(y) && (len(k) == 0 || &k[0] == &y[0]) }
+	return slices.ContainsFunc(x.Reads, same) || slices.ContainsFunc(x.Writes, func(w Write) bool { return same(w.Key) })
+}
+
 func hitsString(hs []Hit) string {
 	var b strings.Builder
 	for _, h := range hs {
@@ -93,9 +99,9 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 				if !sameHits(got, want) {
 					t.Fatalf("Check(%v hlc %d peerSeen %d):\n got %s\nwant %s", in.ID, in.HLC, in.PeerSeen, hitsString(got), hitsString(want))
 				}
-				for i := range got { // the very key slice Conflict returns
-					if len(got[i].Key) > 0 && &got[i].Key[0] != &want[i].Key[0] {
-						t.Fatalf("Check: hit %d: key %q is not Conflict's slice", i, got[i].Key)
+				for i := range got { // a key slice of o or t, not a copy
+					if !keyOf(got[i].Key, got[i].Own) && !keyOf(got[i].Key, in) {
+						t.Fatalf("Check: hit %d: key %q is a slice of neither transaction", i, got[i].Key)
 					}
 				}
 				first, ok := w.First(in)
@@ -113,22 +119,47 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 
 // checkWindowIndexes checks that the indexes hold exactly the window.
 func checkWindowIndexes(t *rapid.T, w *Window) {
-	points, ranges := 0, 0
-	for _, s := range w.own {
-		points += len(s.e.points)
-		ranges += len(s.e.ranges)
+	if len(w.oseqs) != len(w.txns) || len(w.hlcs) != len(w.txns) {
+		t.Fatalf("arrays of %d OSeqs, %d HLCs, %d Txns", len(w.oseqs), len(w.hlcs), len(w.txns))
 	}
-	if len(w.hlcs) != len(w.own) || w.writes.len() != points || w.ranges.len() != ranges {
+	points, ranges, refs := 0, 0, 0
+	for i, o := range w.txns {
+		if w.oseqs[i] != o.ID.OSeq || w.hlcs[i] != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
+			t.Fatalf("own %d out of order or out of date", i)
+		}
+		seq := w.base + uint64(i)
+		eachKey(o, func(k []byte, list, ki int) {
+			refs++
+			ri := w.keys.find(w.hash(k))
+			if ri < 0 || !slices.Contains(w.keys.recs[ri].list(list), uint32(seq)) {
+				t.Fatalf("%v is not in list %d of key %q", o.ID, list, k)
+			}
+			if !bytes.Equal(w.keyAt(uint32(seq), uint32(ki)), k) {
+				t.Fatalf("key index %d of %v is not key %q", ki, o.ID, k)
+			}
+			if list != listRead {
+				points++
+			}
+		})
+		for j := range o.Ranges {
+			if _, ok := rangeSpan(&o.Ranges[j]); ok {
+				ranges++
+			}
+		}
+	}
+	for _, tr := range []*intervalTree[struct{}]{&w.writes, &w.ranges} {
+		if err := checkTree(tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.writes.len() != points || w.ranges.len() != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
 	}
-	listed, used := 0, 0
 	kt := &w.keys
+	listed, used := 0, 0
+	recUsed := make(map[uint32]bool)
 	for i, h := range kt.hashes {
-		kl := &kt.lists[i]
 		if h == 0 {
-			if kl[0] != nil || kl[1] != nil || kl[2] != nil {
-				t.Fatalf("empty key table slot %d with lists", i)
-			}
 			continue
 		}
 		used++
@@ -139,37 +170,46 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 				t.Fatalf("hash %x at slot %d is not reachable from its home %d", h, i, h>>kt.shift)
 			}
 		}
-		n := 0
-		for _, l := range kl {
-			n += len(l)
-			for i := 1; i < len(l); i++ {
-				if l[i-1].oseq > l[i].oseq || l[i].oseq != l[i].e.txn.ID.OSeq {
-					t.Fatalf("list of hash %x out of OSeq order", h)
+		if recUsed[kt.idx[i]] || slices.Contains(kt.free, kt.idx[i]) {
+			t.Fatalf("record %d of hash %x is used twice or free", kt.idx[i], h)
+		}
+		recUsed[kt.idx[i]] = true
+		r := &kt.recs[kt.idx[i]]
+		if r.empty() {
+			t.Fatalf("empty hash %x left in the key table", h)
+		}
+		var holderKey []byte
+		if !r.mixed {
+			if off := w.off(r.holder); int(off) >= len(w.txns) {
+				t.Fatalf("holder of hash %x is not in the window", h)
+			}
+			holderKey = w.keyAt(r.holder, r.holderKey)
+			if w.hash(holderKey) != h || orderKey(holderKey) != r.ok {
+				t.Fatalf("holder key %q of hash %x has another hash or order key", holderKey, h)
+			}
+		}
+		if r.more != nil && r.more[0] == nil && r.more[1] == nil && r.more[2] == nil {
+			t.Fatalf("record of hash %x keeps an empty more", h)
+		}
+		for li := range 3 {
+			l := r.list(li)
+			if r.state[li] == 2 && len(l) < 2 || r.state[li] != 2 && r.more != nil && r.more[li] != nil {
+				t.Fatalf("list %d of hash %x: state %d with %d elements in more", li, h, r.state[li], len(l))
+			}
+			listed += len(l)
+			for j, s := range l {
+				off := w.off(s)
+				if int(off) >= len(w.txns) || j > 0 && w.off(l[j-1]) > off {
+					t.Fatalf("list of hash %x out of the window or out of order", h)
+				}
+				if w, _, rd := roles(w.txns[off], holderKey); !r.mixed && !w && !rd {
+					t.Fatalf("unmixed record of key %q lists a transaction without it", holderKey)
 				}
 			}
 		}
-		if n == 0 {
-			t.Fatalf("empty hash %x left in the key table", h)
-		}
-		listed += n
 	}
-	if used != kt.n {
-		t.Fatalf("key table holds %d hashes, n is %d", used, kt.n)
-	}
-	for _, s := range w.own {
-		eachKey(s.e.txn, func(k []byte, list int) {
-			kl := kt.find(w.hash(k))
-			if kl == nil || !slices.ContainsFunc(kl[list], func(r ref) bool { return r.e == s.e }) {
-				t.Fatalf("%v is not in list %d of key %q", s.e.txn.ID, list, k)
-			}
-		})
-	}
-	refs := 0
-	for i, s := range w.own {
-		eachKey(s.e.txn, func([]byte, int) { refs++ })
-		if s.oseq != s.e.txn.ID.OSeq || w.hlcs[i] != s.e.txn.HLC || i > 0 && !w.own[i-1].e.txn.Before(s.e.txn) {
-			t.Fatalf("slot %d out of order or out of date", i)
-		}
+	if used != kt.n || len(recUsed)+len(kt.free) != len(kt.recs) {
+		t.Fatalf("key table holds %d hashes (n %d), %d records used, %d free, %d in all", used, kt.n, len(recUsed), len(kt.free), len(kt.recs))
 	}
 	if listed != refs {
 		t.Fatalf("key lists hold %d entries, the window %d", listed, refs)

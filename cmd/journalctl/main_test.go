@@ -245,9 +245,9 @@ func TestInspectJSON(t *testing.T) {
 	})
 	want(t, "book writes", book["writes"], []any{
 		map[string]any{"key": []any{"seat", "gala", int64(12)}, "key_hex": keyHex("seat", "gala", 12), "op": "set",
-			"value": "alice", "delta": nil, "before": nil, "before_version": nil},
+			"value": "alice", "delta": nil, "before": nil, "before_version": nil, "value_hex": "a5616c696365"},
 		map[string]any{"key": []any{"sold", "gala"}, "key_hex": keyHex("sold", "gala"), "op": "add",
-			"value": int64(1), "delta": int64(1), "before": nil, "before_version": nil},
+			"value": int64(1), "delta": int64(1), "before": nil, "before_version": nil, "value_hex": "01"},
 	})
 
 	// The second add saw the first one's value and version.
@@ -261,7 +261,8 @@ func TestInspectJSON(t *testing.T) {
 	want(t, "cancel args", cancel["args"], map[string]any{"Show": "gala", "Seat": int64(13)})
 	want(t, "cancel delete", normalize(cancel["writes"]).([]any)[0], map[string]any{
 		"key": []any{"seat", "gala", int64(13)}, "key_hex": keyHex("seat", "gala", 13), "op": "delete",
-		"value": nil, "delta": nil, "before": "bob", "before_version": map[string]any{"hlc": hlcOf(3), "origin": "A"}})
+		"value": nil, "delta": nil, "before": "bob", "before_version": map[string]any{"hlc": hlcOf(3), "origin": "A"},
+		"before_hex": "a3626f62"})
 	want(t, "cancel add delta", normalize(cancel["writes"]).([]any)[1].(map[string]any)["delta"], int64(-1))
 
 	count := recs[5]
@@ -380,6 +381,41 @@ func TestInspectReplicatedKinds(t *testing.T) {
 	}
 }
 
+// --key takes a key as inspect prints it, {"base64": ...} elements (strings
+// that are not UTF-8) included, and values keep their bytes in value_hex
+// and before_hex.
+func TestInspectKeyNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	bad := tuple.Pack("seat", "gala\xff", int64(1))
+	good := tuple.Pack("seat", "gala", int64(1))
+	recs := []journal.Record{
+		{Kind: journal.KindOpen, Instance: "A"},
+		{Kind: journal.KindLocal, Origin: "A", OSeq: 1, HLC: 100, Proc: "book", Args: inspecttest.Packed(t, 1), Result: inspecttest.Packed(t, nil),
+			Writes: []journal.Write{{Key: bad, Op: journal.OpSet, Value: inspecttest.Packed(t, []byte{0xff, 0xfe})}}},
+		{Kind: journal.KindLocal, Origin: "A", OSeq: 2, HLC: 200, Proc: "book", Args: inspecttest.Packed(t, 1), Result: inspecttest.Packed(t, nil),
+			Writes: []journal.Write{{Key: good, Op: journal.OpSet, Value: inspecttest.Packed(t, "x")}}},
+	}
+	for i := range recs {
+		recs[i].Pos = uint64(i + 1)
+	}
+	inspecttest.WriteJournal(t, dir, recs)
+	all := jsonLines(t, ok(t, "inspect", dir, "--json").stdout)
+	w := all[1]["writes"].([]any)[0].(map[string]any)
+	printed, err := json.Marshal(w["key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, "key of the non-UTF-8 write", string(printed), `["seat",{"base64":"Z2FsYf8="},1]`)
+	want(t, "value_hex of the non-UTF-8 write", w["value_hex"], "c402fffe")
+	if got := positions(t, "inspect", dir, "--json", "--key", string(printed)); !reflect.DeepEqual(got, []int64{2}) {
+		t.Errorf("inspect --key %s: positions %v, want [2]", printed, got)
+	}
+	if got := positions(t, "inspect", dir, "--json", "--key", `["seat",{"base64":"Z2FsYQ=="}]`); !reflect.DeepEqual(got, []int64{3}) {
+		t.Errorf("inspect --key with a base64 element of UTF-8 bytes: positions %v, want [3]", got)
+	}
+	fails(t, 2, []string{`{"base64": ...}`}, "inspect", dir, "--key", `["seat",{"hex":"ff"}]`)
+}
+
 func TestInspectUsageErrors(t *testing.T) {
 	f := build(t)
 	for _, c := range []struct {
@@ -434,8 +470,12 @@ func TestStateMatchesEngine(t *testing.T) {
 			}
 			key[i] = e
 		}
+		packed, err := journal.Marshal(value)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return map[string]any{"key": key, "key_hex": keyHex(elems...), "value": value,
-			"version": map[string]any{"hlc": hlcs[pos], "origin": "A"}}
+			"version": map[string]any{"hlc": hlcs[pos], "origin": "A"}, "value_hex": hex.EncodeToString(packed)}
 	}
 	want(t, "keys", st["keys"], []any{
 		entry(int64(2), 6, "count", "gala"),

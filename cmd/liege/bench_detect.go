@@ -32,7 +32,15 @@ production. hits/txn is the conflicts found per incoming transaction: with
 the defaults the window is dense in the key space (a pessimistic,
 conflict-heavy case); raise --key-space for sparser conflicts.
 
-Goal: under 2µs per incoming transaction of 10 keys at a window of 100,000.`
+Figures per window size: ns/txn is the wall time per Check; cpu ns/txn
+the time the measuring thread ran per Check (on a machine shared with
+other work the two differ: waiting for a core counts in one only);
+B/entry the heap the window holds per own transaction, beyond the
+transactions themselves (the replication node keeps those anyway).
+
+Goals, at a window of 100,000 with transactions of 10 keys: at most 2µs of
+CPU per incoming transaction, and at most 200 bytes per own transaction.
+With --check the command exits with status 2 when one is missed.`
 
 func benchDetectCommand() *cli.Command {
 	return &cli.Command{
@@ -48,7 +56,7 @@ func benchDetectCommand() *cli.Command {
 			&cli.IntFlag{Name: "incoming", Value: 1 << 14, Usage: "distinct incoming transactions, checked round-robin"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, Usage: "time spent checking per window size"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
-			&cli.BoolFlag{Name: "check", Usage: "exit with status 2 when the goal is missed"},
+			&cli.BoolFlag{Name: "check", Usage: "exit with status 2 when a goal is missed (needs window 100000 in --sizes and --keys 10)"},
 		},
 		Action: runBenchDetect,
 	}
@@ -58,12 +66,15 @@ type detectReport struct {
 	Workload detectbench.Workload `json:"workload"`
 	Rows     []detectRow          `json:"rows"`
 	Goal     *goal                `json:"goal,omitempty"`
+	MemGoal  *goal                `json:"mem_goal,omitempty"`
 }
 
 type detectRow struct {
 	Window       int     `json:"window"`
 	Checks       int     `json:"checks"`
 	NsPerTxn     float64 `json:"ns_per_txn"`
+	CPUNsPerTxn  float64 `json:"cpu_ns_per_txn"`
+	BytesPerOwn  float64 `json:"bytes_per_entry"`
 	HitsPerTxn   float64 `json:"hits_per_txn"`
 	AllocsPerTxn float64 `json:"allocs_per_txn"`
 	BytesPerTxn  float64 `json:"bytes_per_txn"`
@@ -96,11 +107,15 @@ func runBenchDetect(c *cli.Context) error {
 		fmt.Fprintf(os.Stderr, "window %s: building...\n", count(float64(n)))
 		row := measureDetect(wl, n, c.Int("incoming"), c.Duration("duration"))
 		rep.Rows = append(rep.Rows, row)
-		fmt.Fprintf(os.Stderr, "window %s: %.0f ns per incoming transaction\n", count(float64(n)), row.NsPerTxn)
+		fmt.Fprintf(os.Stderr, "window %s: %.0f ns (%.0f ns of CPU) per incoming transaction, %.0f bytes per own one\n",
+			count(float64(n)), row.NsPerTxn, row.CPUNsPerTxn, row.BytesPerOwn)
 	}
 	for _, r := range rep.Rows {
 		if r.Window == 100_000 && wl.KeysPerTxn == 10 {
-			rep.Goal = &goal{Name: "detect", Want: "< 2µs per incoming txn at window 100,000", Value: r.NsPerTxn, Measured: true, Met: r.NsPerTxn < 2000}
+			rep.Goal = &goal{Name: "detect", Want: "<= 2µs of CPU per incoming txn at window 100,000",
+				Value: r.CPUNsPerTxn, Measured: r.CPUNsPerTxn > 0, Met: r.CPUNsPerTxn > 0 && r.CPUNsPerTxn <= 2000}
+			rep.MemGoal = &goal{Name: "detect_memory", Want: "<= 200 bytes per own txn at window 100,000",
+				Value: r.BytesPerOwn, Measured: true, Met: r.BytesPerOwn <= 200}
 		}
 	}
 	if c.Bool("json") {
@@ -113,52 +128,52 @@ func runBenchDetect(c *cli.Context) error {
 		fmt.Printf("workload: %d keys per txn, key space %s, range fraction %g, seed %d\n",
 			wl.KeysPerTxn, count(float64(wl.KeySpace)), wl.RangeFraction, wl.Seed)
 		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "window\tns/txn\thits/txn\tallocs/txn\tB/txn\tchecks\tbuild\t")
+		fmt.Fprintln(tw, "window\tns/txn\tcpu ns/txn\thits/txn\tallocs/txn\tB/txn\tB/entry\tchecks\tbuild\t")
 		for _, r := range rep.Rows {
-			fmt.Fprintf(tw, "%s\t%.0f\t%.3f\t%.3f\t%.0f\t%s\t%s\t\n", count(float64(r.Window)), r.NsPerTxn, r.HitsPerTxn,
-				r.AllocsPerTxn, r.BytesPerTxn, count(float64(r.Checks)), secs(r.BuildSeconds))
+			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t%.3f\t%.0f\t%.0f\t%s\t%s\t\n", count(float64(r.Window)), r.NsPerTxn, r.CPUNsPerTxn,
+				r.HitsPerTxn, r.AllocsPerTxn, r.BytesPerTxn, r.BytesPerOwn, count(float64(r.Checks)), secs(r.BuildSeconds))
 		}
 		tw.Flush()
-		if g := rep.Goal; g != nil {
+		for _, g := range []*goal{rep.Goal, rep.MemGoal} {
+			if g == nil {
+				continue
+			}
 			met := "met"
 			if !g.Met {
 				met = "MISSED"
 			}
-			fmt.Printf("goal %s: %.0f ns, %s\n", g.Want, g.Value, met)
+			fmt.Printf("goal %s: %.0f, %s\n", g.Want, g.Value, met)
 		}
 	}
-	if c.Bool("check") && rep.Goal != nil && !rep.Goal.Met {
-		return cli.Exit("", 2)
+	if c.Bool("check") {
+		if rep.Goal == nil {
+			return cli.Exit("--check: the goals are for a window of 100000 (--sizes) and --keys 10", 1)
+		}
+		if !rep.Goal.Met || !rep.MemGoal.Met {
+			return cli.Exit("", 2)
+		}
 	}
 	return nil
 }
 
 // measureDetect builds a window of n own transactions and checks incoming
-// ones against it, round-robin, for about d.
+// ones against it, round-robin, for about d; then measures the window's
+// memory.
 func measureDetect(wl detectbench.Workload, n, incoming int, d time.Duration) detectRow {
 	start := time.Now()
 	w, in := wl.Window(n, incoming)
 	row := detectRow{Window: n, BuildSeconds: time.Since(start).Seconds()}
-	runtime.GC() // not while measuring
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	hits, i := 0, 0
-	start = time.Now()
-	var elapsed time.Duration
-	for elapsed < d {
-		for range 1024 { // read the clock every 1024 checks
-			hits += len(w.Check(in[i%len(in)]))
-			i++
-		}
-		elapsed = time.Since(start)
-	}
-	runtime.ReadMemStats(&after)
+	r := detectbench.Measure(w, in, d)
+	row.Checks = r.Checks
+	row.NsPerTxn = float64(r.Wall.Nanoseconds()) / float64(r.Checks)
+	row.CPUNsPerTxn = float64(r.CPU.Nanoseconds()) / float64(r.Checks)
+	row.HitsPerTxn = float64(r.Hits) / float64(r.Checks)
+	row.AllocsPerTxn = float64(r.Allocs) / float64(r.Checks)
+	row.BytesPerTxn = float64(r.Bytes) / float64(r.Checks)
+	w, in = nil, nil // measured apart below
 	runtime.KeepAlive(w)
-	row.Checks = i
-	row.NsPerTxn = float64(elapsed.Nanoseconds()) / float64(i)
-	row.HitsPerTxn = float64(hits) / float64(i)
-	row.AllocsPerTxn = float64(after.Mallocs-before.Mallocs) / float64(i)
-	row.BytesPerTxn = float64(after.TotalAlloc-before.TotalAlloc) / float64(i)
+	runtime.KeepAlive(in)
+	row.BytesPerOwn = wl.WindowBytes(n)
 	return row
 }
 

@@ -36,6 +36,7 @@ func commandFlags() map[string][]string {
 		"txn":        client,
 		"status":     with(conn, "json"),
 		"backup":     with(conn, "out"),
+		"conflicts":  with(conn, "json", "since", "limit"),
 		"promote":    with(conn, "force", "wait"),
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},

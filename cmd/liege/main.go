@@ -65,6 +65,7 @@ func commands() []*cli.Command {
 		getCommand(),
 		keysCommand(),
 		txnCommand(),
+		conflictsCommand(),
 		statusCommand(),
 		backupCommand(),
 		ticketingCommand(),

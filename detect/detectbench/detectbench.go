@@ -81,14 +81,25 @@ func (wl *Workload) txn(r *rand.Rand, origin string, oseq, pos, hlc uint64) *det
 // position 1..n, HLC 10, 20, ...) and count incoming ones (origin "B") to
 // check against it. The same workload and n give the same transactions.
 func (wl Workload) Window(n, count int) (*detect.Window, []*detect.Txn) {
-	r := rand.New(rand.NewPCG(wl.Seed, uint64(n)))
+	own, in := wl.Txns(n, count)
 	w := detect.NewWindow()
-	for i := 1; i <= n; i++ {
-		w.Add(wl.txn(r, "A", uint64(i), uint64(i), uint64(i)*10))
+	for _, o := range own {
+		w.Add(o)
 	}
-	in := make([]*detect.Txn, count)
+	return w, in
+}
+
+// Txns returns the transactions of Window(n, count): the own ones and the
+// incoming ones.
+func (wl Workload) Txns(n, count int) (own, in []*detect.Txn) {
+	r := rand.New(rand.NewPCG(wl.Seed, uint64(n)))
+	own = make([]*detect.Txn, n)
+	for i := range own {
+		own[i] = wl.txn(r, "A", uint64(i+1), uint64(i+1), uint64(i+1)*10)
+	}
+	in = make([]*detect.Txn, count)
 	for i := range in {
 		in[i] = wl.txn(r, "B", uint64(i+1), uint64(n+i+1), r.Uint64N(uint64(n)*10+10))
 	}
-	return w, in
+	return own, in
 }

@@ -100,6 +100,13 @@ type Hooks struct {
 	// Truncating: retention is about to remove journal positions from..to-1
 	// (ReadRecord still reads them).
 	Truncating func(from, to uint64)
+	// RollbackFor: the rollback the Node asked for because of the
+	// conflicting peer transaction incoming is done; the journal is in
+	// epoch now.
+	RollbackFor func(incoming journal.TxID, epoch uint64)
+	// Stands: txid, a reprocess or correction of the vassal's transaction
+	// subject, was committed here (the liege) or applied from the peer.
+	Stands func(subject, txid journal.TxID)
 }
 
 // Runner runs the application's procedures: the front door (liege.DB)

@@ -363,6 +363,9 @@ func (in *Instance) reconcileOne(r *journal.Record) {
 		if in.cfg.Hooks.Reconciled != nil {
 			in.cfg.Hooks.Reconciled(out.Action.String())
 		}
+		if in.cfg.Hooks.Stands != nil && !out.Result.TxID.IsZero() {
+			in.cfg.Hooks.Stands(out.Subject, out.Result.TxID)
+		}
 	}
 	if in.node != nil {
 		in.node.Reconciled(out.Subject)

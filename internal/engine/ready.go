@@ -187,6 +187,9 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 	in.peerWatermark = r.OSeq
 	in.index.add(&loc)
 	in.resolveRecon(loc.Subject)
+	if in.cfg.Hooks.Stands != nil && !loc.Subject.IsZero() {
+		in.cfg.Hooks.Stands(loc.Subject, r.TxID())
+	}
 	if in.cfg.Hooks.PeerApplied != nil {
 		in.cfg.Hooks.PeerApplied(r.HLC)
 	}
@@ -252,6 +255,9 @@ func (in *Instance) rollbackStep() {
 			// The rollback is durable; the log is rebuilt at the next start.
 			in.log.Error("could not save the reconciliation log; it is rebuilt at the next start", "lost_file", res.LostFile, "error", err)
 		}
+	}
+	if req != nil && !req.Incoming.IsZero() && in.cfg.Hooks.RollbackFor != nil {
+		in.cfg.Hooks.RollbackFor(req.Incoming, in.epoch)
 	}
 	if req != nil && in.node != nil {
 		in.node.RollbackDone(replicate.RollbackResult{Epoch: in.epoch, Watermark: in.peerWatermark, RolledOff: rolled})

@@ -439,7 +439,7 @@ func totalsRows(runs []Run) []htmlRow {
 	add("transactions", "records on the final path (both sites agree)", false, n(func(t *Totals) int { return t.Transactions }))
 
 	group("Conflicts and repair")
-	add("conflicts", "conflicts detected, from the instances' metrics", false, func(r *Run) htmlCell {
+	add("conflicts", "conflicts detected, from the instances' conflict logs", false, func(r *Run) htmlCell {
 		return htmlCell{Text: fmtInt(int64(sumConflicts(r.Totals.Conflicts)))}
 	})
 	for _, k := range conflictKeys(runs) {

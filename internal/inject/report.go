@@ -83,8 +83,9 @@ type Site struct {
 }
 
 // Totals are a run's figures. The counts of conflicts come from the
-// instances' metrics, sampled during the run (a SIGKILL loses what a killed
-// process counted since the last sample); the rest from the journals.
+// instances' conflict logs (read after the run: a SIGKILL loses none); the
+// timeline's per-interval counts from their metrics, sampled during the
+// run; the rest from the journals.
 type Totals struct {
 	// Calls: every call made; Acked with a committed answer, Maybe without
 	// an answer (lost to a kill, a reset, a timeout), Refused answered with

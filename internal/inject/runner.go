@@ -304,6 +304,9 @@ func (r *runner) run(ctx context.Context) (*Run, error) {
 	run.Timeline = smp.samples
 	run.Totals = smp.totals
 	run.Totals.Seconds = r.since()
+	if run.Totals.Conflicts, err = r.conflicts(); err != nil {
+		return nil, err
+	}
 	for i, in := range r.sites {
 		run.Sites[i] = Site{ID: in.id, Role: in.role, HTTP: in.http, Starts: in.starts, Kills: in.kills}
 	}

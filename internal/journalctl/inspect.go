@@ -41,7 +41,7 @@ Examples:
 			&cli.StringFlag{Name: "from", Usage: "first position to print", DefaultText: "1"},
 			&cli.StringFlag{Name: "to", Usage: "last position to print", DefaultText: "the last"},
 			&cli.StringFlag{Name: "txid", Usage: "only the transaction `ORIGIN/OSEQ` and the reprocess or correction records that stand for it"},
-			&cli.StringFlag{Name: "key", Usage: "only records that read, write or range over a key with this tuple `PREFIX`, a JSON array like '[\"seat\",\"gala\"]'"},
+			&cli.StringFlag{Name: "key", Usage: "only records that read, write or range over a key with this tuple `PREFIX`, a JSON array like '[\"seat\",\"gala\"]' (an element printed as {\"base64\": ...} is taken as printed)"},
 			&cli.StringFlag{Name: "origin", Usage: "only transactions computed by this `INSTANCE`"},
 			&cli.StringFlag{Name: "kind", Usage: "only records of these `KINDS`, comma-separated: local, peer, reprocess, correction, open, epoch, role, checkpoint"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per record (see docs/journal-json.md)"},
@@ -144,8 +144,8 @@ func parseFilter(c *cli.Context) (*filter, error) {
 	}
 	if c.IsSet("key") {
 		s := c.String("key")
-		if f.key, err = tuple.ParseJSON([]byte(s)); err != nil {
-			return nil, usageError(c, "--key %s: %v; write the key prefix as a JSON array of strings and integers, e.g. --key '[\"seat\",\"gala\"]'", s, err)
+		if f.key, err = journaljson.ParseKey([]byte(s)); err != nil {
+			return nil, usageError(c, "--key %s: %v; write the key prefix as a JSON array of strings and integers, with {\"base64\": ...} for a string that is not UTF-8 as inspect prints it, e.g. --key '[\"seat\",\"gala\"]'", s, err)
 		}
 		f.keyEnd, f.hasKey = tuple.PrefixEnd(f.key), true
 	}

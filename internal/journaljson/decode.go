@@ -103,7 +103,7 @@ func (x *Write) write(w *journal.Write) error {
 	case "set":
 		w.Op = journal.OpSet
 		// A set's value is never absent: JSON null is msgpack nil.
-		if w.Value, err = EncodeValue(x.Value, true); err != nil {
+		if w.Value, err = valueOf(x.Value, x.ValueHex, true); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
 	case "delete":
@@ -114,18 +114,21 @@ func (x *Write) write(w *journal.Write) error {
 			return errors.New("an add without a delta")
 		}
 		w.Delta = *x.Delta
-		if w.Value, err = EncodeValue(x.Value, false); err != nil {
+		if w.Value, err = valueOf(x.Value, x.ValueHex, false); err != nil {
 			return fmt.Errorf("value: %w", err)
 		}
 	default:
 		return fmt.Errorf("unknown op %q (want set, delete or add)", x.Op)
+	}
+	if x.ValueHex != nil && w.Op == journal.OpDelete {
+		return errors.New("a delete with a value_hex")
 	}
 	if x.Delta != nil && w.Op != journal.OpAdd {
 		return fmt.Errorf("a %s with a delta", x.Op)
 	}
 	// The before-image exists exactly when its version does; JSON null is
 	// then msgpack nil.
-	if w.Before, err = EncodeValue(x.Before, !w.BeforeVersion.IsZero()); err != nil {
+	if w.Before, err = valueOf(x.Before, x.BeforeHex, !w.BeforeVersion.IsZero()); err != nil {
 		return fmt.Errorf("before: %w", err)
 	}
 	return nil
@@ -176,6 +179,28 @@ func decodeKey(arr json.RawMessage, hexStr *string, bound bool) ([]byte, error) 
 	return b, nil
 }
 
+// valueOf returns a value's msgpack bytes: those of hexStr when given
+// (exact), else EncodeValue(raw, present).
+func valueOf(raw json.RawMessage, hexStr *string, present bool) ([]byte, error) {
+	if hexStr == nil {
+		return EncodeValue(raw, present)
+	}
+	b, err := hex.DecodeString(*hexStr)
+	if err != nil {
+		return nil, fmt.Errorf("hex %q: %w", *hexStr, err)
+	}
+	if len(b) == 0 {
+		return nil, errors.New("an empty hex value (leave the field out for no value)")
+	}
+	return b, nil
+}
+
+// ParseKey returns the bytes of a key (or key prefix) written as
+// journalctl prints keys: a JSON array of strings, integers and {"base64":
+// ...} (a string element that is not UTF-8), e.g. ["seat", {"base64":
+// "/w=="}, 12].
+func ParseKey(arr []byte) ([]byte, error) { return encodeTuple(arr) }
+
 // encodeTuple encodes a key written as journalctl writes it: a JSON array
 // of strings, integers and {"base64": ...} (a string element that is not
 // UTF-8).
@@ -194,7 +219,7 @@ func encodeTuple(arr json.RawMessage) ([]byte, error) {
 		case json.Number:
 			n, err := strconv.ParseInt(string(e), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("key %s: element %d: %s is not a 64-bit integer", arr, i, e)
+				return nil, fmt.Errorf("key %s: element %d: %s is not an integer of 64 bits", arr, i, e)
 			}
 			key = tuple.AppendInt(key, n)
 		case map[string]any:
@@ -322,7 +347,7 @@ func (k *StateKey) Decode() (key, value []byte, v journal.Version, err error) {
 		err = errors.New("no version (a stored key always has one)")
 	}
 	if err == nil {
-		value, err = EncodeValue(k.Value, true)
+		value, err = valueOf(k.Value, k.ValueHex, true)
 	}
 	if err != nil {
 		return nil, nil, journal.Version{}, err

@@ -43,9 +43,9 @@ func FromRecord(r *journal.Record) (*Record, error) {
 	}
 	for i, w := range r.Writes {
 		wd := Write{Key: raw(Key(w.Key)), KeyHex: hexOf(w.Key), Op: w.Op.String(),
-			Before: raw(Value(w.Before)), BeforeVersion: VersionOf(w.BeforeVersion)}
+			Before: raw(Value(w.Before)), BeforeVersion: VersionOf(w.BeforeVersion), BeforeHex: valueHex(w.Before)}
 		if w.Op != journal.OpDelete {
-			wd.Value = raw(Value(w.Value))
+			wd.Value, wd.ValueHex = raw(Value(w.Value)), valueHex(w.Value)
 		}
 		if w.Op == journal.OpAdd {
 			delta := w.Delta
@@ -67,7 +67,8 @@ func FromRecord(r *journal.Record) (*Record, error) {
 // its JSON form.
 func StateKeyOf(key, value []byte, v journal.Version) (StateKey, error) {
 	var c conv
-	k := StateKey{Key: c.raw(Key(key)), KeyHex: hexOf(key), Value: c.raw(Value(value)), Version: VersionOf(v)}
+	k := StateKey{Key: c.raw(Key(key)), KeyHex: hexOf(key), Value: c.raw(Value(value)), Version: VersionOf(v),
+		ValueHex: valueHex(value)}
 	return k, c.err
 }
 
@@ -132,6 +133,15 @@ func hlcTime(ts uint64) *string {
 	}
 	s := hlc.Timestamp(ts).String()
 	return &s
+}
+
+// valueHex is hexOf for a value: nil (the field left out) when there are
+// no bytes.
+func valueHex(b []byte) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	return hexOf(b)
 }
 
 func hexOf(b []byte) *string {

@@ -49,6 +49,13 @@ type Write struct {
 	Delta         *int64          `json:"delta"`
 	Before        json.RawMessage `json:"before"`
 	BeforeVersion *Version        `json:"before_version"`
+	// ValueHex and BeforeHex are value's and before's msgpack bytes in
+	// lower-case hex, exact where the decoded forms are not (a bin that is
+	// valid UTF-8, an unsigned integer, a float without a fraction, ...);
+	// absent when there are none (a delete's value, the before-image of an
+	// absent key). ToRecord prefers them.
+	ValueHex  *string `json:"value_hex,omitempty"`
+	BeforeHex *string `json:"before_hex,omitempty"`
 }
 
 // Rollback is what an epoch record says about the rollback it ends.
@@ -96,6 +103,9 @@ type StateKey struct {
 	KeyHex  *string         `json:"key_hex"`
 	Value   json.RawMessage `json:"value"`
 	Version *Version        `json:"version"`
+	// ValueHex is value's msgpack bytes in lower-case hex, exact; Decode
+	// prefers it.
+	ValueHex *string `json:"value_hex,omitempty"`
 }
 
 // State is the one object of journalctl state --json (which journalctl

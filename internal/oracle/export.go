@@ -45,9 +45,11 @@ var ErrNotExact = errors.New("the JSON export does not give the engine's value b
 //   - State: every key with its version (exact) and value.
 //
 // The JSON types and both conversions are package journaljson's, shared
-// with journalctl. Values (set values, add after-values, before-images,
-// stored values, arguments, results) are decoded msgpack in the JSON and
-// are re-encoded (journaljson.EncodeValue) as the engine encodes the Go value the JSON naturally maps to
+// with journalctl. Written values, before-images and stored values are
+// read from their value_hex and before_hex fields, exact, when the export
+// has them (journalctl writes them). Other values (arguments, results, and
+// those of an export without the hex fields) are decoded msgpack in the
+// JSON and are re-encoded (journaljson.EncodeValue) as the engine encodes the Go value the JSON naturally maps to
 // (journal.Marshal, canonical; the engine's Set writes strings, integers,
 // booleans and nil identically): null, true/false, an integer as the
 // smallest signed form (an integer above math.MaxInt64 as uint64), a

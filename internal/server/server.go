@@ -148,6 +148,7 @@ func New(db *liege.DB, opts Options) *Server {
 	s.route("GET", "/v1/key", s.api(s.handleKey))
 	s.route("GET", "/v1/keys", s.api(s.handleKeys))
 	s.route("GET", "/v1/txn/{txid...}", s.api(s.handleTxn))
+	s.route("GET", "/v1/conflicts", s.api(s.handleConflicts))
 	s.route("POST", "/v1/admin/role", s.api(s.handleRole))
 	s.route("POST", "/v1/admin/quiesce", s.api(s.handleQuiesce))
 	s.route("GET", "/v1/admin/backup", s.handleBackup) // backup.go
