@@ -49,7 +49,16 @@ const (
 	KindReconLog
 	// KindAck acknowledges the peer's transactions up to a watermark.
 	KindAck
+	// KindForward carries a call a vassal forwards to its liege (DESIGN.md
+	// section 13), its payload in Record.
+	KindForward
+	// KindForwardAnswer carries the liege's answer to a forwarded call, its
+	// payload in Record.
+	KindForwardAnswer
 )
+
+// lastKind is the highest frame kind.
+const lastKind = KindForwardAnswer
 
 var kindNames = [...]string{
 	KindHello:           "hello",
@@ -60,10 +69,12 @@ var kindNames = [...]string{
 	KindRollbackAnswer:  "rollback answer",
 	KindReconLog:        "reconciliation log",
 	KindAck:             "ack",
+	KindForward:         "forward",
+	KindForwardAnswer:   "forward answer",
 }
 
 func (k Kind) String() string {
-	if k >= KindHello && k <= KindAck {
+	if k >= KindHello && k <= lastKind {
 		return kindNames[k]
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
@@ -109,7 +120,7 @@ type Frame struct {
 	Prev uint64
 	// Record is the transaction's journal record as the journal frames it
 	// (format version, CRC32C, msgpack), so that its checksum travels with
-	// it (Txn).
+	// it (Txn); the msgpack payload of a Forward or ForwardAnswer.
 	Record []byte
 
 	// Subject is the TxID ("origin/oseq") a RollbackCommand rejects, or the
@@ -167,6 +178,8 @@ var kindFields = [...]field{
 	KindRollbackAnswer:  fSubject | fWatermark,
 	KindReconLog:        fRecords,
 	KindAck:             fWatermark,
+	KindForward:         fRecord,
+	KindForwardAnswer:   fRecord,
 }
 
 // carried returns the kind-specific fields f sets.
@@ -191,7 +204,7 @@ func (f *Frame) carried() field {
 
 // validate rejects frames no correct peer sends.
 func (f *Frame) validate() error {
-	if f.Kind < KindHello || f.Kind > KindAck {
+	if f.Kind < KindHello || f.Kind > lastKind {
 		return fmt.Errorf("%v is not a frame kind", f.Kind)
 	}
 	if f.Cluster == "" {
@@ -214,6 +227,10 @@ func (f *Frame) validate() error {
 	case KindTxn:
 		if len(f.Record) == 0 {
 			return errors.New("txn frame has no record")
+		}
+	case KindForward, KindForwardAnswer:
+		if len(f.Record) == 0 {
+			return fmt.Errorf("%v frame has no payload", f.Kind)
 		}
 	case KindRollbackCommand:
 		if _, err := journal.ParseTxID(f.Subject); err != nil {
