@@ -58,6 +58,10 @@ type Options struct {
 	// last-writer-wins baseline to compare the protocol against, which
 	// checks nothing and loses data (see lww.go). Not for production.
 	Merge string
+	// Routes override procedures' routes (DESIGN.md section 13; route.go):
+	// "buy=auto", "withdraw=liege", or "withdraw=liege+available" (commit
+	// locally rather than refuse while the link is down).
+	Routes []string
 }
 
 // RollbackFailedError is returned by RollbackTo, and by every later call,
@@ -95,6 +99,7 @@ type DB struct {
 	lock    *journal.DirLock
 	reg     *Registry
 	metrics *metrics
+	rt      *router // call routing (route.go)
 
 	in *engine.Instance // the executor's alone
 
@@ -189,6 +194,12 @@ func Open(opts Options) (*DB, error) {
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
+	if db.rt, err = newRouter(opts); err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	hooks := db.metrics.hooks(db)
+	hooks.OwnConflict = db.ownConflict
 	log, err := journal.OpenFileLog(opts.Dir, opts.SegmentSize)
 	if err != nil {
 		lock.Unlock()
@@ -198,7 +209,7 @@ func Open(opts Options) (*DB, error) {
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow,
-		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.metrics.hooks(db), ReplayWorkers: 2,
+		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: hooks, ReplayWorkers: 2,
 	})
 	if err != nil {
 		lock.Unlock()

@@ -27,6 +27,16 @@ type Procedure[A, R any] struct {
 	// Correct runs when re-execution of a rolled-off transaction gave a
 	// different result; it returns the correction's own result.
 	Correct func(tx *Tx, args A, original, reexecuted R) (any, error)
+	// CollisionProne says calls are likely to collide with the other
+	// instance's (a hot seat, a shared account): the procedure's route is
+	// then auto (DESIGN.md section 13): a vassal forwards its calls to the
+	// liege while their measured conflict rate is high. Options.Routes
+	// (liege serve --route) overrides it.
+	CollisionProne bool
+	// RoutePrefix, if set, names a call's key prefix (the section, the
+	// account): auto routing measures conflicts per prefix too and forwards
+	// the hot prefixes alone.
+	RoutePrefix func(args A) string
 }
 
 // Errors from registration and calls.
@@ -117,11 +127,19 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 	}
 	reg := db.registry()
 	reg.mu.Lock()
-	defer reg.mu.Unlock()
 	if _, dup := reg.procs[p.Name]; dup {
+		reg.mu.Unlock()
 		return fmt.Errorf("register procedure %q: %w", p.Name, ErrDuplicate)
 	}
 	reg.procs[p.Name] = pr
+	reg.mu.Unlock() // the router's lock is taken before the registry's, never after
+	if d, ok := db.(*DB); ok {
+		var prefix func(any) string
+		if p.RoutePrefix != nil {
+			prefix = func(a any) string { return p.RoutePrefix(a.(A)) }
+		}
+		d.registerRoute(p.Name, p.CollisionProne, prefix)
+	}
 	return nil
 }
 

@@ -25,7 +25,7 @@ func commandFlags() map[string][]string {
 			"cpuprofile", "log-level"},
 		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "json", "check"},
 		"serve": {"dir", "id", "app", "http", "role", "peer-id", "peer", "listen-peer", "cluster", "tls-cert",
-			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "clock-skew", "max-frame",
+			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "route", "clock-skew", "max-frame",
 			"auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config", "metrics-addr"},
 		"call":       with(client, "args-file", "idempotency-key"),
 		"get":        client,
@@ -56,7 +56,7 @@ func commandFlags() map[string][]string {
 
 // helpFlagRe parses an option line of --help: its flag names up to the
 // two spaces before the usage.
-var helpFlagRe = regexp.MustCompile(`^\s+(-[^ ,]+(?:, -[^ ,]+)*)(?: [A-Z]+| value)?\s{2,}(.*)$`)
+var helpFlagRe = regexp.MustCompile(`^\s+(-[^ ,]+(?:, -[^ ,]+)*)(?: [A-Z]+(?: \[ -[^ ]+ [A-Z]+ \])?| value)?\s{2,}(.*)$`)
 
 // TestHelpShowsOnlyTheFlagsUsed walks every command's --help and checks
 // that it lists exactly the flags the command reads, and that no flag
