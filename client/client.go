@@ -314,12 +314,31 @@ type Status struct {
 	UptimeS       float64           `json:"uptime_s"`
 	// Link is the replication link, nil for a lone instance.
 	Link *Link `json:"link"`
+	// Routes are the procedures' routes, nil from an instance too old to
+	// report them.
+	Routes []Route `json:"routes"`
 	// Build is the versions of the instance's binary, nil for an
 	// instance too old to report them.
 	Build *Build `json:"build"`
 	// Raw is the whole answer, including fields this client does not
 	// know; its numbers are json.Numbers, exact whatever their size.
 	Raw map[string]any `json:"-"`
+}
+
+// Route is one procedure's route in Status (DESIGN.md section 13).
+type Route struct {
+	Proc  string `json:"proc"`
+	Route string `json:"route"` // local, liege or auto
+	// ConflictRate is the measured conflict rate (conflicts per committed
+	// transaction, decayed), for auto.
+	ConflictRate float64 `json:"conflict_rate"`
+	// Forwarding: auto forwards the procedure now.
+	Forwarding bool `json:"forwarding"`
+	// Available: a liege route that commits locally while the link is down.
+	Available bool `json:"available"`
+	// Prefixes measured, and how many of them auto forwards now.
+	Prefixes           int `json:"prefixes"`
+	PrefixesForwarding int `json:"prefixes_forwarding"`
 }
 
 // CallOptions qualify a call.

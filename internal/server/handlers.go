@@ -106,6 +106,8 @@ type statusAnswer struct {
 	Keys          int               `json:"keys"`
 	UptimeS       float64           `json:"uptime_s"`
 	Link          *linkAnswer       `json:"link,omitempty"`
+	// Routes are the procedures' routes (DESIGN.md section 13).
+	Routes []liege.ProcRoute `json:"routes"`
 	// Build is the running binary's versions, as `liege --version` prints
 	// them.
 	Build buildinfo.Info `json:"build"`
@@ -387,7 +389,7 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 		ID: st.ID, Role: s.opts.Role, App: s.opts.App, Epoch: st.Epoch, LastPos: st.LastPos,
 		DurablePos: st.Durable, OSeq: st.HighOSeq, PeerWatermark: st.PeerWatermark,
 		Watermarks: tok, Keys: st.Keys, UptimeS: time.Since(s.started).Seconds(),
-		Build: buildinfo.Get(),
+		Build: buildinfo.Get(), Routes: s.db.Routes(),
 	}
 	if role := s.db.Role(); role != "" {
 		ans.Role = role
