@@ -3,6 +3,7 @@ package liege
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/liege-db/liege/internal/engine"
@@ -59,6 +60,8 @@ type proc struct {
 	// derefArgs turns a *A (from newArgs) into an A.
 	derefArgs func(p any) (any, bool)
 	correct   func(tx *Tx, args any, original, reexecuted []byte) (any, error)
+	// collisionProne: Procedure.CollisionProne (route auto by default).
+	collisionProne bool
 }
 
 // Registry holds registered procedures. Every DB has one; a Registry of
@@ -98,9 +101,10 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 		return a, nil
 	}
 	pr := &proc{
-		name:       p.Name,
-		decodeArgs: decode,
-		newArgs:    func() any { return new(A) },
+		name:           p.Name,
+		collisionProne: p.CollisionProne,
+		decodeArgs:     decode,
+		newArgs:        func() any { return new(A) },
 		derefArgs: func(x any) (any, bool) {
 			if pa, ok := x.(*A); ok && pa != nil {
 				return *pa, true
@@ -163,6 +167,21 @@ func (r *Registry) Procedures() []string {
 	for n := range r.procs {
 		out = append(out, n)
 	}
+	return out
+}
+
+// CollisionProne returns the names of the registered procedures marked
+// CollisionProne (routed auto unless overridden), sorted.
+func (r *Registry) CollisionProne() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	for n, p := range r.procs {
+		if p.collisionProne {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -35,7 +35,7 @@ func commandFlags() map[string][]string {
 		"promote":    with(conn, "force", "wait"),
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},
-		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "out", "max-clock-offset",
+		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "route", "out", "max-clock-offset",
 			"quiet", "sim", "seeds", "from", "steps", "workers", "break", "trace", "engine", "model", "json"},
 		"ticketing":     nil,
 		"atm":           nil,

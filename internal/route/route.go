@@ -106,7 +106,9 @@ type Config struct {
 	// weighs the past by 1-1/Window (default 200).
 	Window int
 	// Hold is how many committed transactions the rate must stay below
-	// Low before auto stops forwarding (default 4*Window).
+	// Low before auto stops forwarding (default 10*Window: a forwarded
+	// procedure commits without conflicts, so its rate always decays; the
+	// hold keeps the local spells that measure it afresh rare).
 	Hold int
 	// MinCommits: no decision before this many commits were measured
 	// (default 20), so that one early conflict does not switch a route.
@@ -127,7 +129,7 @@ func (c *Config) defaults() {
 		c.Window = 200
 	}
 	if c.Hold <= 0 {
-		c.Hold = 4 * c.Window
+		c.Hold = 10 * c.Window
 	}
 	if c.MinCommits <= 0 {
 		c.MinCommits = 20
@@ -304,16 +306,15 @@ func (r *Router) Forwarding(name, prefix string) bool {
 	return p != nil && p.route == Auto && r.forwarding(p, prefix)
 }
 
+// forwarding: a call with a key prefix follows its prefix's meter alone
+// (a hot section is forwarded, the quiet ones of the same procedure stay
+// local); a call without one follows the procedure's.
 func (r *Router) forwarding(p *proc, prefix string) bool {
-	if p.all.forwarding {
-		return true
-	}
 	if p.prefixed && prefix != "" {
-		if m := p.prefixes[prefix]; m != nil {
-			return m.forwarding
-		}
+		m := p.prefixes[prefix]
+		return m != nil && m.forwarding
 	}
-	return false
+	return p.all.forwarding
 }
 
 // Committed says a transaction of procedure name with key prefix prefix
@@ -325,7 +326,9 @@ func (r *Router) Committed(name, prefix string) []Change {
 		return nil
 	}
 	var out []Change
-	if c, ok := r.commit(&p.all); ok {
+	// A procedure measured per prefix reports its prefixes' changes: its
+	// own meter decides only for calls without a prefix.
+	if c, ok := r.commit(&p.all); ok && !p.prefixed {
 		c.Proc = name
 		out = append(out, c)
 	}
@@ -347,7 +350,7 @@ func (r *Router) Conflict(name, prefix string) []Change {
 		return nil
 	}
 	var out []Change
-	if c, ok := r.conflict(&p.all); ok {
+	if c, ok := r.conflict(&p.all); ok && !p.prefixed {
 		c.Proc = name
 		out = append(out, c)
 	}
@@ -450,7 +453,8 @@ type ProcStatus struct {
 	Proc  string  `json:"proc"`
 	Route string  `json:"route"`
 	Rate  float64 `json:"conflict_rate"`
-	// Forwarding: auto forwards the procedure as a whole now.
+	// Forwarding: auto forwards the procedure as a whole now (one measured
+	// per key prefix: see PrefixesForwarding).
 	Forwarding bool `json:"forwarding"`
 	// Available: a liege route that commits locally while the link is down.
 	Available bool `json:"available,omitempty"`
@@ -464,7 +468,7 @@ type ProcStatus struct {
 func (r *Router) Status() []ProcStatus {
 	out := make([]ProcStatus, 0, len(r.procs))
 	for name, p := range r.procs {
-		s := ProcStatus{Proc: name, Route: p.route.String(), Rate: p.all.rate(), Forwarding: p.all.forwarding,
+		s := ProcStatus{Proc: name, Route: p.route.String(), Rate: p.all.rate(), Forwarding: p.all.forwarding && !p.prefixed,
 			Available: p.available, Prefixes: len(p.prefixes)}
 		for _, m := range p.prefixes {
 			if m.forwarding {

@@ -150,9 +150,21 @@ func TestPrefix(t *testing.T) {
 	if got := r.Decide("buy", "stalls"); got != CommitLocal {
 		t.Errorf("cold prefix stalls: %v, want local", got)
 	}
+	// The procedure as a whole is hot too; a call with a prefix follows its
+	// prefix alone, a call without one the procedure's meter.
+	for i := 0; i < 200; i++ {
+		r.Committed("buy", "vip")
+		r.Conflict("buy", "vip")
+	}
+	if got := r.Decide("buy", "stalls"); got != CommitLocal {
+		t.Errorf("cold prefix stalls of a hot procedure: %v, want local", got)
+	}
+	if got := r.Decide("buy", ""); got != Forward {
+		t.Errorf("no prefix, hot procedure: %v, want forward", got)
+	}
 	st := r.Status()
 	if len(st) != 1 || st[0].Prefixes != 2 || st[0].PrefixesForwarding != 1 || st[0].Forwarding {
-		t.Errorf("status %+v: want buy with 2 prefixes, 1 forwarding, not forwarding as a whole", st)
+		t.Errorf("status %+v: want buy with 2 prefixes, 1 forwarding, and not forwarding as a whole", st)
 	}
 }
 
