@@ -141,3 +141,58 @@ func TestForwardLinkCut(t *testing.T) {
 	p.idle()
 	p.converged()
 }
+
+// TestAutoRouteLinkCut: an auto procedure whose calls conflicted starts
+// forwarding; with the link cut it keeps committing at the vassal
+// (availability); after the heal the pair converges and passes the oracle.
+func TestAutoRouteLinkCut(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+		p.a.extraProcs = []string{"hot"}
+		p.b.extraProcs = []string{"hot"}
+		p.a.routes = []string{"hot=auto"}
+		p.b.routes = p.a.routes
+	})
+	p.waitLinkUp()
+	forwarding := func() bool {
+		for _, r := range p.b.db.Routes() {
+			if r.Proc == "hot" {
+				return r.Forwarding
+			}
+		}
+		return false
+	}
+	// Both sites write h while cut off from each other: every vassal
+	// call conflicts once the link is back.
+	p.partition(true)
+	p.waitLinkDown()
+	for range 30 {
+		if r := p.callAs(p.b, "hot", op{Op: "set", K: "h", V: "b"}); r.TxID.Origin != "B" {
+			t.Fatalf("auto procedure, cold, link down: committed as %v, want a vassal transaction", r.TxID)
+		}
+		p.call(p.a, op{Op: "set", K: "h", V: "a"})
+	}
+	if forwarding() {
+		t.Fatal("auto forwards before any conflict was measured")
+	}
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	if !forwarding() {
+		t.Fatalf("after 30 conflicting calls auto does not forward: %+v", p.b.db.Routes())
+	}
+	if r := p.callAs(p.b, "hot", op{Op: "set", K: "h", V: "b2"}); r.TxID.Origin != "A" {
+		t.Fatalf("auto procedure, hot, link up: committed as %v, want a liege (A) transaction", r.TxID)
+	}
+	// Cut again: the hot procedure still commits at the vassal.
+	p.partition(true)
+	p.waitLinkDown()
+	for range 5 {
+		if r := p.callAs(p.b, "hot", op{Op: "add", K: "n", N: 1}); r.TxID.Origin != "B" {
+			t.Fatalf("auto procedure, hot, link down: committed as %v, want a vassal (B) transaction", r.TxID)
+		}
+	}
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	p.converged()
+}

@@ -51,7 +51,8 @@ type NodeConfig struct {
 	Holds func(subject journal.TxID) bool
 	// ForwardTicks is how long a vassal waits for a forwarded call's answer
 	// and for applying its TxID before it answers the call as timed out
-	// (default 50 heartbeats).
+	// (default 15 heartbeats: an HTTP client that waits longer than that
+	// for a call is rare).
 	ForwardTicks int
 	// Break plants a known protocol bug, for the simulator only (liege
 	// inject --sim --break): a simulator that cannot catch a known bug
@@ -100,7 +101,7 @@ func (c *NodeConfig) defaults() {
 		c.PromoteQuietTicks = 3 * c.HeartbeatTicks
 	}
 	if c.ForwardTicks <= 0 {
-		c.ForwardTicks = 50 * c.HeartbeatTicks
+		c.ForwardTicks = 15 * c.HeartbeatTicks
 	}
 	if c.MaxShip <= 0 {
 		c.MaxShip = 256
