@@ -111,7 +111,9 @@ type Config struct {
 	// hold keeps the local spells that measure it afresh rare).
 	Hold int
 	// MinCommits: no decision before this many commits were measured
-	// (default 20), so that one early conflict does not switch a route.
+	// (default 5), so that one early conflict does not switch a route. It
+	// is low: a hot procedure often commits rarely (a sold-out section
+	// answers without committing) and conflicts on most of its commits.
 	MinCommits int
 	// MaxPrefixes bounds the key prefixes measured per procedure (default
 	// 4096); past it the prefixes measured least are forgotten.
@@ -132,7 +134,7 @@ func (c *Config) defaults() {
 		c.Hold = 10 * c.Window
 	}
 	if c.MinCommits <= 0 {
-		c.MinCommits = 20
+		c.MinCommits = 5
 	}
 	if c.MaxPrefixes <= 0 {
 		c.MaxPrefixes = 4096
