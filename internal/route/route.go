@@ -19,6 +19,11 @@
 // Auto forwarding switches on when the rate rises above Config.High and
 // off only once the rate has stayed below Config.Low for Config.Hold
 // committed transactions (hysteresis, so the route does not flap). A
+// procedure is routed auto because it is said to be collision-prone, so
+// auto starts forwarding (each prefix too, when first seen) and stays on
+// until Config.Start commits have shown a rate below Low: the first
+// conflicts are not needed to learn what the application already said,
+// and a restarted vassal does not pay for them again. A
 // forwarded transaction commits at the liege and never rolls back: it
 // counts as a committed transaction without a conflict unless the vassal
 // sees it conflict, which decays the rate while the route forwards. The
@@ -118,6 +123,11 @@ type Config struct {
 	// MaxPrefixes bounds the key prefixes measured per procedure (default
 	// 4096); past it the prefixes measured least are forgotten.
 	MaxPrefixes int
+	// Start is how many commits with the rate below Low a new auto meter
+	// (a procedure set auto, a prefix first seen) forwards for before it
+	// commits locally (default Window). Negative: start local, and forward
+	// only once conflicts were measured.
+	Start int
 }
 
 func (c *Config) defaults() {
@@ -139,6 +149,18 @@ func (c *Config) defaults() {
 	if c.MaxPrefixes <= 0 {
 		c.MaxPrefixes = 4096
 	}
+	if c.Start == 0 {
+		c.Start = c.Window
+	}
+}
+
+// newMeter returns the meter of a new auto procedure or prefix: forwarding
+// for Start quiet commits, unless Start is negative.
+func (r *Router) newMeter() meter {
+	if r.cfg.Start < 0 {
+		return meter{}
+	}
+	return meter{forwarding: true, below: max(r.cfg.Hold-r.cfg.Start, 0)}
 }
 
 // meter is the decayed conflict rate of a procedure or one of its key
@@ -244,10 +266,14 @@ func (r *Router) get(name string) *proc {
 // meters.
 func (r *Router) Set(name string, rt Route, prefixed, available bool) {
 	p := r.get(name)
+	was := p.route
 	p.route, p.prefixed, p.available = rt, prefixed, available && rt == Liege
-	if rt != Auto {
+	switch {
+	case rt != Auto:
 		p.all.forwarding, p.all.below = false, 0
 		p.prefixes = nil
+	case was != Auto:
+		p.all = r.newMeter()
 	}
 }
 
@@ -313,8 +339,10 @@ func (r *Router) Forwarding(name, prefix string) bool {
 // local); a call without one follows the procedure's.
 func (r *Router) forwarding(p *proc, prefix string) bool {
 	if p.prefixed && prefix != "" {
-		m := p.prefixes[prefix]
-		return m != nil && m.forwarding
+		if m := p.prefixes[prefix]; m != nil {
+			return m.forwarding
+		}
+		return r.cfg.Start >= 0 // a prefix not yet measured starts as a new meter does
 	}
 	return p.all.forwarding
 }
@@ -379,25 +407,28 @@ func (r *Router) prefix(p *proc, prefix string) *meter {
 	if len(p.prefixes) >= r.cfg.MaxPrefixes {
 		r.forget(p)
 	}
-	m := &meter{}
+	m := new(meter)
+	*m = r.newMeter()
 	p.prefixes[prefix] = m
 	return m
 }
 
 // forget drops the half of p's prefix meters with the fewest commits,
-// keeping those that forward.
+// those that commit locally first.
 func (r *Router) forget(p *proc) {
 	type kv struct {
-		k string
-		c float64
+		k   string
+		fwd bool
+		c   float64
 	}
 	all := make([]kv, 0, len(p.prefixes))
 	for k, m := range p.prefixes {
-		if !m.forwarding {
-			all = append(all, kv{k, m.commits})
-		}
+		all = append(all, kv{k, m.forwarding, m.commits})
 	}
 	sort.Slice(all, func(i, j int) bool {
+		if all[i].fwd != all[j].fwd {
+			return !all[i].fwd
+		}
 		if all[i].c != all[j].c {
 			return all[i].c < all[j].c
 		}

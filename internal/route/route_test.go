@@ -60,7 +60,7 @@ func TestDecide(t *testing.T) {
 		{name: "auto hot at the liege", route: Auto, hot: true, vassal: false, up: true, want: CommitLocal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := New(Config{})
+			r := New(Config{Start: -1})
 			r.Set("p", tc.route, false, tc.available)
 			if tc.hot {
 				hot(r)
@@ -80,7 +80,7 @@ func TestDecide(t *testing.T) {
 // TestHysteresisScripted feeds a scripted conflict rate: 0 for a while, a
 // burst of 30%, then 0 again, and checks exactly when auto switches.
 func TestHysteresisScripted(t *testing.T) {
-	cfg := Config{High: 0.1, Low: 0.02, Window: 50, Hold: 100, MinCommits: 10}
+	cfg := Config{High: 0.1, Low: 0.02, Window: 50, Hold: 100, MinCommits: 10, Start: -1}
 	r := New(cfg)
 	r.Set("buy", Auto, false, false)
 	r.Role(true)
@@ -133,7 +133,7 @@ func TestHysteresisScripted(t *testing.T) {
 }
 
 func TestPrefix(t *testing.T) {
-	r := New(Config{High: 0.1, Window: 50, MinCommits: 10})
+	r := New(Config{High: 0.1, Window: 50, MinCommits: 10, Start: -1})
 	r.Set("buy", Auto, true, false)
 	r.Role(true)
 	r.Link(true)
@@ -186,17 +186,24 @@ func TestMaxPrefixes(t *testing.T) {
 func TestHysteresisProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{
+			Start:      rapid.IntRange(-1, 60).Draw(t, "start"),
 			High:       rapid.Float64Range(0.01, 0.5).Draw(t, "high"),
 			Window:     rapid.IntRange(2, 100).Draw(t, "window"),
 			Hold:       rapid.IntRange(1, 50).Draw(t, "hold"),
 			MinCommits: rapid.IntRange(1, 30).Draw(t, "min"),
 		}
 		cfg.Low = cfg.High * rapid.Float64Range(0.05, 1).Draw(t, "low/high")
+		if cfg.Start == 0 {
+			cfg.Start = -1 // 0 means the default
+		}
 		r := New(cfg)
 		r.Set("p", Auto, false, false)
 		r.Role(true)
 		r.Link(true)
-		on, commits, below := false, 0, 0
+		on, commits, below := cfg.Start > 0, 0, 0
+		if on {
+			below = max(r.cfg.Hold-cfg.Start, 0) // the prior: Start quiet commits
+		}
 		events := rapid.SliceOfN(rapid.IntRange(0, 9), 1, 2000).Draw(t, "events")
 		pConflict := rapid.IntRange(0, 10).Draw(t, "conflict weight")
 		for i, e := range events {
@@ -233,4 +240,40 @@ func TestHysteresisProperty(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStartForwarding: a procedure routed auto (the app said it is
+// collision-prone) forwards from the start, each new prefix too, and
+// commits locally once Start commits showed no conflict.
+func TestStartForwarding(t *testing.T) {
+	r := New(Config{Window: 50, Hold: 500, Start: 30})
+	r.Set("buy", Auto, true, false)
+	r.Set("get", Auto, false, false)
+	r.Role(true)
+	r.Link(true)
+	if r.Decide("buy", "vip") != Forward || r.Decide("get", "") != Forward {
+		t.Fatalf("new auto procedures: buy[vip] %v, get %v; want both forwarded", r.Decide("buy", "vip"), r.Decide("get", ""))
+	}
+	var changes []Change
+	for i := 0; i < 30; i++ {
+		changes = append(changes, r.Committed("buy", "vip")...)
+		changes = append(changes, r.Committed("get", "")...)
+		if i == 10 {
+			changes = append(changes, r.Conflict("buy", "vip")...) // vip is hot after all
+		}
+	}
+	if len(changes) != 1 || changes[0].Proc != "get" || changes[0].Forwarding {
+		t.Fatalf("after 30 commits: changes %v; want get alone back to local", changes)
+	}
+	if r.Decide("buy", "vip") != Forward || r.Decide("get", "") != CommitLocal {
+		t.Fatalf("after 30 commits: buy[vip] %v, get %v; want forward, local", r.Decide("buy", "vip"), r.Decide("get", ""))
+	}
+	if r.Decide("buy", "stalls") != Forward {
+		t.Fatalf("a new prefix: %v, want forward until measured", r.Decide("buy", "stalls"))
+	}
+	// Setting the route again keeps the meters.
+	r.Set("get", Auto, false, false)
+	if r.Decide("get", "") != CommitLocal {
+		t.Fatal("setting auto again reset the measured meter")
+	}
 }
