@@ -72,6 +72,10 @@ type Options struct {
 	// last-writer-wins baseline to compare the protocol against, which
 	// checks nothing and loses data (see lww.go). Not for production.
 	Merge string
+	// Routes override procedures' routes (DESIGN.md section 13; route.go):
+	// "buy=auto", "withdraw=liege", or "withdraw=liege+available" (commit
+	// locally rather than refuse while the link is down).
+	Routes []string
 }
 
 // RollbackFailedError is returned by RollbackTo, and by every later call,
@@ -124,6 +128,7 @@ type DB struct {
 	metrics *metrics
 	// conflicts is the conflict log (conflicts.go).
 	conflicts *conflictlog.Log
+	rt        *router // call routing (route.go)
 
 	in *engine.Instance // the executor's alone
 
@@ -220,6 +225,12 @@ func Open(opts Options) (*DB, error) {
 		syncer: newFsyncer(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
+	if db.rt, err = newRouter(opts); err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	hooks := db.conflictHooks(db.metrics.hooks(db))
+	hooks.OwnConflict = db.ownConflict
 	if db.conflicts, err = conflictlog.Open(opts.Dir, conflictlog.Options{Now: opts.Now}); err != nil {
 		lock.Unlock()
 		return nil, err
@@ -235,7 +246,7 @@ func Open(opts Options) (*DB, error) {
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
-		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: db.conflictHooks(db.metrics.hooks(db)), ReplayWorkers: 2,
+		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: hooks, ReplayWorkers: 2,
 		Syncer: db.syncer,
 	})
 	if err != nil {

@@ -74,8 +74,13 @@ func (db *DB) CallWith(ctx context.Context, name string, args any, o CallOptions
 	if err != nil {
 		return nil, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
 	}
+	return db.routed(ctx, name, args, engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey})
+}
+
+// submitCall hands ec to the executor and waits for its answer.
+func (db *DB) submitCall(ctx context.Context, ec engine.Call) (*Result, error) {
 	c := callPool.Get().(*call)
-	c.ec = engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey}
+	c.ec = ec
 	if err := db.enqueue(ctx, c); err != nil {
 		callPool.Put(c)
 		return nil, err
@@ -325,6 +330,7 @@ func (db *DB) publish() {
 	if db.in.Node() != nil {
 		ns := st.Node
 		db.pub.node.Store(&ns)
+		db.routeState(ns.Connected && ns.PeerRole == RoleLiege, st.Role == RoleVassal)
 		db.lag.observe(ns, db.opts.Now)
 	}
 }

@@ -3,6 +3,7 @@ package liege
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/liege-db/liege/internal/engine"
@@ -27,6 +28,16 @@ type Procedure[A, R any] struct {
 	// Correct runs when re-execution of a rolled-off transaction gave a
 	// different result; it returns the correction's own result.
 	Correct func(tx *Tx, args A, original, reexecuted R) (any, error)
+	// CollisionProne says calls are likely to collide with the other
+	// instance's (a hot seat, a shared account): the procedure's route is
+	// then auto (DESIGN.md section 13): a vassal forwards its calls to the
+	// liege while their measured conflict rate is high. Options.Routes
+	// (liege serve --route) overrides it.
+	CollisionProne bool
+	// RoutePrefix, if set, names a call's key prefix (the section, the
+	// account): auto routing measures conflicts per prefix too and forwards
+	// the hot prefixes alone.
+	RoutePrefix func(args A) string
 }
 
 // Errors from registration and calls.
@@ -49,6 +60,8 @@ type proc struct {
 	// derefArgs turns a *A (from newArgs) into an A.
 	derefArgs func(p any) (any, bool)
 	correct   func(tx *Tx, args any, original, reexecuted []byte) (any, error)
+	// collisionProne: Procedure.CollisionProne (route auto by default).
+	collisionProne bool
 }
 
 // Registry holds registered procedures. Every DB has one; a Registry of
@@ -88,9 +101,10 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 		return a, nil
 	}
 	pr := &proc{
-		name:       p.Name,
-		decodeArgs: decode,
-		newArgs:    func() any { return new(A) },
+		name:           p.Name,
+		collisionProne: p.CollisionProne,
+		decodeArgs:     decode,
+		newArgs:        func() any { return new(A) },
 		derefArgs: func(x any) (any, bool) {
 			if pa, ok := x.(*A); ok && pa != nil {
 				return *pa, true
@@ -117,11 +131,19 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 	}
 	reg := db.registry()
 	reg.mu.Lock()
-	defer reg.mu.Unlock()
 	if _, dup := reg.procs[p.Name]; dup {
+		reg.mu.Unlock()
 		return fmt.Errorf("register procedure %q: %w", p.Name, ErrDuplicate)
 	}
 	reg.procs[p.Name] = pr
+	reg.mu.Unlock() // the router's lock is taken before the registry's, never after
+	if d, ok := db.(*DB); ok {
+		var prefix func(any) string
+		if p.RoutePrefix != nil {
+			prefix = func(a any) string { return p.RoutePrefix(a.(A)) }
+		}
+		d.registerRoute(p.Name, p.CollisionProne, prefix)
+	}
 	return nil
 }
 
@@ -145,6 +167,21 @@ func (r *Registry) Procedures() []string {
 	for n := range r.procs {
 		out = append(out, n)
 	}
+	return out
+}
+
+// CollisionProne returns the names of the registered procedures marked
+// CollisionProne (routed auto unless overridden), sorted.
+func (r *Registry) CollisionProne() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	for n, p := range r.procs {
+		if p.collisionProne {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 

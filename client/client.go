@@ -293,6 +293,9 @@ type Build = httpapi.Build
 // (its numbers are json.Numbers, exact whatever their size).
 type Status = httpapi.Status
 
+// Route is one procedure's route in Status (DESIGN.md section 13).
+type Route = httpapi.Route
+
 // CallOptions qualify a call.
 type CallOptions struct {
 	// IdempotencyKey replaces the random key the client generates: use

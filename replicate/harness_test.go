@@ -58,6 +58,8 @@ type node struct {
 	extraProcs []string
 	// reg, if set, receives the node's metrics.
 	reg *prometheus.Registry
+	// routes are the node's Options.Routes.
+	routes []string
 }
 
 // pair is a liege A (listening) and a vassal B (dialing) over an in-memory
@@ -127,7 +129,7 @@ func (p *pair) start(n *node) {
 		now = p.now[n.id]
 	}
 	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: now,
-		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg)})
+		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg), Routes: n.routes})
 	if err != nil {
 		p.t.Fatalf("open %s: %v", n.id, err)
 	}

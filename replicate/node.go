@@ -111,6 +111,7 @@ type Node struct {
 	quiescing  bool
 
 	seed seedState // seed.go
+	fwd  forwards  // call forwarding (forward.go)
 
 	rd      Ready
 	inReady bool
@@ -170,6 +171,7 @@ func standsFor(r *journal.Record) journal.TxID {
 // HasReady reports whether Ready has something to do.
 func (n *Node) HasReady() bool {
 	n.ship()
+	n.releaseForwards()
 	return !n.rd.empty()
 }
 
@@ -177,6 +179,7 @@ func (n *Node) HasReady() bool {
 // contract, then call Advance before any other input.
 func (n *Node) Ready() Ready {
 	n.ship()
+	n.releaseForwards()
 	n.inReady = true
 	rd := n.rd
 	n.rd = Ready{}
@@ -284,6 +287,7 @@ func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
 	if n.role == RoleVassal {
 		n.sendRecon()
 	}
+	n.resendForwards()
 	return nil
 }
 
@@ -368,6 +372,10 @@ func (n *Node) Step(f *link.Frame) error {
 		n.stepAnswer(f)
 	case link.KindReconLog:
 		return n.stepReconLog(f)
+	case link.KindForward:
+		return n.stepForward(f)
+	case link.KindForwardAnswer:
+		return n.stepForwardAnswer(f)
 	}
 	return nil
 }
@@ -803,6 +811,7 @@ func (n *Node) resetWindow() {
 func (n *Node) Tick() {
 	n.input("Tick")
 	n.sinceHeard++
+	n.tickForwards()
 	if n.link == linkDown {
 		return
 	}
@@ -871,6 +880,9 @@ func (n *Node) changeRole(role string, r uint64, why string) {
 	if n.quiescing {
 		n.quiescing = false
 		n.rd.Quiesce = QuiesceOff
+	}
+	if role != RoleVassal {
+		n.abandonForwards()
 	}
 	if role == RoleLiege && was == RoleVassal {
 		n.commands, n.answering = nil, nil
@@ -977,7 +989,8 @@ func (n *Node) Status() NodeStatus {
 	s := NodeStatus{ID: n.cfg.ID, Peer: n.cfg.PeerID, Connected: n.link == linkUp, Role: n.role, Reign: n.reign,
 		Epoch: n.epoch, Watermark: n.watermark, LastOwn: n.lastOwn(), Stable: n.stable(),
 		Discarding: n.discarding, RollingBack: n.rollback != nil, Window: n.window.Len(),
-		ReconPending: len(n.pending), Reconciling: len(n.reconciling), Quiescing: n.quiescing, Refused: n.refused}
+		ReconPending: len(n.pending), Reconciling: len(n.reconciling), Quiescing: n.quiescing, Refused: n.refused,
+		Forwarding: len(n.fwd.inflight)}
 	if s.Connected {
 		s.PeerRole, s.PeerReign, s.PeerEpoch = n.peerRole, n.peerReign, n.peerEpoch
 		s.PeerWM, s.PeerLast, s.PeerStable = n.peerWM, n.peerLast, n.peerStbl

@@ -23,7 +23,7 @@ import (
 //
 // Commands:
 //
-//	init [heartbeat=N silence=N resend=N recon=N quiet=N offset=D]
+//	init [heartbeat=N silence=N resend=N recon=N quiet=N forward=N offset=D]
 //	connect                        both sides: Connected (Hellos queued)
 //	disconnect                     both sides: Disconnected, frames in flight lost
 //	commit X [set=k,..] [add=k,..] [del=k,..] [read=k,..] [scan=lo-hi]
@@ -41,6 +41,9 @@ import (
 //	journal X                      the journal's transactions
 //	compact X pos=N                retention truncated X's journal before position N
 //	wipe X                         X's directory is lost: X restarts empty (seed_test.go)
+//	forward X id=N key=K [set=k,..] [read=k,..] ...
+//	                               vassal X forwards call N (idempotency key K)
+//	                               doing what commit does, to its liege
 
 func TestNode(t *testing.T) {
 	datadriven.Walk(t, "testdata/node", func(t *testing.T, path string) {
@@ -95,6 +98,8 @@ func newHarness(t tester, d *datadriven.TestData) *harness {
 				h.cfg.ReconResendTicks = atoi(t, a.Vals[0])
 			case "quiet":
 				h.cfg.PromoteQuietTicks = atoi(t, a.Vals[0])
+			case "forward":
+				h.cfg.ForwardTicks = atoi(t, a.Vals[0])
 			case "offset":
 				off, err := time.ParseDuration(a.Vals[0])
 				if err != nil {
@@ -206,6 +211,8 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 		} else {
 			h.deliver(dir, n)
 		}
+	case "forward":
+		h.forward(t, d)
 	case "settle":
 		h.settle()
 	case "inflight":
@@ -445,7 +452,8 @@ type fakeInst struct {
 	// the engine today), keeping the skip across restarts as a journal
 	// record would.
 	skipTakeBack bool
-	seed         fakeSeed // seed_test.go: retention and seeding
+	seed         fakeSeed                 // seed_test.go: retention and seeding
+	idem         map[string]ForwardAnswer // the liege's outcomes of forwarded calls, by key
 }
 
 // start (re)builds the node from the journal, as a driver does at start-up.
@@ -692,6 +700,7 @@ func (in *fakeInst) process() {
 			res := in.rollback(rb.Before)
 			after = append(after, func() { in.node.RollbackDone(res) })
 		}
+		after = append(after, in.forwarded(&rd)...)
 		for _, r := range rd.Reconcile {
 			after = append(after, func() {
 				in.commit(opOf(r), journal.KindReprocess, standsFor(r))
@@ -798,6 +807,7 @@ func (in *fakeInst) print(rd *Ready) {
 	for _, r := range rd.Reconcile {
 		p("reconcile %v", standsFor(r))
 	}
+	in.printForwards(rd)
 	for _, m := range rd.Messages {
 		f := m.Frame
 		if f.Kind == link.KindTxn {
@@ -861,6 +871,8 @@ func frameString(f *link.Frame) string {
 			subj = "(notice)"
 		}
 		s += fmt.Sprintf(" %s wm %d", subj, f.Watermark)
+	case link.KindForward, link.KindForwardAnswer:
+		s += forwardString(f)
 	case link.KindReconLog:
 		var ids []string
 		for _, b := range f.Records {
@@ -900,6 +912,9 @@ func statusString(s NodeStatus) string {
 	}
 	if s.Quiescing {
 		st += " quiescing"
+	}
+	if s.Forwarding > 0 {
+		st += fmt.Sprintf(" forwarding %d", s.Forwarding)
 	}
 	return st
 }

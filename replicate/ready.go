@@ -52,6 +52,11 @@ type NodeConfig struct {
 	// blocking. It is asked only between Advance and the next Ready, so the
 	// answer covers everything the node told the driver to do.
 	Holds func(subject journal.TxID) bool
+	// ForwardTicks is how long a vassal waits for a forwarded call's answer
+	// and for applying its TxID before it answers the call as timed out
+	// (default 15 heartbeats: an HTTP client that waits longer than that
+	// for a call is rare).
+	ForwardTicks int
 	// Break plants a known protocol bug, for the simulator only (liege
 	// inject --sim --break): a simulator that cannot catch a known bug
 	// proves nothing. Never set it anywhere else; the zero value is the
@@ -97,6 +102,9 @@ func (c *NodeConfig) defaults() {
 	}
 	if c.PromoteQuietTicks <= 0 {
 		c.PromoteQuietTicks = 3 * c.HeartbeatTicks
+	}
+	if c.ForwardTicks <= 0 {
+		c.ForwardTicks = 15 * c.HeartbeatTicks
 	}
 	if c.MaxShip <= 0 {
 		c.MaxShip = 256
@@ -285,6 +293,14 @@ type Ready struct {
 	// Reconcile (liege only) are reconciliation records to run (re-execute
 	// the subject; reprocess or correct), then report with Reconciled.
 	Reconcile []*journal.Record
+	// Forwarded (liege only) are calls a vassal forwarded: run each as an
+	// own transaction (its idempotency key returns the first outcome of a
+	// resent call) and report with ForwardDone once durable.
+	Forwarded []ForwardCall
+	// ForwardAnswers (vassal only) are the outcomes of forwarded calls,
+	// each after its TxID is applied here (in Apply of this Ready or
+	// before): answer the clients.
+	ForwardAnswers []ForwardAnswer
 	// Messages are frames to send, in order.
 	Messages []Message
 	// Quiesce changes whether new own transactions are taken.
@@ -304,7 +320,7 @@ type Ready struct {
 func (rd *Ready) empty() bool {
 	return rd.Role == nil && rd.TakeBack == nil && len(rd.Verdicts) == 0 && len(rd.Apply) == 0 &&
 		rd.Rollback == nil && len(rd.Reconcile) == 0 && len(rd.Messages) == 0 && rd.Quiesce == 0 &&
-		rd.Disconnect == "" && len(rd.Notes) == 0 && rd.Seed == nil
+		rd.Disconnect == "" && len(rd.Notes) == 0 && rd.Seed == nil && len(rd.Forwarded) == 0 && len(rd.ForwardAnswers) == 0
 }
 
 // NodeStatus is what a node knows of the link and the peer, for /status.
@@ -340,6 +356,8 @@ type NodeStatus struct {
 	Quiescing                 bool
 	// Refused is why the last handshake failed, if it did.
 	Refused string
+	// Forwarding counts the vassal's forwarded calls not yet answered.
+	Forwarding int
 }
 
 // Idle reports whether nothing is in flight: connected, both streams

@@ -219,9 +219,15 @@ type Correction struct {
 func Register(db liege.Registrar) error {
 	return errors.Join(
 		liege.Register(db, liege.Procedure[OpenArgs, string]{Name: ProcOpenAccount, Run: OpenAccount, Correct: CorrectOpenAccount}),
-		liege.Register(db, liege.Procedure[AmountArgs, string]{Name: ProcDeposit, Run: Deposit, Correct: CorrectDeposit}),
-		liege.Register(db, liege.Procedure[AmountArgs, Withdrawal]{Name: ProcWithdraw, Run: Withdraw, Correct: CorrectWithdraw}),
-		liege.Register(db, liege.Procedure[TransferArgs, string]{Name: ProcTransfer, Run: Transfer, Correct: CorrectTransfer}),
+		liege.Register(db, liege.Procedure[AmountArgs, string]{Name: ProcDeposit, Run: Deposit, Correct: CorrectDeposit,
+			CollisionProne: true, RoutePrefix: func(a AmountArgs) string { return a.Account }}),
+		liege.Register(db, liege.Procedure[AmountArgs, Withdrawal]{Name: ProcWithdraw, Run: Withdraw, Correct: CorrectWithdraw,
+			// A shared account both sites debit collides: auto-route
+			// withdrawals and transfers, measured per account (DESIGN.md
+			// section 13).
+			CollisionProne: true, RoutePrefix: func(a AmountArgs) string { return a.Account }}),
+		liege.Register(db, liege.Procedure[TransferArgs, string]{Name: ProcTransfer, Run: Transfer, Correct: CorrectTransfer,
+			CollisionProne: true, RoutePrefix: func(a TransferArgs) string { return a.From }}),
 		liege.Register(db, liege.Procedure[AccountArgs, Balance]{Name: ProcBalance, Run: GetBalance, Correct: correctRead[AccountArgs, Balance]}),
 		liege.Register(db, liege.Procedure[StatementArgs, Statement]{Name: ProcStatement, Run: GetStatement, Correct: correctRead[StatementArgs, Statement]}),
 	)

@@ -327,9 +327,15 @@ func QueueKey(hlc, n int64) liege.Key { return liege.K(QueuePrefix, hlc, n) }
 func Register(db liege.Registrar) error {
 	return errors.Join(
 		liege.Register(db, liege.Procedure[CreateEventArgs, string]{Name: ProcCreateEvent, Run: CreateEvent, Correct: CorrectCreateEvent}),
-		liege.Register(db, liege.Procedure[BuyArgs, Purchase]{Name: ProcBuy, Run: Buy, Correct: CorrectBuy}),
-		liege.Register(db, liege.Procedure[BuyBestArgs, Purchase]{Name: ProcBuyBest, Run: BuyBest, Correct: CorrectBuyBest}),
-		liege.Register(db, liege.Procedure[TicketArgs, string]{Name: ProcRefund, Run: Refund, Correct: CorrectRefund}),
+		liege.Register(db, liege.Procedure[BuyArgs, Purchase]{Name: ProcBuy, Run: Buy, Correct: CorrectBuy,
+			// A seat both sites sell collides: auto-route buys, measured per
+			// section (DESIGN.md section 13).
+			CollisionProne: true, RoutePrefix: func(a BuyArgs) string { return a.Event + "/" + a.Section }}),
+		liege.Register(db, liege.Procedure[BuyBestArgs, Purchase]{Name: ProcBuyBest, Run: BuyBest, Correct: CorrectBuyBest,
+			CollisionProne: true, RoutePrefix: func(a BuyBestArgs) string { return a.Event + "/" + a.Section }}),
+		liege.Register(db, liege.Procedure[TicketArgs, string]{Name: ProcRefund, Run: Refund, Correct: CorrectRefund,
+			// A refund frees a seat others are buying: per section too.
+			CollisionProne: true, RoutePrefix: ticketSection}),
 		liege.Register(db, liege.Procedure[CustomerArgs, []Ticket]{Name: ProcTickets, Run: Tickets, Correct: correctRead[CustomerArgs, []Ticket]}),
 		liege.Register(db, liege.Procedure[EventArgs, Availability]{Name: ProcAvailability, Run: GetAvailability, Correct: correctRead[EventArgs, Availability]}),
 		liege.Register(db, liege.Procedure[QueueArgs, []Item]{Name: ProcQueue, Run: ListQueue, Correct: correctRead[QueueArgs, []Item]}),
@@ -480,6 +486,16 @@ func newTicketID(tx *liege.Tx, seat Seat, customer string) string {
 func issue(tx *liege.Tx, t Ticket) {
 	tx.Set(TicketKey(t.ID), t)
 	tx.Set(CustomerKey(t.Customer, t.ID), t.ID)
+}
+
+// ticketSection is a refund's routing prefix: the event and section of
+// the ticket's seat (its id begins with the seat), as buy's.
+func ticketSection(a TicketArgs) string {
+	parts := strings.SplitN(a.Ticket, "/", 3)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[0] + "/" + parts[1]
 }
 
 // Refund refunds a valid ticket: the ticket is marked refunded and leaves

@@ -568,7 +568,8 @@ func statusRows(st *client.Status) [][2]string {
 		}
 		rows = append(rows, [2]string{"version", fmt.Sprintf("%s, journal format %d, protocol %d", v, b.JournalFormat, b.Protocol)})
 	}
-	return append(rows, linkRows(st.Link)...)
+	rows = append(rows, linkRows(st.Link)...)
+	return append(rows, routeRows(st.Routes)...)
 }
 
 // linkRows are the link's lines of `liege status`, the fields of /status's
@@ -613,4 +614,32 @@ func linkRows(l *client.Link) [][2]string {
 		{"reconciliation pending", plural(l.ReconPending, "rolled-off transaction") + " not yet back from the liege"},
 		{"reconnects", fmt.Sprint(l.Reconnects)},
 	}
+}
+
+// routeRows are the procedures' routes in `liege status` (DESIGN.md section
+// 13): one line each, "route PROC".
+func routeRows(rs []client.Route) [][2]string {
+	var rows [][2]string
+	for _, r := range rs {
+		v := r.Route
+		switch r.Route {
+		case "auto":
+			now := "commits here"
+			switch {
+			case r.Forwarding:
+				now = "forwards to the liege"
+			case r.PrefixesForwarding > 0:
+				now = fmt.Sprintf("forwards %d of %d key prefixes to the liege", r.PrefixesForwarding, r.Prefixes)
+			}
+			v = fmt.Sprintf("auto, conflict rate %.3f, %s now", r.ConflictRate, now)
+		case "liege":
+			if r.Available {
+				v = "liege (commits here while the link is down)"
+			} else {
+				v = "liege (refused while the link is down)"
+			}
+		}
+		rows = append(rows, [2]string{"route " + r.Proc, v})
+	}
+	return rows
 }

@@ -27,7 +27,7 @@ func commandFlags() map[string][]string {
 			"stall-timeout", "json", "check"},
 		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "json", "check"},
 		"serve": {"dir", "id", "app", "http", "role", "peer-id", "peer", "listen-peer", "cluster", "tls-cert",
-			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "clock-skew", "max-frame",
+			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "route", "clock-skew", "max-frame",
 			"auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config", "metrics-addr",
 			"idempotency-keep", "checkpoint-every", "segment-size", "journal-keep", "side-keep"},
 		"call":       with(client, "args-file", "idempotency-key"),
@@ -40,7 +40,7 @@ func commandFlags() map[string][]string {
 		"promote":    with(conn, "force", "wait"),
 		"switchover": with(conn, "peer-addr", "drain-timeout"),
 		"demo":       {"duration", "seed", "app", "keep", "dir"},
-		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "out", "max-clock-offset",
+		"inject": {"app", "duration", "rate", "contention", "seed", "faults", "merge", "route", "out", "max-clock-offset",
 			"quiet", "sim", "seeds", "from", "steps", "workers", "break", "trace", "engine", "model", "json"},
 		"ticketing":     nil,
 		"atm":           nil,
@@ -61,7 +61,7 @@ func commandFlags() map[string][]string {
 
 // helpFlagRe parses an option line of --help: its flag names up to the
 // two spaces before the usage.
-var helpFlagRe = regexp.MustCompile(`^\s+(-[^ ,]+(?:, -[^ ,]+)*)(?: [A-Z]+| value)?\s{2,}(.*)$`)
+var helpFlagRe = regexp.MustCompile(`^\s+(-[^ ,]+(?:, -[^ ,]+)*)(?: [A-Z]+(?: \[ -[^ ]+ [A-Z]+ \])?| value)?\s{2,}(.*)$`)
 
 // TestHelpShowsOnlyTheFlagsUsed walks every command's --help and checks
 // that it lists exactly the flags the command reads, and that no flag

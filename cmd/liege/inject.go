@@ -49,12 +49,20 @@ no rollback), and reports what that costs beside the path-consistent run:
 seats sold twice, unflagged overdrafts, money created or destroyed, effects
 that vanished.
 
+--route compare runs the same workload and faults twice, with the app's
+collision-prone procedures committed locally (never) and then routed auto
+(a vassal forwards them to the liege while their measured conflict rate is
+high, DESIGN.md section 13), and reports side by side the conflicts,
+rollbacks, records rolled off, corrections per 1,000 acknowledged calls and
+the latency of local and forwarded calls at each site.
+
 Written to --out: report.html (a timeline of both sites with the faults
 shaded), report.json (every figure), and per run the instance directories,
 their logs, the call log and the journal exports.
 
   liege inject --app ticketing --duration 30s --faults all --out /tmp/inj
   liege inject --app atm --contention 0.3 --merge lww --out /tmp/inj-atm
+  liege inject --app ticketing --contention 0.6 --faults all --route compare
   liege inject --sim --seeds 5000 --workers 2 --json
   liege inject --sim --seed 1234 --trace       # rerun one seed, with its trace
   liege inject --sim --seeds 2000 --break prev # a planted bug must fail
@@ -87,6 +95,8 @@ func injectCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the seed of the workload and of the fault schedule"},
 			&cli.StringFlag{Name: "faults", Value: "all", Usage: "the faults to inject: a comma-separated list, all, or none (see above)"},
 			&cli.StringFlag{Name: "merge", Value: "path", Usage: "path, or lww to add the last-writer-wins baseline run beside it"},
+			&cli.StringFlag{Name: "route", Value: "auto", Usage: "how the instances route the app's collision-prone procedures (DESIGN.md section 13), `ROUTE` never (commit locally), auto (forward to the liege while the measured conflict rate is high), liege (always forward), " +
+				"or compare: the same seed and faults run twice, never then auto, side by side in the report"},
 			&cli.StringFlag{Name: "out", Usage: "the output `DIR` (default: liege-inject-<app>-<seed> in the current directory)"},
 			&cli.DurationFlag{Name: "max-clock-offset", Value: 500 * time.Millisecond, Usage: "the instances' --max-clock-offset"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress display"},
@@ -128,7 +138,7 @@ func runInjectProcesses(c *cli.Context) error {
 		out = fmt.Sprintf("liege-inject-%s-%d", c.String("app"), c.Uint64("seed"))
 	}
 	cfg := inject.Config{App: c.String("app"), Duration: c.Duration("duration"), Rate: c.Int("rate"),
-		Contention: c.Float64("contention"), Seed: c.Uint64("seed"), Faults: faults, Out: out, LWW: lww,
+		Contention: c.Float64("contention"), Seed: c.Uint64("seed"), Faults: faults, Out: out, LWW: lww, Route: c.String("route"),
 		Binary: bin, MaxClockOffset: c.Duration("max-clock-offset"), Command: injectCommandLine(c, out)}
 	if !c.Bool("quiet") && !c.Bool("json") {
 		cfg.Progress = c.App.ErrWriter
@@ -165,9 +175,9 @@ func runInjectProcesses(c *cli.Context) error {
 
 // injectCommandLine is the command that reproduces the run.
 func injectCommandLine(c *cli.Context, out string) string {
-	return fmt.Sprintf("liege inject --app %s --duration %v --rate %d --contention %g --seed %d --faults %s --merge %s --max-clock-offset %v --out %s",
+	return fmt.Sprintf("liege inject --app %s --duration %v --rate %d --contention %g --seed %d --faults %s --merge %s --route %s --max-clock-offset %v --out %s",
 		c.String("app"), c.Duration("duration"), c.Int("rate"), c.Float64("contention"), c.Uint64("seed"),
-		c.String("faults"), c.String("merge"), c.Duration("max-clock-offset"), out)
+		c.String("faults"), c.String("merge"), c.String("route"), c.Duration("max-clock-offset"), out)
 }
 
 func runInject(c *cli.Context) error {

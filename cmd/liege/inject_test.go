@@ -188,6 +188,7 @@ func TestInjectUsage(t *testing.T) {
 		{[]string{"--faults", "drop"}, "--sim"},
 		{[]string{"--faults", "bogus"}, "unknown fault"},
 		{[]string{"--merge", "crdt"}, "--merge must be path or lww"},
+		{[]string{"--route", "sometimes"}, "--route must be never, auto, liege or compare"},
 		{[]string{"--app", "chess"}, "ticketing, atm or kv"},
 		{[]string{"--contention", "2"}, "--contention must be between 0 and 1"},
 	} {

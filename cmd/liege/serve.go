@@ -103,6 +103,10 @@ func serveCommand() *cli.Command {
 				Usage: "how peer transactions are merged, `MODE` path or lww. path is the protocol: conflict checks, rollback and reconciliation. " +
 					"lww is a last-writer-wins baseline for comparing the protocol against (liege inject --merge lww): it drops the protocol's read checks and rollback, " +
 					"keeps the newer write of each key by HLC, and loses data (concurrent writes, Adds, deletes); not for production. Both instances must use the same mode"},
+			&cli.StringSliceFlag{Name: "route", EnvVars: env("route"),
+				Usage: "route a procedure's calls, `ROUTE` as proc=route, repeatable: local (commit here), liege (a vassal forwards the call to the liege; with the link down it is refused with 503 and Retry-After, " +
+					"or committed here with liege+available), auto (forward while the procedure's measured conflict rate is high; commit here while the link is down). " +
+					"Overrides the app's choice; e.g. --route buy=auto --route withdraw=liege (environment and config file: comma-separated, route = buy=auto,withdraw=liege)"},
 			&cli.DurationFlag{Name: "clock-skew", EnvVars: env("clock-skew"),
 				Usage: "for fault injection and testing only: shift this instance's physical clock by `DURATION`, which may be negative, both for the engine's timestamps and for the wall clock the replication handshake sends " +
 					"(e.g. --clock-skew 2s, or --clock-skew=-2s); liege inject uses it to start an instance with a skewed clock"},
@@ -139,6 +143,7 @@ type serveSettings struct {
 	plaintextPeer                       bool
 	maxClockOffset                      time.Duration
 	merge                               string
+	routes                              []string
 	clockSkew                           time.Duration
 	maxFrame                            int
 	maxWait, shutdownTimeout            time.Duration
@@ -171,7 +176,10 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		peerID: c.String("peer-id"), peer: c.String("peer"), listenPeer: c.String("listen-peer"), cluster: c.String("cluster"),
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
 		plaintextPeer: c.Bool("plaintext-peer"), maxClockOffset: c.Duration("max-clock-offset"), maxFrame: c.Int("max-frame"),
-		merge: c.String("merge"), clockSkew: c.Duration("clock-skew"),
+		merge: c.String("merge"), clockSkew: c.Duration("clock-skew"), routes: c.StringSlice("route"),
+	}
+	if err := liege.ParseRoutes(s.routes); err != nil {
+		return nil, fmt.Errorf("--route: %w", err)
 	}
 	if s.role == "" && s.peerID == "" {
 		s.role = "liege"
@@ -375,7 +383,7 @@ func serve(s *serveSettings) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
-		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep}
+		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes}
 	s.retain.apply(&opts)
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)
@@ -443,6 +451,10 @@ func serve(s *serveSettings) error {
 	if err := app.Register(db); err != nil {
 		closeListeners()
 		return errors.Join(fmt.Errorf("register the procedures of app %s: %w", app.Name, err), pl.close(), closeDB())
+	}
+	if err := db.CheckRoutes(); err != nil {
+		closeListeners()
+		return errors.Join(fmt.Errorf("app %s (procedures %s): %w", app.Name, strings.Join(db.Procedures(), ", "), err), pl.close(), closeDB())
 	}
 	if r := db.Recovery; r.Checkpoint != "" || r.Replayed > 0 || r.TornTail != "" {
 		log.Info("recovered instance", "checkpoint", r.Checkpoint, "replayed", r.Replayed, "took", r.ReplayDuration)

@@ -23,6 +23,9 @@ func TestServeRefusesBadMergeAndClockSkew(t *testing.T) {
 		{nil, []string{"--merge", "bogus"}, []string{`--merge must be path`, `or lww`, `not "bogus"`}},
 		{[]string{"LIEGE_MERGE=LWW"}, nil, []string{`--merge must be path`, `or lww`, `not "LWW"`}},
 		{nil, []string{"--clock-skew", "soon"}, []string{"clock-skew"}},
+		{nil, []string{"--route", "buy"}, []string{"--route", "want procedure=local|liege|auto"}},
+		{[]string{"LIEGE_ROUTE=buy=fast"}, nil, []string{`route for "buy"`, "want local, liege or auto"}},
+		{nil, []string{"--app", "ticketing", "--route", "by=auto"}, []string{`serves no procedure "by"`}},
 	} {
 		args := append([]string{"serve", "--dir", d, "--id", "A", "--http", "127.0.0.1:0"}, tc.args...)
 		p := launch(t, tc.env, args...)

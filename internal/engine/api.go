@@ -107,6 +107,9 @@ type Hooks struct {
 	// Stands: txid, a reprocess or correction of the vassal's transaction
 	// subject, was committed here (the liege) or applied from the peer.
 	Stands func(subject, txid journal.TxID)
+	// OwnConflict: own transaction r took part in a conflict (found here
+	// or by the peer), reported once per transaction, for routing.
+	OwnConflict func(r *journal.Record)
 }
 
 // Runner runs the application's procedures: the front door (liege.DB)
@@ -150,6 +153,9 @@ type Call struct {
 	// IdempotencyKey, if set, returns the first outcome of a call with the
 	// same key committed recently, committing nothing.
 	IdempotencyKey string
+	// Forward: a vassal forwards the call to its liege (forward.go); it
+	// fails with ErrNoForward when it cannot, committing nothing.
+	Forward bool
 
 	// Set by the Instance.
 	Done   bool
@@ -159,6 +165,7 @@ type Call struct {
 	// Submitted is when the call was submitted (Config.Now), for latency.
 	Submitted time.Time
 	pos       uint64 // answered once durable up to pos
+	fwdID     uint64 // a call the vassal forwarded here (liege), for ForwardDone
 }
 
 // Result is the outcome of a call.

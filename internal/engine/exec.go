@@ -124,6 +124,9 @@ func (in *Instance) execute(c *Call) {
 			return
 		}
 	}
+	if in.forward(c) {
+		return
+	}
 	ts := in.clock.Now()
 	eff, err := in.cfg.Runner.Run(in.st, ts, in.cfg.ID, c.Proc, c.Args, c.ArgBytes)
 	if err != nil {
@@ -214,6 +217,9 @@ func (in *Instance) wait(pos uint64, c *Call) {
 
 func (in *Instance) finish(c *Call) {
 	c.Done = true
+	if c.fwdID != 0 {
+		in.fwd.done = append(in.fwd.done, c)
+	}
 	if !c.Result.TxID.IsZero() && in.cfg.Hooks.Committed != nil {
 		in.cfg.Hooks.Committed(in.cfg.Now().Sub(c.Submitted))
 	}
@@ -221,6 +227,9 @@ func (in *Instance) finish(c *Call) {
 
 func (in *Instance) answer(c *Call, err error) {
 	c.Err, c.Done = err, true
+	if c.fwdID != 0 {
+		in.fwd.done = append(in.fwd.done, c)
+	}
 }
 
 // sync makes everything appended durable and acts on it.
@@ -319,6 +328,7 @@ func (in *Instance) failAll(err error) {
 		in.answer(c, err)
 	}
 	in.queue, in.waiting = nil, nil
+	in.forwardFailAll(err)
 }
 
 // RollbackFailedError is the instance's error, and every later call's,

@@ -96,6 +96,8 @@ type Instance struct {
 	// is a log marked done on disk.
 	reconComplete []completeLog
 
+	fwd forwardState // call forwarding (forward.go)
+
 	Recovery RecoveryInfo
 }
 

@@ -18,6 +18,7 @@ import (
 // drain carries out the Node's Readys until it has none.
 func (in *Instance) drain() {
 	in.reportDurable()
+	in.forwardsDone()
 	for in.fatal == nil {
 		if !in.node.HasReady() {
 			if in.seedAfterReady() { // seed.go: inputs a Ready deferred
@@ -58,6 +59,7 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 			in.cfg.Hooks.Verdict(*v)
 		}
 	}
+	in.ownConflicts(rd)
 	// 4. Apply, in OSeq order.
 	for _, r := range rd.Apply {
 		if err := in.applyPeer(r); err != nil {
@@ -68,6 +70,7 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 	if rd.Seed != nil {
 		in.takeSeed(rd.Seed) // seed.go
 	}
+	in.forwardReady(rd) // after Apply: read-your-writes at the vassal
 	// 5. Start the rollback; Step takes it phase by phase.
 	if r := rd.Rollback; r != nil {
 		in.startRollback(r)
@@ -183,6 +186,7 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 		}
 	}
 	in.lastPos = loc.Pos
+	in.rememberPeerKey(r, loc.Pos)
 	in.sinceCkpt++
 	in.peerWatermark = r.OSeq
 	in.index.add(&loc)

@@ -184,6 +184,9 @@ type Status struct {
 	UptimeS       float64           `json:"uptime_s"`
 	// Link is the replication link, nil (absent) for a lone instance.
 	Link *Link `json:"link,omitempty"`
+	// Routes are the procedures' routes (DESIGN.md section 13); a client
+	// reads nil from an instance too old to report them.
+	Routes []Route `json:"routes"`
 	// Build is the versions of the instance's binary; a client reads nil
 	// from an instance too old to report them.
 	Build *Build `json:"build"`
@@ -191,6 +194,22 @@ type Status struct {
 	// fields this version does not know; its numbers are json.Numbers,
 	// exact whatever their size.
 	Raw map[string]any `json:"-"`
+}
+
+// Route is one procedure's route in Status.
+type Route struct {
+	Proc  string `json:"proc"`
+	Route string `json:"route"` // local, liege or auto
+	// ConflictRate is the measured rate: conflicts per committed
+	// transaction, decayed (auto only).
+	ConflictRate float64 `json:"conflict_rate"`
+	// Forwarding: auto forwards the procedure now (link and role allowing).
+	Forwarding bool `json:"forwarding"`
+	// Available: a liege route that commits locally while the link is down.
+	Available bool `json:"available,omitempty"`
+	// Prefixes measured, and how many of them auto forwards now.
+	Prefixes           int `json:"prefixes,omitempty"`
+	PrefixesForwarding int `json:"prefixes_forwarding,omitempty"`
 }
 
 // Link is the replication link in Status.

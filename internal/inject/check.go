@@ -167,6 +167,7 @@ func (r *runner) check(run *Run, idleErr error, stopErrs []string) error {
 	t := &run.Totals
 	t.Calls, t.Acked, t.ReadOnly, t.Refused = len(calls.Calls), len(calls.Acked), calls.ReadOnly, calls.Failed
 	t.Maybe = t.Calls - t.Acked - t.ReadOnly - t.Refused
+	defer latencies(run, calls)
 	t.Transactions = orep.PathLength
 	for i := range insts {
 		for k := range insts[i].Records {

@@ -210,7 +210,7 @@ func buildPage(r *Report) *htmlPage {
 	}
 	for _, m := range r.Runs {
 		p.VerdictNotes = append(p.VerdictNotes, fmt.Sprintf("%s · %d/%d checks · %s",
-			runName(m.Merge), m.Totals.ChecksPassed, m.Totals.ChecksRun,
+			runName(m), m.Totals.ChecksPassed, m.Totals.ChecksRun,
 			plural(m.Anomalies.Total(), "anomaly", "anomalies")))
 	}
 	var sub []string
@@ -307,7 +307,7 @@ func siteLabel(s Site, i int) string {
 func buildRun(run *Run) *htmlRun {
 	hr := &htmlRun{
 		ID:       htmlID(run.Merge),
-		Merge:    runName(run.Merge),
+		Merge:    runName(*run),
 		Desc:     runDesc(run.Merge),
 		Baseline: run.Merge == "lww",
 		Failure:  run.Failure,
@@ -451,6 +451,17 @@ func totalsRows(runs []Run) []htmlRow {
 	add("rolled off", "records the rollbacks rolled off", true, n(func(t *Totals) int { return t.RolledOff }))
 	add("reprocessed", "the liege's reconciliation records: reprocessed", false, n(func(t *Totals) int { return t.Reprocessed }))
 	add("corrected", "the liege's reconciliation records: corrected", false, n(func(t *Totals) int { return t.Corrected }))
+	add("per 1,000 acked", "corrections per 1,000 acknowledged calls", true, func(r *Run) htmlCell {
+		return htmlCell{Text: fmt.Sprintf("%.2f", r.Totals.CorrectionsPer1000)}
+	})
+
+	group("Latency (p50 / p99, calls)")
+	for s, site := range []string{"liege", "vassal"} {
+		add(site+" local", "acknowledged calls committed at the "+site, false, func(r *Run) htmlCell { return htmlCell{Text: fmtLatency(r.Latency[s].Local)} })
+		add(site+" forwarded", "acknowledged calls the "+site+" forwarded to the liege (DESIGN.md section 13)", false, func(r *Run) htmlCell {
+			return htmlCell{Text: fmtLatency(r.Latency[s].Forwarded)}
+		})
+	}
 
 	group("Replication")
 	add("max lag", "highest replication lag seen, either direction", false, func(r *Run) htmlCell {

@@ -38,6 +38,12 @@ type Run struct {
 	// Merge is "path" (the protocol of DESIGN.md) or "lww" (the
 	// last-writer-wins baseline).
 	Merge string `json:"merge"`
+	// Route is how collision-prone calls were routed (DESIGN.md section
+	// 13): never, auto or liege.
+	Route string `json:"route"`
+	// Latency is each site's latency of acknowledged calls, local and
+	// forwarded, from the call log (the liege first, as Sites).
+	Latency [2]SiteLatency `json:"latency"`
 	// Sites are the two instances, the liege first.
 	Sites [2]Site `json:"sites"`
 	// Totals are the run's figures.
@@ -105,6 +111,8 @@ type Totals struct {
 	// Reprocessed and Corrected are the liege's reconciliation records.
 	Reprocessed int `json:"reprocessed"`
 	Corrected   int `json:"corrected"`
+	// CorrectionsPer1000 is Corrected per 1,000 acknowledged calls.
+	CorrectionsPer1000 float64 `json:"corrections_per_1000_acked"`
 	// MaxLag is the highest replication lag seen, in transactions (either
 	// direction); MaxWindow the largest detection window.
 	MaxLag    uint64 `json:"max_lag"`
@@ -119,6 +127,20 @@ type Totals struct {
 	ChecksPassed int `json:"checks_passed"`
 	// Seconds is the run's wall time.
 	Seconds float64 `json:"seconds"`
+}
+
+// SiteLatency is one site's latency of acknowledged calls: committed
+// there, and forwarded to the liege (a vassal's only).
+type SiteLatency struct {
+	Local     Latency `json:"local"`
+	Forwarded Latency `json:"forwarded"`
+}
+
+// Latency summarizes call latencies, from send to answer at the client.
+type Latency struct {
+	N     int     `json:"n"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
 }
 
 // Check is one check of the checker.

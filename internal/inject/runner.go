@@ -30,6 +30,10 @@ type Config struct {
 	Out string
 	// LWW adds the last-writer-wins baseline run beside the path run.
 	LWW bool
+	// Route is how the instances route collision-prone calls (route.go):
+	// never, auto, liege, or compare (a run with never, then one with
+	// auto, same seed and faults). Empty means auto.
+	Route string
 	// Binary is the liege executable to run as `liege serve`.
 	Binary string
 	// MaxClockOffset is the instances' --max-clock-offset.
@@ -56,6 +60,9 @@ func (c *Config) validate() error {
 	case c.MaxClockOffset <= 0:
 		return fmt.Errorf("--max-clock-offset must be positive, not %v", c.MaxClockOffset)
 	}
+	if _, err := runRoutes(c.Route); err != nil {
+		return err
+	}
 	_, err := newWorkload(c.App)
 	return err
 }
@@ -74,19 +81,20 @@ func Execute(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Version: ReportVersion, Started: time.Now().UTC(), Command: cfg.Command, App: cfg.App,
 		Seed: cfg.Seed, DurationS: cfg.Duration.Seconds(), Rate: cfg.Rate, Contention: cfg.Contention,
 		Faults: append([]string{}, cfg.Faults...)}
-	merges := []string{"path"}
-	if cfg.LWW {
-		merges = append(merges, "lww")
-	}
-	for _, m := range merges {
-		r := &runner{cfg: cfg, merge: m}
+	for _, p := range runPlan(cfg) {
+		r := &runner{cfg: cfg, merge: p.merge, route: p.route, name: p.name}
 		run, err := r.run(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s run: %w", m, err)
+			return nil, fmt.Errorf("%s run: %w", p.name, err)
 		}
 		rep.Runs = append(rep.Runs, *run)
 	}
-	rep.Passed = rep.Runs[0].Passed
+	rep.Passed = true
+	for _, run := range rep.Runs {
+		if run.Merge != "lww" {
+			rep.Passed = rep.Passed && run.Passed
+		}
+	}
 	if err := writeReports(cfg.Out, rep); err != nil {
 		return rep, err
 	}
@@ -115,6 +123,8 @@ func writeReports(dir string, rep *Report) error {
 type runner struct {
 	cfg   Config
 	merge string
+	route string // never, auto or liege
+	name  string // the run's directory under Out
 	dir   string
 	t0    time.Time
 
@@ -160,7 +170,7 @@ func (r *runner) notef(format string, args ...any) {
 		if r.prog.terminal(w) {
 			fmt.Fprint(w, "\r\033[K")
 		}
-		fmt.Fprintf(w, "[%s %5.1fs] %s\n", r.merge, r.since(), msg)
+		fmt.Fprintf(w, "[%s %5.1fs] %s\n", r.name, r.since(), msg)
 		r.progMu.Unlock()
 	}
 }
@@ -197,7 +207,7 @@ func (r *runner) activeFaults() []string {
 }
 
 func (r *runner) run(ctx context.Context) (*Run, error) {
-	r.dir = filepath.Join(r.cfg.Out, r.merge)
+	r.dir = filepath.Join(r.cfg.Out, r.name)
 	if err := os.RemoveAll(r.dir); err != nil {
 		return nil, err
 	}
@@ -216,7 +226,7 @@ func (r *runner) run(ctx context.Context) (*Run, error) {
 	}
 	defer r.tearDown()
 	r.t0 = time.Now()
-	run := &Run{Merge: r.merge, Dir: r.dir}
+	run := &Run{Merge: r.merge, Route: r.route, Dir: r.dir}
 	for i, in := range r.sites {
 		if err := in.start(ctx, r.sched.armed[i], r.skewOf(i)); err != nil {
 			return nil, err
@@ -342,6 +352,11 @@ func (r *runner) setUp() error {
 	}
 	common := []string{"--app", r.cfg.App, "--cluster", "inject", "--plaintext-peer", "--merge", r.merge,
 		"--max-clock-offset", r.cfg.MaxClockOffset.String(), "--shutdown-timeout", "20s", "--log-level", "info"}
+	routes, err := routeArgs(r.cfg.App, r.route)
+	if err != nil {
+		return err
+	}
+	common = append(common, routes...)
 	ids := [2]string{"A", "B"}
 	for i, role := range []string{"liege", "vassal"} {
 		in := &instance{id: ids[i], role: role, dir: filepath.Join(r.dir, ids[i]),

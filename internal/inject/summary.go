@@ -57,7 +57,7 @@ func WriteSummary(w io.Writer, r *Report) {
 		tw := tabwriter.NewWriter(w, 0, 0, 0, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "%s\t", padRight("", labelW))
 		for _, run := range r.Runs {
-			fmt.Fprintf(tw, "%s\t", gap+runName(run.Merge))
+			fmt.Fprintf(tw, "%s\t", gap+runName(run))
 		}
 		fmt.Fprintln(tw)
 		for _, row := range rows {
@@ -80,11 +80,11 @@ func WriteSummary(w io.Writer, r *Report) {
 		case run.Failure != "" && run.Merge == "lww":
 			head = "lww baseline (expected to fail): " + run.Failure
 		case run.Failure != "":
-			head = "FAILED " + runName(run.Merge) + ": " + run.Failure
+			head = "FAILED " + runName(run) + ": " + run.Failure
 		case run.Merge == "lww":
 			head = "lww baseline (expected to fail): " + failedChecks(run)
 		default:
-			head = "FAILED " + runName(run.Merge) + ": " + failedChecks(run)
+			head = "FAILED " + runName(run) + ": " + failedChecks(run)
 		}
 		for _, l := range wrapWords(head, summaryWidth, "    ") {
 			fmt.Fprintln(w, l)
@@ -126,12 +126,12 @@ func verdictLine(r *Report) string {
 	}
 	var s string
 	if r.Passed {
-		s = fmt.Sprintf("PASS: %s run, %s, %s", runName(main.Merge), checks, anoms)
+		s = fmt.Sprintf("PASS: %s run, %s, %s", runName(main), checks, anoms)
 	} else {
-		s = fmt.Sprintf("FAIL: %s run, %s, %s", runName(main.Merge), checks, anoms)
+		s = fmt.Sprintf("FAIL: %s run, %s, %s", runName(main), checks, anoms)
 	}
 	for _, run := range r.Runs[1:] {
-		s += fmt.Sprintf("; %s %d/%d, %s", runName(run.Merge),
+		s += fmt.Sprintf("; %s %d/%d, %s", runName(run),
 			run.Totals.ChecksPassed, run.Totals.ChecksRun,
 			plural(run.Anomalies.Total(), "anomaly", "anomalies"))
 	}
@@ -186,6 +186,11 @@ func summaryRows(runs []Run) []summaryRow {
 	add("  records rolled off", num(func(t *Totals) int { return t.RolledOff }))
 	add("reprocessed", num(func(t *Totals) int { return t.Reprocessed }))
 	add("corrected", num(func(t *Totals) int { return t.Corrected }))
+	add("  per 1,000 acked", func(r *Run) string { return fmt.Sprintf("%.2f", r.Totals.CorrectionsPer1000) })
+	for s, site := range []string{"liege", "vassal"} {
+		add(site+" latency local p50/p99", func(r *Run) string { return fmtLatency(r.Latency[s].Local) })
+		add(site+" latency forwarded p50/p99", func(r *Run) string { return fmtLatency(r.Latency[s].Forwarded) })
+	}
 	add("max lag (tx)", func(r *Run) string { return fmtUint(r.Totals.MaxLag) })
 	add("max window", num(func(t *Totals) int { return t.MaxWindow }))
 	add("faults injected", num(func(t *Totals) int { return t.FaultsInjected }))
@@ -253,11 +258,15 @@ func sumConflicts(m map[string]int) int {
 }
 
 // runName is how a run is called in a column header.
-func runName(merge string) string {
-	if merge == "" {
-		return "run"
+func runName(run Run) string {
+	name := run.Merge
+	if name == "" {
+		name = "run"
 	}
-	return merge
+	if run.Route != "" {
+		name += ", route " + run.Route
+	}
+	return name
 }
 
 // Progress is the one-line progress display of a run. The zero value is

@@ -216,7 +216,25 @@ func (p *Pair) Dirs() (a, b string) { return p.a.dir, p.b.dir }
 
 // Partition cuts (on) or heals (off) the link between A and B: while it is
 // cut, dials fail and frames are lost.
-func (p *Pair) Partition(on bool) { p.net.Partition(IDA, IDB, on) }
+//
+// Cutting it returns once both running instances see the link down (a
+// heartbeat silence), so that calls made next are not forwarded to the
+// liege (DESIGN.md section 13) over a link that no longer carries them.
+func (p *Pair) Partition(on bool) {
+	p.net.Partition(IDA, IDB, on)
+	if !on {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range []*node{p.a, p.b} {
+		for n.db != nil && n.db.ReplStatus().Connected {
+			if time.Now().After(deadline) {
+				p.t.Fatalf("pairtest: %s still sees its link up 10s after the partition", n.db.ID())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
 
 // Call calls proc with args on db (A() or B()), failing the test on an
 // error. A call that committed is recorded as acknowledged: Converged

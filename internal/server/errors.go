@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/httpapi"
@@ -39,6 +40,8 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error
+	// RetryAfter, if set, becomes the Retry-After header (whole seconds).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -79,6 +82,10 @@ func engineError(err error) *Error {
 			Message: "the instance's journal failed and it takes no more requests until it is restarted: " + err.Error(), Err: err}
 	case errors.Is(err, replicate.ErrHearsLiege), errors.Is(err, replicate.ErrRole), errors.Is(err, replicate.ErrBusy):
 		return &Error{Status: http.StatusConflict, Code: CodeBadRequest, Message: err.Error(), Err: err}
+	case errors.Is(err, liege.ErrRouteUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error(), RetryAfter: liege.RouteRetryAfter}
+	case errors.As(err, new(*liege.ForwardUnknownError)):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the request was canceled before the instance answered it"}

@@ -217,7 +217,7 @@ func (s *Server) handleStatus(r *http.Request) (any, error) {
 		ID: st.ID, Role: s.opts.Role, App: s.opts.App, Epoch: st.Epoch, LastPos: st.LastPos,
 		DurablePos: st.Durable, OSeq: st.HighOSeq, PeerWatermark: st.PeerWatermark,
 		Watermarks: tok, Keys: st.Keys, UptimeS: time.Since(s.started).Seconds(),
-		Build: &build,
+		Build: &build, Routes: routesAnswer(s.db.Routes()),
 	}
 	if role := s.db.Role(); role != "" {
 		ans.Role = role
@@ -399,4 +399,14 @@ func (s *Server) tokenAfter(ctx context.Context, minTok liege.Token, committed j
 		}
 	}
 	return tok.Merge(minTok).String()
+}
+
+// routesAnswer is /status's routes: every procedure's route (DESIGN.md
+// section 13).
+func routesAnswer(rs []liege.ProcRoute) []httpapi.Route {
+	out := make([]httpapi.Route, len(rs))
+	for i, r := range rs {
+		out[i] = httpapi.Route(r)
+	}
+	return out
 }

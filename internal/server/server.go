@@ -362,6 +362,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if msg == "" && e.Err != nil {
 		msg = e.Err.Error()
 	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
 	s.writeJSON(w, e.Status, errorBody(e.Code, msg))
 }
 

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,7 +91,7 @@ func (e *engineInst) Submit(c *Call) {
 	if err != nil {
 		panic(fmt.Sprintf("sim: encode the arguments of a call: %v", err))
 	}
-	ec := &engine.Call{Proc: proc, Args: args, ArgBytes: b}
+	ec := &engine.Call{Proc: proc, Args: args, ArgBytes: b, Forward: c.Forward}
 	e.pending = append(e.pending, pendingCall{c: ec, call: c})
 	e.in.Submit(ec)
 	e.answer()
@@ -101,6 +102,14 @@ func (e *engineInst) Submit(c *Call) {
 func (e *engineInst) answer() {
 	e.pending = slices.DeleteFunc(e.pending, func(p pendingCall) bool {
 		if !p.c.Done {
+			return false
+		}
+		if p.c.Forward && errors.Is(p.c.Err, engine.ErrNoForward) {
+			// Not forwarded (no link, or no liege): the auto route
+			// commits it here. The pending entry keeps its place.
+			p.c.Forward, p.c.Done, p.c.Err = false, false, nil
+			e.notes = append(e.notes, "forward fell back to a local commit")
+			e.in.Submit(p.c)
 			return false
 		}
 		if p.call.Done != nil {

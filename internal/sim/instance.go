@@ -69,6 +69,10 @@ type Call struct {
 	// Done receives the outcome: the committed TxID, or an error (a refusal:
 	// quiesced for a switchover, or the procedure failed).
 	Done func(id journal.TxID, err error)
+	// Forward: a vassal forwards the call to its liege (DESIGN.md section
+	// 13), committing it locally when it cannot (the auto route). The
+	// model engine ignores it.
+	Forward bool
 }
 
 // Config is what an instance is opened with.

@@ -74,6 +74,9 @@ type Result struct {
 	Acked                                    int
 	Rollbacks                                int // the vassal's epochs at the end, over both instances
 	Crashes, Promotes, Switchovers, Refusals int
+	// Forwarded counts the acknowledged calls a vassal forwarded to its
+	// liege (route.go).
+	Forwarded int
 	// Model: the seed ran on the model engine; App is its application.
 	Model bool
 	App   string
@@ -133,8 +136,8 @@ func Run(o Options) (res Result) {
 		if p := recover(); p != nil {
 			w.fail("engine", fmt.Sprintf("panic: %v\n%s", p, debug.Stack()))
 		}
-		res.Steps, res.Acked, res.Crashes, res.Promotes, res.Switchovers, res.Refusals =
-			w.steps, len(w.acked), w.crashes, w.promotes, w.switchovers, w.refusals
+		res.Steps, res.Acked, res.Crashes, res.Promotes, res.Switchovers, res.Refusals, res.Forwarded =
+			w.steps, len(w.acked), w.crashes, w.promotes, w.switchovers, w.refusals, w.forwarded
 		res.Rollbacks = w.rollbacks()
 		copy(res.TraceHash[:], w.hash.Sum(nil))
 		res.Failure = w.failure
@@ -252,8 +255,13 @@ type world struct {
 	retain  bool // frequent checkpoints and journal truncation (retain.go)
 	app     *apps.App
 	load    appLoad
+	// route, in some seeds on the real engine, forwards calls at the
+	// vassal (route.go); its own stream, so the other draws of a seed stay
+	// as they were.
+	route *rand.Rand
 
 	crashes, promotes, switchovers, refusals int
+	forwarded                                int // acked calls committed at the other site
 
 	// rejected are the peer TxIDs each site rejected on the current
 	// connection in reign rejReign (DESIGN.md section 8: once each).
@@ -294,9 +302,10 @@ func newWorld(o Options) *world {
 			clients: 1 + rng.IntN(6)}
 		w.pipes[i] = &pipe{}
 	}
-	w.tracef("seed %d: drop %.3f dup %.3f reorder %.3f delay %dus, offsets A %dms B %dms, clients %d/%d, racy %v, break %q",
+	w.route = routeStream(o)
+	w.tracef("seed %d: drop %.3f dup %.3f reorder %.3f delay %dus, offsets A %dms B %dms, clients %d/%d, racy %v, break %q, route %v",
 		o.Seed, w.drop, w.dup, w.reorder, w.delay/1000, w.sites[A].offset/ms, w.sites[B].offset/ms,
-		w.sites[A].clients, w.sites[B].clients, w.racy, o.Break)
+		w.sites[A].clients, w.sites[B].clients, w.racy, o.Break, w.route != nil)
 	return w
 }
 
@@ -419,7 +428,8 @@ func (w *world) submit(i int) {
 			c.Ops = w.randomOps()
 			w.tracef("%s call %s", s.id, opsString(c.Ops))
 		}
-		inst.Submit(&Call{Ops: c.Ops, Proc: c.Proc, Args: c.Args, Done: func(id journal.TxID, err error) {
+		fwd := w.forward(i)
+		inst.Submit(&Call{Ops: c.Ops, Proc: c.Proc, Args: c.Args, Forward: fwd, Done: func(id journal.TxID, err error) {
 			if s.inst != inst {
 				return // an answer from before a crash never reaches the client
 			}
@@ -434,6 +444,9 @@ func (w *world) submit(i int) {
 				return
 			}
 			w.acked = append(w.acked, id)
+			if id.Origin != s.id {
+				w.forwarded++
+			}
 			w.tracef("%s acked %v", s.id, id)
 		}})
 	}

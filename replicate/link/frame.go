@@ -49,6 +49,12 @@ const (
 	KindReconLog
 	// KindAck acknowledges the peer's transactions up to a watermark.
 	KindAck
+	// KindForward carries a call a vassal forwards to its liege (DESIGN.md
+	// section 13), its payload in Record.
+	KindForward
+	// KindForwardAnswer carries the liege's answer to a forwarded call, its
+	// payload in Record.
+	KindForwardAnswer
 )
 
 // The seeding kinds (package replicate, seed.go): a peer that no longer
@@ -83,6 +89,8 @@ var kindNames = [...]string{
 	KindSeedOffer:       "seed offer",
 	KindSeedRequest:     "seed request",
 	KindSeed:            "seed",
+	KindForward:         "forward",
+	KindForwardAnswer:   "forward answer",
 }
 
 func (k Kind) String() string {
@@ -132,7 +140,7 @@ type Frame struct {
 	Prev uint64
 	// Record is the transaction's journal record as the journal frames it
 	// (format version, CRC32C, msgpack), so that its checksum travels with
-	// it (Txn).
+	// it (Txn); the msgpack payload of a Forward or ForwardAnswer.
 	Record []byte
 
 	// Subject is the TxID ("origin/oseq") a RollbackCommand rejects, or the
@@ -200,6 +208,8 @@ var kindFields = [...]field{
 	KindSeedOffer:       fWatermark,
 	KindSeedRequest:     0,
 	KindSeed:            fWatermark | fPrev | fChunk | fOffset | fTotal,
+	KindForward:         fRecord,
+	KindForwardAnswer:   fRecord,
 }
 
 // carried returns the kind-specific fields f sets.
@@ -250,6 +260,10 @@ func (f *Frame) validate() error {
 	case KindTxn:
 		if len(f.Record) == 0 {
 			return errors.New("txn frame has no record")
+		}
+	case KindForward, KindForwardAnswer:
+		if len(f.Record) == 0 {
+			return fmt.Errorf("%v frame has no payload", f.Kind)
 		}
 	case KindRollbackCommand:
 		if _, err := journal.ParseTxID(f.Subject); err != nil {

@@ -79,7 +79,8 @@ func TestDecodeRefuses(t *testing.T) {
 		w          wireFrame
 	}{
 		{"no kind", "kind(0) is not a frame kind", with(func(w *wireFrame) { w.Kind = 0 })},
-		{"kind after the last", "kind(9) is not a frame kind", with(func(w *wireFrame) { w.Kind = KindAck + 1 })},
+		{"kind in the gap before the seeding kinds", "kind(11) is not a frame kind", with(func(w *wireFrame) { w.Kind = KindForwardAnswer + 1 })},
+		{"kind after the last", "kind(19) is not a frame kind", with(func(w *wireFrame) { w.Kind = KindSeed + 1 })},
 		{"no cluster", "names no cluster", with(func(w *wireFrame) { w.Cluster = "" })},
 		{"no sender", "names no sender", with(func(w *wireFrame) { w.From = "" })},
 		{"field of another kind", "heartbeat frame sets Record, Subject", with(func(w *wireFrame) { w.Record, w.Subject = blob("r"), "A/1" })},

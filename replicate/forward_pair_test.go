@@ -1,0 +1,199 @@
+package replicate_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/replicate/link"
+)
+
+// These tests run call forwarding (DESIGN.md section 13) over a real pair:
+// the engine, the Replicator and an in-memory link.
+
+// routes sets the routes of both instances before they start.
+func routes(rs ...string) func(*pair) {
+	return func(p *pair) { p.a.routes, p.b.routes = rs, rs }
+}
+
+// waitLinkUp waits until the vassal has handshaken with its liege.
+func (p *pair) waitLinkUp() {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !p.b.rep.Status().Connected || !p.a.rep.Status().Connected {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the link did not come up within 10s: A %+v, B %+v", p.a.rep.Status(), p.b.rep.Status())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// waitLinkDown waits until the vassal sees its link down.
+func (p *pair) waitLinkDown() {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.b.db.ReplStatus().Connected {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the vassal still sees its link up 10s after the partition")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestForwardReadYourWrites: a call routed to the liege commits there as
+// the liege's own transaction, and the vassal answers only once it has
+// applied it: the client reads its write at the vassal at once.
+func TestForwardReadYourWrites(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, routes("ops=liege"))
+	p.waitLinkUp()
+	for i := range 20 {
+		r := p.call(p.b, op{Op: "add", K: "n", N: 1})
+		if r.TxID.Origin != "A" {
+			t.Fatalf("call %d at the vassal committed as %v: want a liege (A) transaction", i, r.TxID)
+		}
+		e, ok, err := p.b.db.Get(context.Background(), key("n"))
+		if err != nil || !ok {
+			t.Fatalf("read n at the vassal after call %d: ok %v, %v", i, ok, err)
+		}
+		if n, _ := e.Value.Int(); n != int64(i+1) {
+			t.Fatalf("the vassal reads n=%d after its call %d (%v) was answered: want %d (read-your-writes)", n, i, r.TxID, i+1)
+		}
+	}
+	// The routes show in the status.
+	var found bool
+	for _, r := range p.b.db.Routes() {
+		if r.Proc == "ops" {
+			found = r.Route == liege.RouteLiege
+		}
+	}
+	if !found {
+		t.Fatalf("Routes() = %+v: want ops routed to the liege", p.b.db.Routes())
+	}
+	p.idle()
+	p.converged()
+}
+
+// TestForwardRetryEitherSite: a retry with the forwarded call's
+// idempotency key returns the first outcome at the vassal and at the liege:
+// exactly once.
+func TestForwardRetryEitherSite(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, routes("ops=liege"))
+	p.waitLinkUp()
+	ctx := context.Background()
+	args := opsArgs{Ops: []op{{Op: "add", K: "n", N: 5}}}
+	first, err := p.b.db.CallWith(ctx, "ops", args, liege.CallOptions{IdempotencyKey: "order-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.acked = append(p.acked, first.TxID)
+	for _, n := range []*node{p.b, p.a, p.b} {
+		again, err := n.db.CallWith(ctx, "ops", args, liege.CallOptions{IdempotencyKey: "order-1"})
+		if err != nil {
+			t.Fatalf("retry at %s: %v", n.id, err)
+		}
+		if again.TxID != first.TxID {
+			t.Fatalf("retry at %s returned %v, want the first outcome %v", n.id, again.TxID, first.TxID)
+		}
+	}
+	p.idle()
+	e, _, err := p.a.db.Get(ctx, key("n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.Value.Int(); n != 5 {
+		t.Fatalf("n = %d at the liege after one call and three retries: want 5 (exactly once)", n)
+	}
+	p.converged()
+}
+
+// TestForwardLinkCut: with the link cut, a procedure routed to the liege is
+// refused (503 at the HTTP layer) unless the operator chose availability,
+// and auto procedures commit at the vassal; after the heal the pair
+// converges and passes the oracle.
+func TestForwardLinkCut(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+		p.a.extraProcs = []string{"hot", "avail"}
+		p.b.extraProcs = []string{"hot", "avail"}
+		p.a.routes = []string{"ops=liege", "hot=auto", "avail=liege+available"}
+		p.b.routes = p.a.routes
+	})
+	p.waitLinkUp()
+	p.call(p.b, op{Op: "add", K: "n", N: 1})
+	p.partition(true)
+	p.waitLinkDown()
+	_, err := p.b.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}})
+	if !errors.Is(err, liege.ErrRouteUnavailable) {
+		t.Fatalf("ops routed to the liege with the link down: err %v, want ErrRouteUnavailable", err)
+	}
+	for range 10 {
+		if r := p.callAs(p.b, "hot", op{Op: "set", K: "h", V: "x"}); r.TxID.Origin != "B" {
+			t.Fatalf("auto procedure with the link down committed as %v: want a vassal (B) transaction", r.TxID)
+		}
+		if r := p.callAs(p.b, "avail", op{Op: "add", K: "m", N: 1}); r.TxID.Origin != "B" {
+			t.Fatalf("liege+available with the link down committed as %v: want a vassal (B) transaction", r.TxID)
+		}
+		p.call(p.a, op{Op: "set", K: "h", V: "y"})
+	}
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	p.converged()
+}
+
+// TestAutoRouteLinkCut: an auto procedure forwards from the start (it is
+// said to be collision-prone) and, its calls having conflicted, keeps
+// forwarding; with the link cut it keeps committing at the vassal
+// (availability); after the heal the pair converges and passes the oracle.
+func TestAutoRouteLinkCut(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+		p.a.extraProcs = []string{"hot"}
+		p.b.extraProcs = []string{"hot"}
+		p.a.routes = []string{"hot=auto"}
+		p.b.routes = p.a.routes
+	})
+	p.waitLinkUp()
+	forwarding := func() bool {
+		for _, r := range p.b.db.Routes() {
+			if r.Proc == "hot" {
+				return r.Forwarding
+			}
+		}
+		return false
+	}
+	// Both sites write h while cut off from each other: every vassal
+	// call conflicts once the link is back.
+	p.partition(true)
+	p.waitLinkDown()
+	for range 30 {
+		if r := p.callAs(p.b, "hot", op{Op: "set", K: "h", V: "b"}); r.TxID.Origin != "B" {
+			t.Fatalf("auto procedure, cold, link down: committed as %v, want a vassal transaction", r.TxID)
+		}
+		p.call(p.a, op{Op: "set", K: "h", V: "a"})
+	}
+	if !forwarding() {
+		t.Fatal("auto does not forward from the start")
+	}
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	if !forwarding() {
+		t.Fatalf("after 30 conflicting calls auto does not forward: %+v", p.b.db.Routes())
+	}
+	if r := p.callAs(p.b, "hot", op{Op: "set", K: "h", V: "b2"}); r.TxID.Origin != "A" {
+		t.Fatalf("auto procedure, hot, link up: committed as %v, want a liege (A) transaction", r.TxID)
+	}
+	// Cut again: the hot procedure still commits at the vassal.
+	p.partition(true)
+	p.waitLinkDown()
+	for range 5 {
+		if r := p.callAs(p.b, "hot", op{Op: "add", K: "n", N: 1}); r.TxID.Origin != "B" {
+			t.Fatalf("auto procedure, hot, link down: committed as %v, want a vassal (B) transaction", r.TxID)
+		}
+	}
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	p.converged()
+}

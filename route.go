@@ -1,0 +1,289 @@
+package liege
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/internal/route"
+	"github.com/liege-db/liege/journal"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// This file routes calls (DESIGN.md section 13): a vassal forwards the
+// calls of a procedure routed to the liege, or routed auto while its
+// measured conflict rate is high, over the peer link. The decision is
+// package internal/route's (a pure Router); this is its driver: it feeds
+// the Router commits, conflicts (engine.Hooks.OwnConflict), link and role,
+// and carries out each decision.
+
+// Routes, for Options.Routes and Procedure.Route.
+const (
+	RouteLocal = "local"
+	RouteLiege = "liege"
+	RouteAuto  = "auto"
+)
+
+// ErrRouteUnavailable is returned by a call routed to the liege while the
+// vassal cannot reach it (and the operator did not choose availability for
+// the procedure): nothing committed; retry after RouteRetryAfter.
+var ErrRouteUnavailable = errors.New("the procedure is routed to the liege and the link to the liege is down")
+
+// RouteRetryAfter is the Retry-After a refused call is told.
+const RouteRetryAfter = 2 * time.Second
+
+// ForwardUnknownError is returned by a forwarded call whose outcome the
+// vassal does not know (no answer in time): ask about TxID if set, else
+// retry with Key, which returns the first outcome at either instance.
+type ForwardUnknownError = engine.ForwardUnknownError
+
+// ParseRoutes checks operator routes ("buy=auto", "withdraw=liege",
+// "withdraw=liege+available") as Options.Routes takes them.
+func ParseRoutes(routes []string) error {
+	for _, s := range routes {
+		if _, err := route.ParseOverride(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// router is the DB's routing state: the Router behind a mutex (callers and
+// the executor both feed it) and the metrics.
+type router struct {
+	mu       sync.Mutex
+	r        *route.Router
+	override map[string]route.Override
+	prefix   map[string]func(args any) string
+	up, vas  bool // as last told, executor-owned
+
+	forwarded *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	fallbacks *prometheus.CounterVec
+	changes   *prometheus.CounterVec
+	refused   prometheus.Counter
+}
+
+func newRouter(opts Options) (*router, error) {
+	rt := &router{r: route.New(route.Config{}), override: map[string]route.Override{}, prefix: map[string]func(any) string{}}
+	for _, s := range opts.Routes {
+		o, err := route.ParseOverride(s)
+		if err != nil {
+			return nil, fmt.Errorf("open instance: %w", err)
+		}
+		rt.override[o.Proc] = o
+		rt.r.Apply(o)
+	}
+	rt.forwarded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_forwarded_calls_total",
+		Help: "Calls this vassal forwarded to the liege (DESIGN.md section 13), by outcome: committed (at the liege, applied here), procedure_error, unknown (no answer in time: the client is told the TxID or key to ask about), refused (not run: committed here or refused by route)."},
+		[]string{"outcome"})
+	rt.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "liege_call_latency_seconds",
+		Help:    "Latency of committed calls at this instance, by route taken: local (committed here) or forwarded (committed at the liege and applied here).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
+	rt.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_route_fallbacks_total",
+		Help: "Calls routed to the liege (auto while forwarding, or liege with availability) committed here instead, by reason: link_down, or refused (the liege did not run it)."},
+		[]string{"reason"})
+	rt.changes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_route_changes_total",
+		Help: "Switches of auto routing, by direction: forward (the conflict rate rose above the high threshold) or local (it stayed below the low one)."},
+		[]string{"direction"})
+	rt.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_route_refused_total",
+		Help: "Calls refused with 503 because their procedure is routed to the liege and the link is down."})
+	for _, o := range []string{"committed", "procedure_error", "unknown", "refused"} {
+		rt.forwarded.WithLabelValues(o)
+	}
+	rt.latency.WithLabelValues("local")
+	rt.latency.WithLabelValues("forwarded")
+	rt.fallbacks.WithLabelValues("link_down")
+	rt.fallbacks.WithLabelValues("refused")
+	rt.changes.WithLabelValues("forward")
+	rt.changes.WithLabelValues("local")
+	if reg := opts.Registerer; reg != nil {
+		for _, c := range []prometheus.Collector{rt.forwarded, rt.latency, rt.fallbacks, rt.changes, rt.refused} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("register routing metrics: %w", err)
+			}
+		}
+	}
+	return rt, nil
+}
+
+// register sets a newly registered procedure's route: the operator's
+// override, else auto for a collision-prone one.
+func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) string) {
+	rt := db.rt
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if prefix != nil {
+		rt.prefix[name] = prefix
+	}
+	r := route.Local
+	if collisionProne {
+		r = route.Auto
+	}
+	if o, ok := rt.override[name]; ok {
+		rt.r.Set(name, o.Route, prefix != nil, o.Available)
+		return
+	}
+	rt.r.Set(name, r, prefix != nil, false)
+}
+
+// CheckRoutes returns an error naming every operator route (Options.Routes)
+// for a procedure that is not registered: call it once the application has
+// registered its procedures.
+func (db *DB) CheckRoutes() error {
+	var errs []error
+	db.rt.mu.Lock()
+	defer db.rt.mu.Unlock()
+	for name := range db.rt.override {
+		if _, err := db.lookup(name); err != nil {
+			errs = append(errs, fmt.Errorf("--route %s=...: this instance serves no procedure %q: check the name (liege serve --help lists the app's procedures)", name, name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// routeState tells the Router the link and role (executor, from publish).
+func (db *DB) routeState(up, vassal bool) {
+	rt := db.rt
+	if up == rt.up && vassal == rt.vas {
+		return
+	}
+	rt.up, rt.vas = up, vassal
+	rt.mu.Lock()
+	rt.r.Link(up)
+	rt.r.Role(vassal)
+	rt.mu.Unlock()
+}
+
+// prefixOf is the call's key prefix ("" without a prefix function).
+func (rt *router) prefixOf(name string, args any) string {
+	if f := rt.prefix[name]; f != nil && args != nil {
+		return f(args)
+	}
+	return ""
+}
+
+// noteChanges logs and counts route changes (mu held).
+func (db *DB) noteChanges(cs []route.Change) {
+	for _, c := range cs {
+		dir := "local"
+		if c.Forwarding {
+			dir = "forward"
+		}
+		db.rt.changes.WithLabelValues(dir).Inc()
+		db.log.Warn("route changed: "+c.String(), "proc", c.Proc, "prefix", c.Prefix, "forwarding", c.Forwarding,
+			"conflict_rate", c.Rate, "threshold", c.Threshold)
+	}
+}
+
+// ownConflict feeds the Router an own transaction that took part in a
+// conflict (engine.Hooks.OwnConflict, on the executor).
+func (db *DB) ownConflict(r *journal.Record) {
+	rt := db.rt
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.r.Route(r.Proc) != route.Auto {
+		return
+	}
+	prefix := ""
+	if f := rt.prefix[r.Proc]; f != nil {
+		if p, err := db.lookup(r.Proc); err == nil {
+			if a, err := p.decodeArgs(r.Args); err == nil {
+				prefix = f(a)
+			}
+		}
+	}
+	db.noteChanges(rt.r.Conflict(r.Proc, prefix))
+}
+
+// routed runs a call by its route: here, forwarded, or refused.
+func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
+	rt := db.rt
+	t0 := time.Now()
+	rt.mu.Lock()
+	prefix := rt.prefixOf(name, args)
+	dec := rt.r.Decide(name, prefix)
+	rt.mu.Unlock()
+	switch dec {
+	case route.Refuse:
+		rt.refused.Inc()
+		return nil, fmt.Errorf("call %s: %w: retry in %v, or at the liege", name, ErrRouteUnavailable, RouteRetryAfter)
+	case route.Fallback:
+		rt.fallbacks.WithLabelValues("link_down").Inc()
+	}
+	ec.Forward = dec == route.Forward
+	res, err := db.submitCall(ctx, ec)
+	if ec.Forward {
+		switch {
+		case errors.Is(err, engine.ErrNoForward):
+			// Nothing committed at the liege: fall back or refuse by route.
+			rt.forwarded.WithLabelValues("refused").Inc()
+			rt.mu.Lock()
+			r := rt.r.Route(name)
+			rt.mu.Unlock()
+			if r == route.Liege && !rt.override[name].Available {
+				rt.refused.Inc()
+				return nil, fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
+			}
+			rt.fallbacks.WithLabelValues("refused").Inc()
+			ec.Forward = false
+			res, err = db.submitCall(ctx, ec)
+		case err == nil:
+			rt.forwarded.WithLabelValues("committed").Inc()
+		default:
+			var unk *ForwardUnknownError
+			if errors.As(err, &unk) {
+				rt.forwarded.WithLabelValues("unknown").Inc()
+			} else {
+				rt.forwarded.WithLabelValues("procedure_error").Inc()
+			}
+		}
+	}
+	if err != nil || res.ReadOnly() {
+		return res, err
+	}
+	how := "local"
+	if ec.Forward {
+		how = "forwarded"
+	}
+	rt.latency.WithLabelValues(how).Observe(time.Since(t0).Seconds())
+	rt.mu.Lock()
+	db.noteChanges(rt.r.Committed(name, prefix))
+	rt.mu.Unlock()
+	return res, nil
+}
+
+// ProcRoute is one procedure's route, for /status.
+type ProcRoute struct {
+	Proc  string `json:"proc"`
+	Route string `json:"route"`
+	// ConflictRate is the measured rate: conflicts per committed
+	// transaction, decayed (auto only).
+	ConflictRate float64 `json:"conflict_rate"`
+	// Forwarding: auto forwards the procedure now (link and role allowing).
+	Forwarding bool `json:"forwarding"`
+	// Available: a liege route that commits here while the link is down.
+	Available bool `json:"available,omitempty"`
+	// Prefixes measured, and how many of them auto forwards now.
+	Prefixes           int `json:"prefixes,omitempty"`
+	PrefixesForwarding int `json:"prefixes_forwarding,omitempty"`
+}
+
+// Routes returns the route of every procedure, by name.
+func (db *DB) Routes() []ProcRoute {
+	db.rt.mu.Lock()
+	st := db.rt.r.Status()
+	db.rt.mu.Unlock()
+	out := make([]ProcRoute, 0, len(st))
+	for _, s := range st {
+		if _, err := db.lookup(s.Proc); err != nil {
+			continue // an override for a procedure not registered (CheckRoutes)
+		}
+		out = append(out, ProcRoute{Proc: s.Proc, Route: s.Route, ConflictRate: s.Rate, Forwarding: s.Forwarding,
+			Available: s.Available, Prefixes: s.Prefixes, PrefixesForwarding: s.PrefixesForwarding})
+	}
+	return out
+}
