@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math/bits"
 	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -117,11 +118,66 @@ func (e *Encoder) Frame(r *Record) ([]byte, error) {
 // concurrent use.
 type Decoder struct {
 	dec *codec.Decoder
+	// large decodes payloads of 2^(k-1) bytes up to 2^k with the handle
+	// of class k (sizedHandle), made on first use.
+	large map[int]*codec.Decoder
 }
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder {
 	return &Decoder{dec: codec.NewDecoderBytes(nil, handle)}
+}
+
+// smallPayload is the largest payload decoded with handle's MaxInitLen.
+const smallPayload = 32 << 10
+
+// initLenDivisor sets a large payload's MaxInitLen: its size over this. A
+// value then decodes in at most this many steps; a slice of Writes (112
+// bytes each, record_codecgen.go) claimed longer than the payload holds
+// makes the decoder allocate at most 7 times the payload at first.
+const initLenDivisor = 16
+
+var (
+	sizedMu      sync.Mutex
+	sizedHandles = map[int]*codec.MsgpackHandle{}
+)
+
+// sizedHandle returns the handle for payloads of 2^(k-1) bytes up to 2^k.
+// go-msgpack grows a decoded []byte MaxInitLen bytes at a time, copying
+// it at each step: with handle's 256 bytes a value of 1 MiB took
+// thousands of copies (opening 48 such values took over a minute). Its
+// MaxInitLen scales with the payload instead (initLenDivisor), so a value
+// decodes in a few steps, while what a claimed length can make the decoder
+// allocate stays bounded by the payload's size. Payloads are frames read
+// back from this instance's own journal (checksummed) or records from the
+// authenticated peer, bounded by the link's MaxFrame.
+func sizedHandle(k int) *codec.MsgpackHandle {
+	sizedMu.Lock()
+	defer sizedMu.Unlock()
+	h := sizedHandles[k]
+	if h == nil {
+		h = MsgpackHandle()
+		h.MaxInitLen = max(h.MaxInitLen, (1<<(k-1))/initLenDivisor)
+		sizedHandles[k] = h
+	}
+	return h
+}
+
+// decoderFor returns the decoder of a payload of n bytes.
+func (d *Decoder) decoderFor(n int) *codec.Decoder {
+	if n <= smallPayload {
+		return d.dec
+	}
+	k := bits.Len(uint(n))
+	dec := d.large[k]
+	if dec == nil {
+		if d.large == nil {
+			d.large = map[int]*codec.Decoder{}
+		}
+		dec = codec.NewDecoderBytes(nil, sizedHandle(k))
+		d.large[k] = dec
+	}
+	return dec
 }
 
 // DecodeFrame checks frame f and decodes its record into r. The record does
@@ -137,8 +193,9 @@ func (d *Decoder) DecodeFrame(f []byte, r *Record) error {
 // DecodePayload decodes a record payload (a frame's content) into r.
 func (d *Decoder) DecodePayload(p []byte, r *Record) (err error) {
 	r.Reset()
-	d.dec.ResetBytes(p)
-	if err := d.dec.Decode(r); err != nil {
+	dec := d.decoderFor(len(p))
+	dec.ResetBytes(p)
+	if err := dec.Decode(r); err != nil {
 		return fmt.Errorf("decode record: %w", err)
 	}
 	return r.validate()

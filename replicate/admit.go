@@ -116,3 +116,28 @@ func certProblem(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// transferring reports whether the current session's connection is in the
+// middle of a frame and has moved bytes since the last call (moved holds
+// the count then): the ticker then holds the Node's tick back, so a large
+// frame crossing the link is not taken for the peer's silence. Once bytes
+// stop moving, ticks resume and a dead peer is found as before.
+func (r *Replicator) transferring(moved *uint64) bool {
+	r.mu.Lock()
+	s := r.cur
+	r.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	p, ok := s.conn.(link.Progress)
+	if !ok {
+		return false
+	}
+	busy, n := p.Transferring()
+	if !busy || n == *moved {
+		*moved = n
+		return false
+	}
+	*moved = n
+	return true
+}

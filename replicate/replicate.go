@@ -199,9 +199,16 @@ func (r *Replicator) ticker() {
 	defer r.wg.Done()
 	t := time.NewTicker(r.cfg.Heartbeat)
 	defer t.Stop()
+	var moved uint64
 	for {
 		select {
 		case <-t.C:
+			if r.transferring(&moved) {
+				// A large frame is crossing the link and its bytes are
+				// moving: the peer is alive though no whole frame arrived
+				// (progress.go).
+				continue
+			}
 			r.host.Tick()
 			r.notify()
 		case <-r.ctx.Done():
@@ -415,8 +422,11 @@ func (s *session) run() bool {
 				r.metrics.refused.Inc()
 				s.log.Warn("replication: refused the peer", "error", st.Refused)
 			} else {
-				reason, _ := certProblem(err)
-				s.log.Warn("replication: handshake failed", "error", err, "reason", reason)
+				if reason, ok := certProblem(err); ok {
+					s.log.Warn("replication: handshake failed", "error", err, "reason", reason)
+				} else {
+					s.log.Warn("replication: handshake failed", "error", err)
+				}
 			}
 		case errors.Is(err, io.EOF):
 			s.log.Info("replication: the peer closed the connection")

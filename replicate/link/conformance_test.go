@@ -336,7 +336,7 @@ func runConformance(t *testing.T, tr transport) {
 			t.Fatal("a frame of kind 99 was sent")
 		}
 		err := a.Send(ctx, txn("A", 1, DefaultMaxFrame))
-		if !errors.Is(err, ErrFrameTooLarge) || !strings.Contains(err.Error(), "4194304") {
+		if !errors.Is(err, ErrFrameTooLarge) || !strings.Contains(err.Error(), strconv.Itoa(DefaultMaxFrame)) {
 			t.Fatalf("oversized send: got %v, want ErrFrameTooLarge naming the limit", err)
 		}
 		if err := a.Send(ctx, heartbeat("A", 5)); err != nil {
@@ -480,7 +480,7 @@ func runConformance(t *testing.T, tr transport) {
 			if !errors.As(err, &fe) || !errors.Is(err, ErrFrameTooLarge) || fe.Size != int64(claim) || fe.Limit != DefaultMaxFrame {
 				t.Fatalf("claim of %d bytes: got %v, want a *FrameError over the limit", claim, err)
 			}
-			for _, s := range []string{"4194304", "MaxFrame", strconv.FormatUint(uint64(claim), 10)} {
+			for _, s := range []string{strconv.Itoa(DefaultMaxFrame), "MaxFrame", strconv.FormatUint(uint64(claim), 10)} {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q does not name %s", err, s)
 				}

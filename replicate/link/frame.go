@@ -18,8 +18,12 @@ import (
 const ProtocolVersion = 1
 
 // DefaultMaxFrame is the largest frame body a link accepts unless
-// configured otherwise.
-const DefaultMaxFrame = 4 << 20
+// configured otherwise. A transaction travels in one frame with its
+// arguments and its writes, so a value of 16 MiB set by a procedure that
+// takes it as an argument needs about 32 MiB (48 with its before-image in
+// a rollback); a frame over the limit can never be sent, and the stream
+// would stop there.
+const DefaultMaxFrame = 64 << 20
 
 // headerLen is the frame header: the body's length, 4 bytes big endian.
 const headerLen = 4

@@ -268,10 +268,11 @@ func (l *tcpListener) Addr() string { return l.nl.Addr().String() }
 // tcpConn is a Conn over TCP, or TLS over TCP.
 type tcpConn struct {
 	endpoint
+	progress
 	nc     net.Conn
 	br     *bufio.Reader
 	hdr    [headerLen]byte
-	body   []byte // reused; grows up to MaxFrame
+	body   []byte // reused for frames up to 1 MiB
 	batch  []byte // SendBatch's buffer, reused
 	closed atomic.Bool
 	abort  func() // closes the connection, for context.AfterFunc
@@ -280,7 +281,8 @@ type tcpConn struct {
 var _ Conn = (*tcpConn)(nil)
 
 func newTCPConn(nc net.Conn, cfg *Config, remote, peer string) *tcpConn {
-	c := &tcpConn{nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
+	c := &tcpConn{nc: nc}
+	c.br = bufio.NewReaderSize(countingReader{nc, &c.moved}, 64<<10)
 	c.init(cfg.MaxFrame, cfg.Logger, remote, cfg.ExpectPeerID, peer)
 	c.abort = func() { _ = c.Close() }
 	return c
@@ -298,7 +300,7 @@ func (c *tcpConn) Send(ctx context.Context, f *Frame) error {
 		return err
 	}
 	defer c.watch(ctx)()
-	if _, err := c.nc.Write(b); err != nil {
+	if err := c.write(b); err != nil {
 		return c.fail("send", ctx, err)
 	}
 	return nil
@@ -322,30 +324,20 @@ func (c *tcpConn) SendBatch(ctx context.Context, frames []*Frame) error {
 	for i, f := range frames {
 		var err error
 		if buf, err = c.appendWire(buf, f); err != nil {
-			if werr := c.write(ctx, buf); werr != nil {
-				return werr
+			if werr := c.write(buf); werr != nil {
+				return c.fail("send", ctx, werr)
 			}
 			return err
 		}
 		if len(buf) >= batchWrite || i == len(frames)-1 {
-			if err := c.write(ctx, buf); err != nil {
-				return err
+			if err := c.write(buf); err != nil {
+				return c.fail("send", ctx, err)
 			}
 			buf = buf[:0]
 		}
 	}
 	if cap(buf) <= 2*batchWrite { // do not keep a large frame's buffer alive
 		c.batch = buf
-	}
-	return nil
-}
-
-func (c *tcpConn) write(ctx context.Context, b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	if _, err := c.nc.Write(b); err != nil {
-		return c.fail("send", ctx, err)
 	}
 	return nil
 }
@@ -365,10 +357,18 @@ func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
 	if fe != nil {
 		return nil, c.refuse(fe)
 	}
-	if cap(c.body) < n {
+	c.busy.Add(1)
+	defer c.busy.Add(-1)
+	var body []byte
+	switch {
+	case n > 1<<20: // do not keep a large frame's buffer alive
+		body = make([]byte, n)
+	case cap(c.body) < n:
 		c.body = make([]byte, n)
+		body = c.body[:n]
+	default:
+		body = c.body[:n]
 	}
-	body := c.body[:n]
 	if _, err := io.ReadFull(c.br, body); err != nil {
 		return nil, c.fail("recv", ctx, err)
 	}
