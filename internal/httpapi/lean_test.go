@@ -159,3 +159,41 @@ func FuzzLeanBatchAnswer(f *testing.F) {
 		}
 	})
 }
+
+type fuzzArgs struct {
+	S  string  `json:"s"`
+	I  int64   `json:"i"`
+	I8 int8    `json:"i8"`
+	U  uint32  `json:"u"`
+	F  float64 `json:"f"`
+	F4 float32 `json:"f4"`
+	B  bool
+}
+
+// Where LeanArgs decodes valid JSON, encoding/json decodes it the same
+// way, with no unknown field; where it does not, it leaves the value zero.
+func FuzzLeanArgs(f *testing.F) {
+	for _, s := range []string{`{"s": "a", "i": -5, "i8": 127, "u": 7, "f": 1.5e3, "f4": 0.1, "B": true}`, `{}`, `{"i8": 128}`,
+		`{"u": -1}`, `{"s": "\u00e9"}`, `{"S": "x"}`, `{"f": 1e400}`, `{"i": 1.0}`, `{"b": true}`, `{"s": null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		var got, want fuzzArgs
+		ok := LeanArgs(b, &got)
+		if !ok {
+			if got != (fuzzArgs{}) {
+				t.Fatalf("LeanArgs refused %s but left %+v", b, got)
+			}
+			return
+		}
+		if err := decodeStrict(b, &want); err != nil {
+			t.Fatalf("LeanArgs took %s, which encoding/json refuses: %v", b, err)
+		}
+		if got != want {
+			t.Fatalf("%s: LeanArgs %+v, encoding/json %+v", b, got, want)
+		}
+	})
+}
