@@ -231,6 +231,7 @@ func (in *Instance) flush() error {
 		return err
 	}
 	in.durable = in.w.durable
+	in.noteBytes() // retain.go: one mark per 1/64 of the keep floor
 	if len(in.reconComplete) > 0 {
 		in.saveCompleteRecon()
 	}
