@@ -267,6 +267,7 @@ func (in *Instance) flush() error {
 // afterDurable answers the calls the journal's durable position covers.
 func (in *Instance) afterDurable() {
 	in.durable = in.w.durable
+	in.noteBytes() // retain.go: one mark per 1/64 of the keep floor
 	if len(in.reconComplete) > 0 {
 		in.saveCompleteRecon()
 	}

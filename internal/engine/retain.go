@@ -104,18 +104,16 @@ type byteMark struct{ pos, cum uint64 }
 // KeepFrom returns the first position inside the newest keep bytes, from
 // marks (oldest first) and the bytes appended since Open, total: the
 // newest mark with at least keep bytes after it. Bytes from before Open are
-// not known, so they never count toward keep (the floor errs on keeping
-// more): while fewer than keep bytes were appended since Open, the whole
-// journal is inside the floor. It returns 0 for keep <= 0 (no floor) and 1
-// when no mark has keep bytes after it.
+// not known, so they count as none (the floor errs on keeping more: after
+// a restart nothing goes until keep bytes are written). It returns 0 for
+// keep <= 0 (no floor) and 1 (nothing goes) when no mark has keep bytes
+// after it.
 func KeepFrom(marks []byteMark, total uint64, keep int64) uint64 {
 	if keep <= 0 {
 		return 0
 	}
 	i := sort.Search(len(marks), func(i int) bool { return total-marks[i].cum < uint64(keep) })
 	if i == 0 {
-		// Not even the first mark, taken at Open, has keep bytes after
-		// it: what came before Open may be inside the floor.
 		return 1
 	}
 	return marks[i-1].pos

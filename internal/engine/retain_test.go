@@ -48,7 +48,7 @@ func TestKeepFrom(t *testing.T) {
 	}{
 		{"no floor", marks, 3500, 0, 0},
 		{"no marks yet", nil, 0, 100, 1},
-		{"less than keep since open: the records from before Open stay too", marks, 3500, 4000, 1},
+		{"less than keep since open: nothing goes", marks, 3500, 4000, 1},
 		{"exactly keep after the first mark", marks, 3500, 3500, 11},
 		{"the newest mark with keep bytes after it", marks, 3500, 1500, 90},
 		{"a small floor", marks, 3500, 1, 130},

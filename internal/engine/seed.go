@@ -20,6 +20,18 @@ type seeder struct {
 	send    bool                // the Node asked for our checkpoint
 	buf     bytes.Buffer        // the peer's checkpoint so far
 	install *replicate.SeedDone // complete: install after the Ready
+	done    *replicate.SeedDone // installed, for TakeSeeded
+}
+
+// TakeSeeded returns, once, the seed this instance installed since it was
+// opened (a simulator adjusts its oracle's view of the history with it).
+func (in *Instance) TakeSeeded() (replicate.SeedDone, bool) {
+	d := in.seed.done
+	in.seed.done = nil
+	if d == nil {
+		return replicate.SeedDone{}, false
+	}
+	return *d, true
 }
 
 // empty reports whether the instance holds nothing but its open and role
@@ -65,6 +77,7 @@ func (in *Instance) seedAfterReady() bool {
 			in.fail(err)
 			return false
 		}
+		in.seed.done = &d
 		in.node.Seeded(d)
 		return true
 	}

@@ -115,4 +115,7 @@ type Side struct {
 	// Archive holds the records retention removed from the journal, for
 	// the oracle (retain.go).
 	Archive []journal.Record
+	// Prefix is the history a seed installed stands for: the peer's
+	// records then, as this instance would hold them (seed.go).
+	Prefix []journal.Record
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/journal"
@@ -71,7 +72,7 @@ func (e *engineInst) archived() []journal.Record {
 		return nil
 	}
 	first := e.in.FirstPos()
-	var out []journal.Record
+	out := slices.Clone(e.side.Prefix)
 	for _, r := range e.side.Archive {
 		if r.Pos < first {
 			out = append(out, r)

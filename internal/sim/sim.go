@@ -170,6 +170,7 @@ func Run(o Options) (res Result) {
 			w.advance(tickEvery * w.rng.Int64N(4))
 		}
 		w.maintain()
+		w.maybeWipe() // seed.go
 	}
 	w.heal()
 	for budget := o.HealBudget; w.failure == nil && !w.idle(); budget-- { // settle
@@ -253,6 +254,7 @@ type world struct {
 	healing bool
 	racy    bool // promotes races with reconciliation
 	retain  bool // frequent checkpoints and journal truncation (retain.go)
+	wipe    wipeState
 	app     *apps.App
 	load    appLoad
 	// route, in some seeds on the real engine, forwards calls at the
@@ -414,7 +416,7 @@ func flags(st replicate.NodeStatus) string {
 // submit tops up site i's calls in flight.
 func (w *world) submit(i int) {
 	s := w.sites[i]
-	if s.inst == nil || w.healing {
+	if s.inst == nil || w.healing || w.wipeHolds(i) {
 		return
 	}
 	for s.inflight < s.clients {
@@ -527,6 +529,7 @@ func (w *world) pump(i int) {
 	if s.inst == nil {
 		return
 	}
+	w.afterSeed(i) // seed.go
 	out := s.inst.Outbox()
 	frames, disc := out.Frames, out.Disconnect
 	for _, n := range out.Notes {
@@ -736,7 +739,7 @@ func (w *world) roleOf(r string) int {
 // or once the liege has gone quiet (which a crash of the liege gives).
 func (w *world) promote(force bool) {
 	i := w.roleOf(replicate.RoleVassal)
-	if i < 0 {
+	if i < 0 || w.wipeHolds(i) {
 		return
 	}
 	s := w.sites[i]
