@@ -201,8 +201,17 @@ func TestAutoRouteLinkCut(t *testing.T) {
 // TestForwardLiegeCrashInFlight: the liege goes down with a forwarded call
 // in flight (committed there or not yet). The vassal answers it as unknown
 // or refused, never with a guess; after the restart a retry with the same
-// idempotency key at the vassal commits it exactly once.
+// idempotency key, at the vassal or at the liege, commits it exactly once.
 func TestForwardLiegeCrashInFlight(t *testing.T) {
+	for _, site := range []string{"B", "A"} {
+		t.Run("retry at "+site, func(t *testing.T) { forwardCrashInFlight(t, site) })
+	}
+}
+
+// forwardCrashInFlight is TestForwardLiegeCrashInFlight with the retry at
+// site: the vassal B, or the liege A (the other site: the answer was lost
+// to the client, which tries elsewhere).
+func forwardCrashInFlight(t *testing.T, site string) {
 	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, routes("ops=liege"))
 	p.waitLinkUp()
 	ctx := context.Background()
@@ -241,9 +250,13 @@ func TestForwardLiegeCrashInFlight(t *testing.T) {
 	}
 	p.start(p.a)
 	p.waitLinkUp()
-	r, err := p.b.db.CallWith(ctx, "ops", args, liege.CallOptions{IdempotencyKey: "order-7"})
+	retry := p.b
+	if site == "A" {
+		retry = p.a
+	}
+	r, err := retry.db.CallWith(ctx, "ops", args, liege.CallOptions{IdempotencyKey: "order-7"})
 	if err != nil {
-		t.Fatalf("retry after the restart: %v", err)
+		t.Fatalf("retry at %s after the restart: %v", site, err)
 	}
 	if a.err == nil && r.TxID != a.r.TxID {
 		t.Fatalf("retry returned %v, want the first outcome %v", r.TxID, a.r.TxID)
