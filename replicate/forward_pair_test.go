@@ -197,3 +197,80 @@ func TestAutoRouteLinkCut(t *testing.T) {
 	p.idle()
 	p.converged()
 }
+
+// TestForwardLiegeCrashInFlight: the liege goes down with a forwarded call
+// in flight (committed there or not yet). The vassal answers it as unknown
+// or refused, never with a guess; after the restart a retry with the same
+// idempotency key, at the vassal or at the liege, commits it exactly once.
+func TestForwardLiegeCrashInFlight(t *testing.T) {
+	for _, site := range []string{"B", "A"} {
+		t.Run("retry at "+site, func(t *testing.T) { forwardCrashInFlight(t, site) })
+	}
+}
+
+// forwardCrashInFlight is TestForwardLiegeCrashInFlight with the retry at
+// site: the vassal B, or the liege A (the other site: the answer was lost
+// to the client, which tries elsewhere).
+func forwardCrashInFlight(t *testing.T, site string) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, routes("ops=liege"))
+	p.waitLinkUp()
+	ctx := context.Background()
+	args := opsArgs{Ops: []op{{Op: "add", K: "n", N: 7}}}
+	type answer struct {
+		r   *liege.Result
+		err error
+	}
+	first := make(chan answer, 1)
+	go func() {
+		r, err := p.b.db.CallWith(ctx, "ops", args, liege.CallOptions{IdempotencyKey: "order-7"})
+		first <- answer{r, err}
+	}()
+	// Crash the liege once the call is on its way (or already answered).
+	for deadline := time.Now().Add(2 * time.Second); p.b.db.ReplStatus().Forwarding == 0 && len(first) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Microsecond)
+	}
+	p.stop(p.a)
+	var a answer
+	select {
+	case a = <-first:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the forwarded call was not answered within 20s of the liege's crash")
+	}
+	t.Logf("the call in flight at the crash: result %v, error %v", a.r, a.err)
+	var unk *liege.ForwardUnknownError
+	switch {
+	case a.err == nil:
+		if a.r.TxID.Origin != "A" {
+			t.Fatalf("answered %v: want a liege transaction", a.r.TxID)
+		}
+	case errors.As(a.err, &unk), errors.Is(a.err, liege.ErrRouteUnavailable):
+		// Unknown or refused: the client retries with its key.
+	default:
+		t.Fatalf("the in-flight call failed with %v: want its outcome, unknown, or refused", a.err)
+	}
+	p.start(p.a)
+	p.waitLinkUp()
+	retry := p.b
+	if site == "A" {
+		retry = p.a
+	}
+	r, err := retry.db.CallWith(ctx, "ops", args, liege.CallOptions{IdempotencyKey: "order-7"})
+	if err != nil {
+		t.Fatalf("retry at %s after the restart: %v", site, err)
+	}
+	if a.err == nil && r.TxID != a.r.TxID {
+		t.Fatalf("retry returned %v, want the first outcome %v", r.TxID, a.r.TxID)
+	}
+	p.acked = append(p.acked, r.TxID)
+	p.idle()
+	for _, n := range []*node{p.a, p.b} {
+		e, _, err := n.db.Get(ctx, key("n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := e.Value.Int(); v != 7 {
+			t.Fatalf("n = %d at %s: want 7 (the call committed exactly once)", v, n.id)
+		}
+	}
+	p.converged()
+}

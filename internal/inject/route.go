@@ -41,9 +41,10 @@ func runRoutes(route string) ([]string, error) {
 // plannedRun is one run of an invocation.
 type plannedRun struct{ merge, route, name string }
 
-// runPlan lists the runs of cfg: one per route, then the lww baseline (with
-// the first route) if asked for. A run's directory is its merge, or
-// merge-route when several routes run.
+// runPlan lists the runs of cfg: one per route, then the lww baseline if
+// asked for, without routing (the baseline shows what dropping the
+// protocol costs; routing would hide it). A run's directory is its merge,
+// or merge-route when several routes run.
 func runPlan(cfg Config) []plannedRun {
 	routes, _ := runRoutes(cfg.Route)
 	var out []plannedRun
@@ -55,7 +56,7 @@ func runPlan(cfg Config) []plannedRun {
 		out = append(out, plannedRun{merge: "path", route: rt, name: name})
 	}
 	if cfg.LWW {
-		out = append(out, plannedRun{merge: "lww", route: routes[0], name: "lww"})
+		out = append(out, plannedRun{merge: "lww", route: RouteNever, name: "lww"})
 	}
 	return out
 }

@@ -14,6 +14,7 @@ func TestRunPlan(t *testing.T) {
 		want  []plannedRun
 	}{
 		{route: "", want: []plannedRun{{"path", "auto", "path"}}},
+		{route: "auto", lww: true, want: []plannedRun{{"path", "auto", "path"}, {"lww", "never", "lww"}}},
 		{route: "never", want: []plannedRun{{"path", "never", "path"}}},
 		{route: "compare", lww: true, want: []plannedRun{{"path", "never", "path-never"}, {"path", "auto", "path-auto"}, {"lww", "never", "lww"}}},
 	} {
