@@ -105,6 +105,13 @@ func TestForwardRetryEitherSite(t *testing.T) {
 	if n, _ := e.Value.Int(); n != 5 {
 		t.Fatalf("n = %d at the liege after one call and three retries: want 5 (exactly once)", n)
 	}
+	// The key with other arguments is refused at either site.
+	other := opsArgs{Ops: []op{{Op: "add", K: "n", N: 6}}}
+	for _, n := range []*node{p.b, p.a} {
+		if _, err := n.db.CallWith(ctx, "ops", other, liege.CallOptions{IdempotencyKey: "order-1"}); !errors.Is(err, liege.ErrIdempotencyKeyReused) {
+			t.Fatalf("order-1 with other arguments at %s: %v, want ErrIdempotencyKeyReused", n.id, err)
+		}
+	}
 	p.converged()
 }
 

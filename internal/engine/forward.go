@@ -116,7 +116,7 @@ func (in *Instance) forwardReady(rd *replicate.Ready) {
 		default:
 			c.Result = Result{TxID: a.TxID, HLC: a.HLC, Raw: append([]byte(nil), a.Result...), Kind: journal.KindLocal}
 			if !a.TxID.IsZero() {
-				in.idem.put(a.Key, idemOutcome{txid: a.TxID, pos: in.lastPos, hlc: a.HLC, raw: c.Result.Raw})
+				in.idem.put(a.Key, idemOutcome{txid: a.TxID, pos: in.lastPos, hlc: a.HLC, raw: c.Result.Raw, sum: in.idem.sum(c.Proc, c.ArgBytes)})
 			}
 			in.wait(in.lastPos, c) // the applied TxID is durable here before the answer
 		}
@@ -193,6 +193,6 @@ func (in *Instance) Forwarding() int { return len(in.fwd.calls) }
 // returns the first outcome.
 func (in *Instance) rememberPeerKey(r *journal.Record, pos uint64) {
 	if r.IdempotencyKey != "" {
-		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: pos, hlc: r.HLC, raw: bytes.Clone(r.Result)})
+		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
 	}
 }
