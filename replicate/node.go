@@ -283,7 +283,11 @@ func (n *Node) Handshake(f *link.Frame, offset time.Duration) error {
 	n.checkSeed(f.Watermark)
 	n.askSeed(f.Watermark) // seed.go
 	n.sinceProgress, n.sinceRecon = 0, 0
-	n.checkLostOwn(f.Watermark)
+	if !n.seed.want {
+		// An empty instance that asked for the peer's checkpoint takes
+		// its own transactions back from it: nothing to skip.
+		n.checkLostOwn(f.Watermark)
+	}
 	if n.role == RoleVassal {
 		n.sendRecon()
 	}

@@ -275,6 +275,14 @@ func (in *Instance) retain() {
 		if p, ok := in.node.RetainFloor(); ok {
 			ri.OwnFloor = p
 		}
+		// Own records durable but not yet handed to the Node (OwnDurable
+		// comes at the next reportDurable) are unknown to RetainFloor, and
+		// the peer has applied none of them.
+		if len(in.ownPending) > 0 {
+			if p := in.ownPending[0].Pos; ri.OwnFloor == 0 || p < ri.OwnFloor {
+				ri.OwnFloor = p
+			}
+		}
 	}
 	to := RetainBefore(ri)
 	if to == 0 {

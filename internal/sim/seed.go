@@ -46,13 +46,21 @@ func (w *world) maybeWipe() {
 		return
 	}
 	a, b := w.sites[A], w.sites[B]
-	if a.inst == nil || b.inst == nil || b.inst.Busy() {
+	if a.inst == nil || b.inst == nil || b.inst.Busy() || a.inst.Busy() { // A busy: what it applied may not be durable yet
 		return
 	}
 	sa, sb := a.inst.Status(), b.inst.Status()
 	if sb.RollingBack || sb.ReconPending > 0 || sb.Reconciling > 0 || sa.ReconPending > 0 || sa.Reconciling > 0 ||
 		sa.Watermark != sb.LastOwn || !sa.Discarding.IsZero() || sa.RollingBack {
 		return
+	}
+	// The Node hears of an own record once the engine reports it durable,
+	// which can come after its call was answered: an acknowledged own
+	// transaction of B beyond A's watermark is not safe to lose either.
+	for _, id := range w.acked {
+		if id.Origin == b.id && id.OSeq > sa.Watermark {
+			return
+		}
 	}
 	w.wipe.done, w.wipe.waiting = true, true
 	b.inst, b.inflight = nil, 0
