@@ -83,15 +83,11 @@ func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total 
 		out = w.EngineLog
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv := &http.Server{
-		// As cmd/liege/serve.go builds it, without authentication.
-		Handler:           server.New(db, server.Options{App: kv.Name, Logger: log, Registry: reg}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// As cmd/liege/serve.go builds it, without authentication, and with
+	// room for every client's request at once (the bench measures calls,
+	// not admission).
+	srv := server.New(db, server.Options{App: kv.Name, Logger: log, Registry: reg,
+		MaxInFlight: max(server.DefaultMaxInFlight, 2*clients)}).HTTPServer(log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		db.Close()

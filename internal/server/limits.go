@@ -10,8 +10,11 @@ import (
 // Defaults of the HTTP server's bounds.
 const (
 	// DefaultMaxInFlight is how many requests are served at once; more are
-	// refused with 503 and Retry-After rather than queued.
-	DefaultMaxInFlight = 128
+	// refused with 503 and Retry-After rather than queued. It is above the
+	// 256 concurrent clients a busy site runs (each waits a group commit),
+	// and bounds the request bodies held at once to 512 MiB at the 1 MiB
+	// body limit.
+	DefaultMaxInFlight = 512
 	// DefaultWriteGrace is how long an answer may take to be written once
 	// it is ready: a client that does not read its answer is cut off then,
 	// and the answer's memory freed.
