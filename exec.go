@@ -185,8 +185,6 @@ func (db *DB) take(block bool) bool {
 				fn()
 			case j := <-db.ckptBack:
 				db.in.CheckpointDone(j)
-			case err := <-db.syncer.done:
-				db.in.SyncDone(err)
 			case ev := <-db.linkq:
 				db.linkEvent(ev)
 			case <-db.quit:
@@ -202,8 +200,6 @@ func (db *DB) take(block bool) bool {
 			fn()
 		case j := <-db.ckptBack:
 			db.in.CheckpointDone(j)
-		case err := <-db.syncer.done:
-			db.in.SyncDone(err)
 		case ev := <-db.linkq:
 			db.linkEvent(ev)
 		case <-db.quit:
