@@ -106,6 +106,13 @@ func (n *Node) stepSeed(f *link.Frame) {
 	switch f.Kind {
 	case link.KindSeedOffer:
 		switch {
+		case n.seed.want && n.seed.got == 0:
+			// Our request may have crossed the peer's handshake and been
+			// dropped there (a frame before its link is up is not acted
+			// on): the offer says it listens now. A second request is
+			// harmless, the peer sends the checkpoint once per session.
+			n.send(link.Frame{Kind: link.KindSeedRequest})
+			n.note("the peer offers its checkpoint: asked for it again (nothing of it arrived yet)")
 		case n.seed.want:
 		case !n.seed.empty || n.watermark > 0 || n.lastOwn() > n.peerWM:
 			// (Own transactions the peer holds, taken back from it at the
