@@ -389,12 +389,16 @@ func (c *tcpConn) Close() error {
 // begin returns why Send or Recv cannot start: the connection is closed,
 // or ctx has ended (which closes it).
 func (c *tcpConn) begin(ctx context.Context) error {
-	if c.closed.Load() {
-		return net.ErrClosed
-	}
+	// The context first: when it ends while a write completes, watch's
+	// abort closes the connection behind a Send that still succeeds, and
+	// the caller's next Send must hear that its context ended, not only
+	// that the connection is closed.
 	if err := ctx.Err(); err != nil {
 		_ = c.Close()
 		return err
+	}
+	if c.closed.Load() {
+		return net.ErrClosed
 	}
 	return nil
 }

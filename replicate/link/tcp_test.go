@@ -1,8 +1,10 @@
 package link
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,5 +212,26 @@ func TestTLSListenerRefusesPlaintext(t *testing.T) {
 	sink.wait(t, "refused a connection", "tls")
 	if f, err := a.Recv(testCtx(t)); err == nil {
 		t.Fatalf("a plaintext dialer received %+v", f)
+	}
+}
+
+// A context that ends while a Send's write completes: watch's abort closes
+// the connection behind the successful Send, and the next Send with that
+// context must say the context ended (the conformance suite's
+// CancelUnblocksSend saw net.ErrClosed under load, from this interleaving).
+func TestSendAfterAbortReportsTheContext(t *testing.T) {
+	a, b := connect(t, transports()["tcp"])
+	shake(t, a, b)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	if err := a.Send(ctx, heartbeat("A", 1)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	a.(*tcpConn).abort() // what context.AfterFunc runs once ctx ends
+	if err := a.Send(ctx, heartbeat("A", 2)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("send with the ended context after abort: got %v, want context.Canceled", err)
+	}
+	if err := a.Send(testCtx(t), heartbeat("A", 3)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("send with a live context after abort: got %v, want net.ErrClosed", err)
 	}
 }
