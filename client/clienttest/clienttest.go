@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege/client"
+	"github.com/liege-db/liege/internal/httpapi"
 )
 
 // Procedures the stub serves, on keys ("kv", key):
@@ -87,12 +88,7 @@ type Server struct {
 type entry struct {
 	key     []any
 	value   json.RawMessage
-	version version
-}
-
-type version struct {
-	HLC    uint64 `json:"hlc"`
-	Origin string `json:"origin"`
+	version httpapi.Version
 }
 
 type txn struct {
@@ -180,9 +176,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body,
 		MinToken: r.URL.Query().Get("min_token"), IdempotencyKey: r.Header.Get("Idempotency-Key")}
 	if r.Method == http.MethodPost {
-		var b struct {
-			MinToken string `json:"min_token"`
-		}
+		var b httpapi.CallRequest
 		_ = json.Unmarshal(body, &b)
 		req.MinToken = b.MinToken
 	}
@@ -223,7 +217,7 @@ func writeAnswer(w http.ResponseWriter, ans any, err *apiError) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="liege"`)
 		}
 		w.WriteHeader(err.status)
-		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": err.code, "message": err.msg}})
+		_ = json.NewEncoder(w).Encode(httpapi.ErrorBody{Error: &httpapi.ErrorDetail{Code: err.code, Message: err.msg}})
 		return
 	}
 	if raw, ok := ans.(json.RawMessage); ok {
@@ -306,11 +300,7 @@ func (s *Server) call(proc string, req Request) (any, *apiError) {
 			return json.RawMessage(first), nil
 		}
 	}
-	var body struct {
-		Args      json.RawMessage `json:"args"`
-		MinToken  string          `json:"min_token"`
-		TimeoutMS *int64          `json:"timeout_ms"`
-	}
+	var body httpapi.CallRequest
 	if len(bytes.TrimSpace(req.Body)) > 0 {
 		if err := decodeStrict(req.Body, &body); err != nil {
 			return nil, errorf(http.StatusBadRequest, client.CodeBadRequest, "the body does not decode: %v", err)
@@ -368,7 +358,7 @@ func (s *Server) call(proc string, req Request) (any, *apiError) {
 // commit writes one key as a new transaction (s.mu held).
 func (s *Server) commit(kj string, key []any, value json.RawMessage, hlc uint64) {
 	s.oseq++
-	s.data[kj] = entry{key: key, value: value, version: version{HLC: hlc, Origin: s.id}}
+	s.data[kj] = entry{key: key, value: value, version: httpapi.Version{HLC: hlc, Origin: s.id}}
 }
 
 // answer builds a call's answer and remembers it under its idempotency key
@@ -378,9 +368,10 @@ func (s *Server) answer(req Request, txid *string, hlc uint64, result any, minTo
 	if txid != nil {
 		pos = s.txns[*txid].pos
 	}
-	b, _ := json.Marshal(map[string]any{
-		"txid": txid, "hlc": hlc, "hlc_time": time.UnixMilli(int64(hlc>>16)).UTC().Format("2006-01-02T15:04:05.000Z") + "+" + strconv.FormatUint(hlc&0xffff, 10),
-		"pos": pos, "read_only": txid == nil, "result": result, "token": s.token().Merge(minTok).String(),
+	res, _ := json.Marshal(result)
+	b, _ := json.Marshal(httpapi.CallAnswer{
+		TxID: txid, HLC: hlc, HLCTime: time.UnixMilli(int64(hlc>>16)).UTC().Format("2006-01-02T15:04:05.000Z") + "+" + strconv.FormatUint(hlc&0xffff, 10),
+		Pos: pos, ReadOnly: txid == nil, Result: res, Token: s.token().Merge(minTok).String(),
 	})
 	if req.IdempotencyKey != "" && txid != nil {
 		s.idem[req.IdempotencyKey] = b
@@ -419,10 +410,11 @@ func (s *Server) key(req Request) (any, *apiError) {
 		return nil, aerr
 	}
 	kj, _ := json.Marshal(k)
-	ans := map[string]any{"key": k, "key_hex": hex.EncodeToString(kj), "found": false, "value": nil, "version": nil,
-		"token": s.token().Merge(minTok).String()}
+	ans := httpapi.KeyAnswer{Key: kj, KeyHex: hex.EncodeToString(kj), Value: json.RawMessage("null"),
+		Token: s.token().Merge(minTok).String()}
 	if e, ok := s.data[string(kj)]; ok {
-		ans["found"], ans["value"], ans["version"] = true, e.value, e.version
+		v := e.version
+		ans.Found, ans.Value, ans.Version = true, e.value, &v
 	}
 	return ans, nil
 }
@@ -461,12 +453,12 @@ func (s *Server) keys(req Request) (any, *apiError) {
 	if truncated {
 		names = names[:limit]
 	}
-	keys := make([]map[string]any, len(names))
+	keys := make([]httpapi.KeyEntry, len(names))
 	for i, kj := range names {
 		e := s.data[kj]
-		keys[i] = map[string]any{"key": e.key, "key_hex": hex.EncodeToString([]byte(kj)), "value": e.value, "version": e.version}
+		keys[i] = httpapi.KeyEntry{Key: json.RawMessage(kj), KeyHex: hex.EncodeToString([]byte(kj)), Value: e.value, Version: e.version}
 	}
-	return map[string]any{"keys": keys, "truncated": truncated, "token": s.token().Merge(minTok).String()}, nil
+	return httpapi.KeysAnswer{Keys: keys, Truncated: truncated, Token: s.token().Merge(minTok).String()}, nil
 }
 
 func equalJSON(a, b []any) bool {
@@ -480,9 +472,11 @@ func (s *Server) txn(id string) (any, *apiError) {
 	if n, err := strconv.ParseUint(id[i+1:], 10, 64); i <= 0 || err != nil || n == 0 {
 		return nil, errorf(http.StatusBadRequest, client.CodeBadRequest, "malformed TxID %q: want origin/oseq, e.g. A/17", id)
 	}
-	ans := map[string]any{"txid": id, "state": "unknown", "pos": nil, "kind": nil, "proc": nil, "result": nil, "subject": nil, "lost_file": nil}
+	ans := httpapi.TxnAnswer{TxID: id, State: "unknown", Result: json.RawMessage("null")}
 	if t, ok := s.txns[id]; ok {
-		ans["state"], ans["pos"], ans["kind"], ans["proc"], ans["result"] = "committed", t.pos, "local", t.proc, t.result
+		pos, kind, proc := t.pos, "local", t.proc
+		res, _ := json.Marshal(t.result)
+		ans.State, ans.Pos, ans.Kind, ans.Proc, ans.Result = "committed", &pos, &kind, &proc, res
 	}
 	return ans, nil
 }

@@ -96,7 +96,8 @@ func TestEveryCodeIsListed(t *testing.T) {
 }
 
 // TestNoDuplicateShapes keeps internal/httpapi the only home of the HTTP
-// shapes: neither the client nor the server may declare a struct (named
+// shapes: neither the client, its test stub (client/clienttest) nor the
+// server may declare a struct (named
 // or anonymous, anywhere in their code) whose JSON field names are two or
 // more of those of a shared struct, nor an error code as a string literal.
 // Use the shared type (the client aliases those its users name).
@@ -123,7 +124,7 @@ func TestNoDuplicateShapes(t *testing.T) {
 	for _, c := range httpapi.Codes {
 		codes[c] = true
 	}
-	for _, dir := range []string{"../../client", "../server"} {
+	for _, dir := range []string{"../../client", "../../client/clienttest", "../server"} {
 		fset := token.NewFileSet()
 		files := parseDirFset(t, fset, dir)
 		if len(files) == 0 {
