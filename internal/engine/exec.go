@@ -120,7 +120,7 @@ func (in *Instance) execute(c *Call) {
 		}
 		if ok {
 			c.Result = Result{TxID: o.txid, HLC: o.hlc, Pos: o.pos, Raw: o.raw}
-			in.wait(o.pos, c)
+			in.wait(o.waitPos(in.durable), c)
 			return
 		}
 	}
@@ -477,7 +477,11 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 		!force && in.sinceCkpt < in.cfg.CheckpointEvery {
 		return nil
 	}
-	if err := in.flushTxnStatus(); err != nil {
+	err := in.flushTxnStatus()
+	if err == nil {
+		err = in.flushIdem(in.durable) // idemfile.go
+	}
+	if err != nil {
 		in.fail(err)
 		return nil
 	}
@@ -545,6 +549,11 @@ func (in *Instance) close() error {
 	}
 	if in.fatal == nil && in.txst != nil {
 		if err := in.txst.flush(in.durable); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if in.fatal == nil {
+		if err := in.flushIdem(in.durable); err != nil {
 			errs = append(errs, err)
 		}
 	}
