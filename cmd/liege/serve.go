@@ -383,7 +383,7 @@ func serve(s *serveSettings) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
-		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes}
+		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes, MaxFrame: s.maxFrame}
 	s.retain.apply(&opts)
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)

@@ -161,6 +161,9 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 		Reads: eff.Reads, Ranges: eff.Ranges, Writes: eff.Writes, IdempotencyKey: c.IdempotencyKey,
 	}
 	f, err := in.enc.Frame(&r)
+	if err == nil && kind == journal.KindLocal {
+		err = in.checkFrame(proc, len(f)) // framecap.go
+	}
 	if err == nil {
 		err = in.w.Append(r.Pos, f)
 	}

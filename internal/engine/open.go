@@ -131,6 +131,9 @@ func open(cfg Config) (*Instance, error) {
 	if cfg.IdempotencyKeep == 0 {
 		cfg.IdempotencyKeep = DefaultIdempotencyKeep
 	}
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = link.DefaultMaxFrame
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
 	}
