@@ -248,7 +248,7 @@ func (in *Instance) openIdem() error {
 	}
 	f, err := openIdemFile(in.cfg.Dir, func(key string, o idemOutcome) {
 		if !in.idemExpired(&o) {
-			in.idem.put(key, o)
+			in.idem.replace(key, o)
 		}
 	})
 	if err != nil {

@@ -91,6 +91,15 @@ func TestIdempotencyKeySurvivesRetention(t *testing.T) {
 			if late.Err != nil || late.Result.TxID == first.Result.TxID || late.Result.TxID.IsZero() {
 				t.Fatalf("the key after its keep time: %v, TxID %v; want a new transaction", late.Err, late.Result.TxID)
 			}
+			// The file now holds the key twice; with a longer keep time
+			// both are young enough, and the later outcome wins.
+			n.call(sim.Op{Op: "set", K: "z", V: "2"})
+			n.retainPast(late.Result.Pos)
+			n.cfg.IdempotencyKeep = 48 * time.Hour
+			n.restart()
+			if retry := n.keyed("k1", sim.Op{Op: "set", K: "x", V: "2"}); retry.Err != nil || retry.Result.TxID != late.Result.TxID {
+				t.Fatalf("retry of the key used again, after a restart with a longer keep time: %v, %v; want the later outcome %v", retry.Err, retry.Result.TxID, late.Result.TxID)
+			}
 		})
 	}
 }

@@ -136,6 +136,13 @@ func (c *idemCache) put(key string, o idemOutcome) {
 	}
 }
 
+// replace puts key's outcome o in place of one it may have: at start-up,
+// where a later entry for a key (used again once it expired) wins.
+func (c *idemCache) replace(key string, o idemOutcome) {
+	delete(c.m, key) // its old ring slot no longer matches
+	c.put(key, o)
+}
+
 func (c *idemCache) get(key string) (idemOutcome, bool) {
 	o, ok := c.m[key]
 	return o, ok

@@ -461,11 +461,13 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 	return nil
 }
 
-// rememberKey remembers a transaction record's idempotency key: an own
-// call's, or a peer's (a forwarded call, or a client that changed sites).
+// rememberKey remembers a transaction record's idempotency key at
+// start-up: an own call's, or a peer's (a forwarded call, or a client that
+// changed sites). A later record with the key (used again once it
+// expired) wins over the file's.
 func (in *Instance) rememberKey(r *journal.Record) {
 	if r.IdempotencyKey != "" && r.Kind.IsTxn() {
-		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
+		in.idem.replace(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
 	}
 }
 
