@@ -52,14 +52,19 @@ type Options struct {
 	// uses the global registry.
 	Registerer prometheus.Registerer
 	// IdempotencyWindow is how many recent idempotency keys are remembered
-	// (default 100,000). At start-up the journal is read back this far
-	// before the checkpoint to remember them across a restart.
+	// (default 100,000). They are kept in the directory (file idemkeys)
+	// across restarts and crashes, whatever journal retention removed.
 	IdempotencyWindow int
 	// IdempotencyKeep is how long an idempotency key is kept after its
 	// call committed (default 24h; negative: as long as IdempotencyWindow
 	// keeps it). A key reused within it for another procedure or other
 	// arguments is refused with ErrIdempotencyKeyReused.
 	IdempotencyKeep time.Duration
+	// MaxFrame is the replication link's frame limit (default
+	// link.DefaultMaxFrame, 64 MiB; `liege serve --max-frame`): a call
+	// whose transaction would not fit one frame is refused with a
+	// *TxnTooLargeError, as the stream could never carry it.
+	MaxFrame int
 	// PeerID is the other instance's id, if this instance is replicated.
 	PeerID string
 	// Role is "liege" or "vassal" (empty for a lone instance).
@@ -104,7 +109,15 @@ var (
 	// journal tail at start-up waits for its peer's handshake (DESIGN.md
 	// section 3): retry once the link is up.
 	ErrAwaitingPeer = engine.ErrAwaitingPeer
+	// ErrTxnTooLarge is a call's error (in a *TxnTooLargeError) when its
+	// transaction would not fit one replication frame (Options.MaxFrame):
+	// nothing was committed.
+	ErrTxnTooLarge = engine.ErrTxnTooLarge
 )
+
+// TxnTooLargeError says how large a refused transaction's frame would
+// have been, and the limit.
+type TxnTooLargeError = engine.TxnTooLargeError
 
 // DefaultIdempotencyKeep is Options.IdempotencyKeep's default.
 const DefaultIdempotencyKeep = engine.DefaultIdempotencyKeep
@@ -243,7 +256,7 @@ func Open(opts Options) (*DB, error) {
 		ID: opts.ID, PeerID: opts.PeerID, Cluster: opts.Cluster, Role: opts.Role, Dir: opts.Dir, Log: log,
 		Runner: db.reg.Runner(), Now: opts.Now, MaxClockOffset: opts.MaxClockOffset,
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
-		JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
+		MaxFrame: opts.MaxFrame, JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: hooks, ReplayWorkers: 2,
 	})
 	if err != nil {

@@ -111,7 +111,7 @@ func serveCommand() *cli.Command {
 				Usage: "for fault injection and testing only: shift this instance's physical clock by `DURATION`, which may be negative, both for the engine's timestamps and for the wall clock the replication handshake sends " +
 					"(e.g. --clock-skew 2s, or --clock-skew=-2s); liege inject uses it to start an instance with a skewed clock"},
 			&cli.IntFlag{Name: "max-frame", EnvVars: env("max-frame"), Value: link.DefaultMaxFrame,
-				Usage: "largest link frame in `BYTES`; a larger one closes the connection"},
+				Usage: "largest link frame in `BYTES`; a larger one closes the connection, and a call whose transaction would need one is refused (413 transaction_too_large); give both instances the same value"},
 			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
 				Usage: "`FILE` holding the bearer token every endpoint but /healthz and /readyz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
 			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,
@@ -383,7 +383,7 @@ func serve(s *serveSettings) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
-		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes}
+		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes, MaxFrame: s.maxFrame}
 	s.retain.apply(&opts)
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)

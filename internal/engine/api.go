@@ -56,6 +56,10 @@ type Config struct {
 	// call committed, by the commit's HLC (0: DefaultIdempotencyKeep;
 	// negative: as long as IdempotencyWindow keeps it).
 	IdempotencyKeep time.Duration
+	// MaxFrame is the replication link's frame limit: a transaction whose
+	// record would not fit one frame is refused at commit with a
+	// *TxnTooLargeError (0: link.DefaultMaxFrame; negative: no limit).
+	MaxFrame int
 	// ReplayWorkers, if positive, decodes the journal at Open on that many
 	// goroutines, which end before Open returns (the root package uses 2;
 	// a simulator leaves it zero: Open then decodes on the caller). Positive

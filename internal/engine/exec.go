@@ -120,7 +120,7 @@ func (in *Instance) execute(c *Call) {
 		}
 		if ok {
 			c.Result = Result{TxID: o.txid, HLC: o.hlc, Pos: o.pos, Raw: o.raw}
-			in.wait(o.pos, c)
+			in.wait(o.waitPos(in.durable), c)
 			return
 		}
 	}
@@ -161,6 +161,9 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 		Reads: eff.Reads, Ranges: eff.Ranges, Writes: eff.Writes, IdempotencyKey: c.IdempotencyKey,
 	}
 	f, err := in.enc.Frame(&r)
+	if err == nil && kind == journal.KindLocal {
+		err = in.checkFrame(proc, len(f)) // framecap.go
+	}
 	if err == nil {
 		err = in.w.Append(r.Pos, f)
 	}
@@ -477,7 +480,11 @@ func (in *Instance) takeCheckpoint(force bool) *CheckpointJob {
 		!force && in.sinceCkpt < in.cfg.CheckpointEvery {
 		return nil
 	}
-	if err := in.flushTxnStatus(); err != nil {
+	err := in.flushTxnStatus()
+	if err == nil {
+		err = in.flushIdem(in.durable) // idemfile.go
+	}
+	if err != nil {
 		in.fail(err)
 		return nil
 	}
@@ -545,6 +552,11 @@ func (in *Instance) close() error {
 	}
 	if in.fatal == nil && in.txst != nil {
 		if err := in.txst.flush(in.durable); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if in.fatal == nil {
+		if err := in.flushIdem(in.durable); err != nil {
 			errs = append(errs, err)
 		}
 	}

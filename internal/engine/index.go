@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"hash/maphash"
+	"crypto/sha256"
+	"encoding/binary"
 	"sort"
 
 	"github.com/liege-db/liege/journal"
@@ -61,12 +62,13 @@ func (x *txnIndex) truncate(pos uint64) {
 
 // idemCache remembers the outcome of the most recent calls that carried an
 // idempotency key, so that a retry returns the first outcome. It holds at
-// most cap keys, forgetting the oldest. Owned by the executor.
+// most cap keys, forgetting the oldest; keys put since the last flush are
+// pending for the file (idemfile.go). Owned by the executor.
 type idemCache struct {
-	m    map[string]idemOutcome
-	ring []string
-	next int
-	seed maphash.Seed
+	m       map[string]idemOutcome
+	ring    []string
+	next    int
+	pending []idemPending
 }
 
 type idemOutcome struct {
@@ -77,22 +79,26 @@ type idemOutcome struct {
 	// sum is the call's fingerprint (procedure and argument bytes): a key
 	// used again with another one is refused (see idemCache.sum).
 	sum uint64
+	// durable: the record at pos was durable when the key was written to
+	// the file (a later rollback may have reused pos).
+	durable bool
+	slot    int // index in ring
 }
 
 func newIdemCache(capacity int) *idemCache {
-	return &idemCache{m: make(map[string]idemOutcome), ring: make([]string, capacity), seed: maphash.MakeSeed()}
+	return &idemCache{m: make(map[string]idemOutcome), ring: make([]string, capacity)}
 }
 
 // sum fingerprints a call: its procedure and its msgpack argument bytes (as
-// journaled). Fingerprints are compared only within one process (the cache
-// is rebuilt from the journal at start-up), so a per-cache seed is enough.
+// journaled). Fingerprints are kept in the file across restarts, so the
+// hash is fixed (the first 8 bytes of SHA-256).
 func (c *idemCache) sum(proc string, args []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	h.WriteString(proc)
-	h.WriteByte(0)
+	h := sha256.New()
+	h.Write([]byte(proc))
+	h.Write([]byte{0})
 	h.Write(args)
-	return h.Sum64()
+	var b [sha256.Size]byte
+	return binary.LittleEndian.Uint64(h.Sum(b[:0]))
 }
 
 // forget removes key (its keep time ran out). Its slot in the ring is
@@ -107,14 +113,59 @@ func (c *idemCache) put(key string, o idemOutcome) {
 		return
 	}
 	if old := c.ring[c.next]; old != "" {
-		delete(c.m, old)
+		if e, ok := c.m[old]; ok && e.slot == c.next {
+			delete(c.m, old)
+		}
 	}
 	c.ring[c.next] = key
+	o.slot = c.next
 	c.next = (c.next + 1) % len(c.ring)
 	c.m[key] = o
+	c.pending = append(c.pending, idemPending{key: key, o: o})
+	if len(c.pending) > 2*len(c.ring)+1024 {
+		// Long between checkpoints: drop what the ring forgot already.
+		n := 0
+		for _, p := range c.pending {
+			if e, ok := c.m[p.key]; ok && e.slot == p.o.slot && e.txid == p.o.txid {
+				c.pending[n] = p
+				n++
+			}
+		}
+		clear(c.pending[n:])
+		c.pending = c.pending[:n]
+	}
+}
+
+// replace puts key's outcome o in place of one it may have: at start-up,
+// where a later entry for a key (used again once it expired) wins.
+func (c *idemCache) replace(key string, o idemOutcome) {
+	delete(c.m, key) // its old ring slot no longer matches
+	c.put(key, o)
 }
 
 func (c *idemCache) get(key string) (idemOutcome, bool) {
 	o, ok := c.m[key]
 	return o, ok
+}
+
+// markDurable notes that key's outcome for txid is in the file.
+func (c *idemCache) markDurable(key string, txid journal.TxID) {
+	if o, ok := c.m[key]; ok && o.txid == txid {
+		o.durable = true
+		c.m[key] = o
+	}
+}
+
+// durableEntries lists the kept keys that are in the file and pass keep,
+// oldest first, for a compaction.
+func (c *idemCache) durableEntries(keep func(*idemOutcome) bool) []idemPending {
+	var es []idemPending
+	for i := range c.ring {
+		slot := (c.next + i) % len(c.ring)
+		key := c.ring[slot]
+		if o, ok := c.m[key]; ok && key != "" && o.slot == slot && o.durable && keep(&o) {
+			es = append(es, idemPending{key: key, o: o})
+		}
+	}
+	return es
 }

@@ -59,6 +59,7 @@ type Instance struct {
 	index                          *txnIndex
 	indexFrom                      uint64
 	idem                           *idemCache
+	idemF                          *idemFile // idemfile.go
 	lostTx                         map[journal.TxID]string
 	recon                          []*reconcile.Log // a vassal's reconciliation logs not yet complete
 	reconPending                   int
@@ -129,6 +130,9 @@ func open(cfg Config) (*Instance, error) {
 	}
 	if cfg.IdempotencyKeep == 0 {
 		cfg.IdempotencyKeep = DefaultIdempotencyKeep
+	}
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = link.DefaultMaxFrame
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
@@ -201,6 +205,9 @@ func (in *Instance) recover() error {
 	if err := in.openTxnStatus(); err != nil {
 		return err
 	}
+	if err := in.openIdem(); err != nil {
+		return err
+	}
 	meta, st, path, skipped, err := checkpoint.LoadNewest(in.cfg.Dir, last)
 	if err != nil {
 		return err
@@ -223,8 +230,9 @@ func (in *Instance) recover() error {
 	if from < first {
 		return fmt.Errorf("journal of %s starts at position %d but the newest checkpoint holds only up to %d: records are missing", in.cfg.Dir, first, from-1)
 	}
-	// Index (and remember the idempotency keys of) a window of records
-	// before the checkpoint too; a replicated instance reads its whole
+	// Index a window of records before the checkpoint too (idempotency
+	// keys come from their file, idemfile.go, and the journal after its
+	// mark); a replicated instance reads its whole
 	// journal, for its role and reign and the Node's own records.
 	in.indexFrom = from
 	if w := uint64(max(in.cfg.IdempotencyWindow, 0)); w > 0 && from > first {
@@ -235,12 +243,19 @@ func (in *Instance) recover() error {
 		scanFrom = first
 	}
 	scanFrom = min(scanFrom, max(first, in.txst.mark+1)) // the TxID index catches up
+	idemMark := in.idemMarkPos()
+	if in.idemF != nil {
+		scanFrom = min(scanFrom, max(first, idemMark+1)) // so do the idempotency keys
+	}
 	var own []*journal.Record
 	var n uint64
 	each := func(r *journal.Record) error {
 		p := r.Pos
 		if p >= in.indexFrom {
-			in.remember(r)
+			in.index.add(r)
+		}
+		if p > idemMark {
+			in.rememberKey(r)
 		}
 		in.txst.add(r)
 		switch r.Kind {
@@ -446,11 +461,13 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 	return nil
 }
 
-// remember indexes a transaction record and its idempotency key.
-func (in *Instance) remember(r *journal.Record) {
-	in.index.add(r)
-	if r.IdempotencyKey != "" && r.Origin == in.cfg.ID {
-		in.idem.put(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
+// rememberKey remembers a transaction record's idempotency key at
+// start-up: an own call's, or a peer's (a forwarded call, or a client that
+// changed sites). A later record with the key (used again once it
+// expired) wins over the file's.
+func (in *Instance) rememberKey(r *journal.Record) {
+	if r.IdempotencyKey != "" && r.Kind.IsTxn() {
+		in.idem.replace(r.IdempotencyKey, idemOutcome{txid: r.TxID(), pos: r.Pos, hlc: r.HLC, raw: bytes.Clone(r.Result), sum: in.idem.sum(r.Proc, r.Args)})
 	}
 }
 

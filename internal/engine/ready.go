@@ -279,6 +279,9 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 	if err := in.txnStatusRolledBack(res.Own, nil); err != nil {
 		return nil, err
 	}
+	if err := in.idemRolledBack(res.From); err != nil {
+		return nil, err
+	}
 	for _, id := range res.Own {
 		in.lostTx[id] = res.LostFile
 	}

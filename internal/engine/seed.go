@@ -139,6 +139,9 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 	if err := writeFront(in.cfg.Dir, f); err != nil {
 		return err
 	}
+	if err := in.flushIdem(in.durable); err != nil { // keys of own records taken back
+		return err
+	}
 	if err := in.w.log.TruncateFront(in.lastPos); err != nil {
 		return fmt.Errorf("truncate the journal before the seeded checkpoint at position %d: %w", in.lastPos, err)
 	}

@@ -32,13 +32,16 @@ const (
 	// CodeIdempotencyKeyReused: the Idempotency-Key was used for another
 	// procedure or other arguments (422).
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	// CodeTxnTooLarge: the call's transaction would not fit one
+	// replication frame (413); nothing was committed.
+	CodeTxnTooLarge = "transaction_too_large"
 )
 
 // Codes lists every error code, in the order of the table of
 // docs/http-api.md.
 var Codes = []string{
 	CodeBadRequest, CodeBadArgs, CodeUnauthorized, CodeUnknownProcedure, CodeNotFound,
-	CodeMethodNotAllowed, CodeTooLarge, CodeProcedureError, CodeNotCaughtUp, CodeUnavailable, CodeInternal,
+	CodeMethodNotAllowed, CodeTooLarge, CodeTxnTooLarge, CodeProcedureError, CodeNotCaughtUp, CodeUnavailable, CodeInternal,
 	CodeIdempotencyKeyReused,
 }
 

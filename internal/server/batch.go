@@ -60,10 +60,11 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 	if err := s.waitFor(r.Context(), minTok, timeout); err != nil {
 		return nil, err
 	}
+	first := batchFirsts(req.Calls) // batchdup.go: a repeated key runs once
 	var wg sync.WaitGroup
 	txids := make([]journal.TxID, len(req.Calls))
 	for i, c := range req.Calls {
-		if args[i] == nil {
+		if args[i] == nil || first[i] >= 0 {
 			continue
 		}
 		wg.Add(1)
@@ -84,6 +85,7 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 		}()
 	}
 	wg.Wait()
+	s.answerRepeats(r, req.Calls, args, first, ans.Results)
 	var last journal.TxID // the largest committed, for tokenAfter
 	for _, id := range txids {
 		if id.OSeq > last.OSeq {

@@ -30,6 +30,7 @@ const (
 	CodeUnavailable          = httpapi.CodeUnavailable
 	CodeInternal             = httpapi.CodeInternal
 	CodeIdempotencyKeyReused = httpapi.CodeIdempotencyKeyReused
+	CodeTxnTooLarge          = httpapi.CodeTxnTooLarge
 )
 
 // Error is an answer other than 200: its status, code and message become
@@ -72,6 +73,8 @@ func engineError(err error) *Error {
 			Message: "the instance is shutting down; retry at the other instance or once it is back", Err: err}
 	case errors.Is(err, liege.ErrIdempotencyKeyReused):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused, Message: err.Error()}
+	case errors.Is(err, liege.ErrTxnTooLarge):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTxnTooLarge, Message: err.Error()}
 	case errors.Is(err, liege.ErrAwaitingPeer):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error(), Err: err}
 	case errors.Is(err, liege.ErrQuiesced):

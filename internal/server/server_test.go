@@ -103,13 +103,17 @@ type env struct {
 	logs *lockedBuffer
 }
 
-func newEnv(t *testing.T, opts Options) *env {
+func newEnv(t *testing.T, opts Options, dbOpts ...func(*liege.Options)) *env {
 	t.Helper()
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "T", Logger: logger, Registerer: reg})
+	o := liege.Options{Dir: t.TempDir(), ID: "T", Logger: logger, Registerer: reg}
+	for _, f := range dbOpts {
+		f(&o)
+	}
+	db, err := liege.Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,8 @@ type Config struct {
 	Workers int
 	FirstID int64
 	Limit   int64
+	// Keyed sends each call with idempotency key PairKey(id).
+	Keyed bool
 	// RoleRollback
 	Target uint64
 }
@@ -149,7 +151,11 @@ func childCommit(cfg Config) error {
 					return
 				}
 				id := cfg.FirstID + n
-				if _, err := db.Call(ctx, "pair", PairArgs{ID: id}); err != nil {
+				var opts liege.CallOptions
+				if cfg.Keyed {
+					opts.IdempotencyKey = PairKey(id)
+				}
+				if _, err := db.CallWith(ctx, "pair", PairArgs{ID: id}, opts); err != nil {
 					errMu.Lock()
 					if first == nil {
 						first = fmt.Errorf("call pair %d: %w", id, err)
@@ -320,3 +326,6 @@ func (c *Child) FinishKilled() []string {
 	}
 	return rest
 }
+
+// PairKey is the idempotency key of pair id in a Keyed child.
+func PairKey(id int64) string { return "pair-" + strconv.FormatInt(id, 10) }
