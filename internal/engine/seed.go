@@ -8,6 +8,7 @@ import (
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/rollback"
 )
 
 // Seeding carried out (package replicate, seed.go): the sender encodes its
@@ -71,7 +72,7 @@ func (in *Instance) seedAfterReady() bool {
 	case in.seed.install != nil:
 		d := *in.seed.install
 		in.seed.install = nil
-		err := in.installSeed(d)
+		err := in.installSeed(&d)
 		in.seed.buf = bytes.Buffer{}
 		if err != nil {
 			in.fail(err)
@@ -92,7 +93,7 @@ func (in *Instance) sendSeed() error {
 	in.reportDurable() // the Node's newest own OSeq must be the state's
 	wm := in.node.Status().LastOwn
 	meta := checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: wm,
-		HLC: uint64(in.clock.Last()), PeerWatermark: in.peerWatermark}
+		HLC: uint64(in.clock.Last()), PeerWatermark: in.peerWatermark, Held: in.peerSubjectsHeld()}
 	var b bytes.Buffer
 	if err := checkpoint.Encode(&b, meta, in.st.Snapshot()); err != nil {
 		return fmt.Errorf("encode the checkpoint the peer asked for: %w", err)
@@ -106,7 +107,7 @@ func (in *Instance) sendSeed() error {
 // a checkpoint of it at the journal's last position, then the front file
 // that says which own OSeqs the peer holds. A crash between the two leaves
 // the checkpoint: the next handshake's take-back keeps the OSeqs apart.
-func (in *Instance) installSeed(d replicate.SeedDone) error {
+func (in *Instance) installSeed(d *replicate.SeedDone) error {
 	meta, st, err := checkpoint.Decode("sent by "+in.cfg.PeerID, in.seed.buf.Bytes())
 	if err != nil {
 		return fmt.Errorf("the peer's checkpoint: %w", err)
@@ -114,7 +115,11 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 	if meta.Instance != in.cfg.PeerID {
 		return fmt.Errorf("the peer's checkpoint is of instance %q, not the peer %q", meta.Instance, in.cfg.PeerID)
 	}
-	if in.peerWatermark != 0 || in.epoch != 0 || in.ret.seeded {
+	if d.Reseed {
+		if err := in.reseedCheck(d); err != nil { // reseed.go
+			return err
+		}
+	} else if in.peerWatermark != 0 || in.epoch != 0 || in.ret.seeded {
 		// (Own transactions may be here: the handshake's take-back of
 		// those the peer holds, which its checkpoint holds too.)
 		return fmt.Errorf("a checkpoint from the peer arrived, but this instance is no longer empty: it is not installed")
@@ -129,13 +134,15 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 		return err
 	}
 	clock := max(in.clock.Last(), hlc.Timestamp(meta.HLC))
-	mine := checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: d.BasePrev,
+	mine := checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: max(in.highOSeq, d.BasePrev),
 		HLC: uint64(clock), PeerWatermark: d.Watermark}
 	path, err := checkpoint.Write(in.cfg.Dir, mine, st.Snapshot())
 	if err != nil {
 		return fmt.Errorf("save the peer's checkpoint: %w", err)
 	}
 	f := &front{Instance: in.cfg.ID, First: in.lastPos, BasePrev: d.BasePrev, Role: in.role, Reign: in.reign, Seeded: true}
+	fw := &rollback.FrontWatermark{PeerWatermark: d.Watermark} // every peer record up to it is in the checkpoint
+	f.setFrontWatermark(fw)
 	if err := writeFront(in.cfg.Dir, f); err != nil {
 		return err
 	}
@@ -148,9 +155,10 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 	in.clock.Restore(clock)
 	in.highOSeq = max(in.highOSeq, d.BasePrev)
 	in.peerWatermark, in.peerDur = d.Watermark, d.Watermark
-	in.ret.basePrev, in.ret.seeded = d.BasePrev, true
+	in.ret.basePrev, in.ret.seeded, in.ret.front = d.BasePrev, true, fw
 	in.Recovery.Checkpoint, in.Recovery.CheckpointPos = path, in.lastPos
 	in.sinceCkpt = 0
+	in.reseedHeld(d, meta.Held) // reseed.go
 	in.log.Warn("seeded from the peer's checkpoint", "checkpoint", path, "bytes", d.Bytes, "keys", st.Len(),
 		"peer_watermark", d.Watermark, "own_oseqs_up_to", d.BasePrev)
 	return nil
