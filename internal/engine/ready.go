@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 
@@ -455,7 +454,7 @@ func (in *Instance) linkDown() {
 	in.node.Disconnected()
 	in.disconnect = ""
 	in.out, in.inbox = nil, nil
-	in.seed.buf = bytes.Buffer{} // the Node asks for a checkpoint afresh
+	in.seed.in.drop() // the Node asks for a checkpoint afresh
 	in.drain()
 }
 

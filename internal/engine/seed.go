@@ -19,7 +19,7 @@ import (
 // seeder is the Instance's seeding state.
 type seeder struct {
 	send    bool                // the Node asked for our checkpoint
-	buf     bytes.Buffer        // the peer's checkpoint so far
+	in      seedFile            // the peer's checkpoint so far (seedfile.go)
 	install *replicate.SeedDone // complete: install after the Ready
 	done    *replicate.SeedDone // installed, for TakeSeeded
 }
@@ -49,7 +49,7 @@ func (in *Instance) takeSeed(s *replicate.SeedReady) {
 		in.seed.send = true
 	}
 	for _, c := range s.Chunks {
-		in.seed.buf.Write(c)
+		in.seed.in.write(in.cfg.Dir, c)
 	}
 	if s.Done != nil {
 		d := *s.Done
@@ -73,7 +73,7 @@ func (in *Instance) seedAfterReady() bool {
 		d := *in.seed.install
 		in.seed.install = nil
 		err := in.installSeed(&d)
-		in.seed.buf = bytes.Buffer{}
+		in.seed.in.drop()
 		if err != nil {
 			in.fail(err)
 			return false
@@ -108,7 +108,7 @@ func (in *Instance) sendSeed() error {
 // that says which own OSeqs the peer holds. A crash between the two leaves
 // the checkpoint: the next handshake's take-back keeps the OSeqs apart.
 func (in *Instance) installSeed(d *replicate.SeedDone) error {
-	meta, st, err := checkpoint.Decode("sent by "+in.cfg.PeerID, in.seed.buf.Bytes())
+	meta, st, err := in.seed.in.decode(in.cfg.PeerID)
 	if err != nil {
 		return fmt.Errorf("the peer's checkpoint: %w", err)
 	}
