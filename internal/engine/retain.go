@@ -452,5 +452,15 @@ func (in *Instance) retainBelow() uint64 {
 		return 0
 	}
 	p, _ := in.node.RetainFloor()
+	if p != 0 && p <= in.w.first {
+		// The floor is the journal's first record (after a restart or a
+		// reign change the Node keeps every own transaction): no
+		// checkpoint lies below it, and the one at the front is the only
+		// one a rollback above the front leaves valid. Keep it (as
+		// PruneKeeping's spare below first+1), or two newer checkpoints
+		// and a rollback below both leave none for recovery (seed 177 at
+		// 1,000 steps: "the newest checkpoint holds only up to 0").
+		return in.w.first + 1
+	}
 	return p
 }
