@@ -107,6 +107,10 @@
 // (section 8); which reconciliation records to run or skip, and resending
 // the vassal's pending ones after each handshake until they come back
 // (section 9); reigns, promote, switchover and duplicate subjects (section
-// 10); and never reusing a shipped OSeq (section 3). It never emits a
-// rollback as liege (it panics if it would).
+// 10); never reusing a shipped OSeq (section 3); and seeding an empty
+// instance, or re-seeding a vassal whose watermark fell below the liege's
+// journal front, from the peer's checkpoint (section 3; seed.go and
+// reseed.go: re-seeding, not retaining more, closes the gap between
+// retention and a promote, and reseed.go argues why nothing acknowledged
+// is lost). It never emits a rollback as liege (it panics if it would).
 package replicate

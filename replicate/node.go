@@ -570,7 +570,7 @@ func (n *Node) stepCommand(f *link.Frame) error {
 
 // nextCommand acts on the oldest command unless a rollback is outstanding.
 func (n *Node) nextCommand() {
-	for n.rollback == nil && len(n.commands) > 0 {
+	for n.rollback == nil && len(n.commands) > 0 && !n.seed.reseed {
 		c := n.commands[0]
 		n.commands = n.commands[1:]
 		if i := n.findOwn(c.subject); i >= 0 {
@@ -641,6 +641,7 @@ func (n *Node) RollbackDone(res RollbackResult) {
 		n.sendLog(log)
 	}
 	n.answering = nil
+	n.reseedRolledBack() // reseed.go
 	n.nextCommand()
 }
 
@@ -767,7 +768,7 @@ func (n *Node) lastOwn() uint64 {
 // ship adds the own transactions after the peer's watermark to the Ready,
 // with Prev for contiguity, unless a rollback here may still take them.
 func (n *Node) ship() {
-	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered {
+	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered || n.seed.want || n.seed.reseed {
 		return
 	}
 	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next })

@@ -3,6 +3,7 @@ package replicate
 import (
 	"fmt"
 
+	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate/link"
 )
 
@@ -15,7 +16,7 @@ import (
 //
 //	sender                                   receiver (empty)
 //	Hello wm < our base: cannot stream  ->   SeedOffer wm=base
-//	                                    <-   SeedRequest   (only if empty)
+//	                                    <-   SeedRequest   (if empty, or a vassal)
 //	Ready.Seed.Send: the driver takes a
 //	checkpoint of its durable state and
 //	calls SendSeed                      ->   Seed chunks (Offset, Total, wm, prev)
@@ -25,8 +26,10 @@ import (
 //	                                         handshake resumes the stream after wm.
 //
 // The sender ships nothing in a session where it offered a seed. A
-// receiver that is not empty refuses the offer and closes the link: the
-// operator moves its directory away (or restores a backup).
+// vassal that is not empty takes the offer too, rolling back first the own
+// transactions the checkpoint lacks (reseed.go, which says why nothing is
+// lost). A liege that is not empty refuses the offer and closes the link:
+// the operator moves its directory away (or restores a backup).
 
 // DefaultSeedChunk is NodeConfig.SeedChunk's default: the checkpoint bytes
 // one Seed frame carries.
@@ -51,6 +54,14 @@ type SeedReady struct {
 type SeedDone struct {
 	Watermark, BasePrev uint64
 	Bytes               uint64
+	// Reseed: the receiver is not empty (reseed.go). Its own transactions
+	// after BasePrev were rolled off before this Done; every other record
+	// of its journal is in the checkpoint.
+	Reseed bool
+	// Held is filled in by the driver from the checkpoint before Seeded:
+	// the receiver's transactions the sender's journal holds a reprocess or
+	// correction of (DESIGN.md section 9). The node stops waiting for them.
+	Held []journal.TxID
 }
 
 // seedState is the node's part in a seeding, for one session.
@@ -60,6 +71,11 @@ type seedState struct {
 	sent    bool   // sender: the checkpoint went out in this session
 	want    bool   // receiver: asked for the checkpoint
 	got     uint64 // receiver: bytes received
+	// reseed: the receiver is a vassal that is not empty (reseed.go);
+	// done is its complete checkpoint, held until the rollback of its own
+	// transactions the checkpoint lacks is done.
+	reseed bool
+	done   *SeedDone
 }
 
 func (n *Node) resetSeed() {
@@ -93,7 +109,7 @@ func (n *Node) checkSeed(wm uint64) {
 // the peer's own: ask for the peer's checkpoint, which holds them, before
 // the peer offers it (it offers only when it cannot stream).
 func (n *Node) askSeed(wm uint64) {
-	if !n.seed.empty || wm == 0 || n.seed.want || n.watermark > 0 || len(n.own) > 0 {
+	if !n.seed.empty || wm == 0 || n.seed.want || n.watermark > 0 || len(n.own) > 0 || n.epoch > 0 {
 		return
 	}
 	n.seed.want, n.seed.got = true, 0
@@ -114,9 +130,14 @@ func (n *Node) stepSeed(f *link.Frame) {
 			n.send(link.Frame{Kind: link.KindSeedRequest})
 			n.note("the peer offers its checkpoint: asked for it again (nothing of it arrived yet)")
 		case n.seed.want:
-		case !n.seed.empty || n.watermark > 0 || n.lastOwn() > n.peerWM:
+		case !n.seed.empty || n.watermark > 0 || n.lastOwn() > n.peerWM || n.epoch > 0:
+			// (An instance opened empty that rolled back since is not
+			// empty, though the rollback may have left nothing.)
 			// (Own transactions the peer holds, taken back from it at the
 			// handshake, are in its checkpoint.)
+			if n.reseedOffer() { // reseed.go
+				return
+			}
 			n.refused = fmt.Sprintf("peer %s no longer holds its transactions %d..%d, which this instance has not applied, "+
 				"and this instance is not empty, so it cannot be seeded from the peer's checkpoint: stop it, move its directory away, "+
 				"and start it on an empty directory (it is then seeded), or restore a recent backup (liege backup)", n.cfg.PeerID, n.watermark+1, f.Watermark)
@@ -148,7 +169,12 @@ func (n *Node) stepSeed(f *link.Frame) {
 		n.seed.got += uint64(len(f.Chunk))
 		if n.seed.got == f.Total {
 			n.seed.want = false
-			rd.Done = &SeedDone{Watermark: f.Watermark, BasePrev: f.Prev, Bytes: f.Total}
+			d := &SeedDone{Watermark: f.Watermark, BasePrev: f.Prev, Bytes: f.Total}
+			if n.seed.reseed {
+				n.reseedReceived(d) // reseed.go
+			} else {
+				rd.Done = d
+			}
 		}
 	}
 }
@@ -176,8 +202,9 @@ func (n *Node) SendSeed(data []byte, watermark, basePrev uint64) {
 func (n *Node) Seeded(d SeedDone) {
 	n.input("Seeded")
 	n.watermark, n.durable = d.Watermark, d.Watermark
-	n.basePrev, n.own = d.BasePrev, nil
+	n.basePrev, n.own, n.prevFloor = d.BasePrev, nil, 0
 	n.resetWindow()
+	n.dropHeld(d.Held) // reseed.go
 	n.seed = seedState{}
 	n.rd.Disconnect = fmt.Sprintf("seeded from the peer's checkpoint (watermark %d, own OSeqs up to %d): reconnect to resume the stream", d.Watermark, d.BasePrev)
 }

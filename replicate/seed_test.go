@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/liege-db/liege/journal"
@@ -43,6 +44,7 @@ type fakeCheckpoint struct {
 	Values []string
 	HLCs   []uint64
 	Origin []string
+	Held   []string `codec:",omitempty"` // the receiver's subjects the sender's journal holds a reprocess of
 }
 
 func (h *harness) runSeed(cmd, first string, count func(int) int) bool {
@@ -88,6 +90,11 @@ func (in *fakeInst) seedReady(s *SeedReady) func() {
 				}
 			}
 			cp.IDs = append(cp.IDs, in.seed.ids...)
+			for _, r := range in.journal {
+				if r.Kind.IsTxn() && r.Subject.Origin == in.peer {
+					cp.Held = append(cp.Held, r.Subject.String())
+				}
+			}
 			keys := make([]string, 0, len(in.state))
 			for k := range in.state {
 				keys = append(keys, k)
@@ -111,13 +118,22 @@ func (in *fakeInst) seedReady(s *SeedReady) func() {
 				in.h.t.Fatalf("%s: the peer's checkpoint: %v", in.id, err)
 			}
 			in.seed.buf = nil
+			in.state = map[string]entry{} // the checkpoint is the whole state (a re-seed replaces one)
+			for _, s := range cp.Held {
+				id, err := journal.ParseTxID(s)
+				if err != nil {
+					in.h.t.Fatal(err)
+				}
+				d.Held = append(d.Held, id)
+				in.pending = slices.DeleteFunc(in.pending, func(p *journal.Record) bool { return standsFor(p) == id })
+			}
 			for i, k := range cp.Keys {
 				in.state[k] = entry{val: cp.Values[i], ver: journal.Version{HLC: cp.HLCs[i], Origin: cp.Origin[i]}}
 			}
 			in.seed.ids, in.seed.wm, in.seed.basePrev, in.seed.seeded = cp.IDs, d.Watermark, d.BasePrev, true
 			in.seed.first, in.seed.from = len(in.journal), len(in.journal)
 			in.highOSeq = max(in.highOSeq, d.BasePrev)
-			in.h.printf("%s: installed the peer's checkpoint: %d keys, watermark %d, own OSeqs up to %d\n", in.id, len(cp.Keys), d.Watermark, d.BasePrev)
+			in.h.printf("%s: installed the peer's checkpoint: %d keys, watermark %d, own OSeqs up to %d%s\n", in.id, len(cp.Keys), d.Watermark, d.BasePrev, map[bool]string{true: " (re-seed)"}[d.Reseed])
 			in.node.Seeded(*d)
 			in.process()
 		}

@@ -30,6 +30,15 @@ type Intent struct {
 	// PeerWatermark is the instance's peer watermark before the rollback.
 	PeerWatermark uint64
 	Self          string
+	// Front is Env.Front: the peer watermark below the journal's first
+	// position, when known.
+	Front *FrontWatermark `codec:",omitempty"`
+}
+
+// FrontWatermark is the peer watermark below a journal whose front was
+// truncated: the highest peer OSeq among the records removed.
+type FrontWatermark struct {
+	PeerWatermark uint64
 }
 
 // Journal is the journal a rollback works on: *journal.Journal, or the
@@ -60,6 +69,10 @@ type Env struct {
 	Epoch         uint64
 	HighOSeq      uint64
 	PeerWatermark uint64
+	// Front, if not nil, is the peer watermark below the journal's first
+	// position: a rollback whose target has no peer record or epoch
+	// record before it in the journal takes it as the watermark it leaves.
+	Front *FrontWatermark
 	// DecodeAhead decodes the records to undo on a second goroutine, which
 	// ends before the phase returns (a simulator leaves it false).
 	DecodeAhead bool
@@ -127,7 +140,7 @@ func Begin(env Env, target uint64, reason string) (*Stepper, error) {
 		Instance: env.Instance, Self: env.Self, Target: target, Head: head,
 		PrevEpoch: env.Epoch, NewEpoch: env.Epoch + 1, HighOSeq: env.HighOSeq, Reason: reason,
 		LostFile:      LostFileName(env.Instance, env.Epoch+1, target, head),
-		PeerWatermark: env.PeerWatermark,
+		PeerWatermark: env.PeerWatermark, Front: env.Front,
 	}
 	if err := writeIntent(env.Dir, &in); err != nil {
 		return nil, err
@@ -228,8 +241,9 @@ func (s *Stepper) Step() error {
 // from target-1 (rollbacks are rare; the records below the target are
 // intact in every phase). firstPeer is the OSeq of the first peer record
 // rolled off; if the journal's front is reached first (compacted), the
-// watermark is taken to be one below it, which holds while the peer's
-// OSeqs have no gaps there.
+// watermark is front's, or, where front is unknown (nil), taken to be one
+// below firstPeer, which holds only while the peer's OSeqs have no gaps
+// there.
 //
 // One below the first peer record rolled off is not the watermark in
 // general: a peer that was a vassal before a promote has gaps in its OSeqs
@@ -237,7 +251,7 @@ func (s *Stepper) Step() error {
 // the first of its records rolled off here may follow such a gap. A
 // watermark inside the gap makes this instance drop every frame of the
 // peer for good: the frame after the watermark carries Prev below it.
-func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64) uint64 {
+func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64, front *FrontWatermark) uint64 {
 	d := journal.NewDecoder()
 	var r journal.Record
 	for p := target - 1; p >= 1; p-- {
@@ -254,6 +268,9 @@ func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64) uint64
 		if r.Kind == journal.KindOpen {
 			return 0 // the journal's first record: no peer record before the target
 		}
+	}
+	if front != nil {
+		return front.PeerWatermark
 	}
 	return firstPeer - 1
 }
@@ -284,7 +301,7 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 	}
 	slices.Reverse(own) // collected newest first
 	if firstPeer != 0 {
-		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer)
+		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer, in.Front)
 	}
 	return wm, maxHLC, own, nil
 }
@@ -313,7 +330,7 @@ func scanLost(dir string, j Journal, in *Intent) (wm, maxHLC uint64, own []journ
 			own = append(own, r.TxID())
 		}
 		if !found && r.Kind.IsTxn() && r.Origin != in.Self {
-			wm, found = peerWatermarkBelow(j, in.Self, in.Target, r.OSeq), true
+			wm, found = peerWatermarkBelow(j, in.Self, in.Target, r.OSeq, in.Front), true
 		}
 	}
 	return wm, maxHLC, own, nil

@@ -110,3 +110,77 @@ func TestRollbackWatermarkAcrossPeerOSeqGap(t *testing.T) {
 		})
 	}
 }
+
+// truncatedJournal is a memJournal whose front was truncated: positions
+// before first are gone.
+type truncatedJournal struct {
+	*memJournal
+	first uint64
+}
+
+func (j *truncatedJournal) Read(pos uint64) ([]byte, error) {
+	if pos < j.first {
+		return nil, fmt.Errorf("position %d is before the journal's front %d", pos, j.first)
+	}
+	return j.memJournal.Read(pos)
+}
+
+// TestRollbackWatermarkAtTruncatedFront: a rollback whose target has no
+// peer or epoch record before it in a journal whose front retention
+// truncated leaves the watermark Env.Front says, not one below the first
+// peer record rolled off (20 here, inside the peer's OSeq gap: the
+// simulator's seed 684 with retention and promotes, where the vassal then
+// dropped every frame of the liege for good).
+func TestRollbackWatermarkAtTruncatedFront(t *testing.T) {
+	// Position: 1 open, 2 peer B/3, 3 own A/1 (both truncated), 4 peer
+	// B/21 (B/4..B/20 were rolled off at B), 5 own A/2, 6 peer B/22.
+	recs := []journal.Record{
+		{Pos: 1, Kind: journal.KindOpen, Instance: "A"},
+		{Pos: 2, Kind: journal.KindPeer, Origin: "B", OSeq: 3, HLC: 10},
+		{Pos: 3, Kind: journal.KindLocal, Origin: "A", OSeq: 1, HLC: 11},
+		{Pos: 4, Kind: journal.KindPeer, Origin: "B", OSeq: 21, HLC: 12, Writes: []journal.Write{{Key: []byte("k"), Op: journal.OpSet, Value: []byte("b21")}}},
+		{Pos: 5, Kind: journal.KindLocal, Origin: "A", OSeq: 2, HLC: 13, Writes: []journal.Write{{Key: []byte("a"), Op: journal.OpSet, Value: []byte("a2")}}},
+		{Pos: 6, Kind: journal.KindPeer, Origin: "B", OSeq: 22, HLC: 14, Writes: []journal.Write{{Key: []byte("k"), Op: journal.OpSet, Value: []byte("b22"), Before: []byte("b21"), BeforeVersion: journal.Version{HLC: 12, Origin: "B"}}}},
+	}
+	for _, tc := range []struct {
+		name   string
+		online bool
+		front  *rollback.FrontWatermark
+		target uint64
+		want   uint64
+	}{
+		{"online, front known", true, &rollback.FrontWatermark{PeerWatermark: 3}, 4, 3},
+		{"offline, front known", false, &rollback.FrontWatermark{PeerWatermark: 3}, 4, 3},
+		{"front unknown: one below the first rolled off", true, nil, 4, 20},
+		{"a peer record before the target", true, &rollback.FrontWatermark{PeerWatermark: 3}, 5, 21},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := journal.NewEncoder()
+			mj := &memJournal{}
+			st := store.New()
+			for i := range recs {
+				f, err := enc.Frame(&recs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := mj.Append(recs[i].Pos, f); err != nil {
+					t.Fatal(err)
+				}
+				st.Apply(&recs[i])
+			}
+			j := &truncatedJournal{memJournal: mj, first: 4}
+			env := rollback.Env{Dir: t.TempDir(), Instance: "A", Self: "A", Journal: j, Encoder: enc,
+				Epoch: 1, HighOSeq: 2, PeerWatermark: 22, Front: tc.front}
+			if tc.online {
+				env.Store = st
+			}
+			res, err := rollback.Run(env, tc.target, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.PeerWatermark != tc.want {
+				t.Fatalf("rollback to before %d: peer watermark %d, want %d", tc.target, res.PeerWatermark, tc.want)
+			}
+		})
+	}
+}

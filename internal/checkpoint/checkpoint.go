@@ -45,6 +45,11 @@ type Meta struct {
 	PeerWatermark uint64
 	Keys          uint64
 	Origins       []string
+	// Held is set in a checkpoint sent to seed the peer only: the peer's
+	// transactions (TxIDs) this instance's journal holds a reprocess or
+	// correction of, so that the peer stops waiting for them
+	// (replicate.SeedDone.Held).
+	Held []string `codec:",omitempty"`
 }
 
 // File is a checkpoint file found in a directory.

@@ -220,7 +220,7 @@ func (in *Instance) startRollback(r *replicate.Rollback) {
 
 func (in *Instance) rollbackEnv() rollback.Env {
 	return rollback.Env{Dir: in.cfg.Dir, Instance: in.cfg.ID, Self: in.cfg.ID, Journal: in.w, Encoder: in.enc,
-		Store: in.st, Epoch: in.epoch, HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, Now: in.cfg.Now,
+		Store: in.st, Epoch: in.epoch, HighOSeq: in.highOSeq, PeerWatermark: in.peerWatermark, Front: in.ret.front, Now: in.cfg.Now,
 		DecodeAhead: in.cfg.ReplayWorkers > 0} // decoding goroutines are the driver's choice
 }
 
@@ -251,7 +251,7 @@ func (in *Instance) rollbackStep() {
 		return
 	}
 	conflicting := map[journal.TxID]bool{}
-	if req != nil && !req.Own.IsZero() {
+	if req != nil && !req.Own.IsZero() && (!req.Incoming.IsZero() || !req.Subject.IsZero()) { // not a re-seed's
 		conflicting[req.Own] = true
 	}
 	if in.role == RoleVassal {
@@ -394,12 +394,14 @@ func (in *Instance) deliver(f *link.Frame) error {
 	if in.node == nil {
 		return ErrNotReplicated
 	}
-	if len(in.inbox) > 0 || f.Kind == link.KindTxn && len(in.ownPending) > 0 {
+	if len(in.inbox) > 0 || (f.Kind == link.KindTxn || f.Kind == link.KindSeed) && len(in.ownPending) > 0 {
 		// Own transactions committed but not yet durable are not in the
 		// Node's window yet (OwnDurable puts them there): the peer's
 		// transaction waits for the next Sync, or a conflict with them
 		// would go unseen here while the peer sees it. Frames after it
-		// wait too, in order.
+		// wait too, in order. So does a Seed frame: the last one may
+		// roll back every own transaction the checkpoint lacks (a
+		// re-seed), which the Node must all know of.
 		in.inbox = append(in.inbox, f)
 		return nil
 	}
@@ -455,6 +457,7 @@ func (in *Instance) linkDown() {
 	in.node.Disconnected()
 	in.disconnect = ""
 	in.out, in.inbox = nil, nil
+	in.seed.in.drop() // the Node asks for a checkpoint afresh
 	in.drain()
 }
 

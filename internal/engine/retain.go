@@ -186,6 +186,10 @@ type front struct {
 	Reign uint64
 	// Seeded is set when the state came from the peer's checkpoint.
 	Seeded bool
+	// PeerWatermark is the highest peer OSeq among the records before
+	// First (a rollback to just after the front leaves it), when known:
+	// nil in a front file written before it was kept.
+	PeerWatermark *uint64 `codec:",omitempty"`
 }
 
 func readFront(dir string) (*front, error) {
@@ -225,6 +229,9 @@ type retainer struct {
 	// journal's first position (the front file's).
 	basePrev uint64
 	seeded   bool
+	// front is the peer watermark below the journal's first position
+	// (frontwm.go), nil when unknown.
+	front *rollback.FrontWatermark
 }
 
 // noteBytes marks how many bytes were appended before the next position,
@@ -300,6 +307,11 @@ func (in *Instance) truncateFront(to uint64) error {
 	if in.node != nil {
 		f.BasePrev = in.node.OwnBefore(to)
 	}
+	fw, err := in.peerWatermarkBelow(to) // frontwm.go
+	if err != nil {
+		return err
+	}
+	f.setFrontWatermark(fw)
 	if err := writeFront(in.cfg.Dir, f); err != nil {
 		return err
 	}
@@ -310,7 +322,7 @@ func (in *Instance) truncateFront(to uint64) error {
 		return fmt.Errorf("truncate the journal before position %d: %w", to, err)
 	}
 	from := in.w.first
-	in.w.first, in.ret.basePrev = to, f.BasePrev
+	in.w.first, in.ret.basePrev, in.ret.front = to, f.BasePrev, fw
 	i := sort.Search(len(in.ret.marks), func(i int) bool { return in.ret.marks[i].pos > to })
 	if i > 1 {
 		in.ret.marks = append(in.ret.marks[:0], in.ret.marks[i-1:]...)
@@ -416,7 +428,7 @@ func (in *Instance) recoverFront() (*front, error) {
 		in.w.first = f.First
 		in.log.Info("finished a journal front truncation a crash interrupted", "first", f.First)
 	}
-	in.ret.basePrev, in.ret.seeded = f.BasePrev, f.Seeded
+	in.ret.basePrev, in.ret.seeded, in.ret.front = f.BasePrev, f.Seeded, f.frontWatermark()
 	return f, nil
 }
 
@@ -440,5 +452,15 @@ func (in *Instance) retainBelow() uint64 {
 		return 0
 	}
 	p, _ := in.node.RetainFloor()
+	if p != 0 && p <= in.w.first {
+		// The floor is the journal's first record (after a restart or a
+		// reign change the Node keeps every own transaction): no
+		// checkpoint lies below it, and the one at the front is the only
+		// one a rollback above the front leaves valid. Keep it (as
+		// PruneKeeping's spare below first+1), or two newer checkpoints
+		// and a rollback below both leave none for recovery (seed 177 at
+		// 1,000 steps: "the newest checkpoint holds only up to 0").
+		return in.w.first + 1
+	}
 	return p
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/rollback"
 )
 
 // Seeding carried out (package replicate, seed.go): the sender encodes its
@@ -18,7 +19,7 @@ import (
 // seeder is the Instance's seeding state.
 type seeder struct {
 	send    bool                // the Node asked for our checkpoint
-	buf     bytes.Buffer        // the peer's checkpoint so far
+	in      seedFile            // the peer's checkpoint so far (seedfile.go)
 	install *replicate.SeedDone // complete: install after the Ready
 	done    *replicate.SeedDone // installed, for TakeSeeded
 }
@@ -48,7 +49,7 @@ func (in *Instance) takeSeed(s *replicate.SeedReady) {
 		in.seed.send = true
 	}
 	for _, c := range s.Chunks {
-		in.seed.buf.Write(c)
+		in.seed.in.write(in.cfg.Dir, c)
 	}
 	if s.Done != nil {
 		d := *s.Done
@@ -71,8 +72,8 @@ func (in *Instance) seedAfterReady() bool {
 	case in.seed.install != nil:
 		d := *in.seed.install
 		in.seed.install = nil
-		err := in.installSeed(d)
-		in.seed.buf = bytes.Buffer{}
+		err := in.installSeed(&d)
+		in.seed.in.drop()
 		if err != nil {
 			in.fail(err)
 			return false
@@ -92,7 +93,7 @@ func (in *Instance) sendSeed() error {
 	in.reportDurable() // the Node's newest own OSeq must be the state's
 	wm := in.node.Status().LastOwn
 	meta := checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: wm,
-		HLC: uint64(in.clock.Last()), PeerWatermark: in.peerWatermark}
+		HLC: uint64(in.clock.Last()), PeerWatermark: in.peerWatermark, Held: in.peerSubjectsHeld()}
 	var b bytes.Buffer
 	if err := checkpoint.Encode(&b, meta, in.st.Snapshot()); err != nil {
 		return fmt.Errorf("encode the checkpoint the peer asked for: %w", err)
@@ -106,15 +107,19 @@ func (in *Instance) sendSeed() error {
 // a checkpoint of it at the journal's last position, then the front file
 // that says which own OSeqs the peer holds. A crash between the two leaves
 // the checkpoint: the next handshake's take-back keeps the OSeqs apart.
-func (in *Instance) installSeed(d replicate.SeedDone) error {
-	meta, st, err := checkpoint.Decode("sent by "+in.cfg.PeerID, in.seed.buf.Bytes())
+func (in *Instance) installSeed(d *replicate.SeedDone) error {
+	meta, st, err := in.seed.in.decode(in.cfg.PeerID)
 	if err != nil {
 		return fmt.Errorf("the peer's checkpoint: %w", err)
 	}
 	if meta.Instance != in.cfg.PeerID {
 		return fmt.Errorf("the peer's checkpoint is of instance %q, not the peer %q", meta.Instance, in.cfg.PeerID)
 	}
-	if in.peerWatermark != 0 || in.epoch != 0 || in.ret.seeded {
+	if d.Reseed {
+		if err := in.reseedCheck(d); err != nil { // reseed.go
+			return err
+		}
+	} else if in.peerWatermark != 0 || in.epoch != 0 || in.ret.seeded {
 		// (Own transactions may be here: the handshake's take-back of
 		// those the peer holds, which its checkpoint holds too.)
 		return fmt.Errorf("a checkpoint from the peer arrived, but this instance is no longer empty: it is not installed")
@@ -129,13 +134,15 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 		return err
 	}
 	clock := max(in.clock.Last(), hlc.Timestamp(meta.HLC))
-	mine := checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: d.BasePrev,
+	mine := checkpoint.Meta{Instance: in.cfg.ID, Pos: in.lastPos, Epoch: in.epoch, HighOSeq: max(in.highOSeq, d.BasePrev),
 		HLC: uint64(clock), PeerWatermark: d.Watermark}
 	path, err := checkpoint.Write(in.cfg.Dir, mine, st.Snapshot())
 	if err != nil {
 		return fmt.Errorf("save the peer's checkpoint: %w", err)
 	}
 	f := &front{Instance: in.cfg.ID, First: in.lastPos, BasePrev: d.BasePrev, Role: in.role, Reign: in.reign, Seeded: true}
+	fw := &rollback.FrontWatermark{PeerWatermark: d.Watermark} // every peer record up to it is in the checkpoint
+	f.setFrontWatermark(fw)
 	if err := writeFront(in.cfg.Dir, f); err != nil {
 		return err
 	}
@@ -151,9 +158,10 @@ func (in *Instance) installSeed(d replicate.SeedDone) error {
 	in.clock.Restore(clock)
 	in.highOSeq = max(in.highOSeq, d.BasePrev)
 	in.peerWatermark, in.peerDur = d.Watermark, d.Watermark
-	in.ret.basePrev, in.ret.seeded = d.BasePrev, true
+	in.ret.basePrev, in.ret.seeded, in.ret.front = d.BasePrev, true, fw
 	in.Recovery.Checkpoint, in.Recovery.CheckpointPos = path, in.lastPos
 	in.sinceCkpt = 0
+	in.reseedHeld(d, meta.Held) // reseed.go
 	in.log.Warn("seeded from the peer's checkpoint", "checkpoint", path, "bytes", d.Bytes, "keys", st.Len(),
 		"peer_watermark", d.Watermark, "own_oseqs_up_to", d.BasePrev)
 	return nil

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -99,6 +100,11 @@ func TestEmptiedVassalIsSeeded(t *testing.T) {
 	}
 	if a.in.Hash() != fresh.in.Hash() {
 		t.Fatalf("state hashes differ after seeding (link closed for %q)", closed)
+	}
+	// The checkpoint arrived in a file of the directory, decoded from
+	// there; it is gone once installed.
+	if tmps, _ := filepath.Glob(filepath.Join(fresh.cfg.Dir, "*.tmp")); len(tmps) > 0 {
+		t.Fatalf("the received checkpoint's file is left behind: %v", tmps)
 	}
 	if _, wm := fresh.in.Applied(); wm == 0 {
 		t.Fatal("the seeded vassal applied none of the liege's OSeqs")

@@ -103,6 +103,7 @@ func (w *world) afterSeed(i int) {
 		return
 	}
 	s.side.Prefix = SeedPrefix(ex.Records, s.id, peer.id, d.Watermark)
+	s.side.Archive = nil // a re-seeded site's older history is in the prefix
 	w.wipe.waiting = false
 	w.tracef("%s seeded from %s's checkpoint: watermark %d, own OSeqs up to %d, %d transactions in it",
 		s.id, peer.id, d.Watermark, d.BasePrev, len(s.side.Prefix))

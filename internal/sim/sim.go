@@ -742,17 +742,6 @@ func (w *world) promote(force bool) {
 	if i < 0 || w.wipeHolds(i) {
 		return
 	}
-	if w.retain {
-		// Known hole, not yet in DESIGN.md: retention trusts the peer's
-		// watermark of this reign, but after a promote the old liege, now
-		// vassal, rolls back to its first own transaction the new liege
-		// lacks, and with it the new liege's transactions it had applied,
-		// which the new liege may have truncated since; the old liege is
-		// not empty, so it cannot be seeded, and the pair never heals
-		// (seed 132 without this return). Retention seeds do not promote
-		// until the protocol says how such a vassal is re-seeded.
-		return
-	}
 	s := w.sites[i]
 	if err := s.inst.Promote(force); err != nil {
 		w.tracef("%s promote (force %v) refused: %v", s.id, force, err)

@@ -1,6 +1,7 @@
 package version
 
 import (
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func TestFromBuildInfo(t *testing.T) {
 		t.Fatalf("fromBuildInfo = %+v, want %+v", got, want)
 	}
 	s := got.String()
-	for _, line := range []string{"module: v1.2.3\n", "revision: 0123abcd (modified)\n", "go: go1.99.1\n", "journal format: 1\n", "protocol: 1\n"} {
+	for _, line := range []string{"module: v1.2.3\n", "revision: 0123abcd (modified)\n", "go: go1.99.1\n", "journal format: 1\n", fmt.Sprintf("protocol: %d\n", link.ProtocolVersion)} {
 		if !strings.Contains(s, line) {
 			t.Errorf("String() lacks %q:\n%s", line, s)
 		}

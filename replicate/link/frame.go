@@ -15,7 +15,12 @@ import (
 
 // ProtocolVersion is the replication protocol this build speaks. It travels
 // in Hello; comparing it with the peer's is the caller's business.
-const ProtocolVersion = 1
+//
+// Version 2: a vassal that is not empty answers a SeedOffer with a
+// SeedRequest (re-seeding, package replicate's reseed.go), and a seed's
+// checkpoint lists the receiver's reconciled subjects it holds; a version
+// 1 peer refuses the offer and would never heal.
+const ProtocolVersion = 2
 
 // DefaultMaxFrame is the largest frame body a link accepts unless
 // configured otherwise. A transaction travels in one frame with its
@@ -67,8 +72,8 @@ const (
 // others so that kinds added above do not move them.
 const (
 	// KindSeedOffer says the sender cannot stream after the receiver's
-	// watermark: its journal begins after Watermark. An empty receiver
-	// answers with a KindSeedRequest.
+	// watermark: its journal begins after Watermark. An empty receiver, or
+	// a vassal (re-seeded), answers with a KindSeedRequest.
 	KindSeedOffer Kind = iota + 16
 	// KindSeedRequest asks the peer for its checkpoint.
 	KindSeedRequest
