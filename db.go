@@ -160,6 +160,7 @@ type DB struct {
 	ckptJob   *engine.CheckpointJob // taken, waiting for its position to be durable
 	ckptBack  chan *engine.CheckpointJob
 	ckptWG    sync.WaitGroup
+	syncer    *fsyncer // the journal fsync in flight (syncer.go)
 	lastOwn   uint64
 	lastPeer  uint64
 
@@ -234,6 +235,7 @@ func Open(opts Options) (*DB, error) {
 		opts: opts, log: opts.Logger.With("instance", opts.ID), lock: lock, reg: NewRegistry(),
 		reqs: make(chan *call, 1024), ctl: make(chan func()), linkq: make(chan linkEvent, 4096), quit: make(chan struct{}), stopped: make(chan struct{}),
 		ckptBack: make(chan *engine.CheckpointJob, 1), outReady: make(chan struct{}, 1), started: time.Now(),
+		syncer: newFsyncer(),
 	}
 	db.metrics = newMetrics(opts.Registerer, db)
 	if db.rt, err = newRouter(opts); err != nil {
@@ -258,6 +260,7 @@ func Open(opts Options) (*DB, error) {
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		MaxFrame: opts.MaxFrame, JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: hooks, ReplayWorkers: 2,
+		Syncer: db.syncer,
 	})
 	if err != nil {
 		db.conflicts.Close()

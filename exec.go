@@ -185,6 +185,8 @@ func (db *DB) take(block bool) bool {
 				fn()
 			case j := <-db.ckptBack:
 				db.in.CheckpointDone(j)
+			case err := <-db.syncer.done:
+				db.in.SyncDone(err)
 			case ev := <-db.linkq:
 				db.linkEvent(ev)
 			case <-db.quit:
@@ -200,6 +202,8 @@ func (db *DB) take(block bool) bool {
 			fn()
 		case j := <-db.ckptBack:
 			db.in.CheckpointDone(j)
+		case err := <-db.syncer.done:
+			db.in.SyncDone(err)
 		case ev := <-db.linkq:
 			db.linkEvent(ev)
 		case <-db.quit:

@@ -93,6 +93,7 @@ type Node struct {
 	sinceProgress, sinceResend    int
 	resendWM                      uint64
 	resendAsked                   bool
+	resendWait                    int // ticks before the same watermark is asked again
 	refused                       string
 	heardEver                     bool
 
@@ -512,11 +513,23 @@ func (n *Node) dupSubject(rec *journal.Record, v *PeerVerdict) {
 	}
 }
 
+// maxResendBackoff bounds how many ResendTicks a Node waits between asks
+// for the same watermark.
+const maxResendBackoff = 32
+
 // askResend asks the peer to resume after our watermark, once per
-// watermark until ResendTicks pass.
+// watermark until ResendTicks pass, then twice as long each time the
+// watermark did not move (up to maxResendBackoff ResendTicks): each ask
+// makes the peer ship everything after it again, so asking faster than a
+// busy peer ships a long backlog would bury the link in duplicates.
 func (n *Node) askResend() {
-	if n.resendAsked && n.resendWM == n.watermark && n.sinceResend < n.cfg.ResendTicks {
-		return
+	if n.resendAsked && n.resendWM == n.watermark {
+		if n.sinceResend < n.resendWait {
+			return
+		}
+		n.resendWait = min(2*n.resendWait, maxResendBackoff*n.cfg.ResendTicks)
+	} else {
+		n.resendWait = n.cfg.ResendTicks
 	}
 	n.resendAsked, n.resendWM, n.sinceResend = true, n.watermark, 0
 	n.send(link.Frame{Kind: link.KindResend, Watermark: n.watermark})

@@ -294,18 +294,22 @@ func (in *Instance) reportDurable() {
 			i++
 		}
 		in.ownPending = in.ownPending[i:]
-		if in.peerWatermark > in.peerDur && in.peerWatermark <= in.durablePeer() {
-			in.peerDur = in.peerWatermark
-			in.node.PeerApplied(in.peerWatermark)
+		if wm := in.durablePeer(); wm > in.peerDur {
+			in.peerDur = wm
+			in.node.PeerApplied(wm)
 		}
 	}
 }
 
-// durablePeer is the peer watermark as far as it is durable: everything
-// appended is durable, or nothing of the peer's since the last report.
+// durablePeer is the peer watermark as far as it is durable: all of it
+// when everything appended is durable, else as far as the last pipelined
+// fsync reached (syncer.go), else what was reported before.
 func (in *Instance) durablePeer() uint64 {
 	if in.durable >= in.lastPos {
 		return in.peerWatermark
+	}
+	if m := in.peerSynced; m.pos != 0 && m.pos <= in.durable && m.wm <= in.peerWatermark {
+		return max(in.peerDur, m.wm)
 	}
 	return in.peerDur
 }

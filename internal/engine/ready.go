@@ -273,6 +273,7 @@ func (in *Instance) rollbackStep() {
 // returns the transaction records rolled off.
 func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, error) {
 	in.epoch, in.peerWatermark = res.Epoch, res.PeerWatermark
+	in.peerSync, in.peerSynced = peerMark{}, peerMark{} // their positions may be rolled off
 	in.lastPos = in.w.next - 1
 	in.durable = in.w.durable
 	in.index.truncate(res.From)

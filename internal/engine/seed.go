@@ -158,6 +158,7 @@ func (in *Instance) installSeed(d *replicate.SeedDone) error {
 	in.clock.Restore(clock)
 	in.highOSeq = max(in.highOSeq, d.BasePrev)
 	in.peerWatermark, in.peerDur = d.Watermark, d.Watermark
+	in.peerSync, in.peerSynced = peerMark{}, peerMark{}
 	in.ret.basePrev, in.ret.seeded, in.ret.front = d.BasePrev, true, fw
 	in.Recovery.Checkpoint, in.Recovery.CheckpointPos = path, in.lastPos
 	in.sinceCkpt = 0

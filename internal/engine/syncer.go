@@ -69,6 +69,10 @@ func (w *wal) settle() error {
 	return w.syncDone(w.async.Wait())
 }
 
+// peerMark is the peer watermark as of a journal position: once pos is
+// durable, the peer records up to OSeq wm are applied durably.
+type peerMark struct{ pos, wm uint64 }
+
 // syncStep makes what is appended durable: it starts an fsync on the Syncer,
 // or syncs inline without one.
 func (in *Instance) syncStep() {
@@ -79,6 +83,14 @@ func (in *Instance) syncStep() {
 	in.lastOp = opNone
 	if err := in.w.startSync(); err != nil {
 		in.fail(err)
+		return
+	}
+	// Peer records applied while this fsync is in flight stay in the
+	// buffer, so when it returns the journal is durable only up to
+	// inflight: the Node must hear of the peer watermark as of there, or
+	// under a steady stream it would never hear of any (reportDurable).
+	if in.w.inflight != 0 && in.w.inflight == in.lastPos {
+		in.peerSync = peerMark{pos: in.w.inflight, wm: in.peerWatermark}
 	}
 }
 
@@ -91,6 +103,7 @@ func (in *Instance) syncDone(err error) {
 		in.fail(err)
 		return
 	}
+	in.peerSynced, in.peerSync = in.peerSync, peerMark{}
 	if in.fatal == nil {
 		in.afterDurable()
 		if in.node != nil {
@@ -108,6 +121,7 @@ func (in *Instance) settle() {
 		in.fail(err)
 		return
 	}
+	in.peerSynced, in.peerSync = in.peerSync, peerMark{}
 	if in.fatal == nil {
 		in.afterDurable()
 	}
