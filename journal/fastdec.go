@@ -313,7 +313,8 @@ func (d *fastReader) bytes() ([]byte, error) {
 		end := start + len(b)
 		return d.arena[start:end:end], nil
 	}
-	return append(make([]byte, 0, len(b)), b...), nil
+	// append, not make and copy: a large value is not zeroed first.
+	return append([]byte(nil), b...), nil
 }
 
 // string reads a string, interned when intern is set.
