@@ -268,7 +268,7 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 	var batch store.Batch // undobatch.go
 	err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
 		batch.Undo(env.Store, r)
-		undoFlush(env.Store, &batch, false)
+		undoFlush(env.Store, &batch, false, env.DecodeAhead)
 		maxHLC = max(maxHLC, r.HLC)
 		if r.Kind.IsTxn() && r.Origin == env.Self {
 			own = append(own, r.TxID())
@@ -284,7 +284,7 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	undoFlush(env.Store, &batch, true)
+	undoFlush(env.Store, &batch, true, env.DecodeAhead)
 	slices.Reverse(own) // collected newest first
 	if firstPeer != 0 {
 		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer)

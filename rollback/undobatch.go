@@ -17,9 +17,10 @@ const (
 )
 
 // undoFlush applies b to st when it is full, or whenever all is set (the
-// end of the undo step).
-func undoFlush(st *store.Store, b *store.Batch, all bool) {
+// end of the undo step). parallel lets ApplyBatch sort on two goroutines:
+// Env.DecodeAhead, the driver's leave to use them.
+func undoFlush(st *store.Store, b *store.Batch, all, parallel bool) {
 	if b.Len() > 0 && (all || b.Len() >= undoBatchOps || b.Bytes() >= undoBatchBytes) {
-		st.ApplyBatch(b)
+		st.ApplyBatch(b, parallel)
 	}
 }
