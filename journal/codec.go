@@ -115,17 +115,22 @@ func (e *Encoder) Frame(r *Record) ([]byte, error) {
 }
 
 // Decoder turns frames into records, reusing its state. Not safe for
-// concurrent use.
+// concurrent use. It decodes with the hand-written decoder (fastdec.go)
+// and leaves to go-msgpack what that one does not read.
 type Decoder struct {
+	// names interns origins, procedure names and roles (fastdec.go).
+	names map[string]string
+	// dec is go-msgpack's decoder, made on first use.
 	dec *codec.Decoder
 	// large decodes payloads of 2^(k-1) bytes up to 2^k with the handle
 	// of class k (sizedHandle), made on first use.
 	large map[int]*codec.Decoder
 }
 
-// NewDecoder returns a Decoder.
+// NewDecoder returns a Decoder. It is cheap: go-msgpack's decoder is made
+// only when a payload needs it.
 func NewDecoder() *Decoder {
-	return &Decoder{dec: codec.NewDecoderBytes(nil, handle)}
+	return &Decoder{names: map[string]string{}}
 }
 
 // smallPayload is the largest payload decoded with handle's MaxInitLen.
@@ -166,6 +171,9 @@ func sizedHandle(k int) *codec.MsgpackHandle {
 // decoderFor returns the decoder of a payload of n bytes.
 func (d *Decoder) decoderFor(n int) *codec.Decoder {
 	if n <= smallPayload {
+		if d.dec == nil {
+			d.dec = codec.NewDecoderBytes(nil, handle)
+		}
 		return d.dec
 	}
 	k := bits.Len(uint(n))
@@ -193,6 +201,22 @@ func (d *Decoder) DecodeFrame(f []byte, r *Record) error {
 // DecodePayload decodes a record payload (a frame's content) into r.
 func (d *Decoder) DecodePayload(p []byte, r *Record) (err error) {
 	r.Reset()
+	if err := decodeFast(p, r, d.names); err == nil {
+		return r.validate()
+	}
+	// Left to go-msgpack: start again from a clean record (go-msgpack
+	// decodes into the elements Reset keeps, without clearing them).
+	clear(r.Reads[:cap(r.Reads)])
+	clear(r.Ranges[:cap(r.Ranges)])
+	clear(r.Writes[:cap(r.Writes)])
+	r.Reset()
+	return d.decodeReference(p, r)
+}
+
+// decodeReference decodes p into r (Reset) with go-msgpack: the reference
+// the hand-written decoder is compared with, and the decoder of whatever
+// that one leaves.
+func (d *Decoder) decodeReference(p []byte, r *Record) error {
 	dec := d.decoderFor(len(p))
 	dec.ResetBytes(p)
 	if err := dec.Decode(r); err != nil {

@@ -281,9 +281,11 @@ func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64, front 
 // rolled off and the own transactions rolled off, oldest first.
 func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	wm = env.PeerWatermark
-	var firstPeer uint64 // OSeq of the first peer record rolled off (0: none)
+	var firstPeer uint64  // OSeq of the first peer record rolled off (0: none)
+	var batch store.Batch // undobatch.go
 	err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
-		env.Store.Undo(r)
+		batch.Undo(env.Store, r)
+		undoFlush(env.Store, &batch, false, env.DecodeAhead)
 		maxHLC = max(maxHLC, r.HLC)
 		if r.Kind.IsTxn() && r.Origin == env.Self {
 			own = append(own, r.TxID())
@@ -299,6 +301,7 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	undoFlush(env.Store, &batch, true, env.DecodeAhead)
 	slices.Reverse(own) // collected newest first
 	if firstPeer != 0 {
 		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer, in.Front)

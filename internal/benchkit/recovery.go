@@ -76,6 +76,11 @@ func (w Workload) RunReplay(dir string, records int) (ReplayResult, error) {
 	return res, errors.Join(errs...)
 }
 
+// Build opens a new instance in dir, commits records ticket calls with
+// BuildCallers callers and closes it: a journal to replay again and again
+// (BenchmarkReopen).
+func (w Workload) Build(dir string, records int) error { return w.withDefaults().build(dir, records) }
+
 // build opens a new instance in dir, commits records ticket calls with
 // BuildCallers callers and closes it.
 func (w Workload) build(dir string, records int) error {

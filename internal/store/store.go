@@ -83,6 +83,21 @@ func New() *Store {
 	}
 }
 
+// joinKV returns key and val in one new allocation. When val is at least
+// as long as key (the growth rule then allocates exactly what is needed,
+// as make does), it appends val to key's header capped at its length: one
+// allocation the runtime does not zero first (make does, and a 16 MiB
+// value was cleared before it was copied over).
+func joinKV(key, val []byte) []byte {
+	if len(val) >= len(key) && len(val) > 0 {
+		return append(key[:len(key):len(key)], val...)
+	}
+	buf := make([]byte, len(key)+len(val))
+	copy(buf, key)
+	copy(buf[len(key):], val)
+	return buf
+}
+
 func probe(key []byte) item {
 	return item{kv: unsafe.String(unsafe.SliceData(key), len(key)), klen: uint32(len(key))}
 }
@@ -104,9 +119,7 @@ func (s *Store) view(it *item) ([]byte, journal.Version, bool) {
 
 // Set stores a copy of val at key with version ver.
 func (s *Store) Set(key, val []byte, ver journal.Version) {
-	buf := make([]byte, len(key)+len(val))
-	copy(buf, key)
-	copy(buf[len(key):], val)
+	buf := joinKV(key, val)
 	it := item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)), origin: s.origins.id(ver.Origin), hlc: ver.HLC}
 	prev, replaced := s.tr.Set(it)
 	if replaced {

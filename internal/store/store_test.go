@@ -148,3 +148,21 @@ func TestApplyThenUndoRestores(t *testing.T) {
 		t.Fatalf("x = %x %v", v, ver)
 	}
 }
+
+// joinKV makes a new allocation holding key then val, whatever their
+// lengths: the store never aliases a caller's key or value.
+func TestJoinKV(t *testing.T) {
+	for _, c := range []struct{ k, v string }{{"", ""}, {"k", ""}, {"", "v"}, {"key", "v"}, {"k", "value"}, {"ab", "cd"}} {
+		k, v := []byte(c.k), []byte(c.v)
+		got := joinKV(k, v)
+		if string(got) != c.k+c.v {
+			t.Fatalf("joinKV(%q, %q) = %q", c.k, c.v, got)
+		}
+		if len(got) > 0 {
+			got[0] ^= 0xff
+			if string(k) != c.k || string(v) != c.v {
+				t.Fatalf("joinKV(%q, %q) aliases its arguments", c.k, c.v)
+			}
+		}
+	}
+}

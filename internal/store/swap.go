@@ -10,9 +10,7 @@ import (
 // modified; ok is false if key was absent): one search of the tree where a
 // Get for the before-image and a Set take two.
 func (s *Store) Swap(key, val []byte, ver journal.Version) (prev []byte, prevVer journal.Version, ok bool) {
-	buf := make([]byte, len(key)+len(val))
-	copy(buf, key)
-	copy(buf[len(key):], val)
+	buf := joinKV(key, val)
 	it := item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)), origin: s.origins.id(ver.Origin), hlc: ver.HLC}
 	old, replaced := s.tr.Set(it)
 	s.bytes += int64(len(buf))
