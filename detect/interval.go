@@ -248,39 +248,22 @@ func (t *intervalTree[V]) overlapping(q *span, after, upTo uint64, out []V) []V 
 	return t.root.collect(q, after, upTo, t.height, out)
 }
 
-// overlappingIDs is overlapping, appending the spans' ids rather than
-// their values.
-func (t *intervalTree[V]) overlappingIDs(q *span, after, upTo uint64, out []uint64) []uint64 {
-	if t.root == nil || after >= upTo {
-		return out
-	}
-	return t.root.collectIDs(q, after, upTo, t.height, out)
-}
-
-func (n *itNode[V]) collectIDs(q *span, after, upTo uint64, level int, out []uint64) []uint64 {
-	j, k := 0, n.n
-	for j < k {
-		m := int(uint(j+k) >> 1)
-		if q.hi.less(n.lo[m]) {
-			k = m
-		} else {
-			j = m + 1
-		}
-	}
-	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
-		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
-			continue
-		}
+func (n *itNode[V]) collect(q *span, after, upTo uint64, level int, out []V) []V {
+	var buf [itMax]uint8
+	for _, i := range n.matching(q, after, upTo, &buf) {
 		if level > 0 {
-			out = n.child[i].collectIDs(q, after, upTo, level-1, out)
+			out = n.child[i].collect(q, after, upTo, level-1, out)
 		} else {
-			out = append(out, n.id[i])
+			out = append(out, n.val[i])
 		}
 	}
 	return out
 }
 
-func (n *itNode[V]) collect(q *span, after, upTo uint64, level int, out []V) []V {
+// matching returns the slots of n whose spans (or subtrees) may overlap q
+// with sequence numbers in (after, upTo], in buf, last slot first: the one
+// walk of every query.
+func (n *itNode[V]) matching(q *span, after, upTo uint64, buf *[itMax]uint8) []uint8 {
 	// The slots starting at or before q ends: [0, j).
 	j, k := 0, n.n
 	for j < k {
@@ -292,15 +275,12 @@ func (n *itNode[V]) collect(q *span, after, upTo uint64, level int, out []V) []V
 		}
 	}
 	// Back from there while some slot up to i may end inside q.
+	out := buf[:0]
 	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
 		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
 			continue
 		}
-		if level > 0 {
-			out = n.child[i].collect(q, after, upTo, level-1, out)
-		} else {
-			out = append(out, n.val[i])
-		}
+		out = append(out, uint8(i))
 	}
 	return out
 }
@@ -432,8 +412,8 @@ type itBatch[V any] struct {
 	sink      uint64
 }
 
-// overlappingBatch is overlappingIDs for every query of qs at once,
-// appending (query index, id) pairs to out. It walks the tree a level at a
+// overlappingBatch is overlapping for every query of qs at once,
+// appending (query index, span id) pairs to out. It walks the tree a level at a
 // time for all the queries, touching the nodes of a level in a loop that
 // does nothing else before searching them, so that their cache misses
 // overlap rather than come one by one.
@@ -455,25 +435,13 @@ func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itB
 		}
 		b.sink += x
 		next = next[:0]
+		var buf [itMax]uint8
 		for _, v := range cur {
-			n, q := v.n, &qs[v.q]
-			j, k := 0, n.n
-			for j < k {
-				m := int(uint(j+k) >> 1)
-				if q.hi.less(n.lo[m]) {
-					k = m
-				} else {
-					j = m + 1
-				}
-			}
-			for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
-				if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
-					continue
-				}
+			for _, i := range v.n.matching(&qs[v.q], after, upTo, &buf) {
 				if level > 0 {
-					next = append(next, itVisit[V]{n.child[i], v.q})
+					next = append(next, itVisit[V]{v.n.child[i], v.q})
 				} else {
-					out = append(out, itFound{v.q, n.id[i]})
+					out = append(out, itFound{v.q, v.n.id[i]})
 				}
 			}
 		}

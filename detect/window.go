@@ -30,14 +30,14 @@ import (
 //     in order so that a run is a sub-slice found by binary search. A point
 //     key of t costs one probe of the table and a binary search per list,
 //     whatever the window size.
-//   - writes: every (own transaction, written key) as a point in an interval
-//     tree of order keys (see okey), asked for the points inside each range
-//     t read (use check, phantoms).
+//   - writes: every (own transaction, written key) as a point in a B+ tree
+//     of order keys (see okey and pointTree), asked for the points inside
+//     each range t read (use check, phantoms).
 //   - ranges: every range an own transaction read, as a span of order keys
 //     in an interval tree, asked for the spans holding each key t wrote
 //     (mirror use check, phantoms).
 //
-// The interval trees cost O(log n + answers) and skip subtrees whose
+// The trees cost O(log n + answers) and skip subtrees whose
 // sequence numbers lie outside the run asked for, so own writes inside a
 // wide range of t that are clock-after t are not even visited.
 //
@@ -58,7 +58,7 @@ type Window struct {
 	base  uint64   // the sequence number of txns[0]; 1 at first
 
 	keys   keyTable
-	writes intervalTree[struct{}] // id: treeID(seq, index in Writes)
+	writes pointTree              // id: treeID(seq, index in Writes)
 	ranges intervalTree[struct{}] // id: treeID(seq, index in Ranges)
 	seed   maphash.Seed
 
@@ -160,7 +160,7 @@ func (w *Window) Add(o *Txn) {
 		}
 		r.push(list, uint32(seq))
 		if list != listRead {
-			w.writes.insertID(pointSpan(key), treeID(seq, i), seq, struct{}{})
+			w.writes.insert(orderKey(key), treeID(seq, i))
 		}
 	})
 	for i := range o.Ranges {
@@ -255,7 +255,7 @@ func (w *Window) remove(seq uint64, front bool) {
 			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
 		}
 		if list != listRead {
-			w.writes.delete(itHandle{lo: orderKey(key), id: treeID(seq, i)})
+			w.writes.delete(orderKey(key), treeID(seq, i))
 		}
 		if r.empty() {
 			w.keys.remove(h)
@@ -468,7 +468,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			if !ok {
 				continue
 			}
-			w.found = w.writes.overlappingIDs(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
+			w.found = w.writes.query(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
 			for _, id := range w.found {
 				off := uint32(id>>idxBits - w.base)
 				k := w.txns[off].Writes[id&(1<<idxBits-1)].Key

@@ -147,10 +147,11 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 			}
 		}
 	}
-	for _, tr := range []*intervalTree[struct{}]{&w.writes, &w.ranges} {
-		if err := checkTree(tr); err != nil {
-			t.Fatal(err)
-		}
+	if err := checkTree(&w.ranges); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPointTree(&w.writes); err != nil {
+		t.Fatal(err)
 	}
 	if w.writes.len() != points || w.ranges.len() != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
