@@ -264,7 +264,11 @@ func (n *itNode[V]) collect(q *span, after, upTo uint64, level int, out []V) []V
 // with sequence numbers in (after, upTo], in buf, last slot first: the one
 // walk of every query.
 func (n *itNode[V]) matching(q *span, after, upTo uint64, buf *[itMax]uint8) []uint8 {
-	// The slots starting at or before q ends: [0, j).
+	return n.matchingBefore(n.startingBy(q), q, after, upTo, buf)
+}
+
+// startingBy returns the number of slots starting at or before q ends.
+func (n *itNode[V]) startingBy(q *span) int {
 	j, k := 0, n.n
 	for j < k {
 		m := int(uint(j+k) >> 1)
@@ -274,7 +278,13 @@ func (n *itNode[V]) matching(q *span, after, upTo uint64, buf *[itMax]uint8) []u
 			j = m + 1
 		}
 	}
-	// Back from there while some slot up to i may end inside q.
+	return j
+}
+
+// matchingBefore is matching given j = n.startingBy(q).
+func (n *itNode[V]) matchingBefore(j int, q *span, after, upTo uint64, buf *[itMax]uint8) []uint8 {
+	// Back from the last slot starting by the end of q while some slot up
+	// to i may end inside q.
 	out := buf[:0]
 	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
 		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
@@ -404,6 +414,7 @@ type itFound struct {
 type itVisit[V any] struct {
 	n *itNode[V]
 	q int
+	j int // n.startingBy(qs[q])
 }
 
 // itBatch is the scratch space of overlappingBatch.
@@ -423,7 +434,7 @@ func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itB
 	}
 	cur := b.cur[:0]
 	for i := range qs {
-		cur = append(cur, itVisit[V]{t.root, i})
+		cur = append(cur, itVisit[V]{n: t.root, q: i})
 	}
 	next := b.next[:0]
 	for level := t.height; len(cur) > 0; level-- {
@@ -433,13 +444,22 @@ func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itB
 				x += v.n.lo[i].lo
 			}
 		}
+		// Then the slot each search ends at, and the lines of the walk
+		// back from it.
+		for i := range cur {
+			v := &cur[i]
+			v.j = v.n.startingBy(&qs[v.q])
+			if j := v.j - 1; j >= 0 {
+				x += v.n.pm[j].lo + v.n.hi[j].lo + v.n.maxSeq[j] + v.n.minSeq[j]
+			}
+		}
 		b.sink += x
 		next = next[:0]
 		var buf [itMax]uint8
 		for _, v := range cur {
-			for _, i := range v.n.matching(&qs[v.q], after, upTo, &buf) {
+			for _, i := range v.n.matchingBefore(v.j, &qs[v.q], after, upTo, &buf) {
 				if level > 0 {
-					next = append(next, itVisit[V]{v.n.child[i], v.q})
+					next = append(next, itVisit[V]{n: v.n.child[i], q: v.q})
 				} else {
 					out = append(out, itFound{v.q, v.n.id[i]})
 				}

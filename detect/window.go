@@ -151,14 +151,14 @@ func (w *Window) Add(o *Txn) {
 	eachKey(o, func(key []byte, list, i int) {
 		h := w.hash(key)
 		ri, created := w.keys.insert(h)
-		r := &w.keys.recs[ri]
+		r := w.keys.rec(ri)
 		switch {
 		case created:
 			r.holder, r.holderKey, r.ok = uint32(seq), uint32(i), orderKey(key)
 		case !r.mixed && !w.is(r, key):
 			r.mixed = true // another key with the same hash
 		}
-		r.push(list, uint32(seq))
+		w.keys.push(r, list, uint32(seq))
 		if list != listRead {
 			w.writes.insert(orderKey(key), treeID(seq, i))
 		}
@@ -250,8 +250,8 @@ func (w *Window) remove(seq uint64, front bool) {
 		if ri < 0 {
 			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, o.ID))
 		}
-		r := &w.keys.recs[ri]
-		if !r.pop(list, uint32(seq), front) {
+		r := w.keys.rec(ri)
+		if !w.keys.pop(r, list, uint32(seq), front) {
 			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
 		}
 		if list != listRead {
@@ -278,7 +278,7 @@ func (w *Window) remove(seq uint64, front bool) {
 // whose holder is leaving.
 func (w *Window) rehold(r *keyRec, key []byte) {
 	for i := range 3 {
-		l := r.list(i)
+		l := w.keys.list(r, i)
 		for _, s := range l {
 			if s == r.holder {
 				continue
@@ -398,16 +398,16 @@ func (w *Window) witnesses(t *Txn) []witness {
 	for i := range in {
 		in[i].rec = w.keys.find(in[i].h)
 		if in[i].rec >= 0 {
-			x += w.keys.recs[in[i].rec].ok.lo
+			x += w.keys.rec(in[i].rec).ok.lo
 		}
 	}
 	for i := range in {
 		if in[i].rec >= 0 {
-			if m := w.keys.recs[in[i].rec].more; m != nil { // lists of one are inline
-				for _, l := range m {
-					if len(l) > 0 {
-						x += uint64(l[len(l)/2])
-					}
+			r := w.keys.rec(in[i].rec)
+			for j := range 3 { // lists of one are inline
+				if r.state[j] == 2 {
+					l := w.keys.lists[r.one[j]]
+					x += uint64(l[len(l)/2])
 				}
 			}
 		}
@@ -419,7 +419,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		if k.rec < 0 {
 			continue
 		}
-		r := &w.keys.recs[k.rec]
+		r := w.keys.rec(k.rec)
 		switch {
 		case r.mixed:
 			w.mixed(r, k, u, useHi, mirLo)
@@ -428,15 +428,15 @@ func (w *Window) witnesses(t *Txn) []witness {
 		case k.write:
 			// update: own Set/Delete of the key, and own Add unless t's
 			// writes to it are Adds too; mirror use: own point reads.
-			w.run(r.list(listSet), u, n, CheckUpdate, k.key)
+			w.run(w.keys.list(r, listSet), u, n, CheckUpdate, k.key)
 			if k.set {
-				w.run(r.list(listAdd), u, n, CheckUpdate, k.key)
+				w.run(w.keys.list(r, listAdd), u, n, CheckUpdate, k.key)
 			}
-			w.run(r.list(listRead), mirLo, n, CheckMirrorUse, k.key)
+			w.run(w.keys.list(r, listRead), mirLo, n, CheckMirrorUse, k.key)
 		case useHi > u:
 			// use: own writes of a key t read.
-			w.run(r.list(listSet), u, useHi, CheckUse, k.key)
-			w.run(r.list(listAdd), u, useHi, CheckUse, k.key)
+			w.run(w.keys.list(r, listSet), u, useHi, CheckUse, k.key)
+			w.run(w.keys.list(r, listAdd), u, useHi, CheckUse, k.key)
 		}
 	}
 	// Phantoms. Tree queries take sequence numbers in (after, upTo].
@@ -507,7 +507,7 @@ func (w *Window) run(l []uint32, lo, hi int, check Check, key []byte) {
 func (w *Window) mixed(r *keyRec, k *tkey, u, useHi, mirLo int) {
 	base := uint32(w.base)
 	for i := range 3 {
-		l := r.list(i)
+		l := w.keys.list(r, i)
 		i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= u })
 		for ; i < len(l); i++ {
 			off := int(l[i] - base)
