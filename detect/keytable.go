@@ -35,18 +35,15 @@ func (kt *keyTable) rec(i int) *keyRec {
 // sequence number (see Window), each list in increasing order.
 //
 // Keys whose hashes collide share a record. The record keeps its key's
-// order key, exact for keys of up to 15 bytes, and a holder, one occurrence
-// of its key for the bytes of longer ones: a lookup compares them (an
-// incoming key may collide with the record's), and an insert of another
-// key marks the record mixed: the window then confirms every element of a
-// mixed record against its transaction's keys. Collisions of 64-bit seeded
-// hashes are rare; the tests force them.
+// order key, exact for keys of up to 15 bytes; for longer ones the window
+// asks a transaction of the record whether it touches a key of the same
+// hash (see Window.is). A lookup compares them (an incoming key may
+// collide with the record's), and an insert of another key marks the
+// record mixed: the window then confirms every element of a mixed record
+// against its transaction's keys. Collisions of 64-bit seeded hashes are
+// rare; the tests force them. A record is 32 bytes: two to a cache line.
 type keyRec struct {
 	ok okey // the order key of the record's key
-	// holder names an occurrence of the record's key: the sequence number
-	// (low 32 bits) of a transaction in the lists and the index of the key
-	// in its Writes, then Reads.
-	holder, holderKey uint32
 	// The lists, by list kind (listSet ...): the low 32 bits of sequence
 	// numbers in increasing order. Most keys have one transaction per list,
 	// so a list of one is inline (one[i], state[i] == 1: no allocation, no

@@ -154,8 +154,13 @@ func (w *Window) Add(o *Txn) {
 		r := w.keys.rec(ri)
 		switch {
 		case created:
-			r.holder, r.holderKey, r.ok = uint32(seq), uint32(i), orderKey(key)
-		case !r.mixed && !w.is(r, key):
+			r.ok = orderKey(key)
+		case r.mixed:
+		case w.oldest(r) == uint32(seq):
+			// Only o is in the record, by another of its keys (eachKey
+			// gives o's keys once each).
+			r.mixed = true
+		case !w.is(r, key):
 			r.mixed = true // another key with the same hash
 		}
 		w.keys.push(r, list, uint32(seq))
@@ -170,9 +175,32 @@ func (w *Window) Add(o *Txn) {
 	}
 }
 
-// is reports whether key is the key of unmixed record r.
+// is reports whether key, of r's hash, is the key of unmixed record r: it
+// has the record's order key, and if that is not exact (longer than 15
+// bytes), a transaction in the record touches it: every one touches the
+// record's key, and one touching another key of the same hash would have
+// made the record mixed.
 func (w *Window) is(r *keyRec, key []byte) bool {
-	return r.ok == orderKey(key) && (len(key) < 16 || bytes.Equal(w.keyAt(r.holder, r.holderKey), key))
+	if r.ok != orderKey(key) {
+		return false
+	}
+	if len(key) < 16 {
+		return true
+	}
+	writes, _, reads := roles(w.txns[w.off(w.oldest(r))], key)
+	return writes || reads
+}
+
+// oldest returns the sequence number (low 32 bits) of the oldest
+// transaction in non-empty record r.
+func (w *Window) oldest(r *keyRec) uint32 {
+	first, found := uint32(0), false
+	for i := range 3 {
+		if l := w.keys.list(r, i); len(l) > 0 && (!found || w.off(l[0]) < w.off(first)) {
+			first, found = l[0], true
+		}
+	}
+	return first
 }
 
 // off returns the index in the window of the transaction of sequence
@@ -259,44 +287,11 @@ func (w *Window) remove(seq uint64, front bool) {
 		}
 		if r.empty() {
 			w.keys.remove(h)
-			return
-		}
-		if r.holder == uint32(seq) && !r.mixed {
-			// A new holder: any other transaction in the record has the
-			// same key.
-			w.rehold(r, key)
 		}
 	})
 	for i := range o.Ranges {
 		if s, ok := rangeSpan(&o.Ranges[i]); ok {
 			w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
-		}
-	}
-}
-
-// rehold makes another occurrence of key the holder of unmixed record r,
-// whose holder is leaving.
-func (w *Window) rehold(r *keyRec, key []byte) {
-	for i := range 3 {
-		l := w.keys.list(r, i)
-		for _, s := range l {
-			if s == r.holder {
-				continue
-			}
-			o := w.txns[w.off(s)]
-			for i, wr := range o.Writes {
-				if bytes.Equal(wr.Key, key) {
-					r.holder, r.holderKey = s, uint32(i)
-					return
-				}
-			}
-			for i, k := range o.Reads {
-				if bytes.Equal(k, key) {
-					r.holder, r.holderKey = s, uint32(len(o.Writes)+i)
-					return
-				}
-			}
-			panic(fmt.Sprintf("detect: window index broken: %v is in the unmixed record of key %q without the key", o.ID, key))
 		}
 	}
 }

@@ -180,14 +180,22 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 		if r.empty() {
 			t.Fatalf("empty hash %x left in the key table", h)
 		}
-		var holderKey []byte
+		var holderKey []byte // the record's key, from its oldest transaction
 		if !r.mixed {
-			if off := w.off(r.holder); int(off) >= len(w.txns) {
-				t.Fatalf("holder of hash %x is not in the window", h)
+			off := w.off(w.oldest(r))
+			if int(off) >= len(w.txns) {
+				t.Fatalf("oldest transaction of hash %x is not in the window", h)
 			}
-			holderKey = w.keyAt(r.holder, r.holderKey)
-			if w.hash(holderKey) != h || orderKey(holderKey) != r.ok {
-				t.Fatalf("holder key %q of hash %x has another hash or order key", holderKey, h)
+			eachKey(w.txns[off], func(k []byte, _, _ int) {
+				if w.hash(k) == h {
+					if holderKey != nil && !bytes.Equal(holderKey, k) {
+						t.Fatalf("unmixed record of hash %x: keys %q and %q of one transaction", h, holderKey, k)
+					}
+					holderKey = k
+				}
+			})
+			if holderKey == nil || orderKey(holderKey) != r.ok {
+				t.Fatalf("key %q of hash %x has another order key or none", holderKey, h)
 			}
 		}
 		for li := range 3 {
