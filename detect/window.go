@@ -157,9 +157,10 @@ func (w *Window) Add(o *Txn) {
 			r.ok = orderKey(key)
 		case r.mixed:
 		case w.oldest(r) == uint32(seq):
-			// Only o is in the record, by another of its keys (eachKey
-			// gives o's keys once each).
-			r.mixed = true
+			// Only o is in the record: by this key if o writes it and
+			// this is its read (eachKey gives writes first, and each key
+			// once per kind), else by another key of the same hash.
+			r.mixed = list != listRead || !slices.ContainsFunc(o.Writes, func(x Write) bool { return string(x.Key) == string(key) })
 		case !w.is(r, key):
 			r.mixed = true // another key with the same hash
 		}

@@ -180,6 +180,11 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 		if r.empty() {
 			t.Fatalf("empty hash %x left in the key table", h)
 		}
+		if r.mixed && !w.collide {
+			// 64-bit seeded hashes do not collide on a few test keys: a
+			// record marked mixed for nothing sends Check the slow way.
+			t.Fatalf("record of hash %x is mixed with strong hashes", h)
+		}
 		var holderKey []byte // the record's key, from its oldest transaction
 		if !r.mixed {
 			off := w.off(w.oldest(r))
