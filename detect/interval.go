@@ -15,9 +15,9 @@ import (
 // okey(a) < okey(b) exactly when a < b, and equal exactly when a == b. Only
 // long keys sharing their first 15 bytes share an order key.
 //
-// The window's interval trees index order keys, so they answer with a
-// superset of the overlaps of the keys themselves (exact for short keys);
-// Window.Check confirms every candidate with Conflict.
+// The window's trees index order keys, so they answer with a superset of
+// the overlaps of the keys themselves (exact for short keys); Window.Check
+// confirms the candidates of longer keys with their bytes.
 type okey struct{ hi, lo uint64 }
 
 var maxOkey = okey{math.MaxUint64, math.MaxUint64}
