@@ -15,9 +15,9 @@ import (
 // okey(a) < okey(b) exactly when a < b, and equal exactly when a == b. Only
 // long keys sharing their first 15 bytes share an order key.
 //
-// The window's interval trees index order keys, so they answer with a
-// superset of the overlaps of the keys themselves (exact for short keys);
-// Window.Check confirms every candidate with Conflict.
+// The window's trees index order keys, so they answer with a superset of
+// the overlaps of the keys themselves (exact for short keys); Window.Check
+// confirms the candidates of longer keys with their bytes.
 type okey struct{ hi, lo uint64 }
 
 var maxOkey = okey{math.MaxUint64, math.MaxUint64}
@@ -248,59 +248,49 @@ func (t *intervalTree[V]) overlapping(q *span, after, upTo uint64, out []V) []V 
 	return t.root.collect(q, after, upTo, t.height, out)
 }
 
-// overlappingIDs is overlapping, appending the spans' ids rather than
-// their values.
-func (t *intervalTree[V]) overlappingIDs(q *span, after, upTo uint64, out []uint64) []uint64 {
-	if t.root == nil || after >= upTo {
-		return out
-	}
-	return t.root.collectIDs(q, after, upTo, t.height, out)
-}
-
-func (n *itNode[V]) collectIDs(q *span, after, upTo uint64, level int, out []uint64) []uint64 {
-	j, k := 0, n.n
-	for j < k {
-		m := int(uint(j+k) >> 1)
-		if q.hi.less(n.lo[m]) {
-			k = m
-		} else {
-			j = m + 1
-		}
-	}
-	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
-		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
-			continue
-		}
-		if level > 0 {
-			out = n.child[i].collectIDs(q, after, upTo, level-1, out)
-		} else {
-			out = append(out, n.id[i])
-		}
-	}
-	return out
-}
-
 func (n *itNode[V]) collect(q *span, after, upTo uint64, level int, out []V) []V {
-	// The slots starting at or before q ends: [0, j).
-	j, k := 0, n.n
-	for j < k {
-		m := int(uint(j+k) >> 1)
-		if q.hi.less(n.lo[m]) {
-			k = m
-		} else {
-			j = m + 1
-		}
-	}
-	// Back from there while some slot up to i may end inside q.
-	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
-		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
-			continue
-		}
+	var buf [itMax]uint8
+	for _, i := range n.matching(q, after, upTo, &buf) {
 		if level > 0 {
 			out = n.child[i].collect(q, after, upTo, level-1, out)
 		} else {
 			out = append(out, n.val[i])
 		}
+	}
+	return out
+}
+
+// matching returns the slots of n whose spans (or subtrees) may overlap q
+// with sequence numbers in (after, upTo], in buf, last slot first: the one
+// walk of every query.
+func (n *itNode[V]) matching(q *span, after, upTo uint64, buf *[itMax]uint8) []uint8 {
+	return n.matchingBefore(n.startingBy(q), q, after, upTo, buf)
+}
+
+// startingBy returns the number of slots starting at or before q ends.
+func (n *itNode[V]) startingBy(q *span) int {
+	j, k := 0, n.n
+	for j < k {
+		m := int(uint(j+k) >> 1)
+		if q.hi.less(n.lo[m]) {
+			k = m
+		} else {
+			j = m + 1
+		}
+	}
+	return j
+}
+
+// matchingBefore is matching given j = n.startingBy(q).
+func (n *itNode[V]) matchingBefore(j int, q *span, after, upTo uint64, buf *[itMax]uint8) []uint8 {
+	// Back from the last slot starting by the end of q while some slot up
+	// to i may end inside q.
+	out := buf[:0]
+	for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
+		if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
+			continue
+		}
+		out = append(out, uint8(i))
 	}
 	return out
 }
@@ -424,6 +414,7 @@ type itFound struct {
 type itVisit[V any] struct {
 	n *itNode[V]
 	q int
+	j int // n.startingBy(qs[q])
 }
 
 // itBatch is the scratch space of overlappingBatch.
@@ -432,8 +423,8 @@ type itBatch[V any] struct {
 	sink      uint64
 }
 
-// overlappingBatch is overlappingIDs for every query of qs at once,
-// appending (query index, id) pairs to out. It walks the tree a level at a
+// overlappingBatch is overlapping for every query of qs at once,
+// appending (query index, span id) pairs to out. It walks the tree a level at a
 // time for all the queries, touching the nodes of a level in a loop that
 // does nothing else before searching them, so that their cache misses
 // overlap rather than come one by one.
@@ -443,7 +434,7 @@ func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itB
 	}
 	cur := b.cur[:0]
 	for i := range qs {
-		cur = append(cur, itVisit[V]{t.root, i})
+		cur = append(cur, itVisit[V]{n: t.root, q: i})
 	}
 	next := b.next[:0]
 	for level := t.height; len(cur) > 0; level-- {
@@ -453,27 +444,24 @@ func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itB
 				x += v.n.lo[i].lo
 			}
 		}
+		// Then the slot each search ends at, and the lines of the walk
+		// back from it.
+		for i := range cur {
+			v := &cur[i]
+			v.j = v.n.startingBy(&qs[v.q])
+			if j := v.j - 1; j >= 0 {
+				x += v.n.pm[j].lo + v.n.hi[j].lo + v.n.maxSeq[j] + v.n.minSeq[j]
+			}
+		}
 		b.sink += x
 		next = next[:0]
+		var buf [itMax]uint8
 		for _, v := range cur {
-			n, q := v.n, &qs[v.q]
-			j, k := 0, n.n
-			for j < k {
-				m := int(uint(j+k) >> 1)
-				if q.hi.less(n.lo[m]) {
-					k = m
-				} else {
-					j = m + 1
-				}
-			}
-			for i := j - 1; i >= 0 && !n.pm[i].less(q.lo); i-- {
-				if n.hi[i].less(q.lo) || n.maxSeq[i] <= after || n.minSeq[i] > upTo {
-					continue
-				}
+			for _, i := range v.n.matchingBefore(v.j, &qs[v.q], after, upTo, &buf) {
 				if level > 0 {
-					next = append(next, itVisit[V]{n.child[i], v.q})
+					next = append(next, itVisit[V]{n: v.n.child[i], q: v.q})
 				} else {
-					out = append(out, itFound{v.q, n.id[i]})
+					out = append(out, itFound{v.q, v.n.id[i]})
 				}
 			}
 		}

@@ -5,42 +5,53 @@ import "math/bits"
 // keyTable maps 64-bit key hashes to key records (see Window): an
 // open-addressing hash table with linear probing, the hashes apart from the
 // rest so that a probe scans adjacent words. A slot names its record by
-// index into recs, a dense array reused through free, so that the table's
-// empty slots cost 12 bytes, not a record. Deletion shifts the following
-// slots back (no tombstones: the window deletes as much as it inserts).
+// index; records live in pages of a fixed size (no slack of a doubling
+// array) and are reused through free, so that the table's empty slots cost
+// 12 bytes, not a record. Deletion shifts the following slots back (no
+// tombstones: the window deletes as much as it inserts).
 type keyTable struct {
 	hashes []uint64 // 0: empty slot; a key's hash is never 0
-	idx    []uint32 // by slot: the index in recs of the hash's record
+	idx    []uint32 // by slot: the index of the hash's record
 	n      int
 	shift  uint // 64 - log2(len(hashes)): a hash's home slot is hash >> shift
-	recs   []keyRec
-	free   []uint32 // indexes of unused records in recs
+	pages  [][]keyRec
+	nrecs  int      // records in pages, used or free
+	free   []uint32 // indexes of unused records
+	// The lists of more than one element, by index (keyRec.one); unused
+	// ones are nil, their indexes in freeLists.
+	lists     [][]uint32
+	freeLists []uint32
+}
+
+// recPageBits is the log2 of the records in a page.
+const recPageBits = 12
+
+// rec returns record i.
+func (kt *keyTable) rec(i int) *keyRec {
+	return &kt.pages[i>>recPageBits][i&(1<<recPageBits-1)]
 }
 
 // keyRec lists the own transactions in the window touching one key, by
 // sequence number (see Window), each list in increasing order.
 //
 // Keys whose hashes collide share a record. The record keeps its key's
-// order key, exact for keys of up to 15 bytes, and a holder, one occurrence
-// of its key for the bytes of longer ones: a lookup compares them (an
-// incoming key may collide with the record's), and an insert of another
-// key marks the record mixed: the window then confirms every element of a
-// mixed record against its transaction's keys. Collisions of 64-bit seeded
-// hashes are rare; the tests force them.
+// order key, exact for keys of up to 15 bytes; for longer ones the window
+// asks a transaction of the record whether it touches a key of the same
+// hash (see Window.is). A lookup compares them (an incoming key may
+// collide with the record's), and an insert of another key marks the
+// record mixed: the window then confirms every element of a mixed record
+// against its transaction's keys. Collisions of 64-bit seeded hashes are
+// rare; the tests force them. A record is 32 bytes: two to a cache line.
 type keyRec struct {
 	ok okey // the order key of the record's key
-	// holder names an occurrence of the record's key: the sequence number
-	// (low 32 bits) of a transaction in the lists and the index of the key
-	// in its Writes, then Reads.
-	holder, holderKey uint32
 	// The lists, by list kind (listSet ...): the low 32 bits of sequence
 	// numbers in increasing order. Most keys have one transaction per list,
-	// so a list of one is inline (one[i], state[i] == 1) and longer ones
-	// are in more (state[i] == 2): no allocation, no cache miss for it.
+	// so a list of one is inline (one[i], state[i] == 1: no allocation, no
+	// cache miss for it); a longer one is keyTable.lists[one[i]]
+	// (state[i] == 2).
 	one   [3]uint32
 	state [3]uint8
 	mixed bool
-	more  *[3][]uint32
 }
 
 // The lists of a key.
@@ -52,35 +63,40 @@ const (
 
 func (r *keyRec) empty() bool { return r.state == [3]uint8{} }
 
-// list returns list i, valid until r changes.
-func (r *keyRec) list(i int) []uint32 {
+// list returns list i of r, valid until r changes.
+func (kt *keyTable) list(r *keyRec, i int) []uint32 {
 	switch r.state[i] {
 	case 1:
 		return r.one[i : i+1]
 	case 2:
-		return r.more[i]
+		return kt.lists[r.one[i]]
 	}
 	return nil
 }
 
-// push appends s to list i.
-func (r *keyRec) push(i int, s uint32) {
+// push appends s to list i of r.
+func (kt *keyTable) push(r *keyRec, i int, s uint32) {
 	switch r.state[i] {
 	case 0:
 		r.one[i], r.state[i] = s, 1
 	case 1:
-		if r.more == nil {
-			r.more = new([3][]uint32)
+		l := []uint32{r.one[i], s}
+		if n := len(kt.freeLists); n > 0 {
+			r.one[i], kt.freeLists = kt.freeLists[n-1], kt.freeLists[:n-1]
+			kt.lists[r.one[i]] = l
+		} else {
+			r.one[i] = uint32(len(kt.lists))
+			kt.lists = append(kt.lists, l)
 		}
-		r.more[i], r.state[i] = []uint32{r.one[i], s}, 2
+		r.state[i] = 2
 	default:
-		r.more[i] = append(r.more[i], s)
+		kt.lists[r.one[i]] = append(kt.lists[r.one[i]], s)
 	}
 }
 
-// pop removes s from the front (or the back) of list i, and reports
+// pop removes s from the front (or the back) of list i of r, and reports
 // whether it was there.
-func (r *keyRec) pop(i int, s uint32, front bool) bool {
+func (kt *keyTable) pop(r *keyRec, i int, s uint32, front bool) bool {
 	switch r.state[i] {
 	case 1:
 		if r.one[i] != s {
@@ -89,7 +105,8 @@ func (r *keyRec) pop(i int, s uint32, front bool) bool {
 		r.state[i] = 0
 		return true
 	case 2:
-		l := r.more[i]
+		li := r.one[i]
+		l := kt.lists[li]
 		switch {
 		case front && l[0] == s:
 			l = l[1:]
@@ -99,13 +116,12 @@ func (r *keyRec) pop(i int, s uint32, front bool) bool {
 			return false
 		}
 		if len(l) > 1 {
-			r.more[i] = l
+			kt.lists[li] = l
 			return true
 		}
-		r.one[i], r.state[i], r.more[i] = l[0], 1, nil
-		if r.more[0] == nil && r.more[1] == nil && r.more[2] == nil {
-			r.more = nil
-		}
+		kt.lists[li] = nil
+		kt.freeLists = append(kt.freeLists, li)
+		r.one[i], r.state[i] = l[0], 1
 		return true
 	}
 	return false
@@ -152,8 +168,11 @@ func (kt *keyTable) insert(h uint64) (rec int, created bool) {
 			if n := len(kt.free); n > 0 {
 				r, kt.free = kt.free[n-1], kt.free[:n-1]
 			} else {
-				r = uint32(len(kt.recs))
-				kt.recs = append(kt.recs, keyRec{})
+				if kt.nrecs>>recPageBits == len(kt.pages) {
+					kt.pages = append(kt.pages, make([]keyRec, 1<<recPageBits))
+				}
+				r = uint32(kt.nrecs)
+				kt.nrecs++
 			}
 			kt.hashes[i], kt.idx[i] = h, r
 			kt.n++
@@ -169,7 +188,7 @@ func (kt *keyTable) remove(h uint64) {
 	for kt.hashes[i] != h {
 		i = (i + 1) & mask
 	}
-	kt.recs[kt.idx[i]] = keyRec{}
+	*kt.rec(int(kt.idx[i])) = keyRec{}
 	kt.free = append(kt.free, kt.idx[i])
 	// Shift back every following slot of the cluster that may move into
 	// the hole: one whose home is not cyclically in (i, j].
@@ -186,7 +205,8 @@ func (kt *keyTable) remove(h uint64) {
 		kt.resize(len(kt.hashes) / 2)
 	}
 	if kt.n == 0 { // let the records go
-		kt.recs, kt.free = kt.recs[:0], kt.free[:0]
+		kt.pages, kt.nrecs, kt.free = nil, 0, kt.free[:0]
+		kt.lists, kt.freeLists = nil, nil
 	}
 }
 

@@ -30,14 +30,14 @@ import (
 //     in order so that a run is a sub-slice found by binary search. A point
 //     key of t costs one probe of the table and a binary search per list,
 //     whatever the window size.
-//   - writes: every (own transaction, written key) as a point in an interval
-//     tree of order keys (see okey), asked for the points inside each range
-//     t read (use check, phantoms).
+//   - writes: every (own transaction, written key) as a point in a B+ tree
+//     of order keys (see okey and pointTree), asked for the points inside
+//     each range t read (use check, phantoms).
 //   - ranges: every range an own transaction read, as a span of order keys
 //     in an interval tree, asked for the spans holding each key t wrote
 //     (mirror use check, phantoms).
 //
-// The interval trees cost O(log n + answers) and skip subtrees whose
+// The trees cost O(log n + answers) and skip subtrees whose
 // sequence numbers lie outside the run asked for, so own writes inside a
 // wide range of t that are clock-after t are not even visited.
 //
@@ -58,7 +58,7 @@ type Window struct {
 	base  uint64   // the sequence number of txns[0]; 1 at first
 
 	keys   keyTable
-	writes intervalTree[struct{}] // id: treeID(seq, index in Writes)
+	writes pointTree              // id: treeID(seq, index in Writes)
 	ranges intervalTree[struct{}] // id: treeID(seq, index in Ranges)
 	seed   maphash.Seed
 
@@ -151,16 +151,22 @@ func (w *Window) Add(o *Txn) {
 	eachKey(o, func(key []byte, list, i int) {
 		h := w.hash(key)
 		ri, created := w.keys.insert(h)
-		r := &w.keys.recs[ri]
+		r := w.keys.rec(ri)
 		switch {
 		case created:
-			r.holder, r.holderKey, r.ok = uint32(seq), uint32(i), orderKey(key)
-		case !r.mixed && !w.is(r, key):
+			r.ok = orderKey(key)
+		case r.mixed:
+		case w.oldest(r) == uint32(seq):
+			// Only o is in the record: by this key if o writes it and
+			// this is its read (eachKey gives writes first, and each key
+			// once per kind), else by another key of the same hash.
+			r.mixed = list != listRead || !slices.ContainsFunc(o.Writes, func(x Write) bool { return string(x.Key) == string(key) })
+		case !w.is(r, key):
 			r.mixed = true // another key with the same hash
 		}
-		r.push(list, uint32(seq))
+		w.keys.push(r, list, uint32(seq))
 		if list != listRead {
-			w.writes.insertID(pointSpan(key), treeID(seq, i), seq, struct{}{})
+			w.writes.insert(orderKey(key), treeID(seq, i))
 		}
 	})
 	for i := range o.Ranges {
@@ -170,9 +176,32 @@ func (w *Window) Add(o *Txn) {
 	}
 }
 
-// is reports whether key is the key of unmixed record r.
+// is reports whether key, of r's hash, is the key of unmixed record r: it
+// has the record's order key, and if that is not exact (longer than 15
+// bytes), a transaction in the record touches it: every one touches the
+// record's key, and one touching another key of the same hash would have
+// made the record mixed.
 func (w *Window) is(r *keyRec, key []byte) bool {
-	return r.ok == orderKey(key) && (len(key) < 16 || bytes.Equal(w.keyAt(r.holder, r.holderKey), key))
+	if r.ok != orderKey(key) {
+		return false
+	}
+	if len(key) < 16 {
+		return true
+	}
+	writes, _, reads := roles(w.txns[w.off(w.oldest(r))], key)
+	return writes || reads
+}
+
+// oldest returns the sequence number (low 32 bits) of the oldest
+// transaction in non-empty record r.
+func (w *Window) oldest(r *keyRec) uint32 {
+	first, found := uint32(0), false
+	for i := range 3 {
+		if l := w.keys.list(r, i); len(l) > 0 && (!found || w.off(l[0]) < w.off(first)) {
+			first, found = l[0], true
+		}
+	}
+	return first
 }
 
 // off returns the index in the window of the transaction of sequence
@@ -250,53 +279,20 @@ func (w *Window) remove(seq uint64, front bool) {
 		if ri < 0 {
 			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, o.ID))
 		}
-		r := &w.keys.recs[ri]
-		if !r.pop(list, uint32(seq), front) {
+		r := w.keys.rec(ri)
+		if !w.keys.pop(r, list, uint32(seq), front) {
 			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
 		}
 		if list != listRead {
-			w.writes.delete(itHandle{lo: orderKey(key), id: treeID(seq, i)})
+			w.writes.delete(orderKey(key), treeID(seq, i))
 		}
 		if r.empty() {
 			w.keys.remove(h)
-			return
-		}
-		if r.holder == uint32(seq) && !r.mixed {
-			// A new holder: any other transaction in the record has the
-			// same key.
-			w.rehold(r, key)
 		}
 	})
 	for i := range o.Ranges {
 		if s, ok := rangeSpan(&o.Ranges[i]); ok {
 			w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
-		}
-	}
-}
-
-// rehold makes another occurrence of key the holder of unmixed record r,
-// whose holder is leaving.
-func (w *Window) rehold(r *keyRec, key []byte) {
-	for i := range 3 {
-		l := r.list(i)
-		for _, s := range l {
-			if s == r.holder {
-				continue
-			}
-			o := w.txns[w.off(s)]
-			for i, wr := range o.Writes {
-				if bytes.Equal(wr.Key, key) {
-					r.holder, r.holderKey = s, uint32(i)
-					return
-				}
-			}
-			for i, k := range o.Reads {
-				if bytes.Equal(k, key) {
-					r.holder, r.holderKey = s, uint32(len(o.Writes)+i)
-					return
-				}
-			}
-			panic(fmt.Sprintf("detect: window index broken: %v is in the unmixed record of key %q without the key", o.ID, key))
 		}
 	}
 }
@@ -398,16 +394,16 @@ func (w *Window) witnesses(t *Txn) []witness {
 	for i := range in {
 		in[i].rec = w.keys.find(in[i].h)
 		if in[i].rec >= 0 {
-			x += w.keys.recs[in[i].rec].ok.lo
+			x += w.keys.rec(in[i].rec).ok.lo
 		}
 	}
 	for i := range in {
 		if in[i].rec >= 0 {
-			if m := w.keys.recs[in[i].rec].more; m != nil { // lists of one are inline
-				for _, l := range m {
-					if len(l) > 0 {
-						x += uint64(l[len(l)/2])
-					}
+			r := w.keys.rec(in[i].rec)
+			for j := range 3 { // lists of one are inline
+				if r.state[j] == 2 {
+					l := w.keys.lists[r.one[j]]
+					x += uint64(l[len(l)/2])
 				}
 			}
 		}
@@ -419,7 +415,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		if k.rec < 0 {
 			continue
 		}
-		r := &w.keys.recs[k.rec]
+		r := w.keys.rec(k.rec)
 		switch {
 		case r.mixed:
 			w.mixed(r, k, u, useHi, mirLo)
@@ -428,15 +424,15 @@ func (w *Window) witnesses(t *Txn) []witness {
 		case k.write:
 			// update: own Set/Delete of the key, and own Add unless t's
 			// writes to it are Adds too; mirror use: own point reads.
-			w.run(r.list(listSet), u, n, CheckUpdate, k.key)
+			w.run(w.keys.list(r, listSet), u, n, CheckUpdate, k.key)
 			if k.set {
-				w.run(r.list(listAdd), u, n, CheckUpdate, k.key)
+				w.run(w.keys.list(r, listAdd), u, n, CheckUpdate, k.key)
 			}
-			w.run(r.list(listRead), mirLo, n, CheckMirrorUse, k.key)
+			w.run(w.keys.list(r, listRead), mirLo, n, CheckMirrorUse, k.key)
 		case useHi > u:
 			// use: own writes of a key t read.
-			w.run(r.list(listSet), u, useHi, CheckUse, k.key)
-			w.run(r.list(listAdd), u, useHi, CheckUse, k.key)
+			w.run(w.keys.list(r, listSet), u, useHi, CheckUse, k.key)
+			w.run(w.keys.list(r, listAdd), u, useHi, CheckUse, k.key)
 		}
 	}
 	// Phantoms. Tree queries take sequence numbers in (after, upTo].
@@ -468,7 +464,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			if !ok {
 				continue
 			}
-			w.found = w.writes.overlappingIDs(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
+			w.found = w.writes.query(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
 			for _, id := range w.found {
 				off := uint32(id>>idxBits - w.base)
 				k := w.txns[off].Writes[id&(1<<idxBits-1)].Key
@@ -507,7 +503,7 @@ func (w *Window) run(l []uint32, lo, hi int, check Check, key []byte) {
 func (w *Window) mixed(r *keyRec, k *tkey, u, useHi, mirLo int) {
 	base := uint32(w.base)
 	for i := range 3 {
-		l := r.list(i)
+		l := w.keys.list(r, i)
 		i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= u })
 		for ; i < len(l); i++ {
 			off := int(l[i] - base)
