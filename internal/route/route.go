@@ -18,13 +18,19 @@
 //
 // Auto forwarding switches on when the rate rises above Config.High and
 // off only once the rate has stayed below Config.Low for Config.Hold
-// committed transactions (hysteresis, so the route does not flap). A
-// procedure is routed auto because it is said to be collision-prone, so
-// auto starts forwarding (each prefix too, when first seen) and stays on
-// until Config.Start commits have shown a rate below Low: the first
-// conflicts are not needed to learn what the application already said,
-// and a restarted vassal does not pay for them again. A
-// forwarded transaction commits at the liege and never rolls back: it
+// committed transactions (hysteresis, so the route does not flap).
+//
+// Where auto starts is the application's word. A procedure the application
+// declares collision-prone (Declare; liege.Procedure.CollisionProne) is
+// routed auto and starts forwarding, and so does each of its key prefixes
+// when first seen: the declaration is the prior, so the first conflicts
+// are not needed to learn what the application already said, and a
+// restarted vassal does not pay for them again. It stays on until
+// Config.Start commits have shown a rate below Low. A procedure set auto
+// by the operator alone, with no declaration from the application, starts
+// local (a cold start) and forwards once its measured rate crosses High.
+//
+// A forwarded transaction commits at the liege and never rolls back: it
 // counts as a committed transaction without a conflict unless the vassal
 // sees it conflict, which decays the rate while the route forwards. The
 // cost of coming back is a short local spell that measures the rate
@@ -123,10 +129,10 @@ type Config struct {
 	// MaxPrefixes bounds the key prefixes measured per procedure (default
 	// 4096); past it the prefixes measured least are forgotten.
 	MaxPrefixes int
-	// Start is how many commits with the rate below Low a new auto meter
-	// (a procedure set auto, a prefix first seen) forwards for before it
-	// commits locally (default Window). Negative: start local, and forward
-	// only once conflicts were measured.
+	// Start is how many commits with the rate below Low a declared
+	// procedure (Declare), or a prefix of one first seen, forwards for
+	// before it commits locally (default Window). A procedure set auto
+	// without a declaration starts local whatever Start says.
 	Start int
 }
 
@@ -149,15 +155,16 @@ func (c *Config) defaults() {
 	if c.MaxPrefixes <= 0 {
 		c.MaxPrefixes = 4096
 	}
-	if c.Start == 0 {
+	if c.Start <= 0 {
 		c.Start = c.Window
 	}
 }
 
-// newMeter returns the meter of a new auto procedure or prefix: forwarding
-// for Start quiet commits, unless Start is negative.
-func (r *Router) newMeter() meter {
-	if r.cfg.Start < 0 {
+// newMeter returns the meter of a new auto procedure or prefix: a declared
+// procedure's forwards for Start quiet commits (the prior), an undeclared
+// one's starts local.
+func (r *Router) newMeter(p *proc) meter {
+	if !p.declared {
 		return meter{}
 	}
 	return meter{forwarding: true, below: max(r.cfg.Hold-r.cfg.Start, 0)}
@@ -184,6 +191,7 @@ type proc struct {
 	route     Route
 	available bool
 	prefixed  bool // the application measures it per key prefix
+	declared  bool // the application declared it collision-prone (Declare)
 	all       meter
 	prefixes  map[string]*meter
 }
@@ -260,10 +268,23 @@ func (r *Router) get(name string) *proc {
 	return p
 }
 
+// Declare records the application's word that procedure name is
+// collision-prone (prefixed: measured per key prefix) and routes it auto,
+// forwarding from the start: the declaration is the prior. An operator's
+// route set afterwards (Set, Apply) overrides the route; auto keeps the
+// prior.
+func (r *Router) Declare(name string, prefixed bool) {
+	p := r.get(name)
+	p.declared, p.prefixed = true, prefixed
+	p.route, p.available = Auto, false
+	p.all, p.prefixes = r.newMeter(p), nil
+}
+
 // Set sets procedure name's route. prefixed says the application measures
 // it per key prefix. available (liege route only) commits locally instead
 // of refusing while the link is down. Setting the route again keeps the
-// meters.
+// meters. A procedure set auto here without a declaration (Declare)
+// starts local.
 func (r *Router) Set(name string, rt Route, prefixed, available bool) {
 	p := r.get(name)
 	was := p.route
@@ -273,7 +294,7 @@ func (r *Router) Set(name string, rt Route, prefixed, available bool) {
 		p.all.forwarding, p.all.below = false, 0
 		p.prefixes = nil
 	case was != Auto:
-		p.all = r.newMeter()
+		p.all = r.newMeter(p)
 	}
 }
 
@@ -342,7 +363,7 @@ func (r *Router) forwarding(p *proc, prefix string) bool {
 		if m := p.prefixes[prefix]; m != nil {
 			return m.forwarding
 		}
-		return r.cfg.Start >= 0 // a prefix not yet measured starts as a new meter does
+		return p.declared // a prefix not yet measured starts as a new meter does
 	}
 	return p.all.forwarding
 }
@@ -408,7 +429,7 @@ func (r *Router) prefix(p *proc, prefix string) *meter {
 		r.forget(p)
 	}
 	m := new(meter)
-	*m = r.newMeter()
+	*m = r.newMeter(p)
 	p.prefixes[prefix] = m
 	return m
 }

@@ -60,7 +60,7 @@ func TestDecide(t *testing.T) {
 		{name: "auto hot at the liege", route: Auto, hot: true, vassal: false, up: true, want: CommitLocal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := New(Config{Start: -1})
+			r := New(Config{})
 			r.Set("p", tc.route, false, tc.available)
 			if tc.hot {
 				hot(r)
@@ -80,7 +80,7 @@ func TestDecide(t *testing.T) {
 // TestHysteresisScripted feeds a scripted conflict rate: 0 for a while, a
 // burst of 30%, then 0 again, and checks exactly when auto switches.
 func TestHysteresisScripted(t *testing.T) {
-	cfg := Config{High: 0.1, Low: 0.02, Window: 50, Hold: 100, MinCommits: 10, Start: -1}
+	cfg := Config{High: 0.1, Low: 0.02, Window: 50, Hold: 100, MinCommits: 10}
 	r := New(cfg)
 	r.Set("buy", Auto, false, false)
 	r.Role(true)
@@ -133,7 +133,7 @@ func TestHysteresisScripted(t *testing.T) {
 }
 
 func TestPrefix(t *testing.T) {
-	r := New(Config{High: 0.1, Window: 50, MinCommits: 10, Start: -1})
+	r := New(Config{High: 0.1, Window: 50, MinCommits: 10})
 	r.Set("buy", Auto, true, false)
 	r.Role(true)
 	r.Link(true)
@@ -186,21 +186,23 @@ func TestMaxPrefixes(t *testing.T) {
 func TestHysteresisProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{
-			Start:      rapid.IntRange(-1, 60).Draw(t, "start"),
+			Start:      rapid.IntRange(1, 60).Draw(t, "start"),
 			High:       rapid.Float64Range(0.01, 0.5).Draw(t, "high"),
 			Window:     rapid.IntRange(2, 100).Draw(t, "window"),
 			Hold:       rapid.IntRange(1, 50).Draw(t, "hold"),
 			MinCommits: rapid.IntRange(1, 30).Draw(t, "min"),
 		}
 		cfg.Low = cfg.High * rapid.Float64Range(0.05, 1).Draw(t, "low/high")
-		if cfg.Start == 0 {
-			cfg.Start = -1 // 0 means the default
-		}
+		declared := rapid.Bool().Draw(t, "declared")
 		r := New(cfg)
-		r.Set("p", Auto, false, false)
+		if declared {
+			r.Declare("p", false)
+		} else {
+			r.Set("p", Auto, false, false)
+		}
 		r.Role(true)
 		r.Link(true)
-		on, commits, below := cfg.Start > 0, 0, 0
+		on, commits, below := declared, 0, 0
 		if on {
 			below = max(r.cfg.Hold-cfg.Start, 0) // the prior: Start quiet commits
 		}
@@ -242,17 +244,20 @@ func TestHysteresisProperty(t *testing.T) {
 	})
 }
 
-// TestStartForwarding: a procedure routed auto (the app said it is
-// collision-prone) forwards from the start, each new prefix too, and
-// commits locally once Start commits showed no conflict.
-func TestStartForwarding(t *testing.T) {
+// TestStartDeclared: a procedure the application declares collision-prone
+// forwards from the start under auto, each new prefix too, and commits
+// locally once Start commits showed no conflict.
+func TestStartDeclared(t *testing.T) {
 	r := New(Config{Window: 50, Hold: 500, Start: 30})
-	r.Set("buy", Auto, true, false)
-	r.Set("get", Auto, false, false)
+	r.Declare("buy", true)
+	r.Declare("get", false)
 	r.Role(true)
 	r.Link(true)
+	if r.Route("buy") != Auto || r.Route("get") != Auto {
+		t.Fatalf("declared procedures routed %v and %v, want auto", r.Route("buy"), r.Route("get"))
+	}
 	if r.Decide("buy", "vip") != Forward || r.Decide("get", "") != Forward {
-		t.Fatalf("new auto procedures: buy[vip] %v, get %v; want both forwarded", r.Decide("buy", "vip"), r.Decide("get", ""))
+		t.Fatalf("declared procedures: buy[vip] %v, get %v; want both forwarded", r.Decide("buy", "vip"), r.Decide("get", ""))
 	}
 	var changes []Change
 	for i := 0; i < 30; i++ {
@@ -271,9 +276,56 @@ func TestStartForwarding(t *testing.T) {
 	if r.Decide("buy", "stalls") != Forward {
 		t.Fatalf("a new prefix: %v, want forward until measured", r.Decide("buy", "stalls"))
 	}
-	// Setting the route again keeps the meters.
+	// The operator's auto keeps the prior and the meters; local drops them.
+	r.Apply(Override{Proc: "buy", Route: Auto})
+	if r.Decide("buy", "stalls") != Forward || r.Decide("buy", "vip") != Forward {
+		t.Fatal("the operator's auto for a declared procedure dropped its prior or its meters")
+	}
 	r.Set("get", Auto, false, false)
 	if r.Decide("get", "") != CommitLocal {
 		t.Fatal("setting auto again reset the measured meter")
+	}
+	r.Apply(Override{Proc: "buy", Route: Local})
+	if r.Decide("buy", "vip") != CommitLocal {
+		t.Fatalf("the operator's local for a declared procedure: %v, want local", r.Decide("buy", "vip"))
+	}
+}
+
+// TestStartOperatorOnly: a procedure set auto by the operator alone, with
+// no declaration from the application, starts local, each prefix too, and
+// forwards once its measured rate crosses High.
+func TestStartOperatorOnly(t *testing.T) {
+	cfg := Config{High: 0.1, Window: 50, Hold: 500, MinCommits: 10, Start: 30}
+	r := New(cfg)
+	r.Apply(Override{Proc: "withdraw", Route: Auto})
+	r.Set("buy", Auto, true, false)
+	r.Role(true)
+	r.Link(true)
+	if r.Decide("withdraw", "") != CommitLocal || r.Decide("buy", "vip") != CommitLocal {
+		t.Fatalf("operator-only auto: withdraw %v, buy[vip] %v; want both local", r.Decide("withdraw", ""), r.Decide("buy", "vip"))
+	}
+	var changes []Change
+	for i := 1; i <= 40 && len(changes) == 0; i++ {
+		changes = append(changes, r.Committed("withdraw", "")...)
+		changes = append(changes, r.Committed("buy", "vip")...)
+		changes = append(changes, r.Committed("buy", "stalls")...)
+		if i%4 == 0 { // a quarter of withdraw and buy[vip] conflict
+			changes = append(changes, r.Conflict("withdraw", "")...)
+			changes = append(changes, r.Conflict("buy", "vip")...)
+		}
+		if len(changes) > 0 && i < cfg.MinCommits {
+			t.Fatalf("switched after %d commits, before MinCommits=%d: %v", i, cfg.MinCommits, changes)
+		}
+	}
+	if len(changes) != 2 || !changes[0].Forwarding || changes[0].Proc != "withdraw" ||
+		!changes[1].Forwarding || changes[1].Proc != "buy" || changes[1].Prefix != "vip" {
+		t.Fatalf("changes %v; want withdraw and buy[vip] switched to forwarding", changes)
+	}
+	if changes[0].Rate <= cfg.High || changes[0].Threshold != cfg.High {
+		t.Fatalf("switch %+v: want a rate above High %v", changes[0], cfg.High)
+	}
+	if r.Decide("withdraw", "") != Forward || r.Decide("buy", "vip") != Forward || r.Decide("buy", "stalls") != CommitLocal {
+		t.Fatalf("after the conflicts: withdraw %v, buy[vip] %v, buy[stalls] %v; want forward, forward, local",
+			r.Decide("withdraw", ""), r.Decide("buy", "vip"), r.Decide("buy", "stalls"))
 	}
 }
