@@ -64,6 +64,7 @@ type router struct {
 	override map[string]route.Override
 	prefix   map[string]func(args any) string
 	up, vas  bool // as last told, executor-owned
+	recon    bool
 
 	// The link grace (Options.RouteLinkGrace), under mu: upCh is closed
 	// when the link comes up and replaced when it goes down, at downAt.
@@ -161,17 +162,19 @@ func (db *DB) CheckRoutes() error {
 	return errors.Join(errs...)
 }
 
-// routeState tells the Router the link and role (executor, from publish).
-func (db *DB) routeState(up, vassal bool) {
+// routeState tells the Router the link, the role and whether rolled-off
+// own transactions await reconciliation (executor, from publish).
+func (db *DB) routeState(up, vassal, reconciling bool) {
 	rt := db.rt
-	if up == rt.up && vassal == rt.vas {
+	if up == rt.up && vassal == rt.vas && reconciling == rt.recon {
 		return
 	}
 	wasUp := rt.up
-	rt.up, rt.vas = up, vassal
+	rt.up, rt.vas, rt.recon = up, vassal, reconciling
 	rt.mu.Lock()
 	rt.r.Link(up)
 	rt.r.Role(vassal)
+	rt.r.Reconciling(reconciling)
 	switch {
 	case up && !wasUp:
 		close(rt.upCh)

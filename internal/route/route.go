@@ -30,6 +30,14 @@
 // by the operator alone, with no declaration from the application, starts
 // local (a cold start) and forwards once its measured rate crosses High.
 //
+// A vassal whose rolled-off transactions are not yet back from the liege
+// (reprocessed or corrected there: Reconciling) forwards every auto
+// procedure, each prefix, until they are: a call committed here meanwhile
+// reads what the liege's reprocessing is about to rewrite, conflicts, and
+// its rollback takes everything after it along, the spiral the post
+// describes. It lasts one round of reconciliation, usually well under a
+// second.
+//
 // A forwarded transaction commits at the liege and never rolls back: it
 // counts as a committed transaction without a conflict unless the vassal
 // sees it conflict, which decays the rate while the route forwards. The
@@ -243,10 +251,11 @@ func (c Change) String() string {
 // Router is the routing decision of one instance. The zero value is not
 // usable: call New.
 type Router struct {
-	cfg    Config
-	procs  map[string]*proc
-	linkUp bool
-	vassal bool
+	cfg         Config
+	procs       map[string]*proc
+	linkUp      bool
+	vassal      bool
+	reconciling bool
 }
 
 // New returns a Router with cfg, every procedure local, the link down and
@@ -319,6 +328,10 @@ func (r *Router) Link(up bool) { r.linkUp = up }
 // Role says whether this instance is the vassal: only a vassal forwards.
 func (r *Router) Role(vassal bool) { r.vassal = vassal }
 
+// Reconciling says whether own transactions rolled off are awaiting their
+// reconciliation at the liege: while they are, auto forwards every call.
+func (r *Router) Reconciling(pending bool) { r.reconciling = pending }
+
 // Decide says what to do with a call of procedure name whose key prefix is
 // prefix ("" when the application gives none).
 func (r *Router) Decide(name, prefix string) Decision {
@@ -337,7 +350,7 @@ func (r *Router) Decide(name, prefix string) Decision {
 			return Refuse
 		}
 	case Auto:
-		if !r.forwarding(p, prefix) {
+		if !r.forwarding(p, prefix) && !r.reconciling {
 			return CommitLocal
 		}
 		if r.linkUp {
@@ -349,10 +362,10 @@ func (r *Router) Decide(name, prefix string) Decision {
 }
 
 // Forwarding reports whether auto forwards calls of name with prefix now
-// (link and role aside).
+// (link and role aside): by its meter, or while reconciling.
 func (r *Router) Forwarding(name, prefix string) bool {
 	p := r.procs[name]
-	return p != nil && p.route == Auto && r.forwarding(p, prefix)
+	return p != nil && p.route == Auto && (r.forwarding(p, prefix) || r.reconciling)
 }
 
 // forwarding: a call with a key prefix follows its prefix's meter alone

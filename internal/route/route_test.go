@@ -329,3 +329,47 @@ func TestStartOperatorOnly(t *testing.T) {
 			r.Decide("withdraw", ""), r.Decide("buy", "vip"), r.Decide("buy", "stalls"))
 	}
 }
+
+// TestReconciling: while rolled-off own transactions await reconciliation
+// at the liege, a vassal forwards every auto call (any prefix, link up),
+// commits them here with the link down, and leaves other routes alone;
+// the meters are untouched.
+func TestReconciling(t *testing.T) {
+	r := New(Config{})
+	r.Set("buy", Auto, true, false) // operator-only: cold, local
+	r.Set("get", Local, false, false)
+	r.Role(true)
+	r.Link(true)
+	if r.Decide("buy", "stalls") != CommitLocal {
+		t.Fatalf("cold auto: %v, want local", r.Decide("buy", "stalls"))
+	}
+	r.Reconciling(true)
+	for _, c := range []struct {
+		proc, prefix string
+		want         Decision
+	}{{"buy", "stalls", Forward}, {"buy", "", Forward}, {"get", "", CommitLocal}, {"unknown", "", CommitLocal}} {
+		if got := r.Decide(c.proc, c.prefix); got != c.want {
+			t.Errorf("reconciling, link up: %s[%s] %v, want %v", c.proc, c.prefix, got, c.want)
+		}
+	}
+	if !r.Forwarding("buy", "stalls") {
+		t.Error("reconciling: Forwarding(buy, stalls) is false, want true")
+	}
+	r.Link(false)
+	if got := r.Decide("buy", "stalls"); got != Fallback {
+		t.Errorf("reconciling, link down: %v, want fallback", got)
+	}
+	r.Link(true)
+	r.Role(false)
+	if got := r.Decide("buy", "stalls"); got != CommitLocal {
+		t.Errorf("reconciling at the liege: %v, want local", got)
+	}
+	r.Role(true)
+	r.Reconciling(false)
+	if got := r.Decide("buy", "stalls"); got != CommitLocal {
+		t.Errorf("reconciliation done: %v, want local again", got)
+	}
+	if st := r.Status(); st[0].Proc != "buy" || st[0].PrefixesForwarding != 0 || st[0].Rate != 0 {
+		t.Errorf("reconciling changed the meters: %+v", st)
+	}
+}
