@@ -105,7 +105,8 @@ type Totals struct {
 	Transactions int `json:"transactions"`
 	// Conflicts by check ("use", "update").
 	Conflicts map[string]int `json:"conflicts"`
-	// Rollbacks of the vassal and the records they rolled off.
+	// Rollbacks of the vassal and the records they rolled off, from the
+	// epoch records and the lost transaction files (rolledoff.go).
 	Rollbacks int `json:"rollbacks"`
 	RolledOff int `json:"rolled_off"`
 	// Reprocessed and Corrected are the liege's reconciliation records.
