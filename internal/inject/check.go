@@ -192,9 +192,10 @@ func (r *runner) check(run *Run, idleErr error, stopErrs []string) error {
 		if err != nil {
 			return err
 		}
-		for _, n := range rbs {
+		for _, rb := range rbs {
 			t.Rollbacks++
-			t.RolledOff += n
+			t.RolledOff += rb.records
+			t.RolledOffOwn += max(rb.own, 0)
 		}
 	}
 	run.Sites[0].StateHash = fmt.Sprintf("%x", orep.HashA)

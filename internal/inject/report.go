@@ -109,6 +109,10 @@ type Totals struct {
 	// epoch records and the lost transaction files (rolledoff.go).
 	Rollbacks int `json:"rollbacks"`
 	RolledOff int `json:"rolled_off"`
+	// RolledOffOwn are the own transactions among them, those the liege
+	// reconciles; the rest are peer records applied after the first of
+	// them, received again.
+	RolledOffOwn int `json:"rolled_off_own"`
 	// Reprocessed and Corrected are the liege's reconciliation records.
 	Reprocessed int `json:"reprocessed"`
 	Corrected   int `json:"corrected"`

@@ -10,45 +10,61 @@ import (
 	"github.com/liege-db/liege/rollback"
 )
 
-// TestRollbacksOf: a rollback whose epoch record a later rollback rolled
-// off still counts, by its lost file; one in both counts once; another
-// instance's lost files do not count; a lost file with a mangled name is
-// an error.
-func TestRollbacksOf(t *testing.T) {
-	dir := t.TempDir()
-	lost := filepath.Join(dir, rollback.LostDir)
-	if err := os.MkdirAll(lost, 0o755); err != nil {
+// writeLost writes the lost file of instance id's rollback to epoch over
+// positions from..to: own transactions at the positions in own, peer
+// records elsewhere.
+func writeLost(t *testing.T, dir, id string, epoch, from, to uint64, own ...uint64) {
+	t.Helper()
+	enc := journal.NewEncoder()
+	read := func(pos uint64) ([]byte, error) {
+		r := &journal.Record{Pos: pos, Epoch: epoch - 1, Kind: journal.KindPeer, Origin: "peer", OSeq: pos}
+		for _, p := range own {
+			if p == pos {
+				r.Kind, r.Origin = journal.KindLocal, id
+			}
+		}
+		f, err := enc.Frame(r)
+		return append([]byte(nil), f...), err
+	}
+	hdr := rollback.LostHeader{Instance: id, Epoch: epoch, PrevEpoch: epoch - 1, From: from, To: to}
+	if err := rollback.WriteLostFile(filepath.Join(dir, rollback.LostFileName(id, epoch, from, to)), hdr, read); err != nil {
 		t.Fatal(err)
 	}
-	touch := func(name string) {
-		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Epoch 2 (8266-8560) was rolled off by epoch 3 (8260-8273): only its
-	// lost file is left. Epoch 1 is in the journal and has its file.
-	touch(rollback.LostFileName("B", 1, 5933, 5933))
-	touch(rollback.LostFileName("B", 2, 8266, 8560))
-	touch(rollback.LostFileName("B", 3, 8260, 8273))
-	touch(rollback.LostFileName("A", 7, 1, 100))
+}
+
+// TestRollbacksOf: a rollback whose epoch record a later rollback rolled
+// off still counts, by its lost file; one in both counts once; own
+// transactions are told from the peer records rolled off with them;
+// another instance's lost files do not count; a lost file with a mangled
+// name is an error.
+func TestRollbacksOf(t *testing.T) {
+	dir := t.TempDir()
+	// Epoch 2 (20-29) was rolled off by epoch 3 (18-24): only its lost
+	// file is left. Epoch 1 is in the journal and has its file.
+	writeLost(t, dir, "B", 1, 10, 10, 10)
+	writeLost(t, dir, "B", 2, 20, 29, 20, 21, 25)
+	writeLost(t, dir, "B", 3, 18, 24, 18)
+	writeLost(t, dir, "A", 7, 1, 5, 1, 2, 3)
 	recs := []journal.Record{
-		{Pos: 5933, Epoch: 1, Kind: journal.KindEpoch, Rollback: &journal.RollbackInfo{Records: 1}},
-		{Pos: 5934, Epoch: 1, Kind: journal.KindLocal},
-		{Pos: 8260, Epoch: 3, Kind: journal.KindEpoch, Rollback: &journal.RollbackInfo{Records: 14}},
+		{Pos: 10, Epoch: 1, Kind: journal.KindEpoch, Rollback: &journal.RollbackInfo{Records: 1}},
+		{Pos: 11, Epoch: 1, Kind: journal.KindLocal},
+		{Pos: 18, Epoch: 3, Kind: journal.KindEpoch, Rollback: &journal.RollbackInfo{Records: 7}},
 	}
 	got, err := rollbacksOf(dir, "B", recs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[uint64]int{1: 1, 2: 295, 3: 14}; !maps.Equal(got, want) {
+	if want := map[uint64]rolledOff{1: {1, 1}, 2: {10, 3}, 3: {7, 1}}; !maps.Equal(got, want) {
 		t.Fatalf("rollbacks %v, want %v", got, want)
 	}
-	// Without the lost directory, the journal alone.
+	// Without the lost directory, the journal alone; own unknown.
 	got, err = rollbacksOf(t.TempDir(), "B", recs)
-	if err != nil || !maps.Equal(got, map[uint64]int{1: 1, 3: 14}) {
-		t.Fatalf("no lost files: %v, %v; want epochs 1 and 3 from the journal", got, err)
+	if want := map[uint64]rolledOff{1: {1, -1}, 3: {7, -1}}; err != nil || !maps.Equal(got, want) {
+		t.Fatalf("no lost files: %v, %v; want %v", got, err, want)
 	}
-	touch(filepath.Join(rollback.LostDir, "lost-B-e4-x.ltf"))
+	if err := os.WriteFile(filepath.Join(dir, rollback.LostDir, "lost-B-e4-x.ltf"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := rollbacksOf(dir, "B", recs); err == nil {
 		t.Fatal("a mangled lost file name was counted silently")
 	}
