@@ -237,6 +237,7 @@ func Open(opts Options) (*DB, error) {
 	}
 	hooks := db.conflictHooks(db.metrics.hooks(db))
 	hooks.OwnConflict = db.ownConflict
+	hooks.PeerTxn = db.peerTxn
 	if db.conflicts, err = conflictlog.Open(opts.Dir, conflictlog.Options{Now: opts.Now}); err != nil {
 		lock.Unlock()
 		return nil, err

@@ -251,6 +251,33 @@ func (db *DB) ownConflict(r *journal.Record) {
 	db.noteChanges(rt.r.Conflict(r.Proc, prefix))
 }
 
+// peerTxn feeds the Router a transaction of the liege's own (not one this
+// vassal forwarded) of an auto procedure (engine.Hooks.PeerTxn, on the
+// executor).
+func (db *DB) peerTxn(r *journal.Record, forwarded bool) {
+	rt := db.rt
+	if forwarded || !rt.vas {
+		return
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !rt.r.AnyAuto() {
+		return
+	}
+	prefix := ""
+	if f := rt.prefix[r.Proc]; f != nil {
+		if p, err := db.lookup(r.Proc); err == nil {
+			if a, err := p.decodeArgs(r.Args); err == nil {
+				prefix = f(a)
+			}
+		}
+	}
+	if prefix == "" && rt.r.Route(r.Proc) != route.Auto {
+		return
+	}
+	rt.r.LiegeCommitted(r.Proc, prefix)
+}
+
 // routed runs a call by its route: here, forwarded, or refused.
 func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
 	rt := db.rt

@@ -30,6 +30,14 @@
 // by the operator alone, with no declaration from the application, starts
 // local (a cold start) and forwards once its measured rate crosses High.
 //
+// A meter that forwards sees no conflicts of its own (its calls commit at
+// the liege), so it also counts the liege's own transactions on the same
+// procedure, or on the same key prefix in any procedure measured per
+// prefix (LiegeCommitted): while they come at a rate of Low or more per
+// commit of ours the other site is writing the same data, and auto keeps
+// forwarding. Without them a declared procedure's prior, or a measured
+// switch, ends as above; a prefix only this site writes goes local.
+//
 // A vassal whose rolled-off transactions are not yet back from the liege
 // (reprocessed or corrected there: Reconciling) forwards every auto
 // procedure, each prefix, until they are: a call committed here meanwhile
@@ -182,6 +190,7 @@ func (r *Router) newMeter(p *proc) meter {
 // prefixes, and whether auto forwards it.
 type meter struct {
 	commits, conflicts float64 // decayed
+	liege              float64 // decayed: the liege's own commits while forwarding
 	seen               int     // commits measured (saturating at MinCommits)
 	forwarding         bool
 	below              int // commits in a row with the rate below Low
@@ -192,6 +201,12 @@ func (m *meter) rate() float64 {
 		return 0
 	}
 	return m.conflicts / m.commits
+}
+
+// contended says the liege's own commits come at a rate of at least low
+// per commit of ours.
+func (m *meter) contended(low float64) bool {
+	return m.liege > 0 && m.liege >= low*m.commits
 }
 
 // proc is one procedure's route and meters.
@@ -427,6 +442,47 @@ func (r *Router) Conflict(name, prefix string) []Change {
 	return out
 }
 
+// LiegeCommitted says the liege committed a transaction of its own (not
+// one this vassal forwarded) of procedure name with key prefix prefix. A
+// forwarding meter of that procedure, or of that prefix in any procedure
+// measured per prefix, counts it: the other site writes the same data, so
+// coming back would collide.
+func (r *Router) LiegeCommitted(name, prefix string) {
+	if p := r.procs[name]; p != nil && p.route == Auto {
+		r.contend(&p.all)
+	}
+	if prefix == "" {
+		return
+	}
+	for _, p := range r.procs {
+		if p.route == Auto && p.prefixed {
+			if m := p.prefixes[prefix]; m != nil {
+				r.contend(m)
+			}
+		}
+	}
+}
+
+// AnyAuto reports whether some procedure is routed auto.
+func (r *Router) AnyAuto() bool {
+	for _, p := range r.procs {
+		if p.route == Auto {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) contend(m *meter) {
+	if !m.forwarding {
+		return
+	}
+	m.liege++
+	if m.contended(r.cfg.Low) {
+		m.below = 0
+	}
+}
+
 // prefix returns the meter of p's prefix, making room for it.
 func (r *Router) prefix(p *proc, prefix string) *meter {
 	if !p.prefixed || prefix == "" {
@@ -479,6 +535,7 @@ func (r *Router) commit(m *meter) (Change, bool) {
 	d := r.decay()
 	m.commits = m.commits*d + 1
 	m.conflicts *= d
+	m.liege *= d
 	if m.seen < r.cfg.MinCommits {
 		m.seen++
 	}
@@ -501,7 +558,7 @@ func (r *Router) judge(m *meter, commit bool) (Change, bool) {
 		}
 		return Change{}, false
 	}
-	if rate >= r.cfg.Low {
+	if rate >= r.cfg.Low || m.contended(r.cfg.Low) {
 		m.below = 0
 		return Change{}, false
 	}
@@ -509,7 +566,7 @@ func (r *Router) judge(m *meter, commit bool) (Change, bool) {
 		m.below++
 	}
 	if m.below >= r.cfg.Hold {
-		m.forwarding, m.below = false, 0
+		m.forwarding, m.below, m.liege = false, 0, 0
 		return Change{Forwarding: false, Rate: rate, Threshold: r.cfg.Low}, true
 	}
 	return Change{}, false

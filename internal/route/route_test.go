@@ -373,3 +373,59 @@ func TestReconciling(t *testing.T) {
 		t.Errorf("reconciling changed the meters: %+v", st)
 	}
 }
+
+// TestLiegeContention: a forwarding meter sees no conflicts of its own, so
+// the liege's own commits on the same data keep it forwarding: a declared
+// prefix both sites write stays forwarded past its prior, one only this
+// site writes goes local after it; a liege commit on the prefix in another
+// procedure counts; a meter that commits locally ignores them.
+func TestLiegeContention(t *testing.T) {
+	cfg := Config{Window: 50, Hold: 300, Start: 40}
+	r := New(cfg)
+	r.Declare("deposit", true)
+	r.Declare("withdraw", true)
+	r.Role(true)
+	r.Link(true)
+	var changes []Change
+	for i := 1; i <= 2*cfg.Hold; i++ {
+		changes = append(changes, r.Committed("deposit", "shared")...)
+		changes = append(changes, r.Committed("deposit", "mine")...)
+		if i%10 == 0 { // the liege withdraws from shared: 10% of our rate
+			r.LiegeCommitted("withdraw", "shared")
+		}
+	}
+	if len(changes) != 1 || changes[0].Prefix != "mine" || changes[0].Forwarding {
+		t.Fatalf("changes %v; want deposit[mine] alone back to local", changes)
+	}
+	if r.Decide("deposit", "shared") != Forward || r.Decide("deposit", "mine") != CommitLocal {
+		t.Fatalf("deposit[shared] %v, deposit[mine] %v; want forward, local", r.Decide("deposit", "shared"), r.Decide("deposit", "mine"))
+	}
+	// The liege stops writing shared: it goes local after Hold quiet commits.
+	n := 0
+	for changes = nil; len(changes) == 0; n++ {
+		if n > 10*cfg.Hold {
+			t.Fatal("deposit[shared] never went local once the liege stopped writing it")
+		}
+		changes = r.Committed("deposit", "shared")
+	}
+	if n < cfg.Hold {
+		t.Fatalf("deposit[shared] went local %d commits after the liege's last write: want at least Hold=%d", n, cfg.Hold)
+	}
+	// Local now: liege commits do not switch it back (only conflicts do).
+	for range 100 {
+		r.LiegeCommitted("deposit", "shared")
+		if ch := r.Committed("deposit", "shared"); len(ch) != 0 {
+			t.Fatalf("a local meter switched on liege commits alone: %v", ch)
+		}
+	}
+	// A procedure without prefixes: the liege's commits of it count.
+	r.Declare("close", false)
+	for i := 1; i <= 2*cfg.Hold; i++ {
+		if ch := r.Committed("close", ""); len(ch) != 0 {
+			t.Fatalf("close switched with the liege closing too: %v", ch)
+		}
+		if i%20 == 0 {
+			r.LiegeCommitted("close", "")
+		}
+	}
+}
