@@ -260,18 +260,21 @@ func (db *DB) peerTxn(r *journal.Record, forwarded bool) {
 		return
 	}
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if !rt.r.AnyAuto() {
+	f, watch := rt.prefix[r.Proc], rt.r.AnyAuto()
+	rt.mu.Unlock()
+	if !watch {
 		return
 	}
-	prefix := ""
-	if f := rt.prefix[r.Proc]; f != nil {
+	prefix := "" // decoded outside the lock: callers take it on every call
+	if f != nil {
 		if p, err := db.lookup(r.Proc); err == nil {
 			if a, err := p.decodeArgs(r.Args); err == nil {
 				prefix = f(a)
 			}
 		}
 	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
 	if prefix == "" && rt.r.Route(r.Proc) != route.Auto {
 		return
 	}
