@@ -67,10 +67,13 @@ type router struct {
 	recon    bool
 
 	// The link grace (Options.RouteLinkGrace), under mu: upCh is closed
-	// when the link comes up and replaced when it goes down, at downAt.
-	grace  time.Duration
-	upCh   chan struct{}
-	downAt time.Time
+	// when the link comes up and replaced when it goes down. waitFrom is
+	// when the link went down, or, if later, when a rollback left own
+	// transactions to reconcile: either way this vassal is behind the
+	// liege and a call committed here would conflict almost surely.
+	grace    time.Duration
+	upCh     chan struct{}
+	waitFrom time.Time
 
 	forwarded *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
@@ -81,7 +84,7 @@ type router struct {
 
 func newRouter(opts Options) (*router, error) {
 	rt := &router{r: route.New(route.Config{}), override: map[string]route.Override{}, prefix: map[string]func(any) string{},
-		grace: opts.RouteLinkGrace, upCh: make(chan struct{}), downAt: time.Now()}
+		grace: opts.RouteLinkGrace, upCh: make(chan struct{}), waitFrom: time.Now()}
 	if rt.grace == 0 {
 		rt.grace = DefaultRouteLinkGrace
 	}
@@ -169,7 +172,7 @@ func (db *DB) routeState(up, vassal, reconciling bool) {
 	if up == rt.up && vassal == rt.vas && reconciling == rt.recon {
 		return
 	}
-	wasUp := rt.up
+	wasUp, wasRecon := rt.up, rt.recon
 	rt.up, rt.vas, rt.recon = up, vassal, reconciling
 	rt.mu.Lock()
 	rt.r.Link(up)
@@ -179,19 +182,23 @@ func (db *DB) routeState(up, vassal, reconciling bool) {
 	case up && !wasUp:
 		close(rt.upCh)
 	case !up && wasUp:
-		rt.upCh, rt.downAt = make(chan struct{}), time.Now()
+		rt.upCh, rt.waitFrom = make(chan struct{}), time.Now()
+	}
+	if reconciling && !wasRecon {
+		rt.waitFrom = time.Now()
 	}
 	rt.mu.Unlock()
 }
 
 // decide is the Router's decision for a call, waiting out the link grace:
 // a call that would be committed here or refused because the link is down
-// waits, while the link has been down for less than the grace, for it to
-// come up, and is decided again.
+// waits, while the link has been down for less than the grace (or a
+// rollback began reconciling less than the grace ago), for it to come up,
+// and is decided again.
 func (rt *router) decide(ctx context.Context, name, prefix string) (route.Decision, error) {
 	rt.mu.Lock()
 	dec := rt.r.Decide(name, prefix)
-	wait := rt.grace - time.Since(rt.downAt)
+	wait := rt.grace - time.Since(rt.waitFrom)
 	up := rt.upCh
 	rt.mu.Unlock()
 	if (dec != route.Fallback && dec != route.Refuse) || wait <= 0 {

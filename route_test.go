@@ -1,7 +1,11 @@
 package liege
 
 import (
+	"context"
 	"testing"
+	"time"
+
+	"github.com/liege-db/liege/internal/route"
 )
 
 // TestRouteStart: where auto starts is the application's word. A procedure
@@ -51,5 +55,76 @@ func TestRouteStart(t *testing.T) {
 		if !ok || r.Route != w.route || r.Forwarding != w.forwarding {
 			t.Errorf("%s: route %s, forwarding %v; want %s, %v", r.Proc, r.Route, r.Forwarding, w.route, w.forwarding)
 		}
+	}
+}
+
+// TestRouteLinkGraceWindow: a call whose route forwards waits for the link
+// while it has been down for less than the grace, not after; a rollback
+// that leaves transactions to reconcile opens the window again, and the
+// waiting call is forwarded once the link is up.
+func TestRouteLinkGraceWindow(t *testing.T) {
+	rt, err := newRouter(Options{RouteLinkGrace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.r.Declare("buy", false)
+	db := &DB{rt: rt}
+	db.routeState(true, true, false)
+	db.routeState(false, true, false) // the link goes down: the window opens
+	decided := func() <-chan route.Decision {
+		ch := make(chan route.Decision, 1)
+		go func() {
+			d, err := rt.decide(context.Background(), "buy", "")
+			if err != nil {
+				t.Error(err)
+			}
+			ch <- d
+		}()
+		return ch
+	}
+	ch := decided()
+	select {
+	case d := <-ch:
+		t.Fatalf("link down within the grace: decided %v at once, want a wait for the link", d)
+	case <-time.After(20 * time.Millisecond):
+	}
+	db.routeState(true, true, false)
+	select {
+	case d := <-ch:
+		if d != route.Forward {
+			t.Fatalf("the link came up: %v, want forward", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting call was not decided within 10s of the link coming up")
+	}
+	// Down for longer than the grace: committed here at once.
+	db.routeState(false, true, false)
+	rt.mu.Lock()
+	rt.waitFrom = time.Now().Add(-2 * time.Minute)
+	rt.mu.Unlock()
+	select {
+	case d := <-decided():
+		if d != route.Fallback {
+			t.Fatalf("link down past the grace: %v, want fallback", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("link down past the grace: the call still waits after 10s (grace 1m), want no wait")
+	}
+	// A rollback leaves transactions to reconcile: the window opens again.
+	db.routeState(false, true, true)
+	ch = decided()
+	select {
+	case d := <-ch:
+		t.Fatalf("reconciling, link down: decided %v at once, want a wait for the link", d)
+	case <-time.After(20 * time.Millisecond):
+	}
+	db.routeState(true, true, true)
+	select {
+	case d := <-ch:
+		if d != route.Forward {
+			t.Fatalf("reconciling, link up: %v, want forward", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting call was not decided within 10s of the link coming up")
 	}
 }
