@@ -23,12 +23,16 @@
 // Where auto starts is the application's word. A procedure the application
 // declares collision-prone (Declare; liege.Procedure.CollisionProne) is
 // routed auto and starts forwarding, and so does each of its key prefixes
-// when first seen: the declaration is the prior, so the first conflicts
-// are not needed to learn what the application already said, and a
-// restarted vassal does not pay for them again. It stays on until
-// Config.Start commits have shown a rate below Low. A procedure set auto
-// by the operator alone, with no declaration from the application, starts
-// local (a cold start) and forwards once its measured rate crosses High.
+// seen meanwhile: the declaration is the prior, so the first conflicts are
+// not needed to learn what the application already said, and a restarted
+// vassal does not pay for them again. The prior is the procedure's: it
+// ends once Config.Start of its commits have shown a rate below Low, and
+// with it every prefix that forwards on the prior alone goes local (a
+// prefix first seen afterwards starts local); a meter with evidence (a
+// rate of Low or more, or the liege's own writes, below) keeps forwarding.
+// A procedure set auto by the operator alone, with no declaration from the
+// application, starts local (a cold start) and forwards once its measured
+// rate crosses High.
 //
 // A meter that forwards sees no conflicts of its own (its calls commit at
 // the liege), so it also counts the liege's own transactions on the same
@@ -183,7 +187,16 @@ func (r *Router) newMeter(p *proc) meter {
 	if !p.declared {
 		return meter{}
 	}
-	return meter{forwarding: true, below: max(r.cfg.Hold-r.cfg.Start, 0)}
+	return meter{forwarding: true, prior: true, below: max(r.cfg.Hold-r.cfg.Start, 0)}
+}
+
+// newPrefixMeter returns the meter of a prefix first seen: on the prior
+// while its procedure is, else local.
+func (r *Router) newPrefixMeter(p *proc) meter {
+	if !p.inPrior() {
+		return meter{}
+	}
+	return r.newMeter(p)
 }
 
 // meter is the decayed conflict rate of a procedure or one of its key
@@ -193,7 +206,8 @@ type meter struct {
 	liege              float64 // decayed: the liege's own commits while forwarding
 	seen               int     // commits measured (saturating at MinCommits)
 	forwarding         bool
-	below              int // commits in a row with the rate below Low
+	prior              bool // forwarding on the declaration alone, no evidence yet
+	below              int  // commits in a row with the rate below Low
 }
 
 func (m *meter) rate() float64 {
@@ -218,6 +232,9 @@ type proc struct {
 	all       meter
 	prefixes  map[string]*meter
 }
+
+// inPrior says the procedure still forwards on its declaration alone.
+func (p *proc) inPrior() bool { return p.all.forwarding && p.all.prior }
 
 // Decision is what to do with one call.
 type Decision uint8
@@ -391,7 +408,7 @@ func (r *Router) forwarding(p *proc, prefix string) bool {
 		if m := p.prefixes[prefix]; m != nil {
 			return m.forwarding
 		}
-		return p.declared // a prefix not yet measured starts as a new meter does
+		return p.inPrior() // a prefix not yet measured starts as a new meter does
 	}
 	return p.all.forwarding
 }
@@ -407,16 +424,34 @@ func (r *Router) Committed(name, prefix string) []Change {
 	var out []Change
 	// A procedure measured per prefix reports its prefixes' changes: its
 	// own meter decides only for calls without a prefix.
-	if c, ok := r.commit(&p.all); ok && !p.prefixed {
-		c.Proc = name
-		out = append(out, c)
-	}
+	prior := p.inPrior()
 	if m := r.prefix(p, prefix); m != nil {
 		if c, ok := r.commit(m); ok {
 			c.Proc, c.Prefix = name, prefix
 			out = append(out, c)
 		}
 	}
+	if c, ok := r.commit(&p.all); ok && !p.prefixed {
+		c.Proc = name
+		out = append(out, c)
+	}
+	if prior && !p.inPrior() {
+		out = append(out, r.endPrior(name, p)...)
+	}
+	return out
+}
+
+// endPrior: procedure name's prior is over; every prefix that forwards on
+// it alone goes local.
+func (r *Router) endPrior(name string, p *proc) []Change {
+	var out []Change
+	for k, m := range p.prefixes {
+		if m.forwarding && m.prior {
+			m.forwarding, m.prior, m.below, m.liege = false, false, 0, 0
+			out = append(out, Change{Proc: name, Prefix: k, Forwarding: false, Rate: m.rate(), Threshold: r.cfg.Low})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
 	return out
 }
 
@@ -429,15 +464,19 @@ func (r *Router) Conflict(name, prefix string) []Change {
 		return nil
 	}
 	var out []Change
-	if c, ok := r.conflict(&p.all); ok && !p.prefixed {
-		c.Proc = name
-		out = append(out, c)
-	}
+	prior := p.inPrior()
 	if m := r.prefix(p, prefix); m != nil {
 		if c, ok := r.conflict(m); ok {
 			c.Proc, c.Prefix = name, prefix
 			out = append(out, c)
 		}
+	}
+	if c, ok := r.conflict(&p.all); ok && !p.prefixed {
+		c.Proc = name
+		out = append(out, c)
+	}
+	if prior && !p.inPrior() {
+		out = append(out, r.endPrior(name, p)...)
 	}
 	return out
 }
@@ -448,7 +487,7 @@ func (r *Router) Conflict(name, prefix string) []Change {
 // measured per prefix, counts it: the other site writes the same data, so
 // coming back would collide.
 func (r *Router) LiegeCommitted(name, prefix string) {
-	if p := r.procs[name]; p != nil && p.route == Auto {
+	if p := r.procs[name]; p != nil && p.route == Auto && (!p.prefixed || prefix == "") {
 		r.contend(&p.all)
 	}
 	if prefix == "" {
@@ -479,7 +518,7 @@ func (r *Router) contend(m *meter) {
 	}
 	m.liege++
 	if m.contended(r.cfg.Low) {
-		m.below = 0
+		m.below, m.prior = 0, false
 	}
 }
 
@@ -498,7 +537,7 @@ func (r *Router) prefix(p *proc, prefix string) *meter {
 		r.forget(p)
 	}
 	m := new(meter)
-	*m = r.newMeter(p)
+	*m = r.newPrefixMeter(p)
 	p.prefixes[prefix] = m
 	return m
 }
@@ -553,20 +592,20 @@ func (r *Router) judge(m *meter, commit bool) (Change, bool) {
 	rate := m.rate()
 	if !m.forwarding {
 		if m.seen >= r.cfg.MinCommits && rate > r.cfg.High {
-			m.forwarding, m.below = true, 0
+			m.forwarding, m.below, m.prior = true, 0, false
 			return Change{Forwarding: true, Rate: rate, Threshold: r.cfg.High}, true
 		}
 		return Change{}, false
 	}
 	if rate >= r.cfg.Low || m.contended(r.cfg.Low) {
-		m.below = 0
+		m.below, m.prior = 0, false
 		return Change{}, false
 	}
 	if commit {
 		m.below++
 	}
 	if m.below >= r.cfg.Hold {
-		m.forwarding, m.below, m.liege = false, 0, 0
+		m.forwarding, m.below, m.liege, m.prior = false, 0, 0, false
 		return Change{Forwarding: false, Rate: rate, Threshold: r.cfg.Low}, true
 	}
 	return Change{}, false

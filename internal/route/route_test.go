@@ -245,8 +245,11 @@ func TestHysteresisProperty(t *testing.T) {
 }
 
 // TestStartDeclared: a procedure the application declares collision-prone
-// forwards from the start under auto, each new prefix too, and commits
-// locally once Start commits showed no conflict.
+// forwards from the start under auto, each prefix seen meanwhile too. The
+// prior is the procedure's: once Start of its commits showed no conflict,
+// every prefix forwarding on the prior alone goes local, one with evidence
+// (here the liege's own writes) keeps forwarding, and a prefix first seen
+// afterwards starts local. A conflict is evidence too: it ends the prior.
 func TestStartDeclared(t *testing.T) {
 	r := New(Config{Window: 50, Hold: 500, Start: 30})
 	r.Declare("buy", true)
@@ -260,34 +263,49 @@ func TestStartDeclared(t *testing.T) {
 		t.Fatalf("declared procedures: buy[vip] %v, get %v; want both forwarded", r.Decide("buy", "vip"), r.Decide("get", ""))
 	}
 	var changes []Change
-	for i := 0; i < 30; i++ {
+	for i := 0; i < 15; i++ { // 30 commits of buy: its prior ends on the last
 		changes = append(changes, r.Committed("buy", "vip")...)
+		changes = append(changes, r.Committed("buy", "stalls")...)
 		changes = append(changes, r.Committed("get", "")...)
-		if i == 10 {
-			changes = append(changes, r.Conflict("buy", "vip")...) // vip is hot after all
+		r.LiegeCommitted("buy", "vip") // the other site sells vip seats too
+		if i < 14 && (r.Decide("buy", "stalls") != Forward || r.Decide("buy", "circle") != Forward) {
+			t.Fatalf("commit %d of the prior: buy[stalls] %v, buy[circle] %v; want forward", i, r.Decide("buy", "stalls"), r.Decide("buy", "circle"))
 		}
 	}
-	if len(changes) != 1 || changes[0].Proc != "get" || changes[0].Forwarding {
-		t.Fatalf("after 30 commits: changes %v; want get alone back to local", changes)
+	if len(changes) != 1 || changes[0].Proc != "buy" || changes[0].Prefix != "stalls" || changes[0].Forwarding {
+		t.Fatalf("after buy's prior: changes %v; want buy[stalls] alone back to local", changes)
 	}
-	if r.Decide("buy", "vip") != Forward || r.Decide("get", "") != CommitLocal {
-		t.Fatalf("after 30 commits: buy[vip] %v, get %v; want forward, local", r.Decide("buy", "vip"), r.Decide("get", ""))
+	if r.Decide("buy", "vip") != Forward || r.Decide("buy", "stalls") != CommitLocal || r.Decide("buy", "circle") != CommitLocal {
+		t.Fatalf("after buy's prior: buy[vip] %v, buy[stalls] %v, buy[circle] %v; want forward, local, local",
+			r.Decide("buy", "vip"), r.Decide("buy", "stalls"), r.Decide("buy", "circle"))
 	}
-	if r.Decide("buy", "stalls") != Forward {
-		t.Fatalf("a new prefix: %v, want forward until measured", r.Decide("buy", "stalls"))
+	changes = nil
+	for i := 0; i < 15; i++ {
+		changes = append(changes, r.Committed("get", "")...)
+	}
+	if len(changes) != 1 || changes[0].Proc != "get" || changes[0].Forwarding || r.Decide("get", "") != CommitLocal {
+		t.Fatalf("after 30 quiet commits of get: changes %v, get %v; want get back to local", changes, r.Decide("get", ""))
 	}
 	// The operator's auto keeps the prior and the meters; local drops them.
 	r.Apply(Override{Proc: "buy", Route: Auto})
-	if r.Decide("buy", "stalls") != Forward || r.Decide("buy", "vip") != Forward {
-		t.Fatal("the operator's auto for a declared procedure dropped its prior or its meters")
-	}
-	r.Set("get", Auto, false, false)
-	if r.Decide("get", "") != CommitLocal {
-		t.Fatal("setting auto again reset the measured meter")
+	if r.Decide("buy", "vip") != Forward || r.Decide("buy", "stalls") != CommitLocal {
+		t.Fatal("the operator's auto for a declared procedure reset its meters")
 	}
 	r.Apply(Override{Proc: "buy", Route: Local})
 	if r.Decide("buy", "vip") != CommitLocal {
 		t.Fatalf("the operator's local for a declared procedure: %v, want local", r.Decide("buy", "vip"))
+	}
+	// A conflict is evidence: it ends the prior, prefixes follow their own.
+	r.Declare("refund", true)
+	r.Committed("refund", "vip")
+	r.Committed("refund", "stalls")
+	changes = r.Conflict("refund", "vip")
+	if len(changes) != 1 || changes[0].Prefix != "stalls" || changes[0].Forwarding {
+		t.Fatalf("a conflict on refund[vip]: changes %v; want refund[stalls] back to local", changes)
+	}
+	if r.Decide("refund", "vip") != Forward || r.Decide("refund", "stalls") != CommitLocal || r.Decide("refund", "circle") != CommitLocal {
+		t.Fatalf("after a conflict: refund[vip] %v, refund[stalls] %v, refund[circle] %v; want forward, local, local",
+			r.Decide("refund", "vip"), r.Decide("refund", "stalls"), r.Decide("refund", "circle"))
 	}
 }
 
