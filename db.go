@@ -81,6 +81,14 @@ type Options struct {
 	// "buy=auto", "withdraw=liege", or "withdraw=liege+available" (commit
 	// locally rather than refuse while the link is down).
 	Routes []string
+	// RouteLinkGrace is how long a call whose route forwards waits for a
+	// link that went down moments ago (or has not come up since this
+	// instance opened) before it commits here or is refused: a restart, a
+	// reset or the re-handshake after a rollback reconnects within it, and
+	// a call committed here while the vassal has not caught up with the
+	// liege conflicts almost surely. Zero means DefaultRouteLinkGrace;
+	// negative, no wait.
+	RouteLinkGrace time.Duration
 }
 
 // RollbackFailedError is returned by RollbackTo, and by every later call,
@@ -244,6 +252,7 @@ func Open(opts Options) (*DB, error) {
 	}
 	hooks := db.conflictHooks(db.metrics.hooks(db))
 	hooks.OwnConflict = db.ownConflict
+	hooks.PeerTxn = db.peerTxn
 	if db.conflicts, err = conflictlog.Open(opts.Dir, conflictlog.Options{Now: opts.Now}); err != nil {
 		lock.Unlock()
 		return nil, err

@@ -330,7 +330,7 @@ func (db *DB) publish() {
 	if db.in.Node() != nil {
 		ns := st.Node
 		db.pub.node.Store(&ns)
-		db.routeState(ns.Connected && ns.PeerRole == RoleLiege, st.Role == RoleVassal)
+		db.routeState(ns.Connected && ns.PeerRole == RoleLiege, st.Role == RoleVassal, st.ReconPending > 0)
 		db.lag.observe(ns, db.opts.Now)
 	}
 }

@@ -31,8 +31,12 @@ type Procedure[A, R any] struct {
 	// CollisionProne says calls are likely to collide with the other
 	// instance's (a hot seat, a shared account): the procedure's route is
 	// then auto (DESIGN.md section 13): a vassal forwards its calls to the
-	// liege while their measured conflict rate is high. Options.Routes
-	// (liege serve --route) overrides it.
+	// liege while their measured conflict rate is high. The declaration is
+	// the prior: auto forwards the procedure (every key prefix) from the
+	// start until its measured rate has stayed low, then each prefix with
+	// evidence of collisions only, where a procedure set auto by the
+	// operator alone starts local. Options.Routes (liege serve --route)
+	// overrides the route.
 	CollisionProne bool
 	// RoutePrefix, if set, names a call's key prefix (the section, the
 	// account): auto routing measures conflicts per prefix too and forwards

@@ -35,6 +35,11 @@ var ErrRouteUnavailable = errors.New("the procedure is routed to the liege and t
 // RouteRetryAfter is the Retry-After a refused call is told.
 const RouteRetryAfter = 2 * time.Second
 
+// DefaultRouteLinkGrace is Options.RouteLinkGrace's default: long enough
+// for a reconnect after a restart, a reset or a rollback, short beside a
+// partition.
+const DefaultRouteLinkGrace = time.Second
+
 // ForwardUnknownError is returned by a forwarded call whose outcome the
 // vassal does not know (no answer in time): ask about TxID if set, else
 // retry with Key, which returns the first outcome at either instance.
@@ -59,6 +64,16 @@ type router struct {
 	override map[string]route.Override
 	prefix   map[string]func(args any) string
 	up, vas  bool // as last told, executor-owned
+	recon    bool
+
+	// The link grace (Options.RouteLinkGrace), under mu: upCh is closed
+	// when the link comes up and replaced when it goes down. waitFrom is
+	// when the link went down, or, if later, when a rollback left own
+	// transactions to reconcile: either way this vassal is behind the
+	// liege and a call committed here would conflict almost surely.
+	grace    time.Duration
+	upCh     chan struct{}
+	waitFrom time.Time
 
 	forwarded *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
@@ -68,7 +83,11 @@ type router struct {
 }
 
 func newRouter(opts Options) (*router, error) {
-	rt := &router{r: route.New(route.Config{}), override: map[string]route.Override{}, prefix: map[string]func(any) string{}}
+	rt := &router{r: route.New(route.Config{}), override: map[string]route.Override{}, prefix: map[string]func(any) string{},
+		grace: opts.RouteLinkGrace, upCh: make(chan struct{}), waitFrom: time.Now()}
+	if rt.grace == 0 {
+		rt.grace = DefaultRouteLinkGrace
+	}
 	for _, s := range opts.Routes {
 		o, err := route.ParseOverride(s)
 		if err != nil {
@@ -110,8 +129,10 @@ func newRouter(opts Options) (*router, error) {
 	return rt, nil
 }
 
-// register sets a newly registered procedure's route: the operator's
-// override, else auto for a collision-prone one.
+// registerRoute sets a newly registered procedure's route: auto for a
+// collision-prone one, forwarding from the start (the application's word
+// is the prior), else local; an operator's override wins over both (auto
+// set by the operator alone starts local and forwards once measured).
 func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) string) {
 	rt := db.rt
 	rt.mu.Lock()
@@ -119,15 +140,14 @@ func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) s
 	if prefix != nil {
 		rt.prefix[name] = prefix
 	}
-	r := route.Local
 	if collisionProne {
-		r = route.Auto
+		rt.r.Declare(name, prefix != nil)
+	} else {
+		rt.r.Set(name, route.Local, prefix != nil, false)
 	}
 	if o, ok := rt.override[name]; ok {
 		rt.r.Set(name, o.Route, prefix != nil, o.Available)
-		return
 	}
-	rt.r.Set(name, r, prefix != nil, false)
 }
 
 // CheckRoutes returns an error naming every operator route (Options.Routes)
@@ -145,17 +165,56 @@ func (db *DB) CheckRoutes() error {
 	return errors.Join(errs...)
 }
 
-// routeState tells the Router the link and role (executor, from publish).
-func (db *DB) routeState(up, vassal bool) {
+// routeState tells the Router the link, the role and whether rolled-off
+// own transactions await reconciliation (executor, from publish).
+func (db *DB) routeState(up, vassal, reconciling bool) {
 	rt := db.rt
-	if up == rt.up && vassal == rt.vas {
+	if up == rt.up && vassal == rt.vas && reconciling == rt.recon {
 		return
 	}
-	rt.up, rt.vas = up, vassal
+	wasUp, wasRecon := rt.up, rt.recon
+	rt.up, rt.vas, rt.recon = up, vassal, reconciling
 	rt.mu.Lock()
 	rt.r.Link(up)
 	rt.r.Role(vassal)
+	rt.r.Reconciling(reconciling)
+	switch {
+	case up && !wasUp:
+		close(rt.upCh)
+	case !up && wasUp:
+		rt.upCh, rt.waitFrom = make(chan struct{}), time.Now()
+	}
+	if reconciling && !wasRecon {
+		rt.waitFrom = time.Now()
+	}
 	rt.mu.Unlock()
+}
+
+// decide is the Router's decision for a call, waiting out the link grace:
+// a call that would be committed here or refused because the link is down
+// waits, while the link has been down for less than the grace (or a
+// rollback began reconciling less than the grace ago), for it to come up,
+// and is decided again.
+func (rt *router) decide(ctx context.Context, name, prefix string) (route.Decision, error) {
+	rt.mu.Lock()
+	dec := rt.r.Decide(name, prefix)
+	wait := rt.grace - time.Since(rt.waitFrom)
+	up := rt.upCh
+	rt.mu.Unlock()
+	if (dec != route.Fallback && dec != route.Refuse) || wait <= 0 {
+		return dec, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-up:
+	case <-t.C:
+	case <-ctx.Done():
+		return dec, fmt.Errorf("call %s: waiting for the link to the liege: %w", name, ctx.Err())
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.r.Decide(name, prefix), nil
 }
 
 // prefixOf is the call's key prefix ("" without a prefix function).
@@ -199,14 +258,47 @@ func (db *DB) ownConflict(r *journal.Record) {
 	db.noteChanges(rt.r.Conflict(r.Proc, prefix))
 }
 
+// peerTxn feeds the Router a transaction of the liege's own (not one this
+// vassal forwarded) of an auto procedure (engine.Hooks.PeerTxn, on the
+// executor).
+func (db *DB) peerTxn(r *journal.Record, forwarded bool) {
+	rt := db.rt
+	if forwarded || !rt.vas {
+		return
+	}
+	rt.mu.Lock()
+	f, watch := rt.prefix[r.Proc], rt.r.AnyAuto()
+	rt.mu.Unlock()
+	if !watch {
+		return
+	}
+	prefix := "" // decoded outside the lock: callers take it on every call
+	if f != nil {
+		if p, err := db.lookup(r.Proc); err == nil {
+			if a, err := p.decodeArgs(r.Args); err == nil {
+				prefix = f(a)
+			}
+		}
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if prefix == "" && rt.r.Route(r.Proc) != route.Auto {
+		return
+	}
+	rt.r.LiegeCommitted(r.Proc, prefix)
+}
+
 // routed runs a call by its route: here, forwarded, or refused.
 func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
 	rt := db.rt
 	t0 := time.Now()
 	rt.mu.Lock()
 	prefix := rt.prefixOf(name, args)
-	dec := rt.r.Decide(name, prefix)
 	rt.mu.Unlock()
+	dec, err := rt.decide(ctx, name, prefix)
+	if err != nil {
+		return nil, err
+	}
 	switch dec {
 	case route.Refuse:
 		rt.refused.Inc()

@@ -149,10 +149,85 @@ func TestForwardLinkCut(t *testing.T) {
 	p.converged()
 }
 
-// TestAutoRouteLinkCut: an auto procedure forwards from the start (it is
-// said to be collision-prone) and, its calls having conflicted, keeps
-// forwarding; with the link cut it keeps committing at the vassal
-// (availability); after the heal the pair converges and passes the oracle.
+// TestRouteLinkGrace: a call routed to the liege while the link has been
+// down for less than Options.RouteLinkGrace waits for the link and is
+// forwarded once it is back, rather than refused (or, under auto,
+// committed at a vassal that has not caught up); past the grace it is
+// refused at once.
+func TestRouteLinkGrace(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+		p.a.routes = []string{"ops=liege"}
+		p.b.routes = p.a.routes
+		p.b.grace = time.Minute
+	})
+	p.waitLinkUp()
+	p.partition(true)
+	p.waitLinkDown()
+	type answer struct {
+		r   *liege.Result
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		r, err := p.b.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}})
+		done <- answer{r, err}
+	}()
+	select {
+	case a := <-done:
+		t.Fatalf("a call routed to the liege, link down within the grace, answered before the heal: %+v, %v; want it to wait for the link", a.r, a.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.partition(false)
+	select {
+	case a := <-done:
+		if a.err != nil || a.r.TxID.Origin != "A" {
+			t.Fatalf("after the heal: %+v, %v; want a liege (A) transaction", a.r, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call waiting for the link was not answered within 10s of the heal")
+	}
+	p.idle()
+	p.converged()
+}
+
+// TestRouteLinkGraceExpires: once the link has been down for longer than
+// the grace, a call routed to the liege is refused without waiting.
+func TestRouteLinkGraceExpires(t *testing.T) {
+	const grace = 100 * time.Millisecond
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+		p.a.routes = []string{"ops=liege"}
+		p.b.routes = p.a.routes
+		p.b.grace = grace
+	})
+	p.waitLinkUp()
+	p.partition(true)
+	p.waitLinkDown()
+	down := time.Now()
+	_, err := p.b.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}})
+	if !errors.Is(err, liege.ErrRouteUnavailable) {
+		t.Fatalf("first call past the link cut: %v, want ErrRouteUnavailable once the grace is over", err)
+	}
+	if waited := time.Since(down); waited < grace/2 {
+		t.Fatalf("refused %v after the vassal saw the link down: want a wait of most of the %v grace", waited, grace)
+	}
+	t0 := time.Now()
+	if _, err := p.b.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}}); !errors.Is(err, liege.ErrRouteUnavailable) {
+		t.Fatalf("second call: %v, want ErrRouteUnavailable", err)
+	}
+	if waited := time.Since(t0); waited >= grace {
+		t.Fatalf("a call past the grace waited %v: want no wait", waited)
+	}
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	p.converged()
+}
+
+// TestAutoRouteLinkCut: a procedure set auto by the operator alone (the
+// application does not declare it collision-prone) starts local and, its
+// calls having conflicted, forwards; with the link cut it keeps committing
+// at the vassal (availability); after the heal the pair converges and
+// passes the oracle.
 func TestAutoRouteLinkCut(t *testing.T) {
 	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
 		p.a.extraProcs = []string{"hot"}
@@ -179,8 +254,8 @@ func TestAutoRouteLinkCut(t *testing.T) {
 		}
 		p.call(p.a, op{Op: "set", K: "h", V: "a"})
 	}
-	if !forwarding() {
-		t.Fatal("auto does not forward from the start")
+	if forwarding() {
+		t.Fatal("auto set by the operator alone forwards before any conflict was measured: want a cold start")
 	}
 	p.partition(false)
 	p.waitLinkUp()

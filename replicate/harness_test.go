@@ -60,6 +60,8 @@ type node struct {
 	reg *prometheus.Registry
 	// routes are the node's Options.Routes.
 	routes []string
+	// grace is the node's Options.RouteLinkGrace.
+	grace time.Duration
 }
 
 // pair is a liege A (listening) and a vassal B (dialing) over an in-memory
@@ -129,7 +131,7 @@ func (p *pair) start(n *node) {
 		now = p.now[n.id]
 	}
 	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: now,
-		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg), Routes: n.routes})
+		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg), Routes: n.routes, RouteLinkGrace: n.grace})
 	if err != nil {
 		p.t.Fatalf("open %s: %v", n.id, err)
 	}

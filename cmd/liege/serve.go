@@ -106,6 +106,9 @@ func serveCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "route", EnvVars: env("route"),
 				Usage: "route a procedure's calls, `ROUTE` as proc=route, repeatable: local (commit here), liege (a vassal forwards the call to the liege; with the link down it is refused with 503 and Retry-After, " +
 					"or committed here with liege+available), auto (forward while the procedure's measured conflict rate is high; commit here while the link is down). " +
+					"Where auto starts: a procedure the app declares collision-prone is auto by default and forwards from the start until its measured rate has stayed low; " +
+					"one set auto here alone starts local and forwards once its rate is measured high. " +
+					"A forwarded call waits up to 1s for a link that went down moments ago before it commits here or is refused. " +
 					"Overrides the app's choice; e.g. --route buy=auto --route withdraw=liege (environment and config file: comma-separated, route = buy=auto,withdraw=liege)"},
 			&cli.DurationFlag{Name: "clock-skew", EnvVars: env("clock-skew"),
 				Usage: "for fault injection and testing only: shift this instance's physical clock by `DURATION`, which may be negative, both for the engine's timestamps and for the wall clock the replication handshake sends " +

@@ -114,6 +114,10 @@ type Hooks struct {
 	// OwnConflict: own transaction r took part in a conflict (found here
 	// or by the peer), reported once per transaction, for routing.
 	OwnConflict func(r *journal.Record)
+	// PeerTxn: the peer's transaction r (computed there, not a reprocess
+	// or correction) was applied here; forwarded says it is a call this
+	// vassal forwarded (its idempotency key is in flight), for routing.
+	PeerTxn func(r *journal.Record, forwarded bool)
 }
 
 // Runner runs the application's procedures: the front door (liege.DB)

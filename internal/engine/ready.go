@@ -197,6 +197,9 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 	if in.cfg.Hooks.PeerApplied != nil {
 		in.cfg.Hooks.PeerApplied(r.HLC)
 	}
+	if in.cfg.Hooks.PeerTxn != nil && r.Kind == journal.KindLocal {
+		in.cfg.Hooks.PeerTxn(r, r.IdempotencyKey != "" && in.fwd.keys[r.IdempotencyKey] > 0)
+	}
 	return nil
 }
 

@@ -173,9 +173,6 @@ func (r *runner) check(run *Run, idleErr error, stopErrs []string) error {
 		for k := range insts[i].Records {
 			rec := &insts[i].Records[k]
 			switch {
-			case rec.Kind == journal.KindEpoch && rec.Rollback != nil:
-				t.Rollbacks++
-				t.RolledOff += int(rec.Rollback.Records)
 			case i == 0 && rec.Kind == journal.KindReprocess:
 				t.Reprocessed++
 			case i == 0 && rec.Kind == journal.KindCorrection:
@@ -188,6 +185,17 @@ func (r *runner) check(run *Run, idleErr error, stopErrs []string) error {
 					}
 				}
 			}
+		}
+	}
+	for i, in := range r.sites {
+		rbs, err := rollbacksOf(in.dir, in.id, insts[i].Records)
+		if err != nil {
+			return err
+		}
+		for _, rb := range rbs {
+			t.Rollbacks++
+			t.RolledOff += rb.records
+			t.RolledOffOwn += max(rb.own, 0)
 		}
 	}
 	run.Sites[0].StateHash = fmt.Sprintf("%x", orep.HashA)

@@ -105,9 +105,14 @@ type Totals struct {
 	Transactions int `json:"transactions"`
 	// Conflicts by check ("use", "update").
 	Conflicts map[string]int `json:"conflicts"`
-	// Rollbacks of the vassal and the records they rolled off.
+	// Rollbacks of the vassal and the records they rolled off, from the
+	// epoch records and the lost transaction files (rolledoff.go).
 	Rollbacks int `json:"rollbacks"`
 	RolledOff int `json:"rolled_off"`
+	// RolledOffOwn are the own transactions among them, those the liege
+	// reconciles; the rest are peer records applied after the first of
+	// them, received again.
+	RolledOffOwn int `json:"rolled_off_own"`
 	// Reprocessed and Corrected are the liege's reconciliation records.
 	Reprocessed int `json:"reprocessed"`
 	Corrected   int `json:"corrected"`

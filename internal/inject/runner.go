@@ -337,16 +337,11 @@ func (r *runner) skewOf(i int) time.Duration {
 
 // setUp allocates ports, starts the proxy and describes both instances.
 func (r *runner) setUp() error {
-	ports := make([]int, 3)
-	for i := range ports {
-		p, err := freePort()
-		if err != nil {
-			return err
-		}
-		ports[i] = p
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
 	}
 	liegePeer := fmt.Sprintf("127.0.0.1:%d", ports[2])
-	var err error
 	if r.proxy, err = newLinkProxy(liegePeer); err != nil {
 		return err
 	}

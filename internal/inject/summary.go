@@ -184,6 +184,7 @@ func summaryRows(runs []Run) []summaryRow {
 	}
 	add("rollbacks", num(func(t *Totals) int { return t.Rollbacks }))
 	add("  records rolled off", num(func(t *Totals) int { return t.RolledOff }))
+	add("    own transactions", num(func(t *Totals) int { return t.RolledOffOwn }))
 	add("reprocessed", num(func(t *Totals) int { return t.Reprocessed }))
 	add("corrected", num(func(t *Totals) int { return t.Corrected }))
 	add("  per 1,000 acked", func(r *Run) string { return fmt.Sprintf("%.2f", r.Totals.CorrectionsPer1000) })

@@ -18,13 +18,39 @@
 //
 // Auto forwarding switches on when the rate rises above Config.High and
 // off only once the rate has stayed below Config.Low for Config.Hold
-// committed transactions (hysteresis, so the route does not flap). A
-// procedure is routed auto because it is said to be collision-prone, so
-// auto starts forwarding (each prefix too, when first seen) and stays on
-// until Config.Start commits have shown a rate below Low: the first
-// conflicts are not needed to learn what the application already said,
-// and a restarted vassal does not pay for them again. A
-// forwarded transaction commits at the liege and never rolls back: it
+// committed transactions (hysteresis, so the route does not flap).
+//
+// Where auto starts is the application's word. A procedure the application
+// declares collision-prone (Declare; liege.Procedure.CollisionProne) is
+// routed auto and starts forwarding, and so does each of its key prefixes
+// seen meanwhile: the declaration is the prior, so the first conflicts are
+// not needed to learn what the application already said, and a restarted
+// vassal does not pay for them again. The prior is the procedure's: it
+// ends once Config.Start of its commits have shown a rate below Low, and
+// with it every prefix that forwards on the prior alone goes local (a
+// prefix first seen afterwards starts local); a meter with evidence (a
+// rate of Low or more, or the liege's own writes, below) keeps forwarding.
+// A procedure set auto by the operator alone, with no declaration from the
+// application, starts local (a cold start) and forwards once its measured
+// rate crosses High.
+//
+// A meter that forwards sees no conflicts of its own (its calls commit at
+// the liege), so it also counts the liege's own transactions on the same
+// procedure, or on the same key prefix in any procedure measured per
+// prefix (LiegeCommitted): while they come at a rate of Low or more per
+// commit of ours the other site is writing the same data, and auto keeps
+// forwarding. Without them a declared procedure's prior, or a measured
+// switch, ends as above; a prefix only this site writes goes local.
+//
+// A vassal whose rolled-off transactions are not yet back from the liege
+// (reprocessed or corrected there: Reconciling) forwards every auto
+// procedure, each prefix, until they are: a call committed here meanwhile
+// reads what the liege's reprocessing is about to rewrite, conflicts, and
+// its rollback takes everything after it along, the spiral the post
+// describes. It lasts one round of reconciliation, usually well under a
+// second.
+//
+// A forwarded transaction commits at the liege and never rolls back: it
 // counts as a committed transaction without a conflict unless the vassal
 // sees it conflict, which decays the rate while the route forwards. The
 // cost of coming back is a short local spell that measures the rate
@@ -123,10 +149,10 @@ type Config struct {
 	// MaxPrefixes bounds the key prefixes measured per procedure (default
 	// 4096); past it the prefixes measured least are forgotten.
 	MaxPrefixes int
-	// Start is how many commits with the rate below Low a new auto meter
-	// (a procedure set auto, a prefix first seen) forwards for before it
-	// commits locally (default Window). Negative: start local, and forward
-	// only once conflicts were measured.
+	// Start is how many commits with the rate below Low a declared
+	// procedure (Declare), or a prefix of one first seen, forwards for
+	// before it commits locally (default Window). A procedure set auto
+	// without a declaration starts local whatever Start says.
 	Start int
 }
 
@@ -149,27 +175,39 @@ func (c *Config) defaults() {
 	if c.MaxPrefixes <= 0 {
 		c.MaxPrefixes = 4096
 	}
-	if c.Start == 0 {
+	if c.Start <= 0 {
 		c.Start = c.Window
 	}
 }
 
-// newMeter returns the meter of a new auto procedure or prefix: forwarding
-// for Start quiet commits, unless Start is negative.
-func (r *Router) newMeter() meter {
-	if r.cfg.Start < 0 {
+// newMeter returns the meter of a new auto procedure or prefix: a declared
+// procedure's forwards for Start quiet commits (the prior), an undeclared
+// one's starts local.
+func (r *Router) newMeter(p *proc) meter {
+	if !p.declared {
 		return meter{}
 	}
-	return meter{forwarding: true, below: max(r.cfg.Hold-r.cfg.Start, 0)}
+	return meter{forwarding: true, prior: true, below: max(r.cfg.Hold-r.cfg.Start, 0)}
+}
+
+// newPrefixMeter returns the meter of a prefix first seen: on the prior
+// while its procedure is, else local.
+func (r *Router) newPrefixMeter(p *proc) meter {
+	if !p.inPrior() {
+		return meter{}
+	}
+	return r.newMeter(p)
 }
 
 // meter is the decayed conflict rate of a procedure or one of its key
 // prefixes, and whether auto forwards it.
 type meter struct {
 	commits, conflicts float64 // decayed
+	liege              float64 // decayed: the liege's own commits while forwarding
 	seen               int     // commits measured (saturating at MinCommits)
 	forwarding         bool
-	below              int // commits in a row with the rate below Low
+	prior              bool // forwarding on the declaration alone, no evidence yet
+	below              int  // commits in a row with the rate below Low
 }
 
 func (m *meter) rate() float64 {
@@ -179,14 +217,24 @@ func (m *meter) rate() float64 {
 	return m.conflicts / m.commits
 }
 
+// contended says the liege's own commits come at a rate of at least low
+// per commit of ours.
+func (m *meter) contended(low float64) bool {
+	return m.liege > 0 && m.liege >= low*m.commits
+}
+
 // proc is one procedure's route and meters.
 type proc struct {
 	route     Route
 	available bool
 	prefixed  bool // the application measures it per key prefix
+	declared  bool // the application declared it collision-prone (Declare)
 	all       meter
 	prefixes  map[string]*meter
 }
+
+// inPrior says the procedure still forwards on its declaration alone.
+func (p *proc) inPrior() bool { return p.all.forwarding && p.all.prior }
 
 // Decision is what to do with one call.
 type Decision uint8
@@ -235,10 +283,11 @@ func (c Change) String() string {
 // Router is the routing decision of one instance. The zero value is not
 // usable: call New.
 type Router struct {
-	cfg    Config
-	procs  map[string]*proc
-	linkUp bool
-	vassal bool
+	cfg         Config
+	procs       map[string]*proc
+	linkUp      bool
+	vassal      bool
+	reconciling bool
 }
 
 // New returns a Router with cfg, every procedure local, the link down and
@@ -260,10 +309,23 @@ func (r *Router) get(name string) *proc {
 	return p
 }
 
+// Declare records the application's word that procedure name is
+// collision-prone (prefixed: measured per key prefix) and routes it auto,
+// forwarding from the start: the declaration is the prior. An operator's
+// route set afterwards (Set, Apply) overrides the route; auto keeps the
+// prior.
+func (r *Router) Declare(name string, prefixed bool) {
+	p := r.get(name)
+	p.declared, p.prefixed = true, prefixed
+	p.route, p.available = Auto, false
+	p.all, p.prefixes = r.newMeter(p), nil
+}
+
 // Set sets procedure name's route. prefixed says the application measures
 // it per key prefix. available (liege route only) commits locally instead
 // of refusing while the link is down. Setting the route again keeps the
-// meters.
+// meters. A procedure set auto here without a declaration (Declare)
+// starts local.
 func (r *Router) Set(name string, rt Route, prefixed, available bool) {
 	p := r.get(name)
 	was := p.route
@@ -273,7 +335,7 @@ func (r *Router) Set(name string, rt Route, prefixed, available bool) {
 		p.all.forwarding, p.all.below = false, 0
 		p.prefixes = nil
 	case was != Auto:
-		p.all = r.newMeter()
+		p.all = r.newMeter(p)
 	}
 }
 
@@ -298,6 +360,10 @@ func (r *Router) Link(up bool) { r.linkUp = up }
 // Role says whether this instance is the vassal: only a vassal forwards.
 func (r *Router) Role(vassal bool) { r.vassal = vassal }
 
+// Reconciling says whether own transactions rolled off are awaiting their
+// reconciliation at the liege: while they are, auto forwards every call.
+func (r *Router) Reconciling(pending bool) { r.reconciling = pending }
+
 // Decide says what to do with a call of procedure name whose key prefix is
 // prefix ("" when the application gives none).
 func (r *Router) Decide(name, prefix string) Decision {
@@ -316,7 +382,7 @@ func (r *Router) Decide(name, prefix string) Decision {
 			return Refuse
 		}
 	case Auto:
-		if !r.forwarding(p, prefix) {
+		if !r.forwarding(p, prefix) && !r.reconciling {
 			return CommitLocal
 		}
 		if r.linkUp {
@@ -328,10 +394,10 @@ func (r *Router) Decide(name, prefix string) Decision {
 }
 
 // Forwarding reports whether auto forwards calls of name with prefix now
-// (link and role aside).
+// (link and role aside): by its meter, or while reconciling.
 func (r *Router) Forwarding(name, prefix string) bool {
 	p := r.procs[name]
-	return p != nil && p.route == Auto && r.forwarding(p, prefix)
+	return p != nil && p.route == Auto && (r.forwarding(p, prefix) || r.reconciling)
 }
 
 // forwarding: a call with a key prefix follows its prefix's meter alone
@@ -342,7 +408,7 @@ func (r *Router) forwarding(p *proc, prefix string) bool {
 		if m := p.prefixes[prefix]; m != nil {
 			return m.forwarding
 		}
-		return r.cfg.Start >= 0 // a prefix not yet measured starts as a new meter does
+		return p.inPrior() // a prefix not yet measured starts as a new meter does
 	}
 	return p.all.forwarding
 }
@@ -358,16 +424,34 @@ func (r *Router) Committed(name, prefix string) []Change {
 	var out []Change
 	// A procedure measured per prefix reports its prefixes' changes: its
 	// own meter decides only for calls without a prefix.
-	if c, ok := r.commit(&p.all); ok && !p.prefixed {
-		c.Proc = name
-		out = append(out, c)
-	}
+	prior := p.inPrior()
 	if m := r.prefix(p, prefix); m != nil {
 		if c, ok := r.commit(m); ok {
 			c.Proc, c.Prefix = name, prefix
 			out = append(out, c)
 		}
 	}
+	if c, ok := r.commit(&p.all); ok && !p.prefixed {
+		c.Proc = name
+		out = append(out, c)
+	}
+	if prior && !p.inPrior() {
+		out = append(out, r.endPrior(name, p)...)
+	}
+	return out
+}
+
+// endPrior: procedure name's prior is over; every prefix that forwards on
+// it alone goes local.
+func (r *Router) endPrior(name string, p *proc) []Change {
+	var out []Change
+	for k, m := range p.prefixes {
+		if m.forwarding && m.prior {
+			m.forwarding, m.prior, m.below, m.liege = false, false, 0, 0
+			out = append(out, Change{Proc: name, Prefix: k, Forwarding: false, Rate: m.rate(), Threshold: r.cfg.Low})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Prefix < out[j].Prefix })
 	return out
 }
 
@@ -380,17 +464,62 @@ func (r *Router) Conflict(name, prefix string) []Change {
 		return nil
 	}
 	var out []Change
-	if c, ok := r.conflict(&p.all); ok && !p.prefixed {
-		c.Proc = name
-		out = append(out, c)
-	}
+	prior := p.inPrior()
 	if m := r.prefix(p, prefix); m != nil {
 		if c, ok := r.conflict(m); ok {
 			c.Proc, c.Prefix = name, prefix
 			out = append(out, c)
 		}
 	}
+	if c, ok := r.conflict(&p.all); ok && !p.prefixed {
+		c.Proc = name
+		out = append(out, c)
+	}
+	if prior && !p.inPrior() {
+		out = append(out, r.endPrior(name, p)...)
+	}
 	return out
+}
+
+// LiegeCommitted says the liege committed a transaction of its own (not
+// one this vassal forwarded) of procedure name with key prefix prefix. A
+// forwarding meter of that procedure, or of that prefix in any procedure
+// measured per prefix, counts it: the other site writes the same data, so
+// coming back would collide.
+func (r *Router) LiegeCommitted(name, prefix string) {
+	if p := r.procs[name]; p != nil && p.route == Auto && (!p.prefixed || prefix == "") {
+		r.contend(&p.all)
+	}
+	if prefix == "" {
+		return
+	}
+	for _, p := range r.procs {
+		if p.route == Auto && p.prefixed {
+			if m := p.prefixes[prefix]; m != nil {
+				r.contend(m)
+			}
+		}
+	}
+}
+
+// AnyAuto reports whether some procedure is routed auto.
+func (r *Router) AnyAuto() bool {
+	for _, p := range r.procs {
+		if p.route == Auto {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) contend(m *meter) {
+	if !m.forwarding {
+		return
+	}
+	m.liege++
+	if m.contended(r.cfg.Low) {
+		m.below, m.prior = 0, false
+	}
 }
 
 // prefix returns the meter of p's prefix, making room for it.
@@ -408,7 +537,7 @@ func (r *Router) prefix(p *proc, prefix string) *meter {
 		r.forget(p)
 	}
 	m := new(meter)
-	*m = r.newMeter()
+	*m = r.newPrefixMeter(p)
 	p.prefixes[prefix] = m
 	return m
 }
@@ -445,6 +574,7 @@ func (r *Router) commit(m *meter) (Change, bool) {
 	d := r.decay()
 	m.commits = m.commits*d + 1
 	m.conflicts *= d
+	m.liege *= d
 	if m.seen < r.cfg.MinCommits {
 		m.seen++
 	}
@@ -462,20 +592,20 @@ func (r *Router) judge(m *meter, commit bool) (Change, bool) {
 	rate := m.rate()
 	if !m.forwarding {
 		if m.seen >= r.cfg.MinCommits && rate > r.cfg.High {
-			m.forwarding, m.below = true, 0
+			m.forwarding, m.below, m.prior = true, 0, false
 			return Change{Forwarding: true, Rate: rate, Threshold: r.cfg.High}, true
 		}
 		return Change{}, false
 	}
-	if rate >= r.cfg.Low {
-		m.below = 0
+	if rate >= r.cfg.Low || m.contended(r.cfg.Low) {
+		m.below, m.prior = 0, false
 		return Change{}, false
 	}
 	if commit {
 		m.below++
 	}
 	if m.below >= r.cfg.Hold {
-		m.forwarding, m.below = false, 0
+		m.forwarding, m.below, m.liege, m.prior = false, 0, 0, false
 		return Change{Forwarding: false, Rate: rate, Threshold: r.cfg.Low}, true
 	}
 	return Change{}, false
