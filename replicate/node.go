@@ -860,6 +860,7 @@ func (n *Node) Tick() {
 	if n.role == RoleVassal && n.sinceRecon >= n.cfg.ReconResendTicks && n.pendingSend() > 0 {
 		n.sendRecon()
 	}
+	n.tickSeed() // seed.go
 	n.trySwitchover()
 }
 

@@ -71,6 +71,7 @@ type seedState struct {
 	sent    bool   // sender: the checkpoint went out in this session
 	want    bool   // receiver: asked for the checkpoint
 	got     uint64 // receiver: bytes received
+	idle    int    // receiver: ticks since the request or the last chunk
 	// reseed: the receiver is a vassal that is not empty (reseed.go);
 	// done is its complete checkpoint, held until the rollback of its own
 	// transactions the checkpoint lacks is done.
@@ -112,7 +113,7 @@ func (n *Node) askSeed(wm uint64) {
 	if !n.seed.empty || wm == 0 || n.seed.want || n.watermark > 0 || len(n.own) > 0 || n.epoch > 0 {
 		return
 	}
-	n.seed.want, n.seed.got = true, 0
+	n.seed.want, n.seed.got, n.seed.idle = true, 0, 0
 	n.send(link.Frame{Kind: link.KindSeedRequest})
 	n.note("this instance is empty and the peer holds its own transactions up to OSeq %d: asked for the peer's checkpoint", wm)
 }
@@ -143,7 +144,7 @@ func (n *Node) stepSeed(f *link.Frame) {
 				"and start it on an empty directory (it is then seeded), or restore a recent backup (liege backup)", n.cfg.PeerID, n.watermark+1, f.Watermark)
 			n.rd.Disconnect = n.refused
 		default:
-			n.seed.want, n.seed.got = true, 0
+			n.seed.want, n.seed.got, n.seed.idle = true, 0, 0
 			n.send(link.Frame{Kind: link.KindSeedRequest})
 			n.note("this instance is empty and the peer's journal begins after its OSeq %d: asked for the peer's checkpoint", f.Watermark)
 		}
@@ -164,6 +165,7 @@ func (n *Node) stepSeed(f *link.Frame) {
 			n.rd.Disconnect = fmt.Sprintf("a seed chunk at byte %d, expected %d: the checkpoint is abandoned; it is asked for again", f.Offset, n.seed.got)
 			return
 		}
+		n.seed.idle = 0
 		rd := n.seedReady()
 		rd.Chunks = append(rd.Chunks, f.Chunk)
 		n.seed.got += uint64(len(f.Chunk))
@@ -176,6 +178,29 @@ func (n *Node) stepSeed(f *link.Frame) {
 				rd.Done = d
 			}
 		}
+	}
+}
+
+// tickSeed is the receiver's budget for the checkpoint it asked for: a
+// request can be lost (or dropped by a peer whose link was not up yet) and
+// nothing else would ever ask again, the stream being held meanwhile. With
+// nothing of the checkpoint come for ResendTicks, ask again (the peer sends
+// it once per session, so a second request is harmless); with a part come
+// and then nothing for the silence budget, drop the session, and the next
+// handshake asks again from the start.
+func (n *Node) tickSeed() {
+	if !n.seed.want {
+		return
+	}
+	n.seed.idle++
+	switch {
+	case n.seed.got == 0 && n.seed.idle >= n.cfg.ResendTicks:
+		n.seed.idle = 0
+		n.send(link.Frame{Kind: link.KindSeedRequest})
+		n.note("nothing of the peer's checkpoint came for %d ticks: asked for it again", n.cfg.ResendTicks)
+	case n.seed.got > 0 && n.seed.idle >= n.silenceTicks():
+		n.seed.want = false
+		n.rd.Disconnect = fmt.Sprintf("the peer's checkpoint stopped at byte %d for %d ticks: it is abandoned and asked for again", n.seed.got, n.seed.idle)
 	}
 }
 

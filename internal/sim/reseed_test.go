@@ -13,7 +13,9 @@ import (
 // rollback reaches the journal's truncated front and must take the peer
 // watermark the front file kept, not one inside the new liege's OSeq gap;
 // in seed 177 (1,000 steps) checkpoint pruning removed the checkpoint at
-// the journal's front after a restart, and a rollback then the newer ones.
+// the journal's front after a restart, and a rollback then the newer ones;
+// in seed 8838 an emptied liege's checkpoint request was dropped and it
+// never asked again (replicate.Node.tickSeed).
 func TestRetentionPromoteSeeds(t *testing.T) {
 	for _, tc := range []struct {
 		seed  uint64
@@ -23,6 +25,7 @@ func TestRetentionPromoteSeeds(t *testing.T) {
 		{132, 300, "A seeded from B's checkpoint"},
 		{684, 300, "B promoted"},
 		{177, 1000, "A: rolled back"},
+		{8838, 300, "B seeded from A's checkpoint"},
 	} {
 		var trace bytes.Buffer
 		r := Run(Options{Seed: tc.seed, Steps: tc.steps, Trace: &trace})
