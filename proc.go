@@ -42,6 +42,11 @@ type Procedure[A, R any] struct {
 	// account): auto routing measures conflicts per prefix too and forwards
 	// the hot prefixes alone.
 	RoutePrefix func(args A) string
+	// RoutePrefixes, if set, names every key prefix a call writes (a
+	// transfer's two accounts), in place of RoutePrefix: the call is
+	// forwarded if any of them is, and its conflicts and commits count for
+	// each.
+	RoutePrefixes func(args A) []string
 }
 
 // Errors from registration and calls.
@@ -142,9 +147,12 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 	reg.procs[p.Name] = pr
 	reg.mu.Unlock() // the router's lock is taken before the registry's, never after
 	if d, ok := db.(*DB); ok {
-		var prefix func(any) string
-		if p.RoutePrefix != nil {
-			prefix = func(a any) string { return p.RoutePrefix(a.(A)) }
+		var prefix func(any) []string
+		switch {
+		case p.RoutePrefixes != nil:
+			prefix = func(a any) []string { return p.RoutePrefixes(a.(A)) }
+		case p.RoutePrefix != nil:
+			prefix = func(a any) []string { return []string{p.RoutePrefix(a.(A))} }
 		}
 		d.registerRoute(p.Name, p.CollisionProne, prefix)
 	}

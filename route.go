@@ -62,7 +62,7 @@ type router struct {
 	mu       sync.Mutex
 	r        *route.Router
 	override map[string]route.Override
-	prefix   map[string]func(args any) string
+	prefix   map[string]func(args any) []string
 	up, vas  bool // as last told, executor-owned
 	recon    bool
 
@@ -83,7 +83,7 @@ type router struct {
 }
 
 func newRouter(opts Options) (*router, error) {
-	rt := &router{r: route.New(route.Config{}), override: map[string]route.Override{}, prefix: map[string]func(any) string{},
+	rt := &router{r: route.New(route.Config{}), override: map[string]route.Override{}, prefix: map[string]func(any) []string{},
 		grace: opts.RouteLinkGrace, upCh: make(chan struct{}), waitFrom: time.Now()}
 	if rt.grace == 0 {
 		rt.grace = DefaultRouteLinkGrace
@@ -133,7 +133,7 @@ func newRouter(opts Options) (*router, error) {
 // collision-prone one, forwarding from the start (the application's word
 // is the prior), else local; an operator's override wins over both (auto
 // set by the operator alone starts local and forwards once measured).
-func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) string) {
+func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) []string) {
 	rt := db.rt
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -195,9 +195,9 @@ func (db *DB) routeState(up, vassal, reconciling bool) {
 // waits, while the link has been down for less than the grace (or a
 // rollback began reconciling less than the grace ago), for it to come up,
 // and is decided again.
-func (rt *router) decide(ctx context.Context, name, prefix string) (route.Decision, error) {
+func (rt *router) decide(ctx context.Context, name string, prefixes []string) (route.Decision, error) {
 	rt.mu.Lock()
-	dec := rt.r.Decide(name, prefix)
+	dec := rt.decideAll(name, prefixes)
 	wait := rt.grace - time.Since(rt.waitFrom)
 	up := rt.upCh
 	rt.mu.Unlock()
@@ -214,16 +214,42 @@ func (rt *router) decide(ctx context.Context, name, prefix string) (route.Decisi
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return rt.r.Decide(name, prefix), nil
+	return rt.decideAll(name, prefixes), nil
 }
 
-// prefixOf is the call's key prefix ("" without a prefix function).
-func (rt *router) prefixOf(name string, args any) string {
-	if f := rt.prefix[name]; f != nil && args != nil {
-		return f(args)
+// decideAll is the Router's decision for a call with several key prefixes
+// (mu held): forwarded if any prefix forwards (the call writes data the
+// liege's side contends for), else refused or fallen back if any prefix
+// would have forwarded with the link up, else local.
+func decideAll(r *route.Router, name string, prefixes []string) route.Decision {
+	dec := route.CommitLocal
+	for _, p := range prefixes {
+		switch d := r.Decide(name, p); {
+		case d == route.Forward:
+			return d
+		case d == route.Refuse, d == route.Fallback && dec != route.Refuse:
+			dec = d
+		}
 	}
-	return ""
+	return dec
 }
+
+func (rt *router) decideAll(name string, prefixes []string) route.Decision {
+	return decideAll(rt.r, name, prefixes)
+}
+
+// prefixOf is the call's key prefixes ([""] without a prefix function).
+func (rt *router) prefixOf(name string, args any) []string {
+	if f := rt.prefix[name]; f != nil && args != nil {
+		if ps := f(args); len(ps) > 0 {
+			return ps
+		}
+	}
+	return noPrefix
+}
+
+// noPrefix is the prefixes of a call measured per procedure only.
+var noPrefix = []string{""}
 
 // noteChanges logs and counts route changes (mu held).
 func (db *DB) noteChanges(cs []route.Change) {
@@ -247,15 +273,9 @@ func (db *DB) ownConflict(r *journal.Record) {
 	if rt.r.Route(r.Proc) != route.Auto {
 		return
 	}
-	prefix := ""
-	if f := rt.prefix[r.Proc]; f != nil {
-		if p, err := db.lookup(r.Proc); err == nil {
-			if a, err := p.decodeArgs(r.Args); err == nil {
-				prefix = f(a)
-			}
-		}
+	for _, prefix := range db.prefixesOf(rt.prefix[r.Proc], r) {
+		db.noteChanges(rt.r.Conflict(r.Proc, prefix))
 	}
-	db.noteChanges(rt.r.Conflict(r.Proc, prefix))
 }
 
 // peerTxn feeds the Router a transaction of the liege's own (not one this
@@ -272,20 +292,35 @@ func (db *DB) peerTxn(r *journal.Record, forwarded bool) {
 	if !watch {
 		return
 	}
-	prefix := "" // decoded outside the lock: callers take it on every call
-	if f != nil {
-		if p, err := db.lookup(r.Proc); err == nil {
-			if a, err := p.decodeArgs(r.Args); err == nil {
-				prefix = f(a)
-			}
-		}
-	}
+	prefixes := db.prefixesOf(f, r) // decoded outside the lock: callers take it on every call
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if prefix == "" && rt.r.Route(r.Proc) != route.Auto {
-		return
+	for _, prefix := range prefixes {
+		if prefix == "" && rt.r.Route(r.Proc) != route.Auto {
+			continue
+		}
+		rt.r.LiegeCommitted(r.Proc, prefix)
 	}
-	rt.r.LiegeCommitted(r.Proc, prefix)
+}
+
+// prefixesOf decodes a journal record's arguments for its key prefixes
+// ([""] without a prefix function, or when they do not decode).
+func (db *DB) prefixesOf(f func(any) []string, r *journal.Record) []string {
+	if f == nil {
+		return noPrefix
+	}
+	p, err := db.lookup(r.Proc)
+	if err != nil {
+		return noPrefix
+	}
+	a, err := p.decodeArgs(r.Args)
+	if err != nil {
+		return noPrefix
+	}
+	if ps := f(a); len(ps) > 0 {
+		return ps
+	}
+	return noPrefix
 }
 
 // routed runs a call by its route: here, forwarded, or refused.
@@ -293,9 +328,9 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 	rt := db.rt
 	t0 := time.Now()
 	rt.mu.Lock()
-	prefix := rt.prefixOf(name, args)
+	prefixes := rt.prefixOf(name, args)
 	rt.mu.Unlock()
-	dec, err := rt.decide(ctx, name, prefix)
+	dec, err := rt.decide(ctx, name, prefixes)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +378,9 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 	}
 	rt.latency.WithLabelValues(how).Observe(time.Since(t0).Seconds())
 	rt.mu.Lock()
-	db.noteChanges(rt.r.Committed(name, prefix))
+	for _, prefix := range prefixes {
+		db.noteChanges(rt.r.Committed(name, prefix))
+	}
 	rt.mu.Unlock()
 	return res, nil
 }

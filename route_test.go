@@ -74,7 +74,7 @@ func TestRouteLinkGraceWindow(t *testing.T) {
 	decided := func() <-chan route.Decision {
 		ch := make(chan route.Decision, 1)
 		go func() {
-			d, err := rt.decide(context.Background(), "buy", "")
+			d, err := rt.decide(context.Background(), "buy", noPrefix)
 			if err != nil {
 				t.Error(err)
 			}

@@ -227,7 +227,9 @@ func Register(db liege.Registrar) error {
 			// section 13).
 			CollisionProne: true, RoutePrefix: func(a AmountArgs) string { return a.Account }}),
 		liege.Register(db, liege.Procedure[TransferArgs, string]{Name: ProcTransfer, Run: Transfer, Correct: CorrectTransfer,
-			CollisionProne: true, RoutePrefix: func(a TransferArgs) string { return a.From }}),
+			// A transfer writes both accounts: forwarded if either is hot,
+			// so one into a shared account does not collide at the liege.
+			CollisionProne: true, RoutePrefixes: func(a TransferArgs) []string { return []string{a.From, a.To} }}),
 		liege.Register(db, liege.Procedure[AccountArgs, Balance]{Name: ProcBalance, Run: GetBalance, Correct: correctRead[AccountArgs, Balance]}),
 		liege.Register(db, liege.Procedure[StatementArgs, Statement]{Name: ProcStatement, Run: GetStatement, Correct: correctRead[StatementArgs, Statement]}),
 	)
