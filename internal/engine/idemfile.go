@@ -183,21 +183,7 @@ func (f *idemFile) append(es []idemPending, mark uint64) error {
 		buf = appendIdemEntry(buf, idemKeyPayload(es[i].key, &es[i].o))
 	}
 	buf = appendIdemEntry(buf, idemMarkPayload(mark))
-	_, statErr := os.Stat(f.path)
-	file, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open the idempotency keys file: %w", err)
-	}
-	if _, err = file.Write(buf); err == nil {
-		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && errors.Is(statErr, os.ErrNotExist) {
-		err = journal.SyncDir(filepath.Dir(f.path))
-	}
-	if err != nil {
+	if err := appendDurable(f.path, buf); err != nil {
 		return fmt.Errorf("append to the idempotency keys file %s: %w", f.path, err)
 	}
 	f.entries += len(es)

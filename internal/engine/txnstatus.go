@@ -221,21 +221,7 @@ func (x *txnStatus) append(mark uint64, es ...statusEntry) error {
 	for i := range es {
 		es[i].encode(buf[i*statusEntrySize:])
 	}
-	_, statErr := os.Stat(x.path)
-	f, err := os.OpenFile(x.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("open the TxID index: %w", err)
-	}
-	if _, err = f.Write(buf); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && errors.Is(statErr, os.ErrNotExist) {
-		err = journal.SyncDir(filepath.Dir(x.path))
-	}
-	if err != nil {
+	if err := appendDurable(x.path, buf); err != nil {
 		return fmt.Errorf("append to the TxID index %s: %w", x.path, err)
 	}
 	x.entries = append(x.entries, es...)
