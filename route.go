@@ -197,7 +197,7 @@ func (db *DB) routeState(up, vassal, reconciling bool) {
 // and is decided again.
 func (rt *router) decide(ctx context.Context, name string, prefixes []string) (route.Decision, error) {
 	rt.mu.Lock()
-	dec := rt.decideAll(name, prefixes)
+	dec := decideAll(rt.r, name, prefixes)
 	wait := rt.grace - time.Since(rt.waitFrom)
 	up := rt.upCh
 	rt.mu.Unlock()
@@ -214,7 +214,7 @@ func (rt *router) decide(ctx context.Context, name string, prefixes []string) (r
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return rt.decideAll(name, prefixes), nil
+	return decideAll(rt.r, name, prefixes), nil
 }
 
 // decideAll is the Router's decision for a call with several key prefixes
@@ -232,10 +232,6 @@ func decideAll(r *route.Router, name string, prefixes []string) route.Decision {
 		}
 	}
 	return dec
-}
-
-func (rt *router) decideAll(name string, prefixes []string) route.Decision {
-	return decideAll(rt.r, name, prefixes)
 }
 
 // prefixOf is the call's key prefixes ([""] without a prefix function).

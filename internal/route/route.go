@@ -417,21 +417,27 @@ func (r *Router) forwarding(p *proc, prefix string) bool {
 // committed (here, or at the liege for a forwarded call). It returns the
 // route changes it caused.
 func (r *Router) Committed(name, prefix string) []Change {
+	return r.observe(name, prefix, r.commit)
+}
+
+// observe feeds one event of procedure name with key prefix prefix to its
+// meters (step: commit or conflict) and returns the route changes. A
+// procedure measured per prefix reports its prefixes' changes: its own
+// meter decides only for calls without a prefix.
+func (r *Router) observe(name, prefix string, step func(*meter) (Change, bool)) []Change {
 	p := r.procs[name]
 	if p == nil || p.route != Auto {
 		return nil
 	}
 	var out []Change
-	// A procedure measured per prefix reports its prefixes' changes: its
-	// own meter decides only for calls without a prefix.
 	prior := p.inPrior()
 	if m := r.prefix(p, prefix); m != nil {
-		if c, ok := r.commit(m); ok {
+		if c, ok := step(m); ok {
 			c.Proc, c.Prefix = name, prefix
 			out = append(out, c)
 		}
 	}
-	if c, ok := r.commit(&p.all); ok && !p.prefixed {
+	if c, ok := step(&p.all); ok && !p.prefixed {
 		c.Proc = name
 		out = append(out, c)
 	}
@@ -459,26 +465,7 @@ func (r *Router) endPrior(name string, p *proc) []Change {
 // took part in a conflict (either side of it). It returns the route
 // changes it caused.
 func (r *Router) Conflict(name, prefix string) []Change {
-	p := r.procs[name]
-	if p == nil || p.route != Auto {
-		return nil
-	}
-	var out []Change
-	prior := p.inPrior()
-	if m := r.prefix(p, prefix); m != nil {
-		if c, ok := r.conflict(m); ok {
-			c.Proc, c.Prefix = name, prefix
-			out = append(out, c)
-		}
-	}
-	if c, ok := r.conflict(&p.all); ok && !p.prefixed {
-		c.Proc = name
-		out = append(out, c)
-	}
-	if prior && !p.inPrior() {
-		out = append(out, r.endPrior(name, p)...)
-	}
-	return out
+	return r.observe(name, prefix, r.conflict)
 }
 
 // LiegeCommitted says the liege committed a transaction of its own (not
