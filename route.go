@@ -80,6 +80,7 @@ type router struct {
 	fallbacks *prometheus.CounterVec
 	changes   *prometheus.CounterVec
 	refused   prometheus.Counter
+	waits     *prometheus.CounterVec
 }
 
 func newRouter(opts Options) (*router, error) {
@@ -110,6 +111,12 @@ func newRouter(opts Options) (*router, error) {
 		[]string{"direction"})
 	rt.refused = prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_route_refused_total",
 		Help: "Calls refused with 503 because their procedure is routed to the liege and the link is down."})
+	rt.waits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_route_link_waits_total",
+		Help: "Calls whose route forwards that waited out the link grace (Options.RouteLinkGrace, serve --route-link-grace) for a link that had just gone down, by outcome: link_up (the link came back in time and the call was decided again), expired (the grace ran out: committed here or refused), canceled (the caller gave up first)."},
+		[]string{"outcome"})
+	for _, o := range []string{"link_up", "expired", "canceled"} {
+		rt.waits.WithLabelValues(o)
+	}
 	for _, o := range []string{"committed", "procedure_error", "unknown", "refused"} {
 		rt.forwarded.WithLabelValues(o)
 	}
@@ -120,7 +127,7 @@ func newRouter(opts Options) (*router, error) {
 	rt.changes.WithLabelValues("forward")
 	rt.changes.WithLabelValues("local")
 	if reg := opts.Registerer; reg != nil {
-		for _, c := range []prometheus.Collector{rt.forwarded, rt.latency, rt.fallbacks, rt.changes, rt.refused} {
+		for _, c := range []prometheus.Collector{rt.forwarded, rt.latency, rt.fallbacks, rt.changes, rt.refused, rt.waits} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register routing metrics: %w", err)
 			}
@@ -208,8 +215,11 @@ func (rt *router) decide(ctx context.Context, name string, prefixes []string) (r
 	defer t.Stop()
 	select {
 	case <-up:
+		rt.waits.WithLabelValues("link_up").Inc()
 	case <-t.C:
+		rt.waits.WithLabelValues("expired").Inc()
 	case <-ctx.Done():
+		rt.waits.WithLabelValues("canceled").Inc()
 		return dec, fmt.Errorf("call %s: waiting for the link to the liege: %w", name, ctx.Err())
 	}
 	rt.mu.Lock()

@@ -2,10 +2,13 @@ package liege
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/liege-db/liege/internal/route"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestRouteStart: where auto starts is the application's word. A procedure
@@ -97,6 +100,9 @@ func TestRouteLinkGraceWindow(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting call was not decided within 10s of the link coming up")
 	}
+	if n := counterValue(t, rt.waits.WithLabelValues("link_up")); n != 1 {
+		t.Errorf("liege_route_link_waits_total{outcome=link_up} = %v after one wait the link ended, want 1", n)
+	}
 	// Down for longer than the grace: committed here at once.
 	db.routeState(false, true, false)
 	rt.mu.Lock()
@@ -127,4 +133,73 @@ func TestRouteLinkGraceWindow(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting call was not decided within 10s of the link coming up")
 	}
+	if n := counterValue(t, rt.waits.WithLabelValues("link_up")); n != 2 {
+		t.Errorf("liege_route_link_waits_total{outcome=link_up} = %v after two waits the link ended, want 2", n)
+	}
+}
+
+// TestRouteLinkGraceRunsOut: a call that waits out the whole grace is
+// decided again (fallback, the link still down) and counted as expired; a
+// caller that gives up first gets its context's error, counted as
+// canceled; with no grace (negative) nothing waits.
+func TestRouteLinkGraceRunsOut(t *testing.T) {
+	rt, err := newRouter(Options{RouteLinkGrace: 30 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.r.Declare("buy", false)
+	db := &DB{rt: rt}
+	db.routeState(true, true, false)
+	db.routeState(false, true, false)
+	d, err := rt.decide(context.Background(), "buy", noPrefix)
+	if err != nil || d != route.Fallback {
+		t.Fatalf("grace ran out with the link down: %v, %v; want fallback, no error", d, err)
+	}
+	if n := counterValue(t, rt.waits.WithLabelValues("expired")); n != 1 {
+		t.Errorf("liege_route_link_waits_total{outcome=expired} = %v, want 1", n)
+	}
+
+	rt, err = newRouter(Options{RouteLinkGrace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.r.Declare("buy", false)
+	db = &DB{rt: rt}
+	db.routeState(true, true, false)
+	db.routeState(false, true, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := rt.decide(ctx, "buy", noPrefix); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("caller's deadline passed while waiting for the link: %v, want context.DeadlineExceeded", err)
+	}
+	if n := counterValue(t, rt.waits.WithLabelValues("canceled")); n != 1 {
+		t.Errorf("liege_route_link_waits_total{outcome=canceled} = %v, want 1", n)
+	}
+
+	rt, err = newRouter(Options{RouteLinkGrace: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.r.Declare("buy", false)
+	db = &DB{rt: rt}
+	db.routeState(true, true, false)
+	db.routeState(false, true, false)
+	if d, err := rt.decide(context.Background(), "buy", noPrefix); err != nil || d != route.Fallback {
+		t.Fatalf("no grace, link down: %v, %v; want fallback at once", d, err)
+	}
+	for _, o := range []string{"link_up", "expired", "canceled"} {
+		if n := counterValue(t, rt.waits.WithLabelValues(o)); n != 0 {
+			t.Errorf("no grace: liege_route_link_waits_total{outcome=%s} = %v, want 0", o, n)
+		}
+	}
+}
+
+// counterValue reads one counter.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatalf("read counter: %v", err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -108,8 +108,11 @@ func serveCommand() *cli.Command {
 					"or committed here with liege+available), auto (forward while the procedure's measured conflict rate is high; commit here while the link is down). " +
 					"Where auto starts: a procedure the app declares collision-prone is auto by default and forwards from the start until its measured rate has stayed low; " +
 					"one set auto here alone starts local and forwards once its rate is measured high. " +
-					"A forwarded call waits up to 1s for a link that went down moments ago before it commits here or is refused. " +
+					"A forwarded call waits up to --route-link-grace for a link that went down moments ago before it commits here or is refused. " +
 					"Overrides the app's choice; e.g. --route buy=auto --route withdraw=liege (environment and config file: comma-separated, route = buy=auto,withdraw=liege)"},
+			&cli.DurationFlag{Name: "route-link-grace", EnvVars: env("route-link-grace"), Value: liege.DefaultRouteLinkGrace,
+				Usage: "how long (`DURATION`) a call whose route forwards waits for a link to the liege that went down moments ago (a restart, a reset, the re-handshake after a rollback) before it commits here or is refused; " +
+					"0 commits or refuses at once. Committing here while this vassal has not caught up with the liege conflicts almost surely (e.g. --route-link-grace 3s)"},
 			&cli.DurationFlag{Name: "clock-skew", EnvVars: env("clock-skew"),
 				Usage: "for fault injection and testing only: shift this instance's physical clock by `DURATION`, which may be negative, both for the engine's timestamps and for the wall clock the replication handshake sends " +
 					"(e.g. --clock-skew 2s, or --clock-skew=-2s); liege inject uses it to start an instance with a skewed clock"},
@@ -147,6 +150,7 @@ type serveSettings struct {
 	maxClockOffset                      time.Duration
 	merge                               string
 	routes                              []string
+	routeLinkGrace                      time.Duration
 	clockSkew                           time.Duration
 	maxFrame                            int
 	maxWait, shutdownTimeout            time.Duration
@@ -180,6 +184,10 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
 		plaintextPeer: c.Bool("plaintext-peer"), maxClockOffset: c.Duration("max-clock-offset"), maxFrame: c.Int("max-frame"),
 		merge: c.String("merge"), clockSkew: c.Duration("clock-skew"), routes: c.StringSlice("route"),
+		routeLinkGrace: c.Duration("route-link-grace"),
+	}
+	if s.routeLinkGrace < 0 {
+		return nil, fmt.Errorf("--route-link-grace %s: must be 0 (no wait) or more", s.routeLinkGrace)
 	}
 	if err := liege.ParseRoutes(s.routes); err != nil {
 		return nil, fmt.Errorf("--route: %w", err)
@@ -386,7 +394,8 @@ func serve(s *serveSettings) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
-		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes, MaxFrame: s.maxFrame}
+		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes, MaxFrame: s.maxFrame,
+		RouteLinkGrace: routeLinkGrace(s.routeLinkGrace)}
 	s.retain.apply(&opts)
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)
@@ -584,4 +593,13 @@ func startReplication(s *serveSettings, db *liege.DB, reg prometheus.Registerer,
 	s.logger.Info("replicating", "peer", s.peerID, "role", db.Role(), "dial", s.peer, "listen", s.listenPeer,
 		"cluster", s.cluster, "tls", !s.plaintextPeer)
 	return rep, nil
+}
+
+// routeLinkGrace maps --route-link-grace to Options.RouteLinkGrace, where
+// zero means the default and a negative value no wait.
+func routeLinkGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
