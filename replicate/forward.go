@@ -47,6 +47,11 @@ type ForwardAnswer struct {
 	// Refused: the liege did not run the call (it is not the liege, or it
 	// is quiescing): nothing committed; the vassal may run it itself.
 	Refused bool
+	// TooLarge: the liege refused the call's transaction as too large for
+	// the replication stream (nothing committed, Err says why); Size is
+	// the frame it would have needed and Limit the liege's limit.
+	TooLarge    bool
+	Size, Limit int
 	// Timeout (vassal only): the answer did not come, or the vassal did not
 	// apply its TxID, within NodeConfig.ForwardTicks. The outcome is
 	// unknown: ask about TxID (if set) or retry with Key.
@@ -91,6 +96,11 @@ type wireAnswer struct {
 	Result  []byte
 	Err     string
 	Refused bool
+	// Added in protocol version 2 without a version change: the codec
+	// fills trailing fields an older peer does not send with zero values,
+	// and skips trailing ones it does not know.
+	TooLarge    bool
+	Size, Limit int
 }
 
 // Forward forwards call c to the liege (vassal). It returns ErrNoForward
@@ -154,7 +164,8 @@ func (n *Node) ForwardDone(a ForwardAnswer) {
 }
 
 func (n *Node) sendAnswer(a ForwardAnswer) {
-	w := wireAnswer{ID: a.ID, HLC: a.HLC, Result: a.Result, Err: a.Err, Refused: a.Refused}
+	w := wireAnswer{ID: a.ID, HLC: a.HLC, Result: a.Result, Err: a.Err, Refused: a.Refused,
+		TooLarge: a.TooLarge, Size: a.Size, Limit: a.Limit}
 	if !a.TxID.IsZero() {
 		w.TxID = a.TxID.String()
 	}
@@ -172,7 +183,8 @@ func (n *Node) stepForwardAnswer(f *link.Frame) error {
 	if err := journal.Unmarshal(f.Record, &w); err != nil {
 		return fmt.Errorf("forward answer frame from %s: %w", f.From, err)
 	}
-	a := ForwardAnswer{ID: w.ID, HLC: w.HLC, Result: w.Result, Err: w.Err, Refused: w.Refused}
+	a := ForwardAnswer{ID: w.ID, HLC: w.HLC, Result: w.Result, Err: w.Err, Refused: w.Refused,
+		TooLarge: w.TooLarge, Size: w.Size, Limit: w.Limit}
 	if w.TxID != "" {
 		id, err := journal.ParseTxID(w.TxID)
 		if err != nil {

@@ -3,6 +3,7 @@ package replicate_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -355,4 +356,33 @@ func forwardCrashInFlight(t *testing.T, site string) {
 		}
 	}
 	p.converged()
+}
+
+// TestForwardTooLarge: a forwarded call whose transaction the liege refuses
+// as too large for the stream answers the vassal's caller with the same
+// error a local one gets (TxnTooLargeError, 413 over HTTP), not as a
+// procedure error, and nothing is committed at either site.
+func TestForwardTooLarge(t *testing.T) {
+	const limit = 64 << 10
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, routes("ops=liege"), func(p *pair) {
+		p.a.maxFrame, p.b.maxFrame = limit, limit
+	})
+	p.waitLinkUp()
+	_, err := p.b.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "set", K: "big", V: strings.Repeat("v", 100<<10)}}})
+	var big *liege.TxnTooLargeError
+	if !errors.As(err, &big) || !errors.Is(err, liege.ErrTxnTooLarge) {
+		t.Fatalf("forwarded oversized call: %v (%T), want a *liege.TxnTooLargeError", err, err)
+	}
+	if big.Limit != limit || big.Size <= limit || !big.AtLiege || !strings.Contains(err.Error(), "refused at the liege") {
+		t.Fatalf("forwarded oversized call: %+v (%v), want the liege's size over its limit %d, at the liege", big, err, limit)
+	}
+	r := p.call(p.b, op{Op: "set", K: "small", V: "v"})
+	if r.TxID.Origin != "A" {
+		t.Fatalf("a small call after it committed as %v, want a liege (A) transaction", r.TxID)
+	}
+	for _, n := range []*node{p.a, p.b} {
+		if _, ok, err := n.db.Get(context.Background(), key("big")); err != nil || ok {
+			t.Fatalf("%s holds the refused key: ok %v, %v", n.id, ok, err)
+		}
+	}
 }

@@ -62,6 +62,8 @@ type node struct {
 	routes []string
 	// grace is the node's Options.RouteLinkGrace.
 	grace time.Duration
+	// maxFrame is the node's Options.MaxFrame.
+	maxFrame int
 }
 
 // pair is a liege A (listening) and a vassal B (dialing) over an in-memory
@@ -131,7 +133,8 @@ func (p *pair) start(n *node) {
 		now = p.now[n.id]
 	}
 	db, err := liege.Open(liege.Options{Dir: n.dir, ID: n.id, PeerID: peer.id, Role: n.role, Now: now,
-		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg), Routes: n.routes, RouteLinkGrace: n.grace})
+		CheckpointEvery: -1, Logger: p.log, Registerer: registerer(n.reg), Routes: n.routes, RouteLinkGrace: n.grace,
+		MaxFrame: n.maxFrame})
 	if err != nil {
 		p.t.Fatalf("open %s: %v", n.id, err)
 	}

@@ -111,6 +111,8 @@ func (in *Instance) forwardReady(rd *replicate.Ready) {
 			in.answer(c, &ForwardUnknownError{TxID: a.TxID, Key: a.Key})
 		case a.Refused:
 			in.answer(c, fmt.Errorf("%w: the liege refused it: %s", ErrNoForward, a.Err))
+		case a.TooLarge:
+			in.answer(c, &TxnTooLargeError{Proc: c.Proc, Size: a.Size, Limit: a.Limit, AtLiege: true})
 		case a.Err != "":
 			in.answer(c, &ForwardedError{Msg: a.Err})
 		default:
@@ -133,6 +135,10 @@ func (in *Instance) forwardsDone() {
 			a = replicate.ForwardAnswer{ID: c.fwdID, Refused: true, Err: c.Err.Error()}
 		case c.Err != nil:
 			a = replicate.ForwardAnswer{ID: c.fwdID, Err: c.Err.Error()}
+			var big *TxnTooLargeError
+			if errors.As(c.Err, &big) {
+				a.TooLarge, a.Size, a.Limit = true, big.Size, big.Limit
+			}
 		}
 		in.node.ForwardDone(a)
 	}

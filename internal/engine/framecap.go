@@ -25,12 +25,19 @@ type TxnTooLargeError struct {
 	Proc  string
 	Size  int // bytes of the frame that would carry the transaction
 	Limit int // the link's frame limit
+	// AtLiege: the call was forwarded and the liege refused it, against
+	// the liege's limit.
+	AtLiege bool
 }
 
 func (e *TxnTooLargeError) Error() string {
-	return fmt.Sprintf("%v: the %s transaction would travel to the peer in a frame of %d bytes, over the limit of %d bytes (--max-frame); "+
+	where := ""
+	if e.AtLiege {
+		where = " (forwarded: refused at the liege)"
+	}
+	return fmt.Sprintf("%v: the %s transaction would travel to the peer in a frame of %d bytes, over the limit of %d bytes (--max-frame)%s; "+
 		"nothing was committed: write less in one transaction (split it, or keep large values outside liege), or raise --max-frame at both instances",
-		ErrTxnTooLarge, e.Proc, e.Size, e.Limit)
+		ErrTxnTooLarge, e.Proc, e.Size, e.Limit, where)
 }
 
 func (e *TxnTooLargeError) Unwrap() error { return ErrTxnTooLarge }
