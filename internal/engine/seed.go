@@ -149,6 +149,12 @@ func (in *Instance) installSeed(d *replicate.SeedDone) error {
 	if err := in.flushIdem(in.durable); err != nil { // keys of own records taken back
 		return err
 	}
+	// The truncation below removes the records before the checkpoint:
+	// the TxID index must hold them first, as retention requires of any
+	// truncation (a re-seeded vassal's own transactions the liege held).
+	if err := in.flushTxnStatus(); err != nil {
+		return err
+	}
 	if err := in.w.log.TruncateFront(in.lastPos); err != nil {
 		return fmt.Errorf("truncate the journal before the seeded checkpoint at position %d: %w", in.lastPos, err)
 	}
