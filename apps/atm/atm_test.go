@@ -17,88 +17,29 @@ import (
 	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/apps/atm"
 	"github.com/liege-db/liege/detect"
+	"github.com/liege-db/liege/internal/apptest"
 	"github.com/liege-db/liege/internal/enginetest"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
 )
 
 // openID opens a fresh instance called id with atm registered.
-func openID(t *testing.T, id string) *liege.DB {
-	t.Helper()
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: id, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := atm.Register(db); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openID(t *testing.T, id string) *liege.DB { return apptest.Open(t, id, atm.Register) }
 
 func open(t *testing.T) *liege.DB { return openID(t, "A") }
 
-func call(t *testing.T, db *liege.DB, proc string, args, out any) *liege.Result {
-	t.Helper()
-	res, err := db.Call(context.Background(), proc, args)
-	if err != nil {
-		t.Fatalf("%s %+v: %v", proc, args, err)
-	}
-	if out != nil {
-		if err := res.Decode(out); err != nil {
-			t.Fatalf("%s: decode result: %v", proc, err)
-		}
-	}
-	return res
-}
-
-// word calls a procedure whose result is a string.
-func word(t *testing.T, db *liege.DB, proc string, args any) (string, *liege.Result) {
-	t.Helper()
-	var s string
-	res := call(t, db, proc, args, &s)
-	return s, res
-}
-
-func state(t *testing.T, db *liege.DB) []liege.Entry {
-	t.Helper()
-	es, err := db.Scan(context.Background(), nil, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
-}
+// The shared helpers (internal/apptest), under the names these tests use.
+var (
+	call    = apptest.Call
+	word    = apptest.Word
+	state   = apptest.State
+	lastPos = apptest.LastPos
+	wantErr = apptest.WantErr
+)
 
 func checkHolds(t *testing.T, db *liege.DB) {
 	t.Helper()
-	if v := atm.Check(state(t, db)); len(v) > 0 {
-		t.Fatalf("Check: %s", strings.Join(v, "\n"))
-	}
-}
-
-func lastPos(t *testing.T, db *liege.DB) uint64 {
-	t.Helper()
-	st, err := db.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.LastPos
-}
-
-func wantErr(t *testing.T, db *liege.DB, proc string, args any, substr string) {
-	t.Helper()
-	before := lastPos(t, db)
-	_, err := db.Call(context.Background(), proc, args)
-	if err == nil || !strings.Contains(err.Error(), substr) {
-		t.Fatalf("%s %+v: error %v, want one containing %q", proc, args, err, substr)
-	}
-	if after := lastPos(t, db); after != before {
-		t.Fatalf("%s %+v failed but the journal moved from %d to %d", proc, args, before, after)
-	}
+	apptest.CheckHolds(t, db, atm.Check)
 }
 
 var fees = atm.Fees{Withdrawal: 2, Overdraft: 25}

@@ -14,6 +14,7 @@ import (
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/apps"
 	"github.com/liege-db/liege/apps/kv"
+	"github.com/liege-db/liege/internal/apptest"
 	"github.com/liege-db/liege/journal"
 )
 
@@ -21,18 +22,7 @@ import (
 // registered.
 func open(t *testing.T) *liege.DB {
 	t.Helper()
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := kv.Register(db); err != nil {
-		t.Fatal(err)
-	}
+	db := apptest.Open(t, "A", kv.Register)
 	registerFix(t, db, "fix-set", kv.CorrectSet)
 	registerFix(t, db, "fix-get", kv.CorrectGet)
 	registerFix(t, db, "fix-delete", kv.CorrectDelete)
@@ -90,51 +80,18 @@ func registerFix[A, R any](t *testing.T, db *liege.DB, name string, fix func(*li
 	}
 }
 
-func call(t *testing.T, db *liege.DB, proc string, args, out any) *liege.Result {
-	t.Helper()
-	res, err := db.Call(context.Background(), proc, args)
-	if err != nil {
-		t.Fatalf("%s %+v: %v", proc, args, err)
-	}
-	if out != nil {
-		if err := res.Decode(out); err != nil {
-			t.Fatalf("%s: decode result: %v", proc, err)
-		}
-	}
-	return res
-}
-
-// word calls a procedure whose result is a string.
-func word(t *testing.T, db *liege.DB, proc string, args any) (string, *liege.Result) {
-	t.Helper()
-	var s string
-	res := call(t, db, proc, args, &s)
-	return s, res
-}
-
-func state(t *testing.T, db *liege.DB) []liege.Entry {
-	t.Helper()
-	es, err := db.Scan(context.Background(), nil, nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
-}
+// The shared helpers (internal/apptest), under the names these tests use.
+var (
+	call    = apptest.Call
+	word    = apptest.Word
+	state   = apptest.State
+	lastPos = apptest.LastPos
+	wantErr = apptest.WantErr
+)
 
 func checkHolds(t *testing.T, db *liege.DB) {
 	t.Helper()
-	if v := kv.Check(state(t, db)); len(v) > 0 {
-		t.Fatalf("Check: %s", strings.Join(v, "\n"))
-	}
-}
-
-func lastPos(t *testing.T, db *liege.DB) uint64 {
-	t.Helper()
-	st, err := db.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.LastPos
+	apptest.CheckHolds(t, db, kv.Check)
 }
 
 func get(t *testing.T, db *liege.DB, key string) kv.GetResult {
@@ -173,18 +130,6 @@ func listOf(t *testing.T, db *liege.DB, key string) []string {
 		t.Fatal(err)
 	}
 	return l
-}
-
-func wantErr(t *testing.T, db *liege.DB, proc string, args any, substr string) {
-	t.Helper()
-	before := lastPos(t, db)
-	_, err := db.Call(context.Background(), proc, args)
-	if err == nil || !strings.Contains(err.Error(), substr) {
-		t.Fatalf("%s %+v: error %v, want one containing %q", proc, args, err, substr)
-	}
-	if after := lastPos(t, db); after != before {
-		t.Fatalf("%s %+v failed but the journal moved from %d to %d", proc, args, before, after)
-	}
 }
 
 func TestRegisterRegistersEveryProcedure(t *testing.T) {
