@@ -134,24 +134,7 @@ func account(t *testing.T, db *liege.DB, name string) atm.Account {
 }
 
 func TestRegisterRegistersEveryProcedure(t *testing.T) {
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := atm.Register(db); err != nil {
-		t.Fatal(err)
-	}
-	got := db.Procedures()
-	slices.Sort(got)
-	want := atm.Procedures()
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Fatalf("registered %v, want %v", got, want)
-	}
-	if err := atm.Register(db); err == nil {
-		t.Fatal("registering atm twice succeeded")
-	}
+	apptest.RegistersEveryProcedure(t, "atm", atm.Register, atm.Procedures())
 }
 
 func TestOpenDepositWithdraw(t *testing.T) {
@@ -330,48 +313,12 @@ func TestConcurrentTrafficConservesMoney(t *testing.T) {
 	}
 }
 
-// record is a transaction of instance B that was rolled off it: the
-// reconciliation log entry the liege re-executes.
-func record(t *testing.T, oseq uint64, proc string, args, told any) *journal.Record {
-	t.Helper()
-	return &journal.Record{
-		Kind: journal.KindLocal, Origin: "B", OSeq: oseq, HLC: 1,
-		Proc: proc, Args: mustMarshal(t, args), Result: mustMarshal(t, told),
-	}
-}
-
-func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want string) *enginetest.Outcome {
-	t.Helper()
-	out, err := enginetest.Reconcile(context.Background(), db, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Action != want {
-		t.Fatalf("reconcile %s %s: %s (re-executed %x, error %v), want %s", r.Proc, r.Args, out.Action, out.Reexecuted, out.ReexecError, want)
-	}
-	return out
-}
-
-func correction(t *testing.T, out *enginetest.Outcome) atm.Correction {
-	t.Helper()
-	if out.Result.Kind != journal.KindCorrection {
-		t.Fatalf("outcome %+v is not a correction", out)
-	}
-	var c atm.Correction
-	if err := out.Result.Decode(&c); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func mustMarshal(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := journal.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var (
+	record      = apptest.Record
+	reconcile   = apptest.Reconcile
+	correction  = apptest.Correction[atm.Correction]
+	mustMarshal = apptest.MustMarshal
+)
 
 // The machine dispensed 50, but on the liege the balance was emptied
 // meanwhile: the correction debits the cash and the fee anyway, flags the

@@ -3,8 +3,6 @@ package kv_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
@@ -133,24 +131,7 @@ func listOf(t *testing.T, db *liege.DB, key string) []string {
 }
 
 func TestRegisterRegistersEveryProcedure(t *testing.T) {
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := kv.Register(db); err != nil {
-		t.Fatal(err)
-	}
-	got := db.Procedures()
-	slices.Sort(got)
-	want := kv.Procedures()
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Fatalf("registered %v, want %v", got, want)
-	}
-	if err := kv.Register(db); err == nil {
-		t.Fatal("registering kv twice succeeded")
-	}
+	apptest.RegistersEveryProcedure(t, "kv", kv.Register, kv.Procedures())
 }
 
 func TestSetGetDelete(t *testing.T) {

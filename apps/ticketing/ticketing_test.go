@@ -132,24 +132,7 @@ func queue(t *testing.T, db *liege.DB) []ticketing.Item {
 }
 
 func TestRegisterRegistersEveryProcedure(t *testing.T) {
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := ticketing.Register(db); err != nil {
-		t.Fatal(err)
-	}
-	got := db.Procedures()
-	slices.Sort(got)
-	want := ticketing.Procedures()
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Fatalf("registered %v, want %v", got, want)
-	}
-	if err := ticketing.Register(db); err == nil {
-		t.Fatal("registering ticketing twice succeeded")
-	}
+	apptest.RegistersEveryProcedure(t, "ticketing", ticketing.Register, ticketing.Procedures())
 }
 
 func TestCreateEventAndAvailability(t *testing.T) {
@@ -356,48 +339,12 @@ func TestRefund(t *testing.T) {
 	checkHolds(t, db)
 }
 
-// record is a transaction of instance B that was rolled off it: the
-// reconciliation log entry the liege re-executes.
-func record(t *testing.T, oseq uint64, proc string, args, told any) *journal.Record {
-	t.Helper()
-	return &journal.Record{
-		Kind: journal.KindLocal, Origin: "B", OSeq: oseq, HLC: 1,
-		Proc: proc, Args: mustMarshal(t, args), Result: mustMarshal(t, told),
-	}
-}
-
-func reconcile(t *testing.T, db *liege.DB, r *journal.Record, want string) *enginetest.Outcome {
-	t.Helper()
-	out, err := enginetest.Reconcile(context.Background(), db, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Action != want {
-		t.Fatalf("reconcile %s %s: %s (re-executed %x, error %v), want %s", r.Proc, r.Args, out.Action, out.Reexecuted, out.ReexecError, want)
-	}
-	return out
-}
-
-func correction(t *testing.T, out *enginetest.Outcome) ticketing.Correction {
-	t.Helper()
-	if out.Result.Kind != journal.KindCorrection {
-		t.Fatalf("outcome %+v is not a correction", out)
-	}
-	var c ticketing.Correction
-	if err := out.Result.Decode(&c); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func mustMarshal(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := journal.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var (
+	record      = apptest.Record
+	reconcile   = apptest.Reconcile
+	correction  = apptest.Correction[ticketing.Correction]
+	mustMarshal = apptest.MustMarshal
+)
 
 // Ticket ids depend on the arguments and the state only, so a purchase
 // re-executed on a liege where nothing changed gives the same result and is

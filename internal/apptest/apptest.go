@@ -7,10 +7,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/liege-db/liege"
+	"github.com/liege-db/liege/internal/enginetest"
+	"github.com/liege-db/liege/journal"
 )
 
 // Open opens a fresh instance called id in a temporary directory, closed
@@ -96,4 +99,66 @@ func WantErr(t testing.TB, db *liege.DB, proc string, args any, substr string) {
 	if after := LastPos(t, db); after != before {
 		t.Fatalf("%s %+v failed but the journal moved from %d to %d", proc, args, before, after)
 	}
+}
+
+// RegistersEveryProcedure checks that register registers exactly the
+// procedures the application lists, and refuses to register them twice.
+func RegistersEveryProcedure(t testing.TB, app string, register func(liege.Registrar) error, procedures []string) {
+	t.Helper()
+	db := Open(t, "A", register)
+	got := db.Procedures()
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(procedures))
+	if !slices.Equal(got, want) {
+		t.Fatalf("registered %v, want %v", got, want)
+	}
+	if err := register(db); err == nil {
+		t.Fatalf("registering %s twice succeeded", app)
+	}
+}
+
+// Record is a transaction of instance B that was rolled off it: the
+// reconciliation log entry the liege re-executes.
+func Record(t testing.TB, oseq uint64, proc string, args, told any) *journal.Record {
+	t.Helper()
+	return &journal.Record{
+		Kind: journal.KindLocal, Origin: "B", OSeq: oseq, HLC: 1,
+		Proc: proc, Args: MustMarshal(t, args), Result: MustMarshal(t, told),
+	}
+}
+
+// Reconcile reconciles r at db and requires the outcome want.
+func Reconcile(t testing.TB, db *liege.DB, r *journal.Record, want string) *enginetest.Outcome {
+	t.Helper()
+	out, err := enginetest.Reconcile(context.Background(), db, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != want {
+		t.Fatalf("reconcile %s %s: %s (re-executed %x, error %v), want %s", r.Proc, r.Args, out.Action, out.Reexecuted, out.ReexecError, want)
+	}
+	return out
+}
+
+// Correction decodes the correcting transaction of a reconciliation.
+func Correction[C any](t testing.TB, out *enginetest.Outcome) C {
+	t.Helper()
+	if out.Result.Kind != journal.KindCorrection {
+		t.Fatalf("outcome %+v is not a correction", out)
+	}
+	var c C
+	if err := out.Result.Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// MustMarshal is v in msgpack.
+func MustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := journal.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
