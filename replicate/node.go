@@ -675,15 +675,24 @@ func (n *Node) sendRecon() {
 func (n *Node) sendLog(log []*journal.Record) {
 	n.sinceRecon = 0
 	enc := journal.NewEncoder()
-	for i := 0; i < len(log); i += reconLogChunk {
-		f := link.Frame{Kind: link.KindReconLog}
-		for _, r := range log[i:min(i+reconLogChunk, len(log))] {
-			b, err := enc.Frame(r)
-			if err != nil {
-				panic(fmt.Sprintf("replicate: encode reconciliation record %v: %v", r.TxID(), err))
-			}
-			f.Records = append(f.Records, append([]byte(nil), b...))
+	var f link.Frame
+	size := 0
+	for _, r := range log {
+		b, err := enc.Frame(r)
+		if err != nil {
+			panic(fmt.Sprintf("replicate: encode reconciliation record %v: %v", r.TxID(), err))
 		}
+		// A frame holds up to reconLogChunk records and FrameBudget bytes
+		// of them; a record larger than the budget travels alone.
+		if len(f.Records) == reconLogChunk || len(f.Records) > 0 && size+len(b) > n.cfg.FrameBudget {
+			n.send(f)
+			f, size = link.Frame{}, 0
+		}
+		f.Kind = link.KindReconLog
+		f.Records = append(f.Records, append([]byte(nil), b...))
+		size += len(b)
+	}
+	if len(f.Records) > 0 {
 		n.send(f)
 	}
 }

@@ -40,8 +40,14 @@ type NodeConfig struct {
 	// the rest follow in the next Ready.
 	MaxShip int
 	// SeedChunk is how many checkpoint bytes one Seed frame carries
-	// (default DefaultSeedChunk).
+	// (default DefaultSeedChunk; at most FrameBudget).
 	SeedChunk int
+	// FrameBudget bounds the payload bytes of a frame that carries several
+	// pieces: the records of a reconciliation log frame (one record larger
+	// than it travels alone) and a Seed frame's chunk. The driver sets it
+	// below the link's frame limit, which a frame over it would break
+	// (default DefaultSeedChunk).
+	FrameBudget int
 	// NoCheck turns the conflict check off: every contiguous peer
 	// transaction is applied (the last-writer-wins baseline, not the
 	// protocol; never in production).
@@ -109,9 +115,13 @@ func (c *NodeConfig) defaults() {
 	if c.MaxShip <= 0 {
 		c.MaxShip = 256
 	}
+	if c.FrameBudget <= 0 {
+		c.FrameBudget = DefaultSeedChunk
+	}
 	if c.SeedChunk <= 0 {
 		c.SeedChunk = DefaultSeedChunk
 	}
+	c.SeedChunk = min(c.SeedChunk, c.FrameBudget)
 	if c.Holds == nil {
 		c.Holds = func(journal.TxID) bool { return false }
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/liege-db/liege/replicate"
 	"github.com/liege-db/liege/replicate/link"
 )
 
@@ -71,4 +72,19 @@ func (in *Instance) frameOverhead() int {
 		return frameSlack
 	}
 	return len(b) - 4 - probe // the link's length header is not in the limit
+}
+
+// frameBudget is the Node's FrameBudget for a link frame limit of
+// maxFrame (Config.MaxFrame: 0 the default, negative none): what a frame
+// of several records or a checkpoint chunk may carry and stay under the
+// limit, with the frame's own fields in frameSlack. At most
+// replicate.DefaultSeedChunk: larger frames only delay what follows them.
+func frameBudget(maxFrame int) int {
+	if maxFrame == 0 {
+		maxFrame = link.DefaultMaxFrame
+	}
+	if maxFrame < 0 {
+		return replicate.DefaultSeedChunk
+	}
+	return max(min(maxFrame-frameSlack, replicate.DefaultSeedChunk), 1)
 }

@@ -402,6 +402,9 @@ func (in *Instance) newNode(own []*journal.Record) error {
 	nc.ID, nc.PeerID, nc.Cluster, nc.MaxClockOffset = in.cfg.ID, in.cfg.PeerID, in.cfg.Cluster, in.cfg.MaxClockOffset
 	nc.Holds = in.holds
 	nc.NoCheck = in.cfg.LWW
+	if nc.FrameBudget <= 0 {
+		nc.FrameBudget = frameBudget(in.cfg.MaxFrame)
+	}
 	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
 		Watermark: in.peerWatermark, Own: own, BasePrev: in.ret.basePrev, Pending: pending, Empty: in.empty()})
 	if err != nil {
