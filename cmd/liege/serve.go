@@ -117,7 +117,7 @@ func serveCommand() *cli.Command {
 				Usage: "for fault injection and testing only: shift this instance's physical clock by `DURATION`, which may be negative, both for the engine's timestamps and for the wall clock the replication handshake sends " +
 					"(e.g. --clock-skew 2s, or --clock-skew=-2s); liege inject uses it to start an instance with a skewed clock"},
 			&cli.IntFlag{Name: "max-frame", EnvVars: env("max-frame"), Value: link.DefaultMaxFrame,
-				Usage: "largest link frame in `BYTES`; a larger one closes the connection, and a call whose transaction would need one is refused (413 transaction_too_large); give both instances the same value"},
+				Usage: "largest link frame in `BYTES`, 64 KiB (65536) up to 1 GiB; a larger one closes the connection, and a call whose transaction would need one is refused (413 transaction_too_large); give both instances the same value"},
 			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
 				Usage: "`FILE` holding the bearer token every endpoint but /healthz and /readyz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
 			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,

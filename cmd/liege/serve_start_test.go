@@ -97,6 +97,7 @@ func TestServeFailedStartLeavesNoFiles(t *testing.T) {
 		{"missing TLS file", []string{"--id", "A", "--peer-id", "B", "--role", "vassal", "--listen-peer", "127.0.0.1:0",
 			"--tls-cert", missing, "--tls-key", missing, "--tls-ca", missing, "--http", "127.0.0.1:0"}, missing},
 		{"bad max frame", append(slices.Clone(asVassal), "--max-frame", "-5", "--http", "127.0.0.1:0"), "MaxFrame -5 is out of range"},
+		{"max frame too small", append(slices.Clone(asVassal), "--max-frame", "1000", "--http", "127.0.0.1:0"), "MaxFrame 1000 is out of range: want 0 (default 67108864) or 65536 (64 KiB)"},
 		{"empty cluster", append(slices.Clone(asVassal), "--cluster", "", "--http", "127.0.0.1:0"), "--cluster is empty"},
 		{"vassal without its liege", []string{"--id", "A", "--role", "vassal", "--http", "127.0.0.1:0"}, "--role vassal needs --peer-id"},
 		{"dial and TLS half given", []string{"--id", "A", "--peer-id", "B", "--role", "vassal", "--peer", "127.0.0.1:1",

@@ -30,6 +30,12 @@ const ProtocolVersion = 2
 // would stop there.
 const DefaultMaxFrame = 64 << 20
 
+// MinMaxFrame is the smallest frame limit a TCP link takes: every frame
+// the protocol sends besides a transaction's (a hello, a heartbeat, a
+// piece of a reconciliation log or a checkpoint) must fit, and a limit
+// near their size would refuse ordinary transactions.
+const MinMaxFrame = 64 << 10
+
 // headerLen is the frame header: the body's length, 4 bytes big endian.
 const headerLen = 4
 

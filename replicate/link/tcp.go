@@ -48,8 +48,8 @@ func (c Config) resolve(server bool) (Config, error) {
 		return c, ErrPlaintext
 	case c.TLS != nil && c.Plaintext:
 		return c, errors.New("both TLS settings and plaintext asked for: choose one")
-	case c.MaxFrame < 0 || c.MaxFrame > 1<<30:
-		return c, fmt.Errorf("MaxFrame %d is out of range: want 0 (default %d) up to 1 GiB", c.MaxFrame, DefaultMaxFrame)
+	case c.MaxFrame < 0 || c.MaxFrame > 1<<30 || c.MaxFrame > 0 && c.MaxFrame < MinMaxFrame:
+		return c, fmt.Errorf("MaxFrame %d is out of range: want 0 (default %d) or %d (64 KiB) up to 1 GiB", c.MaxFrame, DefaultMaxFrame, MinMaxFrame)
 	}
 	if c.MaxFrame == 0 {
 		c.MaxFrame = DefaultMaxFrame
