@@ -250,6 +250,7 @@ func Open(opts Options) (*DB, error) {
 		lock.Unlock()
 		return nil, err
 	}
+	db.rt.loadRoutes(opts.Dir, db.log)
 	hooks := db.conflictHooks(db.metrics.hooks(db))
 	hooks.OwnConflict = db.ownConflict
 	hooks.PeerTxn = db.peerTxn
@@ -329,6 +330,9 @@ func (db *DB) Close() error {
 		errs = append(errs, err)
 	}
 	db.answerDone()
+	if err := db.rt.saveRoutes(db.opts.Dir); err != nil {
+		errs = append(errs, err)
+	}
 	if err := db.conflicts.Close(); err != nil {
 		errs = append(errs, err)
 	}

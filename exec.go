@@ -308,6 +308,9 @@ func (db *DB) checkpointed(pos uint64, t0 time.Time) {
 	db.lastCkpt.Store(time.Now().UnixNano())
 	db.lastCkptPos.Store(pos)
 	db.metrics.checkpointSeconds.Observe(time.Since(t0).Seconds())
+	if err := db.rt.saveRoutes(db.opts.Dir); err != nil {
+		db.log.Warn("auto routing: what was measured is not saved; a restart now would measure it afresh", "error", err)
+	}
 }
 
 // publish copies what other goroutines read without the executor.

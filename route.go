@@ -2,8 +2,13 @@ package liege
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -74,6 +79,8 @@ type router struct {
 	grace    time.Duration
 	upCh     chan struct{}
 	waitFrom time.Time
+
+	saveMu sync.Mutex // one write of routesFile at a time
 
 	forwarded *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
@@ -155,6 +162,82 @@ func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) [
 	if o, ok := rt.override[name]; ok {
 		rt.r.Set(name, o.Route, prefix != nil, o.Available)
 	}
+	rt.r.Resume(name) // what was measured before a restart (routesFile)
+}
+
+// routesFile, in the instance directory, keeps what auto routing measured
+// (route.Saved) across a restart: without it a restarted vassal commits
+// its contended procedures locally again, and rolls them back, until it
+// has measured them afresh. It is written at each checkpoint and at
+// Close; a crash loses what was measured since the last one, no more.
+const routesFile = "routes.json"
+
+type routesOnDisk struct {
+	Version int           `json:"version"`
+	Meters  []route.Saved `json:"meters"`
+}
+
+// loadRoutes reads routesFile at Open. It is measurement, not data: a
+// file that cannot be read is logged and auto routing starts afresh.
+func (rt *router) loadRoutes(dir string, log *slog.Logger) {
+	path := filepath.Join(dir, routesFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var f routesOnDisk
+	if err == nil {
+		if err = json.Unmarshal(b, &f); err == nil && f.Version != 1 {
+			err = fmt.Errorf("version %d, want 1", f.Version)
+		}
+	}
+	if err != nil {
+		log.Warn("auto routing starts afresh: the measured routes could not be read", "file", path, "error", err)
+		return
+	}
+	rt.mu.Lock()
+	rt.r.Restore(f.Meters)
+	rt.mu.Unlock()
+}
+
+// saveRoutes writes routesFile (any goroutine).
+func (rt *router) saveRoutes(dir string) error {
+	rt.mu.Lock()
+	meters := rt.r.Save()
+	rt.mu.Unlock()
+	rt.saveMu.Lock()
+	defer rt.saveMu.Unlock()
+	path := filepath.Join(dir, routesFile)
+	if len(meters) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	b, err := json.MarshalIndent(routesOnDisk{Version: 1, Meters: meters}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save the measured routes to %s: %w", path, err)
+	}
+	return nil
 }
 
 // CheckRoutes returns an error naming every operator route (Options.Routes)

@@ -288,6 +288,7 @@ type Router struct {
 	linkUp      bool
 	vassal      bool
 	reconciling bool
+	restored    map[string][]Saved // by procedure, until Resume (saved.go)
 }
 
 // New returns a Router with cfg, every procedure local, the link down and
