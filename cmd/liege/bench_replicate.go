@@ -19,10 +19,13 @@ direction: transactions acknowledged per second, and the replication lag
 from a transaction's acknowledgement at its origin to its apply at the peer
 (p50, p99, max; sampled every millisecond). Then the conflicts detected,
 the rollbacks, how long the link took to catch up after the load, and
-whether both ended with the same state hash.
+whether both ended with the same state hash. Also per instance the journal
+fsyncs it ran and the records each made durable, and the process's CPU
+time per transaction during the load (both instances' work on it).
 
---rate caps both instances together at N calls/s (measure lag at a load
-the link keeps up with, e.g. half the unthrottled rate); --contention
+--rate caps both instances together at N calls/s, spaced evenly (measure
+lag at a load the link keeps up with, e.g. half the unthrottled rate;
+give enough --callers that the rate is reached); --contention
 makes a fraction of the calls buy seats from a small pool both sell, so
 that they conflict.
 
@@ -82,13 +85,17 @@ func benchReplicateCommand() *cli.Command {
 				return enc.Encode(res)
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX")
+			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN")
 			for _, d := range res.Directions {
-				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms)
+				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms, d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs)
 			}
 			w.Flush()
 			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f, seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
 				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
+			if res.CPUSeconds > 0 {
+				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs per transaction, both instances' work on it\n",
+					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros)
+			}
 			if !res.Converged {
 				return cli.Exit("the two instances ended with different states", 2)
 			}
