@@ -14,10 +14,12 @@ import (
 )
 
 const benchReplicateDescription = `Runs a liege and a vassal in this process over loopback TCP, both committing
-ticket calls (--callers goroutines each), for --duration, and prints per
-direction: transactions acknowledged per second, and the replication lag
-from a transaction's acknowledgement at its origin to its apply at the peer
-(p50, p99, max; sampled every millisecond). Then the conflicts detected,
+ticket calls (--callers goroutines each) for --warmup, not measured (the
+heaps, journal buffers and state grow from empty then), and then for
+--duration, and prints per direction: transactions acknowledged per
+second, and the replication lag from a transaction's acknowledgement at
+its origin to its apply at the peer (p50, p99, max; sampled every
+millisecond). Then the conflicts detected,
 the rollbacks, how long the link took to catch up after the load, and
 whether both ended with the same state hash. Also per instance the journal
 fsyncs it ran and the records each made durable, and the process's CPU
@@ -40,7 +42,8 @@ func benchReplicateCommand() *cli.Command {
 		Description: benchReplicateDescription,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "callers", Value: 64, Usage: "callers per instance"},
-			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long to put load on"},
+			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long to measure the load"},
+			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "load before --duration that is not measured; 0 for none"},
 			&cli.IntFlag{Name: "rate", Usage: "cap both instances together at `N` calls per second", DefaultText: "0, as fast as they go"},
 			&cli.Float64Flag{Name: "contention", Usage: "fraction (0..1) of calls buying seats from a pool both instances sell"},
 			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes of each of the two values a call writes"},
@@ -75,7 +78,7 @@ func benchReplicateCommand() *cli.Command {
 				}
 			}
 			res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: dir, Callers: c.Int("callers"), Log: log,
-				Duration: c.Duration("duration"), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size")})
+				Duration: c.Duration("duration"), Warmup: warmup(c.Duration("warmup")), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size")})
 			if err != nil {
 				return err
 			}
@@ -102,4 +105,13 @@ func benchReplicateCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// warmup maps --warmup 0 (none) to RunReplicate's "none", a negative
+// duration (its 0 means the default).
+func warmup(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -22,7 +22,12 @@ import (
 type ReplicateConfig struct {
 	Dir      string
 	Callers  int           // per instance
-	Duration time.Duration // of the load
+	Duration time.Duration // of the load, measured
+	// Warmup is load before Duration that is not measured: the heaps, the
+	// journal's buffers and the state grow from empty during the first
+	// few hundred milliseconds, and their lag would otherwise be a good
+	// part of a short run's p99. Negative: none.
+	Warmup time.Duration
 	// Rate, if > 0, caps the calls per second of both instances together.
 	Rate int
 	// Contention is the fraction of calls that buy a seat from a small
@@ -81,6 +86,10 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	if cfg.Duration <= 0 {
 		cfg.Duration = 5 * time.Second
 	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = time.Second
+	}
+	cfg.Warmup = max(0, cfg.Warmup)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if cfg.Log != nil {
 		quiet = cfg.Log
@@ -138,15 +147,24 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	var acked [2]sync.Map
 	var committed [2]atomic.Int64
 	var errs, taken atomic.Int64
-	lctx, stop := context.WithTimeout(ctx, cfg.Duration)
+	lctx, stop := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer stop()
 	var seq atomic.Int64
 	var wg sync.WaitGroup
-	cpu0, cpuOK := processCPU()
-	start := time.Now()
+	begin := time.Now()
+	start := begin.Add(cfg.Warmup) // of the measured load
+	cpuAtStart := make(chan time.Duration, 1)
+	warm := time.AfterFunc(cfg.Warmup, func() {
+		d, ok := processCPU()
+		if !ok {
+			d = -1
+		}
+		cpuAtStart <- d
+	})
+	defer warm.Stop()
 	var pace *pacer
 	if cfg.Rate > 0 {
-		pace = newPacer(start, cfg.Rate)
+		pace = newPacer(begin, cfg.Rate)
 	}
 	for i := range dbs {
 		for c := 0; c < cfg.Callers; c++ {
@@ -175,8 +193,10 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 						}
 						continue
 					}
-					acked[i].Store(r.TxID.OSeq, time.Now())
-					committed[i].Add(1)
+					if now := time.Now(); !now.Before(start) {
+						acked[i].Store(r.TxID.OSeq, now)
+						committed[i].Add(1)
+					}
 				}
 			}(i, c)
 		}
@@ -210,6 +230,11 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU()
+	if elapsed <= 0 {
+		return res, fmt.Errorf("the load ended during its warm-up of %v: %w", cfg.Warmup, ctx.Err())
+	}
+	cpu0 := <-cpuAtStart // sent when the warm-up ended, before the load did
+	cpuOK := cpu0 >= 0
 	<-sampleDone
 	t0 := time.Now()
 	wctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
