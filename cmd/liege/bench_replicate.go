@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"text/tabwriter"
 	"time"
 
@@ -51,6 +52,7 @@ func benchReplicateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
+			&cli.StringFlag{Name: "trace", Usage: "write an execution trace of the run to `FILE` (what each goroutine waits on: go tool trace -pprof=sync|sched|syscall FILE)"},
 			&cli.StringFlag{Name: "log-level", Usage: "log both instances to stderr from `LEVEL` on (debug, info, warn, error); default: no log"},
 		},
 		Action: func(c *cli.Context) error {
@@ -70,6 +72,17 @@ func benchReplicateCommand() *cli.Command {
 					return err
 				}
 				defer pprof.StopCPUProfile()
+			}
+			if path := c.String("trace"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := trace.Start(f); err != nil {
+					return err
+				}
+				defer trace.Stop()
 			}
 			var log *slog.Logger
 			if lv := c.String("log-level"); lv != "" {
