@@ -114,9 +114,9 @@ func appendInt(b []byte, v int64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, mpInt64), uint64(v))
 }
 
-// appendLen appends a container header: fix (the fix format's first byte,
-// 0 if none) below fixMax, else the 8-bit form (b8, 0 if none) below 256,
-// else the 16- or 32-bit form.
+// appendLenWith8 appends a container header as go-msgpack writes it: the
+// fix form (fix is its first byte, 0 if none) below fixMax, else the
+// 8-bit form (b8, 0 if none) below 256, else the 16- or 32-bit form.
 func appendLenWith8(b []byte, fix byte, fixMax int, b8, b16, b32 byte, n int) []byte {
 	switch {
 	case fix != 0 && n < fixMax:
@@ -129,6 +129,8 @@ func appendLenWith8(b []byte, fix byte, fixMax int, b8, b16, b32 byte, n int) []
 	return binary.BigEndian.AppendUint32(append(b, b32), uint32(n))
 }
 
+// appendLen is appendLenWith8 for a container without an 8-bit form (an
+// array).
 func appendLen(b []byte, fix byte, fixMax int, b16, b32 byte, n int) []byte {
 	return appendLenWith8(b, fix, fixMax, 0, b16, b32, n)
 }
