@@ -121,6 +121,7 @@ type Replicator struct {
 	cur      *session
 	sessions uint64
 	changed  chan struct{} // closed on every status change
+	watched  bool          // Changed handed out changed since it was made
 
 	reconnects atomic.Uint64
 
@@ -298,11 +299,14 @@ func (r *Replicator) connected() bool {
 	return s != nil && r.host.ReplStatus().Connected
 }
 
-// notify wakes Changed waiters.
+// notify wakes Changed waiters. The reader calls it for every frame: a
+// channel nobody holds is kept, not closed and made again.
 func (r *Replicator) notify() {
 	r.mu.Lock()
-	close(r.changed)
-	r.changed = make(chan struct{})
+	if r.watched {
+		close(r.changed)
+		r.changed, r.watched = make(chan struct{}), false
+	}
 	r.mu.Unlock()
 }
 
@@ -311,6 +315,7 @@ func (r *Replicator) notify() {
 func (r *Replicator) Changed() <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.watched = true
 	return r.changed
 }
 

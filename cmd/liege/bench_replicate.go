@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"text/tabwriter"
 	"time"
 
@@ -14,15 +15,20 @@ import (
 )
 
 const benchReplicateDescription = `Runs a liege and a vassal in this process over loopback TCP, both committing
-ticket calls (--callers goroutines each), for --duration, and prints per
-direction: transactions acknowledged per second, and the replication lag
-from a transaction's acknowledgement at its origin to its apply at the peer
-(p50, p99, max; sampled every millisecond). Then the conflicts detected,
+ticket calls (--callers goroutines each) for --warmup, not measured (the
+heaps, journal buffers and state grow from empty then), and then for
+--duration, and prints per direction: transactions acknowledged per
+second, and the replication lag from a transaction's acknowledgement at
+its origin to its apply at the peer (p50, p99, max; sampled every
+millisecond). Then the conflicts detected,
 the rollbacks, how long the link took to catch up after the load, and
-whether both ended with the same state hash.
+whether both ended with the same state hash. Also per instance the journal
+fsyncs it ran and the records each made durable, and the process's CPU
+time per transaction during the load (both instances' work on it).
 
---rate caps both instances together at N calls/s (measure lag at a load
-the link keeps up with, e.g. half the unthrottled rate); --contention
+--rate caps both instances together at N calls/s, spaced evenly (measure
+lag at a load the link keeps up with, e.g. half the unthrottled rate;
+give enough --callers that the rate is reached); --contention
 makes a fraction of the calls buy seats from a small pool both sell, so
 that they conflict.
 
@@ -37,7 +43,8 @@ func benchReplicateCommand() *cli.Command {
 		Description: benchReplicateDescription,
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "callers", Value: 64, Usage: "callers per instance"},
-			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long to put load on"},
+			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long to measure the load"},
+			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "load before --duration that is not measured; 0 for none"},
 			&cli.IntFlag{Name: "rate", Usage: "cap both instances together at `N` calls per second", DefaultText: "0, as fast as they go"},
 			&cli.Float64Flag{Name: "contention", Usage: "fraction (0..1) of calls buying seats from a pool both instances sell"},
 			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes of each of the two values a call writes"},
@@ -45,6 +52,7 @@ func benchReplicateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
+			&cli.StringFlag{Name: "trace", Usage: "write an execution trace of the run to `FILE` (what each goroutine waits on: go tool trace -pprof=sync|sched|syscall FILE)"},
 			&cli.StringFlag{Name: "log-level", Usage: "log both instances to stderr from `LEVEL` on (debug, info, warn, error); default: no log"},
 		},
 		Action: func(c *cli.Context) error {
@@ -65,6 +73,17 @@ func benchReplicateCommand() *cli.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if path := c.String("trace"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := trace.Start(f); err != nil {
+					return err
+				}
+				defer trace.Stop()
+			}
 			var log *slog.Logger
 			if lv := c.String("log-level"); lv != "" {
 				if log, err = newLogger(os.Stderr, "text", lv); err != nil {
@@ -72,7 +91,7 @@ func benchReplicateCommand() *cli.Command {
 				}
 			}
 			res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: dir, Callers: c.Int("callers"), Log: log,
-				Duration: c.Duration("duration"), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size")})
+				Duration: c.Duration("duration"), Warmup: warmup(c.Duration("warmup")), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size")})
 			if err != nil {
 				return err
 			}
@@ -82,17 +101,30 @@ func benchReplicateCommand() *cli.Command {
 				return enc.Encode(res)
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX")
+			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN")
 			for _, d := range res.Directions {
-				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms)
+				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms, d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs)
 			}
 			w.Flush()
 			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f, seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
 				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
+			if res.CPUSeconds > 0 {
+				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs per transaction, both instances' work on it\n",
+					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros)
+			}
 			if !res.Converged {
 				return cli.Exit("the two instances ended with different states", 2)
 			}
 			return nil
 		},
 	}
+}
+
+// warmup maps --warmup 0 (none) to RunReplicate's "none", a negative
+// duration (its 0 means the default).
+func warmup(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -22,7 +22,12 @@ import (
 type ReplicateConfig struct {
 	Dir      string
 	Callers  int           // per instance
-	Duration time.Duration // of the load
+	Duration time.Duration // of the load, measured
+	// Warmup is load before Duration that is not measured: the heaps, the
+	// journal's buffers and the state grow from empty during the first
+	// few hundred milliseconds, and their lag would otherwise be a good
+	// part of a short run's p99. Negative: none.
+	Warmup time.Duration
 	// Rate, if > 0, caps the calls per second of both instances together.
 	Rate int
 	// Contention is the fraction of calls that buy a seat from a small
@@ -43,6 +48,12 @@ type Direction struct {
 	// To (sampled every millisecond).
 	LagP50ms, LagP99ms, LagMaxms float64
 	Sampled                      int
+	// Fsyncs is how many journal fsyncs From ran, RecordsPerFsync how
+	// many records (its own and the peer's) each made durable on average,
+	// FsyncMeanMs how long one took.
+	Fsyncs          int
+	RecordsPerFsync float64
+	FsyncMeanMs     float64
 }
 
 // ReplicateResult is what RunReplicate measured.
@@ -56,6 +67,12 @@ type ReplicateResult struct {
 	Converged       bool
 	CallerErrors    int
 	ConflictRefusal int // calls refused because their seat was taken
+	// CPUSeconds is the CPU time (user and system) the whole process used
+	// during the load, and CPUPerTxnMicros that per transaction committed
+	// (both instances' work on it: its commit, its apply at the peer, the
+	// link); zero where the platform does not report it.
+	CPUSeconds      float64
+	CPUPerTxnMicros float64
 }
 
 // RunReplicate runs a liege and a vassal in this process over loopback TCP,
@@ -69,6 +86,10 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	if cfg.Duration <= 0 {
 		cfg.Duration = 5 * time.Second
 	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = time.Second
+	}
+	cfg.Warmup = max(0, cfg.Warmup)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if cfg.Log != nil {
 		quiet = cfg.Log
@@ -126,17 +147,25 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	var acked [2]sync.Map
 	var committed [2]atomic.Int64
 	var errs, taken atomic.Int64
-	var limiter <-chan time.Time
-	if cfg.Rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(cfg.Rate))
-		defer t.Stop()
-		limiter = t.C
-	}
-	lctx, stop := context.WithTimeout(ctx, cfg.Duration)
+	lctx, stop := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer stop()
 	var seq atomic.Int64
 	var wg sync.WaitGroup
-	start := time.Now()
+	begin := time.Now()
+	start := begin.Add(cfg.Warmup) // of the measured load
+	cpuAtStart := make(chan time.Duration, 1)
+	warm := time.AfterFunc(cfg.Warmup, func() {
+		d, ok := processCPU()
+		if !ok {
+			d = -1
+		}
+		cpuAtStart <- d
+	})
+	defer warm.Stop()
+	var pace *pacer
+	if cfg.Rate > 0 {
+		pace = newPacer(begin, cfg.Rate)
+	}
 	for i := range dbs {
 		for c := 0; c < cfg.Callers; c++ {
 			wg.Add(1)
@@ -144,12 +173,8 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 				defer wg.Done()
 				rng := uint64(c*2+i)*0x9e3779b97f4a7c15 + 1
 				for lctx.Err() == nil {
-					if limiter != nil {
-						select {
-						case <-limiter:
-						case <-lctx.Done():
-							return
-						}
+					if pace != nil && !pace.wait(lctx) {
+						return
 					}
 					n := seq.Add(1)
 					rng ^= rng << 13
@@ -168,8 +193,10 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 						}
 						continue
 					}
-					acked[i].Store(r.TxID.OSeq, time.Now())
-					committed[i].Add(1)
+					if now := time.Now(); !now.Before(start) {
+						acked[i].Store(r.TxID.OSeq, now)
+						committed[i].Add(1)
+					}
 				}
 			}(i, c)
 		}
@@ -202,6 +229,12 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	}()
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, _ := processCPU()
+	if elapsed <= 0 {
+		return res, fmt.Errorf("the load ended during its warm-up of %v: %w", cfg.Warmup, ctx.Err())
+	}
+	cpu0 := <-cpuAtStart // sent when the warm-up ended, before the load did
+	cpuOK := cpu0 >= 0
 	<-sampleDone
 	t0 := time.Now()
 	wctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
@@ -224,16 +257,29 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 			ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 			dir.LagP50ms, dir.LagP99ms, dir.LagMaxms = ms(l[len(l)/2]), ms(l[len(l)*99/100]), ms(l[len(l)-1])
 		}
-		res.Directions[i] = dir
-		res.TotalTxnPerSec += dir.TxnPerSec
 		m, err := gatherAll(regs[i])
 		if err != nil {
 			return res, err
 		}
+		dir.Fsyncs = int(m["liege_fsyncs_total"])
+		if dir.Fsyncs > 0 {
+			dir.FsyncMeanMs = m["liege_fsync_seconds_total"] / float64(dir.Fsyncs) * 1e3
+		}
+		if n := m["liege_group_commit_batch_size_count"]; n > 0 {
+			dir.RecordsPerFsync = m["liege_group_commit_batch_size_sum"] / n
+		}
+		res.Directions[i] = dir
+		res.TotalTxnPerSec += dir.TxnPerSec
 		res.Conflicts += m["liege_conflicts_total"]
 		res.Rollbacks += m["liege_rollbacks_total"]
 	}
 	res.CallerErrors, res.ConflictRefusal = int(errs.Load()), int(taken.Load())
+	if n := committed[0].Load() + committed[1].Load(); cpuOK && n > 0 {
+		// The catch-up after the load is not in it: at saturation it is
+		// a small part, and it is reported apart.
+		res.CPUSeconds = (cpu1 - cpu0).Seconds()
+		res.CPUPerTxnMicros = res.CPUSeconds / float64(n) * 1e6
+	}
 	ha, err1 := dbs[0].Hash(ctx)
 	hb, err2 := dbs[1].Hash(ctx)
 	if err := errors.Join(err1, err2); err != nil {
@@ -243,7 +289,8 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	return res, nil
 }
 
-// gatherAll sums every metric family's counters and gauges by name.
+// gatherAll sums every metric family's counters and gauges by name, and
+// a histogram's samples as NAME_sum and NAME_count.
 func gatherAll(reg *prometheus.Registry) (map[string]float64, error) {
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -257,6 +304,9 @@ func gatherAll(reg *prometheus.Registry) (map[string]float64, error) {
 				out[mf.GetName()] += m.Counter.GetValue()
 			case m.Gauge != nil:
 				out[mf.GetName()] += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[mf.GetName()+"_sum"] += m.Histogram.GetSampleSum()
+				out[mf.GetName()+"_count"] += float64(m.Histogram.GetSampleCount())
 			}
 		}
 	}

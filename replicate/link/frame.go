@@ -430,18 +430,20 @@ func binPayload(v []byte) ([]byte, error) {
 	return v[hdr:], nil
 }
 
-// frameCodec encodes and decodes frames, reusing its buffers. Not safe for
+// frameCodec encodes and decodes frames (fastframe.go, go-msgpack for a
+// body the fast decoder leaves to it), reusing its buffers. Not safe for
 // concurrent use.
 type frameCodec struct {
 	w   wireFrame
 	buf []byte
 	enc *codec.Encoder
 	dec *codec.Decoder
+	// cluster and from are the last frame's, reused by the next.
+	cluster, from string
 }
 
 func newFrameCodec() *frameCodec {
-	c := &frameCodec{buf: make([]byte, 0, 1024)}
-	c.enc = codec.NewEncoderBytes(&c.buf, handle)
+	c := &frameCodec{}
 	c.dec = codec.NewDecoderBytes(noBytes, handle)
 	return c
 }
@@ -450,6 +452,27 @@ func newFrameCodec() *frameCodec {
 func (c *frameCodec) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 	if err := f.validate(); err != nil {
 		return dst, fmt.Errorf("encode frame: %w", err)
+	}
+	start := len(dst)
+	dst = appendWire(append(dst, 0, 0, 0, 0), f)
+	n := len(dst) - start - headerLen
+	if n > math.MaxUint32 {
+		return dst[:start], fmt.Errorf("encode %v frame: %d bytes do not fit the length header", f.Kind, n)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	return dst, nil
+}
+
+// appendFrameReference is appendFrame with go-msgpack's encoder: the
+// definition of the wire format appendWire must write byte for byte
+// (TestFastFrameMatchesReference).
+func (c *frameCodec) appendFrameReference(dst []byte, f *Frame) ([]byte, error) {
+	if err := f.validate(); err != nil {
+		return dst, fmt.Errorf("encode frame: %w", err)
+	}
+	if c.enc == nil {
+		c.buf = make([]byte, 0, 1024)
+		c.enc = codec.NewEncoderBytes(&c.buf, handle)
 	}
 	c.w = wireFrame{
 		Kind: f.Kind, Cluster: f.Cluster, From: f.From, Epoch: f.Epoch,
@@ -482,6 +505,22 @@ func (c *frameCodec) appendFrame(dst []byte, f *Frame) ([]byte, error) {
 
 // decode decodes body into f.
 func (c *frameCodec) decode(body []byte, f *Frame) error {
+	err := decodeFastFrame(body, f, c.cluster, c.from)
+	if errors.Is(err, errSlowFrame) {
+		err = c.decodeReference(body, f)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.validate(); err != nil {
+		return fmt.Errorf("decode frame: %w", err)
+	}
+	c.cluster, c.from = f.Cluster, f.From
+	return nil
+}
+
+// decodeReference decodes body into f with go-msgpack, not validated.
+func (c *frameCodec) decodeReference(body []byte, f *Frame) error {
 	c.w = wireFrame{}
 	c.dec.ResetBytes(body)
 	err := c.dec.Decode(&c.w)
@@ -509,8 +548,5 @@ func (c *frameCodec) decode(body []byte, f *Frame) error {
 		}
 	}
 	c.w = wireFrame{}
-	if err := f.validate(); err != nil {
-		return fmt.Errorf("decode frame: %w", err)
-	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -346,7 +347,11 @@ func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
 	if err := c.begin(ctx); err != nil {
 		return nil, fmt.Errorf("recv: %w", err)
 	}
-	defer c.watch(ctx)()
+	if !c.buffered() {
+		// Only a read that may block needs the context watched: a
+		// stream's frames mostly arrive many to a read.
+		defer c.watch(ctx)()
+	}
 	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		if err == io.EOF && !c.closed.Load() {
 			return nil, io.EOF // the peer closed between frames
@@ -377,6 +382,16 @@ func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
 		return nil, c.refuse(fe)
 	}
 	return f, nil
+}
+
+// buffered reports whether the whole next frame is in the read buffer,
+// so that Recv reads it without a system call and cannot block.
+func (c *tcpConn) buffered() bool {
+	if c.br.Buffered() < headerLen {
+		return false
+	}
+	h, err := c.br.Peek(headerLen)
+	return err == nil && uint64(c.br.Buffered()) >= headerLen+uint64(binary.BigEndian.Uint32(h))
 }
 
 func (c *tcpConn) Close() error {
