@@ -18,18 +18,19 @@ import (
 // OSeqs, the HLCs and the Txns apart, so that a binary search reads only
 // the array it needs). Each also has a sequence number, its index plus the
 // sequence number of the first (base): the indexes below name own
-// transactions by it, in 32 bits in the key lists (compared relative to
+// transactions by it, in 32 bits in the touch table (compared relative to
 // base, so it may wrap) and in 40 bits in the trees. For an incoming t the
 // window's transactions above t.PeerSeen split into runs of indexes: those
 // clock-before t (the use check applies), at most one with t's exact clock
 // (same origin: only the update check applies), and those clock-after t
 // (the mirror use check applies). Every index is asked for a run:
 //
-//   - keys: for each key's 64-bit hash (keyTable), the own transactions that
-//     Set/Delete it, that only Add to it, and that point-read it, each list
-//     in order so that a run is a sub-slice found by binary search. A point
-//     key of t costs one probe of the table and a binary search per list,
-//     whatever the window size.
+//   - keys: every (own transaction, distinct key it touches) as one 8-byte
+//     entry of a hash table (touchTable), with the transaction's roles for
+//     the key (point-read, Add, Set/Delete) and the key's index in it. The
+//     entries of a key sit in the cluster of its home slot, so a point key
+//     of t costs one probe (one cache miss, the misses of t's keys
+//     overlapping), whatever the window size.
 //   - writes: every (own transaction, written key) as a point in a B+ tree
 //     of order keys (see okey and pointTree), asked for the points inside
 //     each range t read (use check, phantoms).
@@ -45,19 +46,20 @@ import (
 // fires and the key, the very facts Conflict looks for, so Check does not
 // evaluate Conflict on candidates (that would read each candidate's Txn,
 // its slices and its keys: cache misses). Where an index may answer more
-// than the truth, the witness is confirmed with the bytes: a key record
-// shared by keys whose hashes collide (mixed, rare) and keys longer than
-// 15 bytes in the trees (order keys are exact up to 15 bytes). Per own
-// transaction Check keeps the first check in the order of Conflict and the
-// smallest key witnessing it, so that it returns exactly what a scan of
-// the window calling Conflict would (the property tests hold it to that).
+// than the truth, the witness is confirmed with the bytes: an entry of the
+// touch table whose tag (24 bits of the key's hash) matches a key of t, and
+// keys longer than 15 bytes in the trees (order keys are exact up to 15
+// bytes). Per own transaction Check keeps the first check in the order of
+// Conflict and the smallest key witnessing it, so that it returns exactly
+// what a scan of the window calling Conflict would (the property tests
+// hold it to that).
 type Window struct {
 	txns  []*Txn   // in OSeq (= position = clock) order
 	oseqs []uint64 // the OSeqs of txns
 	hlcs  []uint64 // the HLCs of txns
 	base  uint64   // the sequence number of txns[0]; 1 at first
 
-	keys   keyTable
+	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
 	ranges intervalTree[struct{}] // id: treeID(seq, index in Ranges)
 	seed   maphash.Seed
@@ -65,12 +67,13 @@ type Window struct {
 	lastOSeq uint64    // largest OSeq ever added: OSeqs are never reused
 	wit      []witness // scratch: the witnesses of one query
 	in       []tkey    // scratch: the distinct keys of the incoming transaction
+	cand     []cand    // scratch: candidate witnesses from the touch table
 	found    []uint64  // scratch: the answer of one tree query
 	qs       []span    // scratch: the queries of a batch
 	batch    itBatch[struct{}]
 	batchOut []itFound
 	sink     uint64 // what touch read, so that the reads stay
-	collide  bool   // tests: weak hashes, so that keys share records
+	collide  bool   // tests: weak hashes, so that keys share tags
 }
 
 // witness is an own transaction (by index) that conflicts with the
@@ -85,9 +88,19 @@ type witness struct {
 type tkey struct {
 	key   []byte
 	h     uint64
-	rec   int  // its key record, or -1
 	write bool // t writes it (then set: by a Set or Delete); else t reads it
 	set   bool
+}
+
+// cand is an entry of the touch table whose tag matches key ki of the
+// incoming transaction and whose roles fire check: a witness once its key
+// is confirmed to be the incoming one.
+type cand struct {
+	off   uint32
+	idx   uint32
+	roles int
+	ki    int
+	check Check
 }
 
 // idxBits is the bits of a tree id that hold the index of a key or range
@@ -148,24 +161,9 @@ func (w *Window) Add(o *Txn) {
 	w.txns = append(w.txns, o)
 	w.oseqs = append(w.oseqs, o.ID.OSeq)
 	w.hlcs = append(w.hlcs, o.HLC)
-	eachKey(o, func(key []byte, list, i int) {
-		h := w.hash(key)
-		ri, created := w.keys.insert(h)
-		r := w.keys.rec(ri)
-		switch {
-		case created:
-			r.ok = orderKey(key)
-		case r.mixed:
-		case w.oldest(r) == uint32(seq):
-			// Only o is in the record: by this key if o writes it and
-			// this is its read (eachKey gives writes first, and each key
-			// once per kind), else by another key of the same hash.
-			r.mixed = list != listRead || !slices.ContainsFunc(o.Writes, func(x Write) bool { return string(x.Key) == string(key) })
-		case !w.is(r, key):
-			r.mixed = true // another key with the same hash
-		}
-		w.keys.push(r, list, uint32(seq))
-		if list != listRead {
+	eachTouch(o, func(key []byte, roles, i int) {
+		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
+		if roles&(roleAdd|roleSet) != 0 {
 			w.writes.insert(orderKey(key), treeID(seq, i))
 		}
 	})
@@ -176,34 +174,6 @@ func (w *Window) Add(o *Txn) {
 	}
 }
 
-// is reports whether key, of r's hash, is the key of unmixed record r: it
-// has the record's order key, and if that is not exact (longer than 15
-// bytes), a transaction in the record touches it: every one touches the
-// record's key, and one touching another key of the same hash would have
-// made the record mixed.
-func (w *Window) is(r *keyRec, key []byte) bool {
-	if r.ok != orderKey(key) {
-		return false
-	}
-	if len(key) < 16 {
-		return true
-	}
-	writes, _, reads := roles(w.txns[w.off(w.oldest(r))], key)
-	return writes || reads
-}
-
-// oldest returns the sequence number (low 32 bits) of the oldest
-// transaction in non-empty record r.
-func (w *Window) oldest(r *keyRec) uint32 {
-	first, found := uint32(0), false
-	for i := range 3 {
-		if l := w.keys.list(r, i); len(l) > 0 && (!found || w.off(l[0]) < w.off(first)) {
-			first, found = l[0], true
-		}
-	}
-	return first
-}
-
 // off returns the index in the window of the transaction of sequence
 // number seq (low 32 bits).
 func (w *Window) off(seq uint32) uint32 { return seq - uint32(w.base) }
@@ -211,31 +181,40 @@ func (w *Window) off(seq uint32) uint32 { return seq - uint32(w.base) }
 // keyAt returns key i (in Writes, then Reads) of the transaction of
 // sequence number seq (low 32 bits).
 func (w *Window) keyAt(seq, i uint32) []byte {
-	o := w.txns[w.off(seq)]
-	if int(i) < len(o.Writes) {
-		return o.Writes[i].Key
-	}
-	return o.Reads[int(i)-len(o.Writes)]
+	return txnKey(w.txns[w.off(seq)], int(i))
 }
 
-// eachKey calls fn once for each key o writes, with listSet if any write to
-// it is not an Add and listAdd otherwise, and once for each key o
-// point-reads, with listRead; i is the index of the key's first occurrence
-// in o.Writes, or len(o.Writes) plus its index in o.Reads.
-func eachKey(o *Txn, fn func(key []byte, list, i int)) {
+// txnKey returns key i of o: in o.Writes, then in o.Reads.
+func txnKey(o *Txn, i int) []byte {
+	if i < len(o.Writes) {
+		return o.Writes[i].Key
+	}
+	return o.Reads[i-len(o.Writes)]
+}
+
+// eachTouch calls fn once for each distinct key o touches, writes first,
+// with o's roles for it (roleRead | roleAdd | roleSet: roleSet if any write
+// to it is not an Add) and i, the index of the key's first occurrence in
+// o.Writes, or for a key o only reads, len(o.Writes) plus its index in
+// o.Reads.
+func eachTouch(o *Txn, fn func(key []byte, roles, i int)) {
 	for i, wr := range o.Writes {
 		if slices.ContainsFunc(o.Writes[:i], func(x Write) bool { return string(x.Key) == string(wr.Key) }) {
 			continue
 		}
-		list := listAdd
+		roles := roleAdd
 		if slices.ContainsFunc(o.Writes[i:], func(x Write) bool { return !x.Add && string(x.Key) == string(wr.Key) }) {
-			list = listSet
+			roles = roleSet
 		}
-		fn(wr.Key, list, i)
+		if slices.ContainsFunc(o.Reads, func(x []byte) bool { return string(x) == string(wr.Key) }) {
+			roles |= roleRead
+		}
+		fn(wr.Key, roles, i)
 	}
 	for i, k := range o.Reads {
-		if !slices.ContainsFunc(o.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) {
-			fn(k, listRead, len(o.Writes)+i)
+		if !slices.ContainsFunc(o.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) &&
+			!slices.ContainsFunc(o.Writes, func(x Write) bool { return string(x.Key) == string(k) }) {
+			fn(k, roleRead, len(o.Writes)+i)
 		}
 	}
 }
@@ -273,21 +252,12 @@ func (w *Window) TruncateFrom(pos uint64) {
 // (!front), so it is at that end of each of its lists.
 func (w *Window) remove(seq uint64, front bool) {
 	o := w.txns[seq-w.base]
-	eachKey(o, func(key []byte, list, i int) {
-		h := w.hash(key)
-		ri := w.keys.find(h)
-		if ri < 0 {
-			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, o.ID))
+	eachTouch(o, func(key []byte, roles, i int) {
+		if !w.keys.remove(touchEntry(w.hash(key), uint32(seq), roles, i)) {
+			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the touch table", key, o.ID))
 		}
-		r := w.keys.rec(ri)
-		if !w.keys.pop(r, list, uint32(seq), front) {
-			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
-		}
-		if list != listRead {
+		if roles&(roleAdd|roleSet) != 0 {
 			w.writes.delete(orderKey(key), treeID(seq, i))
-		}
-		if r.empty() {
-			w.keys.remove(h)
 		}
 	})
 	for i := range o.Ranges {
@@ -386,55 +356,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 	}
 	w.in = in
-	// The lookups go in stages, each a loop over the keys that does
-	// nothing else, so that the cache misses of one stage overlap rather
-	// than come one by one: the slots, the records, the lists.
-	w.sink += w.keys.touch(in)
-	var x uint64
-	for i := range in {
-		in[i].rec = w.keys.find(in[i].h)
-		if in[i].rec >= 0 {
-			x += w.keys.rec(in[i].rec).ok.lo
-		}
-	}
-	for i := range in {
-		if in[i].rec >= 0 {
-			r := w.keys.rec(in[i].rec)
-			for j := range 3 { // lists of one are inline
-				if r.state[j] == 2 {
-					l := w.keys.lists[r.one[j]]
-					x += uint64(l[len(l)/2])
-				}
-			}
-		}
-	}
-	w.sink += x
-
-	for i := range in {
-		k := &in[i]
-		if k.rec < 0 {
-			continue
-		}
-		r := w.keys.rec(k.rec)
-		switch {
-		case r.mixed:
-			w.mixed(r, k, u, useHi, mirLo)
-		case !w.is(r, k.key):
-			// Another key with the same hash.
-		case k.write:
-			// update: own Set/Delete of the key, and own Add unless t's
-			// writes to it are Adds too; mirror use: own point reads.
-			w.run(w.keys.list(r, listSet), u, n, CheckUpdate, k.key)
-			if k.set {
-				w.run(w.keys.list(r, listAdd), u, n, CheckUpdate, k.key)
-			}
-			w.run(w.keys.list(r, listRead), mirLo, n, CheckMirrorUse, k.key)
-		case useHi > u:
-			// use: own writes of a key t read.
-			w.run(w.keys.list(r, listSet), u, useHi, CheckUse, k.key)
-			w.run(w.keys.list(r, listAdd), u, useHi, CheckUse, k.key)
-		}
-	}
+	w.points(in, u, useHi, mirLo)
 	// Phantoms. Tree queries take sequence numbers in (after, upTo].
 	if mirLo < n && w.ranges.len() > 0 {
 		// mirror use: own ranges holding a key t wrote, all at once.
@@ -487,37 +409,80 @@ func (w *Window) witnesses(t *Txn) []witness {
 	return w.wit
 }
 
-// run adds a witness (check, key) for each transaction of list l with an
-// index in [lo, hi).
-func (w *Window) run(l []uint32, lo, hi int, check Check, key []byte) {
+// points adds the witnesses of the point keys of the incoming
+// transaction, in: for each, the entries of the touch table with its tag
+// and an own transaction in the run of a check its roles fire, confirmed
+// against the key's bytes. The work goes in stages, each a loop that does
+// nothing else, so that the cache misses of one stage overlap rather than
+// come one by one: the home slots, the clusters, the keys.
+func (w *Window) points(in []tkey, u, useHi, mirLo int) {
+	tt := &w.keys
+	if tt.n == 0 {
+		return
+	}
+	var x uint64
+	for i := range in {
+		x += tt.slots[tt.home(in[i].h>>40)]
+	}
+	w.sink += x
 	base := uint32(w.base)
-	i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= lo })
-	for ; i < len(l) && int(l[i]-base) < hi; i++ {
-		w.wit = append(w.wit, witness{l[i] - base, check, key})
+	cands := w.cand[:0]
+	for ki := range in {
+		k := &in[ki]
+		tag := k.h >> 40
+		for j := tt.home(tag); tt.slots[j] != 0; j = tt.next(j) {
+			e := tt.slots[j]
+			if touchTag(e) != tag {
+				continue
+			}
+			off := int(touchSeq(e) - base)
+			if off < u {
+				continue
+			}
+			roles := touchRoles(e)
+			var check Check
+			switch {
+			case k.write && (roles&roleSet != 0 || roles&roleAdd != 0 && k.set):
+				check = CheckUpdate
+			case k.write && roles&roleRead != 0 && off >= mirLo:
+				check = CheckMirrorUse
+			case !k.write && roles&(roleAdd|roleSet) != 0 && off < useHi:
+				check = CheckUse
+			default:
+				continue
+			}
+			cands = append(cands, cand{off: uint32(off), idx: touchIdx(e), roles: roles, ki: ki, check: check})
+		}
+	}
+	w.cand = cands
+	for _, c := range cands {
+		k := in[c.ki].key
+		if w.confirm(&c, k) {
+			w.wit = append(w.wit, witness{c.off, c.check, k})
+		}
 	}
 }
 
-// mixed adds the witnesses of t's key k from mixed record r, confirming
-// each transaction in its lists against its keys (the lists do not say
-// which of the keys sharing the record a transaction touches).
-func (w *Window) mixed(r *keyRec, k *tkey, u, useHi, mirLo int) {
-	base := uint32(w.base)
-	for i := range 3 {
-		l := w.keys.list(r, i)
-		i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= u })
-		for ; i < len(l); i++ {
-			off := int(l[i] - base)
-			writes, set, reads := roles(w.txns[off], k.key)
-			switch {
-			case k.write && writes && (set || k.set):
-				w.wit = append(w.wit, witness{uint32(off), CheckUpdate, k.key})
-			case k.write && reads && off >= mirLo:
-				w.wit = append(w.wit, witness{uint32(off), CheckMirrorUse, k.key})
-			case !k.write && writes && off < useHi:
-				w.wit = append(w.wit, witness{uint32(off), CheckUse, k.key})
-			}
-		}
+// confirm reports whether the key of candidate c is k (or, for an entry
+// without a key index, whether c's transaction touches k in the roles of
+// the entry: then the witness holds all the same).
+func (w *Window) confirm(c *cand, k []byte) bool {
+	o := w.txns[c.off]
+	if c.idx != idxUnknown {
+		return bytes.Equal(txnKey(o, int(c.idx)), k)
 	}
+	writes, set, reads := roles(o, k)
+	r := 0
+	if reads {
+		r |= roleRead
+	}
+	switch {
+	case set:
+		r |= roleSet
+	case writes:
+		r |= roleAdd
+	}
+	return r == c.roles
 }
 
 // roles reports whether o writes key k (set: by a Set or Delete) and

@@ -123,21 +123,19 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 		t.Fatalf("arrays of %d OSeqs, %d HLCs, %d Txns", len(w.oseqs), len(w.hlcs), len(w.txns))
 	}
 	points, ranges, refs := 0, 0, 0
+	want := make(map[uint64]int) // the entries the touch table must hold
 	for i, o := range w.txns {
 		if w.oseqs[i] != o.ID.OSeq || w.hlcs[i] != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
 			t.Fatalf("own %d out of order or out of date", i)
 		}
 		seq := w.base + uint64(i)
-		eachKey(o, func(k []byte, list, ki int) {
+		eachTouch(o, func(k []byte, roles, ki int) {
 			refs++
-			ri := w.keys.find(w.hash(k))
-			if ri < 0 || !slices.Contains(w.keys.list(w.keys.rec(ri), list), uint32(seq)) {
-				t.Fatalf("%v is not in list %d of key %q", o.ID, list, k)
-			}
+			want[touchEntry(w.hash(k), uint32(seq), roles, ki)]++
 			if !bytes.Equal(w.keyAt(uint32(seq), uint32(ki)), k) {
 				t.Fatalf("key index %d of %v is not key %q", ki, o.ID, k)
 			}
-			if list != listRead {
+			if roles&(roleAdd|roleSet) != 0 {
 				points++
 			}
 		})
@@ -156,87 +154,29 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if w.writes.len() != points || w.ranges.len() != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
 	}
-	kt := &w.keys
-	listed, used := 0, 0
-	recUsed := make(map[uint32]bool)
-	listUsed := make(map[uint32]bool)
-	for i, h := range kt.hashes {
-		if h == 0 {
+	tt := &w.keys
+	used := 0
+	for i, e := range tt.slots {
+		if e == 0 {
 			continue
 		}
 		used++
-		// No empty slot between the hash's home and its slot.
-		mask := uint64(len(kt.hashes) - 1)
-		for j := h >> kt.shift; j != uint64(i); j = (j + 1) & mask {
-			if kt.hashes[j] == 0 {
-				t.Fatalf("hash %x at slot %d is not reachable from its home %d", h, i, h>>kt.shift)
+		// No empty slot between the entry's home and its slot.
+		for j := tt.home(touchTag(e)); j != i; j = tt.next(j) {
+			if tt.slots[j] == 0 {
+				t.Fatalf("entry %x at slot %d is not reachable from its home %d", e, i, tt.home(touchTag(e)))
 			}
 		}
-		if recUsed[kt.idx[i]] || slices.Contains(kt.free, kt.idx[i]) {
-			t.Fatalf("record %d of hash %x is used twice or free", kt.idx[i], h)
+		if want[e] == 0 {
+			t.Fatalf("entry %x (seq %d, roles %d, index %d) is not a touch of the window", e, touchSeq(e), touchRoles(e), touchIdx(e))
 		}
-		recUsed[kt.idx[i]] = true
-		r := kt.rec(int(kt.idx[i]))
-		if r.empty() {
-			t.Fatalf("empty hash %x left in the key table", h)
-		}
-		if r.mixed && !w.collide {
-			// 64-bit seeded hashes do not collide on a few test keys: a
-			// record marked mixed for nothing sends Check the slow way.
-			t.Fatalf("record of hash %x is mixed with strong hashes", h)
-		}
-		var holderKey []byte // the record's key, from its oldest transaction
-		if !r.mixed {
-			off := w.off(w.oldest(r))
-			if int(off) >= len(w.txns) {
-				t.Fatalf("oldest transaction of hash %x is not in the window", h)
-			}
-			eachKey(w.txns[off], func(k []byte, _, _ int) {
-				if w.hash(k) == h {
-					if holderKey != nil && !bytes.Equal(holderKey, k) {
-						t.Fatalf("unmixed record of hash %x: keys %q and %q of one transaction", h, holderKey, k)
-					}
-					holderKey = k
-				}
-			})
-			if holderKey == nil || orderKey(holderKey) != r.ok {
-				t.Fatalf("key %q of hash %x has another order key or none", holderKey, h)
-			}
-		}
-		for li := range 3 {
-			l := kt.list(r, li)
-			if r.state[li] == 2 {
-				if len(l) < 2 || listUsed[r.one[li]] {
-					t.Fatalf("list %d of hash %x: state 2 with %d elements, or sharing list %d", li, h, len(l), r.one[li])
-				}
-				listUsed[r.one[li]] = true
-			}
-			listed += len(l)
-			for j, s := range l {
-				off := w.off(s)
-				if int(off) >= len(w.txns) || j > 0 && w.off(l[j-1]) > off {
-					t.Fatalf("list of hash %x out of the window or out of order", h)
-				}
-				if w, _, rd := roles(w.txns[off], holderKey); !r.mixed && !w && !rd {
-					t.Fatalf("unmixed record of key %q lists a transaction without it", holderKey)
-				}
-			}
-		}
+		want[e]--
 	}
-	if used != kt.n || len(recUsed)+len(kt.free) != kt.nrecs || len(kt.pages) != (kt.nrecs+1<<recPageBits-1)>>recPageBits {
-		t.Fatalf("key table holds %d hashes (n %d), %d records used, %d free, %d in all in %d pages",
-			used, kt.n, len(recUsed), len(kt.free), kt.nrecs, len(kt.pages))
+	if used != tt.n || tt.n != refs {
+		t.Fatalf("touch table holds %d entries (n %d), the window %d", used, tt.n, refs)
 	}
-	for _, i := range kt.freeLists {
-		if kt.lists[i] != nil || listUsed[i] {
-			t.Fatalf("free list %d is in use", i)
-		}
-	}
-	if len(listUsed)+len(kt.freeLists) != len(kt.lists) {
-		t.Fatalf("%d lists used, %d free, %d in all", len(listUsed), len(kt.freeLists), len(kt.lists))
-	}
-	if listed != refs {
-		t.Fatalf("key lists hold %d entries, the window %d", listed, refs)
+	if tt.n > 0 && float64(tt.n) > touchMaxLoad*float64(len(tt.slots)) {
+		t.Fatalf("touch table of %d slots holds %d entries: above the load it grows at", len(tt.slots), tt.n)
 	}
 }
 
@@ -311,7 +251,7 @@ func TestWindowExample(t *testing.T) {
 	}
 	w.Prune(2)
 	w.TruncateFrom(9)
-	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.writes.len() != 0 || w.ranges.len() != 0 {
+	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.keys.slots != nil || w.writes.len() != 0 || w.ranges.len() != 0 {
 		t.Fatalf("window not empty after Prune and TruncateFrom: %d own, %d keys", w.Len(), w.keys.n)
 	}
 }
