@@ -101,6 +101,8 @@ type cand struct {
 	roles int
 	ki    int
 	check Check
+	o     *Txn   // w.txns[off]
+	key   []byte // o's key idx, unless idxUnknown
 }
 
 // idxBits is the bits of a tree id that hold the index of a key or range
@@ -387,14 +389,21 @@ func (w *Window) witnesses(t *Txn) []witness {
 				continue
 			}
 			w.found = w.writes.query(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
+			// The keys, a level of pointers at a time (see points).
+			start := len(w.wit)
+			var x uint64
 			for _, id := range w.found {
 				off := uint32(id>>idxBits - w.base)
-				k := w.txns[off].Writes[id&(1<<idxBits-1)].Key
-				if len(k) > 15 && !contains(&t.Ranges[i], k) {
-					continue
-				}
-				w.wit = append(w.wit, witness{off, CheckUse, k})
+				w.wit = append(w.wit, witness{off, CheckUse, nil})
+				x += uint64(len(w.txns[off].Writes))
 			}
+			w.sink += x
+			wit := w.wit[start:]
+			for j, id := range w.found {
+				wit[j].key = w.txns[wit[j].off].Writes[id&(1<<idxBits-1)].Key
+			}
+			wit = slices.DeleteFunc(wit, func(x witness) bool { return len(x.key) > 15 && !contains(&t.Ranges[i], x.key) })
+			w.wit = w.wit[:start+len(wit)]
 		}
 	}
 	clear(in) // let t's keys go
@@ -421,8 +430,10 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		return
 	}
 	var x uint64
+	last := len(tt.slots) - 1
 	for i := range in {
-		x += tt.slots[tt.home(in[i].h>>40)]
+		j := tt.home(in[i].h >> 40)
+		x += tt.slots[j] + tt.slots[min(j+4, last)] // a lookup reads ~4 slots
 	}
 	w.sink += x
 	base := uint32(w.base)
@@ -430,9 +441,15 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 	for ki := range in {
 		k := &in[ki]
 		tag := k.h >> 40
-		for j := tt.home(tag); tt.slots[j] != 0; j = tt.next(j) {
+		for j, d := tt.home(tag), 0; ; j, d = tt.next(j), d+1 {
 			e := tt.slots[j]
-			if touchTag(e) != tag {
+			if e == 0 {
+				break
+			}
+			if ed := tt.dist(j, e); ed != d || touchTag(e) != tag {
+				if ed < d {
+					break // e's home is past the key's: so are the rest
+				}
 				continue
 			}
 			off := int(touchSeq(e) - base)
@@ -455,11 +472,31 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		}
 	}
 	w.cand = cands
-	for _, c := range cands {
+	// The keys to confirm against, a level of pointers at a time (the
+	// window's array, the Txn, its Writes or Reads, the key's bytes), each
+	// level for every candidate in a loop that does nothing else.
+	for i := range cands {
+		cands[i].o = w.txns[cands[i].off]
+	}
+	for i := range cands {
+		x += uint64(len(cands[i].o.Writes))
+	}
+	for i := range cands {
+		if c := &cands[i]; c.idx != idxUnknown {
+			c.key = txnKey(c.o, int(c.idx))
+			if len(c.key) > 0 {
+				x += uint64(c.key[0])
+			}
+		}
+	}
+	w.sink += x
+	for i := range cands {
+		c := &cands[i]
 		k := in[c.ki].key
-		if w.confirm(&c, k) {
+		if w.confirm(c, k) {
 			w.wit = append(w.wit, witness{c.off, c.check, k})
 		}
+		c.o, c.key = nil, nil // let them go
 	}
 }
 
@@ -467,11 +504,10 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 // without a key index, whether c's transaction touches k in the roles of
 // the entry: then the witness holds all the same).
 func (w *Window) confirm(c *cand, k []byte) bool {
-	o := w.txns[c.off]
 	if c.idx != idxUnknown {
-		return bytes.Equal(txnKey(o, int(c.idx)), k)
+		return bytes.Equal(c.key, k)
 	}
-	writes, set, reads := roles(o, k)
+	writes, set, reads := roles(c.o, k)
 	r := 0
 	if reads {
 		r |= roleRead

@@ -161,11 +161,12 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 			continue
 		}
 		used++
-		// No empty slot between the entry's home and its slot.
-		for j := tt.home(touchTag(e)); j != i; j = tt.next(j) {
-			if tt.slots[j] == 0 {
-				t.Fatalf("entry %x at slot %d is not reachable from its home %d", e, i, tt.home(touchTag(e)))
-			}
+		// Robin Hood order: along a cluster, each entry is at most one
+		// slot further from its home than the one before it (so homes do
+		// not decrease), and a cluster starts with an entry at its home.
+		p := (i + len(tt.slots) - 1) % len(tt.slots)
+		if d := tt.dist(i, e); tt.slots[p] == 0 && d != 0 || tt.slots[p] != 0 && d > tt.dist(p, tt.slots[p])+1 {
+			t.Fatalf("entry %x at slot %d, %d from its home, after an entry %d from its home", e, i, d, tt.dist(p, tt.slots[p]))
 		}
 		if want[e] == 0 {
 			t.Fatalf("entry %x (seq %d, roles %d, index %d) is not a touch of the window", e, touchSeq(e), touchRoles(e), touchIdx(e))
