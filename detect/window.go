@@ -31,16 +31,21 @@ import (
 //     entries of a key sit in the cluster of its home slot, so a point key
 //     of t costs one probe (one cache miss, the misses of t's keys
 //     overlapping), whatever the window size.
-//   - writes: every (own transaction, written key) as a point in a B+ tree
-//     of order keys (see okey and pointTree), asked for the points inside
-//     each range t read (use check, phantoms).
-//   - ranges: every range an own transaction read, as a span of order keys
-//     in an interval tree, asked for the spans holding each key t wrote
-//     (mirror use check, phantoms).
+//   - writes: every (own transaction, written key) as a point (order key
+//     and id; see okey), asked for the points inside each range t read
+//     (use check, phantoms).
+//   - ranges: every range an own transaction read, as a span of order
+//     keys, asked for the spans holding each key t wrote (mirror use
+//     check, phantoms).
 //
-// The trees cost O(log n + answers) and skip subtrees whose
-// sequence numbers lie outside the run asked for, so own writes inside a
-// wide range of t that are clock-after t are not even visited.
+// The points and spans of the older transactions are in sorted arrays
+// (pointRun, rangeRun in runs.go), those of the newest (an eighth of the entries at most) in a
+// B+ tree each (pointTree, intervalTree), merged into the runs as they
+// grow. The trees cost O(log n + answers) and skip subtrees whose sequence
+// numbers lie outside the run asked for; a run costs a search of its
+// fences plus the entries inside the key span asked for, and is skipped
+// whole when the run of indexes asked for starts after its newest
+// transaction.
 //
 // What an index answers is a witness: an own transaction, the check it
 // fires and the key, the very facts Conflict looks for, so Check does not
@@ -48,8 +53,8 @@ import (
 // its slices and its keys: cache misses). Where an index may answer more
 // than the truth, the witness is confirmed with the bytes: an entry of the
 // touch table whose tag (24 bits of the key's hash) matches a key of t, and
-// keys longer than 15 bytes in the trees (order keys are exact up to 15
-// bytes). Per own transaction Check keeps the first check in the order of
+// keys longer than 15 bytes in the trees and sorted arrays (order keys are
+// exact up to 15 bytes). Per own transaction Check keeps the first check in the order of
 // Conflict and the smallest key witnessing it, so that it returns exactly
 // what a scan of the window calling Conflict would (the property tests
 // hold it to that).
@@ -62,7 +67,15 @@ type Window struct {
 	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
 	ranges intervalTree[struct{}] // id: treeID(seq, index in Ranges)
-	seed   maphash.Seed
+	// The writes and ranges of the transactions of sequence numbers up to
+	// runSeq are in the runs (see runs.go), the others' in the trees; dead
+	// counts the entries of the runs whose transactions left by Prune.
+	runW     pointRun
+	runR     rangeRun
+	runSeq   uint64
+	dead     int
+	mergeMin int // merge the trees into the runs from this many entries
+	seed     maphash.Seed
 
 	lastOSeq uint64    // largest OSeq ever added: OSeqs are never reused
 	wit      []witness // scratch: the witnesses of one query
@@ -121,7 +134,7 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{seed: maphash.MakeSeed(), base: 1}
+	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: 4096}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -174,6 +187,31 @@ func (w *Window) Add(o *Txn) {
 			w.ranges.insertID(s, treeID(seq, i), seq, struct{}{})
 		}
 	}
+	// The trees take at most an eighth of the entries: a merge copies the
+	// runs, so each entry is copied about nine times over its life.
+	if small := w.writes.len() + w.ranges.len(); small >= w.mergeMin && 8*small >= w.runW.len()+w.runR.len()-w.dead {
+		w.merge(seq)
+	}
+}
+
+// merge moves the entries of the trees into the runs, dropping the dead
+// ones; last is the newest sequence number in the window.
+func (w *Window) merge(last uint64) {
+	live := func(s uint64) bool { return s >= w.base && s <= last }
+	w.runW = mergePoints(&w.runW, &w.writes, live)
+	w.runR = mergeRanges(&w.runR, &w.ranges, live)
+	w.runSeq, w.dead = last, 0
+}
+
+// filterRuns drops the entries of the runs of transactions no longer in
+// the window (sequence numbers outside [base, last]).
+func (w *Window) filterRuns(last uint64) {
+	live := func(s uint64) bool { return s >= w.base && s <= last }
+	var noW pointTree
+	var noR intervalTree[struct{}]
+	w.runW = mergePoints(&w.runW, &noW, live)
+	w.runR = mergeRanges(&w.runR, &noR, live)
+	w.runSeq, w.dead = min(w.runSeq, last), 0
 }
 
 // off returns the index in the window of the transaction of sequence
@@ -235,6 +273,9 @@ func (w *Window) Prune(watermark uint64) {
 	if len(w.txns) == 0 {
 		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
 	}
+	if 2*w.dead > w.runW.len()+w.runR.len() {
+		w.filterRuns(w.base + uint64(len(w.txns)) - 1)
+	}
 }
 
 // TruncateFrom drops the own transactions at positions >= pos: a rollback
@@ -247,6 +288,12 @@ func (w *Window) TruncateFrom(pos uint64) {
 		w.txns[n] = nil
 	}
 	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
+	if last := w.base + uint64(n) - 1; w.runSeq > last {
+		// The runs hold entries of transactions rolled off, whose
+		// sequence numbers the next ones take: a rollback into the runs
+		// costs a copy of them.
+		w.filterRuns(last)
+	}
 }
 
 // remove takes the transaction of sequence number seq out of every index.
@@ -258,13 +305,22 @@ func (w *Window) remove(seq uint64, front bool) {
 		if !w.keys.remove(touchEntry(w.hash(key), uint32(seq), roles, i)) {
 			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the touch table", key, o.ID))
 		}
-		if roles&(roleAdd|roleSet) != 0 {
+		switch {
+		case roles&(roleAdd|roleSet) == 0:
+		case seq > w.runSeq:
 			w.writes.delete(orderKey(key), treeID(seq, i))
+		case front:
+			w.dead++ // left in the run, filtered out by sequence number
 		}
 	})
 	for i := range o.Ranges {
 		if s, ok := rangeSpan(&o.Ranges[i]); ok {
-			w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
+			switch {
+			case seq > w.runSeq:
+				w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
+			case front:
+				w.dead++
+			}
 		}
 	}
 }
@@ -360,7 +416,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 	w.in = in
 	w.points(in, u, useHi, mirLo)
 	// Phantoms. Tree queries take sequence numbers in (after, upTo].
-	if mirLo < n && w.ranges.len() > 0 {
+	if mirLo < n && w.ranges.len()+w.runR.len() > 0 {
 		// mirror use: own ranges holding a key t wrote, all at once.
 		qs := w.qs[:0]
 		for i := range in {
@@ -371,7 +427,16 @@ func (w *Window) witnesses(t *Txn) []witness {
 			qs = append(qs, span{ok, ok})
 		}
 		w.qs = qs
-		w.batchOut = w.ranges.overlappingBatch(qs, w.base+uint64(mirLo)-1, w.base+uint64(n)-1, &w.batch, w.batchOut[:0])
+		after, upTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
+		w.batchOut = w.ranges.overlappingBatch(qs, after, upTo, &w.batch, w.batchOut[:0])
+		if after < w.runSeq {
+			for q := range qs {
+				w.found = w.runR.stab(qs[q].lo, after, upTo, w.found[:0])
+				for _, id := range w.found {
+					w.batchOut = append(w.batchOut, itFound{q, id})
+				}
+			}
+		}
 		for _, f := range w.batchOut {
 			off := uint32(f.id>>idxBits - w.base)
 			k := in[f.q].key
@@ -381,14 +446,18 @@ func (w *Window) witnesses(t *Txn) []witness {
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
 		}
 	}
-	if useHi > u && w.writes.len() > 0 {
+	if useHi > u && w.writes.len()+w.runW.len() > 0 {
 		// use: own writes inside a range t read.
 		for i := range t.Ranges {
 			q, ok := rangeSpan(&t.Ranges[i])
 			if !ok {
 				continue
 			}
-			w.found = w.writes.query(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
+			after, upTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
+			w.found = w.writes.query(&q, after, upTo, w.found[:0])
+			if after < w.runSeq {
+				w.found = w.runW.query(&q, after, upTo, w.found)
+			}
 			// The keys, a level of pointers at a time (see points).
 			start := len(w.wit)
 			var x uint64

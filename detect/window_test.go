@@ -60,6 +60,8 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		w := NewWindow()
 		// Weak hashes: keys share the lists of the key table.
 		w.collide = rapid.IntRange(0, 3).Draw(t, "collide") == 0
+		// Small merges, so that the runs take part.
+		w.mergeMin = rapid.IntRange(1, 12).Draw(t, "mergeMin")
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -117,6 +119,70 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 	})
 }
 
+// checkRuns checks the runs of w (sorted, fences and segment tree right,
+// every entry the write or range it names, dead ones counted, none of a
+// transaction rolled off) and returns the number of live entries in them.
+// The trees must hold only transactions after the runs'.
+func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
+	end := w.base + uint64(len(w.txns))
+	dead := 0
+	entry := func(id uint64) (o *Txn, i int, ok bool) {
+		s := id >> idxBits
+		switch {
+		case s > w.runSeq || s >= end:
+			t.Fatalf("run entry of sequence number %d: above the runs' %d or the window's end %d", s, w.runSeq, end)
+		case s < w.base:
+			dead++
+			return nil, 0, false
+		}
+		return w.txns[s-w.base], int(id & (1<<idxBits - 1)), true
+	}
+	r := &w.runW
+	for i, id := range r.id {
+		if i > 0 && !(r.ok[i-1].less(r.ok[i]) || r.ok[i-1] == r.ok[i] && r.id[i-1] < id) {
+			t.Fatalf("point run out of order at %d", i)
+		}
+		if o, j, ok := entry(id); ok {
+			points++
+			if orderKey(o.Writes[j].Key) != r.ok[i] {
+				t.Fatalf("point run entry %d is not write %d of %v", i, j, o.ID)
+			}
+		}
+	}
+	if want := buildPointRun(r.ok, r.id); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) {
+		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
+	}
+	rr := &w.runR
+	for i, id := range rr.id {
+		if i > 0 && !(rr.lo[i-1].less(rr.lo[i]) || rr.lo[i-1] == rr.lo[i] && rr.id[i-1] < id) {
+			t.Fatalf("range run out of order at %d", i)
+		}
+		if o, j, ok := entry(id); ok {
+			ranges++
+			if s, _ := rangeSpan(&o.Ranges[j]); s.lo != rr.lo[i] || s.hi != rr.hi[i] {
+				t.Fatalf("range run entry %d is not range %d of %v", i, j, o.ID)
+			}
+		}
+	}
+	if want := buildRangeRun(rr.lo, rr.hi, rr.id); len(rr.id) > 0 && (!slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+		t.Fatalf("range run fence or segment tree not as built")
+	}
+	if dead != w.dead {
+		t.Fatalf("the runs hold %d dead entries, the window counted %d", dead, w.dead)
+	}
+	w.writes.each(func(_ okey, id uint64) {
+		if id>>idxBits <= w.runSeq {
+			t.Fatalf("point tree holds sequence number %d, which the runs cover (to %d)", id>>idxBits, w.runSeq)
+		}
+	})
+	w.ranges.each(func(_, _ okey, id uint64) {
+		if id>>idxBits <= w.runSeq {
+			t.Fatalf("interval tree holds sequence number %d, which the runs cover (to %d)", id>>idxBits, w.runSeq)
+		}
+	})
+	return points, ranges
+}
+
 // checkWindowIndexes checks that the indexes hold exactly the window.
 func checkWindowIndexes(t *rapid.T, w *Window) {
 	if len(w.oseqs) != len(w.txns) || len(w.hlcs) != len(w.txns) {
@@ -151,8 +217,10 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if err := checkPointTree(&w.writes); err != nil {
 		t.Fatal(err)
 	}
-	if w.writes.len() != points || w.ranges.len() != ranges {
-		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
+	runPoints, runRanges := checkRuns(t, w)
+	if w.writes.len()+runPoints != points || w.ranges.len()+runRanges != ranges {
+		t.Fatalf("trees hold %d points and %d ranges, the runs %d and %d live, the window %d and %d",
+			w.writes.len(), w.ranges.len(), runPoints, runRanges, points, ranges)
 	}
 	tt := &w.keys
 	used := 0
@@ -252,7 +320,7 @@ func TestWindowExample(t *testing.T) {
 	}
 	w.Prune(2)
 	w.TruncateFrom(9)
-	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.keys.slots != nil || w.writes.len() != 0 || w.ranges.len() != 0 {
+	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.keys.slots != nil || w.writes.len() != 0 || w.ranges.len() != 0 || w.runW.len() != 0 || w.runR.len() != 0 {
 		t.Fatalf("window not empty after Prune and TruncateFrom: %d own, %d keys", w.Len(), w.keys.n)
 	}
 }
