@@ -1,7 +1,5 @@
 package detect
 
-import "sort"
-
 // The window keeps the writes and ranges of its older own transactions in
 // sorted runs (arrays, rebuilt now and then by a merge) and only those of
 // the newer ones in the trees (pointTree, intervalTree), which a merge
@@ -42,25 +40,46 @@ func makeFences(a []okey) fences {
 	return f
 }
 
-// search returns the first index i of a with pred(a[i]), or len(a); pred
-// is monotone (false, then true) over a.
-func (f *fences) search(a []okey, pred func(okey) bool) int {
-	b := sort.Search(len(f.f2), func(i int) bool { return pred(f.f2[i]) })
-	b = f.within(f.f1, b, pred)
-	return f.within(a, b, pred)
+// search returns the index of the first key of a above k (strict) or at
+// least k (!strict), or len(a).
+func (f *fences) search(a []okey, k okey, strict bool) int {
+	b := firstPast(f.f2, 0, len(f.f2), k, strict)
+	b = f.within(f.f1, b, k, strict)
+	return f.within(a, b, k, strict)
 }
 
-// within returns the first index of a with pred, given b, the first block
-// of runBlock keys of a whose first key has pred (the answer is in
-// ((b-1)*runBlock, b*runBlock]).
-func (f *fences) within(a []okey, b int, pred func(okey) bool) int {
+// within is search over a given b, the first block of runBlock keys of a
+// whose first key is past k (the answer is in ((b-1)*runBlock,
+// b*runBlock]).
+func (f *fences) within(a []okey, b int, k okey, strict bool) int {
 	lo, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock)
 	var x uint64
 	for i := lo; i < hi; i += 4 {
 		x += a[i].lo
 	}
 	f.sink += x
-	return lo + sort.Search(hi-lo, func(i int) bool { return pred(a[lo+i]) })
+	return firstPast(a, lo, hi, k, strict)
+}
+
+// firstPast returns the first index in [lo, hi) of a key of a above k
+// (strict) or at least k, or hi: a binary search without the calls of
+// sort.Search, which a small window pays for.
+func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		var past bool
+		if strict {
+			past = k.less(a[m])
+		} else {
+			past = !a[m].less(k)
+		}
+		if past {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
 }
 
 // pointRun is a sorted run of points (order key, id): see pointTree for
@@ -81,7 +100,7 @@ func buildPointRun(ok []okey, id []uint64) pointRun {
 // firstAtLeast returns the index of the first point whose order key is at
 // least k.
 func (r *pointRun) firstAtLeast(k okey) int {
-	return r.fence.search(r.ok, func(x okey) bool { return !x.less(k) })
+	return r.fence.search(r.ok, k, false)
 }
 
 // query appends to out the ids of the points with an order key in q and a
@@ -203,7 +222,7 @@ func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
-	p := r.fence.search(r.lo, func(x okey) bool { return k.less(x) })
+	p := r.fence.search(r.lo, k, true)
 	// Back from the block of span p-1 while a span up to there may reach
 	// k: one or two blocks for short spans. Past a few, a wide span
 	// earlier on keeps the prefix maximum up, and the segment tree finds

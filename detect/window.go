@@ -134,7 +134,7 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: 4096}
+	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -193,6 +193,12 @@ func (w *Window) Add(o *Txn) {
 		w.merge(seq)
 	}
 }
+
+// mergeMin is the number of entries in the trees below which they are not
+// merged into the runs: a window of up to a few thousand transactions
+// stays in the trees, where a query costs less CPU than in a tree and a
+// run both (the memory a run saves matters in large windows).
+const mergeMin = 32768
 
 // merge moves the entries of the trees into the runs, dropping the dead
 // ones; last is the newest sequence number in the window.
