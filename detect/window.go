@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
-	"sort"
 )
 
 // Window indexes the own transactions the peer has not yet seen (DESIGN.md
@@ -393,11 +392,11 @@ func (w *Window) witnesses(t *Txn) []witness {
 	}
 	// The runs of indexes: the unseen ones, [u, n); those clock-before t,
 	// [u, useHi); those clock-after t, [mirLo, n).
-	u := sort.Search(n, func(i int) bool { return w.oseqs[i] > t.PeerSeen })
+	u := w.firstUnseen(t.PeerSeen)
 	if u == n {
 		return nil
 	}
-	b := sort.Search(n, func(i int) bool { return !w.before(i, t) })
+	b := w.firstNotBefore(t)
 	a := b // own clocks strictly increase: at most one is neither before nor after t
 	if a < n && !w.after(a, t) {
 		a++
@@ -407,16 +406,19 @@ func (w *Window) witnesses(t *Txn) []witness {
 	// t's distinct keys, writes then reads, with their records, their
 	// slots in the key table touched in a loop that does nothing else.
 	in := w.in[:0]
-	for i, wr := range t.Writes {
-		if slices.ContainsFunc(t.Writes[:i], func(x Write) bool { return string(x.Key) == string(wr.Key) }) {
+	for i := range t.Writes {
+		wr := &t.Writes[i]
+		h := w.hash(wr.Key)
+		if j := findKey(in, h, wr.Key); j >= 0 {
+			in[j].set = in[j].set || !wr.Add
 			continue
 		}
-		set := slices.ContainsFunc(t.Writes[i:], func(x Write) bool { return !x.Add && string(x.Key) == string(wr.Key) })
-		in = append(in, tkey{key: wr.Key, h: w.hash(wr.Key), write: true, set: set})
+		in = append(in, tkey{key: wr.Key, h: h, write: true, set: !wr.Add})
 	}
-	for i, k := range t.Reads {
-		if !slices.ContainsFunc(t.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) {
-			in = append(in, tkey{key: k, h: w.hash(k)})
+	nw := len(in)
+	for _, k := range t.Reads {
+		if h := w.hash(k); findKey(in[nw:], h, k) < 0 {
+			in = append(in, tkey{key: k, h: h})
 		}
 	}
 	w.in = in
@@ -610,6 +612,45 @@ func roles(o *Txn, k []byte) (writes, set, reads bool) {
 		}
 	}
 	return writes, set, reads
+}
+
+// findKey returns the index of key k, of hash h, in ks, or -1.
+func findKey(ks []tkey, h uint64, k []byte) int {
+	for j := range ks {
+		if ks[j].h == h && bytes.Equal(ks[j].key, k) {
+			return j
+		}
+	}
+	return -1
+}
+
+// firstUnseen returns the index of the first own transaction with an OSeq
+// above peerSeen, or Len(). (Binary searches here go without sort.Search:
+// its call per step costs a small window as much as the rest.)
+func (w *Window) firstUnseen(peerSeen uint64) int {
+	lo, hi := 0, len(w.oseqs)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); w.oseqs[m] > peerSeen {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// firstNotBefore returns the index of the first own transaction not
+// clock-before t, or Len().
+func (w *Window) firstNotBefore(t *Txn) int {
+	lo, hi := 0, len(w.hlcs)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); !w.before(m, t) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
 }
 
 // before reports whether own transaction i is clock-before t.
