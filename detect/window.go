@@ -84,7 +84,7 @@ type Window struct {
 	qs       []span    // scratch: the queries of a batch
 	batch    itBatch[struct{}]
 	batchOut []itFound
-	sink     uint64 // what touch read, so that the reads stay
+	sink     uint64 // what the touches of cache lines read, so that the reads stay
 	collide  bool   // tests: weak hashes, so that keys share tags
 }
 
@@ -303,7 +303,8 @@ func (w *Window) TruncateFrom(pos uint64) {
 
 // remove takes the transaction of sequence number seq out of every index.
 // It is the oldest transaction in the window (front) or the newest
-// (!front), so it is at that end of each of its lists.
+// (!front): its entries in the runs are left behind (counted dead) or
+// filtered out by the caller (TruncateFrom).
 func (w *Window) remove(seq uint64, front bool) {
 	o := w.txns[seq-w.base]
 	eachTouch(o, func(key []byte, roles, i int) {
@@ -403,8 +404,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 	}
 	useHi, mirLo := max(u, b), max(u, a)
 
-	// t's distinct keys, writes then reads, with their records, their
-	// slots in the key table touched in a loop that does nothing else.
+	// t's distinct keys, writes then reads, with their hashes.
 	in := w.in[:0]
 	for i := range t.Writes {
 		wr := &t.Writes[i]
