@@ -15,7 +15,7 @@
 //     would return (the same transactions, checks and key bytes; the key
 //     slice may be t's where Conflict's is o's), at a cost that does not
 //     grow with the window for point keys and grows logarithmically for
-//     ranges (see window.go).
+//     ranges, plus the own writes inside a range of t (see window.go).
 //
 // Caveats:
 //

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
-	"sort"
 )
 
 // Window indexes the own transactions the peer has not yet seen (DESIGN.md
@@ -18,59 +17,75 @@ import (
 // OSeqs, the HLCs and the Txns apart, so that a binary search reads only
 // the array it needs). Each also has a sequence number, its index plus the
 // sequence number of the first (base): the indexes below name own
-// transactions by it, in 32 bits in the key lists (compared relative to
+// transactions by it, in 32 bits in the touch table (compared relative to
 // base, so it may wrap) and in 40 bits in the trees. For an incoming t the
 // window's transactions above t.PeerSeen split into runs of indexes: those
 // clock-before t (the use check applies), at most one with t's exact clock
 // (same origin: only the update check applies), and those clock-after t
 // (the mirror use check applies). Every index is asked for a run:
 //
-//   - keys: for each key's 64-bit hash (keyTable), the own transactions that
-//     Set/Delete it, that only Add to it, and that point-read it, each list
-//     in order so that a run is a sub-slice found by binary search. A point
-//     key of t costs one probe of the table and a binary search per list,
-//     whatever the window size.
-//   - writes: every (own transaction, written key) as a point in a B+ tree
-//     of order keys (see okey and pointTree), asked for the points inside
-//     each range t read (use check, phantoms).
-//   - ranges: every range an own transaction read, as a span of order keys
-//     in an interval tree, asked for the spans holding each key t wrote
-//     (mirror use check, phantoms).
+//   - keys: every (own transaction, distinct key it touches) as one 8-byte
+//     entry of a hash table (touchTable), with the transaction's roles for
+//     the key (point-read, Add, Set/Delete) and the key's index in it. The
+//     entries of a key sit in the cluster of its home slot, so a point key
+//     of t costs one probe (one cache miss, the misses of t's keys
+//     overlapping), whatever the window size.
+//   - writes: every (own transaction, written key) as a point (order key
+//     and id; see okey), asked for the points inside each range t read
+//     (use check, phantoms).
+//   - ranges: every range an own transaction read, as a span of order
+//     keys, asked for the spans holding each key t wrote (mirror use
+//     check, phantoms).
 //
-// The trees cost O(log n + answers) and skip subtrees whose
-// sequence numbers lie outside the run asked for, so own writes inside a
-// wide range of t that are clock-after t are not even visited.
+// The points and spans of the older transactions are in sorted arrays
+// (pointRun, rangeRun in runs.go), those of the newest (an eighth of the entries at most) in a
+// B+ tree each (pointTree, intervalTree), merged into the runs as they
+// grow. The trees cost O(log n + answers) and skip subtrees whose sequence
+// numbers lie outside the run asked for; a run costs a search of its
+// fences plus the entries inside the key span asked for, and is skipped
+// whole when the run of indexes asked for starts after its newest
+// transaction.
 //
 // What an index answers is a witness: an own transaction, the check it
 // fires and the key, the very facts Conflict looks for, so Check does not
 // evaluate Conflict on candidates (that would read each candidate's Txn,
 // its slices and its keys: cache misses). Where an index may answer more
-// than the truth, the witness is confirmed with the bytes: a key record
-// shared by keys whose hashes collide (mixed, rare) and keys longer than
-// 15 bytes in the trees (order keys are exact up to 15 bytes). Per own
-// transaction Check keeps the first check in the order of Conflict and the
-// smallest key witnessing it, so that it returns exactly what a scan of
-// the window calling Conflict would (the property tests hold it to that).
+// than the truth, the witness is confirmed with the bytes: an entry of the
+// touch table whose tag (24 bits of the key's hash) matches a key of t, and
+// keys longer than 15 bytes in the trees and sorted arrays (order keys are
+// exact up to 15 bytes). Per own transaction Check keeps the first check in the order of
+// Conflict and the smallest key witnessing it, so that it returns exactly
+// what a scan of the window calling Conflict would (the property tests
+// hold it to that).
 type Window struct {
 	txns  []*Txn   // in OSeq (= position = clock) order
 	oseqs []uint64 // the OSeqs of txns
 	hlcs  []uint64 // the HLCs of txns
 	base  uint64   // the sequence number of txns[0]; 1 at first
 
-	keys   keyTable
+	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
 	ranges intervalTree[struct{}] // id: treeID(seq, index in Ranges)
-	seed   maphash.Seed
+	// The writes and ranges of the transactions of sequence numbers up to
+	// runSeq are in the runs (see runs.go), the others' in the trees; dead
+	// counts the entries of the runs whose transactions left by Prune.
+	runW     pointRun
+	runR     rangeRun
+	runSeq   uint64
+	dead     int
+	mergeMin int // merge the trees into the runs from this many entries
+	seed     maphash.Seed
 
 	lastOSeq uint64    // largest OSeq ever added: OSeqs are never reused
 	wit      []witness // scratch: the witnesses of one query
 	in       []tkey    // scratch: the distinct keys of the incoming transaction
+	cand     []cand    // scratch: candidate witnesses from the touch table
 	found    []uint64  // scratch: the answer of one tree query
 	qs       []span    // scratch: the queries of a batch
 	batch    itBatch[struct{}]
 	batchOut []itFound
-	sink     uint64 // what touch read, so that the reads stay
-	collide  bool   // tests: weak hashes, so that keys share records
+	sink     uint64 // what the touches of cache lines read, so that the reads stay
+	collide  bool   // tests: weak hashes, so that keys share tags
 }
 
 // witness is an own transaction (by index) that conflicts with the
@@ -85,9 +100,21 @@ type witness struct {
 type tkey struct {
 	key   []byte
 	h     uint64
-	rec   int  // its key record, or -1
 	write bool // t writes it (then set: by a Set or Delete); else t reads it
 	set   bool
+}
+
+// cand is an entry of the touch table whose tag matches key ki of the
+// incoming transaction and whose roles fire check: a witness once its key
+// is confirmed to be the incoming one.
+type cand struct {
+	off   uint32
+	idx   uint32
+	roles int
+	ki    int
+	check Check
+	o     *Txn   // w.txns[off]
+	key   []byte // o's key idx, unless idxUnknown
 }
 
 // idxBits is the bits of a tree id that hold the index of a key or range
@@ -106,7 +133,7 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{seed: maphash.MakeSeed(), base: 1}
+	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -148,24 +175,9 @@ func (w *Window) Add(o *Txn) {
 	w.txns = append(w.txns, o)
 	w.oseqs = append(w.oseqs, o.ID.OSeq)
 	w.hlcs = append(w.hlcs, o.HLC)
-	eachKey(o, func(key []byte, list, i int) {
-		h := w.hash(key)
-		ri, created := w.keys.insert(h)
-		r := w.keys.rec(ri)
-		switch {
-		case created:
-			r.ok = orderKey(key)
-		case r.mixed:
-		case w.oldest(r) == uint32(seq):
-			// Only o is in the record: by this key if o writes it and
-			// this is its read (eachKey gives writes first, and each key
-			// once per kind), else by another key of the same hash.
-			r.mixed = list != listRead || !slices.ContainsFunc(o.Writes, func(x Write) bool { return string(x.Key) == string(key) })
-		case !w.is(r, key):
-			r.mixed = true // another key with the same hash
-		}
-		w.keys.push(r, list, uint32(seq))
-		if list != listRead {
+	eachTouch(o, func(key []byte, roles, i int) {
+		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
+		if roles&(roleAdd|roleSet) != 0 {
 			w.writes.insert(orderKey(key), treeID(seq, i))
 		}
 	})
@@ -174,34 +186,37 @@ func (w *Window) Add(o *Txn) {
 			w.ranges.insertID(s, treeID(seq, i), seq, struct{}{})
 		}
 	}
+	// The trees take at most an eighth of the entries: a merge copies the
+	// runs, so each entry is copied about nine times over its life.
+	if small := w.writes.len() + w.ranges.len(); small >= w.mergeMin && 8*small >= w.runW.len()+w.runR.len()-w.dead {
+		w.merge(seq)
+	}
 }
 
-// is reports whether key, of r's hash, is the key of unmixed record r: it
-// has the record's order key, and if that is not exact (longer than 15
-// bytes), a transaction in the record touches it: every one touches the
-// record's key, and one touching another key of the same hash would have
-// made the record mixed.
-func (w *Window) is(r *keyRec, key []byte) bool {
-	if r.ok != orderKey(key) {
-		return false
-	}
-	if len(key) < 16 {
-		return true
-	}
-	writes, _, reads := roles(w.txns[w.off(w.oldest(r))], key)
-	return writes || reads
+// mergeMin is the number of entries in the trees below which they are not
+// merged into the runs: a window of up to a few thousand transactions
+// stays in the trees, where a query costs less CPU than in a tree and a
+// run both (the memory a run saves matters in large windows).
+const mergeMin = 32768
+
+// merge moves the entries of the trees into the runs, dropping the dead
+// ones; last is the newest sequence number in the window.
+func (w *Window) merge(last uint64) {
+	live := func(s uint64) bool { return s >= w.base && s <= last }
+	w.runW = mergePoints(&w.runW, &w.writes, live)
+	w.runR = mergeRanges(&w.runR, &w.ranges, live)
+	w.runSeq, w.dead = last, 0
 }
 
-// oldest returns the sequence number (low 32 bits) of the oldest
-// transaction in non-empty record r.
-func (w *Window) oldest(r *keyRec) uint32 {
-	first, found := uint32(0), false
-	for i := range 3 {
-		if l := w.keys.list(r, i); len(l) > 0 && (!found || w.off(l[0]) < w.off(first)) {
-			first, found = l[0], true
-		}
-	}
-	return first
+// filterRuns drops the entries of the runs of transactions no longer in
+// the window (sequence numbers outside [base, last]).
+func (w *Window) filterRuns(last uint64) {
+	live := func(s uint64) bool { return s >= w.base && s <= last }
+	var noW pointTree
+	var noR intervalTree[struct{}]
+	w.runW = mergePoints(&w.runW, &noW, live)
+	w.runR = mergeRanges(&w.runR, &noR, live)
+	w.runSeq, w.dead = min(w.runSeq, last), 0
 }
 
 // off returns the index in the window of the transaction of sequence
@@ -211,31 +226,40 @@ func (w *Window) off(seq uint32) uint32 { return seq - uint32(w.base) }
 // keyAt returns key i (in Writes, then Reads) of the transaction of
 // sequence number seq (low 32 bits).
 func (w *Window) keyAt(seq, i uint32) []byte {
-	o := w.txns[w.off(seq)]
-	if int(i) < len(o.Writes) {
-		return o.Writes[i].Key
-	}
-	return o.Reads[int(i)-len(o.Writes)]
+	return txnKey(w.txns[w.off(seq)], int(i))
 }
 
-// eachKey calls fn once for each key o writes, with listSet if any write to
-// it is not an Add and listAdd otherwise, and once for each key o
-// point-reads, with listRead; i is the index of the key's first occurrence
-// in o.Writes, or len(o.Writes) plus its index in o.Reads.
-func eachKey(o *Txn, fn func(key []byte, list, i int)) {
+// txnKey returns key i of o: in o.Writes, then in o.Reads.
+func txnKey(o *Txn, i int) []byte {
+	if i < len(o.Writes) {
+		return o.Writes[i].Key
+	}
+	return o.Reads[i-len(o.Writes)]
+}
+
+// eachTouch calls fn once for each distinct key o touches, writes first,
+// with o's roles for it (roleRead | roleAdd | roleSet: roleSet if any write
+// to it is not an Add) and i, the index of the key's first occurrence in
+// o.Writes, or for a key o only reads, len(o.Writes) plus its index in
+// o.Reads.
+func eachTouch(o *Txn, fn func(key []byte, roles, i int)) {
 	for i, wr := range o.Writes {
 		if slices.ContainsFunc(o.Writes[:i], func(x Write) bool { return string(x.Key) == string(wr.Key) }) {
 			continue
 		}
-		list := listAdd
+		roles := roleAdd
 		if slices.ContainsFunc(o.Writes[i:], func(x Write) bool { return !x.Add && string(x.Key) == string(wr.Key) }) {
-			list = listSet
+			roles = roleSet
 		}
-		fn(wr.Key, list, i)
+		if slices.ContainsFunc(o.Reads, func(x []byte) bool { return string(x) == string(wr.Key) }) {
+			roles |= roleRead
+		}
+		fn(wr.Key, roles, i)
 	}
 	for i, k := range o.Reads {
-		if !slices.ContainsFunc(o.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) {
-			fn(k, listRead, len(o.Writes)+i)
+		if !slices.ContainsFunc(o.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) &&
+			!slices.ContainsFunc(o.Writes, func(x Write) bool { return string(x.Key) == string(k) }) {
+			fn(k, roleRead, len(o.Writes)+i)
 		}
 	}
 }
@@ -254,6 +278,9 @@ func (w *Window) Prune(watermark uint64) {
 	if len(w.txns) == 0 {
 		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
 	}
+	if 2*w.dead > w.runW.len()+w.runR.len() {
+		w.filterRuns(w.base + uint64(len(w.txns)) - 1)
+	}
 }
 
 // TruncateFrom drops the own transactions at positions >= pos: a rollback
@@ -266,33 +293,40 @@ func (w *Window) TruncateFrom(pos uint64) {
 		w.txns[n] = nil
 	}
 	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
+	if last := w.base + uint64(n) - 1; w.runSeq > last {
+		// The runs hold entries of transactions rolled off, whose
+		// sequence numbers the next ones take: a rollback into the runs
+		// costs a copy of them.
+		w.filterRuns(last)
+	}
 }
 
 // remove takes the transaction of sequence number seq out of every index.
 // It is the oldest transaction in the window (front) or the newest
-// (!front), so it is at that end of each of its lists.
+// (!front): its entries in the runs are left behind (counted dead) or
+// filtered out by the caller (TruncateFrom).
 func (w *Window) remove(seq uint64, front bool) {
 	o := w.txns[seq-w.base]
-	eachKey(o, func(key []byte, list, i int) {
-		h := w.hash(key)
-		ri := w.keys.find(h)
-		if ri < 0 {
-			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the key table", key, o.ID))
+	eachTouch(o, func(key []byte, roles, i int) {
+		if !w.keys.remove(touchEntry(w.hash(key), uint32(seq), roles, i)) {
+			panic(fmt.Sprintf("detect: window index broken: key %q of %v is not in the touch table", key, o.ID))
 		}
-		r := w.keys.rec(ri)
-		if !w.keys.pop(r, list, uint32(seq), front) {
-			panic(fmt.Sprintf("detect: window index broken: %v is not at the end of list %d of key %q", o.ID, list, key))
-		}
-		if list != listRead {
+		switch {
+		case roles&(roleAdd|roleSet) == 0:
+		case seq > w.runSeq:
 			w.writes.delete(orderKey(key), treeID(seq, i))
-		}
-		if r.empty() {
-			w.keys.remove(h)
+		case front:
+			w.dead++ // left in the run, filtered out by sequence number
 		}
 	})
 	for i := range o.Ranges {
 		if s, ok := rangeSpan(&o.Ranges[i]); ok {
-			w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
+			switch {
+			case seq > w.runSeq:
+				w.ranges.delete(itHandle{lo: s.lo, id: treeID(seq, i)})
+			case front:
+				w.dead++
+			}
 		}
 	}
 }
@@ -359,84 +393,38 @@ func (w *Window) witnesses(t *Txn) []witness {
 	}
 	// The runs of indexes: the unseen ones, [u, n); those clock-before t,
 	// [u, useHi); those clock-after t, [mirLo, n).
-	u := sort.Search(n, func(i int) bool { return w.oseqs[i] > t.PeerSeen })
+	u := w.firstUnseen(t.PeerSeen)
 	if u == n {
 		return nil
 	}
-	b := sort.Search(n, func(i int) bool { return !w.before(i, t) })
+	b := w.firstNotBefore(t)
 	a := b // own clocks strictly increase: at most one is neither before nor after t
 	if a < n && !w.after(a, t) {
 		a++
 	}
 	useHi, mirLo := max(u, b), max(u, a)
 
-	// t's distinct keys, writes then reads, with their records, their
-	// slots in the key table touched in a loop that does nothing else.
+	// t's distinct keys, writes then reads, with their hashes.
 	in := w.in[:0]
-	for i, wr := range t.Writes {
-		if slices.ContainsFunc(t.Writes[:i], func(x Write) bool { return string(x.Key) == string(wr.Key) }) {
+	for i := range t.Writes {
+		wr := &t.Writes[i]
+		h := w.hash(wr.Key)
+		if j := findKey(in, h, wr.Key); j >= 0 {
+			in[j].set = in[j].set || !wr.Add
 			continue
 		}
-		set := slices.ContainsFunc(t.Writes[i:], func(x Write) bool { return !x.Add && string(x.Key) == string(wr.Key) })
-		in = append(in, tkey{key: wr.Key, h: w.hash(wr.Key), write: true, set: set})
+		in = append(in, tkey{key: wr.Key, h: h, write: true, set: !wr.Add})
 	}
-	for i, k := range t.Reads {
-		if !slices.ContainsFunc(t.Reads[:i], func(x []byte) bool { return string(x) == string(k) }) {
-			in = append(in, tkey{key: k, h: w.hash(k)})
+	nw := len(in)
+	for _, k := range t.Reads {
+		if h := w.hash(k); findKey(in[nw:], h, k) < 0 {
+			in = append(in, tkey{key: k, h: h})
 		}
 	}
 	w.in = in
-	// The lookups go in stages, each a loop over the keys that does
-	// nothing else, so that the cache misses of one stage overlap rather
-	// than come one by one: the slots, the records, the lists.
-	w.sink += w.keys.touch(in)
-	var x uint64
-	for i := range in {
-		in[i].rec = w.keys.find(in[i].h)
-		if in[i].rec >= 0 {
-			x += w.keys.rec(in[i].rec).ok.lo
-		}
-	}
-	for i := range in {
-		if in[i].rec >= 0 {
-			r := w.keys.rec(in[i].rec)
-			for j := range 3 { // lists of one are inline
-				if r.state[j] == 2 {
-					l := w.keys.lists[r.one[j]]
-					x += uint64(l[len(l)/2])
-				}
-			}
-		}
-	}
-	w.sink += x
-
-	for i := range in {
-		k := &in[i]
-		if k.rec < 0 {
-			continue
-		}
-		r := w.keys.rec(k.rec)
-		switch {
-		case r.mixed:
-			w.mixed(r, k, u, useHi, mirLo)
-		case !w.is(r, k.key):
-			// Another key with the same hash.
-		case k.write:
-			// update: own Set/Delete of the key, and own Add unless t's
-			// writes to it are Adds too; mirror use: own point reads.
-			w.run(w.keys.list(r, listSet), u, n, CheckUpdate, k.key)
-			if k.set {
-				w.run(w.keys.list(r, listAdd), u, n, CheckUpdate, k.key)
-			}
-			w.run(w.keys.list(r, listRead), mirLo, n, CheckMirrorUse, k.key)
-		case useHi > u:
-			// use: own writes of a key t read.
-			w.run(w.keys.list(r, listSet), u, useHi, CheckUse, k.key)
-			w.run(w.keys.list(r, listAdd), u, useHi, CheckUse, k.key)
-		}
-	}
+	w.points(in, u, useHi, mirLo)
 	// Phantoms. Tree queries take sequence numbers in (after, upTo].
-	if mirLo < n && w.ranges.len() > 0 {
+	if mirLo < n && w.ranges.len()+w.runR.len() > 0 {
 		// mirror use: own ranges holding a key t wrote, all at once.
 		qs := w.qs[:0]
 		for i := range in {
@@ -447,7 +435,16 @@ func (w *Window) witnesses(t *Txn) []witness {
 			qs = append(qs, span{ok, ok})
 		}
 		w.qs = qs
-		w.batchOut = w.ranges.overlappingBatch(qs, w.base+uint64(mirLo)-1, w.base+uint64(n)-1, &w.batch, w.batchOut[:0])
+		after, upTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
+		w.batchOut = w.ranges.overlappingBatch(qs, after, upTo, &w.batch, w.batchOut[:0])
+		if after < w.runSeq {
+			for q := range qs {
+				w.found = w.runR.stab(qs[q].lo, after, upTo, w.found[:0])
+				for _, id := range w.found {
+					w.batchOut = append(w.batchOut, itFound{q, id})
+				}
+			}
+		}
 		for _, f := range w.batchOut {
 			off := uint32(f.id>>idxBits - w.base)
 			k := in[f.q].key
@@ -457,22 +454,33 @@ func (w *Window) witnesses(t *Txn) []witness {
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
 		}
 	}
-	if useHi > u && w.writes.len() > 0 {
+	if useHi > u && w.writes.len()+w.runW.len() > 0 {
 		// use: own writes inside a range t read.
 		for i := range t.Ranges {
 			q, ok := rangeSpan(&t.Ranges[i])
 			if !ok {
 				continue
 			}
-			w.found = w.writes.query(&q, w.base+uint64(u)-1, w.base+uint64(useHi)-1, w.found[:0])
+			after, upTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
+			w.found = w.writes.query(&q, after, upTo, w.found[:0])
+			if after < w.runSeq {
+				w.found = w.runW.query(&q, after, upTo, w.found)
+			}
+			// The keys, a level of pointers at a time (see points).
+			start := len(w.wit)
+			var x uint64
 			for _, id := range w.found {
 				off := uint32(id>>idxBits - w.base)
-				k := w.txns[off].Writes[id&(1<<idxBits-1)].Key
-				if len(k) > 15 && !contains(&t.Ranges[i], k) {
-					continue
-				}
-				w.wit = append(w.wit, witness{off, CheckUse, k})
+				w.wit = append(w.wit, witness{off, CheckUse, nil})
+				x += uint64(len(w.txns[off].Writes))
 			}
+			w.sink += x
+			wit := w.wit[start:]
+			for j, id := range w.found {
+				wit[j].key = w.txns[wit[j].off].Writes[id&(1<<idxBits-1)].Key
+			}
+			wit = slices.DeleteFunc(wit, func(x witness) bool { return len(x.key) > 15 && !contains(&t.Ranges[i], x.key) })
+			w.wit = w.wit[:start+len(wit)]
 		}
 	}
 	clear(in) // let t's keys go
@@ -487,37 +495,107 @@ func (w *Window) witnesses(t *Txn) []witness {
 	return w.wit
 }
 
-// run adds a witness (check, key) for each transaction of list l with an
-// index in [lo, hi).
-func (w *Window) run(l []uint32, lo, hi int, check Check, key []byte) {
-	base := uint32(w.base)
-	i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= lo })
-	for ; i < len(l) && int(l[i]-base) < hi; i++ {
-		w.wit = append(w.wit, witness{l[i] - base, check, key})
+// points adds the witnesses of the point keys of the incoming
+// transaction, in: for each, the entries of the touch table with its tag
+// and an own transaction in the run of a check its roles fire, confirmed
+// against the key's bytes. The work goes in stages, each a loop that does
+// nothing else, so that the cache misses of one stage overlap rather than
+// come one by one: the home slots, the clusters, the keys.
+func (w *Window) points(in []tkey, u, useHi, mirLo int) {
+	tt := &w.keys
+	if tt.n == 0 {
+		return
 	}
-}
-
-// mixed adds the witnesses of t's key k from mixed record r, confirming
-// each transaction in its lists against its keys (the lists do not say
-// which of the keys sharing the record a transaction touches).
-func (w *Window) mixed(r *keyRec, k *tkey, u, useHi, mirLo int) {
+	var x uint64
+	last := len(tt.slots) - 1
+	for i := range in {
+		j := tt.home(in[i].h >> 40)
+		x += tt.slots[j] + tt.slots[min(j+4, last)] // a lookup reads ~4 slots
+	}
+	w.sink += x
 	base := uint32(w.base)
-	for i := range 3 {
-		l := w.keys.list(r, i)
-		i := sort.Search(len(l), func(i int) bool { return int(l[i]-base) >= u })
-		for ; i < len(l); i++ {
-			off := int(l[i] - base)
-			writes, set, reads := roles(w.txns[off], k.key)
+	cands := w.cand[:0]
+	for ki := range in {
+		k := &in[ki]
+		tag := k.h >> 40
+		for j, d := tt.home(tag), 0; ; j, d = tt.next(j), d+1 {
+			e := tt.slots[j]
+			if e == 0 {
+				break
+			}
+			if ed := tt.dist(j, e); ed != d || touchTag(e) != tag {
+				if ed < d {
+					break // e's home is past the key's: so are the rest
+				}
+				continue
+			}
+			off := int(touchSeq(e) - base)
+			if off < u {
+				continue
+			}
+			roles := touchRoles(e)
+			var check Check
 			switch {
-			case k.write && writes && (set || k.set):
-				w.wit = append(w.wit, witness{uint32(off), CheckUpdate, k.key})
-			case k.write && reads && off >= mirLo:
-				w.wit = append(w.wit, witness{uint32(off), CheckMirrorUse, k.key})
-			case !k.write && writes && off < useHi:
-				w.wit = append(w.wit, witness{uint32(off), CheckUse, k.key})
+			case k.write && (roles&roleSet != 0 || roles&roleAdd != 0 && k.set):
+				check = CheckUpdate
+			case k.write && roles&roleRead != 0 && off >= mirLo:
+				check = CheckMirrorUse
+			case !k.write && roles&(roleAdd|roleSet) != 0 && off < useHi:
+				check = CheckUse
+			default:
+				continue
+			}
+			cands = append(cands, cand{off: uint32(off), idx: touchIdx(e), roles: roles, ki: ki, check: check})
+		}
+	}
+	w.cand = cands
+	// The keys to confirm against, a level of pointers at a time (the
+	// window's array, the Txn, its Writes or Reads, the key's bytes), each
+	// level for every candidate in a loop that does nothing else.
+	for i := range cands {
+		cands[i].o = w.txns[cands[i].off]
+	}
+	for i := range cands {
+		x += uint64(len(cands[i].o.Writes))
+	}
+	for i := range cands {
+		if c := &cands[i]; c.idx != idxUnknown {
+			c.key = txnKey(c.o, int(c.idx))
+			if len(c.key) > 0 {
+				x += uint64(c.key[0])
 			}
 		}
 	}
+	w.sink += x
+	for i := range cands {
+		c := &cands[i]
+		k := in[c.ki].key
+		if w.confirm(c, k) {
+			w.wit = append(w.wit, witness{c.off, c.check, k})
+		}
+		c.o, c.key = nil, nil // let them go
+	}
+}
+
+// confirm reports whether the key of candidate c is k (or, for an entry
+// without a key index, whether c's transaction touches k in the roles of
+// the entry: then the witness holds all the same).
+func (w *Window) confirm(c *cand, k []byte) bool {
+	if c.idx != idxUnknown {
+		return bytes.Equal(c.key, k)
+	}
+	writes, set, reads := roles(c.o, k)
+	r := 0
+	if reads {
+		r |= roleRead
+	}
+	switch {
+	case set:
+		r |= roleSet
+	case writes:
+		r |= roleAdd
+	}
+	return r == c.roles
 }
 
 // roles reports whether o writes key k (set: by a Set or Delete) and
@@ -534,6 +612,45 @@ func roles(o *Txn, k []byte) (writes, set, reads bool) {
 		}
 	}
 	return writes, set, reads
+}
+
+// findKey returns the index of key k, of hash h, in ks, or -1.
+func findKey(ks []tkey, h uint64, k []byte) int {
+	for j := range ks {
+		if ks[j].h == h && bytes.Equal(ks[j].key, k) {
+			return j
+		}
+	}
+	return -1
+}
+
+// firstUnseen returns the index of the first own transaction with an OSeq
+// above peerSeen, or Len(). (Binary searches here go without sort.Search:
+// its call per step costs a small window as much as the rest.)
+func (w *Window) firstUnseen(peerSeen uint64) int {
+	lo, hi := 0, len(w.oseqs)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); w.oseqs[m] > peerSeen {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// firstNotBefore returns the index of the first own transaction not
+// clock-before t, or Len().
+func (w *Window) firstNotBefore(t *Txn) int {
+	lo, hi := 0, len(w.hlcs)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); !w.before(m, t) {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
 }
 
 // before reports whether own transaction i is clock-before t.

@@ -60,6 +60,8 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		w := NewWindow()
 		// Weak hashes: keys share the lists of the key table.
 		w.collide = rapid.IntRange(0, 3).Draw(t, "collide") == 0
+		// Small merges, so that the runs take part.
+		w.mergeMin = rapid.IntRange(1, 12).Draw(t, "mergeMin")
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -117,27 +119,89 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 	})
 }
 
+// checkRuns checks the runs of w (sorted, fences and segment tree right,
+// every entry the write or range it names, dead ones counted, none of a
+// transaction rolled off) and returns the number of live entries in them.
+// The trees must hold only transactions after the runs'.
+func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
+	end := w.base + uint64(len(w.txns))
+	dead := 0
+	entry := func(id uint64) (o *Txn, i int, ok bool) {
+		s := id >> idxBits
+		switch {
+		case s > w.runSeq || s >= end:
+			t.Fatalf("run entry of sequence number %d: above the runs' %d or the window's end %d", s, w.runSeq, end)
+		case s < w.base:
+			dead++
+			return nil, 0, false
+		}
+		return w.txns[s-w.base], int(id & (1<<idxBits - 1)), true
+	}
+	r := &w.runW
+	for i, id := range r.id {
+		if i > 0 && !(r.ok[i-1].less(r.ok[i]) || r.ok[i-1] == r.ok[i] && r.id[i-1] < id) {
+			t.Fatalf("point run out of order at %d", i)
+		}
+		if o, j, ok := entry(id); ok {
+			points++
+			if orderKey(o.Writes[j].Key) != r.ok[i] {
+				t.Fatalf("point run entry %d is not write %d of %v", i, j, o.ID)
+			}
+		}
+	}
+	if want := buildPointRun(r.ok, r.id); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) {
+		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
+	}
+	rr := &w.runR
+	for i, id := range rr.id {
+		if i > 0 && !(rr.lo[i-1].less(rr.lo[i]) || rr.lo[i-1] == rr.lo[i] && rr.id[i-1] < id) {
+			t.Fatalf("range run out of order at %d", i)
+		}
+		if o, j, ok := entry(id); ok {
+			ranges++
+			if s, _ := rangeSpan(&o.Ranges[j]); s.lo != rr.lo[i] || s.hi != rr.hi[i] {
+				t.Fatalf("range run entry %d is not range %d of %v", i, j, o.ID)
+			}
+		}
+	}
+	if want := buildRangeRun(rr.lo, rr.hi, rr.id); len(rr.id) > 0 && (!slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+		t.Fatalf("range run fence or segment tree not as built")
+	}
+	if dead != w.dead {
+		t.Fatalf("the runs hold %d dead entries, the window counted %d", dead, w.dead)
+	}
+	w.writes.each(func(_ okey, id uint64) {
+		if id>>idxBits <= w.runSeq {
+			t.Fatalf("point tree holds sequence number %d, which the runs cover (to %d)", id>>idxBits, w.runSeq)
+		}
+	})
+	w.ranges.each(func(_, _ okey, id uint64) {
+		if id>>idxBits <= w.runSeq {
+			t.Fatalf("interval tree holds sequence number %d, which the runs cover (to %d)", id>>idxBits, w.runSeq)
+		}
+	})
+	return points, ranges
+}
+
 // checkWindowIndexes checks that the indexes hold exactly the window.
 func checkWindowIndexes(t *rapid.T, w *Window) {
 	if len(w.oseqs) != len(w.txns) || len(w.hlcs) != len(w.txns) {
 		t.Fatalf("arrays of %d OSeqs, %d HLCs, %d Txns", len(w.oseqs), len(w.hlcs), len(w.txns))
 	}
 	points, ranges, refs := 0, 0, 0
+	want := make(map[uint64]int) // the entries the touch table must hold
 	for i, o := range w.txns {
 		if w.oseqs[i] != o.ID.OSeq || w.hlcs[i] != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
 			t.Fatalf("own %d out of order or out of date", i)
 		}
 		seq := w.base + uint64(i)
-		eachKey(o, func(k []byte, list, ki int) {
+		eachTouch(o, func(k []byte, roles, ki int) {
 			refs++
-			ri := w.keys.find(w.hash(k))
-			if ri < 0 || !slices.Contains(w.keys.list(w.keys.rec(ri), list), uint32(seq)) {
-				t.Fatalf("%v is not in list %d of key %q", o.ID, list, k)
-			}
+			want[touchEntry(w.hash(k), uint32(seq), roles, ki)]++
 			if !bytes.Equal(w.keyAt(uint32(seq), uint32(ki)), k) {
 				t.Fatalf("key index %d of %v is not key %q", ki, o.ID, k)
 			}
-			if list != listRead {
+			if roles&(roleAdd|roleSet) != 0 {
 				points++
 			}
 		})
@@ -153,90 +217,35 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if err := checkPointTree(&w.writes); err != nil {
 		t.Fatal(err)
 	}
-	if w.writes.len() != points || w.ranges.len() != ranges {
-		t.Fatalf("trees hold %d points and %d ranges, the window %d and %d", w.writes.len(), w.ranges.len(), points, ranges)
+	runPoints, runRanges := checkRuns(t, w)
+	if w.writes.len()+runPoints != points || w.ranges.len()+runRanges != ranges {
+		t.Fatalf("trees hold %d points and %d ranges, the runs %d and %d live, the window %d and %d",
+			w.writes.len(), w.ranges.len(), runPoints, runRanges, points, ranges)
 	}
-	kt := &w.keys
-	listed, used := 0, 0
-	recUsed := make(map[uint32]bool)
-	listUsed := make(map[uint32]bool)
-	for i, h := range kt.hashes {
-		if h == 0 {
+	tt := &w.keys
+	used := 0
+	for i, e := range tt.slots {
+		if e == 0 {
 			continue
 		}
 		used++
-		// No empty slot between the hash's home and its slot.
-		mask := uint64(len(kt.hashes) - 1)
-		for j := h >> kt.shift; j != uint64(i); j = (j + 1) & mask {
-			if kt.hashes[j] == 0 {
-				t.Fatalf("hash %x at slot %d is not reachable from its home %d", h, i, h>>kt.shift)
-			}
+		// Robin Hood order: along a cluster, each entry is at most one
+		// slot further from its home than the one before it (so homes do
+		// not decrease), and a cluster starts with an entry at its home.
+		p := (i + len(tt.slots) - 1) % len(tt.slots)
+		if d := tt.dist(i, e); tt.slots[p] == 0 && d != 0 || tt.slots[p] != 0 && d > tt.dist(p, tt.slots[p])+1 {
+			t.Fatalf("entry %x at slot %d, %d from its home, after an entry %d from its home", e, i, d, tt.dist(p, tt.slots[p]))
 		}
-		if recUsed[kt.idx[i]] || slices.Contains(kt.free, kt.idx[i]) {
-			t.Fatalf("record %d of hash %x is used twice or free", kt.idx[i], h)
+		if want[e] == 0 {
+			t.Fatalf("entry %x (seq %d, roles %d, index %d) is not a touch of the window", e, touchSeq(e), touchRoles(e), touchIdx(e))
 		}
-		recUsed[kt.idx[i]] = true
-		r := kt.rec(int(kt.idx[i]))
-		if r.empty() {
-			t.Fatalf("empty hash %x left in the key table", h)
-		}
-		if r.mixed && !w.collide {
-			// 64-bit seeded hashes do not collide on a few test keys: a
-			// record marked mixed for nothing sends Check the slow way.
-			t.Fatalf("record of hash %x is mixed with strong hashes", h)
-		}
-		var holderKey []byte // the record's key, from its oldest transaction
-		if !r.mixed {
-			off := w.off(w.oldest(r))
-			if int(off) >= len(w.txns) {
-				t.Fatalf("oldest transaction of hash %x is not in the window", h)
-			}
-			eachKey(w.txns[off], func(k []byte, _, _ int) {
-				if w.hash(k) == h {
-					if holderKey != nil && !bytes.Equal(holderKey, k) {
-						t.Fatalf("unmixed record of hash %x: keys %q and %q of one transaction", h, holderKey, k)
-					}
-					holderKey = k
-				}
-			})
-			if holderKey == nil || orderKey(holderKey) != r.ok {
-				t.Fatalf("key %q of hash %x has another order key or none", holderKey, h)
-			}
-		}
-		for li := range 3 {
-			l := kt.list(r, li)
-			if r.state[li] == 2 {
-				if len(l) < 2 || listUsed[r.one[li]] {
-					t.Fatalf("list %d of hash %x: state 2 with %d elements, or sharing list %d", li, h, len(l), r.one[li])
-				}
-				listUsed[r.one[li]] = true
-			}
-			listed += len(l)
-			for j, s := range l {
-				off := w.off(s)
-				if int(off) >= len(w.txns) || j > 0 && w.off(l[j-1]) > off {
-					t.Fatalf("list of hash %x out of the window or out of order", h)
-				}
-				if w, _, rd := roles(w.txns[off], holderKey); !r.mixed && !w && !rd {
-					t.Fatalf("unmixed record of key %q lists a transaction without it", holderKey)
-				}
-			}
-		}
+		want[e]--
 	}
-	if used != kt.n || len(recUsed)+len(kt.free) != kt.nrecs || len(kt.pages) != (kt.nrecs+1<<recPageBits-1)>>recPageBits {
-		t.Fatalf("key table holds %d hashes (n %d), %d records used, %d free, %d in all in %d pages",
-			used, kt.n, len(recUsed), len(kt.free), kt.nrecs, len(kt.pages))
+	if used != tt.n || tt.n != refs {
+		t.Fatalf("touch table holds %d entries (n %d), the window %d", used, tt.n, refs)
 	}
-	for _, i := range kt.freeLists {
-		if kt.lists[i] != nil || listUsed[i] {
-			t.Fatalf("free list %d is in use", i)
-		}
-	}
-	if len(listUsed)+len(kt.freeLists) != len(kt.lists) {
-		t.Fatalf("%d lists used, %d free, %d in all", len(listUsed), len(kt.freeLists), len(kt.lists))
-	}
-	if listed != refs {
-		t.Fatalf("key lists hold %d entries, the window %d", listed, refs)
+	if tt.n > 0 && float64(tt.n) > touchMaxLoad*float64(len(tt.slots)) {
+		t.Fatalf("touch table of %d slots holds %d entries: above the load it grows at", len(tt.slots), tt.n)
 	}
 }
 
@@ -311,7 +320,7 @@ func TestWindowExample(t *testing.T) {
 	}
 	w.Prune(2)
 	w.TruncateFrom(9)
-	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.writes.len() != 0 || w.ranges.len() != 0 {
+	if w.Len() != 0 || w.Check(a) != nil || w.keys.n != 0 || w.keys.slots != nil || w.writes.len() != 0 || w.ranges.len() != 0 || w.runW.len() != 0 || w.runR.len() != 0 {
 		t.Fatalf("window not empty after Prune and TruncateFrom: %d own, %d keys", w.Len(), w.keys.n)
 	}
 }

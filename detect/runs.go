@@ -1,0 +1,312 @@
+package detect
+
+// The window keeps the writes and ranges of its older own transactions in
+// sorted runs (arrays, rebuilt now and then by a merge) and only those of
+// the newer ones in the trees (pointTree, intervalTree), which a merge
+// empties. A run is a third to a sixth of the size of a tree of the same
+// entries (no slack in half-full nodes, no per-slot summaries) and a query
+// reads a few adjacent cache lines of it after a search of a small fence
+// array that stays in the caches, where a tree's search reads several
+// scattered lines of each cold node. What a run gives up is the sequence
+// pruning of the trees' subtrees: it skips nothing inside, so a query
+// costs the entries inside its key span, live or not; the window skips a
+// run whole when the run asked for lies after everything in it (the common
+// case of a peer that has seen all but the newest transactions).
+
+// runBlock is the number of entries per fence key (and per block of the
+// range run's segment tree).
+const runBlock = 16
+
+// fences is a two-level index of a sorted array of order keys a: f1 holds
+// a[i*runBlock], f2 holds f1[i*runBlock]. f2 is small enough to stay in the
+// caches (every 256th key: ~28 KB for 450,000 keys), so a search reads two
+// blocks of 16 order keys (4 cache lines each) out of them, each block
+// touched in full in a loop that does nothing else: about two memory
+// latencies, where a plain binary search of a run of 450,000 waits for
+// ~8 misses in a row.
+type fences struct {
+	f1, f2 []okey
+	sink   uint64 // what the touches read, so that the reads stay
+}
+
+func makeFences(a []okey) fences {
+	var f fences
+	for i := 0; i < len(a); i += runBlock {
+		f.f1 = append(f.f1, a[i])
+	}
+	for i := 0; i < len(f.f1); i += runBlock {
+		f.f2 = append(f.f2, f.f1[i])
+	}
+	return f
+}
+
+// search returns the index of the first key of a above k (strict) or at
+// least k (!strict), or len(a).
+func (f *fences) search(a []okey, k okey, strict bool) int {
+	b := firstPast(f.f2, 0, len(f.f2), k, strict)
+	b = f.within(f.f1, b, k, strict)
+	return f.within(a, b, k, strict)
+}
+
+// within is search over a given b, the first block of runBlock keys of a
+// whose first key is past k (the answer is in ((b-1)*runBlock,
+// b*runBlock]).
+func (f *fences) within(a []okey, b int, k okey, strict bool) int {
+	lo, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock)
+	var x uint64
+	for i := lo; i < hi; i += 4 {
+		x += a[i].lo
+	}
+	f.sink += x
+	return firstPast(a, lo, hi, k, strict)
+}
+
+// firstPast returns the first index in [lo, hi) of a key of a above k
+// (strict) or at least k, or hi: a binary search without the calls of
+// sort.Search, which a small window pays for.
+func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		var past bool
+		if strict {
+			past = k.less(a[m])
+		} else {
+			past = !a[m].less(k)
+		}
+		if past {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// pointRun is a sorted run of points (order key, id): see pointTree for
+// what the points are.
+type pointRun struct {
+	ok    []okey   // in (ok, id) order
+	id    []uint64 // by index, the id of ok[i]
+	fence fences   // of ok
+}
+
+func (r *pointRun) len() int { return len(r.id) }
+
+// buildPointRun returns the run of the points given in order.
+func buildPointRun(ok []okey, id []uint64) pointRun {
+	return pointRun{ok: ok, id: id, fence: makeFences(ok)}
+}
+
+// firstAtLeast returns the index of the first point whose order key is at
+// least k.
+func (r *pointRun) firstAtLeast(k okey) int {
+	return r.fence.search(r.ok, k, false)
+}
+
+// query appends to out the ids of the points with an order key in q and a
+// sequence number in (after, upTo].
+func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
+	if len(r.id) == 0 || q.hi.less(q.lo) {
+		return out
+	}
+	for i := r.firstAtLeast(q.lo); i < len(r.ok) && !q.hi.less(r.ok[i]); i++ {
+		if s := r.id[i] >> idxBits; s > after && s <= upTo {
+			out = append(out, r.id[i])
+		}
+	}
+	return out
+}
+
+// mergePoints returns the run of the points of r whose sequence numbers
+// keep accepts and of the points of t, which it empties.
+func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool) pointRun {
+	n := 0
+	for _, id := range r.id {
+		if keep(id >> idxBits) {
+			n++
+		}
+	}
+	n += t.len()
+	ok, id := make([]okey, 0, n), make([]uint64, 0, n)
+	i := 0
+	add := func(k okey, x uint64) {
+		for ; i < len(r.id) && (r.ok[i].less(k) || r.ok[i] == k && r.id[i] < x); i++ {
+			if keep(r.id[i] >> idxBits) {
+				ok, id = append(ok, r.ok[i]), append(id, r.id[i])
+			}
+		}
+		ok, id = append(ok, k), append(id, x)
+	}
+	t.each(add)
+	for ; i < len(r.id); i++ {
+		if keep(r.id[i] >> idxBits) {
+			ok, id = append(ok, r.ok[i]), append(id, r.id[i])
+		}
+	}
+	*t = pointTree{}
+	if len(id) == 0 {
+		return pointRun{}
+	}
+	return buildPointRun(ok, id)
+}
+
+// each calls fn on every point of t in order.
+func (t *pointTree) each(fn func(ok okey, id uint64)) {
+	if t.root != nil {
+		t.root.each(t.height, fn)
+	}
+}
+
+func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
+	for i := 0; i < n.n; i++ {
+		if level == 0 {
+			fn(n.ok[i], n.id[i])
+		} else {
+			n.inner.child[i].each(level-1, fn)
+		}
+	}
+}
+
+// rangeRun is a sorted run of spans [lo, hi] with ids (see intervalTree),
+// in (lo, id) order, with a segment tree of the largest upper bound of
+// each block of runBlock spans, so that a stabbing query visits only the
+// blocks that hold a span reaching the key.
+type rangeRun struct {
+	lo, hi []okey
+	id     []uint64
+	fence  fences // of lo
+	// seg[j] is the largest hi in the blocks under node j: node 1 is the
+	// root, node j has children 2j and 2j+1, block b is leaf leaves+b.
+	seg    []okey
+	leaves int
+	pm     []okey // pm[b]: the largest hi in blocks 0 to b
+}
+
+func (r *rangeRun) len() int { return len(r.id) }
+
+// buildRangeRun returns the run of the spans given in order.
+func buildRangeRun(lo, hi []okey, id []uint64) rangeRun {
+	r := rangeRun{lo: lo, hi: hi, id: id}
+	blocks := (len(lo) + runBlock - 1) / runBlock
+	r.leaves = 1
+	for r.leaves < blocks {
+		r.leaves *= 2
+	}
+	r.seg = make([]okey, 2*r.leaves)
+	r.fence = makeFences(lo)
+	for i := range lo {
+		if j := r.leaves + i/runBlock; r.seg[j].less(hi[i]) {
+			r.seg[j] = hi[i]
+		}
+	}
+	r.pm = make([]okey, blocks)
+	for b := range blocks {
+		r.pm[b] = r.seg[r.leaves+b]
+		if b > 0 && r.pm[b].less(r.pm[b-1]) {
+			r.pm[b] = r.pm[b-1]
+		}
+	}
+	for j := r.leaves - 1; j > 0; j-- {
+		r.seg[j] = r.seg[2*j]
+		if r.seg[j].less(r.seg[2*j+1]) {
+			r.seg[j] = r.seg[2*j+1]
+		}
+	}
+	return r
+}
+
+// stab appends to out the ids of the spans holding k with a sequence number
+// in (after, upTo].
+func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
+	if len(r.id) == 0 {
+		return out
+	}
+	// The spans starting at or before k: [0, p).
+	p := r.fence.search(r.lo, k, true)
+	// Back from the block of span p-1 while a span up to there may reach
+	// k: one or two blocks for short spans. Past a few, a wide span
+	// earlier on keeps the prefix maximum up, and the segment tree finds
+	// the blocks that reach k among the rest.
+	for b, steps := (p-1)/runBlock, 0; b >= 0 && !r.pm[b].less(k); b, steps = b-1, steps+1 {
+		if steps == 4 {
+			return r.blocks(1, 0, r.leaves, (b+1)*runBlock, k, after, upTo, out)
+		}
+		if !r.seg[r.leaves+b].less(k) {
+			out = r.scan(b, p, k, after, upTo, out)
+		}
+	}
+	return out
+}
+
+// scan appends the ids of the spans of block b before p that hold k with a
+// sequence number in (after, upTo].
+func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
+	for i := b * runBlock; i < min(p, (b+1)*runBlock); i++ {
+		if s := r.id[i] >> idxBits; !r.hi[i].less(k) && s > after && s <= upTo {
+			out = append(out, r.id[i])
+		}
+	}
+	return out
+}
+
+// blocks is stab over the blocks of node j, which covers blocks [from,
+// from+width), for the spans before p.
+func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
+	if from*runBlock >= p || r.seg[j].less(k) {
+		return out
+	}
+	if width == 1 {
+		return r.scan(from, p, k, after, upTo, out)
+	}
+	out = r.blocks(2*j, from, width/2, p, k, after, upTo, out)
+	return r.blocks(2*j+1, from+width/2, width/2, p, k, after, upTo, out)
+}
+
+// mergeRanges returns the run of the spans of r whose sequence numbers
+// keep accepts and of the spans of t, which it empties.
+func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool) rangeRun {
+	n := t.len()
+	for _, id := range r.id {
+		if keep(id >> idxBits) {
+			n++
+		}
+	}
+	lo, hi, id := make([]okey, 0, n), make([]okey, 0, n), make([]uint64, 0, n)
+	i := 0
+	add := func(l, h okey, x uint64) {
+		for ; i < len(r.id) && (r.lo[i].less(l) || r.lo[i] == l && r.id[i] < x); i++ {
+			if keep(r.id[i] >> idxBits) {
+				lo, hi, id = append(lo, r.lo[i]), append(hi, r.hi[i]), append(id, r.id[i])
+			}
+		}
+		lo, hi, id = append(lo, l), append(hi, h), append(id, x)
+	}
+	t.each(add)
+	for ; i < len(r.id); i++ {
+		if keep(r.id[i] >> idxBits) {
+			lo, hi, id = append(lo, r.lo[i]), append(hi, r.hi[i]), append(id, r.id[i])
+		}
+	}
+	*t = intervalTree[struct{}]{}
+	if len(id) == 0 {
+		return rangeRun{}
+	}
+	return buildRangeRun(lo, hi, id)
+}
+
+// each calls fn on every span of t in (lo, id) order.
+func (t *intervalTree[V]) each(fn func(lo, hi okey, id uint64)) {
+	if t.root != nil {
+		t.root.each(t.height, fn)
+	}
+}
+
+func (n *itNode[V]) each(level int, fn func(lo, hi okey, id uint64)) {
+	for i := 0; i < n.n; i++ {
+		if level == 0 {
+			fn(n.lo[i], n.hi[i], n.id[i])
+		} else {
+			n.child[i].each(level-1, fn)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package detect
+
+import (
+	"cmp"
+	"slices"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// The runs against brute force, at sizes the window tests do not reach
+// (both levels of the fences, the segment tree behind the walk back of
+// stab): random points and spans over a small key space, so that keys
+// repeat, with a few wide spans.
+func TestRunsMatchBruteForce(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 6000).Draw(t, "n")
+		space := rapid.Uint64Range(1, 3000).Draw(t, "space")
+		wide := rapid.IntRange(0, 3).Draw(t, "wide")
+		seed := rapid.Uint64().Draw(t, "seed")
+		rnd := func(i, salt uint64) uint64 { // deterministic from the seed
+			x := (seed ^ salt*0x9E3779B97F4A7C15) + i*0xBF58476D1CE4E5B9
+			x ^= x >> 31
+			x *= 0x94D049BB133111EB
+			return x ^ x>>29
+		}
+		ok := func(v uint64) okey { return okey{hi: v / 7, lo: v % 7} }
+		type pt struct {
+			ok okey
+			id uint64
+		}
+		type sp struct {
+			lo, hi okey
+			id     uint64
+		}
+		pts, sps := make([]pt, n), make([]sp, n)
+		for i := range n {
+			id := treeID(1+rnd(uint64(i), 1)%1000, i)
+			pts[i] = pt{ok(rnd(uint64(i), 2) % space), id}
+			lo := rnd(uint64(i), 3) % space
+			hi := lo + rnd(uint64(i), 4)%20
+			if i < wide {
+				hi = lo + space
+			}
+			sps[i] = sp{ok(lo), ok(hi), id}
+		}
+		slices.SortFunc(pts, func(a, b pt) int {
+			if a.ok != b.ok {
+				if a.ok.less(b.ok) {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		slices.SortFunc(sps, func(a, b sp) int {
+			if a.lo != b.lo {
+				if a.lo.less(b.lo) {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		var pok []okey
+		var pid []uint64
+		var slo, shi []okey
+		var sid []uint64
+		for i := range n {
+			pok, pid = append(pok, pts[i].ok), append(pid, pts[i].id)
+			slo, shi, sid = append(slo, sps[i].lo), append(shi, sps[i].hi), append(sid, sps[i].id)
+		}
+		pr, rr := buildPointRun(pok, pid), buildRangeRun(slo, shi, sid)
+		for range 20 {
+			a, b := rapid.Uint64Range(0, space).Draw(t, "a"), rapid.Uint64Range(0, space).Draw(t, "b")
+			after := rapid.Uint64Range(0, 1000).Draw(t, "after")
+			upTo := rapid.Uint64Range(after, 1001).Draw(t, "upTo")
+			q := span{ok(min(a, b)), ok(max(a, b))}
+			in := func(id uint64) bool { return id>>idxBits > after && id>>idxBits <= upTo }
+			var want []uint64
+			for _, p := range pts {
+				if !p.ok.less(q.lo) && !q.hi.less(p.ok) && in(p.id) {
+					want = append(want, p.id)
+				}
+			}
+			if got := pr.query(&q, after, upTo, nil); !slices.Equal(got, want) {
+				t.Fatalf("query %v (%d, %d]: got %v, want %v", q, after, upTo, got, want)
+			}
+			want = want[:0]
+			for _, s := range sps {
+				if !q.lo.less(s.lo) && !s.hi.less(q.lo) && in(s.id) {
+					want = append(want, s.id)
+				}
+			}
+			got := rr.stab(q.lo, after, upTo, nil)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("stab %v (%d, %d]: got %v, want %v", q.lo, after, upTo, got, want)
+			}
+		}
+	})
+}
