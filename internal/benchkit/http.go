@@ -63,6 +63,22 @@ type HTTPResult struct {
 // client's do. A short warm-up (one call per client) precedes the
 // measurement; the instance's counts are checked afterwards.
 func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total int) (HTTPResult, error) {
+	return w.RunHTTPWith(ctx, dir, HTTPOptions{Mode: mode, Clients: clients, Total: total})
+}
+
+// HTTPOptions are the inputs of RunHTTPWith.
+type HTTPOptions struct {
+	Mode    string // HTTPSingle or HTTPBatch
+	Clients int
+	Total   int // calls in all
+	// BatchCalls and BatchRequests are the arguments of
+	// client.WithBatching in HTTPBatch mode (0: the client's defaults).
+	BatchCalls, BatchRequests int
+}
+
+// RunHTTPWith is RunHTTP with the batching of HTTPBatch mode chosen.
+func (w Workload) RunHTTPWith(ctx context.Context, dir string, o HTTPOptions) (HTTPResult, error) {
+	mode, clients, total := o.Mode, o.Clients, o.Total
 	w = w.withDefaults()
 	clients = max(clients, 1)
 	res := HTTPResult{Mode: mode, Clients: clients, Calls: total}
@@ -107,7 +123,7 @@ func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total 
 	}()
 	hc := &http.Client{Transport: tr}
 	cs := make([]*client.Client, clients)
-	shared := client.New(ln.Addr().String(), client.WithHTTPClient(hc), client.WithRetries(0), client.WithBatching(0, 0))
+	shared := client.New(ln.Addr().String(), client.WithHTTPClient(hc), client.WithRetries(0), client.WithBatching(o.BatchCalls, o.BatchRequests))
 	for i := range cs {
 		if mode == HTTPBatch {
 			cs[i] = shared
