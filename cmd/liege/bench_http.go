@@ -34,12 +34,18 @@ const benchHTTPDescription = `Measures procedure calls over HTTP against the eng
                     those of one application process would: the calls made
                     at the same time share POST /v1/calls requests
           Printed per mode and client count: calls/s, p50 and p99 of one
-          call, and the ratio to ENGINE.
+          call, CPU per call, and the ratio to ENGINE.
   ENGINE  the in-process figure of 'liege bench commit' with 256 callers
           (the ticket transaction: one absent read, two sets), measured in
           the same run with the same code, before and after the HTTP rows:
           the ratios use the mean of the two, so that a change of the
           machine's load during the run weighs on both sides.
+
+Each measurement starts after a garbage collection, and the instance
+directories are removed only at the end, so that no measurement pays for
+an earlier one. CPU/call (cpu_us_per_call) is the CPU time of the whole
+process, server, client and engine together, per call (per transaction for
+ENGINE): on a shared machine it moves far less than calls/s.
 
 Goal: with 256 clients, HTTP calls/s >= 0.5 x the ENGINE txn/s: ratio_256 in
 --json, the best of the modes measured (ratio_256_mode names it). Progress
