@@ -159,10 +159,7 @@ func (c *Client) sendBatch(live []*pending) ([]batchOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans, ok := (*httpapi.BatchAnswer)(nil), false
-	if json.Valid(raw) {
-		ans, ok = httpapi.LeanBatchAnswer(raw)
-	}
+	ans, ok := httpapi.LeanBatchAnswer(raw) // it checks the JSON as it reads
 	if !ok {
 		ans = &httpapi.BatchAnswer{}
 		if err := json.Unmarshal(raw, ans); err != nil {

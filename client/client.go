@@ -349,7 +349,9 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 		}
 		raw, err = c.do(ctx, request{method: http.MethodPost, path: "/v1/call/" + url.PathEscape(proc), body: b, idem: key})
 		if err == nil {
-			if uerr := json.Unmarshal(raw, &a); uerr != nil {
+			if lean, ok := httpapi.LeanCallAnswer(raw); ok {
+				a = *lean
+			} else if uerr := json.Unmarshal(raw, &a); uerr != nil {
 				return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, uerr)
 			}
 		}

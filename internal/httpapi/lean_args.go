@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// LeanArgs decodes the valid JSON object b into *v, a flat struct (fields
+// LeanArgs decodes the JSON object b into *v, a flat struct (fields
 // of basic kinds only, none embedded, at most 64), when b is plain: every
 // key exactly one of the struct's JSON field names, once; strings of
 // printable ASCII without escapes; numbers that fit their field; no null.
@@ -32,7 +32,7 @@ func LeanArgs(b []byte, v any) (ok bool) {
 		return false
 	}
 	var seen uint64
-	for l.more('}') {
+	for n := 0; l.more('}', n); n++ {
 		key, ok := l.str()
 		if !ok || !l.consume(':') {
 			return false
@@ -82,8 +82,7 @@ func LeanArgs(b []byte, v any) (ok bool) {
 			return false
 		}
 	}
-	l.ws()
-	return l.i == len(b)
+	return l.end()
 }
 
 // flatInfo is what LeanArgs knows of a flat struct.

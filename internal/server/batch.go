@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -102,17 +101,13 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 }
 
 // decodeBatch decodes and checks the body of POST /v1/calls: by
-// httpapi.LeanBatchRequest when it can, else by encoding/json, whose errors say what is
-// wrong.
+// httpapi.LeanBatchRequest when it can (it checks the JSON as it reads),
+// else by encoding/json, whose errors say what is wrong.
 func decodeBatch(body []byte) (*httpapi.BatchRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest(`the body is empty: send {"calls": [{"proc": "set", "args": {...}}, ...]}`)
 	}
-	var req *httpapi.BatchRequest
-	ok := false
-	if json.Valid(body) {
-		req, ok = httpapi.LeanBatchRequest(body)
-	}
+	req, ok := httpapi.LeanBatchRequest(body)
 	if !ok {
 		req = &httpapi.BatchRequest{}
 		if err := decodeStrict(body, req); err != nil {
