@@ -150,7 +150,7 @@ func (c *Client) sendBatch(live []*pending) ([]batchOutcome, error) {
 	if req.MinToken != "" {
 		req.TimeoutMS = c.waitMS()
 	}
-	body, err := json.Marshal(req)
+	body, err := marshalBody(&req)
 	if err != nil {
 		return nil, fmt.Errorf("encode the batch: %w", err)
 	}

@@ -368,7 +368,7 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 		if body.MinToken != "" {
 			body.TimeoutMS = c.waitMS()
 		}
-		b, merr := json.Marshal(body)
+		b, merr := marshalBody(&body)
 		if merr != nil {
 			return nil, fmt.Errorf("call %s: encode the body: %w", proc, merr)
 		}
