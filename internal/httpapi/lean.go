@@ -26,12 +26,12 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 	}
 	var seenCalls, seenTok, seenTimeout bool
 	for n := 0; l.more('}', n); n++ {
-		key, ok := l.str()
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return nil, false
 		}
 		switch {
-		case key == "calls" && !seenCalls:
+		case string(key) == "calls" && !seenCalls:
 			seenCalls = true
 			if l.null() {
 				continue
@@ -39,12 +39,12 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 			if req.Calls, ok = l.calls(); !ok {
 				return nil, false
 			}
-		case key == "min_token" && !seenTok:
+		case string(key) == "min_token" && !seenTok:
 			seenTok = true
 			if req.MinToken, ok = l.str(); !ok {
 				return nil, false
 			}
-		case key == "timeout_ms" && !seenTimeout:
+		case string(key) == "timeout_ms" && !seenTimeout:
 			seenTimeout = true
 			if l.null() {
 				continue
@@ -71,22 +71,22 @@ func LeanCallRequest(b []byte) (req *CallRequest, ok bool) {
 	}
 	var seenArgs, seenTok, seenTimeout bool
 	for n := 0; l.more('}', n); n++ {
-		key, ok := l.str()
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return nil, false
 		}
 		switch {
-		case key == "args" && !seenArgs:
+		case string(key) == "args" && !seenArgs:
 			seenArgs = true
 			if req.Args = l.value(); req.Args == nil {
 				return nil, false
 			}
-		case key == "min_token" && !seenTok:
+		case string(key) == "min_token" && !seenTok:
 			seenTok = true
 			if req.MinToken, ok = l.str(); !ok {
 				return nil, false
 			}
-		case key == "timeout_ms" && !seenTimeout:
+		case string(key) == "timeout_ms" && !seenTimeout:
 			seenTimeout = true
 			if l.null() {
 				continue
@@ -116,22 +116,23 @@ func (l *lexer) calls() ([]BatchCall, bool) {
 		var c BatchCall
 		var seenProc, seenArgs, seenKey bool
 		for m := 0; l.more('}', m); m++ {
-			key, ok := l.str()
+			key, ok := l.key()
 			if !ok || !l.consume(':') {
 				return nil, false
 			}
 			switch {
-			case key == "proc" && !seenProc:
+			case string(key) == "proc" && !seenProc:
 				seenProc = true
-				if c.Proc, ok = l.str(); !ok {
+				if c.Proc, ok = l.same(l.last); !ok {
 					return nil, false
 				}
-			case key == "args" && !seenArgs:
+				l.last = c.Proc
+			case string(key) == "args" && !seenArgs:
 				seenArgs = true
 				if c.Args = l.value(); c.Args == nil {
 					return nil, false
 				}
-			case key == "idempotency_key" && !seenKey:
+			case string(key) == "idempotency_key" && !seenKey:
 				seenKey = true
 				if c.IdempotencyKey, ok = l.str(); !ok {
 					return nil, false
@@ -153,6 +154,8 @@ type lexer struct {
 	b   []byte
 	i   int
 	bad bool // set by more on a missing comma or end
+	// last is the string that same hands out again when it comes again.
+	last string
 }
 
 // maxDepth bounds the nesting of a raw value the lexer checks; deeper
@@ -220,21 +223,37 @@ func (l *lexer) null() bool {
 
 // str reads a string of printable ASCII without escapes.
 func (l *lexer) str() (string, bool) {
+	b, ok := l.key()
+	return string(b), ok
+}
+
+// key is str without the copy: the string's bytes in the input, to
+// compare (an object's key) and forget.
+func (l *lexer) key() ([]byte, bool) {
 	if !l.consume('"') {
-		return "", false
+		return nil, false
 	}
 	start := l.i
 	for ; l.i < len(l.b); l.i++ {
 		switch c := l.b[l.i]; {
 		case c == '"':
-			s := string(l.b[start:l.i])
 			l.i++
-			return s, true
+			return l.b[start : l.i-1], true
 		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", false
+			return nil, false
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+// same reads a string as str does, returning prev itself when the string
+// is prev (a batch's token, procedure name: the same in every element).
+func (l *lexer) same(prev string) (string, bool) {
+	b, ok := l.key()
+	if ok && string(b) == prev {
+		return prev, true
+	}
+	return string(b), ok
 }
 
 // int64 reads an integer without fraction or exponent.
@@ -412,12 +431,12 @@ func LeanBatchAnswer(b []byte) (ans *BatchAnswer, ok bool) {
 	}
 	var seenResults, seenTok bool
 	for n := 0; l.more('}', n); n++ {
-		key, ok := l.str()
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return nil, false
 		}
 		switch {
-		case key == "results" && !seenResults:
+		case string(key) == "results" && !seenResults:
 			seenResults = true
 			if l.null() {
 				continue
@@ -425,9 +444,9 @@ func LeanBatchAnswer(b []byte) (ans *BatchAnswer, ok bool) {
 			if ans.Results, ok = l.results(); !ok {
 				return nil, false
 			}
-		case key == "token" && !seenTok:
+		case string(key) == "token" && !seenTok:
 			seenTok = true
-			if ans.Token, ok = l.str(); !ok {
+			if ans.Token, ok = l.same(l.last); !ok {
 				return nil, false
 			}
 		default:
@@ -452,7 +471,7 @@ func (l *lexer) results() ([]BatchResult, bool) {
 		var r BatchResult
 		var seen uint
 		for m := 0; l.more('}', m); m++ {
-			key, ok := l.str()
+			key, ok := l.key()
 			if !ok || !l.consume(':') {
 				return nil, false
 			}
@@ -461,7 +480,7 @@ func (l *lexer) results() ([]BatchResult, bool) {
 				return nil, false
 			}
 			seen |= bit
-			if key == "status" {
+			if string(key) == "status" {
 				st, ok := l.int64()
 				if !ok || int64(int(st)) != st {
 					return nil, false
@@ -494,12 +513,12 @@ func LeanCallAnswer(b []byte) (ans *CallAnswer, ok bool) {
 	}
 	var seen uint
 	for n := 0; l.more('}', n); n++ {
-		key, ok := l.str()
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return nil, false
 		}
 		bit := uint(1) << resultKeyIndex(key)
-		if seen&bit != 0 || key == "status" {
+		if seen&bit != 0 || string(key) == "status" {
 			return nil, false
 		}
 		seen |= bit
@@ -513,8 +532,8 @@ func LeanCallAnswer(b []byte) (ans *CallAnswer, ok bool) {
 // answerField decodes the value of field key of a CallAnswer into a,
 // reporting false for a field it does not know or a value it does not
 // take.
-func (l *lexer) answerField(key string, a *CallAnswer) (ok bool) {
-	switch key {
+func (l *lexer) answerField(key []byte, a *CallAnswer) (ok bool) {
+	switch string(key) {
 	case "txid":
 		if l.null() {
 			a.TxID = nil
@@ -541,7 +560,8 @@ func (l *lexer) answerField(key string, a *CallAnswer) (ok bool) {
 		a.Result = l.value()
 		return a.Result != nil
 	case "token":
-		a.Token, ok = l.str()
+		a.Token, ok = l.same(l.last)
+		l.last = a.Token
 		return ok
 	default: // "error", or a field this version does not know
 		return false
@@ -550,9 +570,9 @@ func (l *lexer) answerField(key string, a *CallAnswer) (ok bool) {
 }
 
 // resultKeyIndex numbers the keys of a result (10 for any other).
-func resultKeyIndex(key string) int {
+func resultKeyIndex(key []byte) int {
 	for i, k := range [...]string{"status", "txid", "hlc", "hlc_time", "pos", "read_only", "result", "token", "error"} {
-		if k == key {
+		if k == string(key) {
 			return i
 		}
 	}

@@ -33,11 +33,11 @@ func LeanArgs(b []byte, v any) (ok bool) {
 	}
 	var seen uint64
 	for n := 0; l.more('}', n); n++ {
-		key, ok := l.str()
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return false
 		}
-		i := fi.lookup(key)
+		i := fi.lookupBytes(key)
 		if i < 0 || seen&(1<<i) != 0 {
 			return false
 		}
@@ -89,6 +89,15 @@ func LeanArgs(b []byte, v any) (ok bool) {
 type flatInfo struct {
 	names  []string // JSON field names
 	fields []int    // their struct field indexes
+}
+
+func (fi *flatInfo) lookupBytes(name []byte) int {
+	for i, n := range fi.names {
+		if n == string(name) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (fi *flatInfo) lookup(name string) int {
