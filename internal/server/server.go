@@ -421,6 +421,10 @@ func (s *Server) writeBody(w http.ResponseWriter, status int, b []byte) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// Declared, so that an answer over net/http's 2 KiB buffer (a batch's)
+	// is not sent chunked, and the client reads it into one buffer of
+	// the right size.
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	// A client that does not read its answer is cut off after WriteGrace,
 	// freeing the answer (ResponseController reaches the connection).
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.WriteGrace))
