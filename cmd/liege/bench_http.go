@@ -107,6 +107,11 @@ type httpRow struct {
 	// CPUus is the CPU time of the whole process (server, client and
 	// engine) per call, in microseconds; 0 where it is not read.
 	CPUus float64 `json:"cpu_us_per_call"`
+	// Requests is the HTTP requests served, ServerUs their mean time in
+	// the server's handler; Fsyncs the journal's group commits.
+	Requests int     `json:"requests"`
+	ServerUs float64 `json:"server_us_per_request"`
+	Fsyncs   int     `json:"fsyncs"`
 	// Ratio is CallsPerSec over the engine's txn/s, 0 when not measured.
 	Ratio float64 `json:"ratio,omitempty"`
 }
@@ -243,9 +248,11 @@ func runBenchHTTP(c *cli.Context) error {
 			}
 			done(dir)
 			row := httpRow{Mode: mode, Clients: n, Calls: hr.Calls, Seconds: hr.Elapsed.Seconds(), CallsPerSec: hr.CallsPerSec,
-				P50us: us(hr.Latency.P50), P99us: us(hr.Latency.P99), MaxUs: us(hr.Latency.Max), CPUus: perOp(hr.Calls)}
-			fmt.Fprintf(progress, "liege bench http: %s calls/s, p50 %s, p99 %s, CPU %.1fµs/call\n",
-				count(hr.CallsPerSec), dur(hr.Latency.P50), dur(hr.Latency.P99), row.CPUus)
+				P50us: us(hr.Latency.P50), P99us: us(hr.Latency.P99), MaxUs: us(hr.Latency.Max), CPUus: perOp(hr.Calls),
+				Requests: hr.Requests, ServerUs: us(hr.ServerTime), Fsyncs: hr.Fsyncs}
+			fmt.Fprintf(progress, "liege bench http: %s calls/s, p50 %s, p99 %s, CPU %.1fµs/call; %d requests of %.1f calls, %s each in the server; %d fsyncs of %.1f calls\n",
+				count(hr.CallsPerSec), dur(hr.Latency.P50), dur(hr.Latency.P99), row.CPUus,
+				hr.Requests, float64(hr.Calls)/float64(max(hr.Requests, 1)), dur(hr.ServerTime), hr.Fsyncs, float64(hr.Calls)/float64(max(hr.Fsyncs, 1)))
 			rep.HTTP = append(rep.HTTP, row)
 		}
 	}

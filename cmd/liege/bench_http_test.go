@@ -21,6 +21,9 @@ func TestBenchHTTPJSON(t *testing.T) {
 			P99us       float64 `json:"p99_us"`
 			Ratio       float64 `json:"ratio"`
 			CPUus       float64 `json:"cpu_us_per_call"`
+			Requests    int     `json:"requests"`
+			ServerUs    float64 `json:"server_us_per_request"`
+			Fsyncs      int     `json:"fsyncs"`
 		} `json:"http"`
 		Engine *struct {
 			Callers   int     `json:"callers"`
@@ -48,7 +51,8 @@ func TestBenchHTTPJSON(t *testing.T) {
 		wantMode := []string{"single", "single", "batch", "batch"}[i]
 		wantClients := []int{1, 256, 1, 256}[i]
 		if r.Mode != wantMode || r.Clients != wantClients || r.Calls != 300 || r.CallsPerSec <= 0 ||
-			r.P50us <= 0 || r.P50us > r.P99us || r.Ratio <= 0 || r.CPUus <= 0 {
+			r.P50us <= 0 || r.P50us > r.P99us || r.Ratio <= 0 || r.CPUus <= 0 ||
+			r.Requests <= 0 || r.Requests > r.Calls || (r.Mode == "single" && r.Requests != r.Calls) || r.ServerUs <= 0 || r.Fsyncs <= 0 {
 			t.Errorf("row %d: %+v", i, r)
 		}
 		if r.Clients == 256 && r.Ratio > best {

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/journal"
 )
@@ -154,7 +153,7 @@ func (s *Server) batchArgs(c httpapi.BatchCall) (any, *Error) {
 
 // callAnswer is the answer of a call that succeeded.
 func (s *Server) callAnswer(name string, res *liege.Result) (*httpapi.CallAnswer, *Error) {
-	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
+	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlcTime(res.HLC), Pos: res.Pos, ReadOnly: res.ReadOnly()}
 	if !res.ReadOnly() {
 		id := res.TxID.String()
 		ans.TxID = &id
