@@ -83,6 +83,10 @@ func (b *batcher) call(ctx context.Context, bc httpapi.BatchCall) (*httpapi.Call
 	if start {
 		go b.run()
 	}
+	if ctx.Done() == nil { // context.Background and the like: never ends
+		<-p.done
+		return p.ans, p.raw, p.err
+	}
 	select {
 	case <-p.done:
 		return p.ans, p.raw, p.err
