@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/liege-db/liege/internal/httpapi"
@@ -114,6 +115,12 @@ func (b *batcher) run() {
 		b.queue = b.queue[:rest]
 		b.mu.Unlock()
 		b.send(batch)
+		// The callers just answered call again at once: let them queue
+		// those calls before the next batch is taken, rather than send
+		// the few that made it and make the rest wait for a request to
+		// come back (with 256 goroutines and 4 requests, batches of ~39
+		// calls without this, ~53 with it; less CPU per call).
+		runtime.Gosched()
 	}
 }
 
