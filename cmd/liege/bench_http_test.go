@@ -20,12 +20,18 @@ func TestBenchHTTPJSON(t *testing.T) {
 			P50us       float64 `json:"p50_us"`
 			P99us       float64 `json:"p99_us"`
 			Ratio       float64 `json:"ratio"`
+			CPUus       float64 `json:"cpu_us_per_call"`
+			Requests    int     `json:"requests"`
+			ServerUs    float64 `json:"server_us_per_request"`
+			Fsyncs      int     `json:"fsyncs"`
 		} `json:"http"`
 		Engine *struct {
 			Callers   int     `json:"callers"`
 			TxnPerSec float64 `json:"txn_per_sec"`
 			Before    float64 `json:"txn_per_sec_before"`
 			After     float64 `json:"txn_per_sec_after"`
+			CPUBefore float64 `json:"cpu_us_per_txn_before"`
+			CPUAfter  float64 `json:"cpu_us_per_txn_after"`
 		} `json:"engine"`
 		Ratio256     *float64 `json:"ratio_256"`
 		Ratio256Mode string   `json:"ratio_256_mode"`
@@ -33,7 +39,8 @@ func TestBenchHTTPJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json printed %q: %v", out, err)
 	}
-	if e := rep.Engine; e == nil || e.Callers != 256 || e.Before <= 0 || e.After <= 0 || e.TxnPerSec != (e.Before+e.After)/2 {
+	if e := rep.Engine; e == nil || e.Callers != 256 || e.Before <= 0 || e.After <= 0 || e.TxnPerSec != (e.Before+e.After)/2 ||
+		e.CPUBefore <= 0 || e.CPUAfter <= 0 {
 		t.Fatalf("engine figure %+v", rep.Engine)
 	}
 	if len(rep.HTTP) != 4 {
@@ -44,7 +51,8 @@ func TestBenchHTTPJSON(t *testing.T) {
 		wantMode := []string{"single", "single", "batch", "batch"}[i]
 		wantClients := []int{1, 256, 1, 256}[i]
 		if r.Mode != wantMode || r.Clients != wantClients || r.Calls != 300 || r.CallsPerSec <= 0 ||
-			r.P50us <= 0 || r.P50us > r.P99us || r.Ratio <= 0 {
+			r.P50us <= 0 || r.P50us > r.P99us || r.Ratio <= 0 || r.CPUus <= 0 ||
+			r.Requests <= 0 || r.Requests > r.Calls || (r.Mode == "single" && r.Requests != r.Calls) || r.ServerUs <= 0 || r.Fsyncs <= 0 {
 			t.Errorf("row %d: %+v", i, r)
 		}
 		if r.Clients == 256 && r.Ratio > best {

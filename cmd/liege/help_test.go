@@ -23,7 +23,7 @@ func commandFlags() map[string][]string {
 			"memory-keys", "no-raw", "stall-timeout", "json", "check"},
 		"bench replicate": {"callers", "duration", "warmup", "rate", "contention", "value-size", "dir", "keep", "json",
 			"cpuprofile", "trace", "log-level"},
-		"bench http": {"clients", "modes", "calls", "engine-txns", "value-size", "dir", "keep", "cpuprofile", "memprofile",
+		"bench http": {"clients", "modes", "calls", "engine-txns", "batch-calls", "batch-requests", "value-size", "dir", "keep", "cpuprofile", "memprofile",
 			"stall-timeout", "json", "check"},
 		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "json", "check"},
 		"serve": {"dir", "id", "app", "http", "role", "peer-id", "peer", "listen-peer", "cluster", "tls-cert",

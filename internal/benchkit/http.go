@@ -51,6 +51,37 @@ type HTTPResult struct {
 	CallsPerSec float64
 	// Latency is that of one call, from the client's Call to its return.
 	Latency Latency
+	// Requests is the HTTP requests the server answered, ServerTime their
+	// mean time in the server's handler (from the request's headers to its
+	// answer written); Fsyncs the journal's fsyncs (group commits).
+	Requests   int
+	ServerTime time.Duration
+	Fsyncs     int
+}
+
+// httpMetrics are the figures RunHTTPWith reads from the registry.
+type httpMetrics struct {
+	requests, seconds, fsyncs float64
+}
+
+func gatherHTTP(reg *prometheus.Registry) (httpMetrics, error) {
+	var m httpMetrics
+	mfs, err := reg.Gather()
+	if err != nil {
+		return m, fmt.Errorf("gather metrics: %w", err)
+	}
+	for _, mf := range mfs {
+		for _, x := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "liege_http_request_duration_seconds":
+				m.requests += float64(x.GetHistogram().GetSampleCount())
+				m.seconds += x.GetHistogram().GetSampleSum()
+			case "liege_fsyncs_total":
+				m.fsyncs += counter(x)
+			}
+		}
+	}
+	return m, nil
 }
 
 // RunHTTP measures kv set over HTTP: it opens an instance in dir (which
@@ -63,6 +94,22 @@ type HTTPResult struct {
 // client's do. A short warm-up (one call per client) precedes the
 // measurement; the instance's counts are checked afterwards.
 func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total int) (HTTPResult, error) {
+	return w.RunHTTPWith(ctx, dir, HTTPOptions{Mode: mode, Clients: clients, Total: total})
+}
+
+// HTTPOptions are the inputs of RunHTTPWith.
+type HTTPOptions struct {
+	Mode    string // HTTPSingle or HTTPBatch
+	Clients int
+	Total   int // calls in all
+	// BatchCalls and BatchRequests are the arguments of
+	// client.WithBatching in HTTPBatch mode (0: the client's defaults).
+	BatchCalls, BatchRequests int
+}
+
+// RunHTTPWith is RunHTTP with the batching of HTTPBatch mode chosen.
+func (w Workload) RunHTTPWith(ctx context.Context, dir string, o HTTPOptions) (HTTPResult, error) {
+	mode, clients, total := o.Mode, o.Clients, o.Total
 	w = w.withDefaults()
 	clients = max(clients, 1)
 	res := HTTPResult{Mode: mode, Clients: clients, Calls: total}
@@ -107,7 +154,7 @@ func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total 
 	}()
 	hc := &http.Client{Transport: tr}
 	cs := make([]*client.Client, clients)
-	shared := client.New(ln.Addr().String(), client.WithHTTPClient(hc), client.WithRetries(0), client.WithBatching(0, 0))
+	shared := client.New(ln.Addr().String(), client.WithHTTPClient(hc), client.WithRetries(0), client.WithBatching(o.BatchCalls, o.BatchRequests))
 	for i := range cs {
 		if mode == HTTPBatch {
 			cs[i] = shared
@@ -126,6 +173,10 @@ func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total 
 	if err != nil {
 		return res, err
 	}
+	m0, err := gatherHTTP(reg)
+	if err != nil {
+		return res, err
+	}
 	lat := make([]time.Duration, total)
 	w.start()
 	t0 := time.Now()
@@ -135,6 +186,14 @@ func (w Workload) RunHTTP(ctx context.Context, dir, mode string, clients, total 
 	if err != nil {
 		stalled = errors.Is(err, ErrStall)
 		return res, err
+	}
+	m1, err := gatherHTTP(reg)
+	if err != nil {
+		return res, err
+	}
+	res.Requests, res.Fsyncs = int(m1.requests-m0.requests), int(m1.fsyncs-m0.fsyncs)
+	if res.Requests > 0 {
+		res.ServerTime = time.Duration((m1.seconds - m0.seconds) / float64(res.Requests) * 1e9)
 	}
 	after, err := db.Status(ctx)
 	if err != nil {

@@ -8,12 +8,14 @@ import (
 // The lean decoders below read the plain JSON that this module's client
 // and server write, without encoding/json's reflection: the field names
 // exactly as declared, each once; strings of printable ASCII without
-// escapes; integers without fraction or exponent. Their input must be
-// valid JSON (json.Valid). They report ok false for anything else, which
-// the caller then decodes with encoding/json (and its precise errors):
-// where a lean decoder accepts an input, it decodes it as encoding/json
-// would (with unknown fields refused). Raw parts (args, results) are
-// slices of the input.
+// escapes; integers without fraction or exponent. They check the JSON
+// grammar as they go (raw parts, args and results, included), so their
+// input need not be checked with json.Valid first. They report ok false
+// for anything else, which the caller then decodes with encoding/json
+// (and its precise errors): where a lean decoder accepts an input, it is
+// valid JSON and it decodes it as encoding/json would (with unknown
+// fields refused). Raw parts (args, results) are slices of the input.
+// The fuzz tests hold them to that.
 
 // LeanBatchRequest decodes the body of POST /v1/calls.
 func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
@@ -23,13 +25,13 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 		return nil, false
 	}
 	var seenCalls, seenTok, seenTimeout bool
-	for l.more('}') {
-		key, ok := l.str()
+	for n := 0; l.more('}', n); n++ {
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return nil, false
 		}
 		switch {
-		case key == "calls" && !seenCalls:
+		case string(key) == "calls" && !seenCalls:
 			seenCalls = true
 			if l.null() {
 				continue
@@ -37,12 +39,12 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 			if req.Calls, ok = l.calls(); !ok {
 				return nil, false
 			}
-		case key == "min_token" && !seenTok:
+		case string(key) == "min_token" && !seenTok:
 			seenTok = true
 			if req.MinToken, ok = l.str(); !ok {
 				return nil, false
 			}
-		case key == "timeout_ms" && !seenTimeout:
+		case string(key) == "timeout_ms" && !seenTimeout:
 			seenTimeout = true
 			if l.null() {
 				continue
@@ -56,8 +58,49 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 			return nil, false
 		}
 	}
-	l.ws()
-	return req, l.i == len(b)
+	return req, l.end()
+}
+
+// LeanCallRequest decodes the body of POST /v1/call/{proc} (not empty:
+// an empty body is the zero CallRequest, which the server handles before).
+func LeanCallRequest(b []byte) (req *CallRequest, ok bool) {
+	l := lexer{b: b}
+	req = &CallRequest{}
+	if !l.consume('{') {
+		return nil, false
+	}
+	var seenArgs, seenTok, seenTimeout bool
+	for n := 0; l.more('}', n); n++ {
+		key, ok := l.key()
+		if !ok || !l.consume(':') {
+			return nil, false
+		}
+		switch {
+		case string(key) == "args" && !seenArgs:
+			seenArgs = true
+			if req.Args = l.value(); req.Args == nil {
+				return nil, false
+			}
+		case string(key) == "min_token" && !seenTok:
+			seenTok = true
+			if req.MinToken, ok = l.str(); !ok {
+				return nil, false
+			}
+		case string(key) == "timeout_ms" && !seenTimeout:
+			seenTimeout = true
+			if l.null() {
+				continue
+			}
+			ms, ok := l.int64()
+			if !ok {
+				return nil, false
+			}
+			req.TimeoutMS = &ms
+		default:
+			return nil, false
+		}
+	}
+	return req, l.end()
 }
 
 // calls decodes the array of calls.
@@ -66,29 +109,30 @@ func (l *lexer) calls() ([]BatchCall, bool) {
 		return nil, false
 	}
 	calls := []BatchCall{}
-	for l.more(']') {
+	for n := 0; l.more(']', n); n++ {
 		if !l.consume('{') {
 			return nil, false
 		}
 		var c BatchCall
 		var seenProc, seenArgs, seenKey bool
-		for l.more('}') {
-			key, ok := l.str()
+		for m := 0; l.more('}', m); m++ {
+			key, ok := l.key()
 			if !ok || !l.consume(':') {
 				return nil, false
 			}
 			switch {
-			case key == "proc" && !seenProc:
+			case string(key) == "proc" && !seenProc:
 				seenProc = true
-				if c.Proc, ok = l.str(); !ok {
+				if c.Proc, ok = l.same(l.last); !ok {
 					return nil, false
 				}
-			case key == "args" && !seenArgs:
+				l.last = c.Proc
+			case string(key) == "args" && !seenArgs:
 				seenArgs = true
 				if c.Args = l.value(); c.Args == nil {
 					return nil, false
 				}
-			case key == "idempotency_key" && !seenKey:
+			case string(key) == "idempotency_key" && !seenKey:
 				seenKey = true
 				if c.IdempotencyKey, ok = l.str(); !ok {
 					return nil, false
@@ -97,15 +141,31 @@ func (l *lexer) calls() ([]BatchCall, bool) {
 				return nil, false
 			}
 		}
+		if l.bad {
+			return nil, false
+		}
 		calls = append(calls, c)
 	}
-	return calls, true
+	return calls, !l.bad
 }
 
-// lexer reads valid JSON.
+// lexer reads JSON, checking its grammar as encoding/json's scanner does.
 type lexer struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	bad bool // set by more on a missing comma or end
+	// last is the string that same hands out again when it comes again.
+	last string
+}
+
+// maxDepth bounds the nesting of a raw value the lexer checks; deeper
+// values are left to encoding/json (whose own bound is 10,000).
+const maxDepth = 512
+
+// end reports whether only white space is left, and nothing went wrong.
+func (l *lexer) end() bool {
+	l.ws()
+	return !l.bad && l.i == len(l.b)
 }
 
 func (l *lexer) ws() {
@@ -129,19 +189,26 @@ func (l *lexer) consume(c byte) bool {
 	return false
 }
 
-// more is called before each element of an object or array: it skips the
-// comma before any but the first, and reports false (having consumed it)
-// at the closing end.
-func (l *lexer) more(end byte) bool {
+// more is called before element n (from 0) of an object or array, whose
+// opening was consumed: it reports false at the closing end (consumed),
+// and true when element n follows, having consumed the comma that must
+// come before any but the first. Anything else (no comma, no end) marks
+// the lexer bad and reports false.
+func (l *lexer) more(end byte, n int) bool {
 	l.ws()
-	if l.i < len(l.b) && l.b[l.i] == end {
+	switch {
+	case l.i >= len(l.b):
+	case l.b[l.i] == end:
 		l.i++
 		return false
-	}
-	if l.i < len(l.b) && l.b[l.i] == ',' {
+	case n == 0:
+		return true
+	case l.b[l.i] == ',':
 		l.i++
+		return true
 	}
-	return true
+	l.bad = true
+	return false
 }
 
 // null consumes a null, if that is what comes.
@@ -156,21 +223,37 @@ func (l *lexer) null() bool {
 
 // str reads a string of printable ASCII without escapes.
 func (l *lexer) str() (string, bool) {
+	b, ok := l.key()
+	return string(b), ok
+}
+
+// key is str without the copy: the string's bytes in the input, to
+// compare (an object's key) and forget.
+func (l *lexer) key() ([]byte, bool) {
 	if !l.consume('"') {
-		return "", false
+		return nil, false
 	}
 	start := l.i
 	for ; l.i < len(l.b); l.i++ {
 		switch c := l.b[l.i]; {
 		case c == '"':
-			s := string(l.b[start:l.i])
 			l.i++
-			return s, true
+			return l.b[start : l.i-1], true
 		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", false
+			return nil, false
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+// same reads a string as str does, returning prev itself when the string
+// is prev (a batch's token, procedure name: the same in every element).
+func (l *lexer) same(prev string) (string, bool) {
+	b, ok := l.key()
+	if ok && string(b) == prev {
+		return prev, true
+	}
+	return string(b), ok
 }
 
 // int64 reads an integer without fraction or exponent.
@@ -180,71 +263,162 @@ func (l *lexer) int64() (int64, bool) {
 	if l.i < len(l.b) && l.b[l.i] == '-' {
 		l.i++
 	}
-	for l.i < len(l.b) && l.b[l.i] >= '0' && l.b[l.i] <= '9' {
-		l.i++
-	}
-	if l.i < len(l.b) && (l.b[l.i] == '.' || l.b[l.i] == 'e' || l.b[l.i] == 'E') {
+	if !l.digits() {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(string(l.b[start:l.i]), 10, 64)
 	return n, err == nil
 }
 
-// value skips one JSON value and returns its bytes (nil if none).
+// digits reads the digits of an integer as JSON writes it (no leading
+// zero), refusing a fraction or exponent after them.
+func (l *lexer) digits() bool {
+	start := l.i
+	for l.i < len(l.b) && l.b[l.i] >= '0' && l.b[l.i] <= '9' {
+		l.i++
+	}
+	if l.i == start || (l.b[start] == '0' && l.i-start > 1) {
+		return false
+	}
+	return l.i == len(l.b) || (l.b[l.i] != '.' && l.b[l.i] != 'e' && l.b[l.i] != 'E')
+}
+
+// value reads one JSON value, checking its grammar, and returns its
+// bytes (nil if it is not valid JSON).
 func (l *lexer) value() json.RawMessage {
 	l.ws()
 	start := l.i
-	if l.i >= len(l.b) {
-		return nil
-	}
-	switch l.b[l.i] {
-	case '"':
-		l.skipString()
-	case '{', '[':
-		depth := 0
-	scan:
-		for l.i < len(l.b) {
-			switch l.b[l.i] {
-			case '"':
-				l.skipString()
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-			}
-			l.i++
-			if depth == 0 {
-				break scan
-			}
-		}
-	default: // a number, true, false or null
-		for l.i < len(l.b) && !isDelim(l.b[l.i]) {
-			l.i++
-		}
-	}
-	if l.i > len(l.b) || l.i == start {
+	if !l.skip(0) {
 		return nil
 	}
 	return l.b[start:l.i]
 }
 
-// skipString skips the string that starts at l.i.
-func (l *lexer) skipString() {
-	for l.i++; l.i < len(l.b) && l.b[l.i] != '"'; l.i++ {
-		if l.b[l.i] == '\\' {
-			l.i++
-		}
+// skip reads one JSON value at nesting depth, reporting whether it is
+// valid.
+func (l *lexer) skip(depth int) bool {
+	l.ws()
+	if l.i >= len(l.b) || depth > maxDepth {
+		return false
 	}
-	l.i++
-}
-
-func isDelim(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\n', '\r':
-		return true
+	switch c := l.b[l.i]; {
+	case c == '{':
+		l.i++
+		for n := 0; l.more('}', n); n++ {
+			l.ws()
+			if !l.skipString() || !l.consume(':') || !l.skip(depth+1) {
+				return false
+			}
+		}
+		return !l.bad
+	case c == '[':
+		l.i++
+		for n := 0; l.more(']', n); n++ {
+			if !l.skip(depth + 1) {
+				return false
+			}
+		}
+		return !l.bad
+	case c == '"':
+		return l.skipString()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return l.number()
+	case c == 't':
+		return l.literal("true")
+	case c == 'f':
+		return l.literal("false")
+	case c == 'n':
+		return l.literal("null")
 	}
 	return false
+}
+
+// skipString reads the string that starts at l.i, checking its escapes
+// and that it holds no control character.
+func (l *lexer) skipString() bool {
+	if l.i >= len(l.b) || l.b[l.i] != '"' {
+		return false
+	}
+	for l.i++; l.i < len(l.b); l.i++ {
+		switch c := l.b[l.i]; {
+		case c == '"':
+			l.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			l.i++
+			if l.i >= len(l.b) {
+				return false
+			}
+			switch l.b[l.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(l.b)-l.i < 5 {
+					return false
+				}
+				for _, h := range l.b[l.i+1 : l.i+5] {
+					if !isHex(h) {
+						return false
+					}
+				}
+				l.i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// number reads a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (l *lexer) number() bool {
+	if l.b[l.i] == '-' {
+		l.i++
+	}
+	start := l.i
+	l.skipDigits()
+	if l.i == start || (l.b[start] == '0' && l.i-start > 1) {
+		return false
+	}
+	if l.i < len(l.b) && l.b[l.i] == '.' {
+		l.i++
+		if !l.skipDigits() {
+			return false
+		}
+	}
+	if l.i < len(l.b) && (l.b[l.i] == 'e' || l.b[l.i] == 'E') {
+		l.i++
+		if l.i < len(l.b) && (l.b[l.i] == '+' || l.b[l.i] == '-') {
+			l.i++
+		}
+		if !l.skipDigits() {
+			return false
+		}
+	}
+	return true
+}
+
+// skipDigits skips decimal digits, reporting whether there was one.
+func (l *lexer) skipDigits() bool {
+	start := l.i
+	for l.i < len(l.b) && l.b[l.i] >= '0' && l.b[l.i] <= '9' {
+		l.i++
+	}
+	return l.i > start
+}
+
+// literal reads the literal lit (true, false or null).
+func (l *lexer) literal(lit string) bool {
+	if len(l.b)-l.i < len(lit) || string(l.b[l.i:l.i+len(lit)]) != lit {
+		return false
+	}
+	l.i += len(lit)
+	return true
 }
 
 // LeanBatchAnswer decodes the answer of POST /v1/calls (a result with an
@@ -256,13 +430,13 @@ func LeanBatchAnswer(b []byte) (ans *BatchAnswer, ok bool) {
 		return nil, false
 	}
 	var seenResults, seenTok bool
-	for l.more('}') {
-		key, ok := l.str()
+	for n := 0; l.more('}', n); n++ {
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return nil, false
 		}
 		switch {
-		case key == "results" && !seenResults:
+		case string(key) == "results" && !seenResults:
 			seenResults = true
 			if l.null() {
 				continue
@@ -270,17 +444,16 @@ func LeanBatchAnswer(b []byte) (ans *BatchAnswer, ok bool) {
 			if ans.Results, ok = l.results(); !ok {
 				return nil, false
 			}
-		case key == "token" && !seenTok:
+		case string(key) == "token" && !seenTok:
 			seenTok = true
-			if ans.Token, ok = l.str(); !ok {
+			if ans.Token, ok = l.same(l.last); !ok {
 				return nil, false
 			}
 		default:
 			return nil, false
 		}
 	}
-	l.ws()
-	return ans, l.i == len(b)
+	return ans, l.end()
 }
 
 // results decodes the array of results of a BatchAnswer.
@@ -289,7 +462,7 @@ func (l *lexer) results() ([]BatchResult, bool) {
 		return nil, false
 	}
 	out := []BatchResult{}
-	for l.more(']') {
+	for n := 0; l.more(']', n); n++ {
 		l.ws()
 		start := l.i
 		if !l.consume('{') {
@@ -297,8 +470,8 @@ func (l *lexer) results() ([]BatchResult, bool) {
 		}
 		var r BatchResult
 		var seen uint
-		for l.more('}') {
-			key, ok := l.str()
+		for m := 0; l.more('}', m); m++ {
+			key, ok := l.key()
 			if !ok || !l.consume(':') {
 				return nil, false
 			}
@@ -307,65 +480,99 @@ func (l *lexer) results() ([]BatchResult, bool) {
 				return nil, false
 			}
 			seen |= bit
-			if key != "status" && r.CallAnswer == nil {
+			if string(key) == "status" {
+				st, ok := l.int64()
+				if !ok || int64(int(st)) != st {
+					return nil, false
+				}
+				r.Status = int(st)
+				continue
+			}
+			if r.CallAnswer == nil {
 				r.CallAnswer = &CallAnswer{}
 			}
-			a := r.CallAnswer
-			switch key {
-			case "status":
-				n, ok := l.int64()
-				if !ok || int64(int(n)) != n {
-					return nil, false
-				}
-				r.Status = int(n)
-			case "txid":
-				if l.null() {
-					a.TxID = nil
-					continue
-				}
-				id, ok := l.str()
-				if !ok {
-					return nil, false
-				}
-				a.TxID = &id
-			case "hlc":
-				if a.HLC, ok = l.uint64(); !ok {
-					return nil, false
-				}
-			case "hlc_time":
-				if a.HLCTime, ok = l.str(); !ok {
-					return nil, false
-				}
-			case "pos":
-				if a.Pos, ok = l.uint64(); !ok {
-					return nil, false
-				}
-			case "read_only":
-				if a.ReadOnly, ok = l.bool(); !ok {
-					return nil, false
-				}
-			case "result":
-				if a.Result = l.value(); a.Result == nil {
-					return nil, false
-				}
-			case "token":
-				if a.Token, ok = l.str(); !ok {
-					return nil, false
-				}
-			default: // "error", or a field this version does not know
+			if !l.answerField(key, r.CallAnswer) {
 				return nil, false
 			}
+		}
+		if l.bad {
+			return nil, false
 		}
 		r.Raw = l.b[start:l.i]
 		out = append(out, r)
 	}
-	return out, true
+	return out, !l.bad
+}
+
+// LeanCallAnswer decodes the answer 200 of POST /v1/call/{proc}.
+func LeanCallAnswer(b []byte) (ans *CallAnswer, ok bool) {
+	l := lexer{b: b}
+	ans = &CallAnswer{}
+	if !l.consume('{') {
+		return nil, false
+	}
+	var seen uint
+	for n := 0; l.more('}', n); n++ {
+		key, ok := l.key()
+		if !ok || !l.consume(':') {
+			return nil, false
+		}
+		bit := uint(1) << resultKeyIndex(key)
+		if seen&bit != 0 || string(key) == "status" {
+			return nil, false
+		}
+		seen |= bit
+		if !l.answerField(key, ans) {
+			return nil, false
+		}
+	}
+	return ans, l.end()
+}
+
+// answerField decodes the value of field key of a CallAnswer into a,
+// reporting false for a field it does not know or a value it does not
+// take.
+func (l *lexer) answerField(key []byte, a *CallAnswer) (ok bool) {
+	switch string(key) {
+	case "txid":
+		if l.null() {
+			a.TxID = nil
+			return true
+		}
+		id, ok := l.str()
+		if !ok {
+			return false
+		}
+		a.TxID = &id
+	case "hlc":
+		a.HLC, ok = l.uint64()
+		return ok
+	case "hlc_time":
+		a.HLCTime, ok = l.str()
+		return ok
+	case "pos":
+		a.Pos, ok = l.uint64()
+		return ok
+	case "read_only":
+		a.ReadOnly, ok = l.bool()
+		return ok
+	case "result":
+		a.Result = l.value()
+		return a.Result != nil
+	case "token":
+		a.Token, ok = l.same(l.last)
+		l.last = a.Token
+		return ok
+	default: // "error", or a field this version does not know
+		return false
+	}
+	return true
 }
 
 // resultKeyIndex numbers the keys of a result (10 for any other).
-func resultKeyIndex(key string) int {
+func resultKeyIndex(key []byte) int {
 	for i, k := range [...]string{"status", "txid", "hlc", "hlc_time", "pos", "read_only", "result", "token", "error"} {
-		if k == key {
+		if k == string(key) {
 			return i
 		}
 	}
@@ -376,10 +583,7 @@ func resultKeyIndex(key string) int {
 func (l *lexer) uint64() (uint64, bool) {
 	l.ws()
 	start := l.i
-	for l.i < len(l.b) && l.b[l.i] >= '0' && l.b[l.i] <= '9' {
-		l.i++
-	}
-	if l.i < len(l.b) && (l.b[l.i] == '.' || l.b[l.i] == 'e' || l.b[l.i] == 'E' || l.b[l.i] == '-') {
+	if !l.digits() {
 		return 0, false
 	}
 	n, err := strconv.ParseUint(string(l.b[start:l.i]), 10, 64)
@@ -401,21 +605,19 @@ func (l *lexer) bool() (bool, bool) {
 }
 
 // LeanObjectKeys returns the keys of the JSON object b, if b is an object
-// whose keys are all plain (printable ASCII without escapes). b must be
-// valid JSON.
+// whose keys are all plain (printable ASCII without escapes).
 func LeanObjectKeys(b []byte) ([]string, bool) {
 	l := lexer{b: b}
 	if !l.consume('{') {
 		return nil, false
 	}
 	var keys []string
-	for l.more('}') {
+	for n := 0; l.more('}', n); n++ {
 		k, ok := l.str()
 		if !ok || !l.consume(':') || l.value() == nil {
 			return nil, false
 		}
 		keys = append(keys, k)
 	}
-	l.ws()
-	return keys, l.i == len(b)
+	return keys, l.end()
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// LeanArgs decodes the valid JSON object b into *v, a flat struct (fields
+// LeanArgs decodes the JSON object b into *v, a flat struct (fields
 // of basic kinds only, none embedded, at most 64), when b is plain: every
 // key exactly one of the struct's JSON field names, once; strings of
 // printable ASCII without escapes; numbers that fit their field; no null.
@@ -32,12 +32,12 @@ func LeanArgs(b []byte, v any) (ok bool) {
 		return false
 	}
 	var seen uint64
-	for l.more('}') {
-		key, ok := l.str()
+	for n := 0; l.more('}', n); n++ {
+		key, ok := l.key()
 		if !ok || !l.consume(':') {
 			return false
 		}
-		i := fi.lookup(key)
+		i := fi.lookupBytes(key)
 		if i < 0 || seen&(1<<i) != 0 {
 			return false
 		}
@@ -82,14 +82,22 @@ func LeanArgs(b []byte, v any) (ok bool) {
 			return false
 		}
 	}
-	l.ws()
-	return l.i == len(b)
+	return l.end()
 }
 
 // flatInfo is what LeanArgs knows of a flat struct.
 type flatInfo struct {
 	names  []string // JSON field names
 	fields []int    // their struct field indexes
+}
+
+func (fi *flatInfo) lookupBytes(name []byte) int {
+	for i, n := range fi.names {
+		if n == string(name) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (fi *flatInfo) lookup(name string) int {

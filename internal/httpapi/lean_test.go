@@ -74,10 +74,10 @@ func FuzzLeanBatch(f *testing.F) {
 	for _, c := range leanCorpus {
 		f.Add([]byte(c.body))
 	}
+	for _, b := range invalidJSON {
+		f.Add([]byte(b))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if !json.Valid(body) {
-			return
-		}
 		if got, ok := LeanBatchRequest(body); ok {
 			checkLeanAgainstStd(t, body, got)
 		}
@@ -151,9 +151,6 @@ func FuzzLeanBatchAnswer(f *testing.F) {
 		f.Add([]byte(c.body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if !json.Valid(body) {
-			return
-		}
 		if got, ok := LeanBatchAnswer(body); ok {
 			checkLeanAnswerAgainstStd(t, body, got)
 		}
@@ -177,10 +174,10 @@ func FuzzLeanArgs(f *testing.F) {
 		`{"u": -1}`, `{"s": "\u00e9"}`, `{"S": "x"}`, `{"f": 1e400}`, `{"i": 1.0}`, `{"b": true}`, `{"s": null}`} {
 		f.Add([]byte(s))
 	}
+	for _, b := range invalidJSON {
+		f.Add([]byte(b))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if !json.Valid(b) {
-			return
-		}
 		var got, want fuzzArgs
 		ok := LeanArgs(b, &got)
 		if !ok {
@@ -194,6 +191,242 @@ func FuzzLeanArgs(f *testing.F) {
 		}
 		if got != want {
 			t.Fatalf("%s: LeanArgs %+v, encoding/json %+v", b, got, want)
+		}
+	})
+}
+
+// invalidJSON are bodies shaped like those the lean decoders take, but
+// not JSON: each decoder must refuse them (encoding/json then says what
+// is wrong).
+var invalidJSON = []string{
+	`{"calls":[{"proc":"a"} {"proc":"b"}]}`,
+	`{"calls":[{"proc":"a",}]}`,
+	`{"calls":[{"proc":"a"},]}`,
+	`{"calls":[],}`,
+	`{,"calls":[]}`,
+	`{"calls":[] "min_token":"A:1"}`,
+	`{"timeout_ms": 01, "calls":[]}`,
+	`{"timeout_ms": -, "calls":[]}`,
+	`{"calls":[{"proc":"a","args":[1,]}]}`,
+	`{"calls":[{"proc":"a","args":[,1]}]}`,
+	`{"calls":[{"proc":"a","args":{"a" 1}}]}`,
+	`{"calls":[{"proc":"a","args":{"a":1,}}]}`,
+	`{"calls":[{"proc":"a","args":{a:1}}]}`,
+	`{"calls":[{"proc":"a","args":tru}]}`,
+	`{"calls":[{"proc":"a","args":nul}]}`,
+	`{"calls":[{"proc":"a","args":truex}]}`,
+	`{"calls":[{"proc":"a","args":"\x"}]}`,
+	`{"calls":[{"proc":"a","args":"\u12G4"}]}`,
+	"{\"calls\":[{\"proc\":\"a\",\"args\":\"a\tb\"}]}",
+	`{"calls":[{"proc":"a","args":1.}]}`,
+	`{"calls":[{"proc":"a","args":.5}]}`,
+	`{"calls":[{"proc":"a","args":-01}]}`,
+	`{"calls":[{"proc":"a","args":1e}]}`,
+	`{"calls":[{"proc":"a","args":+1}]}`,
+	`{"calls":[{"proc":"a","args":[1 2]}]}`,
+	`{"calls":[{"proc":"a","args":{"a":[}]}]}`,
+	`{"calls":[{"proc":"a","args":"open}]}`,
+	`{"calls":[{"proc":"a"}]} x`,
+	`{"calls":[{"proc":"a"}]`,
+	`{"args": {"a":1}, "min_token": "A:1",}`,
+	`{"args": [1,,2]}`,
+	`{"args": {} {}}`,
+	`{"timeout_ms": 1 2}`,
+	`{"results":[{"status":200,"pos":01}],"token":""}`,
+	`{"results":[{"status":200 "pos":1}],"token":""}`,
+	`{"results":[{"status":200,"result":[}],"token":""}`,
+	`{"txid":"A/1","hlc":1,"hlc_time":"x","pos":1,"read_only":false,"result":"ok","token":"A:1",}`,
+	`{"txid":"A/1" "hlc":1}`,
+	`{"s": "a" "i": 1}`,
+	`{"i": 00}`,
+	`{"f": -Inf}`,
+	`{"f": 1.5.5}`,
+	`{"B": tru}`,
+	`{"s":"a",}`,
+}
+
+// Every lean decoder refuses what is not JSON, and its raw-value reader
+// takes exactly what json.Valid takes.
+func TestLeanRefusesInvalidJSON(t *testing.T) {
+	for _, b := range invalidJSON {
+		if json.Valid([]byte(b)) {
+			t.Fatalf("corpus body %s is valid JSON", b)
+		}
+		if _, ok := LeanBatchRequest([]byte(b)); ok {
+			t.Errorf("LeanBatchRequest took %s", b)
+		}
+		if _, ok := LeanCallRequest([]byte(b)); ok {
+			t.Errorf("LeanCallRequest took %s", b)
+		}
+		if _, ok := LeanBatchAnswer([]byte(b)); ok {
+			t.Errorf("LeanBatchAnswer took %s", b)
+		}
+		if _, ok := LeanCallAnswer([]byte(b)); ok {
+			t.Errorf("LeanCallAnswer took %s", b)
+		}
+		var a fuzzArgs
+		if LeanArgs([]byte(b), &a) {
+			t.Errorf("LeanArgs took %s", b)
+		}
+		if _, ok := LeanObjectKeys([]byte(b)); ok {
+			t.Errorf("LeanObjectKeys took %s", b)
+		}
+		if leanValid([]byte(b)) {
+			t.Errorf("the lexer's value reader took %s", b)
+		}
+	}
+}
+
+// leanValid reports whether the lexer reads b as one JSON value.
+func leanValid(b []byte) bool {
+	l := lexer{b: b}
+	return l.value() != nil && l.end()
+}
+
+// The lexer's value reader and json.Valid agree (up to the lexer's
+// nesting bound, beyond which it leaves the value to encoding/json).
+func FuzzLeanValue(f *testing.F) {
+	for _, c := range leanCorpus {
+		f.Add([]byte(c.body))
+	}
+	for _, c := range leanAnswerCorpus {
+		f.Add([]byte(c.body))
+	}
+	for _, b := range invalidJSON {
+		f.Add([]byte(b))
+	}
+	for _, b := range []string{`"\u00e9\n\/"`, `-0.5e+7`, `0`, `[]`, ` { } `, `[[[[]]]]`, `1E-2`, `"\ud800"`, "\"\xff\""} {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := leanValid(b), json.Valid(b)
+		if got && !want {
+			t.Fatalf("the lexer took %q, which json.Valid refuses", b)
+		}
+		if want && !got && len(b) <= maxDepth {
+			t.Fatalf("the lexer refused %q, which json.Valid takes", b)
+		}
+	})
+}
+
+var leanCallCorpus = []struct {
+	body string
+	lean bool
+}{
+	{`{"args":{"key":"a","value":"x"},"min_token":"A:1,B:2","timeout_ms":250}`, true},
+	{` { "args" : [1, {"a": "}]"}, "\"x\""] } `, true},
+	{`{"args": null, "timeout_ms": null}`, true},
+	{`{"args": -1.5e3}`, true},
+	{`{}`, true},
+	{`{"timeout_ms": -5}`, true},
+	{`{"Args": {}}`, false},
+	{`{"args": 1, "args": 2}`, false},
+	{`{"min_token": null}`, false},
+	{`{"min_token": "\u0041:1"}`, false},
+	{`{"timeout_ms": 1.5}`, false},
+	{`{"timeout_ms": 99999999999999999999}`, false},
+	{`{"other": 1}`, false},
+	{`[]`, false},
+	{`null`, false},
+}
+
+func TestLeanCallRequestDecodesAsEncodingJSON(t *testing.T) {
+	for _, c := range leanCallCorpus {
+		if !json.Valid([]byte(c.body)) {
+			t.Fatalf("corpus body %s is not valid JSON", c.body)
+		}
+		got, ok := LeanCallRequest([]byte(c.body))
+		if ok != c.lean {
+			t.Errorf("LeanCallRequest(%s) took it: %v, want %v", c.body, ok, c.lean)
+			continue
+		}
+		if ok {
+			checkLeanCallAgainstStd(t, []byte(c.body), got)
+		}
+	}
+}
+
+func checkLeanCallAgainstStd(t *testing.T, body []byte, got *CallRequest) {
+	t.Helper()
+	var want CallRequest
+	if err := decodeStrict(body, &want); err != nil {
+		t.Errorf("LeanCallRequest took %s, which encoding/json refuses: %v", body, err)
+		return
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("%s:\nLeanCallRequest %#v\nencoding/json   %#v", body, *got, want)
+	}
+}
+
+func FuzzLeanCallRequest(f *testing.F) {
+	for _, c := range leanCallCorpus {
+		f.Add([]byte(c.body))
+	}
+	for _, b := range invalidJSON {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if got, ok := LeanCallRequest(body); ok {
+			checkLeanCallAgainstStd(t, body, got)
+		}
+	})
+}
+
+var leanCallAnswerCorpus = []struct {
+	body string
+	lean bool
+}{
+	{`{"txid":"A/18","hlc":117655400119730185,"hlc_time":"2026-11-21T16:18:02.123Z+3","pos":42,"read_only":false,"result":"ok","token":"A:19"}`, true},
+	{`{"txid": null, "hlc": 1, "hlc_time": "x", "pos": 0, "read_only": true, "result": {"found": true, "value": [1, "a\"b"]}, "token": ""}`, true},
+	{`{"result": null}`, true},
+	{`{}`, true},
+	{`{"status": 200}`, false},
+	{`{"hlc": -1}`, false},
+	{`{"pos": 1, "pos": 2}`, false},
+	{`{"read_only": null}`, false},
+	{`{"extra": 1}`, false},
+	{`{"Token": "A:1"}`, false},
+	{`{"error": {"code": "x", "message": "y"}}`, false},
+}
+
+func TestLeanCallAnswerDecodesAsEncodingJSON(t *testing.T) {
+	for _, c := range leanCallAnswerCorpus {
+		if !json.Valid([]byte(c.body)) {
+			t.Fatalf("corpus body %s is not valid JSON", c.body)
+		}
+		got, ok := LeanCallAnswer([]byte(c.body))
+		if ok != c.lean {
+			t.Errorf("LeanCallAnswer(%s) took it: %v, want %v", c.body, ok, c.lean)
+			continue
+		}
+		if ok {
+			checkLeanCallAnswerAgainstStd(t, []byte(c.body), got)
+		}
+	}
+}
+
+func checkLeanCallAnswerAgainstStd(t *testing.T, body []byte, got *CallAnswer) {
+	t.Helper()
+	var want CallAnswer
+	if err := json.Unmarshal(body, &want); err != nil {
+		t.Errorf("LeanCallAnswer took %s, which encoding/json refuses: %v", body, err)
+		return
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("%s:\nLeanCallAnswer %#v\nencoding/json  %#v", body, *got, want)
+	}
+}
+
+func FuzzLeanCallAnswer(f *testing.F) {
+	for _, c := range leanCallAnswerCorpus {
+		f.Add([]byte(c.body))
+	}
+	for _, b := range invalidJSON {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if got, ok := LeanCallAnswer(body); ok {
+			checkLeanCallAnswerAgainstStd(t, body, got)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/liege-db/liege"
-	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/journal"
 )
@@ -102,17 +100,13 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 }
 
 // decodeBatch decodes and checks the body of POST /v1/calls: by
-// httpapi.LeanBatchRequest when it can, else by encoding/json, whose errors say what is
-// wrong.
+// httpapi.LeanBatchRequest when it can (it checks the JSON as it reads),
+// else by encoding/json, whose errors say what is wrong.
 func decodeBatch(body []byte) (*httpapi.BatchRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest(`the body is empty: send {"calls": [{"proc": "set", "args": {...}}, ...]}`)
 	}
-	var req *httpapi.BatchRequest
-	ok := false
-	if json.Valid(body) {
-		req, ok = httpapi.LeanBatchRequest(body)
-	}
+	req, ok := httpapi.LeanBatchRequest(body)
 	if !ok {
 		req = &httpapi.BatchRequest{}
 		if err := decodeStrict(body, req); err != nil {
@@ -159,7 +153,7 @@ func (s *Server) batchArgs(c httpapi.BatchCall) (any, *Error) {
 
 // callAnswer is the answer of a call that succeeded.
 func (s *Server) callAnswer(name string, res *liege.Result) (*httpapi.CallAnswer, *Error) {
-	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlc.Timestamp(res.HLC).String(), Pos: res.Pos, ReadOnly: res.ReadOnly()}
+	ans := &httpapi.CallAnswer{HLC: res.HLC, HLCTime: hlcTime(res.HLC), Pos: res.Pos, ReadOnly: res.ReadOnly()}
 	if !res.ReadOnly() {
 		id := res.TxID.String()
 		ans.TxID = &id

@@ -92,6 +92,21 @@ func TestBatchRunsEveryCall(t *testing.T) {
 	}
 }
 
+// A batch's answer, larger than net/http's 2 KiB response buffer, is
+// sent with its Content-Length, not chunked.
+func TestBatchAnswerDeclaresItsLength(t *testing.T) {
+	e := newEnv(t, Options{})
+	var calls []string
+	for i := range 40 {
+		calls = append(calls, fmt.Sprintf(`{"proc": "deposit", "args": {"acct": "a%d", "amount": 1}}`, i))
+	}
+	a := e.batch(`{"calls": [` + strings.Join(calls, ",") + `]}`)
+	e.batchAnswer(a)
+	if len(a.raw) <= 2048 || a.length != int64(len(a.raw)) {
+		t.Fatalf("an answer of %d bytes came with Content-Length %d (-1: chunked)", len(a.raw), a.length)
+	}
+}
+
 func TestBatchRefusesMalformedRequests(t *testing.T) {
 	e := newEnv(t, Options{MaxBody: 64 << 10})
 	many := `{"calls": [` + strings.Repeat(`{"proc": "deposit"},`, httpapi.MaxBatch) + `{"proc": "deposit"}]}`

@@ -21,7 +21,7 @@ import (
 // call whose idempotency key it repeats, or -1.
 func batchFirsts(calls []httpapi.BatchCall) []int {
 	first := make([]int, len(calls))
-	seen := make(map[string]int)
+	seen := make(map[string]int, len(calls)) // sized once: every call of a client's batch has a key
 	for i, c := range calls {
 		first[i] = -1
 		if c.IdempotencyKey == "" {

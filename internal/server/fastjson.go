@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/httpapi"
 )
 
@@ -171,4 +172,19 @@ func appendPlain(b []byte, s string) ([]byte, bool) {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"'), true
+}
+
+// hlcTimeLayout is internal/hlc's layout of Timestamp.String's physical
+// part (TestHLCTimeIsTimestampString holds the two equal).
+const hlcTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// hlcTime is hlc.Timestamp(ts).String() in one allocation instead of
+// three (an answer's hlc_time).
+func hlcTime(ts uint64) string {
+	t := hlc.Timestamp(ts)
+	var buf [48]byte
+	b := t.Physical().AppendFormat(buf[:0], hlcTimeLayout)
+	b = append(b, '+')
+	b = strconv.AppendUint(b, uint64(t.Logical()), 10)
+	return string(b)
 }

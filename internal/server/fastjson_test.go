@@ -3,8 +3,10 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 
+	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/httpapi"
 )
 
@@ -49,6 +51,24 @@ func TestLeanJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Errorf("leanJSON:\n%s\nencoding/json:\n%s", got, want.Bytes())
+		}
+	}
+}
+
+// hlcTime writes what hlc.Timestamp.String writes, over the whole range
+// of physical times and logical counters.
+func TestHLCTimeIsTimestampString(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 10_000 {
+		ts := r.Uint64N(hlc.MaxPhysicalMillis+1)<<hlc.LogicalBits | r.Uint64N(1<<hlc.LogicalBits)
+		switch i {
+		case 0:
+			ts = 0
+		case 1:
+			ts = hlc.MaxPhysicalMillis<<hlc.LogicalBits | (1<<hlc.LogicalBits - 1)
+		}
+		if got, want := hlcTime(ts), hlc.Timestamp(ts).String(); got != want {
+			t.Fatalf("hlcTime(%d) = %q, hlc.Timestamp.String %q", ts, got, want)
 		}
 	}
 }

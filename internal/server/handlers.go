@@ -55,7 +55,9 @@ func (s *Server) handleCall(r *http.Request) (any, error) {
 	}
 	var req httpapi.CallRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeStrict(body, &req); err != nil {
+		if lean, ok := httpapi.LeanCallRequest(body); ok {
+			req = *lean
+		} else if err := decodeStrict(body, &req); err != nil {
 			msg := jsonError("the body", err)
 			if strings.HasPrefix(err.Error(), "json: unknown field ") {
 				msg = fmt.Sprintf("the body has the %s; the fields of a call are args, min_token and timeout_ms",

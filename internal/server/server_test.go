@@ -141,6 +141,7 @@ func newEnv(t *testing.T, opts Options, dbOpts ...func(*liege.Options)) *env {
 type answer struct {
 	status int
 	header http.Header
+	length int64 // resp.ContentLength: -1 when sent chunked
 	raw    string
 	body   map[string]any
 }
@@ -184,7 +185,7 @@ func (e *env) send(req *http.Request) *answer {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := &answer{status: resp.StatusCode, header: resp.Header, raw: string(b)}
+	a := &answer{status: resp.StatusCode, header: resp.Header, length: resp.ContentLength, raw: string(b)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && req.Method != "HEAD" {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
