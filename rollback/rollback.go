@@ -281,11 +281,8 @@ func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64, front 
 // rolled off and the own transactions rolled off, oldest first.
 func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
 	wm = env.PeerWatermark
-	var firstPeer uint64  // OSeq of the first peer record rolled off (0: none)
-	var batch store.Batch // undobatch.go
-	err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
-		batch.Undo(env.Store, r)
-		undoFlush(env.Store, &batch, false, env.DecodeAhead)
+	var firstPeer uint64 // OSeq of the first peer record rolled off (0: none)
+	learn := func(p uint64, r *journal.Record) error {
 		maxHLC = max(maxHLC, r.HLC)
 		if r.Kind.IsTxn() && r.Origin == env.Self {
 			own = append(own, r.TxID())
@@ -297,11 +294,23 @@ func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error
 			return failpoint.Inject("rollback-mid-undo")
 		}
 		return nil
-	})
+	}
+	if env.DecodeAhead && in.Head-in.Target >= decodeChunk {
+		err = undoLoaded(env, in, learn)
+	} else {
+		var batch store.Batch // undobatch.go
+		err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
+			batch.Undo(env.Store, r)
+			undoFlush(env.Store, &batch, false, env.DecodeAhead)
+			return learn(p, r)
+		})
+		if err == nil {
+			undoFlush(env.Store, &batch, true, env.DecodeAhead)
+		}
+	}
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	undoFlush(env.Store, &batch, true, env.DecodeAhead)
 	slices.Reverse(own) // collected newest first
 	if firstPeer != 0 {
 		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer, in.Front)

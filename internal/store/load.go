@@ -24,12 +24,14 @@ import (
 // (reading the keys in place was a cache miss a comparison), and copying
 // entries needs no write barrier.
 
-// Loader builds a Store's next state from chunks of records: consecutive
-// ranges of positions, numbered in position order from 0. Each chunk's
-// records are given to one LoadWorker; a LoadWorker is used by one
-// goroutine, and several may run at once on different chunks. Finish
-// applies them all, as Store.Apply of every record in position order
-// would. The Store must not be used until Finish returns.
+// Loader builds a Store's next state from chunks of records, numbered
+// from 0 in the order their writes take effect: consecutive ranges of
+// positions, from the oldest up for replay (Apply), from the newest down
+// for a rollback (Undo). Each chunk's records are given to one
+// LoadWorker, in that order; a LoadWorker is used by one goroutine, and
+// several may run at once on different chunks. Finish applies them all,
+// as Store.Apply (or Store.Undo) of every record in that order would. The
+// Store must not be changed until Finish returns.
 type Loader struct {
 	s      *Store
 	chunks []loadChunk
@@ -64,9 +66,15 @@ type LoadWorker struct {
 func (l *Loader) Worker() *LoadWorker { return &LoadWorker{l: l, chunk: -1} }
 
 // Apply adds the writes of a transaction record of chunk, as Store.Apply
-// does them. A worker's records come in position order, the records of a
-// chunk one after the other.
+// does them. A worker's chunks come in order, the records of a chunk one
+// after the other.
 func (w *LoadWorker) Apply(chunk int, r *journal.Record) {
+	w.begin(chunk)
+	w.b.Apply(w.l.s, r)
+}
+
+// begin makes chunk the chunk being added.
+func (w *LoadWorker) begin(chunk int) {
 	if chunk != w.chunk {
 		w.EndChunk()
 		if chunk < 0 || chunk >= len(w.l.chunks) || w.l.chunks[chunk].ops != nil {
@@ -74,7 +82,15 @@ func (w *LoadWorker) Apply(chunk int, r *journal.Record) {
 		}
 		w.chunk = chunk
 	}
-	w.b.Apply(w.l.s, r)
+}
+
+// Undo adds the restoration of the before-images of a record of chunk, as
+// Store.Undo does it: a rollback numbers its chunks from the newest
+// records down and gives a worker's records newest first, so the oldest
+// record's before-image of a key is the one that stays.
+func (w *LoadWorker) Undo(chunk int, r *journal.Record) {
+	w.begin(chunk)
+	w.b.Undo(w.l.s, r)
 }
 
 // EndChunk reduces the chunk being added to a run and merges it.
