@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"unsafe"
 
 	"github.com/liege-db/liege/journal"
 	"github.com/tidwall/btree"
@@ -70,7 +71,26 @@ func (l *Loader) Worker() *LoadWorker { return &LoadWorker{l: l, chunk: -1} }
 // after the other.
 func (w *LoadWorker) Apply(chunk int, r *journal.Record) {
 	w.begin(chunk)
-	w.b.Apply(w.l.s, r)
+	ver := r.Version()
+	for i := range r.Writes {
+		wr := &r.Writes[i]
+		switch wr.Op {
+		case journal.OpSet:
+			w.b.Set(w.l.s, wr.Key, wr.Value, ver)
+		case journal.OpDelete:
+			w.delete(wr.Key)
+		case journal.OpAdd:
+			w.b.Set(w.l.s, wr.Key, wr.Value, ver.Max(wr.BeforeVersion))
+		}
+	}
+}
+
+// delete adds a Delete of key. Unlike Batch.Delete it does not copy the
+// key: the record's bytes stay as they are until EndChunk, which points
+// the delete at the chunk's own copy of its keys (a rollback of inserts
+// is all deletes, a copy each was half its allocations).
+func (w *LoadWorker) delete(key []byte) {
+	w.b.ops = append(w.b.ops, batchOp{it: item{kv: bytesString(key), klen: uint32(len(key))}, del: true})
 }
 
 // begin makes chunk the chunk being added.
@@ -90,7 +110,14 @@ func (w *LoadWorker) begin(chunk int) {
 // record's before-image of a key is the one that stays.
 func (w *LoadWorker) Undo(chunk int, r *journal.Record) {
 	w.begin(chunk)
-	w.b.Undo(w.l.s, r)
+	for i := len(r.Writes) - 1; i >= 0; i-- {
+		wr := &r.Writes[i]
+		if wr.Before == nil {
+			w.delete(wr.Key)
+		} else {
+			w.b.Set(w.l.s, wr.Key, wr.Before, wr.BeforeVersion)
+		}
+	}
 }
 
 // EndChunk reduces the chunk being added to a run and merges it.
@@ -114,8 +141,12 @@ func (w *LoadWorker) EndChunk() {
 	ch.keys = make([]byte, 0, n)
 	r := run{ents: make([]runEnt, len(idx))}
 	for j := range ch.ops {
-		ch.keys = append(ch.keys, ch.ops[j].it.key()...)
+		op := &ch.ops[j]
+		ch.keys = append(ch.keys, op.it.key()...)
 		ch.offs[j+1] = uint32(len(ch.keys))
+		if op.del {
+			op.it.kv = bytesString(ch.keys[ch.offs[j]:ch.offs[j+1]])
+		}
 		r.ents[j] = runEnt{chunk: uint32(c), i: uint32(j)}
 	}
 	clear(ops)
@@ -231,3 +262,6 @@ func (l *Loader) merge(a, b run) run {
 	out = append(append(out, x...), y...)
 	return run{ents: out}
 }
+
+// bytesString returns b as a string, without a copy; b must not change.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
