@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"unsafe"
 
 	"github.com/liege-db/liege/journal"
@@ -173,11 +174,22 @@ func (w *LoadWorker) result() run {
 
 // Finish applies the writes the workers were given to the Store. Every
 // worker must have ended its use of the Loader before (Finish reads what
-// they wrote).
+// they wrote). Each worker's last merges run on a goroutine of their own,
+// which ends before Finish goes on.
 func (l *Loader) Finish(workers ...*LoadWorker) {
+	results := make([]run, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = w.result()
+		}()
+	}
+	wg.Wait()
 	var all run
-	for _, w := range workers {
-		all = l.merge(all, w.result())
+	for _, r := range results {
+		all = l.merge(all, r)
 	}
 	s := l.s
 	ents := all.ents
