@@ -1,9 +1,6 @@
 package rollback
 
-import (
-	"github.com/liege-db/liege/internal/store"
-	"github.com/liege-db/liege/journal"
-)
+import "github.com/liege-db/liege/internal/store"
 
 // The undo step restores before-images in batches (store.Batch): a batch
 // that writes a good part of the state is applied in one pass over the
@@ -26,30 +23,4 @@ func undoFlush(st *store.Store, b *store.Batch, all, parallel bool) {
 	if b.Len() > 0 && (all || b.Len() >= undoBatchOps || b.Bytes() >= undoBatchBytes) {
 		st.ApplyBatch(b, parallel)
 	}
-}
-
-// undoLoaded undoes env.Store on the goroutines that decode the records
-// (Env.DecodeAhead): each reduces the chunks it decodes to their final
-// before-images, sorted, and merges them (store.Loader), while learn sees
-// every record from the head down on the calling goroutine; the state is
-// then rebuilt in one pass. The sorting and merging that bounded the
-// batched undo on the driver's goroutine run beside the decoding, on two
-// goroutines, which end before it returns.
-func undoLoaded(env Env, in *Intent, learn func(p uint64, r *journal.Record) error) error {
-	ld := store.NewLoader(env.Store, backwardChunks(in.Head, in.Target))
-	ws := make([]*store.LoadWorker, undoWorkers)
-	for i := range ws {
-		ws[i] = ld.Worker()
-	}
-	reduce := func(w, c int, recs []journal.Record) {
-		for i := range recs {
-			ws[w].Undo(c, &recs[i])
-		}
-		ws[w].EndChunk()
-	}
-	if err := backwardLoad(env, in.Head, in.Target, reduce, learn); err != nil {
-		return err
-	}
-	ld.Finish(ws...)
-	return nil
 }

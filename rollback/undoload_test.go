@@ -137,7 +137,7 @@ func TestUndoLoadedMatchesUndo(t *testing.T) {
 		results := map[bool]string{}
 		for _, ahead := range []bool{false, true} {
 			st := copyOf(model)
-			wm, maxHLC, own, err := undo(Env{Journal: j, Store: st, Self: "A", PeerWatermark: 77, DecodeAhead: ahead}, in)
+			wm, maxHLC, own, err := undo(Env{Journal: j, Store: st, Self: "A", PeerWatermark: 77, DecodeAhead: ahead}, in, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
