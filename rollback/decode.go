@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/liege-db/liege/journal"
 )
@@ -97,5 +98,112 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 	}
 	close(stop)
 	<-done
+	return err
+}
+
+// undoWorkers is how many goroutines read, decode and reduce the records
+// of a rollback with Env.DecodeAhead (backwardLoad).
+const undoWorkers = 2
+
+// backwardChunks returns the number of chunks backwardLoad splits
+// target..head into.
+func backwardChunks(head, target uint64) int {
+	if head < target {
+		return 0
+	}
+	return int((head-target)/decodeChunk + 1)
+}
+
+// backwardLoad is backward with undoWorkers goroutines, which read and
+// decode the records in chunks of decodeChunk numbered from 0 at the head
+// down, and each hand a chunk they decoded, newest record first, to reduce
+// (with their number, from 0, and the chunk's) before fn sees its records
+// on the calling goroutine, from the head down. A worker's chunks come in
+// order. The goroutines end before it returns; they only read the
+// journal: fn and reduce must not touch it. After an error reduce may have
+// seen chunks fn has not.
+func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, recs []journal.Record), fn func(p uint64, r *journal.Record) error) error {
+	if head < target {
+		return nil
+	}
+	type job struct {
+		hi   uint64 // position of recs[0]; recs[i] is at hi-i
+		n    int    // the chunk's number
+		recs []journal.Record
+		err  error
+		done chan struct{}
+	}
+	jobs := make(chan *job, 2*undoWorkers)
+	results := make(chan *job, 4*undoWorkers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range undoWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := journal.NewDecoder()
+			for jb := range jobs {
+				for i := range jb.recs {
+					p := jb.hi - uint64(i)
+					f, err := env.Journal.Read(p)
+					if err == nil {
+						err = d.DecodeFrame(f, &jb.recs[i])
+					}
+					if err != nil {
+						jb.err = fmt.Errorf("rollback: read position %d: %w", p, err)
+						jb.recs = jb.recs[:i]
+						break
+					}
+				}
+				if jb.err == nil {
+					reduce(w, jb.n, jb.recs)
+				}
+				close(jb.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(results)
+		defer close(jobs)
+		for n := range backwardChunks(head, target) {
+			hi := head - uint64(n)*decodeChunk
+			lo := target
+			if hi-target >= decodeChunk {
+				lo = hi - decodeChunk + 1
+			}
+			jb := &job{hi: hi, n: n, recs: make([]journal.Record, hi-lo+1), done: make(chan struct{})}
+			select {
+			case jobs <- jb:
+			case <-stop:
+				return
+			}
+			select {
+			case results <- jb:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var err error
+	for jb := range results {
+		<-jb.done
+		for i := range jb.recs {
+			if err != nil {
+				break
+			}
+			err = fn(jb.hi-uint64(i), &jb.recs[i])
+		}
+		if err == nil {
+			err = jb.err
+		}
+		if err != nil {
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+		}
+	}
+	wg.Wait()
 	return err
 }

@@ -73,8 +73,11 @@ type Env struct {
 	// position: a rollback whose target has no peer record or epoch
 	// record before it in the journal takes it as the watermark it leaves.
 	Front *FrontWatermark
-	// DecodeAhead decodes the records to undo on a second goroutine, which
-	// ends before the phase returns (a simulator leaves it false).
+	// DecodeAhead decodes the records to undo on other goroutines (a
+	// simulator leaves it false). For a chunk of records or more they
+	// start with the lost file's write and end in the undo step
+	// (undoahead.go), or when the write fails; otherwise they end before
+	// the undo step returns.
 	DecodeAhead bool
 }
 
@@ -122,6 +125,9 @@ type Stepper struct {
 	wm, maxHLC uint64
 	own        []journal.TxID
 	learned    bool
+	// ahead is the undo's reading of the records, started beside the
+	// lost file's write (undoahead.go), or nil.
+	ahead *undoAhead
 }
 
 // Begin writes the intent of a rollback to just before target (everything
@@ -198,16 +204,27 @@ func (s *Stepper) Step() error {
 	case StepNone:
 		return nil
 	case StepSaveLost:
+		if s.ahead == nil && aheadOK(env, in) {
+			// Decode and reduce the records to undo while the lost file
+			// is written and fsynced: they only read the journal, and
+			// the state is changed in StepUndo, as before.
+			s.ahead = startUndoAhead(env, in)
+		}
 		err = saveLost(env, in)
 		if err == nil && !s.resuming {
 			err = failpoint.Inject("rollback-after-lost")
+		}
+		if err != nil && s.ahead != nil {
+			s.ahead.stop()
+			s.ahead = nil
 		}
 	case StepUndo:
 		if env.Store == nil {
 			err = s.readBack()
 			break
 		}
-		s.wm, s.maxHLC, s.own, err = undo(env, in)
+		s.wm, s.maxHLC, s.own, err = undo(env, in, s.ahead)
+		s.ahead = nil
 		s.learned = err == nil
 	case StepTruncate:
 		err = truncate(env, in)
@@ -278,35 +295,60 @@ func peerWatermarkBelow(j Journal, self string, target, firstPeer uint64, front 
 // undo undoes env.Store with the before-images of the records from the
 // head down to the target. It returns the peer watermark after the
 // rollback (peerWatermarkBelow), the largest HLC
-// rolled off and the own transactions rolled off, oldest first.
-func undo(env Env, in *Intent) (wm, maxHLC uint64, own []journal.TxID, err error) {
+// rolled off and the own transactions rolled off, oldest first. ahead, if
+// not nil, is the reading of the records started with the lost file's
+// write; without it, with Env.DecodeAhead, undo starts one itself.
+func undo(env Env, in *Intent, ahead *undoAhead) (wm, maxHLC uint64, own []journal.TxID, err error) {
+	if ahead == nil && aheadOK(env, in) {
+		ahead = startUndoAhead(env, in)
+	}
+	var l learner
+	if ahead != nil {
+		if l, err = ahead.finish(); err != nil {
+			return 0, 0, nil, err
+		}
+	} else {
+		l.self = env.Self
+		var batch store.Batch // undobatch.go
+		err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
+			batch.Undo(env.Store, r)
+			undoFlush(env.Store, &batch, false, env.DecodeAhead)
+			l.see(r)
+			if p == (in.Head+in.Target)/2 {
+				return failpoint.Inject("rollback-mid-undo")
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		undoFlush(env.Store, &batch, true, env.DecodeAhead)
+	}
+	slices.Reverse(l.own) // collected newest first
 	wm = env.PeerWatermark
-	var firstPeer uint64  // OSeq of the first peer record rolled off (0: none)
-	var batch store.Batch // undobatch.go
-	err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
-		batch.Undo(env.Store, r)
-		undoFlush(env.Store, &batch, false, env.DecodeAhead)
-		maxHLC = max(maxHLC, r.HLC)
-		if r.Kind.IsTxn() && r.Origin == env.Self {
-			own = append(own, r.TxID())
-		}
-		if r.Kind.IsTxn() && r.Origin != env.Self {
-			firstPeer = r.OSeq // peer records are applied in OSeq order
-		}
-		if p == (in.Head+in.Target)/2 {
-			return failpoint.Inject("rollback-mid-undo")
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, nil, err
+	if l.firstPeer != 0 {
+		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, l.firstPeer, in.Front)
 	}
-	undoFlush(env.Store, &batch, true, env.DecodeAhead)
-	slices.Reverse(own) // collected newest first
-	if firstPeer != 0 {
-		wm = peerWatermarkBelow(env.Journal, in.Self, in.Target, firstPeer, in.Front)
+	return wm, l.maxHLC, l.own, nil
+}
+
+// learner collects what the undo learns from the records it undoes, from
+// the head down.
+type learner struct {
+	self      string
+	maxHLC    uint64
+	firstPeer uint64 // OSeq of the first peer record rolled off (0: none)
+	own       []journal.TxID
+}
+
+func (l *learner) see(r *journal.Record) {
+	l.maxHLC = max(l.maxHLC, r.HLC)
+	if r.Kind.IsTxn() && r.Origin == l.self {
+		l.own = append(l.own, r.TxID())
 	}
-	return wm, maxHLC, own, nil
+	if r.Kind.IsTxn() && r.Origin != l.self {
+		l.firstPeer = r.OSeq // peer records are applied in OSeq order
+	}
 }
 
 func saveLost(env Env, in *Intent) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -61,7 +62,12 @@ type fixture struct {
 	ckptHigh uint64 // checkpoint above the target: removed by the rollback
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureScaled(t, 1) }
+
+// newFixtureScaled is newFixture with scale times the records after the
+// first checkpoint: at 10, the rollback spans several of the chunks the
+// undo reads ahead in (undoahead.go).
+func newFixtureScaled(t *testing.T, scale int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{base: filepath.Join(t.TempDir(), "base")}
@@ -85,13 +91,13 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.ckptLow = lastPos()
-	workload(2, 60)
+	workload(2, 60*scale)
 	f.target = f.ckptLow + 15
 	if err := db.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.ckptHigh = lastPos()
-	workload(3, 15)
+	workload(3, 15*scale)
 	f.head = lastPos()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -363,7 +369,18 @@ func checkFreshOSeq(t *testing.T, ctx context.Context, db *liege.DB, lost *rollb
 // uninterrupted rollback ends: same state, epoch, journal, lost transaction
 // file and checkpoints, no intent left, and never a second rollback.
 func TestRollbackCrashAtEachStep(t *testing.T) {
-	f := newFixture(t)
+	for _, scale := range []int{1, 10} {
+		t.Run(fmt.Sprint("scale ", scale), func(t *testing.T) { crashAtEachStep(t, scale) })
+	}
+}
+
+// crashAtEachStep is TestRollbackCrashAtEachStep on a fixture of scale
+// (at 10 the undo reads ahead, beside the lost file's write).
+func crashAtEachStep(t *testing.T, scale int) {
+	f := newFixtureScaled(t, scale)
+	if n := f.head - f.target + 1; scale > 1 && n < 2*256 {
+		t.Fatalf("the rollback spans %d records: not the chunks of reading ahead", n)
+	}
 	ref := f.reference(t)
 	for _, fp := range rollbackFailpoints {
 		t.Run(fp, func(t *testing.T) {

@@ -251,6 +251,19 @@ func (in *Instance) recover() error {
 	}
 	var own []*journal.Record
 	var n uint64
+	// With workers, they reduce the records to the state's final writes,
+	// and the state is loaded at once at the end (store.Loader).
+	var ld *store.Loader
+	var lws []*store.LoadWorker
+	if scanFrom == 0 {
+		scanFrom = 1
+	}
+	if w := in.cfg.ReplayWorkers; w > 0 {
+		ld = store.NewLoader(in.st, replayChunks(scanFrom, last))
+		for range w {
+			lws = append(lws, ld.Worker())
+		}
+	}
 	each := func(r *journal.Record) error {
 		p := r.Pos
 		if p >= in.indexFrom {
@@ -273,20 +286,26 @@ func (in *Instance) recover() error {
 			own = append(own, r)
 		}
 		if p >= from {
-			if err := in.replayRecord(r); err != nil {
+			if err := in.replayRecord(r, ld == nil); err != nil {
 				return err
 			}
 			n++
 		}
 		return nil
 	}
-	if scanFrom == 0 {
-		scanFrom = 1
-	}
-	if w := in.cfg.ReplayWorkers; w > 0 {
-		if _, err := replayParallel(in.w.Read, w, scanFrom, last, each); err != nil {
+	if ld != nil {
+		load := func(w, c int, recs []journal.Record) {
+			for i := range recs {
+				if r := &recs[i]; r.Pos >= from && r.Kind.IsTxn() {
+					lws[w].Apply(c, r)
+				}
+			}
+			lws[w].EndChunk()
+		}
+		if _, err := replayParallel(in.w.Read, len(lws), scanFrom, last, each, load); err != nil {
 			return err
 		}
+		ld.Finish(lws...)
 	} else {
 		for p := scanFrom; p <= last; p++ {
 			r, err := in.readRecord(p)
@@ -435,8 +454,9 @@ func (in *Instance) journalRole(role string, reign uint64) error {
 	return nil
 }
 
-// replayRecord applies one journal record during recovery.
-func (in *Instance) replayRecord(r *journal.Record) error {
+// replayRecord applies one journal record during recovery; its writes
+// only if state (the replay's workers apply them, otherwise).
+func (in *Instance) replayRecord(r *journal.Record, state bool) error {
 	switch r.Kind {
 	case journal.KindOpen:
 		if r.Instance != in.cfg.ID {
@@ -456,7 +476,9 @@ func (in *Instance) replayRecord(r *journal.Record) error {
 	if !r.Kind.IsTxn() {
 		return nil
 	}
-	in.st.Apply(r)
+	if state {
+		in.st.Apply(r)
+	}
 	in.clock.Restore(hlc.Timestamp(r.HLC))
 	if r.Origin == in.cfg.ID {
 		in.highOSeq = max(in.highOSeq, r.OSeq)

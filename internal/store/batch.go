@@ -164,6 +164,17 @@ func (s *Store) rebuild(ops []batchOp) {
 // cost a string comparison each. parallel sorts the halves on two
 // goroutines (ending before it returns); the result is the same.
 func sortOps(ops []batchOp, parallel bool) []batchOp {
+	idx := sortIdx(ops, parallel)
+	out := make([]batchOp, len(idx))
+	for j, i := range idx {
+		out[j] = ops[i]
+	}
+	return out
+}
+
+// sortIdx returns the indexes in ops of the last op of each key, in key
+// order (see sortOps).
+func sortIdx(ops []batchOp, parallel bool) []uint32 {
 	if len(ops) > 1<<32-1 {
 		panic("store: a batch of more than 2^32 writes")
 	}
@@ -176,13 +187,13 @@ func sortOps(ops []batchOp, parallel bool) []batchOp {
 	} else {
 		multikey(ents, 0)
 	}
-	out := make([]batchOp, 0, len(ents))
+	out := make([]uint32, 0, len(ents))
 	for j, e := range ents {
 		// Equal keys sort by index, so the last of a run is the last added.
 		if j+1 < len(ents) && ents[j+1].key == e.key {
 			continue
 		}
-		out = append(out, ops[e.i])
+		out = append(out, e.i)
 	}
 	return out
 }

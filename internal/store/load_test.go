@@ -1,0 +1,118 @@
+package store
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/liege-db/liege/journal"
+	"pgregory.net/rapid"
+)
+
+// A Loader leaves a store exactly as Store.Apply of every record in
+// position order would: contents, versions, Len, RawBytes and Hash, from
+// an empty store or one already holding keys (a checkpoint's), with
+// overwrites within a record, a chunk and across chunks, deletes of held
+// and absent keys, adds with their before-versions, chunks with no
+// transaction, any chunk length and any number of workers, each taking
+// every workers-th chunk on its own goroutine; a snapshot taken before
+// keeps what it held.
+func TestLoaderMatchesApply(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		want, got := New(), New()
+		keys := rapid.IntRange(1, 300).Draw(t, "keys")
+		key := func(t *rapid.T) []byte {
+			// Keys of several lengths sharing prefixes, as tuple keys do.
+			i := rapid.IntRange(0, keys-1).Draw(t, "key")
+			return []byte(fmt.Sprintf("\x1ek\x00\x01%0*d", 1+i%11, i))
+		}
+		for i := range rapid.IntRange(0, 200).Draw(t, "preload") {
+			k := key(t)
+			ver := journal.Version{HLC: uint64(i + 1), Origin: "A"}
+			want.Set(k, []byte("old"), ver)
+			got.Set(k, []byte("old"), ver)
+		}
+		snap := got.Snapshot()
+		before := contents(snap.Ascend)
+
+		var recs []journal.Record
+		for i := range rapid.IntRange(0, 400).Draw(t, "records") {
+			r := journal.Record{Pos: uint64(i + 1), Kind: journal.KindLocal, Origin: rapid.SampledFrom([]string{"A", "B"}).Draw(t, "origin"),
+				HLC: uint64(1000 + i)}
+			if rapid.IntRange(0, 9).Draw(t, "meta") == 0 {
+				r.Kind = journal.KindEpoch // not a transaction: no writes applied
+			}
+			for range rapid.IntRange(0, 4).Draw(t, "writes") {
+				w := journal.Write{Key: key(t), Op: journal.Op(rapid.IntRange(1, 3).Draw(t, "op")), Value: []byte(fmt.Sprint("v", i))}
+				switch w.Op {
+				case journal.OpDelete:
+					w.Value = nil
+				case journal.OpAdd:
+					w.BeforeVersion = journal.Version{HLC: uint64(rapid.IntRange(0, 2000).Draw(t, "beforeHLC")), Origin: "B"}
+				}
+				r.Writes = append(r.Writes, w)
+			}
+			recs = append(recs, r)
+		}
+		for i := range recs {
+			if recs[i].Kind.IsTxn() {
+				want.Apply(&recs[i])
+			}
+		}
+
+		chunk := rapid.IntRange(1, 64).Draw(t, "chunk")
+		workers := rapid.IntRange(1, 3).Draw(t, "workers")
+		l := NewLoader(got, (len(recs)+chunk-1)/chunk)
+		ws := make([]*LoadWorker, workers)
+		var wg sync.WaitGroup
+		for w := range ws {
+			ws[w] = l.Worker()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for c := w; c*chunk < len(recs); c += workers {
+					for i := c * chunk; i < min((c+1)*chunk, len(recs)); i++ {
+						if recs[i].Kind.IsTxn() {
+							ws[w].Apply(c, &recs[i])
+						}
+					}
+					ws[w].EndChunk()
+				}
+			}()
+		}
+		wg.Wait()
+		l.Finish(ws...)
+
+		if d := Equal(want, got); d != "" {
+			t.Fatalf("Loader and Apply differ: %s", d)
+		}
+		if want.Len() != got.Len() || want.RawBytes() != got.RawBytes() || want.Hash() != got.Hash() {
+			t.Fatalf("Len %d vs %d, RawBytes %d vs %d, or the hashes differ", want.Len(), got.Len(), want.RawBytes(), got.RawBytes())
+		}
+		if after := contents(snap.Ascend); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("a snapshot taken before the load changed")
+		}
+		// The store goes on as a store.
+		k := key(t)
+		got.Set(k, []byte("after"), journal.Version{HLC: 9999, Origin: "A"})
+		want.Set(k, []byte("after"), journal.Version{HLC: 9999, Origin: "A"})
+		if d := Equal(want, got); d != "" {
+			t.Fatalf("a Set after the load: %s", d)
+		}
+	})
+}
+
+// A chunk given to a Loader twice is a programming error.
+func TestLoaderChunkTwicePanics(t *testing.T) {
+	l := NewLoader(New(), 2)
+	r := &journal.Record{Pos: 1, Kind: journal.KindLocal, Writes: []journal.Write{{Op: journal.OpSet, Key: []byte("k"), Value: []byte("v")}}}
+	w := l.Worker()
+	w.Apply(1, r)
+	w.EndChunk()
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a chunk given twice")
+		}
+	}()
+	l.Worker().Apply(1, r)
+}
