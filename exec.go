@@ -177,6 +177,17 @@ func (db *DB) executor() {
 // the DB is closing.
 func (db *DB) take(block bool) bool {
 	for n := 0; n < 1024; n++ {
+		// Calls are most of the inputs: 15 turns in 16 take one with a
+		// receive on reqs alone, far cheaper than the select over every
+		// input; the 16th, and any turn with no call waiting, selects.
+		if !block && n&15 != 0 {
+			select {
+			case c := <-db.reqs:
+				db.submit(c)
+				continue
+			default:
+			}
+		}
 		if block {
 			select {
 			case c := <-db.reqs:

@@ -74,6 +74,9 @@ func (in *Instance) step() bool {
 	return did
 }
 
+// keptQueue is the largest queue capacity kept once the queue is empty.
+const keptQueue = 4096
+
 // writeCalls runs queued calls as one batch and hands their records to the
 // log.
 func (in *Instance) writeCalls() bool {
@@ -86,9 +89,10 @@ func (in *Instance) writeCalls() bool {
 		in.execute(c)
 	}
 	clear(in.queue[:n])
-	in.queue = in.queue[n:]
-	if len(in.queue) == 0 {
-		in.queue = nil
+	if len(in.queue) == n && cap(in.queue) <= keptQueue {
+		in.queue = in.queue[:0] // keep the memory for the next batch
+	} else {
+		in.queue = in.queue[n:]
 	}
 	if err := in.w.write(); err != nil {
 		in.fail(err)
