@@ -55,11 +55,13 @@ type Tx struct {
 
 	// last is the most recent point read of a key not yet written, so that
 	// writing the key just read (the common read-modify-write) takes its
-	// before-image without a second B-tree descent.
+	// before-image without a second B-tree descent, and finds its place in
+	// the tree from the read's path (hint) instead of searching each node.
 	last struct {
 		key   []byte
 		val   []byte
 		ver   journal.Version
+		hint  store.Hint
 		valid bool
 	}
 }
@@ -153,11 +155,13 @@ func (tx *Tx) readPoint(key []byte, ver journal.Version) {
 // Get reads key. An absent key is recorded as read with version zero: its
 // absence may matter as much as its presence.
 func (tx *Tx) Get(key Key) (Value, bool) {
-	v, ver, ok := tx.st.Get(key)
+	var h store.Hint
+	v, ver, ok := tx.st.GetHint(key, &h)
 	tx.readPoint(key, ver)
 	if _, mine := tx.written(key); !mine {
 		n := len(tx.reads) - 1
 		tx.last.key, tx.last.val, tx.last.ver, tx.last.valid = tx.reads[n].Key, v, ver, true
+		tx.last.hint = h
 	}
 	if !ok {
 		return nil, false
@@ -310,9 +314,14 @@ func (tx *Tx) Set(key Key, v any) {
 		return
 	}
 	val := tx.arena[start:len(tx.arena):len(tx.arena)]
+	var hint *store.Hint
+	if tx.last.valid && bytes.Equal(tx.last.key, key) {
+		h := tx.last.hint
+		hint = &h
+	}
 	w, fresh := tx.writeEntry(key)
 	w.Op, w.Value, w.Delta = journal.OpSet, val, 0
-	before, bver, _ := tx.st.Swap(key, val, tx.ver)
+	before, bver, _ := tx.st.SwapHint(key, val, tx.ver, hint)
 	if fresh {
 		w.Before, w.BeforeVersion = before, bver
 	}
