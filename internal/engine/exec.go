@@ -224,6 +224,7 @@ func (in *Instance) wait(pos uint64, c *Call) {
 
 func (in *Instance) finish(c *Call) {
 	c.Done = true
+	in.answered++
 	if c.fwdID != 0 {
 		in.fwd.done = append(in.fwd.done, c)
 	}
@@ -234,6 +235,7 @@ func (in *Instance) finish(c *Call) {
 
 func (in *Instance) answer(c *Call, err error) {
 	c.Err, c.Done = err, true
+	in.answered++
 	if c.fwdID != 0 {
 		in.fwd.done = append(in.fwd.done, c)
 	}

@@ -90,3 +90,33 @@ func TestSyncerWritesOffTheExecutor(t *testing.T) {
 		readKey(base+1+uint64(i), k)
 	}
 }
+
+// Answered counts the calls the Instance answered, with a result or an
+// error, and moves only when one is: a driver scans its calls in flight
+// only then.
+func TestAnsweredCountsAnswers(t *testing.T) {
+	s, h := &heldSyncer{t: t}, &syncedHook{}
+	in := openPipelined(t, s, h)
+	base := in.Answered()
+	c1, c2 := setCall(t, "a"), setCall(t, "b")
+	bad := &engine.Call{Proc: "no such procedure", ArgBytes: []byte{0xc0}}
+	in.Submit(c1)
+	in.Submit(c2)
+	in.Submit(bad)
+	stepAll(t, in)
+	if !bad.Done || bad.Err == nil || c1.Done || c2.Done {
+		t.Fatalf("before the fsync: bad call done %v (%v), calls done %v %v; want the bad one failed, the others waiting",
+			bad.Done, bad.Err, c1.Done, c2.Done)
+	}
+	if got := in.Answered() - base; got != 1 {
+		t.Fatalf("Answered moved by %d with one call failed, want 1", got)
+	}
+	s.finish(in)
+	stepAll(t, in)
+	if !c1.Done || !c2.Done {
+		t.Fatalf("after the fsync: calls done %v %v", c1.Done, c2.Done)
+	}
+	if got := in.Answered() - base; got != 3 {
+		t.Fatalf("Answered moved by %d with three calls answered, want 3", got)
+	}
+}
