@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -118,5 +119,44 @@ func TestAnsweredCountsAnswers(t *testing.T) {
 	}
 	if got := in.Answered() - base; got != 3 {
 		t.Fatalf("Answered moved by %d with three calls answered, want 3", got)
+	}
+}
+
+// While an fsync is in flight a step runs at most 32 calls, so that the
+// driver hands the fsync's outcome in, and the next fsync starts, without
+// waiting for every queued call to run; all of them run, in order.
+func TestSyncingStepsAreShort(t *testing.T) {
+	s, h := &heldSyncer{t: t}, &syncedHook{}
+	in := openPipelined(t, s, h)
+	first := setCall(t, "first")
+	in.Submit(first)
+	stepAll(t, in)
+	if s.sync == nil {
+		t.Fatal("no fsync in flight after the first call")
+	}
+	base := in.LastPos()
+	calls := make([]*engine.Call, 100)
+	for i := range calls {
+		calls[i] = setCall(t, fmt.Sprint("k", i))
+		in.Submit(calls[i])
+	}
+	in.Step()
+	if got := in.LastPos() - base; got != 32 {
+		t.Fatalf("one step during the fsync journaled %d calls, want 32", got)
+	}
+	stepAll(t, in)
+	if got := in.LastPos() - base; got != 100 {
+		t.Fatalf("the steps during the fsync journaled %d of 100 calls", got)
+	}
+	s.finish(in)
+	stepAll(t, in)
+	s.finish(in)
+	for i, c := range calls {
+		if !c.Done || c.Err != nil {
+			t.Fatalf("call %d: done %v, error %v", i, c.Done, c.Err)
+		}
+		if c.Result.Pos != base+1+uint64(i) {
+			t.Fatalf("call %d journaled at %d, want %d (submission order)", i, c.Result.Pos, base+1+uint64(i))
+		}
 	}
 }
