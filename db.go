@@ -172,6 +172,8 @@ type DB struct {
 	lastOwn   uint64
 	lastPeer  uint64
 
+	answeredSeen uint64 // Instance.Answered when answerDone last scanned
+
 	// The replication outbox, filled by the executor, taken by the
 	// Replicator's writer.
 	outMu    sync.Mutex

@@ -119,6 +119,11 @@ func (db *DB) enqueue(ctx context.Context, c *call) error {
 	if db.closed {
 		return ErrClosed
 	}
+	select { // most sends find room: no select over ctx
+	case db.reqs <- c:
+		return nil
+	default:
+	}
 	select {
 	case db.reqs <- c:
 		return nil
@@ -177,6 +182,17 @@ func (db *DB) executor() {
 // the DB is closing.
 func (db *DB) take(block bool) bool {
 	for n := 0; n < 1024; n++ {
+		// Calls are most of the inputs: 15 turns in 16 take one with a
+		// receive on reqs alone, far cheaper than the select over every
+		// input; the 16th, and any turn with no call waiting, selects.
+		if !block && n&15 != 0 {
+			select {
+			case c := <-db.reqs:
+				db.submit(c)
+				continue
+			default:
+			}
+		}
 		if block {
 			select {
 			case c := <-db.reqs:
@@ -265,8 +281,16 @@ func (db *DB) afterStep() {
 	db.maybeCheckpoint(dur)
 }
 
-// answerDone answers the in-flight calls the Instance is done with.
+// answerDone answers the in-flight calls the Instance is done with. It
+// scans them only when the Instance answered calls since the last scan: a
+// step that answered none (most, when calls arrive one by one) costs no
+// walk over every call in flight.
 func (db *DB) answerDone() {
+	n := db.in.Answered()
+	if n == db.answeredSeen {
+		return
+	}
+	db.answeredSeen = n
 	i := 0
 	for _, c := range db.inflight {
 		if c.ec.Done {

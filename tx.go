@@ -46,22 +46,63 @@ type Tx struct {
 	reads  []journal.PointRead
 	ranges []journal.RangeRead
 	writes []journal.Write
-	windex map[string]int // key -> index in writes
-	arena  []byte         // copies of keys and values owned by the record
-	err    error          // sticky: an operation failed
+	// windex maps a written key to its index in writes once there are
+	// more than smallWrites of them; fewer are found by a scan, which
+	// costs less than hashing and allocates no key strings.
+	windex map[string]int
+	arena  []byte // copies of keys and values owned by the record
+	err    error  // sticky: an operation failed
 
 	// last is the most recent point read of a key not yet written, so that
 	// writing the key just read (the common read-modify-write) takes its
-	// before-image without a second B-tree descent.
+	// before-image without a second B-tree descent, and finds its place in
+	// the tree from the read's path (hint) instead of searching each node.
 	last struct {
 		key   []byte
 		val   []byte
 		ver   journal.Version
+		hint  store.Hint
 		valid bool
 	}
 }
 
-func newTx() *Tx { return &Tx{windex: make(map[string]int)} }
+func newTx() *Tx { return &Tx{} }
+
+// smallWrites is the number of writes up to which a transaction finds its
+// own writes by scanning them instead of through windex.
+const smallWrites = 8
+
+// written returns the index in writes of the write of key.
+func (tx *Tx) written(key []byte) (int, bool) {
+	if len(tx.writes) > smallWrites {
+		i, ok := tx.windex[string(key)]
+		return i, ok
+	}
+	for i := range tx.writes {
+		if bytes.Equal(tx.writes[i].Key, key) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// addWrite appends w, whose key the transaction has not written yet, and
+// returns it.
+func (tx *Tx) addWrite(w journal.Write) *journal.Write {
+	tx.writes = append(tx.writes, w)
+	switch n := len(tx.writes); {
+	case n == smallWrites+1:
+		if tx.windex == nil {
+			tx.windex = make(map[string]int)
+		}
+		for i := range tx.writes {
+			tx.windex[string(tx.writes[i].Key)] = i
+		}
+	case n > smallWrites+1:
+		tx.windex[string(w.Key)] = n - 1
+	}
+	return &tx.writes[len(tx.writes)-1]
+}
 
 func (tx *Tx) reset(st *store.Store, ts hlc.Timestamp, origin string) {
 	tx.st, tx.ts = st, ts
@@ -99,7 +140,7 @@ func (tx *Tx) fail(err error) {
 
 // readPoint records a point read of key unless the transaction wrote it.
 func (tx *Tx) readPoint(key []byte, ver journal.Version) {
-	if i, mine := tx.windex[string(key)]; mine {
+	if i, mine := tx.written(key); mine {
 		w := &tx.writes[i]
 		if w.Op == journal.OpAdd {
 			// The value after our Add reveals the value before it, which we
@@ -114,11 +155,13 @@ func (tx *Tx) readPoint(key []byte, ver journal.Version) {
 // Get reads key. An absent key is recorded as read with version zero: its
 // absence may matter as much as its presence.
 func (tx *Tx) Get(key Key) (Value, bool) {
-	v, ver, ok := tx.st.Get(key)
+	var h store.Hint
+	v, ver, ok := tx.st.GetHint(key, &h)
 	tx.readPoint(key, ver)
-	if _, mine := tx.windex[string(key)]; !mine {
+	if _, mine := tx.written(key); !mine {
 		n := len(tx.reads) - 1
 		tx.last.key, tx.last.val, tx.last.ver, tx.last.valid = tx.reads[n].Key, v, ver, true
+		tx.last.hint = h
 	}
 	if !ok {
 		return nil, false
@@ -243,7 +286,7 @@ func (tx *Tx) write(key []byte) *journal.Write {
 // new entry whose Before the caller fills in (Set takes it from the
 // store's Swap, one search of the tree instead of two).
 func (tx *Tx) writeEntry(key []byte) (w *journal.Write, fresh bool) {
-	if i, ok := tx.windex[string(key)]; ok {
+	if i, ok := tx.written(key); ok {
 		return &tx.writes[i], false
 	}
 	var before []byte
@@ -253,10 +296,7 @@ func (tx *Tx) writeEntry(key []byte) (w *journal.Write, fresh bool) {
 		before, bver = tx.last.val, tx.last.ver
 	}
 	tx.last.valid = false // the key is about to change
-	k := tx.own(key)
-	tx.writes = append(tx.writes, journal.Write{Key: k, Before: before, BeforeVersion: bver})
-	tx.windex[string(k)] = len(tx.writes) - 1
-	return &tx.writes[len(tx.writes)-1], !known
+	return tx.addWrite(journal.Write{Key: tx.own(key), Before: before, BeforeVersion: bver}), !known
 }
 
 // Set stores v at key. Strings, byte slices, integers, booleans and nil are
@@ -274,9 +314,14 @@ func (tx *Tx) Set(key Key, v any) {
 		return
 	}
 	val := tx.arena[start:len(tx.arena):len(tx.arena)]
+	var hint *store.Hint
+	if tx.last.valid && bytes.Equal(tx.last.key, key) {
+		h := tx.last.hint
+		hint = &h
+	}
 	w, fresh := tx.writeEntry(key)
 	w.Op, w.Value, w.Delta = journal.OpSet, val, 0
-	before, bver, _ := tx.st.Swap(key, val, tx.ver)
+	before, bver, _ := tx.st.SwapHint(key, val, tx.ver, hint)
 	if fresh {
 		w.Before, w.BeforeVersion = before, bver
 	}
@@ -315,7 +360,7 @@ func (tx *Tx) Add(key Key, delta int64) {
 		tx.fail(fmt.Errorf("add %d to %s, which holds %d: %w", delta, Key(key), n, ErrOverflow))
 		return
 	}
-	if i, mine := tx.windex[string(key)]; mine && tx.writes[i].Op == journal.OpAdd {
+	if i, mine := tx.written(key); mine && tx.writes[i].Op == journal.OpAdd {
 		if _, ok := AddInt64(tx.writes[i].Delta, delta); !ok {
 			tx.fail(fmt.Errorf("add %d to %s: the transaction's adds to it sum beyond 64 bits: %w", delta, Key(key), ErrOverflow))
 			return

@@ -37,6 +37,10 @@ off while measuring.
                       engine on this disk.
     raw p50, p99      latency of one raw append, submit to fsync
     engine/raw        engine txn/s over raw entries/s
+    cost              CPU time (user + system, all goroutines) and heap
+                      allocations of the process per txn (per raw entry):
+                      the figures to compare on a shared machine, where
+                      the rates move with the neighbours' load
   REPLAY    records/s recovery replays a journal with no checkpoint
             (--replay-records ticket records; Recovery.Replayed over
             Recovery.ReplayDuration, which includes opening and scanning
@@ -85,6 +89,7 @@ func benchCommitCommand() *cli.Command {
 			&cli.DurationFlag{Name: "stall-timeout", Value: time.Minute, Usage: "fail (with a goroutine dump) when no call completes for this long"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.BoolFlag{Name: "check", Usage: "exit with status 2 when a goal is missed"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the engine commit measurement to `FILE` (FILE.cN for each of several caller counts N)"},
 		},
 		Action: runBenchCommit,
 	}
@@ -123,6 +128,23 @@ type engineFigure struct {
 	TxnPerFsync  float64 `json:"txn_per_fsync"`
 	FsyncSeconds float64 `json:"fsync_seconds"`
 	FrameBytes   int     `json:"frame_bytes"`
+	costFigure
+}
+
+// costFigure is what a measurement cost the process per operation (call or
+// entry): the figures to compare on a loaded machine.
+type costFigure struct {
+	CPUus      float64 `json:"cpu_us_per_op"`
+	Allocs     float64 `json:"allocs_per_op"`
+	AllocBytes float64 `json:"alloc_bytes_per_op"`
+}
+
+func costOf(c benchkit.Cost) costFigure {
+	return costFigure{CPUus: us(c.CPU), Allocs: c.Allocs, AllocBytes: c.AllocBytes}
+}
+
+func (c costFigure) String() string {
+	return fmt.Sprintf("%.2f µs CPU, %.1f allocs (%.0f B)", c.CPUus, c.Allocs, c.AllocBytes)
 }
 
 type rawFigure struct {
@@ -136,6 +158,7 @@ type rawFigure struct {
 	MaxUs         float64 `json:"max_us"`
 	Fsyncs        uint64  `json:"fsyncs"`
 	PerFsync      float64 `json:"entries_per_fsync"`
+	costFigure
 }
 
 type replayFigure struct {
@@ -242,17 +265,29 @@ func runBenchCommit(c *cli.Context) error {
 			return err
 		}
 		t0 := begin("engine commit: %s, %d txns", plural(n, "caller"), total)
+		prof := c.String("cpuprofile")
+		if prof != "" && len(callers) > 1 {
+			prof = fmt.Sprintf("%s.c%d", prof, n)
+		}
+		stopProfile, err := startProfiles(prof, "")
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
 		er, err := w.RunEngine(ctx, dir, n, total)
+		if perr := stopProfile(); perr != nil && err == nil {
+			return fmt.Errorf("--cpuprofile: %w", perr)
+		}
 		if err != nil {
 			return fmt.Errorf("engine commit with %d callers: %w", n, err)
 		}
 		done(dir)
-		end(t0, "%s txn/s, p50 %s, p99 %s, %.1f txn/fsync, %d-byte frames",
-			count(er.TxnPerSec), dur(er.Latency.P50), dur(er.Latency.P99), er.AvgBatch, er.FrameBytes)
+		end(t0, "%s txn/s, p50 %s, p99 %s, %.1f txn/fsync, %d-byte frames; per txn %s",
+			count(er.TxnPerSec), dur(er.Latency.P50), dur(er.Latency.P99), er.AvgBatch, er.FrameBytes, costOf(er.Cost))
 		row := commitRow{Callers: n, Engine: engineFigure{
 			Txns: er.Txns, Seconds: er.Elapsed.Seconds(), TxnPerSec: er.TxnPerSec,
 			P50us: us(er.Latency.P50), P99us: us(er.Latency.P99), P999us: us(er.Latency.P999), MaxUs: us(er.Latency.Max),
 			Fsyncs: er.Fsyncs, TxnPerFsync: er.AvgBatch, FsyncSeconds: er.FsyncTime.Seconds(), FrameBytes: er.FrameBytes,
+			costFigure: costOf(er.Cost),
 		}}
 		if !c.Bool("no-raw") {
 			dir, err := sub(fmt.Sprintf("raw-c%d", n))
@@ -265,12 +300,12 @@ func runBenchCommit(c *cli.Context) error {
 				return fmt.Errorf("raw wal with %d callers: %w", n, err)
 			}
 			done(dir)
-			end(t0, "%s entries/s, p50 %s, p99 %s, %.1f entries/fsync",
-				count(rr.PerSec), dur(rr.Latency.P50), dur(rr.Latency.P99), rr.AvgBatch)
+			end(t0, "%s entries/s, p50 %s, p99 %s, %.1f entries/fsync; per entry %s",
+				count(rr.PerSec), dur(rr.Latency.P50), dur(rr.Latency.P99), rr.AvgBatch, costOf(rr.Cost))
 			row.Raw = &rawFigure{
 				Entries: rr.Entries, EntryBytes: rr.EntrySize, Seconds: rr.Elapsed.Seconds(), EntriesPerSec: rr.PerSec,
 				P50us: us(rr.Latency.P50), P99us: us(rr.Latency.P99), P999us: us(rr.Latency.P999), MaxUs: us(rr.Latency.Max),
-				Fsyncs: rr.Fsyncs, PerFsync: rr.AvgBatch,
+				Fsyncs: rr.Fsyncs, PerFsync: rr.AvgBatch, costFigure: costOf(rr.Cost),
 			}
 			if rr.PerSec > 0 {
 				row.Ratio = er.TxnPerSec / rr.PerSec
@@ -451,6 +486,13 @@ func printReport(out io.Writer, rep *benchReport) {
 			durUs(r.Engine.P50us), durUs(r.Engine.P99us), r.Engine.TxnPerFsync, raw)
 	}
 	tw.Flush()
+	for _, r := range rep.Commit {
+		fmt.Fprintf(out, "  cost with %d callers: %s per txn", r.Callers, r.Engine.costFigure)
+		if r.Raw != nil {
+			fmt.Fprintf(out, "; raw %s per entry", r.Raw.costFigure)
+		}
+		fmt.Fprintln(out)
+	}
 	fmt.Fprintln(out)
 	if r := rep.Replay; r != nil {
 		fmt.Fprintf(out, "REPLAY    %s records/s: %d records (%s journal, no checkpoint) replayed in %s; Open took %s\n",

@@ -26,6 +26,27 @@ func TestRunEngine(t *testing.T) {
 		if res.Latency.P50 <= 0 || res.Latency.P50 > res.Latency.P99 || res.Latency.P99 > res.Latency.Max {
 			t.Fatalf("callers=%d: latency percentiles out of order: %+v", callers, res.Latency)
 		}
+		// Every call allocates (its result at least) and takes CPU time.
+		if res.Cost.Allocs < 1 || res.Cost.AllocBytes < 1 || (processCPU() > 0 && res.Cost.CPU <= 0) {
+			t.Fatalf("callers=%d: implausible cost per call %+v", callers, res.Cost)
+		}
+	}
+}
+
+// costMeter divides what the section cost by the operations.
+func TestCostMeter(t *testing.T) {
+	var m costMeter
+	m.begin()
+	var keep [][]byte
+	for range 1000 {
+		keep = append(keep, make([]byte, 1000))
+	}
+	c := m.end(1000)
+	if len(keep) != 1000 || c.Allocs < 1 || c.AllocBytes < 1000 {
+		t.Fatalf("1000 allocations of 1000 bytes measured as %+v per op", c)
+	}
+	if (Cost{}) != m.end(0) {
+		t.Fatal("a section of no operations has a cost")
 	}
 }
 

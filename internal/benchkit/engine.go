@@ -31,6 +31,9 @@ type EngineResult struct {
 	// the size raw wal entries must have to compare.
 	JournalBytes uint64
 	FrameBytes   int
+	// Cost is the process's CPU time and allocations per call during the
+	// measurement (callers, executor, fsyncs: everything).
+	Cost Cost
 }
 
 // RunEngine measures commit with Default; see Workload.RunEngine.
@@ -72,11 +75,14 @@ func (w Workload) RunEngine(ctx context.Context, dir string, callers, total int)
 		return res, err
 	}
 	lat := make([]time.Duration, total)
+	var cm costMeter
+	cm.begin()
 	w.start()
 	t0 := time.Now()
 	err = w.drive(ctx, db, callers, total, int64(warm), lat)
 	res.Elapsed = time.Since(t0)
 	w.stop()
+	res.Cost = cm.end(total)
 	if err != nil {
 		stalled = errors.Is(err, ErrStall)
 		return res, err

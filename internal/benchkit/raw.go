@@ -25,6 +25,8 @@ type RawResult struct {
 	Latency  Latency
 	Fsyncs   uint64
 	AvgBatch float64
+	// Cost is the process's CPU time and allocations per entry.
+	Cost Cost
 }
 
 // RunRawWAL measures raw tidwall/wal appends of entrySize-byte entries in
@@ -64,6 +66,8 @@ func (w Workload) RunRawWAL(dir string, callers, total, entrySize int) (RawResul
 	var wg sync.WaitGroup
 	var errOnce sync.Once
 	var firstErr error
+	var cm costMeter
+	cm.begin()
 	w.start()
 	t0 := time.Now()
 	for range callers {
@@ -88,6 +92,7 @@ func (w Workload) RunRawWAL(dir string, callers, total, entrySize int) (RawResul
 	wg.Wait()
 	res.Elapsed = time.Since(t0)
 	w.stop()
+	res.Cost = cm.end(total)
 	fsyncs, written := g.close()
 	errs := []error{firstErr}
 	if err := log.Close(); err != nil {

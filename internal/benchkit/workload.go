@@ -63,9 +63,9 @@ func SeatKey(event string, seat int64) liege.Key { return liege.K("seat", event,
 // OwnerKey is ("owner", customer, seat): the customer's claim.
 func OwnerKey(customer string, seat int64) liege.Key { return liege.K("owner", customer, seat) }
 
-// RegisterTicket registers the ticket procedure on db; the values it writes
-// are valueSize bytes long (at least 1).
-func RegisterTicket(db *liege.DB, valueSize int) error {
+// RegisterTicket registers the ticket procedure on db (a DB or a Registry);
+// the values it writes are valueSize bytes long (at least 1).
+func RegisterTicket(db liege.Registrar, valueSize int) error {
 	valueSize = max(valueSize, 1)
 	return liege.Register(db, liege.Procedure[Ticket, string]{
 		Name: ProcName,

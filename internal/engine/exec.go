@@ -53,7 +53,7 @@ func (in *Instance) step() bool {
 		in.reconcileOne(r)
 	case in.syncing():
 		// The next batch runs while the fsync is in flight (syncer.go).
-		did = len(in.queue) > 0 && len(in.inbox) == 0 && in.writeCalls()
+		did = len(in.queue) > 0 && len(in.inbox) == 0 && in.writeBatch(syncingBatch)
 	case in.w.pending() && (in.lastOp == opWrite || len(in.queue) == 0 || len(in.inbox) > 0):
 		in.syncStep()
 	case len(in.inbox) > 0 && len(in.ownPending) == 0:
@@ -74,21 +74,33 @@ func (in *Instance) step() bool {
 	return did
 }
 
+// keptQueue is the largest queue capacity kept once the queue is empty.
+const keptQueue = 4096
+
 // writeCalls runs queued calls as one batch and hands their records to the
 // log.
-func (in *Instance) writeCalls() bool {
+func (in *Instance) writeCalls() bool { return in.writeBatch(in.cfg.MaxBatch) }
+
+// syncingBatch bounds the calls one step runs while an fsync is in flight:
+// the driver hands the fsync's outcome in only between steps, and the
+// next fsync starts only then, so a long step leaves the disk idle.
+const syncingBatch = 32
+
+// writeBatch is writeCalls of at most limit calls.
+func (in *Instance) writeBatch(limit int) bool {
 	if len(in.queue) == 0 {
 		return false
 	}
-	n := min(len(in.queue), in.cfg.MaxBatch)
+	n := min(len(in.queue), limit)
 	batch := in.queue[:n]
 	for _, c := range batch {
 		in.execute(c)
 	}
 	clear(in.queue[:n])
-	in.queue = in.queue[n:]
-	if len(in.queue) == 0 {
-		in.queue = nil
+	if len(in.queue) == n && cap(in.queue) <= keptQueue {
+		in.queue = in.queue[:0] // keep the memory for the next batch
+	} else {
+		in.queue = in.queue[n:]
 	}
 	if err := in.w.write(); err != nil {
 		in.fail(err)
@@ -220,6 +232,7 @@ func (in *Instance) wait(pos uint64, c *Call) {
 
 func (in *Instance) finish(c *Call) {
 	c.Done = true
+	in.answered++
 	if c.fwdID != 0 {
 		in.fwd.done = append(in.fwd.done, c)
 	}
@@ -230,6 +243,7 @@ func (in *Instance) finish(c *Call) {
 
 func (in *Instance) answer(c *Call, err error) {
 	c.Err, c.Done = err, true
+	in.answered++
 	if c.fwdID != 0 {
 		in.fwd.done = append(in.fwd.done, c)
 	}

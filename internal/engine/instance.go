@@ -158,6 +158,11 @@ func (in *Instance) OwnCommitTimeAfter(after uint64) (time.Time, bool, error) {
 func (in *Instance) LastPos() uint64 { return in.lastPos }
 
 // Durable returns the last durable journal position.
+// Answered counts the calls the Instance has answered (set Done on), so
+// that a driver holding submitted calls looks for the done ones only when
+// it changed.
+func (in *Instance) Answered() uint64 { return in.answered }
+
 func (in *Instance) Durable() uint64 { return in.durable }
 
 // Applied returns the highest own OSeq and the highest peer OSeq applied.

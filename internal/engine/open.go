@@ -56,6 +56,7 @@ type Instance struct {
 
 	epoch, highOSeq, peerWatermark uint64
 	lastPos, durable               uint64
+	answered                       uint64 // calls answered so far (Answered)
 	index                          *txnIndex
 	indexFrom                      uint64
 	idem                           *idemCache

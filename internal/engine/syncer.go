@@ -24,30 +24,59 @@ type Syncer interface {
 	Wait() error
 }
 
-// startSync hands the buffered frames to the log and starts their fsync on
-// the Syncer.
+// startSync hands the buffered frames to the Syncer, whose goroutine writes
+// them to the log and fsyncs it: the copies tidwall/wal makes of them and
+// the write(2) no longer take the executor's time. The frames stay readable
+// (Read) until the fsync returns.
 func (w *wal) startSync() error {
-	if err := w.write(); err != nil {
-		return err
-	}
-	if w.durable == w.written {
+	if len(w.sizes) == 0 {
 		return nil
+	}
+	if err := failpoint.Inject("journal-before-write"); err != nil {
+		return err
 	}
 	if err := failpoint.Inject("journal-before-sync"); err != nil {
 		return err
 	}
+	w.fbuf, w.buf = w.buf, w.fbuf[:0]
+	w.fsizes, w.sizes = w.sizes, w.fsizes[:0]
+	w.fents = w.fents[:0]
+	off := 0
+	for _, n := range w.fsizes {
+		w.fents = append(w.fents, w.fbuf[off:off+n:off+n])
+		off += n
+	}
+	w.written += uint64(len(w.fsizes))
 	w.inflight, w.syncT0 = w.written, w.now()
-	w.async.Start(w.log.Sync)
+	if w.flight == nil {
+		w.flight = w.writeAndSync
+	}
+	w.async.Start(w.flight)
 	return nil
 }
 
-// syncDone records the outcome of the fsync in flight.
+// writeAndSync runs on the Syncer's goroutine: it writes the frames in
+// flight at logged+1 and fsyncs them. Nothing else touches fents or logged
+// until the Instance takes its outcome (syncDone).
+func (w *wal) writeAndSync() error {
+	if err := w.log.Write(w.logged+1, w.fents); err != nil {
+		return fmt.Errorf("journal write at position %d: %w", w.logged+1, err)
+	}
+	if err := w.log.Sync(); err != nil {
+		return fmt.Errorf("journal fsync: %w", err)
+	}
+	return nil
+}
+
+// syncDone records the outcome of the write and fsync in flight.
 func (w *wal) syncDone(err error) error {
 	target := w.inflight
 	w.inflight = 0
 	if err != nil {
-		return fmt.Errorf("journal fsync: %w", err)
+		return err
 	}
+	w.logged = target
+	clear(w.fents)
 	if err := failpoint.Inject("journal-after-sync"); err != nil {
 		return err // durable, but the instance stops as if the fsync had failed
 	}

@@ -10,17 +10,28 @@ import (
 
 // wal is the engine's journal over a journal.Log, driven from the driver's
 // goroutine: Append buffers a frame, write hands the buffer to the Log
-// (not yet durable), sync fsyncs. It implements rollback.Journal.
+// (not yet durable), sync fsyncs. It implements rollback.Journal. With a
+// Syncer the frames are written by the Syncer's goroutine together with
+// their fsync (syncer.go).
 type wal struct {
 	log     journal.Log
 	first   uint64
 	next    uint64 // the position the next Append takes
-	written uint64 // the last position handed to the log
+	written uint64 // the last position handed to the log (or to the write in flight)
+	logged  uint64 // the last position the log holds: written unless a write is in flight
 	durable uint64 // the last position known durable
 
 	buf   []byte // frames appended, not yet written, back to back
 	sizes []int
 	ents  [][]byte // write's scratch
+
+	// The frames the Syncer's goroutine writes and fsyncs (positions
+	// logged+1..written); they are immutable while in flight and become
+	// the next buf's memory when it returns.
+	fbuf   []byte
+	fsizes []int
+	fents  [][]byte
+	flight func() error // writes fents at logged+1 and fsyncs (made once)
 
 	syncs, synced, bytes uint64 // fsyncs, records they made durable, frame bytes appended (counters)
 
@@ -42,7 +53,7 @@ func openWAL(log journal.Log) (*wal, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wal{log: log, first: first, next: last + 1, written: last, durable: last}, nil
+	return &wal{log: log, first: first, next: last + 1, written: last, logged: last, durable: last}, nil
 }
 
 // Next is the position the next Append takes.
@@ -63,9 +74,19 @@ func (w *wal) Append(pos uint64, frame []byte) error {
 // pending reports whether frames are appended and not yet durable.
 func (w *wal) pending() bool { return w.durable < w.next-1 }
 
-// write hands the buffered frames to the log (one Write).
-// While an fsync is in flight the frames stay buffered: the log is busy.
+// write hands the buffered frames to the log (one Write). With a Syncer
+// they stay buffered: startSync hands them to the Syncer's goroutine,
+// which writes them with their fsync.
 func (w *wal) write() error {
+	if w.async != nil {
+		return nil
+	}
+	return w.writeOut()
+}
+
+// writeOut writes the buffered frames to the log on this goroutine. While
+// an fsync is in flight the frames stay buffered: the log is busy.
+func (w *wal) writeOut() error {
 	if len(w.sizes) == 0 || w.inflight != 0 {
 		return nil
 	}
@@ -82,6 +103,7 @@ func (w *wal) write() error {
 		return fmt.Errorf("journal write at position %d: %w", w.written+1, err)
 	}
 	w.written += uint64(len(w.sizes))
+	w.logged = w.written
 	w.buf, w.sizes = w.buf[:0], w.sizes[:0]
 	clear(w.ents)
 	return nil
@@ -92,7 +114,7 @@ func (w *wal) Flush() error {
 	if err := w.settle(); err != nil {
 		return err
 	}
-	if err := w.write(); err != nil {
+	if err := w.writeOut(); err != nil {
 		return err
 	}
 	if w.durable == w.written {
@@ -115,17 +137,26 @@ func (w *wal) Flush() error {
 	return nil
 }
 
-// Read returns the frame at pos, appended (written or still buffered).
+// Read returns the frame at pos, appended (written, in flight or still
+// buffered).
 func (w *wal) Read(pos uint64) ([]byte, error) {
 	if pos > w.written && pos < w.next {
-		off := 0
-		for i := uint64(0); i < pos-w.written-1; i++ {
-			off += w.sizes[i]
-		}
-		n := w.sizes[pos-w.written-1]
-		return w.buf[off : off+n : off+n], nil
+		return frameAt(w.buf, w.sizes, int(pos-w.written-1)), nil
+	}
+	if pos > w.logged && pos <= w.written {
+		return frameAt(w.fbuf, w.fsizes, int(pos-w.logged-1)), nil
 	}
 	return w.log.Read(pos)
+}
+
+// frameAt returns frame i of the frames of sizes held back to back in buf.
+func frameAt(buf []byte, sizes []int, i int) []byte {
+	off := 0
+	for _, n := range sizes[:i] {
+		off += n
+	}
+	n := sizes[i]
+	return buf[off : off+n : off+n]
 }
 
 // TruncateAfter removes every entry after pos, durably.
@@ -136,7 +167,7 @@ func (w *wal) TruncateAfter(pos uint64) error {
 	if err := w.log.TruncateBack(pos); err != nil {
 		return fmt.Errorf("journal truncate after position %d: %w", pos, err)
 	}
-	w.next, w.written, w.durable = pos+1, pos, min(w.durable, pos)
+	w.next, w.written, w.logged, w.durable = pos+1, pos, pos, min(w.durable, pos)
 	return nil
 }
 
