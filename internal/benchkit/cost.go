@@ -28,12 +28,12 @@ type costMeter struct {
 func (m *costMeter) begin() {
 	runtime.ReadMemStats(&m.mem)
 	m.mallocs, m.bytes = m.mem.Mallocs, m.mem.TotalAlloc
-	m.cpu = processCPU()
+	m.cpu = ProcessCPU()
 }
 
 // end returns the Cost of the section per op operations.
 func (m *costMeter) end(ops int) Cost {
-	cpu := processCPU() - m.cpu
+	cpu := ProcessCPU() - m.cpu
 	runtime.ReadMemStats(&m.mem)
 	if ops <= 0 {
 		return Cost{}
