@@ -27,7 +27,7 @@ func TestRunEngine(t *testing.T) {
 			t.Fatalf("callers=%d: latency percentiles out of order: %+v", callers, res.Latency)
 		}
 		// Every call allocates (its result at least) and takes CPU time.
-		if res.Cost.Allocs < 1 || res.Cost.AllocBytes < 1 || (processCPU() > 0 && res.Cost.CPU <= 0) {
+		if res.Cost.Allocs < 1 || res.Cost.AllocBytes < 1 || (ProcessCPU() > 0 && res.Cost.CPU <= 0) {
 			t.Fatalf("callers=%d: implausible cost per call %+v", callers, res.Cost)
 		}
 	}
