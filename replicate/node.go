@@ -65,6 +65,7 @@ type command struct {
 // the contract.
 type Node struct {
 	cfg NodeConfig
+	dec *journal.Decoder // Txn frames' records (decodeTxn); interns their names
 
 	role  string
 	reign uint64
@@ -399,8 +400,11 @@ func (n *Node) stepHeartbeat(f *link.Frame) {
 
 // decodeTxn decodes and checks the record of a Txn frame.
 func (n *Node) decodeTxn(f *link.Frame) (*journal.Record, error) {
+	if n.dec == nil {
+		n.dec = journal.NewDecoder()
+	}
 	rec := new(journal.Record)
-	if err := journal.NewDecoder().DecodeFrame(f.Record, rec); err != nil {
+	if err := n.dec.DecodeFrame(f.Record, rec); err != nil {
 		return nil, fmt.Errorf("txn frame from %s: %w", f.From, err)
 	}
 	if !rec.Kind.IsOwn() || rec.Origin != n.cfg.PeerID || rec.OSeq == 0 {

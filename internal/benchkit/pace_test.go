@@ -62,6 +62,9 @@ func TestRunReplicateShort(t *testing.T) {
 		if d.Committed == 0 || d.Fsyncs == 0 || d.RecordsPerFsync <= 0 || d.FsyncMeanMs <= 0 {
 			t.Errorf("direction %s -> %s: nothing committed or no fsync counted: %+v", d.From, d.To, d)
 		}
+		if d.LagMaxms <= 0 {
+			t.Errorf("direction %s -> %s: no lag sampled (acknowledgement times lost?): %+v", d.From, d.To, d)
+		}
 	}
 	// At most 2000 calls per second of the whole load (0.1 s warm-up and
 	// 0.3 s measured): no call due at or after its end starts. (Calls

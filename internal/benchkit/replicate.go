@@ -143,8 +143,8 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		return res, fmt.Errorf("the link did not come up: %w", err)
 	}
 
-	// acked[i][oseq] is when instance i acknowledged its OSeq.
-	var acked [2]sync.Map
+	// acked[i] holds when instance i acknowledged each of its OSeqs.
+	acked := [2]*ackTimes{newAckTimes(time.Now()), newAckTimes(time.Now())}
 	var committed [2]atomic.Int64
 	var errs, taken atomic.Int64
 	lctx, stop := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
@@ -194,7 +194,7 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 						continue
 					}
 					if now := time.Now(); !now.Before(start) {
-						acked[i].Store(r.TxID.OSeq, now)
+						acked[i].store(r.TxID.OSeq, now)
 						committed[i].Add(1)
 					}
 				}
@@ -219,8 +219,8 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 			for i := range dbs {
 				wm := dbs[1-i].ReplStatus().Watermark // the peer's watermark of i's OSeqs
 				for o := seen[i] + 1; o <= wm; o++ {
-					if v, ok := acked[i].LoadAndDelete(o); ok {
-						lags[i] = append(lags[i], max(0, now.Sub(v.(time.Time))))
+					if at, ok := acked[i].take(o); ok {
+						lags[i] = append(lags[i], max(0, now.Sub(at)))
 					}
 				}
 				seen[i] = max(seen[i], wm)

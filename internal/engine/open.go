@@ -75,6 +75,7 @@ type Instance struct {
 	fatal                          error
 	closed                         bool
 	peerWrites                     []journal.Write
+	peerRec                        journal.Record
 	ret                            retainer // retain.go
 	seed                           seeder   // seed.go
 

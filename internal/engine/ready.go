@@ -132,13 +132,28 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 		// bound moves this clock only as far as allowed.
 		in.log.Warn("peer transaction's clock is beyond the bound", "txid", r.TxID().String(), "error", err)
 	}
-	loc := *r
+	// In the Instance: a local escapes to the encoder, one allocation a
+	// record; cleared on return so that it holds on to nothing.
+	loc := &in.peerRec
+	*loc = *r
+	defer func() { *loc = journal.Record{} }()
 	loc.Pos, loc.Epoch, loc.Kind, loc.OriginKind = in.lastPos+1, in.epoch, journal.KindPeer, r.Kind
 	loc.IdempotencyKey = ""
 	loc.Writes = in.peerWrites[:0]
-	ver := r.Version()
-	for i := range r.Writes {
-		w := &r.Writes[i]
+	// Most records take their before-images and apply their writes in one
+	// pass, one search of the tree per key (applypeer.go); the others read
+	// every before-image here, then write after the append.
+	writes, applied := r.Writes, !in.cfg.LWW && swappable(r)
+	if applied {
+		err := in.swapImages(r, loc)
+		in.peerWrites = loc.Writes
+		if err != nil {
+			return err
+		}
+		writes = nil
+	}
+	for i := range writes {
+		w := &writes[i]
 		cur, curVer, ok := in.st.Get(w.Key)
 		if in.cfg.LWW {
 			lw, keep, err := lwwWrite(r, w, cur, curVer, ok)
@@ -167,29 +182,24 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 		loc.Writes = append(loc.Writes, lw)
 	}
 	in.peerWrites = loc.Writes
-	f, err := in.enc.Frame(&loc)
+	f, err := in.enc.Frame(loc)
+	if err == nil {
+		err = in.w.Append(loc.Pos, f)
+	}
 	if err != nil {
-		return err
-	}
-	if err := in.w.Append(loc.Pos, f); err != nil {
-		return err
-	}
-	for i := range loc.Writes {
-		w := &loc.Writes[i]
-		switch w.Op {
-		case journal.OpSet:
-			in.st.Set(w.Key, w.Value, ver)
-		case journal.OpDelete:
-			in.st.Delete(w.Key)
-		case journal.OpAdd:
-			in.st.Set(w.Key, w.Value, ver.Max(w.BeforeVersion))
+		if applied {
+			in.undoPeer(loc)
 		}
+		return err
+	}
+	if !applied {
+		in.st.Apply(loc) // loc has r's version
 	}
 	in.lastPos = loc.Pos
 	in.rememberPeerKey(r, loc.Pos)
 	in.sinceCkpt++
 	in.peerWatermark = r.OSeq
-	in.index.add(&loc)
+	in.index.add(loc)
 	in.resolveRecon(loc.Subject)
 	if in.cfg.Hooks.Stands != nil && !loc.Subject.IsZero() {
 		in.cfg.Hooks.Stands(loc.Subject, r.TxID())

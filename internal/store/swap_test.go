@@ -7,7 +7,8 @@ import (
 	"pgregory.net/rapid"
 )
 
-// Swap is Set, and returns what Get returned just before it.
+// Swap is Set and Take is Delete, and each returns what Get returned just
+// before it.
 func TestSwapIsGetThenSet(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		swapped, set := New(), New()
@@ -15,8 +16,13 @@ func TestSwapIsGetThenSet(t *testing.T) {
 		for i := range rapid.IntRange(1, 50).Draw(t, "ops") {
 			k := []byte(key.Draw(t, "k"))
 			if rapid.IntRange(0, 4).Draw(t, "delete") == 0 {
-				swapped.Delete(k)
+				wantV, wantVer, wantOK := set.Get(k)
+				wantV = append([]byte(nil), wantV...)
 				set.Delete(k)
+				gotV, gotVer, gotOK := swapped.Take(k)
+				if gotOK != wantOK || string(gotV) != string(wantV) || gotVer != wantVer {
+					t.Fatalf("Take(%q) returned %q %v %v; Get before Delete gave %q %v %v", k, gotV, gotVer, gotOK, wantV, wantVer, wantOK)
+				}
 				continue
 			}
 			v := []byte(rapid.StringN(0, 8, -1).Draw(t, "v"))
