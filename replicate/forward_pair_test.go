@@ -364,11 +364,25 @@ func forwardCrashInFlight(t *testing.T, site string) {
 // procedure error, and nothing is committed at either site.
 func TestForwardTooLarge(t *testing.T) {
 	const limit = 64 << 10
-	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, routes("ops=liege"), func(p *pair) {
+	// A slower heartbeat than the other pair tests: a 100 KiB call under
+	// -race can hold a side's frames past ten 10ms heartbeats, and the
+	// link's silence limit would cut it.
+	p := newPairWith(t, link.MemOptions{}, nil, 50*time.Millisecond, routes("ops=liege"), func(p *pair) {
 		p.a.maxFrame, p.b.maxFrame = limit, limit
 	})
 	p.waitLinkUp()
-	_, err := p.b.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "set", K: "big", V: strings.Repeat("v", 100<<10)}}})
+	args := opsArgs{Ops: []op{{Op: "set", K: "big", V: strings.Repeat("v", 100<<10)}}}
+	var err error
+	for try := 0; try < 5; try++ {
+		// An answer lost with a link cut is unknown: retried with its
+		// key, as a client would, the liege refuses it again.
+		_, err = p.b.db.CallWith(context.Background(), "ops", args, liege.CallOptions{IdempotencyKey: "too-large"})
+		var unk *liege.ForwardUnknownError
+		if !errors.As(err, &unk) {
+			break
+		}
+		p.waitLinkUp()
+	}
 	var big *liege.TxnTooLargeError
 	if !errors.As(err, &big) || !errors.Is(err, liege.ErrTxnTooLarge) {
 		t.Fatalf("forwarded oversized call: %v (%T), want a *liege.TxnTooLargeError", err, err)
