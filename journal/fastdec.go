@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+
+	"github.com/liege-db/liege/internal/mpenc"
 )
 
 // The hand-written record decoder. It reads the msgpack go-msgpack writes
@@ -61,29 +63,6 @@ type fastReader struct {
 	names map[string]string
 }
 
-// msgpack format bytes.
-const (
-	mpNil     = 0xc0
-	mpFalse   = 0xc2
-	mpTrue    = 0xc3
-	mpBin8    = 0xc4
-	mpBin16   = 0xc5
-	mpBin32   = 0xc6
-	mpUint8   = 0xcc
-	mpUint16  = 0xcd
-	mpUint32  = 0xce
-	mpUint64  = 0xcf
-	mpInt8    = 0xd0
-	mpInt16   = 0xd1
-	mpInt32   = 0xd2
-	mpInt64   = 0xd3
-	mpStr8    = 0xd9
-	mpStr16   = 0xda
-	mpStr32   = 0xdb
-	mpArray16 = 0xdc
-	mpArray32 = 0xdd
-)
-
 // decodeFast decodes payload p into r (already Reset), or returns errSlow.
 func decodeFast(p []byte, r *Record, names map[string]string) error {
 	d := fastReader{p: p, names: names}
@@ -121,13 +100,13 @@ func (d *fastReader) arrayLen() (int, error) {
 	switch {
 	case b >= 0x90 && b <= 0x9f:
 		return int(b & 0x0f), nil
-	case b == mpArray16:
+	case b == mpenc.Array16:
 		x, err := d.take(2)
 		if err != nil {
 			return 0, err
 		}
 		return int(binary.BigEndian.Uint16(x)), nil
-	case b == mpArray32:
+	case b == mpenc.Array32:
 		x, err := d.take(4)
 		if err != nil {
 			return 0, err
@@ -137,7 +116,7 @@ func (d *fastReader) arrayLen() (int, error) {
 			return 0, errSlow
 		}
 		return n, nil
-	case b == mpNil:
+	case b == mpenc.Nil:
 		return -1, nil
 	}
 	return 0, errSlow
@@ -162,27 +141,27 @@ func (d *fastReader) uint() (uint64, error) {
 		return uint64(b), nil
 	}
 	switch b {
-	case mpNil:
+	case mpenc.Nil:
 		return 0, nil
-	case mpUint8:
+	case mpenc.Uint8:
 		x, err := d.take(1)
 		if err != nil {
 			return 0, err
 		}
 		return uint64(x[0]), nil
-	case mpUint16:
+	case mpenc.Uint16:
 		x, err := d.take(2)
 		if err != nil {
 			return 0, err
 		}
 		return uint64(binary.BigEndian.Uint16(x)), nil
-	case mpUint32:
+	case mpenc.Uint32:
 		x, err := d.take(4)
 		if err != nil {
 			return 0, err
 		}
 		return uint64(binary.BigEndian.Uint32(x)), nil
-	case mpUint64:
+	case mpenc.Uint64:
 		x, err := d.take(8)
 		if err != nil {
 			return 0, err
@@ -211,33 +190,33 @@ func (d *fastReader) int() (int64, error) {
 		return int64(int8(b)), nil
 	}
 	switch b {
-	case mpNil:
+	case mpenc.Nil:
 		return 0, nil
-	case mpInt8:
+	case mpenc.Int8:
 		x, err := d.take(1)
 		if err != nil {
 			return 0, err
 		}
 		return int64(int8(x[0])), nil
-	case mpInt16:
+	case mpenc.Int16:
 		x, err := d.take(2)
 		if err != nil {
 			return 0, err
 		}
 		return int64(int16(binary.BigEndian.Uint16(x))), nil
-	case mpInt32:
+	case mpenc.Int32:
 		x, err := d.take(4)
 		if err != nil {
 			return 0, err
 		}
 		return int64(int32(binary.BigEndian.Uint32(x))), nil
-	case mpInt64:
+	case mpenc.Int64:
 		x, err := d.take(8)
 		if err != nil {
 			return 0, err
 		}
 		return int64(binary.BigEndian.Uint64(x)), nil
-	case mpUint8, mpUint16, mpUint32, mpUint64:
+	case mpenc.Uint8, mpenc.Uint16, mpenc.Uint32, mpenc.Uint64:
 		d.i--
 		v, err := d.uint()
 		if err != nil || v > math.MaxInt64 {
@@ -254,9 +233,9 @@ func (d *fastReader) bool() (bool, error) {
 		return false, err
 	}
 	switch b {
-	case mpNil, mpFalse, 0:
+	case mpenc.Nil, mpenc.False, 0:
 		return false, nil
-	case mpTrue, 1:
+	case mpenc.True, 1:
 		return true, nil
 	}
 	return false, errSlow
@@ -273,25 +252,25 @@ func (d *fastReader) raw() (b []byte, start int, isNil bool, err error) {
 	switch {
 	case c >= 0xa0 && c <= 0xbf:
 		n = int(c & 0x1f)
-	case c == mpStr8 || c == mpBin8:
+	case c == mpenc.Str8 || c == mpenc.Bin8:
 		x, err := d.take(1)
 		if err != nil {
 			return nil, 0, false, err
 		}
 		n = int(x[0])
-	case c == mpStr16 || c == mpBin16:
+	case c == mpenc.Str16 || c == mpenc.Bin16:
 		x, err := d.take(2)
 		if err != nil {
 			return nil, 0, false, err
 		}
 		n = int(binary.BigEndian.Uint16(x))
-	case c == mpStr32 || c == mpBin32:
+	case c == mpenc.Str32 || c == mpenc.Bin32:
 		x, err := d.take(4)
 		if err != nil {
 			return nil, 0, false, err
 		}
 		n = int(binary.BigEndian.Uint32(x))
-	case c == mpNil:
+	case c == mpenc.Nil:
 		return nil, 0, true, nil
 	default:
 		return nil, 0, false, errSlow // e.g. a byte string written as an array of numbers

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/liege-db/liege/internal/mpenc"
 	"pgregory.net/rapid"
 )
 
@@ -149,14 +150,14 @@ func TestFastDecoderOlderAndOtherEncodings(t *testing.T) {
 	p = bytes.Clone(p)
 	// go-msgpack writes the 22 fields as array16 (0xdc 0x00 0x16); drop
 	// the trailing Reign (one positive fixint) to get a 21-field record.
-	if p[0] != mpArray16 || p[2] != recordFields {
+	if p[0] != mpenc.Array16 || p[2] != recordFields {
 		t.Fatalf("record header %x, want array16 of %d", p[:3], recordFields)
 	}
-	short := append([]byte{mpArray16, 0, recordFields - 1}, p[3:len(p)-1]...)
+	short := append([]byte{mpenc.Array16, 0, recordFields - 1}, p[3:len(p)-1]...)
 	for name, payload := range map[string][]byte{
 		"21 fields":     short,
 		"fixarray head": append([]byte{0x9e}, p[3:len(p)-8]...), // first 14 fields (the last 8 are a byte each)
-		"array32 head":  append([]byte{mpArray32, 0, 0, 0, recordFields}, p[3:]...),
+		"array32 head":  append([]byte{mpenc.Array32, 0, 0, 0, recordFields}, p[3:]...),
 	} {
 		want, werr := referenceDecode(payload)
 		got, gerr := fastDecode(payload)

@@ -1,9 +1,6 @@
 package journal
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "github.com/liege-db/liege/internal/mpenc"
 
 // The hand-written record encoder: the bytes go-msgpack writes for a Record
 // with MsgpackHandle (record_codecgen.go: structs as arrays in field order,
@@ -18,175 +15,81 @@ import (
 
 // appendRecordPayload appends the msgpack of r to dst.
 func appendRecordPayload(dst []byte, r *Record) []byte {
-	dst = append(dst, mpArray16, 0, recordFields) // go-msgpack: array16 from 16 elements on
-	dst = appendUint(dst, r.Pos)
-	dst = appendUint(dst, r.Epoch)
-	dst = appendUint(dst, uint64(r.Kind))
-	dst = appendStr(dst, r.Origin)
-	dst = appendUint(dst, r.OSeq)
-	dst = appendUint(dst, r.HLC)
-	dst = appendUint(dst, r.PeerSeen)
-	dst = appendStr(dst, r.Proc)
-	dst = appendBin(dst, r.Args)
-	dst = appendBin(dst, r.Result)
+	dst = append(dst, mpenc.Array16, 0, recordFields) // go-msgpack: array16 from 16 elements on
+	dst = mpenc.AppendUint(dst, r.Pos)
+	dst = mpenc.AppendUint(dst, r.Epoch)
+	dst = mpenc.AppendUint(dst, uint64(r.Kind))
+	dst = mpenc.AppendStr(dst, r.Origin)
+	dst = mpenc.AppendUint(dst, r.OSeq)
+	dst = mpenc.AppendUint(dst, r.HLC)
+	dst = mpenc.AppendUint(dst, r.PeerSeen)
+	dst = mpenc.AppendStr(dst, r.Proc)
+	dst = mpenc.AppendBin(dst, r.Args)
+	dst = mpenc.AppendBin(dst, r.Result)
 	dst = append(dst, 0x90|txidFields)
-	dst = appendStr(dst, r.Subject.Origin)
-	dst = appendUint(dst, r.Subject.OSeq)
+	dst = mpenc.AppendStr(dst, r.Subject.Origin)
+	dst = mpenc.AppendUint(dst, r.Subject.OSeq)
 	if r.Reads == nil {
-		dst = append(dst, mpNil)
+		dst = append(dst, mpenc.Nil)
 	} else {
-		dst = appendArrayLen(dst, len(r.Reads))
+		dst = mpenc.AppendArrayLen(dst, len(r.Reads))
 		for i := range r.Reads {
 			p := &r.Reads[i]
 			dst = append(dst, 0x90|pointFields)
-			dst = appendBin(dst, p.Key)
+			dst = mpenc.AppendBin(dst, p.Key)
 			dst = appendVersion(dst, p.Version)
 		}
 	}
 	if r.Ranges == nil {
-		dst = append(dst, mpNil)
+		dst = append(dst, mpenc.Nil)
 	} else {
-		dst = appendArrayLen(dst, len(r.Ranges))
+		dst = mpenc.AppendArrayLen(dst, len(r.Ranges))
 		for i := range r.Ranges {
 			g := &r.Ranges[i]
 			dst = append(dst, 0x90|rangeFields)
-			dst = appendBin(dst, g.Lo)
-			dst = appendBin(dst, g.Hi)
-			dst = appendBool(dst, g.LoInclusive)
-			dst = appendBool(dst, g.HiInclusive)
+			dst = mpenc.AppendBin(dst, g.Lo)
+			dst = mpenc.AppendBin(dst, g.Hi)
+			dst = mpenc.AppendBool(dst, g.LoInclusive)
+			dst = mpenc.AppendBool(dst, g.HiInclusive)
 		}
 	}
 	if r.Writes == nil {
-		dst = append(dst, mpNil)
+		dst = append(dst, mpenc.Nil)
 	} else {
-		dst = appendArrayLen(dst, len(r.Writes))
+		dst = mpenc.AppendArrayLen(dst, len(r.Writes))
 		for i := range r.Writes {
 			w := &r.Writes[i]
 			dst = append(dst, 0x90|writeFields)
-			dst = appendBin(dst, w.Key)
-			dst = appendUint(dst, uint64(w.Op))
-			dst = appendBin(dst, w.Value)
-			dst = appendInt(dst, w.Delta)
-			dst = appendBin(dst, w.Before)
+			dst = mpenc.AppendBin(dst, w.Key)
+			dst = mpenc.AppendUint(dst, uint64(w.Op))
+			dst = mpenc.AppendBin(dst, w.Value)
+			dst = mpenc.AppendInt(dst, w.Delta)
+			dst = mpenc.AppendBin(dst, w.Before)
 			dst = appendVersion(dst, w.BeforeVersion)
 		}
 	}
-	dst = appendStr(dst, r.Instance)
-	dst = appendStr(dst, r.Role)
-	dst = appendUint(dst, r.HighOSeq)
+	dst = mpenc.AppendStr(dst, r.Instance)
+	dst = mpenc.AppendStr(dst, r.Role)
+	dst = mpenc.AppendUint(dst, r.HighOSeq)
 	if b := r.Rollback; b == nil {
-		dst = append(dst, mpNil)
+		dst = append(dst, mpenc.Nil)
 	} else {
 		dst = append(dst, 0x90|rollbackFields)
-		dst = appendUint(dst, b.From)
-		dst = appendUint(dst, b.To)
-		dst = appendStr(dst, b.Reason)
-		dst = appendStr(dst, b.LostFile)
-		dst = appendUint(dst, b.Records)
-		dst = appendUint(dst, b.PeerWatermark)
+		dst = mpenc.AppendUint(dst, b.From)
+		dst = mpenc.AppendUint(dst, b.To)
+		dst = mpenc.AppendStr(dst, b.Reason)
+		dst = mpenc.AppendStr(dst, b.LostFile)
+		dst = mpenc.AppendUint(dst, b.Records)
+		dst = mpenc.AppendUint(dst, b.PeerWatermark)
 	}
-	dst = appendUint(dst, r.Checkpoint)
-	dst = appendStr(dst, r.IdempotencyKey)
-	dst = appendUint(dst, uint64(r.OriginKind))
-	return appendUint(dst, r.Reign)
+	dst = mpenc.AppendUint(dst, r.Checkpoint)
+	dst = mpenc.AppendStr(dst, r.IdempotencyKey)
+	dst = mpenc.AppendUint(dst, uint64(r.OriginKind))
+	return mpenc.AppendUint(dst, r.Reign)
 }
 
 func appendVersion(dst []byte, v Version) []byte {
 	dst = append(dst, 0x90|versionFields)
-	dst = appendUint(dst, v.HLC)
-	return appendStr(dst, v.Origin)
-}
-
-// appendUint is go-msgpack's EncodeUint: a positive fixint, else the
-// smallest of uint8, uint16, uint32, uint64.
-func appendUint(dst []byte, x uint64) []byte {
-	switch {
-	case x <= math.MaxInt8:
-		return append(dst, byte(x))
-	case x <= math.MaxUint8:
-		return append(dst, mpUint8, byte(x))
-	case x <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(dst, mpUint16), uint16(x))
-	case x <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(dst, mpUint32), uint32(x))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, mpUint64), x)
-}
-
-// appendInt is go-msgpack's EncodeInt without PositiveIntUnsigned: a
-// fixint from -32 to 127, else the smallest signed format that holds x.
-func appendInt(dst []byte, x int64) []byte {
-	switch {
-	case x > math.MaxInt8:
-		switch {
-		case x <= math.MaxInt16:
-			return binary.BigEndian.AppendUint16(append(dst, mpInt16), uint16(x))
-		case x <= math.MaxInt32:
-			return binary.BigEndian.AppendUint32(append(dst, mpInt32), uint32(x))
-		}
-		return binary.BigEndian.AppendUint64(append(dst, mpInt64), uint64(x))
-	case x >= -32:
-		return append(dst, byte(x))
-	case x >= math.MinInt8:
-		return append(dst, mpInt8, byte(x))
-	case x >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(dst, mpInt16), uint16(x))
-	case x >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(dst, mpInt32), uint32(x))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, mpInt64), uint64(x))
-}
-
-func appendBool(dst []byte, b bool) []byte {
-	if b {
-		return append(dst, mpTrue)
-	}
-	return append(dst, mpFalse)
-}
-
-// appendStr is go-msgpack's EncodeStringEnc with WriteExt: fixstr, str8,
-// str16 or str32.
-func appendStr(dst []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		dst = append(dst, 0xa0|byte(n))
-	case n < 256:
-		dst = append(dst, mpStr8, byte(n))
-	case n < 65536:
-		dst = binary.BigEndian.AppendUint16(append(dst, mpStr16), uint16(n))
-	default:
-		dst = binary.BigEndian.AppendUint32(append(dst, mpStr32), uint32(n))
-	}
-	return append(dst, s...)
-}
-
-// appendBin is go-msgpack's EncodeStringBytesRaw with WriteExt: nil for a
-// nil slice, else bin8, bin16 or bin32.
-func appendBin(dst, b []byte) []byte {
-	if b == nil {
-		return append(dst, mpNil)
-	}
-	n := len(b)
-	switch {
-	case n < 256:
-		dst = append(dst, mpBin8, byte(n))
-	case n < 65536:
-		dst = binary.BigEndian.AppendUint16(append(dst, mpBin16), uint16(n))
-	default:
-		dst = binary.BigEndian.AppendUint32(append(dst, mpBin32), uint32(n))
-	}
-	return append(dst, b...)
-}
-
-// appendArrayLen is go-msgpack's array header: fixarray, array16 or
-// array32.
-func appendArrayLen(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x90|byte(n))
-	case n < 65536:
-		return binary.BigEndian.AppendUint16(append(dst, mpArray16), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, mpArray32), uint32(n))
+	dst = mpenc.AppendUint(dst, v.HLC)
+	return mpenc.AppendStr(dst, v.Origin)
 }

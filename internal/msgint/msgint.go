@@ -6,27 +6,14 @@
 package msgint
 
 import (
-	"encoding/binary"
 	"math"
+
+	"github.com/liege-db/liege/internal/mpenc"
 )
 
 // Append encodes an integer in the smallest msgpack form, as go-msgpack
 // does for signed integers.
-func Append(dst []byte, n int64) []byte {
-	switch {
-	case n >= 0 && n <= 127:
-		return append(dst, byte(n))
-	case n < 0 && n >= -32:
-		return append(dst, byte(n))
-	case n >= math.MinInt8 && n <= math.MaxInt8:
-		return append(dst, 0xd0, byte(n))
-	case n >= math.MinInt16 && n <= math.MaxInt16:
-		return append(dst, 0xd1, byte(n>>8), byte(n))
-	case n >= math.MinInt32 && n <= math.MaxInt32:
-		return append(dst, 0xd2, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xd3), uint64(n))
-}
+func Append(dst []byte, n int64) []byte { return mpenc.AppendInt(dst, n) }
 
 // Read decodes the msgpack integer at the front of b and returns it with
 // the rest of b; ok is false if b does not start with one that fits an

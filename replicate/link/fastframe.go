@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+
+	"github.com/liege-db/liege/internal/mpenc"
 )
 
 // The hand-written frame codec. Every frame of a replication stream went
@@ -28,122 +30,33 @@ var errSlowFrame = errors.New("link: frame left to the reference decoder")
 // wireFields is the length of the array go-msgpack writes for a wireFrame.
 const wireFields = 17
 
-// msgpack format bytes.
-const (
-	mpNil     = 0xc0
-	mpBin8    = 0xc4
-	mpBin16   = 0xc5
-	mpBin32   = 0xc6
-	mpUint8   = 0xcc
-	mpUint16  = 0xcd
-	mpUint32  = 0xce
-	mpUint64  = 0xcf
-	mpInt8    = 0xd0
-	mpInt16   = 0xd1
-	mpInt32   = 0xd2
-	mpInt64   = 0xd3
-	mpStr8    = 0xd9
-	mpStr16   = 0xda
-	mpStr32   = 0xdb
-	mpArray16 = 0xdc
-	mpArray32 = 0xdd
-)
-
 // appendWire appends f's body as go-msgpack encodes its wireFrame.
 func appendWire(b []byte, f *Frame) []byte {
-	b = append(b, mpArray16, 0, wireFields)
-	b = appendUint(b, uint64(f.Kind))
-	b = appendStr(b, f.Cluster)
-	b = appendStr(b, f.From)
-	b = appendUint(b, f.Epoch)
-	b = appendUint(b, uint64(f.Version))
-	b = appendStr(b, f.Role)
-	b = appendUint(b, f.Watermark)
-	b = appendInt(b, f.WallClock)
-	b = appendUint(b, f.Prev)
-	b = appendBin(b, f.Record)
-	b = appendStr(b, f.Subject)
+	b = append(b, mpenc.Array16, 0, wireFields)
+	b = mpenc.AppendUint(b, uint64(f.Kind))
+	b = mpenc.AppendStr(b, f.Cluster)
+	b = mpenc.AppendStr(b, f.From)
+	b = mpenc.AppendUint(b, f.Epoch)
+	b = mpenc.AppendUint(b, uint64(f.Version))
+	b = mpenc.AppendStr(b, f.Role)
+	b = mpenc.AppendUint(b, f.Watermark)
+	b = mpenc.AppendInt(b, f.WallClock)
+	b = mpenc.AppendUint(b, f.Prev)
+	b = mpenc.AppendBin(b, f.Record)
+	b = mpenc.AppendStr(b, f.Subject)
 	if f.Records == nil {
-		b = append(b, mpNil)
+		b = append(b, mpenc.Nil)
 	} else {
-		b = appendLen(b, 0x90, 16, mpArray16, mpArray32, len(f.Records))
+		b = mpenc.AppendArrayLen(b, len(f.Records))
 		for _, r := range f.Records {
-			b = appendBin(b, r)
+			b = mpenc.AppendBin(b, r)
 		}
 	}
-	b = appendUint(b, f.Reign)
-	b = appendUint(b, f.Stable)
-	b = appendBin(b, f.Chunk)
-	b = appendUint(b, f.Offset)
-	return appendUint(b, f.Total)
-}
-
-func appendUint(b []byte, v uint64) []byte {
-	switch {
-	case v <= math.MaxInt8:
-		return append(b, byte(v))
-	case v <= math.MaxUint8:
-		return append(b, mpUint8, byte(v))
-	case v <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, mpUint16), uint16(v))
-	case v <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, mpUint32), uint32(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, mpUint64), v)
-}
-
-func appendInt(b []byte, v int64) []byte {
-	switch {
-	case v > math.MaxInt8:
-		switch {
-		case v <= math.MaxInt16:
-			return binary.BigEndian.AppendUint16(append(b, mpInt16), uint16(v))
-		case v <= math.MaxInt32:
-			return binary.BigEndian.AppendUint32(append(b, mpInt32), uint32(v))
-		}
-		return binary.BigEndian.AppendUint64(append(b, mpInt64), uint64(v))
-	case v >= -32:
-		return append(b, byte(v))
-	case v >= math.MinInt8:
-		return append(b, mpInt8, byte(v))
-	case v >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(b, mpInt16), uint16(v))
-	case v >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(b, mpInt32), uint32(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, mpInt64), uint64(v))
-}
-
-// appendLenWith8 appends a container header as go-msgpack writes it: the
-// fix form (fix is its first byte, 0 if none) below fixMax, else the
-// 8-bit form (b8, 0 if none) below 256, else the 16- or 32-bit form.
-func appendLenWith8(b []byte, fix byte, fixMax int, b8, b16, b32 byte, n int) []byte {
-	switch {
-	case fix != 0 && n < fixMax:
-		return append(b, fix|byte(n))
-	case b8 != 0 && n < 256:
-		return append(b, b8, byte(n))
-	case n < 1<<16:
-		return binary.BigEndian.AppendUint16(append(b, b16), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, b32), uint32(n))
-}
-
-// appendLen is appendLenWith8 for a container without an 8-bit form (an
-// array).
-func appendLen(b []byte, fix byte, fixMax int, b16, b32 byte, n int) []byte {
-	return appendLenWith8(b, fix, fixMax, 0, b16, b32, n)
-}
-
-func appendStr(b []byte, s string) []byte {
-	return append(appendLenWith8(b, 0xa0, 32, mpStr8, mpStr16, mpStr32, len(s)), s...)
-}
-
-func appendBin(b []byte, p []byte) []byte {
-	if p == nil {
-		return append(b, mpNil)
-	}
-	return append(appendLenWith8(b, 0, 0, mpBin8, mpBin16, mpBin32, len(p)), p...)
+	b = mpenc.AppendUint(b, f.Reign)
+	b = mpenc.AppendUint(b, f.Stable)
+	b = mpenc.AppendBin(b, f.Chunk)
+	b = mpenc.AppendUint(b, f.Offset)
+	return mpenc.AppendUint(b, f.Total)
 }
 
 // fastFrameReader is the cursor of one decoding. own is a copy of the
@@ -159,7 +72,7 @@ type fastFrameReader struct {
 // decode to the same strings, without an allocation.
 func decodeFastFrame(body []byte, f *Frame, cluster, from string) error {
 	d := fastFrameReader{p: body}
-	if n, err := d.len(0, 0, 0, mpArray16, mpArray32); err != nil || n != wireFields {
+	if n, err := d.len(0, 0, 0, mpenc.Array16, mpenc.Array32); err != nil || n != wireFields {
 		return errSlowFrame
 	}
 	var w Frame
@@ -253,7 +166,7 @@ func (d *fastFrameReader) len(fix byte, fixMax int, b8, b16, b32 byte) (int, err
 	}
 	var x []byte
 	switch {
-	case c == mpNil:
+	case c == mpenc.Nil:
 		return -1, nil
 	case fix != 0 && c >= fix && int(c-fix) < fixMax:
 		return int(c - fix), nil
@@ -285,22 +198,22 @@ func (d *fastFrameReader) uint(limit uint64) (uint64, error) {
 	var v uint64
 	var x []byte
 	switch c {
-	case mpUint8:
+	case mpenc.Uint8:
 		x, err = d.take(1)
 		if err == nil {
 			v = uint64(x[0])
 		}
-	case mpUint16:
+	case mpenc.Uint16:
 		x, err = d.take(2)
 		if err == nil {
 			v = uint64(binary.BigEndian.Uint16(x))
 		}
-	case mpUint32:
+	case mpenc.Uint32:
 		x, err = d.take(4)
 		if err == nil {
 			v = uint64(binary.BigEndian.Uint32(x))
 		}
-	case mpUint64:
+	case mpenc.Uint64:
 		x, err = d.take(8)
 		if err == nil {
 			v = binary.BigEndian.Uint64(x)
@@ -327,22 +240,22 @@ func (d *fastFrameReader) int() (int64, error) {
 	}
 	var x []byte
 	switch c {
-	case mpInt8:
+	case mpenc.Int8:
 		if x, err = d.take(1); err != nil {
 			return 0, err
 		}
 		return int64(int8(x[0])), nil
-	case mpInt16:
+	case mpenc.Int16:
 		if x, err = d.take(2); err != nil {
 			return 0, err
 		}
 		return int64(int16(binary.BigEndian.Uint16(x))), nil
-	case mpInt32:
+	case mpenc.Int32:
 		if x, err = d.take(4); err != nil {
 			return 0, err
 		}
 		return int64(int32(binary.BigEndian.Uint32(x))), nil
-	case mpInt64:
+	case mpenc.Int64:
 		if x, err = d.take(8); err != nil {
 			return 0, err
 		}
@@ -354,7 +267,7 @@ func (d *fastFrameReader) int() (int64, error) {
 // str reads a str (not nil, not bin); prev is returned if the bytes are
 // the same.
 func (d *fastFrameReader) str(prev string) (string, error) {
-	n, err := d.len(0xa0, 32, mpStr8, mpStr16, mpStr32)
+	n, err := d.len(0xa0, 32, mpenc.Str8, mpenc.Str16, mpenc.Str32)
 	if err != nil || n < 0 {
 		return "", errSlowFrame
 	}
@@ -371,7 +284,7 @@ func (d *fastFrameReader) str(prev string) (string, error) {
 // bin reads a byte string (nil for nil or empty, as blob decodes them),
 // sliced from the copy of the body.
 func (d *fastFrameReader) bin() ([]byte, error) {
-	n, err := d.len(0, 0, mpBin8, mpBin16, mpBin32)
+	n, err := d.len(0, 0, mpenc.Bin8, mpenc.Bin16, mpenc.Bin32)
 	if err != nil || n <= 0 {
 		return nil, err
 	}
@@ -387,7 +300,7 @@ func (d *fastFrameReader) bin() ([]byte, error) {
 
 // bins reads Records: nil for nil or an empty array, as decode makes it.
 func (d *fastFrameReader) bins() ([][]byte, error) {
-	n, err := d.len(0x90, 16, 0, mpArray16, mpArray32)
+	n, err := d.len(0x90, 16, 0, mpenc.Array16, mpenc.Array32)
 	if err != nil || n <= 0 {
 		return nil, err
 	}
