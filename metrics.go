@@ -148,7 +148,7 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_reconciliation_pending",
 			Help: "Rolled-off own transactions not yet back from the liege (vassal)."}, func() float64 { return float64(db.pub.recon.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_fsync_seconds_total",
-			Help: "Total time spent in journal fsyncs."}, func() float64 { return float64(m.fsyncNanos.Load()) / 1e9 }),
+			Help: "Total time spent making group-commit batches durable: writing each batch to the journal and its fsync."}, func() float64 { return float64(m.fsyncNanos.Load()) / 1e9 }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_fsyncs_total",
 			Help: "Journal fsyncs (one per group-commit batch)."}, func() float64 { return float64(m.fsyncs.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_journal_durable_position",
