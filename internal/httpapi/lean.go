@@ -24,7 +24,8 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 	if !l.consume('{') {
 		return nil, false
 	}
-	var seenCalls, seenTok, seenTimeout bool
+	var seenCalls bool
+	var w waitFields
 	for n := 0; l.more('}', n); n++ {
 		key, ok := l.key()
 		if !ok || !l.consume(':') {
@@ -39,26 +40,44 @@ func LeanBatchRequest(b []byte) (req *BatchRequest, ok bool) {
 			if req.Calls, ok = l.calls(); !ok {
 				return nil, false
 			}
-		case string(key) == "min_token" && !seenTok:
-			seenTok = true
-			if req.MinToken, ok = l.str(); !ok {
-				return nil, false
-			}
-		case string(key) == "timeout_ms" && !seenTimeout:
-			seenTimeout = true
-			if l.null() {
-				continue
-			}
-			n, ok := l.int64()
-			if !ok {
-				return nil, false
-			}
-			req.TimeoutMS = &n
 		default:
-			return nil, false
+			if !w.field(&l, key) {
+				return nil, false
+			}
 		}
 	}
+	req.MinToken, req.TimeoutMS = w.tok, w.timeout
 	return req, l.end()
+}
+
+// waitFields are the fields every call request has besides its call or
+// calls: min_token and timeout_ms (null or absent: none), each at most
+// once.
+type waitFields struct {
+	tok               string
+	timeout           *int64
+	seenTok, seenTime bool
+}
+
+// field reads the value of key if it is one of the waitFields, and
+// reports false for any other key, a repeated one or a bad value.
+func (w *waitFields) field(l *lexer, key []byte) bool {
+	var ok bool
+	switch {
+	case string(key) == "min_token" && !w.seenTok:
+		w.seenTok = true
+		w.tok, ok = l.str()
+		return ok
+	case string(key) == "timeout_ms" && !w.seenTime:
+		w.seenTime = true
+		if l.null() {
+			return true
+		}
+		n, ok := l.int64()
+		w.timeout = &n
+		return ok
+	}
+	return false
 }
 
 // LeanCallRequest decodes the body of POST /v1/call/{proc} (not empty:
@@ -69,7 +88,8 @@ func LeanCallRequest(b []byte) (req *CallRequest, ok bool) {
 	if !l.consume('{') {
 		return nil, false
 	}
-	var seenArgs, seenTok, seenTimeout bool
+	var seenArgs bool
+	var w waitFields
 	for n := 0; l.more('}', n); n++ {
 		key, ok := l.key()
 		if !ok || !l.consume(':') {
@@ -81,25 +101,13 @@ func LeanCallRequest(b []byte) (req *CallRequest, ok bool) {
 			if req.Args = l.value(); req.Args == nil {
 				return nil, false
 			}
-		case string(key) == "min_token" && !seenTok:
-			seenTok = true
-			if req.MinToken, ok = l.str(); !ok {
-				return nil, false
-			}
-		case string(key) == "timeout_ms" && !seenTimeout:
-			seenTimeout = true
-			if l.null() {
-				continue
-			}
-			ms, ok := l.int64()
-			if !ok {
-				return nil, false
-			}
-			req.TimeoutMS = &ms
 		default:
-			return nil, false
+			if !w.field(&l, key) {
+				return nil, false
+			}
 		}
 	}
+	req.MinToken, req.TimeoutMS = w.tok, w.timeout
 	return req, l.end()
 }
 
