@@ -100,6 +100,8 @@ func newHarness(t tester, d *datadriven.TestData) *harness {
 				h.cfg.PromoteQuietTicks = atoi(t, a.Vals[0])
 			case "forward":
 				h.cfg.ForwardTicks = atoi(t, a.Vals[0])
+			case "budget":
+				h.cfg.FrameBudget = atoi(t, a.Vals[0])
 			case "offset":
 				off, err := time.ParseDuration(a.Vals[0])
 				if err != nil {
