@@ -168,9 +168,10 @@ func (db *DB) registerRoute(name string, collisionProne bool, prefix func(any) [
 // routesFile, in the instance directory, keeps what auto routing measured
 // (route.Saved) across a restart: without it a restarted vassal commits
 // its contended procedures locally again, and rolls them back, until it
-// has measured them afresh. It is written at each checkpoint and at
-// Close; a crash loses what was measured since the last one, no more.
-const routesFile = "routes.json"
+// has measured them afresh. It is JSON in a journal frame (CRC-checked,
+// replaced atomically), written at each checkpoint and at Close; a crash
+// loses what was measured since the last one, no more.
+const routesFile = "routes"
 
 type routesOnDisk struct {
 	Version int           `json:"version"`
@@ -181,7 +182,7 @@ type routesOnDisk struct {
 // file that cannot be read is logged and auto routing starts afresh.
 func (rt *router) loadRoutes(dir string, log *slog.Logger) {
 	path := filepath.Join(dir, routesFile)
-	b, err := os.ReadFile(path)
+	b, err := journal.ReadFramedFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -214,27 +215,11 @@ func (rt *router) saveRoutes(dir string) error {
 		}
 		return nil
 	}
-	b, err := json.MarshalIndent(routesOnDisk{Version: 1, Meters: meters}, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(b, '\n'))
+	b, err := json.Marshal(routesOnDisk{Version: 1, Meters: meters})
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+		err = journal.WriteFramedFile(path, b)
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("save the measured routes to %s: %w", path, err)
 	}
 	return nil
