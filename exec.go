@@ -402,7 +402,7 @@ func (db *DB) fatalErr() error {
 
 // runProc runs a procedure, turning a panic into an error: a bug in one
 // procedure must not take the instance down.
-func runProc(name string, fn func() (any, error)) (res any, err error) {
+func runProc(name string, fn func() ([]byte, error)) (res []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Proc: name, Value: v, Stack: debug.Stack()}

@@ -60,7 +60,9 @@ var (
 // proc is a registered procedure with its types erased.
 type proc struct {
 	name string
-	run  func(tx *Tx, args any) (any, error)
+	// run runs the procedure and appends its encoded result to dst (the
+	// result only when the procedure and tx have no error).
+	run func(tx *Tx, args any, dst []byte) ([]byte, error)
 	// decodeArgs decodes msgpack args into the procedure's argument type.
 	decodeArgs func(b []byte) (any, error)
 	// newArgs returns a pointer to a zero argument value, for decoders of
@@ -68,7 +70,8 @@ type proc struct {
 	newArgs func() any
 	// derefArgs turns a *A (from newArgs) into an A.
 	derefArgs func(p any) (any, bool)
-	correct   func(tx *Tx, args any, original, reexecuted []byte) (any, error)
+	// correct runs the correction and appends its encoded result, as run.
+	correct func(tx *Tx, args any, original, reexecuted, dst []byte) ([]byte, error)
 	// collisionProne: Procedure.CollisionProne (route auto by default).
 	collisionProne bool
 }
@@ -120,22 +123,30 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 			}
 			return nil, false
 		},
-		run: func(tx *Tx, args any) (any, error) {
+		run: func(tx *Tx, args any, dst []byte) ([]byte, error) {
 			a, ok := args.(A)
 			if !ok {
-				return nil, fmt.Errorf("%w: procedure %q takes %T, got %T", ErrBadArgs, p.Name, a, args)
+				return dst, fmt.Errorf("%w: procedure %q takes %T, got %T", ErrBadArgs, p.Name, a, args)
 			}
-			return p.Run(tx, a)
+			res, err := p.Run(tx, a)
+			if err != nil || tx.err != nil {
+				return dst, err
+			}
+			return encodeResult(dst, p.Name, res)
 		},
-		correct: func(tx *Tx, args any, original, reexecuted []byte) (any, error) {
+		correct: func(tx *Tx, args any, original, reexecuted, dst []byte) ([]byte, error) {
 			var o, r R
 			if err := journal.Unmarshal(original, &o); err != nil {
-				return nil, fmt.Errorf("decode original result: %w", err)
+				return dst, fmt.Errorf("decode original result: %w", err)
 			}
 			if err := journal.Unmarshal(reexecuted, &r); err != nil {
-				return nil, fmt.Errorf("decode re-executed result: %w", err)
+				return dst, fmt.Errorf("decode re-executed result: %w", err)
 			}
-			return p.Correct(tx, args.(A), o, r)
+			res, err := p.Correct(tx, args.(A), o, r)
+			if err != nil || tx.err != nil {
+				return dst, err
+			}
+			return encodeResult(dst, p.Name+" correction", res)
 		},
 	}
 	reg := db.registry()
@@ -224,7 +235,7 @@ func (rn *runner) Run(st *store.Store, ts hlc.Timestamp, origin, name string, ar
 			return engine.Effects{}, err
 		}
 	}
-	return rn.exec(st, ts, origin, name, func(tx *Tx) (any, error) { return p.run(tx, args) })
+	return rn.exec(st, ts, origin, name, func(tx *Tx, dst []byte) ([]byte, error) { return p.run(tx, args, dst) })
 }
 
 func (rn *runner) Correct(st *store.Store, ts hlc.Timestamp, origin, name string, argBytes, told, reexec []byte) (engine.Effects, error) {
@@ -236,28 +247,36 @@ func (rn *runner) Correct(st *store.Store, ts hlc.Timestamp, origin, name string
 	if err != nil {
 		return engine.Effects{}, err
 	}
-	return rn.exec(st, ts, origin, name+" correction", func(tx *Tx) (any, error) { return p.correct(tx, args, told, reexec) })
+	return rn.exec(st, ts, origin, name+" correction", func(tx *Tx, dst []byte) ([]byte, error) {
+		return p.correct(tx, args, told, reexec, dst)
+	})
 }
 
 func (rn *runner) Undo() { rn.tx.undo() }
 
 // exec runs fn as a new transaction; on any error its writes are undone.
-func (rn *runner) exec(st *store.Store, ts hlc.Timestamp, origin, name string, fn func(*Tx) (any, error)) (engine.Effects, error) {
+// fn appends the encoded result to the buffer it is given (encodeResult).
+func (rn *runner) exec(st *store.Store, ts hlc.Timestamp, origin, name string, fn func(*Tx, []byte) ([]byte, error)) (engine.Effects, error) {
 	tx := rn.tx
 	tx.reset(st, ts, origin)
-	result, err := runProc(name, func() (any, error) { return fn(tx) })
+	res, err := runProc(name, func() ([]byte, error) { return fn(tx, rn.res[:0]) })
 	if err == nil {
 		err = tx.err
-	}
-	if err == nil {
-		rn.res, err = appendValue(rn.res[:0], result)
-		if err != nil {
-			err = fmt.Errorf("encode result of %q: %w", name, err)
-		}
 	}
 	if err != nil {
 		tx.undo()
 		return engine.Effects{}, err
 	}
+	rn.res = res
 	return engine.Effects{Reads: tx.reads, Ranges: tx.ranges, Writes: tx.writes, Result: rn.res}, nil
+}
+
+// encodeResult appends the encoding of the result of procedure name
+// (appendResult: a result of a basic type is not boxed on the heap).
+func encodeResult[R any](dst []byte, name string, res R) ([]byte, error) {
+	out, err := appendResult(dst, res)
+	if err != nil {
+		return dst, fmt.Errorf("encode result of %q: %w", name, err)
+	}
+	return out, nil
 }

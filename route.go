@@ -84,10 +84,13 @@ type router struct {
 
 	forwarded *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
-	fallbacks *prometheus.CounterVec
-	changes   *prometheus.CounterVec
-	refused   prometheus.Counter
-	waits     *prometheus.CounterVec
+	// latLocal and latForwarded are latency's two series, looked up once:
+	// WithLabelValues hashes the label on every call.
+	latLocal, latForwarded prometheus.Observer
+	fallbacks              *prometheus.CounterVec
+	changes                *prometheus.CounterVec
+	refused                prometheus.Counter
+	waits                  *prometheus.CounterVec
 }
 
 func newRouter(opts Options) (*router, error) {
@@ -127,8 +130,8 @@ func newRouter(opts Options) (*router, error) {
 	for _, o := range []string{"committed", "procedure_error", "unknown", "refused"} {
 		rt.forwarded.WithLabelValues(o)
 	}
-	rt.latency.WithLabelValues("local")
-	rt.latency.WithLabelValues("forwarded")
+	rt.latLocal = rt.latency.WithLabelValues("local")
+	rt.latForwarded = rt.latency.WithLabelValues("forwarded")
 	rt.fallbacks.WithLabelValues("link_down")
 	rt.fallbacks.WithLabelValues("refused")
 	rt.changes.WithLabelValues("forward")
@@ -270,14 +273,17 @@ func (db *DB) routeState(up, vassal, reconciling bool) {
 // waits, while the link has been down for less than the grace (or a
 // rollback began reconciling less than the grace ago), for it to come up,
 // and is decided again.
-func (rt *router) decide(ctx context.Context, name string, prefixes []string) (route.Decision, error) {
+// It returns the call's key prefixes with the decision, taken under the
+// same hold of mu.
+func (rt *router) decide(ctx context.Context, name string, args any) ([]string, route.Decision, error) {
 	rt.mu.Lock()
+	prefixes := rt.prefixOf(name, args)
 	dec := decideAll(rt.r, name, prefixes)
 	wait := rt.grace - time.Since(rt.waitFrom)
 	up := rt.upCh
 	rt.mu.Unlock()
 	if (dec != route.Fallback && dec != route.Refuse) || wait <= 0 {
-		return dec, nil
+		return prefixes, dec, nil
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -288,11 +294,11 @@ func (rt *router) decide(ctx context.Context, name string, prefixes []string) (r
 		rt.waits.WithLabelValues("expired").Inc()
 	case <-ctx.Done():
 		rt.waits.WithLabelValues("canceled").Inc()
-		return dec, fmt.Errorf("call %s: waiting for the link to the liege: %w", name, ctx.Err())
+		return prefixes, dec, fmt.Errorf("call %s: waiting for the link to the liege: %w", name, ctx.Err())
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	return decideAll(rt.r, name, prefixes), nil
+	return prefixes, decideAll(rt.r, name, prefixes), nil
 }
 
 // decideAll is the Router's decision for a call with several key prefixes
@@ -401,10 +407,7 @@ func (db *DB) prefixesOf(f func(any) []string, r *journal.Record) []string {
 func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
 	rt := db.rt
 	t0 := time.Now()
-	rt.mu.Lock()
-	prefixes := rt.prefixOf(name, args)
-	rt.mu.Unlock()
-	dec, err := rt.decide(ctx, name, prefixes)
+	prefixes, dec, err := rt.decide(ctx, name, args)
 	if err != nil {
 		return nil, err
 	}
@@ -446,11 +449,11 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 	if err != nil || res.ReadOnly() {
 		return res, err
 	}
-	how := "local"
+	lat := rt.latLocal
 	if ec.Forward {
-		how = "forwarded"
+		lat = rt.latForwarded
 	}
-	rt.latency.WithLabelValues(how).Observe(time.Since(t0).Seconds())
+	lat.Observe(time.Since(t0).Seconds())
 	rt.mu.Lock()
 	for _, prefix := range prefixes {
 		db.noteChanges(rt.r.Committed(name, prefix))

@@ -77,7 +77,7 @@ func TestRouteLinkGraceWindow(t *testing.T) {
 	decided := func() <-chan route.Decision {
 		ch := make(chan route.Decision, 1)
 		go func() {
-			d, err := rt.decide(context.Background(), "buy", noPrefix)
+			_, d, err := rt.decide(context.Background(), "buy", nil)
 			if err != nil {
 				t.Error(err)
 			}
@@ -151,7 +151,7 @@ func TestRouteLinkGraceRunsOut(t *testing.T) {
 	db := &DB{rt: rt}
 	db.routeState(true, true, false)
 	db.routeState(false, true, false)
-	d, err := rt.decide(context.Background(), "buy", noPrefix)
+	_, d, err := rt.decide(context.Background(), "buy", nil)
 	if err != nil || d != route.Fallback {
 		t.Fatalf("grace ran out with the link down: %v, %v; want fallback, no error", d, err)
 	}
@@ -169,7 +169,7 @@ func TestRouteLinkGraceRunsOut(t *testing.T) {
 	db.routeState(false, true, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := rt.decide(ctx, "buy", noPrefix); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := rt.decide(ctx, "buy", nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("caller's deadline passed while waiting for the link: %v, want context.DeadlineExceeded", err)
 	}
 	if n := counterValue(t, rt.waits.WithLabelValues("canceled")); n != 1 {
@@ -184,7 +184,7 @@ func TestRouteLinkGraceRunsOut(t *testing.T) {
 	db = &DB{rt: rt}
 	db.routeState(true, true, false)
 	db.routeState(false, true, false)
-	if d, err := rt.decide(context.Background(), "buy", noPrefix); err != nil || d != route.Fallback {
+	if _, d, err := rt.decide(context.Background(), "buy", nil); err != nil || d != route.Fallback {
 		t.Fatalf("no grace, link down: %v, %v; want fallback at once", d, err)
 	}
 	for _, o := range []string{"link_up", "expired", "canceled"} {

@@ -52,32 +52,52 @@ func (v Value) Any() (any, error) {
 // integers, booleans and nil are encoded here without the reflective
 // encoder; the result is byte-identical to go-msgpack's (tested).
 func appendValue(dst []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, 0xc0), nil
-	case bool:
-		if x {
-			return append(dst, 0xc3), nil
-		}
-		return append(dst, 0xc2), nil
-	case string:
-		return appendStr(dst, x), nil
-	case []byte:
-		return appendBin(dst, x), nil
-	case int:
-		return msgint.Append(dst, int64(x)), nil
-	case int64:
-		return msgint.Append(dst, x), nil
-	case int32:
-		return msgint.Append(dst, int64(x)), nil
-	case Value:
-		return append(dst, x...), nil
+	if b, ok := appendBasic(dst, v); ok {
+		return b, nil
 	}
 	b, err := journal.Marshal(v)
 	if err != nil {
 		return dst, err
 	}
 	return append(dst, b...), nil
+}
+
+// appendBasic is appendValue for the types it encodes itself; ok is false
+// for any other. It does not keep v, so a value converted to an interface
+// only to be passed here stays off the heap.
+func appendBasic(dst []byte, v any) (out []byte, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, 0xc0), true
+	case bool:
+		if x {
+			return append(dst, 0xc3), true
+		}
+		return append(dst, 0xc2), true
+	case string:
+		return appendStr(dst, x), true
+	case []byte:
+		return appendBin(dst, x), true
+	case int:
+		return msgint.Append(dst, int64(x)), true
+	case int64:
+		return msgint.Append(dst, x), true
+	case int32:
+		return msgint.Append(dst, int64(x)), true
+	case Value:
+		return append(dst, x...), true
+	}
+	return dst, false
+}
+
+// appendResult appends the msgpack encoding of a procedure's result r. A
+// result of a type appendBasic encodes is not boxed on the heap (passing r
+// on as an interface to the reflective encoder would box every result).
+func appendResult[R any](dst []byte, r R) ([]byte, error) {
+	if b, ok := appendBasic(dst, any(r)); ok {
+		return b, nil
+	}
+	return appendValue(dst, any(r))
 }
 
 // appendBin encodes a msgpack bin, the form go-msgpack writes for []byte

@@ -27,7 +27,7 @@ func (s *Store) GetHint(key []byte, h *Hint) (val []byte, ver journal.Version, o
 // SwapHint is Swap that starts from h (and updates it).
 func (s *Store) SwapHint(key, val []byte, ver journal.Version, h *Hint) (prev []byte, prevVer journal.Version, ok bool) {
 	buf := joinKV(key, val)
-	it := item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)), origin: s.origins.id(ver.Origin), hlc: ver.HLC}
+	it := item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)), origin: s.originID(ver.Origin), hlc: ver.HLC}
 	old, replaced := s.tr.SetHint(it, h)
 	s.bytes += int64(len(buf))
 	if !replaced {

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/liege-db/liege/journal"
@@ -33,15 +34,20 @@ func (it *item) val() string { return it.kv[it.klen:] }
 
 func less(a, b item) bool { return a.key() < b.key() }
 
-// origins interns instance ids; index 0 is "" (the zero version).
+// origins interns instance ids; index 0 is "" (the zero version). Names
+// are read without a lock (every view of a value takes its version's
+// name): names is replaced, never changed in place below its length.
 type origins struct {
-	mu    sync.RWMutex
-	names []string
+	mu    sync.RWMutex // guards index; additions hold it
+	names atomic.Pointer[[]string]
 	index map[string]uint32
 }
 
 func newOrigins() *origins {
-	return &origins{names: []string{""}, index: map[string]uint32{"": 0}}
+	o := &origins{index: map[string]uint32{"": 0}}
+	names := []string{""}
+	o.names.Store(&names)
+	return o
 }
 
 func (o *origins) id(name string) uint32 {
@@ -56,23 +62,34 @@ func (o *origins) id(name string) uint32 {
 	if i, ok := o.index[name]; ok {
 		return i
 	}
-	i = uint32(len(o.names))
-	o.names = append(o.names, name)
+	names := append(*o.names.Load(), name)
+	i = uint32(len(names) - 1)
+	o.names.Store(&names)
 	o.index[name] = i
 	return i
 }
 
-func (o *origins) name(i uint32) string {
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	return o.names[i]
-}
+func (o *origins) name(i uint32) string { return (*o.names.Load())[i] }
 
 // Store is the ordered state.
 type Store struct {
 	tr      *btree.BTreeG[item]
 	origins *origins
 	bytes   int64 // raw key and value bytes
+
+	// lastOrigin and lastID cache the origin of the last write: a run of
+	// writes by one instance (every call's) interns its id once.
+	lastOrigin string
+	lastID     uint32
+}
+
+// originID interns the origin of a write to s.
+func (s *Store) originID(name string) uint32 {
+	if name == s.lastOrigin {
+		return s.lastID
+	}
+	s.lastOrigin, s.lastID = name, s.origins.id(name)
+	return s.lastID
 }
 
 // New returns an empty Store.
@@ -120,7 +137,7 @@ func (s *Store) view(it *item) ([]byte, journal.Version, bool) {
 // Set stores a copy of val at key with version ver.
 func (s *Store) Set(key, val []byte, ver journal.Version) {
 	buf := joinKV(key, val)
-	it := item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)), origin: s.origins.id(ver.Origin), hlc: ver.HLC}
+	it := item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)), origin: s.originID(ver.Origin), hlc: ver.HLC}
 	prev, replaced := s.tr.Set(it)
 	if replaced {
 		s.bytes -= int64(len(prev.kv))

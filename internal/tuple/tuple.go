@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -79,7 +80,7 @@ func appendElem(dst []byte, i int, e any) []byte {
 	case uint64:
 		return AppendInt(dst, uintToInt64(i, v))
 	default:
-		panic(unsupported(i, e))
+		panic(unsupported(i, reflect.TypeOf(e)))
 	}
 }
 
@@ -90,8 +91,11 @@ func uintToInt64(i int, v uint64) int64 {
 	return int64(v)
 }
 
-func unsupported(i int, e any) string {
-	return fmt.Sprintf("tuple: element %d has unsupported type %T (want string, []byte or an integer type)", i, e)
+// unsupported takes the element's type, not the element: passing the
+// element to fmt would make every element of Pack and Append escape, and
+// K("seat", event, n) would allocate a box for event and n on every call.
+func unsupported(i int, t reflect.Type) string {
+	return fmt.Sprintf("tuple: element %d has unsupported type %v (want string, []byte or an integer type)", i, t)
 }
 
 // packedLen returns the encoded length of one element, or 0 for an

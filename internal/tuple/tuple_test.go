@@ -562,3 +562,22 @@ func BenchmarkUnpack(b *testing.B) {
 		}
 	}
 }
+
+// TestPackAllocatesOnlyTheKey checks that Pack's elements do not escape: a
+// key built from run-time values (K("seat", event, n) in a procedure)
+// costs the key's one allocation, not a box per element besides.
+func TestPackAllocatesOnlyTheKey(t *testing.T) {
+	events := []string{"gala", "opera"}
+	i := 0
+	var sink []byte
+	allocs := testing.AllocsPerRun(100, func() {
+		i++
+		sink = Pack("seat", events[i%len(events)], int64(1000+i))
+	})
+	if allocs != 1 {
+		t.Errorf("Pack of run-time values allocates %v times, want 1 (the key)", allocs)
+	}
+	if len(sink) == 0 {
+		t.Fatal("empty key")
+	}
+}
