@@ -84,10 +84,12 @@ type router struct {
 
 	forwarded *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
-	fallbacks *prometheus.CounterVec
-	changes   *prometheus.CounterVec
-	refused   prometheus.Counter
-	waits     *prometheus.CounterVec
+	// latency's two series, looked up once.
+	latLocal, latForwarded prometheus.Observer
+	fallbacks              *prometheus.CounterVec
+	changes                *prometheus.CounterVec
+	refused                prometheus.Counter
+	waits                  *prometheus.CounterVec
 }
 
 func newRouter(opts Options) (*router, error) {
@@ -127,8 +129,8 @@ func newRouter(opts Options) (*router, error) {
 	for _, o := range []string{"committed", "procedure_error", "unknown", "refused"} {
 		rt.forwarded.WithLabelValues(o)
 	}
-	rt.latency.WithLabelValues("local")
-	rt.latency.WithLabelValues("forwarded")
+	rt.latLocal = rt.latency.WithLabelValues("local")
+	rt.latForwarded = rt.latency.WithLabelValues("forwarded")
 	rt.fallbacks.WithLabelValues("link_down")
 	rt.fallbacks.WithLabelValues("refused")
 	rt.changes.WithLabelValues("forward")
@@ -399,8 +401,24 @@ func (db *DB) prefixesOf(f func(any) []string, r *journal.Record) []string {
 
 // routed runs a call by its route: here, forwarded, or refused.
 func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
-	rt := db.rt
 	t0 := time.Now()
+	prefixes, err := db.route(ctx, name, args, &ec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := db.submitCall(ctx, ec)
+	res, err = db.routedDone(ctx, name, ec, prefixes, t0, res, err)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// route decides where ec goes (setting ec.Forward) and returns the call's
+// key prefixes, for routedDone; an error refuses the call, with nothing
+// run.
+func (db *DB) route(ctx context.Context, name string, args any, ec *engine.Call) ([]string, error) {
+	rt := db.rt
 	rt.mu.Lock()
 	prefixes := rt.prefixOf(name, args)
 	rt.mu.Unlock()
@@ -416,7 +434,15 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 		rt.fallbacks.WithLabelValues("link_down").Inc()
 	}
 	ec.Forward = dec == route.Forward
-	res, err := db.submitCall(ctx, ec)
+	return prefixes, nil
+}
+
+// routedDone finishes a call that route sent and the executor answered
+// with res, err (begun at t0): a forwarded call the liege did not run
+// falls back here or is refused by its route; a committed one is
+// measured and fed to the Router.
+func (db *DB) routedDone(ctx context.Context, name string, ec engine.Call, prefixes []string, t0 time.Time, res Result, err error) (Result, error) {
+	rt := db.rt
 	if ec.Forward {
 		switch {
 		case errors.Is(err, engine.ErrNoForward):
@@ -427,7 +453,7 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 			rt.mu.Unlock()
 			if r == route.Liege && !rt.override[name].Available {
 				rt.refused.Inc()
-				return nil, fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
+				return Result{}, fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
 			}
 			rt.fallbacks.WithLabelValues("refused").Inc()
 			ec.Forward = false
@@ -446,11 +472,11 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 	if err != nil || res.ReadOnly() {
 		return res, err
 	}
-	how := "local"
+	lat := rt.latLocal
 	if ec.Forward {
-		how = "forwarded"
+		lat = rt.latForwarded
 	}
-	rt.latency.WithLabelValues(how).Observe(time.Since(t0).Seconds())
+	lat.Observe(time.Since(t0).Seconds())
 	rt.mu.Lock()
 	for _, prefix := range prefixes {
 		db.noteChanges(rt.r.Committed(name, prefix))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/httpapi"
@@ -59,37 +58,38 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 		return nil, err
 	}
 	first := batchFirsts(req.Calls) // batchdup.go: a repeated key runs once
-	var wg sync.WaitGroup
-	txids := make([]journal.TxID, len(req.Calls))
+	// The calls that run go to the instance in one hand-off (CallBatch).
+	run := make([]liege.BatchCall, 0, len(req.Calls))
 	for i, c := range req.Calls {
 		if args[i] == nil || first[i] >= 0 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := s.db.CallWith(r.Context(), c.Proc, args[i], liege.CallOptions{IdempotencyKey: c.IdempotencyKey})
-			if err != nil {
-				ans.Results[i] = s.resultError(r, s.callError(c.Proc, err))
-				return
-			}
-			txids[i] = res.TxID
-			a, e := s.callAnswer(c.Proc, res)
-			if e != nil {
-				ans.Results[i] = s.resultError(r, e)
-				return
-			}
-			ans.Results[i] = httpapi.BatchResult{Status: http.StatusOK, CallAnswer: a}
-		}()
+		run = append(run, liege.BatchCall{Proc: c.Proc, Args: args[i], Options: liege.CallOptions{IdempotencyKey: c.IdempotencyKey}})
 	}
-	wg.Wait()
-	s.answerRepeats(r, req.Calls, args, first, ans.Results)
+	s.db.CallBatch(r.Context(), run)
 	var last journal.TxID // the largest committed, for tokenAfter
-	for _, id := range txids {
-		if id.OSeq > last.OSeq {
+	j := 0
+	for i := range req.Calls {
+		if args[i] == nil || first[i] >= 0 {
+			continue
+		}
+		bc := &run[j]
+		j++
+		if bc.Err != nil {
+			ans.Results[i] = s.resultError(r, s.callError(bc.Proc, bc.Err))
+			continue
+		}
+		if id := bc.Result.TxID; id.OSeq > last.OSeq {
 			last = id
 		}
+		a, e := s.callAnswer(bc.Proc, &bc.Result)
+		if e != nil {
+			ans.Results[i] = s.resultError(r, e)
+			continue
+		}
+		ans.Results[i] = httpapi.BatchResult{Status: http.StatusOK, CallAnswer: a}
 	}
+	s.answerRepeats(r, req.Calls, args, first, ans.Results)
 	ans.Token = s.tokenAfter(r.Context(), minTok, last)
 	for _, res := range ans.Results {
 		if res.CallAnswer != nil {
