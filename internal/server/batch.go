@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/liege-db/liege"
@@ -68,6 +69,7 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 	}
 	s.db.CallBatch(r.Context(), run)
 	var last journal.TxID // the largest committed, for tokenAfter
+	done := make([]*liege.Result, len(req.Calls))
 	j := 0
 	for i := range req.Calls {
 		if args[i] == nil || first[i] >= 0 {
@@ -82,21 +84,85 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 		if id := bc.Result.TxID; id.OSeq > last.OSeq {
 			last = id
 		}
-		a, e := s.callAnswer(bc.Proc, &bc.Result)
+		done[i] = &bc.Result
+	}
+	s.answerRepeats(r, req.Calls, args, first, ans.Results, done)
+	ans.Token = s.tokenAfter(r.Context(), minTok, last)
+	if b, ok := appendBatchAnswer(ans, done); ok {
+		return b, nil
+	}
+	for i, res := range done {
+		if res == nil {
+			continue
+		}
+		a, e := s.callAnswer(req.Calls[i].Proc, res)
 		if e != nil {
 			ans.Results[i] = s.resultError(r, e)
 			continue
 		}
+		a.Token = ans.Token
 		ans.Results[i] = httpapi.BatchResult{Status: http.StatusOK, CallAnswer: a}
 	}
-	s.answerRepeats(r, req.Calls, args, first, ans.Results)
-	ans.Token = s.tokenAfter(r.Context(), minTok, last)
-	for _, res := range ans.Results {
-		if res.CallAnswer != nil {
-			res.Token = ans.Token
-		}
-	}
 	return ans, nil
+}
+
+// appendBatchAnswer writes the answer of POST /v1/calls into one buffer,
+// with the bytes writeJSON's encoding/json would write for ans once the
+// results of done (the calls that succeeded) are filled in as callAnswer
+// fills them. It declines (ok false), to leave the answer to them, when a
+// call has an error (its message may hold any character) or a string or
+// result it does not write as they do.
+func appendBatchAnswer(ans *httpapi.BatchAnswer, done []*liege.Result) (leanBody, bool) {
+	tok := ans.Token
+	if !isPlain(tok) {
+		return nil, false
+	}
+	b := make([]byte, 0, 32+len(done)*(190+len(tok)))
+	b = append(b, `{"results":[`...)
+	for i, res := range done {
+		if res == nil {
+			return nil, false // an error, or a repeat of one
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"status":200,"txid":`...)
+		if res.ReadOnly() {
+			b = append(b, "null"...)
+		} else {
+			if !isPlain(res.TxID.Origin) {
+				return nil, false
+			}
+			b = append(b, '"')
+			b = append(b, res.TxID.Origin...)
+			b = append(b, '/')
+			b = strconv.AppendUint(b, res.TxID.OSeq, 10)
+			b = append(b, '"')
+		}
+		b = append(b, `,"hlc":`...)
+		b = strconv.AppendUint(b, res.HLC, 10)
+		b = append(b, `,"hlc_time":"`...)
+		b = appendHLCTime(b, res.HLC)
+		b = append(b, `","pos":`...)
+		b = strconv.AppendUint(b, res.Pos, 10)
+		b = append(b, `,"read_only":`...)
+		b = strconv.AppendBool(b, res.ReadOnly())
+		b = append(b, `,"result":`...)
+		var ok bool
+		if b, ok = appendPlainMsgpackJSON(b, res.Raw); !ok {
+			j, err := msgpackJSON(res.Raw)
+			if err != nil {
+				return nil, false // callAnswer says what is wrong
+			}
+			b = append(b, j...)
+		}
+		b = append(b, `,"token":"`...)
+		b = append(b, tok...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"token":"`...)
+	b = append(b, tok...)
+	return append(b, "\"}\n"...), true
 }
 
 // decodeBatch decodes and checks the body of POST /v1/calls: by
