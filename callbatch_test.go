@@ -116,3 +116,34 @@ func TestCallBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenCoversAnsweredCalls: Token, read without a round trip to the
+// executor, covers every call answered before it is called, alone or in
+// a batch; once the instance is closed it returns ErrClosed.
+func TestTokenCoversAnsweredCalls(t *testing.T) {
+	db := openBatchTest(t, 0)
+	ctx := context.Background()
+	for i := range 50 {
+		res, err := db.Call(ctx, "put", batchArgs{K: "k", V: "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := []BatchCall{{Proc: "put", Args: batchArgs{K: "a"}}, {Proc: "put", Args: batchArgs{K: "b"}}}
+		db.CallBatch(ctx, calls)
+		tok, err := db.Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []uint64{res.TxID.OSeq, calls[0].Result.TxID.OSeq, calls[1].Result.TxID.OSeq} {
+			if tok["A"] < id {
+				t.Fatalf("round %d: Token %v after calls up to A/%d were answered", i, tok, id)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := db.Token(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Token of a closed instance: %v, %v; want ErrClosed", tok, err)
+	}
+}
