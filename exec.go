@@ -37,10 +37,25 @@ func (r *Result) Decode(out any) error { return journal.Unmarshal(r.Raw, out) }
 // ReadOnly reports whether the call committed nothing.
 func (r *Result) ReadOnly() bool { return r.TxID.IsZero() }
 
-// call is one request to the executor; pooled, with a reusable channel.
+// call is one request to the executor: one call (ec; pooled, with a
+// reusable channel), or the calls of a CallBatch (batch), answered
+// together once every one of them is done.
 type call struct {
-	ec   engine.Call
-	done chan struct{}
+	ec    engine.Call
+	batch []engine.Call
+	next  int // batch[:next] are done
+	done  chan struct{}
+}
+
+// isDone reports whether the executor is done with c (executor only).
+func (c *call) isDone() bool {
+	if c.batch == nil {
+		return c.ec.Done
+	}
+	for c.next < len(c.batch) && c.batch[c.next].Done {
+		c.next++
+	}
+	return c.next == len(c.batch)
 }
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
@@ -63,39 +78,55 @@ type CallOptions struct {
 
 // CallWith is Call with options.
 func (db *DB) CallWith(ctx context.Context, name string, args any, o CallOptions) (*Result, error) {
-	p, err := db.lookup(name)
+	ec, err := db.newCall(name, args, o)
 	if err != nil {
 		return nil, err
+	}
+	return db.routed(ctx, name, ec.Args, ec)
+}
+
+// newCall is the engine's call of procedure name with args: the argument
+// value (dereferenced if a pointer from NewArgs) and its msgpack.
+func (db *DB) newCall(name string, args any, o CallOptions) (engine.Call, error) {
+	p, err := db.lookup(name)
+	if err != nil {
+		return engine.Call{}, err
 	}
 	if a, ok := p.derefArgs(args); ok {
 		args = a
 	}
 	ab, err := journal.Marshal(args)
 	if err != nil {
-		return nil, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
+		return engine.Call{}, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
 	}
-	return db.routed(ctx, name, args, engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey})
+	return engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey}, nil
 }
 
 // submitCall hands ec to the executor and waits for its answer.
-func (db *DB) submitCall(ctx context.Context, ec engine.Call) (*Result, error) {
+func (db *DB) submitCall(ctx context.Context, ec engine.Call) (Result, error) {
 	c := callPool.Get().(*call)
 	c.ec = ec
 	if err := db.enqueue(ctx, c); err != nil {
 		callPool.Put(c)
-		return nil, err
+		return Result{}, err
 	}
 	// Once submitted the call will be answered (committed, failed, or
 	// failed by Close); we wait for it even if ctx ends, so that the
 	// pooled call is never reused while the executor holds it.
 	<-c.done
-	r, err := c.ec.Result, c.ec.Err
+	res, err := resultOf(&c.ec)
 	c.ec = engine.Call{}
 	callPool.Put(c)
-	if err != nil {
-		return nil, err
+	return res, err
+}
+
+// resultOf is the outcome of an answered call.
+func resultOf(ec *engine.Call) (Result, error) {
+	if ec.Err != nil {
+		return Result{}, ec.Err
 	}
-	return &Result{TxID: r.TxID, HLC: r.HLC, Pos: r.Pos, Raw: r.Raw, Kind: r.Kind}, nil
+	r := &ec.Result
+	return Result{TxID: r.TxID, HLC: r.HLC, Pos: r.Pos, Raw: r.Raw, Kind: r.Kind}, nil
 }
 
 // NewArgs returns a pointer to a zero value of procedure name's argument
@@ -232,8 +263,14 @@ func (db *DB) take(block bool) bool {
 }
 
 func (db *DB) submit(c *call) {
-	db.in.Submit(&c.ec)
-	if c.ec.Done {
+	if c.batch == nil {
+		db.in.Submit(&c.ec)
+	} else {
+		for i := range c.batch {
+			db.in.Submit(&c.batch[i])
+		}
+	}
+	if c.isDone() {
 		c.done <- struct{}{}
 		return
 	}
@@ -293,7 +330,7 @@ func (db *DB) answerDone() {
 	db.answeredSeen = n
 	i := 0
 	for _, c := range db.inflight {
-		if c.ec.Done {
+		if c.isDone() {
 			c.done <- struct{}{}
 			continue
 		}
@@ -352,6 +389,10 @@ func (db *DB) publish() {
 	db.pub.epoch.Store(st.Epoch)
 	db.pub.reign.Store(st.Reign)
 	db.pub.first.Store(db.in.FirstPos())
+	own, peer := db.in.Applied()
+	if a := db.pub.applied.Load(); a == nil || a[0] != own || a[1] != peer {
+		db.pub.applied.Store(&[2]uint64{own, peer})
+	}
 	_, b := db.in.JournalStats()
 	db.pub.bytes.Store(b)
 	if db.in.Node() != nil {

@@ -147,11 +147,22 @@ func (db *DB) notifyApplied() {
 	}
 }
 
-// Token returns the instance's applied token.
+// Token returns the instance's applied token, as the executor published it
+// after its last step: it covers every call answered before Token is
+// called (the executor publishes before it answers), without a round trip
+// to the executor. It returns ErrClosed once the instance is closing.
 func (db *DB) Token(ctx context.Context) (Token, error) {
-	var t Token
-	err := db.control(ctx, func() { t = db.appliedToken() })
-	return t, err
+	select {
+	case <-db.quit:
+		return nil, ErrClosed
+	default:
+	}
+	a := db.pub.applied.Load()
+	t := Token{db.opts.ID: a[0]}
+	if db.opts.PeerID != "" {
+		t[db.opts.PeerID] = a[1]
+	}
+	return t, nil
 }
 
 // TxnState is what an instance knows of a transaction.

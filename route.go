@@ -405,8 +405,24 @@ func (db *DB) prefixesOf(f func(any) []string, r *journal.Record) []string {
 
 // routed runs a call by its route: here, forwarded, or refused.
 func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
-	rt := db.rt
 	t0 := time.Now()
+	prefixes, err := db.route(ctx, name, args, &ec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := db.submitCall(ctx, ec)
+	res, err = db.routedDone(ctx, name, ec, prefixes, t0, res, err)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// route decides where ec goes (setting ec.Forward) and returns the call's
+// key prefixes, for routedDone; an error refuses the call, with nothing
+// run.
+func (db *DB) route(ctx context.Context, name string, args any, ec *engine.Call) ([]string, error) {
+	rt := db.rt
 	prefixes, dec, err := rt.decide(ctx, name, args)
 	if err != nil {
 		return nil, err
@@ -419,7 +435,15 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 		rt.fallbacks.WithLabelValues("link_down").Inc()
 	}
 	ec.Forward = dec == route.Forward
-	res, err := db.submitCall(ctx, ec)
+	return prefixes, nil
+}
+
+// routedDone finishes a call that route sent and the executor answered
+// with res, err (begun at t0): a forwarded call the liege did not run
+// falls back here or is refused by its route; a committed one is
+// measured and fed to the Router.
+func (db *DB) routedDone(ctx context.Context, name string, ec engine.Call, prefixes []string, t0 time.Time, res Result, err error) (Result, error) {
+	rt := db.rt
 	if ec.Forward {
 		switch {
 		case errors.Is(err, engine.ErrNoForward):
@@ -430,7 +454,7 @@ func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call)
 			rt.mu.Unlock()
 			if r == route.Liege && !rt.override[name].Available {
 				rt.refused.Inc()
-				return nil, fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
+				return Result{}, fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
 			}
 			rt.fallbacks.WithLabelValues("refused").Inc()
 			ec.Forward = false

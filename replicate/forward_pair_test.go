@@ -400,3 +400,89 @@ func TestForwardTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardCallBatch: the calls of one DB.CallBatch at a vassal are
+// routed one by one, as CallWith routes them: those routed to the liege
+// commit there (read-your-writes at the vassal once CallBatch returns),
+// those routed locally commit here, and a call that fails (too large for
+// a frame, an unknown procedure, arguments of another type) has its own
+// error without failing the others.
+func TestForwardCallBatch(t *testing.T) {
+	const limit = 64 << 10
+	p := newPairWith(t, link.MemOptions{}, nil, 50*time.Millisecond, func(p *pair) {
+		p.a.extraProcs = []string{"here"}
+		p.b.extraProcs = []string{"here"}
+		p.a.routes = []string{"ops=liege", "here=local"}
+		p.b.routes = p.a.routes
+		p.a.maxFrame, p.b.maxFrame = limit, limit
+	})
+	p.waitLinkUp()
+	big := opsArgs{Ops: []op{{Op: "set", K: "big", V: strings.Repeat("v", 100<<10)}}}
+	calls := []liege.BatchCall{
+		{Proc: "ops", Args: opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}}},
+		{Proc: "here", Args: opsArgs{Ops: []op{{Op: "add", K: "m", N: 1}}}},
+		{Proc: "here", Args: big},
+		{Proc: "nope", Args: opsArgs{}},
+		{Proc: "ops", Args: &opsArgs{Ops: []op{{Op: "add", K: "n", N: 2}}}, Options: liege.CallOptions{IdempotencyKey: "batch-1"}},
+		{Proc: "here", Args: 42},
+	}
+	p.b.db.CallBatch(context.Background(), calls)
+	for i, want := range []string{"A", "B", "", "", "A", ""} {
+		c := calls[i]
+		if want == "" {
+			if c.Err == nil {
+				t.Fatalf("calls[%d] (%s): committed as %v, want an error", i, c.Proc, c.Result.TxID)
+			}
+			continue
+		}
+		if c.Err != nil || c.Result.TxID.Origin != want || c.Result.ReadOnly() {
+			t.Fatalf("calls[%d] (%s): %+v, %v; want committed as a %s transaction", i, c.Proc, c.Result, c.Err, want)
+		}
+		p.acked = append(p.acked, c.Result.TxID)
+	}
+	var tooLarge *liege.TxnTooLargeError
+	if !errors.As(calls[2].Err, &tooLarge) || tooLarge.Limit != limit || tooLarge.Size <= limit {
+		t.Fatalf("the oversized call: %v (%T), want a *liege.TxnTooLargeError over the limit %d", calls[2].Err, calls[2].Err, limit)
+	}
+	if !errors.Is(calls[3].Err, liege.ErrUnknownProcedure) {
+		t.Fatalf("the unknown procedure: %v, want ErrUnknownProcedure", calls[3].Err)
+	}
+	if !errors.Is(calls[5].Err, liege.ErrBadArgs) {
+		t.Fatalf("arguments of another type: %v, want ErrBadArgs", calls[5].Err)
+	}
+	// Read-your-writes: the forwarded calls are applied at the vassal.
+	e, ok, err := p.b.db.Get(context.Background(), key("n"))
+	if err != nil || !ok {
+		t.Fatalf("read n at the vassal after the batch: ok %v, %v", ok, err)
+	}
+	if n, _ := e.Value.Int(); n != 3 {
+		t.Fatalf("the vassal reads n=%d after the batch was answered: want 3", n)
+	}
+	// The keyed call's retry returns its first outcome.
+	again, err := p.b.db.CallWith(context.Background(), "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 2}}}, liege.CallOptions{IdempotencyKey: "batch-1"})
+	if err != nil || again.TxID != calls[4].Result.TxID {
+		t.Fatalf("retry of the keyed call: %+v, %v; want its first outcome %v", again, err, calls[4].Result.TxID)
+	}
+	// With the link down (past the grace, 1s), ops is refused and here
+	// commits.
+	p.partition(true)
+	p.waitLinkDown()
+	calls = []liege.BatchCall{
+		{Proc: "ops", Args: opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}}},
+		{Proc: "here", Args: opsArgs{Ops: []op{{Op: "add", K: "m", N: 1}}}},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p.b.db.CallBatch(ctx, calls)
+	if !errors.Is(calls[0].Err, liege.ErrRouteUnavailable) {
+		t.Fatalf("ops routed to the liege with the link down: %+v, %v; want ErrRouteUnavailable", calls[0].Result, calls[0].Err)
+	}
+	if calls[1].Err != nil || calls[1].Result.TxID.Origin != "B" {
+		t.Fatalf("here with the link down: %+v, %v; want a vassal (B) transaction", calls[1].Result, calls[1].Err)
+	}
+	p.acked = append(p.acked, calls[1].Result.TxID)
+	p.partition(false)
+	p.waitLinkUp()
+	p.idle()
+	p.converged()
+}

@@ -116,7 +116,8 @@ func (l *lexer) calls() ([]BatchCall, bool) {
 	if !l.consume('[') {
 		return nil, false
 	}
-	calls := []BatchCall{}
+	// Room for the calls, at about 100 bytes each.
+	calls := make([]BatchCall, 0, min(len(l.b)/100+1, MaxBatch))
 	for n := 0; l.more(']', n); n++ {
 		if !l.consume('{') {
 			return nil, false
@@ -164,6 +165,50 @@ type lexer struct {
 	bad bool // set by more on a missing comma or end
 	// last is the string that same hands out again when it comes again.
 	last string
+
+	// For the answer decoders: text is b as one string, whose substrings
+	// an answer's strings are (one allocation for all of them, rather
+	// than one each: the client keeps an answer's bytes anyway, in
+	// BatchResult.Raw); answers and ids are the CallAnswers and TxIDs
+	// handed out, allocated a chunk at a time.
+	text    string
+	answers []CallAnswer
+	ids     []string
+}
+
+// answerText reads a string as str does, as a substring of l.text.
+func (l *lexer) answerText() (string, bool) {
+	b, ok := l.key()
+	if !ok {
+		return "", false
+	}
+	if l.text == "" {
+		l.text = string(l.b)
+	}
+	end := l.i - 1 // the closing quote
+	return l.text[end-len(b) : end], true
+}
+
+// answerChunk is how many CallAnswers (and TxIDs) the answer decoders
+// allocate at once.
+const answerChunk = 32
+
+// newAnswer returns a new zero CallAnswer.
+func (l *lexer) newAnswer() *CallAnswer {
+	if len(l.answers) == cap(l.answers) {
+		l.answers = make([]CallAnswer, 0, answerChunk)
+	}
+	l.answers = l.answers[:len(l.answers)+1]
+	return &l.answers[len(l.answers)-1]
+}
+
+// newID returns a pointer to a new string holding id.
+func (l *lexer) newID(id string) *string {
+	if len(l.ids) == cap(l.ids) {
+		l.ids = make([]string, 0, answerChunk)
+	}
+	l.ids = append(l.ids, id)
+	return &l.ids[len(l.ids)-1]
 }
 
 // maxDepth bounds the nesting of a raw value the lexer checks; deeper
@@ -469,7 +514,8 @@ func (l *lexer) results() ([]BatchResult, bool) {
 	if !l.consume('[') {
 		return nil, false
 	}
-	out := []BatchResult{}
+	// Room for the results, at about 150 bytes each.
+	out := make([]BatchResult, 0, min(len(l.b)/150+1, MaxBatch))
 	for n := 0; l.more(']', n); n++ {
 		l.ws()
 		start := l.i
@@ -497,7 +543,7 @@ func (l *lexer) results() ([]BatchResult, bool) {
 				continue
 			}
 			if r.CallAnswer == nil {
-				r.CallAnswer = &CallAnswer{}
+				r.CallAnswer = l.newAnswer()
 			}
 			if !l.answerField(key, r.CallAnswer) {
 				return nil, false
@@ -547,16 +593,16 @@ func (l *lexer) answerField(key []byte, a *CallAnswer) (ok bool) {
 			a.TxID = nil
 			return true
 		}
-		id, ok := l.str()
+		id, ok := l.answerText()
 		if !ok {
 			return false
 		}
-		a.TxID = &id
+		a.TxID = l.newID(id)
 	case "hlc":
 		a.HLC, ok = l.uint64()
 		return ok
 	case "hlc_time":
-		a.HLCTime, ok = l.str()
+		a.HLCTime, ok = l.answerText()
 		return ok
 	case "pos":
 		a.Pos, ok = l.uint64()

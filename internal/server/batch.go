@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/httpapi"
@@ -59,44 +59,110 @@ func (s *Server) handleCalls(r *http.Request) (any, error) {
 		return nil, err
 	}
 	first := batchFirsts(req.Calls) // batchdup.go: a repeated key runs once
-	var wg sync.WaitGroup
-	txids := make([]journal.TxID, len(req.Calls))
+	// The calls that run go to the instance in one hand-off (CallBatch).
+	run := make([]liege.BatchCall, 0, len(req.Calls))
 	for i, c := range req.Calls {
 		if args[i] == nil || first[i] >= 0 {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := s.db.CallWith(r.Context(), c.Proc, args[i], liege.CallOptions{IdempotencyKey: c.IdempotencyKey})
-			if err != nil {
-				ans.Results[i] = s.resultError(r, s.callError(c.Proc, err))
-				return
-			}
-			txids[i] = res.TxID
-			a, e := s.callAnswer(c.Proc, res)
-			if e != nil {
-				ans.Results[i] = s.resultError(r, e)
-				return
-			}
-			ans.Results[i] = httpapi.BatchResult{Status: http.StatusOK, CallAnswer: a}
-		}()
+		run = append(run, liege.BatchCall{Proc: c.Proc, Args: args[i], Options: liege.CallOptions{IdempotencyKey: c.IdempotencyKey}})
 	}
-	wg.Wait()
-	s.answerRepeats(r, req.Calls, args, first, ans.Results)
+	s.db.CallBatch(r.Context(), run)
 	var last journal.TxID // the largest committed, for tokenAfter
-	for _, id := range txids {
-		if id.OSeq > last.OSeq {
+	done := make([]*liege.Result, len(req.Calls))
+	j := 0
+	for i := range req.Calls {
+		if args[i] == nil || first[i] >= 0 {
+			continue
+		}
+		bc := &run[j]
+		j++
+		if bc.Err != nil {
+			ans.Results[i] = s.resultError(r, s.callError(bc.Proc, bc.Err))
+			continue
+		}
+		if id := bc.Result.TxID; id.OSeq > last.OSeq {
 			last = id
 		}
+		done[i] = &bc.Result
 	}
+	s.answerRepeats(r, req.Calls, args, first, ans.Results, done)
 	ans.Token = s.tokenAfter(r.Context(), minTok, last)
-	for _, res := range ans.Results {
-		if res.CallAnswer != nil {
-			res.Token = ans.Token
+	if b, ok := appendBatchAnswer(ans, done); ok {
+		return b, nil
+	}
+	for i, res := range done {
+		if res == nil {
+			continue
 		}
+		a, e := s.callAnswer(req.Calls[i].Proc, res)
+		if e != nil {
+			ans.Results[i] = s.resultError(r, e)
+			continue
+		}
+		a.Token = ans.Token
+		ans.Results[i] = httpapi.BatchResult{Status: http.StatusOK, CallAnswer: a}
 	}
 	return ans, nil
+}
+
+// appendBatchAnswer writes the answer of POST /v1/calls into one buffer,
+// with the bytes writeJSON's encoding/json would write for ans once the
+// results of done (the calls that succeeded) are filled in as callAnswer
+// fills them. It declines (ok false), to leave the answer to them, when a
+// call has an error (its message may hold any character) or a string or
+// result it does not write as they do.
+func appendBatchAnswer(ans *httpapi.BatchAnswer, done []*liege.Result) (leanBody, bool) {
+	tok := ans.Token
+	if !isPlain(tok) {
+		return nil, false
+	}
+	b := make([]byte, 0, 32+len(done)*(190+len(tok)))
+	b = append(b, `{"results":[`...)
+	for i, res := range done {
+		if res == nil {
+			return nil, false // an error, or a repeat of one
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"status":200,"txid":`...)
+		if res.ReadOnly() {
+			b = append(b, "null"...)
+		} else {
+			if !isPlain(res.TxID.Origin) {
+				return nil, false
+			}
+			b = append(b, '"')
+			b = append(b, res.TxID.Origin...)
+			b = append(b, '/')
+			b = strconv.AppendUint(b, res.TxID.OSeq, 10)
+			b = append(b, '"')
+		}
+		b = append(b, `,"hlc":`...)
+		b = strconv.AppendUint(b, res.HLC, 10)
+		b = append(b, `,"hlc_time":"`...)
+		b = appendHLCTime(b, res.HLC)
+		b = append(b, `","pos":`...)
+		b = strconv.AppendUint(b, res.Pos, 10)
+		b = append(b, `,"read_only":`...)
+		b = strconv.AppendBool(b, res.ReadOnly())
+		b = append(b, `,"result":`...)
+		var ok bool
+		if b, ok = appendPlainMsgpackJSON(b, res.Raw); !ok {
+			j, err := msgpackJSON(res.Raw)
+			if err != nil {
+				return nil, false // callAnswer says what is wrong
+			}
+			b = append(b, j...)
+		}
+		b = append(b, `,"token":"`...)
+		b = append(b, tok...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"token":"`...)
+	b = append(b, tok...)
+	return append(b, "\"}\n"...), true
 }
 
 // decodeBatch decodes and checks the body of POST /v1/calls: by

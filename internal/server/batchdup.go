@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/httpapi"
 	"github.com/liege-db/liege/journal"
 )
@@ -53,13 +54,14 @@ func sameCall(calls []httpapi.BatchCall, args []any, i, j int) bool {
 }
 
 // answerRepeats answers each call that repeats an earlier call's key, once
-// the earlier ones have their answers.
-func (s *Server) answerRepeats(r *http.Request, calls []httpapi.BatchCall, args []any, first []int, results []httpapi.BatchResult) {
+// the earlier ones have their answers: in results (a refused or failed
+// call) or done (a call that succeeded).
+func (s *Server) answerRepeats(r *http.Request, calls []httpapi.BatchCall, args []any, first []int, results []httpapi.BatchResult, done []*liege.Result) {
 	for i, j := range first {
 		switch {
 		case j < 0:
 		case sameCall(calls, args, i, j):
-			results[i] = results[j]
+			results[i], done[i] = results[j], done[j]
 		default:
 			results[i] = s.resultError(r, &Error{Status: http.StatusUnprocessableEntity, Code: CodeIdempotencyKeyReused,
 				Message: fmt.Sprintf("calls[%d] has the idempotency_key %q of calls[%d] with another procedure or other arguments; it did not run: "+

@@ -15,18 +15,27 @@ import (
 // procedure's "ok"). The bytes are those msgpackJSON's general path
 // writes; ok is false for anything else, which takes that path.
 func plainMsgpackJSON(b []byte) (json.RawMessage, bool) {
-	if len(b) == 0 {
+	out, ok := appendPlainMsgpackJSON(nil, b)
+	if !ok {
 		return nil, false
+	}
+	return out, true
+}
+
+// appendPlainMsgpackJSON is plainMsgpackJSON appending to out.
+func appendPlainMsgpackJSON(out, b []byte) ([]byte, bool) {
+	if len(b) == 0 {
+		return out, false
 	}
 	switch c := b[0]; {
 	case len(b) == 1 && c == 0xc0:
-		return json.RawMessage("null"), true
+		return append(out, "null"...), true
 	case len(b) == 1 && c == 0xc2:
-		return json.RawMessage("false"), true
+		return append(out, "false"...), true
 	case len(b) == 1 && c == 0xc3:
-		return json.RawMessage("true"), true
+		return append(out, "true"...), true
 	case len(b) == 1 && c <= 0x7f: // positive fixint
-		return strconv.AppendUint(nil, uint64(c), 10), true
+		return strconv.AppendUint(out, uint64(c), 10), true
 	}
 	var s []byte
 	switch c := b[0]; {
@@ -41,18 +50,33 @@ func plainMsgpackJSON(b []byte) (json.RawMessage, bool) {
 			return nil, false
 		}
 	default:
-		return nil, false
+		return out, false
 	}
-	out := make([]byte, 0, len(s)+2)
+	if !isPlain(s) {
+		return out, false
+	}
+	if out == nil {
+		out = make([]byte, 0, len(s)+2)
+	}
 	out = append(out, '"')
-	for _, ch := range s {
-		if ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' {
-			return nil, false
-		}
-	}
 	out = append(out, s...)
 	return append(out, '"'), true
 }
+
+// isPlain reports whether s is plain printable ASCII without '"' or '\',
+// which encoding/json writes as it is.
+func isPlain[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// leanBody is an answer already written as writeJSON would write it
+// (appendBatchAnswer).
+type leanBody []byte
 
 // readAll is io.ReadAll starting with room for sizeHint bytes (the
 // request's Content-Length, if known) and one more, so that a body of the
@@ -81,6 +105,8 @@ func readAll(r io.Reader, sizeHint int64) ([]byte, error) {
 // ASCII (an error's message), which encoding/json then encodes.
 func leanJSON(v any) (b []byte, ok bool) {
 	switch a := v.(type) {
+	case leanBody:
+		return a, true
 	case *httpapi.CallAnswer:
 		b, ok = appendCallAnswer(make([]byte, 0, 256+len(a.Result)), a, true)
 	case *httpapi.BatchAnswer:
@@ -164,10 +190,8 @@ func appendCallAnswer(b []byte, a *httpapi.CallAnswer, braces bool) ([]byte, boo
 // appendPlain appends s quoted, if it is plain printable ASCII without '"'
 // or '\' (which encoding/json writes as it is).
 func appendPlain(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return nil, false
-		}
+	if !isPlain(s) {
+		return nil, false
 	}
 	b = append(b, '"')
 	b = append(b, s...)
@@ -181,10 +205,14 @@ const hlcTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 // hlcTime is hlc.Timestamp(ts).String() in one allocation instead of
 // three (an answer's hlc_time).
 func hlcTime(ts uint64) string {
-	t := hlc.Timestamp(ts)
 	var buf [48]byte
-	b := t.Physical().AppendFormat(buf[:0], hlcTimeLayout)
+	return string(appendHLCTime(buf[:0], ts))
+}
+
+// appendHLCTime appends hlcTime(ts).
+func appendHLCTime(b []byte, ts uint64) []byte {
+	t := hlc.Timestamp(ts)
+	b = t.Physical().AppendFormat(b, hlcTimeLayout)
 	b = append(b, '+')
-	b = strconv.AppendUint(b, uint64(t.Logical()), 10)
-	return string(b)
+	return strconv.AppendUint(b, uint64(t.Logical()), 10)
 }

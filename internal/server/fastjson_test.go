@@ -6,8 +6,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/internal/hlc"
 	"github.com/liege-db/liege/internal/httpapi"
+	"github.com/liege-db/liege/journal"
 )
 
 // leanJSON writes the bytes encoding/json writes in writeJSON, and leaves
@@ -70,5 +72,63 @@ func TestHLCTimeIsTimestampString(t *testing.T) {
 		if got, want := hlcTime(ts), hlc.Timestamp(ts).String(); got != want {
 			t.Fatalf("hlcTime(%d) = %q, hlc.Timestamp.String %q", ts, got, want)
 		}
+	}
+}
+
+// appendBatchAnswer writes what writeJSON writes for the BatchAnswer that
+// callAnswer fills in for the same results, and declines an answer with an
+// error in it or a token it does not write as encoding/json does.
+func TestAppendBatchAnswerMatchesEncodingJSON(t *testing.T) {
+	msgpack := func(v any) []byte {
+		b, err := journal.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ts := uint64(117655400119730185)
+	results := []*liege.Result{
+		{TxID: journal.TxID{Origin: "A", OSeq: 18}, HLC: ts, Pos: 42, Raw: msgpack("ok")},
+		{HLC: ts + 1, Raw: msgpack(map[string]any{"found": true, "value": []any{1, "a<b", "é"}})},
+		{TxID: journal.TxID{Origin: "B", OSeq: 1 << 40}, HLC: ts + 2, Pos: 43, Raw: msgpack(nil)},
+		{TxID: journal.TxID{Origin: "A", OSeq: 19}, HLC: ts + 3, Pos: 44, Raw: msgpack(int64(-7))},
+		{TxID: journal.TxID{Origin: "A", OSeq: 20}, HLC: ts + 4, Pos: 45, Raw: msgpack("tab\there")},
+	}
+	s := &Server{}
+	for _, tok := range []string{"A:20,B:1099511627776", ""} {
+		ans := &httpapi.BatchAnswer{Results: make([]httpapi.BatchResult, len(results)), Token: tok}
+		got, ok := appendBatchAnswer(ans, results)
+		if !ok {
+			t.Fatalf("token %q: appendBatchAnswer declined", tok)
+		}
+		for i, res := range results {
+			a, e := s.callAnswer("p", res)
+			if e != nil {
+				t.Fatal(e)
+			}
+			a.Token = tok
+			ans.Results[i] = httpapi.BatchResult{Status: 200, CallAnswer: a}
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(ans); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("appendBatchAnswer:\n%s\nencoding/json:\n%s", got, want.Bytes())
+		}
+	}
+	ans := &httpapi.BatchAnswer{Results: make([]httpapi.BatchResult, 2), Token: "A:1"}
+	if _, ok := appendBatchAnswer(ans, []*liege.Result{results[0], nil}); ok {
+		t.Error("appendBatchAnswer took an answer with a failed call")
+	}
+	ans = &httpapi.BatchAnswer{Results: make([]httpapi.BatchResult, 1), Token: `a"b`}
+	if _, ok := appendBatchAnswer(ans, results[:1]); ok {
+		t.Error(`appendBatchAnswer took the token a"b`)
+	}
+	ans.Token = "A:1"
+	if _, ok := appendBatchAnswer(ans, []*liege.Result{{Raw: []byte{0xc1}}}); ok {
+		t.Error("appendBatchAnswer took a result that is not msgpack")
 	}
 }
