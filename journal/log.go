@@ -122,3 +122,37 @@ func RepairLogTail(log Log) (*TailDamage, error) {
 	}
 	return rep, nil
 }
+
+// RangeReader is implemented by a Log that reads a run of consecutive
+// entries faster than Read one at a time. The file log reads its segment
+// files front to back, once each, where tidwall/wal's Read loads a whole
+// segment into its cache under a lock that stalls every other reader and
+// indexes each of its entries (what replay and rollback read, they read
+// once, in order).
+type RangeReader interface {
+	// ReadRange calls fn on the entries at indexes from..to in order
+	// (none if from > to), with Read's errors for an index outside
+	// [FirstIndex, LastIndex]. fn's entry follows Read's rules: the
+	// caller must not modify it and it stays valid. fn must not call the
+	// Log's Write, Sync or truncations; ReadRange stops at fn's first
+	// error and returns it.
+	ReadRange(from, to uint64, fn func(index uint64, entry []byte) error) error
+}
+
+// ReadRange calls fn on the entries of log at indexes from..to in order:
+// with the Log's ReadRange if it is a RangeReader, else with Read.
+func ReadRange(log Log, from, to uint64, fn func(index uint64, entry []byte) error) error {
+	if rr, ok := log.(RangeReader); ok {
+		return rr.ReadRange(from, to, fn)
+	}
+	for i := from; i <= to && i >= from; i++ {
+		e, err := log.Read(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -300,6 +300,63 @@ func (m *model) check(t *testing.T, l Log) {
 			t.Fatalf("read index %d outside [%d, %d] returned %v, want ErrNotFound", idx, m.first, m.last(), err)
 		}
 	}
+	m.checkRanges(t, l)
+}
+
+// checkRanges checks that ReadRange (the file log's own, or Read's for a
+// Log without one) reads what Read does: the whole log, runs inside it,
+// nothing for an empty range, ErrNotFound past either end, and fn's error.
+func (m *model) checkRanges(t *testing.T, l Log) {
+	t.Helper()
+	if _, ok := l.(*trackedWAL); ok {
+		if _, ok := l.(RangeReader); !ok {
+			t.Fatal("the file log is not a RangeReader")
+		}
+	}
+	n := uint64(len(m.entries))
+	ranges := [][2]uint64{{m.first, m.last()}, {m.first + 1, m.last() + 1}}
+	if n > 0 {
+		ranges = append(ranges, [2]uint64{m.first, m.first}, [2]uint64{m.last(), m.last()},
+			[2]uint64{m.first + n/3, m.first + 2*n/3})
+	}
+	for _, r := range ranges {
+		want := r[0]
+		err := ReadRange(l, r[0], r[1], func(idx uint64, got []byte) error {
+			if idx != want {
+				return fmt.Errorf("entry %d after %d", idx, want-1)
+			}
+			if !bytes.Equal(got, m.entries[idx-m.first]) {
+				return fmt.Errorf("index %d holds %x, want %x", idx, got[:min(8, len(got))], m.entries[idx-m.first][:min(8, len(m.entries[idx-m.first]))])
+			}
+			want++
+			return nil
+		})
+		switch {
+		case r[0] > r[1]:
+			if err != nil || want != r[0] {
+				t.Fatalf("ReadRange(%d, %d) of an empty range: %v after %d entries", r[0], r[1], err, want-r[0])
+			}
+		case r[1] > m.last():
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("ReadRange(%d, %d) past [%d, %d] returned %v, want ErrNotFound", r[0], r[1], m.first, m.last(), err)
+			}
+		case err != nil || want != r[1]+1:
+			t.Fatalf("ReadRange(%d, %d) of [%d, %d]: %v after %d entries", r[0], r[1], m.first, m.last(), err, want-r[0])
+		}
+	}
+	if m.first > 1 {
+		if err := ReadRange(l, m.first-1, m.last(), func(uint64, []byte) error { return nil }); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("ReadRange from %d before [%d, %d] returned %v, want ErrNotFound", m.first-1, m.first, m.last(), err)
+		}
+	}
+	if n > 0 {
+		stop := errors.New("stop")
+		calls := 0
+		err := ReadRange(l, m.first, m.last(), func(uint64, []byte) error { calls++; return stop })
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Fatalf("ReadRange with fn failing at once returned %v after %d calls, want fn's error after 1", err, calls)
+		}
+	}
 }
 
 // checkCrashed checks what a crash left against the model from before it:

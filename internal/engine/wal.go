@@ -149,6 +149,29 @@ func (w *wal) Read(pos uint64) ([]byte, error) {
 	return w.log.Read(pos)
 }
 
+// ReadRange calls fn on the frames at from..to in order: those the log
+// holds read with journal.ReadRange (the file log reads its segment files
+// once each), the others from the buffers as Read does. fn must not touch
+// the wal.
+func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error) error {
+	if from <= w.logged {
+		if err := journal.ReadRange(w.log, from, min(to, w.logged), fn); err != nil {
+			return err
+		}
+		from = w.logged + 1
+	}
+	for p := from; p <= to; p++ {
+		f, err := w.Read(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(p, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // frameAt returns frame i of the frames of sizes held back to back in buf.
 func frameAt(buf []byte, sizes []int, i int) []byte {
 	off := 0
