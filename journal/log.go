@@ -1,7 +1,10 @@
 package journal
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 )
 
@@ -155,4 +158,36 @@ func ReadRange(log Log, from, to uint64, fn func(index uint64, entry []byte) err
 		}
 	}
 	return nil
+}
+
+// RangeCopier is implemented by a Log that copies a run of consecutive
+// entries to a file, each as uvarint(len)+entry, without reading them into
+// memory: the file log's segment files hold its entries that way, and it
+// copies their bytes file to file (copy_file_range on Linux).
+type RangeCopier interface {
+	// CopyRange appends the entries at indexes from..to to dst, at its
+	// offset, each as uvarint(len)+entry, with Read's errors for an
+	// index outside [FirstIndex, LastIndex].
+	CopyRange(from, to uint64, dst *os.File) error
+}
+
+// CopyRange appends the entries of log at indexes from..to to dst, each as
+// uvarint(len)+entry: with the Log's CopyRange if it is a RangeCopier,
+// else with ReadRange.
+func CopyRange(log Log, from, to uint64, dst *os.File) error {
+	if rc, ok := log.(RangeCopier); ok {
+		return rc.CopyRange(from, to, dst)
+	}
+	w := bufio.NewWriterSize(dst, 1<<20)
+	var lb [binary.MaxVarintLen64]byte
+	err := ReadRange(log, from, to, func(_ uint64, e []byte) error {
+		n := binary.PutUvarint(lb[:], uint64(len(e)))
+		w.Write(lb[:n])
+		_, err := w.Write(e)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return w.Flush()
 }

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -348,6 +349,36 @@ func (m *model) checkRanges(t *testing.T, l Log) {
 		if err := ReadRange(l, m.first-1, m.last(), func(uint64, []byte) error { return nil }); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("ReadRange from %d before [%d, %d] returned %v, want ErrNotFound", m.first-1, m.first, m.last(), err)
 		}
+	}
+	for _, r := range ranges {
+		if r[0] > r[1] || r[1] > m.last() {
+			continue
+		}
+		var want []byte
+		for idx := r[0]; idx <= r[1]; idx++ {
+			want = binary.AppendUvarint(want, uint64(len(m.entries[idx-m.first])))
+			want = append(want, m.entries[idx-m.first]...)
+		}
+		f, err := os.CreateTemp(t.TempDir(), "copy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("head")
+		err = CopyRange(l, r[0], r[1], f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("CopyRange(%d, %d) of [%d, %d]: %v", r[0], r[1], m.first, m.last(), err)
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want = append([]byte("head"), want...); !bytes.Equal(got, want) {
+			t.Fatalf("CopyRange(%d, %d) of [%d, %d] wrote %d bytes, want %d", r[0], r[1], m.first, m.last(), len(got), len(want))
+		}
+	}
+	if err := CopyRange(l, m.first, m.last()+1, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CopyRange past [%d, %d] returned %v, want ErrNotFound", m.first, m.last(), err)
 	}
 	if n > 0 {
 		stop := errors.New("stop")

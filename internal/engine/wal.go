@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/liege-db/liege/internal/failpoint"
@@ -168,6 +170,33 @@ func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error
 		if err := fn(p, f); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CopyRange appends the frames at from..to to dst, each as
+// uvarint(len)+frame (a lost transaction file's records): those the log
+// holds with journal.CopyRange (the file log copies its files' bytes), the
+// others from the buffers.
+func (w *wal) CopyRange(from, to uint64, dst *os.File) error {
+	if from <= w.logged {
+		if err := journal.CopyRange(w.log, from, min(to, w.logged), dst); err != nil {
+			return err
+		}
+		from = w.logged + 1
+	}
+	var buf []byte
+	for p := from; p <= to; p++ {
+		f, err := w.Read(p)
+		if err != nil {
+			return err
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	if len(buf) > 0 {
+		_, err := dst.Write(buf)
+		return err
 	}
 	return nil
 }
