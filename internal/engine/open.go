@@ -284,6 +284,9 @@ func (in *Instance) recover() error {
 			}
 		}
 		if in.cfg.PeerID != "" && r.Kind.IsOwn() && r.Origin == in.cfg.ID {
+			if ld != nil {
+				r.CopyBytes() // decoded by replayParallel, aliasing the journal's files read
+			}
 			own = append(own, r)
 		}
 		if p >= from {

@@ -21,7 +21,9 @@ func replayChunks(from, to uint64) int {
 }
 
 // replayParallel decodes records from..to on workers goroutines and calls
-// apply on each, in order, on the calling goroutine. The frames are read
+// apply on each, in order, on the calling goroutine. The records' byte
+// strings alias the frames readRange read (DecodeFrameBorrow): apply and
+// decoded copy what they keep (Record.CopyBytes). The frames are read
 // by readRange (wal.ReadRange) on a goroutine of their own, which hands
 // them to the workers in chunks. decoded, if not nil, is called on the
 // worker (numbered from 0) that decoded a chunk (numbered as replayChunks
@@ -56,7 +58,7 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 				jb.recs = make([]journal.Record, len(jb.frames))
 				for i, f := range jb.frames {
 					p := jb.from + uint64(i)
-					err := d.DecodeFrame(f, &jb.recs[i])
+					err := d.DecodeFrameBorrow(f, &jb.recs[i])
 					if err == nil && jb.recs[i].Pos != p {
 						err = fmt.Errorf("record claims position %d", jb.recs[i].Pos)
 					}
