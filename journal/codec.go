@@ -207,10 +207,28 @@ func (d *Decoder) DecodeFrame(f []byte, r *Record) error {
 	return d.DecodePayload(p, r)
 }
 
+// DecodeFrameBorrow is DecodeFrame, but the record's byte strings (keys,
+// values, before-images, args, result) alias f instead of a copy of it,
+// so f must stay unchanged while they are used: for a frame read from the
+// journal (which never changes what Read returned) decoded to be used and
+// dropped, as replay and rollback do with most records, saving a copy and
+// an allocation per record.
+func (d *Decoder) DecodeFrameBorrow(f []byte, r *Record) error {
+	p, err := OpenFrame(f)
+	if err != nil {
+		return err
+	}
+	return d.decodePayload(p, r, true)
+}
+
 // DecodePayload decodes a record payload (a frame's content) into r.
 func (d *Decoder) DecodePayload(p []byte, r *Record) (err error) {
+	return d.decodePayload(p, r, false)
+}
+
+func (d *Decoder) decodePayload(p []byte, r *Record, borrow bool) error {
 	r.Reset()
-	if err := decodeFast(p, r, d.names); err == nil {
+	if err := decodeFast(p, r, d.names, borrow); err == nil {
 		return r.validate()
 	}
 	// Left to go-msgpack: start again from a clean record (go-msgpack

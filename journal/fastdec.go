@@ -64,9 +64,13 @@ type fastReader struct {
 }
 
 // decodeFast decodes payload p into r (already Reset), or returns errSlow.
-func decodeFast(p []byte, r *Record, names map[string]string) error {
+// With borrow, r's byte strings alias p instead of a copy of it.
+func decodeFast(p []byte, r *Record, names map[string]string, borrow bool) error {
 	d := fastReader{p: p, names: names}
-	if len(p) <= arenaMax {
+	switch {
+	case borrow:
+		d.arena = p
+	case len(p) <= arenaMax:
 		d.arena = append(make([]byte, 0, len(p)), p...)
 	}
 	return d.record(r)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/liege-db/liege/internal/mpenc"
@@ -95,7 +96,7 @@ func referenceDecode(p []byte) (*Record, error) {
 // fastDecode decodes p with the hand-written decoder alone.
 func fastDecode(p []byte) (*Record, error) {
 	r := &Record{}
-	if err := decodeFast(p, r, map[string]string{}); err != nil {
+	if err := decodeFast(p, r, map[string]string{}, false); err != nil {
 		return nil, err
 	}
 	return r, r.validate()
@@ -136,7 +137,55 @@ func TestFastDecoderMatchesReference(t *testing.T) {
 		if werr == nil && !reflect.DeepEqual(normalize(*want), normalize(again)) {
 			t.Fatalf("DecodeFrame into a reused record:\n%+v\n%+v", want, &again)
 		}
+		// Borrowing: the same record, its byte strings in the frame.
+		fc := append([]byte(nil), f...)
+		var borrowed Record
+		if err := NewDecoder().DecodeFrameBorrow(fc, &borrowed); (err == nil) != (werr == nil) {
+			t.Fatalf("DecodeFrameBorrow: %v, go-msgpack: %v", err, werr)
+		}
+		if werr == nil {
+			if !reflect.DeepEqual(normalize(*want), normalize(borrowed)) {
+				t.Fatalf("DecodeFrameBorrow:\n%+v\n%+v", want, &borrowed)
+			}
+			for _, b := range borrowedBytes(&borrowed) {
+				if len(b) > 0 && !aliases(fc, b) {
+					t.Fatalf("DecodeFrameBorrow copied a byte string of %d bytes", len(b))
+				}
+			}
+			// CopyBytes: the same record again, nothing in the frame.
+			borrowed.CopyBytes()
+			if !reflect.DeepEqual(normalize(*want), normalize(borrowed)) {
+				t.Fatalf("CopyBytes changed the record:\n%+v\n%+v", want, &borrowed)
+			}
+			for _, b := range borrowedBytes(&borrowed) {
+				if len(b) > 0 && aliases(fc, b) {
+					t.Fatalf("after CopyBytes a byte string of %d bytes is in the frame", len(b))
+				}
+			}
+		}
 	})
+}
+
+// borrowedBytes returns r's byte strings.
+func borrowedBytes(r *Record) [][]byte {
+	bs := [][]byte{r.Args, r.Result}
+	for _, rd := range r.Reads {
+		bs = append(bs, rd.Key)
+	}
+	for _, rg := range r.Ranges {
+		bs = append(bs, rg.Lo, rg.Hi)
+	}
+	for _, w := range r.Writes {
+		bs = append(bs, w.Key, w.Value, w.Before)
+	}
+	return bs
+}
+
+// aliases reports whether b lies inside buf.
+func aliases(buf, b []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= start && p+uintptr(len(b)) <= start+uintptr(len(buf))
 }
 
 // Records journaled before fields were added (shorter arrays) and written

@@ -1,7 +1,10 @@
 package journal
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 )
 
@@ -121,4 +124,70 @@ func RepairLogTail(log Log) (*TailDamage, error) {
 		rep = tail
 	}
 	return rep, nil
+}
+
+// RangeReader is implemented by a Log that reads a run of consecutive
+// entries faster than Read one at a time. The file log reads its segment
+// files front to back, once each, where tidwall/wal's Read loads a whole
+// segment into its cache under a lock that stalls every other reader and
+// indexes each of its entries (what replay and rollback read, they read
+// once, in order).
+type RangeReader interface {
+	// ReadRange calls fn on the entries at indexes from..to in order
+	// (none if from > to), with Read's errors for an index outside
+	// [FirstIndex, LastIndex]. fn's entry follows Read's rules: the
+	// caller must not modify it and it stays valid. fn must not call the
+	// Log's Write, Sync or truncations; ReadRange stops at fn's first
+	// error and returns it.
+	ReadRange(from, to uint64, fn func(index uint64, entry []byte) error) error
+}
+
+// ReadRange calls fn on the entries of log at indexes from..to in order:
+// with the Log's ReadRange if it is a RangeReader, else with Read.
+func ReadRange(log Log, from, to uint64, fn func(index uint64, entry []byte) error) error {
+	if rr, ok := log.(RangeReader); ok {
+		return rr.ReadRange(from, to, fn)
+	}
+	for i := from; i <= to && i >= from; i++ {
+		e, err := log.Read(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RangeCopier is implemented by a Log that copies a run of consecutive
+// entries to a file, each as uvarint(len)+entry, without reading them into
+// memory: the file log's segment files hold its entries that way, and it
+// copies their bytes file to file (copy_file_range on Linux).
+type RangeCopier interface {
+	// CopyRange appends the entries at indexes from..to to dst, at its
+	// offset, each as uvarint(len)+entry, with Read's errors for an
+	// index outside [FirstIndex, LastIndex].
+	CopyRange(from, to uint64, dst *os.File) error
+}
+
+// CopyRange appends the entries of log at indexes from..to to dst, each as
+// uvarint(len)+entry: with the Log's CopyRange if it is a RangeCopier,
+// else with ReadRange.
+func CopyRange(log Log, from, to uint64, dst *os.File) error {
+	if rc, ok := log.(RangeCopier); ok {
+		return rc.CopyRange(from, to, dst)
+	}
+	w := bufio.NewWriterSize(dst, 1<<20)
+	var lb [binary.MaxVarintLen64]byte
+	err := ReadRange(log, from, to, func(_ uint64, e []byte) error {
+		n := binary.PutUvarint(lb[:], uint64(len(e)))
+		w.Write(lb[:n])
+		_, err := w.Write(e)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return w.Flush()
 }

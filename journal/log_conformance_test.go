@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -298,6 +299,93 @@ func (m *model) check(t *testing.T, l Log) {
 	for _, idx := range []uint64{m.first - 1, m.last() + 1, m.last() + 2} {
 		if _, err := l.Read(idx); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("read index %d outside [%d, %d] returned %v, want ErrNotFound", idx, m.first, m.last(), err)
+		}
+	}
+	m.checkRanges(t, l)
+}
+
+// checkRanges checks that ReadRange (the file log's own, or Read's for a
+// Log without one) reads what Read does: the whole log, runs inside it,
+// nothing for an empty range, ErrNotFound past either end, and fn's error.
+func (m *model) checkRanges(t *testing.T, l Log) {
+	t.Helper()
+	if _, ok := l.(*trackedWAL); ok {
+		if _, ok := l.(RangeReader); !ok {
+			t.Fatal("the file log is not a RangeReader")
+		}
+	}
+	n := uint64(len(m.entries))
+	ranges := [][2]uint64{{m.first, m.last()}, {m.first + 1, m.last() + 1}}
+	if n > 0 {
+		ranges = append(ranges, [2]uint64{m.first, m.first}, [2]uint64{m.last(), m.last()},
+			[2]uint64{m.first + n/3, m.first + 2*n/3})
+	}
+	for _, r := range ranges {
+		want := r[0]
+		err := ReadRange(l, r[0], r[1], func(idx uint64, got []byte) error {
+			if idx != want {
+				return fmt.Errorf("entry %d after %d", idx, want-1)
+			}
+			if !bytes.Equal(got, m.entries[idx-m.first]) {
+				return fmt.Errorf("index %d holds %x, want %x", idx, got[:min(8, len(got))], m.entries[idx-m.first][:min(8, len(m.entries[idx-m.first]))])
+			}
+			want++
+			return nil
+		})
+		switch {
+		case r[0] > r[1]:
+			if err != nil || want != r[0] {
+				t.Fatalf("ReadRange(%d, %d) of an empty range: %v after %d entries", r[0], r[1], err, want-r[0])
+			}
+		case r[1] > m.last():
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("ReadRange(%d, %d) past [%d, %d] returned %v, want ErrNotFound", r[0], r[1], m.first, m.last(), err)
+			}
+		case err != nil || want != r[1]+1:
+			t.Fatalf("ReadRange(%d, %d) of [%d, %d]: %v after %d entries", r[0], r[1], m.first, m.last(), err, want-r[0])
+		}
+	}
+	if m.first > 1 {
+		if err := ReadRange(l, m.first-1, m.last(), func(uint64, []byte) error { return nil }); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("ReadRange from %d before [%d, %d] returned %v, want ErrNotFound", m.first-1, m.first, m.last(), err)
+		}
+	}
+	for _, r := range ranges {
+		if r[0] > r[1] || r[1] > m.last() {
+			continue
+		}
+		var want []byte
+		for idx := r[0]; idx <= r[1]; idx++ {
+			want = binary.AppendUvarint(want, uint64(len(m.entries[idx-m.first])))
+			want = append(want, m.entries[idx-m.first]...)
+		}
+		f, err := os.CreateTemp(t.TempDir(), "copy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("head")
+		err = CopyRange(l, r[0], r[1], f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("CopyRange(%d, %d) of [%d, %d]: %v", r[0], r[1], m.first, m.last(), err)
+		}
+		got, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want = append([]byte("head"), want...); !bytes.Equal(got, want) {
+			t.Fatalf("CopyRange(%d, %d) of [%d, %d] wrote %d bytes, want %d", r[0], r[1], m.first, m.last(), len(got), len(want))
+		}
+	}
+	if err := CopyRange(l, m.first, m.last()+1, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CopyRange past [%d, %d] returned %v, want ErrNotFound", m.first, m.last(), err)
+	}
+	if n > 0 {
+		stop := errors.New("stop")
+		calls := 0
+		err := ReadRange(l, m.first, m.last(), func(uint64, []byte) error { calls++; return stop })
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Fatalf("ReadRange with fn failing at once returned %v after %d calls, want fn's error after 1", err, calls)
 		}
 	}
 }

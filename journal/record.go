@@ -280,3 +280,41 @@ func (r *Record) Reset() {
 	reads, ranges, writes := r.Reads[:0], r.Ranges[:0], r.Writes[:0]
 	*r = Record{Reads: reads, Ranges: ranges, Writes: writes}
 }
+
+// CopyBytes gives r's byte strings (args, result, read keys and bounds,
+// write keys, values and before-images) storage of their own, one
+// allocation for all: for a record decoded with DecodeFrameBorrow and kept
+// after its frame. Nil and empty byte strings stay as they are.
+func (r *Record) CopyBytes() {
+	n := len(r.Args) + len(r.Result)
+	for i := range r.Reads {
+		n += len(r.Reads[i].Key)
+	}
+	for i := range r.Ranges {
+		n += len(r.Ranges[i].Lo) + len(r.Ranges[i].Hi)
+	}
+	for i := range r.Writes {
+		w := &r.Writes[i]
+		n += len(w.Key) + len(w.Value) + len(w.Before)
+	}
+	buf := make([]byte, 0, n)
+	own := func(b []byte) []byte {
+		if len(b) == 0 {
+			return b
+		}
+		start := len(buf)
+		buf = append(buf, b...)
+		return buf[start:len(buf):len(buf)]
+	}
+	r.Args, r.Result = own(r.Args), own(r.Result)
+	for i := range r.Reads {
+		r.Reads[i].Key = own(r.Reads[i].Key)
+	}
+	for i := range r.Ranges {
+		r.Ranges[i].Lo, r.Ranges[i].Hi = own(r.Ranges[i].Lo), own(r.Ranges[i].Hi)
+	}
+	for i := range r.Writes {
+		w := &r.Writes[i]
+		w.Key, w.Value, w.Before = own(w.Key), own(w.Value), own(w.Before)
+	}
+}

@@ -1,9 +1,11 @@
 package journal
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,6 +42,8 @@ type walLog struct {
 
 var (
 	_ Log         = (*walLog)(nil)
+	_ RangeReader = (*walLog)(nil)
+	_ RangeCopier = (*walLog)(nil)
 	_ logCounters = (*walLog)(nil)
 	_ logRepair   = (*walLog)(nil)
 )
@@ -184,6 +188,182 @@ func (l *walLog) Read(index uint64) ([]byte, error) {
 		return nil, walErr(fmt.Sprintf("read journal index %d", index), err)
 	}
 	return b, nil
+}
+
+// ReadRange reads the segment files holding from..to itself, front to
+// back, one at a time (RangeReader). It holds the write lock, so no Write
+// or truncation changes the files while it reads them.
+func (l *walLog) ReadRange(from, to uint64, fn func(index uint64, entry []byte) error) error {
+	if from > to {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, err := l.log.FirstIndex()
+	if err != nil {
+		return walErr("journal first index", err)
+	}
+	last, err := l.log.LastIndex()
+	if err != nil {
+		return walErr("journal last index", err)
+	}
+	if from < first || to > last {
+		bad := from
+		if from >= first {
+			bad = to
+		}
+		return fmt.Errorf("read journal index %d: %w", bad, ErrNotFound)
+	}
+	segs, err := ListSegments(l.dir)
+	if err != nil {
+		return fmt.Errorf("list journal segments: %w", err)
+	}
+	pos := from
+	for i, seg := range segs {
+		if i+1 < len(segs) && segs[i+1].FirstPos <= pos {
+			continue // ends before pos
+		}
+		if seg.FirstPos > pos {
+			break // a gap: reported below
+		}
+		data, err := os.ReadFile(seg.Path)
+		if err != nil {
+			return fmt.Errorf("read journal segment: %w", err)
+		}
+		p, off := seg.FirstPos, 0
+		for off < len(data) && pos <= to {
+			frame, n, err := nextEntry(data[off:])
+			if err != nil {
+				return &DamageError{File: seg.Path, Offset: int64(off), Pos: p, Err: err}
+			}
+			if p == pos {
+				if err := fn(p, frame[:len(frame):len(frame)]); err != nil {
+					return err
+				}
+				pos++
+			}
+			off += n
+			p++
+		}
+		if pos > to {
+			return nil
+		}
+	}
+	return fmt.Errorf("read journal index %d: the segment files end before it, though the journal's last index is %d: %w", pos, last, ErrNotFound)
+}
+
+// CopyRange copies the bytes of from..to from the segment files to dst
+// (RangeCopier): whole files where the range covers them, else from the
+// entry at from and up to the entry at to, found by reading the lengths
+// before them. The last segment ends with the log's last entry (wal
+// writes whole entries; a torn tail was cut at open), so a range up to it
+// copies that file to its end. It holds the write lock, so no Write or
+// truncation changes the files while it copies them.
+func (l *walLog) CopyRange(from, to uint64, dst *os.File) error {
+	if from > to {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, err := l.log.FirstIndex()
+	if err != nil {
+		return walErr("journal first index", err)
+	}
+	last, err := l.log.LastIndex()
+	if err != nil {
+		return walErr("journal last index", err)
+	}
+	if from < first || to > last {
+		bad := from
+		if from >= first {
+			bad = to
+		}
+		return fmt.Errorf("read journal index %d: %w", bad, ErrNotFound)
+	}
+	segs, err := ListSegments(l.dir)
+	if err != nil {
+		return fmt.Errorf("list journal segments: %w", err)
+	}
+	pos := from
+	for i, seg := range segs {
+		next := last + 1 // the first position after the segment
+		if i+1 < len(segs) {
+			next = segs[i+1].FirstPos
+		}
+		if next <= pos {
+			continue
+		}
+		if seg.FirstPos > pos {
+			break // a gap: reported below
+		}
+		end := min(to+1, next) // copy pos..end-1
+		if err := copySegment(seg, pos, end, end == next, dst); err != nil {
+			return err
+		}
+		pos = end
+		if pos > to {
+			return nil
+		}
+	}
+	return fmt.Errorf("read journal index %d: the segment files end before it, though the journal's last index is %d: %w", pos, last, ErrNotFound)
+}
+
+// copySegment appends the entries from..end-1 of segment seg to dst; toEOF
+// says that end-1 is the segment's last entry.
+func copySegment(seg Segment, from, end uint64, toEOF bool, dst *os.File) error {
+	f, err := os.Open(seg.Path)
+	if err != nil {
+		return fmt.Errorf("read journal segment: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("read journal segment: %w", err)
+	}
+	size := fi.Size()
+	// Find the byte offsets of from and, unless the copy runs to the end
+	// of the file, of end, reading the entries' lengths.
+	var lo, hi int64 = 0, size
+	if from > seg.FirstPos || !toEOF {
+		br := bufio.NewReaderSize(f, 1<<20)
+		off := int64(0)
+		stop := end
+		if toEOF {
+			stop = from
+		}
+		for p := seg.FirstPos; p < stop; p++ {
+			if p == from {
+				lo = off
+			}
+			n, err := binary.ReadUvarint(br)
+			if err == nil && uint64(size-off) < n {
+				err = ErrTornLength
+			}
+			if err == nil {
+				_, err = br.Discard(int(n))
+			}
+			if err != nil {
+				return &DamageError{File: seg.Path, Offset: off, Pos: p, Err: fmt.Errorf("read the entry's length: %w", err)}
+			}
+			off += int64(uvarintLen(n)) + int64(n)
+		}
+		if toEOF {
+			lo = off
+		} else {
+			hi = off
+		}
+	}
+	if _, err := f.Seek(lo, io.SeekStart); err != nil {
+		return fmt.Errorf("read journal segment: %w", err)
+	}
+	n, err := io.Copy(dst, io.LimitReader(f, hi-lo))
+	if err == nil && n != hi-lo {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("copy bytes %d..%d of journal segment %s: %w", lo, hi, seg.Path, err)
+	}
+	return nil
 }
 
 func (l *walLog) TruncateBack(index uint64) error {

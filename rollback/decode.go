@@ -121,7 +121,9 @@ func backwardChunks(head, target uint64) int {
 // on the calling goroutine, from the head down. A worker's chunks come in
 // order. The goroutines end before it returns; they only read the
 // journal: fn and reduce must not touch it. After an error reduce may have
-// seen chunks fn has not.
+// seen chunks fn has not. The records' byte strings alias the frames the
+// journal's Read returned (DecodeFrameBorrow): reduce and fn copy what
+// they keep.
 func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, recs []journal.Record), fn func(p uint64, r *journal.Record) error) error {
 	if head < target {
 		return nil
@@ -147,7 +149,9 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 					p := jb.hi - uint64(i)
 					f, err := env.Journal.Read(p)
 					if err == nil {
-						err = d.DecodeFrame(f, &jb.recs[i])
+						// The journal never changes a frame Read
+						// returned: the records may alias them.
+						err = d.DecodeFrameBorrow(f, &jb.recs[i])
 					}
 					if err != nil {
 						jb.err = fmt.Errorf("rollback: read position %d: %w", p, err)

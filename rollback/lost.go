@@ -43,6 +43,29 @@ func LostFileName(instance string, epoch, from, to uint64) string {
 // path, atomically (temporary file, fsync, rename, directory fsync). Frames
 // are copied as they are in the journal, checksums included.
 func WriteLostFile(path string, hdr LostHeader, read func(pos uint64) ([]byte, error)) error {
+	return writeLostFile(path, hdr, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		var lb [binary.MaxVarintLen64]byte
+		for p := hdr.From; p <= hdr.To; p++ {
+			fr, err := read(p)
+			if err != nil {
+				return fmt.Errorf("save position %d to lost transaction file: %w", p, err)
+			}
+			n := binary.PutUvarint(lb[:], uint64(len(fr)))
+			w.Write(lb[:n])
+			w.Write(fr)
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("write lost transaction file: %w", err)
+		}
+		return nil
+	})
+}
+
+// writeLostFile writes a lost transaction file as WriteLostFile does, its
+// records written by body, which appends the frames of hdr.From..hdr.To
+// to the file, each as uvarint(len)+frame, after the header.
+func writeLostFile(path string, hdr LostHeader, body func(f *os.File) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create lost transaction directory: %w", err)
 	}
@@ -54,30 +77,22 @@ func WriteLostFile(path string, hdr LostHeader, read func(pos uint64) ([]byte, e
 		return fmt.Errorf("create lost transaction file: %w", err)
 	}
 	defer os.Remove(tmp)
-	w := bufio.NewWriterSize(f, 1<<20)
-	var lb [binary.MaxVarintLen64]byte
-	put := func(b []byte) {
-		n := binary.PutUvarint(lb[:], uint64(len(b)))
-		w.Write(lb[:n])
-		w.Write(b)
-	}
 	hb, err := journal.Marshal(&hdr)
 	if err != nil {
 		f.Close()
 		return err
 	}
-	put(hb)
-	for p := hdr.From; p <= hdr.To; p++ {
-		fr, err := read(p)
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("save position %d to lost transaction file: %w", p, err)
-		}
-		put(fr)
-	}
-	if err := w.Flush(); err != nil {
+	if _, err := f.Write(binary.AppendUvarint(nil, uint64(len(hb)))); err != nil {
 		f.Close()
 		return fmt.Errorf("write lost transaction file: %w", err)
+	}
+	if _, err := f.Write(hb); err != nil {
+		f.Close()
+		return fmt.Errorf("write lost transaction file: %w", err)
+	}
+	if err := body(f); err != nil {
+		f.Close()
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()

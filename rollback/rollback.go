@@ -351,10 +351,29 @@ func (l *learner) see(r *journal.Record) {
 	}
 }
 
+// rangeCopier is a Journal that copies a run of its frames to a file
+// itself (the engine's, over the file log: journal.RangeCopier), as
+// uvarint(len)+frame each.
+type rangeCopier interface {
+	CopyRange(from, to uint64, dst *os.File) error
+}
+
 func saveLost(env Env, in *Intent) error {
 	hdr := LostHeader{Instance: in.Instance, Epoch: in.NewEpoch, PrevEpoch: in.PrevEpoch, Reason: in.Reason,
 		From: in.Target, To: in.Head, Created: env.Now().UnixMilli()}
-	return WriteLostFile(filepath.Join(env.Dir, in.LostFile), hdr, env.Journal.Read)
+	path := filepath.Join(env.Dir, in.LostFile)
+	if rc, ok := env.Journal.(rangeCopier); ok {
+		// The frames go from the journal's files to the lost file
+		// without passing through memory (and without taking the
+		// journal's read lock from the undo's goroutines).
+		return writeLostFile(path, hdr, func(f *os.File) error {
+			if err := rc.CopyRange(in.Target, in.Head, f); err != nil {
+				return fmt.Errorf("save positions %d..%d to lost transaction file: %w", in.Target, in.Head, err)
+			}
+			return nil
+		})
+	}
+	return WriteLostFile(path, hdr, env.Journal.Read)
 }
 
 // scanLost computes, from the lost transaction file, the peer watermark

@@ -89,7 +89,7 @@ func benchCommitCommand() *cli.Command {
 			&cli.DurationFlag{Name: "stall-timeout", Value: time.Minute, Usage: "fail (with a goroutine dump) when no call completes for this long"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.BoolFlag{Name: "check", Usage: "exit with status 2 when a goal is missed"},
-			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the engine commit measurement to `FILE` (FILE.cN for each of several caller counts N)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the engine commit measurement to `FILE` (FILE.cN for each of several caller counts N), of the replay to FILE.replay and of the rollback to FILE.rollback (their builds left out)"},
 		},
 		Action: runBenchCommit,
 	}
@@ -320,7 +320,14 @@ func runBenchCommit(c *cli.Context) error {
 			return err
 		}
 		t0 := begin("replay: build a journal of %d records, reopen", n)
+		stop, err := profileSection(&w, c.String("cpuprofile"), "replay")
+		if err != nil {
+			return err
+		}
 		r, err := w.RunReplay(dir, n)
+		if perr := stop(); perr != nil && err == nil {
+			err = perr
+		}
 		if err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
@@ -338,7 +345,14 @@ func runBenchCommit(c *cli.Context) error {
 			return err
 		}
 		t0 := begin("rollback: build %d records, roll them off", n)
+		stop, err := profileSection(&w, c.String("cpuprofile"), "rollback")
+		if err != nil {
+			return err
+		}
 		r, err := w.RunRollback(dir, n)
+		if perr := stop(); perr != nil && err == nil {
+			err = perr
+		}
 		if err != nil {
 			return fmt.Errorf("rollback: %w", err)
 		}
@@ -570,3 +584,33 @@ func durUs(u float64) string {
 func secs(s float64) string { return durUs(s * 1e6) }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// profileSection makes w's measured section (Workload.Start and Stop) write
+// a CPU profile to path.name, when path is not empty. The func it returns
+// ends the profile if the section did not (an error before Stop) and
+// reports an error of starting or writing it; w's hooks are cleared.
+func profileSection(w *benchkit.Workload, path, name string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	var stop func() error
+	var perr error
+	w.Start = func() {
+		stop, perr = startProfiles(path+"."+name, "")
+	}
+	w.Stop = func() {
+		if stop != nil {
+			perr = errors.Join(perr, stop())
+		}
+	}
+	return func() error {
+		w.Start, w.Stop = nil, nil
+		if stop != nil {
+			perr = errors.Join(perr, stop()) // stop is idempotent
+		}
+		if perr != nil {
+			return fmt.Errorf("--cpuprofile: %w", perr)
+		}
+		return nil
+	}, nil
+}

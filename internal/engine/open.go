@@ -60,8 +60,8 @@ type Instance struct {
 	index                          *txnIndex
 	indexFrom                      uint64
 	idem                           *idemCache
-	idemF                          *idemFile // idemfile.go
-	lostTx                         map[journal.TxID]string
+	idemF                          *idemFile        // idemfile.go
+	lostTx                         lostIndex        // lostindex.go
 	recon                          []*reconcile.Log // a vassal's reconciliation logs not yet complete
 	reconPending                   int
 	role                           string
@@ -152,7 +152,6 @@ func open(cfg Config) (*Instance, error) {
 		enc: journal.NewEncoder(), dec: journal.NewDecoder(),
 		clock: hlc.New(hlc.PhysicalClock(cfg.Now), cfg.MaxClockOffset),
 		index: newTxnIndex(), idem: newIdemCache(max(cfg.IdempotencyWindow, 0)),
-		lostTx: map[journal.TxID]string{},
 	}
 	if err := in.recover(); err != nil {
 		cfg.Log.Close()
@@ -285,6 +284,9 @@ func (in *Instance) recover() error {
 			}
 		}
 		if in.cfg.PeerID != "" && r.Kind.IsOwn() && r.Origin == in.cfg.ID {
+			if ld != nil {
+				r.CopyBytes() // decoded by replayParallel, aliasing the journal's files read
+			}
 			own = append(own, r)
 		}
 		if p >= from {
@@ -304,7 +306,7 @@ func (in *Instance) recover() error {
 			}
 			lws[w].EndChunk()
 		}
-		if _, err := replayParallel(in.w.Read, len(lws), scanFrom, last, each, load); err != nil {
+		if _, err := replayParallel(in.w.ReadRange, len(lws), scanFrom, last, each, load); err != nil {
 			return err
 		}
 		ld.Finish(lws...)
@@ -513,11 +515,13 @@ func (in *Instance) loadLostIndex() error {
 			in.log.Warn("unreadable lost transaction file", "file", f, "error", err)
 			continue
 		}
+		var ids []journal.TxID
 		for i := range lf.Records {
 			if r := &lf.Records[i]; r.Kind.IsTxn() && r.Origin == in.cfg.ID {
-				in.lostTx[r.TxID()] = f
+				ids = append(ids, r.TxID())
 			}
 		}
+		in.lostTx.add(f, ids)
 	}
 	return nil
 }
@@ -703,5 +707,5 @@ func (in *Instance) locate(id journal.TxID) (uint64, string) {
 	if p := in.index.find(id); p != 0 {
 		return p, ""
 	}
-	return 0, in.lostTx[id]
+	return 0, in.lostTx.find(id)
 }

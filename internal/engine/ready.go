@@ -296,9 +296,7 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 	if err := in.idemRolledBack(res.From); err != nil {
 		return nil, err
 	}
-	for _, id := range res.Own {
-		in.lostTx[id] = res.LostFile
-	}
+	in.lostTx.add(res.LostFile, res.Own)
 	in.ownPending = nil
 	in.sinceCkpt = 0
 	if in.ckptDone >= res.From {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -20,24 +21,29 @@ func replayChunks(from, to uint64) int {
 }
 
 // replayParallel decodes records from..to on workers goroutines and calls
-// apply on each, in order, on the calling goroutine. decoded, if not nil,
-// is called on the worker (numbered from 0) that decoded a chunk (numbered
-// as replayChunks says), before apply sees its records; a worker's chunks
-// come in order. Only Open uses it, and only when Config.ReplayWorkers
-// asks: the goroutines end before it returns, and a simulator (which
-// leaves ReplayWorkers zero) never sees them.
-func replayParallel(read func(uint64) ([]byte, error), workers int, from, to uint64, apply func(*journal.Record) error,
-	decoded func(worker, chunk int, recs []journal.Record)) (uint64, error) {
+// apply on each, in order, on the calling goroutine. The records' byte
+// strings alias the frames readRange read (DecodeFrameBorrow): apply and
+// decoded copy what they keep (Record.CopyBytes). The frames are read
+// by readRange (wal.ReadRange) on a goroutine of their own, which hands
+// them to the workers in chunks. decoded, if not nil, is called on the
+// worker (numbered from 0) that decoded a chunk (numbered as replayChunks
+// says), before apply sees its records; a worker's chunks come in order.
+// Only Open uses it, and only when Config.ReplayWorkers asks: the
+// goroutines end before it returns, and a simulator (which leaves
+// ReplayWorkers zero) never sees them.
+func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) error) error, workers int, from, to uint64,
+	apply func(*journal.Record) error, decoded func(worker, chunk int, recs []journal.Record)) (uint64, error) {
 	if from > to {
 		return 0, nil
 	}
 	const chunk = replayChunk
 	type job struct {
-		from, to uint64
-		n        int // the chunk's number
-		recs     []journal.Record
-		err      error
-		done     chan struct{}
+		from   uint64
+		n      int      // the chunk's number
+		frames [][]byte // read; recs[i] is decoded from frames[i]
+		recs   []journal.Record
+		err    error
+		done   chan struct{}
 	}
 
 	jobs := make(chan *job, 2*workers)
@@ -49,18 +55,19 @@ func replayParallel(read func(uint64) ([]byte, error), workers int, from, to uin
 			defer wg.Done()
 			d := journal.NewDecoder()
 			for jb := range jobs {
-				for p := jb.from; p <= jb.to && jb.err == nil; p++ {
-					f, err := read(p)
-					if err == nil {
-						err = d.DecodeFrame(f, &jb.recs[p-jb.from])
-					}
-					if err == nil && jb.recs[p-jb.from].Pos != p {
-						err = fmt.Errorf("record claims position %d", jb.recs[p-jb.from].Pos)
+				jb.recs = make([]journal.Record, len(jb.frames))
+				for i, f := range jb.frames {
+					p := jb.from + uint64(i)
+					err := d.DecodeFrameBorrow(f, &jb.recs[i])
+					if err == nil && jb.recs[i].Pos != p {
+						err = fmt.Errorf("record claims position %d", jb.recs[i].Pos)
 					}
 					if err != nil {
 						jb.err = fmt.Errorf("replay journal position %d: %w", p, err)
+						break
 					}
 				}
+				jb.frames = nil
 				if jb.err == nil && decoded != nil {
 					decoded(w, jb.n, jb.recs)
 				}
@@ -69,22 +76,60 @@ func replayParallel(read func(uint64) ([]byte, error), workers int, from, to uin
 		}()
 	}
 	stop := make(chan struct{})
+	errStop := errors.New("replay stopped")
 	go func() {
 		defer close(results)
 		defer close(jobs)
-		for p, n := from, 0; p <= to; p, n = p+chunk, n+1 {
-			jb := &job{from: p, to: min(p+chunk-1, to), n: n, done: make(chan struct{})}
-			jb.recs = make([]journal.Record, jb.to-jb.from+1)
-			select {
-			case jobs <- jb:
-			case <-stop:
-				return
+		send := func(jb *job, decode bool) error {
+			if decode {
+				select {
+				case jobs <- jb:
+				case <-stop:
+					return errStop
+				}
 			}
 			select {
 			case results <- jb:
 			case <-stop:
+				return errStop
+			}
+			return nil
+		}
+		var jb *job
+		n, next := 0, from
+		err := readRange(from, to, func(p uint64, f []byte) error {
+			if p != next {
+				return fmt.Errorf("read position %d where %d comes next", p, next)
+			}
+			next++
+			if jb == nil {
+				jb = &job{from: p, n: n, frames: make([][]byte, 0, min(uint64(chunk), to-p+1)), done: make(chan struct{})}
+				n++
+			}
+			jb.frames = append(jb.frames, f)
+			if len(jb.frames) < cap(jb.frames) {
+				return nil
+			}
+			full := jb
+			jb = nil
+			return send(full, true)
+		})
+		if err == errStop {
+			return
+		}
+		if err == nil && next != to+1 {
+			err = fmt.Errorf("the journal ended before position %d", to)
+		}
+		if err != nil {
+			// What was read before the error is decoded and applied
+			// first; the error comes after it, at the position that
+			// failed.
+			if jb != nil && send(jb, true) != nil {
 				return
 			}
+			bad := &job{from: next, n: -1, err: fmt.Errorf("replay journal position %d: %w", next, err), done: make(chan struct{})}
+			close(bad.done)
+			_ = send(bad, false)
 		}
 	}()
 	var n uint64

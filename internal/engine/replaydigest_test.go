@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/liege-db/liege/journal"
 )
 
 // ReplayDigest describes everything Open rebuilds from the journal: the
@@ -22,13 +24,13 @@ func (in *Instance) ReplayDigest() string {
 	fmt.Fprintf(&b, "txnstatus entries %v pending %v open %v mark %d pending-up-to %d\n", x.entries, x.pending, x.open, x.mark, x.pendingUpTo)
 	fmt.Fprintf(&b, "idem %v ring %v next %d pending %v\n", in.idem.m, in.idem.ring, in.idem.next, in.idem.pending)
 	lost := map[string]string{} // TxID to the lost file, relative to the directory
-	for id, f := range in.lostTx {
+	in.lostTx.each(func(id journal.TxID, f string) {
 		rel, err := filepath.Rel(in.cfg.Dir, f)
 		if err != nil {
 			rel = f
 		}
 		lost[id.String()] = rel
-	}
+	})
 	fmt.Fprintf(&b, "lost %v recon %d base-prev %d\n", lost, in.reconPending, in.ret.basePrev)
 	return b.String()
 }

@@ -398,11 +398,7 @@ func (in *Instance) expireSideFiles() {
 			in.log.Warn("retention: remove an expired file", "file", p, "error", err)
 			return
 		}
-		for id, f := range in.lostTx {
-			if f == p {
-				delete(in.lostTx, id)
-			}
-		}
+		in.lostTx.remove(p)
 		in.log.Info("retention: removed an expired file", "file", p, "keep", in.cfg.SideKeep)
 	}
 }

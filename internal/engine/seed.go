@@ -39,7 +39,7 @@ func (in *Instance) TakeSeeded() (replicate.SeedDone, bool) {
 // records: it may be seeded from the peer.
 func (in *Instance) empty() bool {
 	return in.Recovery.Checkpoint == "" && in.highOSeq == 0 && in.peerWatermark == 0 && in.epoch == 0 &&
-		in.st.Len() == 0 && len(in.recon) == 0 && len(in.lostTx) == 0 && !in.ret.seeded && in.ret.basePrev == 0
+		in.st.Len() == 0 && len(in.recon) == 0 && in.lostTx.empty() && !in.ret.seeded && in.ret.basePrev == 0
 }
 
 // takeSeed carries out a Ready's seeding part (inputs to the Node wait for

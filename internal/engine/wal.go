@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/liege-db/liege/internal/failpoint"
@@ -147,6 +149,56 @@ func (w *wal) Read(pos uint64) ([]byte, error) {
 		return frameAt(w.fbuf, w.fsizes, int(pos-w.logged-1)), nil
 	}
 	return w.log.Read(pos)
+}
+
+// ReadRange calls fn on the frames at from..to in order: those the log
+// holds read with journal.ReadRange (the file log reads its segment files
+// once each), the others from the buffers as Read does. fn must not touch
+// the wal.
+func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error) error {
+	if from <= w.logged {
+		if err := journal.ReadRange(w.log, from, min(to, w.logged), fn); err != nil {
+			return err
+		}
+		from = w.logged + 1
+	}
+	for p := from; p <= to; p++ {
+		f, err := w.Read(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(p, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CopyRange appends the frames at from..to to dst, each as
+// uvarint(len)+frame (a lost transaction file's records): those the log
+// holds with journal.CopyRange (the file log copies its files' bytes), the
+// others from the buffers.
+func (w *wal) CopyRange(from, to uint64, dst *os.File) error {
+	if from <= w.logged {
+		if err := journal.CopyRange(w.log, from, min(to, w.logged), dst); err != nil {
+			return err
+		}
+		from = w.logged + 1
+	}
+	var buf []byte
+	for p := from; p <= to; p++ {
+		f, err := w.Read(p)
+		if err != nil {
+			return err
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	if len(buf) > 0 {
+		_, err := dst.Write(buf)
+		return err
+	}
+	return nil
 }
 
 // frameAt returns frame i of the frames of sizes held back to back in buf.

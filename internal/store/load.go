@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/liege-db/liege/journal"
@@ -175,7 +176,9 @@ func (w *LoadWorker) result() run {
 // Finish applies the writes the workers were given to the Store. Every
 // worker must have ended its use of the Loader before (Finish reads what
 // they wrote). Each worker's last merges run on a goroutine of their own,
-// which ends before Finish goes on.
+// which ends before Finish goes on; the last merge of all runs on another
+// goroutine while Finish fills the new tree from what it merged (finalMerge),
+// and ends before Finish returns.
 func (l *Loader) Finish(workers ...*LoadWorker) {
 	results := make([]run, len(workers))
 	var wg sync.WaitGroup
@@ -187,45 +190,154 @@ func (l *Loader) Finish(workers ...*LoadWorker) {
 		}()
 	}
 	wg.Wait()
-	var all run
-	for _, r := range results {
-		all = l.merge(all, r)
+	// A merge keeps the later chunk's write of a key whichever side it
+	// is on, so the results merge in any order: all but the last two
+	// here, the last two streamed.
+	for len(results) > 2 {
+		results = append(results[2:], l.merge(results[0], results[1]))
+	}
+	var a, b run
+	if len(results) > 0 {
+		a = results[0]
+	}
+	if len(results) > 1 {
+		b = results[1]
 	}
 	s := l.s
-	ents := all.ents
-	if len(ents) == 0 {
+	if len(a.ents)+len(b.ents) == 0 {
+		l.chunks = nil
 		return
 	}
+	batches, free := make(chan []batchOp, finalBatches), make(chan []batchOp, finalBatches)
+	go l.finalMerge(a, b, batches, free)
+
+	// Fill a new tree in key order from the merged writes and the items
+	// of the old one they do not replace. btree Load is the one part of a
+	// replay no other goroutine can take: a comparison with the last item
+	// (a cache miss on the new item's key) and an append.
 	tr := btree.NewBTreeGOptions(less, btree.Options{NoLocks: true, Degree: 64})
 	var size int64
-	put := func(i int) {
-		op := &l.chunks[ents[i].chunk].ops[ents[i].i]
-		if !op.del {
-			tr.Load(op.it)
-			size += int64(len(op.it.kv))
-		}
-	}
-	i := 0
-	s.tr.Scan(func(it item) bool {
-		k := it.key()
-		for i < len(ents) && string(l.key(ents[i])) < k {
-			put(i)
-			i++
-		}
-		if i < len(ents) && string(l.key(ents[i])) == k {
-			put(i)
-			i++
-			return true
-		}
+	load := func(it item) {
 		tr.Load(it)
 		size += int64(len(it.kv))
-		return true
-	})
-	for ; i < len(ents); i++ {
-		put(i)
+	}
+	var old btree.IterG[item]
+	var oi item // old's item, while more
+	more := false
+	if s.tr.Len() > 0 {
+		old = s.tr.Iter()
+		if more = old.First(); more {
+			oi = old.Item()
+		}
+	}
+	next := func() {
+		if more = old.Next(); more {
+			oi = old.Item()
+		}
+	}
+	for batch := range batches {
+		for i := range batch {
+			op := &batch[i]
+			k := op.it.key()
+			for more && oi.key() < k {
+				load(oi)
+				next()
+			}
+			if more && oi.key() == k {
+				next()
+			}
+			if !op.del {
+				load(op.it)
+			}
+		}
+		clear(batch)
+		select {
+		case free <- batch[:0]:
+		default: // more batches were made than free holds
+		}
+	}
+	for more {
+		load(oi)
+		next()
+	}
+	if s.tr.Len() > 0 {
+		old.Release()
 	}
 	s.tr, s.bytes = tr, size
 	l.chunks = nil
+}
+
+// finalBatches is how many batches of finalBatch merged writes finalMerge
+// may be ahead of the goroutine filling the tree.
+const (
+	finalBatches = 8
+	finalBatch   = 2048
+)
+
+// finalTouched keeps the reads of finalMerge's touch from being optimized
+// away; its value means nothing.
+var finalTouched atomic.Uint32
+
+// finalMerge merges runs a and b, as merge does, and sends the writes it
+// keeps, in key order, in batches on out, which it closes at the end. It
+// takes a batch's memory from free when there is one there. It reads the
+// first byte of each write's key and value (the item's kv, an allocation
+// of its own made when its record was applied, anywhere in the heap), so
+// that the comparison of btree Load that follows finds it in the shared
+// cache rather than in memory: the goroutine filling the tree, the one
+// part of Finish no other can take, spent 0.27 s on 2M ticket writes
+// without it, 0.19 s with it (its thread's CPU time; the commit that
+// added it says how it was measured).
+func (l *Loader) finalMerge(a, b run, out chan<- []batchOp, free <-chan []batchOp) {
+	defer close(out)
+	var touched byte
+	defer func() { finalTouched.Add(uint32(touched)) }()
+	var batch []batchOp
+	emit := func(e runEnt) {
+		if batch == nil {
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]batchOp, 0, finalBatch)
+			}
+		}
+		op := &l.chunks[e.chunk].ops[e.i]
+		if len(op.it.kv) > 0 {
+			touched += op.it.kv[0]
+		}
+		batch = append(batch, *op)
+		if len(batch) == finalBatch {
+			out <- batch
+			batch = nil
+		}
+	}
+	x, y := a.ents, b.ents
+	for len(x) > 0 && len(y) > 0 {
+		switch c := bytes.Compare(l.key(x[0]), l.key(y[0])); {
+		case c < 0:
+			emit(x[0])
+			x = x[1:]
+		case c > 0:
+			emit(y[0])
+			y = y[1:]
+		default:
+			if x[0].chunk > y[0].chunk {
+				emit(x[0])
+			} else {
+				emit(y[0])
+			}
+			x, y = x[1:], y[1:]
+		}
+	}
+	for _, e := range x {
+		emit(e)
+	}
+	for _, e := range y {
+		emit(e)
+	}
+	if len(batch) > 0 {
+		out <- batch
+	}
 }
 
 // run is a chunk's final writes, or the merge of several chunks': one

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/liege-db/liege/journal"
+)
+
+// replayFrames returns the frames of n records at positions 1..n.
+func replayFrames(t *testing.T, n int) [][]byte {
+	t.Helper()
+	enc := journal.NewEncoder()
+	frames := make([][]byte, n)
+	for i := range frames {
+		r := journal.Record{Pos: uint64(i + 1), Kind: journal.KindLocal, Origin: "A", OSeq: uint64(i + 1), HLC: uint64(i + 1),
+			Writes: []journal.Write{{Op: journal.OpSet, Key: []byte(fmt.Sprint("k", i)), Value: []byte("v")}}}
+		f, err := enc.Frame(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames[i] = append([]byte(nil), f...)
+	}
+	return frames
+}
+
+// TestReplayParallel: replayParallel applies every record in order and
+// hands each chunk to decoded once; a read that fails, or ends early, or
+// skips a position, is an error naming the position, after the records
+// before it are applied.
+func TestReplayParallel(t *testing.T) {
+	const n = 3*replayChunk + 17
+	frames := replayFrames(t, n)
+	read := func(failAt uint64, cause error, skip bool, end uint64) func(from, to uint64, fn func(uint64, []byte) error) error {
+		return func(from, to uint64, fn func(uint64, []byte) error) error {
+			for p := from; p <= min(to, end); p++ {
+				if p == failAt {
+					if cause != nil {
+						return cause
+					}
+					if skip {
+						continue
+					}
+				}
+				if err := fn(p, frames[p-1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	errDisk := errors.New("disk on fire")
+	for _, tc := range []struct {
+		name    string
+		from    uint64
+		read    func(from, to uint64, fn func(uint64, []byte) error) error
+		applied uint64 // records applied before the error (all: n-from+1)
+		err     string
+	}{
+		{name: "whole", from: 1, read: read(0, nil, false, n), applied: n},
+		{name: "from the middle", from: replayChunk + 5, read: read(0, nil, false, n), applied: n - replayChunk - 4},
+		{name: "read error", from: 1, read: read(2*replayChunk+3, errDisk, false, n), applied: 2*replayChunk + 2,
+			err: fmt.Sprintf("replay journal position %d: disk on fire", 2*replayChunk+3)},
+		{name: "read error at a chunk's start", from: 1, read: read(replayChunk+1, errDisk, false, n), applied: replayChunk,
+			err: fmt.Sprintf("replay journal position %d: disk on fire", replayChunk+1)},
+		{name: "ends early", from: 1, read: read(0, nil, false, n-1), applied: n - 1,
+			err: fmt.Sprintf("replay journal position %d: the journal ended before position %d", n, n)},
+		{name: "skips a position", from: 1, read: read(40, nil, true, n), applied: 39,
+			err: "replay journal position 40: read position 41 where 40 comes next"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := tc.from
+			var mu sync.Mutex
+			chunks := map[int]int{}
+			got, err := replayParallel(tc.read, 2, tc.from, n, func(r *journal.Record) error {
+				if r.Pos != next {
+					return fmt.Errorf("applied position %d, want %d", r.Pos, next)
+				}
+				next++
+				return nil
+			}, func(_, c int, recs []journal.Record) {
+				mu.Lock()
+				defer mu.Unlock()
+				chunks[c] += len(recs)
+			})
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatal(err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want %q", err, tc.err)
+			case tc.err != "" && tc.read != nil && strings.Contains(tc.err, "disk") && !errors.Is(err, errDisk):
+				t.Fatalf("error %v does not wrap the read's", err)
+			}
+			if got != tc.applied || next != tc.from+tc.applied {
+				t.Fatalf("applied %d records (up to %d), want %d", got, next-1, tc.applied)
+			}
+			if tc.err == "" {
+				total := 0
+				for c, k := range chunks {
+					if c < 0 || c >= replayChunks(tc.from, n) {
+						t.Fatalf("chunk %d outside 0..%d", c, replayChunks(tc.from, n)-1)
+					}
+					total += k
+				}
+				if total != int(tc.applied) {
+					t.Fatalf("decoded saw %d records, want %d", total, tc.applied)
+				}
+			}
+		})
+	}
+}
