@@ -52,13 +52,53 @@ func (f *fences) search(a []okey, k okey, strict bool) int {
 // whose first key is past k (the answer is in ((b-1)*runBlock,
 // b*runBlock]).
 func (f *fences) within(a []okey, b int, k okey, strict bool) int {
-	lo, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock)
+	f.sink += touchBlock(a, b)
+	return firstPast(a, max(0, (b-1)*runBlock), min(len(a), b*runBlock), k, strict)
+}
+
+// touchBlock reads the cache lines of the keys of a where within looks
+// for the answer over b, and returns what it read (to be kept somewhere,
+// so that the reads stay): the loads are independent, so their misses
+// overlap, where the binary search after them would wait for each.
+func touchBlock(a []okey, b int) uint64 {
 	var x uint64
-	for i := lo; i < hi; i += 4 {
+	for i, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock); i < hi; i += 4 {
 		x += a[i].lo
 	}
-	f.sink += x
-	return firstPast(a, lo, hi, k, strict)
+	return x
+}
+
+// runSearch is one search of a sorted run by its fences (fences.search),
+// done in stages with other searches by searchAll.
+type runSearch struct {
+	f      *fences
+	a      []okey
+	k      okey
+	strict bool
+	i      int // the answer (in between: the block of the level searched)
+}
+
+// searchAll does every search of ss, a level of the fences at a time for
+// all of them: the misses of the searches at one level overlap, where
+// searches one after the other would wait for two or three misses each.
+// It returns what the touches read (see touchBlock).
+func searchAll(ss []runSearch) uint64 {
+	var x uint64
+	for j := range ss {
+		s := &ss[j]
+		s.i = firstPast(s.f.f2, 0, len(s.f.f2), s.k, s.strict) // small: in the caches
+		x += touchBlock(s.f.f1, s.i)
+	}
+	for j := range ss {
+		s := &ss[j]
+		s.i = firstPast(s.f.f1, max(0, (s.i-1)*runBlock), min(len(s.f.f1), s.i*runBlock), s.k, s.strict)
+		x += touchBlock(s.a, s.i)
+	}
+	for j := range ss {
+		s := &ss[j]
+		s.i = firstPast(s.a, max(0, (s.i-1)*runBlock), min(len(s.a), s.i*runBlock), s.k, s.strict)
+	}
+	return x
 }
 
 // firstPast returns the first index in [lo, hi) of a key of a above k
@@ -109,12 +149,27 @@ func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
 	if len(r.id) == 0 || q.hi.less(q.lo) {
 		return out
 	}
-	for i := r.firstAtLeast(q.lo); i < len(r.ok) && !q.hi.less(r.ok[i]); i++ {
+	return r.queryFrom(r.firstAtLeast(q.lo), q, after, upTo, out)
+}
+
+// queryFrom is query given i, the index of the first point whose order key
+// is at least q.lo.
+func (r *pointRun) queryFrom(i int, q *span, after, upTo uint64, out []uint64) []uint64 {
+	for ; i < len(r.ok) && !q.hi.less(r.ok[i]); i++ {
 		if s := r.id[i] >> idxBits; s > after && s <= upTo {
 			out = append(out, r.id[i])
 		}
 	}
 	return out
+}
+
+// touchFrom reads the cache lines queryFrom(i, ...) reads first (see
+// touchBlock).
+func (r *pointRun) touchFrom(i int) uint64 {
+	if i >= len(r.ok) {
+		return 0
+	}
+	return r.ok[i].lo + r.id[i]
 }
 
 // mergePoints returns the run of the points of r whose sequence numbers
@@ -222,7 +277,11 @@ func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
-	p := r.fence.search(r.lo, k, true)
+	return r.stabFrom(r.fence.search(r.lo, k, true), k, after, upTo, out)
+}
+
+// stabFrom is stab given p, the number of spans starting at or before k.
+func (r *rangeRun) stabFrom(p int, k okey, after, upTo uint64, out []uint64) []uint64 {
 	// Back from the block of span p-1 while a span up to there may reach
 	// k: one or two blocks for short spans. Past a few, a wide span
 	// earlier on keeps the prefix maximum up, and the segment tree finds
@@ -236,6 +295,24 @@ func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+// touchFrom reads the cache lines stabFrom(p, ...) reads first: the block
+// of span p-1 in the prefix maxima, the segment tree's leaves, the upper
+// bounds and the ids (see touchBlock).
+func (r *rangeRun) touchFrom(p int) uint64 {
+	if p == 0 {
+		return 0
+	}
+	b := (p - 1) / runBlock
+	x := r.pm[b].lo + r.seg[r.leaves+b].lo
+	for i, end := b*runBlock, min(len(r.id), (b+1)*runBlock); i < end; i += 4 {
+		x += r.hi[i].lo
+		if i&7 == 0 {
+			x += r.id[i]
+		}
+	}
+	return x
 }
 
 // scan appends the ids of the spans of block b before p that hold k with a

@@ -76,12 +76,13 @@ type Window struct {
 	mergeMin int // merge the trees into the runs from this many entries
 	seed     maphash.Seed
 
-	lastOSeq uint64    // largest OSeq ever added: OSeqs are never reused
-	wit      []witness // scratch: the witnesses of one query
-	in       []tkey    // scratch: the distinct keys of the incoming transaction
-	cand     []cand    // scratch: candidate witnesses from the touch table
-	found    []uint64  // scratch: the answer of one tree query
-	qs       []span    // scratch: the queries of a batch
+	lastOSeq uint64      // largest OSeq ever added: OSeqs are never reused
+	wit      []witness   // scratch: the witnesses of one query
+	in       []tkey      // scratch: the distinct keys of the incoming transaction
+	cand     []cand      // scratch: candidate witnesses from the touch table
+	found    []uint64    // scratch: the answer of one tree query
+	qs       []span      // scratch: the queries of a batch
+	ss       []runSearch // scratch: the searches of the runs
 	batch    itBatch[struct{}]
 	batchOut []itFound
 	sink     uint64 // what the touches of cache lines read, so that the reads stay
@@ -422,11 +423,19 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 	}
 	w.in = in
-	w.points(in, u, useHi, mirLo)
-	// Phantoms. Tree queries take sequence numbers in (after, upTo].
-	if mirLo < n && w.ranges.len()+w.runR.len() > 0 {
-		// mirror use: own ranges holding a key t wrote, all at once.
-		qs := w.qs[:0]
+
+	// The phantoms: own ranges holding a key t wrote (mirror use), own
+	// writes inside a range t read (use). Tree queries take sequence
+	// numbers in (after, upTo]. The searches of the runs go first, all at
+	// once and a level at a time (searchAll), then a touch of the lines
+	// each walk starts with: their misses overlap one another and those of
+	// the touch table in points.
+	mirAfter, mirUpTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
+	useAfter, useUpTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
+	mirror := mirLo < n && w.ranges.len()+w.runR.len() > 0
+	use := useHi > u && w.writes.len()+w.runW.len() > 0
+	qs, ss := w.qs[:0], w.ss[:0]
+	if mirror {
 		for i := range in {
 			if !in[i].write {
 				break // the writes come first
@@ -434,15 +443,45 @@ func (w *Window) witnesses(t *Txn) []witness {
 			ok := orderKey(in[i].key)
 			qs = append(qs, span{ok, ok})
 		}
-		w.qs = qs
-		after, upTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
-		w.batchOut = w.ranges.overlappingBatch(qs, after, upTo, &w.batch, w.batchOut[:0])
-		if after < w.runSeq {
+		if mirAfter < w.runSeq && w.runR.len() > 0 {
 			for q := range qs {
-				w.found = w.runR.stab(qs[q].lo, after, upTo, w.found[:0])
-				for _, id := range w.found {
-					w.batchOut = append(w.batchOut, itFound{q, id})
-				}
+				ss = append(ss, runSearch{f: &w.runR.fence, a: w.runR.lo, k: qs[q].lo, strict: true})
+			}
+		}
+	}
+	nm, nq := len(ss), len(qs)
+	if use {
+		for i := range t.Ranges {
+			q, ok := rangeSpan(&t.Ranges[i])
+			if !ok {
+				q = span{maxOkey, okey{}} // empty: skipped below
+			}
+			qs = append(qs, q)
+			if useAfter < w.runSeq && w.runW.len() > 0 {
+				ss = append(ss, runSearch{f: &w.runW.fence, a: w.runW.ok, k: q.lo})
+			}
+		}
+	}
+	w.qs, w.ss = qs, ss
+	if len(ss) > 0 {
+		x := searchAll(ss)
+		for j := range ss[:nm] {
+			x += w.runR.touchFrom(ss[j].i)
+		}
+		for j := range ss[nm:] {
+			x += w.runW.touchFrom(ss[nm+j].i)
+		}
+		w.sink += x
+	}
+
+	w.points(in, u, useHi, mirLo)
+	if mirror {
+		// mirror use: own ranges holding a key t wrote, all at once.
+		w.batchOut = w.ranges.overlappingBatch(qs[:nq], mirAfter, mirUpTo, &w.batch, w.batchOut[:0])
+		for q := range ss[:nm] {
+			w.found = w.runR.stabFrom(ss[q].i, qs[q].lo, mirAfter, mirUpTo, w.found[:0])
+			for _, id := range w.found {
+				w.batchOut = append(w.batchOut, itFound{q, id})
 			}
 		}
 		for _, f := range w.batchOut {
@@ -454,17 +493,17 @@ func (w *Window) witnesses(t *Txn) []witness {
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
 		}
 	}
-	if useHi > u && w.writes.len()+w.runW.len() > 0 {
+	if use {
 		// use: own writes inside a range t read.
+		inRuns := nm < len(ss)
 		for i := range t.Ranges {
-			q, ok := rangeSpan(&t.Ranges[i])
-			if !ok {
+			q := &qs[nq+i]
+			if q.hi.less(q.lo) {
 				continue
 			}
-			after, upTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
-			w.found = w.writes.query(&q, after, upTo, w.found[:0])
-			if after < w.runSeq {
-				w.found = w.runW.query(&q, after, upTo, w.found)
+			w.found = w.writes.query(q, useAfter, useUpTo, w.found[:0])
+			if inRuns {
+				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
 			}
 			// The keys, a level of pointers at a time (see points).
 			start := len(w.wit)
