@@ -71,6 +71,18 @@ func TestRunsMatchBruteForce(t *testing.T) {
 			slo, shi, sid = append(slo, sps[i].lo), append(shi, sps[i].hi), append(sid, sps[i].id)
 		}
 		pr, rr := buildPointRun(pok, pid), buildRangeRun(slo, shi, sid)
+		// searchAll answers as the searches one by one do.
+		var ss []runSearch
+		for range 20 {
+			k := ok(rapid.Uint64Range(0, space+1).Draw(t, "k"))
+			ss = append(ss, runSearch{f: &pr.fence, a: pr.ok, k: k}, runSearch{f: &rr.fence, a: rr.lo, k: k, strict: true})
+		}
+		searchAll(ss)
+		for _, s := range ss {
+			if want := s.f.search(s.a, s.k, s.strict); s.i != want {
+				t.Fatalf("searchAll %v (strict %v): %d, want %d", s.k, s.strict, s.i, want)
+			}
+		}
 		for range 20 {
 			a, b := rapid.Uint64Range(0, space).Draw(t, "a"), rapid.Uint64Range(0, space).Draw(t, "b")
 			after := rapid.Uint64Range(0, 1000).Draw(t, "after")
@@ -93,6 +105,10 @@ func TestRunsMatchBruteForce(t *testing.T) {
 				}
 			}
 			got := rr.stab(q.lo, after, upTo, nil)
+			if len(rr.id) > 0 {
+				rr.touchFrom(rr.fence.search(rr.lo, q.lo, true)) // in bounds
+				pr.touchFrom(pr.firstAtLeast(q.lo))
+			}
 			slices.Sort(got)
 			slices.Sort(want)
 			if !slices.Equal(got, want) {

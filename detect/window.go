@@ -61,7 +61,9 @@ type Window struct {
 	txns  []*Txn   // in OSeq (= position = clock) order
 	oseqs []uint64 // the OSeqs of txns
 	hlcs  []uint64 // the HLCs of txns
-	base  uint64   // the sequence number of txns[0]; 1 at first
+	// Samples of oseqs and hlcs, for the searches of Check.
+	oseqSamples, hlcSamples samples
+	base                    uint64 // the sequence number of txns[0]; 1 at first
 
 	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
@@ -134,7 +136,8 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin}
+	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin,
+		oseqSamples: samples{every: sampleEvery}, hlcSamples: samples{every: sampleEvery}}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -176,6 +179,8 @@ func (w *Window) Add(o *Txn) {
 	w.txns = append(w.txns, o)
 	w.oseqs = append(w.oseqs, o.ID.OSeq)
 	w.hlcs = append(w.hlcs, o.HLC)
+	w.oseqSamples.add(seq, o.ID.OSeq)
+	w.hlcSamples.add(seq, o.HLC)
 	eachTouch(o, func(key []byte, roles, i int) {
 		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
 		if roles&(roleAdd|roleSet) != 0 {
@@ -276,6 +281,8 @@ func (w *Window) Prune(watermark uint64) {
 	}
 	w.txns, w.oseqs, w.hlcs = w.txns[n:], w.oseqs[n:], w.hlcs[n:]
 	w.base += uint64(n)
+	w.oseqSamples.dropBefore(w.base)
+	w.hlcSamples.dropBefore(w.base)
 	if len(w.txns) == 0 {
 		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
 	}
@@ -294,6 +301,8 @@ func (w *Window) TruncateFrom(pos uint64) {
 		w.txns[n] = nil
 	}
 	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
+	w.oseqSamples.dropAfter(w.base + uint64(n) - 1)
+	w.hlcSamples.dropAfter(w.base + uint64(n) - 1)
 	if last := w.base + uint64(n) - 1; w.runSeq > last {
 		// The runs hold entries of transactions rolled off, whose
 		// sequence numbers the next ones take: a rollback into the runs
@@ -664,32 +673,24 @@ func findKey(ks []tkey, h uint64, k []byte) int {
 }
 
 // firstUnseen returns the index of the first own transaction with an OSeq
-// above peerSeen, or Len(). (Binary searches here go without sort.Search:
-// its call per step costs a small window as much as the rest.)
+// above peerSeen, or Len().
 func (w *Window) firstUnseen(peerSeen uint64) int {
-	lo, hi := 0, len(w.oseqs)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); w.oseqs[m] > peerSeen {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	return lo
+	return w.oseqSamples.firstAbove(w.oseqs, w.base, peerSeen)
 }
 
 // firstNotBefore returns the index of the first own transaction not
-// clock-before t, or Len().
+// clock-before t, or Len(): the first with an HLC of at least t's, or the
+// one after it if it has t's HLC and is clock-before t (own HLCs strictly
+// increase: one at most has t's).
 func (w *Window) firstNotBefore(t *Txn) int {
-	lo, hi := 0, len(w.hlcs)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); !w.before(m, t) {
-			hi = m
-		} else {
-			lo = m + 1
-		}
+	i := 0
+	if t.HLC > 0 {
+		i = w.hlcSamples.firstAbove(w.hlcs, w.base, t.HLC-1)
 	}
-	return lo
+	if i < len(w.hlcs) && w.before(i, t) {
+		i++
+	}
+	return i
 }
 
 // before reports whether own transaction i is clock-before t.

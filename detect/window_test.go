@@ -62,6 +62,9 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		w.collide = rapid.IntRange(0, 3).Draw(t, "collide") == 0
 		// Small merges, so that the runs take part.
 		w.mergeMin = rapid.IntRange(1, 12).Draw(t, "mergeMin")
+		// Dense samples, so that the searches use them.
+		every := rapid.Uint64Range(1, 8).Draw(t, "sampleEvery")
+		w.oseqSamples.every, w.hlcSamples.every = every, every
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -221,6 +224,21 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if w.writes.len()+runPoints != points || w.ranges.len()+runRanges != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the runs %d and %d live, the window %d and %d",
 			w.writes.len(), w.ranges.len(), runPoints, runRanges, points, ranges)
+	}
+	for _, c := range []struct {
+		name string
+		s    *samples
+		a    []uint64
+	}{{"OSeq", &w.oseqSamples, w.oseqs}, {"HLC", &w.hlcSamples, w.hlcs}} {
+		var want []uint64
+		for i, x := range c.a {
+			if (w.base+uint64(i))%c.s.every == 0 {
+				want = append(want, x)
+			}
+		}
+		if !slices.Equal(c.s.v, want) || len(want) > 0 && c.s.first%c.s.every != 0 || len(want) > 0 && c.a[c.s.first-w.base] != want[0] {
+			t.Fatalf("%s samples %v from %d, want %v (window from %d)", c.name, c.s.v, c.s.first, want, w.base)
+		}
 	}
 	tt := &w.keys
 	used := 0
