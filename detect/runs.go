@@ -122,19 +122,47 @@ func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
 	return lo
 }
 
-// pointRun is a sorted run of points (order key, id): see pointTree for
-// what the points are.
+// pointRun is a sorted run of points (order key, sequence number, index
+// of the key in the transaction's Writes): see pointTree for what the
+// points are. A run keeps the sequence numbers in 32 bits, relative to the
+// first sequence number of the window when the run was built (the window
+// holds fewer than 2^32 transactions), and the index in 8 bits (255: not
+// kept): 21 bytes a point, where 24 with a tree id. What it answers are
+// tree ids, with the index idxNone where it kept none.
 type pointRun struct {
-	ok    []okey   // in (ok, id) order
-	id    []uint64 // by index, the id of ok[i]
-	fence fences   // of ok
+	ok    []okey   // in (ok, sequence number) order
+	seq   []uint32 // by index, the sequence number of ok[i], less seq0
+	idx   []uint8  // by index, the index of the key of ok[i], or runNoIdx
+	seq0  uint64
+	fence fences // of ok
 }
 
-func (r *pointRun) len() int { return len(r.id) }
+// idxNone is the index in a tree id from a run that kept none: the window
+// takes fewer keys and ranges in a transaction (see Window.Add).
+const idxNone = 1<<idxBits - 1
 
-// buildPointRun returns the run of the points given in order.
-func buildPointRun(ok []okey, id []uint64) pointRun {
-	return pointRun{ok: ok, id: id, fence: makeFences(ok)}
+// runNoIdx is the index a point run keeps of a key at index 255 or later.
+const runNoIdx = 255
+
+func runIdx(id uint64) uint8 { return uint8(min(id&(1<<idxBits-1), runNoIdx)) }
+
+func (r *pointRun) len() int { return len(r.seq) }
+
+// seqAt returns the sequence number of point i.
+func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+
+// buildPointRun returns the run of the points given in order, with
+// sequence numbers of seq0 plus seq.
+func buildPointRun(ok []okey, seq []uint32, idx []uint8, seq0 uint64) pointRun {
+	return pointRun{ok: ok, seq: seq, idx: idx, seq0: seq0, fence: makeFences(ok)}
+}
+
+// idAt returns the tree id of point i.
+func (r *pointRun) idAt(i int) uint64 {
+	if x := r.idx[i]; x != runNoIdx {
+		return treeID(r.seqAt(i), int(x))
+	}
+	return treeID(r.seqAt(i), idxNone)
 }
 
 // firstAtLeast returns the index of the first point whose order key is at
@@ -146,7 +174,7 @@ func (r *pointRun) firstAtLeast(k okey) int {
 // query appends to out the ids of the points with an order key in q and a
 // sequence number in (after, upTo].
 func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.id) == 0 || q.hi.less(q.lo) {
+	if len(r.seq) == 0 || q.hi.less(q.lo) {
 		return out
 	}
 	return r.queryFrom(r.firstAtLeast(q.lo), q, after, upTo, out)
@@ -156,8 +184,8 @@ func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
 // is at least q.lo.
 func (r *pointRun) queryFrom(i int, q *span, after, upTo uint64, out []uint64) []uint64 {
 	for ; i < len(r.ok) && !q.hi.less(r.ok[i]); i++ {
-		if s := r.id[i] >> idxBits; s > after && s <= upTo {
-			out = append(out, r.id[i])
+		if s := r.seqAt(i); s > after && s <= upTo {
+			out = append(out, r.idAt(i))
 		}
 	}
 	return out
@@ -169,40 +197,47 @@ func (r *pointRun) touchFrom(i int) uint64 {
 	if i >= len(r.ok) {
 		return 0
 	}
-	return r.ok[i].lo + r.id[i]
+	return r.ok[i].lo + uint64(r.seq[i]) + uint64(r.idx[i])
 }
 
 // mergePoints returns the run of the points of r whose sequence numbers
-// keep accepts and of the points of t, which it empties.
-func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool) pointRun {
+// keep accepts and of the points of t, which it empties. Every point kept
+// has a sequence number in [seq0, seq0+2^32). With noIdx (tests) the
+// points of t keep no index.
+func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uint64, noIdx bool) pointRun {
 	n := 0
-	for _, id := range r.id {
-		if keep(id >> idxBits) {
+	for i := range r.seq {
+		if keep(r.seqAt(i)) {
 			n++
 		}
 	}
 	n += t.len()
-	ok, id := make([]okey, 0, n), make([]uint64, 0, n)
+	ok, seq, idx := make([]okey, 0, n), make([]uint32, 0, n), make([]uint8, 0, n)
 	i := 0
 	add := func(k okey, x uint64) {
-		for ; i < len(r.id) && (r.ok[i].less(k) || r.ok[i] == k && r.id[i] < x); i++ {
-			if keep(r.id[i] >> idxBits) {
-				ok, id = append(ok, r.ok[i]), append(id, r.id[i])
+		s := x >> idxBits
+		for ; i < len(r.seq) && (r.ok[i].less(k) || r.ok[i] == k && r.seqAt(i) < s); i++ {
+			if rs := r.seqAt(i); keep(rs) {
+				ok, seq, idx = append(ok, r.ok[i]), append(seq, uint32(rs-seq0)), append(idx, r.idx[i])
 			}
 		}
-		ok, id = append(ok, k), append(id, x)
+		j := runIdx(x)
+		if noIdx {
+			j = runNoIdx
+		}
+		ok, seq, idx = append(ok, k), append(seq, uint32(s-seq0)), append(idx, j)
 	}
 	t.each(add)
-	for ; i < len(r.id); i++ {
-		if keep(r.id[i] >> idxBits) {
-			ok, id = append(ok, r.ok[i]), append(id, r.id[i])
+	for ; i < len(r.seq); i++ {
+		if rs := r.seqAt(i); keep(rs) {
+			ok, seq, idx = append(ok, r.ok[i]), append(seq, uint32(rs-seq0)), append(idx, r.idx[i])
 		}
 	}
 	*t = pointTree{}
-	if len(id) == 0 {
+	if len(seq) == 0 {
 		return pointRun{}
 	}
-	return buildPointRun(ok, id)
+	return buildPointRun(ok, seq, idx, seq0)
 }
 
 // each calls fn on every point of t in order.
@@ -222,13 +257,14 @@ func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
 	}
 }
 
-// rangeRun is a sorted run of spans [lo, hi] with ids (see intervalTree),
-// in (lo, id) order, with a segment tree of the largest upper bound of
+// rangeRun is a sorted run of spans [lo, hi] with sequence numbers (see
+// intervalTree; kept as pointRun keeps them), in (lo, sequence number) order, with a segment tree of the largest upper bound of
 // each block of runBlock spans, so that a stabbing query visits only the
 // blocks that hold a span reaching the key.
 type rangeRun struct {
 	lo, hi []okey
-	id     []uint64
+	seq    []uint32 // less seq0
+	seq0   uint64
 	fence  fences // of lo
 	// seg[j] is the largest hi in the blocks under node j: node 1 is the
 	// root, node j has children 2j and 2j+1, block b is leaf leaves+b.
@@ -237,11 +273,15 @@ type rangeRun struct {
 	pm     []okey // pm[b]: the largest hi in blocks 0 to b
 }
 
-func (r *rangeRun) len() int { return len(r.id) }
+func (r *rangeRun) len() int { return len(r.seq) }
 
-// buildRangeRun returns the run of the spans given in order.
-func buildRangeRun(lo, hi []okey, id []uint64) rangeRun {
-	r := rangeRun{lo: lo, hi: hi, id: id}
+// seqAt returns the sequence number of span i.
+func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+
+// buildRangeRun returns the run of the spans given in order, with
+// sequence numbers of seq0 plus seq.
+func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
+	r := rangeRun{lo: lo, hi: hi, seq: seq, seq0: seq0}
 	blocks := (len(lo) + runBlock - 1) / runBlock
 	r.leaves = 1
 	for r.leaves < blocks {
@@ -273,7 +313,7 @@ func buildRangeRun(lo, hi []okey, id []uint64) rangeRun {
 // stab appends to out the ids of the spans holding k with a sequence number
 // in (after, upTo].
 func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.id) == 0 {
+	if len(r.seq) == 0 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
@@ -306,12 +346,10 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 	}
 	b := (p - 1) / runBlock
 	x := r.pm[b].lo + r.seg[r.leaves+b].lo
-	for i, end := b*runBlock, min(len(r.id), (b+1)*runBlock); i < end; i += 4 {
+	for i, end := b*runBlock, min(len(r.seq), (b+1)*runBlock); i < end; i += 4 {
 		x += r.hi[i].lo
-		if i&7 == 0 {
-			x += r.id[i]
-		}
 	}
+	x += uint64(r.seq[b*runBlock])
 	return x
 }
 
@@ -319,8 +357,8 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 // sequence number in (after, upTo].
 func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
 	for i := b * runBlock; i < min(p, (b+1)*runBlock); i++ {
-		if s := r.id[i] >> idxBits; !r.hi[i].less(k) && s > after && s <= upTo {
-			out = append(out, r.id[i])
+		if s := r.seqAt(i); !r.hi[i].less(k) && s > after && s <= upTo {
+			out = append(out, treeID(s, idxNone))
 		}
 	}
 	return out
@@ -340,35 +378,37 @@ func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out
 }
 
 // mergeRanges returns the run of the spans of r whose sequence numbers
-// keep accepts and of the spans of t, which it empties.
-func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool) rangeRun {
+// keep accepts and of the spans of t, which it empties. Every span kept
+// has a sequence number in [seq0, seq0+2^32).
+func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool, seq0 uint64) rangeRun {
 	n := t.len()
-	for _, id := range r.id {
-		if keep(id >> idxBits) {
+	for i := range r.seq {
+		if keep(r.seqAt(i)) {
 			n++
 		}
 	}
-	lo, hi, id := make([]okey, 0, n), make([]okey, 0, n), make([]uint64, 0, n)
+	lo, hi, seq := make([]okey, 0, n), make([]okey, 0, n), make([]uint32, 0, n)
 	i := 0
 	add := func(l, h okey, x uint64) {
-		for ; i < len(r.id) && (r.lo[i].less(l) || r.lo[i] == l && r.id[i] < x); i++ {
-			if keep(r.id[i] >> idxBits) {
-				lo, hi, id = append(lo, r.lo[i]), append(hi, r.hi[i]), append(id, r.id[i])
+		s := x >> idxBits
+		for ; i < len(r.seq) && (r.lo[i].less(l) || r.lo[i] == l && r.seqAt(i) < s); i++ {
+			if rs := r.seqAt(i); keep(rs) {
+				lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
 			}
 		}
-		lo, hi, id = append(lo, l), append(hi, h), append(id, x)
+		lo, hi, seq = append(lo, l), append(hi, h), append(seq, uint32(s-seq0))
 	}
 	t.each(add)
-	for ; i < len(r.id); i++ {
-		if keep(r.id[i] >> idxBits) {
-			lo, hi, id = append(lo, r.lo[i]), append(hi, r.hi[i]), append(id, r.id[i])
+	for ; i < len(r.seq); i++ {
+		if rs := r.seqAt(i); keep(rs) {
+			lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
 		}
 	}
 	*t = intervalTree[struct{}]{}
-	if len(id) == 0 {
+	if len(seq) == 0 {
 		return rangeRun{}
 	}
-	return buildRangeRun(lo, hi, id)
+	return buildRangeRun(lo, hi, seq, seq0)
 }
 
 // each calls fn on every span of t in (lo, id) order.

@@ -5,7 +5,10 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
+
+	"github.com/liege-db/liege/journal"
 )
 
 // Window indexes the own transactions the peer has not yet seen (DESIGN.md
@@ -89,6 +92,7 @@ type Window struct {
 	batchOut []itFound
 	sink     uint64 // what the touches of cache lines read, so that the reads stay
 	collide  bool   // tests: weak hashes, so that keys share tags
+	noIdx    bool   // tests: the point run keeps no indexes of keys
 }
 
 // witness is an own transaction (by index) that conflicts with the
@@ -170,9 +174,12 @@ func (w *Window) Add(o *Txn) {
 			panic(fmt.Sprintf("detect: Window.Add(%v): clock (%d, %q) is not after (%d, %q) of %v", o.ID, o.HLC, o.ID.Origin, last.HLC, last.ID.Origin, last.ID))
 		}
 	}
-	if len(o.Writes)+len(o.Reads) >= 1<<idxBits || len(o.Ranges) >= 1<<idxBits {
+	if len(w.txns) >= math.MaxUint32 {
+		panic(fmt.Sprintf("detect: Window.Add(%v): the window holds %d transactions, the most it takes", o.ID, len(w.txns)))
+	}
+	if len(o.Writes)+len(o.Reads) >= idxNone || len(o.Ranges) >= idxNone {
 		panic(fmt.Sprintf("detect: Window.Add(%v): %d keys and %d ranges, the window takes fewer than %d of each",
-			o.ID, len(o.Writes)+len(o.Reads), len(o.Ranges), 1<<idxBits))
+			o.ID, len(o.Writes)+len(o.Reads), len(o.Ranges), idxNone))
 	}
 	w.lastOSeq = o.ID.OSeq
 	seq := w.base + uint64(len(w.txns))
@@ -209,8 +216,8 @@ const mergeMin = 32768
 // ones; last is the newest sequence number in the window.
 func (w *Window) merge(last uint64) {
 	live := func(s uint64) bool { return s >= w.base && s <= last }
-	w.runW = mergePoints(&w.runW, &w.writes, live)
-	w.runR = mergeRanges(&w.runR, &w.ranges, live)
+	w.runW = mergePoints(&w.runW, &w.writes, live, w.base, w.noIdx)
+	w.runR = mergeRanges(&w.runR, &w.ranges, live, w.base)
 	w.runSeq, w.dead = last, 0
 }
 
@@ -220,8 +227,8 @@ func (w *Window) filterRuns(last uint64) {
 	live := func(s uint64) bool { return s >= w.base && s <= last }
 	var noW pointTree
 	var noR intervalTree[struct{}]
-	w.runW = mergePoints(&w.runW, &noW, live)
-	w.runR = mergeRanges(&w.runR, &noR, live)
+	w.runW = mergePoints(&w.runW, &noW, live, w.base, w.noIdx)
+	w.runR = mergeRanges(&w.runR, &noR, live, w.base)
 	w.runSeq, w.dead = min(w.runSeq, last), 0
 }
 
@@ -496,7 +503,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		for _, f := range w.batchOut {
 			off := uint32(f.id>>idxBits - w.base)
 			k := in[f.q].key
-			if len(k) > 15 && !contains(&w.txns[off].Ranges[f.id&(1<<idxBits-1)], k) {
+			if len(k) > 15 && !rangesContain(w.txns[off], int(f.id&(1<<idxBits-1)), k) {
 				continue
 			}
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
@@ -525,9 +532,13 @@ func (w *Window) witnesses(t *Txn) []witness {
 			w.sink += x
 			wit := w.wit[start:]
 			for j, id := range w.found {
-				wit[j].key = w.txns[wit[j].off].Writes[id&(1<<idxBits-1)].Key
+				if idx := id & (1<<idxBits - 1); idx != idxNone {
+					wit[j].key = w.txns[wit[j].off].Writes[idx].Key
+				} else {
+					wit[j].key = writtenIn(w.txns[wit[j].off], &t.Ranges[i])
+				}
 			}
-			wit = slices.DeleteFunc(wit, func(x witness) bool { return len(x.key) > 15 && !contains(&t.Ranges[i], x.key) })
+			wit = slices.DeleteFunc(wit, func(x witness) bool { return x.key == nil || len(x.key) > 15 && !contains(&t.Ranges[i], x.key) })
 			w.wit = w.wit[:start+len(wit)]
 		}
 	}
@@ -623,6 +634,36 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		}
 		c.o, c.key = nil, nil // let them go
 	}
+}
+
+// rangesContain reports whether range i of o holds key k, or for i
+// idxNone (an entry of a run), whether one of o's ranges does: either way
+// o read a range holding k.
+func rangesContain(o *Txn, i int, k []byte) bool {
+	if i != idxNone {
+		return contains(&o.Ranges[i], k)
+	}
+	for j := range o.Ranges {
+		if contains(&o.Ranges[j], k) {
+			return true
+		}
+	}
+	return false
+}
+
+// writtenIn returns the smallest key o writes inside r, or nil: the
+// witness of an entry of the point run, which keeps no index of its key.
+// (The run's entry may be any of o's writes with an order key inside r's
+// span; the smallest of those inside r is the witness Check keeps all the
+// same.)
+func writtenIn(o *Txn, r *journal.RangeRead) []byte {
+	var key []byte
+	for _, wr := range o.Writes {
+		if contains(r, wr.Key) && (key == nil || bytes.Compare(wr.Key, key) < 0) {
+			key = wr.Key
+		}
+	}
+	return key
 }
 
 // confirm reports whether the key of candidate c is k (or, for an entry
