@@ -1,5 +1,7 @@
 package detect
 
+import "math/bits"
+
 // The window keeps the writes and ranges of its older own transactions in
 // sorted runs (arrays, rebuilt now and then by a merge) and only those of
 // the newer ones in the trees (pointTree, intervalTree), which a merge
@@ -72,7 +74,8 @@ func touchBlock(a []okey, b int) uint64 {
 // done in stages with other searches by searchAll.
 type runSearch struct {
 	f      *fences
-	a      []okey
+	a      []okey    // the run's order keys; or
+	p      *pointRun // the point run, whose order keys are in halves
 	k      okey
 	strict bool
 	i      int // the answer (in between: the block of the level searched)
@@ -92,11 +95,19 @@ func searchAll(ss []runSearch) uint64 {
 	for j := range ss {
 		s := &ss[j]
 		s.i = firstPast(s.f.f1, max(0, (s.i-1)*runBlock), min(len(s.f.f1), s.i*runBlock), s.k, s.strict)
-		x += touchBlock(s.a, s.i)
+		if s.p != nil {
+			x += s.p.touchBlock(s.i)
+		} else {
+			x += touchBlock(s.a, s.i)
+		}
 	}
 	for j := range ss {
 		s := &ss[j]
-		s.i = firstPast(s.a, max(0, (s.i-1)*runBlock), min(len(s.a), s.i*runBlock), s.k, s.strict)
+		if s.p != nil {
+			s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
+		} else {
+			s.i = firstPast(s.a, max(0, (s.i-1)*runBlock), min(len(s.a), s.i*runBlock), s.k, s.strict)
+		}
 	}
 	return x
 }
@@ -123,18 +134,96 @@ func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
 }
 
 // pointRun is a sorted run of points (order key, sequence number, index
-// of the key in the transaction's Writes): see pointTree for what the
-// points are. A run keeps the sequence numbers in 32 bits, relative to the
-// first sequence number of the window when the run was built (the window
-// holds fewer than 2^32 transactions), and the index in 8 bits (255: not
-// kept): 21 bytes a point, where 24 with a tree id. What it answers are
-// tree ids, with the index idxNone where it kept none.
+// of the key in the transaction's Writes), in (order key, sequence number)
+// order: see pointTree for what the points are.
+//
+// It keeps the low half of each order key, and the high halves once each
+// (his): sorted keys share their first 8 bytes in long stretches (a table
+// prefix), so a block of runBlock points names the high half of its first
+// point by its index in his (hb) and marks the points whose high half
+// differs from the one before (hm; okAt counts the marks). It keeps the
+// sequence numbers in 32 bits, relative to the first sequence number of
+// the window when the run was built (the window holds fewer than 2^32
+// transactions), and the index in 8 bits (255: not kept). About 13.5 bytes
+// a point, where 24 bytes with whole order keys and tree ids. What it
+// answers are tree ids, with the index idxNone where it kept none.
 type pointRun struct {
-	ok    []okey   // in (ok, sequence number) order
-	seq   []uint32 // by index, the sequence number of ok[i], less seq0
-	idx   []uint8  // by index, the index of the key of ok[i], or runNoIdx
+	lo    []uint64 // by index, the low half of the order key of point i
+	his   []uint64 // the distinct high halves, in order
+	hb    []uint32 // by block, the index in his of its first point's high half
+	hm    []uint16 // by block, bit j: point j's high half is above point j-1's
+	seq   []uint32 // by index, the sequence number of point i, less seq0
+	idx   []uint8  // by index, the index of the key of point i, or runNoIdx
 	seq0  uint64
-	fence fences // of ok
+	fence fences // of the order keys
+}
+
+// okAt returns the order key of point i.
+func (r *pointRun) okAt(i int) okey {
+	b, j := i/runBlock, i%runBlock
+	m := r.hm[b] & uint16(uint32(2)<<j-1)
+	return okey{hi: r.his[int(r.hb[b])+bits.OnesCount16(m)], lo: r.lo[i]}
+}
+
+// touchBlock is touchBlock of the run's order keys.
+func (r *pointRun) touchBlock(b int) uint64 {
+	lo, hi := max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock)
+	if lo >= hi {
+		return 0
+	}
+	x := r.his[r.hb[lo/runBlock]] + uint64(r.hm[lo/runBlock])
+	for i := lo; i < hi; i += 8 {
+		x += r.lo[i]
+	}
+	return x
+}
+
+// firstPast is firstPast of the run's order keys.
+func (r *pointRun) firstPast(lo, hi int, k okey, strict bool) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		var past bool
+		if strict {
+			past = k.less(r.okAt(m))
+		} else {
+			past = !r.okAt(m).less(k)
+		}
+		if past {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// add appends a point (order key k, not below the last one's, sequence
+// number seq0 plus seq, index idx) while the run is built.
+func (r *pointRun) add(k okey, seq uint32, idx uint8) {
+	i := len(r.lo)
+	switch {
+	case i%runBlock == 0:
+		if len(r.his) == 0 || r.his[len(r.his)-1] != k.hi {
+			r.his = append(r.his, k.hi)
+		}
+		r.hb, r.hm = append(r.hb, uint32(len(r.his)-1)), append(r.hm, 0)
+	case r.his[len(r.his)-1] != k.hi:
+		r.his = append(r.his, k.hi)
+		r.hm[len(r.hm)-1] |= 1 << (i % runBlock)
+	}
+	r.lo, r.seq, r.idx = append(r.lo, k.lo), append(r.seq, seq), append(r.idx, idx)
+}
+
+// finish builds the fences of a run built by add.
+func (r *pointRun) finish() {
+	f1 := make([]okey, 0, len(r.hb))
+	for b := range r.hb {
+		f1 = append(f1, r.okAt(b*runBlock))
+	}
+	r.fence = fences{f1: f1}
+	for i := 0; i < len(f1); i += runBlock {
+		r.fence.f2 = append(r.fence.f2, f1[i])
+	}
 }
 
 // idxNone is the index in a tree id from a run that kept none: the window
@@ -154,7 +243,12 @@ func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
 // buildPointRun returns the run of the points given in order, with
 // sequence numbers of seq0 plus seq.
 func buildPointRun(ok []okey, seq []uint32, idx []uint8, seq0 uint64) pointRun {
-	return pointRun{ok: ok, seq: seq, idx: idx, seq0: seq0, fence: makeFences(ok)}
+	r := pointRun{seq0: seq0}
+	for i := range ok {
+		r.add(ok[i], seq[i], idx[i])
+	}
+	r.finish()
+	return r
 }
 
 // idAt returns the tree id of point i.
@@ -168,7 +262,11 @@ func (r *pointRun) idAt(i int) uint64 {
 // firstAtLeast returns the index of the first point whose order key is at
 // least k.
 func (r *pointRun) firstAtLeast(k okey) int {
-	return r.fence.search(r.ok, k, false)
+	f := &r.fence
+	b := firstPast(f.f2, 0, len(f.f2), k, false)
+	b = f.within(f.f1, b, k, false)
+	f.sink += r.touchBlock(b)
+	return r.firstPast(max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock), k, false)
 }
 
 // query appends to out the ids of the points with an order key in q and a
@@ -183,7 +281,7 @@ func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
 // queryFrom is query given i, the index of the first point whose order key
 // is at least q.lo.
 func (r *pointRun) queryFrom(i int, q *span, after, upTo uint64, out []uint64) []uint64 {
-	for ; i < len(r.ok) && !q.hi.less(r.ok[i]); i++ {
+	for ; i < len(r.lo) && !q.hi.less(r.okAt(i)); i++ {
 		if s := r.seqAt(i); s > after && s <= upTo {
 			out = append(out, r.idAt(i))
 		}
@@ -194,10 +292,10 @@ func (r *pointRun) queryFrom(i int, q *span, after, upTo uint64, out []uint64) [
 // touchFrom reads the cache lines queryFrom(i, ...) reads first (see
 // touchBlock).
 func (r *pointRun) touchFrom(i int) uint64 {
-	if i >= len(r.ok) {
+	if i >= len(r.lo) {
 		return 0
 	}
-	return r.ok[i].lo + uint64(r.seq[i]) + uint64(r.idx[i])
+	return r.lo[i] + uint64(r.seq[i]) + uint64(r.idx[i])
 }
 
 // mergePoints returns the run of the points of r whose sequence numbers
@@ -212,32 +310,42 @@ func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uin
 		}
 	}
 	n += t.len()
-	ok, seq, idx := make([]okey, 0, n), make([]uint32, 0, n), make([]uint8, 0, n)
+	if n == 0 {
+		*t = pointTree{}
+		return pointRun{}
+	}
+	out := pointRun{
+		lo: make([]uint64, 0, n), seq: make([]uint32, 0, n), idx: make([]uint8, 0, n),
+		hb: make([]uint32, 0, (n+runBlock-1)/runBlock), hm: make([]uint16, 0, (n+runBlock-1)/runBlock),
+		seq0: seq0,
+	}
 	i := 0
 	add := func(k okey, x uint64) {
 		s := x >> idxBits
-		for ; i < len(r.seq) && (r.ok[i].less(k) || r.ok[i] == k && r.seqAt(i) < s); i++ {
-			if rs := r.seqAt(i); keep(rs) {
-				ok, seq, idx = append(ok, r.ok[i]), append(seq, uint32(rs-seq0)), append(idx, r.idx[i])
+		for ; i < len(r.seq); i++ {
+			rk, rs := r.okAt(i), r.seqAt(i)
+			if !rk.less(k) && (rk != k || rs >= s) {
+				break
+			}
+			if keep(rs) {
+				out.add(rk, uint32(rs-seq0), r.idx[i])
 			}
 		}
 		j := runIdx(x)
 		if noIdx {
 			j = runNoIdx
 		}
-		ok, seq, idx = append(ok, k), append(seq, uint32(s-seq0)), append(idx, j)
+		out.add(k, uint32(s-seq0), j)
 	}
 	t.each(add)
 	for ; i < len(r.seq); i++ {
 		if rs := r.seqAt(i); keep(rs) {
-			ok, seq, idx = append(ok, r.ok[i]), append(seq, uint32(rs-seq0)), append(idx, r.idx[i])
+			out.add(r.okAt(i), uint32(rs-seq0), r.idx[i])
 		}
 	}
 	*t = pointTree{}
-	if len(seq) == 0 {
-		return pointRun{}
-	}
-	return buildPointRun(ok, seq, idx, seq0)
+	out.finish()
+	return out
 }
 
 // each calls fn on every point of t in order.

@@ -474,7 +474,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			}
 			qs = append(qs, q)
 			if useAfter < w.runSeq && w.runW.len() > 0 {
-				ss = append(ss, runSearch{f: &w.runW.fence, a: w.runW.ok, k: q.lo})
+				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW, k: q.lo})
 			}
 		}
 	}

@@ -144,18 +144,23 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 	}
 	r := &w.runW
 	for i := range r.seq {
-		if i > 0 && !(r.ok[i-1].less(r.ok[i]) || r.ok[i-1] == r.ok[i] && r.seqAt(i-1) <= r.seqAt(i)) {
+		if i > 0 && !(r.okAt(i-1).less(r.okAt(i)) || r.okAt(i-1) == r.okAt(i) && r.seqAt(i-1) <= r.seqAt(i)) {
 			t.Fatalf("point run out of order at %d", i)
 		}
 		if o, ok := entry(r.seqAt(i)); ok {
 			points++
-			if j := r.idx[i]; j == runNoIdx && !slices.ContainsFunc(o.Writes, func(wr Write) bool { return orderKey(wr.Key) == r.ok[i] }) ||
-				j != runNoIdx && orderKey(o.Writes[j].Key) != r.ok[i] {
+			if j := r.idx[i]; j == runNoIdx && !slices.ContainsFunc(o.Writes, func(wr Write) bool { return orderKey(wr.Key) == r.okAt(i) }) ||
+				j != runNoIdx && orderKey(o.Writes[j].Key) != r.okAt(i) {
 				t.Fatalf("point run entry %d (index %d) is not a write of %v", i, j, o.ID)
 			}
 		}
 	}
-	if want := buildPointRun(r.ok, r.seq, r.idx, r.seq0); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) {
+	oks := make([]okey, r.len())
+	for i := range oks {
+		oks[i] = r.okAt(i)
+	}
+	if want := buildPointRun(oks, r.seq, r.idx, r.seq0); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) ||
+		!slices.Equal(want.his, r.his) || !slices.Equal(want.hb, r.hb) || !slices.Equal(want.hm, r.hm) {
 		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
 	}
 	rr := &w.runR
