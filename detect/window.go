@@ -18,10 +18,13 @@ import (
 // Own transactions are kept in OSeq order, which is also position and clock
 // order (Add enforces it), in arrays by index (a struct of arrays: the
 // OSeqs, the HLCs and the Txns apart, so that a binary search reads only
-// the array it needs). Each also has a sequence number, its index plus the
-// sequence number of the first (base): the indexes below name own
+// the array it needs; a search of the OSeqs or HLCs goes through samples
+// of them, see samples). Each also has a sequence number, its index plus
+// the sequence number of the first (base): the indexes below name own
 // transactions by it, in 32 bits in the touch table (compared relative to
-// base, so it may wrap) and in 40 bits in the trees. For an incoming t the
+// base, so it may wrap), in 40 bits in the trees and in 32 bits relative
+// to the base of their build in the runs (so a window holds fewer than
+// 2^32 own transactions; Add panics past it). For an incoming t the
 // window's transactions above t.PeerSeen split into runs of indexes: those
 // clock-before t (the use check applies), at most one with t's exact clock
 // (same origin: only the update check applies), and those clock-after t
@@ -174,7 +177,7 @@ func (w *Window) Add(o *Txn) {
 			panic(fmt.Sprintf("detect: Window.Add(%v): clock (%d, %q) is not after (%d, %q) of %v", o.ID, o.HLC, o.ID.Origin, last.HLC, last.ID.Origin, last.ID))
 		}
 	}
-	if len(w.txns) >= math.MaxUint32 {
+	if uint64(len(w.txns)) >= math.MaxUint32 {
 		panic(fmt.Sprintf("detect: Window.Add(%v): the window holds %d transactions, the most it takes", o.ID, len(w.txns)))
 	}
 	if len(o.Writes)+len(o.Reads) >= idxNone || len(o.Ranges) >= idxNone {
