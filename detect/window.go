@@ -125,6 +125,10 @@ type cand struct {
 	check Check
 	o     *Txn   // w.txns[off]
 	key   []byte // o's key idx, unless idxUnknown
+	// A candidate of the use check on a range (phantom) instead: rng is
+	// the index of the range in t.Ranges, plus 1; idx is the key's index
+	// in o.Writes, or idxNone.
+	rng int
 }
 
 // idxBits is the bits of a tree id that hold the index of a key or range
@@ -493,7 +497,8 @@ func (w *Window) witnesses(t *Txn) []witness {
 		w.sink += x
 	}
 
-	w.points(in, u, useHi, mirLo)
+	w.cand = w.cand[:0]
+	w.probe(in, u, useHi, mirLo)
 	if mirror {
 		// mirror use: own ranges holding a key t wrote, all at once.
 		w.batchOut = w.ranges.overlappingBatch(qs[:nq], mirAfter, mirUpTo, &w.batch, w.batchOut[:0])
@@ -524,27 +529,13 @@ func (w *Window) witnesses(t *Txn) []witness {
 			if inRuns {
 				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
 			}
-			// The keys, a level of pointers at a time (see points).
-			start := len(w.wit)
-			var x uint64
+			// The keys are read with those of the point candidates.
 			for _, id := range w.found {
-				off := uint32(id>>idxBits - w.base)
-				w.wit = append(w.wit, witness{off, CheckUse, nil})
-				x += uint64(len(w.txns[off].Writes))
+				w.cand = append(w.cand, cand{off: uint32(id>>idxBits - w.base), idx: uint32(id & (1<<idxBits - 1)), check: CheckUse, rng: i + 1})
 			}
-			w.sink += x
-			wit := w.wit[start:]
-			for j, id := range w.found {
-				if idx := id & (1<<idxBits - 1); idx != idxNone {
-					wit[j].key = w.txns[wit[j].off].Writes[idx].Key
-				} else {
-					wit[j].key = writtenIn(w.txns[wit[j].off], &t.Ranges[i])
-				}
-			}
-			wit = slices.DeleteFunc(wit, func(x witness) bool { return x.key == nil || len(x.key) > 15 && !contains(&t.Ranges[i], x.key) })
-			w.wit = w.wit[:start+len(wit)]
 		}
 	}
+	w.confirm(in, t)
 	clear(in) // let t's keys go
 	if len(w.wit) > 1 {
 		slices.SortFunc(w.wit, func(a, b witness) int {
@@ -557,13 +548,13 @@ func (w *Window) witnesses(t *Txn) []witness {
 	return w.wit
 }
 
-// points adds the witnesses of the point keys of the incoming
+// probe adds to w.cand the candidates of the point keys of the incoming
 // transaction, in: for each, the entries of the touch table with its tag
-// and an own transaction in the run of a check its roles fire, confirmed
-// against the key's bytes. The work goes in stages, each a loop that does
-// nothing else, so that the cache misses of one stage overlap rather than
-// come one by one: the home slots, the clusters, the keys.
-func (w *Window) points(in []tkey, u, useHi, mirLo int) {
+// and an own transaction in the run of a check its roles fire (confirm
+// checks them against the key's bytes). The work goes in stages, each a
+// loop that does nothing else, so that the cache misses of one stage
+// overlap rather than come one by one: the home slots, the clusters.
+func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 	tt := &w.keys
 	if tt.n == 0 {
 		return
@@ -576,7 +567,7 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 	}
 	w.sink += x
 	base := uint32(w.base)
-	cands := w.cand[:0]
+	cands := w.cand
 	for ki := range in {
 		k := &in[ki]
 		tag := k.h >> 40
@@ -611,9 +602,17 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		}
 	}
 	w.cand = cands
-	// The keys to confirm against, a level of pointers at a time (the
-	// window's array, the Txn, its Writes or Reads, the key's bytes), each
-	// level for every candidate in a loop that does nothing else.
+}
+
+// confirm adds the witnesses of the candidates in w.cand: those of the
+// point keys whose keys are t's (in), those of the use check on t's ranges
+// with their keys. The keys to confirm against are read a level of
+// pointers at a time (the window's array, the Txn, its Writes or Reads,
+// the key's bytes), each level for every candidate in a loop that does
+// nothing else, so that the misses of a level overlap.
+func (w *Window) confirm(in []tkey, t *Txn) {
+	cands := w.cand
+	var x uint64
 	for i := range cands {
 		cands[i].o = w.txns[cands[i].off]
 	}
@@ -621,18 +620,30 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		x += uint64(len(cands[i].o.Writes))
 	}
 	for i := range cands {
-		if c := &cands[i]; c.idx != idxUnknown {
+		c := &cands[i]
+		switch {
+		case c.rng > 0 && c.idx != idxNone:
+			c.key = c.o.Writes[c.idx].Key
+		case c.rng == 0 && c.idx != idxUnknown:
 			c.key = txnKey(c.o, int(c.idx))
-			if len(c.key) > 0 {
-				x += uint64(c.key[0])
-			}
+		}
+		if len(c.key) > 0 {
+			x += uint64(c.key[0])
 		}
 	}
 	w.sink += x
 	for i := range cands {
 		c := &cands[i]
-		k := in[c.ki].key
-		if w.confirm(c, k) {
+		if c.rng > 0 {
+			r := &t.Ranges[c.rng-1]
+			ok := true
+			if c.idx == idxNone {
+				c.key, ok = writtenIn(c.o, r)
+			}
+			if ok && (len(c.key) <= 15 || contains(r, c.key)) {
+				w.wit = append(w.wit, witness{c.off, CheckUse, c.key})
+			}
+		} else if k := in[c.ki].key; confirmed(c, k) {
 			w.wit = append(w.wit, witness{c.off, c.check, k})
 		}
 		c.o, c.key = nil, nil // let them go
@@ -654,25 +665,24 @@ func rangesContain(o *Txn, i int, k []byte) bool {
 	return false
 }
 
-// writtenIn returns the smallest key o writes inside r, or nil: the
-// witness of an entry of the point run, which keeps no index of its key.
+// writtenIn returns the smallest key o writes inside r, if any: the
+// witness of an entry of the point run that keeps no index of its key.
 // (The run's entry may be any of o's writes with an order key inside r's
 // span; the smallest of those inside r is the witness Check keeps all the
 // same.)
-func writtenIn(o *Txn, r *journal.RangeRead) []byte {
-	var key []byte
+func writtenIn(o *Txn, r *journal.RangeRead) (key []byte, ok bool) {
 	for _, wr := range o.Writes {
-		if contains(r, wr.Key) && (key == nil || bytes.Compare(wr.Key, key) < 0) {
-			key = wr.Key
+		if contains(r, wr.Key) && (!ok || bytes.Compare(wr.Key, key) < 0) {
+			key, ok = wr.Key, true
 		}
 	}
-	return key
+	return key, ok
 }
 
-// confirm reports whether the key of candidate c is k (or, for an entry
-// without a key index, whether c's transaction touches k in the roles of
-// the entry: then the witness holds all the same).
-func (w *Window) confirm(c *cand, k []byte) bool {
+// confirmed reports whether the key of point candidate c is k (or, for an
+// entry without a key index, whether c's transaction touches k in the
+// roles of the entry: then the witness holds all the same).
+func confirmed(c *cand, k []byte) bool {
 	if c.idx != idxUnknown {
 		return bytes.Equal(c.key, k)
 	}
