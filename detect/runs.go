@@ -1,5 +1,7 @@
 package detect
 
+import "math/bits"
+
 // The window keeps the writes and ranges of its older own transactions in
 // sorted runs (arrays, rebuilt now and then by a merge) and only those of
 // the newer ones in the trees (pointTree, intervalTree), which a merge
@@ -52,13 +54,62 @@ func (f *fences) search(a []okey, k okey, strict bool) int {
 // whose first key is past k (the answer is in ((b-1)*runBlock,
 // b*runBlock]).
 func (f *fences) within(a []okey, b int, k okey, strict bool) int {
-	lo, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock)
+	f.sink += touchBlock(a, b)
+	return firstPast(a, max(0, (b-1)*runBlock), min(len(a), b*runBlock), k, strict)
+}
+
+// touchBlock reads the cache lines of the keys of a where within looks
+// for the answer over b, and returns what it read (to be kept somewhere,
+// so that the reads stay): the loads are independent, so their misses
+// overlap, where the binary search after them would wait for each.
+func touchBlock(a []okey, b int) uint64 {
 	var x uint64
-	for i := lo; i < hi; i += 4 {
+	for i, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock); i < hi; i += 4 {
 		x += a[i].lo
 	}
-	f.sink += x
-	return firstPast(a, lo, hi, k, strict)
+	return x
+}
+
+// runSearch is one search of a sorted run by its fences (fences.search),
+// done in stages with other searches by searchAll.
+type runSearch struct {
+	f      *fences
+	a      []okey    // the run's order keys; or
+	p      *pointRun // the point run, whose order keys are in halves
+	k      okey
+	strict bool
+	i      int // the answer (in between: the block of the level searched)
+}
+
+// searchAll does every search of ss, a level of the fences at a time for
+// all of them: the misses of the searches at one level overlap, where
+// searches one after the other would wait for two or three misses each.
+// It returns what the touches read (see touchBlock).
+func searchAll(ss []runSearch) uint64 {
+	var x uint64
+	for j := range ss {
+		s := &ss[j]
+		s.i = firstPast(s.f.f2, 0, len(s.f.f2), s.k, s.strict) // small: in the caches
+		x += touchBlock(s.f.f1, s.i)
+	}
+	for j := range ss {
+		s := &ss[j]
+		s.i = firstPast(s.f.f1, max(0, (s.i-1)*runBlock), min(len(s.f.f1), s.i*runBlock), s.k, s.strict)
+		if s.p != nil {
+			x += s.p.touchBlock(s.i)
+		} else {
+			x += touchBlock(s.a, s.i)
+		}
+	}
+	for j := range ss {
+		s := &ss[j]
+		if s.p != nil {
+			s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
+		} else {
+			s.i = firstPast(s.a, max(0, (s.i-1)*runBlock), min(len(s.a), s.i*runBlock), s.k, s.strict)
+		}
+	}
+	return x
 }
 
 // firstPast returns the first index in [lo, hi) of a key of a above k
@@ -82,72 +133,219 @@ func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
 	return lo
 }
 
-// pointRun is a sorted run of points (order key, id): see pointTree for
-// what the points are.
+// pointRun is a sorted run of points (order key, sequence number, index
+// of the key in the transaction's Writes), in (order key, sequence number)
+// order: see pointTree for what the points are.
+//
+// It keeps the low half of each order key, and the high halves once each
+// (his): sorted keys share their first 8 bytes in long stretches (a table
+// prefix), so a block of runBlock points names the high half of its first
+// point by its index in his (hb) and marks the points whose high half
+// differs from the one before (hm; okAt counts the marks). It keeps the
+// sequence numbers in 32 bits, relative to the first sequence number of
+// the window when the run was built (the window holds fewer than 2^32
+// transactions), and the index in 8 bits (255: not kept). About 13.5 bytes
+// a point, where 24 bytes with whole order keys and tree ids. What it
+// answers are tree ids, with the index idxNone where it kept none.
 type pointRun struct {
-	ok    []okey   // in (ok, id) order
-	id    []uint64 // by index, the id of ok[i]
-	fence fences   // of ok
+	lo    []uint64 // by index, the low half of the order key of point i
+	his   []uint64 // the distinct high halves, in order
+	hb    []uint32 // by block, the index in his of its first point's high half
+	hm    []uint16 // by block, bit j: point j's high half is above point j-1's
+	seq   []uint32 // by index, the sequence number of point i, less seq0
+	idx   []uint8  // by index, the index of the key of point i, or runNoIdx
+	seq0  uint64
+	fence fences // of the order keys
 }
 
-func (r *pointRun) len() int { return len(r.id) }
+// okAt returns the order key of point i.
+func (r *pointRun) okAt(i int) okey {
+	b, j := i/runBlock, i%runBlock
+	m := r.hm[b] & uint16(uint32(2)<<j-1)
+	return okey{hi: r.his[int(r.hb[b])+bits.OnesCount16(m)], lo: r.lo[i]}
+}
 
-// buildPointRun returns the run of the points given in order.
-func buildPointRun(ok []okey, id []uint64) pointRun {
-	return pointRun{ok: ok, id: id, fence: makeFences(ok)}
+// touchBlock is touchBlock of the run's order keys.
+func (r *pointRun) touchBlock(b int) uint64 {
+	lo, hi := max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock)
+	if lo >= hi {
+		return 0
+	}
+	x := r.his[r.hb[lo/runBlock]] + uint64(r.hm[lo/runBlock])
+	for i := lo; i < hi; i += 8 {
+		x += r.lo[i]
+	}
+	return x
+}
+
+// firstPast is firstPast of the run's order keys.
+func (r *pointRun) firstPast(lo, hi int, k okey, strict bool) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		var past bool
+		if strict {
+			past = k.less(r.okAt(m))
+		} else {
+			past = !r.okAt(m).less(k)
+		}
+		if past {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
+// add appends a point (order key k, not below the last one's, sequence
+// number seq0 plus seq, index idx) while the run is built.
+func (r *pointRun) add(k okey, seq uint32, idx uint8) {
+	i := len(r.lo)
+	switch {
+	case i%runBlock == 0:
+		if len(r.his) == 0 || r.his[len(r.his)-1] != k.hi {
+			r.his = append(r.his, k.hi)
+		}
+		r.hb, r.hm = append(r.hb, uint32(len(r.his)-1)), append(r.hm, 0)
+	case r.his[len(r.his)-1] != k.hi:
+		r.his = append(r.his, k.hi)
+		r.hm[len(r.hm)-1] |= 1 << (i % runBlock)
+	}
+	r.lo, r.seq, r.idx = append(r.lo, k.lo), append(r.seq, seq), append(r.idx, idx)
+}
+
+// finish builds the fences of a run built by add.
+func (r *pointRun) finish() {
+	f1 := make([]okey, 0, len(r.hb))
+	for b := range r.hb {
+		f1 = append(f1, r.okAt(b*runBlock))
+	}
+	r.fence = fences{f1: f1}
+	for i := 0; i < len(f1); i += runBlock {
+		r.fence.f2 = append(r.fence.f2, f1[i])
+	}
+}
+
+// idxNone is the index in a tree id from a run that kept none: the window
+// takes fewer keys and ranges in a transaction (see Window.Add).
+const idxNone = 1<<idxBits - 1
+
+// runNoIdx is the index a point run keeps of a key at index 255 or later.
+const runNoIdx = 255
+
+func runIdx(id uint64) uint8 { return uint8(min(id&(1<<idxBits-1), runNoIdx)) }
+
+func (r *pointRun) len() int { return len(r.seq) }
+
+// seqAt returns the sequence number of point i.
+func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+
+// buildPointRun returns the run of the points given in order, with
+// sequence numbers of seq0 plus seq.
+func buildPointRun(ok []okey, seq []uint32, idx []uint8, seq0 uint64) pointRun {
+	r := pointRun{seq0: seq0}
+	for i := range ok {
+		r.add(ok[i], seq[i], idx[i])
+	}
+	r.finish()
+	return r
+}
+
+// idAt returns the tree id of point i.
+func (r *pointRun) idAt(i int) uint64 {
+	if x := r.idx[i]; x != runNoIdx {
+		return treeID(r.seqAt(i), int(x))
+	}
+	return treeID(r.seqAt(i), idxNone)
 }
 
 // firstAtLeast returns the index of the first point whose order key is at
 // least k.
 func (r *pointRun) firstAtLeast(k okey) int {
-	return r.fence.search(r.ok, k, false)
+	f := &r.fence
+	b := firstPast(f.f2, 0, len(f.f2), k, false)
+	b = f.within(f.f1, b, k, false)
+	f.sink += r.touchBlock(b)
+	return r.firstPast(max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock), k, false)
 }
 
 // query appends to out the ids of the points with an order key in q and a
 // sequence number in (after, upTo].
 func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.id) == 0 || q.hi.less(q.lo) {
+	if len(r.seq) == 0 || q.hi.less(q.lo) {
 		return out
 	}
-	for i := r.firstAtLeast(q.lo); i < len(r.ok) && !q.hi.less(r.ok[i]); i++ {
-		if s := r.id[i] >> idxBits; s > after && s <= upTo {
-			out = append(out, r.id[i])
+	return r.queryFrom(r.firstAtLeast(q.lo), q, after, upTo, out)
+}
+
+// queryFrom is query given i, the index of the first point whose order key
+// is at least q.lo.
+func (r *pointRun) queryFrom(i int, q *span, after, upTo uint64, out []uint64) []uint64 {
+	for ; i < len(r.lo) && !q.hi.less(r.okAt(i)); i++ {
+		if s := r.seqAt(i); s > after && s <= upTo {
+			out = append(out, r.idAt(i))
 		}
 	}
 	return out
 }
 
+// touchFrom reads the cache lines queryFrom(i, ...) reads first (see
+// touchBlock).
+func (r *pointRun) touchFrom(i int) uint64 {
+	if i >= len(r.lo) {
+		return 0
+	}
+	return r.lo[i] + uint64(r.seq[i]) + uint64(r.idx[i])
+}
+
 // mergePoints returns the run of the points of r whose sequence numbers
-// keep accepts and of the points of t, which it empties.
-func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool) pointRun {
+// keep accepts and of the points of t, which it empties. Every point kept
+// has a sequence number in [seq0, seq0+2^32). With noIdx (tests) the
+// points of t keep no index.
+func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uint64, noIdx bool) pointRun {
 	n := 0
-	for _, id := range r.id {
-		if keep(id >> idxBits) {
+	for i := range r.seq {
+		if keep(r.seqAt(i)) {
 			n++
 		}
 	}
 	n += t.len()
-	ok, id := make([]okey, 0, n), make([]uint64, 0, n)
+	if n == 0 {
+		*t = pointTree{}
+		return pointRun{}
+	}
+	out := pointRun{
+		lo: make([]uint64, 0, n), seq: make([]uint32, 0, n), idx: make([]uint8, 0, n),
+		hb: make([]uint32, 0, (n+runBlock-1)/runBlock), hm: make([]uint16, 0, (n+runBlock-1)/runBlock),
+		seq0: seq0,
+	}
 	i := 0
 	add := func(k okey, x uint64) {
-		for ; i < len(r.id) && (r.ok[i].less(k) || r.ok[i] == k && r.id[i] < x); i++ {
-			if keep(r.id[i] >> idxBits) {
-				ok, id = append(ok, r.ok[i]), append(id, r.id[i])
+		s := x >> idxBits
+		for ; i < len(r.seq); i++ {
+			rk, rs := r.okAt(i), r.seqAt(i)
+			if !rk.less(k) && (rk != k || rs >= s) {
+				break
+			}
+			if keep(rs) {
+				out.add(rk, uint32(rs-seq0), r.idx[i])
 			}
 		}
-		ok, id = append(ok, k), append(id, x)
+		j := runIdx(x)
+		if noIdx {
+			j = runNoIdx
+		}
+		out.add(k, uint32(s-seq0), j)
 	}
 	t.each(add)
-	for ; i < len(r.id); i++ {
-		if keep(r.id[i] >> idxBits) {
-			ok, id = append(ok, r.ok[i]), append(id, r.id[i])
+	for ; i < len(r.seq); i++ {
+		if rs := r.seqAt(i); keep(rs) {
+			out.add(r.okAt(i), uint32(rs-seq0), r.idx[i])
 		}
 	}
 	*t = pointTree{}
-	if len(id) == 0 {
-		return pointRun{}
-	}
-	return buildPointRun(ok, id)
+	out.finish()
+	return out
 }
 
 // each calls fn on every point of t in order.
@@ -167,13 +365,14 @@ func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
 	}
 }
 
-// rangeRun is a sorted run of spans [lo, hi] with ids (see intervalTree),
-// in (lo, id) order, with a segment tree of the largest upper bound of
+// rangeRun is a sorted run of spans [lo, hi] with sequence numbers (see
+// intervalTree; kept as pointRun keeps them), in (lo, sequence number) order, with a segment tree of the largest upper bound of
 // each block of runBlock spans, so that a stabbing query visits only the
 // blocks that hold a span reaching the key.
 type rangeRun struct {
 	lo, hi []okey
-	id     []uint64
+	seq    []uint32 // less seq0
+	seq0   uint64
 	fence  fences // of lo
 	// seg[j] is the largest hi in the blocks under node j: node 1 is the
 	// root, node j has children 2j and 2j+1, block b is leaf leaves+b.
@@ -182,11 +381,15 @@ type rangeRun struct {
 	pm     []okey // pm[b]: the largest hi in blocks 0 to b
 }
 
-func (r *rangeRun) len() int { return len(r.id) }
+func (r *rangeRun) len() int { return len(r.seq) }
 
-// buildRangeRun returns the run of the spans given in order.
-func buildRangeRun(lo, hi []okey, id []uint64) rangeRun {
-	r := rangeRun{lo: lo, hi: hi, id: id}
+// seqAt returns the sequence number of span i.
+func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+
+// buildRangeRun returns the run of the spans given in order, with
+// sequence numbers of seq0 plus seq.
+func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
+	r := rangeRun{lo: lo, hi: hi, seq: seq, seq0: seq0}
 	blocks := (len(lo) + runBlock - 1) / runBlock
 	r.leaves = 1
 	for r.leaves < blocks {
@@ -218,11 +421,15 @@ func buildRangeRun(lo, hi []okey, id []uint64) rangeRun {
 // stab appends to out the ids of the spans holding k with a sequence number
 // in (after, upTo].
 func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.id) == 0 {
+	if len(r.seq) == 0 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
-	p := r.fence.search(r.lo, k, true)
+	return r.stabFrom(r.fence.search(r.lo, k, true), k, after, upTo, out)
+}
+
+// stabFrom is stab given p, the number of spans starting at or before k.
+func (r *rangeRun) stabFrom(p int, k okey, after, upTo uint64, out []uint64) []uint64 {
 	// Back from the block of span p-1 while a span up to there may reach
 	// k: one or two blocks for short spans. Past a few, a wide span
 	// earlier on keeps the prefix maximum up, and the segment tree finds
@@ -238,12 +445,28 @@ func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
 	return out
 }
 
+// touchFrom reads the cache lines stabFrom(p, ...) reads first: the block
+// of span p-1 in the prefix maxima, the segment tree's leaves, the upper
+// bounds and the ids (see touchBlock).
+func (r *rangeRun) touchFrom(p int) uint64 {
+	if p == 0 {
+		return 0
+	}
+	b := (p - 1) / runBlock
+	x := r.pm[b].lo + r.seg[r.leaves+b].lo
+	for i, end := b*runBlock, min(len(r.seq), (b+1)*runBlock); i < end; i += 4 {
+		x += r.hi[i].lo
+	}
+	x += uint64(r.seq[b*runBlock])
+	return x
+}
+
 // scan appends the ids of the spans of block b before p that hold k with a
 // sequence number in (after, upTo].
 func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
 	for i := b * runBlock; i < min(p, (b+1)*runBlock); i++ {
-		if s := r.id[i] >> idxBits; !r.hi[i].less(k) && s > after && s <= upTo {
-			out = append(out, r.id[i])
+		if s := r.seqAt(i); !r.hi[i].less(k) && s > after && s <= upTo {
+			out = append(out, treeID(s, idxNone))
 		}
 	}
 	return out
@@ -263,35 +486,37 @@ func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out
 }
 
 // mergeRanges returns the run of the spans of r whose sequence numbers
-// keep accepts and of the spans of t, which it empties.
-func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool) rangeRun {
+// keep accepts and of the spans of t, which it empties. Every span kept
+// has a sequence number in [seq0, seq0+2^32).
+func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool, seq0 uint64) rangeRun {
 	n := t.len()
-	for _, id := range r.id {
-		if keep(id >> idxBits) {
+	for i := range r.seq {
+		if keep(r.seqAt(i)) {
 			n++
 		}
 	}
-	lo, hi, id := make([]okey, 0, n), make([]okey, 0, n), make([]uint64, 0, n)
+	lo, hi, seq := make([]okey, 0, n), make([]okey, 0, n), make([]uint32, 0, n)
 	i := 0
 	add := func(l, h okey, x uint64) {
-		for ; i < len(r.id) && (r.lo[i].less(l) || r.lo[i] == l && r.id[i] < x); i++ {
-			if keep(r.id[i] >> idxBits) {
-				lo, hi, id = append(lo, r.lo[i]), append(hi, r.hi[i]), append(id, r.id[i])
+		s := x >> idxBits
+		for ; i < len(r.seq) && (r.lo[i].less(l) || r.lo[i] == l && r.seqAt(i) < s); i++ {
+			if rs := r.seqAt(i); keep(rs) {
+				lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
 			}
 		}
-		lo, hi, id = append(lo, l), append(hi, h), append(id, x)
+		lo, hi, seq = append(lo, l), append(hi, h), append(seq, uint32(s-seq0))
 	}
 	t.each(add)
-	for ; i < len(r.id); i++ {
-		if keep(r.id[i] >> idxBits) {
-			lo, hi, id = append(lo, r.lo[i]), append(hi, r.hi[i]), append(id, r.id[i])
+	for ; i < len(r.seq); i++ {
+		if rs := r.seqAt(i); keep(rs) {
+			lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
 		}
 	}
 	*t = intervalTree[struct{}]{}
-	if len(id) == 0 {
+	if len(seq) == 0 {
 		return rangeRun{}
 	}
-	return buildRangeRun(lo, hi, id)
+	return buildRangeRun(lo, hi, seq, seq0)
 }
 
 // each calls fn on every span of t in (lo, id) order.

@@ -62,15 +62,41 @@ func TestRunsMatchBruteForce(t *testing.T) {
 			}
 			return cmp.Compare(a.id, b.id)
 		})
+		// The runs keep sequence numbers from seq0 on, and answer ids
+		// without the index.
+		seq0 := rapid.Uint64Range(0, 1).Draw(t, "seq0")
 		var pok []okey
-		var pid []uint64
+		var pseq []uint32
+		var pidx []uint8
 		var slo, shi []okey
-		var sid []uint64
+		var sseq []uint32
 		for i := range n {
-			pok, pid = append(pok, pts[i].ok), append(pid, pts[i].id)
-			slo, shi, sid = append(slo, sps[i].lo), append(shi, sps[i].hi), append(sid, sps[i].id)
+			pok, pseq, pidx = append(pok, pts[i].ok), append(pseq, uint32(pts[i].id>>idxBits-seq0)), append(pidx, runIdx(pts[i].id))
+			if pidx[i] == runNoIdx {
+				pts[i].id = treeID(pts[i].id>>idxBits, idxNone)
+			}
+			slo, shi, sseq = append(slo, sps[i].lo), append(shi, sps[i].hi), append(sseq, uint32(sps[i].id>>idxBits-seq0))
+			sps[i].id = treeID(sps[i].id>>idxBits, idxNone)
 		}
-		pr, rr := buildPointRun(pok, pid), buildRangeRun(slo, shi, sid)
+		pr, rr := buildPointRun(pok, pseq, pidx, seq0), buildRangeRun(slo, shi, sseq, seq0)
+		// searchAll answers as the searches one by one do.
+		var ss []runSearch
+		for range 20 {
+			k := ok(rapid.Uint64Range(0, space+1).Draw(t, "k"))
+			ss = append(ss, runSearch{f: &pr.fence, p: &pr, k: k}, runSearch{f: &rr.fence, a: rr.lo, k: k, strict: true})
+		}
+		searchAll(ss)
+		for _, s := range ss {
+			want := 0
+			if s.p != nil {
+				want = s.p.firstAtLeast(s.k)
+			} else {
+				want = s.f.search(s.a, s.k, s.strict)
+			}
+			if s.i != want {
+				t.Fatalf("searchAll %v (strict %v): %d, want %d", s.k, s.strict, s.i, want)
+			}
+		}
 		for range 20 {
 			a, b := rapid.Uint64Range(0, space).Draw(t, "a"), rapid.Uint64Range(0, space).Draw(t, "b")
 			after := rapid.Uint64Range(0, 1000).Draw(t, "after")
@@ -93,6 +119,10 @@ func TestRunsMatchBruteForce(t *testing.T) {
 				}
 			}
 			got := rr.stab(q.lo, after, upTo, nil)
+			if len(rr.seq) > 0 {
+				rr.touchFrom(rr.fence.search(rr.lo, q.lo, true)) // in bounds
+				pr.touchFrom(pr.firstAtLeast(q.lo))
+			}
 			slices.Sort(got)
 			slices.Sort(want)
 			if !slices.Equal(got, want) {

@@ -5,7 +5,10 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
+
+	"github.com/liege-db/liege/journal"
 )
 
 // Window indexes the own transactions the peer has not yet seen (DESIGN.md
@@ -15,10 +18,13 @@ import (
 // Own transactions are kept in OSeq order, which is also position and clock
 // order (Add enforces it), in arrays by index (a struct of arrays: the
 // OSeqs, the HLCs and the Txns apart, so that a binary search reads only
-// the array it needs). Each also has a sequence number, its index plus the
-// sequence number of the first (base): the indexes below name own
+// the array it needs; a search of the OSeqs or HLCs goes through samples
+// of them, see samples). Each also has a sequence number, its index plus
+// the sequence number of the first (base): the indexes below name own
 // transactions by it, in 32 bits in the touch table (compared relative to
-// base, so it may wrap) and in 40 bits in the trees. For an incoming t the
+// base, so it may wrap), in 40 bits in the trees and in 32 bits relative
+// to the base of their build in the runs (so a window holds fewer than
+// 2^32 own transactions; Add panics past it). For an incoming t the
 // window's transactions above t.PeerSeen split into runs of indexes: those
 // clock-before t (the use check applies), at most one with t's exact clock
 // (same origin: only the update check applies), and those clock-after t
@@ -61,7 +67,9 @@ type Window struct {
 	txns  []*Txn   // in OSeq (= position = clock) order
 	oseqs []uint64 // the OSeqs of txns
 	hlcs  []uint64 // the HLCs of txns
-	base  uint64   // the sequence number of txns[0]; 1 at first
+	// Samples of oseqs and hlcs, for the searches of Check.
+	oseqSamples, hlcSamples samples
+	base                    uint64 // the sequence number of txns[0]; 1 at first
 
 	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
@@ -76,16 +84,18 @@ type Window struct {
 	mergeMin int // merge the trees into the runs from this many entries
 	seed     maphash.Seed
 
-	lastOSeq uint64    // largest OSeq ever added: OSeqs are never reused
-	wit      []witness // scratch: the witnesses of one query
-	in       []tkey    // scratch: the distinct keys of the incoming transaction
-	cand     []cand    // scratch: candidate witnesses from the touch table
-	found    []uint64  // scratch: the answer of one tree query
-	qs       []span    // scratch: the queries of a batch
+	lastOSeq uint64      // largest OSeq ever added: OSeqs are never reused
+	wit      []witness   // scratch: the witnesses of one query
+	in       []tkey      // scratch: the distinct keys of the incoming transaction
+	cand     []cand      // scratch: candidate witnesses from the touch table
+	found    []uint64    // scratch: the answer of one tree query
+	qs       []span      // scratch: the queries of a batch
+	ss       []runSearch // scratch: the searches of the runs
 	batch    itBatch[struct{}]
 	batchOut []itFound
 	sink     uint64 // what the touches of cache lines read, so that the reads stay
 	collide  bool   // tests: weak hashes, so that keys share tags
+	noIdx    bool   // tests: the point run keeps no indexes of keys
 }
 
 // witness is an own transaction (by index) that conflicts with the
@@ -115,6 +125,10 @@ type cand struct {
 	check Check
 	o     *Txn   // w.txns[off]
 	key   []byte // o's key idx, unless idxUnknown
+	// A candidate of the use check on a range (phantom) instead: rng is
+	// the index of the range in t.Ranges, plus 1; idx is the key's index
+	// in o.Writes, or idxNone.
+	rng int
 }
 
 // idxBits is the bits of a tree id that hold the index of a key or range
@@ -133,7 +147,8 @@ type Hit struct {
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
-	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin}
+	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin,
+		oseqSamples: samples{every: sampleEvery}, hlcSamples: samples{every: sampleEvery}}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -166,15 +181,20 @@ func (w *Window) Add(o *Txn) {
 			panic(fmt.Sprintf("detect: Window.Add(%v): clock (%d, %q) is not after (%d, %q) of %v", o.ID, o.HLC, o.ID.Origin, last.HLC, last.ID.Origin, last.ID))
 		}
 	}
-	if len(o.Writes)+len(o.Reads) >= 1<<idxBits || len(o.Ranges) >= 1<<idxBits {
+	if uint64(len(w.txns)) >= math.MaxUint32 {
+		panic(fmt.Sprintf("detect: Window.Add(%v): the window holds %d transactions, the most it takes", o.ID, len(w.txns)))
+	}
+	if len(o.Writes)+len(o.Reads) >= idxNone || len(o.Ranges) >= idxNone {
 		panic(fmt.Sprintf("detect: Window.Add(%v): %d keys and %d ranges, the window takes fewer than %d of each",
-			o.ID, len(o.Writes)+len(o.Reads), len(o.Ranges), 1<<idxBits))
+			o.ID, len(o.Writes)+len(o.Reads), len(o.Ranges), idxNone))
 	}
 	w.lastOSeq = o.ID.OSeq
 	seq := w.base + uint64(len(w.txns))
 	w.txns = append(w.txns, o)
 	w.oseqs = append(w.oseqs, o.ID.OSeq)
 	w.hlcs = append(w.hlcs, o.HLC)
+	w.oseqSamples.add(seq, o.ID.OSeq)
+	w.hlcSamples.add(seq, o.HLC)
 	eachTouch(o, func(key []byte, roles, i int) {
 		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
 		if roles&(roleAdd|roleSet) != 0 {
@@ -203,8 +223,8 @@ const mergeMin = 32768
 // ones; last is the newest sequence number in the window.
 func (w *Window) merge(last uint64) {
 	live := func(s uint64) bool { return s >= w.base && s <= last }
-	w.runW = mergePoints(&w.runW, &w.writes, live)
-	w.runR = mergeRanges(&w.runR, &w.ranges, live)
+	w.runW = mergePoints(&w.runW, &w.writes, live, w.base, w.noIdx)
+	w.runR = mergeRanges(&w.runR, &w.ranges, live, w.base)
 	w.runSeq, w.dead = last, 0
 }
 
@@ -214,8 +234,8 @@ func (w *Window) filterRuns(last uint64) {
 	live := func(s uint64) bool { return s >= w.base && s <= last }
 	var noW pointTree
 	var noR intervalTree[struct{}]
-	w.runW = mergePoints(&w.runW, &noW, live)
-	w.runR = mergeRanges(&w.runR, &noR, live)
+	w.runW = mergePoints(&w.runW, &noW, live, w.base, w.noIdx)
+	w.runR = mergeRanges(&w.runR, &noR, live, w.base)
 	w.runSeq, w.dead = min(w.runSeq, last), 0
 }
 
@@ -275,6 +295,8 @@ func (w *Window) Prune(watermark uint64) {
 	}
 	w.txns, w.oseqs, w.hlcs = w.txns[n:], w.oseqs[n:], w.hlcs[n:]
 	w.base += uint64(n)
+	w.oseqSamples.dropBefore(w.base)
+	w.hlcSamples.dropBefore(w.base)
 	if len(w.txns) == 0 {
 		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
 	}
@@ -293,6 +315,8 @@ func (w *Window) TruncateFrom(pos uint64) {
 		w.txns[n] = nil
 	}
 	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
+	w.oseqSamples.dropAfter(w.base + uint64(n) - 1)
+	w.hlcSamples.dropAfter(w.base + uint64(n) - 1)
 	if last := w.base + uint64(n) - 1; w.runSeq > last {
 		// The runs hold entries of transactions rolled off, whose
 		// sequence numbers the next ones take: a rollback into the runs
@@ -422,11 +446,19 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 	}
 	w.in = in
-	w.points(in, u, useHi, mirLo)
-	// Phantoms. Tree queries take sequence numbers in (after, upTo].
-	if mirLo < n && w.ranges.len()+w.runR.len() > 0 {
-		// mirror use: own ranges holding a key t wrote, all at once.
-		qs := w.qs[:0]
+
+	// The phantoms: own ranges holding a key t wrote (mirror use), own
+	// writes inside a range t read (use). Tree queries take sequence
+	// numbers in (after, upTo]. The searches of the runs go first, all at
+	// once and a level at a time (searchAll), then a touch of the lines
+	// each walk starts with: their misses overlap one another and those of
+	// the touch table in points.
+	mirAfter, mirUpTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
+	useAfter, useUpTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
+	mirror := mirLo < n && w.ranges.len()+w.runR.len() > 0
+	use := useHi > u && w.writes.len()+w.runW.len() > 0
+	qs, ss := w.qs[:0], w.ss[:0]
+	if mirror {
 		for i := range in {
 			if !in[i].write {
 				break // the writes come first
@@ -434,55 +466,76 @@ func (w *Window) witnesses(t *Txn) []witness {
 			ok := orderKey(in[i].key)
 			qs = append(qs, span{ok, ok})
 		}
-		w.qs = qs
-		after, upTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
-		w.batchOut = w.ranges.overlappingBatch(qs, after, upTo, &w.batch, w.batchOut[:0])
-		if after < w.runSeq {
+		if mirAfter < w.runSeq && w.runR.len() > 0 {
 			for q := range qs {
-				w.found = w.runR.stab(qs[q].lo, after, upTo, w.found[:0])
-				for _, id := range w.found {
-					w.batchOut = append(w.batchOut, itFound{q, id})
-				}
+				ss = append(ss, runSearch{f: &w.runR.fence, a: w.runR.lo, k: qs[q].lo, strict: true})
+			}
+		}
+	}
+	nm, nq := len(ss), len(qs)
+	if use {
+		for i := range t.Ranges {
+			q, ok := rangeSpan(&t.Ranges[i])
+			if !ok {
+				q = span{maxOkey, okey{}} // empty: skipped below
+			}
+			qs = append(qs, q)
+			if useAfter < w.runSeq && w.runW.len() > 0 {
+				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW, k: q.lo})
+			}
+		}
+	}
+	w.qs, w.ss = qs, ss
+	if len(ss) > 0 {
+		x := searchAll(ss)
+		for j := range ss[:nm] {
+			x += w.runR.touchFrom(ss[j].i)
+		}
+		for j := range ss[nm:] {
+			x += w.runW.touchFrom(ss[nm+j].i)
+		}
+		w.sink += x
+	}
+
+	w.cand = w.cand[:0]
+	w.probe(in, u, useHi, mirLo)
+	if mirror {
+		// mirror use: own ranges holding a key t wrote, all at once.
+		w.batchOut = w.ranges.overlappingBatch(qs[:nq], mirAfter, mirUpTo, &w.batch, w.batchOut[:0])
+		for q := range ss[:nm] {
+			w.found = w.runR.stabFrom(ss[q].i, qs[q].lo, mirAfter, mirUpTo, w.found[:0])
+			for _, id := range w.found {
+				w.batchOut = append(w.batchOut, itFound{q, id})
 			}
 		}
 		for _, f := range w.batchOut {
 			off := uint32(f.id>>idxBits - w.base)
 			k := in[f.q].key
-			if len(k) > 15 && !contains(&w.txns[off].Ranges[f.id&(1<<idxBits-1)], k) {
+			if len(k) > 15 && !rangesContain(w.txns[off], int(f.id&(1<<idxBits-1)), k) {
 				continue
 			}
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
 		}
 	}
-	if useHi > u && w.writes.len()+w.runW.len() > 0 {
+	if use {
 		// use: own writes inside a range t read.
+		inRuns := nm < len(ss)
 		for i := range t.Ranges {
-			q, ok := rangeSpan(&t.Ranges[i])
-			if !ok {
+			q := &qs[nq+i]
+			if q.hi.less(q.lo) {
 				continue
 			}
-			after, upTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
-			w.found = w.writes.query(&q, after, upTo, w.found[:0])
-			if after < w.runSeq {
-				w.found = w.runW.query(&q, after, upTo, w.found)
+			w.found = w.writes.query(q, useAfter, useUpTo, w.found[:0])
+			if inRuns {
+				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
 			}
-			// The keys, a level of pointers at a time (see points).
-			start := len(w.wit)
-			var x uint64
+			// The keys are read with those of the point candidates.
 			for _, id := range w.found {
-				off := uint32(id>>idxBits - w.base)
-				w.wit = append(w.wit, witness{off, CheckUse, nil})
-				x += uint64(len(w.txns[off].Writes))
+				w.cand = append(w.cand, cand{off: uint32(id>>idxBits - w.base), idx: uint32(id & (1<<idxBits - 1)), check: CheckUse, rng: i + 1})
 			}
-			w.sink += x
-			wit := w.wit[start:]
-			for j, id := range w.found {
-				wit[j].key = w.txns[wit[j].off].Writes[id&(1<<idxBits-1)].Key
-			}
-			wit = slices.DeleteFunc(wit, func(x witness) bool { return len(x.key) > 15 && !contains(&t.Ranges[i], x.key) })
-			w.wit = w.wit[:start+len(wit)]
 		}
 	}
+	w.confirm(in, t)
 	clear(in) // let t's keys go
 	if len(w.wit) > 1 {
 		slices.SortFunc(w.wit, func(a, b witness) int {
@@ -495,13 +548,13 @@ func (w *Window) witnesses(t *Txn) []witness {
 	return w.wit
 }
 
-// points adds the witnesses of the point keys of the incoming
+// probe adds to w.cand the candidates of the point keys of the incoming
 // transaction, in: for each, the entries of the touch table with its tag
-// and an own transaction in the run of a check its roles fire, confirmed
-// against the key's bytes. The work goes in stages, each a loop that does
-// nothing else, so that the cache misses of one stage overlap rather than
-// come one by one: the home slots, the clusters, the keys.
-func (w *Window) points(in []tkey, u, useHi, mirLo int) {
+// and an own transaction in the run of a check its roles fire (confirm
+// checks them against the key's bytes). The work goes in stages, each a
+// loop that does nothing else, so that the cache misses of one stage
+// overlap rather than come one by one: the home slots, the clusters.
+func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 	tt := &w.keys
 	if tt.n == 0 {
 		return
@@ -514,7 +567,7 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 	}
 	w.sink += x
 	base := uint32(w.base)
-	cands := w.cand[:0]
+	cands := w.cand
 	for ki := range in {
 		k := &in[ki]
 		tag := k.h >> 40
@@ -549,9 +602,17 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		}
 	}
 	w.cand = cands
-	// The keys to confirm against, a level of pointers at a time (the
-	// window's array, the Txn, its Writes or Reads, the key's bytes), each
-	// level for every candidate in a loop that does nothing else.
+}
+
+// confirm adds the witnesses of the candidates in w.cand: those of the
+// point keys whose keys are t's (in), those of the use check on t's ranges
+// with their keys. The keys to confirm against are read a level of
+// pointers at a time (the window's array, the Txn, its Writes or Reads,
+// the key's bytes), each level for every candidate in a loop that does
+// nothing else, so that the misses of a level overlap.
+func (w *Window) confirm(in []tkey, t *Txn) {
+	cands := w.cand
+	var x uint64
 	for i := range cands {
 		cands[i].o = w.txns[cands[i].off]
 	}
@@ -559,28 +620,69 @@ func (w *Window) points(in []tkey, u, useHi, mirLo int) {
 		x += uint64(len(cands[i].o.Writes))
 	}
 	for i := range cands {
-		if c := &cands[i]; c.idx != idxUnknown {
+		c := &cands[i]
+		switch {
+		case c.rng > 0 && c.idx != idxNone:
+			c.key = c.o.Writes[c.idx].Key
+		case c.rng == 0 && c.idx != idxUnknown:
 			c.key = txnKey(c.o, int(c.idx))
-			if len(c.key) > 0 {
-				x += uint64(c.key[0])
-			}
+		}
+		if len(c.key) > 0 {
+			x += uint64(c.key[0])
 		}
 	}
 	w.sink += x
 	for i := range cands {
 		c := &cands[i]
-		k := in[c.ki].key
-		if w.confirm(c, k) {
+		if c.rng > 0 {
+			r := &t.Ranges[c.rng-1]
+			ok := true
+			if c.idx == idxNone {
+				c.key, ok = writtenIn(c.o, r)
+			}
+			if ok && (len(c.key) <= 15 || contains(r, c.key)) {
+				w.wit = append(w.wit, witness{c.off, CheckUse, c.key})
+			}
+		} else if k := in[c.ki].key; confirmed(c, k) {
 			w.wit = append(w.wit, witness{c.off, c.check, k})
 		}
 		c.o, c.key = nil, nil // let them go
 	}
 }
 
-// confirm reports whether the key of candidate c is k (or, for an entry
-// without a key index, whether c's transaction touches k in the roles of
-// the entry: then the witness holds all the same).
-func (w *Window) confirm(c *cand, k []byte) bool {
+// rangesContain reports whether range i of o holds key k, or for i
+// idxNone (an entry of a run), whether one of o's ranges does: either way
+// o read a range holding k.
+func rangesContain(o *Txn, i int, k []byte) bool {
+	if i != idxNone {
+		return contains(&o.Ranges[i], k)
+	}
+	for j := range o.Ranges {
+		if contains(&o.Ranges[j], k) {
+			return true
+		}
+	}
+	return false
+}
+
+// writtenIn returns the smallest key o writes inside r, if any: the
+// witness of an entry of the point run that keeps no index of its key.
+// (The run's entry may be any of o's writes with an order key inside r's
+// span; the smallest of those inside r is the witness Check keeps all the
+// same.)
+func writtenIn(o *Txn, r *journal.RangeRead) (key []byte, ok bool) {
+	for _, wr := range o.Writes {
+		if contains(r, wr.Key) && (!ok || bytes.Compare(wr.Key, key) < 0) {
+			key, ok = wr.Key, true
+		}
+	}
+	return key, ok
+}
+
+// confirmed reports whether the key of point candidate c is k (or, for an
+// entry without a key index, whether c's transaction touches k in the
+// roles of the entry: then the witness holds all the same).
+func confirmed(c *cand, k []byte) bool {
 	if c.idx != idxUnknown {
 		return bytes.Equal(c.key, k)
 	}
@@ -625,32 +727,24 @@ func findKey(ks []tkey, h uint64, k []byte) int {
 }
 
 // firstUnseen returns the index of the first own transaction with an OSeq
-// above peerSeen, or Len(). (Binary searches here go without sort.Search:
-// its call per step costs a small window as much as the rest.)
+// above peerSeen, or Len().
 func (w *Window) firstUnseen(peerSeen uint64) int {
-	lo, hi := 0, len(w.oseqs)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); w.oseqs[m] > peerSeen {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	return lo
+	return w.oseqSamples.firstAbove(w.oseqs, w.base, peerSeen)
 }
 
 // firstNotBefore returns the index of the first own transaction not
-// clock-before t, or Len().
+// clock-before t, or Len(): the first with an HLC of at least t's, or the
+// one after it if it has t's HLC and is clock-before t (own HLCs strictly
+// increase: one at most has t's).
 func (w *Window) firstNotBefore(t *Txn) int {
-	lo, hi := 0, len(w.hlcs)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); !w.before(m, t) {
-			hi = m
-		} else {
-			lo = m + 1
-		}
+	i := 0
+	if t.HLC > 0 {
+		i = w.hlcSamples.firstAbove(w.hlcs, w.base, t.HLC-1)
 	}
-	return lo
+	if i < len(w.hlcs) && w.before(i, t) {
+		i++
+	}
+	return i
 }
 
 // before reports whether own transaction i is clock-before t.

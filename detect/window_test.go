@@ -62,6 +62,12 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		w.collide = rapid.IntRange(0, 3).Draw(t, "collide") == 0
 		// Small merges, so that the runs take part.
 		w.mergeMin = rapid.IntRange(1, 12).Draw(t, "mergeMin")
+		// Point runs without the indexes of the keys (as for keys at index
+		// 255 or later), so that Check finds the keys by their bytes.
+		w.noIdx = rapid.IntRange(0, 3).Draw(t, "noIdx") == 0
+		// Dense samples, so that the searches use them.
+		every := rapid.Uint64Range(1, 8).Draw(t, "sampleEvery")
+		w.oseqSamples.every, w.hlcSamples.every = every, every
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -126,45 +132,53 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 	end := w.base + uint64(len(w.txns))
 	dead := 0
-	entry := func(id uint64) (o *Txn, i int, ok bool) {
-		s := id >> idxBits
+	entry := func(s uint64) (o *Txn, ok bool) {
 		switch {
 		case s > w.runSeq || s >= end:
 			t.Fatalf("run entry of sequence number %d: above the runs' %d or the window's end %d", s, w.runSeq, end)
 		case s < w.base:
 			dead++
-			return nil, 0, false
+			return nil, false
 		}
-		return w.txns[s-w.base], int(id & (1<<idxBits - 1)), true
+		return w.txns[s-w.base], true
 	}
 	r := &w.runW
-	for i, id := range r.id {
-		if i > 0 && !(r.ok[i-1].less(r.ok[i]) || r.ok[i-1] == r.ok[i] && r.id[i-1] < id) {
+	for i := range r.seq {
+		if i > 0 && !(r.okAt(i-1).less(r.okAt(i)) || r.okAt(i-1) == r.okAt(i) && r.seqAt(i-1) <= r.seqAt(i)) {
 			t.Fatalf("point run out of order at %d", i)
 		}
-		if o, j, ok := entry(id); ok {
+		if o, ok := entry(r.seqAt(i)); ok {
 			points++
-			if orderKey(o.Writes[j].Key) != r.ok[i] {
-				t.Fatalf("point run entry %d is not write %d of %v", i, j, o.ID)
+			if j := r.idx[i]; j == runNoIdx && !slices.ContainsFunc(o.Writes, func(wr Write) bool { return orderKey(wr.Key) == r.okAt(i) }) ||
+				j != runNoIdx && orderKey(o.Writes[j].Key) != r.okAt(i) {
+				t.Fatalf("point run entry %d (index %d) is not a write of %v", i, j, o.ID)
 			}
 		}
 	}
-	if want := buildPointRun(r.ok, r.id); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) {
+	oks := make([]okey, r.len())
+	for i := range oks {
+		oks[i] = r.okAt(i)
+	}
+	if want := buildPointRun(oks, r.seq, r.idx, r.seq0); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) ||
+		!slices.Equal(want.his, r.his) || !slices.Equal(want.hb, r.hb) || !slices.Equal(want.hm, r.hm) {
 		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
 	}
 	rr := &w.runR
-	for i, id := range rr.id {
-		if i > 0 && !(rr.lo[i-1].less(rr.lo[i]) || rr.lo[i-1] == rr.lo[i] && rr.id[i-1] < id) {
+	for i := range rr.seq {
+		if i > 0 && !(rr.lo[i-1].less(rr.lo[i]) || rr.lo[i-1] == rr.lo[i] && rr.seqAt(i-1) <= rr.seqAt(i)) {
 			t.Fatalf("range run out of order at %d", i)
 		}
-		if o, j, ok := entry(id); ok {
+		if o, ok := entry(rr.seqAt(i)); ok {
 			ranges++
-			if s, _ := rangeSpan(&o.Ranges[j]); s.lo != rr.lo[i] || s.hi != rr.hi[i] {
-				t.Fatalf("range run entry %d is not range %d of %v", i, j, o.ID)
+			if !slices.ContainsFunc(o.Ranges, func(g journal.RangeRead) bool {
+				s, _ := rangeSpan(&g)
+				return s.lo == rr.lo[i] && s.hi == rr.hi[i]
+			}) {
+				t.Fatalf("range run entry %d is not a range of %v", i, o.ID)
 			}
 		}
 	}
-	if want := buildRangeRun(rr.lo, rr.hi, rr.id); len(rr.id) > 0 && (!slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+	if want := buildRangeRun(rr.lo, rr.hi, rr.seq, rr.seq0); len(rr.seq) > 0 && (!slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
 		t.Fatalf("range run fence or segment tree not as built")
 	}
 	if dead != w.dead {
@@ -221,6 +235,21 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if w.writes.len()+runPoints != points || w.ranges.len()+runRanges != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the runs %d and %d live, the window %d and %d",
 			w.writes.len(), w.ranges.len(), runPoints, runRanges, points, ranges)
+	}
+	for _, c := range []struct {
+		name string
+		s    *samples
+		a    []uint64
+	}{{"OSeq", &w.oseqSamples, w.oseqs}, {"HLC", &w.hlcSamples, w.hlcs}} {
+		var want []uint64
+		for i, x := range c.a {
+			if (w.base+uint64(i))%c.s.every == 0 {
+				want = append(want, x)
+			}
+		}
+		if !slices.Equal(c.s.v, want) || len(want) > 0 && c.s.first%c.s.every != 0 || len(want) > 0 && c.a[c.s.first-w.base] != want[0] {
+			t.Fatalf("%s samples %v from %d, want %v (window from %d)", c.name, c.s.v, c.s.first, want, w.base)
+		}
 	}
 	tt := &w.keys
 	used := 0
