@@ -851,6 +851,9 @@ func (n *Node) ship() {
 	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered || n.seed.want || n.seed.reseed {
 		return
 	}
+	if n.ownDur <= n.next {
+		return // nothing durable after what was shipped (HasReady asks often)
+	}
 	i, d := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next }), n.durableOwn()
 	for k := 0; i < d && k < n.cfg.MaxShip; i, k = i+1, k+1 {
 		o := n.own[i].t
