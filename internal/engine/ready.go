@@ -300,9 +300,10 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		in.lostTx[id] = res.LostFile
 	}
 	// The rollback made everything appended durable before it began
-	// (startRollback): own records it left in the journal are reported
-	// to the Node as durable at the next drain, so they ship; those it
-	// rolled off are gone.
+	// (startRollback), and the drain that started it has reported those
+	// own records to the Node already. Should any be left, the ones the
+	// rollback kept are still reported (so they ship); those it rolled
+	// off are gone.
 	in.ownPending = keepBefore(in.ownPending, res.From)
 	in.sinceCkpt = 0
 	if in.ckptDone >= res.From {
