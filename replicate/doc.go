@@ -39,6 +39,18 @@
 // (the session over a link, the simulator, the scenario scripts in
 // testdata/node) feeds it inputs and carries out its Ready. Time is ticks.
 //
+// Own transactions not yet durable. The node holds them from OwnCommitted
+// on, but what it tells the peer counts only durable ones, since a crash
+// may lose the others: a Hello's and a heartbeat's newest own OSeq, the
+// stable watermark (the PeerSeen of the first durable own transaction the
+// peer has not applied, else the durable watermark), the take-back's
+// comparison, and the operator's rollback floor. A crash that loses one
+// after it took part in a check is safe: a vassal's rollback makes it
+// durable before it begins; a liege's rejection of a vassal transaction
+// because of it was needless, not wrong (the vassal rolls the transaction
+// back and the liege reconciles it, or, if the command was lost with the
+// link, it is checked again when resent).
+//
 // Inputs:
 //
 //	NewNode(cfg, state)      the state recovered from the journal (role, reign,
@@ -50,8 +62,13 @@
 //	                         decoded once and hands the driver the record)
 //	Disconnected()           the link went down
 //	Tick()                   one tick of the driver's clock
-//	OwnDurable(rec)          an own transaction is durable: it joins the window
-//	                         and may be shipped (durable before shipped)
+//	OwnCommitted(rec)        an own transaction is committed (journaled, not yet
+//	                         durable): it joins the window at once, so a peer
+//	                         transaction is checked against it without waiting
+//	                         for the fsync; it is not shipped yet
+//	OwnDurable(rec)          an own transaction is durable: it may be shipped
+//	                         (durable before shipped); one OwnCommitted did not
+//	                         report joins the window now
 //	PeerApplied(oseq)        the peer records handed out are durable up to oseq
 //	RollbackDone(result)     the rollback asked for is done: new epoch, new
 //	                         watermark, the records rolled off
@@ -83,11 +100,18 @@
 //  3. Act on Ready.TakeBack before taking new calls.
 //  4. Apply Ready.Apply in order (OSeq order), journaling each; call
 //     PeerApplied once they are durable.
-//  5. Start Ready.Rollback: the node applies no peer record and ships no own
-//     transaction until RollbackDone, which comes once the rollback and its
-//     reconciliation log are durable (possibly after several more Readys).
+//  5. Start Ready.Rollback: make everything appended durable first (the
+//     rollback may take off own transactions reported by OwnCommitted only:
+//     their clients are acknowledged, and their records are read back for
+//     the undo and the lost transaction file, like any rolled-off own
+//     transaction's); then durably record the intent. The node applies no
+//     peer record and ships no own transaction until RollbackDone, which
+//     comes once the rollback and its reconciliation log are durable
+//     (possibly after several more Readys). Own transactions it leaves in
+//     the journal are then reported by OwnDurable as usual.
 //  6. Run Ready.Reconcile (re-execute; reprocess or correct) and call
-//     Reconciled for each; the committed record comes back as OwnDurable.
+//     Reconciled for each; the committed record comes back as OwnCommitted,
+//     then OwnDurable.
 //  7. Send Ready.Messages in order, after steps 2 and 4 (a heartbeat carries
 //     the watermark they reached). Own records are shipped only once
 //     reported by OwnDurable: durable before shipped.
@@ -99,8 +123,9 @@
 // What the node decides, by DESIGN.md section: the handshake (protocol
 // version, cluster, peer id, roles, reign, clock offset: section 4);
 // watermarks, Prev contiguity and the resend request, stale epochs, the
-// window of own transactions (package detect) and its pruning by the
-// peer's stable watermark alone, reset at every reign change (section 5);
+// window of own transactions (package detect), committed ones whether
+// durable or not, and its pruning by the peer's stable watermark alone,
+// reset at every reign change (section 5);
 // the conflict check (section 6); the vassal's rollback point, the earliest
 // conflicting own transaction in the window (section 7); the liege's
 // rejection and discarding until the answer naming the rejected TxID

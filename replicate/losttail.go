@@ -24,7 +24,7 @@ import "sort"
 //     transaction left, since retention keeps every one the peer has not
 //     applied.)
 func (n *Node) checkLostOwn(w uint64) {
-	if last := n.lastOwn(); w > last {
+	if last := n.lastDurable(); w > last {
 		n.rd.TakeBack = &TakeBack{After: last, UpTo: w}
 		n.prevFloor = w
 		n.note("the peer holds own OSeqs %d..%d that this journal lacks: never reuse them", last+1, w)

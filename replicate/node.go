@@ -77,7 +77,8 @@ type Node struct {
 	peerEpoch uint64 // highest epoch of the peer seen in this session
 
 	// This instance's own transactions and its stream to the peer.
-	own       []own // still in the journal, OSeq order
+	own       []own  // still in the journal (committed, durable or not), OSeq order
+	ownDur    uint64 // own transactions up to this OSeq are durable: they alone may ship
 	basePrev  uint64
 	window    *detect.Window
 	floor     uint64 // own OSeqs at or below it have left the window
@@ -147,6 +148,7 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 		if err := n.addOwn(r); err != nil {
 			return nil, err
 		}
+		n.ownDur = r.OSeq // recovered from the journal: durable
 	}
 	n.resetWindow()
 	for _, r := range st.Pending {
@@ -247,7 +249,7 @@ func (n *Node) resetSession() {
 
 func (n *Node) sendHello() {
 	n.send(link.Frame{Kind: link.KindHello, Version: link.ProtocolVersion, Role: n.role,
-		Watermark: n.durable, Prev: n.lastOwn()})
+		Watermark: n.durable, Prev: n.lastDurable()})
 }
 
 // Handshake takes the peer's Hello f and the wall-clock offset the driver
@@ -744,15 +746,55 @@ func (n *Node) Reconciled(subject journal.TxID) {
 
 // ---- own transactions ----
 
-// OwnDurable says own transaction rec is durable: it joins the window and
-// may now be shipped. Own transactions come in OSeq order.
-func (n *Node) OwnDurable(rec *journal.Record) {
-	n.input("OwnDurable")
+// OwnCommitted says own transaction rec is committed (appended to the
+// journal and applied to the state), durable or not: it joins the window at
+// once, so a peer transaction that arrives before rec is durable is checked
+// against it (DESIGN.md section 5). It is shipped only once OwnDurable
+// reports it. Own transactions come in OSeq order.
+func (n *Node) OwnCommitted(rec *journal.Record) {
+	n.input("OwnCommitted")
 	if err := n.addOwn(rec); err != nil {
 		panic(err.Error())
 	}
-	n.window.Add(n.own[len(n.own)-1].t)
+	if n.cfg.Break != BreakPending {
+		n.window.Add(n.own[len(n.own)-1].t)
+	}
+}
+
+// OwnDurable says own transaction rec is durable: it may now be shipped
+// (durable before shipped). One that OwnCommitted did not report first
+// joins the window now. Own transactions come in OSeq order.
+func (n *Node) OwnDurable(rec *journal.Record) {
+	n.input("OwnDurable")
+	switch i := n.ownIndex(rec.OSeq); {
+	case i >= 0 && n.own[i].t.ID == rec.TxID():
+		// Committed before (OwnCommitted): in the window already.
+		if n.cfg.Break == BreakPending {
+			n.window.Add(n.own[i].t)
+		}
+	default:
+		if err := n.addOwn(rec); err != nil {
+			panic(err.Error())
+		}
+		n.window.Add(n.own[len(n.own)-1].t)
+	}
+	n.ownDur = max(n.ownDur, rec.OSeq)
 	delete(n.pending, rec.Subject) // a liege reconciled its own pending subject
+}
+
+// ownIndex is the index in n.own of own OSeq o, or -1.
+func (n *Node) ownIndex(o uint64) int {
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() >= o })
+	if i < len(n.own) && n.own[i].oseq() == o {
+		return i
+	}
+	return -1
+}
+
+// durableOwn is how many of n.own are durable (a prefix: the journal
+// becomes durable in order).
+func (n *Node) durableOwn() int {
+	return sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.ownDur })
 }
 
 func (n *Node) addOwn(rec *journal.Record) error {
@@ -784,11 +826,23 @@ func (n *Node) PeerApplied(wm uint64) {
 	n.durable = max(n.durable, min(wm, n.watermark))
 }
 
+// lastOwn is the newest own OSeq committed (durable or not).
 func (n *Node) lastOwn() uint64 {
 	if len(n.own) == 0 {
 		return n.basePrev
 	}
 	return n.own[len(n.own)-1].oseq()
+}
+
+// lastDurable is the newest own OSeq that is durable: what a Hello and a
+// heartbeat announce, and what the take-back compares with. An own
+// transaction not yet durable may still be lost in a crash, so the peer must
+// never count on it.
+func (n *Node) lastDurable() uint64 {
+	if d := n.durableOwn(); d > 0 {
+		return n.own[d-1].oseq()
+	}
+	return n.basePrev
 }
 
 // ship adds the own transactions after the peer's watermark to the Ready,
@@ -797,8 +851,11 @@ func (n *Node) ship() {
 	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered || n.seed.want || n.seed.reseed {
 		return
 	}
-	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next })
-	for k := 0; i < len(n.own) && k < n.cfg.MaxShip; i, k = i+1, k+1 {
+	if n.ownDur <= n.next {
+		return // nothing durable after what was shipped (HasReady asks often)
+	}
+	i, d := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next }), n.durableOwn()
+	for k := 0; i < d && k < n.cfg.MaxShip; i, k = i+1, k+1 {
 		o := n.own[i].t
 		prev := n.basePrev
 		if i > 0 {
@@ -816,11 +873,16 @@ func (n *Node) ship() {
 
 // ---- the window (DESIGN.md section 5) ----
 
-// stable is our stable watermark: the PeerSeen of our first own transaction
-// the peer has not applied, or our (durable) watermark.
+// stable is our stable watermark: the PeerSeen of our first durable own
+// transaction the peer has not applied, or our (durable) watermark. An own
+// transaction not yet durable does not count: its PeerSeen may cover peer
+// records not yet durable either, which a crash loses with it; every own
+// transaction committed after the crash then has a PeerSeen at or above our
+// durable watermark, and so does a surviving one (it follows in the journal
+// every peer record durable now).
 func (n *Node) stable() uint64 {
 	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.peerWM })
-	if i < len(n.own) {
+	if i < n.durableOwn() {
 		return n.own[i].t.PeerSeen
 	}
 	return n.durable
@@ -831,7 +893,11 @@ func (n *Node) stable() uint64 {
 func (n *Node) resetWindow() {
 	n.window = detect.NewWindow()
 	n.floor, n.peerStbl = 0, 0
-	for i := range n.own {
+	k := len(n.own)
+	if n.cfg.Break == BreakPending {
+		k = n.durableOwn()
+	}
+	for i := range n.own[:k] {
 		n.window.Add(n.own[i].t)
 	}
 }
@@ -859,7 +925,7 @@ func (n *Node) Tick() {
 	n.sinceRecon++
 	if n.sinceBeat >= n.cfg.HeartbeatTicks {
 		n.sinceBeat = 0
-		n.send(link.Frame{Kind: link.KindHeartbeat, Watermark: n.durable, Prev: n.lastOwn(), Stable: n.stable()})
+		n.send(link.Frame{Kind: link.KindHeartbeat, Watermark: n.durable, Prev: n.lastDurable(), Stable: n.stable()})
 	}
 	if !n.discarding.IsZero() {
 		if n.sinceCommand++; n.sinceCommand >= n.cfg.ResendTicks {
@@ -1008,7 +1074,7 @@ func (n *Node) RollbackFloor() (floor uint64, ok bool, err error) {
 		return 0, false, fmt.Errorf("roll back %s: %w", n.cfg.ID, ErrLiegeRollback)
 	}
 	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.peerWM })
-	if i == len(n.own) {
+	if i >= n.durableOwn() {
 		return 0, false, nil
 	}
 	return n.own[i].t.Pos, true, nil
@@ -1019,7 +1085,7 @@ func (n *Node) RollbackFloor() (floor uint64, ok bool, err error) {
 // Status returns what the node knows, for /status.
 func (n *Node) Status() NodeStatus {
 	s := NodeStatus{ID: n.cfg.ID, Peer: n.cfg.PeerID, Connected: n.link == linkUp, Role: n.role, Reign: n.reign,
-		Epoch: n.epoch, Watermark: n.watermark, LastOwn: n.lastOwn(), Stable: n.stable(),
+		Epoch: n.epoch, Watermark: n.watermark, LastOwn: n.lastDurable(), Stable: n.stable(),
 		Discarding: n.discarding, RollingBack: n.rollback != nil, Window: n.window.Len(),
 		ReconPending: len(n.pending), Reconciling: len(n.reconciling), Quiescing: n.quiescing, Refused: n.refused,
 		Forwarding: len(n.fwd.inflight)}

@@ -26,7 +26,10 @@ import (
 //	init [heartbeat=N silence=N resend=N recon=N quiet=N forward=N offset=D]
 //	connect                        both sides: Connected (Hellos queued)
 //	disconnect                     both sides: Disconnected, frames in flight lost
-//	commit X [set=k,..] [add=k,..] [del=k,..] [read=k,..] [scan=lo-hi]
+//	commit X [set=k,..] [add=k,..] [del=k,..] [read=k,..] [scan=lo-hi] [pending]
+//	                               pending: committed (OwnCommitted), not yet
+//	                               durable: neither acknowledged nor shipped
+//	durable X                      X's pending commits become durable (OwnDurable)
 //	deliver X->Y [n=N]             deliver N (all) frames in flight from X to Y
 //	drop X->Y [n=N]                lose N (all) of them
 //	settle                         deliver both ways until nothing is in flight
@@ -197,11 +200,19 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 					t.Fatalf("scan=%s: want lo-hi", a.Vals[0])
 				}
 				op.scan = [2]string{lo, hi}
+			case "pending":
+				in.holdDurable = true
 			default:
 				t.Fatalf("commit: unknown argument %q", a.Key)
 			}
 		}
 		in.commit(op, journal.KindLocal, journal.TxID{})
+		in.holdDurable = false
+	case "durable":
+		in := h.get(first)
+		in.makeDurable("")
+		in.reportDurable()
+		in.process()
 	case "deliver", "drop":
 		dir := first
 		if _, ok := h.flight[dir]; !ok && !strings.Contains(dir, "->") {
@@ -255,6 +266,7 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 		h.disconnect(in.id + " crashed")
 		in.node = nil
 		h.printf("%s: crashed\n", in.id)
+		in.loseUndurable()
 	case "lose-tail":
 		// The disk lied: the last N records of a crashed instance are gone.
 		in := h.get(first)
@@ -458,8 +470,13 @@ type fakeInst struct {
 	// the engine today), keeping the skip across restarts as a journal
 	// record would.
 	skipTakeBack bool
-	seed         fakeSeed                 // seed_test.go: retention and seeding
-	idem         map[string]ForwardAnswer // the liege's outcomes of forwarded calls, by key
+	seed         fakeSeed // seed_test.go: retention and seeding
+	// holdDurable: the next commit stays not durable (a script's commit
+	// pending); undurable holds those commits, durable the ones made
+	// durable but not yet reported to the node (OwnDurable).
+	holdDurable      bool
+	undurable, durab []*journal.Record
+	idem             map[string]ForwardAnswer // the liege's outcomes of forwarded calls, by key
 }
 
 // start (re)builds the node from the journal, as a driver does at start-up.
@@ -616,6 +633,13 @@ func (in *fakeInst) commit(op txnOp, k journal.Kind, subject journal.TxID) *jour
 		r.Writes = append(r.Writes, journal.Write{Key: []byte(key), Op: journal.OpDelete})
 	}
 	in.append(r)
+	if in.holdDurable {
+		h.printf("%s: commit %v pos %d hlc %d peerseen %d%s (not durable)\n", in.id, r.TxID(), r.Pos, r.HLC, r.PeerSeen, subjectString(r))
+		in.undurable = append(in.undurable, r)
+		in.node.OwnCommitted(r)
+		in.process()
+		return r
+	}
 	if k == journal.KindLocal {
 		in.committed = append(in.committed, r.TxID())
 	}
@@ -623,6 +647,60 @@ func (in *fakeInst) commit(op txnOp, k journal.Kind, subject journal.TxID) *jour
 	in.node.OwnDurable(r)
 	in.process()
 	return r
+}
+
+// makeDurable makes the pending commits durable: they are acknowledged (so
+// they must stay in the path) and reported to the node by reportDurable.
+func (in *fakeInst) makeDurable(why string) {
+	for _, r := range in.undurable {
+		in.h.printf("%s: durable %v%s\n", in.id, r.TxID(), why)
+		if r.Kind == journal.KindLocal {
+			in.committed = append(in.committed, r.TxID())
+		}
+	}
+	in.durab = append(in.durab, in.undurable...)
+	in.undurable = nil
+}
+
+// loseUndurable: a crash loses what was not durable, the pending commits
+// and every record after the first of them.
+func (in *fakeInst) loseUndurable() {
+	in.durab = nil
+	if len(in.undurable) == 0 {
+		return
+	}
+	pos := in.undurable[0].Pos
+	for p := uint64(len(in.journal)); p >= pos; p-- {
+		u := in.undo[p-1]
+		for i := len(u) - 1; i >= 0; i-- {
+			if u[i].had {
+				in.state[u[i].key] = u[i].prev
+			} else {
+				delete(in.state, u[i].key)
+			}
+		}
+		in.h.printf("%s: lost %v (not durable)\n", in.id, in.journal[p-1].TxID())
+	}
+	in.journal, in.undo = in.journal[:pos-1], in.undo[:pos-1]
+	in.undurable = nil
+	in.highOSeq = 0
+	for _, r := range in.journal {
+		if r.Origin == in.id && r.Kind.IsOwn() {
+			in.highOSeq = r.OSeq
+		}
+	}
+}
+
+// reportDurable hands the node the own records made durable that are still
+// in the journal (a rollback may have taken them off since).
+func (in *fakeInst) reportDurable() {
+	recs := in.durab
+	in.durab = nil
+	for _, r := range recs {
+		if int(r.Pos) <= len(in.journal) && in.journal[r.Pos-1] == r {
+			in.node.OwnDurable(r)
+		}
+	}
 }
 
 // append applies r's writes to the state, with before-images, and journals
@@ -703,8 +781,11 @@ func (in *fakeInst) process() {
 			after = append(after, func() { in.node.PeerApplied(wm) })
 		}
 		if rb := rd.Rollback; rb != nil {
+			// Everything appended is made durable before the rollback
+			// begins (its undo reads the journal; the intent comes first).
+			in.makeDurable(" (before the rollback)")
 			res := in.rollback(rb.Before)
-			after = append(after, func() { in.node.RollbackDone(res) })
+			after = append(after, func() { in.node.RollbackDone(res) }, in.reportDurable)
 		}
 		after = append(after, in.forwarded(&rd)...)
 		for _, r := range rd.Reconcile {

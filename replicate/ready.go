@@ -85,10 +85,14 @@ const (
 	// BreakSubject: a reprocess or correction whose subject is held is
 	// accepted.
 	BreakSubject Break = "subject"
+	// BreakPending: own transactions committed but not yet durable are
+	// left out of the window (they join it only when durable), while peer
+	// transactions are no longer held back until they are.
+	BreakPending Break = "pending"
 )
 
 // Breaks lists the broken protocols, in order.
-var Breaks = []Break{BreakLiteral, BreakPrev, BreakDiscard, BreakSubject}
+var Breaks = []Break{BreakLiteral, BreakPrev, BreakDiscard, BreakSubject, BreakPending}
 
 func (c *NodeConfig) defaults() {
 	if c.MaxClockOffset <= 0 {

@@ -191,7 +191,11 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 		in.idem.put(c.IdempotencyKey, idemOutcome{txid: c.Result.TxID, pos: r.Pos, hlc: r.HLC, raw: c.Result.Raw, sum: in.idem.sum(proc, args)})
 	}
 	if in.node != nil {
-		in.ownPending = append(in.ownPending, cloneRecord(&r))
+		// The Node checks peer transactions against it from now on
+		// (OwnCommitted); it ships it once durable (reportDurable).
+		own := cloneRecord(&r)
+		in.ownPending = append(in.ownPending, own)
+		in.node.OwnCommitted(own)
 	}
 	in.wait(r.Pos, c)
 	return nil

@@ -85,12 +85,12 @@ type Instance struct {
 
 	// Replication (nil node: a lone instance).
 	node       *replicate.Node
-	ownPending []*journal.Record // own records appended, not yet OwnDurable
+	ownPending []*journal.Record // own records appended (OwnCommitted), not yet OwnDurable
 	peerDur    uint64            // the peer watermark last reported PeerApplied
 	peerSync   peerMark          // the peer watermark the fsync in flight makes durable (syncer.go)
 	peerSynced peerMark          // and the one the last pipelined fsync made durable
 	reconQ     []*journal.Record // the Node's reconciliation records to run
-	inbox      []*link.Frame     // peer frames waiting for own commits to be durable
+	inbox      []*link.Frame     // a Seed frame, and the frames after it, waiting for own commits to be durable
 	rb         *rollback.Stepper // an outstanding rollback
 	rbReq      *replicate.Rollback
 	out        []*link.Frame

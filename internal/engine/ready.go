@@ -297,7 +297,12 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		return nil, err
 	}
 	in.lostTx.add(res.LostFile, res.Own)
-	in.ownPending = nil
+	// The rollback made everything appended durable before it began
+	// (startRollback), and the drain that started it has reported those
+	// own records to the Node already. Should any be left, the ones the
+	// rollback kept are still reported (so they ship); those it rolled
+	// off are gone.
+	in.ownPending = keepBefore(in.ownPending, res.From)
 	in.sinceCkpt = 0
 	if in.ckptDone >= res.From {
 		in.ckptDone = 0
@@ -333,6 +338,20 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		}
 	}
 	return rolled, nil
+}
+
+// keepBefore returns the records of recs (in position order) before
+// position pos.
+func keepBefore(recs []*journal.Record, pos uint64) []*journal.Record {
+	i := 0
+	for i < len(recs) && recs[i].Pos < pos {
+		i++
+	}
+	clear(recs[i:])
+	if i == 0 {
+		return nil
+	}
+	return recs[:i]
 }
 
 // ErrBadTarget: a hand rollback's target is outside the journal.
@@ -406,14 +425,16 @@ func (in *Instance) deliver(f *link.Frame) error {
 	if in.node == nil {
 		return ErrNotReplicated
 	}
-	if len(in.inbox) > 0 || (f.Kind == link.KindTxn || f.Kind == link.KindSeed) && len(in.ownPending) > 0 {
-		// Own transactions committed but not yet durable are not in the
-		// Node's window yet (OwnDurable puts them there): the peer's
-		// transaction waits for the next Sync, or a conflict with them
-		// would go unseen here while the peer sees it. Frames after it
-		// wait too, in order. So does a Seed frame: the last one may
-		// roll back every own transaction the checkpoint lacks (a
-		// re-seed), which the Node must all know of.
+	if len(in.inbox) > 0 || f.Kind == link.KindSeed && len(in.ownPending) > 0 {
+		// A peer transaction does not wait for own transactions to be
+		// durable: the Node has them in its window from commit on
+		// (OwnCommitted), and a rollback they are in makes them durable
+		// before it starts (startRollback). A Seed frame does wait for
+		// the next Sync: the last one may roll back every own
+		// transaction the checkpoint lacks and install the checkpoint in
+		// the same drain (a re-seed, reseed.go), and the install
+		// requires every own record durable and reported. Frames after
+		// it wait too, in order. Seeds are rare: the wait costs nothing.
 		in.inbox = append(in.inbox, f)
 		return nil
 	}

@@ -303,6 +303,22 @@ func (in *Instance) retain() {
 // truncateFront removes every journal position before to, durably, after
 // saving what a restart needs from them in the front file.
 func (in *Instance) truncateFront(to uint64) error {
+	if len(in.recon) > 0 {
+		// A reconciliation log is saved when all of its subjects are
+		// back; at start-up the others are found back in the journal
+		// (loadRecon). A subject brought back by a record this truncation
+		// removes would be pending again after a restart, and reconciled a
+		// second time (a promote). Save the logs with what is back now,
+		// once the records that brought it back are durable.
+		if err := in.flush(); err != nil {
+			return err
+		}
+		for _, l := range in.recon {
+			if err := l.Save(in.cfg.Dir); err != nil {
+				return fmt.Errorf("save a reconciliation log before truncating the journal: %w", err)
+			}
+		}
+	}
 	f := &front{Instance: in.cfg.ID, First: to, BasePrev: in.ret.basePrev, Role: in.role, Reign: in.reign, Seeded: in.ret.seeded}
 	if in.node != nil {
 		f.BasePrev = in.node.OwnBefore(to)

@@ -267,15 +267,9 @@ func (m *model) LinkDown() { m.node.Disconnected(); m.process() }
 func (m *model) Tick()     { m.node.Tick(); m.process() }
 
 func (m *model) Deliver(f *link.Frame) error {
-	if f.Kind == link.KindTxn && len(m.unacked) > 0 {
-		// Every own transaction executed before a peer transaction is
-		// checked must be in the window, so durable (OwnDurable): one that
-		// is only written did not see the peer transaction either, and
-		// would be missed by the check. Sync first.
-		if err := m.syncStep(); err != nil {
-			return err
-		}
-	}
+	// A peer transaction is checked at once: every own transaction
+	// executed before it is in the window from commit on (OwnCommitted),
+	// durable or not, and a rollback syncs what it rolls off first.
 	var err error
 	if f.Kind == link.KindHello {
 		err = m.node.Handshake(f, time.Duration(f.WallClock-m.now()))
@@ -362,6 +356,7 @@ func (m *model) batch() {
 		}
 		r, _ := m.execute(c.Ops, journal.KindLocal, journal.TxID{})
 		m.unacked = append(m.unacked, ack{call: c, rec: r})
+		m.node.OwnCommitted(r)
 	}
 }
 
@@ -506,6 +501,7 @@ func (m *model) reconcile(sub *journal.Record) {
 		r, _ = m.execute(ops, journal.KindCorrection, s)
 	}
 	m.unacked = append(m.unacked, ack{rec: r})
+	m.node.OwnCommitted(r)
 }
 
 // truncateTo undoes and removes every record after position pos.

@@ -9,13 +9,16 @@ import (
 // TestRetentionPromoteSeeds pins the retaining seeds that failed once
 // promotes ran with retention (issue 13's hole): in seed 132 the old
 // liege, vassal after a promote, rolls back below the new liege's journal
-// front and must be re-seeded although it is not empty; in seed 684 a
-// rollback reaches the journal's truncated front and must take the peer
-// watermark the front file kept, not one inside the new liege's OSeq gap;
+// front and must be re-seeded although it is not empty; in seed 2541 (684
+// before peer transactions stopped waiting for own ones to be durable,
+// which moved every trace) a rollback reaches the journal's truncated front
+// and must take the peer watermark the front file kept, not one inside the
+// new liege's OSeq gap;
 // in seed 177 (1,000 steps) checkpoint pruning removed the checkpoint at
 // the journal's front after a restart, and a rollback then the newer ones;
-// in seed 8838 an emptied liege's checkpoint request was dropped and it
-// never asked again (replicate.Node.tickSeed).
+// in seed 27792 (8838 before the same change) an emptied instance's
+// checkpoint request was dropped and it never asked again
+// (replicate.Node.tickSeed).
 func TestRetentionPromoteSeeds(t *testing.T) {
 	for _, tc := range []struct {
 		seed  uint64
@@ -23,9 +26,9 @@ func TestRetentionPromoteSeeds(t *testing.T) {
 		want  string // a line the trace must hold
 	}{
 		{132, 300, "A seeded from B's checkpoint"},
-		{684, 300, "B promoted"},
+		{2541, 300, "B promoted"},
 		{177, 1000, "A: rolled back"},
-		{8838, 300, "B seeded from A's checkpoint"},
+		{27792, 300, "B seeded from A's checkpoint"},
 	} {
 		var trace bytes.Buffer
 		r := Run(Options{Seed: tc.seed, Steps: tc.steps, Trace: &trace})

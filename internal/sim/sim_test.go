@@ -126,6 +126,10 @@ func TestBreaks(t *testing.T) {
 		{replicate.BreakPrev, "oracle item"},
 		{replicate.BreakSubject, "oracle item 3"},
 		{replicate.BreakDiscard, "8:discarding"},
+		// Own transactions not yet durable left out of the window while peer
+		// transactions no longer wait for them: a conflict one side sees
+		// and the other misses (model: seed 11, real engine: seed 26).
+		{replicate.BreakPending, "oracle item 1"},
 	} {
 		t.Run(string(c.brk), func(t *testing.T) {
 			s := RunMany(ManyOptions{From: 1, Seeds: 2000, Steps: 300, Break: c.brk, Workers: runtime.GOMAXPROCS(0), StopAtFailure: true, Model: true})
