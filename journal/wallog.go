@@ -190,6 +190,32 @@ func (l *walLog) Read(index uint64) ([]byte, error) {
 	return b, nil
 }
 
+// segmentsOf checks that from..to lies in [FirstIndex, LastIndex] (else
+// ErrNotFound, naming the first index outside) and returns the segment
+// files and the last index. l.mu is held.
+func (l *walLog) segmentsOf(from, to uint64) (segs []Segment, last uint64, err error) {
+	first, err := l.log.FirstIndex()
+	if err != nil {
+		return nil, 0, walErr("journal first index", err)
+	}
+	last, err = l.log.LastIndex()
+	if err != nil {
+		return nil, 0, walErr("journal last index", err)
+	}
+	if from < first || to > last {
+		bad := from
+		if from >= first {
+			bad = to
+		}
+		return nil, 0, fmt.Errorf("read journal index %d: %w", bad, ErrNotFound)
+	}
+	segs, err = ListSegments(l.dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list journal segments: %w", err)
+	}
+	return segs, last, nil
+}
+
 // ReadRange reads the segment files holding from..to itself, front to
 // back, one at a time (RangeReader). It holds the write lock, so no Write
 // or truncation changes the files while it reads them.
@@ -199,24 +225,9 @@ func (l *walLog) ReadRange(from, to uint64, fn func(index uint64, entry []byte) 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	first, err := l.log.FirstIndex()
+	segs, last, err := l.segmentsOf(from, to)
 	if err != nil {
-		return walErr("journal first index", err)
-	}
-	last, err := l.log.LastIndex()
-	if err != nil {
-		return walErr("journal last index", err)
-	}
-	if from < first || to > last {
-		bad := from
-		if from >= first {
-			bad = to
-		}
-		return fmt.Errorf("read journal index %d: %w", bad, ErrNotFound)
-	}
-	segs, err := ListSegments(l.dir)
-	if err != nil {
-		return fmt.Errorf("list journal segments: %w", err)
+		return err
 	}
 	pos := from
 	for i, seg := range segs {
@@ -265,24 +276,9 @@ func (l *walLog) CopyRange(from, to uint64, dst *os.File) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	first, err := l.log.FirstIndex()
+	segs, last, err := l.segmentsOf(from, to)
 	if err != nil {
-		return walErr("journal first index", err)
-	}
-	last, err := l.log.LastIndex()
-	if err != nil {
-		return walErr("journal last index", err)
-	}
-	if from < first || to > last {
-		bad := from
-		if from >= first {
-			bad = to
-		}
-		return fmt.Errorf("read journal index %d: %w", bad, ErrNotFound)
-	}
-	segs, err := ListSegments(l.dir)
-	if err != nil {
-		return fmt.Errorf("list journal segments: %w", err)
+		return err
 	}
 	pos := from
 	for i, seg := range segs {
