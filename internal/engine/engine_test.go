@@ -59,21 +59,33 @@ func (n *node) crash(seed int64) {
 	n.open()
 }
 
-// call submits ops and steps until the call is done.
-func (n *node) call(ops ...sim.Op) *engine.Call {
+// opsCall is a call of the "ops" procedure running ops.
+func (n *node) opsCall(ops ...sim.Op) *engine.Call {
 	n.t.Helper()
 	args := sim.OpsArgs{Ops: ops}
 	ab, err := journal.Marshal(args)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	c := &engine.Call{Proc: "ops", Args: args, ArgBytes: ab}
+	return &engine.Call{Proc: "ops", Args: args, ArgBytes: ab}
+}
+
+// submitAndStep submits c and steps until it is answered.
+func (n *node) submitAndStep(c *engine.Call) {
+	n.t.Helper()
 	n.in.Submit(c)
 	for i := 0; !c.Done; i++ {
 		if !n.in.Step() || i > 100 {
-			n.t.Fatalf("call not done after %d steps", i)
+			n.t.Fatalf("call not answered after %d steps", i)
 		}
 	}
+}
+
+// call submits ops and steps until the call is done.
+func (n *node) call(ops ...sim.Op) *engine.Call {
+	n.t.Helper()
+	c := n.opsCall(ops...)
+	n.submitAndStep(c)
 	if c.Err != nil {
 		n.t.Fatal(c.Err)
 	}

@@ -7,25 +7,15 @@ import (
 
 	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/internal/sim"
-	"github.com/liege-db/liege/journal"
 )
 
 // keyed submits a call of ops with an idempotency key and steps until it
 // is answered.
 func (n *node) keyed(key string, ops ...sim.Op) *engine.Call {
 	n.t.Helper()
-	args := sim.OpsArgs{Ops: ops}
-	ab, err := journal.Marshal(args)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	c := &engine.Call{Proc: "ops", Args: args, ArgBytes: ab, IdempotencyKey: key}
-	n.in.Submit(c)
-	for i := 0; !c.Done; i++ {
-		if !n.in.Step() || i > 100 {
-			n.t.Fatalf("call not answered after %d steps", i)
-		}
-	}
+	c := n.opsCall(ops...)
+	c.IdempotencyKey = key
+	n.submitAndStep(c)
 	return c
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/internal/sim"
-	"github.com/liege-db/liege/journal"
 )
 
 // retainPast has n take a checkpoint and truncate its journal's front
@@ -35,12 +34,8 @@ func (n *node) retainPast(pos uint64) {
 // is set; the caller steps until it is answered.
 func (n *node) keyedForward(key string, forward bool, ops ...sim.Op) *engine.Call {
 	n.t.Helper()
-	args := sim.OpsArgs{Ops: ops}
-	ab, err := journal.Marshal(args)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	c := &engine.Call{Proc: "ops", Args: args, ArgBytes: ab, IdempotencyKey: key, Forward: forward}
+	c := n.opsCall(ops...)
+	c.IdempotencyKey, c.Forward = key, forward
 	n.in.Submit(c)
 	return c
 }

@@ -14,18 +14,8 @@ import (
 // with its error (call fails the test on an error).
 func (n *node) submit(ops ...sim.Op) *engine.Call {
 	n.t.Helper()
-	args := sim.OpsArgs{Ops: ops}
-	ab, err := journal.Marshal(args)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	c := &engine.Call{Proc: "ops", Args: args, ArgBytes: ab}
-	n.in.Submit(c)
-	for i := 0; !c.Done; i++ {
-		if !n.in.Step() || i > 100 {
-			n.t.Fatalf("call not answered after %d steps", i)
-		}
-	}
+	c := n.opsCall(ops...)
+	n.submitAndStep(c)
 	return c
 }
 

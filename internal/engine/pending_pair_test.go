@@ -16,12 +16,7 @@ import (
 // written submits ops and runs them into the journal, not yet durable.
 func (n *node) written(ops ...sim.Op) *engine.Call {
 	n.t.Helper()
-	args := sim.OpsArgs{Ops: ops}
-	ab, err := journal.Marshal(args)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	c := &engine.Call{Proc: "ops", Args: args, ArgBytes: ab}
+	c := n.opsCall(ops...)
 	n.in.Submit(c)
 	if !n.in.Write() || c.Done {
 		n.t.Fatal("Write did not run the call, or answered it before the fsync")
