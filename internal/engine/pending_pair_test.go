@@ -24,20 +24,6 @@ func (n *node) written(ops ...sim.Op) *engine.Call {
 	return c
 }
 
-// deliverAll hands from's outbox to to, without stepping either.
-func deliverAll(t *testing.T, from, to *node) {
-	t.Helper()
-	frames, disc := from.in.Outbox()
-	if disc != "" {
-		t.Fatalf("%s closes the link: %s", from.cfg.ID, disc)
-	}
-	for _, f := range frames {
-		if err := to.in.Deliver(f); err != nil {
-			t.Fatalf("%s refused a %v frame: %v", to.cfg.ID, f.Kind, err)
-		}
-	}
-}
-
 func connectedPair(t *testing.T) (*clock, *node, *node) {
 	t.Helper()
 	c := &clock{ms: time.Now().UnixMilli()}
@@ -60,7 +46,7 @@ func TestPeerTxnRollsBackOwnNotDurable(t *testing.T) {
 	keep := b.written(sim.Op{Op: "set", K: "x", V: "B"})
 	lose := b.written(sim.Op{Op: "get", K: "k"}, sim.Op{Op: "set", K: "k", V: "B"})
 	a.call(sim.Op{Op: "set", K: "k", V: "A"})
-	deliverAll(t, a, b)
+	move(t, a, b)
 	if st := b.in.Status(); !st.Node.RollingBack {
 		t.Fatalf("the vassal did not start a rollback on the conflicting liege transaction: %+v", st.Node)
 	}
@@ -93,7 +79,7 @@ func TestPeerTxnAppliedBeforeOwnIsDurable(t *testing.T) {
 	c, a, b := connectedPair(t)
 	o := b.written(sim.Op{Op: "set", K: "x", V: "B"})
 	p := a.call(sim.Op{Op: "get", K: "k"}, sim.Op{Op: "set", K: "k", V: "A"})
-	deliverAll(t, a, b)
+	move(t, a, b)
 	if st := b.in.Status(); st.PeerWatermark != p.Result.TxID.OSeq || o.Done {
 		t.Fatalf("vassal: peer watermark %d (want %d at once), own %v answered %v (want not yet)",
 			st.PeerWatermark, p.Result.TxID.OSeq, o.Result.TxID, o.Done)
@@ -111,7 +97,7 @@ func TestLiegeRejectsOnOwnNotDurable(t *testing.T) {
 	v := b.call(sim.Op{Op: "set", K: "k", V: "B"})
 	c.ms++ // v is clock-before o: C1, the liege's mirror use check
 	o := a.written(sim.Op{Op: "get", K: "k"}, sim.Op{Op: "set", K: "j", V: "A"})
-	deliverAll(t, b, a)
+	move(t, b, a)
 	if st := a.in.Status(); st.Node.Discarding != v.Result.TxID {
 		t.Fatalf("the liege is discarding for %v, want %v rejected at once (mirror use with %v, not durable)",
 			st.Node.Discarding, v.Result.TxID, o.Result.TxID)
