@@ -113,9 +113,12 @@ var (
 	// ErrIdempotencyKeyReused is a call's error when its idempotency key
 	// was used for another procedure or other arguments.
 	ErrIdempotencyKeyReused = engine.ErrIdempotencyKeyReused
-	// ErrAwaitingPeer is a call's error while an instance that cut a torn
-	// journal tail at start-up waits for its peer's handshake (DESIGN.md
-	// section 3): retry once the link is up.
+	// ErrAwaitingPeer is a call's error while an instance does not yet know
+	// which own OSeqs its peer holds (DESIGN.md section 3): it cut a torn
+	// journal tail at start-up and waits for its peer's handshake (retry
+	// once the link is up), or it was rebuilt on an empty directory and
+	// waits for the checkpoint it asked its peer for (retry once it is
+	// seeded). The error says which.
 	ErrAwaitingPeer = engine.ErrAwaitingPeer
 	// ErrTxnTooLarge is a call's error (in a *TxnTooLargeError) when its
 	// transaction would not fit one replication frame (Options.MaxFrame):
