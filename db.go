@@ -89,6 +89,13 @@ type Options struct {
 	// liege conflicts almost surely. Zero means DefaultRouteLinkGrace;
 	// negative, no wait.
 	RouteLinkGrace time.Duration
+	// AwaitPeer: take no call until the first handshake with the peer
+	// (then, if the peer holds own transactions of this empty instance,
+	// until it is seeded from the peer's checkpoint); calls are refused
+	// with ErrAwaitingPeer meanwhile. For a site rebuilt on an empty
+	// directory (`liege serve --await-peer`): before that handshake it
+	// cannot tell that the peer holds own OSeqs it must not assign again.
+	AwaitPeer bool
 }
 
 // RollbackFailedError is returned by RollbackTo, and by every later call,
@@ -277,7 +284,7 @@ func Open(opts Options) (*DB, error) {
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		MaxFrame: opts.MaxFrame, JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: hooks, ReplayWorkers: 2,
-		Syncer: db.syncer,
+		Syncer: db.syncer, AwaitPeer: opts.AwaitPeer,
 	})
 	if err != nil {
 		db.conflicts.Close()

@@ -56,6 +56,18 @@ func (in *Instance) awaitPeerAfterCut(rep *journal.TailDamage) {
 	in.log.Warn("calls wait for the peer's handshake: a torn tail was cut, and the peer may hold own transactions it held", "position", rep.Pos, "peer", in.cfg.PeerID)
 }
 
+// awaitPeerAsked is set at start-up by Config.AwaitPeer: calls are refused
+// until the first handshake (and then until seeded, if the Node asks for
+// the peer's checkpoint).
+func (in *Instance) awaitPeerAsked() {
+	if !in.cfg.AwaitPeer || in.cfg.PeerID == "" || in.awaitPeer != "" {
+		return
+	}
+	in.awaitPeer = fmt.Sprintf("it was started to wait for its peer %s (--await-peer: a site being rebuilt): until the peer's handshake says which own OSeqs it holds, "+
+		"none is assigned (DESIGN.md section 3); retry once the link to %s is up", in.cfg.PeerID, in.cfg.PeerID)
+	in.log.Warn("calls wait for the peer's handshake (--await-peer)", "peer", in.cfg.PeerID)
+}
+
 // awaitErr is the error of a call refused while awaitPeer holds.
 func (in *Instance) awaitErr() error {
 	return fmt.Errorf("%w: %s", ErrAwaitingPeer, in.awaitPeer)

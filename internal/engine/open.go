@@ -172,6 +172,7 @@ func (in *Instance) recover() error {
 		in.log.Warn("repaired torn journal tail (never acknowledged)", "position", rep.Pos, "bytes", rep.Bytes, "cause", rep.Err)
 		in.awaitPeerAfterCut(rep)
 	}
+	in.awaitPeerAsked() // losttail.go
 	if in.w, err = openWAL(in.cfg.Log); err != nil {
 		return err
 	}

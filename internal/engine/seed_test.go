@@ -160,16 +160,29 @@ func TestEmptiedInstanceWaitsForItsSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := newNode(t, c, "B", "A", engine.RoleVassal)
-	refusedUntilSeeded := func(when string) {
+	refused := func(when, why string) {
 		t.Helper()
 		call := fresh.submit(sim.Op{Op: "set", K: "new", V: "b"})
 		if !errors.Is(call.Err, engine.ErrAwaitingPeer) {
 			t.Fatalf("a call at the emptied vassal %s: %v (TxID %v); want ErrAwaitingPeer", when, call.Err, call.Result.TxID)
 		}
-		if !strings.Contains(call.Err.Error(), "seeded from the peer's checkpoint") {
-			t.Fatalf("the refusal %s does not say what it waits for: %v", when, call.Err)
+		if !strings.Contains(call.Err.Error(), why) {
+			t.Fatalf("the refusal %s does not say what it waits for (%q): %v", when, why, call.Err)
 		}
 	}
+	refusedUntilSeeded := func(when string) { t.Helper(); refused(when, "seeded from the peer's checkpoint") }
+	// Rebuilt with --await-peer, it takes no call before the handshake
+	// either (it cannot yet know that the liege holds B/1..B/3).
+	if err := fresh.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := fresh.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.log, fresh.cfg.AwaitPeer = l, true
+	fresh.open()
+	refused("before the handshake", "--await-peer")
 	// One exchange of hellos: the fresh vassal hears that the liege holds
 	// B/1..B/3 and asks for its checkpoint, which has not come yet.
 	a.in.LinkUp()
@@ -208,5 +221,32 @@ func TestEmptiedInstanceWaitsForItsSeed(t *testing.T) {
 	reconnecting(t, c, a, fresh, 500)
 	if a.in.Hash() != fresh.in.Hash() {
 		t.Fatal("state hashes differ after the seeded vassal committed")
+	}
+}
+
+// TestAwaitPeerEndsAtTheHandshake: an instance started with AwaitPeer whose
+// peer holds none of its own transactions takes calls once the handshake
+// is done (there is nothing to be seeded with).
+func TestAwaitPeerEndsAtTheHandshake(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	if err := b.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.log, b.cfg.AwaitPeer = l, true
+	b.open()
+	if call := b.submit(sim.Op{Op: "set", K: "x", V: "1"}); !errors.Is(call.Err, engine.ErrAwaitingPeer) {
+		t.Fatalf("a call before the handshake: %v (TxID %v); want ErrAwaitingPeer", call.Err, call.Result.TxID)
+	}
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+	if call := b.call(sim.Op{Op: "set", K: "x", V: "1"}); call.Result.TxID.OSeq != 1 {
+		t.Fatalf("the first call after the handshake committed %v, want B/1", call.Result.TxID)
 	}
 }
