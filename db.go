@@ -89,6 +89,13 @@ type Options struct {
 	// liege conflicts almost surely. Zero means DefaultRouteLinkGrace;
 	// negative, no wait.
 	RouteLinkGrace time.Duration
+	// AwaitPeer: take no call until the first handshake with the peer
+	// (then, if the peer holds own transactions of this empty instance,
+	// until it is seeded from the peer's checkpoint); calls are refused
+	// with ErrAwaitingPeer meanwhile. For a site rebuilt on an empty
+	// directory (`liege serve --await-peer`): before that handshake it
+	// cannot tell that the peer holds own OSeqs it must not assign again.
+	AwaitPeer bool
 }
 
 // RollbackFailedError is returned by RollbackTo, and by every later call,
@@ -113,9 +120,12 @@ var (
 	// ErrIdempotencyKeyReused is a call's error when its idempotency key
 	// was used for another procedure or other arguments.
 	ErrIdempotencyKeyReused = engine.ErrIdempotencyKeyReused
-	// ErrAwaitingPeer is a call's error while an instance that cut a torn
-	// journal tail at start-up waits for its peer's handshake (DESIGN.md
-	// section 3): retry once the link is up.
+	// ErrAwaitingPeer is a call's error while an instance does not yet know
+	// which own OSeqs its peer holds (DESIGN.md section 3): it cut a torn
+	// journal tail at start-up and waits for its peer's handshake (retry
+	// once the link is up), or it was rebuilt on an empty directory and
+	// waits for the checkpoint it asked its peer for (retry once it is
+	// seeded). The error says which.
 	ErrAwaitingPeer = engine.ErrAwaitingPeer
 	// ErrTxnTooLarge is a call's error (in a *TxnTooLargeError) when its
 	// transaction would not fit one replication frame (Options.MaxFrame):
@@ -274,7 +284,7 @@ func Open(opts Options) (*DB, error) {
 		CheckpointEvery: opts.CheckpointEvery, IdempotencyWindow: opts.IdempotencyWindow, IdempotencyKeep: opts.IdempotencyKeep,
 		MaxFrame: opts.MaxFrame, JournalKeep: opts.JournalKeep, SideKeep: opts.SideKeep,
 		LWW: opts.Merge == MergeLWW, Logger: opts.Logger, Hooks: hooks, ReplayWorkers: 2,
-		Syncer: db.syncer,
+		Syncer: db.syncer, AwaitPeer: opts.AwaitPeer,
 	})
 	if err != nil {
 		db.conflicts.Close()

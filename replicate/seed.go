@@ -72,12 +72,21 @@ type seedState struct {
 	want    bool   // receiver: asked for the checkpoint
 	got     uint64 // receiver: bytes received
 	idle    int    // receiver: ticks since the request or the last chunk
+	waited  int    // receiver: ticks since the first request, nothing come
 	// reseed: the receiver is a vassal that is not empty (reseed.go);
 	// done is its complete checkpoint, held until the rollback of its own
 	// transactions the checkpoint lacks is done.
 	reseed bool
 	done   *SeedDone
 }
+
+// AwaitingSeed reports whether this instance, empty, asked for the peer's
+// checkpoint and has not installed it yet. It must take no call meanwhile
+// (DESIGN.md section 3): the checkpoint says which own OSeqs the peer
+// holds, and installing it replaces the state and the journal, so an own
+// transaction committed before it would reuse a shipped OSeq, and then be
+// lost. (A re-seeded vassal is not empty: its calls go on, reseed.go.)
+func (n *Node) AwaitingSeed() bool { return n.seed.want && !n.seed.reseed }
 
 func (n *Node) resetSeed() {
 	empty := n.seed.empty
@@ -113,7 +122,7 @@ func (n *Node) askSeed(wm uint64) {
 	if !n.seed.empty || wm == 0 || n.seed.want || n.watermark > 0 || len(n.own) > 0 || n.epoch > 0 {
 		return
 	}
-	n.seed.want, n.seed.got, n.seed.idle = true, 0, 0
+	n.seed.want, n.seed.got, n.seed.idle, n.seed.waited = true, 0, 0, 0
 	n.send(link.Frame{Kind: link.KindSeedRequest})
 	n.note("this instance is empty and the peer holds its own transactions up to OSeq %d: asked for the peer's checkpoint", wm)
 }
@@ -144,7 +153,7 @@ func (n *Node) stepSeed(f *link.Frame) {
 				"and start it on an empty directory (it is then seeded), or restore a recent backup (liege backup)", n.cfg.PeerID, n.watermark+1, f.Watermark)
 			n.rd.Disconnect = n.refused
 		default:
-			n.seed.want, n.seed.got, n.seed.idle = true, 0, 0
+			n.seed.want, n.seed.got, n.seed.idle, n.seed.waited = true, 0, 0, 0
 			n.send(link.Frame{Kind: link.KindSeedRequest})
 			n.note("this instance is empty and the peer's journal begins after its OSeq %d: asked for the peer's checkpoint", f.Watermark)
 		}
@@ -187,13 +196,22 @@ func (n *Node) stepSeed(f *link.Frame) {
 // nothing of the checkpoint come for ResendTicks, ask again (the peer sends
 // it once per session, so a second request is harmless); with a part come
 // and then nothing for the silence budget, drop the session, and the next
-// handshake asks again from the start.
+// handshake asks again from the start. The checkpoint itself can be lost
+// whole while other frames pass (the peer sent it, and sends it no more in
+// this session): with nothing of it come for the silence budget since the
+// first request, drop the session too.
 func (n *Node) tickSeed() {
 	if !n.seed.want {
 		return
 	}
 	n.seed.idle++
+	if n.seed.got == 0 {
+		n.seed.waited++
+	}
 	switch {
+	case n.seed.got == 0 && n.seed.waited >= n.silenceTicks():
+		n.seed.want = false
+		n.rd.Disconnect = fmt.Sprintf("nothing of the peer's checkpoint came for %d ticks since it was asked for: the session is dropped and it is asked for again", n.seed.waited)
 	case n.seed.got == 0 && n.seed.idle >= n.cfg.ResendTicks:
 		n.seed.idle = 0
 		n.send(link.Frame{Kind: link.KindSeedRequest})

@@ -28,7 +28,7 @@ func commandFlags() map[string][]string {
 		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "json", "check"},
 		"serve": {"dir", "id", "app", "http", "role", "peer-id", "peer", "listen-peer", "cluster", "tls-cert",
 			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "route", "route-link-grace", "clock-skew", "max-frame",
-			"auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config", "metrics-addr",
+			"await-peer", "auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config", "metrics-addr",
 			"idempotency-keep", "checkpoint-every", "segment-size", "journal-keep", "side-keep"},
 		"call":       with(client, "args-file", "idempotency-key"),
 		"get":        client,

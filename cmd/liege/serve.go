@@ -118,6 +118,9 @@ func serveCommand() *cli.Command {
 					"(e.g. --clock-skew 2s, or --clock-skew=-2s); liege inject uses it to start an instance with a skewed clock"},
 			&cli.IntFlag{Name: "max-frame", EnvVars: env("max-frame"), Value: link.DefaultMaxFrame,
 				Usage: "largest link frame in `BYTES`, 64 KiB (65536) up to 1 GiB; a larger one closes the connection, and a call whose transaction would need one is refused (413 transaction_too_large); give both instances the same value"},
+			&cli.BoolFlag{Name: "await-peer", EnvVars: env("await-peer"),
+				Usage: "take no call until the first handshake with the peer (then, if the peer holds own transactions of this empty instance, until it is seeded from the peer's checkpoint): " +
+					"calls get 503 unavailable saying why meanwhile. Start a site being rebuilt on an empty directory with it: before that handshake it cannot tell that the peer holds own OSeqs it must not assign again"},
 			&cli.StringFlag{Name: "auth-token-file", EnvVars: env("auth-token-file"),
 				Usage: "`FILE` holding the bearer token every endpoint but /healthz and /readyz requires; without it there is no authentication (e.g. --auth-token-file /etc/liege/A.token)"},
 			&cli.DurationFlag{Name: "max-wait", EnvVars: env("max-wait"), Value: server.DefaultMaxWait,
@@ -153,6 +156,7 @@ type serveSettings struct {
 	routeLinkGrace                      time.Duration
 	clockSkew                           time.Duration
 	maxFrame                            int
+	awaitPeer                           bool
 	maxWait, shutdownTimeout            time.Duration
 	idempotencyKeep                     time.Duration
 	logger                              *slog.Logger
@@ -184,7 +188,7 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		tlsCert: c.String("tls-cert"), tlsKey: c.String("tls-key"), tlsCA: c.String("tls-ca"),
 		plaintextPeer: c.Bool("plaintext-peer"), maxClockOffset: c.Duration("max-clock-offset"), maxFrame: c.Int("max-frame"),
 		merge: c.String("merge"), clockSkew: c.Duration("clock-skew"), routes: c.StringSlice("route"),
-		routeLinkGrace: c.Duration("route-link-grace"),
+		routeLinkGrace: c.Duration("route-link-grace"), awaitPeer: c.Bool("await-peer"),
 	}
 	if s.routeLinkGrace < 0 {
 		return nil, fmt.Errorf("--route-link-grace %s: must be 0 (no wait) or more", s.routeLinkGrace)
@@ -203,6 +207,8 @@ func serveSettingsFrom(c *cli.Context) (*serveSettings, error) {
 		return nil, errors.New("--peer-id needs --peer ADDR (dial the peer) or --listen-peer ADDR (accept it), e.g. --listen-peer 127.0.0.1:7071 on one side and --peer 127.0.0.1:7071 on the other")
 	case s.peerID == "" && s.role == "vassal":
 		return nil, errors.New("--role vassal needs --peer-id, --peer or --listen-peer: a vassal without its liege never hears of conflicts; start a lone instance without --role (it is its own liege)")
+	case s.peerID == "" && s.awaitPeer:
+		return nil, errors.New("--await-peer needs --peer-id: a lone instance has no peer to wait for")
 	case s.peerID == "" && (s.peer != "" || s.listenPeer != ""):
 		return nil, errors.New("--peer and --listen-peer need --peer-id, the other instance's id (e.g. --peer-id B)")
 	case s.peerID != "" && !tlsSet && !s.plaintextPeer:
@@ -395,7 +401,7 @@ func serve(s *serveSettings) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
 		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes, MaxFrame: s.maxFrame,
-		RouteLinkGrace: routeLinkGrace(s.routeLinkGrace)}
+		RouteLinkGrace: routeLinkGrace(s.routeLinkGrace), AwaitPeer: s.awaitPeer}
 	s.retain.apply(&opts)
 	if s.clockSkew != 0 {
 		log.Warn("fault injection: this instance's clock is skewed", "clock_skew", s.clockSkew)

@@ -96,6 +96,7 @@ func TestServeFailedStartLeavesNoFiles(t *testing.T) {
 			"--listen-peer", busyAddr, "--http", "127.0.0.1:0"}, "--listen-peer " + busyAddr},
 		{"missing TLS file", []string{"--id", "A", "--peer-id", "B", "--role", "vassal", "--listen-peer", "127.0.0.1:0",
 			"--tls-cert", missing, "--tls-key", missing, "--tls-ca", missing, "--http", "127.0.0.1:0"}, missing},
+		{"await peer alone", []string{"--id", "A", "--await-peer", "--http", "127.0.0.1:0"}, "--await-peer needs --peer-id"},
 		{"bad max frame", append(slices.Clone(asVassal), "--max-frame", "-5", "--http", "127.0.0.1:0"), "MaxFrame -5 is out of range"},
 		{"max frame too small", append(slices.Clone(asVassal), "--max-frame", "1000", "--http", "127.0.0.1:0"), "MaxFrame 1000 is out of range: want 0 (default 67108864) or 65536 (64 KiB)"},
 		{"empty cluster", append(slices.Clone(asVassal), "--cluster", "", "--http", "127.0.0.1:0"), "--cluster is empty"},

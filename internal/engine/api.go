@@ -60,6 +60,12 @@ type Config struct {
 	// record would not fit one frame is refused at commit with a
 	// *TxnTooLargeError (0: link.DefaultMaxFrame; negative: no limit).
 	MaxFrame int
+	// AwaitPeer: a replicated instance takes no call until its first
+	// handshake with the peer (then, if the peer holds own transactions of
+	// it and it is empty, until it is seeded): start a site rebuilt on an
+	// empty directory with it, since before that handshake it cannot tell
+	// that the peer holds OSeqs it must not assign (DESIGN.md section 3).
+	AwaitPeer bool
 	// ReplayWorkers, if positive, decodes the journal at Open on that many
 	// goroutines, which end before Open returns (the root package uses 2;
 	// a simulator leaves it zero: Open then decodes on the caller). Positive

@@ -35,12 +35,15 @@ func AckedTailGuard(dir string) func(*journal.TailDamage) error {
 	}
 }
 
-// ErrAwaitingPeer is a call's error while a replicated instance that cut a
-// torn journal tail at start-up has not yet heard its peer's handshake
-// (DESIGN.md section 3, never reuse a shipped OSeq): the cut records may
-// have been own transactions the peer already holds, and only the peer's
-// watermark says which OSeqs are free. Retry once the link is up.
-var ErrAwaitingPeer = errors.New("the instance waits for its peer's handshake before it takes calls")
+// ErrAwaitingPeer is a call's error while a replicated instance does not
+// yet know which own OSeqs are free (DESIGN.md section 3, never reuse a
+// shipped OSeq): it cut a torn journal tail at start-up and has not yet
+// heard its peer's handshake (the cut records may have been own
+// transactions the peer already holds; retry once the link is up), or it
+// is empty and waits for the checkpoint it asked its peer for (the peer
+// holds own transactions of it; retry once it is seeded). The error says
+// which.
+var ErrAwaitingPeer = errors.New("the instance waits for its peer before it takes calls")
 
 // awaitPeerAfterCut is set at start-up when a torn tail was cut on a
 // replicated instance: calls are refused until the first handshake.
@@ -49,23 +52,66 @@ func (in *Instance) awaitPeerAfterCut(rep *journal.TailDamage) {
 		return
 	}
 	in.awaitPeer = fmt.Sprintf("start-up cut a torn journal tail at position %d, which may have held own transactions the peer %s already holds; "+
-		"until its handshake says which own OSeqs it holds, none is assigned (DESIGN.md section 3)", rep.Pos, in.cfg.PeerID)
+		"until its handshake says which own OSeqs it holds, none is assigned (DESIGN.md section 3); retry once the link to %s is up", rep.Pos, in.cfg.PeerID, in.cfg.PeerID)
 	in.log.Warn("calls wait for the peer's handshake: a torn tail was cut, and the peer may hold own transactions it held", "position", rep.Pos, "peer", in.cfg.PeerID)
+}
+
+// awaitPeerAsked is set at start-up by Config.AwaitPeer: calls are refused
+// until the first handshake (and then until seeded, if the Node asks for
+// the peer's checkpoint).
+func (in *Instance) awaitPeerAsked() {
+	if !in.cfg.AwaitPeer || in.cfg.PeerID == "" || in.awaitPeer != "" {
+		return
+	}
+	in.awaitPeer = fmt.Sprintf("it was started to wait for its peer %s (--await-peer: a site being rebuilt): until the peer's handshake says which own OSeqs it holds, "+
+		"none is assigned (DESIGN.md section 3); retry once the link to %s is up", in.cfg.PeerID, in.cfg.PeerID)
+	in.log.Warn("calls wait for the peer's handshake (--await-peer)", "peer", in.cfg.PeerID)
 }
 
 // awaitErr is the error of a call refused while awaitPeer holds.
 func (in *Instance) awaitErr() error {
-	return fmt.Errorf("%w: %s; retry once the link to %s is up", ErrAwaitingPeer, in.awaitPeer, in.cfg.PeerID)
+	return fmt.Errorf("%w: %s", ErrAwaitingPeer, in.awaitPeer)
 }
 
-// handshakeDone ends the wait of awaitPeerAfterCut: the Node has taken the
-// peer's watermark (and a TakeBack, if any, was carried out).
+// handshakeDone ends the wait of awaitPeerAfterCut, and a seed's wait that
+// outlived its session: the Node has taken the peer's watermark (and a
+// TakeBack, if any, was carried out). An empty instance whose peer holds
+// own transactions of it asks for the peer's checkpoint instead, and waits
+// for it (seedWait).
 func (in *Instance) handshakeDone() {
-	if in.awaitPeer == "" || !in.node.Status().Connected {
+	if in.awaitPeer == "" || !in.node.Status().Connected || in.node.AwaitingSeed() {
 		return
 	}
-	in.awaitPeer = ""
+	in.awaitPeer, in.awaitingSeed = "", false
 	in.log.Info("the peer's handshake is done: calls are taken again", "own_oseqs_after", in.highOSeq)
+}
+
+// seedWait makes calls wait once the Node waits for the checkpoint it asked
+// the peer for as an empty instance (a site rebuilt on an empty directory):
+// the peer holds own transactions of this instance, and only its
+// checkpoint says up to which OSeq (DESIGN.md section 3); installing it
+// replaces the state and the journal, so an own transaction committed
+// before would be lost too. The wait outlives a link lost meanwhile; it
+// ends once the checkpoint is installed (seeded), or at a handshake after
+// which the Node asks for none (handshakeDone).
+func (in *Instance) seedWait() {
+	if in.awaitingSeed || !in.node.AwaitingSeed() {
+		return
+	}
+	in.awaitingSeed = true
+	in.awaitPeer = fmt.Sprintf("this instance is empty and its peer %s holds own transactions of it (a rebuilt site): "+
+		"it takes no call until it is seeded from the peer's checkpoint, which says which own OSeqs are free (DESIGN.md section 3); "+
+		"retry once its log says \"seeded from the peer's checkpoint\"", in.cfg.PeerID)
+	in.log.Warn("calls wait until this empty instance is seeded from its peer's checkpoint: the peer holds own transactions of it", "peer", in.cfg.PeerID)
+}
+
+// seeded ends seedWait: the peer's checkpoint is installed.
+func (in *Instance) seeded() {
+	if !in.awaitingSeed {
+		return
+	}
+	in.awaitPeer, in.awaitingSeed = "", false
+	in.log.Info("seeded: calls are taken again", "own_oseqs_after", in.highOSeq)
 }
 
 // takeBack carries out Ready.TakeBack: the peer holds own OSeqs in (After,
@@ -90,17 +136,17 @@ func (in *Instance) takeBack(tb *replicate.TakeBack) {
 	}
 }
 
-// promotedWhileAwaiting ends the wait of awaitPeerAfterCut when the
-// operator promotes this instance: its liege is gone, so no handshake will
-// say which own OSeqs it held. The instance continues after its own journal
-// (DESIGN.md section 3, "where the peer lacks them too"); should the old
-// liege return holding a cut own transaction, its handshake shows it and
-// the log says so.
+// promotedWhileAwaiting ends the wait of awaitPeerAfterCut (or seedWait)
+// when the operator promotes this instance: its liege is gone, so no
+// handshake (or checkpoint) will say which own OSeqs it held. The instance
+// continues after its own journal (DESIGN.md section 3, "where the peer
+// lacks them too"); should the old liege return holding a cut own
+// transaction, its handshake shows it and the log says so.
 func (in *Instance) promotedWhileAwaiting() {
 	if in.awaitPeer == "" {
 		return
 	}
-	in.log.Error("promoted while waiting for the peer's handshake after a torn tail was cut: calls are taken again, and an own transaction the gone liege held from the cut tail may get its OSeq again",
+	in.log.Error("promoted while waiting for the peer (see why_it_waited): calls are taken again, and an own transaction the gone liege holds may get its OSeq again",
 		"own_oseqs_after", in.highOSeq, "why_it_waited", in.awaitPeer)
-	in.awaitPeer = ""
+	in.awaitPeer, in.awaitingSeed = "", false
 }

@@ -70,7 +70,8 @@ type Instance struct {
 	sinceCkpt                      int
 	ckptOut                        bool
 	ckptDone                       uint64 // a checkpoint written, to mark in the journal
-	awaitPeer                      string // why calls wait for the peer's handshake (losttail.go)
+	awaitPeer                      string // why calls wait for the peer (losttail.go)
+	awaitingSeed                   bool   // awaitPeer: the Node waits for the peer's checkpoint
 	txst                           *txnStatus
 	fatal                          error
 	closed                         bool
@@ -171,6 +172,7 @@ func (in *Instance) recover() error {
 		in.log.Warn("repaired torn journal tail (never acknowledged)", "position", rep.Pos, "bytes", rep.Bytes, "cause", rep.Err)
 		in.awaitPeerAfterCut(rep)
 	}
+	in.awaitPeerAsked() // losttail.go
 	if in.w, err = openWAL(in.cfg.Log); err != nil {
 		return err
 	}

@@ -470,6 +470,7 @@ func (in *Instance) stepFrame(f *link.Frame) error {
 		err = in.node.Step(f)
 	}
 	in.drain()
+	in.seedWait() // losttail.go
 	return err
 }
 

@@ -80,6 +80,7 @@ func (in *Instance) seedAfterReady() bool {
 		}
 		in.seed.done = &d
 		in.node.Seeded(d)
+		in.seeded() // losttail.go: calls are taken again
 		return true
 	}
 	return false

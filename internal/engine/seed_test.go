@@ -1,8 +1,10 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +128,125 @@ func TestEmptiedVassalIsSeeded(t *testing.T) {
 	}
 	if r, err := fresh.in.ReadRecord(fresh.in.FirstPos()); err != nil || r.Kind != journal.KindCheckpoint {
 		t.Fatalf("the seeded vassal's journal: first record %+v, %v", r, err)
+	}
+}
+
+// TestEmptiedInstanceWaitsForItsSeed: the vassal's directory is lost after
+// the liege applied its own transactions B/1..B/3. Started empty, it learns
+// at the handshake that the liege holds them and asks for the liege's
+// checkpoint; until that is installed it refuses calls with
+// ErrAwaitingPeer, which says why (DESIGN.md section 3: an own transaction
+// committed meanwhile would take B/1 again), also once the session that
+// asked is lost. Seeded, it takes calls after B/3.
+func TestEmptiedInstanceWaitsForItsSeed(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+	for i := 0; i < 3; i++ {
+		b.call(sim.Op{Op: "set", K: fmt.Sprintf("b%d", i), V: "old"})
+		a.call(sim.Op{Op: "set", K: fmt.Sprintf("a%d", i), V: "old"})
+	}
+	pump(t, c, a, b)
+	if _, wm := a.in.Applied(); wm != 3 {
+		t.Fatalf("the liege applied B's OSeqs up to %d, want 3", wm)
+	}
+
+	// B's directory is lost.
+	a.in.LinkDown()
+	if err := b.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := newNode(t, c, "B", "A", engine.RoleVassal)
+	refused := func(when, why string) {
+		t.Helper()
+		call := fresh.submit(sim.Op{Op: "set", K: "new", V: "b"})
+		if !errors.Is(call.Err, engine.ErrAwaitingPeer) {
+			t.Fatalf("a call at the emptied vassal %s: %v (TxID %v); want ErrAwaitingPeer", when, call.Err, call.Result.TxID)
+		}
+		if !strings.Contains(call.Err.Error(), why) {
+			t.Fatalf("the refusal %s does not say what it waits for (%q): %v", when, why, call.Err)
+		}
+	}
+	refusedUntilSeeded := func(when string) { t.Helper(); refused(when, "seeded from the peer's checkpoint") }
+	// Rebuilt with --await-peer, it takes no call before the handshake
+	// either (it cannot yet know that the liege holds B/1..B/3).
+	if err := fresh.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := fresh.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.log, fresh.cfg.AwaitPeer = l, true
+	fresh.open()
+	refused("before the handshake", "--await-peer")
+	// One exchange of hellos: the fresh vassal hears that the liege holds
+	// B/1..B/3 and asks for its checkpoint, which has not come yet.
+	a.in.LinkUp()
+	fresh.in.LinkUp()
+	for _, d := range [][2]*node{{a, fresh}, {fresh, a}} {
+		for d[0].in.Step() {
+		}
+		frames, _ := d[0].in.Outbox()
+		for _, f := range frames {
+			if err := d[1].in.Deliver(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for fresh.in.Step() {
+	}
+	if !fresh.in.Status().Node.Connected {
+		t.Fatal("the emptied vassal did not take the liege's hello")
+	}
+	refusedUntilSeeded("after the handshake")
+	// The session is lost before the checkpoint came: still refused.
+	for _, n := range []*node{a, fresh} {
+		n.in.Outbox()
+		n.in.LinkDown()
+	}
+	refusedUntilSeeded("after the link was lost")
+	a.in.LinkUp()
+	fresh.in.LinkUp()
+	if closed := reconnecting(t, c, a, fresh, 500); len(closed) == 0 {
+		t.Fatal("the emptied vassal was not seeded (the link never closed for it)")
+	}
+	cb := fresh.call(sim.Op{Op: "set", K: "new", V: "b"})
+	if cb.Result.TxID.OSeq <= 3 {
+		t.Fatalf("the seeded vassal committed %v, reusing an OSeq the liege holds (up to 3)", cb.Result.TxID)
+	}
+	reconnecting(t, c, a, fresh, 500)
+	if a.in.Hash() != fresh.in.Hash() {
+		t.Fatal("state hashes differ after the seeded vassal committed")
+	}
+}
+
+// TestAwaitPeerEndsAtTheHandshake: an instance started with AwaitPeer whose
+// peer holds none of its own transactions takes calls once the handshake
+// is done (there is nothing to be seeded with).
+func TestAwaitPeerEndsAtTheHandshake(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	if err := b.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.log, b.cfg.AwaitPeer = l, true
+	b.open()
+	if call := b.submit(sim.Op{Op: "set", K: "x", V: "1"}); !errors.Is(call.Err, engine.ErrAwaitingPeer) {
+		t.Fatalf("a call before the handshake: %v (TxID %v); want ErrAwaitingPeer", call.Err, call.Result.TxID)
+	}
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+	if call := b.call(sim.Op{Op: "set", K: "x", V: "1"}); call.Result.TxID.OSeq != 1 {
+		t.Fatalf("the first call after the handshake committed %v, want B/1", call.Result.TxID)
 	}
 }
