@@ -33,7 +33,16 @@ func (in *Instance) hasWork() bool {
 		return in.hasWorkSyncing()
 	}
 	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 || in.w.pending() || len(in.inbox) > 0 ||
-		in.node != nil && in.node.HasReady()
+		in.node != nil && in.node.HasReady() || in.durableUnreported()
+}
+
+// durableUnreported says an own record is durable that the Node has not
+// been told of: a flush outside a Step (a checkpoint's, or retention's
+// before it truncates the journal's front) made it so. Telling the Node
+// is work for the next Step (reportDurable), or the record would not ship
+// until something else woke the executor.
+func (in *Instance) durableUnreported() bool {
+	return in.node != nil && len(in.ownPending) > 0 && in.ownPending[0].Pos <= in.durable
 }
 
 func (in *Instance) step() bool {
@@ -58,8 +67,8 @@ func (in *Instance) step() bool {
 		in.syncStep()
 	case len(in.inbox) > 0 && len(in.ownPending) == 0:
 		in.stepInbox()
-	case len(in.inbox) > 0:
-		in.reportDurable() // durable already: the Node takes them, then the inbox
+	case len(in.inbox) > 0, in.durableUnreported():
+		in.reportDurable() // durable already: the Node takes them (then the inbox)
 	case len(in.queue) > 0:
 		in.writeCalls()
 	default:
