@@ -139,12 +139,7 @@ func TestEmptiedVassalIsSeeded(t *testing.T) {
 // committed meanwhile would take B/1 again), also once the session that
 // asked is lost. Seeded, it takes calls after B/3.
 func TestEmptiedInstanceWaitsForItsSeed(t *testing.T) {
-	c := &clock{ms: time.Now().UnixMilli()}
-	a := newNode(t, c, "A", "B", engine.RoleLiege)
-	b := newNode(t, c, "B", "A", engine.RoleVassal)
-	a.in.LinkUp()
-	b.in.LinkUp()
-	pump(t, c, a, b)
+	c, a, b := connectedPair(t)
 	for i := 0; i < 3; i++ {
 		b.call(sim.Op{Op: "set", K: fmt.Sprintf("b%d", i), V: "old"})
 		a.call(sim.Op{Op: "set", K: fmt.Sprintf("a%d", i), V: "old"})
