@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -173,21 +174,29 @@ type RangeCopier interface {
 
 // CopyRange appends the entries of log at indexes from..to to dst, each as
 // uvarint(len)+entry: with the Log's CopyRange if it is a RangeCopier,
-// else with ReadRange.
+// else with WriteEntries and Read.
 func CopyRange(log Log, from, to uint64, dst *os.File) error {
 	if rc, ok := log.(RangeCopier); ok {
 		return rc.CopyRange(from, to, dst)
 	}
-	w := bufio.NewWriterSize(dst, 1<<20)
+	return WriteEntries(dst, from, to, log.Read)
+}
+
+// WriteEntries writes the entries read returns for indexes from..to to w,
+// in order, each as uvarint(len)+entry (the layout of the segment files and
+// of a lost transaction file's records), through one buffer. It stops at
+// read's first error and returns it.
+func WriteEntries(w io.Writer, from, to uint64, read func(index uint64) ([]byte, error)) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
 	var lb [binary.MaxVarintLen64]byte
-	err := ReadRange(log, from, to, func(_ uint64, e []byte) error {
+	for i := from; i <= to && i >= from; i++ {
+		e, err := read(i)
+		if err != nil {
+			return err
+		}
 		n := binary.PutUvarint(lb[:], uint64(len(e)))
-		w.Write(lb[:n])
-		_, err := w.Write(e)
-		return err
-	})
-	if err != nil {
-		return err
+		bw.Write(lb[:n])
+		bw.Write(e)
 	}
-	return w.Flush()
+	return bw.Flush()
 }

@@ -1,7 +1,6 @@
 package rollback
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,18 +43,18 @@ func LostFileName(instance string, epoch, from, to uint64) string {
 // are copied as they are in the journal, checksums included.
 func WriteLostFile(path string, hdr LostHeader, read func(pos uint64) ([]byte, error)) error {
 	return writeLostFile(path, hdr, func(f *os.File) error {
-		w := bufio.NewWriterSize(f, 1<<20)
-		var lb [binary.MaxVarintLen64]byte
-		for p := hdr.From; p <= hdr.To; p++ {
+		var readErr error
+		err := journal.WriteEntries(f, hdr.From, hdr.To, func(p uint64) ([]byte, error) {
 			fr, err := read(p)
 			if err != nil {
-				return fmt.Errorf("save position %d to lost transaction file: %w", p, err)
+				readErr = fmt.Errorf("save position %d to lost transaction file: %w", p, err)
 			}
-			n := binary.PutUvarint(lb[:], uint64(len(fr)))
-			w.Write(lb[:n])
-			w.Write(fr)
+			return fr, readErr
+		})
+		if readErr != nil {
+			return readErr
 		}
-		if err := w.Flush(); err != nil {
+		if err != nil {
 			return fmt.Errorf("write lost transaction file: %w", err)
 		}
 		return nil

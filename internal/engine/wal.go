@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"time"
@@ -185,20 +184,7 @@ func (w *wal) CopyRange(from, to uint64, dst *os.File) error {
 		}
 		from = w.logged + 1
 	}
-	var buf []byte
-	for p := from; p <= to; p++ {
-		f, err := w.Read(p)
-		if err != nil {
-			return err
-		}
-		buf = binary.AppendUvarint(buf, uint64(len(f)))
-		buf = append(buf, f...)
-	}
-	if len(buf) > 0 {
-		_, err := dst.Write(buf)
-		return err
-	}
-	return nil
+	return journal.WriteEntries(dst, from, to, w.Read)
 }
 
 // frameAt returns frame i of the frames of sizes held back to back in buf.
