@@ -31,23 +31,13 @@ type fences struct {
 	sink   uint64 // what the touches read, so that the reads stay
 }
 
-func makeFences(a []okey) fences {
-	var f fences
-	for i := 0; i < len(a); i += runBlock {
-		f.f1 = append(f.f1, a[i])
-	}
-	for i := 0; i < len(f.f1); i += runBlock {
-		f.f2 = append(f.f2, f.f1[i])
-	}
-	return f
-}
-
-// search returns the index of the first key of a above k (strict) or at
-// least k (!strict), or len(a).
-func (f *fences) search(a []okey, k okey, strict bool) int {
+// search returns the index of the first key of c, the keys of the fences,
+// above k (strict) or at least k (!strict), or c.len().
+func (f *fences) search(c *okeys, k okey, strict bool) int {
 	b := firstPast(f.f2, 0, len(f.f2), k, strict)
 	b = f.within(f.f1, b, k, strict)
-	return f.within(a, b, k, strict)
+	f.sink += c.touchBlock(b)
+	return c.firstPast(max(0, (b-1)*runBlock), min(c.len(), b*runBlock), k, strict)
 }
 
 // within is search over a given b, the first block of runBlock keys of a
@@ -74,8 +64,7 @@ func touchBlock(a []okey, b int) uint64 {
 // done in stages with other searches by searchAll.
 type runSearch struct {
 	f      *fences
-	a      []okey    // the run's order keys; or
-	p      *pointRun // the point run, whose order keys are in halves
+	p      *okeys // the run's order keys
 	k      okey
 	strict bool
 	i      int // the answer (in between: the block of the level searched)
@@ -95,19 +84,11 @@ func searchAll(ss []runSearch) uint64 {
 	for j := range ss {
 		s := &ss[j]
 		s.i = firstPast(s.f.f1, max(0, (s.i-1)*runBlock), min(len(s.f.f1), s.i*runBlock), s.k, s.strict)
-		if s.p != nil {
-			x += s.p.touchBlock(s.i)
-		} else {
-			x += touchBlock(s.a, s.i)
-		}
+		x += s.p.touchBlock(s.i)
 	}
 	for j := range ss {
 		s := &ss[j]
-		if s.p != nil {
-			s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
-		} else {
-			s.i = firstPast(s.a, max(0, (s.i-1)*runBlock), min(len(s.a), s.i*runBlock), s.k, s.strict)
-		}
+		s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
 	}
 	return x
 }
@@ -133,60 +114,58 @@ func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
 	return lo
 }
 
-// pointRun is a sorted run of points (order key, sequence number, index
-// of the key in the transaction's Writes), in (order key, sequence number)
-// order: see pointTree for what the points are.
-//
-// It keeps the low half of each order key, and the high halves once each
-// (his): sorted keys share their first 8 bytes in long stretches (a table
-// prefix), so a block of runBlock points names the high half of its first
-// point by its index in his (hb) and marks the points whose high half
-// differs from the one before (hm; okAt counts the marks). It keeps the
-// sequence numbers in 32 bits, relative to the first sequence number of
-// the window when the run was built (the window holds fewer than 2^32
-// transactions), and the index in 8 bits (255: not kept). About 13.5 bytes
-// a point, where 24 bytes with whole order keys and tree ids. What it
-// answers are tree ids, with the index idxNone where it kept none.
-type pointRun struct {
-	lo    []uint64 // by index, the low half of the order key of point i
-	his   []uint64 // the distinct high halves, in order
-	hb    []uint32 // by block, the index in his of its first point's high half
-	hm    []uint16 // by block, bit j: point j's high half is above point j-1's
-	seq   []uint32 // by index, the sequence number of point i, less seq0
-	idx   []uint8  // by index, the index of the key of point i, or runNoIdx
-	seq0  uint64
-	fence fences // of the order keys
+// okeys is an array of order keys kept in about half the bytes: the low
+// half of each key, and the high halves once each in a row (his). The keys
+// of a run share their first 8 bytes in long stretches (a table prefix),
+// so a block of runBlock keys names the high half of its first key by its
+// index in his (hb) and marks the keys whose high half differs from the
+// one before (hm; at counts the marks). About 8.4 bytes a key where 16
+// whole. The keys need not be sorted: a key whose high half differs from
+// the one before costs 8 bytes more.
+type okeys struct {
+	lo  []uint64 // by index, the low half of key i
+	his []uint64 // the high halves, each once per stretch of keys sharing it
+	hb  []uint32 // by block, the index in his of its first key's high half
+	hm  []uint16 // by block, bit j: key j's high half differs from key j-1's
 }
 
-// okAt returns the order key of point i.
-func (r *pointRun) okAt(i int) okey {
+// makeOkeys returns an empty array with room for n keys.
+func makeOkeys(n int) okeys {
+	nb := (n + runBlock - 1) / runBlock
+	return okeys{lo: make([]uint64, 0, n), hb: make([]uint32, 0, nb), hm: make([]uint16, 0, nb)}
+}
+
+func (c *okeys) len() int { return len(c.lo) }
+
+// at returns key i.
+func (c *okeys) at(i int) okey {
 	b, j := i/runBlock, i%runBlock
-	m := r.hm[b] & uint16(uint32(2)<<j-1)
-	return okey{hi: r.his[int(r.hb[b])+bits.OnesCount16(m)], lo: r.lo[i]}
+	m := c.hm[b] & uint16(uint32(2)<<j-1)
+	return okey{hi: c.his[int(c.hb[b])+bits.OnesCount16(m)], lo: c.lo[i]}
 }
 
-// touchBlock is touchBlock of the run's order keys.
-func (r *pointRun) touchBlock(b int) uint64 {
-	lo, hi := max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock)
+// touchBlock is touchBlock of the keys.
+func (c *okeys) touchBlock(b int) uint64 {
+	lo, hi := max(0, (b-1)*runBlock), min(len(c.lo), b*runBlock)
 	if lo >= hi {
 		return 0
 	}
-	x := r.his[r.hb[lo/runBlock]] + uint64(r.hm[lo/runBlock])
+	x := c.his[c.hb[lo/runBlock]] + uint64(c.hm[lo/runBlock])
 	for i := lo; i < hi; i += 8 {
-		x += r.lo[i]
+		x += c.lo[i]
 	}
 	return x
 }
 
-// firstPast is firstPast of the run's order keys.
-func (r *pointRun) firstPast(lo, hi int, k okey, strict bool) int {
+// firstPast is firstPast of the keys (sorted between lo and hi).
+func (c *okeys) firstPast(lo, hi int, k okey, strict bool) int {
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		var past bool
 		if strict {
-			past = k.less(r.okAt(m))
+			past = k.less(c.at(m))
 		} else {
-			past = !r.okAt(m).less(k)
+			past = !c.at(m).less(k)
 		}
 		if past {
 			hi = m
@@ -197,34 +176,65 @@ func (r *pointRun) firstPast(lo, hi int, k okey, strict bool) int {
 	return lo
 }
 
+// add appends key k.
+func (c *okeys) add(k okey) {
+	i := len(c.lo)
+	switch {
+	case i%runBlock == 0:
+		if len(c.his) == 0 || c.his[len(c.his)-1] != k.hi {
+			c.his = append(c.his, k.hi)
+		}
+		c.hb, c.hm = append(c.hb, uint32(len(c.his)-1)), append(c.hm, 0)
+	case c.his[len(c.his)-1] != k.hi:
+		c.his = append(c.his, k.hi)
+		c.hm[len(c.hm)-1] |= 1 << (i % runBlock)
+	}
+	c.lo = append(c.lo, k.lo)
+}
+
+// fences returns the fences of the keys, which are sorted.
+func (c *okeys) fences() fences {
+	f1 := make([]okey, 0, len(c.hb))
+	for b := range c.hb {
+		f1 = append(f1, c.at(b*runBlock))
+	}
+	f := fences{f1: f1}
+	for i := 0; i < len(f1); i += runBlock {
+		f.f2 = append(f.f2, f1[i])
+	}
+	return f
+}
+
+// pointRun is a sorted run of points (order key, sequence number, index
+// of the key in the transaction's Writes), in (order key, sequence number)
+// order: see pointTree for what the points are.
+//
+// It keeps the order keys as okeys, the sequence numbers in 32 bits,
+// relative to the first sequence number of the window when the run was
+// built (the window holds fewer than 2^32 transactions), and the index in
+// 8 bits (255: not kept). About 13.5 bytes a point, where 24 bytes with
+// whole order keys and tree ids. What it answers are tree ids, with the
+// index idxNone where it kept none.
+type pointRun struct {
+	okeys          // by index, the order key of point i
+	seq   []uint32 // by index, the sequence number of point i, less seq0
+	idx   []uint8  // by index, the index of the key of point i, or runNoIdx
+	seq0  uint64
+	fence fences // of the order keys
+}
+
+// okAt returns the order key of point i.
+func (r *pointRun) okAt(i int) okey { return r.at(i) }
+
 // add appends a point (order key k, not below the last one's, sequence
 // number seq0 plus seq, index idx) while the run is built.
 func (r *pointRun) add(k okey, seq uint32, idx uint8) {
-	i := len(r.lo)
-	switch {
-	case i%runBlock == 0:
-		if len(r.his) == 0 || r.his[len(r.his)-1] != k.hi {
-			r.his = append(r.his, k.hi)
-		}
-		r.hb, r.hm = append(r.hb, uint32(len(r.his)-1)), append(r.hm, 0)
-	case r.his[len(r.his)-1] != k.hi:
-		r.his = append(r.his, k.hi)
-		r.hm[len(r.hm)-1] |= 1 << (i % runBlock)
-	}
-	r.lo, r.seq, r.idx = append(r.lo, k.lo), append(r.seq, seq), append(r.idx, idx)
+	r.okeys.add(k)
+	r.seq, r.idx = append(r.seq, seq), append(r.idx, idx)
 }
 
 // finish builds the fences of a run built by add.
-func (r *pointRun) finish() {
-	f1 := make([]okey, 0, len(r.hb))
-	for b := range r.hb {
-		f1 = append(f1, r.okAt(b*runBlock))
-	}
-	r.fence = fences{f1: f1}
-	for i := 0; i < len(f1); i += runBlock {
-		r.fence.f2 = append(r.fence.f2, f1[i])
-	}
-}
+func (r *pointRun) finish() { r.fence = r.fences() }
 
 // idxNone is the index in a tree id from a run that kept none: the window
 // takes fewer keys and ranges in a transaction (see Window.Add).
@@ -262,11 +272,7 @@ func (r *pointRun) idAt(i int) uint64 {
 // firstAtLeast returns the index of the first point whose order key is at
 // least k.
 func (r *pointRun) firstAtLeast(k okey) int {
-	f := &r.fence
-	b := firstPast(f.f2, 0, len(f.f2), k, false)
-	b = f.within(f.f1, b, k, false)
-	f.sink += r.touchBlock(b)
-	return r.firstPast(max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock), k, false)
+	return r.fence.search(&r.okeys, k, false)
 }
 
 // query appends to out the ids of the points with an order key in q and a
@@ -314,11 +320,7 @@ func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uin
 		*t = pointTree{}
 		return pointRun{}
 	}
-	out := pointRun{
-		lo: make([]uint64, 0, n), seq: make([]uint32, 0, n), idx: make([]uint8, 0, n),
-		hb: make([]uint32, 0, (n+runBlock-1)/runBlock), hm: make([]uint16, 0, (n+runBlock-1)/runBlock),
-		seq0: seq0,
-	}
+	out := pointRun{okeys: makeOkeys(n), seq: make([]uint32, 0, n), idx: make([]uint8, 0, n), seq0: seq0}
 	i := 0
 	add := func(k okey, x uint64) {
 		s := x >> idxBits
@@ -370,7 +372,7 @@ func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
 // each block of runBlock spans, so that a stabbing query visits only the
 // blocks that hold a span reaching the key.
 type rangeRun struct {
-	lo, hi []okey
+	lo, hi okeys    // by index, the bounds of span i
 	seq    []uint32 // less seq0
 	seq0   uint64
 	fence  fences // of lo
@@ -389,17 +391,35 @@ func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
 // buildRangeRun returns the run of the spans given in order, with
 // sequence numbers of seq0 plus seq.
 func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
-	r := rangeRun{lo: lo, hi: hi, seq: seq, seq0: seq0}
-	blocks := (len(lo) + runBlock - 1) / runBlock
+	r := rangeRun{lo: makeOkeys(len(lo)), hi: makeOkeys(len(lo)), seq: make([]uint32, 0, len(lo)), seq0: seq0}
+	for i := range lo {
+		r.add(lo[i], hi[i], seq[i])
+	}
+	r.finish()
+	return r
+}
+
+// add appends a span [l, h] (l not below the last one's lo) of sequence
+// number seq0 plus seq while the run is built.
+func (r *rangeRun) add(l, h okey, seq uint32) {
+	r.lo.add(l)
+	r.hi.add(h)
+	r.seq = append(r.seq, seq)
+}
+
+// finish builds the fences, the segment tree and the prefix maxima of a
+// run built by add.
+func (r *rangeRun) finish() {
+	blocks := (len(r.seq) + runBlock - 1) / runBlock
 	r.leaves = 1
 	for r.leaves < blocks {
 		r.leaves *= 2
 	}
 	r.seg = make([]okey, 2*r.leaves)
-	r.fence = makeFences(lo)
-	for i := range lo {
-		if j := r.leaves + i/runBlock; r.seg[j].less(hi[i]) {
-			r.seg[j] = hi[i]
+	r.fence = r.lo.fences()
+	for i := range r.seq {
+		if j, h := r.leaves+i/runBlock, r.hi.at(i); r.seg[j].less(h) {
+			r.seg[j] = h
 		}
 	}
 	r.pm = make([]okey, blocks)
@@ -415,7 +435,6 @@ func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
 			r.seg[j] = r.seg[2*j+1]
 		}
 	}
-	return r
 }
 
 // stab appends to out the ids of the spans holding k with a sequence number
@@ -425,7 +444,7 @@ func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
-	return r.stabFrom(r.fence.search(r.lo, k, true), k, after, upTo, out)
+	return r.stabFrom(r.fence.search(&r.lo, k, true), k, after, upTo, out)
 }
 
 // stabFrom is stab given p, the number of spans starting at or before k.
@@ -454,8 +473,9 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 	}
 	b := (p - 1) / runBlock
 	x := r.pm[b].lo + r.seg[r.leaves+b].lo
-	for i, end := b*runBlock, min(len(r.seq), (b+1)*runBlock); i < end; i += 4 {
-		x += r.hi[i].lo
+	x += r.hi.his[r.hi.hb[b]] + uint64(r.hi.hm[b])
+	for i, end := b*runBlock, min(len(r.seq), (b+1)*runBlock); i < end; i += 8 {
+		x += r.hi.lo[i]
 	}
 	x += uint64(r.seq[b*runBlock])
 	return x
@@ -465,7 +485,7 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 // sequence number in (after, upTo].
 func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
 	for i := b * runBlock; i < min(p, (b+1)*runBlock); i++ {
-		if s := r.seqAt(i); !r.hi[i].less(k) && s > after && s <= upTo {
+		if s := r.seqAt(i); s > after && s <= upTo && !r.hi.at(i).less(k) {
 			out = append(out, treeID(s, idxNone))
 		}
 	}
@@ -495,28 +515,34 @@ func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) b
 			n++
 		}
 	}
-	lo, hi, seq := make([]okey, 0, n), make([]okey, 0, n), make([]uint32, 0, n)
+	if n == 0 {
+		*t = intervalTree[struct{}]{}
+		return rangeRun{}
+	}
+	out := rangeRun{lo: makeOkeys(n), hi: makeOkeys(n), seq: make([]uint32, 0, n), seq0: seq0}
 	i := 0
 	add := func(l, h okey, x uint64) {
 		s := x >> idxBits
-		for ; i < len(r.seq) && (r.lo[i].less(l) || r.lo[i] == l && r.seqAt(i) < s); i++ {
-			if rs := r.seqAt(i); keep(rs) {
-				lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
+		for ; i < len(r.seq); i++ {
+			rl, rs := r.lo.at(i), r.seqAt(i)
+			if !rl.less(l) && (rl != l || rs >= s) {
+				break
+			}
+			if keep(rs) {
+				out.add(rl, r.hi.at(i), uint32(rs-seq0))
 			}
 		}
-		lo, hi, seq = append(lo, l), append(hi, h), append(seq, uint32(s-seq0))
+		out.add(l, h, uint32(s-seq0))
 	}
 	t.each(add)
 	for ; i < len(r.seq); i++ {
 		if rs := r.seqAt(i); keep(rs) {
-			lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
+			out.add(r.lo.at(i), r.hi.at(i), uint32(rs-seq0))
 		}
 	}
 	*t = intervalTree[struct{}]{}
-	if len(seq) == 0 {
-		return rangeRun{}
-	}
-	return buildRangeRun(lo, hi, seq, seq0)
+	out.finish()
+	return out
 }
 
 // each calls fn on every span of t in (lo, id) order.

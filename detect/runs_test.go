@@ -83,16 +83,11 @@ func TestRunsMatchBruteForce(t *testing.T) {
 		var ss []runSearch
 		for range 20 {
 			k := ok(rapid.Uint64Range(0, space+1).Draw(t, "k"))
-			ss = append(ss, runSearch{f: &pr.fence, p: &pr, k: k}, runSearch{f: &rr.fence, a: rr.lo, k: k, strict: true})
+			ss = append(ss, runSearch{f: &pr.fence, p: &pr.okeys, k: k}, runSearch{f: &rr.fence, p: &rr.lo, k: k, strict: true})
 		}
 		searchAll(ss)
 		for _, s := range ss {
-			want := 0
-			if s.p != nil {
-				want = s.p.firstAtLeast(s.k)
-			} else {
-				want = s.f.search(s.a, s.k, s.strict)
-			}
+			want := s.f.search(s.p, s.k, s.strict)
 			if s.i != want {
 				t.Fatalf("searchAll %v (strict %v): %d, want %d", s.k, s.strict, s.i, want)
 			}
@@ -120,7 +115,7 @@ func TestRunsMatchBruteForce(t *testing.T) {
 			}
 			got := rr.stab(q.lo, after, upTo, nil)
 			if len(rr.seq) > 0 {
-				rr.touchFrom(rr.fence.search(rr.lo, q.lo, true)) // in bounds
+				rr.touchFrom(rr.fence.search(&rr.lo, q.lo, true)) // in bounds
 				pr.touchFrom(pr.firstAtLeast(q.lo))
 			}
 			slices.Sort(got)

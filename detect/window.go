@@ -468,7 +468,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 		if mirAfter < w.runSeq && w.runR.len() > 0 {
 			for q := range qs {
-				ss = append(ss, runSearch{f: &w.runR.fence, a: w.runR.lo, k: qs[q].lo, strict: true})
+				ss = append(ss, runSearch{f: &w.runR.fence, p: &w.runR.lo, k: qs[q].lo, strict: true})
 			}
 		}
 	}
@@ -481,7 +481,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			}
 			qs = append(qs, q)
 			if useAfter < w.runSeq && w.runW.len() > 0 {
-				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW, k: q.lo})
+				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW.okeys, k: q.lo})
 			}
 		}
 	}

@@ -164,21 +164,25 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
 	}
 	rr := &w.runR
+	var rlo, rhi []okey
 	for i := range rr.seq {
-		if i > 0 && !(rr.lo[i-1].less(rr.lo[i]) || rr.lo[i-1] == rr.lo[i] && rr.seqAt(i-1) <= rr.seqAt(i)) {
+		rlo, rhi = append(rlo, rr.lo.at(i)), append(rhi, rr.hi.at(i))
+	}
+	for i := range rr.seq {
+		if i > 0 && !(rlo[i-1].less(rlo[i]) || rlo[i-1] == rlo[i] && rr.seqAt(i-1) <= rr.seqAt(i)) {
 			t.Fatalf("range run out of order at %d", i)
 		}
 		if o, ok := entry(rr.seqAt(i)); ok {
 			ranges++
 			if !slices.ContainsFunc(o.Ranges, func(g journal.RangeRead) bool {
 				s, _ := rangeSpan(&g)
-				return s.lo == rr.lo[i] && s.hi == rr.hi[i]
+				return s.lo == rlo[i] && s.hi == rhi[i]
 			}) {
 				t.Fatalf("range run entry %d is not a range of %v", i, o.ID)
 			}
 		}
 	}
-	if want := buildRangeRun(rr.lo, rr.hi, rr.seq, rr.seq0); len(rr.seq) > 0 && (!slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+	if want := buildRangeRun(rlo, rhi, rr.seq, rr.seq0); len(rr.seq) > 0 && (!slices.Equal(want.lo.his, rr.lo.his) || !slices.Equal(want.hi.his, rr.hi.his) || !slices.Equal(want.lo.hm, rr.lo.hm) || !slices.Equal(want.hi.hm, rr.hi.hm) || !slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
 		t.Fatalf("range run fence or segment tree not as built")
 	}
 	if dead != w.dead {
