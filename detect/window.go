@@ -65,11 +65,11 @@ import (
 // hold it to that).
 type Window struct {
 	txns  []*Txn   // in OSeq (= position = clock) order
-	oseqs []uint64 // the OSeqs of txns
+	oseqs oseqRuns // the OSeqs of txns
 	hlcs  []uint64 // the HLCs of txns
-	// Samples of oseqs and hlcs, for the searches of Check.
-	oseqSamples, hlcSamples samples
-	base                    uint64 // the sequence number of txns[0]; 1 at first
+	// Samples of hlcs, for the searches of Check.
+	hlcSamples samples
+	base       uint64 // the sequence number of txns[0]; 1 at first
 
 	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
@@ -148,7 +148,7 @@ type Hit struct {
 // NewWindow returns an empty window.
 func NewWindow() *Window {
 	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin,
-		oseqSamples: samples{every: sampleEvery}, hlcSamples: samples{every: sampleEvery}}
+		hlcSamples: samples{every: sampleEvery}}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -191,9 +191,8 @@ func (w *Window) Add(o *Txn) {
 	w.lastOSeq = o.ID.OSeq
 	seq := w.base + uint64(len(w.txns))
 	w.txns = append(w.txns, o)
-	w.oseqs = append(w.oseqs, o.ID.OSeq)
+	w.oseqs.add(seq, o.ID.OSeq)
 	w.hlcs = append(w.hlcs, o.HLC)
-	w.oseqSamples.add(seq, o.ID.OSeq)
 	w.hlcSamples.add(seq, o.HLC)
 	eachTouch(o, func(key []byte, roles, i int) {
 		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
@@ -288,17 +287,18 @@ func eachTouch(o *Txn, fn func(key []byte, roles, i int)) {
 // applied them. See the package doc for which watermarks are safe.
 func (w *Window) Prune(watermark uint64) {
 	n := 0
-	for n < len(w.txns) && w.oseqs[n] <= watermark {
+	for n < len(w.txns) && w.txns[n].ID.OSeq <= watermark {
 		w.remove(w.base+uint64(n), true)
 		w.txns[n] = nil
 		n++
 	}
-	w.txns, w.oseqs, w.hlcs = w.txns[n:], w.oseqs[n:], w.hlcs[n:]
+	w.txns, w.hlcs = w.txns[n:], w.hlcs[n:]
 	w.base += uint64(n)
-	w.oseqSamples.dropBefore(w.base)
+	w.oseqs.dropBefore(w.base)
 	w.hlcSamples.dropBefore(w.base)
 	if len(w.txns) == 0 {
-		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
+		w.txns, w.hlcs = nil, nil // let the arrays go
+		w.oseqs.reset()
 	}
 	if 2*w.dead > w.runW.len()+w.runR.len() {
 		w.filterRuns(w.base + uint64(len(w.txns)) - 1)
@@ -314,8 +314,12 @@ func (w *Window) TruncateFrom(pos uint64) {
 		w.remove(w.base+uint64(n), false)
 		w.txns[n] = nil
 	}
-	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
-	w.oseqSamples.dropAfter(w.base + uint64(n) - 1)
+	w.txns, w.hlcs = w.txns[:n], w.hlcs[:n]
+	if n == 0 {
+		w.oseqs.reset()
+	} else {
+		w.oseqs.dropAfter(w.base + uint64(n) - 1)
+	}
 	w.hlcSamples.dropAfter(w.base + uint64(n) - 1)
 	if last := w.base + uint64(n) - 1; w.runSeq > last {
 		// The runs hold entries of transactions rolled off, whose
@@ -729,7 +733,8 @@ func findKey(ks []tkey, h uint64, k []byte) int {
 // firstUnseen returns the index of the first own transaction with an OSeq
 // above peerSeen, or Len().
 func (w *Window) firstUnseen(peerSeen uint64) int {
-	return w.oseqSamples.firstAbove(w.oseqs, w.base, peerSeen)
+	n := uint64(len(w.txns))
+	return int(w.oseqs.firstAbove(w.base, w.base+n, peerSeen) - w.base)
 }
 
 // firstNotBefore returns the index of the first own transaction not

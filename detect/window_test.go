@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -67,7 +68,7 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		w.noIdx = rapid.IntRange(0, 3).Draw(t, "noIdx") == 0
 		// Dense samples, so that the searches use them.
 		every := rapid.Uint64Range(1, 8).Draw(t, "sampleEvery")
-		w.oseqSamples.every, w.hlcSamples.every = every, every
+		w.hlcSamples.every = every
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -203,13 +204,14 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 
 // checkWindowIndexes checks that the indexes hold exactly the window.
 func checkWindowIndexes(t *rapid.T, w *Window) {
-	if len(w.oseqs) != len(w.txns) || len(w.hlcs) != len(w.txns) {
-		t.Fatalf("arrays of %d OSeqs, %d HLCs, %d Txns", len(w.oseqs), len(w.hlcs), len(w.txns))
+	if len(w.hlcs) != len(w.txns) {
+		t.Fatalf("arrays of %d HLCs, %d Txns", len(w.hlcs), len(w.txns))
 	}
+	checkOSeqRuns(t, w)
 	points, ranges, refs := 0, 0, 0
 	want := make(map[uint64]int) // the entries the touch table must hold
 	for i, o := range w.txns {
-		if w.oseqs[i] != o.ID.OSeq || w.hlcs[i] != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
+		if w.oseqs.at(w.base+uint64(i)) != o.ID.OSeq || w.hlcs[i] != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
 			t.Fatalf("own %d out of order or out of date", i)
 		}
 		seq := w.base + uint64(i)
@@ -244,7 +246,7 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 		name string
 		s    *samples
 		a    []uint64
-	}{{"OSeq", &w.oseqSamples, w.oseqs}, {"HLC", &w.hlcSamples, w.hlcs}} {
+	}{{"HLC", &w.hlcSamples, w.hlcs}} {
 		var want []uint64
 		for i, x := range c.a {
 			if (w.base+uint64(i))%c.s.every == 0 {
@@ -466,5 +468,43 @@ func BenchmarkAddPrune(b *testing.B) {
 		w.Add(txns[next])
 		w.Prune(txns[next-n].ID.OSeq)
 		next++
+	}
+}
+
+// checkOSeqRuns checks that the runs of OSeqs are as few as the OSeqs
+// allow (a run ends where the next OSeq is not the one after), none ends
+// before the window, and firstAbove agrees with a scan for every OSeq in
+// the window and the values around them.
+func checkOSeqRuns(t *rapid.T, w *Window) {
+	o := &w.oseqs
+	if len(w.txns) == 0 {
+		if len(o.seq) != 0 {
+			t.Fatalf("an empty window holds %d runs of OSeqs", len(o.seq))
+		}
+		return
+	}
+	runs := 1
+	for i := 1; i < len(w.txns); i++ {
+		if w.txns[i].ID.OSeq != w.txns[i-1].ID.OSeq+1 {
+			runs++
+		}
+	}
+	if len(o.seq) != runs || len(o.seq) != len(o.oseq) || (len(o.seq) > 1 && o.seq[1] <= w.base) || o.seq[0] > w.base {
+		t.Fatalf("%d runs of OSeqs from %v, want %d from the window's base %d", len(o.seq), o.seq, runs, w.base)
+	}
+	end := w.base + uint64(len(w.txns))
+	var xs []uint64
+	for _, own := range w.txns {
+		xs = append(xs, own.ID.OSeq-1, own.ID.OSeq, own.ID.OSeq+1)
+	}
+	xs = append(xs, 0, math.MaxUint64)
+	for _, x := range xs {
+		want := 0
+		for want < len(w.txns) && w.txns[want].ID.OSeq <= x {
+			want++
+		}
+		if got := o.firstAbove(w.base, end, x); got != w.base+uint64(want) {
+			t.Fatalf("first OSeq above %d at sequence number %d, want %d", x, got, w.base+uint64(want))
+		}
 	}
 }
