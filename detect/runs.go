@@ -1,6 +1,9 @@
 package detect
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The window keeps the writes and ranges of its older own transactions in
 // sorted runs (arrays, rebuilt now and then by a merge) and only those of
@@ -216,9 +219,9 @@ func (c *okeys) fences() fences {
 // whole order keys and tree ids. What it answers are tree ids, with the
 // index idxNone where it kept none.
 type pointRun struct {
-	okeys          // by index, the order key of point i
-	seq   []uint32 // by index, the sequence number of point i, less seq0
-	idx   []uint8  // by index, the index of the key of point i, or runNoIdx
+	okeys         // by index, the order key of point i
+	seq   runSeqs // by index, the sequence number of point i, less seq0
+	idx   []uint8 // by index, the index of the key of point i, or runNoIdx
 	seq0  uint64
 	fence fences // of the order keys
 }
@@ -230,7 +233,8 @@ func (r *pointRun) okAt(i int) okey { return r.at(i) }
 // number seq0 plus seq, index idx) while the run is built.
 func (r *pointRun) add(k okey, seq uint32, idx uint8) {
 	r.okeys.add(k)
-	r.seq, r.idx = append(r.seq, seq), append(r.idx, idx)
+	r.seq.add(seq)
+	r.idx = append(r.idx, idx)
 }
 
 // finish builds the fences of a run built by add.
@@ -245,10 +249,10 @@ const runNoIdx = 255
 
 func runIdx(id uint64) uint8 { return uint8(min(id&(1<<idxBits-1), runNoIdx)) }
 
-func (r *pointRun) len() int { return len(r.seq) }
+func (r *pointRun) len() int { return r.seq.len() }
 
 // seqAt returns the sequence number of point i.
-func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq.at(i)) }
 
 // buildPointRun returns the run of the points given in order, with
 // sequence numbers of seq0 plus seq.
@@ -278,7 +282,7 @@ func (r *pointRun) firstAtLeast(k okey) int {
 // query appends to out the ids of the points with an order key in q and a
 // sequence number in (after, upTo].
 func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.seq) == 0 || q.hi.less(q.lo) {
+	if r.seq.len() == 0 || q.hi.less(q.lo) {
 		return out
 	}
 	return r.queryFrom(r.firstAtLeast(q.lo), q, after, upTo, out)
@@ -301,7 +305,7 @@ func (r *pointRun) touchFrom(i int) uint64 {
 	if i >= len(r.lo) {
 		return 0
 	}
-	return r.lo[i] + uint64(r.seq[i]) + uint64(r.idx[i])
+	return r.lo[i] + uint64(r.seq.at(i)) + uint64(r.idx[i])
 }
 
 // mergePoints returns the run of the points of r whose sequence numbers
@@ -310,7 +314,7 @@ func (r *pointRun) touchFrom(i int) uint64 {
 // points of t keep no index.
 func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uint64, noIdx bool) pointRun {
 	n := 0
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if keep(r.seqAt(i)) {
 			n++
 		}
@@ -320,11 +324,11 @@ func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uin
 		*t = pointTree{}
 		return pointRun{}
 	}
-	out := pointRun{okeys: makeOkeys(n), seq: make([]uint32, 0, n), idx: make([]uint8, 0, n), seq0: seq0}
+	out := pointRun{okeys: makeOkeys(n), seq: makeRunSeqs(n), idx: make([]uint8, 0, n), seq0: seq0}
 	i := 0
 	add := func(k okey, x uint64) {
 		s := x >> idxBits
-		for ; i < len(r.seq); i++ {
+		for ; i < r.seq.len(); i++ {
 			rk, rs := r.okAt(i), r.seqAt(i)
 			if !rk.less(k) && (rk != k || rs >= s) {
 				break
@@ -340,7 +344,7 @@ func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uin
 		out.add(k, uint32(s-seq0), j)
 	}
 	t.each(add)
-	for ; i < len(r.seq); i++ {
+	for ; i < r.seq.len(); i++ {
 		if rs := r.seqAt(i); keep(rs) {
 			out.add(r.okAt(i), uint32(rs-seq0), r.idx[i])
 		}
@@ -372,8 +376,8 @@ func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
 // each block of runBlock spans, so that a stabbing query visits only the
 // blocks that hold a span reaching the key.
 type rangeRun struct {
-	lo, hi okeys    // by index, the bounds of span i
-	seq    []uint32 // less seq0
+	lo, hi okeys   // by index, the bounds of span i
+	seq    runSeqs // less seq0
 	seq0   uint64
 	fence  fences // of lo
 	// seg[j] is the largest hi in the blocks under node j: node 1 is the
@@ -383,15 +387,15 @@ type rangeRun struct {
 	pm     []okey // pm[b]: the largest hi in blocks 0 to b
 }
 
-func (r *rangeRun) len() int { return len(r.seq) }
+func (r *rangeRun) len() int { return r.seq.len() }
 
 // seqAt returns the sequence number of span i.
-func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq.at(i)) }
 
 // buildRangeRun returns the run of the spans given in order, with
 // sequence numbers of seq0 plus seq.
 func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
-	r := rangeRun{lo: makeOkeys(len(lo)), hi: makeOkeys(len(lo)), seq: make([]uint32, 0, len(lo)), seq0: seq0}
+	r := rangeRun{lo: makeOkeys(len(lo)), hi: makeOkeys(len(lo)), seq: makeRunSeqs(len(lo)), seq0: seq0}
 	for i := range lo {
 		r.add(lo[i], hi[i], seq[i])
 	}
@@ -404,20 +408,20 @@ func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
 func (r *rangeRun) add(l, h okey, seq uint32) {
 	r.lo.add(l)
 	r.hi.add(h)
-	r.seq = append(r.seq, seq)
+	r.seq.add(seq)
 }
 
 // finish builds the fences, the segment tree and the prefix maxima of a
 // run built by add.
 func (r *rangeRun) finish() {
-	blocks := (len(r.seq) + runBlock - 1) / runBlock
+	blocks := (r.seq.len() + runBlock - 1) / runBlock
 	r.leaves = 1
 	for r.leaves < blocks {
 		r.leaves *= 2
 	}
 	r.seg = make([]okey, 2*r.leaves)
 	r.fence = r.lo.fences()
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if j, h := r.leaves+i/runBlock, r.hi.at(i); r.seg[j].less(h) {
 			r.seg[j] = h
 		}
@@ -440,7 +444,7 @@ func (r *rangeRun) finish() {
 // stab appends to out the ids of the spans holding k with a sequence number
 // in (after, upTo].
 func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.seq) == 0 {
+	if r.seq.len() == 0 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
@@ -474,10 +478,10 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 	b := (p - 1) / runBlock
 	x := r.pm[b].lo + r.seg[r.leaves+b].lo
 	x += r.hi.his[r.hi.hb[b]] + uint64(r.hi.hm[b])
-	for i, end := b*runBlock, min(len(r.seq), (b+1)*runBlock); i < end; i += 8 {
+	for i, end := b*runBlock, min(r.seq.len(), (b+1)*runBlock); i < end; i += 8 {
 		x += r.hi.lo[i]
 	}
-	x += uint64(r.seq[b*runBlock])
+	x += uint64(r.seq.at(b * runBlock))
 	return x
 }
 
@@ -510,7 +514,7 @@ func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out
 // has a sequence number in [seq0, seq0+2^32).
 func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool, seq0 uint64) rangeRun {
 	n := t.len()
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if keep(r.seqAt(i)) {
 			n++
 		}
@@ -519,11 +523,11 @@ func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) b
 		*t = intervalTree[struct{}]{}
 		return rangeRun{}
 	}
-	out := rangeRun{lo: makeOkeys(n), hi: makeOkeys(n), seq: make([]uint32, 0, n), seq0: seq0}
+	out := rangeRun{lo: makeOkeys(n), hi: makeOkeys(n), seq: makeRunSeqs(n), seq0: seq0}
 	i := 0
 	add := func(l, h okey, x uint64) {
 		s := x >> idxBits
-		for ; i < len(r.seq); i++ {
+		for ; i < r.seq.len(); i++ {
 			rl, rs := r.lo.at(i), r.seqAt(i)
 			if !rl.less(l) && (rl != l || rs >= s) {
 				break
@@ -535,7 +539,7 @@ func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) b
 		out.add(l, h, uint32(s-seq0))
 	}
 	t.each(add)
-	for ; i < len(r.seq); i++ {
+	for ; i < r.seq.len(); i++ {
 		if rs := r.seqAt(i); keep(rs) {
 			out.add(r.lo.at(i), r.hi.at(i), uint32(rs-seq0))
 		}
@@ -560,4 +564,52 @@ func (n *itNode[V]) each(level int, fn func(lo, hi okey, id uint64)) {
 			n.child[i].each(level-1, fn)
 		}
 	}
+}
+
+// runSeqs is the array of the sequence numbers of a run, less the run's
+// seq0: in 3 bytes each while they are below 2^24 (a window of fewer than
+// 16 million transactions), else in 4.
+type runSeqs struct {
+	b    []byte
+	n    int
+	wide bool // 4 bytes each
+}
+
+func makeRunSeqs(n int) runSeqs { return runSeqs{b: make([]byte, 0, 3*n)} }
+
+func (s *runSeqs) len() int { return s.n }
+
+// at returns sequence number i.
+func (s *runSeqs) at(i int) uint32 {
+	if s.wide {
+		return binary.LittleEndian.Uint32(s.b[4*i:])
+	}
+	b := s.b[3*i : 3*i+3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+}
+
+// add appends sequence number x.
+func (s *runSeqs) add(x uint32) {
+	if x >= 1<<24 && !s.wide {
+		w := make([]byte, 0, 4*cap(s.b)/3+4)
+		for i := range s.n {
+			w = binary.LittleEndian.AppendUint32(w, s.at(i))
+		}
+		s.b, s.wide = w, true
+	}
+	if s.wide {
+		s.b = binary.LittleEndian.AppendUint32(s.b, x)
+	} else {
+		s.b = append(s.b, byte(x), byte(x>>8), byte(x>>16))
+	}
+	s.n++
+}
+
+// all returns the sequence numbers (tests).
+func (s *runSeqs) all() []uint32 {
+	a := make([]uint32, s.n)
+	for i := range a {
+		a[i] = s.at(i)
+	}
+	return a
 }

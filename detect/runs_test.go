@@ -114,7 +114,7 @@ func TestRunsMatchBruteForce(t *testing.T) {
 				}
 			}
 			got := rr.stab(q.lo, after, upTo, nil)
-			if len(rr.seq) > 0 {
+			if rr.seq.len() > 0 {
 				rr.touchFrom(rr.fence.search(&rr.lo, q.lo, true)) // in bounds
 				pr.touchFrom(pr.firstAtLeast(q.lo))
 			}
@@ -123,6 +123,27 @@ func TestRunsMatchBruteForce(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("stab %v (%d, %d]: got %v, want %v", q.lo, after, upTo, got, want)
 			}
+		}
+	})
+}
+
+// TestRunSeqs checks that the packed sequence numbers of a run read back
+// as added, in 3 bytes each and after a value past 2^24 made them 4.
+func TestRunSeqs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		xs := rapid.SliceOf(rapid.OneOf(rapid.Uint32Range(0, 1<<24-1), rapid.Uint32())).Draw(t, "xs")
+		s := makeRunSeqs(rapid.IntRange(0, 4).Draw(t, "cap"))
+		for i, x := range xs {
+			s.add(x)
+			if s.len() != i+1 || s.at(i) != x {
+				t.Fatalf("after adding %d: len %d, last %d", x, s.len(), s.at(i))
+			}
+		}
+		if got := s.all(); !slices.Equal(got, xs) && len(xs) > 0 {
+			t.Fatalf("got %v, want %v", got, xs)
+		}
+		if wide := slices.ContainsFunc(xs, func(x uint32) bool { return x >= 1<<24 }); s.wide != wide {
+			t.Fatalf("wide %v, want %v", s.wide, wide)
 		}
 	})
 }

@@ -145,7 +145,7 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 		return w.txns[s-w.base], true
 	}
 	r := &w.runW
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if i > 0 && !(r.okAt(i-1).less(r.okAt(i)) || r.okAt(i-1) == r.okAt(i) && r.seqAt(i-1) <= r.seqAt(i)) {
 			t.Fatalf("point run out of order at %d", i)
 		}
@@ -161,16 +161,16 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 	for i := range oks {
 		oks[i] = r.okAt(i)
 	}
-	if want := buildPointRun(oks, r.seq, r.idx, r.seq0); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) ||
+	if want := buildPointRun(oks, r.seq.all(), r.idx, r.seq0); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) ||
 		!slices.Equal(want.his, r.his) || !slices.Equal(want.hb, r.hb) || !slices.Equal(want.hm, r.hm) {
 		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
 	}
 	rr := &w.runR
 	var rlo, rhi []okey
-	for i := range rr.seq {
+	for i := range rr.seq.len() {
 		rlo, rhi = append(rlo, rr.lo.at(i)), append(rhi, rr.hi.at(i))
 	}
-	for i := range rr.seq {
+	for i := range rr.seq.len() {
 		if i > 0 && !(rlo[i-1].less(rlo[i]) || rlo[i-1] == rlo[i] && rr.seqAt(i-1) <= rr.seqAt(i)) {
 			t.Fatalf("range run out of order at %d", i)
 		}
@@ -184,7 +184,7 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 			}
 		}
 	}
-	if want := buildRangeRun(rlo, rhi, rr.seq, rr.seq0); len(rr.seq) > 0 && (!slices.Equal(want.lo.his, rr.lo.his) || !slices.Equal(want.hi.his, rr.hi.his) || !slices.Equal(want.lo.hm, rr.lo.hm) || !slices.Equal(want.hi.hm, rr.hi.hm) || !slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+	if want := buildRangeRun(rlo, rhi, rr.seq.all(), rr.seq0); rr.seq.len() > 0 && (!slices.Equal(want.lo.his, rr.lo.his) || !slices.Equal(want.hi.his, rr.hi.his) || !slices.Equal(want.lo.hm, rr.lo.hm) || !slices.Equal(want.hi.hm, rr.hi.hm) || !slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
 		t.Fatalf("range run fence or segment tree not as built")
 	}
 	if dead != w.dead {
