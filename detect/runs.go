@@ -23,44 +23,26 @@ import (
 const runBlock = 16
 
 // fences is a two-level index of a sorted array of order keys a: f1 holds
-// a[i*runBlock], f2 holds f1[i*runBlock]. f2 is small enough to stay in the
-// caches (every 256th key: ~28 KB for 450,000 keys), so a search reads two
-// blocks of 16 order keys (4 cache lines each) out of them, each block
-// touched in full in a loop that does nothing else: about two memory
-// latencies, where a plain binary search of a run of 450,000 waits for
-// ~8 misses in a row.
+// a[i*runBlock] (as okeys, compressed as the runs are), f2 holds
+// f1[i*runBlock]. f2 is small enough to stay in the caches (every 256th
+// key: ~28 KB for 450,000 keys), so a search reads two blocks of 16 order
+// keys (2 to 4 cache lines each) out of them, each block touched in full
+// in a loop that does nothing else: about two memory latencies, where a
+// plain binary search of a run of 450,000 waits for ~8 misses in a row.
 type fences struct {
-	f1, f2 []okey
-	sink   uint64 // what the touches read, so that the reads stay
+	f1   okeys
+	f2   []okey
+	sink uint64 // what the touches read, so that the reads stay
 }
 
 // search returns the index of the first key of c, the keys of the fences,
 // above k (strict) or at least k (!strict), or c.len().
 func (f *fences) search(c *okeys, k okey, strict bool) int {
 	b := firstPast(f.f2, 0, len(f.f2), k, strict)
-	b = f.within(f.f1, b, k, strict)
+	f.sink += f.f1.touchBlock(b)
+	b = f.f1.firstPast(max(0, (b-1)*runBlock), min(f.f1.len(), b*runBlock), k, strict)
 	f.sink += c.touchBlock(b)
 	return c.firstPast(max(0, (b-1)*runBlock), min(c.len(), b*runBlock), k, strict)
-}
-
-// within is search over a given b, the first block of runBlock keys of a
-// whose first key is past k (the answer is in ((b-1)*runBlock,
-// b*runBlock]).
-func (f *fences) within(a []okey, b int, k okey, strict bool) int {
-	f.sink += touchBlock(a, b)
-	return firstPast(a, max(0, (b-1)*runBlock), min(len(a), b*runBlock), k, strict)
-}
-
-// touchBlock reads the cache lines of the keys of a where within looks
-// for the answer over b, and returns what it read (to be kept somewhere,
-// so that the reads stay): the loads are independent, so their misses
-// overlap, where the binary search after them would wait for each.
-func touchBlock(a []okey, b int) uint64 {
-	var x uint64
-	for i, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock); i < hi; i += 4 {
-		x += a[i].lo
-	}
-	return x
 }
 
 // runSearch is one search of a sorted run by its fences (fences.search),
@@ -82,11 +64,11 @@ func searchAll(ss []runSearch) uint64 {
 	for j := range ss {
 		s := &ss[j]
 		s.i = firstPast(s.f.f2, 0, len(s.f.f2), s.k, s.strict) // small: in the caches
-		x += touchBlock(s.f.f1, s.i)
+		x += s.f.f1.touchBlock(s.i)
 	}
 	for j := range ss {
 		s := &ss[j]
-		s.i = firstPast(s.f.f1, max(0, (s.i-1)*runBlock), min(len(s.f.f1), s.i*runBlock), s.k, s.strict)
+		s.i = s.f.f1.firstPast(max(0, (s.i-1)*runBlock), min(s.f.f1.len(), s.i*runBlock), s.k, s.strict)
 		x += s.p.touchBlock(s.i)
 	}
 	for j := range ss {
@@ -147,7 +129,11 @@ func (c *okeys) at(i int) okey {
 	return okey{hi: c.his[int(c.hb[b])+bits.OnesCount16(m)], lo: c.lo[i]}
 }
 
-// touchBlock is touchBlock of the keys.
+// touchBlock reads the cache lines of the keys where a search looks for
+// the answer over b (in ((b-1)*runBlock, b*runBlock]), and returns what it
+// read (to be kept somewhere, so that the reads stay): the loads are
+// independent, so their misses overlap, where the binary search after them
+// would wait for each.
 func (c *okeys) touchBlock(b int) uint64 {
 	lo, hi := max(0, (b-1)*runBlock), min(len(c.lo), b*runBlock)
 	if lo >= hi {
@@ -197,15 +183,23 @@ func (c *okeys) add(k okey) {
 
 // fences returns the fences of the keys, which are sorted.
 func (c *okeys) fences() fences {
-	f1 := make([]okey, 0, len(c.hb))
+	var f fences
 	for b := range c.hb {
-		f1 = append(f1, c.at(b*runBlock))
+		f.f1.add(c.at(b * runBlock))
 	}
-	f := fences{f1: f1}
-	for i := 0; i < len(f1); i += runBlock {
-		f.f2 = append(f.f2, f1[i])
+	for i := 0; i < f.f1.len(); i += runBlock {
+		f.f2 = append(f.f2, f.f1.at(i))
 	}
 	return f
+}
+
+// all returns the keys (tests).
+func (c *okeys) all() []okey {
+	a := make([]okey, c.len())
+	for i := range a {
+		a[i] = c.at(i)
+	}
+	return a
 }
 
 // pointRun is a sorted run of points (order key, sequence number, index
