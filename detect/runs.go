@@ -374,11 +374,12 @@ type rangeRun struct {
 	seq    runSeqs // less seq0
 	seq0   uint64
 	fence  fences // of lo
-	// seg[j] is the largest hi in the blocks under node j: node 1 is the
-	// root, node j has children 2j and 2j+1, block b is leaf leaves+b.
-	seg    []okey
+	// seg.at(j) is the largest hi in the blocks under node j: node 1 is
+	// the root, node j has children 2j and 2j+1, block b is leaf leaves+b.
+	// Neighbouring nodes mostly share their high halves: okeys.
+	seg    okeys
 	leaves int
-	pm     []okey // pm[b]: the largest hi in blocks 0 to b
+	pm     okeys // pm.at(b): the largest hi in blocks 0 to b
 }
 
 func (r *rangeRun) len() int { return r.seq.len() }
@@ -413,25 +414,32 @@ func (r *rangeRun) finish() {
 	for r.leaves < blocks {
 		r.leaves *= 2
 	}
-	r.seg = make([]okey, 2*r.leaves)
+	seg := make([]okey, 2*r.leaves)
 	r.fence = r.lo.fences()
 	for i := range r.seq.len() {
-		if j, h := r.leaves+i/runBlock, r.hi.at(i); r.seg[j].less(h) {
-			r.seg[j] = h
+		if j, h := r.leaves+i/runBlock, r.hi.at(i); seg[j].less(h) {
+			seg[j] = h
 		}
 	}
-	r.pm = make([]okey, blocks)
+	pm := make([]okey, blocks)
 	for b := range blocks {
-		r.pm[b] = r.seg[r.leaves+b]
-		if b > 0 && r.pm[b].less(r.pm[b-1]) {
-			r.pm[b] = r.pm[b-1]
+		pm[b] = seg[r.leaves+b]
+		if b > 0 && pm[b].less(pm[b-1]) {
+			pm[b] = pm[b-1]
 		}
 	}
 	for j := r.leaves - 1; j > 0; j-- {
-		r.seg[j] = r.seg[2*j]
-		if r.seg[j].less(r.seg[2*j+1]) {
-			r.seg[j] = r.seg[2*j+1]
+		seg[j] = seg[2*j]
+		if seg[j].less(seg[2*j+1]) {
+			seg[j] = seg[2*j+1]
 		}
+	}
+	r.seg, r.pm = makeOkeys(len(seg)), makeOkeys(len(pm))
+	for _, k := range seg {
+		r.seg.add(k)
+	}
+	for _, k := range pm {
+		r.pm.add(k)
 	}
 }
 
@@ -451,11 +459,11 @@ func (r *rangeRun) stabFrom(p int, k okey, after, upTo uint64, out []uint64) []u
 	// k: one or two blocks for short spans. Past a few, a wide span
 	// earlier on keeps the prefix maximum up, and the segment tree finds
 	// the blocks that reach k among the rest.
-	for b, steps := (p-1)/runBlock, 0; b >= 0 && !r.pm[b].less(k); b, steps = b-1, steps+1 {
+	for b, steps := (p-1)/runBlock, 0; b >= 0 && !r.pm.at(b).less(k); b, steps = b-1, steps+1 {
 		if steps == 4 {
 			return r.blocks(1, 0, r.leaves, (b+1)*runBlock, k, after, upTo, out)
 		}
-		if !r.seg[r.leaves+b].less(k) {
+		if !r.seg.at(r.leaves + b).less(k) {
 			out = r.scan(b, p, k, after, upTo, out)
 		}
 	}
@@ -470,7 +478,7 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 		return 0
 	}
 	b := (p - 1) / runBlock
-	x := r.pm[b].lo + r.seg[r.leaves+b].lo
+	x := r.pm.lo[b] + r.seg.lo[r.leaves+b]
 	x += r.hi.his[r.hi.hb[b]] + uint64(r.hi.hm[b])
 	for i, end := b*runBlock, min(r.seq.len(), (b+1)*runBlock); i < end; i += 8 {
 		x += r.hi.lo[i]
@@ -493,7 +501,7 @@ func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []ui
 // blocks is stab over the blocks of node j, which covers blocks [from,
 // from+width), for the spans before p.
 func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
-	if from*runBlock >= p || r.seg[j].less(k) {
+	if from*runBlock >= p || r.seg.at(j).less(k) {
 		return out
 	}
 	if width == 1 {

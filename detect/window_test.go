@@ -184,7 +184,7 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 			}
 		}
 	}
-	if want := buildRangeRun(rlo, rhi, rr.seq.all(), rr.seq0); rr.seq.len() > 0 && (!slices.Equal(want.lo.his, rr.lo.his) || !slices.Equal(want.hi.his, rr.hi.his) || !slices.Equal(want.lo.hm, rr.lo.hm) || !slices.Equal(want.hi.hm, rr.hi.hm) || !slices.Equal(want.fence.f1.all(), rr.fence.f1.all()) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+	if want := buildRangeRun(rlo, rhi, rr.seq.all(), rr.seq0); rr.seq.len() > 0 && (!slices.Equal(want.lo.his, rr.lo.his) || !slices.Equal(want.hi.his, rr.hi.his) || !slices.Equal(want.lo.hm, rr.lo.hm) || !slices.Equal(want.hi.hm, rr.hi.hm) || !slices.Equal(want.fence.f1.all(), rr.fence.f1.all()) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg.all(), rr.seg.all()) || !slices.Equal(want.pm.all(), rr.pm.all())) {
 		t.Fatalf("range run fence or segment tree not as built")
 	}
 	if dead != w.dead {
