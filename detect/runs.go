@@ -1,6 +1,9 @@
 package detect
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The window keeps the writes and ranges of its older own transactions in
 // sorted runs (arrays, rebuilt now and then by a merge) and only those of
@@ -20,62 +23,33 @@ import "math/bits"
 const runBlock = 16
 
 // fences is a two-level index of a sorted array of order keys a: f1 holds
-// a[i*runBlock], f2 holds f1[i*runBlock]. f2 is small enough to stay in the
-// caches (every 256th key: ~28 KB for 450,000 keys), so a search reads two
-// blocks of 16 order keys (4 cache lines each) out of them, each block
-// touched in full in a loop that does nothing else: about two memory
-// latencies, where a plain binary search of a run of 450,000 waits for
-// ~8 misses in a row.
+// a[i*runBlock] (as okeys, compressed as the runs are), f2 holds
+// f1[i*runBlock]. f2 is small enough to stay in the caches (every 256th
+// key: ~28 KB for 450,000 keys), so a search reads two blocks of 16 order
+// keys (2 to 4 cache lines each) out of them, each block touched in full
+// in a loop that does nothing else: about two memory latencies, where a
+// plain binary search of a run of 450,000 waits for ~8 misses in a row.
 type fences struct {
-	f1, f2 []okey
-	sink   uint64 // what the touches read, so that the reads stay
+	f1   okeys
+	f2   []okey
+	sink uint64 // what the touches read, so that the reads stay
 }
 
-func makeFences(a []okey) fences {
-	var f fences
-	for i := 0; i < len(a); i += runBlock {
-		f.f1 = append(f.f1, a[i])
-	}
-	for i := 0; i < len(f.f1); i += runBlock {
-		f.f2 = append(f.f2, f.f1[i])
-	}
-	return f
-}
-
-// search returns the index of the first key of a above k (strict) or at
-// least k (!strict), or len(a).
-func (f *fences) search(a []okey, k okey, strict bool) int {
+// search returns the index of the first key of c, the keys of the fences,
+// above k (strict) or at least k (!strict), or c.len().
+func (f *fences) search(c *okeys, k okey, strict bool) int {
 	b := firstPast(f.f2, 0, len(f.f2), k, strict)
-	b = f.within(f.f1, b, k, strict)
-	return f.within(a, b, k, strict)
-}
-
-// within is search over a given b, the first block of runBlock keys of a
-// whose first key is past k (the answer is in ((b-1)*runBlock,
-// b*runBlock]).
-func (f *fences) within(a []okey, b int, k okey, strict bool) int {
-	f.sink += touchBlock(a, b)
-	return firstPast(a, max(0, (b-1)*runBlock), min(len(a), b*runBlock), k, strict)
-}
-
-// touchBlock reads the cache lines of the keys of a where within looks
-// for the answer over b, and returns what it read (to be kept somewhere,
-// so that the reads stay): the loads are independent, so their misses
-// overlap, where the binary search after them would wait for each.
-func touchBlock(a []okey, b int) uint64 {
-	var x uint64
-	for i, hi := max(0, (b-1)*runBlock), min(len(a), b*runBlock); i < hi; i += 4 {
-		x += a[i].lo
-	}
-	return x
+	f.sink += f.f1.touchBlock(b)
+	b = f.f1.firstPast(max(0, (b-1)*runBlock), min(f.f1.len(), b*runBlock), k, strict)
+	f.sink += c.touchBlock(b)
+	return c.firstPast(max(0, (b-1)*runBlock), min(c.len(), b*runBlock), k, strict)
 }
 
 // runSearch is one search of a sorted run by its fences (fences.search),
 // done in stages with other searches by searchAll.
 type runSearch struct {
 	f      *fences
-	a      []okey    // the run's order keys; or
-	p      *pointRun // the point run, whose order keys are in halves
+	p      *okeys // the run's order keys
 	k      okey
 	strict bool
 	i      int // the answer (in between: the block of the level searched)
@@ -90,24 +64,16 @@ func searchAll(ss []runSearch) uint64 {
 	for j := range ss {
 		s := &ss[j]
 		s.i = firstPast(s.f.f2, 0, len(s.f.f2), s.k, s.strict) // small: in the caches
-		x += touchBlock(s.f.f1, s.i)
+		x += s.f.f1.touchBlock(s.i)
 	}
 	for j := range ss {
 		s := &ss[j]
-		s.i = firstPast(s.f.f1, max(0, (s.i-1)*runBlock), min(len(s.f.f1), s.i*runBlock), s.k, s.strict)
-		if s.p != nil {
-			x += s.p.touchBlock(s.i)
-		} else {
-			x += touchBlock(s.a, s.i)
-		}
+		s.i = s.f.f1.firstPast(max(0, (s.i-1)*runBlock), min(s.f.f1.len(), s.i*runBlock), s.k, s.strict)
+		x += s.p.touchBlock(s.i)
 	}
 	for j := range ss {
 		s := &ss[j]
-		if s.p != nil {
-			s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
-		} else {
-			s.i = firstPast(s.a, max(0, (s.i-1)*runBlock), min(len(s.a), s.i*runBlock), s.k, s.strict)
-		}
+		s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
 	}
 	return x
 }
@@ -133,60 +99,62 @@ func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
 	return lo
 }
 
-// pointRun is a sorted run of points (order key, sequence number, index
-// of the key in the transaction's Writes), in (order key, sequence number)
-// order: see pointTree for what the points are.
-//
-// It keeps the low half of each order key, and the high halves once each
-// (his): sorted keys share their first 8 bytes in long stretches (a table
-// prefix), so a block of runBlock points names the high half of its first
-// point by its index in his (hb) and marks the points whose high half
-// differs from the one before (hm; okAt counts the marks). It keeps the
-// sequence numbers in 32 bits, relative to the first sequence number of
-// the window when the run was built (the window holds fewer than 2^32
-// transactions), and the index in 8 bits (255: not kept). About 13.5 bytes
-// a point, where 24 bytes with whole order keys and tree ids. What it
-// answers are tree ids, with the index idxNone where it kept none.
-type pointRun struct {
-	lo    []uint64 // by index, the low half of the order key of point i
-	his   []uint64 // the distinct high halves, in order
-	hb    []uint32 // by block, the index in his of its first point's high half
-	hm    []uint16 // by block, bit j: point j's high half is above point j-1's
-	seq   []uint32 // by index, the sequence number of point i, less seq0
-	idx   []uint8  // by index, the index of the key of point i, or runNoIdx
-	seq0  uint64
-	fence fences // of the order keys
+// okeys is an array of order keys kept in about half the bytes: the low
+// half of each key, and the high halves once each in a row (his). The keys
+// of a run share their first 8 bytes in long stretches (a table prefix),
+// so a block of runBlock keys names the high half of its first key by its
+// index in his (hb) and marks the keys whose high half differs from the
+// one before (hm; at counts the marks). About 8.4 bytes a key where 16
+// whole. The keys need not be sorted: a key whose high half differs from
+// the one before costs 8 bytes more.
+type okeys struct {
+	lo  []uint64 // by index, the low half of key i
+	his []uint64 // the high halves, each once per stretch of keys sharing it
+	hb  []uint32 // by block, the index in his of its first key's high half
+	hm  []uint16 // by block, bit j: key j's high half differs from key j-1's
 }
 
-// okAt returns the order key of point i.
-func (r *pointRun) okAt(i int) okey {
+// makeOkeys returns an empty array with room for n keys.
+func makeOkeys(n int) okeys {
+	nb := (n + runBlock - 1) / runBlock
+	return okeys{lo: make([]uint64, 0, n), hb: make([]uint32, 0, nb), hm: make([]uint16, 0, nb)}
+}
+
+func (c *okeys) len() int { return len(c.lo) }
+
+// at returns key i.
+func (c *okeys) at(i int) okey {
 	b, j := i/runBlock, i%runBlock
-	m := r.hm[b] & uint16(uint32(2)<<j-1)
-	return okey{hi: r.his[int(r.hb[b])+bits.OnesCount16(m)], lo: r.lo[i]}
+	m := c.hm[b] & uint16(uint32(2)<<j-1)
+	return okey{hi: c.his[int(c.hb[b])+bits.OnesCount16(m)], lo: c.lo[i]}
 }
 
-// touchBlock is touchBlock of the run's order keys.
-func (r *pointRun) touchBlock(b int) uint64 {
-	lo, hi := max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock)
+// touchBlock reads the cache lines of the keys where a search looks for
+// the answer over b (in ((b-1)*runBlock, b*runBlock]), and returns what it
+// read (to be kept somewhere, so that the reads stay): the loads are
+// independent, so their misses overlap, where the binary search after them
+// would wait for each.
+func (c *okeys) touchBlock(b int) uint64 {
+	lo, hi := max(0, (b-1)*runBlock), min(len(c.lo), b*runBlock)
 	if lo >= hi {
 		return 0
 	}
-	x := r.his[r.hb[lo/runBlock]] + uint64(r.hm[lo/runBlock])
+	x := c.his[c.hb[lo/runBlock]] + uint64(c.hm[lo/runBlock])
 	for i := lo; i < hi; i += 8 {
-		x += r.lo[i]
+		x += c.lo[i]
 	}
 	return x
 }
 
-// firstPast is firstPast of the run's order keys.
-func (r *pointRun) firstPast(lo, hi int, k okey, strict bool) int {
+// firstPast is firstPast of the keys (sorted between lo and hi).
+func (c *okeys) firstPast(lo, hi int, k okey, strict bool) int {
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		var past bool
 		if strict {
-			past = k.less(r.okAt(m))
+			past = k.less(c.at(m))
 		} else {
-			past = !r.okAt(m).less(k)
+			past = !c.at(m).less(k)
 		}
 		if past {
 			hi = m
@@ -197,34 +165,74 @@ func (r *pointRun) firstPast(lo, hi int, k okey, strict bool) int {
 	return lo
 }
 
+// add appends key k.
+func (c *okeys) add(k okey) {
+	i := len(c.lo)
+	switch {
+	case i%runBlock == 0:
+		if len(c.his) == 0 || c.his[len(c.his)-1] != k.hi {
+			c.his = append(c.his, k.hi)
+		}
+		c.hb, c.hm = append(c.hb, uint32(len(c.his)-1)), append(c.hm, 0)
+	case c.his[len(c.his)-1] != k.hi:
+		c.his = append(c.his, k.hi)
+		c.hm[len(c.hm)-1] |= 1 << (i % runBlock)
+	}
+	c.lo = append(c.lo, k.lo)
+}
+
+// fences returns the fences of the keys, which are sorted.
+func (c *okeys) fences() fences {
+	var f fences
+	for b := range c.hb {
+		f.f1.add(c.at(b * runBlock))
+	}
+	for i := 0; i < f.f1.len(); i += runBlock {
+		f.f2 = append(f.f2, f.f1.at(i))
+	}
+	return f
+}
+
+// all returns the keys (tests).
+func (c *okeys) all() []okey {
+	a := make([]okey, c.len())
+	for i := range a {
+		a[i] = c.at(i)
+	}
+	return a
+}
+
+// pointRun is a sorted run of points (order key, sequence number, index
+// of the key in the transaction's Writes), in (order key, sequence number)
+// order: see pointTree for what the points are.
+//
+// It keeps the order keys as okeys, the sequence numbers in 32 bits,
+// relative to the first sequence number of the window when the run was
+// built (the window holds fewer than 2^32 transactions), and the index in
+// 8 bits (255: not kept). About 13.5 bytes a point, where 24 bytes with
+// whole order keys and tree ids. What it answers are tree ids, with the
+// index idxNone where it kept none.
+type pointRun struct {
+	okeys         // by index, the order key of point i
+	seq   runSeqs // by index, the sequence number of point i, less seq0
+	idx   []uint8 // by index, the index of the key of point i, or runNoIdx
+	seq0  uint64
+	fence fences // of the order keys
+}
+
+// okAt returns the order key of point i.
+func (r *pointRun) okAt(i int) okey { return r.at(i) }
+
 // add appends a point (order key k, not below the last one's, sequence
 // number seq0 plus seq, index idx) while the run is built.
 func (r *pointRun) add(k okey, seq uint32, idx uint8) {
-	i := len(r.lo)
-	switch {
-	case i%runBlock == 0:
-		if len(r.his) == 0 || r.his[len(r.his)-1] != k.hi {
-			r.his = append(r.his, k.hi)
-		}
-		r.hb, r.hm = append(r.hb, uint32(len(r.his)-1)), append(r.hm, 0)
-	case r.his[len(r.his)-1] != k.hi:
-		r.his = append(r.his, k.hi)
-		r.hm[len(r.hm)-1] |= 1 << (i % runBlock)
-	}
-	r.lo, r.seq, r.idx = append(r.lo, k.lo), append(r.seq, seq), append(r.idx, idx)
+	r.okeys.add(k)
+	r.seq.add(seq)
+	r.idx = append(r.idx, idx)
 }
 
 // finish builds the fences of a run built by add.
-func (r *pointRun) finish() {
-	f1 := make([]okey, 0, len(r.hb))
-	for b := range r.hb {
-		f1 = append(f1, r.okAt(b*runBlock))
-	}
-	r.fence = fences{f1: f1}
-	for i := 0; i < len(f1); i += runBlock {
-		r.fence.f2 = append(r.fence.f2, f1[i])
-	}
-}
+func (r *pointRun) finish() { r.fence = r.fences() }
 
 // idxNone is the index in a tree id from a run that kept none: the window
 // takes fewer keys and ranges in a transaction (see Window.Add).
@@ -235,10 +243,10 @@ const runNoIdx = 255
 
 func runIdx(id uint64) uint8 { return uint8(min(id&(1<<idxBits-1), runNoIdx)) }
 
-func (r *pointRun) len() int { return len(r.seq) }
+func (r *pointRun) len() int { return r.seq.len() }
 
 // seqAt returns the sequence number of point i.
-func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+func (r *pointRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq.at(i)) }
 
 // buildPointRun returns the run of the points given in order, with
 // sequence numbers of seq0 plus seq.
@@ -262,17 +270,13 @@ func (r *pointRun) idAt(i int) uint64 {
 // firstAtLeast returns the index of the first point whose order key is at
 // least k.
 func (r *pointRun) firstAtLeast(k okey) int {
-	f := &r.fence
-	b := firstPast(f.f2, 0, len(f.f2), k, false)
-	b = f.within(f.f1, b, k, false)
-	f.sink += r.touchBlock(b)
-	return r.firstPast(max(0, (b-1)*runBlock), min(len(r.lo), b*runBlock), k, false)
+	return r.fence.search(&r.okeys, k, false)
 }
 
 // query appends to out the ids of the points with an order key in q and a
 // sequence number in (after, upTo].
 func (r *pointRun) query(q *span, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.seq) == 0 || q.hi.less(q.lo) {
+	if r.seq.len() == 0 || q.hi.less(q.lo) {
 		return out
 	}
 	return r.queryFrom(r.firstAtLeast(q.lo), q, after, upTo, out)
@@ -295,7 +299,7 @@ func (r *pointRun) touchFrom(i int) uint64 {
 	if i >= len(r.lo) {
 		return 0
 	}
-	return r.lo[i] + uint64(r.seq[i]) + uint64(r.idx[i])
+	return r.lo[i] + uint64(r.seq.at(i)) + uint64(r.idx[i])
 }
 
 // mergePoints returns the run of the points of r whose sequence numbers
@@ -304,7 +308,7 @@ func (r *pointRun) touchFrom(i int) uint64 {
 // points of t keep no index.
 func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uint64, noIdx bool) pointRun {
 	n := 0
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if keep(r.seqAt(i)) {
 			n++
 		}
@@ -314,15 +318,11 @@ func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uin
 		*t = pointTree{}
 		return pointRun{}
 	}
-	out := pointRun{
-		lo: make([]uint64, 0, n), seq: make([]uint32, 0, n), idx: make([]uint8, 0, n),
-		hb: make([]uint32, 0, (n+runBlock-1)/runBlock), hm: make([]uint16, 0, (n+runBlock-1)/runBlock),
-		seq0: seq0,
-	}
+	out := pointRun{okeys: makeOkeys(n), seq: makeRunSeqs(n), idx: make([]uint8, 0, n), seq0: seq0}
 	i := 0
 	add := func(k okey, x uint64) {
 		s := x >> idxBits
-		for ; i < len(r.seq); i++ {
+		for ; i < r.seq.len(); i++ {
 			rk, rs := r.okAt(i), r.seqAt(i)
 			if !rk.less(k) && (rk != k || rs >= s) {
 				break
@@ -338,7 +338,7 @@ func mergePoints(r *pointRun, t *pointTree, keep func(seq uint64) bool, seq0 uin
 		out.add(k, uint32(s-seq0), j)
 	}
 	t.each(add)
-	for ; i < len(r.seq); i++ {
+	for ; i < r.seq.len(); i++ {
 		if rs := r.seqAt(i); keep(rs) {
 			out.add(r.okAt(i), uint32(rs-seq0), r.idx[i])
 		}
@@ -370,62 +370,87 @@ func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
 // each block of runBlock spans, so that a stabbing query visits only the
 // blocks that hold a span reaching the key.
 type rangeRun struct {
-	lo, hi []okey
-	seq    []uint32 // less seq0
+	lo, hi okeys   // by index, the bounds of span i
+	seq    runSeqs // less seq0
 	seq0   uint64
 	fence  fences // of lo
-	// seg[j] is the largest hi in the blocks under node j: node 1 is the
-	// root, node j has children 2j and 2j+1, block b is leaf leaves+b.
-	seg    []okey
+	// seg.at(j) is the largest hi in the blocks under node j: node 1 is
+	// the root, node j has children 2j and 2j+1, block b is leaf leaves+b.
+	// Neighbouring nodes mostly share their high halves: okeys.
+	seg    okeys
 	leaves int
-	pm     []okey // pm[b]: the largest hi in blocks 0 to b
+	pm     okeys // pm.at(b): the largest hi in blocks 0 to b
 }
 
-func (r *rangeRun) len() int { return len(r.seq) }
+func (r *rangeRun) len() int { return r.seq.len() }
 
 // seqAt returns the sequence number of span i.
-func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq[i]) }
+func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq.at(i)) }
 
 // buildRangeRun returns the run of the spans given in order, with
 // sequence numbers of seq0 plus seq.
 func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
-	r := rangeRun{lo: lo, hi: hi, seq: seq, seq0: seq0}
-	blocks := (len(lo) + runBlock - 1) / runBlock
+	r := rangeRun{lo: makeOkeys(len(lo)), hi: makeOkeys(len(lo)), seq: makeRunSeqs(len(lo)), seq0: seq0}
+	for i := range lo {
+		r.add(lo[i], hi[i], seq[i])
+	}
+	r.finish()
+	return r
+}
+
+// add appends a span [l, h] (l not below the last one's lo) of sequence
+// number seq0 plus seq while the run is built.
+func (r *rangeRun) add(l, h okey, seq uint32) {
+	r.lo.add(l)
+	r.hi.add(h)
+	r.seq.add(seq)
+}
+
+// finish builds the fences, the segment tree and the prefix maxima of a
+// run built by add.
+func (r *rangeRun) finish() {
+	blocks := (r.seq.len() + runBlock - 1) / runBlock
 	r.leaves = 1
 	for r.leaves < blocks {
 		r.leaves *= 2
 	}
-	r.seg = make([]okey, 2*r.leaves)
-	r.fence = makeFences(lo)
-	for i := range lo {
-		if j := r.leaves + i/runBlock; r.seg[j].less(hi[i]) {
-			r.seg[j] = hi[i]
+	seg := make([]okey, 2*r.leaves)
+	r.fence = r.lo.fences()
+	for i := range r.seq.len() {
+		if j, h := r.leaves+i/runBlock, r.hi.at(i); seg[j].less(h) {
+			seg[j] = h
 		}
 	}
-	r.pm = make([]okey, blocks)
+	pm := make([]okey, blocks)
 	for b := range blocks {
-		r.pm[b] = r.seg[r.leaves+b]
-		if b > 0 && r.pm[b].less(r.pm[b-1]) {
-			r.pm[b] = r.pm[b-1]
+		pm[b] = seg[r.leaves+b]
+		if b > 0 && pm[b].less(pm[b-1]) {
+			pm[b] = pm[b-1]
 		}
 	}
 	for j := r.leaves - 1; j > 0; j-- {
-		r.seg[j] = r.seg[2*j]
-		if r.seg[j].less(r.seg[2*j+1]) {
-			r.seg[j] = r.seg[2*j+1]
+		seg[j] = seg[2*j]
+		if seg[j].less(seg[2*j+1]) {
+			seg[j] = seg[2*j+1]
 		}
 	}
-	return r
+	r.seg, r.pm = makeOkeys(len(seg)), makeOkeys(len(pm))
+	for _, k := range seg {
+		r.seg.add(k)
+	}
+	for _, k := range pm {
+		r.pm.add(k)
+	}
 }
 
 // stab appends to out the ids of the spans holding k with a sequence number
 // in (after, upTo].
 func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
-	if len(r.seq) == 0 {
+	if r.seq.len() == 0 {
 		return out
 	}
 	// The spans starting at or before k: [0, p).
-	return r.stabFrom(r.fence.search(r.lo, k, true), k, after, upTo, out)
+	return r.stabFrom(r.fence.search(&r.lo, k, true), k, after, upTo, out)
 }
 
 // stabFrom is stab given p, the number of spans starting at or before k.
@@ -434,11 +459,11 @@ func (r *rangeRun) stabFrom(p int, k okey, after, upTo uint64, out []uint64) []u
 	// k: one or two blocks for short spans. Past a few, a wide span
 	// earlier on keeps the prefix maximum up, and the segment tree finds
 	// the blocks that reach k among the rest.
-	for b, steps := (p-1)/runBlock, 0; b >= 0 && !r.pm[b].less(k); b, steps = b-1, steps+1 {
+	for b, steps := (p-1)/runBlock, 0; b >= 0 && !r.pm.at(b).less(k); b, steps = b-1, steps+1 {
 		if steps == 4 {
 			return r.blocks(1, 0, r.leaves, (b+1)*runBlock, k, after, upTo, out)
 		}
-		if !r.seg[r.leaves+b].less(k) {
+		if !r.seg.at(r.leaves + b).less(k) {
 			out = r.scan(b, p, k, after, upTo, out)
 		}
 	}
@@ -453,11 +478,12 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 		return 0
 	}
 	b := (p - 1) / runBlock
-	x := r.pm[b].lo + r.seg[r.leaves+b].lo
-	for i, end := b*runBlock, min(len(r.seq), (b+1)*runBlock); i < end; i += 4 {
-		x += r.hi[i].lo
+	x := r.pm.lo[b] + r.seg.lo[r.leaves+b]
+	x += r.hi.his[r.hi.hb[b]] + uint64(r.hi.hm[b])
+	for i, end := b*runBlock, min(r.seq.len(), (b+1)*runBlock); i < end; i += 8 {
+		x += r.hi.lo[i]
 	}
-	x += uint64(r.seq[b*runBlock])
+	x += uint64(r.seq.at(b * runBlock))
 	return x
 }
 
@@ -465,7 +491,7 @@ func (r *rangeRun) touchFrom(p int) uint64 {
 // sequence number in (after, upTo].
 func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
 	for i := b * runBlock; i < min(p, (b+1)*runBlock); i++ {
-		if s := r.seqAt(i); !r.hi[i].less(k) && s > after && s <= upTo {
+		if s := r.seqAt(i); s > after && s <= upTo && !r.hi.at(i).less(k) {
 			out = append(out, treeID(s, idxNone))
 		}
 	}
@@ -475,7 +501,7 @@ func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []ui
 // blocks is stab over the blocks of node j, which covers blocks [from,
 // from+width), for the spans before p.
 func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
-	if from*runBlock >= p || r.seg[j].less(k) {
+	if from*runBlock >= p || r.seg.at(j).less(k) {
 		return out
 	}
 	if width == 1 {
@@ -490,33 +516,39 @@ func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out
 // has a sequence number in [seq0, seq0+2^32).
 func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool, seq0 uint64) rangeRun {
 	n := t.len()
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if keep(r.seqAt(i)) {
 			n++
 		}
 	}
-	lo, hi, seq := make([]okey, 0, n), make([]okey, 0, n), make([]uint32, 0, n)
+	if n == 0 {
+		*t = intervalTree[struct{}]{}
+		return rangeRun{}
+	}
+	out := rangeRun{lo: makeOkeys(n), hi: makeOkeys(n), seq: makeRunSeqs(n), seq0: seq0}
 	i := 0
 	add := func(l, h okey, x uint64) {
 		s := x >> idxBits
-		for ; i < len(r.seq) && (r.lo[i].less(l) || r.lo[i] == l && r.seqAt(i) < s); i++ {
-			if rs := r.seqAt(i); keep(rs) {
-				lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
+		for ; i < r.seq.len(); i++ {
+			rl, rs := r.lo.at(i), r.seqAt(i)
+			if !rl.less(l) && (rl != l || rs >= s) {
+				break
+			}
+			if keep(rs) {
+				out.add(rl, r.hi.at(i), uint32(rs-seq0))
 			}
 		}
-		lo, hi, seq = append(lo, l), append(hi, h), append(seq, uint32(s-seq0))
+		out.add(l, h, uint32(s-seq0))
 	}
 	t.each(add)
-	for ; i < len(r.seq); i++ {
+	for ; i < r.seq.len(); i++ {
 		if rs := r.seqAt(i); keep(rs) {
-			lo, hi, seq = append(lo, r.lo[i]), append(hi, r.hi[i]), append(seq, uint32(rs-seq0))
+			out.add(r.lo.at(i), r.hi.at(i), uint32(rs-seq0))
 		}
 	}
 	*t = intervalTree[struct{}]{}
-	if len(seq) == 0 {
-		return rangeRun{}
-	}
-	return buildRangeRun(lo, hi, seq, seq0)
+	out.finish()
+	return out
 }
 
 // each calls fn on every span of t in (lo, id) order.
@@ -534,4 +566,52 @@ func (n *itNode[V]) each(level int, fn func(lo, hi okey, id uint64)) {
 			n.child[i].each(level-1, fn)
 		}
 	}
+}
+
+// runSeqs is the array of the sequence numbers of a run, less the run's
+// seq0: in 3 bytes each while they are below 2^24 (a window of fewer than
+// 16 million transactions), else in 4.
+type runSeqs struct {
+	b    []byte
+	n    int
+	wide bool // 4 bytes each
+}
+
+func makeRunSeqs(n int) runSeqs { return runSeqs{b: make([]byte, 0, 3*n)} }
+
+func (s *runSeqs) len() int { return s.n }
+
+// at returns sequence number i.
+func (s *runSeqs) at(i int) uint32 {
+	if s.wide {
+		return binary.LittleEndian.Uint32(s.b[4*i:])
+	}
+	b := s.b[3*i : 3*i+3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+}
+
+// add appends sequence number x.
+func (s *runSeqs) add(x uint32) {
+	if x >= 1<<24 && !s.wide {
+		w := make([]byte, 0, 4*cap(s.b)/3+4)
+		for i := range s.n {
+			w = binary.LittleEndian.AppendUint32(w, s.at(i))
+		}
+		s.b, s.wide = w, true
+	}
+	if s.wide {
+		s.b = binary.LittleEndian.AppendUint32(s.b, x)
+	} else {
+		s.b = append(s.b, byte(x), byte(x>>8), byte(x>>16))
+	}
+	s.n++
+}
+
+// all returns the sequence numbers (tests).
+func (s *runSeqs) all() []uint32 {
+	a := make([]uint32, s.n)
+	for i := range a {
+		a[i] = s.at(i)
+	}
+	return a
 }

@@ -83,16 +83,11 @@ func TestRunsMatchBruteForce(t *testing.T) {
 		var ss []runSearch
 		for range 20 {
 			k := ok(rapid.Uint64Range(0, space+1).Draw(t, "k"))
-			ss = append(ss, runSearch{f: &pr.fence, p: &pr, k: k}, runSearch{f: &rr.fence, a: rr.lo, k: k, strict: true})
+			ss = append(ss, runSearch{f: &pr.fence, p: &pr.okeys, k: k}, runSearch{f: &rr.fence, p: &rr.lo, k: k, strict: true})
 		}
 		searchAll(ss)
 		for _, s := range ss {
-			want := 0
-			if s.p != nil {
-				want = s.p.firstAtLeast(s.k)
-			} else {
-				want = s.f.search(s.a, s.k, s.strict)
-			}
+			want := s.f.search(s.p, s.k, s.strict)
 			if s.i != want {
 				t.Fatalf("searchAll %v (strict %v): %d, want %d", s.k, s.strict, s.i, want)
 			}
@@ -119,8 +114,8 @@ func TestRunsMatchBruteForce(t *testing.T) {
 				}
 			}
 			got := rr.stab(q.lo, after, upTo, nil)
-			if len(rr.seq) > 0 {
-				rr.touchFrom(rr.fence.search(rr.lo, q.lo, true)) // in bounds
+			if rr.seq.len() > 0 {
+				rr.touchFrom(rr.fence.search(&rr.lo, q.lo, true)) // in bounds
 				pr.touchFrom(pr.firstAtLeast(q.lo))
 			}
 			slices.Sort(got)
@@ -128,6 +123,27 @@ func TestRunsMatchBruteForce(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("stab %v (%d, %d]: got %v, want %v", q.lo, after, upTo, got, want)
 			}
+		}
+	})
+}
+
+// TestRunSeqs checks that the packed sequence numbers of a run read back
+// as added, in 3 bytes each and after a value past 2^24 made them 4.
+func TestRunSeqs(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		xs := rapid.SliceOf(rapid.OneOf(rapid.Uint32Range(0, 1<<24-1), rapid.Uint32())).Draw(t, "xs")
+		s := makeRunSeqs(rapid.IntRange(0, 4).Draw(t, "cap"))
+		for i, x := range xs {
+			s.add(x)
+			if s.len() != i+1 || s.at(i) != x {
+				t.Fatalf("after adding %d: len %d, last %d", x, s.len(), s.at(i))
+			}
+		}
+		if got := s.all(); !slices.Equal(got, xs) && len(xs) > 0 {
+			t.Fatalf("got %v, want %v", got, xs)
+		}
+		if wide := slices.ContainsFunc(xs, func(x uint32) bool { return x >= 1<<24 }); s.wide != wide {
+			t.Fatalf("wide %v, want %v", s.wide, wide)
 		}
 	})
 }

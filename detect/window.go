@@ -17,9 +17,9 @@ import (
 //
 // Own transactions are kept in OSeq order, which is also position and clock
 // order (Add enforces it), in arrays by index (a struct of arrays: the
-// OSeqs, the HLCs and the Txns apart, so that a binary search reads only
-// the array it needs; a search of the OSeqs or HLCs goes through samples
-// of them, see samples). Each also has a sequence number, its index plus
+// OSeqs as runs of consecutive ones (oseqRuns), the HLCs in 32-bit
+// offsets from a base per block (hlcBlocks) and the Txns apart, so that a
+// search reads only what it needs). Each also has a sequence number, its index plus
 // the sequence number of the first (base): the indexes below name own
 // transactions by it, in 32 bits in the touch table (compared relative to
 // base, so it may wrap), in 40 bits in the trees and in 32 bits relative
@@ -64,12 +64,10 @@ import (
 // what a scan of the window calling Conflict would (the property tests
 // hold it to that).
 type Window struct {
-	txns  []*Txn   // in OSeq (= position = clock) order
-	oseqs []uint64 // the OSeqs of txns
-	hlcs  []uint64 // the HLCs of txns
-	// Samples of oseqs and hlcs, for the searches of Check.
-	oseqSamples, hlcSamples samples
-	base                    uint64 // the sequence number of txns[0]; 1 at first
+	txns  []*Txn    // in OSeq (= position = clock) order
+	oseqs oseqRuns  // the OSeqs of txns
+	hlcs  hlcBlocks // the HLCs of txns
+	base  uint64    // the sequence number of txns[0]; 1 at first
 
 	keys   touchTable
 	writes pointTree              // id: treeID(seq, index in Writes)
@@ -148,7 +146,7 @@ type Hit struct {
 // NewWindow returns an empty window.
 func NewWindow() *Window {
 	return &Window{seed: maphash.MakeSeed(), base: 1, mergeMin: mergeMin,
-		oseqSamples: samples{every: sampleEvery}, hlcSamples: samples{every: sampleEvery}}
+		hlcs: newHLCBlocks()}
 }
 
 // hash returns the hash of key k in the key table: never 0.
@@ -191,10 +189,8 @@ func (w *Window) Add(o *Txn) {
 	w.lastOSeq = o.ID.OSeq
 	seq := w.base + uint64(len(w.txns))
 	w.txns = append(w.txns, o)
-	w.oseqs = append(w.oseqs, o.ID.OSeq)
-	w.hlcs = append(w.hlcs, o.HLC)
-	w.oseqSamples.add(seq, o.ID.OSeq)
-	w.hlcSamples.add(seq, o.HLC)
+	w.oseqs.add(seq, o.ID.OSeq)
+	w.hlcs.add(seq, o.HLC)
 	eachTouch(o, func(key []byte, roles, i int) {
 		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
 		if roles&(roleAdd|roleSet) != 0 {
@@ -288,17 +284,18 @@ func eachTouch(o *Txn, fn func(key []byte, roles, i int)) {
 // applied them. See the package doc for which watermarks are safe.
 func (w *Window) Prune(watermark uint64) {
 	n := 0
-	for n < len(w.txns) && w.oseqs[n] <= watermark {
+	for n < len(w.txns) && w.txns[n].ID.OSeq <= watermark {
 		w.remove(w.base+uint64(n), true)
 		w.txns[n] = nil
 		n++
 	}
-	w.txns, w.oseqs, w.hlcs = w.txns[n:], w.oseqs[n:], w.hlcs[n:]
+	w.hlcs.dropFront(n, w.base)
+	w.txns = w.txns[n:]
 	w.base += uint64(n)
-	w.oseqSamples.dropBefore(w.base)
-	w.hlcSamples.dropBefore(w.base)
+	w.oseqs.dropBefore(w.base)
 	if len(w.txns) == 0 {
-		w.txns, w.oseqs, w.hlcs = nil, nil, nil // let the arrays go
+		w.txns = nil // let the array go
+		w.oseqs.reset()
 	}
 	if 2*w.dead > w.runW.len()+w.runR.len() {
 		w.filterRuns(w.base + uint64(len(w.txns)) - 1)
@@ -314,9 +311,13 @@ func (w *Window) TruncateFrom(pos uint64) {
 		w.remove(w.base+uint64(n), false)
 		w.txns[n] = nil
 	}
-	w.txns, w.oseqs, w.hlcs = w.txns[:n], w.oseqs[:n], w.hlcs[:n]
-	w.oseqSamples.dropAfter(w.base + uint64(n) - 1)
-	w.hlcSamples.dropAfter(w.base + uint64(n) - 1)
+	w.txns = w.txns[:n]
+	w.hlcs.dropBack(n, w.base)
+	if n == 0 {
+		w.oseqs.reset()
+	} else {
+		w.oseqs.dropAfter(w.base + uint64(n) - 1)
+	}
 	if last := w.base + uint64(n) - 1; w.runSeq > last {
 		// The runs hold entries of transactions rolled off, whose
 		// sequence numbers the next ones take: a rollback into the runs
@@ -468,7 +469,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 		if mirAfter < w.runSeq && w.runR.len() > 0 {
 			for q := range qs {
-				ss = append(ss, runSearch{f: &w.runR.fence, a: w.runR.lo, k: qs[q].lo, strict: true})
+				ss = append(ss, runSearch{f: &w.runR.fence, p: &w.runR.lo, k: qs[q].lo, strict: true})
 			}
 		}
 	}
@@ -481,7 +482,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			}
 			qs = append(qs, q)
 			if useAfter < w.runSeq && w.runW.len() > 0 {
-				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW, k: q.lo})
+				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW.okeys, k: q.lo})
 			}
 		}
 	}
@@ -729,7 +730,8 @@ func findKey(ks []tkey, h uint64, k []byte) int {
 // firstUnseen returns the index of the first own transaction with an OSeq
 // above peerSeen, or Len().
 func (w *Window) firstUnseen(peerSeen uint64) int {
-	return w.oseqSamples.firstAbove(w.oseqs, w.base, peerSeen)
+	n := uint64(len(w.txns))
+	return int(w.oseqs.firstAbove(w.base, w.base+n, peerSeen) - w.base)
 }
 
 // firstNotBefore returns the index of the first own transaction not
@@ -739,9 +741,9 @@ func (w *Window) firstUnseen(peerSeen uint64) int {
 func (w *Window) firstNotBefore(t *Txn) int {
 	i := 0
 	if t.HLC > 0 {
-		i = w.hlcSamples.firstAbove(w.hlcs, w.base, t.HLC-1)
+		i = w.hlcs.firstAbove(w.base, t.HLC-1)
 	}
-	if i < len(w.hlcs) && w.before(i, t) {
+	if i < len(w.txns) && w.before(i, t) {
 		i++
 	}
 	return i
@@ -749,10 +751,12 @@ func (w *Window) firstNotBefore(t *Txn) int {
 
 // before reports whether own transaction i is clock-before t.
 func (w *Window) before(i int, t *Txn) bool {
-	return w.hlcs[i] < t.HLC || w.hlcs[i] == t.HLC && w.txns[i].ID.Origin < t.ID.Origin
+	h := w.hlcs.at(i, w.base+uint64(i))
+	return h < t.HLC || h == t.HLC && w.txns[i].ID.Origin < t.ID.Origin
 }
 
 // after reports whether own transaction i is clock-after t.
 func (w *Window) after(i int, t *Txn) bool {
-	return w.hlcs[i] > t.HLC || w.hlcs[i] == t.HLC && w.txns[i].ID.Origin > t.ID.Origin
+	h := w.hlcs.at(i, w.base+uint64(i))
+	return h > t.HLC || h == t.HLC && w.txns[i].ID.Origin > t.ID.Origin
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -65,9 +66,10 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		// Point runs without the indexes of the keys (as for keys at index
 		// 255 or later), so that Check finds the keys by their bytes.
 		w.noIdx = rapid.IntRange(0, 3).Draw(t, "noIdx") == 0
-		// Dense samples, so that the searches use them.
-		every := rapid.Uint64Range(1, 8).Draw(t, "sampleEvery")
-		w.oseqSamples.every, w.hlcSamples.every = every, every
+		// Small blocks of HLCs, so that the searches cross them, and small
+		// offsets in them, so that some HLCs go to the map.
+		w.hlcs.every = rapid.Uint64Range(1, 8).Draw(t, "hlcEvery")
+		w.hlcs.limit = rapid.SampledFrom([]uint64{hlcWide, 4, 1}).Draw(t, "hlcLimit")
 		var model []*Txn
 		oseq, pos, hlc := uint64(0), uint64(0), uint64(10)
 		for range rapid.IntRange(1, 150).Draw(t, "steps") {
@@ -143,7 +145,7 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 		return w.txns[s-w.base], true
 	}
 	r := &w.runW
-	for i := range r.seq {
+	for i := range r.seq.len() {
 		if i > 0 && !(r.okAt(i-1).less(r.okAt(i)) || r.okAt(i-1) == r.okAt(i) && r.seqAt(i-1) <= r.seqAt(i)) {
 			t.Fatalf("point run out of order at %d", i)
 		}
@@ -159,26 +161,30 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 	for i := range oks {
 		oks[i] = r.okAt(i)
 	}
-	if want := buildPointRun(oks, r.seq, r.idx, r.seq0); !slices.Equal(want.fence.f1, r.fence.f1) || !slices.Equal(want.fence.f2, r.fence.f2) ||
+	if want := buildPointRun(oks, r.seq.all(), r.idx, r.seq0); !slices.Equal(want.fence.f1.all(), r.fence.f1.all()) || !slices.Equal(want.fence.f2, r.fence.f2) ||
 		!slices.Equal(want.his, r.his) || !slices.Equal(want.hb, r.hb) || !slices.Equal(want.hm, r.hm) {
-		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1, r.fence.f2, want.fence.f1, want.fence.f2)
+		t.Fatalf("point run fences %v %v, want %v %v", r.fence.f1.all(), r.fence.f2, want.fence.f1.all(), want.fence.f2)
 	}
 	rr := &w.runR
-	for i := range rr.seq {
-		if i > 0 && !(rr.lo[i-1].less(rr.lo[i]) || rr.lo[i-1] == rr.lo[i] && rr.seqAt(i-1) <= rr.seqAt(i)) {
+	var rlo, rhi []okey
+	for i := range rr.seq.len() {
+		rlo, rhi = append(rlo, rr.lo.at(i)), append(rhi, rr.hi.at(i))
+	}
+	for i := range rr.seq.len() {
+		if i > 0 && !(rlo[i-1].less(rlo[i]) || rlo[i-1] == rlo[i] && rr.seqAt(i-1) <= rr.seqAt(i)) {
 			t.Fatalf("range run out of order at %d", i)
 		}
 		if o, ok := entry(rr.seqAt(i)); ok {
 			ranges++
 			if !slices.ContainsFunc(o.Ranges, func(g journal.RangeRead) bool {
 				s, _ := rangeSpan(&g)
-				return s.lo == rr.lo[i] && s.hi == rr.hi[i]
+				return s.lo == rlo[i] && s.hi == rhi[i]
 			}) {
 				t.Fatalf("range run entry %d is not a range of %v", i, o.ID)
 			}
 		}
 	}
-	if want := buildRangeRun(rr.lo, rr.hi, rr.seq, rr.seq0); len(rr.seq) > 0 && (!slices.Equal(want.fence.f1, rr.fence.f1) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg, rr.seg) || !slices.Equal(want.pm, rr.pm)) {
+	if want := buildRangeRun(rlo, rhi, rr.seq.all(), rr.seq0); rr.seq.len() > 0 && (!slices.Equal(want.lo.his, rr.lo.his) || !slices.Equal(want.hi.his, rr.hi.his) || !slices.Equal(want.lo.hm, rr.lo.hm) || !slices.Equal(want.hi.hm, rr.hi.hm) || !slices.Equal(want.fence.f1.all(), rr.fence.f1.all()) || !slices.Equal(want.fence.f2, rr.fence.f2) || !slices.Equal(want.seg.all(), rr.seg.all()) || !slices.Equal(want.pm.all(), rr.pm.all())) {
 		t.Fatalf("range run fence or segment tree not as built")
 	}
 	if dead != w.dead {
@@ -199,13 +205,12 @@ func checkRuns(t *rapid.T, w *Window) (points, ranges int) {
 
 // checkWindowIndexes checks that the indexes hold exactly the window.
 func checkWindowIndexes(t *rapid.T, w *Window) {
-	if len(w.oseqs) != len(w.txns) || len(w.hlcs) != len(w.txns) {
-		t.Fatalf("arrays of %d OSeqs, %d HLCs, %d Txns", len(w.oseqs), len(w.hlcs), len(w.txns))
-	}
+	checkHLCs(t, w)
+	checkOSeqRuns(t, w)
 	points, ranges, refs := 0, 0, 0
 	want := make(map[uint64]int) // the entries the touch table must hold
 	for i, o := range w.txns {
-		if w.oseqs[i] != o.ID.OSeq || w.hlcs[i] != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
+		if w.oseqs.at(w.base+uint64(i)) != o.ID.OSeq || w.hlcs.at(i, w.base+uint64(i)) != o.HLC || i > 0 && !w.txns[i-1].Before(o) {
 			t.Fatalf("own %d out of order or out of date", i)
 		}
 		seq := w.base + uint64(i)
@@ -235,21 +240,6 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 	if w.writes.len()+runPoints != points || w.ranges.len()+runRanges != ranges {
 		t.Fatalf("trees hold %d points and %d ranges, the runs %d and %d live, the window %d and %d",
 			w.writes.len(), w.ranges.len(), runPoints, runRanges, points, ranges)
-	}
-	for _, c := range []struct {
-		name string
-		s    *samples
-		a    []uint64
-	}{{"OSeq", &w.oseqSamples, w.oseqs}, {"HLC", &w.hlcSamples, w.hlcs}} {
-		var want []uint64
-		for i, x := range c.a {
-			if (w.base+uint64(i))%c.s.every == 0 {
-				want = append(want, x)
-			}
-		}
-		if !slices.Equal(c.s.v, want) || len(want) > 0 && c.s.first%c.s.every != 0 || len(want) > 0 && c.a[c.s.first-w.base] != want[0] {
-			t.Fatalf("%s samples %v from %d, want %v (window from %d)", c.name, c.s.v, c.s.first, want, w.base)
-		}
 	}
 	tt := &w.keys
 	used := 0
@@ -462,5 +452,91 @@ func BenchmarkAddPrune(b *testing.B) {
 		w.Add(txns[next])
 		w.Prune(txns[next-n].ID.OSeq)
 		next++
+	}
+}
+
+// checkOSeqRuns checks that the runs of OSeqs are as few as the OSeqs
+// allow (a run ends where the next OSeq is not the one after), none ends
+// before the window, and firstAbove agrees with a scan for every OSeq in
+// the window and the values around them.
+func checkOSeqRuns(t *rapid.T, w *Window) {
+	o := &w.oseqs
+	if len(w.txns) == 0 {
+		if len(o.seq) != 0 {
+			t.Fatalf("an empty window holds %d runs of OSeqs", len(o.seq))
+		}
+		return
+	}
+	runs := 1
+	for i := 1; i < len(w.txns); i++ {
+		if w.txns[i].ID.OSeq != w.txns[i-1].ID.OSeq+1 {
+			runs++
+		}
+	}
+	if len(o.seq) != runs || len(o.seq) != len(o.oseq) || (len(o.seq) > 1 && o.seq[1] <= w.base) || o.seq[0] > w.base {
+		t.Fatalf("%d runs of OSeqs from %v, want %d from the window's base %d", len(o.seq), o.seq, runs, w.base)
+	}
+	end := w.base + uint64(len(w.txns))
+	var xs []uint64
+	for _, own := range w.txns {
+		xs = append(xs, own.ID.OSeq-1, own.ID.OSeq, own.ID.OSeq+1)
+	}
+	xs = append(xs, 0, math.MaxUint64)
+	for _, x := range xs {
+		want := 0
+		for want < len(w.txns) && w.txns[want].ID.OSeq <= x {
+			want++
+		}
+		if got := o.firstAbove(w.base, end, x); got != w.base+uint64(want) {
+			t.Fatalf("first OSeq above %d at sequence number %d, want %d", x, got, w.base+uint64(want))
+		}
+	}
+}
+
+// checkHLCs checks the blocks of HLCs: an offset per transaction, a base
+// per block from the first transaction's to the last's, the map holding
+// exactly the HLCs too far from their bases, and firstAbove agreeing with
+// a scan for every HLC in the window and the values around them.
+func checkHLCs(t *rapid.T, w *Window) {
+	h := &w.hlcs
+	if len(h.d) != len(w.txns) {
+		t.Fatalf("%d HLC offsets, %d Txns", len(h.d), len(w.txns))
+	}
+	if len(w.txns) == 0 {
+		if len(h.base) != 0 || len(h.wide) != 0 {
+			t.Fatalf("an empty window holds %d HLC blocks and %d wide HLCs", len(h.base), len(h.wide))
+		}
+		return
+	}
+	last := w.base + uint64(len(w.txns)) - 1
+	if h.first != w.base/h.every || h.first+uint64(len(h.base))-1 != last/h.every {
+		t.Fatalf("HLC blocks %d to %d, want %d to %d", h.first, h.first+uint64(len(h.base))-1, w.base/h.every, last/h.every)
+	}
+	wide := 0
+	for i, o := range w.txns {
+		s := w.base + uint64(i)
+		if b := h.base[s/h.every-h.first]; b > o.HLC || (o.HLC-b >= h.limit) != (h.d[i] == hlcWide) {
+			t.Fatalf("HLC %d of sequence number %d: base %d, offset %d (limit %d)", o.HLC, s, b, h.d[i], h.limit)
+		}
+		if h.d[i] == hlcWide {
+			wide++
+		}
+	}
+	if wide != len(h.wide) {
+		t.Fatalf("%d wide HLCs in the map, %d in the window", len(h.wide), wide)
+	}
+	var xs []uint64
+	for _, own := range w.txns {
+		xs = append(xs, own.HLC-1, own.HLC, own.HLC+1)
+	}
+	xs = append(xs, 0, math.MaxUint64)
+	for _, x := range xs {
+		want := 0
+		for want < len(w.txns) && w.txns[want].HLC <= x {
+			want++
+		}
+		if got := h.firstAbove(w.base, x); got != want {
+			t.Fatalf("first HLC above %d at index %d, want %d", x, got, want)
+		}
 	}
 }
