@@ -36,7 +36,7 @@ type Options struct {
 	// CheckpointEvery is the number of journal records between background
 	// checkpoints (default 500,000; negative disables them).
 	CheckpointEvery int
-	// SegmentSize is the journal segment size (default 64 MiB).
+	// SegmentSize is the journal segment size (default 4 MiB).
 	SegmentSize int
 	// JournalKeep is how many of the newest journal bytes are never
 	// truncated from the journal's front (default 1 GiB; negative: never

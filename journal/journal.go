@@ -15,7 +15,16 @@ import (
 const WalDir = "journal"
 
 // DefaultSegmentSize is the target size of a journal segment file.
-const DefaultSegmentSize = 64 << 20
+//
+// tidwall/wal holds the tail segment's entries in one buffer grown by
+// append from empty at every new segment, so each segment's bytes are
+// copied several times into freshly allocated (and freshly faulted) memory.
+// With 4 MiB segments those buffers stay small enough to be reused from the
+// heap and to sit in cache; with 64 MiB each commit paid ~3-5 µs more CPU in
+// `liege bench commit` (page faults halved, peak RSS 1.47 GB -> 0.88 GB over
+// 1M txns). A cycle (fsync, close, create, directory fsync) every 4 MiB is
+// ~15 a second at 150k txn/s.
+const DefaultSegmentSize = 4 << 20
 
 // ErrClosed is returned by Journal.Append after Journal.Close, and wrapped
 // by every Log method after Log.Close.

@@ -21,7 +21,7 @@ func BenchmarkWALWriteBatch(b *testing.B) {
 	for i := range entries {
 		entries[i] = entry
 	}
-	for _, seg := range []int{1 << 20, 4 << 20, DefaultSegmentSize} {
+	for _, seg := range []int{1 << 20, 4 << 20, 64 << 20} {
 		b.Run(fmt.Sprintf("segment=%dMiB", seg>>20), func(b *testing.B) {
 			l, err := openWAL(b.TempDir()+"/journal", seg)
 			if err != nil {

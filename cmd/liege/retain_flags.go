@@ -19,7 +19,7 @@ func retainFlags(env func(string) []string) []cli.Flag {
 		&cli.IntFlag{Name: "checkpoint-every", EnvVars: env("checkpoint-every"), Value: 500_000,
 			Usage: "write a checkpoint in the background every `RECORDS` journal records (a negative number turns them off, and with them the journal's truncation); " +
 				"recovery loads the newest checkpoint and replays the journal after it (e.g. --checkpoint-every 100000)"},
-		&cli.StringFlag{Name: "segment-size", EnvVars: env("segment-size"), Value: "64MiB",
+		&cli.StringFlag{Name: "segment-size", EnvVars: env("segment-size"), Value: "4MiB",
 			Usage: "target `SIZE` of a journal segment file, with a unit B, KiB, MiB or GiB (e.g. --segment-size 16MiB)"},
 		&cli.StringFlag{Name: "journal-keep", EnvVars: env("journal-keep"), Value: "1GiB",
 			Usage: "the newest `SIZE` of journal is never truncated from its front (about a day at 50 transactions a second of 200 bytes); " +
