@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -135,6 +136,7 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 	}
 	res := &ScanResult{Segments: segs}
 	var prevSize int64
+	var buf []byte
 	for i, seg := range segs {
 		last := i == len(segs)-1
 		if i > 0 && seg.FirstPos != res.Last+1 {
@@ -143,7 +145,17 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 				Err: fmt.Errorf("segment %s ends at position %d but the next segment %s starts at %d: %s is truncated or a segment is missing",
 					filepath.Base(prev.Path), res.Last, filepath.Base(seg.Path), seg.FirstPos, filepath.Base(prev.Path))}
 		}
-		data, err := os.ReadFile(seg.Path)
+		var data []byte
+		if fn == nil {
+			// Nothing keeps a frame: every segment is read into the
+			// buffer of the one before (a segment is 64 MiB by default;
+			// a new buffer each was an allocation to clear and a GC
+			// cycle each at the start of every Open).
+			data, err = readSegmentInto(seg.Path, buf)
+			buf = data
+		} else {
+			data, err = os.ReadFile(seg.Path) // fn's frames alias it
+		}
 		if err != nil {
 			return res, fmt.Errorf("read journal segment: %w", err)
 		}
@@ -189,6 +201,39 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// readSegmentInto reads the file at path into buf's storage, grown if it
+// is too small, and returns what it read.
+func readSegmentInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if size := int(fi.Size()) + 512; cap(buf) < size { // 512: room to find the file grew
+		// Segments differ in size by up to a batch: 1/16 more room
+		// lets the next ones fit.
+		buf = make([]byte, 0, size+size/16)
+	}
+	buf = buf[:0]
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // the file grew: more room
+		}
+	}
 }
 
 // nextEntry parses one uvarint-length-prefixed entry. n is the entry's full

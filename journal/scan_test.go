@@ -338,3 +338,33 @@ func TestDamagedNonLastSegmentRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestScanWithoutFnReusesNothingWrong: Scan without fn reads every segment
+// into the buffer of the one before; segments of growing and shrinking
+// sizes and a torn tail in the last give the result Scan with fn gives.
+func TestScanWithoutFnReusesNothingWrong(t *testing.T) {
+	dir, _ := buildJournal(t, 400, 4<<10, 7, func(pos uint64) int { return 20 + int(pos*37%900) })
+	walDir := filepath.Join(dir, journal.WalDir)
+	_, want := scanEntries(t, dir)
+	if len(want.Segments) < 3 {
+		t.Fatalf("fixture has %d segments, want several", len(want.Segments))
+	}
+	// A torn tail: the last segment's last bytes cut.
+	last := want.Segments[len(want.Segments)-1].Path
+	seg, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(last, seg[:len(seg)-5], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, want = scanEntries(t, dir)
+	got, err := journal.Scan(walDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Tail == nil || fmt.Sprint(*got.Tail) != fmt.Sprint(*want.Tail) ||
+		fmt.Sprint(got.Segments, got.First, got.Last) != fmt.Sprint(want.Segments, want.First, want.Last) {
+		t.Fatalf("Scan without fn found %+v (tail %v), with fn %+v (tail %v)", got, got.Tail, want, want.Tail)
+	}
+}

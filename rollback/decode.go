@@ -123,7 +123,10 @@ func backwardChunks(head, target uint64) int {
 // journal: fn and reduce must not touch it. After an error reduce may have
 // seen chunks fn has not. The records' byte strings alias the frames the
 // journal's Read returned (DecodeFrameBorrow): reduce and fn copy what
-// they keep.
+// they keep. Neither keeps a record (nor its Reads, Ranges or Writes): once
+// fn has seen a chunk's records they are decoded into again for a later
+// chunk (Record.Reset keeps the slices' storage), so that a rollback
+// allocates no record and no slice of reads or writes per record.
 func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, recs []journal.Record), fn func(p uint64, r *journal.Record) error) error {
 	if head < target {
 		return nil
@@ -138,6 +141,9 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 	jobs := make(chan *job, 2*undoWorkers)
 	results := make(chan *job, 4*undoWorkers)
 	stop := make(chan struct{})
+	// free holds the records of chunks fn has seen; when it is empty a
+	// chunk gets new ones.
+	free := make(chan []journal.Record, 8*undoWorkers)
 	var wg sync.WaitGroup
 	for w := range undoWorkers {
 		wg.Add(1)
@@ -175,7 +181,17 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 			if hi-target >= decodeChunk {
 				lo = hi - decodeChunk + 1
 			}
-			jb := &job{hi: hi, n: n, recs: make([]journal.Record, hi-lo+1), done: make(chan struct{})}
+			var recs []journal.Record
+			select {
+			case recs = <-free:
+			default:
+			}
+			if k := int(hi - lo + 1); cap(recs) < k {
+				recs = make([]journal.Record, k)
+			} else {
+				recs = recs[:k]
+			}
+			jb := &job{hi: hi, n: n, recs: recs, done: make(chan struct{})}
 			select {
 			case jobs <- jb:
 			case <-stop:
@@ -206,7 +222,13 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 			default:
 				close(stop)
 			}
+		} else {
+			select {
+			case free <- jb.recs:
+			default:
+			}
 		}
+		jb.recs = nil
 	}
 	wg.Wait()
 	return err

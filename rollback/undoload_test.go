@@ -167,3 +167,59 @@ func copyOf(src interface {
 	})
 	return s
 }
+
+// TestBackwardLoadReusesRecords: backwardLoad decodes later chunks into
+// the records of chunks fn has seen; a record decoded into one that held
+// more (or fewer, or no) writes and reads has exactly its own, for reduce
+// and for fn.
+func TestBackwardLoadReusesRecords(t *testing.T) {
+	const n = 40*decodeChunk + 3 // more chunks than free keeps
+	enc := journal.NewEncoder()
+	j := &frames{f: map[uint64][]byte{}}
+	want := map[uint64]string{}
+	for p := uint64(1); p <= n; p++ {
+		r := journal.Record{Pos: p, Epoch: 1, Kind: journal.KindLocal, Origin: "A", OSeq: p, HLC: 10 * p}
+		// Shapes change with the position and the chunk, so that a
+		// record is decoded into one of another shape.
+		for k := range (p + p/decodeChunk) % 4 {
+			r.Writes = append(r.Writes, journal.Write{Key: []byte(fmt.Sprint(p, ".", k)), Op: journal.OpSet, Value: []byte{byte(p)}})
+		}
+		for k := range (p / 7) % 3 {
+			r.Reads = append(r.Reads, journal.PointRead{Key: []byte(fmt.Sprint("r", p, ".", k))})
+		}
+		f, err := enc.Frame(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.f[p] = bytes.Clone(f)
+		var d journal.Record
+		if err := journal.NewDecoder().DecodeFrame(j.f[p], &d); err != nil {
+			t.Fatal(err)
+		}
+		want[p] = fmt.Sprint(d)
+	}
+	var mu sync.Mutex
+	reduce := func(_, _ int, recs []journal.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range recs {
+			if got := fmt.Sprint(recs[i]); got != want[recs[i].Pos] {
+				t.Errorf("reduce saw %s, want %s", got, want[recs[i].Pos])
+			}
+		}
+	}
+	seen := 0
+	err := backwardLoad(Env{Journal: j}, n, 1, reduce, func(p uint64, r *journal.Record) error {
+		seen++
+		if got := fmt.Sprint(*r); r.Pos != p || got != want[p] {
+			return fmt.Errorf("at %d fn saw %s, want %s", p, got, want[p])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != n {
+		t.Fatalf("fn saw %d records, want %d", seen, n)
+	}
+}

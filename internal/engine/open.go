@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -287,7 +288,12 @@ func (in *Instance) recover() error {
 		}
 		if in.cfg.PeerID != "" && r.Kind.IsOwn() && r.Origin == in.cfg.ID {
 			if ld != nil {
-				r.CopyBytes() // decoded by replayParallel, aliasing the journal's files read
+				// replayParallel decodes into records it uses again, their
+				// byte strings aliasing the journal's files read.
+				c := *r
+				c.Reads, c.Ranges, c.Writes = slices.Clone(r.Reads), slices.Clone(r.Ranges), slices.Clone(r.Writes)
+				c.CopyBytes()
+				r = &c
 			}
 			own = append(own, r)
 		}

@@ -28,9 +28,13 @@ func replayChunks(from, to uint64) int {
 // them to the workers in chunks. decoded, if not nil, is called on the
 // worker (numbered from 0) that decoded a chunk (numbered as replayChunks
 // says), before apply sees its records; a worker's chunks come in order.
-// Only Open uses it, and only when Config.ReplayWorkers asks: the
-// goroutines end before it returns, and a simulator (which leaves
-// ReplayWorkers zero) never sees them.
+// apply must not keep a record (nor its Reads, Ranges or Writes) after it
+// returns: once every record of a chunk is applied, the chunk's records
+// go back to the workers, which decode the next chunks into them (Record.
+// Reset keeps the slices' storage), so that replay allocates no record
+// and no slice of reads or writes per record. Only Open uses it, and only
+// when Config.ReplayWorkers asks: the goroutines end before it returns,
+// and a simulator (which leaves ReplayWorkers zero) never sees them.
 func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) error) error, workers int, from, to uint64,
 	apply func(*journal.Record) error, decoded func(worker, chunk int, recs []journal.Record)) (uint64, error) {
 	if from > to {
@@ -48,6 +52,10 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 
 	jobs := make(chan *job, 2*workers)
 	results := make(chan *job, 4*workers)
+	// free holds the records of chunks applied, for the workers to
+	// decode again into; when it is empty a worker makes new ones, and a
+	// chunk applied when it is full leaves its records to the collector.
+	free := make(chan []journal.Record, 8*workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -55,7 +63,14 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 			defer wg.Done()
 			d := journal.NewDecoder()
 			for jb := range jobs {
-				jb.recs = make([]journal.Record, len(jb.frames))
+				select {
+				case jb.recs = <-free:
+				default:
+				}
+				if cap(jb.recs) < len(jb.frames) {
+					jb.recs = make([]journal.Record, len(jb.frames))
+				}
+				jb.recs = jb.recs[:len(jb.frames)]
 				for i, f := range jb.frames {
 					p := jb.from + uint64(i)
 					err := d.DecodeFrameBorrow(f, &jb.recs[i])
@@ -152,7 +167,13 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 			default:
 				close(stop)
 			}
+		} else if jb.recs != nil {
+			select {
+			case free <- jb.recs:
+			default:
+			}
 		}
+		jb.recs = nil
 	}
 	wg.Wait()
 	return n, err

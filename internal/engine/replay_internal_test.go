@@ -112,3 +112,58 @@ func TestReplayParallel(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayParallelReusesRecords: replayParallel decodes later chunks
+// into the records of chunks applied; a record decoded into one that held
+// more (or fewer, or no) reads and writes has exactly its own, so apply
+// sees each record as it was journaled.
+func TestReplayParallelReusesRecords(t *testing.T) {
+	const n = 40*replayChunk + 3 // more chunks than free keeps
+	want := make([]journal.Record, n)
+	frames := make([][]byte, n)
+	enc := journal.NewEncoder()
+	for i := range want {
+		p := uint64(i + 1)
+		r := journal.Record{Pos: p, Kind: journal.KindLocal, Origin: "A", OSeq: p, HLC: p}
+		// Shapes change with the position and the chunk, so that a
+		// record is decoded into one of another shape.
+		for j := range (i + i/replayChunk) % 4 {
+			r.Writes = append(r.Writes, journal.Write{Op: journal.OpSet, Key: []byte(fmt.Sprint("k", i, ".", j)), Value: []byte(fmt.Sprint("v", i))})
+		}
+		for j := range (i / 7) % 3 {
+			r.Reads = append(r.Reads, journal.PointRead{Key: []byte(fmt.Sprint("r", i, ".", j))})
+		}
+		if i%5 == 0 {
+			r.Writes = []journal.Write{} // empty, not absent
+		}
+		f, err := enc.Frame(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames[i] = append([]byte(nil), f...)
+		if err := journal.NewDecoder().DecodeFrame(frames[i], &want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(from, to uint64, fn func(uint64, []byte) error) error {
+		for p := from; p <= to; p++ {
+			if err := fn(p, frames[p-1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	got, err := replayParallel(read, 2, 1, n, func(r *journal.Record) error {
+		w := &want[r.Pos-1]
+		if fmt.Sprint(*r) != fmt.Sprint(*w) || (r.Writes == nil) != (w.Writes == nil) || (r.Reads == nil) != (w.Reads == nil) {
+			return fmt.Errorf("position %d applied as %+v, want %+v", r.Pos, *r, *w)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n {
+		t.Fatalf("applied %d records, want %d", got, n)
+	}
+}
