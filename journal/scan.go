@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Segment is one tidwall/wal segment file: entries uvarint(len)+frame, the
@@ -129,14 +132,21 @@ type ScanResult struct {
 // valid entry, is a *DamageError. Damage after which nothing valid follows
 // in the last segment is a torn tail, never acknowledged: it is returned in
 // ScanResult.Tail for the caller to repair (Open) or report (verify).
+//
+// Without fn (the check at open), the segments are checked on up to
+// GOMAXPROCS goroutines at once, since each one's check needs nothing of
+// the others; what Scan returns is the same as if it read them in order.
 func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 	segs, err := ListSegments(walDir)
 	if err != nil {
 		return nil, fmt.Errorf("list journal segments: %w", err)
 	}
+	var checked []segScan
+	if fn == nil {
+		checked = scanSegments(segs)
+	}
 	res := &ScanResult{Segments: segs}
 	var prevSize int64
-	var buf []byte
 	for i, seg := range segs {
 		last := i == len(segs)-1
 		if i > 0 && seg.FirstPos != res.Last+1 {
@@ -145,50 +155,26 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 				Err: fmt.Errorf("segment %s ends at position %d but the next segment %s starts at %d: %s is truncated or a segment is missing",
 					filepath.Base(prev.Path), res.Last, filepath.Base(seg.Path), seg.FirstPos, filepath.Base(prev.Path))}
 		}
-		var data []byte
-		if fn == nil {
-			// Nothing keeps a frame: every segment is read into the
-			// buffer of the one before (a segment is 64 MiB by default;
-			// a new buffer each was an allocation to clear and a GC
-			// cycle each at the start of every Open).
-			data, err = readSegmentInto(seg.Path, buf)
-			buf = data
+		var s segScan
+		if checked != nil {
+			s = checked[i]
 		} else {
-			data, err = os.ReadFile(seg.Path) // fn's frames alias it
+			s, _ = scanSegment(seg, last, fn, nil)
 		}
-		if err != nil {
-			return res, fmt.Errorf("read journal segment: %w", err)
-		}
-		prevSize = int64(len(data))
-		pos := seg.FirstPos
-		off := 0
-		for off < len(data) {
-			frame, n, ferr := nextEntry(data[off:])
-			if ferr == nil {
-				_, ferr = OpenFrame(frame)
-			}
-			if ferr != nil {
-				if last && !validAfter(data, off) {
-					res.Tail = &TailDamage{File: seg.Path, Offset: int64(off), Pos: pos, Bytes: int64(len(data) - off), Err: ferr}
-					break
-				}
-				return res, &DamageError{File: seg.Path, Offset: int64(off), Pos: pos, Err: ferr}
-			}
+		if s.valid > 0 {
 			if res.First == 0 {
-				res.First = pos
+				res.First = seg.FirstPos
 			}
-			res.Last = pos
-			if fn != nil {
-				if err := fn(Entry{Pos: pos, Frame: frame, File: seg.Path, Offset: int64(off)}); err != nil {
-					return res, err
-				}
-			}
-			off += n
-			pos++
+			res.Last = seg.FirstPos + s.valid - 1
 		}
-		if res.First == 0 && !last && len(data) == 0 {
+		if s.err != nil {
+			return res, s.err
+		}
+		res.Tail = s.tail
+		prevSize = s.size
+		if res.First == 0 && !last && s.size == 0 {
 			// an empty segment before the last one: wal never leaves one
-			return res, &DamageError{File: seg.Path, Pos: pos, Err: errors.New("empty segment before the last one")}
+			return res, &DamageError{File: seg.Path, Pos: seg.FirstPos, Err: errors.New("empty segment before the last one")}
 		}
 		if res.Last == 0 {
 			res.Last = seg.FirstPos - 1
@@ -201,6 +187,86 @@ func Scan(walDir string, fn func(Entry) error) (*ScanResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// segScan is what scanSegment found in one segment file.
+type segScan struct {
+	size  int64  // the file's length
+	valid uint64 // entries read and checked before the end, a tail or err
+	tail  *TailDamage
+	err   error // the file unreadable, damage that is not a tail, or fn's error
+}
+
+// scanSegment reads and checks the entries of seg, the journal's last
+// segment if last, calling fn (if not nil) for each valid one. Without fn
+// nothing keeps a frame, so the file is read into buf (readSegmentInto),
+// which it returns for the next segment; with fn, into a buffer of its
+// own that fn's frames alias.
+func scanSegment(seg Segment, last bool, fn func(Entry) error, buf []byte) (segScan, []byte) {
+	var data []byte
+	var err error
+	if fn == nil {
+		data, err = readSegmentInto(seg.Path, buf)
+		buf = data
+	} else {
+		data, err = os.ReadFile(seg.Path)
+	}
+	if err != nil {
+		return segScan{err: fmt.Errorf("read journal segment: %w", err)}, buf
+	}
+	s := segScan{size: int64(len(data))}
+	pos, off := seg.FirstPos, 0
+	for off < len(data) {
+		frame, n, ferr := nextEntry(data[off:])
+		if ferr == nil {
+			_, ferr = OpenFrame(frame)
+		}
+		if ferr != nil {
+			if last && !validAfter(data, off) {
+				s.tail = &TailDamage{File: seg.Path, Offset: int64(off), Pos: pos, Bytes: int64(len(data) - off), Err: ferr}
+				return s, buf
+			}
+			s.err = &DamageError{File: seg.Path, Offset: int64(off), Pos: pos, Err: ferr}
+			return s, buf
+		}
+		s.valid++
+		if fn != nil {
+			if err := fn(Entry{Pos: pos, Frame: frame, File: seg.Path, Offset: int64(off)}); err != nil {
+				s.err = err
+				return s, buf
+			}
+		}
+		off += n
+		pos++
+	}
+	return s, buf
+}
+
+// scanSegments checks every segment of segs (without an fn) on up to
+// GOMAXPROCS goroutines, each taking the next unchecked segment and reading
+// it into the buffer of the one it checked before (a new buffer each was
+// an allocation to clear and a GC cycle each at the start of every Open),
+// so that at most that many buffers are in memory at once.
+func scanSegments(segs []Segment) []segScan {
+	out := make([]segScan, len(segs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(segs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(segs) {
+					return
+				}
+				out[i], buf = scanSegment(segs[i], i == len(segs)-1, nil, buf)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // readSegmentInto reads the file at path into buf's storage, grown if it

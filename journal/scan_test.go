@@ -177,6 +177,7 @@ func checkRefused(t *testing.T, dir, file string, pos uint64, off int64) {
 	if _, err := journal.Scan(walDir, nil); !errors.As(err, &de) || de.Pos != pos {
 		t.Fatalf("Scan returned %v, want the same damage", err)
 	}
+	checkScansAgree(t, walDir)
 	after := readDir(t, walDir)
 	if len(after) != len(before) {
 		t.Fatalf("refused open changed the journal directory: %d files, then %d", len(before), len(after))
@@ -185,6 +186,50 @@ func checkRefused(t *testing.T, dir, file string, pos uint64, off int64) {
 		if !bytes.Equal(after[name], b) {
 			t.Fatalf("refused open changed %s", name)
 		}
+	}
+}
+
+// checkScansAgree holds Scan without fn, which checks the segments at once
+// on several goroutines, to what Scan with one, which reads them in order,
+// finds: the same result and the same error.
+func checkScansAgree(t *testing.T, walDir string) {
+	t.Helper()
+	par, perr := journal.Scan(walDir, nil)
+	n := 0
+	seq, serr := journal.Scan(walDir, func(journal.Entry) error { n++; return nil })
+	if fmt.Sprint(perr) != fmt.Sprint(serr) {
+		t.Fatalf("Scan without fn returned error %v, with fn %v", perr, serr)
+	}
+	if par.First != seq.First || par.Last != seq.Last || fmt.Sprint(par.Tail) != fmt.Sprint(seq.Tail) || len(par.Segments) != len(seq.Segments) {
+		t.Fatalf("Scan without fn found first %d last %d tail %v in %d segments, with fn first %d last %d tail %v in %d",
+			par.First, par.Last, par.Tail, len(par.Segments), seq.First, seq.Last, seq.Tail, len(seq.Segments))
+	}
+	if serr == nil && seq.First != 0 && uint64(n) != seq.Last-seq.First+1 {
+		t.Fatalf("Scan with fn saw %d entries for positions %d..%d", n, seq.First, seq.Last)
+	}
+}
+
+// TestScanIntactSegmentsAgree: on an intact journal of several segments,
+// and on one whose last segment has a torn tail, the check at open finds
+// what the ordered scan does.
+func TestScanIntactSegmentsAgree(t *testing.T) {
+	dir, segs, bySeg := multiSegment(t)
+	walDir := filepath.Join(dir, journal.WalDir)
+	checkScansAgree(t, walDir)
+	res, err := journal.Scan(walDir, nil)
+	if err != nil || res.Tail != nil || res.First != 1 || res.Last != 60 {
+		t.Fatalf("intact journal: Scan found first %d last %d tail %v, error %v; want 1..60", res.First, res.Last, res.Tail, err)
+	}
+	s := segs[len(segs)-1]
+	es := bySeg[s.Path]
+	last := es[len(es)-1]
+	if err := os.Truncate(s.Path, last.Offset+2); err != nil {
+		t.Fatal(err)
+	}
+	checkScansAgree(t, walDir)
+	res, err = journal.Scan(walDir, nil)
+	if err != nil || res.Tail == nil || res.Tail.Pos != last.Pos || res.Last != last.Pos-1 {
+		t.Fatalf("torn last segment: Scan found last %d tail %v, error %v; want the tail at %d", res.Last, res.Tail, err, last.Pos)
 	}
 }
 
