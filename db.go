@@ -272,7 +272,9 @@ func Open(opts Options) (*DB, error) {
 		lock.Unlock()
 		return nil, err
 	}
+	logStart := time.Now()
 	log, err := journal.OpenFileLogGuarded(opts.Dir, opts.SegmentSize, engine.AckedTailGuard(opts.Dir))
+	logOpen := time.Since(logStart)
 	if err != nil {
 		db.conflicts.Close()
 		lock.Unlock()
@@ -293,6 +295,7 @@ func Open(opts Options) (*DB, error) {
 	}
 	db.in = in
 	db.Recovery = in.Recovery
+	db.Recovery.ReplayDuration += logOpen // the journal's open and check of every frame came first
 	if db.Recovery.TornTail != "" {
 		db.log.Warn("repaired torn journal tail (never acknowledged)", "detail", db.Recovery.TornTail)
 	}

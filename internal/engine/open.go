@@ -35,6 +35,10 @@ type RecoveryInfo struct {
 	Checkpoint     string // the checkpoint loaded, if any
 	CheckpointPos  uint64
 	Replayed       uint64 // journal records replayed after it
+	// ReplayDuration is Open's recovery, from the repair of the journal's
+	// tail to the end of replay; liege.Open adds the open of the file log
+	// before it (the check of every frame), so that it is the wait of a
+	// restart.
 	ReplayDuration time.Duration
 	TornTail       string // the torn tail repaired, if any
 	Rollback       *rollback.Result
