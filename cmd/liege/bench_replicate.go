@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"text/tabwriter"
@@ -52,6 +53,7 @@ func benchReplicateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile to `FILE` at the end of the load, both instances still open (-sample_index=inuse_space: what the load left live; alloc_space: what it allocated)"},
 			&cli.StringFlag{Name: "trace", Usage: "write an execution trace of the run to `FILE` (what each goroutine waits on: go tool trace -pprof=sync|sched|syscall FILE)"},
 			&cli.StringFlag{Name: "log-level", Usage: "log both instances to stderr from `LEVEL` on (debug, info, warn, error); default: no log"},
 		},
@@ -90,10 +92,19 @@ func benchReplicateCommand() *cli.Command {
 					return err
 				}
 			}
+			var heapErr error
+			var atLoadEnd func()
+			if path := c.String("memprofile"); path != "" {
+				atLoadEnd = func() { heapErr = writeHeapProfile(path) }
+			}
 			res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: dir, Callers: c.Int("callers"), Log: log,
-				Duration: c.Duration("duration"), Warmup: warmup(c.Duration("warmup")), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size")})
+				Duration: c.Duration("duration"), Warmup: warmup(c.Duration("warmup")), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size"),
+				AtLoadEnd: atLoadEnd})
 			if err != nil {
 				return err
+			}
+			if heapErr != nil {
+				return heapErr
 			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
@@ -127,4 +138,19 @@ func warmup(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// writeHeapProfile writes the heap profile as of a garbage collection run
+// now to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -22,7 +22,7 @@ func commandFlags() map[string][]string {
 		"bench commit": {"callers", "txns", "dir", "keep", "value-size", "replay-records", "rollback-records",
 			"memory-keys", "no-raw", "stall-timeout", "json", "check", "cpuprofile"},
 		"bench replicate": {"callers", "duration", "warmup", "rate", "contention", "value-size", "dir", "keep", "json",
-			"cpuprofile", "trace", "log-level"},
+			"cpuprofile", "memprofile", "trace", "log-level"},
 		"bench http": {"clients", "modes", "calls", "engine-txns", "batch-calls", "batch-requests", "value-size", "dir", "keep", "cpuprofile", "memprofile",
 			"stall-timeout", "json", "check"},
 		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "json", "check"},

@@ -37,6 +37,10 @@ type ReplicateConfig struct {
 	Progress   io.Writer
 	// Log, if set, receives both instances' log lines.
 	Log *slog.Logger
+	// AtLoadEnd, if set, is called once the load has ended and its CPU
+	// time is taken, before the catch-up and while both instances are
+	// open (a heap profile of what the load left live).
+	AtLoadEnd func()
 }
 
 // Direction is what one direction of the link carried.
@@ -230,6 +234,9 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, _ := processCPU()
+	if cfg.AtLoadEnd != nil {
+		cfg.AtLoadEnd()
+	}
 	if elapsed <= 0 {
 		return res, fmt.Errorf("the load ended during its warm-up of %v: %w", cfg.Warmup, ctx.Err())
 	}
