@@ -32,9 +32,9 @@ var ErrWrongID = errors.New("instance directory belongs to another instance")
 
 // RecoveryInfo says what Open found and did.
 type RecoveryInfo struct {
-	Checkpoint     string // the checkpoint loaded, if any
-	CheckpointPos  uint64
-	Replayed       uint64 // journal records replayed after it
+	Checkpoint    string // the checkpoint loaded, if any
+	CheckpointPos uint64
+	Replayed      uint64 // journal records replayed after it
 	// ReplayDuration is Open's recovery, from the repair of the journal's
 	// tail to the end of replay; liege.Open adds the open of the file log
 	// before it (the check of every frame), so that it is the wait of a
