@@ -936,8 +936,14 @@ func (n *Node) Tick() {
 		n.sinceProgress = 0
 		n.askResend() // the stream stopped short
 	}
-	if n.role == RoleVassal && n.sinceRecon >= n.cfg.ReconResendTicks && n.pendingSend() > 0 {
-		n.sendRecon()
+	if n.role == RoleVassal && n.sinceRecon >= n.cfg.ReconResendTicks {
+		// A log frame lost while the link stays up (a partition or a drop
+		// is no disconnect, so no handshake resends it) goes again here;
+		// the liege skips what it holds, so a resent log changes nothing.
+		if k := n.pendingSend(); k > 0 {
+			n.note("resend the reconciliation log: %d transaction(s) not come back in %d ticks", k, n.sinceRecon)
+			n.sendRecon()
+		}
 	}
 	n.tickSeed() // seed.go
 	n.trySwitchover()
