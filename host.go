@@ -156,9 +156,14 @@ func (db *DB) Quiesced() bool { return db.pub.quiesced.Load() }
 // still hears from its liege.
 var ErrHearsLiege = replicate.ErrHearsLiege
 
+// ErrAwaitingSeed is returned by Promote, forced or not, while the
+// instance is empty and waits for its peer's checkpoint.
+var ErrAwaitingSeed = replicate.ErrAwaitingSeed
+
 // Promote makes this vassal the liege in the next reign (DESIGN.md section
 // 10), durably. Unless force, it refuses with ErrHearsLiege while the
-// liege is still heard from. The vassal's own rolled-off transactions that
+// liege is still heard from; forced or not, with ErrAwaitingSeed while the
+// instance, emptied, waits for the peer's checkpoint. The vassal's own rolled-off transactions that
 // were waiting for the old liege are reconciled by itself, in the
 // background; the old liege, whatever role it restarts with, learns the
 // higher reign at the handshake and becomes the vassal.

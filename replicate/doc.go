@@ -24,7 +24,9 @@
 //     an answer (or, for its own detection, a notice naming no TxID) with
 //     its new epoch and watermark, resumes its stream after the liege's
 //     watermark, and sends its reconciliation logs, again after every
-//     reconnect until each TxID has come back (sections 7 and 9);
+//     reconnect and every NodeConfig.ReconResendTicks while the link is up
+//     (a frame lost without a disconnect), until each TxID has come back
+//     (sections 7 and 9);
 //   - the liege reconciles each log record it does not hold, so a resent
 //     log changes nothing.
 //
@@ -131,7 +133,7 @@
 // rejection and discarding until the answer naming the rejected TxID
 // (section 8); which reconciliation records to run or skip, and resending
 // the vassal's pending ones after each handshake until they come back
-// (section 9); reigns, promote, switchover and duplicate subjects (section
+// (section 9) and every ReconResendTicks; reigns, promote, switchover and duplicate subjects (section
 // 10); never reusing a shipped OSeq (section 3); and seeding an empty
 // instance, or re-seeding a vassal whose watermark fell below the liege's
 // journal front, from the peer's checkpoint (section 3; seed.go and

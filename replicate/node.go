@@ -130,6 +130,9 @@ var (
 	// ErrBusy is returned by Promote while a rollback is outstanding and by
 	// Switchover while the link is down.
 	ErrBusy = errors.New("not now")
+	// ErrAwaitingSeed is returned by Promote, forced or not, while the
+	// instance is empty and waits for the peer's checkpoint (AwaitingSeed).
+	ErrAwaitingSeed = errors.New("the instance waits for its peer's checkpoint before it can be promoted")
 )
 
 // NewNode returns the node of an instance recovered in state st.
@@ -936,8 +939,14 @@ func (n *Node) Tick() {
 		n.sinceProgress = 0
 		n.askResend() // the stream stopped short
 	}
-	if n.role == RoleVassal && n.sinceRecon >= n.cfg.ReconResendTicks && n.pendingSend() > 0 {
-		n.sendRecon()
+	if n.role == RoleVassal && n.sinceRecon >= n.cfg.ReconResendTicks {
+		// A log frame lost while the link stays up (a partition or a drop
+		// is no disconnect, so no handshake resends it) goes again here;
+		// the liege skips what it holds, so a resent log changes nothing.
+		if k := n.pendingSend(); k > 0 {
+			n.note("resend the reconciliation log: %d transaction(s) not come back in %d ticks", k, n.sinceRecon)
+			n.sendRecon()
+		}
 	}
 	n.tickSeed() // seed.go
 	n.trySwitchover()
@@ -1010,7 +1019,8 @@ func (n *Node) reconcilePending() {
 
 // Promote makes this vassal the liege in the next reign, on its own (the
 // liege is gone). It refuses while the liege is still heard from unless
-// force is set, and while a rollback is outstanding.
+// force is set, and while a rollback is outstanding or the instance waits
+// for its seed (AwaitingSeed), forced or not.
 func (n *Node) Promote(force bool) error {
 	n.input("Promote")
 	if n.role != RoleVassal {
@@ -1018,6 +1028,11 @@ func (n *Node) Promote(force bool) error {
 	}
 	if n.rollback != nil {
 		return fmt.Errorf("promote %s: %w: a rollback is outstanding; retry when it is done", n.cfg.ID, ErrBusy)
+	}
+	if n.AwaitingSeed() {
+		// Even forced: this empty instance lacks own transactions the peer
+		// holds; as liege it would give their OSeqs to new transactions.
+		return PromoteAwaitingSeed(n.cfg.ID)
 	}
 	heard := n.link == linkUp || n.heardEver && n.sinceHeard <= n.cfg.PromoteQuietTicks
 	if heard && !force {
@@ -1028,6 +1043,13 @@ func (n *Node) Promote(force bool) error {
 		n.sendHello()
 	}
 	return nil
+}
+
+// PromoteAwaitingSeed is Promote's refusal of instance id while it waits
+// for its seed (the engine keeps that wait across a lost link, when the
+// Node no longer asks).
+func PromoteAwaitingSeed(id string) error {
+	return fmt.Errorf("promote %s: %w: it is empty and its peer holds own transactions of it; promote it once the checkpoint is installed (its log says \"seeded from the peer's checkpoint\"), or, if the peer is gone for good, restore this site from a backup instead (force does not override this)", id, ErrAwaitingSeed)
 }
 
 // Switchover starts a planned role swap at the liege: it quiesces new own

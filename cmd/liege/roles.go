@@ -22,7 +22,11 @@ section 10). Use it when the liege is gone: it is refused while the vassal
 still hears from its liege (link up, or a frame within 3 heartbeats),
 unless --force. Right after the liege went down the vassal may still
 count it as heard for those few heartbeats: --wait asks again until the
-vassal agrees or the wait is over. The vassal's own rolled-off transactions that were
+vassal agrees or the wait is over. An emptied instance that waits for
+its peer's checkpoint (a rebuilt site, not yet seeded) is refused even
+with --force: it lacks own transactions the peer holds and would reuse
+their OSeqs; promote it once seeded, or restore it from a backup if the
+peer is gone for good. The vassal's own rolled-off transactions that were
 waiting for the old liege are reconciled by the vassal itself, in the
 background.
 

@@ -514,6 +514,9 @@ func (in *Instance) promote(force bool) error {
 	if in.node == nil {
 		return ErrNotReplicated
 	}
+	if in.awaitingSeed { // seedWait: it outlives a lost link, the Node's ask does not
+		return replicate.PromoteAwaitingSeed(in.cfg.ID)
+	}
 	if err := in.node.Promote(force); err != nil {
 		return err
 	}

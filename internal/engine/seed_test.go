@@ -11,6 +11,7 @@ import (
 	"github.com/liege-db/liege/internal/engine"
 	"github.com/liege-db/liege/internal/sim"
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate"
 )
 
 // reconnecting moves frames like run, but a side that closes the link has
@@ -198,12 +199,32 @@ func TestEmptiedInstanceWaitsForItsSeed(t *testing.T) {
 		t.Fatal("the emptied vassal did not take the liege's hello")
 	}
 	refusedUntilSeeded("after the handshake")
+	// Promoting it is refused too, forced or not: as liege it would give
+	// B/1..B/3's OSeqs to new transactions. The refusal says what to do.
+	noPromote := func(when string, force bool) {
+		t.Helper()
+		err := fresh.in.Promote(force)
+		if !errors.Is(err, replicate.ErrAwaitingSeed) {
+			t.Fatalf("promote (force %v) of the emptied vassal %s: %v; want ErrAwaitingSeed", force, when, err)
+		}
+		for _, says := range []string{"checkpoint", "once the checkpoint is installed", "backup"} {
+			if !strings.Contains(err.Error(), says) {
+				t.Fatalf("the promote refusal %s does not say %q: %v", when, says, err)
+			}
+		}
+		if r := fresh.in.Status().Role; r != engine.RoleVassal {
+			t.Fatalf("the refused promote %s left role %q", when, r)
+		}
+	}
+	noPromote("after the handshake", true)
 	// The session is lost before the checkpoint came: still refused.
 	for _, n := range []*node{a, fresh} {
 		n.in.Outbox()
 		n.in.LinkDown()
 	}
 	refusedUntilSeeded("after the link was lost")
+	noPromote("after the link was lost", false)
+	noPromote("after the link was lost", true)
 	a.in.LinkUp()
 	fresh.in.LinkUp()
 	if closed := reconnecting(t, c, a, fresh, 500); len(closed) == 0 {

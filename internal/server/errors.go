@@ -83,7 +83,8 @@ func engineError(err error) *Error {
 	case errors.As(err, &fatal):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "the instance's journal failed and it takes no more requests until it is restarted: " + err.Error(), Err: err}
-	case errors.Is(err, replicate.ErrHearsLiege), errors.Is(err, replicate.ErrRole), errors.Is(err, replicate.ErrBusy):
+	case errors.Is(err, replicate.ErrHearsLiege), errors.Is(err, replicate.ErrRole), errors.Is(err, replicate.ErrBusy),
+		errors.Is(err, replicate.ErrAwaitingSeed):
 		return &Error{Status: http.StatusConflict, Code: CodeBadRequest, Message: err.Error(), Err: err}
 	case errors.Is(err, liege.ErrRouteUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: err.Error(), RetryAfter: liege.RouteRetryAfter}

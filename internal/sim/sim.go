@@ -273,6 +273,10 @@ type world struct {
 	hash    hash.Hash
 	tail    []string
 	failure *Failure
+	// reconLost holds, per sending site, the records of reconciliation log
+	// frames lost while the link stayed up (cleared when it goes down), to
+	// trace their resend on the vassal's tick budget.
+	reconLost [2]map[string]bool
 }
 
 func newWorld(o Options) *world {
@@ -543,12 +547,15 @@ func (w *world) pump(i int) {
 			continue
 		}
 		desc, subj := frameString(f)
+		w.reconResent(i, f)
 		switch {
 		case p.blocked:
 			w.tracef("%s->%s lost (partition) %s", s.id, siteNames[1-i], desc)
+			w.reconLostFrame(i, f)
 			continue
 		case w.rng.Float64() < w.drop:
 			w.tracef("%s->%s dropped %s", s.id, siteNames[1-i], desc)
+			w.reconLostFrame(i, f)
 			continue
 		}
 		n := 1
@@ -620,6 +627,7 @@ func (w *world) cut(why string) {
 		return
 	}
 	w.up = false
+	w.reconLost = [2]map[string]bool{}
 	w.linkAt = w.now + w.rng.Int64N(20*ms)
 	w.rejected = [2]map[journal.TxID]bool{}
 	w.tracef("link down: %s", why)
@@ -657,6 +665,38 @@ func (w *world) checkRejected(i int, ids []journal.TxID) {
 			return
 		}
 		w.rejected[i][id] = true
+	}
+}
+
+// reconLostFrame notes the records of a lost reconciliation log frame.
+func (w *world) reconLostFrame(i int, f *link.Frame) {
+	if f.Kind != link.KindReconLog {
+		return
+	}
+	if w.reconLost[i] == nil {
+		w.reconLost[i] = map[string]bool{}
+	}
+	for _, b := range f.Records {
+		w.reconLost[i][string(b)] = true
+	}
+}
+
+// reconResent traces a reconciliation log frame that carries a record lost
+// since the link came up: the vassal resent it on its tick budget
+// (replicate.NodeConfig.ReconResendTicks), not after a handshake.
+func (w *world) reconResent(i int, f *link.Frame) {
+	if f.Kind != link.KindReconLog || len(w.reconLost[i]) == 0 {
+		return
+	}
+	k := 0
+	for _, b := range f.Records {
+		if w.reconLost[i][string(b)] {
+			delete(w.reconLost[i], string(b))
+			k++
+		}
+	}
+	if k > 0 {
+		w.tracef("%s->%s resends %d reconciliation record(s) lost while the link stayed up", w.sites[i].id, siteNames[1-i], k)
 	}
 }
 
