@@ -77,7 +77,8 @@ seed decides everything: the same arguments print the same trace_hash on
 any machine, any --workers and any GOMAXPROCS. --break runs a protocol with
 a known bug planted (literal: the post's two checks alone; prev: Prev
 ignored; discard: discarding ended by any answer; subject: a duplicate
-subject accepted): the run must fail, naming a seed and the oracle item.`
+subject accepted; pending: own transactions not yet durable left out of the
+window): the run must fail, naming a seed and the oracle item.`
 
 func injectCommand() *cli.Command {
 	return &cli.Command{
@@ -105,7 +106,7 @@ func injectCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "from", Value: 1, Usage: "--sim: the first seed"},
 			&cli.IntFlag{Name: "steps", Value: 300, Usage: "--sim: random events per seed before healing"},
 			&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "--sim: seeds run at once (the results do not depend on it)"},
-			&cli.StringFlag{Name: "break", Usage: "--sim: plant a known protocol bug: literal, prev, discard or subject (the run must fail)"},
+			&cli.StringFlag{Name: "break", Usage: "--sim: plant a known protocol bug: literal, prev, discard, subject or pending (the run must fail)"},
 			&cli.BoolFlag{Name: "trace", Usage: "--sim with --seed: print the seed's trace"},
 			&cli.BoolFlag{Name: "model", Usage: "--sim: run the simulator's small model engine instead of the real one (internal/engine): faster, the protocol's Node alone under test"},
 			&cli.BoolFlag{Name: "engine", Usage: "--sim: run the real engine (internal/engine), as --sim does without --model; kept for old command lines"},
