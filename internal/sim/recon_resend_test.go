@@ -1,10 +1,6 @@
 package sim
 
-import (
-	"bytes"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestReconResendSeeds pins seeds in which a reconciliation log frame is
 // lost while the link stays up (a partition one way, or a drop: no
@@ -20,13 +16,6 @@ func TestReconResendSeeds(t *testing.T) {
 		{98, "B->A resends 3 reconciliation record(s) lost while the link stayed up"},
 		{106, "A->B resends 35 reconciliation record(s) lost while the link stayed up"},
 	} {
-		var trace bytes.Buffer
-		r := Run(Options{Seed: tc.seed, Steps: 300, Trace: &trace})
-		if r.Failure != nil {
-			t.Fatalf("seed %d: %s violated: %s\ntrace tail:\n%s", r.Seed, r.Failure.Item, r.Failure.Msg, r.Failure.Trace)
-		}
-		if !strings.Contains(trace.String(), tc.want) {
-			t.Fatalf("seed %d no longer exercises what it pins: its trace has no %q", tc.seed, tc.want)
-		}
+		checkPinnedSeed(t, tc.seed, 300, tc.want)
 	}
 }
