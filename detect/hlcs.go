@@ -108,14 +108,7 @@ func (h *hlcBlocks) reset() {
 func (h *hlcBlocks) firstAbove(base, x uint64) int {
 	// kb: the first block with a base above x. The answer is in the block
 	// before it (if any) or is kb's first transaction (if any).
-	kl, kh := 0, len(h.base)
-	for kl < kh {
-		if m := int(uint(kl+kh) >> 1); h.base[m] > x {
-			kh = m
-		} else {
-			kl = m + 1
-		}
-	}
+	kl := firstPastU64(h.base, x)
 	start := func(k int) int { // the index of block k's first transaction
 		return int(max(base, (h.first+uint64(k))*h.every) - base)
 	}

@@ -30,15 +30,21 @@ func (o *oseqRuns) at(s uint64) uint64 {
 
 // run returns the run of sequence number s, at or after the first's start.
 func (o *oseqRuns) run(s uint64) int {
-	lo, hi := 0, len(o.seq) // the first run starting after s
+	return firstPastU64(o.seq, s) - 1 // the run before the first starting after s
+}
+
+// firstPastU64 returns the index of the first element of a (sorted) above
+// x, or len(a).
+func firstPastU64(a []uint64, x uint64) int {
+	lo, hi := 0, len(a)
 	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); o.seq[m] > s {
+		if m := int(uint(lo+hi) >> 1); a[m] > x {
 			hi = m
 		} else {
 			lo = m + 1
 		}
 	}
-	return lo - 1
+	return lo
 }
 
 // dropBefore drops the runs that end before sequence number base, the
@@ -67,14 +73,7 @@ func (o *oseqRuns) reset() { *o = oseqRuns{} }
 func (o *oseqRuns) firstAbove(base, end, x uint64) uint64 {
 	// The first run starting with an OSeq above x: the answer is its start
 	// or in the run before it.
-	lo, hi := 0, len(o.oseq)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); o.oseq[m] > x {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
+	lo := firstPastU64(o.oseq, x)
 	s := end
 	if lo < len(o.seq) {
 		s = o.seq[lo]
