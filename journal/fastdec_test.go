@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -152,6 +153,46 @@ func TestFastDecoderMatchesReference(t *testing.T) {
 					t.Fatalf("DecodeFrameBorrow copied a byte string of %d bytes", len(b))
 				}
 			}
+			// Clone: the same record, nothing shared with the frame or
+			// with borrowed, which is then wiped.
+			c := borrowed.Clone()
+			if !reflect.DeepEqual(&borrowed, c) {
+				t.Fatalf("Clone:\n%+v\n%+v", &borrowed, c)
+			}
+			for _, b := range borrowedBytes(c) {
+				if len(b) > 0 && aliases(fc, b) {
+					t.Fatalf("a clone's byte string of %d bytes is in the frame", len(b))
+				}
+			}
+			if (len(c.Reads) > 0 && &c.Reads[0] == &borrowed.Reads[0]) || (len(c.Ranges) > 0 && &c.Ranges[0] == &borrowed.Ranges[0]) ||
+				(len(c.Writes) > 0 && &c.Writes[0] == &borrowed.Writes[0]) || (c.Rollback != nil && c.Rollback == borrowed.Rollback) {
+				t.Fatalf("a clone shares a slice or its rollback details with the record cloned")
+			}
+			wiped := borrowed
+			wiped.Reads, wiped.Ranges, wiped.Writes = slices.Clone(borrowed.Reads), slices.Clone(borrowed.Ranges), slices.Clone(borrowed.Writes)
+			for i := range borrowed.Reads {
+				borrowed.Reads[i] = PointRead{}
+			}
+			for i := range borrowed.Writes {
+				borrowed.Writes[i] = Write{}
+			}
+			for i := range borrowed.Ranges {
+				borrowed.Ranges[i] = RangeRead{}
+			}
+			if borrowed.Rollback != nil {
+				rb := *borrowed.Rollback
+				wiped.Rollback = &rb
+				*borrowed.Rollback = RollbackInfo{Reason: "wiped"}
+			}
+			saved := append([]byte(nil), fc...)
+			for i := range fc {
+				fc[i] = 0xa5
+			}
+			if !reflect.DeepEqual(normalize(*want), normalize(*c)) {
+				t.Fatalf("a clone changed when the frame and the record cloned were overwritten:\n%+v\n%+v", want, c)
+			}
+			copy(fc, saved)
+			borrowed = wiped
 			// CopyBytes: the same record again, nothing in the frame.
 			borrowed.CopyBytes()
 			if !reflect.DeepEqual(normalize(*want), normalize(borrowed)) {

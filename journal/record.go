@@ -7,6 +7,7 @@ package journal
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -279,6 +280,22 @@ func (r *Record) Version() Version { return Version{HLC: r.HLC, Origin: r.Origin
 func (r *Record) Reset() {
 	reads, ranges, writes := r.Reads[:0], r.Ranges[:0], r.Writes[:0]
 	*r = Record{Reads: reads, Ranges: ranges, Writes: writes}
+}
+
+// Clone returns a deep copy of r: its reads, ranges and writes in slices
+// of their own, its byte strings in one allocation (CopyBytes), its
+// rollback details copied. Nil slices and byte strings stay nil (a nil
+// before-image means the key was absent). For a record whose memory its
+// maker reuses: the Runner's, a decoder's.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Reads, c.Ranges, c.Writes = slices.Clone(r.Reads), slices.Clone(r.Ranges), slices.Clone(r.Writes)
+	if r.Rollback != nil {
+		rb := *r.Rollback
+		c.Rollback = &rb
+	}
+	c.CopyBytes()
+	return &c
 }
 
 // CopyBytes gives r's byte strings (args, result, read keys and bounds,

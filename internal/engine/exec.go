@@ -202,35 +202,12 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 	if in.node != nil {
 		// The Node checks peer transactions against it from now on
 		// (OwnCommitted); it ships it once durable (reportDurable).
-		own := cloneRecord(&r)
+		own := r.Clone() // the Runner reuses the sets' memory
 		in.ownPending = append(in.ownPending, own)
 		in.node.OwnCommitted(own)
 	}
 	in.wait(r.Pos, c)
 	return nil
-}
-
-// cloneRecord deep-copies what the Node keeps of an own record: its read
-// and write sets (the Runner reuses their memory).
-func cloneRecord(r *journal.Record) *journal.Record {
-	c := *r
-	c.Args, c.Result = bytes.Clone(r.Args), bytes.Clone(r.Result)
-	c.Reads = make([]journal.PointRead, len(r.Reads))
-	for i, p := range r.Reads {
-		p.Key = bytes.Clone(p.Key)
-		c.Reads[i] = p
-	}
-	c.Ranges = make([]journal.RangeRead, len(r.Ranges))
-	for i, g := range r.Ranges {
-		g.Lo, g.Hi = bytes.Clone(g.Lo), bytes.Clone(g.Hi)
-		c.Ranges[i] = g
-	}
-	c.Writes = make([]journal.Write, len(r.Writes))
-	for i, w := range r.Writes {
-		w.Key, w.Value, w.Before = bytes.Clone(w.Key), bytes.Clone(w.Value), bytes.Clone(w.Before)
-		c.Writes[i] = w
-	}
-	return &c
 }
 
 // wait answers c once position pos is durable.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -294,10 +293,7 @@ func (in *Instance) recover() error {
 			if ld != nil {
 				// replayParallel decodes into records it uses again, their
 				// byte strings aliasing the journal's files read.
-				c := *r
-				c.Reads, c.Ranges, c.Writes = slices.Clone(r.Reads), slices.Clone(r.Ranges), slices.Clone(r.Writes)
-				c.CopyBytes()
-				r = &c
+				r = r.Clone()
 			}
 			own = append(own, r)
 		}

@@ -36,7 +36,7 @@ func Load(dir string) (Instance, error) {
 			return fmt.Errorf("oracle: %s: the record stored at position %d claims position %d", dir, pos, r.Pos)
 		}
 		if r.Kind.IsTxn() {
-			in.Records = append(in.Records, cloneRecord(r))
+			in.Records = append(in.Records, *r.Clone()) // the decoder reuses r and its slices
 		}
 		return nil
 	})
@@ -47,40 +47,4 @@ func Load(dir string) (Instance, error) {
 		return Instance{}, fmt.Errorf("oracle: the journal of %s starts at position %d (its front was truncated): the oracle needs the whole history to replay the path", dir, res.First)
 	}
 	return in, nil
-}
-
-// cloneRecord returns a deep copy of r's transaction fields (the decoder
-// reuses r and its slices). Nil slices stay nil: a nil before-image means
-// the key was absent.
-func cloneRecord(r *journal.Record) journal.Record {
-	c := *r
-	c.Args, c.Result = bytes.Clone(r.Args), bytes.Clone(r.Result)
-	c.Reads = cloneSlice(r.Reads, func(p journal.PointRead) journal.PointRead {
-		p.Key = bytes.Clone(p.Key)
-		return p
-	})
-	c.Ranges = cloneSlice(r.Ranges, func(x journal.RangeRead) journal.RangeRead {
-		x.Lo, x.Hi = bytes.Clone(x.Lo), bytes.Clone(x.Hi)
-		return x
-	})
-	c.Writes = cloneSlice(r.Writes, func(w journal.Write) journal.Write {
-		w.Key, w.Value, w.Before = bytes.Clone(w.Key), bytes.Clone(w.Value), bytes.Clone(w.Before)
-		return w
-	})
-	if r.Rollback != nil {
-		rb := *r.Rollback
-		c.Rollback = &rb
-	}
-	return c
-}
-
-func cloneSlice[T any](s []T, f func(T) T) []T {
-	if s == nil {
-		return nil
-	}
-	out := make([]T, len(s))
-	for i, x := range s {
-		out[i] = f(x)
-	}
-	return out
 }
