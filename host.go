@@ -163,10 +163,11 @@ var ErrAwaitingSeed = replicate.ErrAwaitingSeed
 // Promote makes this vassal the liege in the next reign (DESIGN.md section
 // 10), durably. Unless force, it refuses with ErrHearsLiege while the
 // liege is still heard from; forced or not, with ErrAwaitingSeed while the
-// instance, emptied, waits for the peer's checkpoint. The vassal's own rolled-off transactions that
-// were waiting for the old liege are reconciled by itself, in the
-// background; the old liege, whatever role it restarts with, learns the
-// higher reign at the handshake and becomes the vassal.
+// instance, emptied, waits for the peer's checkpoint. The vassal's own
+// rolled-off transactions that were waiting for the old liege are
+// reconciled by itself, in the background; the old liege, whatever role it
+// restarts with, learns the higher reign at the handshake and becomes the
+// vassal.
 func (db *DB) Promote(ctx context.Context, force bool) error {
 	var err error
 	if cerr := db.control(ctx, func() {
