@@ -123,8 +123,18 @@ func TestFastFrameReusesNames(t *testing.T) {
 	if err := c.decode(body, &first); err != nil {
 		t.Fatal(err)
 	}
-	if n := allocated(func() { err = c.decode(body, &second) }); err != nil || n > uint64(len(body))+64 {
-		t.Fatalf("decoding a %d-byte txn frame again allocated %d bytes (error %v): more than one copy of the body", len(body), n, err)
+	// The least of a few decodes: allocated counts the whole process, and
+	// a goroutine left over from an earlier test may allocate meanwhile.
+	n := uint64(math.MaxUint64)
+	for range 5 {
+		second = Frame{}
+		n = min(n, allocated(func() { err = c.decode(body, &second) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n > uint64(len(body))+64 {
+		t.Fatalf("decoding a %d-byte txn frame again allocated %d bytes: more than one copy of the body", len(body), n)
 	}
 	if !reflect.DeepEqual(first, second) || !reflect.DeepEqual(second.Record, f.Record) {
 		t.Fatalf("the same body decoded twice differs:\n%+v\n%+v", first, second)
