@@ -415,6 +415,13 @@ func (j *Journal) Read(pos uint64) ([]byte, error) {
 	return b, nil
 }
 
+// ReadBackward calls fn on the frames at positions to down to from, each
+// segment file read once (BackwardReader). Everything appended in that run
+// must be written first (Flush). fn must not append or truncate.
+func (j *Journal) ReadBackward(from, to uint64, fn func(pos uint64, frame []byte) error) error {
+	return ReadBackward(j.log, from, to, fn)
+}
+
 // TruncateAfter removes every entry after pos (pos is kept) and makes the
 // removal durable. Everything appended must be durable first (Flush). pos
 // may be First()-1 (everything goes), not less: that is refused with an

@@ -313,6 +313,9 @@ func (m *model) checkRanges(t *testing.T, l Log) {
 		if _, ok := l.(RangeReader); !ok {
 			t.Fatal("the file log is not a RangeReader")
 		}
+		if _, ok := l.(BackwardReader); !ok {
+			t.Fatal("the file log is not a BackwardReader")
+		}
 	}
 	n := uint64(len(m.entries))
 	ranges := [][2]uint64{{m.first, m.last()}, {m.first + 1, m.last() + 1}}
@@ -345,9 +348,37 @@ func (m *model) checkRanges(t *testing.T, l Log) {
 			t.Fatalf("ReadRange(%d, %d) of [%d, %d]: %v after %d entries", r[0], r[1], m.first, m.last(), err, want-r[0])
 		}
 	}
+	for _, r := range ranges {
+		want := r[1]
+		err := ReadBackward(l, r[0], r[1], func(idx uint64, got []byte) error {
+			if idx != want {
+				return fmt.Errorf("entry %d after %d", idx, want+1)
+			}
+			if !bytes.Equal(got, m.entries[idx-m.first]) {
+				return fmt.Errorf("index %d holds %x, want %x", idx, got[:min(8, len(got))], m.entries[idx-m.first][:min(8, len(m.entries[idx-m.first]))])
+			}
+			want--
+			return nil
+		})
+		switch {
+		case r[0] > r[1]:
+			if err != nil || want != r[1] {
+				t.Fatalf("ReadBackward(%d, %d) of an empty range: %v after %d entries", r[0], r[1], err, r[1]-want)
+			}
+		case r[1] > m.last():
+			if !errors.Is(err, ErrNotFound) || want != r[1] {
+				t.Fatalf("ReadBackward(%d, %d) past [%d, %d] returned %v after %d entries, want ErrNotFound before any", r[0], r[1], m.first, m.last(), err, r[1]-want)
+			}
+		case err != nil || want != r[0]-1:
+			t.Fatalf("ReadBackward(%d, %d) of [%d, %d]: %v after %d entries", r[0], r[1], m.first, m.last(), err, r[1]-want)
+		}
+	}
 	if m.first > 1 {
 		if err := ReadRange(l, m.first-1, m.last(), func(uint64, []byte) error { return nil }); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("ReadRange from %d before [%d, %d] returned %v, want ErrNotFound", m.first-1, m.first, m.last(), err)
+		}
+		if err := ReadBackward(l, m.first-1, m.last(), func(uint64, []byte) error { return nil }); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("ReadBackward from %d before [%d, %d] returned %v, want ErrNotFound", m.first-1, m.first, m.last(), err)
 		}
 	}
 	for _, r := range ranges {
@@ -386,6 +417,11 @@ func (m *model) checkRanges(t *testing.T, l Log) {
 		err := ReadRange(l, m.first, m.last(), func(uint64, []byte) error { calls++; return stop })
 		if !errors.Is(err, stop) || calls != 1 {
 			t.Fatalf("ReadRange with fn failing at once returned %v after %d calls, want fn's error after 1", err, calls)
+		}
+		calls = 0
+		err = ReadBackward(l, m.first, m.last(), func(uint64, []byte) error { calls++; return stop })
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Fatalf("ReadBackward with fn failing at once returned %v after %d calls, want fn's error after 1", err, calls)
 		}
 	}
 }

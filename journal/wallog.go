@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -261,6 +262,69 @@ func (l *walLog) ReadRange(from, to uint64, fn func(index uint64, entry []byte) 
 		}
 	}
 	return fmt.Errorf("read journal index %d: the segment files end before it, though the journal's last index is %d: %w", pos, last, ErrNotFound)
+}
+
+// ReadBackward reads the segment files holding from..to, newest first, each
+// once (BackwardReader). It holds the write lock only to list the segments
+// and while it reads a file, not while fn runs: the entries up to to are
+// whole in their files (a Write appends after them; a torn tail was cut at
+// open), and fn must not truncate.
+func (l *walLog) ReadBackward(from, to uint64, fn func(index uint64, entry []byte) error) error {
+	if from > to {
+		return nil
+	}
+	l.mu.Lock()
+	segs, last, err := l.segmentsOf(from, to)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	pos := to           // the next index fn gets
+	var frames [][2]int // the entries of a segment from max(from, its first) to pos: offset, end
+	for i := len(segs) - 1; i >= 0; i-- {
+		seg := segs[i]
+		if seg.FirstPos > pos {
+			continue // starts after pos
+		}
+		if i+1 < len(segs) && segs[i+1].FirstPos <= pos {
+			break // a gap: reported below
+		}
+		l.mu.Lock()
+		data, err := os.ReadFile(seg.Path)
+		l.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("read journal segment: %w", err)
+		}
+		lo := max(from, seg.FirstPos)
+		frames = frames[:0]
+		p, off := seg.FirstPos, 0
+		for p <= pos {
+			if off >= len(data) {
+				return fmt.Errorf("read journal index %d: segment %s ends at index %d: %w", pos, seg.Path, p-1, ErrNotFound)
+			}
+			frame, n, err := nextEntry(data[off:])
+			if err != nil {
+				return &DamageError{File: seg.Path, Offset: int64(off), Pos: p, Err: err}
+			}
+			if p >= lo {
+				end := off + n
+				frames = append(frames, [2]int{end - len(frame), end})
+			}
+			off += n
+			p++
+		}
+		for k := len(frames) - 1; k >= 0; k-- {
+			f := frames[k]
+			if err := fn(pos, data[f[0]:f[1]:f[1]]); err != nil {
+				return err
+			}
+			pos--
+		}
+		if pos < from || pos == math.MaxUint64 {
+			return nil
+		}
+	}
+	return fmt.Errorf("read journal index %d: no segment file holds it, though the journal's last index is %d: %w", pos, last, ErrNotFound)
 }
 
 // CopyRange copies the bytes of from..to from the segment files to dst

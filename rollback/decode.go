@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -10,6 +11,48 @@ import (
 // decodeChunk is how many records the decoding goroutine hands over at a
 // time.
 const decodeChunk = 256
+
+// backwardReader is a Journal that reads a run of its frames newest first
+// itself: *journal.Journal and the engine's over the file log read each
+// segment file of the run once (journal.BackwardReader), where Read one
+// position at a time loads every segment into tidwall/wal's cache.
+type backwardReader interface {
+	ReadBackward(from, to uint64, fn func(pos uint64, frame []byte) error) error
+}
+
+// framesBackward calls fn on the frames of j at positions head down to
+// target (none if head < target). The frames stay valid and must not be
+// modified. It stops at fn's first error and returns it as it is; a read
+// error names the positions.
+func framesBackward(j Journal, head, target uint64, fn func(p uint64, frame []byte) error) error {
+	if head < target {
+		return nil
+	}
+	if br, ok := j.(backwardReader); ok {
+		var fnErr error
+		err := br.ReadBackward(target, head, func(p uint64, f []byte) error {
+			fnErr = fn(p, f)
+			return fnErr
+		})
+		if err != nil && fnErr == nil {
+			err = fmt.Errorf("rollback: read positions %d..%d: %w", target, head, err)
+		}
+		return err
+	}
+	for p := head; p >= target && p <= head; p-- {
+		f, err := j.Read(p)
+		if err != nil {
+			return fmt.Errorf("rollback: read position %d: %w", p, err)
+		}
+		if err := fn(p, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errStopped ends a read whose consumer has gone.
+var errStopped = errors.New("rollback: reading stopped")
 
 // backward calls fn on the records at positions from head down to target,
 // in that order, on the calling goroutine. With Env.DecodeAhead a second
@@ -24,22 +67,12 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 	if !env.DecodeAhead || head-target < decodeChunk {
 		d := journal.NewDecoder()
 		var r journal.Record
-		for p := head; p >= target; p-- {
-			f, err := env.Journal.Read(p)
-			if err == nil {
-				err = d.DecodeFrame(f, &r)
-			}
-			if err != nil {
+		return framesBackward(env.Journal, head, target, func(p uint64, f []byte) error {
+			if err := d.DecodeFrame(f, &r); err != nil {
 				return fmt.Errorf("rollback: read position %d: %w", p, err)
 			}
-			if err := fn(p, &r); err != nil {
-				return err
-			}
-			if p == 0 {
-				break
-			}
-		}
-		return nil
+			return fn(p, &r)
+		})
 	}
 
 	type chunk struct {
@@ -53,33 +86,39 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 	go func() {
 		defer close(done)
 		defer close(chunks)
-		d := journal.NewDecoder()
-		for hi := head; ; hi -= decodeChunk {
-			lo := target
-			if hi-target >= decodeChunk {
-				lo = hi - decodeChunk + 1
-			}
-			c := &chunk{hi: hi, recs: make([]journal.Record, hi-lo+1)}
-			for i := range c.recs {
-				p := hi - uint64(i)
-				f, err := env.Journal.Read(p)
-				if err == nil {
-					err = d.DecodeFrame(f, &c.recs[i])
-				}
-				if err != nil {
-					c.err = fmt.Errorf("rollback: read position %d: %w", p, err)
-					c.recs = c.recs[:i]
-					break
-				}
-			}
+		send := func(c *chunk) bool {
 			select {
 			case chunks <- c:
+				return true
 			case <-stop:
-				return
+				return false
 			}
-			if c.err != nil || lo == target {
-				return
+		}
+		d := journal.NewDecoder()
+		var c *chunk
+		err := framesBackward(env.Journal, head, target, func(p uint64, f []byte) error {
+			if c == nil {
+				c = &chunk{hi: p, recs: make([]journal.Record, 0, min(decodeChunk, p-target+1))}
 			}
+			c.recs = append(c.recs, journal.Record{})
+			if err := d.DecodeFrame(f, &c.recs[len(c.recs)-1]); err != nil {
+				c.recs = c.recs[:len(c.recs)-1]
+				return fmt.Errorf("rollback: read position %d: %w", p, err)
+			}
+			if len(c.recs) == cap(c.recs) {
+				if !send(c) {
+					return errStopped
+				}
+				c = nil
+			}
+			return nil
+		})
+		if err != nil && err != errStopped {
+			if c == nil {
+				c = &chunk{}
+			}
+			c.err = err
+			send(c)
 		}
 	}()
 	var err error
@@ -101,8 +140,8 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 	return err
 }
 
-// undoWorkers is how many goroutines read, decode and reduce the records
-// of a rollback with Env.DecodeAhead (backwardLoad).
+// undoWorkers is how many goroutines decode and reduce the records of a
+// rollback with Env.DecodeAhead (backwardLoad).
 const undoWorkers = 2
 
 // backwardChunks returns the number of chunks backwardLoad splits
@@ -114,36 +153,38 @@ func backwardChunks(head, target uint64) int {
 	return int((head-target)/decodeChunk + 1)
 }
 
-// backwardLoad is backward with undoWorkers goroutines, which read and
-// decode the records in chunks of decodeChunk numbered from 0 at the head
-// down, and each hand a chunk they decoded, newest record first, to reduce
-// (with their number, from 0, and the chunk's) before fn sees its records
-// on the calling goroutine, from the head down. A worker's chunks come in
-// order. The goroutines end before it returns; they only read the
-// journal: fn and reduce must not touch it. After an error reduce may have
-// seen chunks fn has not. The records' byte strings alias the frames the
-// journal's Read returned (DecodeFrameBorrow): reduce and fn copy what
-// they keep. Neither keeps a record (nor its Reads, Ranges or Writes): once
-// fn has seen a chunk's records they are decoded into again for a later
-// chunk (Record.Reset keeps the slices' storage), so that a rollback
-// allocates no record and no slice of reads or writes per record.
+// backwardLoad is backward with a goroutine that reads the frames, newest
+// first, in chunks of decodeChunk numbered from 0 at the head down, and
+// undoWorkers goroutines that decode them and each hand a chunk they
+// decoded, newest record first, to reduce (with their number, from 0, and
+// the chunk's) before fn sees its records on the calling goroutine, from
+// the head down. A worker's chunks come in order. The goroutines end
+// before it returns; they only read the journal: fn and reduce must not
+// touch it. After an error reduce may have seen chunks fn has not. The
+// records' byte strings alias the frames the journal returned
+// (DecodeFrameBorrow): reduce and fn copy what they keep. Neither keeps a
+// record (nor its Reads, Ranges or Writes): once fn has seen a chunk's
+// records they are decoded into again for a later chunk (Record.Reset
+// keeps the slices' storage), so that a rollback allocates no record and
+// no slice of reads or writes per record.
 func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, recs []journal.Record), fn func(p uint64, r *journal.Record) error) error {
 	if head < target {
 		return nil
 	}
 	type job struct {
-		hi   uint64 // position of recs[0]; recs[i] is at hi-i
-		n    int    // the chunk's number
-		recs []journal.Record
-		err  error
-		done chan struct{}
+		hi     uint64 // position of frames[0] and recs[0]; [i] is at hi-i
+		n      int    // the chunk's number
+		frames [][]byte
+		recs   []journal.Record
+		err    error
+		done   chan struct{}
 	}
 	jobs := make(chan *job, 2*undoWorkers)
 	results := make(chan *job, 4*undoWorkers)
 	stop := make(chan struct{})
-	// free holds the records of chunks fn has seen; when it is empty a
-	// chunk gets new ones.
-	free := make(chan []journal.Record, 8*undoWorkers)
+	// free holds the jobs fn has seen; when it is empty a chunk gets a new
+	// one.
+	free := make(chan *job, 8*undoWorkers)
 	var wg sync.WaitGroup
 	for w := range undoWorkers {
 		wg.Add(1)
@@ -151,16 +192,11 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 			defer wg.Done()
 			d := journal.NewDecoder()
 			for jb := range jobs {
-				for i := range jb.recs {
-					p := jb.hi - uint64(i)
-					f, err := env.Journal.Read(p)
-					if err == nil {
-						// The journal never changes a frame Read
-						// returned: the records may alias them.
-						err = d.DecodeFrameBorrow(f, &jb.recs[i])
-					}
-					if err != nil {
-						jb.err = fmt.Errorf("rollback: read position %d: %w", p, err)
+				for i, f := range jb.frames {
+					// The journal never changes a frame it returned:
+					// the records may alias them.
+					if err := d.DecodeFrameBorrow(f, &jb.recs[i]); err != nil {
+						jb.err = fmt.Errorf("rollback: read position %d: %w", jb.hi-uint64(i), err)
 						jb.recs = jb.recs[:i]
 						break
 					}
@@ -175,33 +211,58 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 	go func() {
 		defer close(results)
 		defer close(jobs)
-		for n := range backwardChunks(head, target) {
-			hi := head - uint64(n)*decodeChunk
-			lo := target
-			if hi-target >= decodeChunk {
-				lo = hi - decodeChunk + 1
+		send := func(jb *job) bool {
+			jb.recs = jb.recs[:len(jb.frames)]
+			for _, ch := range []chan *job{jobs, results} {
+				select {
+				case ch <- jb:
+				case <-stop:
+					return false
+				}
 			}
-			var recs []journal.Record
+			return true
+		}
+		var jb *job
+		n := 0
+		newJob := func(hi uint64, k int) *job {
+			var j *job
 			select {
-			case recs = <-free:
+			case j = <-free:
+				j.frames, j.err = j.frames[:0], nil
 			default:
+				j = &job{}
 			}
-			if k := int(hi - lo + 1); cap(recs) < k {
-				recs = make([]journal.Record, k)
-			} else {
-				recs = recs[:k]
+			if cap(j.recs) < k {
+				j.recs = make([]journal.Record, k)
 			}
-			jb := &job{hi: hi, n: n, recs: recs, done: make(chan struct{})}
-			select {
-			case jobs <- jb:
-			case <-stop:
-				return
+			if cap(j.frames) < k {
+				j.frames = make([][]byte, 0, k)
 			}
-			select {
-			case results <- jb:
-			case <-stop:
-				return
+			j.hi, j.n, j.done = hi, n, make(chan struct{})
+			n++
+			return j
+		}
+		k := 0 // records in jb's chunk
+		err := framesBackward(env.Journal, head, target, func(p uint64, f []byte) error {
+			if jb == nil {
+				k = int(min(decodeChunk, p-target+1))
+				jb = newJob(p, k)
 			}
+			jb.frames = append(jb.frames, f)
+			if len(jb.frames) == k {
+				if !send(jb) {
+					return errStopped
+				}
+				jb = nil
+			}
+			return nil
+		})
+		if err != nil && err != errStopped {
+			if jb == nil {
+				jb = newJob(0, 0)
+			}
+			jb.err = err
+			send(jb)
 		}
 	}()
 	var err error
@@ -223,12 +284,12 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 				close(stop)
 			}
 		} else {
+			clear(jb.frames)
 			select {
-			case free <- jb.recs:
+			case free <- jb:
 			default:
 			}
 		}
-		jb.recs = nil
 	}
 	wg.Wait()
 	return err

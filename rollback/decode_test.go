@@ -31,6 +31,29 @@ func (j *frames) Read(pos uint64) ([]byte, error) {
 	return f, nil
 }
 
+// rangeFrames is frames read newest first by ReadBackward, as the file
+// journal is (backwardReader).
+type rangeFrames struct{ *frames }
+
+func (j rangeFrames) ReadBackward(from, to uint64, fn func(uint64, []byte) error) error {
+	for p := to; p >= from && p <= to; p-- {
+		f, err := j.Read(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(p, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// journals returns fr read both ways: one position at a time, and
+// newest first by ReadBackward.
+func journals(fr *frames) map[string]Journal {
+	return map[string]Journal{"Read": fr, "ReadBackward": rangeFrames{fr}}
+}
+
 func newFrames(t *testing.T, n int) *frames {
 	t.Helper()
 	enc := journal.NewEncoder()
@@ -52,7 +75,17 @@ func newFrames(t *testing.T, n int) *frames {
 // error, from a read or from fn, having visited what came before it.
 func TestBackwardDecodeAhead(t *testing.T) {
 	const n = 3*decodeChunk + 17
-	j := newFrames(t, n)
+	fr := newFrames(t, n)
+	for name, j := range journals(fr) {
+		t.Run(name, func(t *testing.T) { testBackwardDecodeAhead(t, fr, j) })
+	}
+}
+
+func testBackwardDecodeAhead(t *testing.T, fr *frames, j Journal) {
+	const n = 3*decodeChunk + 17
+	if len(fr.f) != n {
+		t.Fatalf("%d frames, want %d", len(fr.f), n)
+	}
 	visit := func(ahead bool, head, target uint64, stopAt uint64) ([]uint64, error) {
 		var seen []uint64
 		err := backward(Env{Journal: j, DecodeAhead: ahead}, head, target, func(p uint64, r *journal.Record) error {
@@ -85,9 +118,9 @@ func TestBackwardDecodeAhead(t *testing.T) {
 		if err == nil || err.Error() != "stop" || len(seen) != n-2*decodeChunk+1 {
 			t.Fatalf("ahead %v: fn's error: got %v after %d records", ahead, err, len(seen))
 		}
-		j.bad = decodeChunk + 3
+		fr.bad = decodeChunk + 3
 		seen, err = visit(ahead, n, 1, 0)
-		j.bad = 0
+		fr.bad = 0
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bad sector")) || len(seen) != n-decodeChunk-3 {
 			t.Fatalf("ahead %v: read error: got %v after %d records, want it after %d", ahead, err, len(seen), n-decodeChunk-3)
 		}

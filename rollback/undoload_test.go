@@ -19,7 +19,17 @@ import (
 // first error, from a read or from fn, having visited what came before it.
 func TestBackwardLoad(t *testing.T) {
 	const n = 5*decodeChunk + 17
-	j := newFrames(t, n)
+	fr := newFrames(t, n)
+	for name, j := range journals(fr) {
+		t.Run(name, func(t *testing.T) { testBackwardLoad(t, fr, j) })
+	}
+}
+
+func testBackwardLoad(t *testing.T, fr *frames, j Journal) {
+	const n = 5*decodeChunk + 17
+	if len(fr.f) != n {
+		t.Fatalf("%d frames, want %d", len(fr.f), n)
+	}
 	visit := func(head, target uint64, stopAt uint64) (seen []uint64, chunks map[int][]uint64, err error) {
 		var mu sync.Mutex
 		chunks = map[int][]uint64{}
@@ -71,9 +81,9 @@ func TestBackwardLoad(t *testing.T) {
 	if err == nil || err.Error() != "stop" || len(seen) != n-2*decodeChunk+1 {
 		t.Fatalf("fn's error: got %v after %d records", err, len(seen))
 	}
-	j.bad = decodeChunk + 3
+	fr.bad = decodeChunk + 3
 	seen, chunks, err := visit(n, 1, 0)
-	j.bad = 0
+	fr.bad = 0
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bad sector")) || len(seen) != n-decodeChunk-3 {
 		t.Fatalf("read error: got %v after %d records, want it after %d", err, len(seen), n-decodeChunk-3)
 	}

@@ -173,6 +173,26 @@ func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error
 	return nil
 }
 
+// ReadBackward calls fn on the frames at to down to from: those still in
+// the buffers as Read finds them, then those the log holds with
+// journal.ReadBackward (the file log reads each segment file once). fn
+// must not touch the wal.
+func (w *wal) ReadBackward(from, to uint64, fn func(pos uint64, frame []byte) error) error {
+	for p := to; p >= from && p > w.logged; p-- {
+		f, err := w.Read(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(p, f); err != nil {
+			return err
+		}
+	}
+	if from <= w.logged {
+		return journal.ReadBackward(w.log, from, min(to, w.logged), fn)
+	}
+	return nil
+}
+
 // CopyRange appends the frames at from..to to dst, each as
 // uvarint(len)+frame (a lost transaction file's records): those the log
 // holds with journal.CopyRange (the file log copies its files' bytes), the
