@@ -416,8 +416,9 @@ func (j *Journal) Read(pos uint64) ([]byte, error) {
 }
 
 // ReadBackward calls fn on the frames at positions to down to from, each
-// segment file read once (BackwardReader). Everything appended in that run
-// must be written first (Flush). fn must not append or truncate.
+// segment file read once (BackwardReader); a frame is valid only until fn
+// returns. Everything appended in that run must be written first (Flush).
+// fn must not append or truncate.
 func (j *Journal) ReadBackward(from, to uint64, fn func(pos uint64, frame []byte) error) error {
 	return ReadBackward(j.log, from, to, fn)
 }

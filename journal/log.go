@@ -163,21 +163,22 @@ func ReadRange(log Log, from, to uint64, fn func(index uint64, entry []byte) err
 
 // BackwardReader is implemented by a Log that reads a run of consecutive
 // entries newest first faster than Read one at a time: the file log reads
-// each segment file the run touches once, newest first, where tidwall/wal's
-// Read would load every segment into its cache (what a rollback reads, it
-// reads once, from the head down).
+// each segment file the run touches once, newest first, into one buffer,
+// where tidwall/wal's Read would load every segment into its cache (what a
+// rollback reads, it reads once, from the head down).
 type BackwardReader interface {
 	// ReadBackward calls fn on the entries at indexes to, to-1, ..., from
 	// (none if from > to), with Read's errors for an index outside
-	// [FirstIndex, LastIndex]. fn's entry follows Read's rules: the caller
-	// must not modify it and it stays valid. fn must not call the Log's
-	// Write, Sync or truncations; ReadBackward stops at fn's first error
-	// and returns it.
+	// [FirstIndex, LastIndex]. fn's entry is valid only until fn returns
+	// (the next segment is read into the same memory), and fn must not
+	// modify it. fn must not call the Log's Write, Sync or truncations;
+	// ReadBackward stops at fn's first error and returns it.
 	ReadBackward(from, to uint64, fn func(index uint64, entry []byte) error) error
 }
 
 // ReadBackward calls fn on the entries of log at indexes to down to from:
 // with the Log's ReadBackward if it is a BackwardReader, else with Read.
+// fn's entry is valid only until fn returns.
 func ReadBackward(log Log, from, to uint64, fn func(index uint64, entry []byte) error) error {
 	if br, ok := log.(BackwardReader); ok {
 		return br.ReadBackward(from, to, fn)

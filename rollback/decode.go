@@ -14,16 +14,17 @@ const decodeChunk = 256
 
 // backwardReader is a Journal that reads a run of its frames newest first
 // itself: *journal.Journal and the engine's over the file log read each
-// segment file of the run once (journal.BackwardReader), where Read one
-// position at a time loads every segment into tidwall/wal's cache.
+// segment file of the run once, into one buffer (journal.BackwardReader),
+// where Read one position at a time loads every segment into tidwall/wal's
+// cache. A frame is valid only until fn returns.
 type backwardReader interface {
 	ReadBackward(from, to uint64, fn func(pos uint64, frame []byte) error) error
 }
 
 // framesBackward calls fn on the frames of j at positions head down to
-// target (none if head < target). The frames stay valid and must not be
-// modified. It stops at fn's first error and returns it as it is; a read
-// error names the positions.
+// target (none if head < target). A frame is valid only until fn returns
+// and must not be modified. It stops at fn's first error and returns it as
+// it is; a read error names the positions.
 func framesBackward(j Journal, head, target uint64, fn func(p uint64, frame []byte) error) error {
 	if head < target {
 		return nil
@@ -161,12 +162,13 @@ func backwardChunks(head, target uint64) int {
 // the head down. A worker's chunks come in order. The goroutines end
 // before it returns; they only read the journal: fn and reduce must not
 // touch it. After an error reduce may have seen chunks fn has not. The
-// records' byte strings alias the frames the journal returned
-// (DecodeFrameBorrow): reduce and fn copy what they keep. Neither keeps a
-// record (nor its Reads, Ranges or Writes): once fn has seen a chunk's
-// records they are decoded into again for a later chunk (Record.Reset
-// keeps the slices' storage), so that a rollback allocates no record and
-// no slice of reads or writes per record.
+// reading goroutine copies a chunk's frames into the chunk's own buffer
+// and the records' byte strings alias it (DecodeFrameBorrow): reduce and
+// fn copy what they keep. Neither keeps a record (nor its Reads, Ranges or
+// Writes): once fn has seen a chunk, its buffer and records are read and
+// decoded into again for a later chunk (Record.Reset keeps the slices'
+// storage), so that a rollback allocates no record, no slice of reads or
+// writes and no frame memory per record.
 func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, recs []journal.Record), fn func(p uint64, r *journal.Record) error) error {
 	if head < target {
 		return nil
@@ -174,6 +176,8 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 	type job struct {
 		hi     uint64 // position of frames[0] and recs[0]; [i] is at hi-i
 		n      int    // the chunk's number
+		data   []byte // the frames, back to back
+		ends   []int  // where each frame ends in data
 		frames [][]byte
 		recs   []journal.Record
 		err    error
@@ -212,6 +216,11 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 		defer close(results)
 		defer close(jobs)
 		send := func(jb *job) bool {
+			start := 0
+			for _, end := range jb.ends {
+				jb.frames = append(jb.frames, jb.data[start:end:end])
+				start = end
+			}
 			jb.recs = jb.recs[:len(jb.frames)]
 			for _, ch := range []chan *job{jobs, results} {
 				select {
@@ -228,7 +237,7 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 			var j *job
 			select {
 			case j = <-free:
-				j.frames, j.err = j.frames[:0], nil
+				j.data, j.ends, j.frames, j.err = j.data[:0], j.ends[:0], j.frames[:0], nil
 			default:
 				j = &job{}
 			}
@@ -236,7 +245,7 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 				j.recs = make([]journal.Record, k)
 			}
 			if cap(j.frames) < k {
-				j.frames = make([][]byte, 0, k)
+				j.ends, j.frames = make([]int, 0, k), make([][]byte, 0, k)
 			}
 			j.hi, j.n, j.done = hi, n, make(chan struct{})
 			n++
@@ -248,8 +257,9 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 				k = int(min(decodeChunk, p-target+1))
 				jb = newJob(p, k)
 			}
-			jb.frames = append(jb.frames, f)
-			if len(jb.frames) == k {
+			jb.data = append(jb.data, f...)
+			jb.ends = append(jb.ends, len(jb.data))
+			if len(jb.ends) == k {
 				if !send(jb) {
 					return errStopped
 				}

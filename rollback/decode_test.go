@@ -32,16 +32,21 @@ func (j *frames) Read(pos uint64) ([]byte, error) {
 }
 
 // rangeFrames is frames read newest first by ReadBackward, as the file
-// journal is (backwardReader).
+// journal is (backwardReader), each frame in one buffer that is wiped
+// once fn returns.
 type rangeFrames struct{ *frames }
 
 func (j rangeFrames) ReadBackward(from, to uint64, fn func(uint64, []byte) error) error {
+	var buf []byte
 	for p := to; p >= from && p <= to; p-- {
 		f, err := j.Read(p)
 		if err != nil {
 			return err
 		}
-		if err := fn(p, f); err != nil {
+		buf = append(buf[:0], f...)
+		err = fn(p, buf)
+		clear(buf)
+		if err != nil {
 			return err
 		}
 	}

@@ -175,8 +175,9 @@ func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error
 
 // ReadBackward calls fn on the frames at to down to from: those still in
 // the buffers as Read finds them, then those the log holds with
-// journal.ReadBackward (the file log reads each segment file once). fn
-// must not touch the wal.
+// journal.ReadBackward (the file log reads each segment file once, into
+// one buffer: a frame is valid only until fn returns). fn must not touch
+// the wal.
 func (w *wal) ReadBackward(from, to uint64, fn func(pos uint64, frame []byte) error) error {
 	for p := to; p >= from && p > w.logged; p-- {
 		f, err := w.Read(p)
