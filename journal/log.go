@@ -149,7 +149,20 @@ func ReadRange(log Log, from, to uint64, fn func(index uint64, entry []byte) err
 	if rr, ok := log.(RangeReader); ok {
 		return rr.ReadRange(from, to, fn)
 	}
-	for i := from; i <= to && i >= from; i++ {
+	return readEach(log, from, to, false, fn)
+}
+
+// readEach calls fn on the entries of log at indexes from..to read with
+// Read, in order or, if backward, newest first.
+func readEach(log Log, from, to uint64, backward bool, fn func(index uint64, entry []byte) error) error {
+	if from > to {
+		return nil
+	}
+	i, step := from, uint64(1)
+	if backward {
+		i, step = to, ^uint64(0) // -1
+	}
+	for n := to - from + 1; n > 0; n-- {
 		e, err := log.Read(i)
 		if err != nil {
 			return err
@@ -157,6 +170,7 @@ func ReadRange(log Log, from, to uint64, fn func(index uint64, entry []byte) err
 		if err := fn(i, e); err != nil {
 			return err
 		}
+		i += step
 	}
 	return nil
 }
@@ -183,16 +197,7 @@ func ReadBackward(log Log, from, to uint64, fn func(index uint64, entry []byte) 
 	if br, ok := log.(BackwardReader); ok {
 		return br.ReadBackward(from, to, fn)
 	}
-	for i := to; i >= from && i <= to; i-- {
-		e, err := log.Read(i)
-		if err != nil {
-			return err
-		}
-		if err := fn(i, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return readEach(log, from, to, true, fn)
 }
 
 // RangeCopier is implemented by a Log that copies a run of consecutive

@@ -82,52 +82,46 @@ func TestBackwardDecodeAhead(t *testing.T) {
 	const n = 3*decodeChunk + 17
 	fr := newFrames(t, n)
 	for name, j := range journals(fr) {
-		t.Run(name, func(t *testing.T) { testBackwardDecodeAhead(t, fr, j) })
-	}
-}
-
-func testBackwardDecodeAhead(t *testing.T, fr *frames, j Journal) {
-	const n = 3*decodeChunk + 17
-	if len(fr.f) != n {
-		t.Fatalf("%d frames, want %d", len(fr.f), n)
-	}
-	visit := func(ahead bool, head, target uint64, stopAt uint64) ([]uint64, error) {
-		var seen []uint64
-		err := backward(Env{Journal: j, DecodeAhead: ahead}, head, target, func(p uint64, r *journal.Record) error {
-			if r.Pos != p || r.HLC != 10*p {
-				return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
+		t.Run(name, func(t *testing.T) {
+			visit := func(ahead bool, head, target uint64, stopAt uint64) ([]uint64, error) {
+				var seen []uint64
+				err := backward(Env{Journal: j, DecodeAhead: ahead}, head, target, func(p uint64, r *journal.Record) error {
+					if r.Pos != p || r.HLC != 10*p {
+						return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
+					}
+					seen = append(seen, p)
+					if p == stopAt {
+						return errors.New("stop")
+					}
+					return nil
+				})
+				return seen, err
 			}
-			seen = append(seen, p)
-			if p == stopAt {
-				return errors.New("stop")
+			for _, c := range []struct{ head, target uint64 }{{n, 1}, {n, 2}, {n - 5, decodeChunk}, {40, 3}, {7, 7}} {
+				seq, err1 := visit(false, c.head, c.target, 0)
+				ahead, err2 := visit(true, c.head, c.target, 0)
+				if err1 != nil || err2 != nil {
+					t.Fatalf("%d..%d: %v, %v", c.head, c.target, err1, err2)
+				}
+				if want := int(c.head - c.target + 1); len(seq) != want || fmt.Sprint(seq) != fmt.Sprint(ahead) {
+					t.Fatalf("%d..%d: inline visited %d records, ahead %d, want %d in the same order", c.head, c.target, len(seq), len(ahead), want)
+				}
+				if seq[0] != c.head || seq[len(seq)-1] != c.target {
+					t.Fatalf("%d..%d: visited %d..%d", c.head, c.target, seq[0], seq[len(seq)-1])
+				}
 			}
-			return nil
+			for _, ahead := range []bool{false, true} {
+				seen, err := visit(ahead, n, 1, 2*decodeChunk)
+				if err == nil || err.Error() != "stop" || len(seen) != n-2*decodeChunk+1 {
+					t.Fatalf("ahead %v: fn's error: got %v after %d records", ahead, err, len(seen))
+				}
+				fr.bad = decodeChunk + 3
+				seen, err = visit(ahead, n, 1, 0)
+				fr.bad = 0
+				if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bad sector")) || len(seen) != n-decodeChunk-3 {
+					t.Fatalf("ahead %v: read error: got %v after %d records, want it after %d", ahead, err, len(seen), n-decodeChunk-3)
+				}
+			}
 		})
-		return seen, err
-	}
-	for _, c := range []struct{ head, target uint64 }{{n, 1}, {n, 2}, {n - 5, decodeChunk}, {40, 3}, {7, 7}} {
-		seq, err1 := visit(false, c.head, c.target, 0)
-		ahead, err2 := visit(true, c.head, c.target, 0)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%d..%d: %v, %v", c.head, c.target, err1, err2)
-		}
-		if want := int(c.head - c.target + 1); len(seq) != want || fmt.Sprint(seq) != fmt.Sprint(ahead) {
-			t.Fatalf("%d..%d: inline visited %d records, ahead %d, want %d in the same order", c.head, c.target, len(seq), len(ahead), want)
-		}
-		if seq[0] != c.head || seq[len(seq)-1] != c.target {
-			t.Fatalf("%d..%d: visited %d..%d", c.head, c.target, seq[0], seq[len(seq)-1])
-		}
-	}
-	for _, ahead := range []bool{false, true} {
-		seen, err := visit(ahead, n, 1, 2*decodeChunk)
-		if err == nil || err.Error() != "stop" || len(seen) != n-2*decodeChunk+1 {
-			t.Fatalf("ahead %v: fn's error: got %v after %d records", ahead, err, len(seen))
-		}
-		fr.bad = decodeChunk + 3
-		seen, err = visit(ahead, n, 1, 0)
-		fr.bad = 0
-		if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bad sector")) || len(seen) != n-decodeChunk-3 {
-			t.Fatalf("ahead %v: read error: got %v after %d records, want it after %d", ahead, err, len(seen), n-decodeChunk-3)
-		}
 	}
 }

@@ -21,76 +21,70 @@ func TestBackwardLoad(t *testing.T) {
 	const n = 5*decodeChunk + 17
 	fr := newFrames(t, n)
 	for name, j := range journals(fr) {
-		t.Run(name, func(t *testing.T) { testBackwardLoad(t, fr, j) })
-	}
-}
-
-func testBackwardLoad(t *testing.T, fr *frames, j Journal) {
-	const n = 5*decodeChunk + 17
-	if len(fr.f) != n {
-		t.Fatalf("%d frames, want %d", len(fr.f), n)
-	}
-	visit := func(head, target uint64, stopAt uint64) (seen []uint64, chunks map[int][]uint64, err error) {
-		var mu sync.Mutex
-		chunks = map[int][]uint64{}
-		last := map[int]int{}
-		reduce := func(w, c int, recs []journal.Record) {
-			mu.Lock()
-			defer mu.Unlock()
-			if l, ok := last[w]; ok && l >= c {
-				t.Errorf("worker %d got chunk %d after chunk %d", w, c, l)
+		t.Run(name, func(t *testing.T) {
+			visit := func(head, target uint64, stopAt uint64) (seen []uint64, chunks map[int][]uint64, err error) {
+				var mu sync.Mutex
+				chunks = map[int][]uint64{}
+				last := map[int]int{}
+				reduce := func(w, c int, recs []journal.Record) {
+					mu.Lock()
+					defer mu.Unlock()
+					if l, ok := last[w]; ok && l >= c {
+						t.Errorf("worker %d got chunk %d after chunk %d", w, c, l)
+					}
+					last[w] = c
+					if _, dup := chunks[c]; dup {
+						t.Errorf("chunk %d reduced twice", c)
+					}
+					for _, r := range recs {
+						chunks[c] = append(chunks[c], r.Pos)
+					}
+				}
+				err = backwardLoad(Env{Journal: j}, head, target, reduce, func(p uint64, r *journal.Record) error {
+					if r.Pos != p || r.HLC != 10*p {
+						return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
+					}
+					seen = append(seen, p)
+					if p == stopAt {
+						return errors.New("stop")
+					}
+					return nil
+				})
+				return seen, chunks, err
 			}
-			last[w] = c
-			if _, dup := chunks[c]; dup {
-				t.Errorf("chunk %d reduced twice", c)
+			for _, c := range []struct{ head, target uint64 }{{n, 1}, {n, 2}, {n - 5, decodeChunk}, {40, 3}, {7, 7}} {
+				seen, chunks, err := visit(c.head, c.target, 0)
+				if err != nil {
+					t.Fatalf("%d..%d: %v", c.head, c.target, err)
+				}
+				var want, reduced []uint64
+				for p := c.head; p >= c.target; p-- {
+					want = append(want, p)
+				}
+				for i := range backwardChunks(c.head, c.target) {
+					reduced = append(reduced, chunks[i]...)
+				}
+				if !slices.Equal(seen, want) || !slices.Equal(reduced, want) || len(chunks) != backwardChunks(c.head, c.target) {
+					t.Fatalf("%d..%d: fn saw %v..., chunks reduced %d holding %v..., want %d records from the head down",
+						c.head, c.target, seen[:min(5, len(seen))], len(chunks), reduced[:min(5, len(reduced))], len(want))
+				}
 			}
-			for _, r := range recs {
-				chunks[c] = append(chunks[c], r.Pos)
+			seen, _, err := visit(n, 1, 2*decodeChunk)
+			if err == nil || err.Error() != "stop" || len(seen) != n-2*decodeChunk+1 {
+				t.Fatalf("fn's error: got %v after %d records", err, len(seen))
 			}
-		}
-		err = backwardLoad(Env{Journal: j}, head, target, reduce, func(p uint64, r *journal.Record) error {
-			if r.Pos != p || r.HLC != 10*p {
-				return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
+			fr.bad = decodeChunk + 3
+			seen, chunks, err := visit(n, 1, 0)
+			fr.bad = 0
+			if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bad sector")) || len(seen) != n-decodeChunk-3 {
+				t.Fatalf("read error: got %v after %d records, want it after %d", err, len(seen), n-decodeChunk-3)
 			}
-			seen = append(seen, p)
-			if p == stopAt {
-				return errors.New("stop")
+			for c, ps := range chunks {
+				if slices.Contains(ps, decodeChunk+3) {
+					t.Fatalf("chunk %d, which failed to read, reached reduce", c)
+				}
 			}
-			return nil
 		})
-		return seen, chunks, err
-	}
-	for _, c := range []struct{ head, target uint64 }{{n, 1}, {n, 2}, {n - 5, decodeChunk}, {40, 3}, {7, 7}} {
-		seen, chunks, err := visit(c.head, c.target, 0)
-		if err != nil {
-			t.Fatalf("%d..%d: %v", c.head, c.target, err)
-		}
-		var want, reduced []uint64
-		for p := c.head; p >= c.target; p-- {
-			want = append(want, p)
-		}
-		for i := range backwardChunks(c.head, c.target) {
-			reduced = append(reduced, chunks[i]...)
-		}
-		if !slices.Equal(seen, want) || !slices.Equal(reduced, want) || len(chunks) != backwardChunks(c.head, c.target) {
-			t.Fatalf("%d..%d: fn saw %v..., chunks reduced %d holding %v..., want %d records from the head down",
-				c.head, c.target, seen[:min(5, len(seen))], len(chunks), reduced[:min(5, len(reduced))], len(want))
-		}
-	}
-	seen, _, err := visit(n, 1, 2*decodeChunk)
-	if err == nil || err.Error() != "stop" || len(seen) != n-2*decodeChunk+1 {
-		t.Fatalf("fn's error: got %v after %d records", err, len(seen))
-	}
-	fr.bad = decodeChunk + 3
-	seen, chunks, err := visit(n, 1, 0)
-	fr.bad = 0
-	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("bad sector")) || len(seen) != n-decodeChunk-3 {
-		t.Fatalf("read error: got %v after %d records, want it after %d", err, len(seen), n-decodeChunk-3)
-	}
-	for c, ps := range chunks {
-		if slices.Contains(ps, decodeChunk+3) {
-			t.Fatalf("chunk %d, which failed to read, reached reduce", c)
-		}
 	}
 }
 
