@@ -627,3 +627,20 @@ func (s *runSeqs) all() []uint32 {
 	}
 	return a
 }
+
+// bitset is a set of small integers.
+type bitset struct{ w []uint64 }
+
+// reset empties the set and makes room for 0 to n-1.
+func (b *bitset) reset(n int) {
+	k := (n + 63) / 64
+	if cap(b.w) >= k && cap(b.w) <= 2*k {
+		b.w = b.w[:k]
+		clear(b.w)
+		return
+	}
+	b.w = make([]uint64, k)
+}
+
+func (b *bitset) set(i int)      { b.w[i/64] |= 1 << (i % 64) }
+func (b *bitset) has(i int) bool { return b.w[i/64]&(1<<(i%64)) != 0 }
