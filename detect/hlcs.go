@@ -1,6 +1,9 @@
 package detect
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // hlcBlocks holds the HLCs of the window's transactions (strictly
 // increasing) in 32 bits each: by block of every sequence numbers (block b
@@ -124,12 +127,19 @@ func (h *hlcBlocks) firstAbove(base, x uint64) int {
 		t += uint64(h.d[i])
 	}
 	h.sink += t
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); h.at(m, base+uint64(m)) > x {
-			hi = m
-		} else {
-			lo = m + 1
-		}
+	// A binary search whose steps choose the next half without a branch
+	// (see okey.lessBit).
+	n := hi - lo
+	for n > 1 {
+		half := n >> 1
+		m := lo + half
+		_, past := bits.Sub64(x, h.at(m, base+uint64(m)), 0)
+		lo += half & int(past-1)
+		n -= half
+	}
+	if n == 1 {
+		_, past := bits.Sub64(x, h.at(lo, base+uint64(lo)), 0)
+		lo += int(1 - past)
 	}
 	return lo
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/liege-db/liege/journal"
 )
@@ -269,16 +270,17 @@ func (n *itNode[V]) matching(q *span, after, upTo uint64, buf *[itMax]uint8) []u
 
 // startingBy returns the number of slots starting at or before q ends.
 func (n *itNode[V]) startingBy(q *span) int {
-	j, k := 0, n.n
-	for j < k {
-		m := int(uint(j+k) >> 1)
-		if q.hi.less(n.lo[m]) {
-			k = m
-		} else {
-			j = m + 1
-		}
+	// The first slot whose lo is above q.hi.
+	base, m := 0, n.n
+	for m > 1 {
+		half := m >> 1
+		base += half & int(q.hi.lessBit(n.lo[base+half])-1)
+		m -= half
 	}
-	return j
+	if m == 1 {
+		base += int(1 - q.hi.lessBit(n.lo[base]))
+	}
+	return base
 }
 
 // matchingBefore is matching given j = n.startingBy(q).
@@ -471,4 +473,14 @@ func (t *intervalTree[V]) overlappingBatch(qs []span, after, upTo uint64, b *itB
 	clear(next[:cap(next)])
 	b.cur, b.next = cur[:0], next[:0]
 	return out
+}
+
+// lessBit is a.less(b) as 0 or 1, without a branch: the borrow of the
+// 128-bit subtraction a - b. The binary searches use it so that a
+// comparison the branch predictor cannot guess (half of them) costs no
+// misprediction.
+func (a okey) lessBit(b okey) uint64 {
+	_, c := bits.Sub64(a.lo, b.lo, 0)
+	_, c = bits.Sub64(a.hi, b.hi, c)
+	return c
 }

@@ -1,5 +1,7 @@
 package detect
 
+import "math/bits"
+
 // oseqRuns holds the OSeqs of the window's transactions as runs of
 // consecutive ones: a transaction of sequence number s in run r has OSeq
 // oseq[r] + s - seq[r]. One executor numbers own transactions 1, 2, 3, ...
@@ -36,15 +38,20 @@ func (o *oseqRuns) run(s uint64) int {
 // firstPastU64 returns the index of the first element of a (sorted) above
 // x, or len(a).
 func firstPastU64(a []uint64, x uint64) int {
-	lo, hi := 0, len(a)
-	for lo < hi {
-		if m := int(uint(lo+hi) >> 1); a[m] > x {
-			hi = m
-		} else {
-			lo = m + 1
-		}
+	// A binary search whose steps choose the next half without a branch
+	// (see okey.lessBit).
+	base, n := 0, len(a)
+	for n > 1 {
+		half := n >> 1
+		_, past := bits.Sub64(x, a[base+half], 0)
+		base += half & int(past-1)
+		n -= half
 	}
-	return lo
+	if n == 1 {
+		_, past := bits.Sub64(x, a[base], 0)
+		base += int(1 - past)
+	}
+	return base
 }
 
 // dropBefore drops the runs that end before sequence number base, the

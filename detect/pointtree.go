@@ -165,16 +165,17 @@ func (n *ptNode) collect(q *span, after, upTo uint64, level int, out []uint64) [
 
 // lowerBound returns the first slot whose order key is at least ok.
 func (n *ptNode) lowerBound(ok okey) int {
-	j, k := 0, n.n
-	for j < k {
-		m := int(uint(j+k) >> 1)
-		if n.ok[m].less(ok) {
-			j = m + 1
-		} else {
-			k = m
-		}
+	// The first slot not below ok.
+	base, m := 0, n.n
+	for m > 1 {
+		half := m >> 1
+		base += half & -int(n.ok[base+half].lessBit(ok))
+		m -= half
 	}
-	return j
+	if m == 1 {
+		base += int(n.ok[base].lessBit(ok))
+	}
+	return base
 }
 
 // keyAtMost reports whether the key of slot i is at most (ok, id).

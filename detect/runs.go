@@ -82,21 +82,27 @@ func searchAll(ss []runSearch) uint64 {
 // (strict) or at least k, or hi: a binary search without the calls of
 // sort.Search, which a small window pays for.
 func firstPast(a []okey, lo, hi int, k okey, strict bool) int {
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		var past bool
-		if strict {
-			past = k.less(a[m])
-		} else {
-			past = !a[m].less(k)
+	base, n := lo, hi-lo
+	if strict { // the first above k
+		for n > 1 {
+			half := n >> 1
+			base += half & int(k.lessBit(a[base+half])-1)
+			n -= half
 		}
-		if past {
-			hi = m
-		} else {
-			lo = m + 1
+		if n == 1 {
+			base += int(1 - k.lessBit(a[base]))
 		}
+		return base
 	}
-	return lo
+	for n > 1 { // the first not below k
+		half := n >> 1
+		base += half & -int(a[base+half].lessBit(k))
+		n -= half
+	}
+	if n == 1 {
+		base += int(a[base].lessBit(k))
+	}
+	return base
 }
 
 // okeys is an array of order keys kept in about half the bytes: the low
@@ -148,21 +154,27 @@ func (c *okeys) touchBlock(b int) uint64 {
 
 // firstPast is firstPast of the keys (sorted between lo and hi).
 func (c *okeys) firstPast(lo, hi int, k okey, strict bool) int {
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		var past bool
-		if strict {
-			past = k.less(c.at(m))
-		} else {
-			past = !c.at(m).less(k)
+	base, n := lo, hi-lo
+	if strict { // the first above k
+		for n > 1 {
+			half := n >> 1
+			base += half & int(k.lessBit(c.at(base+half))-1)
+			n -= half
 		}
-		if past {
-			hi = m
-		} else {
-			lo = m + 1
+		if n == 1 {
+			base += int(1 - k.lessBit(c.at(base)))
 		}
+		return base
 	}
-	return lo
+	for n > 1 { // the first not below k
+		half := n >> 1
+		base += half & -int(c.at(base+half).lessBit(k))
+		n -= half
+	}
+	if n == 1 {
+		base += int(c.at(base).lessBit(k))
+	}
+	return base
 }
 
 // add appends key k.
@@ -615,3 +627,20 @@ func (s *runSeqs) all() []uint32 {
 	}
 	return a
 }
+
+// bitset is a set of small integers.
+type bitset struct{ w []uint64 }
+
+// reset empties the set and makes room for 0 to n-1.
+func (b *bitset) reset(n int) {
+	k := (n + 63) / 64
+	if cap(b.w) >= k && cap(b.w) <= 2*k {
+		b.w = b.w[:k]
+		clear(b.w)
+		return
+	}
+	b.w = make([]uint64, k)
+}
+
+func (b *bitset) set(i int)      { b.w[i/64] |= 1 << (i % 64) }
+func (b *bitset) has(i int) bool { return b.w[i/64]&(1<<(i%64)) != 0 }

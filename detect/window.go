@@ -50,7 +50,9 @@ import (
 // numbers lie outside the run asked for; a run costs a search of its
 // fences plus the entries inside the key span asked for, and is skipped
 // whole when the run of indexes asked for starts after its newest
-// transaction.
+// transaction. The range tree is asked only for the keys whose place in
+// the range run (which the run's search finds anyway) is marked as
+// overlapped by one of its spans (rangesIn): most keys go without it.
 //
 // What an index answers is a witness: an own transaction, the check it
 // fires and the key, the very facts Conflict looks for, so Check does not
@@ -75,10 +77,16 @@ type Window struct {
 	// The writes and ranges of the transactions of sequence numbers up to
 	// runSeq are in the runs (see runs.go), the others' in the trees; dead
 	// counts the entries of the runs whose transactions left by Prune.
-	runW     pointRun
-	runR     rangeRun
-	runSeq   uint64
-	dead     int
+	runW   pointRun
+	runR   rangeRun
+	runSeq uint64
+	dead   int
+	// rangesIn has bit p set if a span of the range tree may overlap the
+	// keys at or after the lo of span p-1 of the range run and before
+	// the lo of span p (p from 0 to runR.len()): a key whose interval
+	// has no bit set is in no span of the tree, which the mirror use
+	// check then does not ask (see markRange).
+	rangesIn bitset
 	mergeMin int // merge the trees into the runs from this many entries
 	seed     maphash.Seed
 
@@ -88,6 +96,8 @@ type Window struct {
 	cand     []cand      // scratch: candidate witnesses from the touch table
 	found    []uint64    // scratch: the answer of one tree query
 	qs       []span      // scratch: the queries of a batch
+	tq       []span      // scratch: the queries of the range tree
+	tqi      []int       // scratch: their indexes in qs
 	ss       []runSearch // scratch: the searches of the runs
 	batch    itBatch[struct{}]
 	batchOut []itFound
@@ -200,6 +210,7 @@ func (w *Window) Add(o *Txn) {
 	for i := range o.Ranges {
 		if s, ok := rangeSpan(&o.Ranges[i]); ok {
 			w.ranges.insertID(s, treeID(seq, i), seq, struct{}{})
+			w.markRange(s)
 		}
 	}
 	// The trees take at most an eighth of the entries: a merge copies the
@@ -222,6 +233,7 @@ func (w *Window) merge(last uint64) {
 	w.runW = mergePoints(&w.runW, &w.writes, live, w.base, w.noIdx)
 	w.runR = mergeRanges(&w.runR, &w.ranges, live, w.base)
 	w.runSeq, w.dead = last, 0
+	w.markRanges()
 }
 
 // filterRuns drops the entries of the runs of transactions no longer in
@@ -233,6 +245,30 @@ func (w *Window) filterRuns(last uint64) {
 	w.runW = mergePoints(&w.runW, &noW, live, w.base, w.noIdx)
 	w.runR = mergeRanges(&w.runR, &noR, live, w.base)
 	w.runSeq, w.dead = min(w.runSeq, last), 0
+	w.markRanges()
+}
+
+// markRanges rebuilds rangesIn for the range run as it is now and the
+// spans of the range tree.
+func (w *Window) markRanges() {
+	w.rangesIn.reset(w.runR.len() + 1)
+	w.ranges.each(func(lo, hi okey, _ uint64) { w.markRange(span{lo, hi}) })
+}
+
+// markRange sets the bits of rangesIn of the intervals of the range run
+// that span s of the range tree overlaps: the intervals of its bounds and
+// those in between. (Bits are never cleared when a span leaves the tree:
+// a bit set for nothing only costs a query of the tree. A merge starts
+// them afresh.)
+func (w *Window) markRange(s span) {
+	if w.runR.len() == 0 {
+		return
+	}
+	f := &w.runR.fence
+	lo, hi := f.search(&w.runR.lo, s.lo, true), f.search(&w.runR.lo, s.hi, true)
+	for p := lo; p <= hi; p++ {
+		w.rangesIn.set(p)
+	}
 }
 
 // off returns the index in the window of the transaction of sequence
@@ -502,7 +538,24 @@ func (w *Window) witnesses(t *Txn) []witness {
 	w.probe(in, u, useHi, mirLo)
 	if mirror {
 		// mirror use: own ranges holding a key t wrote, all at once.
-		w.batchOut = w.ranges.overlappingBatch(qs[:nq], mirAfter, mirUpTo, &w.batch, w.batchOut[:0])
+		tq := qs[:nq]
+		if nm == nq {
+			// The run searches tell which of the keys no span of the
+			// tree can hold (rangesIn): those go without the tree's query.
+			tq, w.tqi = w.tq[:0], w.tqi[:0]
+			for q := range nm {
+				if w.rangesIn.has(ss[q].i) {
+					tq, w.tqi = append(tq, qs[q]), append(w.tqi, q)
+				}
+			}
+			w.tq = tq
+		}
+		w.batchOut = w.ranges.overlappingBatch(tq, mirAfter, mirUpTo, &w.batch, w.batchOut[:0])
+		if nm == nq {
+			for j := range w.batchOut {
+				w.batchOut[j].q = w.tqi[w.batchOut[j].q]
+			}
+		}
 		for q := range ss[:nm] {
 			w.found = w.runR.stabFrom(ss[q].i, qs[q].lo, mirAfter, mirUpTo, w.found[:0])
 			for _, id := range w.found {
