@@ -95,7 +95,7 @@ func (db *DB) newCall(name string, args any, o CallOptions) (engine.Call, error)
 	if a, ok := p.derefArgs(args); ok {
 		args = a
 	}
-	ab, err := journal.Marshal(args)
+	ab, err := p.marshalArgs(args)
 	if err != nil {
 		return engine.Call{}, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
 	}
