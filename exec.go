@@ -390,9 +390,7 @@ func (db *DB) publish() {
 	db.pub.reign.Store(st.Reign)
 	db.pub.first.Store(db.in.FirstPos())
 	own, peer := db.in.Applied()
-	if a := db.pub.applied.Load(); a == nil || a[0] != own || a[1] != peer {
-		db.pub.applied.Store(&[2]uint64{own, peer})
-	}
+	db.pub.applied.set(own, peer)
 	_, b := db.in.JournalStats()
 	db.pub.bytes.Store(b)
 	if db.in.Node() != nil {
