@@ -59,7 +59,8 @@ func (db *DB) CallBatch(ctx context.Context, calls []BatchCall) {
 	for i := range calls {
 		bc := &calls[i]
 		bc.Result, bc.Err = Result{}, nil
-		ec, err := db.newCall(bc.Proc, bc.Args, bc.Options)
+		var ec engine.Call
+		err := db.newCall(&ec, bc.Proc, bc.Args, bc.Options)
 		var prefixes []string
 		if err == nil {
 			prefixes, err = db.route(ctx, bc.Proc, ec.Args, &ec)
@@ -90,7 +91,8 @@ func (db *DB) CallBatch(ctx context.Context, calls []BatchCall) {
 		res, err := resultOf(ec)
 		bc := &calls[s.i]
 		if !ec.Forward || !errors.Is(err, engine.ErrNoForward) {
-			bc.Result, bc.Err = db.routedDone(ctx, bc.Proc, *ec, s.prefixes, t0, res, err)
+			bc.Result = res
+			bc.Err = db.routedDone(ctx, bc.Proc, ec, s.prefixes, t0, &bc.Result, err)
 			continue
 		}
 		// A forwarded call the liege did not run: routedDone runs it here
@@ -100,7 +102,8 @@ func (db *DB) CallBatch(ctx context.Context, calls []BatchCall) {
 		again.Add(1)
 		go func() {
 			defer again.Done()
-			bc.Result, bc.Err = db.routedDone(ctx, bc.Proc, first, s.prefixes, t0, res, err)
+			bc.Result = res
+			bc.Err = db.routedDone(ctx, bc.Proc, &first, s.prefixes, t0, &bc.Result, err)
 		}()
 	}
 	again.Wait()

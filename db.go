@@ -204,7 +204,7 @@ type DB struct {
 		reign    atomic.Uint64
 		first    atomic.Uint64
 		// applied is the Instance's Applied (own, peer): Token's.
-		applied atomic.Pointer[[2]uint64]
+		applied appliedPair
 	}
 	lag         lagState      // for liege_replication_lag_seconds (lag.go)
 	lastCkpt    atomic.Int64  // unix nanos of the last checkpoint (or of Open)

@@ -78,43 +78,54 @@ type CallOptions struct {
 
 // CallWith is Call with options.
 func (db *DB) CallWith(ctx context.Context, name string, args any, o CallOptions) (*Result, error) {
-	ec, err := db.newCall(name, args, o)
-	if err != nil {
-		return nil, err
+	c := callPool.Get().(*call)
+	var res *Result
+	err := db.newCall(&c.ec, name, args, o)
+	if err == nil {
+		res, err = db.routed(ctx, name, c)
 	}
-	return db.routed(ctx, name, ec.Args, ec)
+	c.ec = engine.Call{}
+	callPool.Put(c)
+	return res, err
 }
 
-// newCall is the engine's call of procedure name with args: the argument
-// value (dereferenced if a pointer from NewArgs) and its msgpack.
-func (db *DB) newCall(name string, args any, o CallOptions) (engine.Call, error) {
+// newCall makes ec the engine's call of procedure name with args: the
+// argument value (dereferenced if a pointer from NewArgs) and its msgpack.
+func (db *DB) newCall(ec *engine.Call, name string, args any, o CallOptions) error {
 	p, err := db.lookup(name)
 	if err != nil {
-		return engine.Call{}, err
+		return err
 	}
 	if a, ok := p.derefArgs(args); ok {
 		args = a
 	}
-	ab, err := journal.Marshal(args)
+	ab, err := p.marshalArgs(args)
 	if err != nil {
-		return engine.Call{}, fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
+		return fmt.Errorf("%w for procedure %q: %v", ErrBadArgs, name, err)
 	}
-	return engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey}, nil
+	*ec = engine.Call{Proc: name, Args: args, ArgBytes: ab, IdempotencyKey: o.IdempotencyKey}
+	return nil
 }
 
-// submitCall hands ec to the executor and waits for its answer.
-func (db *DB) submitCall(ctx context.Context, ec engine.Call) (Result, error) {
-	c := callPool.Get().(*call)
-	c.ec = ec
+// run hands c to the executor, waits for its answer and sets *res to its
+// result. c is free again when run returns.
+func (db *DB) run(ctx context.Context, c *call, res *Result) error {
 	if err := db.enqueue(ctx, c); err != nil {
-		callPool.Put(c)
-		return Result{}, err
+		return err
 	}
 	// Once submitted the call will be answered (committed, failed, or
 	// failed by Close); we wait for it even if ctx ends, so that the
 	// pooled call is never reused while the executor holds it.
 	<-c.done
-	res, err := resultOf(&c.ec)
+	return resultInto(res, &c.ec)
+}
+
+// submitCall hands a copy of ec to the executor and waits for its answer.
+func (db *DB) submitCall(ctx context.Context, ec *engine.Call) (Result, error) {
+	c := callPool.Get().(*call)
+	c.ec = *ec
+	var res Result
+	err := db.run(ctx, c, &res)
 	c.ec = engine.Call{}
 	callPool.Put(c)
 	return res, err
@@ -122,11 +133,21 @@ func (db *DB) submitCall(ctx context.Context, ec engine.Call) (Result, error) {
 
 // resultOf is the outcome of an answered call.
 func resultOf(ec *engine.Call) (Result, error) {
+	var res Result
+	err := resultInto(&res, ec)
+	return res, err
+}
+
+// resultInto sets *res to the outcome of an answered call (zero for an
+// error, which it returns).
+func resultInto(res *Result, ec *engine.Call) error {
 	if ec.Err != nil {
-		return Result{}, ec.Err
+		*res = Result{}
+		return ec.Err
 	}
 	r := &ec.Result
-	return Result{TxID: r.TxID, HLC: r.HLC, Pos: r.Pos, Raw: r.Raw, Kind: r.Kind}, nil
+	*res = Result{TxID: r.TxID, HLC: r.HLC, Pos: r.Pos, Raw: r.Raw, Kind: r.Kind}
+	return nil
 }
 
 // NewArgs returns a pointer to a zero value of procedure name's argument
@@ -215,8 +236,11 @@ func (db *DB) take(block bool) bool {
 	for n := 0; n < 1024; n++ {
 		// Calls are most of the inputs: 15 turns in 16 take one with a
 		// receive on reqs alone, far cheaper than the select over every
-		// input; the 16th, and any turn with no call waiting, selects.
-		if !block && n&15 != 0 {
+		// input; the 16th, and any turn with no call waiting, selects
+		// (so every take that does not block ends with one select). The
+		// first turn is a cheap one: a take that found calls waiting
+		// selects once, not twice.
+		if !block && n&15 != 15 {
 			select {
 			case c := <-db.reqs:
 				db.submit(c)
@@ -390,9 +414,7 @@ func (db *DB) publish() {
 	db.pub.reign.Store(st.Reign)
 	db.pub.first.Store(db.in.FirstPos())
 	own, peer := db.in.Applied()
-	if a := db.pub.applied.Load(); a == nil || a[0] != own || a[1] != peer {
-		db.pub.applied.Store(&[2]uint64{own, peer})
-	}
+	db.pub.applied.set(own, peer)
 	_, b := db.in.JournalStats()
 	db.pub.bytes.Store(b)
 	if db.in.Node() != nil {

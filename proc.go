@@ -3,6 +3,7 @@ package liege
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -65,6 +66,9 @@ type proc struct {
 	run func(tx *Tx, args any, dst []byte) ([]byte, error)
 	// decodeArgs decodes msgpack args into the procedure's argument type.
 	decodeArgs func(b []byte) (any, error)
+	// marshalArgs encodes args (journal.Marshal, by hand for a flat
+	// struct argument type: journal.StructMarshaler).
+	marshalArgs func(args any) ([]byte, error)
 	// newArgs returns a pointer to a zero argument value, for decoders of
 	// other formats (JSON over HTTP); deref turns it into the argument.
 	newArgs func() any
@@ -116,6 +120,7 @@ func Register[A, R any](db Registrar, p Procedure[A, R]) error {
 		name:           p.Name,
 		collisionProne: p.CollisionProne,
 		decodeArgs:     decode,
+		marshalArgs:    journal.StructMarshaler(reflect.TypeFor[A]()),
 		newArgs:        func() any { return new(A) },
 		derefArgs: func(x any) (any, bool) {
 			if pa, ok := x.(*A); ok && pa != nil {

@@ -157,10 +157,10 @@ func (db *DB) Token(ctx context.Context) (Token, error) {
 		return nil, ErrClosed
 	default:
 	}
-	a := db.pub.applied.Load()
-	t := Token{db.opts.ID: a[0]}
+	own, peer := db.pub.applied.load()
+	t := Token{db.opts.ID: own}
 	if db.opts.PeerID != "" {
-		t[db.opts.PeerID] = a[1]
+		t[db.opts.PeerID] = peer
 	}
 	return t, nil
 }

@@ -403,16 +403,22 @@ func (db *DB) prefixesOf(f func(any) []string, r *journal.Record) []string {
 	return noPrefix
 }
 
-// routed runs a call by its route: here, forwarded, or refused.
-func (db *DB) routed(ctx context.Context, name string, args any, ec engine.Call) (*Result, error) {
+// routed runs c's call by its route: here, forwarded, or refused. c is
+// the caller's (pooled) call, made by newCall; routed is done with it when
+// it returns.
+func (db *DB) routed(ctx context.Context, name string, c *call) (*Result, error) {
 	t0 := time.Now()
-	prefixes, err := db.route(ctx, name, args, &ec)
+	prefixes, err := db.route(ctx, name, c.ec.Args, &c.ec)
 	if err != nil {
 		return nil, err
 	}
-	res, err := db.submitCall(ctx, ec)
-	res, err = db.routedDone(ctx, name, ec, prefixes, t0, res, err)
-	if err != nil {
+	// Forwarding gives a call without an idempotency key one (engine
+	// forward.go); a fallback here runs the call as the caller made it.
+	key := c.ec.IdempotencyKey
+	var res Result
+	err = db.run(ctx, c, &res)
+	c.ec.IdempotencyKey = key
+	if err = db.routedDone(ctx, name, &c.ec, prefixes, t0, &res, err); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -442,7 +448,7 @@ func (db *DB) route(ctx context.Context, name string, args any, ec *engine.Call)
 // with res, err (begun at t0): a forwarded call the liege did not run
 // falls back here or is refused by its route; a committed one is
 // measured and fed to the Router.
-func (db *DB) routedDone(ctx context.Context, name string, ec engine.Call, prefixes []string, t0 time.Time, res Result, err error) (Result, error) {
+func (db *DB) routedDone(ctx context.Context, name string, ec *engine.Call, prefixes []string, t0 time.Time, res *Result, err error) error {
 	rt := db.rt
 	if ec.Forward {
 		switch {
@@ -454,11 +460,12 @@ func (db *DB) routedDone(ctx context.Context, name string, ec engine.Call, prefi
 			rt.mu.Unlock()
 			if r == route.Liege && !rt.override[name].Available {
 				rt.refused.Inc()
-				return Result{}, fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
+				*res = Result{}
+				return fmt.Errorf("call %s: %w (%v): retry in %v", name, ErrRouteUnavailable, err, RouteRetryAfter)
 			}
 			rt.fallbacks.WithLabelValues("refused").Inc()
 			ec.Forward = false
-			res, err = db.submitCall(ctx, ec)
+			*res, err = db.submitCall(ctx, ec)
 		case err == nil:
 			rt.forwarded.WithLabelValues("committed").Inc()
 		default:
@@ -471,7 +478,7 @@ func (db *DB) routedDone(ctx context.Context, name string, ec engine.Call, prefi
 		}
 	}
 	if err != nil || res.ReadOnly() {
-		return res, err
+		return err
 	}
 	lat := rt.latLocal
 	if ec.Forward {
@@ -483,7 +490,7 @@ func (db *DB) routedDone(ctx context.Context, name string, ec engine.Call, prefi
 		db.noteChanges(rt.r.Committed(name, prefix))
 	}
 	rt.mu.Unlock()
-	return res, nil
+	return nil
 }
 
 // ProcRoute is one procedure's route, for /status.

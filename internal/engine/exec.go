@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/liege-db/liege/internal/checkpoint"
 	"github.com/liege-db/liege/internal/hlc"
@@ -214,20 +215,26 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 func (in *Instance) wait(pos uint64, c *Call) {
 	c.pos = pos
 	if pos <= in.durable && len(in.waiting) == 0 {
-		in.finish(c)
+		var now time.Time
+		in.finish(c, &now)
 		return
 	}
 	in.waiting = append(in.waiting, c)
 }
 
-func (in *Instance) finish(c *Call) {
+// finish answers c, done. Its latency is taken at *now, read from the
+// clock first if zero: the calls one fsync made durable share one reading.
+func (in *Instance) finish(c *Call, now *time.Time) {
 	c.Done = true
 	in.answered++
 	if c.fwdID != 0 {
 		in.fwd.done = append(in.fwd.done, c)
 	}
 	if !c.Result.TxID.IsZero() && in.cfg.Hooks.Committed != nil {
-		in.cfg.Hooks.Committed(in.cfg.Now().Sub(c.Submitted))
+		if now.IsZero() {
+			*now = in.cfg.Now()
+		}
+		in.cfg.Hooks.Committed(now.Sub(c.Submitted))
 	}
 }
 
@@ -279,8 +286,9 @@ func (in *Instance) afterDurable() {
 		in.saveCompleteRecon()
 	}
 	i := 0
+	var now time.Time
 	for i < len(in.waiting) && in.waiting[i].pos <= in.durable {
-		in.finish(in.waiting[i])
+		in.finish(in.waiting[i], &now)
 		i++
 	}
 	n := copy(in.waiting, in.waiting[i:])
