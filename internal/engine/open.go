@@ -266,6 +266,8 @@ func (in *Instance) recover() error {
 		scanFrom = 1
 	}
 	if w := in.cfg.ReplayWorkers; w > 0 {
+		// Room for the chunks of small records; chunks of large ones,
+		// cut short by their bytes, make the Loader grow.
 		ld = store.NewLoader(in.st, replayChunks(scanFrom, last))
 		for range w {
 			lws = append(lws, ld.Worker())

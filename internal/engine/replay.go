@@ -8,11 +8,21 @@ import (
 	"github.com/liege-db/liege/journal"
 )
 
-// replayChunk is the number of records replayParallel decodes at a time.
-const replayChunk = 512
+// replayChunk is the number of records replayParallel decodes at a time,
+// and replayChunkBytes the frame bytes at which it ends a chunk sooner.
+// A chunk's frames stay in memory until its records are applied, and a
+// few dozen chunks are in flight: 512 records of 2 MiB (a value of 1 MiB,
+// once in the call's arguments and once in its write) held the whole
+// journal of a 1,000-value benchmark in memory at once, 2 GiB of new
+// pages, where the store keeps 1 GiB (issue 14).
+const (
+	replayChunk      = 512
+	replayChunkBytes = 1 << 20
+)
 
 // replayChunks returns the number of chunks replayParallel splits from..to
-// into; chunk i (from 0) is from+i*replayChunk and the records after it.
+// into when none is ended by replayChunkBytes (chunk i, from 0, is then
+// from+i*replayChunk and the records after it); otherwise there are more.
 func replayChunks(from, to uint64) int {
 	if from > to {
 		return 0
@@ -25,9 +35,11 @@ func replayChunks(from, to uint64) int {
 // strings alias the frames readRange read (DecodeFrameBorrow): apply and
 // decoded copy what they keep (Record.CopyBytes). The frames are read
 // by readRange (wal.ReadRange) on a goroutine of their own, which hands
-// them to the workers in chunks. decoded, if not nil, is called on the
-// worker (numbered from 0) that decoded a chunk (numbered as replayChunks
-// says), before apply sees its records; a worker's chunks come in order.
+// them to the workers in chunks (replayChunk records, fewer when their
+// frames reach replayChunkBytes). decoded, if not nil, is called on the
+// worker (numbered from 0) that decoded a chunk (numbered from 0 in
+// position order; replayChunks of them unless some were cut short),
+// before apply sees its records; a worker's chunks come in order.
 // apply must not keep a record (nor its Reads, Ranges or Writes) after it
 // returns: once every record of a chunk is applied, the chunk's records
 // go back to the workers, which decode the next chunks into them (Record.
@@ -45,6 +57,7 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 		from   uint64
 		n      int      // the chunk's number
 		frames [][]byte // read; recs[i] is decoded from frames[i]
+		bytes  int      // of frames
 		recs   []journal.Record
 		err    error
 		done   chan struct{}
@@ -122,7 +135,8 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 				n++
 			}
 			jb.frames = append(jb.frames, f)
-			if len(jb.frames) < cap(jb.frames) {
+			jb.bytes += len(f)
+			if len(jb.frames) < cap(jb.frames) && jb.bytes < replayChunkBytes {
 				return nil
 			}
 			full := jb

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,5 +166,75 @@ func TestReplayParallelReusesRecords(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("applied %d records, want %d", got, n)
+	}
+}
+
+// TestReplayParallelLargeRecords: a chunk ends once its frames reach
+// replayChunkBytes, so that records of large values are not held in
+// memory replayChunk at a time; chunks of small records after them still
+// take replayChunk records, and every record is applied once, in order,
+// whole.
+func TestReplayParallelLargeRecords(t *testing.T) {
+	const large, small = 21, replayChunk + 9
+	n := large + small
+	enc := journal.NewEncoder()
+	frames := make([][]byte, n)
+	for i := range frames {
+		p := uint64(i + 1)
+		v := []byte(fmt.Sprint("v", i))
+		if i < large {
+			v = bytes.Repeat([]byte{byte(i)}, replayChunkBytes/4) // 3 frames stay under the bound, 4 pass it
+		}
+		r := journal.Record{Pos: p, Kind: journal.KindLocal, Origin: "A", OSeq: p, HLC: p,
+			Writes: []journal.Write{{Op: journal.OpSet, Key: []byte(fmt.Sprint("k", i)), Value: v}}}
+		f, err := enc.Frame(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames[i] = append([]byte(nil), f...)
+	}
+	read := func(from, to uint64, fn func(uint64, []byte) error) error {
+		for p := from; p <= to; p++ {
+			if err := fn(p, frames[p-1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	chunks := map[int][]uint64{} // positions by chunk
+	next := uint64(1)
+	got, err := replayParallel(read, 2, 1, uint64(n), func(r *journal.Record) error {
+		if r.Pos != next {
+			return fmt.Errorf("applied position %d, want %d", r.Pos, next)
+		}
+		next++
+		want := frames[r.Pos-1]
+		if f, err := enc.Frame(r); err != nil || !bytes.Equal(f, want) {
+			return fmt.Errorf("position %d applied other than journaled (%v)", r.Pos, err)
+		}
+		return nil
+	}, func(_, c int, recs []journal.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range recs {
+			chunks[c] = append(chunks[c], recs[i].Pos)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != uint64(n) {
+		t.Fatalf("applied %d records, want %d", got, n)
+	}
+	// 21 large records: five chunks of 4 and one of 1, which the small
+	// records fill up to replayChunk; then the rest of the small ones.
+	var sizes []int
+	for c := range len(chunks) {
+		sizes = append(sizes, len(chunks[c]))
+	}
+	want := []int{4, 4, 4, 4, 4, replayChunk, small - (replayChunk - 1)}
+	if fmt.Sprint(sizes) != fmt.Sprint(want) {
+		t.Fatalf("chunks of %v records, want %v", sizes, want)
 	}
 }

@@ -36,8 +36,15 @@ import (
 // as Store.Apply (or Store.Undo) of every record in that order would. The
 // Store must not be changed until Finish returns.
 type Loader struct {
-	s      *Store
-	chunks []loadChunk
+	s *Store
+	// chunks holds the chunks ended so far, by number. A chunk past its
+	// end (a replay cuts chunks of large records short, so it cannot
+	// count them ahead) replaces it with a longer copy, under mu; a
+	// worker reads the chunks it ended itself, from the slice it loads
+	// after (each chunk is written under mu into the slice current then,
+	// which a later copy carries over).
+	mu     sync.Mutex
+	chunks atomic.Pointer[[]loadChunk]
 }
 
 // loadChunk is a chunk's final writes, in key order, and their keys one
@@ -52,9 +59,44 @@ type loadChunk struct {
 // key returns the key of op i.
 func (c *loadChunk) key(i uint32) []byte { return c.keys[c.offs[i]:c.offs[i+1]] }
 
-// NewLoader returns a Loader for s of chunks chunks.
+// NewLoader returns a Loader for s, with room for chunks chunks; more
+// may come (the room grows).
 func NewLoader(s *Store, chunks int) *Loader {
-	return &Loader{s: s, chunks: make([]loadChunk, chunks)}
+	l := &Loader{s: s}
+	cs := make([]loadChunk, max(chunks, 0))
+	l.chunks.Store(&cs)
+	return l
+}
+
+// table returns the chunks ended so far (see Loader.chunks); none once
+// Finish has returned.
+func (l *Loader) table() []loadChunk {
+	if cs := l.chunks.Load(); cs != nil {
+		return *cs
+	}
+	return nil
+}
+
+// given reports whether chunk c has ended with writes.
+func (l *Loader) given(c int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cs := l.table()
+	return c < len(cs) && cs[c].ops != nil
+}
+
+// put stores chunk c, growing the table if c is past its end.
+func (l *Loader) put(c int, ch loadChunk) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cs := l.table()
+	if c >= len(cs) {
+		grown := make([]loadChunk, max(c+1, 2*len(cs)))
+		copy(grown, cs)
+		l.chunks.Store(&grown)
+		cs = grown
+	}
+	cs[c] = ch
 }
 
 // LoadWorker reduces chunks of records to runs and merges them.
@@ -99,8 +141,8 @@ func (w *LoadWorker) delete(key []byte) {
 func (w *LoadWorker) begin(chunk int) {
 	if chunk != w.chunk {
 		w.EndChunk()
-		if chunk < 0 || chunk >= len(w.l.chunks) || w.l.chunks[chunk].ops != nil {
-			panic(fmt.Sprintf("store: chunk %d of a Loader of %d given twice or out of range", chunk, len(w.l.chunks)))
+		if chunk < 0 || w.l.given(chunk) {
+			panic(fmt.Sprintf("store: chunk %d given to a Loader twice or out of range", chunk))
 		}
 		w.chunk = chunk
 	}
@@ -153,7 +195,7 @@ func (w *LoadWorker) EndChunk() {
 	}
 	clear(ops)
 	w.b.ops, w.b.bytes = ops[:0], 0
-	w.l.chunks[c] = ch
+	w.l.put(c, ch)
 	w.runs = append(w.runs, r)
 	for m := len(w.runs); m >= 2 && 2*len(w.runs[m-1].ents) >= len(w.runs[m-2].ents); m = len(w.runs) {
 		w.runs[m-2] = w.l.merge(w.runs[m-2], w.runs[m-1])
@@ -205,7 +247,7 @@ func (l *Loader) Finish(workers ...*LoadWorker) {
 	}
 	s := l.s
 	if len(a.ents)+len(b.ents) == 0 {
-		l.chunks = nil
+		l.chunks.Store(nil)
 		return
 	}
 	batches, free := make(chan []batchOp, finalBatches), make(chan []batchOp, finalBatches)
@@ -264,7 +306,7 @@ func (l *Loader) Finish(workers ...*LoadWorker) {
 		old.Release()
 	}
 	s.tr, s.bytes = tr, size
-	l.chunks = nil
+	l.chunks.Store(nil)
 }
 
 // finalBatches is how many batches of finalBatch merged writes finalMerge
@@ -301,7 +343,7 @@ func (l *Loader) finalMerge(a, b run, out chan<- []batchOp, free <-chan []batchO
 				batch = make([]batchOp, 0, finalBatch)
 			}
 		}
-		op := &l.chunks[e.chunk].ops[e.i]
+		op := &l.table()[e.chunk].ops[e.i]
 		if len(op.it.kv) > 0 {
 			touched += op.it.kv[0]
 		}
@@ -351,7 +393,7 @@ type runEnt struct {
 	chunk, i uint32
 }
 
-func (l *Loader) key(e runEnt) []byte { return l.chunks[e.chunk].key(e.i) }
+func (l *Loader) key(e runEnt) []byte { return l.table()[e.chunk].key(e.i) }
 
 // merge returns the merge of a and b: every key of either, the write of
 // the later chunk where both have one. It forgets the write it drops,
@@ -378,7 +420,7 @@ func (l *Loader) merge(a, b run) run {
 			if x[0].chunk > y[0].chunk {
 				keep, drop = x[0], y[0]
 			}
-			l.chunks[drop.chunk].ops[drop.i] = batchOp{}
+			l.table()[drop.chunk].ops[drop.i] = batchOp{}
 			out = append(out, keep)
 			x, y = x[1:], y[1:]
 		}
