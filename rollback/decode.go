@@ -9,8 +9,14 @@ import (
 )
 
 // decodeChunk is how many records the decoding goroutine hands over at a
-// time.
-const decodeChunk = 256
+// time, and decodeChunkBytes the frame bytes at which it hands them over
+// sooner: a chunk's frames (or records) stay in memory until fn has seen
+// them and a dozen chunks are in flight, so 256 records of a large value
+// each would hold gigabytes (as replay's chunks did, issue 14).
+const (
+	decodeChunk      = 256
+	decodeChunkBytes = 1 << 20
+)
 
 // backwardReader is a Journal that reads a run of its frames newest first
 // itself: *journal.Journal and the engine's over the file log read each
@@ -77,9 +83,10 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 	}
 
 	type chunk struct {
-		hi   uint64 // position of recs[0]; recs[i] is at hi-i
-		recs []journal.Record
-		err  error
+		hi    uint64 // position of recs[0]; recs[i] is at hi-i
+		recs  []journal.Record
+		bytes int // of the frames decoded into recs
+		err   error
 	}
 	chunks := make(chan *chunk, 4)
 	stop := make(chan struct{})
@@ -106,7 +113,7 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 				c.recs = c.recs[:len(c.recs)-1]
 				return fmt.Errorf("rollback: read position %d: %w", p, err)
 			}
-			if len(c.recs) == cap(c.recs) {
+			if c.bytes += len(f); len(c.recs) == cap(c.recs) || c.bytes >= decodeChunkBytes {
 				if !send(c) {
 					return errStopped
 				}
@@ -146,7 +153,8 @@ func backward(env Env, head, target uint64, fn func(p uint64, r *journal.Record)
 const undoWorkers = 2
 
 // backwardChunks returns the number of chunks backwardLoad splits
-// target..head into.
+// target..head into when none is ended by decodeChunkBytes; otherwise
+// there are more.
 func backwardChunks(head, target uint64) int {
 	if head < target {
 		return 0
@@ -155,7 +163,8 @@ func backwardChunks(head, target uint64) int {
 }
 
 // backwardLoad is backward with a goroutine that reads the frames, newest
-// first, in chunks of decodeChunk numbered from 0 at the head down, and
+// first, in chunks of decodeChunk (or fewer, of decodeChunkBytes) numbered
+// from 0 at the head down, and
 // undoWorkers goroutines that decode them and each hand a chunk they
 // decoded, newest record first, to reduce (with their number, from 0, and
 // the chunk's) before fn sees its records on the calling goroutine, from
@@ -259,7 +268,7 @@ func backwardLoad(env Env, head, target uint64, reduce func(worker, chunk int, r
 			}
 			jb.data = append(jb.data, f...)
 			jb.ends = append(jb.ends, len(jb.data))
-			if len(jb.ends) == k {
+			if len(jb.ends) == k || len(jb.data) >= decodeChunkBytes {
 				if !send(jb) {
 					return errStopped
 				}

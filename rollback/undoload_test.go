@@ -227,3 +227,56 @@ func TestBackwardLoadReusesRecords(t *testing.T) {
 		t.Fatalf("fn saw %d records, want %d", seen, n)
 	}
 }
+
+// TestBackwardLoadCutsLargeChunks: records of large values end a chunk
+// once its frames reach decodeChunkBytes, so a rollback of many of them
+// never holds more than a few chunks of frames; every record is still
+// reduced once and seen in order.
+func TestBackwardLoadCutsLargeChunks(t *testing.T) {
+	const n, size = 40, 400 << 10
+	enc := journal.NewEncoder()
+	fr := &frames{f: map[uint64][]byte{}}
+	for p := uint64(1); p <= n; p++ {
+		r := journal.Record{Pos: p, Epoch: 1, Kind: journal.KindLocal, Origin: "A", OSeq: p, HLC: 10 * p,
+			Writes: []journal.Write{{Key: []byte(fmt.Sprint(p)), Op: journal.OpSet, Value: bytes.Repeat([]byte{byte(p)}, size)}}}
+		f, err := enc.Frame(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr.f[p] = bytes.Clone(f)
+	}
+	for name, j := range journals(fr) {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			chunks := map[int]int{}
+			reduce := func(_, c int, recs []journal.Record) {
+				mu.Lock()
+				chunks[c] += len(recs)
+				mu.Unlock()
+			}
+			var seen []uint64
+			err := backwardLoad(Env{Journal: j}, n, 1, reduce, func(p uint64, r *journal.Record) error {
+				if r.Pos != p || len(r.Writes) != 1 || len(r.Writes[0].Value) != size || r.Writes[0].Value[size-1] != byte(p) {
+					return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
+				}
+				seen = append(seen, p)
+				return nil
+			})
+			if err != nil || len(seen) != n || seen[0] != n || seen[n-1] != 1 {
+				t.Fatalf("%v after %d records", err, len(seen))
+			}
+			// Three frames of 400 KiB pass 1 MiB.
+			per := (decodeChunkBytes + size - 1) / size
+			total := 0
+			for c := range len(chunks) {
+				if k := chunks[c]; k == 0 || k > per {
+					t.Fatalf("chunk %d of %d holds %d records of %d bytes, want 1 to %d", c, len(chunks), k, size, per)
+				}
+				total += chunks[c]
+			}
+			if total != n {
+				t.Fatalf("chunks reduced %d records, want %d", total, n)
+			}
+		})
+	}
+}
