@@ -41,11 +41,12 @@ type walLog struct {
 }
 
 var (
-	_ Log         = (*walLog)(nil)
-	_ RangeReader = (*walLog)(nil)
-	_ RangeCopier = (*walLog)(nil)
-	_ logCounters = (*walLog)(nil)
-	_ logRepair   = (*walLog)(nil)
+	_ Log                 = (*walLog)(nil)
+	_ RangeReader         = (*walLog)(nil)
+	_ BufferedRangeReader = (*walLog)(nil)
+	_ RangeCopier         = (*walLog)(nil)
+	_ logCounters         = (*walLog)(nil)
+	_ logRepair           = (*walLog)(nil)
 )
 
 // openWAL opens (creating if needed) the wal directory walDir, whose parent
@@ -249,6 +250,65 @@ func (l *walLog) ReadRange(from, to uint64, fn func(index uint64, entry []byte) 
 			}
 			if p == pos {
 				if err := fn(p, frame[:len(frame):len(frame)]); err != nil {
+					return err
+				}
+				pos++
+			}
+			off += n
+			p++
+		}
+		if pos > to {
+			return nil
+		}
+	}
+	return fmt.Errorf("read journal index %d: the segment files end before it, though the journal's last index is %d: %w", pos, last, ErrNotFound)
+}
+
+// ReadRangeBuffered is ReadRange reading each segment file into a buffer
+// from get, which the caller hands back once it is done with the entries
+// in it (BufferedRangeReader): a new buffer for every segment, the way
+// ReadRange reads them, was a page fault for every 4 KiB of the journal
+// (the kernel zeroes each new page) and as much garbage again.
+func (l *walLog) ReadRangeBuffered(from, to uint64, get func() []byte, fn func(index uint64, entry, done []byte) error) error {
+	if from > to {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	segs, last, err := l.segmentsOf(from, to)
+	if err != nil {
+		return err
+	}
+	pos := from
+	for i, seg := range segs {
+		if i+1 < len(segs) && segs[i+1].FirstPos <= pos {
+			continue // ends before pos
+		}
+		if seg.FirstPos > pos {
+			break // a gap: reported below
+		}
+		data, err := readSegmentInto(seg.Path, get())
+		if err != nil {
+			return fmt.Errorf("read journal segment: %w", err)
+		}
+		// The segment's last entry of the range: its own last entry,
+		// unless to comes first.
+		end := to
+		if i+1 < len(segs) {
+			end = min(to, segs[i+1].FirstPos-1)
+		}
+		p, off := seg.FirstPos, 0
+		for off < len(data) && pos <= end {
+			frame, n, err := nextEntry(data[off:])
+			if err != nil {
+				return &DamageError{File: seg.Path, Offset: int64(off), Pos: p, Err: err}
+			}
+			if p == pos {
+				var done []byte
+				if pos == end {
+					done = data
+				}
+				if err := fn(p, frame[:len(frame):len(frame)], done); err != nil {
 					return err
 				}
 				pos++

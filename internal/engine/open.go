@@ -314,7 +314,7 @@ func (in *Instance) recover() error {
 			}
 			lws[w].EndChunk()
 		}
-		if _, err := replayParallel(in.w.ReadRange, len(lws), scanFrom, last, each, load); err != nil {
+		if _, err := replayParallel(in.w.ReadRangeBuffered, len(lws), scanFrom, last, each, load); err != nil {
 			return err
 		}
 		ld.Finish(lws...)
