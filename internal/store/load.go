@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -63,6 +64,14 @@ type LoadWorker struct {
 	b     Batch
 	runs  []run // a stack of runs of decreasing length
 	chunk int   // the chunk being added; -1 between chunks
+
+	// The storage of EndChunk's sort, and of runs merged, given again
+	// (runEnts): a new one for every chunk and every merge was most of
+	// what a replay allocated but the state itself (each record's writes
+	// merged about log2(chunks) times), each a fresh page to fault in.
+	sortEnts []sortEnt
+	sortOut  []uint32
+	free     [33][][]runEnt // by capacity, 1<<i
 }
 
 // Worker returns a new LoadWorker of l.
@@ -133,7 +142,8 @@ func (w *LoadWorker) EndChunk() {
 	if len(ops) == 0 {
 		return
 	}
-	idx := sortIdx(ops, false)
+	idx, ents := sortIdxInto(ops, false, w.sortEnts, w.sortOut)
+	w.sortEnts, w.sortOut = ents, idx
 	ch := loadChunk{ops: make([]batchOp, len(idx)), offs: make([]uint32, len(idx)+1)}
 	n := 0
 	for j, i := range idx {
@@ -141,7 +151,7 @@ func (w *LoadWorker) EndChunk() {
 		n += int(ops[i].it.klen)
 	}
 	ch.keys = make([]byte, 0, n)
-	r := run{ents: make([]runEnt, len(idx))}
+	r := run{ents: w.runEnts(len(idx))[:len(idx)]}
 	for j := range ch.ops {
 		op := &ch.ops[j]
 		ch.keys = append(ch.keys, op.it.key()...)
@@ -156,9 +166,35 @@ func (w *LoadWorker) EndChunk() {
 	w.l.chunks[c] = ch
 	w.runs = append(w.runs, r)
 	for m := len(w.runs); m >= 2 && 2*len(w.runs[m-1].ents) >= len(w.runs[m-2].ents); m = len(w.runs) {
-		w.runs[m-2] = w.l.merge(w.runs[m-2], w.runs[m-1])
+		w.runs[m-2] = w.merge(w.runs[m-2], w.runs[m-1])
 		w.runs = w.runs[:m-1]
 	}
+}
+
+// runEnts returns storage for at least n entries of a run, empty: some
+// freed by merge when there is, else new, of the next power of two.
+func (w *LoadWorker) runEnts(n int) []runEnt {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if f := w.free[c]; len(f) > 0 {
+		w.free[c] = f[:len(f)-1]
+		return f[len(f)-1][:0]
+	}
+	return make([]runEnt, 0, 1<<c)
+}
+
+// merge is Loader.merge into storage from runEnts, and frees the storage
+// of a and b, which the caller no longer uses.
+func (w *LoadWorker) merge(a, b run) run {
+	if len(a.ents) == 0 || len(b.ents) == 0 {
+		return w.l.merge(a, b)
+	}
+	out := w.l.mergeInto(w.runEnts(len(a.ents)+len(b.ents)), a, b)
+	for _, r := range [2]run{a, b} {
+		if c := bits.Len(uint(cap(r.ents) - 1)); cap(r.ents) == 1<<c {
+			w.free[c] = append(w.free[c], r.ents)
+		}
+	}
+	return out
 }
 
 // result ends the chunk being added and returns the merge of the worker's
@@ -167,9 +203,10 @@ func (w *LoadWorker) result() run {
 	w.EndChunk()
 	var out run
 	for i := len(w.runs) - 1; i >= 0; i-- {
-		out = w.l.merge(w.runs[i], out)
+		out = w.merge(w.runs[i], out)
 	}
 	w.runs = nil
+	w.free, w.sortEnts, w.sortOut = [33][][]runEnt{}, nil, nil
 	return out
 }
 
@@ -363,7 +400,11 @@ func (l *Loader) merge(a, b run) run {
 	case len(b.ents) == 0:
 		return a
 	}
-	out := make([]runEnt, 0, len(a.ents)+len(b.ents))
+	return l.mergeInto(make([]runEnt, 0, len(a.ents)+len(b.ents)), a, b)
+}
+
+// mergeInto is merge appending to out, which has room for a and b.
+func (l *Loader) mergeInto(out []runEnt, a, b run) run {
 	x, y := a.ents, b.ents
 	for len(x) > 0 && len(y) > 0 {
 		switch c := bytes.Compare(l.key(x[0]), l.key(y[0])); {
