@@ -1,7 +1,7 @@
 package store
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -160,6 +160,9 @@ func (w *LoadWorker) EndChunk() {
 			op.it.kv = bytesString(ch.keys[ch.offs[j]:ch.offs[j+1]])
 		}
 		r.ents[j] = runEnt{chunk: uint32(c), i: uint32(j)}
+		if j > 0 {
+			r.ents[j].lcp = uint32(commonPrefix(ch.keys[ch.offs[j-1]:ch.offs[j]], ch.keys[ch.offs[j]:ch.offs[j+1]], 0))
+		}
 	}
 	clear(ops)
 	w.b.ops, w.b.bytes = ops[:0], 0
@@ -348,28 +351,12 @@ func (l *Loader) finalMerge(a, b run, out chan<- []batchOp, free <-chan []batchO
 			batch = nil
 		}
 	}
-	x, y := a.ents, b.ents
-	for len(x) > 0 && len(y) > 0 {
-		switch c := bytes.Compare(l.key(x[0]), l.key(y[0])); {
-		case c < 0:
-			emit(x[0])
-			x = x[1:]
-		case c > 0:
-			emit(y[0])
-			y = y[1:]
-		default:
-			if x[0].chunk > y[0].chunk {
-				emit(x[0])
-			} else {
-				emit(y[0])
-			}
-			x, y = x[1:], y[1:]
+	m := merger{l: l, x: a.ents, y: b.ents}
+	for {
+		e, ok := m.next()
+		if !ok {
+			break
 		}
-	}
-	for _, e := range x {
-		emit(e)
-	}
-	for _, e := range y {
 		emit(e)
 	}
 	if len(batch) > 0 {
@@ -383,9 +370,12 @@ type run struct {
 	ents []runEnt
 }
 
-// runEnt is one write of a run: op i of chunk chunk.
+// runEnt is one write of a run: op i of chunk chunk, and the length of
+// the prefix its key shares with the key before it in the run (0 for the
+// first). A merge compares the lengths before the keys (see merger).
 type runEnt struct {
 	chunk, i uint32
+	lcp      uint32
 }
 
 func (l *Loader) key(e runEnt) []byte { return l.chunks[e.chunk].key(e.i) }
@@ -405,27 +395,136 @@ func (l *Loader) merge(a, b run) run {
 
 // mergeInto is merge appending to out, which has room for a and b.
 func (l *Loader) mergeInto(out []runEnt, a, b run) run {
-	x, y := a.ents, b.ents
-	for len(x) > 0 && len(y) > 0 {
-		switch c := bytes.Compare(l.key(x[0]), l.key(y[0])); {
-		case c < 0:
-			out = append(out, x[0])
-			x = x[1:]
-		case c > 0:
-			out = append(out, y[0])
-			y = y[1:]
-		default:
-			keep, drop := y[0], x[0]
-			if x[0].chunk > y[0].chunk {
-				keep, drop = x[0], y[0]
+	m := merger{l: l, x: a.ents, y: b.ents}
+	for {
+		e, ok := m.next()
+		if !ok {
+			break
+		}
+		out = append(out, e)
+	}
+	return run{ents: out}
+}
+
+// merger merges two runs x and y, as merge says, comparing keys by the
+// prefix each shares with the last key it returned (hx for x's first, hy
+// for y's), as in an LCP merge sort: both keys sort after the last one,
+// so the one that shares more of it is the smaller, and the keys
+// themselves are read only where they share as much (from there on).
+// Replay's keys are tuples that share long prefixes (a table's name, an
+// event's), and most steps of a merge of ticket keys are decided by those
+// lengths alone, without reading a key: the key bytes were a cache miss
+// and a comparison of the whole shared prefix each step before.
+type merger struct {
+	l      *Loader
+	x, y   []runEnt
+	hx, hy uint32
+}
+
+// next returns the next write of the merge, its lcp the prefix it
+// shares with the one before, and false at the end. Of two writes of a
+// key, it returns the later chunk's and forgets the other, so that its
+// value can be collected.
+func (m *merger) next() (runEnt, bool) {
+	if len(m.x) == 0 || len(m.y) == 0 {
+		// One side left: its first key shares hx (or hy) with the last
+		// one returned, the others their own with the one before.
+		var e runEnt
+		switch {
+		case len(m.x) > 0:
+			e = m.x[0]
+			e.lcp, m.x = m.hx, m.x[1:]
+			if len(m.x) > 0 {
+				m.hx = m.x[0].lcp
 			}
-			l.chunks[drop.chunk].ops[drop.i] = batchOp{}
-			out = append(out, keep)
-			x, y = x[1:], y[1:]
+		case len(m.y) > 0:
+			e = m.y[0]
+			e.lcp, m.y = m.hy, m.y[1:]
+			if len(m.y) > 0 {
+				m.hy = m.y[0].lcp
+			}
+		default:
+			return runEnt{}, false
+		}
+		return e, true
+	}
+	c := 0
+	switch {
+	case m.hx > m.hy:
+		c = -1
+	case m.hx < m.hy:
+		c = 1
+	default:
+		var h int
+		c, h = compareFrom(m.l.key(m.x[0]), m.l.key(m.y[0]), int(m.hx))
+		if c < 0 {
+			m.hy = uint32(h) // y's first key shares h with x's, returned now
+		} else if c > 0 {
+			m.hx = uint32(h)
 		}
 	}
-	out = append(append(out, x...), y...)
-	return run{ents: out}
+	var e runEnt
+	switch {
+	case c < 0:
+		e = m.x[0]
+		e.lcp = m.hx
+	case c > 0:
+		e = m.y[0]
+		e.lcp = m.hy
+	default:
+		keep, drop := m.y[0], m.x[0]
+		if m.x[0].chunk > m.y[0].chunk {
+			keep, drop = m.x[0], m.y[0]
+		}
+		m.l.chunks[drop.chunk].ops[drop.i] = batchOp{}
+		e = keep
+		e.lcp = m.hx
+	}
+	if c <= 0 {
+		if m.x = m.x[1:]; len(m.x) > 0 {
+			m.hx = m.x[0].lcp
+		}
+	}
+	if c >= 0 {
+		if m.y = m.y[1:]; len(m.y) > 0 {
+			m.hy = m.y[0].lcp
+		}
+	}
+	return e, true
+}
+
+// compareFrom compares a and b, which share their first from bytes, as
+// bytes.Compare does, and returns the length of the prefix they share.
+func compareFrom(a, b []byte, from int) (int, int) {
+	h := commonPrefix(a, b, from)
+	switch {
+	case h < len(a) && h < len(b):
+		if a[h] < b[h] {
+			return -1, h
+		}
+		return 1, h
+	case len(a) < len(b):
+		return -1, h
+	case len(a) > len(b):
+		return 1, h
+	}
+	return 0, h
+}
+
+// commonPrefix returns the length of the prefix a and b share, which is
+// at least from.
+func commonPrefix(a, b []byte, from int) int {
+	n := min(len(a), len(b))
+	i := from
+	for ; i+8 <= n; i += 8 {
+		if d := binary.BigEndian.Uint64(a[i:]) ^ binary.BigEndian.Uint64(b[i:]); d != 0 {
+			return i + bits.LeadingZeros64(d)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 // bytesString returns b as a string, without a copy; b must not change.
