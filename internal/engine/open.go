@@ -305,6 +305,15 @@ func (in *Instance) recover() error {
 		}
 		return nil
 	}
+	if last >= in.indexFrom {
+		// Every record from indexFrom may be a transaction of either
+		// instance.
+		origins := []string{in.cfg.ID}
+		if in.cfg.PeerID != "" {
+			origins = append(origins, in.cfg.PeerID)
+		}
+		in.index.reserve(last-in.indexFrom+1, origins...)
+	}
 	if ld != nil {
 		load := func(w, c int, recs []journal.Record) {
 			for i := range recs {
@@ -332,6 +341,7 @@ func (in *Instance) recover() error {
 			}
 		}
 	}
+	in.index.trim()
 	if err := in.loadLostIndex(); err != nil {
 		return err
 	}
