@@ -291,21 +291,17 @@ func (l *walLog) ReadRangeBuffered(from, to uint64, get func() []byte, fn func(i
 		if err != nil {
 			return fmt.Errorf("read journal segment: %w", err)
 		}
-		// The segment's last entry of the range: its own last entry,
-		// unless to comes first.
-		end := to
-		if i+1 < len(segs) {
-			end = min(to, segs[i+1].FirstPos-1)
-		}
 		p, off := seg.FirstPos, 0
-		for off < len(data) && pos <= end {
+		for off < len(data) && pos <= to {
 			frame, n, err := nextEntry(data[off:])
 			if err != nil {
 				return &DamageError{File: seg.Path, Offset: int64(off), Pos: p, Err: err}
 			}
 			if p == pos {
+				// The last entry fn gets from data: to, or the
+				// file's last.
 				var done []byte
-				if pos == end {
+				if pos == to || off+n == len(data) {
 					done = data
 				}
 				if err := fn(p, frame[:len(frame):len(frame)], done); err != nil {
