@@ -175,6 +175,31 @@ func readEach(log Log, from, to uint64, backward bool, fn func(index uint64, ent
 	return nil
 }
 
+// BufferedRangeReader is implemented by a RangeReader that can read into
+// buffers its caller hands back, for a caller that reads a long range
+// once and is done with each entry soon after (replay).
+type BufferedRangeReader interface {
+	// ReadRangeBuffered is ReadRange, but the entries alias buffers
+	// the caller recycles: it reads into buffers from get (a new one
+	// when get returns nil or one too small), and passes each buffer to
+	// fn as done with the last entry it gives fn from it. From then on
+	// the buffer is the caller's, which may give it back to a later get
+	// once it no longer uses the entries in it; until then they stay
+	// valid. A buffer not passed as done (fn or the read failed first)
+	// is left to the garbage collector.
+	ReadRangeBuffered(from, to uint64, get func() []byte, fn func(index uint64, entry, done []byte) error) error
+}
+
+// ReadRangeBuffered calls fn on the entries of log at indexes from..to in
+// order: with the Log's ReadRangeBuffered if it is a BufferedRangeReader,
+// else with ReadRange (every done nil: its entries stay valid).
+func ReadRangeBuffered(log Log, from, to uint64, get func() []byte, fn func(index uint64, entry, done []byte) error) error {
+	if br, ok := log.(BufferedRangeReader); ok {
+		return br.ReadRangeBuffered(from, to, get, fn)
+	}
+	return ReadRange(log, from, to, func(i uint64, e []byte) error { return fn(i, e, nil) })
+}
+
 // BackwardReader is implemented by a Log that reads a run of consecutive
 // entries newest first faster than Read one at a time: the file log reads
 // each segment file the run touches once, newest first, into one buffer,

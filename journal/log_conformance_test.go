@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/liege-db/liege/internal/failpoint"
 )
@@ -309,12 +310,16 @@ func (m *model) check(t *testing.T, l Log) {
 // nothing for an empty range, ErrNotFound past either end, and fn's error.
 func (m *model) checkRanges(t *testing.T, l Log) {
 	t.Helper()
+	_, buffered := l.(BufferedRangeReader)
 	if _, ok := l.(*trackedWAL); ok {
 		if _, ok := l.(RangeReader); !ok {
 			t.Fatal("the file log is not a RangeReader")
 		}
 		if _, ok := l.(BackwardReader); !ok {
 			t.Fatal("the file log is not a BackwardReader")
+		}
+		if !buffered {
+			t.Fatal("the file log is not a BufferedRangeReader")
 		}
 	}
 	n := uint64(len(m.entries))
@@ -346,6 +351,64 @@ func (m *model) checkRanges(t *testing.T, l Log) {
 			}
 		case err != nil || want != r[1]+1:
 			t.Fatalf("ReadRange(%d, %d) of [%d, %d]: %v after %d entries", r[0], r[1], m.first, m.last(), err, want-r[0])
+		}
+	}
+	// ReadRangeBuffered reads the same, each entry in the buffer given as
+	// done with the last entry read into it (at the latest, the range's
+	// last), which it reads into again when get hands it back.
+	var free [][]byte
+	get := func() []byte {
+		if len(free) == 0 {
+			return nil
+		}
+		b := free[len(free)-1]
+		free = free[:len(free)-1]
+		return b
+	}
+	for _, r := range ranges {
+		want := r[0]
+		var pending [][]byte // entries not yet covered by a done buffer
+		dones := 0
+		err := ReadRangeBuffered(l, r[0], r[1], get, func(idx uint64, got, done []byte) error {
+			if idx != want {
+				return fmt.Errorf("entry %d after %d", idx, want-1)
+			}
+			if !bytes.Equal(got, m.entries[idx-m.first]) {
+				return fmt.Errorf("index %d holds %x, want %x", idx, got[:min(8, len(got))], m.entries[idx-m.first][:min(8, len(m.entries[idx-m.first]))])
+			}
+			want++
+			pending = append(pending, got)
+			if done == nil {
+				if buffered && idx == r[1] {
+					return fmt.Errorf("no buffer given with the range's last entry %d", idx)
+				}
+				return nil
+			}
+			if !buffered {
+				return fmt.Errorf("a Log that is not a BufferedRangeReader gave a buffer")
+			}
+			lo := uintptr(unsafe.Pointer(unsafe.SliceData(done)))
+			for _, e := range pending {
+				if p := uintptr(unsafe.Pointer(unsafe.SliceData(e))); len(e) > 0 && (p < lo || p+uintptr(len(e)) > lo+uintptr(len(done))) {
+					return fmt.Errorf("index %d's entry is not in the buffer given with index %d", idx+1-uint64(len(pending)), idx)
+				}
+			}
+			pending = pending[:0]
+			dones++
+			free = append(free, done)
+			return nil
+		})
+		switch {
+		case r[0] > r[1]:
+			if err != nil || want != r[0] || dones != 0 {
+				t.Fatalf("ReadRangeBuffered(%d, %d) of an empty range: %v after %d entries, %d buffers", r[0], r[1], err, want-r[0], dones)
+			}
+		case r[1] > m.last():
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("ReadRangeBuffered(%d, %d) past [%d, %d] returned %v, want ErrNotFound", r[0], r[1], m.first, m.last(), err)
+			}
+		case err != nil || want != r[1]+1:
+			t.Fatalf("ReadRangeBuffered(%d, %d) of [%d, %d]: %v after %d entries", r[0], r[1], m.first, m.last(), err, want-r[0])
 		}
 	}
 	for _, r := range ranges {

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/liege-db/liege/journal"
@@ -34,6 +35,28 @@ func (x *txnIndex) add(r *journal.Record) {
 	x.byOrigin[r.Origin] = append(x.byOrigin[r.Origin], posEntry{oseq: r.OSeq, pos: r.Pos})
 	if !r.Subject.IsZero() {
 		x.subjects[r.Subject] = r.Pos
+	}
+}
+
+// reserve makes room for n more entries of each of origins, so that
+// replay appends them without growing: a slice past 256 entries grows by
+// a quarter, so the appends of a replay copied each entry about four
+// times, to new memory each time (about 0.1 s at a million records).
+// Room no record took is given back by trim.
+func (x *txnIndex) reserve(n uint64, origins ...string) {
+	for _, o := range origins {
+		es := x.byOrigin[o]
+		x.byOrigin[o] = slices.Grow(es, int(n))
+	}
+}
+
+// trim gives back room that reserve left unused, where it is more than
+// an eighth of what is used.
+func (x *txnIndex) trim() {
+	for o, es := range x.byOrigin {
+		if cap(es)-len(es) > len(es)/8 {
+			x.byOrigin[o] = slices.Clone(es)
+		}
 	}
 }
 

@@ -307,6 +307,15 @@ func (in *Instance) recover() error {
 		}
 		return nil
 	}
+	if last >= in.indexFrom {
+		// Every record from indexFrom may be a transaction of either
+		// instance.
+		origins := []string{in.cfg.ID}
+		if in.cfg.PeerID != "" {
+			origins = append(origins, in.cfg.PeerID)
+		}
+		in.index.reserve(last-in.indexFrom+1, origins...)
+	}
 	if ld != nil {
 		load := func(w, c int, recs []journal.Record) {
 			for i := range recs {
@@ -316,7 +325,7 @@ func (in *Instance) recover() error {
 			}
 			lws[w].EndChunk()
 		}
-		if _, err := replayParallel(in.w.ReadRange, len(lws), scanFrom, last, each, load); err != nil {
+		if _, err := replayParallel(in.w.ReadRangeBuffered, len(lws), scanFrom, last, each, load); err != nil {
 			return err
 		}
 		ld.Finish(lws...)
@@ -334,6 +343,7 @@ func (in *Instance) recover() error {
 			}
 		}
 	}
+	in.index.trim()
 	if err := in.loadLostIndex(); err != nil {
 		return err
 	}

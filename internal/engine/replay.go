@@ -30,16 +30,29 @@ func replayChunks(from, to uint64) int {
 	return int((to-from)/replayChunk + 1)
 }
 
+// readRangeFunc reads the frames from..to in order, as
+// wal.ReadRangeBuffered does: into buffers from get, each given to fn as
+// done with the last frame read into it, after which it is the caller's.
+type readRangeFunc func(from, to uint64, get func() []byte, fn func(pos uint64, frame, done []byte) error) error
+
+// replayBuffers is how many buffers replayParallel keeps for readRange
+// to read into again: enough for the chunks in flight (a few hundred
+// KiB each) to span the segment being read and those before it.
+const replayBuffers = 4
+
 // replayParallel decodes records from..to on workers goroutines and calls
 // apply on each, in order, on the calling goroutine. The records' byte
 // strings alias the frames readRange read (DecodeFrameBorrow): apply and
 // decoded copy what they keep (Record.CopyBytes). The frames are read
-// by readRange (wal.ReadRange) on a goroutine of their own, which hands
-// them to the workers in chunks (replayChunk records, fewer when their
-// frames reach replayChunkBytes). decoded, if not nil, is called on the
-// worker (numbered from 0) that decoded a chunk (numbered from 0 in
-// position order; replayChunks of them unless some were cut short),
-// before apply sees its records; a worker's chunks come in order.
+// by readRange (wal.ReadRangeBuffered) on a goroutine of their own,
+// which hands them to the workers in chunks (replayChunk records, fewer
+// when their frames reach replayChunkBytes). A buffer readRange is done
+// with goes with the chunk of its last frame; once that chunk is applied
+// (the chunks before it were), nothing uses the buffer, and readRange
+// reads into it again. decoded, if not nil, is called on the worker
+// (numbered from 0) that decoded a chunk (numbered from 0 in position
+// order; replayChunks of them unless some were cut short), before apply
+// sees its records; a worker's chunks come in order.
 // apply must not keep a record (nor its Reads, Ranges or Writes) after it
 // returns: once every record of a chunk is applied, the chunk's records
 // go back to the workers, which decode the next chunks into them (Record.
@@ -47,7 +60,7 @@ func replayChunks(from, to uint64) int {
 // and no slice of reads or writes per record. Only Open uses it, and only
 // when Config.ReplayWorkers asks: the goroutines end before it returns,
 // and a simulator (which leaves ReplayWorkers zero) never sees them.
-func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) error) error, workers int, from, to uint64,
+func replayParallel(readRange readRangeFunc, workers int, from, to uint64,
 	apply func(*journal.Record) error, decoded func(worker, chunk int, recs []journal.Record)) (uint64, error) {
 	if from > to {
 		return 0, nil
@@ -58,6 +71,7 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 		n      int      // the chunk's number
 		frames [][]byte // read; recs[i] is decoded from frames[i]
 		bytes  int      // of frames
+		bufs   [][]byte // readRange's, free once the chunk is applied
 		recs   []journal.Record
 		err    error
 		done   chan struct{}
@@ -69,6 +83,17 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 	// decode again into; when it is empty a worker makes new ones, and a
 	// chunk applied when it is full leaves its records to the collector.
 	free := make(chan []journal.Record, 8*workers)
+	// bufs holds readRange's buffers of chunks applied, for it to read
+	// into again.
+	bufs := make(chan []byte, replayBuffers)
+	get := func() []byte {
+		select {
+		case b := <-bufs:
+			return b
+		default:
+			return nil
+		}
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -125,7 +150,7 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 		}
 		var jb *job
 		n, next := 0, from
-		err := readRange(from, to, func(p uint64, f []byte) error {
+		err := readRange(from, to, get, func(p uint64, f, done []byte) error {
 			if p != next {
 				return fmt.Errorf("read position %d where %d comes next", p, next)
 			}
@@ -136,6 +161,9 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 			}
 			jb.frames = append(jb.frames, f)
 			jb.bytes += len(f)
+			if done != nil {
+				jb.bufs = append(jb.bufs, done)
+			}
 			if len(jb.frames) < cap(jb.frames) && jb.bytes < replayChunkBytes {
 				return nil
 			}
@@ -181,13 +209,21 @@ func replayParallel(readRange func(from, to uint64, fn func(uint64, []byte) erro
 			default:
 				close(stop)
 			}
-		} else if jb.recs != nil {
-			select {
-			case free <- jb.recs:
-			default:
+		} else {
+			if jb.recs != nil {
+				select {
+				case free <- jb.recs:
+				default:
+				}
+			}
+			for _, b := range jb.bufs {
+				select {
+				case bufs <- b:
+				default:
+				}
 			}
 		}
-		jb.recs = nil
+		jb.recs, jb.bufs = nil, nil
 	}
 	wg.Wait()
 	return n, err

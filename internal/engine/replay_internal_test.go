@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/liege-db/liege/journal"
@@ -26,6 +27,95 @@ func replayFrames(t *testing.T, n int) [][]byte {
 		frames[i] = append([]byte(nil), f...)
 	}
 	return frames
+}
+
+// unbuffered makes a readRangeFunc of a read that never hands a buffer
+// back.
+func unbuffered(read func(from, to uint64, fn func(uint64, []byte) error) error) readRangeFunc {
+	return func(from, to uint64, _ func() []byte, fn func(uint64, []byte, []byte) error) error {
+		return read(from, to, func(p uint64, f []byte) error { return fn(p, f, nil) })
+	}
+}
+
+// TestReplayParallelReusesBuffers: replayParallel hands a buffer that
+// readRange is done with back to it (get) only once every record read
+// from it is applied, so the frames read into it again never show
+// through; segments of many chunks and of less than one both come back.
+func TestReplayParallelReusesBuffers(t *testing.T) {
+	const n = 30*replayChunk + 11
+	frames := replayFrames(t, n)
+	var applied atomic.Uint64    // the last position applied
+	lastIn := map[*byte]uint64{} // a buffer's last position, while out
+	reused := 0
+	read := func(from, to uint64, get func() []byte, fn func(uint64, []byte, []byte) error) error {
+		p := from
+		for seg := 0; p <= to; seg++ {
+			k := uint64(3*replayChunk + 7) // frames in this "segment"
+			if seg%2 == 1 {
+				k = replayChunk / 3
+			}
+			k = min(k, to-p+1)
+			size := 0
+			for i := range k {
+				size += len(frames[p+i-1])
+			}
+			buf := get()
+			if buf != nil {
+				last, ok := lastIn[&buf[:1][0]]
+				if !ok {
+					return fmt.Errorf("get returned a buffer readRange never gave")
+				}
+				if a := applied.Load(); a < last {
+					return fmt.Errorf("get returned the buffer of positions up to %d when only %d were applied", last, a)
+				}
+				delete(lastIn, &buf[:1][0])
+				reused++
+			}
+			if cap(buf) < size {
+				buf = make([]byte, 0, size+size/2)
+			}
+			buf = buf[:0]
+			for i := range k {
+				buf = append(buf, frames[p+i-1]...)
+			}
+			off := 0
+			for i := range k {
+				f := buf[off : off+len(frames[p+i-1])]
+				off += len(f)
+				var done []byte
+				if i == k-1 {
+					done = buf
+					lastIn[&buf[:1][0]] = p + i
+				}
+				if err := fn(p+i, f, done); err != nil {
+					return err
+				}
+			}
+			p += k
+		}
+		return nil
+	}
+	dec := journal.NewDecoder()
+	var want journal.Record
+	got, err := replayParallel(read, 2, 1, n, func(r *journal.Record) error {
+		if err := dec.DecodeFrame(frames[r.Pos-1], &want); err != nil {
+			return err
+		}
+		if fmt.Sprint(*r) != fmt.Sprint(want) {
+			return fmt.Errorf("position %d applied as %+v, want %+v", r.Pos, *r, want)
+		}
+		applied.Store(r.Pos)
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n {
+		t.Fatalf("applied %d records, want %d", got, n)
+	}
+	if reused == 0 {
+		t.Fatal("no buffer came back to readRange")
+	}
 }
 
 // TestReplayParallel: replayParallel applies every record in order and
@@ -76,7 +166,7 @@ func TestReplayParallel(t *testing.T) {
 			next := tc.from
 			var mu sync.Mutex
 			chunks := map[int]int{}
-			got, err := replayParallel(tc.read, 2, tc.from, n, func(r *journal.Record) error {
+			got, err := replayParallel(unbuffered(tc.read), 2, tc.from, n, func(r *journal.Record) error {
 				if r.Pos != next {
 					return fmt.Errorf("applied position %d, want %d", r.Pos, next)
 				}
@@ -154,7 +244,7 @@ func TestReplayParallelReusesRecords(t *testing.T) {
 		}
 		return nil
 	}
-	got, err := replayParallel(read, 2, 1, n, func(r *journal.Record) error {
+	got, err := replayParallel(unbuffered(read), 2, 1, n, func(r *journal.Record) error {
 		w := &want[r.Pos-1]
 		if fmt.Sprint(*r) != fmt.Sprint(*w) || (r.Writes == nil) != (w.Writes == nil) || (r.Reads == nil) != (w.Reads == nil) {
 			return fmt.Errorf("position %d applied as %+v, want %+v", r.Pos, *r, *w)
@@ -204,7 +294,7 @@ func TestReplayParallelLargeRecords(t *testing.T) {
 	var mu sync.Mutex
 	chunks := map[int][]uint64{} // positions by chunk
 	next := uint64(1)
-	got, err := replayParallel(read, 2, 1, uint64(n), func(r *journal.Record) error {
+	got, err := replayParallel(unbuffered(read), 2, 1, uint64(n), func(r *journal.Record) error {
 		if r.Pos != next {
 			return fmt.Errorf("applied position %d, want %d", r.Pos, next)
 		}

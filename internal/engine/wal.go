@@ -173,6 +173,29 @@ func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error
 	return nil
 }
 
+// ReadRangeBuffered is ReadRange for replay: the frames the log holds
+// are read with journal.ReadRangeBuffered, into buffers from get that fn
+// is given as done (see journal.BufferedRangeReader); the others, from
+// the buffers as Read does, with done nil.
+func (w *wal) ReadRangeBuffered(from, to uint64, get func() []byte, fn func(pos uint64, frame, done []byte) error) error {
+	if from <= w.logged {
+		if err := journal.ReadRangeBuffered(w.log, from, min(to, w.logged), get, fn); err != nil {
+			return err
+		}
+		from = w.logged + 1
+	}
+	for p := from; p <= to; p++ {
+		f, err := w.Read(p)
+		if err != nil {
+			return err
+		}
+		if err := fn(p, f, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ReadBackward calls fn on the frames at to down to from: those still in
 // the buffers as Read finds them, then those the log holds with
 // journal.ReadBackward (the file log reads each segment file once, into

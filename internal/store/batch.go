@@ -175,10 +175,22 @@ func sortOps(ops []batchOp, parallel bool) []batchOp {
 // sortIdx returns the indexes in ops of the last op of each key, in key
 // order (see sortOps).
 func sortIdx(ops []batchOp, parallel bool) []uint32 {
+	idx, _ := sortIdxInto(ops, parallel, nil, nil)
+	return idx
+}
+
+// sortIdxInto is sortIdx sorting in ents' storage and appending to out's
+// (each grown if too small), for a caller that sorts many batches: it
+// returns the indexes and the storage of ents, to give it again.
+func sortIdxInto(ops []batchOp, parallel bool, ents []sortEnt, out []uint32) ([]uint32, []sortEnt) {
 	if len(ops) > 1<<32-1 {
 		panic("store: a batch of more than 2^32 writes")
 	}
-	ents := make([]sortEnt, len(ops))
+	if cap(ents) < len(ops) {
+		ents = make([]sortEnt, len(ops))
+	}
+	ents = ents[:len(ops)]
+	scratch := ents
 	for i := range ents {
 		ents[i] = sortEnt{key: ops[i].it.key(), i: uint32(i)}
 	}
@@ -187,7 +199,10 @@ func sortIdx(ops []batchOp, parallel bool) []uint32 {
 	} else {
 		multikey(ents, 0)
 	}
-	out := make([]uint32, 0, len(ents))
+	if cap(out) < len(ents) {
+		out = make([]uint32, 0, len(ents))
+	}
+	out = out[:0]
 	for j, e := range ents {
 		// Equal keys sort by index, so the last of a run is the last added.
 		if j+1 < len(ents) && ents[j+1].key == e.key {
@@ -195,7 +210,8 @@ func sortIdx(ops []batchOp, parallel bool) []uint32 {
 		}
 		out = append(out, e.i)
 	}
-	return out
+	clear(scratch) // its keys point into the batch's values
+	return out, scratch
 }
 
 // sortHalves sorts the halves of ents on two goroutines and merges them.

@@ -1,8 +1,9 @@
 package store
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -105,6 +106,14 @@ type LoadWorker struct {
 	b     Batch
 	runs  []run // a stack of runs of decreasing length
 	chunk int   // the chunk being added; -1 between chunks
+
+	// The storage of EndChunk's sort, and of runs merged, given again
+	// (runEnts): a new one for every chunk and every merge was most of
+	// what a replay allocated but the state itself (each record's writes
+	// merged about log2(chunks) times), each a fresh page to fault in.
+	sortEnts []sortEnt
+	sortOut  []uint32
+	free     [33][][]runEnt // by capacity, 1<<i
 }
 
 // Worker returns a new LoadWorker of l.
@@ -175,7 +184,8 @@ func (w *LoadWorker) EndChunk() {
 	if len(ops) == 0 {
 		return
 	}
-	idx := sortIdx(ops, false)
+	idx, ents := sortIdxInto(ops, false, w.sortEnts, w.sortOut)
+	w.sortEnts, w.sortOut = ents, idx
 	ch := loadChunk{ops: make([]batchOp, len(idx)), offs: make([]uint32, len(idx)+1)}
 	n := 0
 	for j, i := range idx {
@@ -183,7 +193,7 @@ func (w *LoadWorker) EndChunk() {
 		n += int(ops[i].it.klen)
 	}
 	ch.keys = make([]byte, 0, n)
-	r := run{ents: make([]runEnt, len(idx))}
+	r := run{ents: w.runEnts(len(idx))[:len(idx)]}
 	for j := range ch.ops {
 		op := &ch.ops[j]
 		ch.keys = append(ch.keys, op.it.key()...)
@@ -192,15 +202,44 @@ func (w *LoadWorker) EndChunk() {
 			op.it.kv = bytesString(ch.keys[ch.offs[j]:ch.offs[j+1]])
 		}
 		r.ents[j] = runEnt{chunk: uint32(c), i: uint32(j)}
+		if j > 0 {
+			r.ents[j].lcp = uint32(commonPrefix(ch.keys[ch.offs[j-1]:ch.offs[j]], ch.keys[ch.offs[j]:ch.offs[j+1]], 0))
+		}
 	}
 	clear(ops)
 	w.b.ops, w.b.bytes = ops[:0], 0
 	w.l.put(c, ch)
 	w.runs = append(w.runs, r)
 	for m := len(w.runs); m >= 2 && 2*len(w.runs[m-1].ents) >= len(w.runs[m-2].ents); m = len(w.runs) {
-		w.runs[m-2] = w.l.merge(w.runs[m-2], w.runs[m-1])
+		w.runs[m-2] = w.merge(w.runs[m-2], w.runs[m-1])
 		w.runs = w.runs[:m-1]
 	}
+}
+
+// runEnts returns storage for at least n entries of a run, empty: some
+// freed by merge when there is, else new, of the next power of two.
+func (w *LoadWorker) runEnts(n int) []runEnt {
+	c := bits.Len(uint(max(n, 1) - 1))
+	if f := w.free[c]; len(f) > 0 {
+		w.free[c] = f[:len(f)-1]
+		return f[len(f)-1][:0]
+	}
+	return make([]runEnt, 0, 1<<c)
+}
+
+// merge is Loader.merge into storage from runEnts, and frees the storage
+// of a and b, which the caller no longer uses.
+func (w *LoadWorker) merge(a, b run) run {
+	if len(a.ents) == 0 || len(b.ents) == 0 {
+		return w.l.merge(a, b)
+	}
+	out := w.l.mergeInto(w.runEnts(len(a.ents)+len(b.ents)), a, b)
+	for _, r := range [2]run{a, b} {
+		if c := bits.Len(uint(cap(r.ents) - 1)); cap(r.ents) == 1<<c {
+			w.free[c] = append(w.free[c], r.ents)
+		}
+	}
+	return out
 }
 
 // result ends the chunk being added and returns the merge of the worker's
@@ -209,9 +248,10 @@ func (w *LoadWorker) result() run {
 	w.EndChunk()
 	var out run
 	for i := len(w.runs) - 1; i >= 0; i-- {
-		out = w.l.merge(w.runs[i], out)
+		out = w.merge(w.runs[i], out)
 	}
 	w.runs = nil
+	w.free, w.sortEnts, w.sortOut = [33][][]runEnt{}, nil, nil
 	return out
 }
 
@@ -353,28 +393,12 @@ func (l *Loader) finalMerge(a, b run, out chan<- []batchOp, free <-chan []batchO
 			batch = nil
 		}
 	}
-	x, y := a.ents, b.ents
-	for len(x) > 0 && len(y) > 0 {
-		switch c := bytes.Compare(l.key(x[0]), l.key(y[0])); {
-		case c < 0:
-			emit(x[0])
-			x = x[1:]
-		case c > 0:
-			emit(y[0])
-			y = y[1:]
-		default:
-			if x[0].chunk > y[0].chunk {
-				emit(x[0])
-			} else {
-				emit(y[0])
-			}
-			x, y = x[1:], y[1:]
+	m := merger{l: l, x: a.ents, y: b.ents}
+	for {
+		e, ok := m.next()
+		if !ok {
+			break
 		}
-	}
-	for _, e := range x {
-		emit(e)
-	}
-	for _, e := range y {
 		emit(e)
 	}
 	if len(batch) > 0 {
@@ -388,9 +412,12 @@ type run struct {
 	ents []runEnt
 }
 
-// runEnt is one write of a run: op i of chunk chunk.
+// runEnt is one write of a run: op i of chunk chunk, and the length of
+// the prefix its key shares with the key before it in the run (0 for the
+// first). A merge compares the lengths before the keys (see merger).
 type runEnt struct {
 	chunk, i uint32
+	lcp      uint32
 }
 
 func (l *Loader) key(e runEnt) []byte { return l.table()[e.chunk].key(e.i) }
@@ -405,28 +432,141 @@ func (l *Loader) merge(a, b run) run {
 	case len(b.ents) == 0:
 		return a
 	}
-	out := make([]runEnt, 0, len(a.ents)+len(b.ents))
-	x, y := a.ents, b.ents
-	for len(x) > 0 && len(y) > 0 {
-		switch c := bytes.Compare(l.key(x[0]), l.key(y[0])); {
-		case c < 0:
-			out = append(out, x[0])
-			x = x[1:]
-		case c > 0:
-			out = append(out, y[0])
-			y = y[1:]
-		default:
-			keep, drop := y[0], x[0]
-			if x[0].chunk > y[0].chunk {
-				keep, drop = x[0], y[0]
+	return l.mergeInto(make([]runEnt, 0, len(a.ents)+len(b.ents)), a, b)
+}
+
+// mergeInto is merge appending to out, which has room for a and b.
+func (l *Loader) mergeInto(out []runEnt, a, b run) run {
+	m := merger{l: l, x: a.ents, y: b.ents}
+	for {
+		e, ok := m.next()
+		if !ok {
+			break
+		}
+		out = append(out, e)
+	}
+	return run{ents: out}
+}
+
+// merger merges two runs x and y, as merge says, comparing keys by the
+// prefix each shares with the last key it returned (hx for x's first, hy
+// for y's), as in an LCP merge sort: both keys sort after the last one,
+// so the one that shares more of it is the smaller, and the keys
+// themselves are read only where they share as much (from there on).
+// Replay's keys are tuples that share long prefixes (a table's name, an
+// event's), and most steps of a merge of ticket keys are decided by those
+// lengths alone, without reading a key: the key bytes were a cache miss
+// and a comparison of the whole shared prefix each step before.
+type merger struct {
+	l      *Loader
+	x, y   []runEnt
+	hx, hy uint32
+}
+
+// next returns the next write of the merge, its lcp the prefix it
+// shares with the one before, and false at the end. Of two writes of a
+// key, it returns the later chunk's and forgets the other, so that its
+// value can be collected.
+func (m *merger) next() (runEnt, bool) {
+	if len(m.x) == 0 || len(m.y) == 0 {
+		// One side left: its first key shares hx (or hy) with the last
+		// one returned, the others their own with the one before.
+		var e runEnt
+		switch {
+		case len(m.x) > 0:
+			e = m.x[0]
+			e.lcp, m.x = m.hx, m.x[1:]
+			if len(m.x) > 0 {
+				m.hx = m.x[0].lcp
 			}
-			l.table()[drop.chunk].ops[drop.i] = batchOp{}
-			out = append(out, keep)
-			x, y = x[1:], y[1:]
+		case len(m.y) > 0:
+			e = m.y[0]
+			e.lcp, m.y = m.hy, m.y[1:]
+			if len(m.y) > 0 {
+				m.hy = m.y[0].lcp
+			}
+		default:
+			return runEnt{}, false
+		}
+		return e, true
+	}
+	c := 0
+	switch {
+	case m.hx > m.hy:
+		c = -1
+	case m.hx < m.hy:
+		c = 1
+	default:
+		var h int
+		c, h = compareFrom(m.l.key(m.x[0]), m.l.key(m.y[0]), int(m.hx))
+		if c < 0 {
+			m.hy = uint32(h) // y's first key shares h with x's, returned now
+		} else if c > 0 {
+			m.hx = uint32(h)
 		}
 	}
-	out = append(append(out, x...), y...)
-	return run{ents: out}
+	var e runEnt
+	switch {
+	case c < 0:
+		e = m.x[0]
+		e.lcp = m.hx
+	case c > 0:
+		e = m.y[0]
+		e.lcp = m.hy
+	default:
+		keep, drop := m.y[0], m.x[0]
+		if m.x[0].chunk > m.y[0].chunk {
+			keep, drop = m.x[0], m.y[0]
+		}
+		m.l.table()[drop.chunk].ops[drop.i] = batchOp{}
+		e = keep
+		e.lcp = m.hx
+	}
+	if c <= 0 {
+		if m.x = m.x[1:]; len(m.x) > 0 {
+			m.hx = m.x[0].lcp
+		}
+	}
+	if c >= 0 {
+		if m.y = m.y[1:]; len(m.y) > 0 {
+			m.hy = m.y[0].lcp
+		}
+	}
+	return e, true
+}
+
+// compareFrom compares a and b, which share their first from bytes, as
+// bytes.Compare does, and returns the length of the prefix they share.
+func compareFrom(a, b []byte, from int) (int, int) {
+	h := commonPrefix(a, b, from)
+	switch {
+	case h < len(a) && h < len(b):
+		if a[h] < b[h] {
+			return -1, h
+		}
+		return 1, h
+	case len(a) < len(b):
+		return -1, h
+	case len(a) > len(b):
+		return 1, h
+	}
+	return 0, h
+}
+
+// commonPrefix returns the length of the prefix a and b share, which is
+// at least from.
+func commonPrefix(a, b []byte, from int) int {
+	n := min(len(a), len(b))
+	i := from
+	for ; i+8 <= n; i += 8 {
+		if d := binary.BigEndian.Uint64(a[i:]) ^ binary.BigEndian.Uint64(b[i:]); d != 0 {
+			return i + bits.LeadingZeros64(d)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 // bytesString returns b as a string, without a copy; b must not change.

@@ -120,3 +120,65 @@ func TestLoaderChunkTwicePanics(t *testing.T) {
 	}()
 	l.Worker().Apply(1, r)
 }
+
+// A merge of runs returns every key of either once, in key order, the
+// later chunk's write of a key both hold, each with the length of the
+// prefix it shares with the key before it (which the merges after it
+// compare instead of the keys): with keys that are prefixes of others,
+// equal up to any byte, and long enough for whole words of the compare;
+// merged by workers (into storage they used before) and by the Loader.
+func TestLoaderMergeKeepsOrderAndPrefixes(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		const chunks = 6
+		l := NewLoader(New(), chunks)
+		key := rapid.SliceOfN(rapid.SampledFrom([]byte{0, 1, 2, 0xff}), 0, 20)
+		w := l.Worker()
+		var runs []run
+		for c := range chunks {
+			ks := map[string]bool{}
+			for _, k := range rapid.SliceOfN(key, 0, 40).Draw(t, fmt.Sprint("keys", c)) {
+				ks[string(k)] = true
+			}
+			for k := range ks {
+				w.Apply(c, &journal.Record{Kind: journal.KindLocal, Writes: []journal.Write{{Op: journal.OpSet, Key: []byte(k), Value: []byte(fmt.Sprint(c))}}})
+			}
+			w.EndChunk()
+			runs = append(runs, w.runs...)
+			w.runs = nil
+		}
+		// Merge in a drawn order, as workers and Finish do.
+		for len(runs) > 1 {
+			i := rapid.IntRange(0, len(runs)-2).Draw(t, "merge")
+			merge := l.merge
+			if rapid.Bool().Draw(t, "worker") {
+				merge = w.merge
+			}
+			runs = append(append(runs[:i:i], merge(runs[i], runs[i+1])), runs[i+2:]...)
+		}
+		want := map[string]uint32{} // key: the last chunk that wrote it
+		for c := range chunks {
+			ch := &l.table()[c]
+			for i := range max(len(ch.offs)-1, 0) {
+				want[string(ch.key(uint32(i)))] = uint32(c)
+			}
+		}
+		var prev []byte
+		for j, e := range runs[0].ents {
+			k := l.key(e)
+			if j > 0 && string(prev) >= string(k) {
+				t.Fatalf("key %q after %q", k, prev)
+			}
+			if c, ok := want[string(k)]; !ok || c != e.chunk {
+				t.Fatalf("key %q from chunk %d, want %d", k, e.chunk, c)
+			}
+			if p := commonPrefix(prev, k, 0); int(e.lcp) != p {
+				t.Fatalf("key %q after %q says it shares %d bytes, not %d", k, prev, e.lcp, p)
+			}
+			prev = k
+			delete(want, string(k))
+		}
+		if len(want) > 0 {
+			t.Fatalf("%d keys missing from the merge", len(want))
+		}
+	})
+}
