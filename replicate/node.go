@@ -118,6 +118,9 @@ type Node struct {
 
 	rd      Ready
 	inReady bool
+	lent    Ready // the last Ready, until Advance: its slices are reused
+
+	in detect.Txn // the peer transaction being checked (incoming)
 }
 
 // Errors of the operator's inputs.
@@ -183,18 +186,39 @@ func (n *Node) HasReady() bool {
 }
 
 // Ready returns what must happen now. Handle it all, in the order of the
-// contract, then call Advance before any other input.
+// contract, then call Advance before any other input. The slices Verdicts,
+// Apply and Messages are the Node's again after Advance (it fills the next
+// Ready's in them): keep their elements, not the slices.
 func (n *Node) Ready() Ready {
 	n.ship()
 	n.releaseForwards()
 	n.inReady = true
 	rd := n.rd
 	n.rd = Ready{}
+	// What an earlier, longer Ready left past the ends keeps nothing alive.
+	clear(rd.Verdicts[len(rd.Verdicts):cap(rd.Verdicts)])
+	clear(rd.Apply[len(rd.Apply):cap(rd.Apply)])
+	clear(rd.Messages[len(rd.Messages):cap(rd.Messages)])
+	n.lent = rd
 	return rd
 }
 
 // Advance says that the last Ready was handled.
-func (n *Node) Advance() { n.inReady = false }
+func (n *Node) Advance() {
+	n.inReady = false
+	// One peer transaction is a Ready of its own (a verdict, an apply):
+	// the next one fills the same slices rather than new ones.
+	if n.rd.Verdicts == nil {
+		n.rd.Verdicts = n.lent.Verdicts[:0]
+	}
+	if n.rd.Apply == nil {
+		n.rd.Apply = n.lent.Apply[:0]
+	}
+	if n.rd.Messages == nil {
+		n.rd.Messages = n.lent.Messages[:0]
+	}
+	n.lent = Ready{}
+}
 
 // input guards every input: the contract allows none between Ready and
 // Advance.
@@ -459,7 +483,7 @@ func (n *Node) stepTxn(f *link.Frame, stale bool) error {
 // subject of section 10) on a contiguous peer transaction and acts on it.
 func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
 	if !n.cfg.NoCheck {
-		in := detect.FromRecord(rec)
+		in := n.incoming(rec)
 		for _, h := range n.window.Check(in) {
 			if h.Check == detect.CheckMirrorUse && n.cfg.Break == BreakLiteral {
 				continue
@@ -497,6 +521,23 @@ func checkName(c Conflict) string {
 		return "duplicate subject " + c.Subject.String()
 	}
 	return c.Check.String() + " check"
+}
+
+// incoming is rec as the detect.Txn checked against the window: n.in,
+// refilled, its keys those of rec, not copies (detect.FromRecord copies
+// them for a Txn that is kept; this one is not, and a Hit's key, kept in
+// the verdict, keeps rec alive, not a scratch buffer).
+func (n *Node) incoming(rec *journal.Record) *detect.Txn {
+	t := &n.in
+	reads, writes := t.Reads[:0], t.Writes[:0]
+	for i := range rec.Reads {
+		reads = append(reads, rec.Reads[i].Key)
+	}
+	for i := range rec.Writes {
+		writes = append(writes, detect.Write{Key: rec.Writes[i].Key, Add: rec.Writes[i].Op == journal.OpAdd})
+	}
+	*t = detect.Txn{ID: rec.TxID(), HLC: rec.HLC, PeerSeen: rec.PeerSeen, Pos: rec.Pos, Reads: reads, Ranges: rec.Ranges, Writes: writes}
+	return t
 }
 
 // dupSubject adds the conflict of a reprocess or correction whose subject
