@@ -357,7 +357,10 @@ func (n *Node) heard() {
 
 // Step takes one frame from the peer (a Hello goes to Handshake). An error
 // means the frame must close the link (another cluster, a record that does
-// not decode or is not the peer's own transaction).
+// not decode or is not the peer's own transaction). The byte strings of a
+// Txn frame's record (keys, values, args) alias f.Record: it must not
+// change until the Ready that applies the record is handled (frames read
+// off a link own their bytes; a driver journals and stores copies).
 func (n *Node) Step(f *link.Frame) error {
 	n.input("Step")
 	if f.Kind == link.KindHello {
@@ -433,7 +436,9 @@ func (n *Node) decodeTxn(f *link.Frame) (*journal.Record, error) {
 		n.dec = journal.NewDecoder()
 	}
 	rec := new(journal.Record)
-	if err := n.dec.DecodeFrame(f.Record, rec); err != nil {
+	// Borrowed: no copy of the record's bytes (Step's doc says why that
+	// is safe).
+	if err := n.dec.DecodeFrameBorrow(f.Record, rec); err != nil {
 		return nil, fmt.Errorf("txn frame from %s: %w", f.From, err)
 	}
 	if !rec.Kind.IsOwn() || rec.Origin != n.cfg.PeerID || rec.OSeq == 0 {
