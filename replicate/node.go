@@ -64,8 +64,9 @@ type command struct {
 // 10) as a state machine: no goroutine, no clock, no I/O. See doc.go for
 // the contract.
 type Node struct {
-	cfg NodeConfig
-	dec *journal.Decoder // Txn frames' records (decodeTxn); interns their names
+	cfg  NodeConfig
+	dec  *journal.Decoder // Txn frames' records (decodeTxn); interns their names
+	recs []journal.Record // the next records decodeTxn decodes into
 
 	role  string
 	reign uint64
@@ -430,12 +431,31 @@ func (n *Node) stepHeartbeat(f *link.Frame) {
 	}
 }
 
+// recSlab is how many records decodeTxn allocates at once: a record is
+// 312 bytes with pointers, and a peer transaction's is dropped once
+// applied, so one allocation serves many. A slab lives while any of its
+// records does, and each keeps its frame's bytes (borrowed): only records
+// of frames up to recSlabMax bytes take a slot, so that a slab keeps at
+// most a few hundred KiB alive past their use.
+const (
+	recSlab    = 32
+	recSlabMax = 8 << 10
+)
+
 // decodeTxn decodes and checks the record of a Txn frame.
 func (n *Node) decodeTxn(f *link.Frame) (*journal.Record, error) {
 	if n.dec == nil {
 		n.dec = journal.NewDecoder()
 	}
-	rec := new(journal.Record)
+	var rec *journal.Record
+	if len(f.Record) <= recSlabMax {
+		if len(n.recs) == 0 {
+			n.recs = make([]journal.Record, recSlab)
+		}
+		rec, n.recs = &n.recs[0], n.recs[1:]
+	} else {
+		rec = new(journal.Record)
+	}
 	// Borrowed: no copy of the record's bytes (Step's doc says why that
 	// is safe).
 	if err := n.dec.DecodeFrameBorrow(f.Record, rec); err != nil {
