@@ -14,8 +14,9 @@ import (
 // `liege bench replicate` (engine.applyPeer): each op is one ticket record,
 // a new seat key of one of 4 events and a new owner key of one of 4096
 // customers, both with a rising seat number, written into a tree that
-// already holds 200k such keys; every other seat number is the peer's
-// (both instances draw from one counter). "none" searches each key from
+// already holds 200k such keys, after a local record of the seat number
+// before (both instances draw from one counter), written the same way in
+// both runs. "none" searches each key from
 // the root; "slot" starts each write from the path of the key the same
 // write of the last record took (engine.Instance.peerHints). cpu-ns/op is
 // the benchmark thread's CPU time (ns/op on a shared machine is mostly the
@@ -42,10 +43,13 @@ func BenchmarkPeerWrites(b *testing.B) {
 				s.Set(sk, val, ver)
 				s.Set(ok, val, ver)
 			}
-			ks := make([][2][]byte, b.N)
+			// Each op: the local record's writes (from the root in both
+			// runs), then the peer's, one seat number up.
+			ks := make([][4][]byte, b.N)
 			for i := range ks {
-				sk, ok := keys(preset + 2*int64(i))
-				ks[i] = [2][]byte{sk, ok}
+				ls, lo := keys(preset + 2*int64(i))
+				ps, po := keys(preset + 2*int64(i) + 1)
+				ks[i] = [4][]byte{ls, lo, ps, po}
 			}
 			var hints [2]Hint
 			runtime.LockOSThread() // threadCPU
@@ -54,7 +58,9 @@ func BenchmarkPeerWrites(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := threadCPU(b)
 			for i := range ks {
-				for j, k := range ks[i] {
+				s.Swap(ks[i][0], val, ver)
+				s.Swap(ks[i][1], val, ver)
+				for j, k := range ks[i][2:] {
 					if slot {
 						s.SwapHint(k, val, ver, &hints[j])
 					} else {
