@@ -121,7 +121,8 @@ type Node struct {
 	inReady bool
 	lent    Ready // the last Ready, until Advance: its slices are reused
 
-	in detect.Txn // the peer transaction being checked (incoming)
+	in      detect.Txn // the peer transaction being checked (incoming)
+	ownSlab ownSlab    // the own transactions' detect.Txns (addOwn)
 }
 
 // Errors of the operator's inputs.
@@ -873,7 +874,7 @@ func (n *Node) addOwn(rec *journal.Record) error {
 	if last := n.lastOwn(); rec.OSeq <= last {
 		return fmt.Errorf("replicate: own transaction %v is not after the newest one, OSeq %d", rec.TxID(), last)
 	}
-	n.own = append(n.own, own{t: detect.FromRecord(rec), subject: rec.Subject})
+	n.own = append(n.own, own{t: n.ownSlab.fromRecord(rec), subject: rec.Subject})
 	return nil
 }
 
