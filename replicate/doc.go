@@ -120,7 +120,9 @@
 //  8. Close the link if Ready.Disconnect says so, then call Disconnected.
 //  9. Advance. No input may come between Ready and Advance (the node
 //     panics): Config.Holds is then always answered after the last Ready was
-//     carried out.
+//     carried out. The Ready's Verdicts, Apply and Messages slices are the
+//     node's again (it fills the next Ready in them): keep their elements,
+//     not the slices.
 //
 // What the node decides, by DESIGN.md section: the handshake (protocol
 // version, cluster, peer id, roles, reign, clock offset: section 4);

@@ -64,8 +64,9 @@ type command struct {
 // 10) as a state machine: no goroutine, no clock, no I/O. See doc.go for
 // the contract.
 type Node struct {
-	cfg NodeConfig
-	dec *journal.Decoder // Txn frames' records (decodeTxn); interns their names
+	cfg  NodeConfig
+	dec  *journal.Decoder // Txn frames' records (decodeTxn); interns their names
+	recs []journal.Record // the next records decodeTxn decodes into
 
 	role  string
 	reign uint64
@@ -118,6 +119,10 @@ type Node struct {
 
 	rd      Ready
 	inReady bool
+	lent    Ready // the last Ready, until Advance: its slices are reused
+
+	in      detect.Txn // the peer transaction being checked (incoming)
+	ownSlab ownSlab    // the own transactions' detect.Txns (addOwn)
 }
 
 // Errors of the operator's inputs.
@@ -183,18 +188,39 @@ func (n *Node) HasReady() bool {
 }
 
 // Ready returns what must happen now. Handle it all, in the order of the
-// contract, then call Advance before any other input.
+// contract, then call Advance before any other input. The slices Verdicts,
+// Apply and Messages are the Node's again after Advance (it fills the next
+// Ready's in them): keep their elements, not the slices.
 func (n *Node) Ready() Ready {
 	n.ship()
 	n.releaseForwards()
 	n.inReady = true
 	rd := n.rd
 	n.rd = Ready{}
+	// What an earlier, longer Ready left past the ends keeps nothing alive.
+	clear(rd.Verdicts[len(rd.Verdicts):cap(rd.Verdicts)])
+	clear(rd.Apply[len(rd.Apply):cap(rd.Apply)])
+	clear(rd.Messages[len(rd.Messages):cap(rd.Messages)])
+	n.lent = rd
 	return rd
 }
 
 // Advance says that the last Ready was handled.
-func (n *Node) Advance() { n.inReady = false }
+func (n *Node) Advance() {
+	n.inReady = false
+	// One peer transaction is a Ready of its own (a verdict, an apply):
+	// the next one fills the same slices rather than new ones.
+	if n.rd.Verdicts == nil {
+		n.rd.Verdicts = n.lent.Verdicts[:0]
+	}
+	if n.rd.Apply == nil {
+		n.rd.Apply = n.lent.Apply[:0]
+	}
+	if n.rd.Messages == nil {
+		n.rd.Messages = n.lent.Messages[:0]
+	}
+	n.lent = Ready{}
+}
 
 // input guards every input: the contract allows none between Ready and
 // Advance.
@@ -333,7 +359,10 @@ func (n *Node) heard() {
 
 // Step takes one frame from the peer (a Hello goes to Handshake). An error
 // means the frame must close the link (another cluster, a record that does
-// not decode or is not the peer's own transaction).
+// not decode or is not the peer's own transaction). The byte strings of a
+// Txn frame's record (keys, values, args) alias f.Record: it must not
+// change until the Ready that applies the record is handled (frames read
+// off a link own their bytes; a driver journals and stores copies).
 func (n *Node) Step(f *link.Frame) error {
 	n.input("Step")
 	if f.Kind == link.KindHello {
@@ -403,13 +432,34 @@ func (n *Node) stepHeartbeat(f *link.Frame) {
 	}
 }
 
+// recSlab is how many records decodeTxn allocates at once: a record is
+// 312 bytes with pointers, and a peer transaction's is dropped once
+// applied, so one allocation serves many. A slab lives while any of its
+// records does, and each keeps its frame's bytes (borrowed): only records
+// of frames up to recSlabMax bytes take a slot, so that a slab keeps at
+// most a few hundred KiB alive past their use.
+const (
+	recSlab    = 32
+	recSlabMax = 8 << 10
+)
+
 // decodeTxn decodes and checks the record of a Txn frame.
 func (n *Node) decodeTxn(f *link.Frame) (*journal.Record, error) {
 	if n.dec == nil {
 		n.dec = journal.NewDecoder()
 	}
-	rec := new(journal.Record)
-	if err := n.dec.DecodeFrame(f.Record, rec); err != nil {
+	var rec *journal.Record
+	if len(f.Record) <= recSlabMax {
+		if len(n.recs) == 0 {
+			n.recs = make([]journal.Record, recSlab)
+		}
+		rec, n.recs = &n.recs[0], n.recs[1:]
+	} else {
+		rec = new(journal.Record)
+	}
+	// Borrowed: no copy of the record's bytes (Step's doc says why that
+	// is safe).
+	if err := n.dec.DecodeFrameBorrow(f.Record, rec); err != nil {
 		return nil, fmt.Errorf("txn frame from %s: %w", f.From, err)
 	}
 	if !rec.Kind.IsOwn() || rec.Origin != n.cfg.PeerID || rec.OSeq == 0 {
@@ -459,7 +509,7 @@ func (n *Node) stepTxn(f *link.Frame, stale bool) error {
 // subject of section 10) on a contiguous peer transaction and acts on it.
 func (n *Node) check(rec *journal.Record, v *PeerVerdict) {
 	if !n.cfg.NoCheck {
-		in := detect.FromRecord(rec)
+		in := n.incoming(rec)
 		for _, h := range n.window.Check(in) {
 			if h.Check == detect.CheckMirrorUse && n.cfg.Break == BreakLiteral {
 				continue
@@ -497,6 +547,23 @@ func checkName(c Conflict) string {
 		return "duplicate subject " + c.Subject.String()
 	}
 	return c.Check.String() + " check"
+}
+
+// incoming is rec as the detect.Txn checked against the window: n.in,
+// refilled, its keys those of rec, not copies (detect.FromRecord copies
+// them for a Txn that is kept; this one is not, and a Hit's key, kept in
+// the verdict, keeps rec alive, not a scratch buffer).
+func (n *Node) incoming(rec *journal.Record) *detect.Txn {
+	t := &n.in
+	reads, writes := t.Reads[:0], t.Writes[:0]
+	for i := range rec.Reads {
+		reads = append(reads, rec.Reads[i].Key)
+	}
+	for i := range rec.Writes {
+		writes = append(writes, detect.Write{Key: rec.Writes[i].Key, Add: rec.Writes[i].Op == journal.OpAdd})
+	}
+	*t = detect.Txn{ID: rec.TxID(), HLC: rec.HLC, PeerSeen: rec.PeerSeen, Pos: rec.Pos, Reads: reads, Ranges: rec.Ranges, Writes: writes}
+	return t
 }
 
 // dupSubject adds the conflict of a reprocess or correction whose subject
@@ -807,7 +874,7 @@ func (n *Node) addOwn(rec *journal.Record) error {
 	if last := n.lastOwn(); rec.OSeq <= last {
 		return fmt.Errorf("replicate: own transaction %v is not after the newest one, OSeq %d", rec.TxID(), last)
 	}
-	n.own = append(n.own, own{t: detect.FromRecord(rec), subject: rec.Subject})
+	n.own = append(n.own, own{t: n.ownSlab.fromRecord(rec), subject: rec.Subject})
 	return nil
 }
 

@@ -84,6 +84,9 @@ type Instance struct {
 	ret                            retainer // retain.go
 	seed                           seeder   // seed.go
 
+	// peerHints is the path of each write slot's last key (applypeer.go).
+	peerHints [swapLimit]store.Hint
+
 	queue   []*Call // submitted, not run
 	waiting []*Call // run, answered once durable (position order)
 	lastOp  uint8   // opWrite after a Write: Sync comes next

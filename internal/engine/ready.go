@@ -77,9 +77,11 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 	}
 	// 6. Reconcile, one record per Step.
 	in.reconQ = append(in.reconQ, rd.Reconcile...)
-	// 7. Send.
+	// 7. Send. The frames of one Ready are one allocation: a ship is up
+	// to MaxShip of them, and they go out together.
+	frames := make([]link.Frame, len(rd.Messages))
 	for i := range rd.Messages {
-		if f := in.message(&rd.Messages[i]); f != nil {
+		if f := &frames[i]; in.message(&rd.Messages[i], f) {
 			in.out = append(in.out, f)
 		}
 	}
@@ -98,9 +100,10 @@ func (in *Instance) carryOut(rd *replicate.Ready) {
 	}
 }
 
-// message turns a Message into the frame to send.
-func (in *Instance) message(m *replicate.Message) *link.Frame {
-	f := m.Frame
+// message turns a Message into the frame to send, in f; false if it
+// cannot be sent (the instance failed).
+func (in *Instance) message(m *replicate.Message, f *link.Frame) bool {
+	*f = m.Frame
 	switch f.Kind {
 	case link.KindHello:
 		f.WallClock = in.cfg.Now().UnixNano()
@@ -108,11 +111,11 @@ func (in *Instance) message(m *replicate.Message) *link.Frame {
 		b, err := in.w.Read(m.Pos)
 		if err != nil {
 			in.fail(fmt.Errorf("ship %v from journal position %d: %w", m.Txn, m.Pos, err))
-			return nil
+			return false
 		}
 		f.Record = b
 	}
-	return &f
+	return true
 }
 
 func (in *Instance) logConflicts(v *replicate.PeerVerdict) {

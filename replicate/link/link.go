@@ -153,7 +153,19 @@ type endpoint struct {
 	// Used by the receiving goroutine only.
 	recvCodec *frameCodec
 	gotHello  bool
+	frames    []Frame // the next frames accept decodes into (frameSlab)
 }
+
+// frameSlab is how many frames accept allocates at once: a Frame is 216
+// bytes with pointers, one per received frame, most of them a stream's
+// Txn frames the receiver drops once applied. A slab lives while any of
+// its frames does, and each keeps its decoded bytes: only bodies up to
+// frameSlabMax bytes take a slot, so that a slab keeps at most a few
+// hundred KiB alive past their use.
+const (
+	frameSlab    = 32
+	frameSlabMax = 8 << 10
+)
 
 // init sets up e; peer is the id from the peer's certificate, if any.
 func (e *endpoint) init(maxFrame int, log *slog.Logger, remote, expect, peer string) {
@@ -214,7 +226,15 @@ func (e *endpoint) bodyLen(hdr []byte) (int, *FrameError) {
 
 // accept decodes a frame body and checks it against the rules of Conn.
 func (e *endpoint) accept(body []byte) (*Frame, *FrameError) {
-	f := new(Frame)
+	var f *Frame
+	if len(body) <= frameSlabMax {
+		if len(e.frames) == 0 {
+			e.frames = make([]Frame, frameSlab)
+		}
+		f, e.frames = &e.frames[0], e.frames[1:]
+	} else {
+		f = new(Frame)
+	}
 	if err := e.recvCodec.decode(body, f); err != nil {
 		return nil, e.frameError(int64(len(body)), err)
 	}
