@@ -308,7 +308,7 @@ func undo(env Env, in *Intent, ahead *undoAhead) (wm, maxHLC uint64, own []journ
 			return 0, 0, nil, err
 		}
 	} else {
-		l.self = env.Self
+		l = newLearner(env, in)
 		var batch store.Batch // undobatch.go
 		err = backward(env, in.Head, in.Target, func(p uint64, r *journal.Record) error {
 			batch.Undo(env.Store, r)
@@ -339,6 +339,19 @@ type learner struct {
 	maxHLC    uint64
 	firstPeer uint64 // OSeq of the first peer record rolled off (0: none)
 	own       []journal.TxID
+}
+
+// newLearner returns the learner of a rollback of in: room for every
+// record rolled off, up to a million, to be an own transaction (24 bytes
+// each, a few percent of the records' own size), so that collecting them
+// does not copy a growing list (on the goroutine every record waits for:
+// 585k -> 680k records/s rolled back).
+func newLearner(env Env, in *Intent) learner {
+	var n uint64
+	if in.Head >= in.Target {
+		n = min(in.Head-in.Target+1, 1<<20)
+	}
+	return learner{self: env.Self, own: make([]journal.TxID, 0, n)}
 }
 
 func (l *learner) see(r *journal.Record) {

@@ -46,7 +46,7 @@ var errCanceled = errors.New("rollback: reading ahead canceled")
 // startUndoAhead starts reading the records of in's rollback. Its
 // goroutines end by finish or stop.
 func startUndoAhead(env Env, in *Intent) *undoAhead {
-	a := &undoAhead{ld: store.NewLoader(env.Store, backwardChunks(in.Head, in.Target)), l: learner{self: env.Self},
+	a := &undoAhead{ld: store.NewLoader(env.Store, backwardChunks(in.Head, in.Target)), l: newLearner(env, in),
 		done: make(chan struct{})}
 	for range undoWorkers {
 		a.ws = append(a.ws, a.ld.Worker())
