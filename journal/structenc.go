@@ -1,8 +1,6 @@
 package journal
 
 import (
-	"encoding/binary"
-	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -112,7 +110,7 @@ func (p *structPlan) marshal(rv reflect.Value) []byte {
 			n += rv.Field(f.index).Len()
 		}
 	}
-	dst := appendMapLen(make([]byte, 0, n), len(p.fields))
+	dst := mpenc.AppendMapLen(make([]byte, 0, n), len(p.fields))
 	for i := range p.fields {
 		f := &p.fields[i]
 		dst = append(dst, f.key...)
@@ -127,29 +125,10 @@ func (p *structPlan) marshal(rv reflect.Value) []byte {
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 			dst = mpenc.AppendUint(dst, v.Uint())
 		case reflect.Float32:
-			dst = binary.BigEndian.AppendUint32(append(dst, mpFloat32), math.Float32bits(float32(v.Float())))
+			dst = mpenc.AppendFloat32(dst, float32(v.Float()))
 		case reflect.Float64:
-			dst = binary.BigEndian.AppendUint64(append(dst, mpFloat64), math.Float64bits(v.Float()))
+			dst = mpenc.AppendFloat64(dst, v.Float())
 		}
 	}
 	return dst
-}
-
-// msgpack format bytes only this file writes.
-const (
-	mpFloat32 = 0xca
-	mpFloat64 = 0xcb
-	mpMap16   = 0xde
-	mpMap32   = 0xdf
-)
-
-// appendMapLen is go-msgpack's map header: fixmap, map16 or map32.
-func appendMapLen(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x80|byte(n))
-	case n < 65536:
-		return binary.BigEndian.AppendUint16(append(dst, mpMap16), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, mpMap32), uint32(n))
 }

@@ -150,33 +150,11 @@ func (w *wal) Read(pos uint64) ([]byte, error) {
 	return w.log.Read(pos)
 }
 
-// ReadRange calls fn on the frames at from..to in order: those the log
-// holds read with journal.ReadRange (the file log reads its segment files
-// once each), the others from the buffers as Read does. fn must not touch
-// the wal.
-func (w *wal) ReadRange(from, to uint64, fn func(pos uint64, frame []byte) error) error {
-	if from <= w.logged {
-		if err := journal.ReadRange(w.log, from, min(to, w.logged), fn); err != nil {
-			return err
-		}
-		from = w.logged + 1
-	}
-	for p := from; p <= to; p++ {
-		f, err := w.Read(p)
-		if err != nil {
-			return err
-		}
-		if err := fn(p, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ReadRangeBuffered is ReadRange for replay: the frames the log holds
-// are read with journal.ReadRangeBuffered, into buffers from get that fn
-// is given as done (see journal.BufferedRangeReader); the others, from
-// the buffers as Read does, with done nil.
+// ReadRangeBuffered calls fn on the frames at from..to in order (replay):
+// those the log holds read with journal.ReadRangeBuffered (the file log
+// reads each segment file once), into buffers from get that fn is given as
+// done (see journal.BufferedRangeReader); the others from the buffers as
+// Read does, with done nil. fn must not touch the wal.
 func (w *wal) ReadRangeBuffered(from, to uint64, get func() []byte, fn func(pos uint64, frame, done []byte) error) error {
 	if from <= w.logged {
 		if err := journal.ReadRangeBuffered(w.log, from, min(to, w.logged), get, fn); err != nil {

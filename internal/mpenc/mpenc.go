@@ -33,6 +33,10 @@ const (
 	Str32   = 0xdb
 	Array16 = 0xdc
 	Array32 = 0xdd
+	Float32 = 0xca
+	Float64 = 0xcb
+	Map16   = 0xde
+	Map32   = 0xdf
 )
 
 // AppendUint is go-msgpack's EncodeUint: a positive fixint, else the
@@ -128,4 +132,24 @@ func AppendArrayLen(dst []byte, n int) []byte {
 		return binary.BigEndian.AppendUint16(append(dst, Array16), uint16(n))
 	}
 	return binary.BigEndian.AppendUint32(append(dst, Array32), uint32(n))
+}
+
+// AppendMapLen is go-msgpack's map header: fixmap, map16 or map32.
+func AppendMapLen(dst []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(dst, 0x80|byte(n))
+	case n < 65536:
+		return binary.BigEndian.AppendUint16(append(dst, Map16), uint16(n))
+	}
+	return binary.BigEndian.AppendUint32(append(dst, Map32), uint32(n))
+}
+
+// AppendFloat32 and AppendFloat64 are go-msgpack's float32 and float64.
+func AppendFloat32(dst []byte, f float32) []byte {
+	return binary.BigEndian.AppendUint32(append(dst, Float32), math.Float32bits(f))
+}
+
+func AppendFloat64(dst []byte, f float64) []byte {
+	return binary.BigEndian.AppendUint64(append(dst, Float64), math.Float64bits(f))
 }
