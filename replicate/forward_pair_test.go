@@ -486,3 +486,51 @@ func TestForwardCallBatch(t *testing.T) {
 	p.idle()
 	p.converged()
 }
+
+// TestForwardRefusedFallsBack: a call the liege refuses (here: quiesced)
+// runs at the vassal where its route allows it (liege+available), as the
+// caller made it: keyless, it commits once at the vassal; keyed, a retry
+// with its key returns that outcome. Where the route does not allow it
+// (liege), the caller is told to retry.
+func TestForwardRefusedFallsBack(t *testing.T) {
+	p := newPairWith(t, link.MemOptions{}, nil, 10*time.Millisecond, func(p *pair) {
+		p.a.extraProcs = []string{"avail"}
+		p.b.extraProcs = []string{"avail"}
+		p.a.routes = []string{"ops=liege", "avail=liege+available"}
+		p.b.routes = p.a.routes
+	})
+	p.waitLinkUp()
+	ctx := context.Background()
+	if r := p.callAs(p.b, "avail", op{Op: "add", K: "n", N: 1}); r.TxID.Origin != "A" {
+		t.Fatalf("avail with the liege up committed as %v: want a liege (A) transaction", r.TxID)
+	}
+	p.a.db.Quiesce(true)
+	if r := p.callAs(p.b, "avail", op{Op: "add", K: "n", N: 1}); r.TxID.Origin != "B" {
+		t.Fatalf("avail refused by a quiesced liege committed as %v: want a vassal (B) transaction", r.TxID)
+	}
+	args := opsArgs{Ops: []op{{Op: "add", K: "n", N: 5}}}
+	first, err := p.b.db.CallWith(ctx, "avail", args, liege.CallOptions{IdempotencyKey: "order-7"})
+	if err != nil || first.TxID.Origin != "B" {
+		t.Fatalf("keyed avail refused by the liege: %v, %v; want a vassal (B) transaction", first, err)
+	}
+	p.acked = append(p.acked, first.TxID)
+	again, err := p.b.db.CallWith(ctx, "avail", args, liege.CallOptions{IdempotencyKey: "order-7"})
+	if err != nil || again.TxID != first.TxID {
+		t.Fatalf("retry of order-7 at the vassal: %v, %v; want the first outcome %v", again, err, first.TxID)
+	}
+	if _, err := p.b.db.Call(ctx, "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}}); !errors.Is(err, liege.ErrRouteUnavailable) {
+		t.Fatalf("ops (liege only) refused by the liege: %v, want ErrRouteUnavailable", err)
+	}
+	p.a.db.Quiesce(false)
+	p.idle()
+	for _, n := range []*node{p.a, p.b} {
+		e, _, err := n.db.Get(ctx, key("n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := e.Value.Int(); v != 7 {
+			t.Fatalf("n = %d at %s: want 7 (1 at the liege, 1 + 5 at the vassal, the retry and the refused call nothing)", v, n.id)
+		}
+	}
+	p.converged()
+}
