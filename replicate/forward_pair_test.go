@@ -346,15 +346,7 @@ func forwardCrashInFlight(t *testing.T, site string) {
 	}
 	p.acked = append(p.acked, r.TxID)
 	p.idle()
-	for _, n := range []*node{p.a, p.b} {
-		e, _, err := n.db.Get(ctx, key("n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, _ := e.Value.Int(); v != 7 {
-			t.Fatalf("n = %d at %s: want 7 (the call committed exactly once)", v, n.id)
-		}
-	}
+	p.wantInt("n", 7, "the call committed exactly once")
 	p.converged()
 }
 
@@ -523,14 +515,6 @@ func TestForwardRefusedFallsBack(t *testing.T) {
 	}
 	p.a.db.Quiesce(false)
 	p.idle()
-	for _, n := range []*node{p.a, p.b} {
-		e, _, err := n.db.Get(ctx, key("n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v, _ := e.Value.Int(); v != 7 {
-			t.Fatalf("n = %d at %s: want 7 (1 at the liege, 1 + 5 at the vassal, the retry and the refused call nothing)", v, n.id)
-		}
-	}
+	p.wantInt("n", 7, "1 at the liege, 1 + 5 at the vassal, the retry and the refused call nothing")
 	p.converged()
 }

@@ -207,6 +207,21 @@ func (p *pair) callAs(n *node, name string, ops ...op) *liege.Result {
 	return r
 }
 
+// wantInt checks that key k holds the integer want at both instances
+// (why says what makes it so).
+func (p *pair) wantInt(k string, want int64, why string) {
+	p.t.Helper()
+	for _, n := range []*node{p.a, p.b} {
+		e, _, err := n.db.Get(context.Background(), key(k))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if v, _ := e.Value.Int(); v != want {
+			p.t.Fatalf("%s = %d at %s: want %d (%s)", k, v, n.id, want, why)
+		}
+	}
+}
+
 // idle waits until both sides are idle at once.
 func (p *pair) idle() {
 	p.t.Helper()

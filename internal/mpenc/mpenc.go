@@ -124,26 +124,22 @@ func AppendBin(dst, b []byte) []byte {
 
 // AppendArrayLen is go-msgpack's array header: fixarray, array16 or
 // array32.
-func AppendArrayLen(dst []byte, n int) []byte {
+func AppendArrayLen(dst []byte, n int) []byte { return appendLen(dst, n, 0x90, Array16, Array32) }
+
+// appendLen is a container header: fix|n below 16, else the 16- or 32-bit
+// format byte and n.
+func appendLen(dst []byte, n int, fix, b16, b32 byte) []byte {
 	switch {
 	case n < 16:
-		return append(dst, 0x90|byte(n))
+		return append(dst, fix|byte(n))
 	case n < 65536:
-		return binary.BigEndian.AppendUint16(append(dst, Array16), uint16(n))
+		return binary.BigEndian.AppendUint16(append(dst, b16), uint16(n))
 	}
-	return binary.BigEndian.AppendUint32(append(dst, Array32), uint32(n))
+	return binary.BigEndian.AppendUint32(append(dst, b32), uint32(n))
 }
 
 // AppendMapLen is go-msgpack's map header: fixmap, map16 or map32.
-func AppendMapLen(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x80|byte(n))
-	case n < 65536:
-		return binary.BigEndian.AppendUint16(append(dst, Map16), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(dst, Map32), uint32(n))
-}
+func AppendMapLen(dst []byte, n int) []byte { return appendLen(dst, n, 0x80, Map16, Map32) }
 
 // AppendFloat32 and AppendFloat64 are go-msgpack's float32 and float64.
 func AppendFloat32(dst []byte, f float32) []byte {
