@@ -312,12 +312,14 @@ func (in *Instance) recover() error {
 	}
 	if last >= in.indexFrom {
 		// Every record from indexFrom may be a transaction of either
-		// instance.
+		// instance: room for an even share of them each, so that the
+		// room made never passes the records (an origin with more than
+		// its share grows from there as before).
 		origins := []string{in.cfg.ID}
 		if in.cfg.PeerID != "" {
 			origins = append(origins, in.cfg.PeerID)
 		}
-		in.index.reserve(last-in.indexFrom+1, origins...)
+		in.index.reserve((last-in.indexFrom+1)/uint64(len(origins)), origins...)
 	}
 	if ld != nil {
 		load := func(w, c int, recs []journal.Record) {
