@@ -37,10 +37,13 @@ off while measuring.
                       engine on this disk.
     raw p50, p99      latency of one raw append, submit to fsync
     engine/raw        engine txn/s over raw entries/s
-    cost              CPU time (user + system, all goroutines) and heap
-                      allocations of the process per txn (per raw entry):
-                      the figures to compare on a shared machine, where
-                      the rates move with the neighbours' load
+    cost              CPU time (user + system, all goroutines), heap
+                      allocations and minor page faults (first touches of
+                      memory) of the process per txn (per raw entry): the
+                      figures to compare on a shared machine, where the
+                      rates move with the neighbours' load. Where a page
+                      fault is dear (a VM backing memory on first touch),
+                      a growing heap's faults are much of the CPU time
   REPLAY    records/s recovery replays a journal with no checkpoint
             (--replay-records ticket records; Recovery.Replayed over
             Recovery.ReplayDuration, which includes opening and scanning
@@ -137,14 +140,15 @@ type costFigure struct {
 	CPUus      float64 `json:"cpu_us_per_op"`
 	Allocs     float64 `json:"allocs_per_op"`
 	AllocBytes float64 `json:"alloc_bytes_per_op"`
+	Faults     float64 `json:"faults_per_op"`
 }
 
 func costOf(c benchkit.Cost) costFigure {
-	return costFigure{CPUus: us(c.CPU), Allocs: c.Allocs, AllocBytes: c.AllocBytes}
+	return costFigure{CPUus: us(c.CPU), Allocs: c.Allocs, AllocBytes: c.AllocBytes, Faults: c.Faults}
 }
 
 func (c costFigure) String() string {
-	return fmt.Sprintf("%.2f µs CPU, %.1f allocs (%.0f B)", c.CPUus, c.Allocs, c.AllocBytes)
+	return fmt.Sprintf("%.2f µs CPU, %.1f allocs (%.0f B), %.2f page faults", c.CPUus, c.Allocs, c.AllocBytes, c.Faults)
 }
 
 type rawFigure struct {

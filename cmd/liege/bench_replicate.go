@@ -120,8 +120,8 @@ func benchReplicateCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f, seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
 				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
 			if res.CPUSeconds > 0 {
-				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs per transaction, both instances' work on it\n",
-					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros)
+				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs and %.2f page faults per transaction, both instances' work on it\n",
+					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn)
 			}
 			if !res.Converged {
 				return cli.Exit("the two instances ended with different states", 2)

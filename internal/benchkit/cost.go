@@ -16,11 +16,14 @@ type Cost struct {
 	// Allocs and AllocBytes are the heap allocations per operation.
 	Allocs     float64
 	AllocBytes float64
+	// Faults is the process's minor page faults per operation: pages of
+	// memory touched for the first time (see usage).
+	Faults float64
 }
 
 // costMeter measures a Cost between begin and end.
 type costMeter struct {
-	cpu            time.Duration
+	use            usage
 	mem            runtime.MemStats
 	mallocs, bytes uint64
 }
@@ -28,20 +31,21 @@ type costMeter struct {
 func (m *costMeter) begin() {
 	runtime.ReadMemStats(&m.mem)
 	m.mallocs, m.bytes = m.mem.Mallocs, m.mem.TotalAlloc
-	m.cpu = ProcessCPU()
+	m.use, _ = processUsage()
 }
 
 // end returns the Cost of the section per op operations.
 func (m *costMeter) end(ops int) Cost {
-	cpu := ProcessCPU() - m.cpu
+	use, _ := processUsage()
 	runtime.ReadMemStats(&m.mem)
 	if ops <= 0 {
 		return Cost{}
 	}
 	n := float64(ops)
 	return Cost{
-		CPU:        time.Duration(float64(cpu) / n),
+		CPU:        time.Duration(float64(use.cpu-m.use.cpu) / n),
 		Allocs:     float64(m.mem.Mallocs-m.mallocs) / n,
 		AllocBytes: float64(m.mem.TotalAlloc-m.bytes) / n,
+		Faults:     float64(use.faults-m.use.faults) / n,
 	}
 }

@@ -2,7 +2,5 @@
 
 package benchkit
 
-import "time"
-
-// processCPU is not measured on this platform.
-func processCPU() (time.Duration, bool) { return 0, false }
+// processUsage is not measured on this platform.
+func processUsage() (usage, bool) { return usage{}, false }

@@ -7,12 +7,13 @@ import (
 	"time"
 )
 
-// processCPU returns the CPU time (user and system) this process has used,
-// and whether the platform reports it.
-func processCPU() (time.Duration, bool) {
+// processUsage returns the CPU time (user and system) this process has
+// used and its minor page faults so far, and whether the platform reports
+// them.
+func processUsage() (usage, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
+		return usage{}, false
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+	return usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), faults: int64(ru.Minflt)}, true
 }

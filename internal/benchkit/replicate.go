@@ -77,6 +77,9 @@ type ReplicateResult struct {
 	// link); zero where the platform does not report it.
 	CPUSeconds      float64
 	CPUPerTxnMicros float64
+	// FaultsPerTxn is the process's minor page faults (first touches of
+	// memory) during the load per transaction committed.
+	FaultsPerTxn float64
 }
 
 // RunReplicate runs a liege and a vassal in this process over loopback TCP,
@@ -157,13 +160,13 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	var wg sync.WaitGroup
 	begin := time.Now()
 	start := begin.Add(cfg.Warmup) // of the measured load
-	cpuAtStart := make(chan time.Duration, 1)
+	useAtStart := make(chan usage, 1)
 	warm := time.AfterFunc(cfg.Warmup, func() {
-		d, ok := processCPU()
+		u, ok := processUsage()
 		if !ok {
-			d = -1
+			u.cpu = -1
 		}
-		cpuAtStart <- d
+		useAtStart <- u
 	})
 	defer warm.Stop()
 	var pace *pacer
@@ -233,15 +236,15 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	}()
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, _ := processCPU()
+	use1, _ := processUsage()
 	if cfg.AtLoadEnd != nil {
 		cfg.AtLoadEnd()
 	}
 	if elapsed <= 0 {
 		return res, fmt.Errorf("the load ended during its warm-up of %v: %w", cfg.Warmup, ctx.Err())
 	}
-	cpu0 := <-cpuAtStart // sent when the warm-up ended, before the load did
-	cpuOK := cpu0 >= 0
+	use0 := <-useAtStart // sent when the warm-up ended, before the load did
+	cpuOK := use0.cpu >= 0
 	<-sampleDone
 	t0 := time.Now()
 	wctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
@@ -284,8 +287,9 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	if n := committed[0].Load() + committed[1].Load(); cpuOK && n > 0 {
 		// The catch-up after the load is not in it: at saturation it is
 		// a small part, and it is reported apart.
-		res.CPUSeconds = (cpu1 - cpu0).Seconds()
+		res.CPUSeconds = (use1.cpu - use0.cpu).Seconds()
 		res.CPUPerTxnMicros = res.CPUSeconds / float64(n) * 1e6
+		res.FaultsPerTxn = float64(use1.faults-use0.faults) / float64(n)
 	}
 	ha, err1 := dbs[0].Hash(ctx)
 	hb, err2 := dbs[1].Hash(ctx)
