@@ -289,6 +289,7 @@ func Open(opts Options) (*DB, error) {
 		Syncer: db.syncer, AwaitPeer: opts.AwaitPeer,
 	})
 	if err != nil {
+		db.syncer.stop()
 		db.conflicts.Close()
 		lock.Unlock()
 		return nil, err
@@ -346,6 +347,7 @@ func (db *DB) Close() error {
 	if err := db.in.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	db.syncer.stop()
 	db.answerDone()
 	if err := db.rt.saveRoutes(db.opts.Dir); err != nil {
 		errs = append(errs, err)
