@@ -264,8 +264,7 @@ func (w *Window) markRange(s span) {
 	if w.runR.len() == 0 {
 		return
 	}
-	f := &w.runR.fence
-	lo, hi := f.search(&w.runR.lo, s.lo, true), f.search(&w.runR.lo, s.hi, true)
+	lo, hi := w.runR.search(s.lo), w.runR.search(s.hi)
 	for p := lo; p <= hi; p++ {
 		w.rangesIn.set(p)
 	}
@@ -505,7 +504,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 		if mirAfter < w.runSeq && w.runR.len() > 0 {
 			for q := range qs {
-				ss = append(ss, runSearch{f: &w.runR.fence, p: &w.runR.lo, k: qs[q].lo, strict: true})
+				ss = append(ss, runSearch{f: &w.runR.fence, rr: &w.runR, k: qs[q].lo, strict: true})
 			}
 		}
 	}
@@ -523,19 +522,27 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 	}
 	w.qs, w.ss = qs, ss
-	if len(ss) > 0 {
-		x := searchAll(ss)
-		for j := range ss[:nm] {
-			x += w.runR.touchFrom(ss[j].i)
-		}
-		for j := range ss[nm:] {
-			x += w.runW.touchFrom(ss[nm+j].i)
-		}
-		w.sink += x
-	}
-
+	// The lookups go in stages, each a level of memory for every lookup at
+	// once, so that the misses of a stage overlap (the latency of a miss,
+	// TLB walk included, is most of a Check at window 100,000): the homes
+	// of t's keys in the touch table and the fences' first level; the
+	// clusters (probe) and the blocks of the runs; the candidates' Txns and
+	// the ends of the searches; then the rest (see confirm).
 	w.cand = w.cand[:0]
+	x := w.touchHomes(in) + searchFences(ss)
 	w.probe(in, u, useHi, mirLo)
+	x += searchFirstLevel(ss)
+	for i := range w.cand {
+		w.cand[i].o = w.txns[w.cand[i].off]
+	}
+	x += searchRuns(ss) // the range run's searches end in the records its stabs read
+	for j := range ss[nm:] {
+		x += w.runW.touchFrom(ss[nm+j].i)
+	}
+	for i := range w.cand {
+		x += uint64(len(w.cand[i].o.Writes))
+	}
+	w.sink += x
 	if mirror {
 		// mirror use: own ranges holding a key t wrote, all at once.
 		tq := qs[:nq]
@@ -602,16 +609,12 @@ func (w *Window) witnesses(t *Txn) []witness {
 	return w.wit
 }
 
-// probe adds to w.cand the candidates of the point keys of the incoming
-// transaction, in: for each, the entries of the touch table with its tag
-// and an own transaction in the run of a check its roles fire (confirm
-// checks them against the key's bytes). The work goes in stages, each a
-// loop that does nothing else, so that the cache misses of one stage
-// overlap rather than come one by one: the home slots, the clusters.
-func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
+// touchHomes reads the home slots of the keys of in in the touch table
+// (the first stage of probe) and returns what it read.
+func (w *Window) touchHomes(in []tkey) uint64 {
 	tt := &w.keys
 	if tt.n == 0 {
-		return
+		return 0
 	}
 	var x uint64
 	last := len(tt.slots) - 1
@@ -619,7 +622,20 @@ func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 		j := tt.home(in[i].h >> 40)
 		x += tt.slots[j] + tt.slots[min(j+4, last)] // a lookup reads ~4 slots
 	}
-	w.sink += x
+	return x
+}
+
+// probe adds to w.cand the candidates of the point keys of the incoming
+// transaction, in: for each, the entries of the touch table with its tag
+// and an own transaction in the run of a check its roles fire (confirm
+// checks them against the key's bytes). touchHomes has read the home
+// slots before (with other lookups' first stage), so that their misses
+// overlap rather than come one by one.
+func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
+	tt := &w.keys
+	if tt.n == 0 {
+		return
+	}
 	base := uint32(w.base)
 	cands := w.cand
 	for ki := range in {
