@@ -451,6 +451,18 @@ func (w *Window) witnesses(t *Txn) []witness {
 	if n == 0 {
 		return nil
 	}
+	// A touch of t's arrays of keys, so that their misses (t may come cold)
+	// overlap that of the search of the HLCs.
+	var x uint64
+	if len(t.Writes) > 0 {
+		x += uint64(len(t.Writes[0].Key))
+	}
+	if len(t.Reads) > 0 {
+		x += uint64(len(t.Reads[0]))
+	}
+	if len(t.Ranges) > 0 {
+		x += uint64(len(t.Ranges[0].Lo))
+	}
 	// The runs of indexes: the unseen ones, [u, n); those clock-before t,
 	// [u, useHi); those clock-after t, [mirLo, n).
 	u := w.firstUnseen(t.PeerSeen)
@@ -524,22 +536,49 @@ func (w *Window) witnesses(t *Txn) []witness {
 	w.qs, w.ss = qs, ss
 	// The lookups go in stages, each a level of memory for every lookup at
 	// once, so that the misses of a stage overlap (the latency of a miss,
-	// TLB walk included, is most of a Check at window 100,000): the homes
-	// of t's keys in the touch table and the fences' first level; the
-	// clusters (probe) and the blocks of the runs; the candidates' Txns and
-	// the ends of the searches; then the rest (see confirm).
+	// TLB walk included, is most of a Check at window 100,000). Stage by
+	// stage, the point keys: home slots, clusters (the candidates), the
+	// window's array, the candidates' Txns, their arrays of keys, the
+	// keys' bytes (confirm); the searches of the runs: the fences' first
+	// level, the runs' blocks, the ends of the searches (the range run's
+	// searches end in the records its stabs read); the use check's
+	// candidates from the runs, from the third stage on: the window's
+	// array, the Txns, their Writes (enough for short keys).
 	w.cand = w.cand[:0]
-	x := w.touchHomes(in) + searchFences(ss)
+	x += w.touchHomes(in) + searchFences(ss)
 	w.probe(in, u, useHi, mirLo)
 	x += searchFirstLevel(ss)
+	np := len(w.cand) // the point candidates; the use check's come after
 	for i := range w.cand {
 		w.cand[i].o = w.txns[w.cand[i].off]
 	}
-	x += searchRuns(ss) // the range run's searches end in the records its stabs read
+	x += searchRuns(ss)
 	for j := range ss[nm:] {
 		x += w.runW.touchFrom(ss[nm+j].i)
 	}
-	for i := range w.cand {
+	for i := range np {
+		x += uint64(len(w.cand[i].o.Writes))
+	}
+	if use {
+		// use: own writes inside a range t read.
+		inRuns := nm < len(ss)
+		for i := range t.Ranges {
+			q := &qs[nq+i]
+			if q.hi.less(q.lo) {
+				continue
+			}
+			w.found = w.writes.query(q, useAfter, useUpTo, w.found[:0])
+			if inRuns {
+				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
+			}
+			for _, id := range w.found {
+				off := uint32(id>>idxBits - w.base)
+				w.cand = append(w.cand, cand{off: off, idx: uint32(id & (1<<idxBits - 1)), check: CheckUse, rng: i + 1, o: w.txns[off]})
+			}
+		}
+	}
+	w.candKeys(0, np)
+	for i := np; i < len(w.cand); i++ {
 		x += uint64(len(w.cand[i].o.Writes))
 	}
 	w.sink += x
@@ -578,24 +617,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
 		}
 	}
-	if use {
-		// use: own writes inside a range t read.
-		inRuns := nm < len(ss)
-		for i := range t.Ranges {
-			q := &qs[nq+i]
-			if q.hi.less(q.lo) {
-				continue
-			}
-			w.found = w.writes.query(q, useAfter, useUpTo, w.found[:0])
-			if inRuns {
-				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
-			}
-			// The keys are read with those of the point candidates.
-			for _, id := range w.found {
-				w.cand = append(w.cand, cand{off: uint32(id>>idxBits - w.base), idx: uint32(id & (1<<idxBits - 1)), check: CheckUse, rng: i + 1})
-			}
-		}
-	}
+	w.candKeys(np, len(w.cand))
 	w.confirm(in, t)
 	clear(in) // let t's keys go
 	if len(w.wit) > 1 {
@@ -674,30 +696,30 @@ func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 	w.cand = cands
 }
 
-// confirm adds the witnesses of the candidates in w.cand: those of the
-// point keys whose keys are t's (in), those of the use check on t's ranges
-// with their keys. The keys to confirm against are read a level of
-// pointers at a time (the window's array, the Txn, its Writes or Reads,
-// the key's bytes), each level for every candidate in a loop that does
-// nothing else, so that the misses of a level overlap.
-func (w *Window) confirm(in []tkey, t *Txn) {
-	cands := w.cand
-	var x uint64
-	for i := range cands {
-		cands[i].o = w.txns[cands[i].off]
-	}
-	for i := range cands {
-		x += uint64(len(cands[i].o.Writes))
-	}
-	for i := range cands {
-		c := &cands[i]
+// candKeys sets the key of the candidates of w.cand from i to j whose key
+// index is known, from their transactions' arrays of keys (c.o set): a
+// stage of the lookups in witnesses (the keys' bytes are confirm's).
+func (w *Window) candKeys(i, j int) {
+	for ; i < j; i++ {
+		c := &w.cand[i]
 		switch {
 		case c.rng > 0 && c.idx != idxNone:
 			c.key = c.o.Writes[c.idx].Key
 		case c.rng == 0 && c.idx != idxUnknown:
 			c.key = txnKey(c.o, int(c.idx))
 		}
-		if len(c.key) > 0 {
+	}
+}
+
+// confirm adds the witnesses of the candidates in w.cand, their keys set
+// by candKeys: those of the point keys whose keys are t's (in), those of
+// the use check on t's ranges with their keys (short keys of a use
+// candidate need no bytes: the order keys were exact).
+func (w *Window) confirm(in []tkey, t *Txn) {
+	cands := w.cand
+	var x uint64
+	for i := range cands { // the bytes of the point keys, all at once
+		if c := &cands[i]; c.rng == 0 && len(c.key) > 0 {
 			x += uint64(c.key[0])
 		}
 	}
