@@ -160,3 +160,37 @@ func TestRunSeqs(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeRunStabBounds stabs, at every key, runs of unit spans [i, i]
+// with a few long spans among them whose upper bounds end exactly on
+// keys blocks later: the walk back over the records' prefix maxima (of
+// the blocks before each) must go on while one reaches the key, also
+// past four blocks (the segment tree), and stop only when none does.
+func TestRangeRunStabBounds(t *testing.T) {
+	ok := func(v uint64) okey { return okey{lo: v} }
+	for _, long := range [][2]uint64{{0, 35}, {3, 16}, {17, 32}, {5, 100}, {40, 41}, {0, 0}} {
+		var lo, hi []okey
+		var seq []uint32
+		for i := range uint64(120) {
+			lo, hi, seq = append(lo, ok(i)), append(hi, ok(i)), append(seq, uint32(i+1))
+			if i == long[0] {
+				lo, hi, seq = append(lo, ok(i)), append(hi, ok(long[1])), append(seq, 1000)
+			}
+		}
+		r := buildRangeRun(lo, hi, seq, 0)
+		for k := range uint64(130) {
+			var want []uint64
+			for i := range lo {
+				if !ok(k).less(lo[i]) && !hi[i].less(ok(k)) {
+					want = append(want, treeID(uint64(seq[i]), idxNone))
+				}
+			}
+			got := r.stab(ok(k), 0, 2000, nil)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("long span %v: stab %d: got %v, want %v", long, k, got, want)
+			}
+		}
+	}
+}
