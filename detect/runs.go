@@ -18,8 +18,8 @@ import (
 // run whole when the run asked for lies after everything in it (the common
 // case of a peer that has seen all but the newest transactions).
 
-// runBlock is the number of entries per fence key (and per block of the
-// range run's segment tree).
+// runBlock is the number of entries per fence key (and per record of the
+// range run, rangerun.go).
 const runBlock = 16
 
 // fences is a two-level index of a sorted array of order keys a: f1 holds

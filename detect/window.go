@@ -44,7 +44,7 @@ import (
 //     check, phantoms).
 //
 // The points and spans of the older transactions are in sorted arrays
-// (pointRun, rangeRun in runs.go), those of the newest (an eighth of the entries at most) in a
+// (pointRun in runs.go, rangeRun in rangerun.go), those of the newest (an eighth of the entries at most) in a
 // B+ tree each (pointTree, intervalTree), merged into the runs as they
 // grow. The trees cost O(log n + answers) and skip subtrees whose sequence
 // numbers lie outside the run asked for; a run costs a search of its
@@ -497,10 +497,8 @@ func (w *Window) witnesses(t *Txn) []witness {
 
 	// The phantoms: own ranges holding a key t wrote (mirror use), own
 	// writes inside a range t read (use). Tree queries take sequence
-	// numbers in (after, upTo]. The searches of the runs go first, all at
-	// once and a level at a time (searchAll), then a touch of the lines
-	// each walk starts with: their misses overlap one another and those of
-	// the touch table in points.
+	// numbers in (after, upTo]. The searches of the runs go in stages with
+	// the lookups of the point keys (below).
 	mirAfter, mirUpTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
 	useAfter, useUpTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
 	mirror := mirLo < n && w.ranges.len()+w.runR.len() > 0
