@@ -343,6 +343,27 @@ func TestIntervalTreeLarge(t *testing.T) {
 				t.Fatalf("%s: overlapping(%v, (%d, %d]): %d answers, want %d", phase, q, after, upTo, len(got), len(want))
 			}
 		}
+		// The batched query (in stages, as Window.Check steps it)
+		// answers as the queries one by one do. Ids are values here.
+		qs := make([]span, 50)
+		for i := range qs {
+			qs[i] = randSpan()
+		}
+		after := r.Uint64N(uint64(len(live)) + 2)
+		upTo := after + r.Uint64N(uint64(len(live))+2)
+		var b itBatch[int]
+		got := make([][]int, len(qs))
+		for _, f := range tree.overlappingBatch(qs, after, upTo, &b, nil) {
+			got[f.q] = append(got[f.q], int(f.id))
+		}
+		for i := range qs {
+			want := tree.overlapping(&qs[i], after, upTo, nil)
+			slices.Sort(got[i])
+			slices.Sort(want)
+			if !slices.Equal(got[i], want) {
+				t.Fatalf("%s: overlappingBatch query %d %v (%d, %d]: %d answers, want %d", phase, i, qs[i], after, upTo, len(got[i]), len(want))
+			}
+		}
 	}
 	seq := 0
 	add := func(n int) {

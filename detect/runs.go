@@ -18,8 +18,8 @@ import (
 // run whole when the run asked for lies after everything in it (the common
 // case of a peer that has seen all but the newest transactions).
 
-// runBlock is the number of entries per fence key (and per block of the
-// range run's segment tree).
+// runBlock is the number of entries per fence key (and per record of the
+// range run, rangerun.go).
 const runBlock = 16
 
 // fences is a two-level index of a sorted array of order keys a: f1 holds
@@ -49,7 +49,8 @@ func (f *fences) search(c *okeys, k okey, strict bool) int {
 // done in stages with other searches by searchAll.
 type runSearch struct {
 	f      *fences
-	p      *okeys // the run's order keys
+	p      *okeys    // the run's order keys
+	rr     *rangeRun // or the range run's lower bounds (strict: rangeRun.search)
 	k      okey
 	strict bool
 	i      int // the answer (in between: the block of the level searched)
@@ -58,24 +59,54 @@ type runSearch struct {
 // searchAll does every search of ss, a level of the fences at a time for
 // all of them: the misses of the searches at one level overlap, where
 // searches one after the other would wait for two or three misses each.
-// It returns what the touches read (see touchBlock).
+// It returns what the touches read (see touchBlock). Window.witnesses
+// calls its stages itself, between the stages of its other lookups.
 func searchAll(ss []runSearch) uint64 {
+	return searchFences(ss) + searchFirstLevel(ss) + searchRuns(ss)
+}
+
+// searchFences is the first stage of searchAll: the search of the second
+// level of the fences (small: in the caches), and a touch of the block of
+// the first level each search goes on in.
+func searchFences(ss []runSearch) uint64 {
 	var x uint64
 	for j := range ss {
 		s := &ss[j]
-		s.i = firstPast(s.f.f2, 0, len(s.f.f2), s.k, s.strict) // small: in the caches
+		s.i = firstPast(s.f.f2, 0, len(s.f.f2), s.k, s.strict)
 		x += s.f.f1.touchBlock(s.i)
 	}
+	return x
+}
+
+// searchFirstLevel is the second stage of searchAll: the search of the
+// block of the first level of the fences, and a touch of the block of the
+// run each search ends in.
+func searchFirstLevel(ss []runSearch) uint64 {
+	var x uint64
 	for j := range ss {
 		s := &ss[j]
 		s.i = s.f.f1.firstPast(max(0, (s.i-1)*runBlock), min(s.f.f1.len(), s.i*runBlock), s.k, s.strict)
-		x += s.p.touchBlock(s.i)
-	}
-	for j := range ss {
-		s := &ss[j]
-		s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
+		if s.rr != nil {
+			x += s.rr.touchRecord(s.i - 1)
+		} else {
+			x += s.p.touchBlock(s.i)
+		}
 	}
 	return x
+}
+
+// searchRuns is the last stage of searchAll: the search of the block of the
+// run, which leaves the answer in s.i.
+func searchRuns(ss []runSearch) uint64 {
+	for j := range ss {
+		s := &ss[j]
+		if s.rr != nil {
+			s.i = s.rr.firstPastIn(s.i-1, s.k)
+		} else {
+			s.i = s.p.firstPast(max(0, (s.i-1)*runBlock), min(s.p.len(), s.i*runBlock), s.k, s.strict)
+		}
+	}
+	return 0
 }
 
 // firstPast returns the first index in [lo, hi) of a key of a above k
@@ -375,192 +406,6 @@ func (n *ptNode) each(level int, fn func(ok okey, id uint64)) {
 			n.inner.child[i].each(level-1, fn)
 		}
 	}
-}
-
-// rangeRun is a sorted run of spans [lo, hi] with sequence numbers (see
-// intervalTree; kept as pointRun keeps them), in (lo, sequence number) order, with a segment tree of the largest upper bound of
-// each block of runBlock spans, so that a stabbing query visits only the
-// blocks that hold a span reaching the key.
-type rangeRun struct {
-	lo, hi okeys   // by index, the bounds of span i
-	seq    runSeqs // less seq0
-	seq0   uint64
-	fence  fences // of lo
-	// seg.at(j) is the largest hi in the blocks under node j: node 1 is
-	// the root, node j has children 2j and 2j+1, block b is leaf leaves+b.
-	// Neighbouring nodes mostly share their high halves: okeys.
-	seg    okeys
-	leaves int
-	pm     okeys // pm.at(b): the largest hi in blocks 0 to b
-}
-
-func (r *rangeRun) len() int { return r.seq.len() }
-
-// seqAt returns the sequence number of span i.
-func (r *rangeRun) seqAt(i int) uint64 { return r.seq0 + uint64(r.seq.at(i)) }
-
-// buildRangeRun returns the run of the spans given in order, with
-// sequence numbers of seq0 plus seq.
-func buildRangeRun(lo, hi []okey, seq []uint32, seq0 uint64) rangeRun {
-	r := rangeRun{lo: makeOkeys(len(lo)), hi: makeOkeys(len(lo)), seq: makeRunSeqs(len(lo)), seq0: seq0}
-	for i := range lo {
-		r.add(lo[i], hi[i], seq[i])
-	}
-	r.finish()
-	return r
-}
-
-// add appends a span [l, h] (l not below the last one's lo) of sequence
-// number seq0 plus seq while the run is built.
-func (r *rangeRun) add(l, h okey, seq uint32) {
-	r.lo.add(l)
-	r.hi.add(h)
-	r.seq.add(seq)
-}
-
-// finish builds the fences, the segment tree and the prefix maxima of a
-// run built by add.
-func (r *rangeRun) finish() {
-	blocks := (r.seq.len() + runBlock - 1) / runBlock
-	r.leaves = 1
-	for r.leaves < blocks {
-		r.leaves *= 2
-	}
-	seg := make([]okey, 2*r.leaves)
-	r.fence = r.lo.fences()
-	for i := range r.seq.len() {
-		if j, h := r.leaves+i/runBlock, r.hi.at(i); seg[j].less(h) {
-			seg[j] = h
-		}
-	}
-	pm := make([]okey, blocks)
-	for b := range blocks {
-		pm[b] = seg[r.leaves+b]
-		if b > 0 && pm[b].less(pm[b-1]) {
-			pm[b] = pm[b-1]
-		}
-	}
-	for j := r.leaves - 1; j > 0; j-- {
-		seg[j] = seg[2*j]
-		if seg[j].less(seg[2*j+1]) {
-			seg[j] = seg[2*j+1]
-		}
-	}
-	r.seg, r.pm = makeOkeys(len(seg)), makeOkeys(len(pm))
-	for _, k := range seg {
-		r.seg.add(k)
-	}
-	for _, k := range pm {
-		r.pm.add(k)
-	}
-}
-
-// stab appends to out the ids of the spans holding k with a sequence number
-// in (after, upTo].
-func (r *rangeRun) stab(k okey, after, upTo uint64, out []uint64) []uint64 {
-	if r.seq.len() == 0 {
-		return out
-	}
-	// The spans starting at or before k: [0, p).
-	return r.stabFrom(r.fence.search(&r.lo, k, true), k, after, upTo, out)
-}
-
-// stabFrom is stab given p, the number of spans starting at or before k.
-func (r *rangeRun) stabFrom(p int, k okey, after, upTo uint64, out []uint64) []uint64 {
-	// Back from the block of span p-1 while a span up to there may reach
-	// k: one or two blocks for short spans. Past a few, a wide span
-	// earlier on keeps the prefix maximum up, and the segment tree finds
-	// the blocks that reach k among the rest.
-	for b, steps := (p-1)/runBlock, 0; b >= 0 && !r.pm.at(b).less(k); b, steps = b-1, steps+1 {
-		if steps == 4 {
-			return r.blocks(1, 0, r.leaves, (b+1)*runBlock, k, after, upTo, out)
-		}
-		if !r.seg.at(r.leaves + b).less(k) {
-			out = r.scan(b, p, k, after, upTo, out)
-		}
-	}
-	return out
-}
-
-// touchFrom reads the cache lines stabFrom(p, ...) reads first: the block
-// of span p-1 in the prefix maxima, the segment tree's leaves, the upper
-// bounds and the ids (see touchBlock).
-func (r *rangeRun) touchFrom(p int) uint64 {
-	if p == 0 {
-		return 0
-	}
-	b := (p - 1) / runBlock
-	x := r.pm.lo[b] + r.seg.lo[r.leaves+b]
-	x += r.hi.his[r.hi.hb[b]] + uint64(r.hi.hm[b])
-	for i, end := b*runBlock, min(r.seq.len(), (b+1)*runBlock); i < end; i += 8 {
-		x += r.hi.lo[i]
-	}
-	x += uint64(r.seq.at(b * runBlock))
-	return x
-}
-
-// scan appends the ids of the spans of block b before p that hold k with a
-// sequence number in (after, upTo].
-func (r *rangeRun) scan(b, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
-	for i := b * runBlock; i < min(p, (b+1)*runBlock); i++ {
-		if s := r.seqAt(i); s > after && s <= upTo && !r.hi.at(i).less(k) {
-			out = append(out, treeID(s, idxNone))
-		}
-	}
-	return out
-}
-
-// blocks is stab over the blocks of node j, which covers blocks [from,
-// from+width), for the spans before p.
-func (r *rangeRun) blocks(j, from, width, p int, k okey, after, upTo uint64, out []uint64) []uint64 {
-	if from*runBlock >= p || r.seg.at(j).less(k) {
-		return out
-	}
-	if width == 1 {
-		return r.scan(from, p, k, after, upTo, out)
-	}
-	out = r.blocks(2*j, from, width/2, p, k, after, upTo, out)
-	return r.blocks(2*j+1, from+width/2, width/2, p, k, after, upTo, out)
-}
-
-// mergeRanges returns the run of the spans of r whose sequence numbers
-// keep accepts and of the spans of t, which it empties. Every span kept
-// has a sequence number in [seq0, seq0+2^32).
-func mergeRanges(r *rangeRun, t *intervalTree[struct{}], keep func(seq uint64) bool, seq0 uint64) rangeRun {
-	n := t.len()
-	for i := range r.seq.len() {
-		if keep(r.seqAt(i)) {
-			n++
-		}
-	}
-	if n == 0 {
-		*t = intervalTree[struct{}]{}
-		return rangeRun{}
-	}
-	out := rangeRun{lo: makeOkeys(n), hi: makeOkeys(n), seq: makeRunSeqs(n), seq0: seq0}
-	i := 0
-	add := func(l, h okey, x uint64) {
-		s := x >> idxBits
-		for ; i < r.seq.len(); i++ {
-			rl, rs := r.lo.at(i), r.seqAt(i)
-			if !rl.less(l) && (rl != l || rs >= s) {
-				break
-			}
-			if keep(rs) {
-				out.add(rl, r.hi.at(i), uint32(rs-seq0))
-			}
-		}
-		out.add(l, h, uint32(s-seq0))
-	}
-	t.each(add)
-	for ; i < r.seq.len(); i++ {
-		if rs := r.seqAt(i); keep(rs) {
-			out.add(r.lo.at(i), r.hi.at(i), uint32(rs-seq0))
-		}
-	}
-	*t = intervalTree[struct{}]{}
-	out.finish()
-	return out
 }
 
 // each calls fn on every span of t in (lo, id) order.

@@ -44,7 +44,7 @@ import (
 //     check, phantoms).
 //
 // The points and spans of the older transactions are in sorted arrays
-// (pointRun, rangeRun in runs.go), those of the newest (an eighth of the entries at most) in a
+// (pointRun in runs.go, rangeRun in rangerun.go), those of the newest (an eighth of the entries at most) in a
 // B+ tree each (pointTree, intervalTree), merged into the runs as they
 // grow. The trees cost O(log n + answers) and skip subtrees whose sequence
 // numbers lie outside the run asked for; a run costs a search of its
@@ -264,8 +264,7 @@ func (w *Window) markRange(s span) {
 	if w.runR.len() == 0 {
 		return
 	}
-	f := &w.runR.fence
-	lo, hi := f.search(&w.runR.lo, s.lo, true), f.search(&w.runR.lo, s.hi, true)
+	lo, hi := w.runR.search(s.lo), w.runR.search(s.hi)
 	for p := lo; p <= hi; p++ {
 		w.rangesIn.set(p)
 	}
@@ -452,6 +451,18 @@ func (w *Window) witnesses(t *Txn) []witness {
 	if n == 0 {
 		return nil
 	}
+	// A touch of t's arrays of keys, so that their misses (t may come cold)
+	// overlap that of the search of the HLCs.
+	var x uint64
+	if len(t.Writes) > 0 {
+		x += uint64(len(t.Writes[0].Key))
+	}
+	if len(t.Reads) > 0 {
+		x += uint64(len(t.Reads[0]))
+	}
+	if len(t.Ranges) > 0 {
+		x += uint64(len(t.Ranges[0].Lo))
+	}
 	// The runs of indexes: the unseen ones, [u, n); those clock-before t,
 	// [u, useHi); those clock-after t, [mirLo, n).
 	u := w.firstUnseen(t.PeerSeen)
@@ -486,10 +497,8 @@ func (w *Window) witnesses(t *Txn) []witness {
 
 	// The phantoms: own ranges holding a key t wrote (mirror use), own
 	// writes inside a range t read (use). Tree queries take sequence
-	// numbers in (after, upTo]. The searches of the runs go first, all at
-	// once and a level at a time (searchAll), then a touch of the lines
-	// each walk starts with: their misses overlap one another and those of
-	// the touch table in points.
+	// numbers in (after, upTo]. The searches of the runs go in stages with
+	// the lookups of the point keys (below).
 	mirAfter, mirUpTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
 	useAfter, useUpTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
 	mirror := mirLo < n && w.ranges.len()+w.runR.len() > 0
@@ -505,7 +514,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 		if mirAfter < w.runSeq && w.runR.len() > 0 {
 			for q := range qs {
-				ss = append(ss, runSearch{f: &w.runR.fence, p: &w.runR.lo, k: qs[q].lo, strict: true})
+				ss = append(ss, runSearch{f: &w.runR.fence, rr: &w.runR, k: qs[q].lo, strict: true})
 			}
 		}
 	}
@@ -523,19 +532,54 @@ func (w *Window) witnesses(t *Txn) []witness {
 		}
 	}
 	w.qs, w.ss = qs, ss
-	if len(ss) > 0 {
-		x := searchAll(ss)
-		for j := range ss[:nm] {
-			x += w.runR.touchFrom(ss[j].i)
-		}
-		for j := range ss[nm:] {
-			x += w.runW.touchFrom(ss[nm+j].i)
-		}
-		w.sink += x
-	}
-
+	// The lookups go in stages, each a level of memory for every lookup at
+	// once, so that the misses of a stage overlap (the latency of a miss,
+	// TLB walk included, is most of a Check at window 100,000). Stage by
+	// stage, the point keys: home slots, clusters (the candidates), the
+	// window's array, the candidates' Txns, their arrays of keys, the
+	// keys' bytes (confirm); the searches of the runs: the fences' first
+	// level, the runs' blocks, the ends of the searches (the range run's
+	// searches end in the records its stabs read); the use check's
+	// candidates from the runs, from the third stage on: the window's
+	// array, the Txns, their Writes (enough for short keys).
 	w.cand = w.cand[:0]
+	x += w.touchHomes(in) + searchFences(ss)
 	w.probe(in, u, useHi, mirLo)
+	x += searchFirstLevel(ss)
+	np := len(w.cand) // the point candidates; the use check's come after
+	for i := range w.cand {
+		w.cand[i].o = w.txns[w.cand[i].off]
+	}
+	x += searchRuns(ss)
+	for j := range ss[nm:] {
+		x += w.runW.touchFrom(ss[nm+j].i)
+	}
+	for i := range np {
+		x += uint64(len(w.cand[i].o.Writes))
+	}
+	if use {
+		// use: own writes inside a range t read.
+		inRuns := nm < len(ss)
+		for i := range t.Ranges {
+			q := &qs[nq+i]
+			if q.hi.less(q.lo) {
+				continue
+			}
+			w.found = w.writes.query(q, useAfter, useUpTo, w.found[:0])
+			if inRuns {
+				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
+			}
+			for _, id := range w.found {
+				off := uint32(id>>idxBits - w.base)
+				w.cand = append(w.cand, cand{off: off, idx: uint32(id & (1<<idxBits - 1)), check: CheckUse, rng: i + 1, o: w.txns[off]})
+			}
+		}
+	}
+	w.candKeys(0, np)
+	for i := np; i < len(w.cand); i++ {
+		x += uint64(len(w.cand[i].o.Writes))
+	}
+	w.sink += x
 	if mirror {
 		// mirror use: own ranges holding a key t wrote, all at once.
 		tq := qs[:nq]
@@ -571,24 +615,7 @@ func (w *Window) witnesses(t *Txn) []witness {
 			w.wit = append(w.wit, witness{off, CheckMirrorUse, k})
 		}
 	}
-	if use {
-		// use: own writes inside a range t read.
-		inRuns := nm < len(ss)
-		for i := range t.Ranges {
-			q := &qs[nq+i]
-			if q.hi.less(q.lo) {
-				continue
-			}
-			w.found = w.writes.query(q, useAfter, useUpTo, w.found[:0])
-			if inRuns {
-				w.found = w.runW.queryFrom(ss[nm+i].i, q, useAfter, useUpTo, w.found)
-			}
-			// The keys are read with those of the point candidates.
-			for _, id := range w.found {
-				w.cand = append(w.cand, cand{off: uint32(id>>idxBits - w.base), idx: uint32(id & (1<<idxBits - 1)), check: CheckUse, rng: i + 1})
-			}
-		}
-	}
+	w.candKeys(np, len(w.cand))
 	w.confirm(in, t)
 	clear(in) // let t's keys go
 	if len(w.wit) > 1 {
@@ -602,16 +629,12 @@ func (w *Window) witnesses(t *Txn) []witness {
 	return w.wit
 }
 
-// probe adds to w.cand the candidates of the point keys of the incoming
-// transaction, in: for each, the entries of the touch table with its tag
-// and an own transaction in the run of a check its roles fire (confirm
-// checks them against the key's bytes). The work goes in stages, each a
-// loop that does nothing else, so that the cache misses of one stage
-// overlap rather than come one by one: the home slots, the clusters.
-func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
+// touchHomes reads the home slots of the keys of in in the touch table
+// (the first stage of probe) and returns what it read.
+func (w *Window) touchHomes(in []tkey) uint64 {
 	tt := &w.keys
 	if tt.n == 0 {
-		return
+		return 0
 	}
 	var x uint64
 	last := len(tt.slots) - 1
@@ -619,7 +642,20 @@ func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 		j := tt.home(in[i].h >> 40)
 		x += tt.slots[j] + tt.slots[min(j+4, last)] // a lookup reads ~4 slots
 	}
-	w.sink += x
+	return x
+}
+
+// probe adds to w.cand the candidates of the point keys of the incoming
+// transaction, in: for each, the entries of the touch table with its tag
+// and an own transaction in the run of a check its roles fire (confirm
+// checks them against the key's bytes). touchHomes has read the home
+// slots before (with other lookups' first stage), so that their misses
+// overlap rather than come one by one.
+func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
+	tt := &w.keys
+	if tt.n == 0 {
+		return
+	}
 	base := uint32(w.base)
 	cands := w.cand
 	for ki := range in {
@@ -658,30 +694,30 @@ func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 	w.cand = cands
 }
 
-// confirm adds the witnesses of the candidates in w.cand: those of the
-// point keys whose keys are t's (in), those of the use check on t's ranges
-// with their keys. The keys to confirm against are read a level of
-// pointers at a time (the window's array, the Txn, its Writes or Reads,
-// the key's bytes), each level for every candidate in a loop that does
-// nothing else, so that the misses of a level overlap.
-func (w *Window) confirm(in []tkey, t *Txn) {
-	cands := w.cand
-	var x uint64
-	for i := range cands {
-		cands[i].o = w.txns[cands[i].off]
-	}
-	for i := range cands {
-		x += uint64(len(cands[i].o.Writes))
-	}
-	for i := range cands {
-		c := &cands[i]
+// candKeys sets the key of the candidates of w.cand from i to j whose key
+// index is known, from their transactions' arrays of keys (c.o set): a
+// stage of the lookups in witnesses (the keys' bytes are confirm's).
+func (w *Window) candKeys(i, j int) {
+	for ; i < j; i++ {
+		c := &w.cand[i]
 		switch {
 		case c.rng > 0 && c.idx != idxNone:
 			c.key = c.o.Writes[c.idx].Key
 		case c.rng == 0 && c.idx != idxUnknown:
 			c.key = txnKey(c.o, int(c.idx))
 		}
-		if len(c.key) > 0 {
+	}
+}
+
+// confirm adds the witnesses of the candidates in w.cand, their keys set
+// by candKeys: those of the point keys whose keys are t's (in), those of
+// the use check on t's ranges with their keys (short keys of a use
+// candidate need no bytes: the order keys were exact).
+func (w *Window) confirm(in []tkey, t *Txn) {
+	cands := w.cand
+	var x uint64
+	for i := range cands { // the bytes of the point keys, all at once
+		if c := &cands[i]; c.rng == 0 && len(c.key) > 0 {
 			x += uint64(c.key[0])
 		}
 	}
