@@ -820,7 +820,8 @@ func (n *Node) Reconciled(subject journal.TxID) {
 // journal and applied to the state), durable or not: it joins the window at
 // once, so a peer transaction that arrives before rec is durable is checked
 // against it (DESIGN.md section 5). It is shipped only once OwnDurable
-// reports it. Own transactions come in OSeq order.
+// reports it. Own transactions come in OSeq order. rec is not kept: the
+// node copies the keys it needs.
 func (n *Node) OwnCommitted(rec *journal.Record) {
 	n.input("OwnCommitted")
 	if err := n.addOwn(rec); err != nil {
@@ -833,7 +834,10 @@ func (n *Node) OwnCommitted(rec *journal.Record) {
 
 // OwnDurable says own transaction rec is durable: it may now be shipped
 // (durable before shipped). One that OwnCommitted did not report first
-// joins the window now. Own transactions come in OSeq order.
+// joins the window now. Own transactions come in OSeq order. Of one that
+// OwnCommitted reported, only the TxID and Subject are read (its keys are
+// the node's since then): a driver need not keep the whole record until
+// it is durable. rec is not kept.
 func (n *Node) OwnDurable(rec *journal.Record) {
 	n.input("OwnDurable")
 	switch i := n.ownIndex(rec.OSeq); {

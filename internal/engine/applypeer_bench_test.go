@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,4 +144,71 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatalf("getrusage: %v", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkReplicatedTxn is one replicated transaction of `liege bench
+// replicate` in full but for the journal files and the link: the liege
+// runs and commits the ticket transaction (its Node takes the own record,
+// ships it once durable), the vassal checks and applies it, the liege takes
+// the acknowledgement; on MemLogs, frames handed over in memory. Everything
+// is timed but making the calls' arguments: cpu-ns/op is the CPU time of both instances per transaction
+// (the garbage collector too), the part of the CPU per replicated
+// transaction that is not the journal's files or the link's syscalls.
+//
+//	go test ./internal/engine -run '^$' -bench ReplicatedTxn -benchmem -count 5
+func BenchmarkReplicatedTxn(b *testing.B) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := openBenchInstance(b, c, "A", "B", engine.RoleLiege)
+	v := openBenchInstance(b, c, "B", "A", engine.RoleVassal)
+	a.LinkUp()
+	v.LinkUp()
+	for range 10 {
+		exchange(b, a, v)
+		exchange(b, v, a)
+		c.ms += 100
+		a.Tick()
+		v.Tick()
+	}
+	val := strings.Repeat(".", 100)
+	const chunk = 256
+	calls := make([]engine.Call, chunk)
+	var cpu time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		n := min(chunk, b.N-done)
+		for i := range n {
+			seat := done + i
+			args := sim.OpsArgs{Ops: []sim.Op{
+				{Op: "get", K: "seat/" + strconv.Itoa(seat)},
+				{Op: "set", K: "seat/" + strconv.Itoa(seat), V: "owner=c" + val},
+				{Op: "set", K: "owner/c/" + strconv.Itoa(seat), V: "event=gala" + val},
+			}}
+			ab, err := journal.Marshal(args)
+			if err != nil {
+				b.Fatal(err)
+			}
+			calls[i] = engine.Call{Proc: "ops", Args: args, ArgBytes: ab}
+		}
+		b.StartTimer()
+		cpu0 := processCPU(b)
+		for i := range n {
+			a.Submit(&calls[i])
+		}
+		exchange(b, a, v)
+		exchange(b, v, a)
+		cpu += processCPU(b) - cpu0
+		for i := range n {
+			if !calls[i].Done || calls[i].Err != nil {
+				b.Fatalf("call %d: done %v, error %v", done+i, calls[i].Done, calls[i].Err)
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if a.Hash() != v.Hash() {
+		b.Fatal("the vassal's state differs from the liege's after applying its records")
+	}
 }

@@ -43,7 +43,7 @@ func (in *Instance) hasWork() bool {
 // is work for the next Step (reportDurable), or the record would not ship
 // until something else woke the executor.
 func (in *Instance) durableUnreported() bool {
-	return in.node != nil && len(in.ownPending) > 0 && in.ownPending[0].Pos <= in.durable
+	return in.node != nil && len(in.ownPending) > 0 && in.ownPending[0].pos <= in.durable
 }
 
 func (in *Instance) step() bool {
@@ -202,10 +202,11 @@ func (in *Instance) commit(c *Call, ts hlc.Timestamp, eff *Effects, kind journal
 	}
 	if in.node != nil {
 		// The Node checks peer transactions against it from now on
-		// (OwnCommitted); it ships it once durable (reportDurable).
-		own := r.Clone() // the Runner reuses the sets' memory
-		in.ownPending = append(in.ownPending, own)
-		in.node.OwnCommitted(own)
+		// (OwnCommitted copies the keys it keeps: the Runner reuses the
+		// sets' memory); it ships it once durable (reportDurable), which
+		// needs only the record's identity.
+		in.ownPending = append(in.ownPending, markOf(&r))
+		in.node.OwnCommitted(&r)
 	}
 	in.wait(r.Pos, c)
 	return nil
@@ -301,11 +302,17 @@ func (in *Instance) afterDurable() {
 func (in *Instance) reportDurable() {
 	if in.node != nil {
 		i := 0
-		for i < len(in.ownPending) && in.ownPending[i].Pos <= in.durable {
-			in.node.OwnDurable(in.ownPending[i])
+		for i < len(in.ownPending) && in.ownPending[i].pos <= in.durable {
+			in.ownPending[i].record(&in.durRec, in.cfg.ID)
+			in.node.OwnDurable(&in.durRec)
 			i++
 		}
-		in.ownPending = in.ownPending[i:]
+		in.durRec = journal.Record{}
+		if i > 0 {
+			// Keep the memory: the next group's marks go in the same array.
+			n := copy(in.ownPending, in.ownPending[i:])
+			in.ownPending = in.ownPending[:n]
+		}
 		if wm := in.durablePeer(); wm > in.peerDur {
 			in.peerDur = wm
 			in.node.PeerApplied(wm)
@@ -592,3 +599,25 @@ func (in *Instance) Quiesce(on bool) { in.quiesced = on }
 // Node returns the instance's protocol Node (nil for a lone instance), for
 // tests that look inside; drive it only through the Instance.
 func (in *Instance) Node() *replicate.Node { return in.node }
+
+// ownMark is what reportDurable tells the Node of an own record that
+// OwnCommitted reported in full: the Node keeps its keys from then on, and
+// OwnDurable of a record it holds reads only the identity (TxID, subject).
+// A mark where a clone of the record was kept (one allocation of the
+// record, its sets and its bytes a transaction, only to be read for these
+// fields when the group's fsync returns).
+type ownMark struct {
+	pos, oseq, hlc, peerSeen uint64
+	kind                     journal.Kind
+	subject                  journal.TxID
+}
+
+func markOf(r *journal.Record) ownMark {
+	return ownMark{pos: r.Pos, oseq: r.OSeq, hlc: r.HLC, peerSeen: r.PeerSeen, kind: r.Kind, subject: r.Subject}
+}
+
+// record fills r with the mark's record as OwnDurable reads it: no sets,
+// no bytes (the Node has them since OwnCommitted).
+func (m *ownMark) record(r *journal.Record, origin string) {
+	*r = journal.Record{Pos: m.pos, Kind: m.kind, Origin: origin, OSeq: m.oseq, HLC: m.hlc, PeerSeen: m.peerSeen, Subject: m.subject}
+}

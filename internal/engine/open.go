@@ -93,7 +93,8 @@ type Instance struct {
 
 	// Replication (nil node: a lone instance).
 	node       *replicate.Node
-	ownPending []*journal.Record // own records appended (OwnCommitted), not yet OwnDurable
+	ownPending []ownMark         // own records appended (OwnCommitted), not yet OwnDurable
+	durRec     journal.Record    // reportDurable's OwnDurable argument, refilled
 	peerDur    uint64            // the peer watermark last reported PeerApplied
 	peerSync   peerMark          // the peer watermark the fsync in flight makes durable (syncer.go)
 	peerSynced peerMark          // and the one the last pipelined fsync made durable

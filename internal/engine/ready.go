@@ -343,18 +343,14 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 	return rolled, nil
 }
 
-// keepBefore returns the records of recs (in position order) before
-// position pos.
-func keepBefore(recs []*journal.Record, pos uint64) []*journal.Record {
+// keepBefore returns the marks of ms (in position order) before position
+// pos.
+func keepBefore(ms []ownMark, pos uint64) []ownMark {
 	i := 0
-	for i < len(recs) && recs[i].Pos < pos {
+	for i < len(ms) && ms[i].pos < pos {
 		i++
 	}
-	clear(recs[i:])
-	if i == 0 {
-		return nil
-	}
-	return recs[:i]
+	return ms[:i]
 }
 
 // ErrBadTarget: a hand rollback's target is outside the journal.

@@ -286,7 +286,7 @@ func (in *Instance) retain() {
 		// comes at the next reportDurable) are unknown to RetainFloor, and
 		// the peer has applied none of them.
 		if len(in.ownPending) > 0 {
-			if p := in.ownPending[0].Pos; ri.OwnFloor == 0 || p < ri.OwnFloor {
+			if p := in.ownPending[0].pos; ri.OwnFloor == 0 || p < ri.OwnFloor {
 				ri.OwnFloor = p
 			}
 		}
