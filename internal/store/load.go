@@ -185,7 +185,7 @@ func (w *LoadWorker) EndChunk() {
 	if len(ops) == 0 {
 		return
 	}
-	idx, ents := sortIdxInto(ops, false, w.sortEnts, w.sortOut)
+	idx, ents := sortIdxInto(ops, false, true, w.sortEnts, w.sortOut)
 	w.sortEnts, w.sortOut = ents, idx
 	ch := loadChunk{ops: make([]batchOp, len(idx)), offs: make([]uint32, len(idx)+1)}
 	n := 0
