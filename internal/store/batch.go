@@ -44,9 +44,14 @@ func (b *Batch) Bytes() int64 { return b.bytes }
 
 // Set adds a Set of a copy of val at key with version ver.
 func (b *Batch) Set(s *Store, key, val []byte, ver journal.Version) {
+	b.set(key, val, s.origins.id(ver.Origin), ver.HLC)
+}
+
+// set is Set with the version's origin interned already (origin).
+func (b *Batch) set(key, val []byte, origin uint32, hlc uint64) {
 	buf := joinKV(key, val)
 	b.ops = append(b.ops, batchOp{it: item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)),
-		origin: s.origins.id(ver.Origin), hlc: ver.HLC}})
+		origin: origin, hlc: hlc}})
 	b.bytes += int64(len(buf))
 }
 

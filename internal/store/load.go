@@ -115,6 +115,21 @@ type LoadWorker struct {
 	sortEnts []sortEnt
 	sortOut  []uint32
 	free     [33][][]runEnt // by capacity, 1<<i
+
+	// lastOrigin and lastID cache the origin of the last write, as
+	// Store.originID does for one goroutine: the workers interning every
+	// write's origin in the Store's table, under its read lock, passed
+	// the lock's cache line between them twice a write.
+	lastOrigin string
+	lastID     uint32
+}
+
+// set adds a Set of key to val with version ver.
+func (w *LoadWorker) set(key, val []byte, ver journal.Version) {
+	if ver.Origin != w.lastOrigin { // "" is 0, as they start
+		w.lastOrigin, w.lastID = ver.Origin, w.l.s.origins.id(ver.Origin)
+	}
+	w.b.set(key, val, w.lastID, ver.HLC)
 }
 
 // Worker returns a new LoadWorker of l.
@@ -130,11 +145,11 @@ func (w *LoadWorker) Apply(chunk int, r *journal.Record) {
 		wr := &r.Writes[i]
 		switch wr.Op {
 		case journal.OpSet:
-			w.b.Set(w.l.s, wr.Key, wr.Value, ver)
+			w.set(wr.Key, wr.Value, ver)
 		case journal.OpDelete:
 			w.delete(wr.Key)
 		case journal.OpAdd:
-			w.b.Set(w.l.s, wr.Key, wr.Value, ver.Max(wr.BeforeVersion))
+			w.set(wr.Key, wr.Value, ver.Max(wr.BeforeVersion))
 		}
 	}
 }
@@ -169,7 +184,7 @@ func (w *LoadWorker) Undo(chunk int, r *journal.Record) {
 		if wr.Before == nil {
 			w.delete(wr.Key)
 		} else {
-			w.b.Set(w.l.s, wr.Key, wr.Before, wr.BeforeVersion)
+			w.set(wr.Key, wr.Before, wr.BeforeVersion)
 		}
 	}
 }
