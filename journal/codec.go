@@ -65,14 +65,8 @@ func sealFrame(f []byte) {
 
 // OpenFrame checks a frame and returns its payload (aliasing f).
 func OpenFrame(f []byte) ([]byte, error) {
-	if len(f) == 0 {
-		return nil, ErrEmptyFrame
-	}
-	if len(f) < frameHeader {
-		return nil, ErrShortFrame
-	}
-	if f[0] != FrameVersion {
-		return nil, fmt.Errorf("%w %d (this build reads %d)", ErrFrameVersion, f[0], FrameVersion)
+	if err := checkHeader(f); err != nil {
+		return nil, err
 	}
 	want := uint32(f[1]) | uint32(f[2])<<8 | uint32(f[3])<<16 | uint32(f[4])<<24
 	c := crc32.Update(0, castagnoli, f[:1])
@@ -81,6 +75,20 @@ func OpenFrame(f []byte) ([]byte, error) {
 		return nil, ErrChecksum
 	}
 	return f[frameHeader:], nil
+}
+
+// checkHeader checks what OpenFrame checks of a frame but its checksum.
+func checkHeader(f []byte) error {
+	if len(f) == 0 {
+		return ErrEmptyFrame
+	}
+	if len(f) < frameHeader {
+		return ErrShortFrame
+	}
+	if f[0] != FrameVersion {
+		return fmt.Errorf("%w %d (this build reads %d)", ErrFrameVersion, f[0], FrameVersion)
+	}
+	return nil
 }
 
 // Encoder turns records into frames. It reuses its buffer: not safe for
@@ -219,6 +227,16 @@ func (d *Decoder) DecodeFrameBorrow(f []byte, r *Record) error {
 		return err
 	}
 	return d.decodePayload(p, r, true)
+}
+
+// DecodeCheckedFrameBorrow is DecodeFrameBorrow for a frame whose
+// checksum was checked already (a CheckedLog's, at open): it checks the
+// frame's header as OpenFrame does, but not its checksum.
+func (d *Decoder) DecodeCheckedFrameBorrow(f []byte, r *Record) error {
+	if err := checkHeader(f); err != nil {
+		return err
+	}
+	return d.decodePayload(f[frameHeader:], r, true)
 }
 
 // DecodePayload decodes a record payload (a frame's content) into r.

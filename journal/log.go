@@ -96,6 +96,29 @@ type logRepair interface {
 	repaired() *TailDamage
 }
 
+// CheckedLog is implemented by a Log that checked the frame of every
+// entry it held when it was opened, as the file log does (Scan: it
+// refuses damage, and cuts a torn tail), so that a reader of those
+// entries need not check their checksums again: replay decodes every
+// frame of the journal right after the open that checked them, and the
+// second checksum was a sixth of decoding a ticket record (issue 14).
+type CheckedLog interface {
+	// CheckedThrough returns the last index whose entry was checked when
+	// the log was opened and is still the entry there (a truncation
+	// after it lowers it; an entry written since was not checked), 0 if
+	// none.
+	CheckedThrough() uint64
+}
+
+// CheckedThrough returns log's CheckedThrough if it is a CheckedLog, else
+// 0: nothing checked.
+func CheckedThrough(log Log) uint64 {
+	if c, ok := log.(CheckedLog); ok {
+		return c.CheckedThrough()
+	}
+	return 0
+}
+
 // OpenFileLog opens (creating if needed) the file Log of an instance
 // directory, instanceDir/journal, for a user that drives the Log itself
 // instead of through a Journal (package internal/engine). The caller holds

@@ -39,12 +39,17 @@ type walLog struct {
 
 	bytes    atomic.Uint64
 	segments atomic.Uint64
+
+	// checked is the last index whose frame Scan checked at open, lowered
+	// by a truncation past it (CheckedLog).
+	checked atomic.Uint64
 }
 
 var (
 	_ Log                 = (*walLog)(nil)
 	_ RangeReader         = (*walLog)(nil)
 	_ BufferedRangeReader = (*walLog)(nil)
+	_ CheckedLog          = (*walLog)(nil)
 	_ BackwardReader      = (*walLog)(nil)
 	_ RangeCopier         = (*walLog)(nil)
 	_ logCounters         = (*walLog)(nil)
@@ -76,6 +81,7 @@ func openWALGuarded(walDir string, segmentSize int, guard func(*TailDamage) erro
 		return nil, err
 	}
 	l := &walLog{dir: walDir, segMax: segmentSize}
+	l.checked.Store(res.Last) // every frame up to it; a torn tail after it is cut below
 	if res.Tail != nil {
 		if guard != nil {
 			if err := guard(res.Tail); err != nil {
@@ -459,8 +465,15 @@ func (l *walLog) TruncateBack(index uint64) error {
 	if err := l.log.TruncateBack(index); err != nil {
 		return walErr(fmt.Sprintf("truncate journal after index %d", index), err)
 	}
+	if l.checked.Load() > index {
+		l.checked.Store(index) // the indexes after it are written anew
+	}
 	return l.afterTruncate()
 }
+
+// CheckedThrough returns the last index whose frame was checked at open
+// (CheckedLog).
+func (l *walLog) CheckedThrough() uint64 { return l.checked.Load() }
 
 func (l *walLog) TruncateFront(index uint64) error {
 	l.mu.Lock()

@@ -331,7 +331,10 @@ func (in *Instance) recover() error {
 			}
 			lws[w].EndChunk()
 		}
-		if _, err := replayParallel(in.w.ReadRangeBuffered, len(lws), scanFrom, last, each, load); err != nil {
+		// The log's frames were checked when it was opened (those it
+		// holds: the wal's buffers hold none yet).
+		checked := min(journal.CheckedThrough(in.w.log), in.w.logged)
+		if _, err := replayParallel(in.w.ReadRangeBuffered, len(lws), scanFrom, last, checked, each, load); err != nil {
 			return err
 		}
 		ld.Finish(lws...)

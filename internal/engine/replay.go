@@ -57,10 +57,12 @@ const replayBuffers = 4
 // returns: once every record of a chunk is applied, the chunk's records
 // go back to the workers, which decode the next chunks into them (Record.
 // Reset keeps the slices' storage), so that replay allocates no record
-// and no slice of reads or writes per record. Only Open uses it, and only
+// and no slice of reads or writes per record. The frames at positions up
+// to checked had their checksums checked already (journal.CheckedLog: the
+// file log's check at open), and are decoded without checking them again. Only Open uses it, and only
 // when Config.ReplayWorkers asks: the goroutines end before it returns,
 // and a simulator (which leaves ReplayWorkers zero) never sees them.
-func replayParallel(readRange readRangeFunc, workers int, from, to uint64,
+func replayParallel(readRange readRangeFunc, workers int, from, to, checked uint64,
 	apply func(*journal.Record) error, decoded func(worker, chunk int, recs []journal.Record)) (uint64, error) {
 	if from > to {
 		return 0, nil
@@ -111,7 +113,12 @@ func replayParallel(readRange readRangeFunc, workers int, from, to uint64,
 				jb.recs = jb.recs[:len(jb.frames)]
 				for i, f := range jb.frames {
 					p := jb.from + uint64(i)
-					err := d.DecodeFrameBorrow(f, &jb.recs[i])
+					var err error
+					if p <= checked {
+						err = d.DecodeCheckedFrameBorrow(f, &jb.recs[i])
+					} else {
+						err = d.DecodeFrameBorrow(f, &jb.recs[i])
+					}
 					if err == nil && jb.recs[i].Pos != p {
 						err = fmt.Errorf("record claims position %d", jb.recs[i].Pos)
 					}

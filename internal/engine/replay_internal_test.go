@@ -97,7 +97,7 @@ func TestReplayParallelReusesBuffers(t *testing.T) {
 	}
 	dec := journal.NewDecoder()
 	var want journal.Record
-	got, err := replayParallel(read, 2, 1, n, func(r *journal.Record) error {
+	got, err := replayParallel(read, 2, 1, n, 0, func(r *journal.Record) error {
 		if err := dec.DecodeFrame(frames[r.Pos-1], &want); err != nil {
 			return err
 		}
@@ -120,8 +120,9 @@ func TestReplayParallelReusesBuffers(t *testing.T) {
 
 // TestReplayParallel: replayParallel applies every record in order and
 // hands each chunk to decoded once; a read that fails, or ends early, or
-// skips a position, is an error naming the position, after the records
-// before it are applied.
+// skips a position, or a frame whose checksum does not match (unless the
+// log checked it already, checked), is an error naming the position,
+// after the records before it are applied.
 func TestReplayParallel(t *testing.T) {
 	const n = 3*replayChunk + 17
 	frames := replayFrames(t, n)
@@ -144,9 +145,21 @@ func TestReplayParallel(t *testing.T) {
 		}
 	}
 	errDisk := errors.New("disk on fire")
+	// A frame whose checksum does not match its content at position bad.
+	const bad = replayChunk + 9
+	damaged := func(from, to uint64, fn func(uint64, []byte) error) error {
+		return read(0, nil, false, n)(from, to, func(p uint64, f []byte) error {
+			if p == bad {
+				f = append([]byte(nil), f...)
+				f[1] ^= 0xff // the checksum's first byte
+			}
+			return fn(p, f)
+		})
+	}
 	for _, tc := range []struct {
 		name    string
 		from    uint64
+		checked uint64
 		read    func(from, to uint64, fn func(uint64, []byte) error) error
 		applied uint64 // records applied before the error (all: n-from+1)
 		err     string
@@ -161,12 +174,18 @@ func TestReplayParallel(t *testing.T) {
 			err: fmt.Sprintf("replay journal position %d: the journal ended before position %d", n, n)},
 		{name: "skips a position", from: 1, read: read(40, nil, true, n), applied: 39,
 			err: "replay journal position 40: read position 41 where 40 comes next"},
+		// A chunk that does not decode is not applied: none of its records.
+		{name: "checksum", from: 1, read: damaged, applied: replayChunk,
+			err: fmt.Sprintf("replay journal position %d: %v", bad, journal.ErrChecksum)},
+		{name: "checksum after the checked", from: 1, checked: bad - 1, read: damaged, applied: replayChunk,
+			err: fmt.Sprintf("replay journal position %d: %v", bad, journal.ErrChecksum)},
+		{name: "checksum checked already", from: 1, checked: bad, read: damaged, applied: n},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next := tc.from
 			var mu sync.Mutex
 			chunks := map[int]int{}
-			got, err := replayParallel(unbuffered(tc.read), 2, tc.from, n, func(r *journal.Record) error {
+			got, err := replayParallel(unbuffered(tc.read), 2, tc.from, n, tc.checked, func(r *journal.Record) error {
 				if r.Pos != next {
 					return fmt.Errorf("applied position %d, want %d", r.Pos, next)
 				}
@@ -244,7 +263,7 @@ func TestReplayParallelReusesRecords(t *testing.T) {
 		}
 		return nil
 	}
-	got, err := replayParallel(unbuffered(read), 2, 1, n, func(r *journal.Record) error {
+	got, err := replayParallel(unbuffered(read), 2, 1, n, 0, func(r *journal.Record) error {
 		w := &want[r.Pos-1]
 		if fmt.Sprint(*r) != fmt.Sprint(*w) || (r.Writes == nil) != (w.Writes == nil) || (r.Reads == nil) != (w.Reads == nil) {
 			return fmt.Errorf("position %d applied as %+v, want %+v", r.Pos, *r, *w)
@@ -294,7 +313,7 @@ func TestReplayParallelLargeRecords(t *testing.T) {
 	var mu sync.Mutex
 	chunks := map[int][]uint64{} // positions by chunk
 	next := uint64(1)
-	got, err := replayParallel(unbuffered(read), 2, 1, uint64(n), func(r *journal.Record) error {
+	got, err := replayParallel(unbuffered(read), 2, 1, uint64(n), 0, func(r *journal.Record) error {
 		if r.Pos != next {
 			return fmt.Errorf("applied position %d, want %d", r.Pos, next)
 		}

@@ -44,9 +44,14 @@ func (b *Batch) Bytes() int64 { return b.bytes }
 
 // Set adds a Set of a copy of val at key with version ver.
 func (b *Batch) Set(s *Store, key, val []byte, ver journal.Version) {
+	b.set(key, val, s.origins.id(ver.Origin), ver.HLC)
+}
+
+// set is Set with the version's origin interned already (origin).
+func (b *Batch) set(key, val []byte, origin uint32, hlc uint64) {
 	buf := joinKV(key, val)
 	b.ops = append(b.ops, batchOp{it: item{kv: unsafe.String(unsafe.SliceData(buf), len(buf)), klen: uint32(len(key)),
-		origin: s.origins.id(ver.Origin), hlc: ver.HLC}})
+		origin: origin, hlc: hlc}})
 	b.bytes += int64(len(buf))
 }
 
@@ -175,29 +180,39 @@ func sortOps(ops []batchOp, parallel bool) []batchOp {
 // sortIdx returns the indexes in ops of the last op of each key, in key
 // order (see sortOps).
 func sortIdx(ops []batchOp, parallel bool) []uint32 {
-	idx, _ := sortIdxInto(ops, parallel, nil, nil)
+	idx, _ := sortIdxInto(ops, parallel, false, nil, nil)
 	return idx
 }
 
 // sortIdxInto is sortIdx sorting in ents' storage and appending to out's
 // (each grown if too small), for a caller that sorts many batches: it
-// returns the indexes and the storage of ents, to give it again.
-func sortIdxInto(ops []batchOp, parallel bool, ents []sortEnt, out []uint32) ([]uint32, []sortEnt) {
+// returns the indexes and the storage of ents, to give it again. radix
+// sorts through twice the storage (see radixByChunk), which a caller that
+// gives it again pays for once.
+func sortIdxInto(ops []batchOp, parallel, radix bool, ents []sortEnt, out []uint32) ([]uint32, []sortEnt) {
 	if len(ops) > 1<<32-1 {
 		panic("store: a batch of more than 2^32 writes")
 	}
-	if cap(ents) < len(ops) {
-		ents = make([]sortEnt, len(ops))
+	n := len(ops)
+	if radix {
+		n *= 2
+	}
+	if cap(ents) < n {
+		ents = make([]sortEnt, n)
+	}
+	var tmp []sortEnt
+	if radix {
+		tmp = ents[len(ops):n]
 	}
 	ents = ents[:len(ops)]
-	scratch := ents
+	scratch := ents[:n]
 	for i := range ents {
 		ents[i] = sortEnt{key: ops[i].it.key(), i: uint32(i)}
 	}
 	if parallel && len(ents) >= 1<<16 {
-		ents = sortHalves(ents)
+		ents = sortHalves(ents, tmp)
 	} else {
-		multikey(ents, 0)
+		multikey(ents, 0, tmp)
 	}
 	if cap(out) < len(ents) {
 		out = make([]uint32, 0, len(ents))
@@ -214,16 +229,21 @@ func sortIdxInto(ops []batchOp, parallel bool, ents []sortEnt, out []uint32) ([]
 	return out, scratch
 }
 
-// sortHalves sorts the halves of ents on two goroutines and merges them.
-func sortHalves(ents []sortEnt) []sortEnt {
+// sortHalves sorts the halves of ents on two goroutines (through the
+// halves of tmp, if not nil) and merges them.
+func sortHalves(ents, tmp []sortEnt) []sortEnt {
 	h := len(ents) / 2
+	var t0, t1 []sortEnt
+	if tmp != nil {
+		t0, t1 = tmp[:h], tmp[h:]
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		multikey(ents[:h], 0)
+		multikey(ents[:h], 0, t0)
 	}()
-	multikey(ents[h:], 0)
+	multikey(ents[h:], 0, t1)
 	wg.Wait()
 	out := make([]sortEnt, 0, len(ents))
 	a, b := ents[:h], ents[h:]
@@ -265,8 +285,8 @@ func chunkAt(k string, d int) uint64 {
 }
 
 // multikey sorts ents, whose keys agree on their first d bytes, by key
-// then index.
-func multikey(ents []sortEnt, d int) {
+// then index; through tmp, as long as ents, if not nil (radixByChunk).
+func multikey(ents []sortEnt, d int, tmp []sortEnt) {
 	for {
 		if len(ents) < 2 {
 			return
@@ -277,7 +297,7 @@ func multikey(ents []sortEnt, d int) {
 			e.chunk = chunkAt(e.key, d)
 			long = long || len(e.key) > d+8
 		}
-		slices.SortFunc(ents, func(a, b sortEnt) int { return cmp.Compare(a.chunk, b.chunk) })
+		sortByChunk(ents, tmp)
 		if !long {
 			// Equal chunks of keys that end here: one key is a prefix of
 			// the other (the padding is zeros on both), or they are equal.
@@ -309,15 +329,74 @@ func multikey(ents []sortEnt, d int) {
 			if hi-lo > 1 {
 				if hi-lo > big {
 					if big > 1 {
-						multikey(ents[bigLo:bigHi], d+8)
+						multikey(ents[bigLo:bigHi], d+8, part(tmp, bigLo, bigHi))
 					}
 					big, bigLo, bigHi = hi-lo, lo, hi
 				} else {
-					multikey(ents[lo:hi], d+8)
+					multikey(ents[lo:hi], d+8, part(tmp, lo, hi))
 				}
 			}
 			lo = hi
 		}
-		ents, d = ents[bigLo:bigHi], d+8
+		ents, d, tmp = ents[bigLo:bigHi], d+8, part(tmp, bigLo, bigHi)
+	}
+}
+
+// part returns tmp[lo:hi], nil if tmp is nil.
+func part(tmp []sortEnt, lo, hi int) []sortEnt {
+	if tmp == nil {
+		return nil
+	}
+	return tmp[lo:hi]
+}
+
+// radixMin is the fewest entries sortByChunk sorts by radix: below it,
+// clearing the counts costs more than comparing.
+const radixMin = 128
+
+// sortByChunk sorts ents by chunk: by radixByChunk through tmp if there
+// is one and ents are many, else by comparison.
+func sortByChunk(ents, tmp []sortEnt) {
+	if tmp == nil || len(ents) < radixMin {
+		slices.SortFunc(ents, func(a, b sortEnt) int { return cmp.Compare(a.chunk, b.chunk) })
+		return
+	}
+	radixByChunk(ents, tmp)
+}
+
+// radixByChunk sorts ents by chunk with tmp (as long) for scratch: an LSD
+// radix sort, a pass for each byte of the chunks in which they are not
+// all alike. Replay sorts each chunk of records' writes, a thousand keys
+// of a few tables, whose chunks differ in a byte or two at each depth of
+// the multikey sort: a comparison sort was most of the time it spent
+// reducing a chunk (pdqsort, an indirect call a comparison).
+func radixByChunk(ents, tmp []sortEnt) {
+	var counts [8][256]uint32
+	for i := range ents {
+		c := ents[i].chunk
+		for b := range 8 {
+			counts[b][byte(c>>(8*b))]++
+		}
+	}
+	src, dst := ents, tmp[:len(ents)]
+	for b := range 8 {
+		cnt := &counts[b]
+		if cnt[byte(src[0].chunk>>(8*b))] == uint32(len(src)) {
+			continue // every chunk has this byte
+		}
+		var sum uint32
+		for i, c := range cnt {
+			cnt[i] = sum
+			sum += c
+		}
+		for i := range src {
+			d := byte(src[i].chunk >> (8 * b))
+			dst[cnt[d]] = src[i]
+			cnt[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &ents[0] {
+		copy(ents, src)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/liege-db/liege/journal"
@@ -212,4 +213,33 @@ func BenchmarkSortOps(b *testing.B) {
 	}
 	b.ResetTimer()
 	sortOps(bt.ops, false)
+}
+
+// Sorting through scratch storage by radix (a LoadWorker's, given again
+// from one batch to the next) gives the indexes the comparison sort
+// gives, for keys alike in any bytes of their chunks, of any length,
+// prefixes of one another, many equal.
+func TestSortIdxRadixMatches(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		alphabet := rapid.SampledFrom([]byte{0, 1, 'a', 0xff})
+		var ents []sortEnt
+		var out []uint32
+		for round := range 2 {
+			prefix := rapid.SliceOfN(alphabet, 0, 20).Draw(t, "prefix")
+			n := rapid.IntRange(0, 1500).Draw(t, "ops")
+			var b Batch
+			s := New()
+			for i := range n {
+				k := append(append([]byte(nil), prefix...), rapid.SliceOfN(alphabet, 0, 12).Draw(t, "suffix")...)
+				b.Set(s, k, []byte(fmt.Sprint(i)), journal.Version{})
+			}
+			want := sortIdx(b.ops, false)
+			var got []uint32
+			got, ents = sortIdxInto(b.ops, false, true, ents, out)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d: radix %v, comparison %v", round, got, want)
+			}
+			out = got
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -114,6 +115,21 @@ type LoadWorker struct {
 	sortEnts []sortEnt
 	sortOut  []uint32
 	free     [33][][]runEnt // by capacity, 1<<i
+
+	// lastOrigin and lastID cache the origin of the last write, as
+	// Store.originID does for one goroutine: the workers interning every
+	// write's origin in the Store's table, under its read lock, passed
+	// the lock's cache line between them twice a write.
+	lastOrigin string
+	lastID     uint32
+}
+
+// set adds a Set of key to val with version ver.
+func (w *LoadWorker) set(key, val []byte, ver journal.Version) {
+	if ver.Origin != w.lastOrigin { // "" is 0, as they start
+		w.lastOrigin, w.lastID = ver.Origin, w.l.s.origins.id(ver.Origin)
+	}
+	w.b.set(key, val, w.lastID, ver.HLC)
 }
 
 // Worker returns a new LoadWorker of l.
@@ -129,11 +145,11 @@ func (w *LoadWorker) Apply(chunk int, r *journal.Record) {
 		wr := &r.Writes[i]
 		switch wr.Op {
 		case journal.OpSet:
-			w.b.Set(w.l.s, wr.Key, wr.Value, ver)
+			w.set(wr.Key, wr.Value, ver)
 		case journal.OpDelete:
 			w.delete(wr.Key)
 		case journal.OpAdd:
-			w.b.Set(w.l.s, wr.Key, wr.Value, ver.Max(wr.BeforeVersion))
+			w.set(wr.Key, wr.Value, ver.Max(wr.BeforeVersion))
 		}
 	}
 }
@@ -168,7 +184,7 @@ func (w *LoadWorker) Undo(chunk int, r *journal.Record) {
 		if wr.Before == nil {
 			w.delete(wr.Key)
 		} else {
-			w.b.Set(w.l.s, wr.Key, wr.Before, wr.BeforeVersion)
+			w.set(wr.Key, wr.Before, wr.BeforeVersion)
 		}
 	}
 }
@@ -184,7 +200,7 @@ func (w *LoadWorker) EndChunk() {
 	if len(ops) == 0 {
 		return
 	}
-	idx, ents := sortIdxInto(ops, false, w.sortEnts, w.sortOut)
+	idx, ents := sortIdxInto(ops, false, true, w.sortEnts, w.sortOut)
 	w.sortEnts, w.sortOut = ents, idx
 	ch := loadChunk{ops: make([]batchOp, len(idx)), offs: make([]uint32, len(idx)+1)}
 	n := 0
@@ -290,16 +306,25 @@ func (l *Loader) Finish(workers ...*LoadWorker) {
 		l.chunks.Store(nil)
 		return
 	}
-	batches, free := make(chan []batchOp, finalBatches), make(chan []batchOp, finalBatches)
-	go l.finalMerge(a, b, batches, free)
+	batches, free := make(chan []mergedOp, finalBatches), make(chan []mergedOp, finalBatches)
+	var broken error
+	go l.finalMerge(a, b, batches, free, &broken)
 
 	// Fill a new tree in key order from the merged writes and the items
 	// of the old one they do not replace. btree Load is the one part of a
-	// replay no other goroutine can take: a comparison with the last item
-	// (a cache miss on the new item's key) and an append.
-	tr := btree.NewBTreeGOptions(less, btree.Options{NoLocks: true, Degree: 64})
+	// replay no other goroutine can take: an append, and a comparison
+	// with the last item, which the tree's order (loadOrder) decides
+	// without reading the new item's key (a cache miss: its kv is an
+	// allocation of its own, made when its record was applied). That the
+	// items come in order is checked where reading keys is cheap:
+	// finalMerge compares each merged key with the one before in the
+	// chunks' key buffers, and the interleave below compares the old
+	// items' keys with those.
+	ord := new(loadOrder)
+	tr := btree.NewBTreeGOptions(ord.less, btree.Options{NoLocks: true, Degree: 64})
 	var size int64
 	load := func(it item) {
+		ord.at = unsafe.StringData(it.kv)
 		tr.Load(it)
 		size += int64(len(it.kv))
 	}
@@ -320,12 +345,11 @@ func (l *Loader) Finish(workers ...*LoadWorker) {
 	for batch := range batches {
 		for i := range batch {
 			op := &batch[i]
-			k := op.it.key()
-			for more && oi.key() < k {
+			for more && oi.key() < op.key {
 				load(oi)
 				next()
 			}
-			if more && oi.key() == k {
+			if more && oi.key() == op.key {
 				next()
 			}
 			if !op.del {
@@ -338,15 +362,52 @@ func (l *Loader) Finish(workers ...*LoadWorker) {
 		default: // more batches were made than free holds
 		}
 	}
+	if broken != nil {
+		panic(broken)
+	}
 	for more {
 		load(oi)
 		next()
 	}
+	ord.at = nil
 	if s.tr.Len() > 0 {
 		old.Release()
 	}
 	s.tr, s.bytes = tr, size
 	l.chunks.Store(nil)
+}
+
+// loadOrder is the order of the tree Finish fills: less, except while
+// Finish Loads an item, at (the first byte of its kv), which it already
+// knows sorts after every item in the tree. btree Load compares the item
+// it adds with the last one (and, where it splits a node, with others):
+// those comparisons are decided by which side is at, without reading the
+// new item's key. An item's kv is an allocation of its own, so no other
+// item in the tree starts at at; an empty one (nil at) compares as less
+// does. The tree keeps this order after Finish, at nil: less's.
+type loadOrder struct {
+	at *byte
+}
+
+func (o *loadOrder) less(a, b item) bool {
+	if o.at != nil {
+		switch o.at {
+		case unsafe.StringData(b.kv):
+			return true
+		case unsafe.StringData(a.kv):
+			return false
+		}
+	}
+	return a.key() < b.key()
+}
+
+// mergedOp is a write finalMerge sends: the write, and its key in its
+// chunk's buffer of keys, which the goroutine filling the tree compares
+// with the old tree's keys (the write's own key is elsewhere in memory,
+// a cache miss).
+type mergedOp struct {
+	batchOp
+	key string
 }
 
 // finalBatches is how many batches of finalBatch merged writes finalMerge
@@ -356,50 +417,42 @@ const (
 	finalBatch   = 2048
 )
 
-// finalTouched keeps the reads of finalMerge's touch from being optimized
-// away; its value means nothing.
-var finalTouched atomic.Uint32
-
 // finalMerge merges runs a and b, as merge does, and sends the writes it
 // keeps, in key order, in batches on out, which it closes at the end. It
-// takes a batch's memory from free when there is one there. It reads the
-// first byte of each write's key and value (the item's kv, an allocation
-// of its own made when its record was applied, anywhere in the heap), so
-// that the comparison of btree Load that follows finds it in the shared
-// cache rather than in memory: the goroutine filling the tree, the one
-// part of Finish no other can take, spent 0.27 s on 2M ticket writes
-// without it, 0.19 s with it (its thread's CPU time; the commit that
-// added it says how it was measured).
-func (l *Loader) finalMerge(a, b run, out chan<- []batchOp, free <-chan []batchOp) {
+// takes a batch's memory from free when there is one there. It checks
+// that each key it sends sorts after the one before (Finish's tree relies
+// on it, see loadOrder): if one does not, it sets *broken to the error
+// that says so, sends nothing more and closes out.
+func (l *Loader) finalMerge(a, b run, out chan<- []mergedOp, free <-chan []mergedOp, broken *error) {
 	defer close(out)
-	var touched byte
-	defer func() { finalTouched.Add(uint32(touched)) }()
-	var batch []batchOp
-	emit := func(e runEnt) {
-		if batch == nil {
-			select {
-			case batch = <-free:
-			default:
-				batch = make([]batchOp, 0, finalBatch)
-			}
-		}
-		op := &l.table()[e.chunk].ops[e.i]
-		if len(op.it.kv) > 0 {
-			touched += op.it.kv[0]
-		}
-		batch = append(batch, *op)
-		if len(batch) == finalBatch {
-			out <- batch
-			batch = nil
-		}
-	}
+	var batch []mergedOp
+	var prev []byte
+	first := true
 	m := merger{l: l, x: a.ents, y: b.ents}
 	for {
 		e, ok := m.next()
 		if !ok {
 			break
 		}
-		emit(e)
+		ch := &l.table()[e.chunk]
+		k := ch.key(e.i)
+		if !first && bytes.Compare(prev, k) >= 0 {
+			*broken = fmt.Errorf("store: Loader merged key %x (chunk %d, write %d) after %x: the runs are out of order", k, e.chunk, e.i, prev)
+			return
+		}
+		prev, first = k, false
+		if batch == nil {
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]mergedOp, 0, finalBatch)
+			}
+		}
+		batch = append(batch, mergedOp{batchOp: ch.ops[e.i], key: bytesString(k)})
+		if len(batch) == finalBatch {
+			out <- batch
+			batch = nil
+		}
 	}
 	if len(batch) > 0 {
 		out <- batch

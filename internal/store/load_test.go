@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -93,6 +94,15 @@ func TestLoaderMatchesApply(t *testing.T) {
 		if want.Len() != got.Len() || want.RawBytes() != got.RawBytes() || want.Hash() != got.Hash() {
 			t.Fatalf("Len %d vs %d, RawBytes %d vs %d, or the hashes differ", want.Len(), got.Len(), want.RawBytes(), got.RawBytes())
 		}
+		// The tree searches as it iterates: every key is found, with its
+		// value (Finish filled it in an order of its own, loadOrder).
+		want.Ascend(nil, func(k, v []byte, ver journal.Version) bool {
+			gv, gver, ok := got.Get(k)
+			if !ok || string(gv) != string(v) || gver != ver {
+				t.Fatalf("Get %q after the load: %q %v %v, want %q %v", k, gv, gver, ok, v, ver)
+			}
+			return true
+		})
 		if after := contents(snap.Ascend); fmt.Sprint(after) != fmt.Sprint(before) {
 			t.Fatalf("a snapshot taken before the load changed")
 		}
@@ -119,6 +129,43 @@ func TestLoaderChunkTwicePanics(t *testing.T) {
 		}
 	}()
 	l.Worker().Apply(1, r)
+}
+
+// Finish fills the tree without comparing the keys it adds (loadOrder):
+// merged writes out of order are a broken invariant that Finish panics
+// on, saying which keys, and the store keeps what it held.
+func TestLoaderFinishPanicsOnOrder(t *testing.T) {
+	for _, preload := range []bool{false, true} {
+		s := New()
+		if preload {
+			s.Set([]byte("0"), []byte("old"), journal.Version{HLC: 1, Origin: "A"})
+		}
+		l := NewLoader(s, 1)
+		w := l.Worker()
+		w.Apply(0, &journal.Record{Kind: journal.KindLocal, Writes: []journal.Write{
+			{Op: journal.OpSet, Key: []byte("a"), Value: []byte("1")},
+			{Op: journal.OpSet, Key: []byte("b"), Value: []byte("2")},
+			{Op: journal.OpSet, Key: []byte("c"), Value: []byte("3")},
+		}})
+		w.EndChunk()
+		ents := w.runs[0].ents
+		ents[0], ents[2] = ents[2], ents[0] // c, b, a
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Fatal("Finish loaded writes out of order without a panic")
+				}
+				if msg := fmt.Sprint(r); !strings.Contains(msg, "key 62 ") || !strings.Contains(msg, "after 63:") {
+					t.Fatalf("the panic does not name the keys: %s", msg)
+				}
+			}()
+			l.Finish(w)
+		}()
+		if want := map[bool]int{false: 0, true: 1}[preload]; s.Len() != want {
+			t.Fatalf("the store holds %d keys after the panic, want %d", s.Len(), want)
+		}
+	}
 }
 
 // A merge of runs returns every key of either once, in key order, the
