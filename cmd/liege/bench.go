@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +45,12 @@ off while measuring.
                       rates move with the neighbours' load. Where a page
                       fault is dear (a VM backing memory on first touch),
                       a growing heap's faults are much of the CPU time
+  COLD      before the COMMIT rows, an untimed pass of the most callers'
+            calls in an instance of its own, so that the measured
+            instances grow into memory the process has already touched,
+            as a long-running server's does; its own figures, a fresh
+            process's, are printed as cold. --cold skips it: then the
+            first COMMIT row is the fresh process's
   REPLAY    records/s recovery replays a journal with no checkpoint
             (--replay-records ticket records; Recovery.Replayed over
             Recovery.ReplayDuration, which includes opening and scanning
@@ -89,6 +96,7 @@ func benchCommitCommand() *cli.Command {
 			&cli.IntFlag{Name: "rollback-records", Value: 500_000, Usage: "records rolled off (0 skips rollback)"},
 			&cli.IntFlag{Name: "memory-keys", Value: 1_000_000, Usage: "keys in the state whose memory is measured (0 skips it)"},
 			&cli.BoolFlag{Name: "no-raw", Usage: "skip the raw tidwall/wal comparison"},
+			&cli.BoolFlag{Name: "cold", Usage: "measure commit in a fresh process: skip the untimed first pass that warms the process's memory (see COLD above)"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: time.Minute, Usage: "fail (with a goroutine dump) when no call completes for this long"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.BoolFlag{Name: "check", Usage: "exit with status 2 when a goal is missed"},
@@ -100,15 +108,17 @@ func benchCommitCommand() *cli.Command {
 
 // benchReport is everything `liege bench commit` measured.
 type benchReport struct {
-	ValueSize int           `json:"value_size"`
-	Commit    []commitRow   `json:"commit"`
-	Replay    *replayFigure `json:"replay,omitempty"`
-	Rollback  *rollbackFig  `json:"rollback,omitempty"`
-	Memory    *memoryFigure `json:"memory,omitempty"`
-	Goals     []goal        `json:"goals"`
-	Dir       string        `json:"dir,omitempty"` // when kept
-	Started   time.Time     `json:"started"`
-	Took      float64       `json:"took_seconds"`
+	ValueSize int         `json:"value_size"`
+	Commit    []commitRow `json:"commit"`
+	// Cold is the untimed first pass (see runBenchCommit), nil with --cold.
+	Cold     *coldFigure   `json:"cold,omitempty"`
+	Replay   *replayFigure `json:"replay,omitempty"`
+	Rollback *rollbackFig  `json:"rollback,omitempty"`
+	Memory   *memoryFigure `json:"memory,omitempty"`
+	Goals    []goal        `json:"goals"`
+	Dir      string        `json:"dir,omitempty"` // when kept
+	Started  time.Time     `json:"started"`
+	Took     float64       `json:"took_seconds"`
 }
 
 type commitRow struct {
@@ -162,6 +172,16 @@ type rawFigure struct {
 	MaxUs         float64 `json:"max_us"`
 	Fsyncs        uint64  `json:"fsyncs"`
 	PerFsync      float64 `json:"entries_per_fsync"`
+	costFigure
+}
+
+// coldFigure is the first pass of commit, in a fresh process: what the
+// measured runs after it would be if the process's heap had not been
+// touched before (see runBenchCommit).
+type coldFigure struct {
+	Callers   int     `json:"callers"`
+	Txns      int     `json:"txns"`
+	TxnPerSec float64 `json:"txn_per_sec"`
 	costFigure
 }
 
@@ -226,6 +246,9 @@ func runBenchCommit(c *cli.Context) error {
 	w := benchkit.Workload{ValueSize: valueSize, StallTimeout: c.Duration("stall-timeout"), Log: progress, EngineLog: progress}
 	rep := &benchReport{ValueSize: valueSize, Started: time.Now()}
 	phases := 0
+	if !c.Bool("cold") {
+		phases++
+	}
 	for range callers {
 		phases++
 		if !c.Bool("no-raw") {
@@ -262,6 +285,30 @@ func runBenchCommit(c *cli.Context) error {
 		}
 	}
 
+	if !c.Bool("cold") {
+		// A first pass of the most callers' calls, untimed, in an instance
+		// of its own: the measured instances then grow into memory the
+		// process has touched, as a long-running server's does. Where a
+		// first touch of a page is dear (a VM that backs memory on first
+		// touch: ~12 µs a 4 KiB page where these goals were set), a fresh
+		// process pays it for all the heap it grows, on the commit path's
+		// serial loop too, and measures its start-up rather than its
+		// steady state. The pass's own figures are reported as cold.
+		n := slices.Max(callers)
+		total := min(txns, 20_000*n)
+		dir, err := sub("engine-cold")
+		if err != nil {
+			return err
+		}
+		t0 := begin("warm the process: engine commit, %s, %d txns, untimed (--cold skips it)", plural(n, "caller"), total)
+		er, err := w.RunEngine(ctx, dir, n, total)
+		if err != nil {
+			return fmt.Errorf("first (cold) pass of engine commit with %d callers: %w", n, err)
+		}
+		done(dir)
+		end(t0, "cold: %s txn/s; per txn %s", count(er.TxnPerSec), costOf(er.Cost))
+		rep.Cold = &coldFigure{Callers: n, Txns: total, TxnPerSec: er.TxnPerSec, costFigure: costOf(er.Cost)}
+	}
 	for _, n := range callers {
 		total := min(txns, 20_000*n)
 		dir, err := sub(fmt.Sprintf("engine-c%d", n))
@@ -510,6 +557,9 @@ func printReport(out io.Writer, rep *benchReport) {
 			fmt.Fprintf(out, "; raw %s per entry", r.Raw.costFigure)
 		}
 		fmt.Fprintln(out)
+	}
+	if r := rep.Cold; r != nil {
+		fmt.Fprintf(out, "  cold (the untimed first pass, fresh process), %d callers: %s txn/s; %s per txn\n", r.Callers, count(r.TxnPerSec), r.costFigure)
 	}
 	fmt.Fprintln(out)
 	if r := rep.Replay; r != nil {

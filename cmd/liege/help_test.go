@@ -20,7 +20,7 @@ func commandFlags() map[string][]string {
 	m := map[string][]string{
 		"bench": nil,
 		"bench commit": {"callers", "txns", "dir", "keep", "value-size", "replay-records", "rollback-records",
-			"memory-keys", "no-raw", "stall-timeout", "json", "check", "cpuprofile"},
+			"memory-keys", "no-raw", "cold", "stall-timeout", "json", "check", "cpuprofile"},
 		"bench replicate": {"callers", "duration", "warmup", "rate", "contention", "value-size", "dir", "keep", "json",
 			"cpuprofile", "memprofile", "trace", "log-level"},
 		"bench http": {"clients", "modes", "calls", "engine-txns", "batch-calls", "batch-requests", "value-size", "dir", "keep", "cpuprofile", "memprofile",
