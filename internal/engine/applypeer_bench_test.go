@@ -33,18 +33,7 @@ import (
 //
 //	go test ./internal/engine -run '^$' -bench ApplyPeer -benchmem -count 5
 func BenchmarkApplyPeer(b *testing.B) {
-	c := &clock{ms: time.Now().UnixMilli()}
-	a := openBenchInstance(b, c, "A", "B", engine.RoleLiege)
-	v := openBenchInstance(b, c, "B", "A", engine.RoleVassal)
-	a.LinkUp()
-	v.LinkUp()
-	for range 10 {
-		exchange(b, a, v)
-		exchange(b, v, a)
-		c.ms += 100
-		a.Tick()
-		v.Tick()
-	}
+	a, v := openBenchPair(b)
 	val := strings.Repeat(".", 100)
 	const chunk = 256
 	shipped := 0
@@ -151,24 +140,14 @@ func processCPU(b *testing.B) time.Duration {
 // runs and commits the ticket transaction (its Node takes the own record,
 // ships it once durable), the vassal checks and applies it, the liege takes
 // the acknowledgement; on MemLogs, frames handed over in memory. Everything
-// is timed but making the calls' arguments: cpu-ns/op is the CPU time of both instances per transaction
-// (the garbage collector too), the part of the CPU per replicated
-// transaction that is not the journal's files or the link's syscalls.
+// is timed but making the calls' arguments: cpu-ns/op is the CPU time of
+// both instances per transaction (the garbage collector too), the part of
+// the CPU per replicated transaction that is not the journal's files or
+// the link's syscalls.
 //
 //	go test ./internal/engine -run '^$' -bench ReplicatedTxn -benchmem -count 5
 func BenchmarkReplicatedTxn(b *testing.B) {
-	c := &clock{ms: time.Now().UnixMilli()}
-	a := openBenchInstance(b, c, "A", "B", engine.RoleLiege)
-	v := openBenchInstance(b, c, "B", "A", engine.RoleVassal)
-	a.LinkUp()
-	v.LinkUp()
-	for range 10 {
-		exchange(b, a, v)
-		exchange(b, v, a)
-		c.ms += 100
-		a.Tick()
-		v.Tick()
-	}
+	a, v := openBenchPair(b)
 	val := strings.Repeat(".", 100)
 	const chunk = 256
 	calls := make([]engine.Call, chunk)
@@ -211,4 +190,22 @@ func BenchmarkReplicatedTxn(b *testing.B) {
 	if a.Hash() != v.Hash() {
 		b.Fatal("the vassal's state differs from the liege's after applying its records")
 	}
+}
+
+// openBenchPair opens a liege A and a vassal B on MemLogs, links them and
+// lets them exchange until both have settled their first rounds.
+func openBenchPair(b *testing.B) (a, v *engine.Instance) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a = openBenchInstance(b, c, "A", "B", engine.RoleLiege)
+	v = openBenchInstance(b, c, "B", "A", engine.RoleVassal)
+	a.LinkUp()
+	v.LinkUp()
+	for range 10 {
+		exchange(b, a, v)
+		exchange(b, v, a)
+		c.ms += 100
+		a.Tick()
+		v.Tick()
+	}
+	return a, v
 }
