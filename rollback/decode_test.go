@@ -75,6 +75,22 @@ func newFrames(t *testing.T, n int) *frames {
 	return j
 }
 
+// visitFrames is a visit of newFrames' records: it checks that each is
+// the record of its position, appends the position to seen, and stops
+// with an error at stopAt.
+func visitFrames(seen *[]uint64, stopAt uint64) func(p uint64, r *journal.Record) error {
+	return func(p uint64, r *journal.Record) error {
+		if r.Pos != p || r.HLC != 10*p {
+			return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
+		}
+		*seen = append(*seen, p)
+		if p == stopAt {
+			return errors.New("stop")
+		}
+		return nil
+	}
+}
+
 // backward visits the same records in the same order, newest first, with
 // and without decoding ahead, over several chunks, and stops at the first
 // error, from a read or from fn, having visited what came before it.
@@ -85,16 +101,7 @@ func TestBackwardDecodeAhead(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			visit := func(ahead bool, head, target uint64, stopAt uint64) ([]uint64, error) {
 				var seen []uint64
-				err := backward(Env{Journal: j, DecodeAhead: ahead}, head, target, func(p uint64, r *journal.Record) error {
-					if r.Pos != p || r.HLC != 10*p {
-						return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
-					}
-					seen = append(seen, p)
-					if p == stopAt {
-						return errors.New("stop")
-					}
-					return nil
-				})
+				err := backward(Env{Journal: j, DecodeAhead: ahead}, head, target, visitFrames(&seen, stopAt))
 				return seen, err
 			}
 			for _, c := range []struct{ head, target uint64 }{{n, 1}, {n, 2}, {n - 5, decodeChunk}, {40, 3}, {7, 7}} {

@@ -2,7 +2,6 @@ package rollback
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -40,16 +39,7 @@ func TestBackwardLoad(t *testing.T) {
 						chunks[c] = append(chunks[c], r.Pos)
 					}
 				}
-				err = backwardLoad(Env{Journal: j}, head, target, reduce, func(p uint64, r *journal.Record) error {
-					if r.Pos != p || r.HLC != 10*p {
-						return fmt.Errorf("at %d got the record of position %d", p, r.Pos)
-					}
-					seen = append(seen, p)
-					if p == stopAt {
-						return errors.New("stop")
-					}
-					return nil
-				})
+				err = backwardLoad(Env{Journal: j}, head, target, reduce, visitFrames(&seen, stopAt))
 				return seen, chunks, err
 			}
 			for _, c := range []struct{ head, target uint64 }{{n, 1}, {n, 2}, {n - 5, decodeChunk}, {40, 3}, {7, 7}} {
