@@ -59,9 +59,10 @@ const replayBuffers = 4
 // Reset keeps the slices' storage), so that replay allocates no record
 // and no slice of reads or writes per record. The frames at positions up
 // to checked had their checksums checked already (journal.CheckedLog: the
-// file log's check at open), and are decoded without checking them again. Only Open uses it, and only
-// when Config.ReplayWorkers asks: the goroutines end before it returns,
-// and a simulator (which leaves ReplayWorkers zero) never sees them.
+// file log's check at open), and are decoded without checking them again.
+// Only Open uses it, and only when Config.ReplayWorkers asks: the
+// goroutines end before it returns, and a simulator (which leaves
+// ReplayWorkers zero) never sees them.
 func replayParallel(readRange readRangeFunc, workers int, from, to, checked uint64,
 	apply func(*journal.Record) error, decoded func(worker, chunk int, recs []journal.Record)) (uint64, error) {
 	if from > to {
