@@ -12,7 +12,9 @@ import (
 // Conflict on every hit), per incoming transaction of the default workload
 // of package detectbench (10 keys over a space of 2^20, mixing point reads,
 // Sets, Adds and a few ranges), with the whole window unseen by the peer.
-// `liege bench detect` measures the same, with flags for the workload.
+// `liege bench detect --cold-incoming` measures the same, with flags for the
+// workload (without the flag, each incoming transaction is in the caches,
+// as the replication node has it).
 func BenchmarkWindowCheck(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("window=%d", n), func(b *testing.B) {

@@ -32,5 +32,6 @@
 //     must not prune past the PeerSeen of vassal transactions it may still
 //     receive.
 //   - A Window is not safe for concurrent use, not even for concurrent
-//     Check calls (Check keeps scratch state in the window).
+//     Check calls (Check keeps scratch state in the window, and the hits
+//     it returns are the window's until the next Check).
 package detect

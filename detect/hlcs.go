@@ -109,24 +109,39 @@ func (h *hlcBlocks) reset() {
 // firstAbove returns the first index of the window, whose sequence numbers
 // start at base, with an HLC above x, or the window's length.
 func (h *hlcBlocks) firstAbove(base, x uint64) int {
+	lo, hi, t := h.blockAbove(base, x)
+	h.sink += t
+	return h.firstAboveIn(lo, hi, base, x)
+}
+
+// blockAbove is the first stage of firstAbove: it returns the indexes
+// [lo, hi) that hold the answer (those of a block, or the window's length
+// alone), and what it read of their offsets: a touch of their cache lines,
+// whose misses overlap (Window.witnesses runs it with the other lookups'
+// first stage).
+func (h *hlcBlocks) blockAbove(base, x uint64) (lo, hi int, touched uint64) {
 	// kb: the first block with a base above x. The answer is in the block
 	// before it (if any) or is kb's first transaction (if any).
 	kl := firstPastU64(h.base, x)
 	start := func(k int) int { // the index of block k's first transaction
 		return int(max(base, (h.first+uint64(k))*h.every) - base)
 	}
-	lo, hi := 0, len(h.d)
+	lo, hi = 0, len(h.d)
 	if kl < len(h.base) {
 		hi = start(kl)
 	}
 	if kl > 0 {
 		lo = start(kl - 1)
 	}
-	var t uint64
 	for i := lo; i < hi; i += 16 {
-		t += uint64(h.d[i])
+		touched += uint64(h.d[i])
 	}
-	h.sink += t
+	return lo, hi, touched
+}
+
+// firstAboveIn is the last stage of firstAbove: the search of [lo, hi)
+// (from blockAbove) for the first index with an HLC above x.
+func (h *hlcBlocks) firstAboveIn(lo, hi int, base, x uint64) int {
 	// A binary search whose steps choose the next half without a branch
 	// (see okey.lessBit).
 	n := hi - lo

@@ -92,6 +92,7 @@ type Window struct {
 
 	lastOSeq uint64      // largest OSeq ever added: OSeqs are never reused
 	wit      []witness   // scratch: the witnesses of one query
+	hits     []Hit       // scratch: what Check returns
 	in       []tkey      // scratch: the distinct keys of the incoming transaction
 	cand     []cand      // scratch: candidate witnesses from the touch table
 	found    []uint64    // scratch: the answer of one tree query
@@ -318,6 +319,7 @@ func eachTouch(o *Txn, fn func(key []byte, roles, i int)) {
 // Prune drops the own transactions with OSeq <= watermark: the peer has
 // applied them. See the package doc for which watermarks are safe.
 func (w *Window) Prune(watermark uint64) {
+	clear(w.hits) // they may name transactions leaving
 	n := 0
 	for n < len(w.txns) && w.txns[n].ID.OSeq <= watermark {
 		w.remove(w.base+uint64(n), true)
@@ -340,6 +342,7 @@ func (w *Window) Prune(watermark uint64) {
 // TruncateFrom drops the own transactions at positions >= pos: a rollback
 // removed them from the journal.
 func (w *Window) TruncateFrom(pos uint64) {
+	clear(w.hits) // they may name transactions leaving
 	n := len(w.txns)
 	for n > 0 && w.txns[n-1].Pos >= pos {
 		n--
@@ -395,25 +398,24 @@ func (w *Window) remove(seq uint64, front bool) {
 // o.ID.OSeq > t.PeerSeen that conflicts with t, with the first check that
 // fires for the pair and its witness key (as Conflict(o, t) returns them,
 // the key possibly t's slice of the same bytes), sorted by o.Pos ascending.
+//
+// The slice is w's: it holds until the next call of Check (or Prune,
+// TruncateFrom), which reuses it. (An allocation per Check was a tenth of
+// its cost, garbage collection aside.)
 func (w *Window) Check(t *Txn) []Hit {
+	clear(w.hits) // let the last ones go
+	w.hits = w.hits[:0]
 	wit := w.witnesses(t)
 	defer clear(wit) // let the keys go
 	if len(wit) == 0 {
 		return nil
 	}
-	n := 1
-	for i := 1; i < len(wit); i++ {
-		if wit[i].off != wit[i-1].off {
-			n++
-		}
-	}
-	hits := make([]Hit, 0, n)
 	for i := 0; i < len(wit); {
 		var h Hit
 		h, i = w.hit(wit, i)
-		hits = append(hits, h)
+		w.hits = append(w.hits, h)
 	}
-	return hits
+	return w.hits
 }
 
 // First returns the Hit of Check(t) with the earliest position: the own
@@ -464,17 +466,19 @@ func (w *Window) witnesses(t *Txn) []witness {
 		x += uint64(len(t.Ranges[0].Lo))
 	}
 	// The runs of indexes: the unseen ones, [u, n); those clock-before t,
-	// [u, useHi); those clock-after t, [mirLo, n).
+	// [u, useHi); those clock-after t, [mirLo, n). The search of the HLCs
+	// that splits them goes in stages with the other lookups (below): its
+	// block's cache lines are read with their first stage.
 	u := w.firstUnseen(t.PeerSeen)
 	if u == n {
 		return nil
 	}
-	b := w.firstNotBefore(t)
-	a := b // own clocks strictly increase: at most one is neither before nor after t
-	if a < n && !w.after(a, t) {
-		a++
+	var hlo, hhi int
+	if t.HLC > 0 {
+		var xh uint64
+		hlo, hhi, xh = w.hlcs.blockAbove(w.base, t.HLC-1)
+		x += xh
 	}
-	useHi, mirLo := max(u, b), max(u, a)
 
 	// t's distinct keys, writes then reads, with their hashes.
 	in := w.in[:0]
@@ -496,15 +500,20 @@ func (w *Window) witnesses(t *Txn) []witness {
 	w.in = in
 
 	// The phantoms: own ranges holding a key t wrote (mirror use), own
-	// writes inside a range t read (use). Tree queries take sequence
-	// numbers in (after, upTo]. The searches of the runs go in stages with
-	// the lookups of the point keys (below).
-	mirAfter, mirUpTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
-	useAfter, useUpTo := w.base+uint64(u)-1, w.base+uint64(useHi)-1
-	mirror := mirLo < n && w.ranges.len()+w.runR.len() > 0
-	use := useHi > u && w.writes.len()+w.runW.len() > 0
+	// writes inside a range t read (use). The searches of the runs go in
+	// stages with the lookups of the point keys (below), before the search
+	// of the HLCs tells which checks apply: they are set up whenever the
+	// runs hold own transactions t has not seen (inRuns), for the mirror
+	// use check only if the newest of them is clock-after t (its HLC, read
+	// by every Check, is in the caches), and their answers dropped where
+	// the check turns out not to apply.
+	useAfter := w.base + uint64(u) - 1
+	inRuns := useAfter < w.runSeq
+	mirRuns := inRuns && w.after(int(w.runSeq-w.base), t)
+	mirrorAny := len(t.Writes) > 0 && w.ranges.len()+w.runR.len() > 0
+	useAny := len(t.Ranges) > 0 && w.writes.len()+w.runW.len() > 0
 	qs, ss := w.qs[:0], w.ss[:0]
-	if mirror {
+	if mirrorAny {
 		for i := range in {
 			if !in[i].write {
 				break // the writes come first
@@ -512,21 +521,21 @@ func (w *Window) witnesses(t *Txn) []witness {
 			ok := orderKey(in[i].key)
 			qs = append(qs, span{ok, ok})
 		}
-		if mirAfter < w.runSeq && w.runR.len() > 0 {
+		if mirRuns && w.runR.len() > 0 {
 			for q := range qs {
 				ss = append(ss, runSearch{f: &w.runR.fence, rr: &w.runR, k: qs[q].lo, strict: true})
 			}
 		}
 	}
 	nm, nq := len(ss), len(qs)
-	if use {
+	if useAny {
 		for i := range t.Ranges {
 			q, ok := rangeSpan(&t.Ranges[i])
 			if !ok {
 				q = span{maxOkey, okey{}} // empty: skipped below
 			}
 			qs = append(qs, q)
-			if useAfter < w.runSeq && w.runW.len() > 0 {
+			if inRuns && w.runW.len() > 0 {
 				ss = append(ss, runSearch{f: &w.runW.fence, p: &w.runW.okeys, k: q.lo})
 			}
 		}
@@ -544,6 +553,22 @@ func (w *Window) witnesses(t *Txn) []witness {
 	// array, the Txns, their Writes (enough for short keys).
 	w.cand = w.cand[:0]
 	x += w.touchHomes(in) + searchFences(ss)
+	b := 0 // the first own transaction not clock-before t
+	if t.HLC > 0 {
+		b = w.hlcs.firstAboveIn(hlo, hhi, w.base, t.HLC-1)
+	}
+	if b < n && w.before(b, t) {
+		b++ // own HLCs strictly increase: one at most has t's
+	}
+	a := b // at most one is neither before nor after t
+	if a < n && !w.after(a, t) {
+		a++
+	}
+	useHi, mirLo := max(u, b), max(u, a)
+	mirAfter, mirUpTo := w.base+uint64(mirLo)-1, w.base+uint64(n)-1
+	useUpTo := w.base + uint64(useHi) - 1
+	mirror := mirLo < n && mirrorAny
+	use := useHi > u && useAny
 	w.probe(in, u, useHi, mirLo)
 	x += searchFirstLevel(ss)
 	np := len(w.cand) // the point candidates; the use check's come after
@@ -551,8 +576,10 @@ func (w *Window) witnesses(t *Txn) []witness {
 		w.cand[i].o = w.txns[w.cand[i].off]
 	}
 	x += searchRuns(ss)
-	for j := range ss[nm:] {
-		x += w.runW.touchFrom(ss[nm+j].i)
+	if use {
+		for j := range ss[nm:] {
+			x += w.runW.touchFrom(ss[nm+j].i)
+		}
 	}
 	for i := range np {
 		x += uint64(len(w.cand[i].o.Writes))
@@ -821,21 +848,6 @@ func findKey(ks []tkey, h uint64, k []byte) int {
 func (w *Window) firstUnseen(peerSeen uint64) int {
 	n := uint64(len(w.txns))
 	return int(w.oseqs.firstAbove(w.base, w.base+n, peerSeen) - w.base)
-}
-
-// firstNotBefore returns the index of the first own transaction not
-// clock-before t, or Len(): the first with an HLC of at least t's, or the
-// one after it if it has t's HLC and is clock-before t (own HLCs strictly
-// increase: one at most has t's).
-func (w *Window) firstNotBefore(t *Txn) int {
-	i := 0
-	if t.HLC > 0 {
-		i = w.hlcs.firstAbove(w.base, t.HLC-1)
-	}
-	if i < len(w.txns) && w.before(i, t) {
-		i++
-	}
-	return i
 }
 
 // before reports whether own transaction i is clock-before t.
