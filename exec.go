@@ -3,6 +3,7 @@ package liege
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -244,6 +245,22 @@ func (db *DB) take(block bool) bool {
 			select {
 			case c := <-db.reqs:
 				db.submit(c)
+				continue
+			default:
+			}
+		}
+		if block && n == 0 {
+			// Yield once before parking: callers that are runnable (those
+			// the last fsync answered) send their next calls meanwhile,
+			// and the executor takes them in one turn. Parked, it was
+			// woken by each call's send: a park, a wake-up and a select
+			// over every input a call (about one a call with 256 callers
+			// on 2 cores: 158k parks for 200k calls, 9k with the yield).
+			runtime.Gosched()
+			select {
+			case c := <-db.reqs:
+				db.submit(c)
+				block = false
 				continue
 			default:
 			}
