@@ -914,6 +914,14 @@ func (n *Node) addOwn(rec *journal.Record) error {
 	if last := n.lastOwn(); rec.OSeq <= last {
 		return fmt.Errorf("replicate: own transaction %v is not after the newest one, OSeq %d", rec.TxID(), last)
 	}
+	if len(n.own) == cap(n.own) {
+		// Twice as large: append grows a long slice by a quarter, so each
+		// own transaction was copied about four times, into new memory
+		// each time, as the list grew with the journal.
+		grown := make([]own, len(n.own), 2*max(len(n.own), 32))
+		copy(grown, n.own)
+		n.own = grown
+	}
 	t := n.ownSlab.fromRecord(rec)
 	n.own = append(n.own, own{t: t, subject: rec.Subject, seq: t.ID.OSeq, pos: t.Pos})
 	return nil
