@@ -35,12 +35,12 @@ func (db *DB) Attach(cluster string, nc replicate.NodeConfig) error {
 // of the executor (the executor takes a run of them at once).
 type linkEvent struct {
 	kind uint8
-	f    *link.Frame
+	fs   []*link.Frame // evFrames: a run received together, in order
 	done chan struct{}
 }
 
 const (
-	evFrame uint8 = iota
+	evFrames uint8 = iota
 	evUp
 	evDown
 	evTick
@@ -67,14 +67,19 @@ func (db *DB) link(ev linkEvent, wait bool) {
 // linkEvent carries out ev (executor only).
 func (db *DB) linkEvent(ev linkEvent) {
 	switch ev.kind {
-	case evFrame:
-		if err := db.in.Deliver(ev.f); err != nil {
-			db.outMu.Lock()
-			db.outDisc = err.Error()
-			db.outMu.Unlock()
-			select {
-			case db.outReady <- struct{}{}:
-			default:
+	case evFrames:
+		// One Node input each, in order; only no call or fsync outcome is
+		// taken between two frames of a run.
+		for i, f := range ev.fs {
+			ev.fs[i] = nil
+			if err := db.in.Deliver(f); err != nil {
+				db.outMu.Lock()
+				db.outDisc = err.Error()
+				db.outMu.Unlock()
+				select {
+				case db.outReady <- struct{}{}:
+				default:
+				}
 			}
 		}
 	case evUp:
@@ -104,11 +109,11 @@ func (db *DB) clearOutbox() {
 	db.outMu.Unlock()
 }
 
-// Deliver implements replicate.Host. It queues f for the executor and
-// returns at once: a frame the Node refuses closes the link through the
-// outbox (Outbox returns the reason).
-func (db *DB) Deliver(f *link.Frame) error {
-	db.link(linkEvent{kind: evFrame, f: f}, false)
+// Deliver implements replicate.Host. It queues the run fs for the
+// executor as one event and returns at once: a frame the Node refuses
+// closes the link through the outbox (Outbox returns the reason).
+func (db *DB) Deliver(fs []*link.Frame) error {
+	db.link(linkEvent{kind: evFrames, fs: fs}, false)
 	return nil
 }
 

@@ -12,10 +12,10 @@
 //
 // The Replicator is a thin driver around a Host (the root package's DB):
 // a dial loop with backoff and an accept loop, and per session a reader
-// goroutine that hands each frame to Host.Deliver and a writer goroutine
-// that sends what Host.Outbox holds (and closes the link when the Node
-// asks); one ticker calls Host.Tick every heartbeat interval, the Node's
-// clock. Among what the Node does on the link:
+// goroutine that hands the frames to Host.Deliver (a run of them received
+// together at once) and a writer goroutine that sends what Host.Outbox
+// holds (and closes the link when the Node asks); one ticker calls
+// Host.Tick every heartbeat interval, the Node's clock. Among what the Node does on the link:
 //
 //   - a liege that rejects a vassal transaction sends a rollback command
 //     naming it and discards every vassal transaction until the answer

@@ -11,6 +11,10 @@ type metrics struct {
 	refused     prometheus.Counter
 	sent        prometheus.Counter
 	clockOffset prometheus.Gauge
+	// The link's batching: frames sent and the sends that carried them
+	// (one write each, short of a batch over 256 KiB), frames received and
+	// the runs they came to the Host in (readLoop).
+	framesOut, sends, framesIn, runs prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
@@ -23,6 +27,14 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			Help: "Own transactions sent to the peer (resends included)."}),
 		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{Name: "liege_clock_offset_seconds",
 			Help: "The peer's wall clock minus ours, measured in the last handshake."}),
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_link_sent_frames_total",
+			Help: "Frames of every kind sent to the peer."}),
+		sends: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_link_sends_total",
+			Help: "Hand-offs of frames to the link: frames that were ready together go in one (one write on TCP up to 256 KiB)."}),
+		framesIn: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_link_received_frames_total",
+			Help: "Frames of every kind received from the peer."}),
+		runs: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_link_received_runs_total",
+			Help: "Hand-offs of received frames to the executor: frames received together go in one."}),
 	}
 	if reg == nil {
 		return m
@@ -46,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, r *Replicator) *metrics {
 			}
 			return 0
 		}),
-		m.reconnects, m.refused, m.sent, m.clockOffset,
+		m.reconnects, m.refused, m.sent, m.clockOffset, m.framesOut, m.sends, m.framesIn, m.runs,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",
 			Help: "Transactions not yet applied across the link: in, the peer's not applied here; out, ours the peer has not reported applied.", ConstLabels: prometheus.Labels{"direction": "in"}}, lag(true)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_replication_lag_transactions",

@@ -29,13 +29,18 @@ const (
 // reconLogChunk is how many records one reconciliation log frame carries.
 const reconLogChunk = 256
 
-// own is one own transaction still in the journal.
+// own is one own transaction still in the journal. Its OSeq and position
+// are t's, held here too: the node binary-searches its own transactions by
+// them several times a step (Status, ship, OwnDurable), and a probe that
+// reads them from t is a cache miss per probe once there are many.
 type own struct {
 	t       *detect.Txn
 	subject journal.TxID // zero for a local transaction
+	seq     uint64       // t.ID.OSeq
+	pos     uint64       // t.Pos
 }
 
-func (o *own) oseq() uint64 { return o.t.ID.OSeq }
+func (o *own) oseq() uint64 { return o.seq }
 
 // standsFor is the TxID the transaction stands for (DESIGN.md section 9).
 func (o *own) standsFor() journal.TxID {
@@ -123,6 +128,9 @@ type Node struct {
 
 	in      detect.Txn // the peer transaction being checked (incoming)
 	ownSlab ownSlab    // the own transactions' detect.Txns (addOwn)
+
+	// Where ownAfter found its last answer, one per question asked often.
+	durHint, wmHint, nextHint, idxHint int
 }
 
 // Errors of the operator's inputs.
@@ -704,7 +712,7 @@ func (n *Node) RollbackDone(res RollbackResult) {
 	}
 	n.rollback = nil
 	n.epoch, n.watermark, n.durable = res.Epoch, res.Watermark, res.Watermark
-	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].t.Pos >= r.Before })
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].pos >= r.Before })
 	n.own = n.own[:i]
 	n.window.TruncateFrom(r.Before)
 	var log []*journal.Record
@@ -858,7 +866,10 @@ func (n *Node) OwnDurable(rec *journal.Record) {
 
 // ownIndex is the index in n.own of own OSeq o, or -1.
 func (n *Node) ownIndex(o uint64) int {
-	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() >= o })
+	if o == 0 {
+		return -1 // no own transaction has OSeq 0
+	}
+	i := n.ownAfter(o-1, &n.idxHint)
 	if i < len(n.own) && n.own[i].oseq() == o {
 		return i
 	}
@@ -867,8 +878,33 @@ func (n *Node) ownIndex(o uint64) int {
 
 // durableOwn is how many of n.own are durable (a prefix: the journal
 // becomes durable in order).
-func (n *Node) durableOwn() int {
-	return sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.ownDur })
+func (n *Node) durableOwn() int { return n.ownAfter(n.ownDur, &n.durHint) }
+
+// ownAfter is the index in n.own (in OSeq order) of the first own
+// transaction with an OSeq above o, len(n.own) if none. It starts at
+// *hint, where the last question with that hint found its answer, and
+// leaves the answer there: the node asks the same few questions (which
+// are durable, which has the peer applied) several times a step, their
+// answers move forward a little between steps, and a binary search of a
+// long own list takes a cache miss per probe. A hint past the answer (the
+// list was cut: a rollback, a compaction) is dropped.
+func (n *Node) ownAfter(o uint64, hint *int) int {
+	own, h := n.own, *hint
+	if h < 0 || h > len(own) || h > 0 && own[h-1].seq > o {
+		h = 0
+	}
+	// own[:h] all have OSeqs at or below o: a few steps forward, then a
+	// binary search of the rest.
+	for range 8 {
+		if h == len(own) || own[h].seq > o {
+			*hint = h
+			return h
+		}
+		h++
+	}
+	i := h + sort.Search(len(own)-h, func(i int) bool { return own[h+i].seq > o })
+	*hint = i
+	return i
 }
 
 func (n *Node) addOwn(rec *journal.Record) error {
@@ -878,7 +914,16 @@ func (n *Node) addOwn(rec *journal.Record) error {
 	if last := n.lastOwn(); rec.OSeq <= last {
 		return fmt.Errorf("replicate: own transaction %v is not after the newest one, OSeq %d", rec.TxID(), last)
 	}
-	n.own = append(n.own, own{t: n.ownSlab.fromRecord(rec), subject: rec.Subject})
+	if len(n.own) == cap(n.own) {
+		// Twice as large: append grows a long slice by a quarter, so each
+		// own transaction was copied about four times, into new memory
+		// each time, as the list grew with the journal.
+		grown := make([]own, len(n.own), 2*max(len(n.own), 32))
+		copy(grown, n.own)
+		n.own = grown
+	}
+	t := n.ownSlab.fromRecord(rec)
+	n.own = append(n.own, own{t: t, subject: rec.Subject, seq: t.ID.OSeq, pos: t.Pos})
 	return nil
 }
 
@@ -887,7 +932,7 @@ func (n *Node) addOwn(rec *journal.Record) error {
 // every one the peer has not applied).
 func (n *Node) Compacted(pos uint64) {
 	n.input("Compacted")
-	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].t.Pos >= pos })
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].pos >= pos })
 	if i > 0 {
 		n.basePrev = n.own[i-1].oseq()
 		n.own = append([]own(nil), n.own[i:]...)
@@ -928,7 +973,7 @@ func (n *Node) ship() {
 	if n.ownDur <= n.next {
 		return // nothing durable after what was shipped (HasReady asks often)
 	}
-	i, d := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.next }), n.durableOwn()
+	i, d := n.ownAfter(n.next, &n.nextHint), n.durableOwn()
 	for k := 0; i < d && k < n.cfg.MaxShip; i, k = i+1, k+1 {
 		o := n.own[i].t
 		prev := n.basePrev
@@ -955,7 +1000,7 @@ func (n *Node) ship() {
 // durable watermark, and so does a surviving one (it follows in the journal
 // every peer record durable now).
 func (n *Node) stable() uint64 {
-	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() > n.peerWM })
+	i := n.ownAfter(n.peerWM, &n.wmHint)
 	if i < n.durableOwn() {
 		return n.own[i].t.PeerSeen
 	}

@@ -24,7 +24,7 @@ func (n *Node) RetainFloor() (pos uint64, ok bool) {
 // position before pos (the Prev of the first one from pos on), or the
 // node's base when it holds none before pos.
 func (n *Node) OwnBefore(pos uint64) uint64 {
-	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].t.Pos >= pos })
+	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].pos >= pos })
 	if i == 0 {
 		return n.basePrev
 	}

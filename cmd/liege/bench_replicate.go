@@ -24,8 +24,13 @@ its origin to its apply at the peer (p50, p99, max; sampled every
 millisecond). Then the conflicts detected,
 the rollbacks, how long the link took to catch up after the load, and
 whether both ended with the same state hash. Also per instance the journal
-fsyncs it ran and the records each made durable, and the process's CPU
-time per transaction during the load (both instances' work on it).
+fsyncs it ran and the records each made durable, and over the load the
+share of the time it had an fsync in flight (FSYNC BUSY: near 100% the
+journal's write-and-fsync loop bounds the rate, not the CPU), the frames
+it handed the link per send (one write) and the frames of its stream the
+peer's reader handed the peer's executor per hand-off (FRAMES/RUN); and the
+process's CPU time, page faults and context switches (its threads' sleeps
+and wake-ups) per transaction during the load (both instances' work on it).
 
 --rate caps both instances together at N calls/s, spaced evenly (measure
 lag at a load the link keeps up with, e.g. half the unthrottled rate;
@@ -112,16 +117,17 @@ func benchReplicateCommand() *cli.Command {
 				return enc.Encode(res)
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN")
+			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN\tFSYNC BUSY\tFRAMES/SEND\tFRAMES/RUN")
 			for _, d := range res.Directions {
-				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms, d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs)
+				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\t%.0f%%\t%.1f\t%.1f\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms,
+					d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs, 100*d.FsyncBusy, d.FramesPerSend, d.FramesPerRun)
 			}
 			w.Flush()
 			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f, seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
 				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
 			if res.CPUSeconds > 0 {
-				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs and %.2f page faults per transaction, both instances' work on it\n",
-					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn)
+				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
+					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)
 			}
 			if !res.Converged {
 				return cli.Exit("the two instances ended with different states", 2)

@@ -12,6 +12,10 @@ import "time"
 type usage struct {
 	cpu    time.Duration
 	faults int64
+	// switches counts the times a thread of the process gave up its CPU
+	// (waiting: a goroutine handing off to one parked, an fsync) or was
+	// made to (preempted): the process's wake-ups, roughly.
+	switches int64
 }
 
 // processCPU returns the CPU time (user and system) this process has used,

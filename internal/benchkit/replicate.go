@@ -58,6 +58,15 @@ type Direction struct {
 	Fsyncs          int
 	RecordsPerFsync float64
 	FsyncMeanMs     float64
+	// Over the measured load only: FsyncBusy is the share of its wall
+	// time From had a journal write and fsync in flight (near 1: the
+	// journal's loop bounds the rate, not the CPU); FramesPerSend how
+	// many frames From handed the link at once (one write each);
+	// FramesPerRun how many of From's frames To's reader handed its
+	// executor at once.
+	FsyncBusy     float64
+	FramesPerSend float64
+	FramesPerRun  float64
 }
 
 // ReplicateResult is what RunReplicate measured.
@@ -80,6 +89,10 @@ type ReplicateResult struct {
 	// FaultsPerTxn is the process's minor page faults (first touches of
 	// memory) during the load per transaction committed.
 	FaultsPerTxn float64
+	// SwitchesPerTxn is the process's context switches (voluntary and
+	// not: its threads' sleeps and wake-ups) during the load per
+	// transaction committed.
+	SwitchesPerTxn float64
 }
 
 // RunReplicate runs a liege and a vassal in this process over loopback TCP,
@@ -161,10 +174,14 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	begin := time.Now()
 	start := begin.Add(cfg.Warmup) // of the measured load
 	useAtStart := make(chan usage, 1)
+	var metricsAtStart [2]map[string]float64
 	warm := time.AfterFunc(cfg.Warmup, func() {
 		u, ok := processUsage()
 		if !ok {
 			u.cpu = -1
+		}
+		for i := range regs {
+			metricsAtStart[i], _ = gatherAll(regs[i]) // nil on an error: the figures from it are left 0
 		}
 		useAtStart <- u
 	})
@@ -237,6 +254,10 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	wg.Wait()
 	elapsed := time.Since(start)
 	use1, _ := processUsage()
+	var metricsAtEnd [2]map[string]float64
+	for i := range regs {
+		metricsAtEnd[i], _ = gatherAll(regs[i])
+	}
 	if cfg.AtLoadEnd != nil {
 		cfg.AtLoadEnd()
 	}
@@ -244,6 +265,13 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		return res, fmt.Errorf("the load ended during its warm-up of %v: %w", cfg.Warmup, ctx.Err())
 	}
 	use0 := <-useAtStart // sent when the warm-up ended, before the load did
+	// during is how much counter name of instance i grew over the load.
+	during := func(i int, name string) float64 {
+		if metricsAtStart[i] == nil || metricsAtEnd[i] == nil {
+			return 0
+		}
+		return metricsAtEnd[i][name] - metricsAtStart[i][name]
+	}
 	cpuOK := use0.cpu >= 0
 	<-sampleDone
 	t0 := time.Now()
@@ -278,6 +306,13 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		if n := m["liege_group_commit_batch_size_count"]; n > 0 {
 			dir.RecordsPerFsync = m["liege_group_commit_batch_size_sum"] / n
 		}
+		dir.FsyncBusy = during(i, "liege_fsync_seconds_total") / elapsed.Seconds()
+		if n := during(i, "liege_link_sends_total"); n > 0 {
+			dir.FramesPerSend = during(i, "liege_link_sent_frames_total") / n
+		}
+		if n := during(1-i, "liege_link_received_runs_total"); n > 0 {
+			dir.FramesPerRun = during(1-i, "liege_link_received_frames_total") / n
+		}
 		res.Directions[i] = dir
 		res.TotalTxnPerSec += dir.TxnPerSec
 		res.Conflicts += m["liege_conflicts_total"]
@@ -290,6 +325,7 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		res.CPUSeconds = (use1.cpu - use0.cpu).Seconds()
 		res.CPUPerTxnMicros = res.CPUSeconds / float64(n) * 1e6
 		res.FaultsPerTxn = float64(use1.faults-use0.faults) / float64(n)
+		res.SwitchesPerTxn = float64(use1.switches-use0.switches) / float64(n)
 	}
 	ha, err1 := dbs[0].Hash(ctx)
 	hb, err2 := dbs[1].Hash(ctx)

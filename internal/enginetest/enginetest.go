@@ -124,7 +124,7 @@ func (l *Link) Move() (int, error) {
 				continue
 			}
 			n++
-			if err := to.Deliver(f); err != nil {
+			if err := to.Deliver([]*link.Frame{f}); err != nil {
 				l.Down()
 				return n, fmt.Errorf("%s refused a %v frame of %s: %w", to.ID(), f.Kind, from.ID(), err)
 			}

@@ -76,6 +76,16 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, frames []*Frame) error
 }
 
+// BufferedRecv is implemented by a Conn that can tell whether its next
+// Recv returns at once, from bytes already received: a reader then takes
+// the run of frames that arrived together and hands them on as one.
+type BufferedRecv interface {
+	// Buffered reports whether the whole next frame is received: Recv
+	// returns it (or refuses it) without waiting on the network. Only the
+	// goroutine that calls Recv may call it.
+	Buffered() bool
+}
+
 // Dialer opens connections to one peer.
 type Dialer interface {
 	// Dial connects (and, with TLS, completes the handshake, verifying the

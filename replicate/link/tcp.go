@@ -384,6 +384,11 @@ func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
 	return f, nil
 }
 
+var _ BufferedRecv = (*tcpConn)(nil)
+
+// Buffered implements BufferedRecv.
+func (c *tcpConn) Buffered() bool { return c.buffered() }
+
 // buffered reports whether the whole next frame is in the read buffer,
 // so that Recv reads it without a system call and cannot block.
 func (c *tcpConn) buffered() bool {
