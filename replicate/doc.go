@@ -121,8 +121,8 @@
 //  9. Advance. No input may come between Ready and Advance (the node
 //     panics): Config.Holds is then always answered after the last Ready was
 //     carried out. The Ready's Verdicts, Apply and Messages slices are the
-//     node's again (it fills the next Ready in them): keep their elements,
-//     not the slices.
+//     node's again (it clears them and fills the next Ready in them): copy
+//     out their elements before Advance, never keep the slices.
 //
 // What the node decides, by DESIGN.md section: the handshake (protocol
 // version, cluster, peer id, roles, reign, clock offset: section 4);

@@ -197,18 +197,15 @@ func (n *Node) HasReady() bool {
 
 // Ready returns what must happen now. Handle it all, in the order of the
 // contract, then call Advance before any other input. The slices Verdicts,
-// Apply and Messages are the Node's again after Advance (it fills the next
-// Ready's in them): keep their elements, not the slices.
+// Apply and Messages are the Node's again after Advance (it clears them
+// and fills the next Ready's in them): copy out their elements, not the
+// slices, before Advance.
 func (n *Node) Ready() Ready {
 	n.ship()
 	n.releaseForwards()
 	n.inReady = true
 	rd := n.rd
 	n.rd = Ready{}
-	// What an earlier, longer Ready left past the ends keeps nothing alive.
-	clear(rd.Verdicts[len(rd.Verdicts):cap(rd.Verdicts)])
-	clear(rd.Apply[len(rd.Apply):cap(rd.Apply)])
-	clear(rd.Messages[len(rd.Messages):cap(rd.Messages)])
 	n.lent = rd
 	return rd
 }
@@ -216,6 +213,13 @@ func (n *Node) Ready() Ready {
 // Advance says that the last Ready was handled.
 func (n *Node) Advance() {
 	n.inReady = false
+	// The lent slices' elements keep nothing alive once handled: their
+	// backing arrays are zero past every length the Node hands out, so a
+	// Ready never clears more than the last one used (not, after one
+	// burst of thousands of frames, their whole capacity every time).
+	clear(n.lent.Verdicts)
+	clear(n.lent.Apply)
+	clear(n.lent.Messages)
 	// One peer transaction is a Ready of its own (a verdict, an apply):
 	// the next one fills the same slices rather than new ones.
 	if n.rd.Verdicts == nil {

@@ -37,11 +37,11 @@ func TestSeedOfferToInstanceNotEmpty(t *testing.T) {
 				t.Fatal(err)
 			}
 			rd := n.Ready()
-			n.Advance()
 			asked := false
 			for _, m := range rd.Messages {
 				asked = asked || m.Kind == link.KindSeedRequest
 			}
+			n.Advance() // rd's slices are the Node's again
 			if asked != c.request {
 				t.Fatalf("seed request sent: %v, want %v (Ready %+v)", asked, c.request, rd)
 			}
