@@ -598,7 +598,7 @@ func (in *Instance) loadRecon() error {
 		if _, err := fmt.Sscanf(base, "%d-", &epoch); err != nil || have[epoch] || reconcile.Done(in.cfg.Dir, epoch) {
 			continue
 		}
-		if _, err := in.buildRecon(f, nil); err != nil {
+		if _, err := in.buildRecon(f, nil, nil); err != nil {
 			return fmt.Errorf("rebuild the reconciliation log of %s: %w", f, err)
 		}
 		in.log.Warn("rebuilt a reconciliation log a crash kept from being saved", "lost_file", f)
@@ -608,11 +608,14 @@ func (in *Instance) loadRecon() error {
 }
 
 // buildRecon builds and saves the reconciliation log of a lost transaction
-// file.
-func (in *Instance) buildRecon(lostFile string, conflicting map[journal.TxID]bool) (*reconcile.Log, error) {
-	lf, err := rollback.ReadLostFile(lostFile)
-	if err != nil {
-		return nil, err
+// file: lf, its content when the caller has read it already (the log
+// shares its records), or nil to read it here.
+func (in *Instance) buildRecon(lostFile string, lf *rollback.LostFile, conflicting map[journal.TxID]bool) (*reconcile.Log, error) {
+	if lf == nil {
+		var err error
+		if lf, err = rollback.ReadLostFile(lostFile); err != nil {
+			return nil, err
+		}
 	}
 	rel, err := filepath.Rel(in.cfg.Dir, lostFile)
 	if err != nil {

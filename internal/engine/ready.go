@@ -261,7 +261,7 @@ func (in *Instance) rollbackStep() {
 	res := in.rb.Result()
 	req := in.rbReq
 	in.rb, in.rbReq = nil, nil
-	rolled, err := in.afterRollback(res)
+	rolled, lf, err := in.afterRollback(res)
 	if err != nil {
 		in.fail(err)
 		return
@@ -271,7 +271,7 @@ func (in *Instance) rollbackStep() {
 		conflicting[req.Own] = true
 	}
 	if in.role == RoleVassal {
-		if _, err := in.buildRecon(res.LostFile, conflicting); err != nil {
+		if _, err := in.buildRecon(res.LostFile, lf, conflicting); err != nil {
 			// The rollback is durable; the log is rebuilt at the next start.
 			in.log.Error("could not save the reconciliation log; it is rebuilt at the next start", "lost_file", res.LostFile, "error", err)
 		}
@@ -286,18 +286,19 @@ func (in *Instance) rollbackStep() {
 }
 
 // afterRollback brings the instance's state after a finished rollback and
-// returns the transaction records rolled off.
-func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, error) {
+// returns the transaction records rolled off, and the lost transaction file
+// it read them from (nil for a lone instance), for the reconciliation log.
+func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, *rollback.LostFile, error) {
 	in.epoch, in.peerWatermark = res.Epoch, res.PeerWatermark
 	in.peerSync, in.peerSynced = peerMark{}, peerMark{} // their positions may be rolled off
 	in.lastPos = in.w.next - 1
 	in.durable = in.w.durable
 	in.index.truncate(res.From)
 	if err := in.txnStatusRolledBack(res.Own, nil); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := in.idemRolledBack(res.From); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in.lostTx.add(res.LostFile, res.Own)
 	// The rollback made everything appended durable before it began
@@ -315,11 +316,11 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 	}
 	in.log.Warn("rolled back", "from", res.From, "to", res.To, "records", res.Records, "epoch", res.Epoch, "lost_file", res.LostFile)
 	if in.node == nil {
-		return nil, nil // a lone instance: no Node to tell, no role to keep
+		return nil, nil, nil // a lone instance: no Node to tell, no role to keep
 	}
 	lf, err := rollback.ReadLostFile(res.LostFile)
 	if err != nil {
-		return nil, fmt.Errorf("read back the lost transaction file of the rollback: %w", err)
+		return nil, nil, fmt.Errorf("read back the lost transaction file of the rollback: %w", err)
 	}
 	var rolled []*journal.Record
 	roleOff := false
@@ -330,17 +331,17 @@ func (in *Instance) afterRollback(res *rollback.Result) ([]*journal.Record, erro
 		roleOff = roleOff || lf.Records[i].Kind == journal.KindRole
 	}
 	if err := in.txnStatusRolledBack(nil, rolled); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if roleOff && in.role != "" {
 		// The role and reign this instance holds were journaled after the
 		// target: journal them again, or a restart would fall back to an
 		// older reign.
 		if err := in.journalRole(in.role, in.reign); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return rolled, nil
+	return rolled, lf, nil
 }
 
 // keepBefore returns the marks of ms (in position order) before position
@@ -384,12 +385,13 @@ func (in *Instance) rollbackTo(pos uint64, reason string) (uint64, uint64, strin
 		in.fail(&RollbackFailedError{Err: err})
 		return 0, 0, "", in.fatal
 	}
-	if _, err := in.afterRollback(res); err != nil {
+	_, lf, err := in.afterRollback(res)
+	if err != nil {
 		in.fail(err)
 		return 0, 0, "", err
 	}
 	if in.node != nil {
-		if _, err := in.buildRecon(res.LostFile, nil); err != nil {
+		if _, err := in.buildRecon(res.LostFile, lf, nil); err != nil {
 			in.log.Error("could not save the reconciliation log; it is rebuilt at the next start", "lost_file", res.LostFile, "error", err)
 		}
 		// A rollback by hand is outside the protocol: the Node starts
