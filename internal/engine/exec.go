@@ -33,7 +33,7 @@ func (in *Instance) hasWork() bool {
 	if in.syncing() {
 		return in.hasWorkSyncing()
 	}
-	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 || in.w.pending() || len(in.inbox) > 0 ||
+	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 && !in.catchingUp() || in.w.pending() || len(in.inbox) > 0 ||
 		in.node != nil && in.node.HasReady() || in.durableUnreported()
 }
 
@@ -63,14 +63,14 @@ func (in *Instance) step() bool {
 		in.reconcileOne(r)
 	case in.syncing():
 		// The next batch runs while the fsync is in flight (syncer.go).
-		did = len(in.queue) > 0 && len(in.inbox) == 0 && in.writeBatch(syncingBatch)
+		did = len(in.queue) > 0 && len(in.inbox) == 0 && !in.catchingUp() && in.writeBatch(syncingBatch)
 	case in.w.pending() && (in.lastOp == opWrite || len(in.queue) == 0 || len(in.inbox) > 0):
 		in.syncStep()
 	case len(in.inbox) > 0 && len(in.ownPending) == 0:
 		in.stepInbox()
 	case len(in.inbox) > 0, in.durableUnreported():
 		in.reportDurable() // durable already: the Node takes them (then the inbox)
-	case len(in.queue) > 0:
+	case len(in.queue) > 0 && !in.catchingUp():
 		in.writeCalls()
 	default:
 		did = false
@@ -558,6 +558,7 @@ func (in *Instance) close() error {
 		return nil
 	}
 	// Finish what was submitted, then stop, syncing inline.
+	in.endCatchUp()
 	in.settle()
 	in.w.async = nil
 	for in.fatal == nil && (len(in.queue) > 0 || in.w.pending() || in.rb != nil) {

@@ -102,8 +102,12 @@ type Instance struct {
 	inbox      []*link.Frame     // a Seed frame, and the frames after it, waiting for own commits to be durable
 	rb         *rollback.Stepper // an outstanding rollback
 	rbReq      *replicate.Rollback
-	out        []*link.Frame
-	disconnect string
+	// After a vassal's rollback, calls wait until the liege's stream has
+	// brought back what the rollback took (catchup.go).
+	catchUpTo    uint64 // the liege OSeq to have applied again; 0: no wait
+	catchUpTicks int    // ticks left before the calls go on anyway
+	out          []*link.Frame
+	disconnect   string
 
 	// reconComplete holds the logs whose every subject came back, until
 	// the records that brought them back are durable (at pos): only then

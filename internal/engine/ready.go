@@ -202,6 +202,9 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 	in.rememberPeerKey(r, loc.Pos)
 	in.sinceCkpt++
 	in.peerWatermark = r.OSeq
+	if in.catchUpTo != 0 && r.OSeq >= in.catchUpTo {
+		in.endCatchUp()
+	}
 	in.index.add(loc)
 	in.resolveRecon(loc.Subject)
 	if in.cfg.Hooks.Stands != nil && !loc.Subject.IsZero() {
@@ -261,6 +264,7 @@ func (in *Instance) rollbackStep() {
 	res := in.rb.Result()
 	req := in.rbReq
 	in.rb, in.rbReq = nil, nil
+	had := in.peerWatermark
 	rolled, lf, err := in.afterRollback(res)
 	if err != nil {
 		in.fail(err)
@@ -282,6 +286,7 @@ func (in *Instance) rollbackStep() {
 	if req != nil && in.node != nil {
 		in.node.RollbackDone(replicate.RollbackResult{Epoch: in.epoch, Watermark: in.peerWatermark, RolledOff: rolled})
 		in.peerDur = in.peerWatermark
+		in.startCatchUp(had, req)
 	}
 }
 
@@ -490,6 +495,7 @@ func (in *Instance) linkDown() {
 		return
 	}
 	in.node.Disconnected()
+	in.endCatchUp() // nothing comes back while the link is down
 	in.disconnect = ""
 	in.out, in.inbox = nil, nil
 	in.seed.in.drop() // the Node asks for a checkpoint afresh
@@ -502,6 +508,7 @@ func (in *Instance) tick() {
 		return
 	}
 	in.node.Tick()
+	in.catchUpTick()
 	in.drain()
 }
 

@@ -163,6 +163,6 @@ func (in *Instance) syncing() bool { return in.w.inflight != 0 }
 // buffer unless peer frames wait for the own records before them to be
 // durable (then new calls would starve them); the rest waits for SyncDone.
 func (in *Instance) hasWorkSyncing() bool {
-	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 && len(in.inbox) == 0 ||
+	return in.rb != nil || len(in.reconQ) > 0 && in.awaitPeer == "" || len(in.queue) > 0 && len(in.inbox) == 0 && !in.catchingUp() ||
 		in.node != nil && in.node.HasReady() || in.durableUnreported()
 }

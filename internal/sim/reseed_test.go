@@ -18,9 +18,11 @@ import (
 // the journal's front after a restart, and a rollback then the newer ones;
 // in seed 27792 (8838 before the same change) an emptied instance's
 // checkpoint request was dropped and it never asked again
-// (replicate.Node.tickSeed); in seed 4932 the emptied B took calls after
-// its handshake, before the checkpoint it asked for came, and reused OSeqs
-// A held (the engine now refuses them: engine.ErrAwaitingPeer); in seeds
+// (replicate.Node.tickSeed); in seed 81 (4932 before a vassal's calls
+// waited for the liege's stream after a rollback, which moved every trace)
+// the emptied B took calls after its handshake, before the checkpoint it
+// asked for came, and reused OSeqs A held (the engine now refuses them:
+// engine.ErrAwaitingPeer); in seeds
 // 11754 and 13290 a partition ate the checkpoint itself and B asked again
 // forever in a session whose peer sends it once (the session is now
 // dropped).
@@ -34,7 +36,7 @@ func TestRetentionPromoteSeeds(t *testing.T) {
 		{2541, 300, "B promoted"},
 		{177, 1000, "A: rolled back"},
 		{27792, 300, "B seeded from A's checkpoint"},
-		{4932, 300, "B refused: the instance waits for its peer"},
+		{81, 300, "B refused: the instance waits for its peer"},
 		{11754, 300, "nothing of the peer's checkpoint came"},
 		{13290, 300, "nothing of the peer's checkpoint came"},
 	} {
