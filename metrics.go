@@ -23,6 +23,7 @@ type metrics struct {
 	batchSize         prometheus.Histogram
 	checkpointSeconds prometheus.Histogram
 	rollbacks         prometheus.Counter
+	catchUps          *prometheus.CounterVec
 	rolledOff         prometheus.Counter
 	peerApplied       prometheus.Counter
 	conflicts         *prometheus.CounterVec
@@ -81,6 +82,7 @@ func (m *metrics) hooks(db *DB) engine.Hooks {
 			m.rollbacks.Inc()
 			m.rolledOff.Add(float64(n))
 		},
+		CatchUpEnded: func(outcome string) { m.catchUps.WithLabelValues(outcome).Inc() },
 		Reconciled: func(action string) {
 			if l, ok := reconciledActions[action]; ok {
 				action = l
@@ -108,6 +110,8 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 			Help: "Rollbacks performed."}),
 		rolledOff: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_rolled_off_records_total",
 			Help: "Journal records rolled off by rollbacks and saved to lost transaction files."}),
+		catchUps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_rollback_call_waits_total",
+			Help: "Times a vassal held its calls after a rollback until it had applied again what the liege had, by how the wait ended (caught_up; budget: two heartbeats ran out first; link_down; closed)."}, []string{"outcome"}),
 		peerApplied: prometheus.NewCounter(prometheus.CounterOpts{Name: "liege_peer_applied_total",
 			Help: "Peer transactions checked and applied."}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "liege_conflicts_total",
@@ -132,6 +136,9 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 	for _, a := range reconciledActions {
 		m.reconciled.WithLabelValues(a)
 	}
+	for _, o := range []string{"caught_up", "budget", "link_down", "closed"} {
+		m.catchUps.WithLabelValues(o)
+	}
 	if reg == nil {
 		return m
 	}
@@ -139,7 +146,7 @@ func newMetrics(reg prometheus.Registerer, db *DB) *metrics {
 		return func() float64 { return f(db.ReplStatus()) }
 	}
 	reg.MustRegister(m.commits, m.aborts, m.commitLatency, m.batchSize, m.checkpointSeconds, m.rollbacks, m.rolledOff,
-		m.peerApplied, m.conflicts, m.dropped, m.rejections, m.reconciled,
+		m.catchUps, m.peerApplied, m.conflicts, m.dropped, m.rejections, m.reconciled,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "liege_journal_bytes_written_total",
 			Help: "Bytes appended to the journal since start."}, func() float64 { return float64(db.pub.bytes.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "liege_window_transactions",

@@ -35,6 +35,17 @@ func TestMetricsAtStart(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want 0 from start-up", k, v, ok)
 		}
 	}
+	for _, o := range []string{"caught_up", "budget", "link_down", "closed"} {
+		w := s.With("liege_rollback_call_waits_total", `outcome="`+o+`"`)
+		for k, v := range w {
+			if v != 0 {
+				t.Errorf("%s = %v at start-up, want 0", k, v)
+			}
+		}
+		if len(w) != 1 {
+			t.Errorf("liege_rollback_call_waits_total{outcome=%q}: %v, want its series from start-up", o, w)
+		}
+	}
 	for k, want := range map[string]float64{
 		"liege_epoch":                    0,
 		"liege_journal_first_position":   1,

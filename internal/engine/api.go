@@ -107,6 +107,10 @@ type Hooks struct {
 	Reconciled func(action string)
 	// RolledBack: a rollback finished, rolling off records records.
 	RolledBack func(records uint64)
+	// CatchUpEnded: a vassal's calls, held after a rollback until the
+	// liege's stream caught up (catchup.go), go on: "caught_up", "budget"
+	// (its ticks ran out first), "link_down" or "closed".
+	CatchUpEnded func(outcome string)
 	// Truncating: retention is about to remove journal positions from..to-1
 	// (ReadRecord still reads them).
 	Truncating func(from, to uint64)

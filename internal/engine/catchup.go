@@ -42,7 +42,17 @@ func (in *Instance) startCatchUp(had uint64, req *replicate.Rollback) {
 // catchingUp reports whether calls wait for the liege's stream.
 func (in *Instance) catchingUp() bool { return in.catchUpTo != 0 }
 
-func (in *Instance) endCatchUp() { in.catchUpTo, in.catchUpTicks = 0, 0 }
+// endCatchUp ends a wait, if one is on, for the reason outcome (a label
+// of Hooks.CatchUpEnded).
+func (in *Instance) endCatchUp(outcome string) {
+	if in.catchUpTo == 0 {
+		return
+	}
+	in.catchUpTo, in.catchUpTicks = 0, 0
+	if in.cfg.Hooks.CatchUpEnded != nil {
+		in.cfg.Hooks.CatchUpEnded(outcome)
+	}
+}
 
 // catchUpTick spends one tick of the wait's budget.
 func (in *Instance) catchUpTick() {
@@ -50,6 +60,6 @@ func (in *Instance) catchUpTick() {
 		return
 	}
 	if in.catchUpTicks--; in.catchUpTicks <= 0 {
-		in.endCatchUp()
+		in.endCatchUp("budget")
 	}
 }

@@ -28,7 +28,9 @@ type node struct {
 	in  *engine.Instance
 }
 
-func newNode(t *testing.T, c *clock, id, peer, role string) *node {
+// newNode opens an instance on a new MemLog; with, if given, changes its
+// Config first.
+func newNode(t *testing.T, c *clock, id, peer, role string, with ...func(*engine.Config)) *node {
 	t.Helper()
 	reg := liege.NewRegistry()
 	if err := sim.RegisterOps(reg); err != nil {
@@ -39,6 +41,9 @@ func newNode(t *testing.T, c *clock, id, peer, role string) *node {
 		CheckpointEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Node: replicate.NodeConfig{HeartbeatTicks: 1},
 	}}
+	for _, f := range with {
+		f(&n.cfg)
+	}
 	n.open()
 	return n
 }

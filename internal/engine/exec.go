@@ -558,7 +558,7 @@ func (in *Instance) close() error {
 		return nil
 	}
 	// Finish what was submitted, then stop, syncing inline.
-	in.endCatchUp()
+	in.endCatchUp("closed")
 	in.settle()
 	in.w.async = nil
 	for in.fatal == nil && (len(in.queue) > 0 || in.w.pending() || in.rb != nil) {

@@ -203,7 +203,7 @@ func (in *Instance) applyPeer(r *journal.Record) error {
 	in.sinceCkpt++
 	in.peerWatermark = r.OSeq
 	if in.catchUpTo != 0 && r.OSeq >= in.catchUpTo {
-		in.endCatchUp()
+		in.endCatchUp("caught_up")
 	}
 	in.index.add(loc)
 	in.resolveRecon(loc.Subject)
@@ -495,7 +495,7 @@ func (in *Instance) linkDown() {
 		return
 	}
 	in.node.Disconnected()
-	in.endCatchUp() // nothing comes back while the link is down
+	in.endCatchUp("link_down") // nothing comes back while the link is down
 	in.disconnect = ""
 	in.out, in.inbox = nil, nil
 	in.seed.in.drop() // the Node asks for a checkpoint afresh
