@@ -21,8 +21,10 @@ heaps, journal buffers and state grow from empty then), and then for
 --duration, and prints per direction: transactions acknowledged per
 second, and the replication lag from a transaction's acknowledgement at
 its origin to its apply at the peer (p50, p99, max; sampled every
-millisecond). Then the conflicts detected,
-the rollbacks, how long the link took to catch up after the load, and
+millisecond). Then the conflicts detected, the rollbacks (and after how
+many of them the vassal held its calls until it had applied again what the
+liege had, and how many of those holds ended by their budget of two
+heartbeats instead), how long the link took to catch up after the load, and
 whether both ended with the same state hash. Also per instance the journal
 fsyncs it ran and the records each made durable, and over the load the
 share of the time it had an fsync in flight (FSYNC BUSY: near 100% the
@@ -123,8 +125,8 @@ func benchReplicateCommand() *cli.Command {
 					d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs, 100*d.FsyncBusy, d.FramesPerSend, d.FramesPerRun)
 			}
 			w.Flush()
-			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f, seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
-				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
+			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f (calls held after %.0f, %.0f of them until the budget ran out), seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
+				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.CallWaits, res.CallWaitsBudget, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
 			if res.CPUSeconds > 0 {
 				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
 					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)

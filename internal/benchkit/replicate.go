@@ -71,15 +71,19 @@ type Direction struct {
 
 // ReplicateResult is what RunReplicate measured.
 type ReplicateResult struct {
-	Seconds         float64
-	TotalTxnPerSec  float64
-	Directions      [2]Direction
-	Conflicts       float64 // detected on both sides
-	Rollbacks       float64
-	CatchUpSeconds  float64 // after the load, until both were idle
-	Converged       bool
-	CallerErrors    int
-	ConflictRefusal int // calls refused because their seat was taken
+	Seconds        float64
+	TotalTxnPerSec float64
+	Directions     [2]Direction
+	Conflicts      float64 // detected on both sides
+	Rollbacks      float64
+	// CallWaits are the times a vassal held its calls after a rollback
+	// until it had applied again what the liege had, and
+	// CallWaitsBudget those that ended because the budget ran out first.
+	CallWaits, CallWaitsBudget float64
+	CatchUpSeconds             float64 // after the load, until both were idle
+	Converged                  bool
+	CallerErrors               int
+	ConflictRefusal            int // calls refused because their seat was taken
 	// CPUSeconds is the CPU time (user and system) the whole process used
 	// during the load, and CPUPerTxnMicros that per transaction committed
 	// (both instances' work on it: its commit, its apply at the peer, the
@@ -317,6 +321,8 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		res.TotalTxnPerSec += dir.TxnPerSec
 		res.Conflicts += m["liege_conflicts_total"]
 		res.Rollbacks += m["liege_rollbacks_total"]
+		res.CallWaits += m["liege_rollback_call_waits_total"]
+		res.CallWaitsBudget += m[`liege_rollback_call_waits_total{outcome="budget"}`]
 	}
 	res.CallerErrors, res.ConflictRefusal = int(errs.Load()), int(taken.Load())
 	if n := committed[0].Load() + committed[1].Load(); cpuOK && n > 0 {
@@ -349,6 +355,9 @@ func gatherAll(reg *prometheus.Registry) (map[string]float64, error) {
 			switch {
 			case m.Counter != nil:
 				out[mf.GetName()] += m.Counter.GetValue()
+				for _, l := range m.GetLabel() { // each label alone too
+					out[mf.GetName()+"{"+l.GetName()+"=\""+l.GetValue()+"\"}"] += m.Counter.GetValue()
+				}
 			case m.Gauge != nil:
 				out[mf.GetName()] += m.Gauge.GetValue()
 			case m.Histogram != nil:
