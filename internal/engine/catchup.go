@@ -30,7 +30,7 @@ func (in *Instance) startCatchUp(had uint64, req *replicate.Rollback) {
 	}
 	st := in.node.Status()
 	to := max(had, st.PeerLast)
-	if req.Incoming.Origin != "" && req.Incoming.Origin != in.cfg.ID {
+	if !req.Incoming.IsZero() { // the liege transaction it rolled back for
 		to = max(to, req.Incoming.OSeq)
 	}
 	if !st.Connected || to <= in.peerWatermark {
