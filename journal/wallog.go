@@ -19,7 +19,9 @@ import (
 // each entry stored as uvarint(len)+entry. tidwall/wal has no checksum, so
 // openWAL checks every frame before wal reads the files (Scan), and it
 // fsyncs the directory after every segment file wal creates or renames,
-// which wal does not.
+// which wal does not. It gives the buffer wal keeps of the tail segment
+// room for the whole segment (reserveTail, walroom.go), which wal grows
+// by append.
 type walLog struct {
 	dir    string
 	segMax int
@@ -174,6 +176,7 @@ func (l *walLog) Write(first uint64, entries [][]byte) error {
 		return walErr("write journal batch", err)
 	}
 	l.bytes.Add(uint64(sizes))
+	l.reserveTail()
 	if created > 0 {
 		l.dirDirty = true
 		l.segments.Add(uint64(created))
