@@ -95,3 +95,31 @@ func TestMetricsAtStart(t *testing.T) {
 		t.Errorf("liege_journal_disk_bytes did not grow with a role record: %v then %v", before, s2["liege_journal_disk_bytes"])
 	}
 }
+
+// TestFsyncMetricsSplitTheRound checks the two times of group commit: the
+// write and fsync of the batches, timed where they run, and the round from
+// their start to the executor taking the outcome, which holds the first.
+func TestFsyncMetricsSplitTheRound(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: -1, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = liege.Register(db, liege.Procedure[string, string]{Name: "set",
+		Run:     func(tx *liege.Tx, v string) (string, error) { tx.Set(liege.K("k", v), v); return v, nil },
+		Correct: func(_ *liege.Tx, _ string, _, now string) (any, error) { return now, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := db.Call(context.Background(), "set", string(rune('a'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := metricstest.Gather(t, reg)
+	n, io, round := s["liege_fsyncs_total"], s["liege_fsync_seconds_total"], s["liege_fsync_round_seconds_total"]
+	if n < 1 || io <= 0 || round < io {
+		t.Fatalf("after 20 calls: %v fsyncs, %v s writing and fsyncing, %v s of rounds; want fsyncs, some time, and rounds at least that time", n, io, round)
+	}
+}

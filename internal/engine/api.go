@@ -96,7 +96,9 @@ type Hooks struct {
 	Committed func(latency time.Duration)
 	// Aborted: a procedure returned an error.
 	Aborted func()
-	// Synced: an fsync made n records durable, taking took (Config.Now).
+	// Synced: an fsync made n records durable, took (Config.Now) after the
+	// start of its write. With a Syncer, took ends when Step takes the
+	// outcome, so it includes the time the outcome waited for the driver.
 	Synced func(n int, took time.Duration)
 	// PeerApplied: a peer transaction with timestamp hlc was applied.
 	PeerApplied func(hlc uint64)
