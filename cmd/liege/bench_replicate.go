@@ -26,10 +26,14 @@ many of them the vassal held its calls until it had applied again what the
 liege had, and how many of those holds ended by their budget of two
 heartbeats instead), how long the link took to catch up after the load, and
 whether both ended with the same state hash. Also per instance the journal
-fsyncs it ran and the records each made durable, and over the load the
-share of the time it had an fsync in flight (FSYNC BUSY: near 100% the
-journal's write-and-fsync loop bounds the rate, not the CPU), the frames
-it handed the link per send (one write) and the frames of its stream the
+fsyncs it ran, the records each made durable and how long the write and
+fsync of a batch took (FSYNC MEAN) and how long from its start until the
+executor took its outcome (ROUND MEAN: the fsync, then the wait for the
+executor to be done with what it was doing), and over the load the share
+of the time it was writing and fsyncing (FSYNC BUSY: near 100% the disk
+bounds the rate) and the share it had a round in flight (ROUND BUSY: near
+100% with FSYNC BUSY well below it, the executor, so the CPU, bounds it),
+the frames it handed the link per send (one write) and the frames of its stream the
 peer's reader handed the peer's executor per hand-off (FRAMES/RUN); and the
 process's CPU time, page faults and context switches (its threads' sleeps
 and wake-ups) per transaction during the load (both instances' work on it).
@@ -119,10 +123,10 @@ func benchReplicateCommand() *cli.Command {
 				return enc.Encode(res)
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN\tFSYNC BUSY\tFRAMES/SEND\tFRAMES/RUN")
+			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN\tFSYNC BUSY\tROUND MEAN\tROUND BUSY\tFRAMES/SEND\tFRAMES/RUN")
 			for _, d := range res.Directions {
-				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\t%.0f%%\t%.1f\t%.1f\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms,
-					d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs, 100*d.FsyncBusy, d.FramesPerSend, d.FramesPerRun)
+				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\t%.0f%%\t%.2f ms\t%.0f%%\t%.1f\t%.1f\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms,
+					d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs, 100*d.FsyncBusy, d.RoundMeanMs, 100*d.RoundBusy, d.FramesPerSend, d.FramesPerRun)
 			}
 			w.Flush()
 			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f (calls held after %.0f, %.0f of them until the budget ran out), seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",

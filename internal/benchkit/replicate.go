@@ -54,17 +54,22 @@ type Direction struct {
 	Sampled                      int
 	// Fsyncs is how many journal fsyncs From ran, RecordsPerFsync how
 	// many records (its own and the peer's) each made durable on average,
-	// FsyncMeanMs how long one took.
+	// FsyncMeanMs how long the write and fsync of one took, RoundMeanMs
+	// how long from the start of its write until From's executor took
+	// its outcome (the fsync, then the wait for the executor).
 	Fsyncs          int
 	RecordsPerFsync float64
 	FsyncMeanMs     float64
+	RoundMeanMs     float64
 	// Over the measured load only: FsyncBusy is the share of its wall
-	// time From had a journal write and fsync in flight (near 1: the
-	// journal's loop bounds the rate, not the CPU); FramesPerSend how
-	// many frames From handed the link at once (one write each);
-	// FramesPerRun how many of From's frames To's reader handed its
-	// executor at once.
+	// time From was writing and fsyncing its journal (near 1: the disk
+	// bounds the rate), RoundBusy the share it had a batch's round in
+	// flight (near 1 with FsyncBusy well below: the executor, the CPU,
+	// bounds it); FramesPerSend how many frames From handed the link at
+	// once (one write each); FramesPerRun how many of From's frames To's
+	// reader handed its executor at once.
 	FsyncBusy     float64
+	RoundBusy     float64
 	FramesPerSend float64
 	FramesPerRun  float64
 }
@@ -306,11 +311,13 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		dir.Fsyncs = int(m["liege_fsyncs_total"])
 		if dir.Fsyncs > 0 {
 			dir.FsyncMeanMs = m["liege_fsync_seconds_total"] / float64(dir.Fsyncs) * 1e3
+			dir.RoundMeanMs = m["liege_fsync_round_seconds_total"] / float64(dir.Fsyncs) * 1e3
 		}
 		if n := m["liege_group_commit_batch_size_count"]; n > 0 {
 			dir.RecordsPerFsync = m["liege_group_commit_batch_size_sum"] / n
 		}
 		dir.FsyncBusy = during(i, "liege_fsync_seconds_total") / elapsed.Seconds()
+		dir.RoundBusy = during(i, "liege_fsync_round_seconds_total") / elapsed.Seconds()
 		if n := during(i, "liege_link_sends_total"); n > 0 {
 			dir.FramesPerSend = during(i, "liege_link_sent_frames_total") / n
 		}
