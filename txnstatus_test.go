@@ -78,3 +78,49 @@ func TestTxnStatusAfterRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestTxnStatusWhileRetentionRuns: in a running instance whose journal
+// front retention keeps truncating, an old TxID answers its fate from the
+// durable TxID index, as after a restart; it used to fail, reading the
+// position the in-memory index still had of it.
+func TestTxnStatusWhileRetentionRuns(t *testing.T) {
+	ctx := context.Background()
+	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: 500, SegmentSize: 64 << 10, JournalKeep: 128 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = liege.Register(db, liege.Procedure[string, string]{Name: "set",
+		Run:     func(tx *liege.Tx, v string) (string, error) { tx.Set(liege.K("k", v), v); return v, nil },
+		Correct: func(_ *liege.Tx, _ string, _, now string) (any, error) { return now, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first, last journal.TxID
+	for i := 0; ; i++ {
+		res, err := db.Call(ctx, "set", string(rune('a'+i%26)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = res.TxID
+		}
+		last = res.TxID
+		if st, err := db.TxnStatus(ctx, first); err != nil || st.Record == nil || i > 50_000 {
+			if i > 50_000 {
+				t.Fatalf("after %d calls retention has not truncated the journal's front (TxnStatus of %v: %+v)", i, first, st)
+			}
+			break // the journal no longer holds first's record, or the read of it failed
+		}
+	}
+	for id, want := range map[journal.TxID]liege.TxnState{first: liege.TxnCommitted, last: liege.TxnCommitted,
+		{Origin: "A", OSeq: last.OSeq + 1}: liege.TxnUnknown} {
+		st, err := db.TxnStatus(ctx, id)
+		if err != nil {
+			t.Fatalf("TxnStatus(%v) while retention runs: %v", id, err)
+		}
+		if st.State != want {
+			t.Errorf("TxnStatus(%v) = %s, want %s", id, st.State, want)
+		}
+	}
+}

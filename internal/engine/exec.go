@@ -420,7 +420,8 @@ func (in *Instance) Reconcile(r *journal.Record) ReconcileOutcome {
 	if !asSubject {
 		pos = in.index.find(id)
 	}
-	if reconcile.Decide(r, pos != 0, reconcile.NotReexecuted).Action == reconcile.Skip {
+	held := pos != 0 || in.index.dropped(id)
+	if reconcile.Decide(r, held, reconcile.NotReexecuted).Action == reconcile.Skip {
 		out.Action, out.Pos = reconcile.Skip, pos
 		if asSubject {
 			in.resolveRecon(id)

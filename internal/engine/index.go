@@ -15,11 +15,17 @@ import (
 // are also found by their subject. Owned by the executor.
 type txnIndex struct {
 	byOrigin map[string][]posEntry
+	// gone holds, per origin, the OSeqs of the entries dropBefore dropped,
+	// as runs of consecutive ones: they are still held (find knew them),
+	// at positions the journal no longer has.
+	gone     map[string][]oseqRun
 	subjects map[journal.TxID]uint64 // subject -> position of its reprocess/correction
 	status   *txnStatus              // the durable index (txnstatus.go), told of every record added
 }
 
 type posEntry struct{ oseq, pos uint64 }
+
+type oseqRun struct{ lo, hi uint64 }
 
 func newTxnIndex() *txnIndex {
 	return &txnIndex{byOrigin: map[string][]posEntry{}, subjects: map[journal.TxID]uint64{}}
@@ -58,6 +64,48 @@ func (x *txnIndex) trim() {
 			x.byOrigin[o] = slices.Clone(es)
 		}
 	}
+}
+
+// dropBefore forgets the positions of the transactions before position
+// pos, which retention truncated from the journal: the index grew by 16
+// bytes a transaction for as long as the process ran, and handed out
+// positions the journal no longer held (GET /v1/txn failed to read them
+// where the durable TxID index answers). That they are held stays known,
+// as runs of OSeqs (a few: one more per gap a rollback left), so what the
+// instance skips as held does not change. Subjects stay: one entry per
+// reconciled transaction.
+func (x *txnIndex) dropBefore(pos uint64) {
+	for o, es := range x.byOrigin {
+		i := sort.Search(len(es), func(i int) bool { return es[i].pos >= pos })
+		if i == 0 {
+			continue
+		}
+		if x.gone == nil {
+			x.gone = map[string][]oseqRun{}
+		}
+		runs := x.gone[o]
+		for _, e := range es[:i] {
+			if n := len(runs); n > 0 && runs[n-1].hi+1 == e.oseq {
+				runs[n-1].hi = e.oseq
+			} else {
+				runs = append(runs, oseqRun{e.oseq, e.oseq})
+			}
+		}
+		x.gone[o] = runs
+		if i > len(es)/2 {
+			// Most of it goes: a copy of the rest lets the array go.
+			x.byOrigin[o] = slices.Clone(es[i:])
+		} else {
+			x.byOrigin[o] = es[i:]
+		}
+	}
+}
+
+// dropped reports whether dropBefore dropped id.
+func (x *txnIndex) dropped(id journal.TxID) bool {
+	runs := x.gone[id.Origin]
+	i := sort.Search(len(runs), func(i int) bool { return runs[i].hi >= id.OSeq })
+	return i < len(runs) && runs[i].lo <= id.OSeq
 }
 
 // find returns the position of id's own record, or 0.

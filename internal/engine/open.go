@@ -476,7 +476,7 @@ func (in *Instance) holds(subject journal.TxID) bool {
 	if _, ok := in.index.subjects[subject]; ok {
 		return true
 	}
-	return in.index.find(subject) != 0
+	return in.index.find(subject) != 0 || in.index.dropped(subject)
 }
 
 // journalRole journals role in reign durably.

@@ -339,6 +339,9 @@ func (in *Instance) truncateFront(to uint64) error {
 	}
 	from := in.w.first
 	in.w.first, in.ret.basePrev, in.ret.front = to, f.BasePrev, fw
+	if in.txst != nil {
+		in.index.dropBefore(to) // the durable TxID index answers for them
+	}
 	i := sort.Search(len(in.ret.marks), func(i int) bool { return in.ret.marks[i].pos > to })
 	if i > 1 {
 		in.ret.marks = append(in.ret.marks[:0], in.ret.marks[i-1:]...)
