@@ -101,17 +101,7 @@ func TestMetricsAtStart(t *testing.T) {
 // their start to the executor taking the outcome, which holds the first.
 func TestFsyncMetricsSplitTheRound(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: -1, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = liege.Register(db, liege.Procedure[string, string]{Name: "set",
-		Run:     func(tx *liege.Tx, v string) (string, error) { tx.Set(liege.K("k", v), v); return v, nil },
-		Correct: func(_ *liege.Tx, _ string, _, now string) (any, error) { return now, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openWithSet(t, liege.Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: -1, Registerer: reg})
 	for i := range 20 {
 		if _, err := db.Call(context.Background(), "set", string(rune('a'+i))); err != nil {
 			t.Fatal(err)
@@ -122,4 +112,22 @@ func TestFsyncMetricsSplitTheRound(t *testing.T) {
 	if n < 1 || io <= 0 || round < io {
 		t.Fatalf("after 20 calls: %v fsyncs, %v s writing and fsyncing, %v s of rounds; want fsyncs, some time, and rounds at least that time", n, io, round)
 	}
+}
+
+// openWithSet opens a lone instance with opts, closed at the test's end,
+// with one procedure: "set" v sets key ("k", v) to v.
+func openWithSet(t *testing.T, opts liege.Options) *liege.DB {
+	t.Helper()
+	db, err := liege.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	err = liege.Register(db, liege.Procedure[string, string]{Name: "set",
+		Run:     func(tx *liege.Tx, v string) (string, error) { tx.Set(liege.K("k", v), v); return v, nil },
+		Correct: func(_ *liege.Tx, _ string, _, now string) (any, error) { return now, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

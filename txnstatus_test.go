@@ -85,17 +85,7 @@ func TestTxnStatusAfterRetention(t *testing.T) {
 // position the in-memory index still had of it.
 func TestTxnStatusWhileRetentionRuns(t *testing.T) {
 	ctx := context.Background()
-	db, err := liege.Open(liege.Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: 500, SegmentSize: 64 << 10, JournalKeep: 128 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = liege.Register(db, liege.Procedure[string, string]{Name: "set",
-		Run:     func(tx *liege.Tx, v string) (string, error) { tx.Set(liege.K("k", v), v); return v, nil },
-		Correct: func(_ *liege.Tx, _ string, _, now string) (any, error) { return now, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openWithSet(t, liege.Options{Dir: t.TempDir(), ID: "A", CheckpointEvery: 500, SegmentSize: 64 << 10, JournalKeep: 128 << 10})
 	var first, last journal.TxID
 	for i := 0; ; i++ {
 		res, err := db.Call(ctx, "set", string(rune('a'+i%26)))
