@@ -25,18 +25,21 @@ millisecond). Then the conflicts detected, the rollbacks (and after how
 many of them the vassal held its calls until it had applied again what the
 liege had, and how many of those holds ended by their budget of two
 heartbeats instead), how long the link took to catch up after the load, and
-whether both ended with the same state hash. Also per instance the journal
-fsyncs it ran, the records each made durable and how long the write and
-fsync of a batch took (FSYNC MEAN) and how long from its start until the
-executor took its outcome (ROUND MEAN: the fsync, then the wait for the
-executor to be done with what it was doing), and over the load the share
-of the time it was writing and fsyncing (FSYNC BUSY: near 100% the disk
-bounds the rate) and the share it had a round in flight (ROUND BUSY: near
-100% with FSYNC BUSY well below it, the executor, so the CPU, bounds it),
-the frames it handed the link per send (one write) and the frames of its stream the
-peer's reader handed the peer's executor per hand-off (FRAMES/RUN); and the
-process's CPU time, page faults and context switches (its threads' sleeps
-and wake-ups) per transaction during the load (both instances' work on it).
+whether both ended with the same state hash; then how often each link was
+set up again during the load and how many frames each receiver dropped (a
+lag spike with either is the link's, without them the executors'). Also
+per instance the journal fsyncs it ran, the records each made durable and
+how long the write and fsync of a batch took (FSYNC MEAN) and how long
+from its start until the executor took its outcome (ROUND MEAN: the fsync,
+then the wait for the executor to be done with what it was doing), and
+over the load the share of the time it was writing and fsyncing (FSYNC
+BUSY: near 100% the disk bounds the rate) and the share it had a round in
+flight (ROUND BUSY: near 100% with FSYNC BUSY well below it, the executor,
+so the CPU, bounds it), the frames it handed the link per send (one write)
+and the frames of its stream the peer's reader handed the peer's executor
+per hand-off (FRAMES/RUN); and the process's CPU time, page faults and
+context switches (its threads' sleeps and wake-ups) per transaction during
+the load (both instances' work on it).
 
 --rate caps both instances together at N calls/s, spaced evenly (measure
 lag at a load the link keeps up with, e.g. half the unthrottled rate;
@@ -131,6 +134,9 @@ func benchReplicateCommand() *cli.Command {
 			w.Flush()
 			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f (calls held after %.0f, %.0f of them until the budget ran out), seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
 				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.CallWaits, res.CallWaitsBudget, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
+			fmt.Fprintf(c.App.Writer, "link during the load: reconnects %.0f / %.0f, frames dropped by the receiver %.0f / %.0f (%s -> %s / %s -> %s)\n",
+				res.Directions[0].Reconnects, res.Directions[1].Reconnects, res.Directions[0].Dropped, res.Directions[1].Dropped,
+				res.Directions[0].From, res.Directions[0].To, res.Directions[1].From, res.Directions[1].To)
 			if res.CPUSeconds > 0 {
 				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
 					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)

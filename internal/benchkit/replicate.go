@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,12 @@ type Direction struct {
 	RoundBusy     float64
 	FramesPerSend float64
 	FramesPerRun  float64
+	// Reconnects is how often From's link to To was set up again during
+	// the load, Dropped how many of From's frames To dropped (any reason:
+	// a gap, a duplicate, a stale epoch...): a lag spike with either is
+	// the link's, without them the executors'.
+	Reconnects float64
+	Dropped    float64
 }
 
 // ReplicateResult is what RunReplicate measured.
@@ -318,6 +325,12 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		}
 		dir.FsyncBusy = during(i, "liege_fsync_seconds_total") / elapsed.Seconds()
 		dir.RoundBusy = during(i, "liege_fsync_round_seconds_total") / elapsed.Seconds()
+		dir.Reconnects = during(i, "liege_link_reconnects_total")
+		for k := range metricsAtEnd[1-i] {
+			if strings.HasPrefix(k, "liege_stream_dropped_total{") {
+				dir.Dropped += during(1-i, k)
+			}
+		}
 		if n := during(i, "liege_link_sends_total"); n > 0 {
 			dir.FramesPerSend = during(i, "liege_link_sent_frames_total") / n
 		}
