@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/rollback"
 )
 
 // This file keeps every TxID answerable (issue 13 item 5) whatever journal
@@ -126,7 +127,7 @@ func openTxnStatus(dir, self, peer string) (*txnStatus, error) {
 		}
 		x.entries = append(x.entries, e)
 		if e.state == stMark {
-			x.mark = max(x.mark, e.aux)
+			x.mark = e.aux // the newest: a rollback lowers it (rolledBack)
 		}
 	}
 	if n*statusEntrySize != len(data) {
@@ -191,19 +192,39 @@ func (x *txnStatus) flush(upTo uint64) error {
 	return x.append(upTo, x.pending...)
 }
 
-// rolledBack records that own transactions ids (and peer records rolled
-// off) were rolled off, after the pending runs, at journal end last.
-func (x *txnStatus) rolledBack(last uint64, ids []journal.TxID, peer []*journal.Record) error {
+// rolledBack records that own transactions ids and the records recs (the
+// peer's among them; the subjects of reprocesses and corrections among
+// them, own or the peer's) were rolled off, after the pending runs, at
+// journal end last.
+func (x *txnStatus) rolledBack(last uint64, ids []journal.TxID, recs []*journal.Record) error {
 	es := append([]statusEntry(nil), x.pending...)
 	for _, id := range ids {
 		es = appendRun(es, 0, id.OSeq)
 	}
-	for _, r := range peer {
+	for _, r := range recs {
 		if r.Origin == x.peer && x.peer != "" {
 			es = appendRun(es, 1, r.OSeq)
 		}
 	}
-	return x.append(last, es...)
+	// A reprocess or correction rolled off no longer stands for its
+	// subject: the subject is out of the path again until it is
+	// reconciled anew (its entry said reprocessed or corrected).
+	for _, r := range recs {
+		if r.Subject.IsZero() {
+			continue
+		}
+		if who, ok := x.whoOf(r.Subject.Origin); ok {
+			es = append(es, statusEntry{state: stRolledBack, who: who, lo: r.Subject.OSeq, hi: r.Subject.OSeq})
+		}
+	}
+	if err := x.append(last, es...); err != nil {
+		return err
+	}
+	// The positions after last are free again: the transactions written
+	// there next are not in the file (add skips what is at or below the
+	// mark), and the mark just appended says so at the next open.
+	x.mark, x.pendingUpTo = min(x.mark, last), min(x.pendingUpTo, last)
+	return nil
 }
 
 // appendRun adds oseq to a rolled-back run of who at the end of es.
@@ -322,10 +343,34 @@ func (in *Instance) openTxnStatus() error {
 	// that lied about an fsync): read back what the journal holds there.
 	x.mark = min(x.mark, in.w.next-1)
 	x.pendingUpTo = x.mark
-	if res := in.Recovery.Rollback; res != nil && len(res.Own) > 0 {
-		// The mark stays: the journal before the rollback's target is
-		// read back into the index next.
-		return x.rolledBack(x.mark, res.Own, nil)
+	res := in.Recovery.Rollback
+	if res == nil {
+		return nil
 	}
-	return nil
+	// The mark stays: the journal before the rollback's target is read
+	// back into the index next. What was rolled off is in the lost
+	// transaction file: the own TxIDs (res.Own has them only when this
+	// start-up ran the undo; resumed after it, it is empty), the peer's
+	// records and the subjects of the reprocesses and corrections.
+	own := res.Own
+	var recs []*journal.Record
+	if lf, err := rollback.ReadLostFile(res.LostFile); err != nil {
+		in.log.Warn("the TxID index records only the own transactions this start-up's rollback undid: its lost transaction file does not read back",
+			"file", res.LostFile, "err", err)
+	} else {
+		for i := range lf.Records {
+			r := &lf.Records[i]
+			if !r.Kind.IsTxn() {
+				continue
+			}
+			recs = append(recs, r)
+			if len(res.Own) == 0 && r.Origin == in.cfg.ID {
+				own = append(own, r.TxID())
+			}
+		}
+	}
+	if len(own) == 0 && len(recs) == 0 {
+		return nil
+	}
+	return x.rolledBack(x.mark, own, recs)
 }

@@ -1,12 +1,14 @@
 package engine_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/internal/failpoint"
 	"github.com/liege-db/liege/internal/sim"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
@@ -110,6 +112,52 @@ func TestTxnStatusRolledBackLone(t *testing.T) {
 	after := n.call(sim.Op{Op: "set", K: "y", V: "3"}).Result.TxID
 	n.retain()
 	for id, want := range map[journal.TxID]string{kept.Result.TxID: engine.FateCommitted, off.Result.TxID: engine.FateRolledBack, after: engine.FateCommitted} {
+		if got, _ := n.in.Fate(id); got != want {
+			t.Errorf("Fate(%v) = %q, want %q", id, got, want)
+		}
+	}
+}
+
+// TestTxnStatusRollbackFinishedAtStartUp: a rollback interrupted after its
+// undo (here by an error injected once it journaled its epoch) and
+// finished at the next start-up is recorded in the TxID index: the own
+// transactions it rolled off answer rolled back, not committed, once
+// retention removed their records and lost file. That start-up does not
+// learn them from the undo; they are in the lost file.
+func TestTxnStatusRollbackFinishedAtStartUp(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	n := newNode(t, c, "L", "", "")
+	kept := n.call(sim.Op{Op: "set", K: "x", V: "1"})
+	off1 := n.call(sim.Op{Op: "set", K: "x", V: "2"})
+	off2 := n.call(sim.Op{Op: "set", K: "y", V: "3"})
+	j := n.in.TakeCheckpoint(true) // which writes the index's pending runs
+	if j == nil {
+		t.Fatal("no checkpoint job")
+	}
+	if err := j.Run(); err != nil {
+		t.Fatal(err)
+	}
+	n.in.CheckpointDone(j)
+	failpoint.Set("rollback-after-epoch", "error", 1)
+	_, _, _, err := n.in.RollbackTo(off1.Result.Pos, "test")
+	failpoint.Reset()
+	if !errors.Is(err, failpoint.ErrInjected) {
+		t.Fatalf("RollbackTo: %v, want the injected error", err)
+	}
+	n.in.Close()
+	l, err := n.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.log = l
+	n.open()
+	if n.in.Recovery.Rollback == nil {
+		t.Fatal("the start-up finished no rollback: the test interrupts none")
+	}
+	after := n.call(sim.Op{Op: "set", K: "z", V: "4"}).Result.TxID
+	n.retain()
+	for id, want := range map[journal.TxID]string{kept.Result.TxID: engine.FateCommitted, off1.Result.TxID: engine.FateRolledBack,
+		off2.Result.TxID: engine.FateRolledBack, after: engine.FateCommitted} {
 		if got, _ := n.in.Fate(id); got != want {
 			t.Errorf("Fate(%v) = %q, want %q", id, got, want)
 		}
