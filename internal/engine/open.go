@@ -395,6 +395,9 @@ func trimOwn(own []*journal.Record, pos uint64) []*journal.Record {
 // recoverReplication settles the role and reign, loads the reconciliation
 // logs and builds the Node.
 func (in *Instance) recoverReplication(own []*journal.Record) error {
+	if err := in.restoreRolledOffRole(); err != nil {
+		return err
+	}
 	if want := in.cfg.Role; want != "" && want != in.role {
 		if want != RoleLiege && want != RoleVassal {
 			return fmt.Errorf("open instance: role %q: want %q or %q", want, RoleLiege, RoleVassal)
@@ -477,6 +480,37 @@ func (in *Instance) holds(subject journal.TxID) bool {
 		return true
 	}
 	return in.index.find(subject) != 0 || in.index.dropped(subject)
+}
+
+// restoreRolledOffRole journals again the role and reign that a rollback
+// finished at this start-up rolled off with the journal after its target,
+// when they are newer than what the journal left says. The running
+// instance does the same after such a rollback (afterRollback); one
+// interrupted before that restarted in the older reign, a liege for a
+// while beside the real one (simulator seed 19). The newest role record
+// rolled off is the role the instance held: reigns only go up, and a
+// role is journaled before it is taken.
+func (in *Instance) restoreRolledOffRole() error {
+	res := in.Recovery.Rollback
+	if res == nil {
+		return nil
+	}
+	lf, err := rollback.ReadLostFile(res.LostFile)
+	if err != nil {
+		return fmt.Errorf("read back the lost transaction file of the rollback finished at start-up: %w", err)
+	}
+	var last *journal.Record
+	for i := range lf.Records {
+		if lf.Records[i].Kind == journal.KindRole {
+			last = &lf.Records[i]
+		}
+	}
+	if last == nil || last.Reign < in.reign || last.Reign == in.reign && in.role != "" {
+		return nil
+	}
+	in.log.Warn("the rollback finished at start-up had rolled off the instance's newest role: journaling it again",
+		"role", last.Role, "reign", last.Reign, "journal_role", in.role, "journal_reign", in.reign)
+	return in.journalRole(last.Role, last.Reign)
 }
 
 // journalRole journals role in reign durably.

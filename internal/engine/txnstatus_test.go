@@ -163,3 +163,62 @@ func TestTxnStatusRollbackFinishedAtStartUp(t *testing.T) {
 		}
 	}
 }
+
+// TestRoleRolledOffAndFinishedAtStartUp: a vassal's rollback that rolls off
+// the role record of the reign it adopted, interrupted after its epoch
+// record (an error injected there) and finished at the next start-up,
+// leaves the instance in that reign: the running path journals the role
+// again after such a rollback (afterRollback), and so must the start-up.
+// It restarted as the liege of the older reign (simulator seed 19).
+func TestRoleRolledOffAndFinishedAtStartUp(t *testing.T) {
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+	a.in.LinkDown()
+	b.in.LinkDown()
+	if err := b.in.Promote(true); err != nil {
+		t.Fatal(err)
+	}
+	a.call(sim.Op{Op: "get", K: "seat"}, sim.Op{Op: "set", K: "seat", V: "A"})
+	b.call(sim.Op{Op: "get", K: "seat"}, sim.Op{Op: "set", K: "seat", V: "B"})
+	failpoint.Set("rollback-after-epoch", "error", 1)
+	defer failpoint.Reset()
+	a.in.LinkUp()
+	b.in.LinkUp()
+	for range 200 {
+		if failpoint.Hits("rollback-after-epoch") > 0 {
+			break
+		}
+		for _, d := range [][2]*node{{a, b}, {b, a}} {
+			for d[0].in.Step() {
+			}
+			frames, _ := d[0].in.Outbox()
+			for _, f := range frames {
+				_ = d[1].in.Deliver(f)
+			}
+		}
+		c.ms += 50
+		a.in.Tick()
+		b.in.Tick()
+	}
+	if failpoint.Hits("rollback-after-epoch") == 0 {
+		t.Fatalf("A did not roll back (status %+v): the test interrupts nothing", a.in.Status())
+	}
+	failpoint.Reset()
+	a.in.Close()
+	l, err := a.log.Reopen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.log = l
+	a.open()
+	if a.in.Recovery.Rollback == nil {
+		t.Fatal("A's start-up finished no rollback")
+	}
+	if st := a.in.Status(); st.Role != engine.RoleVassal || st.Reign != 2 {
+		t.Errorf("A after the start-up that finished its rollback: %s in reign %d, want vassal in reign 2", st.Role, st.Reign)
+	}
+}

@@ -59,3 +59,14 @@ func checkPinnedSeed(t *testing.T, seed uint64, steps int, want string) {
 		t.Fatalf("seed %d no longer exercises what it pins: its trace has no %q", seed, want)
 	}
 }
+
+// TestRoleRestoredAtStartUpSeed pins seed 19: A adopted vassal in reign 2,
+// crashed in the middle of a rollback that rolled off that role record,
+// and started again. It must start as the vassal of reign 2; it started as
+// the liege of reign 1, and reconciled as one, until the start-up that
+// finishes a rollback journaled the rolled-off role again (engine
+// restoreRolledOffRole). In 2000 seeds that start-up restored a role 67
+// times.
+func TestRoleRestoredAtStartUpSeed(t *testing.T) {
+	checkPinnedSeed(t, 19, 300, "A started: vassal reign 2 epoch 1")
+}
