@@ -144,16 +144,7 @@ func TestTxnStatusRollbackFinishedAtStartUp(t *testing.T) {
 	if !errors.Is(err, failpoint.ErrInjected) {
 		t.Fatalf("RollbackTo: %v, want the injected error", err)
 	}
-	n.in.Close()
-	l, err := n.log.Reopen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.log = l
-	n.open()
-	if n.in.Recovery.Rollback == nil {
-		t.Fatal("the start-up finished no rollback: the test interrupts none")
-	}
+	n.restartFinishingRollback()
 	after := n.call(sim.Op{Op: "set", K: "z", V: "4"}).Result.TxID
 	n.retain()
 	for id, want := range map[journal.TxID]string{kept.Result.TxID: engine.FateCommitted, off1.Result.TxID: engine.FateRolledBack,
@@ -171,12 +162,7 @@ func TestTxnStatusRollbackFinishedAtStartUp(t *testing.T) {
 // again after such a rollback (afterRollback), and so must the start-up.
 // It restarted as the liege of the older reign (simulator seed 19).
 func TestRoleRolledOffAndFinishedAtStartUp(t *testing.T) {
-	c := &clock{ms: time.Now().UnixMilli()}
-	a := newNode(t, c, "A", "B", engine.RoleLiege)
-	b := newNode(t, c, "B", "A", engine.RoleVassal)
-	a.in.LinkUp()
-	b.in.LinkUp()
-	pump(t, c, a, b)
+	c, a, b := connectedPair(t)
 	a.in.LinkDown()
 	b.in.LinkDown()
 	if err := b.in.Promote(true); err != nil {
@@ -208,17 +194,25 @@ func TestRoleRolledOffAndFinishedAtStartUp(t *testing.T) {
 		t.Fatalf("A did not roll back (status %+v): the test interrupts nothing", a.in.Status())
 	}
 	failpoint.Reset()
-	a.in.Close()
-	l, err := a.log.Reopen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.log = l
-	a.open()
-	if a.in.Recovery.Rollback == nil {
-		t.Fatal("A's start-up finished no rollback")
-	}
+	a.restartFinishingRollback()
 	if st := a.in.Status(); st.Role != engine.RoleVassal || st.Reign != 2 {
 		t.Errorf("A after the start-up that finished its rollback: %s in reign %d, want vassal in reign 2", st.Role, st.Reign)
+	}
+}
+
+// restartFinishingRollback opens n again on what its log kept after a
+// rollback failed (an injected error), and fails the test unless the
+// start-up finished that rollback.
+func (n *node) restartFinishingRollback() {
+	n.t.Helper()
+	n.in.Close() // the instance failed: Close says so
+	l, err := n.log.Reopen()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.log = l
+	n.open()
+	if n.in.Recovery.Rollback == nil {
+		n.t.Fatal("the start-up finished no rollback: the test interrupts none")
 	}
 }
