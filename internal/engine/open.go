@@ -106,8 +106,16 @@ type Instance struct {
 	// brought back what the rollback took (catchup.go).
 	catchUpTo    uint64 // the liege OSeq to have applied again; 0: no wait
 	catchUpTicks int    // ticks left before the calls go on anyway
-	out          []*link.Frame
-	disconnect   string
+	// rolledOffRole is the newest role record a rollback finished at
+	// start-up rolled off, or why its lost file did not read back
+	// (readRecoveredRollback).
+	rolledOffRole struct {
+		role  string
+		reign uint64
+		err   error
+	}
+	out        []*link.Frame
+	disconnect string
 
 	// reconComplete holds the logs whose every subject came back, until
 	// the records that brought them back are durable (at pos): only then
@@ -220,6 +228,9 @@ func (in *Instance) recover() error {
 			"restore the journal, or remove that checkpoint to accept the loss, then open again", files[n-1].Path, files[n-1].Pos, in.cfg.Dir, last, ErrLostAcked)
 	}
 	if err := in.openTxnStatus(); err != nil {
+		return err
+	}
+	if err := in.readRecoveredRollback(); err != nil {
 		return err
 	}
 	if err := in.openIdem(); err != nil {
@@ -482,35 +493,71 @@ func (in *Instance) holds(subject journal.TxID) bool {
 	return in.index.find(subject) != 0 || in.index.dropped(subject)
 }
 
-// restoreRolledOffRole journals again the role and reign that a rollback
-// finished at this start-up rolled off with the journal after its target,
-// when they are newer than what the journal left says. The running
-// instance does the same after such a rollback (afterRollback); one
-// interrupted before that restarted in the older reign, a liege for a
-// while beside the real one (simulator seed 19). The newest role record
-// rolled off is the role the instance held: reigns only go up, and a
-// role is journaled before it is taken.
-func (in *Instance) restoreRolledOffRole() error {
+// readRecoveredRollback reads, once, the lost transaction file of a
+// rollback finished at this start-up, for what the running path does
+// after a rollback and this start-up must redo: record in the TxID index
+// what it rolled off (the own TxIDs, which res.Own has only when this
+// start-up ran the undo; the peer's records; the subjects of reprocesses
+// and corrections), and keep the newest role record it rolled off for
+// restoreRolledOffRole. The mark of the index stays: the journal before
+// the rollback's target is read back into it next.
+func (in *Instance) readRecoveredRollback() error {
 	res := in.Recovery.Rollback
 	if res == nil {
 		return nil
 	}
 	lf, err := rollback.ReadLostFile(res.LostFile)
 	if err != nil {
-		return fmt.Errorf("read back the lost transaction file of the rollback finished at start-up: %w", err)
+		in.rolledOffRole.err = err // fatal only to a replicated instance (restoreRolledOffRole)
+		in.log.Warn("the TxID index records only the own transactions this start-up's rollback undid: its lost transaction file does not read back",
+			"file", res.LostFile, "err", err)
+		if len(res.Own) == 0 {
+			return nil
+		}
+		return in.txst.rolledBack(in.txst.mark, res.Own, nil)
 	}
-	var last *journal.Record
+	own := res.Own
+	var recs []*journal.Record
 	for i := range lf.Records {
-		if lf.Records[i].Kind == journal.KindRole {
-			last = &lf.Records[i]
+		r := &lf.Records[i]
+		switch {
+		case r.Kind == journal.KindRole:
+			in.rolledOffRole.role, in.rolledOffRole.reign = r.Role, r.Reign
+		case r.Kind.IsTxn():
+			recs = append(recs, r)
+			if len(res.Own) == 0 && r.Origin == in.cfg.ID {
+				own = append(own, r.TxID())
+			}
 		}
 	}
-	if last == nil || last.Reign < in.reign || last.Reign == in.reign && in.role != "" {
+	if len(own) == 0 && len(recs) == 0 {
+		return nil
+	}
+	return in.txst.rolledBack(in.txst.mark, own, recs)
+}
+
+// restoreRolledOffRole journals again the role and reign that a rollback
+// finished at this start-up rolled off with the journal after its target
+// (readRecoveredRollback), when they are newer than what the journal left
+// says. The running instance does the same after such a rollback
+// (afterRollback); one interrupted before that restarted in the older
+// reign, a liege for a while beside the real one (simulator seed 19). The
+// newest role record rolled off is the role the instance held: reigns only
+// go up, and a role is journaled before it is taken.
+func (in *Instance) restoreRolledOffRole() error {
+	if in.Recovery.Rollback == nil {
+		return nil
+	}
+	r := in.rolledOffRole
+	if r.err != nil {
+		return fmt.Errorf("read back the lost transaction file of the rollback finished at start-up: %w", r.err)
+	}
+	if r.role == "" || r.reign < in.reign || r.reign == in.reign && in.role != "" {
 		return nil
 	}
 	in.log.Warn("the rollback finished at start-up had rolled off the instance's newest role: journaling it again",
-		"role", last.Role, "reign", last.Reign, "journal_role", in.role, "journal_reign", in.reign)
-	return in.journalRole(last.Role, last.Reign)
+		"role", r.role, "reign", r.reign, "journal_role", in.role, "journal_reign", in.reign)
+	return in.journalRole(r.role, r.reign)
 }
 
 // journalRole journals role in reign durably.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/liege-db/liege/journal"
-	"github.com/liege-db/liege/rollback"
 )
 
 // This file keeps every TxID answerable (issue 13 item 5) whatever journal
@@ -343,34 +342,5 @@ func (in *Instance) openTxnStatus() error {
 	// that lied about an fsync): read back what the journal holds there.
 	x.mark = min(x.mark, in.w.next-1)
 	x.pendingUpTo = x.mark
-	res := in.Recovery.Rollback
-	if res == nil {
-		return nil
-	}
-	// The mark stays: the journal before the rollback's target is read
-	// back into the index next. What was rolled off is in the lost
-	// transaction file: the own TxIDs (res.Own has them only when this
-	// start-up ran the undo; resumed after it, it is empty), the peer's
-	// records and the subjects of the reprocesses and corrections.
-	own := res.Own
-	var recs []*journal.Record
-	if lf, err := rollback.ReadLostFile(res.LostFile); err != nil {
-		in.log.Warn("the TxID index records only the own transactions this start-up's rollback undid: its lost transaction file does not read back",
-			"file", res.LostFile, "err", err)
-	} else {
-		for i := range lf.Records {
-			r := &lf.Records[i]
-			if !r.Kind.IsTxn() {
-				continue
-			}
-			recs = append(recs, r)
-			if len(res.Own) == 0 && r.Origin == in.cfg.ID {
-				own = append(own, r.TxID())
-			}
-		}
-	}
-	if len(own) == 0 && len(recs) == 0 {
-		return nil
-	}
-	return x.rolledBack(x.mark, own, recs)
+	return nil
 }
