@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege/internal/benchkit"
+	"github.com/liege-db/liege/internal/hostinfo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -108,8 +109,9 @@ func benchCommitCommand() *cli.Command {
 
 // benchReport is everything `liege bench commit` measured.
 type benchReport struct {
-	ValueSize int         `json:"value_size"`
-	Commit    []commitRow `json:"commit"`
+	Machine   hostinfo.Machine `json:"machine"`
+	ValueSize int              `json:"value_size"`
+	Commit    []commitRow      `json:"commit"`
 	// Cold is the untimed first pass (see runBenchCommit), nil with --cold.
 	Cold     *coldFigure   `json:"cold,omitempty"`
 	Replay   *replayFigure `json:"replay,omitempty"`
@@ -244,7 +246,7 @@ func runBenchCommit(c *cli.Context) error {
 
 	progress := c.App.ErrWriter
 	w := benchkit.Workload{ValueSize: valueSize, StallTimeout: c.Duration("stall-timeout"), Log: progress, EngineLog: progress}
-	rep := &benchReport{ValueSize: valueSize, Started: time.Now()}
+	rep := &benchReport{Machine: hostinfo.Read(), ValueSize: valueSize, Started: time.Now()}
 	phases := 0
 	if !c.Bool("cold") {
 		phases++
@@ -540,6 +542,7 @@ func printReport(out io.Writer, rep *benchReport) {
 	if len(rep.Commit) > 0 {
 		frame = rep.Commit[len(rep.Commit)-1].Engine.FrameBytes
 	}
+	fmt.Fprintf(out, "MACHINE %s\n", rep.Machine)
 	fmt.Fprintf(out, "COMMIT  ticket txn: 1 absent read + 2 sets of %d-byte values, %d-byte journal frames\n", rep.ValueSize, frame)
 	fmt.Fprintln(tw, "callers\ttxns\tengine txn/s\tp50\tp99\ttxn/fsync\traw entries/s\traw p50\traw p99\tentries/fsync\tengine/raw\t")
 	for _, r := range rep.Commit {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege/detect/detectbench"
+	"github.com/liege-db/liege/internal/hostinfo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -70,6 +71,7 @@ func benchDetectCommand() *cli.Command {
 }
 
 type detectReport struct {
+	Machine  hostinfo.Machine     `json:"machine"`
 	Workload detectbench.Workload `json:"workload"`
 	Rows     []detectRow          `json:"rows"`
 	Goal     *goal                `json:"goal,omitempty"`
@@ -109,7 +111,7 @@ func runBenchDetect(c *cli.Context) error {
 	case c.Int("incoming") <= 0:
 		return errors.New("--incoming: want at least 1")
 	}
-	rep := detectReport{Workload: wl}
+	rep := detectReport{Machine: hostinfo.Read(), Workload: wl}
 	for _, n := range sizes {
 		fmt.Fprintf(os.Stderr, "window %s: building...\n", count(float64(n)))
 		row := measureDetect(wl, n, c.Int("incoming"), c.Duration("duration"), c.Bool("cold-incoming"))
@@ -132,6 +134,7 @@ func runBenchDetect(c *cli.Context) error {
 			return err
 		}
 	} else {
+		fmt.Printf("machine: %s\n", rep.Machine)
 		fmt.Printf("workload: %d keys per txn, key space %s, range fraction %g, seed %d\n",
 			wl.KeysPerTxn, count(float64(wl.KeySpace)), wl.RangeFraction, wl.Seed)
 		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)

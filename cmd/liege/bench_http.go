@@ -17,6 +17,7 @@ import (
 
 	"github.com/liege-db/liege/client"
 	"github.com/liege-db/liege/internal/benchkit"
+	"github.com/liege-db/liege/internal/hostinfo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -78,8 +79,9 @@ func benchHTTPCommand() *cli.Command {
 
 // httpReport is what `liege bench http` measured.
 type httpReport struct {
-	ValueSize int       `json:"value_size"`
-	HTTP      []httpRow `json:"http"`
+	Machine   hostinfo.Machine `json:"machine"`
+	ValueSize int              `json:"value_size"`
+	HTTP      []httpRow        `json:"http"`
 	// Engine is the in-process ticket figure with 256 callers, nil when
 	// skipped.
 	Engine *httpEngine `json:"engine"`
@@ -180,7 +182,7 @@ func runBenchHTTP(c *cli.Context) error {
 		}
 		return us(cpu) / float64(n)
 	}
-	rep := &httpReport{ValueSize: valueSize, Goal: benchkit.GoalHTTPRatio, Started: time.Now()}
+	rep := &httpReport{Machine: hostinfo.Read(), ValueSize: valueSize, Goal: benchkit.GoalHTTPRatio, Started: time.Now()}
 	sub := func(name string) (string, error) {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -301,6 +303,7 @@ func runBenchHTTP(c *cli.Context) error {
 }
 
 func printHTTPReport(out io.Writer, rep *httpReport) {
+	fmt.Fprintf(out, "MACHINE  %s\n", rep.Machine)
 	fmt.Fprintf(out, "HTTP  kv set of a %d-byte value, JSON over HTTP/1.1 on loopback, durable when answered\n", rep.ValueSize)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\tclients\tcalls\tcalls/s\tp50\tp99\tCPU/call\tvs engine\t")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/liege-db/liege/internal/benchkit"
+	"github.com/liege-db/liege/internal/hostinfo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -120,11 +121,16 @@ func benchReplicateCommand() *cli.Command {
 			if heapErr != nil {
 				return heapErr
 			}
+			machine := hostinfo.Read()
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
-				return enc.Encode(res)
+				return enc.Encode(struct {
+					Machine hostinfo.Machine
+					benchkit.ReplicateResult
+				}{machine, res})
 			}
+			fmt.Fprintf(c.App.Writer, "machine: %s\n", machine)
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN\tFSYNC BUSY\tROUND MEAN\tROUND BUSY\tFRAMES/SEND\tFRAMES/RUN")
 			for _, d := range res.Directions {
