@@ -20,6 +20,7 @@ import (
 
 	"github.com/liege-db/liege"
 	"github.com/liege-db/liege/apps"
+	"github.com/liege-db/liege/internal/hostinfo"
 	"github.com/liege-db/liege/internal/server"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
@@ -476,6 +477,10 @@ func serve(s *serveSettings) error {
 	}
 	if r := db.Recovery; r.Checkpoint != "" || r.Replayed > 0 || r.TornTail != "" {
 		log.Info("recovered instance", "checkpoint", r.Checkpoint, "replayed", r.Replayed, "took", r.ReplayDuration)
+	}
+	if mode := hostinfo.THP(); mode != "" && !hostinfo.HeapGetsHugePages(mode) {
+		log.Info("transparent huge pages are not 'always': the heap runs on 4 KiB pages, each faulted in on first touch (on a virtual machine 10-15% of the CPU per transaction; docs/operations.md, Memory: transparent huge pages)",
+			"thp", mode)
 	}
 
 	var rep *replicate.Replicator
