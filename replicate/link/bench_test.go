@@ -51,7 +51,7 @@ func BenchmarkEncodeDecode(b *testing.B) {
 		if buf, err = c.appendFrame(buf[:0], f); err != nil {
 			b.Fatal(err)
 		}
-		if err := c.decode(buf[headerLen:], &got); err != nil {
+		if err := c.decode(buf[headerLen:], &got, false); err != nil {
 			b.Fatal(err)
 		}
 	}

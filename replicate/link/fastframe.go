@@ -59,9 +59,10 @@ func appendWire(b []byte, f *Frame) []byte {
 	return mpenc.AppendUint(b, f.Total)
 }
 
-// fastFrameReader is the cursor of one decoding. own is a copy of the
-// body the Frame's byte strings are sliced from (not aliasing the
-// caller's buffer).
+// fastFrameReader is the cursor of one decoding. own is the body the
+// Frame's byte strings are sliced from: the caller's when it is owned (the
+// caller never writes it again), else a copy made at the first byte
+// string (not aliasing the caller's buffer).
 type fastFrameReader struct {
 	p, own []byte
 	i      int
@@ -69,9 +70,14 @@ type fastFrameReader struct {
 
 // decodeFastFrame decodes body into f, or returns errSlowFrame. cluster
 // and from are the previous frame's on this connection: the same bytes
-// decode to the same strings, without an allocation.
-func decodeFastFrame(body []byte, f *Frame, cluster, from string) error {
+// decode to the same strings, without an allocation. With owned, f's byte
+// strings are slices of body, which the caller must never write again;
+// without it, of a copy.
+func decodeFastFrame(body []byte, f *Frame, cluster, from string, owned bool) error {
 	d := fastFrameReader{p: body}
+	if owned {
+		d.own = body
+	}
 	if n, err := d.len(0, 0, 0, mpenc.Array16, mpenc.Array32); err != nil || n != wireFields {
 		return errSlowFrame
 	}

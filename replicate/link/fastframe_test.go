@@ -94,7 +94,7 @@ func TestFastFrameMatchesReference(t *testing.T) {
 			t.Fatalf("frame %d (%v) encodes differently from go-msgpack:\n got %x\nwant %x", i, f.Kind, head(got), head(want))
 		}
 		var fast, ref Frame
-		if err := decodeFastFrame(got[headerLen:], &fast, "", ""); err != nil {
+		if err := decodeFastFrame(got[headerLen:], &fast, "", "", false); err != nil {
 			t.Fatalf("frame %d (%v): the fast decoder left its own encoding to go-msgpack: %v", i, f.Kind, err)
 		}
 		if err := c.decodeReference(got[headerLen:], &ref); err != nil {
@@ -120,7 +120,7 @@ func TestFastFrameReusesNames(t *testing.T) {
 	}
 	body := b[headerLen:]
 	var first, second Frame
-	if err := c.decode(body, &first); err != nil {
+	if err := c.decode(body, &first, false); err != nil {
 		t.Fatal(err)
 	}
 	// The least of a few decodes: allocated counts the whole process, and
@@ -128,7 +128,7 @@ func TestFastFrameReusesNames(t *testing.T) {
 	n := uint64(math.MaxUint64)
 	for range 5 {
 		second = Frame{}
-		n = min(n, allocated(func() { err = c.decode(body, &second) }))
+		n = min(n, allocated(func() { err = c.decode(body, &second, false) }))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func FuzzFastFrameDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c := newFrameCodec()
 		var fast, ref Frame
-		ferr := decodeFastFrame(body, &fast, "c", "A")
+		ferr := decodeFastFrame(body, &fast, "c", "A", false)
 		rerr := c.decodeReference(body, &ref)
 		if ferr != nil {
 			if !errors.Is(ferr, errSlowFrame) {

@@ -337,7 +337,7 @@ func Encode(dst []byte, f *Frame) ([]byte, error) {
 func Decode(body []byte, f *Frame) error {
 	c := codecPool.Get().(*frameCodec)
 	defer codecPool.Put(c)
-	return c.decode(body, f)
+	return c.decode(body, f, false)
 }
 
 var (
@@ -503,9 +503,10 @@ func (c *frameCodec) appendFrameReference(dst []byte, f *Frame) ([]byte, error) 
 	return dst, nil
 }
 
-// decode decodes body into f.
-func (c *frameCodec) decode(body []byte, f *Frame) error {
-	err := decodeFastFrame(body, f, c.cluster, c.from)
+// decode decodes body into f; with owned, f may keep slices of body (see
+// decodeFastFrame).
+func (c *frameCodec) decode(body []byte, f *Frame, owned bool) error {
+	err := decodeFastFrame(body, f, c.cluster, c.from, owned)
 	if errors.Is(err, errSlowFrame) {
 		err = c.decodeReference(body, f)
 	}

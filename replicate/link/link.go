@@ -235,7 +235,9 @@ func (e *endpoint) bodyLen(hdr []byte) (int, *FrameError) {
 }
 
 // accept decodes a frame body and checks it against the rules of Conn.
-func (e *endpoint) accept(body []byte) (*Frame, *FrameError) {
+// With owned, the frame may keep slices of body, which the caller then
+// never writes again.
+func (e *endpoint) accept(body []byte, owned bool) (*Frame, *FrameError) {
 	var f *Frame
 	if len(body) <= frameSlabMax {
 		if len(e.frames) == 0 {
@@ -245,7 +247,7 @@ func (e *endpoint) accept(body []byte) (*Frame, *FrameError) {
 	} else {
 		f = new(Frame)
 	}
-	if err := e.recvCodec.decode(body, f); err != nil {
+	if err := e.recvCodec.decode(body, f, owned); err != nil {
 		return nil, e.frameError(int64(len(body)), err)
 	}
 	if !e.gotHello && f.Kind != KindHello {

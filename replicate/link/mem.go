@@ -305,7 +305,7 @@ func (c *MemConn) read(msg []byte) (*Frame, error) {
 	if body := len(msg) - headerLen; body != n {
 		return nil, c.refuse(c.frameError(int64(n), fmt.Errorf("header says %d bytes, %d arrived", n, body)))
 	}
-	f, fe := c.accept(msg[headerLen:])
+	f, fe := c.accept(msg[headerLen:], false)
 	if fe != nil {
 		return nil, c.refuse(fe)
 	}

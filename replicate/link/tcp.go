@@ -273,13 +273,23 @@ type tcpConn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	hdr    [headerLen]byte
-	body   []byte // reused for frames up to 1 MiB
+	body   []byte // reused for frames from bodySlabMax to 1 MiB
+	slab   []byte // the bodies of small frames are carved from it (Recv)
 	batch  []byte // SendBatch's buffer, reused
 	closed atomic.Bool
 	abort  func() // closes the connection, for context.AfterFunc
 }
 
 var _ Conn = (*tcpConn)(nil)
+
+// bodySlab is the size of the blocks the bodies of frames up to
+// bodySlabMax bytes are carved from. A block lives while any frame (or
+// record decoded from it) does; most are a stream's Txn frames, dropped
+// once applied, so a block keeps at most its size alive past their use.
+const (
+	bodySlab    = 64 << 10
+	bodySlabMax = 8 << 10
+)
 
 func newTCPConn(nc net.Conn, cfg *Config, remote, peer string) *tcpConn {
 	c := &tcpConn{nc: nc}
@@ -365,9 +375,21 @@ func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
 	c.busy.Add(1)
 	defer c.busy.Add(-1)
 	var body []byte
+	owned := false // the frame may keep slices of body
 	switch {
+	case n <= bodySlabMax:
+		// Carved from a slab the connection never writes again, so
+		// that the frame's byte strings (a Txn frame's record) slice
+		// it: one allocation for many frames, and no copy of each
+		// body (a fresh one a frame, 3% of the CPU of bench replicate).
+		if cap(c.slab)-len(c.slab) < n {
+			c.slab = make([]byte, 0, bodySlab)
+		}
+		l := len(c.slab)
+		c.slab = c.slab[:l+n]
+		body, owned = c.slab[l:l+n:l+n], true
 	case n > 1<<20: // do not keep a large frame's buffer alive
-		body = make([]byte, n)
+		body, owned = make([]byte, n), true
 	case cap(c.body) < n:
 		c.body = make([]byte, n)
 		body = c.body[:n]
@@ -377,7 +399,7 @@ func (c *tcpConn) Recv(ctx context.Context) (*Frame, error) {
 	if _, err := io.ReadFull(c.br, body); err != nil {
 		return nil, c.fail("recv", ctx, err)
 	}
-	f, fe := c.accept(body)
+	f, fe := c.accept(body, owned)
 	if fe != nil {
 		return nil, c.refuse(fe)
 	}
