@@ -34,21 +34,27 @@ const reconLogChunk = 256
 // them several times a step (Status, ship, OwnDurable), and a probe that
 // reads them from t is a cache miss per probe once there are many.
 type own struct {
-	t       *detect.Txn
-	subject journal.TxID // zero for a local transaction
-	seq     uint64       // t.ID.OSeq
-	pos     uint64       // t.Pos
+	t        *detect.Txn  // nil once packed (ownpack.go)
+	packed   []byte       // t's keys and clock, once it left the window
+	subject  journal.TxID // zero for a local transaction
+	seq      uint64       // t.ID.OSeq
+	pos      uint64       // t.Pos
+	peerSeen uint64       // t.PeerSeen
 }
 
 func (o *own) oseq() uint64 { return o.seq }
 
-// standsFor is the TxID the transaction stands for (DESIGN.md section 9).
-func (o *own) standsFor() journal.TxID {
+// standsFor is the TxID the transaction stands for (DESIGN.md section 9);
+// origin is the node's ID.
+func (o *own) standsFor(origin string) journal.TxID {
 	if !o.subject.IsZero() {
 		return o.subject
 	}
-	return o.t.ID
+	return o.id(origin)
 }
+
+// id is the transaction's TxID; origin is the node's ID.
+func (o *own) id(origin string) journal.TxID { return journal.TxID{Origin: origin, OSeq: o.seq} }
 
 // pendingRec is one of the vassal's rolled-off subjects not yet back.
 type pendingRec struct {
@@ -126,11 +132,13 @@ type Node struct {
 	inReady bool
 	lent    Ready // the last Ready, until Advance: its slices are reused
 
-	in      detect.Txn // the peer transaction being checked (incoming)
-	ownSlab ownSlab    // the own transactions' detect.Txns (addOwn)
+	in        detect.Txn // the peer transaction being checked (incoming)
+	ownSlab   ownSlab    // the own transactions' detect.Txns (addOwn)
+	packSlabs packSlabs  // their packed forms (packOwn)
+	packedTo  uint64     // own transactions up to this OSeq are packed
 
 	// Where ownAfter found its last answer, one per question asked often.
-	durHint, wmHint, nextHint, idxHint int
+	durHint, wmHint, nextHint, idxHint, packHint int
 }
 
 // Errors of the operator's inputs.
@@ -441,6 +449,7 @@ func (n *Node) stepHeartbeat(f *link.Frame) {
 		n.floor = f.Stable
 		n.peerStbl = f.Stable
 		n.window.Prune(f.Stable)
+		n.packOwn(f.Stable)
 	}
 }
 
@@ -595,8 +604,8 @@ func (n *Node) dupSubject(rec *journal.Record, v *PeerVerdict) {
 	}
 	for i := range n.own {
 		o := &n.own[i]
-		if o.oseq() > max(rec.PeerSeen, n.floor) && o.standsFor() == s {
-			v.Conflicts = append(v.Conflicts, Conflict{Own: o.t.ID, Pos: o.t.Pos, Subject: s})
+		if o.oseq() > max(rec.PeerSeen, n.floor) && o.standsFor(n.cfg.ID) == s {
+			v.Conflicts = append(v.Conflicts, Conflict{Own: o.id(n.cfg.ID), Pos: o.pos, Subject: s})
 		}
 	}
 }
@@ -676,7 +685,7 @@ func (n *Node) nextCommand() {
 		n.commands = n.commands[1:]
 		if i := n.findOwn(c.subject); i >= 0 {
 			n.answering = &c
-			n.startRollback(&Rollback{Before: n.own[i].t.Pos, Own: c.subject, Subject: c.subject,
+			n.startRollback(&Rollback{Before: n.own[i].pos, Own: c.subject, Subject: c.subject,
 				Reason: fmt.Sprintf("rejected by the liege %s", n.cfg.PeerID)})
 			return
 		}
@@ -700,7 +709,7 @@ func (n *Node) startRollback(r *Rollback) {
 
 func (n *Node) findOwn(id journal.TxID) int {
 	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].oseq() >= id.OSeq })
-	if i < len(n.own) && n.own[i].t.ID == id {
+	if i < len(n.own) && n.own[i].id(n.cfg.ID) == id {
 		return i
 	}
 	return -1
@@ -853,10 +862,10 @@ func (n *Node) OwnCommitted(rec *journal.Record) {
 func (n *Node) OwnDurable(rec *journal.Record) {
 	n.input("OwnDurable")
 	switch i := n.ownIndex(rec.OSeq); {
-	case i >= 0 && n.own[i].t.ID == rec.TxID():
+	case i >= 0 && n.own[i].id(n.cfg.ID) == rec.TxID():
 		// Committed before (OwnCommitted): in the window already.
 		if n.cfg.Break == BreakPending {
-			n.window.Add(n.own[i].t)
+			n.window.Add(n.ownTxn(i))
 		}
 	default:
 		if err := n.addOwn(rec); err != nil {
@@ -927,7 +936,7 @@ func (n *Node) addOwn(rec *journal.Record) error {
 		n.own = grown
 	}
 	t := n.ownSlab.fromRecord(rec)
-	n.own = append(n.own, own{t: t, subject: rec.Subject, seq: t.ID.OSeq, pos: t.Pos})
+	n.own = append(n.own, own{t: t, subject: rec.Subject, seq: t.ID.OSeq, pos: t.Pos, peerSeen: t.PeerSeen})
 	return nil
 }
 
@@ -979,18 +988,18 @@ func (n *Node) ship() {
 	}
 	i, d := n.ownAfter(n.next, &n.nextHint), n.durableOwn()
 	for k := 0; i < d && k < n.cfg.MaxShip; i, k = i+1, k+1 {
-		o := n.own[i].t
+		o := &n.own[i]
 		prev := n.basePrev
 		if i > 0 {
 			prev = n.own[i-1].oseq()
 		}
-		if prev < n.prevFloor && n.prevFloor < o.ID.OSeq {
+		if prev < n.prevFloor && n.prevFloor < o.seq {
 			prev = n.prevFloor
 		}
 		n.send(link.Frame{Kind: link.KindTxn, Prev: prev})
 		m := &n.rd.Messages[len(n.rd.Messages)-1]
-		m.Pos, m.Txn = o.Pos, o.ID
-		n.next = o.ID.OSeq
+		m.Pos, m.Txn = o.pos, o.id(n.cfg.ID)
+		n.next = o.seq
 	}
 }
 
@@ -1006,7 +1015,7 @@ func (n *Node) ship() {
 func (n *Node) stable() uint64 {
 	i := n.ownAfter(n.peerWM, &n.wmHint)
 	if i < n.durableOwn() {
-		return n.own[i].t.PeerSeen
+		return n.own[i].peerSeen
 	}
 	return n.durable
 }
@@ -1021,7 +1030,31 @@ func (n *Node) resetWindow() {
 		k = n.durableOwn()
 	}
 	for i := range n.own[:k] {
-		n.window.Add(n.own[i].t)
+		n.window.Add(n.ownTxn(i))
+	}
+}
+
+// ownTxn returns the detect.Txn of n.own[i], unpacked if packed (the entry
+// stays packed: the window keeps the Txn until it prunes it).
+func (n *Node) ownTxn(i int) *detect.Txn {
+	o := &n.own[i]
+	if o.t != nil {
+		return o.t
+	}
+	t, err := unpackTxn(o.packed, o.id(n.cfg.ID), o.pos, o.peerSeen)
+	if err != nil {
+		panic(err.Error()) // packed by packOwn, never written since
+	}
+	return t
+}
+
+// packOwn packs the own transactions up to OSeq upTo that are not packed
+// yet: the window has pruned them (ownpack.go).
+func (n *Node) packOwn(upTo uint64) {
+	for i := n.ownAfter(n.packedTo, &n.packHint); i < len(n.own) && n.own[i].seq <= upTo; i++ {
+		o := &n.own[i]
+		o.packed, o.t = n.packSlabs.pack(o.t), nil
+		n.packedTo = o.seq
 	}
 }
 
@@ -1219,7 +1252,7 @@ func (n *Node) RollbackFloor() (floor uint64, ok bool, err error) {
 	if i >= n.durableOwn() {
 		return 0, false, nil
 	}
-	return n.own[i].t.Pos, true, nil
+	return n.own[i].pos, true, nil
 }
 
 // ---- status ----

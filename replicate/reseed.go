@@ -102,9 +102,10 @@ func (n *Node) reseedReceived(d *SeedDone) {
 		return
 	}
 	n.seed.done = d
-	o := n.own[i].t
-	n.startRollback(&Rollback{Before: o.Pos, Own: o.ID,
-		Reason: fmt.Sprintf("re-seed from the peer's checkpoint, which holds our OSeqs up to %d: own transactions from %v on are not in it", d.BasePrev, o.ID)})
+	o := &n.own[i]
+	id := o.id(n.cfg.ID)
+	n.startRollback(&Rollback{Before: o.pos, Own: id,
+		Reason: fmt.Sprintf("re-seed from the peer's checkpoint, which holds our OSeqs up to %d: own transactions from %v on are not in it", d.BasePrev, id)})
 }
 
 // reseedRolledBack hands the driver the checkpoint whose rollback is done.

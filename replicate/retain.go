@@ -17,7 +17,7 @@ func (n *Node) RetainFloor() (pos uint64, ok bool) {
 	if i == len(n.own) {
 		return 0, false
 	}
-	return n.own[i].t.Pos, true
+	return n.own[i].pos, true
 }
 
 // OwnBefore returns the OSeq of the last own transaction at a journal
