@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -48,9 +52,20 @@ give enough --callers that the rate is reached); --contention
 makes a fraction of the calls buy seats from a small pool both sell, so
 that they conflict.
 
-Goals (issue 14): both instances together >= 80,000 txn/s with replication
-keeping up; lag p99 <= 250 ms at that saturating rate and <= 50 ms at half
-of it (--rate).`
+--callers takes a list (e.g. 256,768): each count runs in turn, and a
+SATURATION line names the best, the saturating rate. How many callers it
+takes depends on the machine: each call waits for its fsync round, so too
+few leave the CPU idle between rounds (on 2 cores, 256 per instance left a
+quarter of it idle; 768 saturated it). The runs share the process: a later
+one grows into memory an earlier one touched (its page faults per
+transaction say so), as a long-running server does.
+
+Goals (issue 14): both instances together >= 80,000 txn/s at the
+saturating rate with replication keeping up; lag p99 (the worse direction)
+<= 250 ms there and <= 50 ms at half of it. --check measures them: each
+--callers count (default ` + defaultCheckCallers + `) at full rate, then the best one's
+callers capped at half its rate, and exits with status 2 when one is
+missed.`
 
 func benchReplicateCommand() *cli.Command {
 	return &cli.Command{
@@ -58,7 +73,7 @@ func benchReplicateCommand() *cli.Command {
 		Usage:       "measure two replicating instances: throughput each way, lag, conflicts",
 		Description: benchReplicateDescription,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "callers", Value: 64, Usage: "callers per instance"},
+			&cli.StringFlag{Name: "callers", Value: "64", Usage: "callers per instance; a comma-separated list (e.g. 256,768) runs each and prints the best: the saturating rate"},
 			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "how long to measure the load"},
 			&cli.DurationFlag{Name: "warmup", Value: time.Second, Usage: "load before --duration that is not measured; 0 for none"},
 			&cli.IntFlag{Name: "rate", Usage: "cap both instances together at `N` calls per second", DefaultText: "0, as fast as they go"},
@@ -68,91 +83,258 @@ func benchReplicateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep", Usage: "keep the instance directories"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as one JSON object"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to `FILE`"},
-			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile to `FILE` at the end of the load, both instances still open (-sample_index=inuse_space: what the load left live; alloc_space: what it allocated)"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile to `FILE` at the end of the load (of the last run), both instances still open (-sample_index=inuse_space: what the load left live; alloc_space: what it allocated)"},
 			&cli.StringFlag{Name: "trace", Usage: "write an execution trace of the run to `FILE` (what each goroutine waits on: go tool trace -pprof=sync|sched|syscall FILE)"},
+			&cli.BoolFlag{Name: "check", Usage: "measure the goals: each --callers count (" + defaultCheckCallers + " unless given) at full rate, then the best one's callers at half its rate; exit with status 2 when a goal is missed"},
 			&cli.StringFlag{Name: "log-level", Usage: "log both instances to stderr from `LEVEL` on (debug, info, warn, error); default: no log"},
 		},
-		Action: func(c *cli.Context) error {
-			dir, cleanup, err := benchDir(c.String("dir"), c.Bool("keep"))
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			fmt.Fprintf(os.Stderr, "bench replicate: %d callers per instance for %v in %s ...\n", c.Int("callers"), c.Duration("duration"), dir)
-			if path := c.String("cpuprofile"); path != "" {
-				f, err := os.Create(path)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			if path := c.String("trace"); path != "" {
-				f, err := os.Create(path)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := trace.Start(f); err != nil {
-					return err
-				}
-				defer trace.Stop()
-			}
-			var log *slog.Logger
-			if lv := c.String("log-level"); lv != "" {
-				if log, err = newLogger(os.Stderr, "text", lv); err != nil {
-					return err
-				}
-			}
-			var heapErr error
-			var atLoadEnd func()
-			if path := c.String("memprofile"); path != "" {
-				atLoadEnd = func() { heapErr = writeHeapProfile(path) }
-			}
-			res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: dir, Callers: c.Int("callers"), Log: log,
-				Duration: c.Duration("duration"), Warmup: warmup(c.Duration("warmup")), Rate: c.Int("rate"), Contention: c.Float64("contention"), ValueSize: c.Int("value-size"),
-				AtLoadEnd: atLoadEnd})
-			if err != nil {
-				return err
-			}
-			if heapErr != nil {
-				return heapErr
-			}
-			machine := hostinfo.Read()
-			if c.Bool("json") {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					Machine hostinfo.Machine
-					benchkit.ReplicateResult
-				}{machine, res})
-			}
-			fmt.Fprintf(c.App.Writer, "machine: %s\n", machine)
-			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN\tFSYNC BUSY\tROUND MEAN\tROUND BUSY\tFRAMES/SEND\tFRAMES/RUN")
-			for _, d := range res.Directions {
-				fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\t%.0f%%\t%.2f ms\t%.0f%%\t%.1f\t%.1f\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms,
-					d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs, 100*d.FsyncBusy, d.RoundMeanMs, 100*d.RoundBusy, d.FramesPerSend, d.FramesPerRun)
-			}
-			w.Flush()
-			fmt.Fprintf(c.App.Writer, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f (calls held after %.0f, %.0f of them until the budget ran out), seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
-				res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.CallWaits, res.CallWaitsBudget, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
-			fmt.Fprintf(c.App.Writer, "link during the load: reconnects %.0f / %.0f, frames dropped by the receiver %.0f / %.0f (%s -> %s / %s -> %s)\n",
-				res.Directions[0].Reconnects, res.Directions[1].Reconnects, res.Directions[0].Dropped, res.Directions[1].Dropped,
-				res.Directions[0].From, res.Directions[0].To, res.Directions[1].From, res.Directions[1].To)
-			if res.CPUSeconds > 0 {
-				fmt.Fprintf(c.App.Writer, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
-					res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)
-			}
-			if !res.Converged {
-				return cli.Exit("the two instances ended with different states", 2)
-			}
-			return nil
-		},
+		Action: runBenchReplicate,
 	}
+}
+
+// replicateRun is one run of the load: its caller count, its rate cap (0:
+// none) and what it measured.
+type replicateRun struct {
+	Callers int                      `json:"callers"`
+	Rate    int                      `json:"rate,omitempty"`
+	Result  benchkit.ReplicateResult `json:"result"`
+}
+
+// Goals of issue 14 for two replicating instances.
+const (
+	goalReplicateTxnPerSec = 80_000
+	goalLagSaturatedMs     = 250
+	goalLagHalfMs          = 50
+)
+
+// defaultCheckCallers are the caller counts --check tries when --callers
+// is not given: the rate saturates between them on 2 cores (256 leaves
+// the CPU a quarter idle, waiting on the callers' round trips).
+const defaultCheckCallers = "256,768"
+
+func runBenchReplicate(c *cli.Context) error {
+	spec := c.String("callers")
+	if c.Bool("check") && !c.IsSet("callers") {
+		spec = defaultCheckCallers
+	}
+	callers, err := parseCallers(spec)
+	if err != nil {
+		return err
+	}
+	if c.Bool("check") && c.IsSet("rate") {
+		return errors.New("--check measures at full rate and then at half the best one's rate itself: leave out --rate")
+	}
+	dir, cleanup, err := benchDir(c.String("dir"), c.Bool("keep"))
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if path := c.String("trace"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
+	var log *slog.Logger
+	if lv := c.String("log-level"); lv != "" {
+		if log, err = newLogger(os.Stderr, "text", lv); err != nil {
+			return err
+		}
+	}
+	machine := hostinfo.Read()
+	jsonOut := c.Bool("json")
+	if !jsonOut {
+		fmt.Fprintf(c.App.Writer, "machine: %s\n", machine)
+	}
+	var heapErr error
+	run := func(n, rate int) (replicateRun, error) {
+		sub := dir
+		if len(callers) > 1 || c.Bool("check") {
+			sub = filepath.Join(dir, fmt.Sprintf("callers-%d", n))
+			if rate > 0 {
+				sub += fmt.Sprintf("-rate-%d", rate)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "bench replicate: %d callers per instance for %v%s in %s ...\n", n, c.Duration("duration"), rateNote(rate), sub)
+		var atLoadEnd func()
+		if path := c.String("memprofile"); path != "" {
+			atLoadEnd = func() { heapErr = writeHeapProfile(path) }
+		}
+		res, err := benchkit.RunReplicate(c.Context, benchkit.ReplicateConfig{Dir: sub, Callers: n, Log: log,
+			Duration: c.Duration("duration"), Warmup: warmup(c.Duration("warmup")), Rate: rate, Contention: c.Float64("contention"),
+			ValueSize: c.Int("value-size"), AtLoadEnd: atLoadEnd})
+		if err != nil {
+			return replicateRun{}, err
+		}
+		if heapErr != nil {
+			return replicateRun{}, heapErr
+		}
+		r := replicateRun{Callers: n, Rate: rate, Result: res}
+		if !jsonOut {
+			printReplicateRun(c.App.Writer, &r, len(callers) > 1 || c.Bool("check"))
+		}
+		if !res.Converged {
+			return r, cli.Exit(fmt.Sprintf("with %d callers the two instances ended with different states", n), 2)
+		}
+		return r, nil
+	}
+
+	var runs []replicateRun
+	for _, n := range callers {
+		r, err := run(n, c.Int("rate"))
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	if len(runs) == 1 && !c.Bool("check") {
+		if jsonOut {
+			enc := json.NewEncoder(c.App.Writer)
+			enc.SetIndent("", "  ")
+			return enc.Encode(struct {
+				Machine hostinfo.Machine
+				benchkit.ReplicateResult
+			}{machine, runs[0].Result})
+		}
+		return nil
+	}
+	rep := replicateReport{Machine: machine, Runs: runs}
+	best := &runs[0]
+	for i := range runs {
+		if runs[i].Result.TotalTxnPerSec > best.Result.TotalTxnPerSec {
+			best = &runs[i]
+		}
+	}
+	rep.Best = best
+	if c.Bool("check") {
+		half, err := run(best.Callers, int(best.Result.TotalTxnPerSec/2))
+		if err != nil {
+			return err
+		}
+		rep.Half = &half
+		rep.Goals = replicateGoals(best, rep.Half)
+	}
+	if jsonOut {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printReplicateSummary(c.App.Writer, &rep)
+	}
+	for _, g := range rep.Goals {
+		if !g.Met {
+			return cli.Exit("", 2)
+		}
+	}
+	return nil
+}
+
+// replicateReport is the JSON of several caller counts, or of --check.
+type replicateReport struct {
+	Machine hostinfo.Machine `json:"machine"`
+	Runs    []replicateRun   `json:"runs"`
+	// Best is the run of the most transactions per second: the saturating
+	// rate. Half is the run capped at half of it, with as many callers.
+	Best  *replicateRun `json:"best"`
+	Half  *replicateRun `json:"half,omitempty"`
+	Goals []goal        `json:"goals,omitempty"`
+}
+
+// replicateGoals evaluates issue 14's goals: the saturating rate of both
+// instances together, the lag p99 (the worse direction) there and at half
+// that rate.
+func replicateGoals(best, half *replicateRun) []goal {
+	worst := func(r *replicateRun) float64 {
+		return max(r.Result.Directions[0].LagP99ms, r.Result.Directions[1].LagP99ms)
+	}
+	return []goal{
+		{Name: "replicate txn/s together, saturated", Want: fmt.Sprintf(">= %d", goalReplicateTxnPerSec),
+			Value: best.Result.TotalTxnPerSec, Measured: true, Met: best.Result.TotalTxnPerSec >= goalReplicateTxnPerSec},
+		{Name: "lag p99 ms at saturation", Want: fmt.Sprintf("<= %d", goalLagSaturatedMs),
+			Value: worst(best), Measured: true, Met: worst(best) <= goalLagSaturatedMs},
+		{Name: "lag p99 ms at half the saturating rate", Want: fmt.Sprintf("<= %d", goalLagHalfMs),
+			Value: worst(half), Measured: true, Met: worst(half) <= goalLagHalfMs},
+	}
+}
+
+func rateNote(rate int) string {
+	if rate <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" capped at %d calls/s together", rate)
+}
+
+// printReplicateRun prints one run's figures; with titled, a line naming
+// its caller count (and rate) first.
+func printReplicateRun(out io.Writer, r *replicateRun, titled bool) {
+	res := &r.Result
+	if titled {
+		fmt.Fprintf(out, "\n%d CALLERS PER INSTANCE%s\n", r.Callers, strings.ToUpper(rateNote(r.Rate)))
+	}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "DIRECTION\tCOMMITTED\tTXN/S\tLAG P50\tLAG P99\tLAG MAX\tFSYNCS AT FROM\tRECORDS/FSYNC\tFSYNC MEAN\tFSYNC BUSY\tROUND MEAN\tROUND BUSY\tFRAMES/SEND\tFRAMES/RUN")
+	for _, d := range res.Directions {
+		fmt.Fprintf(w, "%s -> %s\t%d\t%.0f\t%.1f ms\t%.1f ms\t%.1f ms\t%d\t%.1f\t%.2f ms\t%.0f%%\t%.2f ms\t%.0f%%\t%.1f\t%.1f\n", d.From, d.To, d.Committed, d.TxnPerSec, d.LagP50ms, d.LagP99ms, d.LagMaxms,
+			d.Fsyncs, d.RecordsPerFsync, d.FsyncMeanMs, 100*d.FsyncBusy, d.RoundMeanMs, 100*d.RoundBusy, d.FramesPerSend, d.FramesPerRun)
+	}
+	w.Flush()
+	fmt.Fprintf(out, "both: %.0f txn/s over %.1f s; conflicts detected %.0f, rollbacks %.0f (calls held after %.0f, %.0f of them until the budget ran out), seats refused as taken %d; caught up %.2f s after the load; converged: %v\n",
+		res.TotalTxnPerSec, res.Seconds, res.Conflicts, res.Rollbacks, res.CallWaits, res.CallWaitsBudget, res.ConflictRefusal, res.CatchUpSeconds, res.Converged)
+	fmt.Fprintf(out, "link during the load: reconnects %.0f / %.0f, frames dropped by the receiver %.0f / %.0f (%s -> %s / %s -> %s)\n",
+		res.Directions[0].Reconnects, res.Directions[1].Reconnects, res.Directions[0].Dropped, res.Directions[1].Dropped,
+		res.Directions[0].From, res.Directions[0].To, res.Directions[1].From, res.Directions[1].To)
+	if res.CPUSeconds > 0 {
+		fmt.Fprintf(out, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
+			res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)
+	}
+}
+
+// printReplicateSummary prints the best of several caller counts and, with
+// --check, the goals.
+func printReplicateSummary(out io.Writer, rep *replicateReport) {
+	fmt.Fprintln(out)
+	fmt.Fprint(out, "SATURATION")
+	for _, r := range rep.Runs {
+		fmt.Fprintf(out, "  %d callers: %.0f txn/s", r.Callers, r.Result.TotalTxnPerSec)
+	}
+	b := rep.Best
+	fmt.Fprintf(out, "\n  best: %.0f txn/s together with %d callers per instance, lag p99 %.1f / %.1f ms\n",
+		b.Result.TotalTxnPerSec, b.Callers, b.Result.Directions[0].LagP99ms, b.Result.Directions[1].LagP99ms)
+	if h := rep.Half; h != nil {
+		fmt.Fprintf(out, "  at half of it (%d calls/s): %.0f txn/s, lag p99 %.1f / %.1f ms\n",
+			h.Rate, h.Result.TotalTxnPerSec, h.Result.Directions[0].LagP99ms, h.Result.Directions[1].LagP99ms)
+	}
+	if len(rep.Goals) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nGOALS")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, g := range rep.Goals {
+		met := "met"
+		if !g.Met {
+			met = "MISSED"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%.1f\t%s\n", g.Name, g.Want, g.Value, met)
+	}
+	tw.Flush()
 }
 
 // warmup maps --warmup 0 (none) to RunReplicate's "none", a negative

@@ -21,7 +21,7 @@ func commandFlags() map[string][]string {
 		"bench": nil,
 		"bench commit": {"callers", "txns", "dir", "keep", "value-size", "replay-records", "rollback-records",
 			"memory-keys", "no-raw", "cold", "stall-timeout", "json", "check", "cpuprofile"},
-		"bench replicate": {"callers", "duration", "warmup", "rate", "contention", "value-size", "dir", "keep", "json",
+		"bench replicate": {"callers", "duration", "warmup", "rate", "contention", "value-size", "dir", "keep", "json", "check",
 			"cpuprofile", "memprofile", "trace", "log-level"},
 		"bench http": {"clients", "modes", "calls", "engine-txns", "batch-calls", "batch-requests", "value-size", "dir", "keep", "cpuprofile", "memprofile",
 			"stall-timeout", "json", "check"},
