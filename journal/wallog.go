@@ -158,12 +158,6 @@ func (l *walLog) LastIndex() (uint64, error) {
 func (l *walLog) Write(first uint64, entries [][]byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.batch.Clear()
-	sizes := 0
-	for i, e := range entries {
-		l.batch.Write(first+uint64(i), e)
-		sizes += uvarintLen(uint64(len(e))) + len(e)
-	}
 	last, err := l.log.LastIndex()
 	if err != nil {
 		return walErr("write journal batch", err)
@@ -171,12 +165,40 @@ func (l *walLog) Write(first uint64, entries [][]byte) error {
 	if first != last+1 {
 		return fmt.Errorf("write journal batch at index %d after index %d: %w", first, last, ErrOutOfOrder)
 	}
-	created := l.cycleCount(entries)
-	if err := l.log.WriteBatch(&l.batch); err != nil {
-		return walErr("write journal batch", err)
+	sizes := 0
+	for _, e := range entries {
+		sizes += uvarintLen(uint64(len(e))) + len(e)
+	}
+	// wal starts a segment after the entry that fills one, and the rest
+	// of the batch goes into the new segment's buffers, grown by append
+	// from nothing (at a group commit of hundreds of callers, a quarter
+	// of a segment): so the batch is written in parts that end where a
+	// segment does, and the new segment's buffers get their room first.
+	created, cuts := l.cycleCount(entries)
+	from := 0
+	for k := 0; k <= len(cuts); k++ {
+		to, cycled := len(entries), false
+		if k < len(cuts) {
+			to, cycled = cuts[k], true
+		}
+		if from == to {
+			continue // the last entry ended a segment
+		}
+		l.batch.Clear()
+		for i, e := range entries[from:to] {
+			l.batch.Write(first+uint64(from+i), e)
+		}
+		if err := l.log.WriteBatch(&l.batch); err != nil {
+			return walErr("write journal batch", err)
+		}
+		if cycled {
+			l.reserveFresh(sizes / max(1, len(entries)))
+		} else {
+			l.reserveTail()
+		}
+		from = to
 	}
 	l.bytes.Add(uint64(sizes))
-	l.reserveTail()
 	if created > 0 {
 		l.dirDirty = true
 		l.segments.Add(uint64(created))
@@ -532,21 +554,22 @@ func (l *walLog) measureTail() error {
 // cycleCount mirrors tidwall/wal's segment cycling (a new segment once the
 // tail reaches segMax, each entry stored as uvarint(len)+entry) over the
 // entries and returns how many segment files wal will create while writing
-// them, so that Sync fsyncs the directory after creating them.
-func (l *walLog) cycleCount(entries [][]byte) int {
-	created := 0
+// them, so that Sync fsyncs the directory after creating them, and the
+// indexes in entries after which it creates one (cuts, in order).
+func (l *walLog) cycleCount(entries [][]byte) (created int, cuts []int) {
 	if l.segBytes > l.segMax {
 		created++
 		l.segBytes = 0
 	}
-	for _, e := range entries {
+	for i, e := range entries {
 		l.segBytes += uvarintLen(uint64(len(e))) + len(e)
 		if l.segBytes >= l.segMax {
 			created++
 			l.segBytes = 0
+			cuts = append(cuts, i+1)
 		}
 	}
-	return created
+	return created, cuts
 }
 
 func uvarintLen(x uint64) int {

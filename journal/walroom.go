@@ -129,3 +129,32 @@ func (l *walLog) reserveTail() bool {
 	l.readMu.Unlock()
 	return true
 }
+
+// reserveFresh gives the buffers of a tail segment wal has just started
+// (empty) room for a whole segment of entries of about entrySize bytes:
+// Write calls it once the part of a batch that filled the segment before
+// is written, so that the rest of the batch does not grow them from
+// nothing. Only a journal that has filled a segment pays for it. The
+// caller holds l.mu. It reports whether it did.
+func (l *walLog) reserveFresh(entrySize int) bool {
+	lay := walTail()
+	if lay.err != nil {
+		return false
+	}
+	ebuf, eposp := lay.tail(l.log)
+	if ebuf == nil || len(*ebuf) != 0 {
+		return false
+	}
+	epos := reflect.NewAt(lay.eposType, eposp).Elem()
+	if epos.Len() != 0 {
+		return false
+	}
+	want := l.segMax + roomSlack
+	nb := make([]byte, 0, want)
+	np := reflect.MakeSlice(lay.eposType, 0, l.segMax/max(1, entrySize)*9/8+1)
+	l.readMu.Lock()
+	*ebuf = nb
+	epos.Set(np)
+	l.readMu.Unlock()
+	return true
+}

@@ -187,3 +187,45 @@ func TestWALTailRoomConcurrentReads(t *testing.T) {
 		t.Fatalf("a concurrent read went wrong: %v", v)
 	}
 }
+
+// TestWALTailRoomLargeBatches: batches that cross a segment's end (as the
+// group commit of many callers writes them) fill the new segment's
+// buffers without growing them: the buffer's byte and the entry's position
+// per byte written, and little more.
+func TestWALTailRoomLargeBatches(t *testing.T) {
+	const segMax, size = 1 << 20, 405
+	l, err := openWAL(t.TempDir()+"/journal", segMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	entries := make([][]byte, 700) // 284 KB: a batch crosses every 4th segment end
+	for i := range entries {
+		entries[i] = walEntry(uint64(i), size)
+	}
+	next := uint64(1)
+	write := func(segs uint64) {
+		for l.segments.Load() < segs {
+			if err := l.Write(next, entries); err != nil {
+				t.Fatal(err)
+			}
+			next += uint64(len(entries))
+		}
+	}
+	write(2)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := next
+	write(12)
+	runtime.ReadMemStats(&after)
+	written := float64(next-start) * size
+	if per := float64(after.TotalAlloc-before.TotalAlloc) / written; per > 1.2 {
+		t.Fatalf("writing %.0f bytes of entries in batches of %d allocated %.2f bytes per byte, want at most 1.2", written, len(entries), per)
+	}
+	for i := start; i < next; i += 997 {
+		b, err := l.Read(i)
+		if err != nil || !bytes.Equal(b, walEntry(uint64((i-1)%uint64(len(entries))), size)) {
+			t.Fatalf("entry %d reads back %d bytes, %v", i, len(b), err)
+		}
+	}
+}
