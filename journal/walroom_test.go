@@ -103,17 +103,31 @@ func TestWALTailRoom(t *testing.T) {
 // segment allocates about the segment once, not the five times over of
 // a buffer grown by append.
 func TestWALTailRoomAllocates(t *testing.T) {
+	l, written, per, _, _ := writeMeasured(t, 128, 6)
+	defer l.Close()
+	// Per byte written: the buffer's byte and the entry's position (16
+	// bytes per entry of 405).
+	if per > 2 {
+		t.Fatalf("writing %.0f bytes of entries allocated %.2f bytes per byte, want at most 2 (an append-grown tail is ~5)", written, per)
+	}
+}
+
+// writeMeasured opens a journal of 1 MiB segments and writes the same
+// batch of 405-byte entries into it until it has 2 segments, then until
+// it has segs, and returns the bytes of entries the second part wrote,
+// the bytes it allocated per byte written, and its first and next index.
+func writeMeasured(t *testing.T, batch int, segs uint64) (l *walLog, written, per float64, start, next uint64) {
+	t.Helper()
 	const segMax, size = 1 << 20, 405
 	l, err := openWAL(t.TempDir()+"/journal", segMax)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	entries := make([][]byte, 128)
+	entries := make([][]byte, batch)
 	for i := range entries {
 		entries[i] = walEntry(uint64(i), size)
 	}
-	next := uint64(1)
+	next = 1
 	write := func(segs uint64) {
 		for l.segments.Load() < segs {
 			if err := l.Write(next, entries); err != nil {
@@ -125,15 +139,11 @@ func TestWALTailRoomAllocates(t *testing.T) {
 	write(2) // past the first segment
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	start := next
-	write(6)
+	start = next
+	write(segs)
 	runtime.ReadMemStats(&after)
-	written := float64(next-start) * size
-	// Per byte written: the buffer's byte and the entry's position (16
-	// bytes per entry of 405).
-	if per := float64(after.TotalAlloc-before.TotalAlloc) / written; per > 2 {
-		t.Fatalf("writing %.0f bytes of entries allocated %.2f bytes per byte, want at most 2 (an append-grown tail is ~5)", written, per)
-	}
+	written = float64(next-start) * size
+	return l, written, float64(after.TotalAlloc-before.TotalAlloc) / written, start, next
 }
 
 // TestWALTailRoomConcurrentReads reads the newest entries while the writer
@@ -193,38 +203,15 @@ func TestWALTailRoomConcurrentReads(t *testing.T) {
 // buffers without growing them: the buffer's byte and the entry's position
 // per byte written, and little more.
 func TestWALTailRoomLargeBatches(t *testing.T) {
-	const segMax, size = 1 << 20, 405
-	l, err := openWAL(t.TempDir()+"/journal", segMax)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const batch = 700 // 284 KB: a batch crosses every 4th segment end
+	l, written, per, start, next := writeMeasured(t, batch, 12)
 	defer l.Close()
-	entries := make([][]byte, 700) // 284 KB: a batch crosses every 4th segment end
-	for i := range entries {
-		entries[i] = walEntry(uint64(i), size)
-	}
-	next := uint64(1)
-	write := func(segs uint64) {
-		for l.segments.Load() < segs {
-			if err := l.Write(next, entries); err != nil {
-				t.Fatal(err)
-			}
-			next += uint64(len(entries))
-		}
-	}
-	write(2)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := next
-	write(12)
-	runtime.ReadMemStats(&after)
-	written := float64(next-start) * size
-	if per := float64(after.TotalAlloc-before.TotalAlloc) / written; per > 1.2 {
-		t.Fatalf("writing %.0f bytes of entries in batches of %d allocated %.2f bytes per byte, want at most 1.2", written, len(entries), per)
+	if per > 1.2 {
+		t.Fatalf("writing %.0f bytes of entries in batches of %d allocated %.2f bytes per byte, want at most 1.2", written, batch, per)
 	}
 	for i := start; i < next; i += 997 {
 		b, err := l.Read(i)
-		if err != nil || !bytes.Equal(b, walEntry(uint64((i-1)%uint64(len(entries))), size)) {
+		if err != nil || !bytes.Equal(b, walEntry((i-1)%batch, 405)) {
 			t.Fatalf("entry %d reads back %d bytes, %v", i, len(b), err)
 		}
 	}

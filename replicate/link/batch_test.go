@@ -74,18 +74,7 @@ func TestRecvFramesKeepTheirBytes(t *testing.T) {
 		tr := transports()[name]
 		t.Run(name, func(t *testing.T) {
 			ctx := testCtx(t)
-			s := tr.start(t)
-			t.Cleanup(func() { _ = s.l.Close() })
-			a, err := s.d.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			b, err := s.l.Accept(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			a, b := connect(t, tr)
 			sizes := []int{1, 400, bodySlabMax - 80, bodySlabMax + 1, 3000, 20 << 10, 100, bodySlab / 2}
 			frames := []*Frame{hello("A")}
 			for i := range 600 {
@@ -103,6 +92,7 @@ func TestRecvFramesKeepTheirBytes(t *testing.T) {
 			}()
 			got := make([]*Frame, len(frames))
 			for i := range frames {
+				var err error
 				if got[i], err = b.Recv(ctx); err != nil {
 					t.Fatalf("frame %d: %v", i, err)
 				}
