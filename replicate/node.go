@@ -946,9 +946,20 @@ func (n *Node) addOwn(rec *journal.Record) error {
 func (n *Node) Compacted(pos uint64) {
 	n.input("Compacted")
 	i := sort.Search(len(n.own), func(i int) bool { return n.own[i].pos >= pos })
-	if i > 0 {
-		n.basePrev = n.own[i-1].oseq()
+	if i == 0 {
+		return
+	}
+	n.basePrev = n.own[i-1].oseq()
+	clear(n.own[:i]) // their Txns and packed blocks go
+	if i > len(n.own)/2 {
+		// Most of the list goes: a copy of the rest lets the array go.
 		n.own = append([]own(nil), n.own[i:]...)
+	} else {
+		// A retention pass takes off a few: a copy of the rest each time
+		// was 39 ms and 80 MB at a million own transactions (the default
+		// JournalKeep holds about 1.3M), on the executor. The array's
+		// head goes at addOwn's next growth.
+		n.own = n.own[i:]
 	}
 }
 

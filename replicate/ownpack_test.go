@@ -141,3 +141,44 @@ func TestOwnPackedOncePrunedAndBackAfterAReign(t *testing.T) {
 		t.Fatalf("hits after the reign change:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestCompactedKeepsTheRestAndBoundsMemory: retention passes that each
+// take the oldest few own transactions off, in a long run, leave exactly
+// the newer ones (with OwnBefore and RetainFloor answering from them), and
+// the list's array stays within a few times what it holds: the head a
+// pass leaves behind goes at the next growth.
+func TestCompactedKeepsTheRestAndBoundsMemory(t *testing.T) {
+	nd := newTestNode(t, "A", RoleLiege)
+	next := uint64(1)
+	add := func(k int) {
+		for range k {
+			r := &journal.Record{Kind: journal.KindLocal, Origin: "A", OSeq: next, Pos: 2 * next, HLC: next,
+				Writes: []journal.Write{{Key: []byte(fmt.Sprintf("k%d", next)), Op: journal.OpSet}}}
+			nd.OwnCommitted(r)
+			nd.OwnDurable(r)
+			next++
+		}
+	}
+	const keep = 1000
+	add(keep)
+	for pass := range 3000 {
+		add(37)
+		first := nd.own[len(nd.own)-keep].pos
+		nd.Compacted(first)
+		if len(nd.own) != keep || nd.own[0].pos != first || nd.own[keep-1].seq != next-1 {
+			t.Fatalf("pass %d: %d own transactions from position %d to OSeq %d, want %d from %d to %d",
+				pass, len(nd.own), nd.own[0].pos, nd.own[len(nd.own)-1].seq, keep, first, next-1)
+		}
+		if got, want := nd.OwnBefore(first), first/2-1; got != want {
+			t.Fatalf("pass %d: OwnBefore(%d) = %d, want %d", pass, first, got, want)
+		}
+		if c := cap(nd.own); c > 4*keep {
+			t.Fatalf("pass %d: the list's array holds room for %d own transactions, %d of them live", pass, c, keep)
+		}
+	}
+	// A compaction of most of the list copies the rest.
+	nd.Compacted(nd.own[keep-10].pos)
+	if len(nd.own) != 10 || cap(nd.own) > 16 { // a copy, its size rounded up to the allocator's
+		t.Fatalf("after taking off all but 10: len %d, cap %d; want a copy of the 10", len(nd.own), cap(nd.own))
+	}
+}
