@@ -177,9 +177,9 @@ func (l *walLog) Write(first uint64, entries [][]byte) error {
 	created, cuts := l.cycleCount(entries)
 	from := 0
 	for k := 0; k <= len(cuts); k++ {
-		to, cycled := len(entries), false
+		to := len(entries)
 		if k < len(cuts) {
-			to, cycled = cuts[k], true
+			to = cuts[k]
 		}
 		if from == to {
 			continue // the last entry ended a segment
@@ -191,11 +191,7 @@ func (l *walLog) Write(first uint64, entries [][]byte) error {
 		if err := l.log.WriteBatch(&l.batch); err != nil {
 			return walErr("write journal batch", err)
 		}
-		if cycled {
-			l.reserveFresh(sizes / max(1, len(entries)))
-		} else {
-			l.reserveTail()
-		}
+		l.reserveTail(sizes / max(1, len(entries)))
 		from = to
 	}
 	l.bytes.Add(uint64(sizes))

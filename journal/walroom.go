@@ -95,10 +95,14 @@ func (lay *tailLayout) tail(log *wal.Log) (ebuf *[]byte, epos unsafe.Pointer) {
 }
 
 // reserveTail gives the tail segment's buffers room for the rest of the
-// segment once the tail holds roomFrom bytes (or an eighth of a segment
-// smaller than eight times that) and has not the room yet. The caller
-// holds l.mu. It reports whether it did.
-func (l *walLog) reserveTail() bool {
+// segment, when they have not the room yet and the tail either holds
+// roomFrom bytes (or an eighth of a segment smaller than eight times
+// that), or is a segment wal has just started, empty, with the rest of a
+// batch to come (Write): then entrySize, the batch's mean, sizes the
+// positions, else the entries seen so far do. Only a journal that has
+// filled a segment pays for an empty one's room. The caller holds l.mu.
+// It reports whether it did.
+func (l *walLog) reserveTail(entrySize int) bool {
 	lay := walTail()
 	if lay.err != nil {
 		return false
@@ -108,50 +112,25 @@ func (l *walLog) reserveTail() bool {
 		return false
 	}
 	n, want := len(*ebuf), l.segMax+roomSlack
-	if n < min(roomFrom, l.segMax/8) || n >= l.segMax || cap(*ebuf) >= want {
+	if n >= l.segMax || cap(*ebuf) >= want {
 		return false
 	}
 	epos := reflect.NewAt(lay.eposType, eposp).Elem()
-	// As many positions as entries of the size seen so far fill the
-	// segment, and an eighth more.
 	entries := epos.Len()
-	if entries == 0 {
+	switch {
+	case n == 0 && entries == 0 && entrySize > 0:
+	case n >= min(roomFrom, l.segMax/8) && entries > 0:
+		entrySize = n / entries
+	default:
 		return false
 	}
-	wantPos := entries + (want-n)/max(1, n/entries)*9/8
+	// As many positions as entries of that size fill the segment, and an
+	// eighth more.
+	wantPos := entries + (want-n)/max(1, entrySize)*9/8
 	nb := make([]byte, n, want)
 	copy(nb, *ebuf)
 	np := reflect.MakeSlice(lay.eposType, entries, max(wantPos, epos.Cap()))
 	reflect.Copy(np, epos)
-	l.readMu.Lock()
-	*ebuf = nb
-	epos.Set(np)
-	l.readMu.Unlock()
-	return true
-}
-
-// reserveFresh gives the buffers of a tail segment wal has just started
-// (empty) room for a whole segment of entries of about entrySize bytes:
-// Write calls it once the part of a batch that filled the segment before
-// is written, so that the rest of the batch does not grow them from
-// nothing. Only a journal that has filled a segment pays for it. The
-// caller holds l.mu. It reports whether it did.
-func (l *walLog) reserveFresh(entrySize int) bool {
-	lay := walTail()
-	if lay.err != nil {
-		return false
-	}
-	ebuf, eposp := lay.tail(l.log)
-	if ebuf == nil || len(*ebuf) != 0 {
-		return false
-	}
-	epos := reflect.NewAt(lay.eposType, eposp).Elem()
-	if epos.Len() != 0 {
-		return false
-	}
-	want := l.segMax + roomSlack
-	nb := make([]byte, 0, want)
-	np := reflect.MakeSlice(lay.eposType, 0, l.segMax/max(1, entrySize)*9/8+1)
 	l.readMu.Lock()
 	*ebuf = nb
 	epos.Set(np)

@@ -26,7 +26,7 @@ import (
 // LoInclusive, bit 1 HiInclusive), its Lo's length and bytes, its Hi's.
 
 // packSlab is the size of the blocks packed transactions are carved from;
-// one larger than packSlabMax gets an allocation of its own.
+// a new block starts when less than packSlabMax bytes are left.
 const (
 	packSlab    = 16 << 10
 	packSlabMax = 1 << 10
@@ -63,31 +63,6 @@ func packTxn(dst []byte, t *detect.Txn) []byte {
 		bin(r.Hi)
 	}
 	return dst
-}
-
-// packedSize is len(packTxn(nil, t)), without packing.
-func packedSize(t *detect.Txn) int {
-	v := func(x uint64) int { return (bitsLen(x) + 6) / 7 }
-	n := v(t.HLC) + v(uint64(len(t.Reads))) + v(uint64(len(t.Writes))) + v(uint64(len(t.Ranges)))
-	for _, k := range t.Reads {
-		n += v(uint64(len(k))) + len(k)
-	}
-	for _, w := range t.Writes {
-		n += v(uint64(len(w.Key))<<1|1) + len(w.Key)
-	}
-	for _, r := range t.Ranges {
-		n += 1 + v(uint64(len(r.Lo))) + len(r.Lo) + v(uint64(len(r.Hi))) + len(r.Hi)
-	}
-	return n
-}
-
-// bitsLen is the bits x takes, at least 1 (a uvarint of 0 is one byte).
-func bitsLen(x uint64) int {
-	n := 1
-	for x >>= 1; x > 0; x >>= 1 {
-		n++
-	}
-	return n
 }
 
 // unpackTxn returns the detect.Txn packTxn packed into p, with the fields
@@ -190,13 +165,11 @@ func unpackTxn(p []byte, id journal.TxID, pos, peerSeen uint64) (*detect.Txn, er
 type packSlabs struct{ buf []byte }
 
 func (s *packSlabs) pack(t *detect.Txn) []byte {
-	n := packedSize(t)
-	if n > packSlabMax {
-		return packTxn(make([]byte, 0, n), t)
-	}
-	if cap(s.buf)-len(s.buf) < n {
+	if cap(s.buf)-len(s.buf) < packSlabMax {
 		s.buf = make([]byte, 0, packSlab)
 	}
+	// One larger than the room left grows the block: the transactions
+	// carved before keep the old one.
 	l := len(s.buf)
 	s.buf = packTxn(s.buf, t)
 	return s.buf[l:len(s.buf):len(s.buf)]
