@@ -35,7 +35,9 @@ import (
 //     the key (point-read, Add, Set/Delete) and the key's index in it. The
 //     entries of a key sit in the cluster of its home slot, so a point key
 //     of t costs one probe (one cache miss, the misses of t's keys
-//     overlapping), whatever the window size.
+//     overlapping), whatever the window size. A key touched by many of
+//     them (a counter every transaction Adds to) has a list of its own,
+//     by role and sequence number, so that it costs a binary search.
 //   - writes: every (own transaction, written key) as a point (order key
 //     and id; see okey), asked for the points inside each range t read
 //     (use check, phantoms).
@@ -203,7 +205,7 @@ func (w *Window) Add(o *Txn) {
 	w.oseqs.add(seq, o.ID.OSeq)
 	w.hlcs.add(seq, o.HLC)
 	eachTouch(o, func(key []byte, roles, i int) {
-		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i))
+		w.keys.insert(touchEntry(w.hash(key), uint32(seq), roles, i), uint32(w.base))
 		if roles&(roleAdd|roleSet) != 0 {
 			w.writes.insert(orderKey(key), treeID(seq, i))
 		}
@@ -699,6 +701,10 @@ func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 				}
 				continue
 			}
+			if isMarker(e) { // the key's entries are in a hot list
+				cands = w.probeHot(cands, &tt.hot[touchSeq(e)], k, ki, u, useHi, mirLo)
+				break
+			}
 			off := int(touchSeq(e) - base)
 			if off < u {
 				continue
@@ -719,6 +725,39 @@ func (w *Window) probe(in []tkey, u, useHi, mirLo int) {
 		}
 	}
 	w.cand = cands
+}
+
+// probeHot is probe for the key of in[ki], k, whose entries are in hot
+// list h: the entries of the classes of roles whose checks k fires, in the
+// runs of indexes those checks apply to (see the switch of probe).
+func (w *Window) probeHot(cands []cand, h *hotList, k *tkey, ki, u, useHi, mirLo int) []cand {
+	n := len(w.txns)
+	switch {
+	case !k.write:
+		for _, c := range [...]int{hotSet, hotAdd, hotAddRead} {
+			cands = w.hotCands(cands, h, c, u, useHi, ki, CheckUse)
+		}
+	case k.set:
+		for _, c := range [...]int{hotSet, hotAdd, hotAddRead} {
+			cands = w.hotCands(cands, h, c, u, n, ki, CheckUpdate)
+		}
+		cands = w.hotCands(cands, h, hotRead, mirLo, n, ki, CheckMirrorUse)
+	default: // an Add: Adds commute
+		cands = w.hotCands(cands, h, hotSet, u, n, ki, CheckUpdate)
+		cands = w.hotCands(cands, h, hotAddRead, mirLo, n, ki, CheckMirrorUse)
+		cands = w.hotCands(cands, h, hotRead, mirLo, n, ki, CheckMirrorUse)
+	}
+	return cands
+}
+
+// hotCands appends to cands the entries of class c of h whose
+// transactions are at indexes [lo, hi), as candidates of check for key ki.
+func (w *Window) hotCands(cands []cand, h *hotList, c, lo, hi, ki int, check Check) []cand {
+	base := uint32(w.base)
+	for _, e := range h.within(c, base, lo, hi) {
+		cands = append(cands, cand{off: touchSeq(e) - base, idx: touchIdx(e), roles: touchRoles(e), ki: ki, check: check})
+	}
+	return cands
 }
 
 // candKeys sets the key of the candidates of w.cand from i to j whose key

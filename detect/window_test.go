@@ -66,6 +66,8 @@ func TestWindowMatchesBruteForce(t *testing.T) {
 		// Point runs without the indexes of the keys (as for keys at index
 		// 255 or later), so that Check finds the keys by their bytes.
 		w.noIdx = rapid.IntRange(0, 3).Draw(t, "noIdx") == 0
+		// Hot lists from few entries of a tag (collide makes tags shared).
+		w.keys.hotMin = rapid.SampledFrom([]int{0, 2, 3, 5}).Draw(t, "hotMin")
 		// Small blocks of HLCs, so that the searches cross them, and small
 		// offsets in them, so that some HLCs go to the map.
 		w.hlcs.every = rapid.Uint64Range(1, 8).Draw(t, "hlcEvery")
@@ -244,7 +246,8 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 			w.writes.len(), w.ranges.len(), runPoints, runRanges, points, ranges)
 	}
 	tt := &w.keys
-	used := 0
+	used, inLists := 0, 0
+	hot, inTable := map[uint64]bool{}, map[uint64]int{}
 	for i, e := range tt.slots {
 		if e == 0 {
 			continue
@@ -257,13 +260,55 @@ func checkWindowIndexes(t *rapid.T, w *Window) {
 		if d := tt.dist(i, e); tt.slots[p] == 0 && d != 0 || tt.slots[p] != 0 && d > tt.dist(p, tt.slots[p])+1 {
 			t.Fatalf("entry %x at slot %d, %d from its home, after an entry %d from its home", e, i, d, tt.dist(p, tt.slots[p]))
 		}
+		if isMarker(e) {
+			if hot[touchTag(e)] {
+				t.Fatalf("two markers of tag %x", touchTag(e))
+			}
+			hot[touchTag(e)] = true
+			h := &tt.hot[touchSeq(e)]
+			n := 0
+			for c, es := range h.by {
+				for j, x := range es {
+					n++
+					if touchTag(x) != touchTag(e) || class(touchRoles(x)) != c {
+						t.Fatalf("hot list of tag %x holds entry %x (tag %x, roles %d) in class %d", touchTag(e), x, touchTag(x), touchRoles(x), c)
+					}
+					if j > 0 && touchSeq(x)-uint32(w.base) < touchSeq(es[j-1])-uint32(w.base) {
+						t.Fatalf("hot list of tag %x, class %d, out of sequence order at %d", touchTag(e), c, j)
+					}
+					inLists++
+					if want[x] == 0 {
+						t.Fatalf("hot entry %x (seq %d, roles %d, index %d) is not a touch of the window", x, touchSeq(x), touchRoles(x), touchIdx(x))
+					}
+					want[x]--
+				}
+			}
+			if n == 0 || n != h.n {
+				t.Fatalf("hot list of tag %x holds %d entries, counts %d", touchTag(e), n, h.n)
+			}
+			continue
+		}
+		inTable[touchTag(e)]++
 		if want[e] == 0 {
 			t.Fatalf("entry %x (seq %d, roles %d, index %d) is not a touch of the window", e, touchSeq(e), touchRoles(e), touchIdx(e))
 		}
 		want[e]--
 	}
-	if used != tt.n || tt.n != refs {
-		t.Fatalf("touch table holds %d entries (n %d), the window %d", used, tt.n, refs)
+	for tag, n := range inTable {
+		if hot[tag] || n >= tt.hotAt() {
+			t.Fatalf("tag %x has %d entries in the table (hot list: %v), the most is %d", tag, n, hot[tag], tt.hotAt()-1)
+		}
+	}
+	if len(tt.hot) != len(hot)+len(tt.free) {
+		t.Fatalf("%d hot lists, %d markers, %d free", len(tt.hot), len(hot), len(tt.free))
+	}
+	for _, i := range tt.free {
+		if tt.hot[i].n != 0 {
+			t.Fatalf("free hot list %d holds %d entries", i, tt.hot[i].n)
+		}
+	}
+	if used != tt.n || used-len(hot)+inLists != refs {
+		t.Fatalf("touch table holds %d entries (n %d, %d markers), its hot lists %d, the window %d", used, tt.n, len(hot), inLists, refs)
 	}
 	if tt.n > 0 && float64(tt.n) > touchMaxLoad*float64(len(tt.slots)) {
 		t.Fatalf("touch table of %d slots holds %d entries: above the load it grows at", len(tt.slots), tt.n)
@@ -540,5 +585,126 @@ func checkHLCs(t *rapid.T, w *Window) {
 		if got := h.firstAbove(w.base, x); got != want {
 			t.Fatalf("first HLC above %d at index %d, want %d", x, got, want)
 		}
+	}
+}
+
+// hotTxn is benchTxn plus an Add to one of two counters every transaction
+// touches (the ATM app's totals): a key with an entry per own transaction.
+func hotTxn(r *rand.Rand, origin string, oseq, hlc uint64) *Txn {
+	o := benchTxn(r, origin, oseq, hlc)
+	o.Writes = append(o.Writes, Write{Key: []byte(fmt.Sprintf("counter/%d", oseq%2)), Add: true})
+	return o
+}
+
+// BenchmarkHotKey: a window in which every own transaction Adds to one of
+// two counters; per own transaction added and pruned (the window kept at
+// its size), and per incoming transaction, which Adds to them too (no
+// conflict: Adds commute, so the counters must cost nothing).
+func BenchmarkHotKey(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		r := rand.New(rand.NewPCG(3, uint64(n)))
+		txns := make([]*Txn, 2*n)
+		for i := range txns {
+			txns[i] = hotTxn(r, "A", uint64(i+1), uint64(i+1)*10)
+		}
+		in := make([]*Txn, 4096)
+		for i := range in {
+			in[i] = hotTxn(r, "B", uint64(i+1), r.Uint64N(uint64(n)*10+10))
+		}
+		w := NewWindow()
+		for _, o := range txns[:n] {
+			w.Add(o)
+		}
+		b.Run(fmt.Sprintf("check/window=%d", n), func(b *testing.B) {
+			hits, i := 0, 0
+			for b.Loop() {
+				hits += len(w.Check(in[i%len(in)]))
+				i++
+			}
+			b.ReportMetric(float64(hits)/float64(i), "hits/op")
+		})
+		b.Run(fmt.Sprintf("addprune/window=%d", n), func(b *testing.B) {
+			next := n
+			for b.Loop() {
+				if next == len(txns) {
+					b.StopTimer()
+					base := txns[len(txns)-1].ID.OSeq
+					for i, o := range txns {
+						o.ID.OSeq, o.Pos, o.HLC = base+uint64(i+1), base+uint64(i+1), (base+uint64(i+1))*10
+					}
+					w = NewWindow()
+					for _, o := range txns[:n] {
+						w.Add(o)
+					}
+					next = n
+					b.StartTimer()
+				}
+				w.Add(txns[next])
+				w.Prune(txns[next-n].ID.OSeq)
+				next++
+			}
+		})
+	}
+}
+
+// A key every own transaction touches goes to a hot list: the table keeps
+// one marker for it, not a cluster of the window, and Check answers from
+// the list what the brute force does for each kind of incoming touch.
+func TestHotKeyGoesToAList(t *testing.T) {
+	const n = 5000
+	w := NewWindow()
+	var model []*Txn
+	for i := 1; i <= n; i++ {
+		o := &Txn{ID: journal.TxID{Origin: "M", OSeq: uint64(i)}, Pos: uint64(i), HLC: uint64(i) * 10,
+			Writes: []Write{{Key: []byte("counter"), Add: true}, {Key: []byte(fmt.Sprintf("k%d", i))}}}
+		if i%100 == 0 { // a few read it, a few Set it
+			o.Reads = append(o.Reads, []byte("counter"))
+		}
+		if i%1000 == 0 {
+			o.Writes[0].Add = false
+		}
+		w.Add(o)
+		model = append(model, o)
+	}
+	tag := w.hash([]byte("counter")) >> 40
+	inTable, markers := 0, 0
+	for _, e := range w.keys.slots {
+		switch {
+		case e == 0 || touchTag(e) != tag:
+		case isMarker(e):
+			markers++
+			if got := w.keys.hot[touchSeq(e)].n; got != n {
+				t.Fatalf("the hot list of the counter holds %d entries, want %d", got, n)
+			}
+		default:
+			inTable++
+		}
+	}
+	if markers != 1 || inTable != 0 {
+		t.Fatalf("the counter has %d markers and %d entries in the table, want 1 and 0", markers, inTable)
+	}
+	for _, tc := range []struct {
+		name string
+		t    *Txn
+	}{
+		{"add", &Txn{Writes: []Write{{Key: []byte("counter"), Add: true}}}},
+		{"set", &Txn{Writes: []Write{{Key: []byte("counter")}}}},
+		{"read", &Txn{Reads: [][]byte{[]byte("counter")}}},
+		{"read and add", &Txn{Reads: [][]byte{[]byte("counter")}, Writes: []Write{{Key: []byte("counter"), Add: true}}}},
+	} {
+		in := tc.t
+		in.ID, in.HLC, in.PeerSeen = journal.TxID{Origin: "B", OSeq: 1}, n*5+3, n/10
+		got, want := w.Check(in), bruteCheck(model, in)
+		if !sameHits(got, want) {
+			t.Fatalf("%s: Check gives %d hits, the brute force %d", tc.name, len(got), len(want))
+		}
+		if tc.name != "add" && len(want) == 0 {
+			t.Fatalf("%s: no hits: the case tests nothing", tc.name)
+		}
+	}
+	w.TruncateFrom(n - 10)
+	w.Prune(n)
+	if w.keys.n != 0 || w.keys.hot != nil {
+		t.Fatalf("an empty window keeps %d entries and %d hot lists", w.keys.n, len(w.keys.hot))
 	}
 }
