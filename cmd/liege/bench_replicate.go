@@ -1,16 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,8 +34,10 @@ many of them the vassal held its calls until it had applied again what the
 liege had, and how many of those holds ended by their budget of two
 heartbeats instead), how long the link took to catch up after the load, and
 whether both ended with the same state hash; then how often each link was
-set up again during the load and how many frames each receiver dropped (a
-lag spike with either is the link's, without them the executors'). Also
+set up again during the load and how many frames each receiver dropped,
+and why (a lag spike with either is the link's, without them the
+executors'; thousands dropped as held, gap and duplicate are rewinds of a
+backlog around rollbacks, each shipping it again). Also
 per instance the journal fsyncs it ran, the records each made durable and
 how long the write and fsync of a batch took (FSYNC MEAN) and how long
 from its start until the executor took its outcome (ROUND MEAN: the fsync,
@@ -301,6 +306,11 @@ func printReplicateRun(out io.Writer, r *replicateRun, titled bool) {
 	fmt.Fprintf(out, "link during the load: reconnects %.0f / %.0f, frames dropped by the receiver %.0f / %.0f (%s -> %s / %s -> %s)\n",
 		res.Directions[0].Reconnects, res.Directions[1].Reconnects, res.Directions[0].Dropped, res.Directions[1].Dropped,
 		res.Directions[0].From, res.Directions[0].To, res.Directions[1].From, res.Directions[1].To)
+	for _, d := range res.Directions {
+		if len(d.DroppedBy) > 0 {
+			fmt.Fprintf(out, "  dropped by %s of %s's frames: %s\n", d.To, d.From, droppedReasons(d.DroppedBy))
+		}
+	}
 	if res.CPUSeconds > 0 {
 		fmt.Fprintf(out, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
 			res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)
@@ -359,4 +369,35 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// droppedReasons lists the reasons frames were dropped for, the most
+// frequent first: "held 401576 (while rolling back), duplicate 161448".
+func droppedReasons(by map[string]float64) string {
+	reasons := slices.SortedFunc(maps.Keys(by), func(a, b string) int {
+		if c := cmp.Compare(by[b], by[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, r := range reasons {
+		p := fmt.Sprintf("%s %.0f", r, by[r])
+		if m := droppedMeaning[r]; m != "" {
+			p += " (" + m + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// droppedMeaning says what each reason of liege_stream_dropped_total
+// means in a benchmark's terms.
+var droppedMeaning = map[string]string{
+	"held":        "arrived while the receiver rolled back",
+	"gap":         "not next after what it holds: sent before a rewind",
+	"duplicate":   "held already: the sender rewound behind it",
+	"discarding":  "the liege discards until the vassal answers its rollback command",
+	"stale_epoch": "of an epoch before the sender's rollback",
+	"older_reign": "of a reign before the receiver's",
 }

@@ -87,3 +87,14 @@ func TestReplicateGoals(t *testing.T) {
 		}
 	}
 }
+
+// The reasons frames were dropped for come most frequent first, each with
+// what it means, so that a storm of drops in a run reads at once.
+func TestDroppedReasons(t *testing.T) {
+	got := droppedReasons(map[string]float64{"gap": 10, "held": 400, "duplicate": 160, "made_up": 10})
+	want := "held 400 (arrived while the receiver rolled back), duplicate 160 (held already: the sender rewound behind it), " +
+		"gap 10 (not next after what it holds: sent before a rewind), made_up 10"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -76,9 +76,12 @@ type Direction struct {
 	// Reconnects is how often From's link to To was set up again during
 	// the load, Dropped how many of From's frames To dropped (any reason:
 	// a gap, a duplicate, a stale epoch...): a lag spike with either is
-	// the link's, without them the executors'.
+	// the link's, without them the executors'. DroppedBy splits Dropped
+	// by reason (the labels of liege_stream_dropped_total: held while a
+	// rollback ran, gap, duplicate, discarding...).
 	Reconnects float64
 	Dropped    float64
+	DroppedBy  map[string]float64 `json:",omitempty"`
 }
 
 // ReplicateResult is what RunReplicate measured.
@@ -327,8 +330,14 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		dir.RoundBusy = during(i, "liege_fsync_round_seconds_total") / elapsed.Seconds()
 		dir.Reconnects = during(i, "liege_link_reconnects_total")
 		for k := range metricsAtEnd[1-i] {
-			if strings.HasPrefix(k, "liege_stream_dropped_total{") {
-				dir.Dropped += during(1-i, k)
+			if reason, ok := strings.CutPrefix(k, `liege_stream_dropped_total{reason="`); ok {
+				if d := during(1-i, k); d > 0 {
+					dir.Dropped += d
+					if dir.DroppedBy == nil {
+						dir.DroppedBy = map[string]float64{}
+					}
+					dir.DroppedBy[strings.TrimSuffix(reason, `"}`)] = d
+				}
 			}
 		}
 		if n := during(i, "liege_link_sends_total"); n > 0 {
