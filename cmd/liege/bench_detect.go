@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -37,7 +36,9 @@ memory (up to three more levels of misses at the start of each Check; the
 figure before this flag existed). hits/txn is the conflicts found per
 incoming transaction: with the defaults the window is dense in the key
 space (a pessimistic, conflict-heavy case); raise --key-space for sparser
-conflicts.
+conflicts. --counters N adds to every transaction an Add to one of N
+counter keys, as the ATM app's totals: keys most of the window touches,
+which cost the same as any other key (they keep a list of their own).
 
 Figures per window size: ns/txn is the wall time per Check; cpu ns/txn
 the time the measuring thread ran per Check (on a machine shared with
@@ -45,7 +46,8 @@ other work the two differ: waiting for a core counts in one only);
 B/entry the heap the window holds per own transaction, beyond the
 transactions themselves (the replication node keeps those anyway).
 
-Goals, at a window of 100,000 with transactions of 10 keys: at most 2µs of
+Goals, at a window of 100,000 with transactions of 10 keys and no
+counters: at most 2µs of
 CPU per incoming transaction, and at most 200 bytes per own transaction.
 With --check the command exits with status 2 when one is missed.`
 
@@ -60,6 +62,7 @@ func benchDetectCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "key-space", Value: detectbench.Default.KeySpace, Usage: "distinct keys the transactions draw from"},
 			&cli.Float64Flag{Name: "range-fraction", Value: detectbench.Default.RangeFraction, Usage: "fraction of the keys touched that are range reads"},
 			&cli.Uint64Flag{Name: "seed", Value: detectbench.Default.Seed, Usage: "random seed of the workload"},
+			&cli.IntFlag{Name: "counters", Usage: "every transaction also Adds to one of this many counters (as the ATM app's totals); 0: none"},
 			&cli.IntFlag{Name: "incoming", Value: 1 << 14, Usage: "distinct incoming transactions, checked round-robin"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, Usage: "time spent checking per window size"},
 			&cli.BoolFlag{Name: "cold-incoming", Usage: "check each incoming transaction from memory, not from the caches as the replication node has it"},
@@ -100,6 +103,7 @@ func runBenchDetect(c *cli.Context) error {
 		KeySpace:      c.Uint64("key-space"),
 		RangeFraction: c.Float64("range-fraction"),
 		Seed:          c.Uint64("seed"),
+		Counters:      c.Int("counters"),
 	}
 	switch {
 	case wl.KeysPerTxn <= 0:
@@ -108,19 +112,21 @@ func runBenchDetect(c *cli.Context) error {
 		return errors.New("--key-space: want at least 1")
 	case wl.RangeFraction < 0 || wl.RangeFraction > 1:
 		return errors.New("--range-fraction: want a fraction between 0 and 1")
+	case wl.Counters < 0:
+		return errors.New("--counters: want 0 or more")
 	case c.Int("incoming") <= 0:
 		return errors.New("--incoming: want at least 1")
 	}
 	rep := detectReport{Machine: hostinfo.Read(), Workload: wl}
 	for _, n := range sizes {
-		fmt.Fprintf(os.Stderr, "window %s: building...\n", count(float64(n)))
+		fmt.Fprintf(c.App.ErrWriter, "window %s: building...\n", count(float64(n)))
 		row := measureDetect(wl, n, c.Int("incoming"), c.Duration("duration"), c.Bool("cold-incoming"))
 		rep.Rows = append(rep.Rows, row)
-		fmt.Fprintf(os.Stderr, "window %s: %.0f ns (%.0f ns of CPU) per incoming transaction, %.0f bytes per own one\n",
+		fmt.Fprintf(c.App.ErrWriter, "window %s: %.0f ns (%.0f ns of CPU) per incoming transaction, %.0f bytes per own one\n",
 			count(float64(n)), row.NsPerTxn, row.CPUNsPerTxn, row.BytesPerOwn)
 	}
 	for _, r := range rep.Rows {
-		if r.Window == 100_000 && wl.KeysPerTxn == 10 {
+		if r.Window == 100_000 && wl.KeysPerTxn == 10 && wl.Counters == 0 {
 			rep.Goal = &goal{Name: "detect", Want: "<= 2µs of CPU per incoming txn at window 100,000",
 				Value: r.CPUNsPerTxn, Measured: r.CPUNsPerTxn > 0, Met: r.CPUNsPerTxn > 0 && r.CPUNsPerTxn <= 2000}
 			rep.MemGoal = &goal{Name: "detect_memory", Want: "<= 200 bytes per own txn at window 100,000",
@@ -128,16 +134,20 @@ func runBenchDetect(c *cli.Context) error {
 		}
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
 	} else {
-		fmt.Printf("machine: %s\n", rep.Machine)
-		fmt.Printf("workload: %d keys per txn, key space %s, range fraction %g, seed %d\n",
+		fmt.Fprintf(c.App.Writer, "machine: %s\n", rep.Machine)
+		fmt.Fprintf(c.App.Writer, "workload: %d keys per txn, key space %s, range fraction %g, seed %d",
 			wl.KeysPerTxn, count(float64(wl.KeySpace)), wl.RangeFraction, wl.Seed)
-		tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		if wl.Counters > 0 {
+			fmt.Fprintf(c.App.Writer, ", and an Add to one of %d counters", wl.Counters)
+		}
+		fmt.Fprintln(c.App.Writer)
+		tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "window\tns/txn\tcpu ns/txn\thits/txn\tallocs/txn\tB/txn\tB/entry\tchecks\tbuild\t")
 		for _, r := range rep.Rows {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.3f\t%.3f\t%.0f\t%.0f\t%s\t%s\t\n", count(float64(r.Window)), r.NsPerTxn, r.CPUNsPerTxn,
@@ -152,7 +162,7 @@ func runBenchDetect(c *cli.Context) error {
 			if !g.Met {
 				met = "MISSED"
 			}
-			fmt.Printf("goal %s: %.0f, %s\n", g.Want, g.Value, met)
+			fmt.Fprintf(c.App.Writer, "goal %s: %.0f, %s\n", g.Want, g.Value, met)
 		}
 	}
 	if c.Bool("check") {

@@ -25,7 +25,7 @@ func commandFlags() map[string][]string {
 			"cpuprofile", "memprofile", "trace", "log-level"},
 		"bench http": {"clients", "modes", "calls", "engine-txns", "batch-calls", "batch-requests", "value-size", "dir", "keep", "cpuprofile", "memprofile",
 			"stall-timeout", "json", "check"},
-		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "incoming", "duration", "cold-incoming", "json", "check"},
+		"bench detect": {"sizes", "keys", "key-space", "range-fraction", "seed", "counters", "incoming", "duration", "cold-incoming", "json", "check"},
 		"serve": {"dir", "id", "app", "http", "role", "peer-id", "peer", "listen-peer", "cluster", "tls-cert",
 			"tls-key", "tls-ca", "plaintext-peer", "max-clock-offset", "merge", "route", "route-link-grace", "clock-skew", "max-frame",
 			"await-peer", "auth-token-file", "max-wait", "shutdown-timeout", "log-format", "log-level", "config", "metrics-addr",

@@ -34,6 +34,11 @@ type Workload struct {
 	KeySpace      uint64  // distinct keys
 	RangeFraction float64 // fraction of the keys touched that are range reads
 	Seed          uint64
+	// Counters, if above 0, makes every transaction also Add to one of
+	// that many counter keys (the ATM app's totals): keys most of the
+	// window touches, which the conflict check must pass over (Adds
+	// commute).
+	Counters int `json:",omitempty"`
 }
 
 // Default is the workload the benchmarks use unless told otherwise.
@@ -73,6 +78,9 @@ func (wl *Workload) txn(r *rand.Rand, origin string, oseq, pos, hlc uint64) *det
 		default:
 			rec.Writes = append(rec.Writes, journal.Write{Key: k, Op: journal.OpAdd})
 		}
+	}
+	if wl.Counters > 0 {
+		rec.Writes = append(rec.Writes, journal.Write{Key: tuple.Pack("counter", int64(r.IntN(wl.Counters))), Op: journal.OpAdd})
 	}
 	return detect.FromRecord(rec)
 }
