@@ -344,7 +344,7 @@ func (db *DB) afterStep() {
 		db.lastOwn, db.lastPeer = own, peer
 		db.notifyApplied()
 	}
-	if frames, disc := db.in.Outbox(); len(frames) > 0 || disc != "" {
+	if frames, disc := db.in.TakeOutbox(); len(frames) > 0 || disc != "" {
 		db.outMu.Lock()
 		db.out = append(db.out, frames...)
 		if disc != "" {

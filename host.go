@@ -36,6 +36,7 @@ func (db *DB) Attach(cluster string, nc replicate.NodeConfig) error {
 type linkEvent struct {
 	kind uint8
 	fs   []*link.Frame // evFrames: a run received together, in order
+	n    int           // evWritten: Txn frames the writer took
 	done chan struct{}
 }
 
@@ -44,6 +45,7 @@ const (
 	evUp
 	evDown
 	evTick
+	evWritten
 )
 
 // link hands ev to the executor and, if wait, waits until it is taken.
@@ -90,6 +92,8 @@ func (db *DB) linkEvent(ev linkEvent) {
 		db.clearOutbox()
 	case evTick:
 		db.in.Tick()
+	case evWritten:
+		db.in.Written(ev.n)
 	}
 	if ev.done != nil {
 		close(ev.done)
@@ -120,12 +124,17 @@ func (db *DB) Deliver(fs []*link.Frame) error {
 // Tick implements replicate.Host.
 func (db *DB) Tick() { db.link(linkEvent{kind: evTick}, false) }
 
-// Outbox implements replicate.Host.
+// Outbox implements replicate.Host. The Txn frames it hands the writer
+// are said written to the Node (through the executor), which ships more
+// only while few are unwritten (replicate.NodeConfig.MaxUnsent).
 func (db *DB) Outbox() ([]*link.Frame, string) {
 	db.outMu.Lock()
-	defer db.outMu.Unlock()
 	out, disc := db.out, db.outDisc
 	db.out, db.outDisc = nil, ""
+	db.outMu.Unlock()
+	if k := engine.TxnFrames(out); k > 0 {
+		db.link(linkEvent{kind: evWritten, n: k}, false)
+	}
 	return out, disc
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -290,4 +291,35 @@ func (p *pair) sameHash() {
 	if ha != hb {
 		p.t.Fatalf("state hashes differ: A %x, B %x", ha[:8], hb[:8])
 	}
+}
+
+// A stream longer than replicate.DefaultMaxUnsent goes through whole: the
+// database's writer says what it took (DB.Outbox), so the node ships on
+// past the bound. (A driver that did not would stall the stream at 4,096
+// frames, and the pair would never be idle.)
+func TestStreamPastMaxUnsent(t *testing.T) {
+	p := newPair(t, link.MemOptions{})
+	const n, callers = 6000, 32
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < n; i += callers {
+				if _, err := p.a.db.Call(context.Background(), "ops", opsArgs{Ops: []op{{Op: "add", K: "n", N: 1}}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	p.idle()
+	p.wantInt("n", n, "every add at A replicated to B")
+	p.sameHash()
 }

@@ -96,6 +96,7 @@ type Node struct {
 	floor     uint64 // own OSeqs at or below it have left the window
 	peerWM    uint64 // the peer's watermark of our OSeqs
 	next      uint64 // ship own transactions with OSeq > next
+	unsent    int    // Txn frames shipped that the driver has not said written (Written)
 	prevFloor uint64 // Prev is at least this (TakeBack)
 
 	// The link.
@@ -287,7 +288,7 @@ func (n *Node) resetSession() {
 	n.commands = nil
 	n.peerEpoch = 0
 	n.silent, n.sinceBeat, n.sinceProgress, n.sinceResend = 0, 0, 0, 0
-	n.resendAsked = false
+	n.resendAsked, n.unsent = false, 0
 	n.resetSeed()
 	if n.quiescing {
 		n.quiescing = false
@@ -998,7 +999,8 @@ func (n *Node) ship() {
 		return // nothing durable after what was shipped (HasReady asks often)
 	}
 	i, d := n.ownAfter(n.next, &n.nextHint), n.durableOwn()
-	for k := 0; i < d && k < n.cfg.MaxShip; i, k = i+1, k+1 {
+	for k := 0; i < d && k < n.cfg.MaxShip && n.unsent < n.cfg.MaxUnsent; i, k = i+1, k+1 {
+		n.unsent++
 		o := &n.own[i]
 		prev := n.basePrev
 		if i > 0 {
@@ -1012,6 +1014,16 @@ func (n *Node) ship() {
 		m.Pos, m.Txn = o.pos, o.id(n.cfg.ID)
 		n.next = o.seq
 	}
+}
+
+// Written says the driver wrote k of the Txn frames this node shipped to
+// the link (or dropped them: a link that went down). Shipping stops while
+// MaxUnsent are not written: a link slower than the executor (a peer
+// behind, a rewind of a long backlog) then holds back the node instead of
+// a queue in memory that a rewind makes obsolete.
+func (n *Node) Written(k int) {
+	n.input("Written")
+	n.unsent = max(0, n.unsent-k)
 }
 
 // ---- the window (DESIGN.md section 5) ----

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +170,49 @@ func TestNewerReignWithoutHelloReconnects(t *testing.T) {
 	if st := n.Status(); st.Role != RoleLiege || st.Reign != 1 {
 		t.Fatalf("status %+v: want liege in reign 1", st)
 	}
+}
+
+// A node ships at most MaxUnsent Txn frames its driver has not said
+// written, ships on as Written says more are, and starts afresh with a new
+// link (the driver drops what it had not written).
+func TestShipStopsAtMaxUnsent(t *testing.T) {
+	var own []*journal.Record
+	for i := uint64(1); i <= 20; i++ {
+		own = append(own, &journal.Record{Kind: journal.KindLocal, Origin: "A", OSeq: i, Pos: i, HLC: i})
+	}
+	n, err := NewNode(NodeConfig{ID: "A", PeerID: "B", Cluster: "c", MaxUnsent: 4}, NodeState{Role: RoleLiege, Reign: 1, Own: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func() {
+		n.Connected()
+		n.Ready()
+		n.Advance()
+		if err := n.Handshake(peerHello("B", RoleVassal, 1), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(what string, w ...uint64) {
+		t.Helper()
+		var got []uint64
+		for _, m := range n.Ready().Messages {
+			if m.Kind == link.KindTxn {
+				got = append(got, m.Txn.OSeq)
+			}
+		}
+		n.Advance()
+		if !slices.Equal(got, w) {
+			t.Fatalf("%s: shipped %v, want %v", what, got, w)
+		}
+	}
+	connect()
+	want("at first", 1, 2, 3, 4)
+	want("with 4 unwritten", []uint64(nil)...)
+	n.Written(3)
+	want("after 3 written", 5, 6, 7)
+	n.Written(100) // more than it shipped: no credit beyond MaxUnsent
+	want("after all written", 8, 9, 10, 11)
+	n.Disconnected()
+	connect()
+	want("on a new link", 1, 2, 3, 4)
 }

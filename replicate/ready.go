@@ -12,6 +12,10 @@ import (
 // This file holds the values that go into a Node and come out of it; see
 // node.go for the Node and doc.go for the contract.
 
+// DefaultMaxUnsent is the engine's NodeConfig.MaxUnsent: 16 ships of
+// MaxShip's default, a few milliseconds of a saturated stream.
+const DefaultMaxUnsent = 4096
+
 // NodeConfig configures a Node. Durations are counted in ticks (Node.Tick):
 // the driver decides how long a tick is.
 type NodeConfig struct {
@@ -39,6 +43,17 @@ type NodeConfig struct {
 	// MaxShip bounds the own transactions one Ready ships (default 256);
 	// the rest follow in the next Ready.
 	MaxShip int
+	// MaxUnsent bounds the Txn frames shipped and not yet written to the
+	// link by the driver (Node.Written; 0: no bound, for a driver that
+	// does not say what it wrote). Without it a
+	// liege's stream, shipped again from the vassal's watermark at every
+	// rewind (an answer, a notice, a resend request) as fast as its
+	// executor went, queued whole backlogs in memory, one after another:
+	// in 1 run in 10 of `liege bench replicate --contention 0.05` the
+	// vassal then dropped 500,000 to a million frames in 4 s (gaps,
+	// duplicates, held while it rolled back) and the pair fell to a
+	// third of its rate. The engine sets it (DefaultMaxUnsent).
+	MaxUnsent int
 	// SeedChunk is how many checkpoint bytes one Seed frame carries
 	// (default DefaultSeedChunk; at most FrameBudget).
 	SeedChunk int
@@ -118,6 +133,9 @@ func (c *NodeConfig) defaults() {
 	}
 	if c.MaxShip <= 0 {
 		c.MaxShip = 256
+	}
+	if c.MaxUnsent <= 0 {
+		c.MaxUnsent = int(^uint(0) >> 1) // no bound
 	}
 	if c.FrameBudget <= 0 {
 		c.FrameBudget = DefaultSeedChunk

@@ -80,8 +80,39 @@ func (in *Instance) Tick() { in.tick() }
 
 // Outbox returns the frames to send to the peer, in order (own records
 // attached, a Hello's wall clock set), and, if the Node wants the link
-// closed, why. The frames are the caller's.
-func (in *Instance) Outbox() (frames []*link.Frame, disconnect string) { return in.outbox() }
+// closed, why. The frames are the caller's, and count as written to the
+// link (see TakeOutbox).
+func (in *Instance) Outbox() (frames []*link.Frame, disconnect string) {
+	frames, disconnect = in.outbox()
+	in.Written(TxnFrames(frames))
+	return frames, disconnect
+}
+
+// TakeOutbox is Outbox for a driver that queues the frames before it
+// writes them to the link: it calls Written as it writes them, and the
+// Node ships no more while replicate.NodeConfig.MaxUnsent are unwritten.
+func (in *Instance) TakeOutbox() (frames []*link.Frame, disconnect string) { return in.outbox() }
+
+// Written says k Txn frames of those taken by TakeOutbox were written to
+// the link (or dropped with it).
+func (in *Instance) Written(k int) {
+	if in.node != nil && k > 0 {
+		in.node.Written(k)
+		in.drain()
+	}
+}
+
+// TxnFrames returns how many of frames are Txn frames (what Written
+// counts).
+func TxnFrames(frames []*link.Frame) int {
+	k := 0
+	for _, f := range frames {
+		if f.Kind == link.KindTxn {
+			k++
+		}
+	}
+	return k
+}
 
 // Promote makes this vassal the liege in the next reign (DESIGN.md section
 // 10); unless force, it refuses while the liege is still heard from. The

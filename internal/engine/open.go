@@ -475,6 +475,9 @@ func (in *Instance) newNode(own []*journal.Record) error {
 	if nc.FrameBudget <= 0 {
 		nc.FrameBudget = frameBudget(in.cfg.MaxFrame)
 	}
+	if nc.MaxUnsent <= 0 {
+		nc.MaxUnsent = replicate.DefaultMaxUnsent // its drivers say what they wrote (Outbox, Written)
+	}
 	n, err := replicate.NewNode(nc, replicate.NodeState{Role: in.role, Reign: in.reign, Epoch: in.epoch,
 		Watermark: in.peerWatermark, Own: own, BasePrev: in.ret.basePrev, Pending: pending, Empty: in.empty()})
 	if err != nil {

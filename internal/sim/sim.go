@@ -254,9 +254,13 @@ type world struct {
 	healing bool
 	racy    bool // promotes races with reconciliation
 	retain  bool // frequent checkpoints and journal truncation (retain.go)
-	wipe    wipeState
-	app     *apps.App
-	load    appLoad
+	// unsent, in one seed of five, is a tiny replicate.NodeConfig.MaxUnsent,
+	// so that a node ships a few frames and waits for its driver to take
+	// them (the engine's Outbox says them written).
+	unsent int
+	wipe   wipeState
+	app    *apps.App
+	load   appLoad
 	// route, in some seeds on the real engine, forwards calls at the
 	// vassal (route.go); its own stream, so the other draws of a seed stay
 	// as they were.
@@ -289,6 +293,9 @@ func newWorld(o Options) *world {
 	w.delay = rng.Int64N(4 * ms)
 	w.racy = rng.IntN(4) == 0
 	w.retain = o.Seed%3 == 0 && !o.Model // not drawn: the other seeds replay as before
+	if o.Seed%5 == 1 && !o.Model {
+		w.unsent = 1 + int(o.Seed/5%4) // not drawn either
+	}
 	if o.App != "" {
 		app, err := apps.Lookup(o.App)
 		if err == nil && o.Model {
@@ -372,7 +379,7 @@ func (w *world) start(i int) {
 	cfg := Config{ID: s.id, PeerID: siteNames[1-i], Cluster: "sim", Role: role, Log: s.log, Side: s.side, Dir: s.dir, App: w.app,
 		Now: func() int64 { return w.now + s.offset },
 		Node: replicate.NodeConfig{HeartbeatTicks: 1, SilenceTicks: 8, ResendTicks: 3, ReconResendTicks: 10,
-			PromoteQuietTicks: 3, Break: w.o.Break}, Retain: w.retain}
+			PromoteQuietTicks: 3, MaxUnsent: w.unsent, Break: w.o.Break}, Retain: w.retain}
 	inst, err := w.o.Open(cfg)
 	if err != nil {
 		w.fail("engine", fmt.Sprintf("open %s: %v", s.id, err))
