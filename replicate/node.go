@@ -991,8 +991,18 @@ func (n *Node) lastDurable() uint64 {
 
 // ship adds the own transactions after the peer's watermark to the Ready,
 // with Prev for contiguity, unless a rollback here may still take them.
+//
+// A liege discarding the vassal's transactions ships none either: the
+// vassal is about to roll back, drops what comes meanwhile (held, then a
+// gap), and its answer has the liege ship again from the vassal's new
+// watermark anyway. Shipping on meant shipping what the vassal then
+// dropped, and the same frames again after its answer: under contention,
+// with a link behind, that was most of the vassal's work in the runs of
+// `liege bench replicate --contention 0.05` that collapsed (before
+// MaxUnsent bounded it: 180,000 to 400,000 frames dropped as held in 4 s).
 func (n *Node) ship() {
-	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered || n.seed.want || n.seed.reseed {
+	if n.link != linkUp || n.rollback != nil || len(n.commands) > 0 || n.seed.offered || n.seed.want || n.seed.reseed ||
+		!n.discarding.IsZero() {
 		return
 	}
 	if n.ownDur <= n.next {
