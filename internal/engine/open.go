@@ -544,7 +544,8 @@ func (in *Instance) readRecoveredRollback() error {
 // (readRecoveredRollback), when they are newer than what the journal left
 // says. The running instance does the same after such a rollback
 // (afterRollback); one interrupted before that restarted in the older
-// reign, a liege for a while beside the real one (simulator seed 19). The
+// reign, a liege for a while beside the real one (found in simulator seed
+// 19; TestRoleRestoredAtStartUpSeed pins the case). The
 // newest role record rolled off is the role the instance held: reigns only
 // go up, and a role is journaled before it is taken.
 func (in *Instance) restoreRolledOffRole() error {

@@ -60,7 +60,8 @@ func checkPinnedSeed(t *testing.T, seed uint64, steps int, want string) {
 	}
 }
 
-// TestRoleRestoredAtStartUpSeed pins seed 19: A adopted vassal in reign 2,
+// TestRoleRestoredAtStartUpSeed pins seed 13 (found in seed 19, whose
+// trace moved): A adopted vassal in reign 2,
 // crashed in the middle of a rollback that rolled off that role record,
 // and started again. It must start as the vassal of reign 2; it started as
 // the liege of reign 1, and reconciled as one, until the start-up that
@@ -68,5 +69,5 @@ func checkPinnedSeed(t *testing.T, seed uint64, steps int, want string) {
 // restoreRolledOffRole). In 2000 seeds that start-up restored a role 67
 // times.
 func TestRoleRestoredAtStartUpSeed(t *testing.T) {
-	checkPinnedSeed(t, 19, 300, "A started: vassal reign 2 epoch 1")
+	checkPinnedSeed(t, 13, 300, "A started: vassal reign 2 epoch 1")
 }
