@@ -476,11 +476,18 @@ func BenchmarkAddPrune(b *testing.B) {
 	for i := range txns {
 		txns[i] = benchTxn(r, "A", uint64(i+1), uint64(i+1)*10)
 	}
+	b.ReportAllocs()
+	addPruneLoop(b, txns, n)
+}
+
+// addPruneLoop measures, per iteration, adding the next of txns to a window
+// of n of them and pruning its oldest; it starts over with fresh OSeqs when
+// txns run out.
+func addPruneLoop(b *testing.B, txns []*Txn, n int) {
 	w := NewWindow()
 	for _, o := range txns[:n] {
 		w.Add(o)
 	}
-	b.ReportAllocs()
 	next := n
 	for b.Loop() {
 		if next == len(txns) { // start over with fresh OSeqs
@@ -623,27 +630,7 @@ func BenchmarkHotKey(b *testing.B) {
 			}
 			b.ReportMetric(float64(hits)/float64(i), "hits/op")
 		})
-		b.Run(fmt.Sprintf("addprune/window=%d", n), func(b *testing.B) {
-			next := n
-			for b.Loop() {
-				if next == len(txns) {
-					b.StopTimer()
-					base := txns[len(txns)-1].ID.OSeq
-					for i, o := range txns {
-						o.ID.OSeq, o.Pos, o.HLC = base+uint64(i+1), base+uint64(i+1), (base+uint64(i+1))*10
-					}
-					w = NewWindow()
-					for _, o := range txns[:n] {
-						w.Add(o)
-					}
-					next = n
-					b.StartTimer()
-				}
-				w.Add(txns[next])
-				w.Prune(txns[next-n].ID.OSeq)
-				next++
-			}
-		})
+		b.Run(fmt.Sprintf("addprune/window=%d", n), func(b *testing.B) { addPruneLoop(b, txns, n) })
 	}
 }
 
