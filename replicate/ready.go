@@ -45,14 +45,14 @@ type NodeConfig struct {
 	MaxShip int
 	// MaxUnsent bounds the Txn frames shipped and not yet written to the
 	// link by the driver (Node.Written; 0: no bound, for a driver that
-	// does not say what it wrote). Without it a
-	// liege's stream, shipped again from the vassal's watermark at every
-	// rewind (an answer, a notice, a resend request) as fast as its
-	// executor went, queued whole backlogs in memory, one after another:
-	// in 1 run in 10 of `liege bench replicate --contention 0.05` the
-	// vassal then dropped 500,000 to a million frames in 4 s (gaps,
-	// duplicates, held while it rolled back) and the pair fell to a
-	// third of its rate. The engine sets it (DefaultMaxUnsent).
+	// does not say what it wrote; the engine sets DefaultMaxUnsent).
+	// Without it a liege's stream, shipped again from the vassal's
+	// watermark at every rewind (an answer, a notice, a resend request) as
+	// fast as its executor went, queued whole backlogs in memory, one
+	// after another: in 1 run in 10 of `liege bench replicate --contention
+	// 0.05` the vassal then dropped 500,000 to a million frames in 4 s
+	// (gaps, duplicates, held while it rolled back) and the pair fell to a
+	// third of its rate.
 	MaxUnsent int
 	// SeedChunk is how many checkpoint bytes one Seed frame carries
 	// (default DefaultSeedChunk; at most FrameBudget).
