@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/liege-db/liege/internal/tuple"
 	"github.com/liege-db/liege/journal"
@@ -86,7 +87,7 @@ func BenchmarkNodeOwnMemory(b *testing.B) {
 	b.ReportMetric(packed, "B/own-packed")
 }
 
-func newBenchNode(b *testing.B) *Node {
+func newBenchNode(b testing.TB) *Node {
 	n, err := NewNode(NodeConfig{ID: "A", PeerID: "B", Cluster: "c"}, NodeState{Role: RoleLiege, Reign: 1})
 	if err != nil {
 		b.Fatal(err)
@@ -115,20 +116,76 @@ func BenchmarkNodeCompacted(b *testing.B) {
 					next++
 				}
 			}
+			pass := func() {
+				add(256)
+				n.stepHeartbeat(&link.Frame{Kind: link.KindHeartbeat, Watermark: next - 1, Stable: next - 1})
+				n.Compacted(n.own[256].pos)
+			}
 			add(nOwn)
 			n.peerWM = math.MaxUint64
-			n.stepHeartbeat(&link.Frame{Kind: link.KindHeartbeat, Watermark: next - 1, Stable: next - 1})
+			for range 2 * nOwn / 256 { // the list's array grows once to its steady size
+				pass()
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				b.StopTimer()
-				add(256)
-				b.StartTimer()
-				n.Compacted(n.own[256].pos)
+				// A whole pass: the adds cost the same at any nOwn, so what
+				// grows with nOwn is the pass's. (Timing Compacted alone,
+				// the adds between untimed, ran b.N up to where the
+				// untimed adds took minutes and the window gigabytes.)
+				pass()
 			}
 			if len(n.own) != nOwn {
 				b.Fatalf("%d own transactions after the passes, want %d", len(n.own), nOwn)
 			}
 		})
 	}
+}
+
+// BenchmarkOwnCommittedSteady: a long-running instance's own list, about
+// as long as the journal keeps (own transactions come, retention passes
+// take 256 from the front as many came), once its array has grown to its
+// steady size. worst-ns is the slowest single OwnCommitted: the list's
+// growth into fresh memory, every million own transactions or so, stalled
+// the executor there 0.55 s; moving back to the array's start costs a
+// copy. Run it for more than a million (-benchtime 2000000x) to see one.
+func BenchmarkOwnCommittedSteady(b *testing.B) {
+	const nOwn = 1_000_000
+	n := newBenchNode(b)
+	next := uint64(1)
+	rec := func() *journal.Record {
+		r := &journal.Record{Kind: journal.KindLocal, Origin: "A", OSeq: next, Pos: next, HLC: next << 16,
+			Writes: []journal.Write{{Key: tuple.Append(nil, "k", int64(next)), Op: journal.OpSet}}}
+		next++
+		return r
+	}
+	for range nOwn {
+		r := rec()
+		n.OwnCommitted(r)
+		n.OwnDurable(r)
+	}
+	n.peerWM = math.MaxUint64
+	var worst time.Duration
+	k := 0
+	one := func(measure bool) {
+		r := rec()
+		t0 := time.Now()
+		n.OwnCommitted(r)
+		if measure {
+			worst = max(worst, time.Since(t0))
+		}
+		n.OwnDurable(r)
+		if k++; k == 256 {
+			k = 0
+			n.stepHeartbeat(&link.Frame{Kind: link.KindHeartbeat, Watermark: next - 1, Stable: next - 1})
+			n.Compacted(n.own[256].pos)
+		}
+	}
+	for range 2 * nOwn { // the array grows once to its steady size
+		one(false)
+	}
+	for b.Loop() {
+		one(true)
+	}
+	b.ReportMetric(float64(worst.Nanoseconds()), "worst-ns")
 }

@@ -159,8 +159,10 @@ func TestCompactedKeepsTheRestAndBoundsMemory(t *testing.T) {
 			next++
 		}
 	}
-	const keep = 1000
+	const keep = 1200 // more than the array held when it grew (1,024): the move copies them all
 	add(keep)
+	var arr *own // the list's array once it has grown to hold the steady state
+	moves, lastFront := 0, 0
 	for pass := range 3000 {
 		add(37)
 		first := nd.own[len(nd.own)-keep].pos
@@ -172,9 +174,34 @@ func TestCompactedKeepsTheRestAndBoundsMemory(t *testing.T) {
 		if got, want := nd.OwnBefore(first), first/2-1; got != want {
 			t.Fatalf("pass %d: OwnBefore(%d) = %d, want %d", pass, first, got, want)
 		}
-		if c := cap(nd.own); c > 4*keep {
+		if c := cap(nd.ownArr); c > 4*keep {
 			t.Fatalf("pass %d: the list's array holds room for %d own transactions, %d of them live", pass, c, keep)
 		}
+		// Once grown, the list moves back to its array's start: no new
+		// array (fresh memory to fault in) however long the instance runs.
+		front := cap(nd.ownArr) - cap(nd.own) // what passes took off its front
+		switch a := &nd.ownArr[0]; {
+		case pass == 100:
+			arr = a
+		case pass > 100 && a != arr:
+			t.Fatalf("pass %d: the list took a new array of %d", pass, cap(nd.ownArr))
+		case pass > 100 && front < lastFront:
+			moves++
+		}
+		lastFront = front
+		for i := range nd.own {
+			if o := &nd.own[i]; o.seq != nd.own[0].seq+uint64(i) || o.t == nil && o.packed == nil {
+				t.Fatalf("pass %d: own[%d] is OSeq %d, want %d", pass, i, o.seq, nd.own[0].seq+uint64(i))
+			}
+		}
+		for _, o := range nd.ownArr[:cap(nd.ownArr)] { // nothing outside the list holds a Txn
+			if (o.t != nil || o.packed != nil) && (o.seq < nd.own[0].seq || o.seq > nd.own[keep-1].seq) {
+				t.Fatalf("pass %d: the array holds own transaction %d outside the list (%d..%d)", pass, o.seq, nd.own[0].seq, nd.own[keep-1].seq)
+			}
+		}
+	}
+	if moves == 0 {
+		t.Fatal("the list never moved back to its array's start: the test tests nothing")
 	}
 	// A compaction of most of the list copies the rest.
 	nd.Compacted(nd.own[keep-10].pos)
