@@ -61,7 +61,15 @@ type touchTable struct {
 // newest).
 type hotList struct {
 	by [hotClasses][]uint64
-	n  int
+}
+
+// len returns the number of entries in h.
+func (h *hotList) len() int {
+	n := 0
+	for _, s := range h.by {
+		n += len(s)
+	}
+	return n
 }
 
 // The classes of roles in a hot list: each asks one run of indexes of a
@@ -211,10 +219,7 @@ func (tt *touchTable) promote(tag, e uint64, base uint32) {
 	for _, x := range moved {
 		tt.hot[i].add(x)
 	}
-	if tt.slots == nil {
-		tt.resize(1)
-	}
-	tt.place(marker(tag, i))
+	tt.place(marker(tag, i)) // in a slot of the entries moved out
 	tt.n++
 }
 
@@ -222,7 +227,6 @@ func (tt *touchTable) promote(tag, e uint64, base uint32) {
 func (h *hotList) add(e uint64) {
 	c := class(touchRoles(e))
 	h.by[c] = append(h.by[c], e)
-	h.n++
 }
 
 // remove removes entry e, and reports whether it was in the list. The
@@ -235,7 +239,6 @@ func (h *hotList) remove(e uint64) bool {
 	case n == 0:
 		return false
 	case s[0] == e:
-		s[0] = 0
 		s = s[1:]
 	case s[n-1] == e:
 		s = s[:n-1]
@@ -250,7 +253,6 @@ func (h *hotList) remove(e uint64) bool {
 		s = nil // let the array go
 	}
 	h.by[c] = s
-	h.n--
 	return true
 }
 
@@ -312,7 +314,7 @@ func (tt *touchTable) remove(e uint64) bool {
 			if !h.remove(e) {
 				return false
 			}
-			if h.n > 0 {
+			if h.len() > 0 {
 				return true
 			}
 			// The list is empty: its marker goes.
