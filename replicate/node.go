@@ -604,9 +604,14 @@ func (n *Node) dupSubject(rec *journal.Record, v *PeerVerdict) {
 		}
 		return
 	}
-	for i := range n.own {
-		o := &n.own[i]
-		if o.oseq() > max(rec.PeerSeen, n.floor) && o.standsFor(n.cfg.ID) == s {
+	// Only the own transactions after what the record's origin had seen
+	// and still in the window: a binary search, not a walk of the own
+	// list (as long as the journal, about a million at the default
+	// JournalKeep) for every reprocess and correction a reconciliation
+	// brings.
+	var hint int
+	for i := n.ownAfter(max(rec.PeerSeen, n.floor), &hint); i < len(n.own); i++ {
+		if o := &n.own[i]; o.standsFor(n.cfg.ID) == s {
 			v.Conflicts = append(v.Conflicts, Conflict{Own: o.id(n.cfg.ID), Pos: o.pos, Subject: s})
 		}
 	}

@@ -189,3 +189,34 @@ func BenchmarkOwnCommittedSteady(b *testing.B) {
 	}
 	b.ReportMetric(float64(worst.Nanoseconds()), "worst-ns")
 }
+
+// BenchmarkDupSubject is the vassal's check of one reprocess or correction
+// record against its own transactions (DESIGN.md section 10) in a journal
+// holding a million of them, the peer having seen all but the last 100:
+// the cost must be that of the window, not of the journal.
+//
+//	go test ./replicate -run '^$' -bench DupSubject
+func BenchmarkDupSubject(b *testing.B) {
+	const nOwn = 1_000_000
+	n, err := NewNode(NodeConfig{ID: "A", PeerID: "B", Cluster: "c"}, NodeState{Role: RoleVassal, Reign: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for next := uint64(1); next <= nOwn; next++ {
+		r := &journal.Record{Kind: journal.KindLocal, Origin: "A", OSeq: next, Pos: next, HLC: next << 16,
+			Writes: []journal.Write{{Key: tuple.Append(nil, "k", int64(next)), Op: journal.OpSet}}}
+		n.OwnCommitted(r)
+		n.OwnDurable(r)
+	}
+	n.stepHeartbeat(&link.Frame{Kind: link.KindHeartbeat, Watermark: nOwn - 100, Stable: nOwn - 100})
+	subject := journal.TxID{Origin: "A", OSeq: nOwn - 10} // rolled off and come back
+	rec := &journal.Record{Kind: journal.KindCorrection, Origin: "B", OSeq: 1, PeerSeen: nOwn - 50, Subject: subject}
+	var v PeerVerdict
+	for b.Loop() {
+		v.Conflicts = v.Conflicts[:0]
+		n.dupSubject(rec, &v)
+	}
+	if len(v.Conflicts) != 1 || v.Conflicts[0].Own != subject {
+		b.Fatalf("conflicts %+v, want the own transaction %v", v.Conflicts, subject)
+	}
+}
