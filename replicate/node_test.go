@@ -105,6 +105,8 @@ func newHarness(t tester, d *datadriven.TestData) *harness {
 				h.cfg.ForwardTicks = atoi(t, a.Vals[0])
 			case "budget":
 				h.cfg.FrameBudget = atoi(t, a.Vals[0])
+			case "unsent":
+				h.cfg.MaxUnsent = atoi(t, a.Vals[0])
 			case "offset":
 				off, err := time.ParseDuration(a.Vals[0])
 				if err != nil {
@@ -224,6 +226,15 @@ func (h *harness) run(t tester, d *datadriven.TestData) {
 		} else {
 			h.deliver(dir, n)
 		}
+	case "written":
+		// The driver says it wrote n of the Txn frames the node shipped
+		// (init unsent=N bounds those not yet written; without it the
+		// harness never says, and the node ships without a bound).
+		in := h.get(first)
+		k := count(0)
+		h.printf("%s: written %d\n", in.id, k)
+		in.node.Written(k)
+		in.process()
 	case "forward":
 		h.forward(t, d)
 	case "settle":
