@@ -220,3 +220,41 @@ func BenchmarkDupSubject(b *testing.B) {
 		b.Fatalf("conflicts %+v, want the own transaction %v", v.Conflicts, subject)
 	}
 }
+
+// BenchmarkNodeStart is a node's start-up on a journal of a million own
+// transactions (about what the default 1 GiB JournalKeep holds of the
+// ticket workload's), and its reign change (a promote or switchover) with
+// the peer's stable watermark at the last of them: the window takes them
+// all back by DESIGN.md section 5, and must not build them all into the
+// detect.Window for the first heartbeat to drop.
+//
+//	go test ./replicate -run '^$' -bench NodeStart -benchtime 3x
+func BenchmarkNodeStart(b *testing.B) {
+	const nOwn = 1_000_000
+	recs := make([]*journal.Record, nOwn)
+	for i := range recs {
+		o := uint64(i + 1)
+		recs[i] = &journal.Record{Kind: journal.KindLocal, Origin: "A", OSeq: o, Pos: o + 1, HLC: o << 16, PeerSeen: o / 2,
+			Reads:  []journal.PointRead{{Key: tuple.Append(nil, "seat", int64(o))}},
+			Writes: []journal.Write{{Key: tuple.Append(nil, "seat", int64(o)), Op: journal.OpSet}, {Key: tuple.Append(nil, "owner", int64(o)), Op: journal.OpSet}}}
+	}
+	b.Run("start", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := NewNode(NodeConfig{ID: "A", PeerID: "B", Cluster: "c"}, NodeState{Role: RoleLiege, Reign: 1, Own: recs}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("reign-change", func(b *testing.B) {
+		n, err := NewNode(NodeConfig{ID: "A", PeerID: "B", Cluster: "c"}, NodeState{Role: RoleLiege, Reign: 1, Own: recs})
+		if err != nil {
+			b.Fatal(err)
+		}
+		beat := &link.Frame{Kind: link.KindHeartbeat, Watermark: nOwn, Stable: nOwn}
+		n.stepHeartbeat(beat) // the own transactions leave the window (packed)
+		for b.Loop() {
+			n.resetWindow() // and come back
+			n.stepHeartbeat(beat)
+		}
+	})
+}

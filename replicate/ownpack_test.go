@@ -100,9 +100,10 @@ func TestOwnPackedOncePrunedAndBackAfterAReign(t *testing.T) {
 	if err := nd.Handshake(peerHello("B", RoleVassal, 1), 0); err != nil {
 		t.Fatal(err)
 	}
-	if nd.window.Len() != n {
-		t.Fatalf("window holds %d own transactions after start-up, want %d", nd.window.Len(), n)
+	if got := nd.windowLen(); got != n {
+		t.Fatalf("window holds %d own transactions after start-up, want %d", got, n)
 	}
+	nd.materialize(0) // as a peer transaction that has seen none of them does
 	const stable = 200
 	if err := nd.Step(&link.Frame{Kind: link.KindHeartbeat, Cluster: "c", From: "B", Reign: 1, Watermark: n, Stable: stable}); err != nil {
 		t.Fatal(err)
@@ -119,8 +120,11 @@ func TestOwnPackedOncePrunedAndBackAfterAReign(t *testing.T) {
 	if err := nd.Switchover(); err != nil { // reign 2: every own transaction back in the window
 		t.Fatal(err)
 	}
-	if nd.window.Len() != n {
-		t.Fatalf("window holds %d own transactions after the reign change, want %d", nd.window.Len(), n)
+	if got := nd.windowLen(); got != n {
+		t.Fatalf("window holds %d own transactions after the reign change, want %d", got, n)
+	}
+	if got := nd.window.Len(); got != 0 {
+		t.Fatalf("the detect.Window holds %d own transactions right after the reign change, want 0 (built when a peer transaction needs them)", got)
 	}
 	for i, r := range recs {
 		if d := txnDiff(nd.ownTxn(i), detect.FromRecord(r)); d != "" {
@@ -133,6 +137,10 @@ func TestOwnPackedOncePrunedAndBackAfterAReign(t *testing.T) {
 	in := &detect.Txn{ID: journal.TxID{Origin: "B", OSeq: 1}, HLC: 1, PeerSeen: 0,
 		Writes: []detect.Write{{Key: []byte("r7")}, {Key: []byte("w8")}, {Key: []byte("s3")}}}
 	var got []string
+	nd.materialize(in.PeerSeen)
+	if nd.window.Len() != n {
+		t.Fatalf("the detect.Window holds %d own transactions for a PeerSeen of 0, want %d", nd.window.Len(), n)
+	}
 	for _, h := range nd.window.Check(in) {
 		got = append(got, fmt.Sprintf("%v %v %s", h.Own.ID, h.Check, h.Key))
 	}
