@@ -15,7 +15,10 @@ import (
 // Dir is the folder of reconciliation logs in an instance directory.
 const Dir = "recon"
 
-// Entry is one rolled-off own transaction to reconcile.
+// Entry is one rolled-off own transaction to reconcile, or a rolled-off
+// reprocess or correction of one by the peer: its subject is pending again
+// (DESIGN.md section 10), for this instance to reconcile itself should it
+// be promoted before the peer brings the subject back.
 type Entry struct {
 	Record journal.Record
 	// Conflicting is true for a transaction that failed the conflict check
@@ -38,12 +41,14 @@ type Log struct {
 }
 
 // Build makes the reconciliation log of a rollback from its lost
-// transaction file: the transactions of origin self, in journal order,
-// marked Conflicting when their TxID is in conflicting.
+// transaction file: the transactions of origin self and the peer's
+// records whose subject is one of self's, in journal order, marked
+// Conflicting when their TxID is in conflicting.
 func Build(lf *rollback.LostFile, lostFile, self string, conflicting map[journal.TxID]bool) *Log {
 	l := &Log{Instance: lf.Header.Instance, Epoch: lf.Header.Epoch, LostFile: lostFile}
 	for _, r := range lf.Records {
-		if !r.Kind.IsTxn() || r.Origin != self {
+		own := r.Kind.IsTxn() && r.Origin == self
+		if !own && !PeerOfOwn(&r, self) {
 			continue
 		}
 		l.Entries = append(l.Entries, Entry{Record: r, Conflicting: conflicting[r.TxID()]})
@@ -51,8 +56,9 @@ func Build(lf *rollback.LostFile, lostFile, self string, conflicting map[journal
 	return l
 }
 
-// Pending returns the records whose TxIDs have not come back yet, in
-// order: what is sent to the liege.
+// Pending returns the records whose subjects have not come back yet, in
+// order: the own ones are sent to the liege; a peer's stands for its
+// subject, pending again.
 func (l *Log) Pending() []journal.Record {
 	var out []journal.Record
 	for _, e := range l.Entries {
@@ -190,4 +196,12 @@ func Load(instanceDir string) ([]*Log, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Epoch < out[j].Epoch })
 	return out, nil
+}
+
+// PeerOfOwn reports whether r is a peer's record of a transaction of
+// self's (a reprocess or correction the liege committed of it, applied
+// here): rolled off, it leaves its subject pending again (DESIGN.md
+// section 10).
+func PeerOfOwn(r *journal.Record, self string) bool {
+	return r.Kind == journal.KindPeer && r.Subject.Origin == self
 }

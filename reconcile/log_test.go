@@ -22,6 +22,27 @@ func lost() *rollback.LostFile {
 	}
 }
 
+// A liege's reprocess of one of B's transactions, rolled off at B, stays
+// in B's log (its subject is pending again, DESIGN.md section 10); the
+// liege's other records do not.
+func TestBuildKeepsLiegeRecordsOfOwnSubjects(t *testing.T) {
+	lf := lost()
+	re := txn("A", 8)
+	re.Kind, re.Subject = journal.KindPeer, journal.TxID{Origin: "B", OSeq: 2}
+	lf.Records = append(lf.Records, re)
+	l := Build(lf, "lost/x.ltf", "B", nil)
+	if len(l.Entries) != 4 {
+		t.Fatalf("entries = %d, want the 3 own transactions and the reprocess of B/2", len(l.Entries))
+	}
+	e := l.Entries[3]
+	if e.Record.TxID() != re.TxID() || e.Subject() != re.Subject {
+		t.Fatalf("last entry %v standing for %v, want A/8 standing for B/2", e.Record.TxID(), e.Subject())
+	}
+	if !l.Resolve(re.Subject) || l.PendingCount() != 3 {
+		t.Fatalf("B/2 coming back left %d pending, want 3", l.PendingCount())
+	}
+}
+
 func TestBuildFiltersLiegeRecordsAndMarksConflicts(t *testing.T) {
 	l := Build(lost(), "lost/x.ltf", "B", map[journal.TxID]bool{{Origin: "B", OSeq: 4}: true})
 	if len(l.Entries) != 3 {

@@ -179,7 +179,14 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 	}
 	n.resetWindow()
 	for _, r := range st.Pending {
-		n.pending[standsFor(r)] = pendingRec{rec: r, send: r.Origin == cfg.ID}
+		// A subject pending again (the peer's reprocess or correction of
+		// it rolled off) may be pending as our own record too, from an
+		// older log: the own record stands, as in RollbackDone (it is
+		// what the liege reconciles).
+		s, send := standsFor(r), r.Origin == cfg.ID
+		if p, ok := n.pending[s]; !ok || send && !p.send {
+			n.pending[s] = pendingRec{rec: r, send: send}
+		}
 	}
 	if n.role == RoleLiege {
 		// Promoted, then restarted before its reconciliations committed:

@@ -870,7 +870,10 @@ func (in *fakeInst) rollback(pos uint64) RollbackResult {
 	}
 	in.journal, in.undo = in.journal[:pos-1], in.undo[:pos-1]
 	for _, r := range res.RolledOff {
-		if r.Origin == in.id {
+		// What the engine's reconciliation log keeps (reconcile.Build):
+		// the own transactions, and the liege's reprocesses and
+		// corrections of them, whose subjects are pending again.
+		if r.Origin == in.id || r.Kind == journal.KindPeer && r.Subject.Origin == in.id {
 			in.pending = append(in.pending, r)
 		}
 	}

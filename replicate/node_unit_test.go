@@ -216,3 +216,23 @@ func TestShipStopsAtMaxUnsent(t *testing.T) {
 	connect()
 	want("on a new link", 1, 2, 3, 4)
 }
+
+// A subject pending at start-up both as the vassal's own record (an older
+// reconciliation log) and as the liege's rolled-off reprocess of it (a
+// later one): the own record stands, whatever the order, so the vassal
+// still sends it to the liege, as it did before the crash (RollbackDone
+// keeps the own record too).
+func TestPendingOwnRecordStandsOverThePeers(t *testing.T) {
+	own := &journal.Record{Kind: journal.KindLocal, Origin: "B", OSeq: 1, Pos: 2}
+	re := &journal.Record{Kind: journal.KindPeer, Origin: "A", OSeq: 2, Pos: 3, Subject: own.TxID()}
+	for _, order := range [][]*journal.Record{{own, re}, {re, own}} {
+		n, err := NewNode(NodeConfig{ID: "B", PeerID: "A", Cluster: "c"}, NodeState{Role: RoleVassal, Reign: 1, Pending: order})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, ok := n.pending[own.TxID()]
+		if !ok || p.rec != own || !p.send || len(n.pending) != 1 {
+			t.Fatalf("pending from %v then %v: %+v, want B/1's own record, to send", order[0].TxID(), order[1].TxID(), n.pending)
+		}
+	}
+}

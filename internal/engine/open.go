@@ -726,16 +726,21 @@ func (in *Instance) buildRecon(lostFile string, lf *rollback.LostFile, conflicti
 	return l, nil
 }
 
-// resolveRecon marks the subject of a reprocess or correction as come back.
+// resolveRecon marks the subject of a reprocess or correction as come back,
+// in every log that holds it: an own transaction's log, and a later one
+// holding the peer's reprocess or correction of it that a rollback here
+// rolled off again (reconcile.Build).
 func (in *Instance) resolveRecon(subject journal.TxID) {
 	if subject.IsZero() || len(in.recon) == 0 {
 		return
 	}
-	for i, l := range in.recon {
+	resolved := false
+	for i := 0; i < len(in.recon); i++ {
+		l := in.recon[i]
 		if !l.Resolve(subject) {
 			continue
 		}
-		in.reconPending--
+		resolved = true
 		if l.PendingCount() == 0 {
 			// The record that brought the last subject back (a peer
 			// reprocess applied, or the liege's own after a promote) is
@@ -743,8 +748,11 @@ func (in *Instance) resolveRecon(subject journal.TxID) {
 			// subject in it if a crash took that record.
 			in.reconComplete = append(in.reconComplete, completeLog{log: l, pos: in.lastPos})
 			in.recon = append(in.recon[:i], in.recon[i+1:]...)
+			i--
 		}
-		break
+	}
+	if resolved {
+		in.reconPending-- // subjects are counted once (countRecon)
 	}
 }
 
@@ -769,12 +777,16 @@ func (in *Instance) saveCompleteRecon() {
 	in.reconComplete = in.reconComplete[:n]
 }
 
+// countRecon counts the subjects still pending in the logs: once each,
+// though a subject may be pending in two (see resolveRecon).
 func (in *Instance) countRecon() {
-	n := 0
+	subjects := map[journal.TxID]bool{}
 	for _, l := range in.recon {
-		n += l.PendingCount()
+		for _, r := range l.Pending() {
+			subjects[reconcile.Subject(&r)] = true
+		}
 	}
-	in.reconPending = n
+	in.reconPending = len(subjects)
 }
 
 // appendMeta journals a non-transaction record.

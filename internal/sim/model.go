@@ -138,7 +138,9 @@ func (m *model) recover() error {
 		}
 	}
 	for _, r := range m.cfg.Side.Lost {
-		m.highOSeq = max(m.highOSeq, r.OSeq)
+		if r.Origin == m.cfg.ID {
+			m.highOSeq = max(m.highOSeq, r.OSeq)
+		}
 	}
 	if m.cfg.Side.Intent != 0 {
 		// A rollback was under way: finish it (truncate again, journal the
@@ -531,7 +533,10 @@ func (m *model) rollbackPhase() error {
 	switch m.rbPhase {
 	case 0: // intent: what will roll off is saved for reconciliation first
 		for _, r := range m.recs[rb.Before-1:] {
-			if r.Kind.IsOwn() && r.Origin == m.cfg.ID {
+			// As the engine's reconciliation log (reconcile.Build): the
+			// own transactions, and the peer's reprocesses and
+			// corrections of them (their subjects pending again).
+			if r.Kind.IsOwn() && r.Origin == m.cfg.ID || r.Kind == journal.KindPeer && r.Subject.Origin == m.cfg.ID {
 				m.cfg.Side.Lost = append(m.cfg.Side.Lost, r)
 			}
 		}
