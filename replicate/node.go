@@ -171,8 +171,13 @@ func NewNode(cfg NodeConfig, st NodeState) (*Node, error) {
 	n := &Node{cfg: cfg, role: st.Role, reign: max(st.Reign, 1), epoch: st.Epoch,
 		watermark: st.Watermark, durable: st.Watermark, basePrev: st.BasePrev,
 		reconciling: map[journal.TxID]bool{}, pending: map[journal.TxID]pendingRec{}, seed: seedState{empty: st.Empty}}
+	if k := len(st.Own); k > 0 { // the list's array at once, with room to grow (roomForOwn)
+		n.own = make([]own, 0, k+k/4)
+		n.ownArr = n.own
+	}
+	var view detect.Txn
 	for _, r := range st.Own {
-		if err := n.addOwn(r); err != nil {
+		if err := n.addOwnPacked(r, &view); err != nil {
 			return nil, err
 		}
 		n.ownDur = r.OSeq // recovered from the journal: durable
@@ -587,7 +592,12 @@ func checkName(c Conflict) string {
 // them for a Txn that is kept; this one is not, and a Hit's key, kept in
 // the verdict, keeps rec alive, not a scratch buffer).
 func (n *Node) incoming(rec *journal.Record) *detect.Txn {
-	t := &n.in
+	return viewOf(&n.in, rec)
+}
+
+// viewOf fills t with rec's keys, which it shares (t's slices are reused)
+// and returns it.
+func viewOf(t *detect.Txn, rec *journal.Record) *detect.Txn {
 	reads, writes := t.Reads[:0], t.Writes[:0]
 	for i := range rec.Reads {
 		reads = append(reads, rec.Reads[i].Key)
@@ -939,6 +949,32 @@ func (n *Node) ownAfter(o uint64, hint *int) int {
 }
 
 func (n *Node) addOwn(rec *journal.Record) error {
+	if err := n.canAddOwn(rec); err != nil {
+		return err
+	}
+	t := n.ownSlab.fromRecord(rec)
+	n.own = append(n.own, own{t: t, subject: rec.Subject, seq: t.ID.OSeq, pos: t.Pos, peerSeen: t.PeerSeen})
+	return nil
+}
+
+// addOwnPacked is addOwn for an own transaction recovered from the journal
+// at start-up: it goes packed (ownpack.go) at once, as those the peer's
+// stable watermark pruned. The window takes it back when a peer
+// transaction needs it (materialize), and the first stable watermark
+// usually prunes it first: unpacked, a journal's million own transactions
+// held 430 MB until then. view is scratch for rec's keys.
+func (n *Node) addOwnPacked(rec *journal.Record, view *detect.Txn) error {
+	if err := n.canAddOwn(rec); err != nil {
+		return err
+	}
+	p := n.packSlabs.pack(viewOf(view, rec))
+	n.own = append(n.own, own{packed: p, subject: rec.Subject, seq: rec.OSeq, pos: rec.Pos, peerSeen: rec.PeerSeen})
+	n.packedTo = rec.OSeq
+	return nil
+}
+
+// canAddOwn checks that rec may join n.own, and makes room for it.
+func (n *Node) canAddOwn(rec *journal.Record) error {
 	if rec.Origin != n.cfg.ID || !rec.Kind.IsOwn() {
 		return fmt.Errorf("replicate: %v of kind %v is not an own transaction of %s", rec.TxID(), rec.Kind, n.cfg.ID)
 	}
@@ -948,8 +984,6 @@ func (n *Node) addOwn(rec *journal.Record) error {
 	if len(n.own) == cap(n.own) {
 		n.roomForOwn()
 	}
-	t := n.ownSlab.fromRecord(rec)
-	n.own = append(n.own, own{t: t, subject: rec.Subject, seq: t.ID.OSeq, pos: t.Pos, peerSeen: t.PeerSeen})
 	return nil
 }
 

@@ -112,8 +112,8 @@ func TestOwnPackedOncePrunedAndBackAfterAReign(t *testing.T) {
 		t.Fatalf("window holds %d own transactions after a stable watermark of %d, want %d", got, stable, n-stable)
 	}
 	for i, o := range nd.own {
-		if packed := o.t == nil && o.packed != nil; packed != (o.seq <= stable) {
-			t.Fatalf("own %d (OSeq %d): packed %v with the stable watermark at %d", i, o.seq, packed, stable)
+		if packed := o.t == nil && o.packed != nil; !packed {
+			t.Fatalf("own %d (OSeq %d) recovered at start-up is not packed", i, o.seq)
 		}
 	}
 
@@ -147,6 +147,25 @@ func TestOwnPackedOncePrunedAndBackAfterAReign(t *testing.T) {
 	want := []string{"A/8 mirror_use r7", "A/9 update w8", "A/51 mirror_use s3"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("hits after the reign change:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestOwnCommittedPackedAtTheStableWatermark: an own transaction
+// committed while running stays unpacked (the window checks against it)
+// until the peer's stable watermark prunes it.
+func TestOwnCommittedPackedAtTheStableWatermark(t *testing.T) {
+	nd := newTestNode(t, "A", RoleLiege)
+	for i := range 4 {
+		r := &journal.Record{Kind: journal.KindLocal, Origin: "A", OSeq: uint64(i + 1), HLC: uint64(10 * (i + 1)),
+			Pos: uint64(i + 2), Writes: []journal.Write{{Key: []byte(fmt.Sprintf("w%d", i)), Op: journal.OpSet}}}
+		nd.OwnCommitted(r)
+		nd.OwnDurable(r)
+	}
+	nd.stepHeartbeat(&link.Frame{Kind: link.KindHeartbeat, Watermark: 4, Stable: 2})
+	for i, o := range nd.own {
+		if packed := o.t == nil && o.packed != nil; packed != (o.seq <= 2) {
+			t.Fatalf("own %d (OSeq %d): packed %v with the stable watermark at 2", i, o.seq, packed)
+		}
 	}
 }
 
