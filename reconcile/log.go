@@ -37,7 +37,7 @@ type Log struct {
 	LostFile string
 	Entries  []Entry
 
-	idx map[journal.TxID]int // Resolve's index of Entries, built on first use
+	idx map[journal.TxID][]int // Resolve's index of Entries by subject, built on first use
 }
 
 // Build makes the reconciliation log of a rollback from its lost
@@ -81,21 +81,24 @@ func (l *Log) PendingLog() *Log {
 	return c
 }
 
-// Resolve marks the entry standing for subject (see Subject) as come back
-// and reports whether the log held it (still pending).
+// Resolve marks the entries standing for subject (see Subject) as come
+// back (one as a rule; an own record and the peer's of the same subject
+// may both be there) and reports whether the log held one still pending.
 func (l *Log) Resolve(subject journal.TxID) bool {
 	if l.idx == nil {
-		l.idx = make(map[journal.TxID]int, len(l.Entries))
+		l.idx = make(map[journal.TxID][]int, len(l.Entries))
 		for i := range l.Entries {
-			l.idx[l.Entries[i].Subject()] = i
+			s := l.Entries[i].Subject()
+			l.idx[s] = append(l.idx[s], i)
 		}
 	}
-	i, ok := l.idx[subject]
-	if !ok || l.Entries[i].Done {
-		return false
+	resolved := false
+	for _, i := range l.idx[subject] {
+		if !l.Entries[i].Done {
+			l.Entries[i].Done, resolved = true, true
+		}
 	}
-	l.Entries[i].Done = true
-	return true
+	return resolved
 }
 
 // PendingCount returns how many TxIDs have not come back yet.

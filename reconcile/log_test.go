@@ -43,6 +43,22 @@ func TestBuildKeepsLiegeRecordsOfOwnSubjects(t *testing.T) {
 	}
 }
 
+// Both entries standing for one subject (an own reprocess of it and the
+// peer's) are resolved when it comes back: the log completes.
+func TestResolveMarksEveryEntryOfTheSubject(t *testing.T) {
+	s := journal.TxID{Origin: "B", OSeq: 2}
+	mine, theirs := txn("B", 9), txn("A", 8)
+	mine.Kind, mine.Subject = journal.KindReprocess, s
+	theirs.Kind, theirs.Subject = journal.KindPeer, s
+	l := Build(&rollback.LostFile{Header: rollback.LostHeader{Instance: "B", Epoch: 4}, Records: []journal.Record{mine, theirs}}, "lost/y.ltf", "B", nil)
+	if len(l.Entries) != 2 {
+		t.Fatalf("entries = %d, want 2", len(l.Entries))
+	}
+	if !l.Resolve(s) || !l.Complete() || l.Resolve(s) {
+		t.Fatalf("after B/2 came back: pending %d, want the log complete (and a second Resolve false)", l.PendingCount())
+	}
+}
+
 func TestBuildFiltersLiegeRecordsAndMarksConflicts(t *testing.T) {
 	l := Build(lost(), "lost/x.ltf", "B", map[journal.TxID]bool{{Origin: "B", OSeq: 4}: true})
 	if len(l.Entries) != 3 {
