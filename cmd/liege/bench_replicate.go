@@ -49,7 +49,12 @@ so the CPU, bounds it), the frames it handed the link per send (one write)
 and the frames of its stream the peer's reader handed the peer's executor
 per hand-off (FRAMES/RUN); and the process's CPU time, page faults and
 context switches (its threads' sleeps and wake-ups) per transaction during
-the load (both instances' work on it).
+the load (both instances' work on it), and what the Go runtime did: garbage
+collection cycles and their share of the CPU (assists apart: goroutines
+made to mark as they allocate), and how long goroutines waited to run once
+runnable. A lag spike with a busy collector and long waits to run is the
+CPU's: each executor is one goroutine among the callers, the link's and the
+collector's, and waits its turn.
 
 --rate caps both instances together at N calls/s, spaced evenly (measure
 lag at a load the link keeps up with, e.g. half the unthrottled rate;
@@ -315,6 +320,21 @@ func printReplicateRun(out io.Writer, r *replicateRun, titled bool) {
 		fmt.Fprintf(out, "CPU: %.2f s over the load's %.1f s (%.2f cores), %.1f µs, %.2f page faults and %.2f context switches per transaction, both instances' work on it\n",
 			res.CPUSeconds, res.Seconds, res.CPUSeconds/res.Seconds, res.CPUPerTxnMicros, res.FaultsPerTxn, res.SwitchesPerTxn)
 	}
+	if rt := res.Runtime; rt.SchedMaxms > 0 {
+		fmt.Fprintf(out, "Go runtime during the load: %d GC cycles taking %.0f%% of the CPU (%.0f%% in assists by running goroutines); goroutines waited to run p50 %s, p99 %s, max %s\n",
+			rt.GCCycles, 100*rt.GCShare, 100*rt.AssistShare, msString(rt.SchedP50ms), msString(rt.SchedP99ms), msString(rt.SchedMaxms))
+	}
+}
+
+// msString shows a duration in milliseconds to about three figures.
+func msString(ms float64) string {
+	switch {
+	case ms >= 10:
+		return fmt.Sprintf("%.0f ms", ms)
+	case ms >= 1:
+		return fmt.Sprintf("%.1f ms", ms)
+	}
+	return fmt.Sprintf("%.0f µs", ms*1000)
 }
 
 // printReplicateSummary prints the best of several caller counts and, with

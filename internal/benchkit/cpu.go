@@ -16,6 +16,7 @@ type usage struct {
 	// (waiting: a goroutine handing off to one parked, an fsync) or was
 	// made to (preempted): the process's wake-ups, roughly.
 	switches int64
+	rt       rtUsage // the runtime's own figures (runtimeUsage)
 }
 
 // processCPU returns the CPU time (user and system) this process has used,

@@ -112,6 +112,9 @@ type ReplicateResult struct {
 	// not: its threads' sleeps and wake-ups) during the load per
 	// transaction committed.
 	SwitchesPerTxn float64
+	// Runtime is what the Go runtime did during the load: the collector's
+	// cycles and share of the CPU, and how long goroutines waited to run.
+	Runtime RuntimeFigures
 }
 
 // RunReplicate runs a liege and a vassal in this process over loopback TCP,
@@ -199,6 +202,7 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		if !ok {
 			u.cpu = -1
 		}
+		u.rt = runtimeUsage()
 		for i := range regs {
 			metricsAtStart[i], _ = gatherAll(regs[i]) // nil on an error: the figures from it are left 0
 		}
@@ -273,6 +277,7 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 	wg.Wait()
 	elapsed := time.Since(start)
 	use1, _ := processUsage()
+	rt1 := runtimeUsage()
 	var metricsAtEnd [2]map[string]float64
 	for i := range regs {
 		metricsAtEnd[i], _ = gatherAll(regs[i])
@@ -362,6 +367,7 @@ func RunReplicate(ctx context.Context, cfg ReplicateConfig) (ReplicateResult, er
 		res.FaultsPerTxn = float64(use1.faults-use0.faults) / float64(n)
 		res.SwitchesPerTxn = float64(use1.switches-use0.switches) / float64(n)
 	}
+	res.Runtime = runtimeFigures(use0.rt, rt1)
 	ha, err1 := dbs[0].Hash(ctx)
 	hb, err2 := dbs[1].Hash(ctx)
 	if err := errors.Join(err1, err2); err != nil {
