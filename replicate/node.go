@@ -141,7 +141,7 @@ type Node struct {
 	packedTo  uint64     // own transactions up to this OSeq are packed
 
 	// Where ownAfter found its last answer, one per question asked often.
-	durHint, wmHint, nextHint, idxHint, packHint int
+	durHint, wmHint, nextHint, idxHint, packHint, winHint, floorHint int
 }
 
 // Errors of the operator's inputs.
@@ -1174,9 +1174,8 @@ func (n *Node) materialize(peerSeen uint64) {
 // windowLen is the number of own transactions in the window: those in the
 // detect.Window and those it does not hold yet (see winFrom).
 func (n *Node) windowLen() int {
-	var h int
 	k := n.windowEnd()
-	return n.window.Len() + min(n.ownAfter(n.winFrom, &h), k) - min(n.ownAfter(n.floor, &h), k)
+	return n.window.Len() + min(n.ownAfter(n.winFrom, &n.winHint), k) - min(n.ownAfter(n.floor, &n.floorHint), k)
 }
 
 // ownTxn returns the detect.Txn of n.own[i], unpacked if packed (the entry
