@@ -399,7 +399,7 @@ func serve(s *serveSettings) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := liege.Options{Dir: s.dir, ID: s.id, Logger: log, Registerer: reg, MaxClockOffset: s.maxClockOffset,
 		Merge: s.merge, Now: s.now(), IdempotencyKeep: s.idempotencyKeep, Routes: s.routes, MaxFrame: s.maxFrame,
 		RouteLinkGrace: routeLinkGrace(s.routeLinkGrace), AwaitPeer: s.awaitPeer}
@@ -613,4 +613,14 @@ func routeLinkGrace(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// newGoCollector is the Go collector with the runtime's scheduler and
+// garbage collector metrics besides its defaults: how long goroutines
+// waited to run once runnable (go_sched_latencies_seconds) and what the
+// collector did (go_gc_*). Each instance's executor is one goroutine: a
+// replication lag spike with long waits to run and a collection under
+// way is the CPU's, not the link's (docs/operations.md).
+func newGoCollector() prometheus.Collector {
+	return collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler, collectors.MetricsGC))
 }
