@@ -58,8 +58,8 @@ func TestAlertRules(t *testing.T) {
 	}
 }
 
-// metricName is an identifier with our prefix.
-var metricName = regexp.MustCompile(`\bliege_[a-z0-9_]+\b`)
+// metricName is a metric name of ours or of the Go collector's (go_*).
+var metricName = regexp.MustCompile(`\b(liege|go)_[a-z0-9_]+\b`)
 
 // ruleExprs returns the expr of every rule in a Prometheus rule file:
 // "expr: ..." on one line, or a block scalar ("expr: >-") on the lines
