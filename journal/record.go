@@ -273,6 +273,14 @@ type Record struct {
 // TxID returns the record's transaction id.
 func (r *Record) TxID() TxID { return TxID{Origin: r.Origin, OSeq: r.OSeq} }
 
+// RepublishesOwn reports whether r is the peer's record of a transaction
+// of self's: a reprocess or correction the liege committed of it, applied
+// here. Rolled off, it leaves its subject pending again (DESIGN.md section
+// 10), and the reconciliation log keeps it.
+func (r *Record) RepublishesOwn(self string) bool {
+	return r.Kind == KindPeer && r.Subject.Origin == self
+}
+
 // Version returns the version the record's writes give the keys they write.
 func (r *Record) Version() Version { return Version{HLC: r.HLC, Origin: r.Origin} }
 

@@ -48,7 +48,7 @@ func Build(lf *rollback.LostFile, lostFile, self string, conflicting map[journal
 	l := &Log{Instance: lf.Header.Instance, Epoch: lf.Header.Epoch, LostFile: lostFile}
 	for _, r := range lf.Records {
 		own := r.Kind.IsTxn() && r.Origin == self
-		if !own && !PeerOfOwn(&r, self) {
+		if !own && !r.RepublishesOwn(self) {
 			continue
 		}
 		l.Entries = append(l.Entries, Entry{Record: r, Conflicting: conflicting[r.TxID()]})
@@ -199,12 +199,4 @@ func Load(instanceDir string) ([]*Log, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Epoch < out[j].Epoch })
 	return out, nil
-}
-
-// PeerOfOwn reports whether r is a peer's record of a transaction of
-// self's (a reprocess or correction the liege committed of it, applied
-// here): rolled off, it leaves its subject pending again (DESIGN.md
-// section 10).
-func PeerOfOwn(r *journal.Record, self string) bool {
-	return r.Kind == journal.KindPeer && r.Subject.Origin == self
 }

@@ -762,7 +762,7 @@ func (n *Node) RollbackDone(res RollbackResult) {
 		case rec.Origin == n.cfg.ID && rec.Kind.IsOwn():
 			n.pending[standsFor(rec)] = pendingRec{rec: rec, send: true}
 			log = append(log, rec)
-		case rec.Kind == journal.KindPeer && rec.Subject.Origin == n.cfg.ID:
+		case rec.RepublishesOwn(n.cfg.ID):
 			// A liege's reprocess or correction of ours rolled off: its
 			// subject is pending again (for a promote).
 			if _, ok := n.pending[rec.Subject]; !ok {

@@ -873,7 +873,7 @@ func (in *fakeInst) rollback(pos uint64) RollbackResult {
 		// What the engine's reconciliation log keeps (reconcile.Build):
 		// the own transactions, and the liege's reprocesses and
 		// corrections of them, whose subjects are pending again.
-		if r.Origin == in.id || r.Kind == journal.KindPeer && r.Subject.Origin == in.id {
+		if r.Origin == in.id || r.RepublishesOwn(in.id) {
 			in.pending = append(in.pending, r)
 		}
 	}

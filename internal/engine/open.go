@@ -782,8 +782,10 @@ func (in *Instance) saveCompleteRecon() {
 func (in *Instance) countRecon() {
 	subjects := map[journal.TxID]bool{}
 	for _, l := range in.recon {
-		for _, r := range l.Pending() {
-			subjects[reconcile.Subject(&r)] = true
+		for i := range l.Entries {
+			if e := &l.Entries[i]; !e.Done {
+				subjects[e.Subject()] = true
+			}
 		}
 	}
 	in.reconPending = len(subjects)

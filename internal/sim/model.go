@@ -536,7 +536,7 @@ func (m *model) rollbackPhase() error {
 			// As the engine's reconciliation log (reconcile.Build): the
 			// own transactions, and the peer's reprocesses and
 			// corrections of them (their subjects pending again).
-			if r.Kind.IsOwn() && r.Origin == m.cfg.ID || r.Kind == journal.KindPeer && r.Subject.Origin == m.cfg.ID {
+			if r.Kind.IsOwn() && r.Origin == m.cfg.ID || r.RepublishesOwn(m.cfg.ID) {
 				m.cfg.Side.Lost = append(m.cfg.Side.Lost, r)
 			}
 		}
