@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,7 +38,13 @@ type Log struct {
 	LostFile string
 	Entries  []Entry
 
-	idx map[journal.TxID][]int // Resolve's index of Entries by subject, built on first use
+	// Resolve's index of Entries by subject and the count of pending
+	// subjects, built on first use from the entries' Done: a log rolled
+	// off by a long partition holds a million entries, and a count by a
+	// scan at every subject come back was quadratic (issue 14). So Done
+	// is set only by Resolve once either is used.
+	idx     map[journal.TxID][]int
+	pending int
 }
 
 // Build makes the reconciliation log of a rollback from its lost
@@ -85,42 +92,46 @@ func (l *Log) PendingLog() *Log {
 // back (one as a rule; an own record and the peer's of the same subject
 // may both be there) and reports whether the log held one still pending.
 func (l *Log) Resolve(subject journal.TxID) bool {
-	if l.idx == nil {
-		l.idx = make(map[journal.TxID][]int, len(l.Entries))
-		for i := range l.Entries {
-			s := l.Entries[i].Subject()
-			l.idx[s] = append(l.idx[s], i)
-		}
-	}
+	l.index()
 	resolved := false
 	for _, i := range l.idx[subject] {
 		if !l.Entries[i].Done {
 			l.Entries[i].Done, resolved = true, true
 		}
 	}
+	if resolved {
+		l.pending--
+	}
 	return resolved
 }
 
-// PendingCount returns how many TxIDs have not come back yet.
-func (l *Log) PendingCount() int {
-	n := 0
+// index builds the index of the entries by subject and counts the
+// subjects pending, once.
+func (l *Log) index() {
+	if l.idx != nil {
+		return
+	}
+	l.idx = make(map[journal.TxID][]int, len(l.Entries))
 	for i := range l.Entries {
-		if !l.Entries[i].Done {
-			n++
+		s := l.Entries[i].Subject()
+		l.idx[s] = append(l.idx[s], i)
+	}
+	for _, is := range l.idx {
+		if slices.ContainsFunc(is, func(i int) bool { return !l.Entries[i].Done }) {
+			l.pending++
 		}
 	}
-	return n
 }
 
-// Complete reports whether every TxID has come back.
-func (l *Log) Complete() bool {
-	for _, e := range l.Entries {
-		if !e.Done {
-			return false
-		}
-	}
-	return true
+// PendingCount returns how many subjects have not come back yet (an own
+// record and the peer's of the same subject count once).
+func (l *Log) PendingCount() int {
+	l.index()
+	return l.pending
 }
+
+// Complete reports whether every subject has come back.
+func (l *Log) Complete() bool { return l.PendingCount() == 0 }
 
 // fileName is the log's file name in Dir.
 func (l *Log) fileName() string { return fmt.Sprintf("recon-e%020d.log", l.Epoch) }

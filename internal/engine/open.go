@@ -666,11 +666,7 @@ func (in *Instance) loadRecon() error {
 	have := map[uint64]bool{}
 	for _, l := range logs {
 		have[l.Epoch] = true
-		for i := range l.Entries {
-			if _, back := in.index.subjects[l.Entries[i].Subject()]; back {
-				l.Entries[i].Done = true
-			}
-		}
+		in.resolveBack(l)
 		if !l.Complete() {
 			in.recon = append(in.recon, l)
 		} else if err := l.Save(in.cfg.Dir); err != nil {
@@ -696,6 +692,17 @@ func (in *Instance) loadRecon() error {
 	return nil
 }
 
+// resolveBack marks in l the subjects the journal's index has back.
+func (in *Instance) resolveBack(l *reconcile.Log) {
+	for i := range l.Entries {
+		if s := l.Entries[i].Subject(); !l.Entries[i].Done {
+			if _, back := in.index.subjects[s]; back {
+				l.Resolve(s)
+			}
+		}
+	}
+}
+
 // buildRecon builds and saves the reconciliation log of a lost transaction
 // file: lf, its content when the caller has read it already (the log
 // shares its records), or nil to read it here.
@@ -711,11 +718,7 @@ func (in *Instance) buildRecon(lostFile string, lf *rollback.LostFile, conflicti
 		rel = lostFile
 	}
 	l := reconcile.Build(lf, rel, in.cfg.ID, conflicting)
-	for i := range l.Entries {
-		if _, back := in.index.subjects[l.Entries[i].Subject()]; back {
-			l.Entries[i].Done = true
-		}
-	}
+	in.resolveBack(l)
 	if err := l.Save(in.cfg.Dir); err != nil {
 		return nil, err
 	}
