@@ -52,15 +52,14 @@ func (in *Instance) step() bool {
 		in.failAll(in.fatal)
 		return did
 	}
-	did := true
+	did, reconNow := true, false
+	recon := len(in.reconQ) > 0 && in.awaitPeer == "" // reconciling assigns own OSeqs too
 	switch {
 	case in.rb != nil:
 		in.settle()
 		in.rollbackStep()
-	case len(in.reconQ) > 0 && in.awaitPeer == "": // reconciling assigns own OSeqs too
-		r := in.reconQ[0]
-		in.reconQ = in.reconQ[1:]
-		in.reconcileOne(r)
+	case recon && in.reconRun < reconTurn:
+		reconNow = true
 	case in.syncing():
 		// The next batch runs while the fsync is in flight (syncer.go).
 		did = len(in.queue) > 0 && len(in.inbox) == 0 && !in.catchingUp() && in.writeBatch(syncingBatch)
@@ -75,6 +74,16 @@ func (in *Instance) step() bool {
 	default:
 		did = false
 	}
+	if did && !reconNow {
+		in.reconRun = 0
+	}
+	if recon && (reconNow || !did) {
+		in.reconRun++
+		r := in.reconQ[0]
+		in.reconQ = in.reconQ[1:]
+		in.reconcileOne(r)
+		did = true
+	}
 	if in.node != nil && in.fatal == nil {
 		if in.node.HasReady() {
 			did = true
@@ -83,6 +92,14 @@ func (in *Instance) step() bool {
 	}
 	return did
 }
+
+// reconTurn is how many reconciliation records (about 13µs each) a
+// liege runs in a row while other work waits: the fsync of what it
+// committed, the shipping of its reprocesses and corrections, the calls.
+// A reconciliation log of a long partition holds a million records; run
+// all at once, it held back every call and every reprocess for seconds,
+// and the vassal, seeing none come back, sent the whole log again.
+const reconTurn = 64
 
 // keptQueue is the largest queue capacity kept once the queue is empty.
 const keptQueue = 4096

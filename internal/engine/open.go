@@ -99,6 +99,7 @@ type Instance struct {
 	peerSync   peerMark          // the peer watermark the fsync in flight makes durable (syncer.go)
 	peerSynced peerMark          // and the one the last pipelined fsync made durable
 	reconQ     []*journal.Record // the Node's reconciliation records to run
+	reconRun   int               // reconciliation records run since other work had a turn (reconTurn)
 	inbox      []*link.Frame     // a Seed frame, and the frames after it, waiting for own commits to be durable
 	rb         *rollback.Stepper // an outstanding rollback
 	rbReq      *replicate.Rollback

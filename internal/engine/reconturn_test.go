@@ -1,0 +1,85 @@
+package engine_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/liege-db/liege/internal/engine"
+	"github.com/liege-db/liege/internal/sim"
+	"github.com/liege-db/liege/journal"
+	"github.com/liege-db/liege/replicate/link"
+)
+
+// A liege reconciling a long log (the end of a long partition) still takes
+// calls: a call submitted as the log arrives commits long before the last
+// record of the log is reconciled. It waited for all of them, a million
+// records after a long partition: seconds with no call taken, and no
+// reprocess shipped either.
+func TestLiegeTakesCallsWhileReconciling(t *testing.T) {
+	const rolled = 400
+	c := &clock{ms: time.Now().UnixMilli()}
+	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	b := newNode(t, c, "B", "A", engine.RoleVassal)
+	a.in.LinkUp()
+	b.in.LinkUp()
+	pump(t, c, a, b)
+	a.in.LinkDown()
+	b.in.LinkDown()
+	a.call(sim.Op{Op: "set", K: "seat", V: "A"})
+	b.call(sim.Op{Op: "set", K: "seat", V: "B"}) // conflicts: the rest are rolled off after it
+	var last journal.TxID
+	for i := range rolled - 1 {
+		last = b.call(sim.Op{Op: "set", K: fmt.Sprint("b", i), V: "v"}).Result.TxID
+	}
+
+	// Move frames until the vassal's reconciliation log reaches the liege.
+	a.in.LinkUp()
+	b.in.LinkUp()
+	arrived := false
+	for round := 0; !arrived; round++ {
+		if round == 200 {
+			t.Fatal("no reconciliation log reached the liege in 200 rounds")
+		}
+		for _, d := range [][2]*node{{a, b}, {b, a}} {
+			for d[0].in.Step() {
+			}
+			frames, disc := d[0].in.Outbox()
+			if disc != "" {
+				t.Fatalf("%s closes the link: %s", d[0].cfg.ID, disc)
+			}
+			for _, f := range frames {
+				arrived = arrived || f.Kind == link.KindReconLog
+				if err := d[1].in.Deliver(f); err != nil {
+					t.Fatalf("%s refused a %v frame: %v", d[1].cfg.ID, f.Kind, err)
+				}
+			}
+		}
+		c.ms += 100
+		a.in.Tick()
+		b.in.Tick()
+	}
+	if pos, _ := a.in.Locate(last); pos != 0 {
+		t.Fatalf("the liege reconciled %v before stepping: the test does not see the order", last)
+	}
+	call := a.opsCall(sim.Op{Op: "set", K: "new", V: "call"})
+	a.in.Submit(call)
+	for steps := 0; !call.Done; steps++ {
+		if !a.in.Step() {
+			t.Fatalf("the liege idles after %d steps with the call not answered", steps)
+		}
+	}
+	if call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	if pos, _ := a.in.Locate(last); pos != 0 {
+		t.Fatalf("the call was answered only after the whole log was reconciled (%v at %d)", last, pos)
+	}
+	pump(t, c, a, b)
+	if a.in.Hash() != b.in.Hash() {
+		t.Fatal("state hashes differ after the reconciliation")
+	}
+	if st := b.in.Status(); st.ReconPending != 0 {
+		t.Fatalf("the vassal still has %d to reconcile", st.ReconPending)
+	}
+}
