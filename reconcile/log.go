@@ -45,6 +45,10 @@ type Log struct {
 	// is set only by Resolve once either is used.
 	idx     map[journal.TxID][]int
 	pending int
+	// size is about the bytes of the log's encoding, for Save's buffer:
+	// those of the lost transaction file it was built from, then of its
+	// last encoding.
+	size int
 }
 
 // Build makes the reconciliation log of a rollback from its lost
@@ -52,13 +56,19 @@ type Log struct {
 // records whose subject is one of self's, in journal order, marked
 // Conflicting when their TxID is in conflicting.
 func Build(lf *rollback.LostFile, lostFile, self string, conflicting map[journal.TxID]bool) *Log {
-	l := &Log{Instance: lf.Header.Instance, Epoch: lf.Header.Epoch, LostFile: lostFile}
-	for _, r := range lf.Records {
-		own := r.Kind.IsTxn() && r.Origin == self
-		if !own && !r.RepublishesOwn(self) {
-			continue
+	l := &Log{Instance: lf.Header.Instance, Epoch: lf.Header.Epoch, LostFile: lostFile, size: lf.Size}
+	keep := func(r *journal.Record) bool { return r.Kind.IsTxn() && r.Origin == self || r.RepublishesOwn(self) }
+	n := 0
+	for i := range lf.Records {
+		if keep(&lf.Records[i]) {
+			n++
 		}
-		l.Entries = append(l.Entries, Entry{Record: r, Conflicting: conflicting[r.TxID()]})
+	}
+	l.Entries = make([]Entry, 0, n) // a million records after a long partition: no copies as it grows
+	for i := range lf.Records {
+		if r := &lf.Records[i]; keep(r) {
+			l.Entries = append(l.Entries, Entry{Record: *r, Conflicting: conflicting[r.TxID()]})
+		}
 	}
 	return l
 }
@@ -161,10 +171,13 @@ func (l *Log) Save(instanceDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create reconciliation log directory: %w", err)
 	}
-	b, err := journal.Marshal(l)
+	// An entry adds a few bytes to its record's; the lost file's records
+	// the log leaves out (the peer's) leave room.
+	b, err := journal.MarshalSized(l, l.size+8*len(l.Entries)+1024)
 	if err != nil {
 		return err
 	}
+	l.size = len(b)
 	if err := journal.WriteFramedFile(path, b); err != nil {
 		return fmt.Errorf("write reconciliation log %s: %w", path, err)
 	}

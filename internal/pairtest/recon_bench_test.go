@@ -19,8 +19,10 @@ import (
 // vassal (first-back-s: the liege ships its reprocesses while it
 // reconciles the rest), and until the pair is idle (s, and txn/s over
 // it: the rollback, the reconciliation log's shipping, its re-execution at
-// the liege and the vassal's applying of the results). The heartbeat is
-// liege serve's, 100ms. b.N is not used: run it with -benchtime=1x.
+// the liege and the vassal's applying of the results), and how many times
+// the link closed and opened again meanwhile (relinks: each costs a
+// handshake and the log sent again). The heartbeat is liege serve's,
+// 100ms. b.N is not used: run it with -benchtime=1x.
 //
 //	go test -run '^$' -bench BenchmarkReconcile -benchtime=1x ./internal/pairtest
 func BenchmarkReconcile(b *testing.B) {
@@ -58,6 +60,8 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	_, rb := p.Replicators()
+	sessions := rb.Status().Reconnects
 	b.ResetTimer()
 	t0 := time.Now()
 	vassal := p.B()
@@ -90,6 +94,9 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatalf("the vassal still has %d transactions to reconcile", k)
 	}
 	p.Converged(pairtest.Invariant(stringsOnly))
+	// The healing is one new session; more are the link closed again
+	// (a silence of 10 heartbeats while one side was busy) and reopened.
+	b.ReportMetric(float64(rb.Status().Reconnects-sessions-1), "relinks")
 	b.ReportMetric(first.Seconds(), "first-back-s")
 	b.ReportMetric(took.Seconds(), "s")
 	b.ReportMetric(float64(n)/took.Seconds(), "txn/s")
