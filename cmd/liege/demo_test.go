@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,27 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(out, "(1 records)") {
 		t.Errorf("the demo's output says \"1 records\":\n%s", out)
 	}
+	// The timeline's summary counts the reprocesses and corrections the
+	// liege logged; the proof counts them from the path: the same, and
+	// some (it counted none when the engine's log lines changed name).
+	var sumRe, sumCo, proofRe, proofCo int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "summary: ") {
+			_, rest, _ := strings.Cut(line, "rollback")
+			fmt.Sscanf(rest[strings.Index(rest, ",")+1:], " %d reprocessed, %d corrected", &sumRe, &sumCo)
+		}
+		if _, rest, ok := strings.Cut(line, "acknowledged  "); ok {
+			_, rest, _ = strings.Cut(rest, "as themselves, ")
+			fmt.Sscanf(rest, "%d reprocessed, %d corrected", &proofRe, &proofCo)
+		}
+	}
+	if sumRe+sumCo == 0 || sumRe != proofRe || sumCo != proofCo {
+		t.Errorf("the summary counts %d reprocessed and %d corrected, the proof %d and %d:\n%s", sumRe, sumCo, proofRe, proofCo, out)
+	}
+	if !strings.Contains(out, "A  corrected B/") {
+		t.Errorf("the timeline shows no correction by the liege:\n%s", out)
+	}
+
 	// The customer-service queue has one line per seat.
 	seats := map[string]int{}
 	for _, line := range strings.Split(out, "\n") {

@@ -409,11 +409,26 @@ type ReconcileOutcome struct {
 // reconcileOne runs one reconciliation record the Node handed out and
 // reports it done.
 func (in *Instance) reconcileOne(r *journal.Record) {
+	if in.reconTally.n == 0 {
+		in.reconTally.start = in.cfg.Now()
+	}
 	out := in.Reconcile(r)
+	in.reconTally.add(out)
 	if out.Err != nil {
 		in.log.Error("could not reconcile: the record stays pending at the vassal", "subject", out.Subject.String(), "error", out.Err)
 	} else {
-		in.log.Info("reconciled", "subject", out.Subject.String(), "action", out.Action.String(), "pos", out.Pos)
+		// A correction changes what a client was told: a line each. A
+		// reprocess or a skip is routine (the metrics count them): the
+		// log of a long partition holds a million, so they are debug
+		// lines, and a run of many ends with a summary (reconTally).
+		switch out.Action {
+		case reconcile.Correct:
+			in.log.Info("reconciled: re-execution differed; correction committed", "subject", out.Subject.String(), "as", out.Result.TxID.String(), "pos", out.Pos)
+		case reconcile.Reprocess:
+			in.log.Debug("reconciled: re-executed with the same result", "subject", out.Subject.String(), "as", out.Result.TxID.String(), "pos", out.Pos)
+		default:
+			in.log.Debug("reconciled: "+out.Action.String(), "subject", out.Subject.String(), "pos", out.Pos)
+		}
 		if in.cfg.Hooks.Reconciled != nil {
 			in.cfg.Hooks.Reconciled(out.Action.String())
 		}
@@ -423,6 +438,45 @@ func (in *Instance) reconcileOne(r *journal.Record) {
 	}
 	if in.node != nil {
 		in.node.Reconciled(out.Subject)
+	}
+	if t := &in.reconTally; len(in.reconQ) == 0 && t.n >= reconSummaryMin || t.n%reconProgressEvery == 0 {
+		msg := "reconciling the vassal's log"
+		if len(in.reconQ) == 0 {
+			msg = "reconciled the vassal's log"
+		}
+		in.log.Info(msg, "records", t.n, "reprocessed", t.reprocessed, "corrected", t.corrected, "skipped", t.skipped,
+			"failed", t.failed, "queued", len(in.reconQ), "took", in.cfg.Now().Sub(t.start).Round(time.Millisecond))
+	}
+	if len(in.reconQ) == 0 {
+		in.reconTally = reconTally{}
+	}
+}
+
+// reconSummaryMin is the run of reconciliation records (from a queue
+// empty to empty again) that ends with a summary line, and
+// reconProgressEvery how often a long run says how far it got.
+const (
+	reconSummaryMin    = 100
+	reconProgressEvery = 50_000
+)
+
+// reconTally counts the outcomes of a run of reconciliation records.
+type reconTally struct {
+	n, reprocessed, corrected, skipped, failed int
+	start                                      time.Time
+}
+
+func (t *reconTally) add(out ReconcileOutcome) {
+	t.n++
+	switch {
+	case out.Err != nil:
+		t.failed++
+	case out.Action == reconcile.Reprocess:
+		t.reprocessed++
+	case out.Action == reconcile.Correct:
+		t.corrected++
+	case out.Action == reconcile.Skip:
+		t.skipped++
 	}
 }
 

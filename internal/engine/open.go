@@ -100,6 +100,7 @@ type Instance struct {
 	peerSynced peerMark          // and the one the last pipelined fsync made durable
 	reconQ     []*journal.Record // the Node's reconciliation records to run
 	reconRun   int               // reconciliation records run since other work had a turn (reconTurn)
+	reconTally reconTally        // the outcomes of the reconciliation records run since reconQ was last empty
 	inbox      []*link.Frame     // a Seed frame, and the frames after it, waiting for own commits to be durable
 	rb         *rollback.Stepper // an outstanding rollback
 	rbReq      *replicate.Rollback
