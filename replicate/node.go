@@ -830,6 +830,7 @@ func (n *Node) stepReconLog(f *link.Frame) error {
 		return nil
 	}
 	dec := journal.NewDecoder()
+	var skipped []journal.TxID
 	for i, b := range f.Records {
 		r := new(journal.Record)
 		if err := dec.DecodeFrame(b, r); err != nil {
@@ -838,21 +839,37 @@ func (n *Node) stepReconLog(f *link.Frame) error {
 		if r.Origin != n.cfg.PeerID || !r.Kind.IsOwn() {
 			return fmt.Errorf("reconciliation log record %d is %v of kind %v: a vassal reconciles only its own transactions", i, r.TxID(), r.Kind)
 		}
-		n.reconcile(r)
+		if !n.reconcile(r) {
+			skipped = append(skipped, standsFor(r))
+		}
 	}
+	n.noteSkipped(skipped)
 	return nil
 }
 
 // reconcile hands r to the driver unless its subject is held or being
-// reconciled already.
-func (n *Node) reconcile(r *journal.Record) {
+// reconciled already, and reports whether it did.
+func (n *Node) reconcile(r *journal.Record) bool {
 	s := standsFor(r)
 	if n.cfg.Holds(s) || n.reconciling[s] {
-		n.note("reconciliation: skip %v (held)", s)
-		return
+		return false
 	}
 	n.reconciling[s] = true
 	n.rd.Reconcile = append(n.rd.Reconcile, r)
+	return true
+}
+
+// noteSkipped notes the subjects of a batch of reconciliation records
+// skipped (held, or under way): one line a batch, as a log resent after a
+// reconnect may be a million records the liege holds already.
+func (n *Node) noteSkipped(skipped []journal.TxID) {
+	switch len(skipped) {
+	case 0:
+	case 1:
+		n.note("reconciliation: skip %v (held)", skipped[0])
+	default:
+		n.note("reconciliation: skip %d records held or under way (%v to %v)", len(skipped), skipped[0], skipped[len(skipped)-1])
+	}
 }
 
 // Reconciled says the driver finished the reconciliation of subject (its
@@ -1308,10 +1325,14 @@ func (n *Node) reconcilePending() {
 		}
 		return subjects[i].Origin < subjects[j].Origin
 	})
+	var skipped []journal.TxID
 	for _, s := range subjects {
-		n.reconcile(n.pending[s].rec)
+		if !n.reconcile(n.pending[s].rec) {
+			skipped = append(skipped, s)
+		}
 		delete(n.pending, s)
 	}
+	n.noteSkipped(skipped)
 }
 
 // Promote makes this vassal the liege in the next reign, on its own (the
