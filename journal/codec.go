@@ -318,27 +318,6 @@ func Marshal(v any) ([]byte, error) {
 	return out, err
 }
 
-// MarshalSized is Marshal into a buffer of size bytes to start with, for
-// a large value whose size the caller can tell (a reconciliation log of a
-// million records is hundreds of MB: grown by append from nothing and
-// then copied out, it was copied about three times into fresh memory).
-// The result is the buffer itself.
-func MarshalSized(v any, size int) ([]byte, error) {
-	if size <= 64<<10 {
-		return Marshal(v)
-	}
-	out := make([]byte, 0, size)
-	p := encPool.Get().(*pooledEncoder)
-	p.enc.ResetBytes(&out)
-	err := p.enc.Encode(v)
-	p.enc.ResetBytes(&p.buf)
-	encPool.Put(p)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // Unmarshal decodes msgpack data into v with the journal's settings.
 func Unmarshal(data []byte, v any) error {
 	d := decPool.Get().(*codec.Decoder)

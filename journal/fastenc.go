@@ -13,6 +13,11 @@ import "github.com/liege-db/liege/internal/mpenc"
 // reference, and TestFastEncoderMatchesReference and FuzzFastEncoder
 // compare the two byte for byte.
 
+// AppendRecord appends the msgpack of r to dst: the bytes Marshal(r)
+// gives, for a caller that encodes records inside a larger value by hand
+// (the reconciliation log of a long partition holds a million).
+func AppendRecord(dst []byte, r *Record) []byte { return appendRecordPayload(dst, r) }
+
 // appendRecordPayload appends the msgpack of r to dst.
 func appendRecordPayload(dst []byte, r *Record) []byte {
 	dst = append(dst, mpenc.Array16, 0, recordFields) // go-msgpack: array16 from 16 elements on

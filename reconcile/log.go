@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/liege-db/liege/internal/mpenc"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/rollback"
 )
@@ -171,17 +172,48 @@ func (l *Log) Save(instanceDir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create reconciliation log directory: %w", err)
 	}
-	// An entry adds a few bytes to its record's; the lost file's records
-	// the log leaves out (the peer's) leave room.
-	b, err := journal.MarshalSized(l, l.size+8*len(l.Entries)+1024)
-	if err != nil {
-		return err
-	}
+	b := l.encode()
 	l.size = len(b)
 	if err := journal.WriteFramedFile(path, b); err != nil {
 		return fmt.Errorf("write reconciliation log %s: %w", path, err)
 	}
 	return nil
+}
+
+// encode returns the msgpack of l, the bytes journal.Marshal(l) gives (a
+// map of its exported fields by name, each entry a map of its own), with the
+// records encoded by hand (journal.AppendRecord): a log of a long
+// partition holds a million records, which go-msgpack encoded at about
+// 2.5 µs each on the executor of a vassal that takes no call meanwhile.
+// TestEncodeIsMarshal holds the two to the same bytes.
+func (l *Log) encode() []byte {
+	// An entry adds a few bytes to its record's; the lost file's records
+	// the log leaves out (the peer's) leave room.
+	b := make([]byte, 0, l.size+32*len(l.Entries)+1024)
+	b = mpenc.AppendMapLen(b, 4) // the journal's handle is canonical: keys in byte order
+	b = mpenc.AppendStr(b, "Entries")
+	if l.Entries == nil {
+		b = append(b, mpenc.Nil)
+	} else {
+		b = mpenc.AppendArrayLen(b, len(l.Entries))
+		for i := range l.Entries {
+			e := &l.Entries[i]
+			b = mpenc.AppendMapLen(b, 3)
+			b = mpenc.AppendStr(b, "Conflicting")
+			b = mpenc.AppendBool(b, e.Conflicting)
+			b = mpenc.AppendStr(b, "Done")
+			b = mpenc.AppendBool(b, e.Done)
+			b = mpenc.AppendStr(b, "Record")
+			b = journal.AppendRecord(b, &e.Record)
+		}
+	}
+	b = mpenc.AppendStr(b, "Epoch")
+	b = mpenc.AppendUint(b, l.Epoch)
+	b = mpenc.AppendStr(b, "Instance")
+	b = mpenc.AppendStr(b, l.Instance)
+	b = mpenc.AppendStr(b, "LostFile")
+	b = mpenc.AppendStr(b, l.LostFile)
+	return b
 }
 
 func doneName(epoch uint64) string { return fmt.Sprintf("done-e%020d", epoch) }
