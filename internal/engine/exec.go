@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/liege-db/liege/internal/checkpoint"
@@ -421,10 +423,11 @@ func (in *Instance) reconcileOne(r *journal.Record) {
 		// reprocess or a skip is routine (the metrics count them): the
 		// log of a long partition holds a million, so they are debug
 		// lines, and a run of many ends with a summary (reconTally).
-		switch out.Action {
-		case reconcile.Correct:
+		switch {
+		case out.Action == reconcile.Correct:
 			in.log.Info("reconciled: re-execution differed; correction committed", "subject", out.Subject.String(), "as", out.Result.TxID.String(), "pos", out.Pos)
-		case reconcile.Reprocess:
+		case !in.log.Enabled(context.Background(), slog.LevelDebug): // not even the strings made
+		case out.Action == reconcile.Reprocess:
 			in.log.Debug("reconciled: re-executed with the same result", "subject", out.Subject.String(), "as", out.Result.TxID.String(), "pos", out.Pos)
 		default:
 			in.log.Debug("reconciled: "+out.Action.String(), "subject", out.Subject.String(), "pos", out.Pos)
