@@ -756,7 +756,11 @@ func (n *Node) RollbackDone(res RollbackResult) {
 	clear(n.own[i:]) // the rolled-off ones' Txns go (appends write over them later)
 	n.own = n.own[:i]
 	n.window.TruncateFrom(r.Before)
-	var log []*journal.Record
+	if len(n.pending) == 0 && len(res.RolledOff) > 64 {
+		// A long partition rolls off a million: no rehashing as it grows.
+		n.pending = make(map[journal.TxID]pendingRec, len(res.RolledOff))
+	}
+	log := make([]*journal.Record, 0, len(res.RolledOff))
 	for _, rec := range res.RolledOff {
 		switch {
 		case rec.Origin == n.cfg.ID && rec.Kind.IsOwn():
