@@ -42,8 +42,8 @@ type Log struct {
 	// Resolve's index of Entries by subject and the count of pending
 	// subjects, built on first use from the entries' Done: a log rolled
 	// off by a long partition holds a million entries, and a count by a
-	// scan at every subject come back was quadratic (issue 14). So Done
-	// is set only by Resolve once either is used.
+	// scan at every subject come back was quadratic. So Done is set only
+	// by Resolve once either is used.
 	idx     map[journal.TxID][]int
 	pending int
 	// size is about the bytes of the log's encoding, for Save's buffer:
@@ -65,7 +65,9 @@ func Build(lf *rollback.LostFile, lostFile, self string, conflicting map[journal
 			n++
 		}
 	}
-	l.Entries = make([]Entry, 0, n) // a million records after a long partition: no copies as it grows
+	if n > 0 {
+		l.Entries = make([]Entry, 0, n) // a million records after a long partition: no copies as it grows
+	}
 	for i := range lf.Records {
 		if r := &lf.Records[i]; keep(r) {
 			l.Entries = append(l.Entries, Entry{Record: *r, Conflicting: conflicting[r.TxID()]})

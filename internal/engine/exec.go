@@ -95,7 +95,7 @@ func (in *Instance) step() bool {
 	return did
 }
 
-// reconTurn is how many reconciliation records (about 13µs each) a
+// reconTurn is how many reconciliation records (about 10µs each) a
 // liege runs in a row while other work waits: the fsync of what it
 // committed, the shipping of its reprocesses and corrections, the calls.
 // A reconciliation log of a long partition holds a million records; run
@@ -443,9 +443,9 @@ func (in *Instance) reconcileOne(r *journal.Record) {
 		in.node.Reconciled(out.Subject)
 	}
 	if t := &in.reconTally; len(in.reconQ) == 0 && t.n >= reconSummaryMin || t.n%reconProgressEvery == 0 {
-		msg := "reconciling the vassal's log"
+		msg := "reconciling rolled-off transactions"
 		if len(in.reconQ) == 0 {
-			msg = "reconciled the vassal's log"
+			msg = "reconciled rolled-off transactions"
 		}
 		in.log.Info(msg, "records", t.n, "reprocessed", t.reprocessed, "corrected", t.corrected, "skipped", t.skipped,
 			"failed", t.failed, "queued", len(in.reconQ), "took", in.cfg.Now().Sub(t.start).Round(time.Millisecond))

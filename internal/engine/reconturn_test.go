@@ -1,7 +1,10 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +22,10 @@ import (
 func TestLiegeTakesCallsWhileReconciling(t *testing.T) {
 	const rolled = 400
 	c := &clock{ms: time.Now().UnixMilli()}
-	a := newNode(t, c, "A", "B", engine.RoleLiege)
+	var logs bytes.Buffer
+	a := newNode(t, c, "A", "B", engine.RoleLiege, func(cfg *engine.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil)) // Info and up, as liege serve logs
+	})
 	b := newNode(t, c, "B", "A", engine.RoleVassal)
 	a.in.LinkUp()
 	b.in.LinkUp()
@@ -81,5 +87,13 @@ func TestLiegeTakesCallsWhileReconciling(t *testing.T) {
 	}
 	if st := b.in.Status(); st.ReconPending != 0 {
 		t.Fatalf("the vassal still has %d to reconcile", st.ReconPending)
+	}
+	// One summary line for the run, not a line a record.
+	out := logs.String()
+	if n := strings.Count(out, `msg="reconciled rolled-off transactions" instance=A records=400 `); n != 1 {
+		t.Errorf("the liege logged %d summaries of the 400 records, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, `msg="reconciled: re-executed`); n > 0 {
+		t.Errorf("the liege logged %d lines a record at Info:\n%s", n, out)
 	}
 }
