@@ -12,6 +12,7 @@ import (
 	"github.com/liege-db/liege/internal/sim"
 	"github.com/liege-db/liege/journal"
 	"github.com/liege-db/liege/replicate"
+	"github.com/liege-db/liege/replicate/link"
 )
 
 // These tests step two Instances by hand on journal.MemLog, the way the
@@ -97,32 +98,47 @@ func (n *node) call(ops ...sim.Op) *engine.Call {
 	return c
 }
 
+// exchangeFrames steps each node until it has no work and delivers its frames
+// to the other, A's first; seen, if not nil, sees each frame first.
+func exchangeFrames(t *testing.T, a, b *node, seen func(f *link.Frame)) {
+	t.Helper()
+	for _, d := range [][2]*node{{a, b}, {b, a}} {
+		for d[0].in.Step() {
+		}
+		frames, disc := d[0].in.Outbox()
+		if disc != "" {
+			t.Fatalf("%s closes the link: %s", d[0].cfg.ID, disc)
+		}
+		for _, f := range frames {
+			if seen != nil {
+				seen(f)
+			}
+			if err := d[1].in.Deliver(f); err != nil {
+				t.Fatalf("%s refused a %v frame: %v", d[1].cfg.ID, f.Kind, err)
+			}
+		}
+	}
+}
+
+// tick moves the clock a heartbeat on and ticks both nodes.
+func tick(c *clock, a, b *node) {
+	c.ms += 100
+	a.in.Tick()
+	b.in.Tick()
+}
+
 // pump moves frames both ways, ticking, until both Nodes are idle.
 func pump(t *testing.T, c *clock, a, b *node) {
 	t.Helper()
 	quiet := 0
 	for round := 0; round < 2000; round++ {
-		for _, d := range [][2]*node{{a, b}, {b, a}} {
-			for d[0].in.Step() {
-			}
-			frames, disc := d[0].in.Outbox()
-			if disc != "" {
-				t.Fatalf("%s closes the link: %s", d[0].cfg.ID, disc)
-			}
-			for _, f := range frames {
-				if err := d[1].in.Deliver(f); err != nil {
-					t.Fatalf("%s refused a %v frame: %v", d[1].cfg.ID, f.Kind, err)
-				}
-			}
-		}
+		exchangeFrames(t, a, b, nil)
 		if a.in.Status().Node.Idle() && b.in.Status().Node.Idle() {
 			if quiet++; quiet > 3 {
 				return
 			}
 		}
-		c.ms += 100
-		a.in.Tick()
-		b.in.Tick()
+		tick(c, a, b)
 	}
 	t.Fatalf("not idle after 2000 rounds: %+v / %+v", a.in.Status().Node, b.in.Status().Node)
 }

@@ -47,23 +47,8 @@ func TestLiegeTakesCallsWhileReconciling(t *testing.T) {
 		if round == 200 {
 			t.Fatal("no reconciliation log reached the liege in 200 rounds")
 		}
-		for _, d := range [][2]*node{{a, b}, {b, a}} {
-			for d[0].in.Step() {
-			}
-			frames, disc := d[0].in.Outbox()
-			if disc != "" {
-				t.Fatalf("%s closes the link: %s", d[0].cfg.ID, disc)
-			}
-			for _, f := range frames {
-				arrived = arrived || f.Kind == link.KindReconLog
-				if err := d[1].in.Deliver(f); err != nil {
-					t.Fatalf("%s refused a %v frame: %v", d[1].cfg.ID, f.Kind, err)
-				}
-			}
-		}
-		c.ms += 100
-		a.in.Tick()
-		b.in.Tick()
+		exchangeFrames(t, a, b, func(f *link.Frame) { arrived = arrived || f.Kind == link.KindReconLog })
+		tick(c, a, b)
 	}
 	if pos, _ := a.in.Locate(last); pos != 0 {
 		t.Fatalf("the liege reconciled %v before stepping: the test does not see the order", last)
