@@ -230,6 +230,17 @@ func (db *DB) executor() {
 	}
 }
 
+// turnBytes ends a take once the peer records it applied come to this
+// many bytes not yet written: a vassal behind the liege's stream (after a
+// rollback, the liege sends everything after its new watermark again)
+// took up to 1024 runs of frames in one turn, 100 MB of records applied
+// before the next write and fsync, and its heartbeats, made in that turn,
+// waited in the outbox until it ended. More than a second on 2 cores: the
+// liege, hearing nothing for ten heartbeats, closed the link, and resent
+// everything again on the next one (the contention tail of bench
+// replicate). 4 MiB is about 10,000 ticket records, some 30 ms.
+const turnBytes = 4 << 20
+
 // take hands the executor's inputs to the Instance: blocking for the first
 // when block is set, then whatever else is ready. It reports false once
 // the DB is closing.
@@ -277,6 +288,9 @@ func (db *DB) take(block bool) bool {
 				db.in.SyncDone(err)
 			case ev := <-db.linkq:
 				db.linkEvent(ev)
+				if db.in.Unwritten() >= turnBytes {
+					return true
+				}
 			case <-db.quit:
 				return false
 			}
@@ -294,6 +308,9 @@ func (db *DB) take(block bool) bool {
 			db.in.SyncDone(err)
 		case ev := <-db.linkq:
 			db.linkEvent(ev)
+			if db.in.Unwritten() >= turnBytes {
+				return true
+			}
 		case <-db.quit:
 			return false
 		default:

@@ -669,6 +669,10 @@ func (in *Instance) close() error {
 // Open.
 func (in *Instance) JournalStats() (fsyncs, bytes uint64) { return in.w.syncs, in.w.bytes }
 
+// Unwritten returns the bytes of the frames appended that no write has
+// taken yet: what the next Step's write (or fsync) starts with.
+func (in *Instance) Unwritten() int { return len(in.w.buf) }
+
 // Quiesce stops (on) or resumes (off) new own transactions by hand.
 func (in *Instance) Quiesce(on bool) { in.quiesced = on }
 
