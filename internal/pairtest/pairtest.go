@@ -45,7 +45,8 @@ import (
 	"github.com/liege-db/liege/replicate/link"
 )
 
-// IdleTimeout is how long Idle waits for both sides to be idle at once.
+// IdleTimeout is how long Idle waits for both sides to be idle at once,
+// unless WithIdleTimeout says otherwise.
 const IdleTimeout = 20 * time.Second
 
 // Instance ids and the names of the instances on the network.
@@ -57,6 +58,7 @@ const (
 // config is what the options set.
 type config struct {
 	heartbeat time.Duration
+	idle      time.Duration // Idle's budget (0: IdleTimeout)
 	mem       link.MemOptions
 	now       func() time.Time
 	cluster   string
@@ -65,6 +67,10 @@ type config struct {
 
 // Option configures a Pair.
 type Option func(*config)
+
+// WithIdleTimeout sets how long Idle waits (IdleTimeout by default): a
+// benchmark of a long reconciliation needs more.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
 
 // WithHeartbeat sets the replicators' heartbeat interval (10ms by default).
 func WithHeartbeat(d time.Duration) Option { return func(c *config) { c.heartbeat = d } }
@@ -272,14 +278,19 @@ func (p *Pair) Acked() []journal.TxID {
 
 // Idle waits until both replicators are idle at once (connected, nothing
 // to send or receive, no rollback under way, no reconciliation pending),
-// failing the test with both statuses after IdleTimeout.
+// failing the test with both statuses after IdleTimeout (or
+// WithIdleTimeout's).
 func (p *Pair) Idle() {
 	p.t.Helper()
 	ra, rb := p.a.rep, p.b.rep
 	if ra == nil || rb == nil {
 		p.t.Fatalf("pairtest: Idle on a stopped pair")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), IdleTimeout)
+	budget := p.cfg.idle
+	if budget <= 0 {
+		budget = IdleTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	// Not every change of a status is announced on Changed (the pending
 	// reconciliations are the engine's): look again every heartbeat too.
@@ -302,7 +313,7 @@ func (p *Pair) Idle() {
 		case <-cb:
 		case <-tick.C:
 		case <-ctx.Done():
-			p.t.Fatalf("pairtest: replication not idle after %v\nA: %+v\nB: %+v", IdleTimeout, ra.Status(), rb.Status())
+			p.t.Fatalf("pairtest: replication not idle after %v\nA: %+v\nB: %+v", budget, ra.Status(), rb.Status())
 		}
 	}
 }

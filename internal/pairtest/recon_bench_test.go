@@ -33,7 +33,10 @@ func BenchmarkReconcile(b *testing.B) {
 			b.Fatalf("LIEGE_RECON_TXNS=%q: want a number of transactions, at least 1", s)
 		}
 	}
-	p := pairtest.New(b, register, pairtest.WithHeartbeat(100*time.Millisecond))
+	// About 40,000 transactions a second here: Idle waits 20 s, and a
+	// second more for every 10,000 rolled off.
+	p := pairtest.New(b, register, pairtest.WithHeartbeat(100*time.Millisecond),
+		pairtest.WithIdleTimeout(pairtest.IdleTimeout+time.Duration(n/10_000)*time.Second))
 	p.Call(p.A(), "put", putArgs{K: "x", V: "a0"})
 	p.Idle()
 	p.Partition(true)
