@@ -32,22 +32,8 @@ func (n *node) checkpoint() {
 func run(t *testing.T, c *clock, a, b *node, n int) {
 	t.Helper()
 	for k := 0; k < n; k++ {
-		for _, d := range [][2]*node{{a, b}, {b, a}} {
-			for d[0].in.Step() {
-			}
-			frames, disc := d[0].in.Outbox()
-			if disc != "" {
-				t.Fatalf("%s closes the link: %s", d[0].cfg.ID, disc)
-			}
-			for _, f := range frames {
-				if err := d[1].in.Deliver(f); err != nil {
-					t.Fatalf("%s refused a %v frame: %v", d[1].cfg.ID, f.Kind, err)
-				}
-			}
-		}
-		c.ms += 100
-		a.in.Tick()
-		b.in.Tick()
+		exchangeFrames(t, a, b, nil)
+		tick(c, a, b)
 	}
 }
 
